@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "itsmigctl.h"
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} ItsmigctlCommand;
+
+static const ItsmigctlCommand commands[] = {
+    {"its", "inspect ITS tables saved in guest memory (offline)", itsmigctl_cmd_its},
+    {"host", "show what this host's kernel supports for ITS migration", itsmigctl_cmd_host},
+};
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "Usage: itsmigctl [--version] [--help] COMMAND [ARGS...]\n\nCommands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'itsmigctl COMMAND --help' for a command's options.\n");
+}
+
+void itsmigctl_print_json(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *text = NULL;
+
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_indent(gen, 2);
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+int itsmigctl_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "itsmigctl: %s\n", msg);
+    return ITSMIGCTL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+
+    if (argc < 2) {
+        print_usage(stderr);
+        return ITSMIGCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage(stdout);
+        return ITSMIGCTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("itsmigctl %s\n", PACKAGE_VERSION);
+        return ITSMIGCTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    return itsmigctl_usage_error("unknown command '%s' (see 'itsmigctl --help')", argv[1]);
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs what building and testing itsmig needs on Debian 12, as root.
+# Idempotent: packages already present are left alone.
+set -eu
+
+BUILD="build-essential autoconf automake autoconf-archive libtool pkg-config
+       libglib2.0-dev libjson-glib-dev"
+# The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
+# busybox themselves are arm64 packages fetched by the bed.
+KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
+
+want="$BUILD"
+case "${1:-}" in
+--test) want="$want $KVM_BED" ;;
+"") ;;
+*) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/deps.sh: run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+updated=no
+if [ "${1:-}" = --test ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get update -q
+    updated=yes
+fi
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    [ "$updated" = yes ] || apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi

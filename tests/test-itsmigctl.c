@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* itsmigctl run as a program: output, exit status and bad input. */
+#include "config.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "itsmig/its-abi.h"
+#include "its-fixtures.h"
+
+#define RAM 0x40000000ull
+#define RAM_SIZE (4ull << 20)
+#define DT (RAM + 0x000000)
+#define CT (RAM + 0x080000)
+#define ITT (RAM + 0x100000)
+
+typedef struct {
+    char *dir;
+    char *ram;  /* path of the memory image */
+    ItsmigItsMapping mapping;
+    uint64_t baser0, baser1;
+} Fixture;
+
+typedef struct {
+    int status;
+    char *out;
+    char *err;
+} Run;
+
+static void run_clear(Run *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+
+static Run run_ctl(const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) error = NULL;
+    Run r = {0};
+    int wait_status;
+
+    g_ptr_array_add(argv, (char *)ITSMIGCTL);
+    for (const char *const *a = args; *a; a++)
+        g_ptr_array_add(argv, (char *)*a);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &wait_status, &error));
+    g_assert_no_error(error);
+    g_assert_true(WIFEXITED(wait_status));
+    r.status = WEXITSTATUS(wait_status);
+    return r;
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    ItsFixtureParams p = {
+        .seed = 7,
+        .n_devices = 20,
+        .device_id_span = 8192,
+        .max_events = 12,
+        .min_event_bits = 1,
+        .max_event_bits = 6,
+        .n_collections = 6,
+        .icid_span = 64,
+        .nr_vcpus = 4,
+        .unmapped_percent = 25,
+        .itt_base = ITT,
+        .lpi_base = 8192,
+    };
+    ItsmigGuestMem mem;
+    ItsmigItsLayout layout;
+    ItsmigDiag diag;
+    g_autoptr(GError) error = NULL;
+
+    f->dir = g_dir_make_tmp("itsmigctl-XXXXXX", &error);
+    g_assert_no_error(error);
+    f->ram = g_build_filename(f->dir, "ram.bin", NULL);
+    f->baser0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, DT, 1, false);
+    f->baser1 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, CT, 1, false);
+    layout = (ItsmigItsLayout){f->baser0, f->baser1, 0};
+    g_assert_cmpint(its_fixture_mapping(&p, &f->mapping, NULL), ==, 0);
+    g_assert_cmpint(its_fixture_mem_new(RAM, RAM_SIZE, &mem), ==, 0);
+    g_assert_cmpint(itsmig_its_write_tables(&f->mapping, &layout, &mem, &diag), ==, 0);
+    if (data) {
+        /* A bad image: the first mapped ITE gets a pINTID below 8192. */
+        const ItsmigItsDevice *d = f->mapping.devices;
+        uint64_t gpa;
+
+        while (d->n_events == 0)
+            d++;
+        gpa = d->itt_addr + 8ull * f->mapping.events[d->first_event].event_id;
+        itsmig_le64_store(itsmig_guest_mem_ptr(&mem, gpa, 8), 100ull << 16);
+    }
+    g_assert_true(g_file_set_contents(f->ram, (const char *)mem.regions[0].data, RAM_SIZE, &error));
+    g_assert_no_error(error);
+    its_fixture_mem_free(&mem);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *p = g_build_filename(f->dir, name, NULL);
+
+        g_unlink(p);
+    }
+    g_rmdir(f->dir);
+    g_free(f->dir);
+    g_free(f->ram);
+    itsmig_its_mapping_clear(&f->mapping);
+}
+
+static Run inspect(Fixture *f, const char *extra1, const char *extra2)
+{
+    g_autofree char *mem = g_strdup_printf("%s@0x%llx", f->ram, (unsigned long long)RAM);
+    g_autofree char *b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
+    g_autofree char *b1 = g_strdup_printf("%" G_GUINT64_FORMAT, f->baser1);
+    const char *args[] = {"its", "inspect", "--memory", mem, "--baser0", b0, "--baser1", b1,
+                          "--vcpus", "4", extra1, extra2, NULL};
+
+    return run_ctl(args);
+}
+
+static JsonObject *parse_object(JsonParser *parser, const char *text)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(json_parser_load_from_data(parser, text, -1, &error));
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
+    return json_node_get_object(json_parser_get_root(parser));
+}
+
+static void test_json_reproduces_mapping(Fixture *f, gconstpointer data)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    Run r = inspect(f, "--json", NULL);
+    JsonObject *o, *pred;
+    JsonArray *devs, *cols;
+
+    g_assert_cmpint(r.status, ==, 0);
+    o = parse_object(parser, r.out);
+    g_assert_cmpint(json_object_get_int_member(o, "abi_revision"), ==, 0);
+    devs = json_object_get_array_member(o, "devices");
+    g_assert_cmpuint(json_array_get_length(devs), ==, f->mapping.n_devices);
+    for (guint i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        const ItsmigItsDevice *md = &f->mapping.devices[i];
+        JsonArray *evs = json_object_get_array_member(d, "events");
+
+        g_assert_cmpint(json_object_get_int_member(d, "device_id"), ==, md->device_id);
+        g_assert_cmpint(json_object_get_int_member(d, "itt_addr"), ==, (gint64)md->itt_addr);
+        g_assert_cmpint(json_object_get_int_member(d, "event_id_bits"), ==, md->event_id_bits);
+        g_assert_cmpuint(json_array_get_length(evs), ==, md->n_events);
+        for (guint j = 0; j < json_array_get_length(evs); j++) {
+            JsonObject *e = json_array_get_object_element(evs, j);
+            const ItsmigItsEvent *me = &f->mapping.events[md->first_event + j];
+
+            g_assert_cmpint(json_object_get_int_member(e, "event_id"), ==, me->event_id);
+            g_assert_cmpint(json_object_get_int_member(e, "pintid"), ==, me->pintid);
+            g_assert_cmpint(json_object_get_int_member(e, "icid"), ==, me->icid);
+        }
+    }
+    cols = json_object_get_array_member(o, "collections");
+    g_assert_cmpuint(json_array_get_length(cols), ==, f->mapping.n_collections);
+    for (guint i = 0; i < json_array_get_length(cols); i++) {
+        JsonObject *c = json_array_get_object_element(cols, i);
+        const ItsmigItsCollection *mc = &f->mapping.collections[i];
+
+        g_assert_cmpint(json_object_get_int_member(c, "icid"), ==, mc->icid);
+        if (mc->target == ITSMIG_ITS_COLLECTION_UNMAPPED)
+            g_assert_true(json_object_get_null_member(c, "target_vcpu"));
+        else
+            g_assert_cmpint(json_object_get_int_member(c, "target_vcpu"), ==, mc->target);
+    }
+    g_assert_nonnull(json_object_get_array_member(o, "findings"));
+    pred = json_object_get_object_member(o, "restore_prediction");
+    g_assert_true(json_object_get_boolean_member(pred, "ok"));
+    g_assert_true(json_object_get_null_member(pred, "errno"));
+    run_clear(&r);
+}
+
+static void test_human_output(Fixture *f, gconstpointer data)
+{
+    Run r = inspect(f, NULL, NULL);
+    g_autofree char *dev = g_strdup_printf("device %-6u", f->mapping.devices[0].device_id);
+
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "ITS table ABI revision 0"));
+    g_assert_nonnull(strstr(r.out, dev));
+    g_assert_nonnull(strstr(r.out, "RESTORE_TABLES succeeds"));
+    g_assert_cmpstr(r.err, ==, "");
+    run_clear(&r);
+}
+
+static void test_restore_fails(Fixture *f, gconstpointer data)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    Run r = inspect(f, "--json", NULL);
+    JsonObject *o, *pred;
+
+    g_assert_cmpint(r.status, ==, 3);
+    o = parse_object(parser, r.out);
+    pred = json_object_get_object_member(o, "restore_prediction");
+    g_assert_false(json_object_get_boolean_member(pred, "ok"));
+    g_assert_cmpstr(json_object_get_string_member(pred, "errno"), ==, "EINVAL");
+    g_assert_cmpstr(json_object_get_string_member(pred, "cause"), ==,
+                    "ite-pintid-below-lpi-range");
+    run_clear(&r);
+
+    r = inspect(f, NULL, NULL);
+    g_assert_cmpint(r.status, ==, 3);
+    g_assert_nonnull(strstr(r.out, "fails with EINVAL (ite-pintid-below-lpi-range)"));
+    run_clear(&r);
+}
+
+/* Guest memory in two files, one of them holding only the ITTs. */
+static void test_split_memory(Fixture *f, gconstpointer data)
+{
+    g_autofree char *contents = NULL;
+    g_autofree char *low = g_build_filename(f->dir, "low.bin", NULL);
+    g_autofree char *high = g_build_filename(f->dir, "high.bin", NULL);
+    g_autofree char *m1 = NULL, *m2 = NULL, *b0 = NULL, *b1 = NULL;
+    gsize len;
+    Run r;
+
+    g_assert_true(g_file_get_contents(f->ram, &contents, &len, NULL));
+    g_assert_true(g_file_set_contents(low, contents, ITT - RAM, NULL));
+    g_assert_true(g_file_set_contents(high, contents + (ITT - RAM), len - (ITT - RAM), NULL));
+    m1 = g_strdup_printf("%s@%llu", high, (unsigned long long)ITT);
+    m2 = g_strdup_printf("%s@0x%llx", low, (unsigned long long)RAM);
+    b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
+    b1 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser1);
+    {
+        const char *args[] = {"its", "inspect", "-m", m1, "-m", m2, "--baser0", b0,
+                              "--baser1", b1, NULL};
+
+        r = run_ctl(args);
+    }
+    g_assert_cmpint(r.status, ==, 0);
+    run_clear(&r);
+
+    /* Without the ITT file the ITT reads fail as KVM's would: EFAULT. */
+    {
+        const char *args[] = {"its", "inspect", "-m", m2, "--baser0", b0, "--baser1", b1,
+                              "--json", NULL};
+
+        r = run_ctl(args);
+    }
+    g_assert_cmpint(r.status, ==, 3);
+    g_assert_nonnull(strstr(r.out, "\"EFAULT\""));
+    g_assert_nonnull(strstr(r.out, "itt-outside-memory"));
+    run_clear(&r);
+}
+
+typedef struct {
+    const char *name;
+    const char *args[12];
+    const char *stderr_has;
+} BadArgs;
+
+static const BadArgs bad_args[] = {
+    {"no-subcommand", {"its", NULL}, "Usage"},
+    {"unknown-subcommand", {"its", "frobnicate", NULL}, "unknown subcommand"},
+    {"unknown-command", {"frobnicate", NULL}, "unknown command"},
+    {"no-memory", {"its", "inspect", "--baser0", "0", "--baser1", "0", NULL}, "--memory"},
+    {"no-baser", {"its", "inspect", "--memory", "@RAM@@0x40000000", NULL}, "--baser0 and --baser1"},
+    {"baser-not-number",
+     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--baser0", "0xZZ", "--baser1", "0", NULL},
+     "--baser0 '0xZZ' is not a number"},
+    {"baser-negative",
+     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--baser0", "-1", "--baser1", "0", NULL},
+     "not a number"},
+    {"baser-overflow",
+     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--baser0", "0x10000000000000000",
+      "--baser1", "0", NULL},
+     "not a number"},
+    {"memory-no-gpa",
+     {"its", "inspect", "--memory", "@RAM@", "--baser0", "0", "--baser1", "0", NULL},
+     "expected FILE@GPA"},
+    {"memory-missing-file",
+     {"its", "inspect", "--memory", "/nonexistent/ram@0", "--baser0", "0", "--baser1", "0", NULL},
+     "/nonexistent/ram"},
+    {"memory-overlap",
+     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--memory", "@RAM@@0x40001000",
+      "--baser0", "0", "--baser1", "0", NULL},
+     "overlap"},
+    {"memory-empty-file",
+     {"its", "inspect", "--memory", "@EMPTY@@0", "--baser0", "0", "--baser1", "0", NULL},
+     "empty"},
+    {"vcpus-negative",
+     {"its", "inspect", "--memory", "@RAM@@0", "--baser0", "0", "--baser1", "0", "--vcpus", "-2",
+      NULL},
+     "out of range"},
+    {"iidr-too-wide",
+     {"its", "inspect", "--memory", "@RAM@@0", "--baser0", "0", "--baser1", "0", "--iidr",
+      "0x100000000", NULL},
+     "32-bit"},
+    {"stray-argument",
+     {"its", "inspect", "--memory", "@RAM@@0", "--baser0", "0", "--baser1", "0", "extra", NULL},
+     "unexpected argument"},
+    {"unknown-option", {"its", "inspect", "--frob", NULL}, "Unknown option"},
+};
+
+static void test_bad_args(Fixture *f, gconstpointer data)
+{
+    g_autofree char *empty = g_build_filename(f->dir, "empty.bin", NULL);
+
+    g_assert_true(g_file_set_contents(empty, "", 0, NULL));
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_args); i++) {
+        const BadArgs *b = &bad_args[i];
+        g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+        Run r;
+
+        for (const char *const *a = b->args; *a; a++) {
+            GString *s = g_string_new(*a);
+
+            g_string_replace(s, "@RAM@", f->ram, 0);
+            g_string_replace(s, "@EMPTY@", empty, 0);
+            g_ptr_array_add(args, g_string_free(s, FALSE));
+        }
+        g_ptr_array_add(args, NULL);
+        r = run_ctl((const char *const *)args->pdata);
+        if (r.status != 2 || !strstr(r.err, b->stderr_has))
+            g_error("%s: status %d, stderr: %s", b->name, r.status, r.err);
+        g_assert_cmpstr(r.out, ==, "");
+        run_clear(&r);
+    }
+}
+
+static void test_help_version(void)
+{
+    const char *help[] = {"--help", NULL};
+    const char *version[] = {"--version", NULL};
+    const char *inspect_help[] = {"its", "inspect", "--help", NULL};
+    const char *none[] = {NULL};
+    Run r;
+
+    r = run_ctl(help);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "its "));
+    run_clear(&r);
+    r = run_ctl(version);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_cmpstr(r.out, ==, "itsmigctl " PACKAGE_VERSION "\n");
+    run_clear(&r);
+    r = run_ctl(inspect_help);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "--baser0"));
+    g_assert_nonnull(strstr(r.out, "Exit status"));
+    run_clear(&r);
+    r = run_ctl(none);
+    g_assert_cmpint(r.status, ==, 2);
+    run_clear(&r);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    g_test_add("/itsmigctl/its-inspect/json-reproduces-mapping", Fixture, NULL, fixture_setup,
+               test_json_reproduces_mapping, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/human-output", Fixture, NULL, fixture_setup,
+               test_human_output, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/restore-fails-exit-3", Fixture, "bad", fixture_setup,
+               test_restore_fails, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/split-memory", Fixture, NULL, fixture_setup,
+               test_split_memory, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/bad-arguments", Fixture, NULL, fixture_setup,
+               test_bad_args, fixture_teardown);
+    g_test_add_func("/itsmigctl/help-and-version", test_help_version);
+
+    return g_test_run();
+}
