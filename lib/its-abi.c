@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "itsmig/its-abi.h"
 
@@ -646,7 +645,6 @@ const char *itsmig_severity_to_string(ItsmigSeverity s)
  * make a small image cost 2^32 reads.  2^28 entries are 2 GiB of tables. */
 #define WALK_MAX_ENTRIES (UINT64_C(1) << 28)
 #define WALK_EVENT_RESERVE (UINT64_C(1) << 22)
-#define HUGE_PAGE_SIZE (2u << 20)
 
 typedef struct {
     const ItsmigItsWalkInput *in;
@@ -731,25 +729,6 @@ static bool byte_readable(Walk *w, uint64_t gpa)
     if (r && gpa >= r->gpa && gpa - r->gpa < r->size)
         return true;
     return gpa_visible(w->mem, gpa);
-}
-
-/*
- * The event array of a large walk is tens of MiB, written once front to
- * back: with huge pages that costs a few page faults instead of thousands.
- */
-static ItsmigItsEvent *events_alloc(size_t n)
-{
-    size_t bytes = n * sizeof(ItsmigItsEvent);
-    void *p = NULL;
-
-#ifdef MADV_HUGEPAGE
-    if (bytes >= HUGE_PAGE_SIZE && posix_memalign(&p, HUGE_PAGE_SIZE, bytes) == 0) {
-        (void)madvise(p, bytes & ~(size_t)(HUGE_PAGE_SIZE - 1), MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    p = malloc(bytes);
-    return p;
 }
 
 static ItsmigItsDevice *add_device(Walk *w, uint32_t id, uint64_t itt, unsigned bits)
@@ -1277,7 +1256,7 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         for (size_t i = 0; i < mem->n_regions; i++)
             total += mem->regions[i].size / ITSMIG_ITS_ESZ;
         w.cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
-        ret_report->mapping.events = events_alloc(w.cap_events);
+        ret_report->mapping.events = malloc(w.cap_events * sizeof(ItsmigItsEvent));
         if (!ret_report->mapping.events)
             return itsmig_diag_set(diag, ENOMEM, "out of memory");
     }
