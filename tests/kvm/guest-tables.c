@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,60 @@ static ItsmigItsWalkInput walk_input(uint32_t iidr, uint64_t baser0, uint64_t ba
     return in;
 }
 
+/*
+ * Hands a table image to the host: kvm-bed.sh rebuilds guest RAM from these
+ * console lines and runs itsmigctl its inspect on it, so the client itself
+ * is checked against tables the real kernel saved and against images the
+ * real kernel refused.  Only non-zero words are printed.
+ */
+static unsigned dump_count;
+
+static void dump_for_host(ItsmigKvmVm *vm, uint32_t iidr, uint64_t b0, uint64_t b1,
+                          int kernel_errno, const ItsmigItsMapping *expect)
+{
+    const uint8_t *p = ram(vm, RAM, RAM_SIZE);
+    unsigned id = ++dump_count;
+
+    printf("ITSMIG-DUMP %u begin iidr=0x%x baser0=0x%llx baser1=0x%llx vcpus=%u errno=%s "
+           "propbaser=0x%llx",
+           id, iidr, (unsigned long long)b0, (unsigned long long)b1, NR_VCPUS,
+           itsmig_errno_name(kernel_errno),
+           (unsigned long long)itsmig_gicr_propbaser_make(PROP, LPI_ID_BITS));
+    for (unsigned c = 0; c < NR_VCPUS; c++)
+        printf(" pendbaser=0x%llx", (unsigned long long)pendbasers[c]);
+    printf("\n");
+    for (uint64_t off = 0; off < RAM_SIZE; off += 8) {
+        uint64_t v = itsmig_le64_load(p + off);
+
+        if (v)
+            printf("ITSMIG-DUMP %u mem %llx %llx\n", id, (unsigned long long)(RAM + off),
+                   (unsigned long long)v);
+    }
+    /* The mapping as itsmigctl's human output prints it. */
+    for (size_t i = 0; expect && i < expect->n_collections; i++) {
+        if (expect->collections[i].target == ITSMIG_ITS_COLLECTION_UNMAPPED)
+            printf("ITSMIG-DUMP %u map   ICID %-5u -> unmapped\n", id,
+                   expect->collections[i].icid);
+        else
+            printf("ITSMIG-DUMP %u map   ICID %-5u -> vCPU %u\n", id, expect->collections[i].icid,
+                   expect->collections[i].target);
+    }
+    for (size_t i = 0; expect && i < expect->n_devices; i++) {
+        const ItsmigItsDevice *d = &expect->devices[i];
+
+        printf("ITSMIG-DUMP %u map   device %-6u ITT 0x%llx, %u EventID bits, %zu event(s)\n", id,
+               d->device_id, (unsigned long long)d->itt_addr, d->event_id_bits, d->n_events);
+        for (size_t j = 0; j < d->n_events; j++) {
+            const ItsmigItsEvent *e = &expect->events[d->first_event + j];
+
+            printf("ITSMIG-DUMP %u map     event %-6u -> LPI %u via ICID %u\n", id, e->event_id,
+                   e->pintid, e->icid);
+        }
+    }
+    printf("ITSMIG-DUMP %u end\n", id);
+    fflush(stdout);
+}
+
 /* ---- round trips -------------------------------------------------------------- */
 
 static void round_trip(const char *tag, const ItsmigItsMapping *m, unsigned dt_pages,
@@ -210,6 +265,8 @@ static void round_trip(const char *tag, const ItsmigItsMapping *m, unsigned dt_p
                  "%s: collection table bytes identical to the codec's", tag);
     guest_tap_ok(memcmp(before_itt, ram(vm, ITT, itt_bytes), itt_bytes) == 0,
                  "%s: ITT bytes identical to the codec's", tag);
+    if (m->n_events < 2000) /* keep the console short */
+        dump_for_host(vm, itsmig_gits_iidr_make_kvm(0), f0, f1, 0, m);
 out:
     itsmig_its_report_clear(&rep);
     free(before_dt);
@@ -440,6 +497,9 @@ static void bad_image(const BadImage *b)
                      "bad image: %s: restores, as predicted", b->name);
     if (rep.restore_cause && (!b->cause || strcmp(rep.restore_cause, b->cause) != 0))
         guest_tap_diag("  linter named %s", rep.restore_cause);
+    /* RAM as it was handed to RESTORE_TABLES: the kernel clears consumed
+     * pending bits, and a failed restore leaves the tables as they were. */
+    dump_for_host(vm, iidr, b0, b1, kernel, NULL);
 out:
     itsmig_its_report_clear(&rep);
     itsmig_kvm_vm_free(vm);
