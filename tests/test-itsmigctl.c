@@ -359,6 +359,37 @@ static void test_help_version(void)
     run_clear(&r);
 }
 
+/* This machine is not arm64: the probe says so, in both forms, and fails. */
+static void test_host_probe(void)
+{
+    const char *human[] = {"host", "probe", NULL};
+    const char *json[] = {"host", "probe", "--json", NULL};
+    const char *bad[] = {"host", "probe", "--frob", NULL};
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *o;
+    Run r;
+
+#if defined(__aarch64__)
+    g_test_skip("on arm64 the probe may succeed; the real-kernel bed covers it");
+    return;
+#endif
+    r = run_ctl(human);
+    g_assert_cmpint(r.status, ==, 1);
+    g_assert_nonnull(strstr(r.out, "not possible on this host"));
+    run_clear(&r);
+    r = run_ctl(json);
+    g_assert_cmpint(r.status, ==, 1);
+    o = parse_object(parser, r.out);
+    g_assert_false(json_object_get_boolean_member(o, "available"));
+    g_assert_nonnull(strstr(json_object_get_string_member(o, "unavailable_reason"), "arm64"));
+    g_assert_true(json_object_get_null_member(o, "its_abi_revisions"));
+    run_clear(&r);
+    r = run_ctl(bad);
+    g_assert_cmpint(r.status, ==, 2);
+    g_assert_cmpstr(r.out, ==, "");
+    run_clear(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -374,6 +405,7 @@ int main(int argc, char **argv)
     g_test_add("/itsmigctl/its-inspect/bad-arguments", Fixture, NULL, fixture_setup,
                test_bad_args, fixture_teardown);
     g_test_add_func("/itsmigctl/help-and-version", test_help_version);
+    g_test_add_func("/itsmigctl/host-probe/unavailable-here", test_host_probe);
 
     return g_test_run();
 }
