@@ -126,9 +126,10 @@ static void dump_for_host(ItsmigKvmVm *vm, uint32_t iidr, uint64_t b0, uint64_t 
     const uint8_t *p = ram(vm, RAM, RAM_SIZE);
     unsigned id = ++dump_count;
 
-    printf("ITSMIG-DUMP %u begin iidr=0x%x baser0=0x%llx baser1=0x%llx vcpus=%u errno=%s "
-           "propbaser=0x%llx",
-           id, iidr, (unsigned long long)b0, (unsigned long long)b1, NR_VCPUS,
+    printf("ITSMIG-DUMP %u begin ram=0x%llx ram_size=%llu iidr=0x%x baser0=0x%llx baser1=0x%llx "
+           "vcpus=%u errno=%s propbaser=0x%llx",
+           id, (unsigned long long)RAM, (unsigned long long)RAM_SIZE, iidr,
+           (unsigned long long)b0, (unsigned long long)b1, NR_VCPUS,
            itsmig_errno_name(kernel_errno),
            (unsigned long long)itsmig_gicr_propbaser_make(PROP, LPI_ID_BITS));
     for (unsigned c = 0; c < NR_VCPUS; c++)
