@@ -9,6 +9,7 @@
 
 #include "itsmig/its-abi.h"
 #include "itsmig/kvm-its.h"
+#include "itsmig/kvm-its-json.h"
 
 static const char host_help[] =
     "Usage: itsmigctl host probe [--json]\n"
@@ -23,120 +24,6 @@ static const char host_help[] =
     "\n"
     "Exit status: 0 probed, 1 probing is not possible here (the reason is\n"
     "printed) or failed, 2 bad arguments.\n";
-
-static const char *errno_label(int errnum, char *buf, size_t size)
-{
-    const char *name = itsmig_errno_name(errnum);
-
-    if (name)
-        return name;
-    snprintf(buf, size, "errno %d", errnum);
-    return buf;
-}
-
-static void add_string_take(JsonBuilder *b, const char *key, char *value)
-{
-    json_builder_set_member_name(b, key);
-    json_builder_add_string_value(b, value);
-    g_free(value);
-}
-
-static void add_null(JsonBuilder *b, const char *key)
-{
-    json_builder_set_member_name(b, key);
-    json_builder_add_null_value(b);
-}
-
-static JsonNode *caps_to_json(const ItsmigKvmItsCaps *caps)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    static const char *const probed_keys[] = {
-        "its_abi_revisions",
-        "its_abi_revision_errors",
-        "default_abi_revision",
-        "gits_iidr",
-        "gits_typer",
-        "attributes",
-        "gicd_iidr",
-        "gicd_revision",
-        "gicv4",
-    };
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "available");
-    json_builder_add_boolean_value(b, caps->available);
-    json_builder_set_member_name(b, "unavailable_reason");
-    if (caps->available)
-        json_builder_add_null_value(b);
-    else
-        json_builder_add_string_value(b, caps->unavailable_reason);
-    json_builder_set_member_name(b, "kernel_release");
-    json_builder_add_string_value(b, caps->kernel_release);
-    json_builder_set_member_name(b, "arch");
-    json_builder_add_string_value(b, caps->arch);
-
-    if (!caps->available) {
-        /* Same keys either way, so consumers need not test for them. */
-        for (size_t i = 0; i < G_N_ELEMENTS(probed_keys); i++)
-            add_null(b, probed_keys[i]);
-        json_builder_end_object(b);
-        return json_builder_get_root(b);
-    }
-
-    json_builder_set_member_name(b, "its_abi_revisions");
-    json_builder_begin_array(b);
-    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
-        if (itsmig_kvm_its_caps_has_revision(caps, rev))
-            json_builder_add_int_value(b, rev);
-    }
-    json_builder_end_array(b);
-
-    json_builder_set_member_name(b, "its_abi_revision_errors");
-    json_builder_begin_object(b);
-    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
-        char key[8], buf[32];
-
-        if (itsmig_kvm_its_caps_has_revision(caps, rev))
-            continue;
-        snprintf(key, sizeof(key), "%u", rev);
-        json_builder_set_member_name(b, key);
-        json_builder_add_string_value(b,
-                                      errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
-    }
-    json_builder_end_object(b);
-
-    json_builder_set_member_name(b, "default_abi_revision");
-    json_builder_add_int_value(b, caps->default_abi_revision);
-    add_string_take(b, "gits_iidr", g_strdup_printf("0x%08" PRIx32, caps->gits_iidr));
-    add_string_take(b, "gits_typer", g_strdup_printf("0x%016" PRIx64, caps->gits_typer));
-
-    json_builder_set_member_name(b, "attributes");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ctrl_reset");
-    json_builder_add_boolean_value(b, caps->has_ctrl_reset);
-    json_builder_set_member_name(b, "save_tables");
-    json_builder_add_boolean_value(b, caps->has_save_tables);
-    json_builder_set_member_name(b, "restore_tables");
-    json_builder_add_boolean_value(b, caps->has_restore_tables);
-    json_builder_set_member_name(b, "save_pending_tables");
-    json_builder_add_boolean_value(b, caps->has_save_pending_tables);
-    json_builder_end_object(b);
-
-    add_string_take(b, "gicd_iidr", g_strdup_printf("0x%08" PRIx32, caps->gicd_iidr));
-    json_builder_set_member_name(b, "gicd_revision");
-    json_builder_add_int_value(b, caps->gicd_revision);
-
-    json_builder_set_member_name(b, "gicv4");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "level");
-    json_builder_add_string_value(b, itsmig_gicv4_level_to_string(caps->gicv4));
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, caps->gicv4_source);
-    json_builder_end_object(b);
-
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
-}
 
 static const char *yes_no(bool v)
 {
@@ -169,7 +56,7 @@ static char *rejected_revisions(const ItsmigKvmItsCaps *caps)
             g_string_append_printf(s, "%u", rev);
         else
             g_string_append_printf(s, "%u-%u", rev, end);
-        g_string_append_printf(s, " %s", errno_label(err, buf, sizeof(buf)));
+        g_string_append_printf(s, " %s", itsmig_errno_label(err, buf, sizeof(buf)));
         rev = end + 1;
     }
     return g_string_free(g_steal_pointer(&s), FALSE);
@@ -238,7 +125,7 @@ static int host_probe(int argc, char **argv)
         return ITSMIGCTL_EXIT_FAILURE;
     }
     if (json) {
-        g_autoptr(JsonNode) node = caps_to_json(&caps);
+        g_autoptr(JsonNode) node = itsmig_kvm_its_caps_to_json(&caps);
         itsmigctl_print_json(node);
     } else {
         print_caps_text(&caps);

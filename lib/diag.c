@@ -66,3 +66,13 @@ const char *itsmig_errno_name(int errnum)
     default: return NULL;
     }
 }
+
+const char *itsmig_errno_label(int errnum, char *buf, size_t size)
+{
+    const char *name = itsmig_errno_name(errnum);
+
+    if (name)
+        return name;
+    snprintf(buf, size, "errno %d", errnum);
+    return buf;
+}

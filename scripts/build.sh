@@ -3,5 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ -x configure ] || ./autogen.sh >/dev/null
-[ -f Makefile ] || ./configure --enable-werror -q
+# The paths of a Debian system daemon: /etc/itsmig, /run/itsmigd, /var/lib/itsmigd.
+[ -f Makefile ] || ./configure --enable-werror -q --prefix=/usr --sysconfdir=/etc \
+    --localstatedir=/var --runstatedir=/run
 make -j"$(nproc)" -s

@@ -4,12 +4,15 @@
 set -eu
 
 BUILD="build-essential autoconf automake autoconf-archive libtool pkg-config
-       libglib2.0-dev libjson-glib-dev"
+       libglib2.0-dev libjson-glib-dev libxml2-dev libvirt-dev libvirt-glib-1.0-dev
+       libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev systemd"
+# itsmigd at run time talks to a libvirt daemon (the README starts one).
+RUN="libvirt-daemon libvirt-clients curl"
 # The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
 # busybox themselves are arm64 packages fetched by the bed.
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
 
-want="$BUILD"
+want="$BUILD $RUN"
 case "${1:-}" in
 --test) want="$want $KVM_BED" ;;
 "") ;;

@@ -9,6 +9,7 @@
  */
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define ITSMIG_DIAG_TEXT_MAX 256
 
@@ -27,3 +28,5 @@ void itsmig_diag_clear(ItsmigDiag *diag);
 
 /* The symbolic name of an errno value ("EINVAL"), or NULL when unknown. */
 const char *itsmig_errno_name(int errnum);
+/* The symbolic name, or "errno N" written into @buf when unknown. */
+const char *itsmig_errno_label(int errnum, char *buf, size_t size);

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "itsmig/error.h"
+#include "daemon/daemon-config.h"
+
+/* Ranges of the numeric keys: what a client-controlled resource may be set to. */
+typedef struct {
+    const char *group;
+    const char *key;
+    gsize offset;
+    gsize size; /* sizeof the field: unsigned int, int or gsize */
+    guint64 min;
+    guint64 max;
+} NumericKey;
+
+#define NUM(g, k, field, lo, hi)                                                                \
+    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), sizeof(((ItsmigdConfig *)0)->field), lo, hi }
+
+static const NumericKey numeric_keys[] = {
+    NUM("libvirt", "keepalive-interval", keepalive_interval, 0, 3600),
+    NUM("libvirt", "keepalive-count", keepalive_count, 1, 100),
+    NUM("libvirt", "reconnect-min", reconnect_min, 1, 3600),
+    NUM("libvirt", "reconnect-max", reconnect_max, 1, 3600),
+    NUM("libvirt", "history-size", history_size, 1, 4096),
+    NUM("api", "max-body", max_body, 1024, 64 * 1024 * 1024),
+    NUM("api", "max-url", max_url, 64, 65536),
+    NUM("api", "max-connections", max_connections, 1, 65536),
+    NUM("api", "connection-timeout", connection_timeout, 1, 86400),
+    NUM("api", "event-buffer", event_buffer, 16, 1000000),
+    NUM("api", "max-event-streams", max_event_streams, 1, 10000),
+};
+
+typedef struct {
+    const char *group;
+    const char *key;
+    gsize offset;
+} StringKey;
+
+#define STR(g, k, field) { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field) }
+
+static const StringKey string_keys[] = {
+    STR("libvirt", "uri", uri),
+    STR("api", "socket", socket),
+    STR("api", "socket-group", socket_group),
+    STR("api", "listen", listen),
+    STR("api", "tls-cert", tls_cert),
+    STR("api", "tls-key", tls_key),
+    STR("api", "token-file", token_file),
+    STR("daemon", "state-dir", state_dir),
+};
+
+/* Keys read by hand below, so unknown-key detection knows them. */
+static const char *const other_keys[][2] = {
+    { "api", "socket-mode" },
+    { "daemon", "log-level" },
+};
+
+ItsmigdConfig *itsmigd_config_new_default(void)
+{
+    ItsmigdConfig *c = g_new0(ItsmigdConfig, 1);
+
+    c->uri = g_strdup("qemu:///system");
+    c->keepalive_interval = 5;
+    c->keepalive_count = 5;
+    c->reconnect_min = 1;
+    c->reconnect_max = 60;
+    c->history_size = 32;
+    c->socket = g_strdup(RUNSTATEDIR "/itsmigd/api.sock");
+    c->socket_mode = 0660;
+    c->tls_cert = g_strdup(SYSCONFDIR "/itsmig/tls/cert.pem");
+    c->tls_key = g_strdup(SYSCONFDIR "/itsmig/tls/key.pem");
+    c->token_file = g_strdup(SYSCONFDIR "/itsmig/peer-token");
+    c->max_body = 65536;
+    c->max_url = 2048;
+    c->max_connections = 256;
+    c->connection_timeout = 30;
+    c->event_buffer = 1024;
+    c->max_event_streams = 64;
+    c->state_dir = g_strdup(LOCALSTATEDIR "/lib/itsmigd");
+    c->log_level = G_LOG_LEVEL_INFO;
+    return c;
+}
+
+void itsmigd_config_free(ItsmigdConfig *c)
+{
+    if (!c)
+        return;
+    g_free(c->path);
+    for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++)
+        g_free(G_STRUCT_MEMBER(char *, c, string_keys[i].offset));
+    if (c->token)
+        explicit_bzero(c->token, strlen(c->token));
+    g_free(c->token);
+    g_free(c);
+}
+
+static const struct {
+    const char *name;
+    GLogLevelFlags level;
+} log_levels[] = {
+    { "error", G_LOG_LEVEL_CRITICAL }, /* G_LOG_LEVEL_ERROR aborts; criticals are errors here */
+    { "warning", G_LOG_LEVEL_WARNING },
+    { "message", G_LOG_LEVEL_MESSAGE },
+    { "info", G_LOG_LEVEL_INFO },
+    { "debug", G_LOG_LEVEL_DEBUG },
+};
+
+gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level,
+                                        GError **error)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(log_levels); i++) {
+        if (g_strcmp0(text, log_levels[i].name) == 0) {
+            *ret_level = log_levels[i].level;
+            return TRUE;
+        }
+    }
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                "log level '%s' is not one of error, warning, message, info, debug",
+                text ? text : "");
+    return FALSE;
+}
+
+const char *itsmigd_config_log_level_to_string(GLogLevelFlags level)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(log_levels); i++) {
+        if (log_levels[i].level == level)
+            return log_levels[i].name;
+    }
+    return "info";
+}
+
+gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint16 *ret_port,
+                                     GError **error)
+{
+    g_autofree char *addr = NULL;
+    const char *port_text;
+    guint64 port;
+
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':') {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "listen address '%s' is not [IPV6]:PORT", listen);
+            return FALSE;
+        }
+        addr = g_strndup(listen + 1, end - listen - 1);
+        port_text = end + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || strchr(listen, ':') != colon) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "listen address '%s' is not ADDR:PORT (IPv6 addresses go in brackets)",
+                        listen);
+            return FALSE;
+        }
+        addr = g_strndup(listen, colon - listen);
+        port_text = colon + 1;
+    }
+    if (!g_hostname_is_ip_address(addr)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "listen address '%s' does not start with a numeric IP address", listen);
+        return FALSE;
+    }
+    if (!g_ascii_string_to_unsigned(port_text, 10, 1, 65535, &port, NULL)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "listen address '%s' has no port between 1 and 65535", listen);
+        return FALSE;
+    }
+    *ret_addr = g_steal_pointer(&addr);
+    *ret_port = (guint16)port;
+    return TRUE;
+}
+
+static gboolean key_known(const char *group, const char *key)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++)
+        if (!strcmp(numeric_keys[i].group, group) && !strcmp(numeric_keys[i].key, key))
+            return TRUE;
+    for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++)
+        if (!strcmp(string_keys[i].group, group) && !strcmp(string_keys[i].key, key))
+            return TRUE;
+    for (gsize i = 0; i < G_N_ELEMENTS(other_keys); i++)
+        if (!strcmp(other_keys[i][0], group) && !strcmp(other_keys[i][1], key))
+            return TRUE;
+    return FALSE;
+}
+
+static gboolean config_error(GError **error, const char *path, const char *group,
+                             const char *key, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+static gboolean config_error(GError **error, const char *path, const char *group,
+                             const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *what = NULL;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: [%s] %s: %s", path, group,
+                key, what);
+    return FALSE;
+}
+
+static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+    for (gsize g = 0; groups[g]; g++) {
+        g_auto(GStrv) keys = NULL;
+
+        if (strcmp(groups[g], "libvirt") && strcmp(groups[g], "api") &&
+            strcmp(groups[g], "daemon")) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                        "%s: unknown group [%s] (known: libvirt, api, daemon)", c->path,
+                        groups[g]);
+            return FALSE;
+        }
+        keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+        for (gsize k = 0; keys && keys[k]; k++) {
+            if (!key_known(groups[g], keys[k]))
+                return config_error(error, c->path, groups[g], keys[k], "unknown key");
+        }
+    }
+
+    for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++) {
+        const StringKey *sk = &string_keys[i];
+        char **field = &G_STRUCT_MEMBER(char *, c, sk->offset);
+        g_autoptr(GError) local = NULL;
+        g_autofree char *value = NULL;
+
+        if (!g_key_file_has_key(kf, sk->group, sk->key, NULL))
+            continue;
+        value = g_key_file_get_string(kf, sk->group, sk->key, &local);
+        if (!value)
+            return config_error(error, c->path, sk->group, sk->key, "%s", local->message);
+        g_strstrip(value);
+        g_free(*field);
+        *field = value[0] ? g_steal_pointer(&value) : NULL;
+    }
+
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++) {
+        const NumericKey *nk = &numeric_keys[i];
+        g_autofree char *value = NULL;
+        guint64 n;
+        g_autoptr(GError) local = NULL;
+
+        if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
+            continue;
+        value = g_key_file_get_string(kf, nk->group, nk->key, NULL);
+        g_strstrip(value);
+        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local))
+            return config_error(error, c->path, nk->group, nk->key,
+                                "'%s' is not a whole number between %" G_GUINT64_FORMAT
+                                " and %" G_GUINT64_FORMAT,
+                                value, nk->min, nk->max);
+        if (nk->size == sizeof(gsize) && nk->size != sizeof(unsigned int))
+            G_STRUCT_MEMBER(gsize, c, nk->offset) = n;
+        else
+            G_STRUCT_MEMBER(unsigned int, c, nk->offset) = (unsigned int)n;
+    }
+
+    if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
+        g_autofree char *value = g_key_file_get_string(kf, "api", "socket-mode", NULL);
+        guint64 mode;
+
+        g_strstrip(value);
+        if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
+            return config_error(error, c->path, "api", "socket-mode",
+                                "'%s' is not an octal mode between 0 and 0777", value);
+        c->socket_mode = (unsigned int)mode;
+    }
+    if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
+        g_autofree char *value = g_key_file_get_string(kf, "daemon", "log-level", NULL);
+        g_autoptr(GError) local = NULL;
+
+        g_strstrip(value);
+        if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
+            return config_error(error, c->path, "daemon", "log-level", "%s", local->message);
+    }
+    return TRUE;
+}
+
+static gboolean read_token(ItsmigdConfig *c, GError **error)
+{
+    g_autofree char *contents = NULL;
+    g_autoptr(GError) local = NULL;
+    gsize len = 0;
+    char *nl;
+
+    if (!c->token_file)
+        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
+                            "a bearer token file is required when [api] listen is set");
+    if (!g_file_get_contents(c->token_file, &contents, &len, &local))
+        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
+                            "%s", local->message);
+    nl = strpbrk(contents, "\r\n");
+    if (nl)
+        *nl = '\0';
+    g_strstrip(contents);
+    if (strlen(contents) < 16 || !g_str_is_ascii(contents)) {
+        explicit_bzero(contents, len);
+        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
+                            "%s: the token must be at least 16 printable ASCII characters",
+                            c->token_file);
+    }
+    if (c->token)
+        explicit_bzero(c->token, strlen(c->token));
+    g_free(c->token);
+    c->token = g_strdup(contents);
+    explicit_bzero(contents, len);
+    return TRUE;
+}
+
+ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **error)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
+
+    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        c->path = g_strdup(path);
+        if (!read_file(c, kf, error))
+            return NULL;
+    } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        /* The default file is optional: every key has a default. */
+    } else {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
+                    local->message);
+        return NULL;
+    }
+
+    if (o) {
+        if (o->connect) {
+            g_free(c->uri);
+            c->uri = g_strdup(o->connect);
+        }
+        if (o->socket) {
+            g_free(c->socket);
+            c->socket = g_strdup(o->socket);
+        }
+        if (o->state_dir) {
+            g_free(c->state_dir);
+            c->state_dir = g_strdup(o->state_dir);
+        }
+        if (o->listen) {
+            g_free(c->listen);
+            c->listen = o->listen[0] ? g_strdup(o->listen) : NULL;
+        }
+        if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, error))
+            return NULL;
+    }
+
+    const char *where = c->path ? c->path : "command line";
+    if (!c->uri)
+        return config_error(error, where, "libvirt", "uri", "must not be empty"), NULL;
+    if (c->reconnect_max < c->reconnect_min)
+        return config_error(error, where, "libvirt", "reconnect-max",
+                            "%u is below reconnect-min (%u)", c->reconnect_max,
+                            c->reconnect_min),
+               NULL;
+    if (!c->socket || !g_path_is_absolute(c->socket))
+        return config_error(error, where, "api", "socket", "must be an absolute path"), NULL;
+    if (strlen(c->socket) >= 108)
+        return config_error(error, where, "api", "socket",
+                            "'%s' is longer than a unix socket path may be", c->socket),
+               NULL;
+    if (!c->state_dir || !g_path_is_absolute(c->state_dir))
+        return config_error(error, where, "daemon", "state-dir", "must be an absolute path"),
+               NULL;
+    if (c->listen) {
+        g_autofree char *addr = NULL;
+        guint16 port;
+
+        if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local))
+            return config_error(error, where, "api", "listen", "%s", local->message), NULL;
+        if (!c->tls_cert || !c->tls_key)
+            return config_error(error, where, "api", "listen",
+                                "TCP listening needs tls-cert and tls-key"),
+                   NULL;
+        if (!read_token(c, error))
+            return NULL;
+    }
+    return g_steal_pointer(&c);
+}

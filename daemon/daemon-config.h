@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#define ITSMIGD_DEFAULT_CONFIG SYSCONFDIR "/itsmig/itsmigd.conf"
+
+/* Everything itsmigd.conf(5) documents; the defaults are in config.c. */
+typedef struct {
+    char *path; /* the file read, NULL when none */
+
+    /* [libvirt] */
+    char *uri;
+    int keepalive_interval;
+    unsigned int keepalive_count;
+    unsigned int reconnect_min;
+    unsigned int reconnect_max;
+    unsigned int history_size;
+
+    /* [api] */
+    char *socket;
+    unsigned int socket_mode;
+    char *socket_group;
+    char *listen;
+    char *tls_cert;
+    char *tls_key;
+    char *token_file;
+    char *token; /* read from token_file when listen is set */
+    gsize max_body;
+    gsize max_url;
+    unsigned int max_connections;
+    unsigned int connection_timeout;
+    unsigned int event_buffer;
+    unsigned int max_event_streams;
+
+    /* [daemon] */
+    char *state_dir;
+    GLogLevelFlags log_level;
+} ItsmigdConfig;
+
+/* Command-line values that override the file; NULL fields are unset. */
+typedef struct {
+    const char *config;
+    const char *connect;
+    const char *socket;
+    const char *state_dir;
+    const char *listen;
+    const char *log_level;
+} ItsmigdConfigOverrides;
+
+ItsmigdConfig *itsmigd_config_new_default(void);
+void itsmigd_config_free(ItsmigdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdConfig, itsmigd_config_free)
+
+/* Reads the file (the default path may be missing; an explicit one may not),
+ * applies @overrides and checks every value.  Errors name the file, the group
+ * and the key. */
+ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *overrides, GError **error);
+
+/* Splits "ADDR:PORT" or "[ADDR]:PORT" into an address and a port. */
+gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint16 *ret_port,
+                                     GError **error);
+
+gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level,
+                                        GError **error);
+const char *itsmigd_config_log_level_to_string(GLogLevelFlags level);

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "daemon/domain-registry.h"
+#include "daemon/log.h"
+#include "daemon/virt-names.h"
+
+typedef struct {
+    gint64 time_us;
+    const char *type; /* a static string from virt-names */
+    char *detail;
+    gboolean reconstructed;
+} HistoryEntry;
+
+typedef struct {
+    char *name;
+    char *uuid;
+    int id;
+    int state;
+    int reason;
+    gboolean persistent;
+    gint64 updated_us;
+    ItsmigDomainProfile *profile;
+    char *profile_error;
+    GQueue history; /* HistoryEntry*, oldest first */
+} Domain;
+
+struct ItsmigdRegistry {
+    GRWLock lock;
+    GHashTable *by_uuid; /* owns Domain */
+    GHashTable *by_name; /* borrows */
+    guint history_size;
+    guint64 generation;
+
+    /* The last list reply, reused while nothing changed. */
+    GMutex cache_lock;
+    guint64 cache_generation;
+    int cache_state;
+    guint cache_offset, cache_limit;
+    GBytes *cache_body;
+};
+
+static void history_entry_free(HistoryEntry *e)
+{
+    g_free(e->detail);
+    g_free(e);
+}
+
+static void domain_free(Domain *d)
+{
+    g_free(d->name);
+    g_free(d->uuid);
+    itsmig_domain_profile_free(d->profile);
+    g_free(d->profile_error);
+    g_queue_clear_full(&d->history, (GDestroyNotify)history_entry_free);
+    g_free(d);
+}
+
+ItsmigdRegistry *itsmigd_registry_new(guint history_size)
+{
+    ItsmigdRegistry *reg = g_new0(ItsmigdRegistry, 1);
+
+    g_rw_lock_init(&reg->lock);
+    g_mutex_init(&reg->cache_lock);
+    reg->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)domain_free);
+    reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    reg->history_size = MAX(history_size, 1);
+    reg->generation = 1;
+    return reg;
+}
+
+void itsmigd_registry_free(ItsmigdRegistry *reg)
+{
+    if (!reg)
+        return;
+    g_hash_table_destroy(reg->by_name);
+    g_hash_table_destroy(reg->by_uuid);
+    g_clear_pointer(&reg->cache_body, g_bytes_unref);
+    g_rw_lock_clear(&reg->lock);
+    g_mutex_clear(&reg->cache_lock);
+    g_free(reg);
+}
+
+static void trim_history(Domain *d, guint size)
+{
+    while (d->history.length > size)
+        history_entry_free(g_queue_pop_head(&d->history));
+}
+
+void itsmigd_registry_set_history_size(ItsmigdRegistry *reg, guint history_size)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_rw_lock_writer_lock(&reg->lock);
+    reg->history_size = MAX(history_size, 1);
+    g_hash_table_iter_init(&iter, reg->by_uuid);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        trim_history(value, reg->history_size);
+    reg->generation++;
+    g_rw_lock_writer_unlock(&reg->lock);
+}
+
+gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *info,
+                                 int *ret_old_state)
+{
+    Domain *d;
+    gboolean added = FALSE;
+
+    g_rw_lock_writer_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, info->uuid);
+    if (!d) {
+        d = g_new0(Domain, 1);
+        d->uuid = g_strdup(info->uuid);
+        d->state = -1;
+        g_queue_init(&d->history);
+        g_hash_table_insert(reg->by_uuid, d->uuid, d);
+        added = TRUE;
+    }
+    if (ret_old_state)
+        *ret_old_state = d->state;
+    if (g_strcmp0(d->name, info->name) != 0) {
+        /* A rename keeps the UUID; only the name index moves. */
+        if (d->name && g_hash_table_lookup(reg->by_name, d->name) == d)
+            g_hash_table_remove(reg->by_name, d->name);
+        g_free(d->name);
+        d->name = g_strdup(info->name);
+        g_hash_table_insert(reg->by_name, d->name, d);
+    }
+    d->id = info->id;
+    d->state = info->state;
+    d->reason = info->reason;
+    d->persistent = info->persistent;
+    d->updated_us = g_get_real_time();
+    reg->generation++;
+    g_rw_lock_writer_unlock(&reg->lock);
+    return added;
+}
+
+void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
+                                  ItsmigDomainProfile *profile, const char *profile_error)
+{
+    Domain *d;
+
+    g_rw_lock_writer_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        itsmig_domain_profile_free(d->profile);
+        d->profile = profile;
+        profile = NULL;
+        g_free(d->profile_error);
+        d->profile_error = g_strdup(profile_error);
+        reg->generation++;
+    }
+    g_rw_lock_writer_unlock(&reg->lock);
+    itsmig_domain_profile_free(profile);
+}
+
+void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64 time_us,
+                                  const char *type, const char *detail, gboolean reconstructed)
+{
+    Domain *d;
+
+    g_rw_lock_writer_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        HistoryEntry *e = g_new(HistoryEntry, 1);
+
+        e->time_us = time_us;
+        e->type = type;
+        e->detail = g_strdup(detail);
+        e->reconstructed = reconstructed;
+        g_queue_push_tail(&d->history, e);
+        trim_history(d, reg->history_size);
+        reg->generation++;
+    }
+    g_rw_lock_writer_unlock(&reg->lock);
+}
+
+gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid)
+{
+    Domain *d;
+    gboolean found = FALSE;
+
+    g_rw_lock_writer_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        if (g_hash_table_lookup(reg->by_name, d->name) == d)
+            g_hash_table_remove(reg->by_name, d->name);
+        g_hash_table_remove(reg->by_uuid, uuid);
+        reg->generation++;
+        found = TRUE;
+    }
+    g_rw_lock_writer_unlock(&reg->lock);
+    return found;
+}
+
+gboolean itsmigd_registry_contains(ItsmigdRegistry *reg, const char *uuid)
+{
+    gboolean found;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    found = g_hash_table_contains(reg->by_uuid, uuid);
+    g_rw_lock_reader_unlock(&reg->lock);
+    return found;
+}
+
+gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret_name,
+                              int *ret_state)
+{
+    Domain *d;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        if (ret_name)
+            *ret_name = g_strdup(d->name);
+        if (ret_state)
+            *ret_state = d->state;
+    }
+    g_rw_lock_reader_unlock(&reg->lock);
+    return d != NULL;
+}
+
+char **itsmigd_registry_uuids(ItsmigdRegistry *reg)
+{
+    GPtrArray *uuids = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer key;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    g_hash_table_iter_init(&iter, reg->by_uuid);
+    while (g_hash_table_iter_next(&iter, &key, NULL))
+        g_ptr_array_add(uuids, g_strdup(key));
+    g_rw_lock_reader_unlock(&reg->lock);
+    g_ptr_array_add(uuids, NULL);
+    return (char **)g_ptr_array_free(uuids, FALSE);
+}
+
+guint itsmigd_registry_count(ItsmigdRegistry *reg)
+{
+    guint n;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    n = g_hash_table_size(reg->by_uuid);
+    g_rw_lock_reader_unlock(&reg->lock);
+    return n;
+}
+
+void itsmigd_registry_count_by_state(ItsmigdRegistry *reg, guint *counts, guint n_states)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    memset(counts, 0, n_states * sizeof(*counts));
+    g_rw_lock_reader_lock(&reg->lock);
+    g_hash_table_iter_init(&iter, reg->by_uuid);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const Domain *d = value;
+
+        if (d->state >= 0 && (guint)d->state < n_states)
+            counts[d->state]++;
+    }
+    g_rw_lock_reader_unlock(&reg->lock);
+}
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    const Domain *da = *(const Domain *const *)a;
+    const Domain *db = *(const Domain *const *)b;
+
+    return strcmp(da->name, db->name);
+}
+
+static void add_summary(JsonBuilder *b, const Domain *d)
+{
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, d->name);
+    json_builder_set_member_name(b, "uuid");
+    json_builder_add_string_value(b, d->uuid);
+    json_builder_set_member_name(b, "id");
+    if (d->id >= 0)
+        json_builder_add_int_value(b, d->id);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, itsmigd_state_name(d->state));
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, itsmigd_state_reason_name(d->state, d->reason));
+    json_builder_set_member_name(b, "persistent");
+    json_builder_add_boolean_value(b, d->persistent);
+}
+
+static GBytes *builder_to_bytes(JsonBuilder *b)
+{
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    gsize len;
+    char *text;
+
+    json_generator_set_root(gen, root);
+    text = json_generator_to_data(gen, &len);
+    return g_bytes_new_take(text, len);
+}
+
+GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset, guint limit)
+{
+    g_autoptr(JsonBuilder) b = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+    GHashTableIter iter;
+    gpointer value;
+    guint matched = 0;
+    GBytes *body;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->cache_lock);
+    if (reg->cache_body && reg->cache_generation == reg->generation &&
+        reg->cache_state == state && reg->cache_offset == offset && reg->cache_limit == limit) {
+        body = g_bytes_ref(reg->cache_body);
+        g_mutex_unlock(&reg->cache_lock);
+        g_rw_lock_reader_unlock(&reg->lock);
+        return body;
+    }
+    g_mutex_unlock(&reg->cache_lock);
+
+    all = g_ptr_array_sized_new(g_hash_table_size(reg->by_uuid));
+    g_hash_table_iter_init(&iter, reg->by_uuid);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const Domain *d = value;
+
+        if (state < 0 || d->state == state)
+            g_ptr_array_add(all, value);
+    }
+    g_ptr_array_sort(all, by_name);
+
+    b = json_builder_new_immutable();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "domains");
+    json_builder_begin_array(b);
+    for (guint i = offset; i < all->len && matched < limit; i++, matched++) {
+        json_builder_begin_object(b);
+        add_summary(b, g_ptr_array_index(all, i));
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "total");
+    json_builder_add_int_value(b, all->len);
+    json_builder_set_member_name(b, "offset");
+    json_builder_add_int_value(b, offset);
+    json_builder_set_member_name(b, "limit");
+    json_builder_add_int_value(b, limit);
+    json_builder_end_object(b);
+    body = builder_to_bytes(b);
+
+    g_mutex_lock(&reg->cache_lock);
+    g_clear_pointer(&reg->cache_body, g_bytes_unref);
+    reg->cache_body = g_bytes_ref(body);
+    reg->cache_generation = reg->generation;
+    reg->cache_state = state;
+    reg->cache_offset = offset;
+    reg->cache_limit = limit;
+    g_mutex_unlock(&reg->cache_lock);
+    g_rw_lock_reader_unlock(&reg->lock);
+    return body;
+}
+
+GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
+{
+    g_autoptr(JsonBuilder) b = NULL;
+    g_autofree char *updated = NULL;
+    const Domain *d;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_name, name);
+    if (!d) {
+        g_rw_lock_reader_unlock(&reg->lock);
+        return NULL;
+    }
+    b = json_builder_new_immutable();
+    json_builder_begin_object(b);
+    add_summary(b, d);
+    updated = itsmigd_time_string(d->updated_us);
+    json_builder_set_member_name(b, "updated");
+    json_builder_add_string_value(b, updated);
+    json_builder_set_member_name(b, "history");
+    json_builder_begin_array(b);
+    for (GList *l = d->history.head; l; l = l->next) {
+        const HistoryEntry *e = l->data;
+        g_autofree char *time = itsmigd_time_string(e->time_us);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "time");
+        json_builder_add_string_value(b, time);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, e->type);
+        json_builder_set_member_name(b, "detail");
+        json_builder_add_string_value(b, e->detail);
+        json_builder_set_member_name(b, "reconstructed");
+        json_builder_add_boolean_value(b, e->reconstructed);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "profile");
+    if (d->profile)
+        itsmig_domain_profile_to_json(d->profile, b);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "profile_error");
+    if (d->profile_error)
+        json_builder_add_string_value(b, d->profile_error);
+    else
+        json_builder_add_null_value(b);
+    json_builder_end_object(b);
+    g_rw_lock_reader_unlock(&reg->lock);
+    return builder_to_bytes(b);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "itsmig/domain-profile.h"
+
+/*
+ * Every domain libvirt reports, keyed by UUID: state and reason, a bounded
+ * history of lifecycle events and the ITS profile from its XML.  Changed only
+ * by the main loop; HTTP threads read it through the *_json functions, which
+ * take the read side of its lock.
+ */
+typedef struct ItsmigdRegistry ItsmigdRegistry;
+
+typedef struct {
+    const char *name;
+    const char *uuid;
+    int id; /* -1 when inactive */
+    int state;
+    int reason;
+    gboolean persistent;
+} ItsmigdDomainInfo;
+
+ItsmigdRegistry *itsmigd_registry_new(guint history_size);
+void itsmigd_registry_free(ItsmigdRegistry *reg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdRegistry, itsmigd_registry_free)
+
+void itsmigd_registry_set_history_size(ItsmigdRegistry *reg, guint history_size);
+
+/* Adds or updates a domain.  Returns TRUE if it was not known; *@ret_old_state
+ * (if given) is its state before, -1 when new. */
+gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *info,
+                                 int *ret_old_state);
+/* Takes @profile (may be NULL with @profile_error saying why). */
+void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
+                                  ItsmigDomainProfile *profile, const char *profile_error);
+void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64 time_us,
+                                  const char *type, const char *detail, gboolean reconstructed);
+gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid);
+gboolean itsmigd_registry_contains(ItsmigdRegistry *reg, const char *uuid);
+/* The UUIDs known now (free with g_strfreev). */
+char **itsmigd_registry_uuids(ItsmigdRegistry *reg);
+/* Name and state of a known domain; FALSE when unknown. */
+gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret_name,
+                              int *ret_state);
+
+guint itsmigd_registry_count(ItsmigdRegistry *reg);
+/* counts[state] for state < n_states; states past the array are not counted. */
+void itsmigd_registry_count_by_state(ItsmigdRegistry *reg, guint *counts, guint n_states);
+
+/* The body of GET /v1/domains: domains sorted by name, those in @state only
+ * when @state >= 0, from @offset, at most @limit. */
+GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset, guint limit);
+/* The body of GET /v1/domains/{name}; NULL when no domain has that name. */
+GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name);

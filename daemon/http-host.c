@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include "daemon/http-routes.h"
+
+static void add_string_or_null(JsonBuilder *b, const char *key, const char *value)
+{
+    json_builder_set_member_name(b, key);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+/* GET /v1/host: the KVM probe and the host's facts.  The libvirt and
+ * hypervisor versions are those of the current (or last) connection. */
+void itsmigd_http_host(ItsmigdHttpRequest *req)
+{
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_auto(ItsmigdVirtStatus) st = { 0 };
+
+    itsmigd_virt_get_status(d->virt, &st);
+    json_builder_begin_object(b);
+    add_string_or_null(b, "hostname", d->host.hostname);
+    add_string_or_null(b, "kernel_release", d->host.kernel_release);
+    add_string_or_null(b, "arch", d->host.arch);
+    json_builder_set_member_name(b, "page_size");
+    json_builder_add_int_value(b, d->host.page_size);
+    add_string_or_null(b, "libvirt_uri", st.uri);
+    json_builder_set_member_name(b, "libvirt_connected");
+    json_builder_add_boolean_value(b, st.connected);
+    add_string_or_null(b, "libvirt_version", st.libvirt_version);
+    add_string_or_null(b, "hypervisor", st.hypervisor);
+    add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
+    json_builder_set_member_name(b, "kvm");
+    json_builder_add_value(b, json_node_copy(d->host.kvm));
+    json_builder_end_object(b);
+    itsmigd_http_reply_builder(req, 200, b);
+}

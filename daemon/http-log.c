@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include "itsmig/error.h"
+#include "daemon/http-routes.h"
+#include "daemon/log.h"
+
+static void reply_level(ItsmigdHttpRequest *req)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "level");
+    json_builder_add_string_value(b, itsmigd_config_log_level_to_string(itsmigd_log_get_level()));
+    json_builder_end_object(b);
+    itsmigd_http_reply_builder(req, 200, b);
+}
+
+/* GET /v1/log */
+void itsmigd_http_log_get(ItsmigdHttpRequest *req)
+{
+    reply_level(req);
+}
+
+/* PUT /v1/log {"level": "debug"}: the log level until the next reload. */
+void itsmigd_http_log_put(ItsmigdHttpRequest *req)
+{
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    JsonNode *level = json_object_get_member(body, "level");
+    g_autoptr(GError) error = NULL;
+    GLogLevelFlags value;
+
+    if (json_object_get_size(body) != 1 || !level || !JSON_NODE_HOLDS_VALUE(level) ||
+        json_node_get_value_type(level) != G_TYPE_STRING) {
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                         "the body must be {\"level\": \"error|warning|message|"
+                                         "info|debug\"}");
+        return;
+    }
+    if (!itsmigd_config_parse_log_level(json_node_get_string(level), &value, &error)) {
+        itsmigd_http_reply_error(req, error);
+        return;
+    }
+    itsmigd_log_set_level(value);
+    g_message("log level set to %s through the API", json_node_get_string(level));
+    reply_level(req);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+/*
+ * The route table's matching, apart from libmicrohttpd so that it can be
+ * tested alone.  Paths are matched undecoded, segment by segment, so that an
+ * encoded "/" in a name is a bad name rather than another path; "{param}"
+ * segments are then percent-decoded and must be a valid name.
+ */
+
+#define ITSMIGD_ROUTE_MAX_PARAMS 4
+
+typedef struct ItsmigdHttpRequest ItsmigdHttpRequest;
+typedef void (*ItsmigdRouteHandler)(ItsmigdHttpRequest *req);
+
+typedef enum {
+    ITSMIGD_ROUTE_NEEDS_LIBVIRT = 1 << 0, /* 503 while disconnected */
+    ITSMIGD_ROUTE_JSON_BODY = 1 << 1,     /* takes a JSON body (415, 413, 400) */
+    ITSMIGD_ROUTE_LOCAL_ONLY = 1 << 2,    /* unix socket only: 403 over TCP */
+    ITSMIGD_ROUTE_STREAM = 1 << 3,        /* long-lived: not in the latency histogram */
+} ItsmigdRouteFlags;
+
+typedef struct {
+    const char *method;  /* "GET" also answers HEAD */
+    const char *pattern; /* "/v1/domains/{name}" */
+    ItsmigdRouteHandler handler;
+    ItsmigdRouteFlags flags;
+} ItsmigdRoute;
+
+typedef struct {
+    const ItsmigdRoute *route;
+    char *params[ITSMIGD_ROUTE_MAX_PARAMS]; /* decoded, in pattern order */
+    guint n_params;
+} ItsmigdRouteMatch;
+
+void itsmigd_route_match_clear(ItsmigdRouteMatch *match);
+
+/* Finds the route for @method and @path (no query string).  Errors:
+ * ITSMIG_ERROR_NOT_FOUND, ITSMIG_ERROR_METHOD_NOT_ALLOWED (with *@ret_allow
+ * the methods the path takes, "GET, HEAD"), ITSMIG_ERROR_INVALID_ARGUMENT for
+ * a parameter that is not a valid name. */
+gboolean itsmigd_router_match(const ItsmigdRoute *routes, gsize n_routes, const char *method,
+                              const char *path, ItsmigdRouteMatch *ret_match, char **ret_allow,
+                              GError **error);
+
+/* Decodes %XX escapes (and '+' as space when @plus_is_space); NULL with an
+ * error for a bad escape, an embedded NUL or invalid UTF-8. */
+char *itsmigd_http_unescape(const char *text, gssize len, gboolean plus_is_space,
+                            GError **error);
+
+/* Splits "a=1&b=2" into a table of decoded strings.  A repeated or empty key
+ * is an error. */
+GHashTable *itsmigd_http_parse_query(const char *query, GError **error);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include "daemon/http-routes.h"
+
+const ItsmigdRoute itsmigd_routes[] = {
+    { "GET", "/v1/health", itsmigd_http_health, 0 },
+    { "GET", "/v1/host", itsmigd_http_host, 0 },
+    { "GET", "/v1/domains", itsmigd_http_domains_list, ITSMIGD_ROUTE_NEEDS_LIBVIRT },
+    { "GET", "/v1/domains/{name}", itsmigd_http_domains_get, ITSMIGD_ROUTE_NEEDS_LIBVIRT },
+    { "GET", "/v1/events", itsmigd_http_events, ITSMIGD_ROUTE_STREAM },
+    { "GET", "/v1/log", itsmigd_http_log_get, ITSMIGD_ROUTE_LOCAL_ONLY },
+    { "PUT", "/v1/log", itsmigd_http_log_put, ITSMIGD_ROUTE_LOCAL_ONLY | ITSMIGD_ROUTE_JSON_BODY },
+    { "GET", "/metrics", itsmigd_http_metrics, 0 },
+};
+const gsize itsmigd_n_routes = G_N_ELEMENTS(itsmigd_routes);

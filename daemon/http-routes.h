@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "daemon/http-server.h"
+
+/* The one route table (http-routes.c) and the handlers, one file per
+ * resource.  docs/openapi.json describes the same routes; a test checks it. */
+extern const ItsmigdRoute itsmigd_routes[];
+extern const gsize itsmigd_n_routes;
+
+void itsmigd_http_health(ItsmigdHttpRequest *req);
+void itsmigd_http_host(ItsmigdHttpRequest *req);
+void itsmigd_http_domains_list(ItsmigdHttpRequest *req);
+void itsmigd_http_domains_get(ItsmigdHttpRequest *req);
+void itsmigd_http_events(ItsmigdHttpRequest *req);
+void itsmigd_http_metrics(ItsmigdHttpRequest *req);
+void itsmigd_http_log_get(ItsmigdHttpRequest *req);
+void itsmigd_http_log_put(ItsmigdHttpRequest *req);

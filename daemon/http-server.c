@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <gio/gio.h>
+#include <microhttpd.h>
+
+#include "itsmig/error.h"
+#include "daemon/http-server.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+typedef struct {
+    ItsmigdHttpServer *server;
+    struct MHD_Daemon *mhd;
+    gboolean tcp;
+    int fd;
+    char *path; /* the unix socket we created, removed on stop */
+    char *cert_pem;
+    char *key_pem;
+} Listener;
+
+struct ItsmigdHttpServer {
+    ItsmigDaemon *daemon;
+    ItsmigdHttpLimits limits;
+    const ItsmigdRoute *routes;
+    gsize n_routes;
+    Listener unix_listener;
+    Listener tcp_listener;
+
+    GMutex token_lock;
+    char *token;
+};
+
+struct ItsmigdHttpRequest {
+    Listener *listener;
+    struct MHD_Connection *conn;
+    char *uri;
+    const char *method;
+    gboolean started;
+    gboolean responded;
+    ItsmigdRouteMatch match;
+    GHashTable *query;
+    GByteArray *body;
+    gboolean body_too_large;
+    JsonNode *json;
+    gint64 start_us;
+    unsigned int status;
+};
+
+/* ---- replies ------------------------------------------------------------------- */
+
+static void queue(ItsmigdHttpRequest *req, unsigned int status, struct MHD_Response *response)
+{
+    if (req->responded || !response) {
+        if (response)
+            MHD_destroy_response(response);
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    if (MHD_queue_response(req->conn, status, response) == MHD_YES) {
+        req->status = status;
+        req->responded = TRUE;
+    }
+    MHD_destroy_response(response);
+}
+
+static void unref_bytes(void *cls)
+{
+    g_bytes_unref(cls);
+}
+
+void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
+                              const char *content_type, GBytes *body)
+{
+    gsize len;
+    const void *data = g_bytes_get_data(body, &len);
+    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)data, unref_bytes, g_bytes_ref(body));
+
+    if (!response) {
+        g_bytes_unref(body);
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    queue(req, status, response);
+}
+
+void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(GBytes) body = NULL;
+    gsize len;
+    char *text;
+
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, &len);
+    body = g_bytes_new_take(text, len);
+    itsmigd_http_reply_bytes(req, status, JSON_TYPE, body);
+}
+
+void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b)
+{
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+
+    itsmigd_http_reply_json(req, status, root);
+}
+
+static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *message,
+                             const char *header, const char *header_value)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    unsigned int status = itsmig_error_code_http_status(code);
+    struct MHD_Response *response;
+    gsize len;
+    char *text;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "code");
+    json_builder_add_string_value(b, itsmig_error_code_to_string(code));
+    json_builder_set_member_name(b, "message");
+    json_builder_add_string_value(b, message);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    text = json_generator_to_data(gen, &len);
+    response = MHD_create_response_from_buffer_with_free_callback_cls(len, text, g_free, text);
+    if (!response) {
+        g_free(text);
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+    if (header)
+        MHD_add_response_header(response, header, header_value);
+    if (status >= 500)
+        g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
+    else
+        g_debug("http: %s %s: %u %s", req->method, req->uri, status, message);
+    queue(req, status, response);
+}
+
+void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)
+{
+    reply_error_with(req, code, message, NULL, NULL);
+}
+
+void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
+{
+    if (error->domain == ITSMIG_ERROR)
+        reply_error_with(req, error->code, error->message, NULL, NULL);
+    else
+        reply_error_with(req, ITSMIG_ERROR_INTERNAL, error->message, NULL, NULL);
+}
+
+typedef struct {
+    ItsmigdHttpStreamRead read;
+    gpointer data;
+    GDestroyNotify free;
+} Stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    Stream *s = cls;
+    gssize n = s->read(s->data, buf, max);
+
+    return n == ITSMIGD_HTTP_STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_free(void *cls)
+{
+    Stream *s = cls;
+
+    if (s->free)
+        s->free(s->data);
+    g_free(s);
+}
+
+void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type,
+                               ItsmigdHttpStreamRead read, gpointer data, GDestroyNotify free)
+{
+    Stream *s = g_new0(Stream, 1);
+    struct MHD_Response *response;
+
+    s->read = read;
+    s->data = data;
+    s->free = free;
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
+                                                 stream_free);
+    if (!response) {
+        stream_free(s);
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    queue(req, MHD_HTTP_OK, response);
+}
+
+/* ---- request accessors ------------------------------------------------------------ */
+
+ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req)
+{
+    return req->listener->server->daemon;
+}
+
+const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
+{
+    return &req->listener->server->limits;
+}
+
+const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index)
+{
+    return index < req->match.n_params ? req->match.params[index] : NULL;
+}
+
+const char *itsmigd_http_request_query(ItsmigdHttpRequest *req, const char *key)
+{
+    return req->query ? g_hash_table_lookup(req->query, key) : NULL;
+}
+
+gboolean itsmigd_http_request_check_query(ItsmigdHttpRequest *req, const char *const *known,
+                                          GError **error)
+{
+    GHashTableIter iter;
+    gpointer key;
+
+    if (!req->query)
+        return TRUE;
+    g_hash_table_iter_init(&iter, req->query);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        if (!known || !g_strv_contains(known, key)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "unknown query parameter '%s'", (const char *)key);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+const char *itsmigd_http_request_header(ItsmigdHttpRequest *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
+{
+    return req->json;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+static gboolean token_matches(ItsmigdHttpServer *server, const char *header)
+{
+    gboolean ok;
+    gsize a, b;
+    unsigned char diff = 0;
+
+    if (!header || g_ascii_strncasecmp(header, "Bearer ", 7) != 0)
+        return FALSE;
+    header += 7;
+    g_mutex_lock(&server->token_lock);
+    a = strlen(header);
+    b = server->token ? strlen(server->token) : 0;
+    /* Compare every byte of the token whatever the input, so that timing
+     * does not tell how much of a guess was right. */
+    for (gsize i = 0; i < b; i++)
+        diff |= (unsigned char)(server->token[i] ^ (i < a ? header[i] : 0));
+    ok = server->token && a == b && diff == 0;
+    g_mutex_unlock(&server->token_lock);
+    return ok;
+}
+
+static gboolean is_json_type(const char *value)
+{
+    gsize len = strlen("application/json");
+
+    if (!value || g_ascii_strncasecmp(value, "application/json", len) != 0)
+        return FALSE;
+    return value[len] == '\0' || value[len] == ';' || value[len] == ' ';
+}
+
+/* The first call for a request: everything that needs only the headers. */
+static void begin_request(ItsmigdHttpRequest *req)
+{
+    ItsmigdHttpServer *server = req->listener->server;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *allow = NULL;
+    g_autofree char *path = NULL;
+    const char *q;
+    const ItsmigdRoute *route;
+
+    if (strlen(req->uri) > server->limits.max_url) {
+        g_autofree char *msg = g_strdup_printf("the URL is longer than %" G_GSIZE_FORMAT " bytes",
+                                               server->limits.max_url);
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_URL_TOO_LONG, msg);
+        return;
+    }
+    if (req->listener->tcp &&
+        !token_matches(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION))) {
+        reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a valid bearer token is required",
+                         MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
+        return;
+    }
+
+    q = strchr(req->uri, '?');
+    path = q ? g_strndup(req->uri, q - req->uri) : g_strdup(req->uri);
+    if (!itsmigd_router_match(server->routes, server->n_routes, req->method, path, &req->match,
+                              &allow, &error)) {
+        if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_METHOD_NOT_ALLOWED))
+            reply_error_with(req, error->code, error->message, MHD_HTTP_HEADER_ALLOW, allow);
+        else
+            itsmigd_http_reply_error(req, error);
+        return;
+    }
+    route = req->match.route;
+    if (q && q[1]) {
+        req->query = itsmigd_http_parse_query(q + 1, &error);
+        if (!req->query) {
+            g_prefix_error(&error, "bad query string: ");
+            itsmigd_http_reply_error(req, error);
+            return;
+        }
+    }
+    if ((route->flags & ITSMIGD_ROUTE_LOCAL_ONLY) && req->listener->tcp) {
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
+                                         "this resource is served on the unix socket only");
+        return;
+    }
+    if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
+        const char *type = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *length = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        guint64 n;
+
+        if (!is_json_type(type)) {
+            g_autofree char *msg = g_strdup_printf(
+                "the body must be application/json, not %s", type ? type : "untyped");
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
+            return;
+        }
+        if (length && g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
+            n > server->limits.max_body) {
+            g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT
+                                                   " bytes",
+                                                   server->limits.max_body);
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
+            return;
+        }
+        req->body = g_byte_array_new();
+    }
+}
+
+static void finish_request(ItsmigdHttpRequest *req)
+{
+    ItsmigdHttpServer *server = req->listener->server;
+    const ItsmigdRoute *route = req->match.route;
+
+    if (req->body_too_large) {
+        g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes",
+                                               server->limits.max_body);
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
+        return;
+    }
+    if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
+        g_autoptr(JsonParser) parser = json_parser_new_immutable();
+        g_autoptr(GError) error = NULL;
+
+        if (!g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
+                                             "the body is not valid UTF-8");
+            return;
+        }
+        if (!json_parser_load_from_data(parser, (const char *)req->body->data, req->body->len,
+                                        &error)) {
+            g_autofree char *msg = g_strdup_printf("the body is not JSON: %s", error->message);
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON, msg);
+            return;
+        }
+        if (!json_parser_get_root(parser) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
+                                             "the body must be a JSON object");
+            return;
+        }
+        req->json = json_node_ref(json_parser_get_root(parser));
+    }
+    if ((route->flags & ITSMIGD_ROUTE_NEEDS_LIBVIRT) &&
+        !itsmigd_virt_is_connected(server->daemon->virt)) {
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
+                                         "not connected to libvirt; reconnecting");
+        return;
+    }
+    route->handler(req);
+    if (!req->responded)
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL, "the handler gave no reply");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    ItsmigdHttpRequest *req = *con_cls;
+
+    if (!req)
+        return MHD_NO;
+    req->conn = conn;
+    if (!req->started) {
+        req->started = TRUE;
+        req->method = method;
+        begin_request(req);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        gsize max = req->listener->server->limits.max_body;
+
+        if (req->body && !req->body_too_large) {
+            if (req->body->len + *upload_data_size > max)
+                req->body_too_large = TRUE;
+            else
+                g_byte_array_append(req->body, (const guint8 *)upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!req->responded)
+        finish_request(req);
+    return MHD_YES;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    ItsmigdHttpRequest *req = g_new0(ItsmigdHttpRequest, 1);
+
+    req->listener = cls;
+    req->conn = conn;
+    req->uri = g_strdup(uri);
+    req->method = "?";
+    req->start_us = g_get_monotonic_time();
+    return req;
+}
+
+static const char *method_label(const char *method)
+{
+    static const char *const known[] = { "GET", "HEAD", "PUT", "POST", "DELETE", "PATCH",
+                                         "OPTIONS" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(known); i++)
+        if (!g_strcmp0(method, known[i]))
+            return known[i];
+    return "other";
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    ItsmigdHttpRequest *req = *con_cls;
+    Listener *l = cls;
+
+    if (!req)
+        return;
+    if (req->started) {
+        const ItsmigdRoute *route = req->match.route;
+
+        itsmigd_metrics_request(l->server->daemon->metrics, route ? route->pattern : "unmatched",
+                                method_label(req->method), req->responded ? req->status : 0,
+                                g_get_monotonic_time() - req->start_us,
+                                !route || !(route->flags & ITSMIGD_ROUTE_STREAM));
+    }
+    itsmigd_route_match_clear(&req->match);
+    g_clear_pointer(&req->query, g_hash_table_unref);
+    g_clear_pointer(&req->body, g_byte_array_unref);
+    g_clear_pointer(&req->json, json_node_unref);
+    g_free(req->uri);
+    g_free(req);
+    *con_cls = NULL;
+}
+
+static GMutex mhd_log_lock;
+static char *mhd_last_message;
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char *msg = g_strdup_vprintf(fmt, ap);
+
+    g_strchomp(msg);
+    g_debug("http: %s", msg);
+    g_mutex_lock(&mhd_log_lock);
+    g_free(mhd_last_message);
+    mhd_last_message = msg;
+    g_mutex_unlock(&mhd_log_lock);
+}
+
+/* ---- listeners ----------------------------------------------------------------- */
+
+static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int extra_flags,
+                          const struct sockaddr *addr, GError **error)
+{
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_POLL | MHD_USE_ERROR_LOG | extra_flags;
+    size_t pool = MAX((size_t)32768, server->limits.max_url * 2 + 16384);
+    struct MHD_OptionItem ops[16];
+    int n = 0;
+
+#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL);
+    if (l->fd >= 0)
+        OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
+    if (addr)
+        OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)addr);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, server->limits.max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, server->limits.connection_timeout, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
+    OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, l);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, l);
+    if (l->cert_pem) {
+        OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, l->cert_pem);
+        OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, l->key_pem);
+        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+            (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+
+    l->server = server;
+    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, ops,
+                              MHD_OPTION_END);
+    if (!l->mhd) {
+        g_mutex_lock(&mhd_log_lock);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                    "cannot start the HTTP server on %s: %s", l->tcp ? "TCP" : "the unix socket",
+                    mhd_last_message ? mhd_last_message : "no reason given");
+        g_mutex_unlock(&mhd_log_lock);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
+                                           const ItsmigdRoute *routes, gsize n_routes)
+{
+    ItsmigdHttpServer *server = g_new0(ItsmigdHttpServer, 1);
+
+    server->daemon = daemon;
+    server->limits = *limits;
+    server->routes = routes;
+    server->n_routes = n_routes;
+    server->unix_listener.fd = -1;
+    server->tcp_listener.fd = -1;
+    server->tcp_listener.tcp = TRUE;
+    g_mutex_init(&server->token_lock);
+    return server;
+}
+
+static void listener_stop(Listener *l)
+{
+    if (l->mhd)
+        MHD_stop_daemon(l->mhd);
+    l->mhd = NULL;
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    if (l->path)
+        unlink(l->path);
+    g_clear_pointer(&l->path, g_free);
+    g_clear_pointer(&l->cert_pem, g_free);
+    if (l->key_pem)
+        explicit_bzero(l->key_pem, strlen(l->key_pem));
+    g_clear_pointer(&l->key_pem, g_free);
+}
+
+void itsmigd_http_server_free(ItsmigdHttpServer *server)
+{
+    if (!server)
+        return;
+    listener_stop(&server->unix_listener);
+    listener_stop(&server->tcp_listener);
+    if (server->token)
+        explicit_bzero(server->token, strlen(server->token));
+    g_free(server->token);
+    g_mutex_clear(&server->token_lock);
+    g_free(server);
+}
+
+static gboolean socket_in_use(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean in_use;
+
+    if (fd < 0)
+        return FALSE;
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    in_use = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return in_use;
+}
+
+gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, const char *path,
+                                         unsigned int mode, const char *group, GError **error)
+{
+    Listener *l = &server->unix_listener;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    g_autofree char *dir = NULL;
+    struct stat st;
+    mode_t old_umask;
+    int rc;
+
+    if (fd >= 0) {
+        l->fd = fd;
+        return start_mhd(server, l, 0, NULL, error);
+    }
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "socket path %s is too long", path);
+        return FALSE;
+    }
+    dir = g_path_get_dirname(path);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "cannot create %s: %s", dir,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                        "%s exists and is not a socket; not replacing it", path);
+            return FALSE;
+        }
+        if (socket_in_use(path)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                        "another server is listening on %s", path);
+            return FALSE;
+        }
+        unlink(path); /* left behind by a daemon that did not stop cleanly */
+    }
+
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l->fd < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "socket: %s", g_strerror(errno));
+        return FALSE;
+    }
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    /* No window in which the socket has looser permissions than asked. */
+    old_umask = umask(0777 & ~mode);
+    rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old_umask);
+    if (rc < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "cannot bind %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    l->path = g_strdup(path);
+    if (chmod(path, mode) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "cannot chmod %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (group) {
+        struct group *gr = getgrnam(group);
+
+        if (!gr) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                        "[api] socket-group: no group named '%s'", group);
+            return FALSE;
+        }
+        if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                        "cannot give %s to group %s: %s", path, group, g_strerror(errno));
+            return FALSE;
+        }
+    }
+    if (listen(l->fd, 128) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "cannot listen on %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return start_mhd(server, l, 0, NULL, error);
+}
+
+gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
+                                        const char *cert_file, const char *key_file,
+                                        const char *token, GError **error)
+{
+    Listener *l = &server->tcp_listener;
+    g_autofree char *addr = NULL;
+    g_autoptr(GError) local = NULL;
+    struct sockaddr_storage ss = { 0 };
+    guint16 port;
+    unsigned int flags = MHD_USE_TLS;
+
+    if (!itsmigd_config_parse_listen(listen, &addr, &port, error))
+        return FALSE;
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+            goto bad_addr;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+            goto bad_addr;
+    }
+    if (!g_file_get_contents(cert_file, &l->cert_pem, NULL, &local) ||
+        !g_file_get_contents(key_file, &l->key_pem, NULL, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "TLS: %s", local->message);
+        return FALSE;
+    }
+    itsmigd_http_server_set_token(server, token);
+    if (!start_mhd(server, l, flags, (struct sockaddr *)&ss, error)) {
+        g_prefix_error(error, "%s: ", listen);
+        return FALSE;
+    }
+    return TRUE;
+
+bad_addr:
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "bad listen address %s", addr);
+    return FALSE;
+}
+
+void itsmigd_http_server_set_token(ItsmigdHttpServer *server, const char *token)
+{
+    g_mutex_lock(&server->token_lock);
+    if (server->token)
+        explicit_bzero(server->token, strlen(server->token));
+    g_free(server->token);
+    server->token = g_strdup(token);
+    g_mutex_unlock(&server->token_lock);
+}

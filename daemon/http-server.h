@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "daemon/http-router.h"
+#include "daemon/itsmigd.h"
+
+/*
+ * The REST server: libmicrohttpd with a thread per connection (so that an
+ * event stream may block while waiting), on a unix socket (its own, or one
+ * handed over by systemd) and, when configured, on TCP with TLS and a bearer
+ * token.  Only this layer writes HTTP.
+ */
+typedef struct ItsmigdHttpServer ItsmigdHttpServer;
+
+typedef struct {
+    gsize max_body;
+    gsize max_url;
+    unsigned int max_connections;
+    unsigned int connection_timeout;
+    unsigned int max_event_streams;
+} ItsmigdHttpLimits;
+
+ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
+                                           const ItsmigdRoute *routes, gsize n_routes);
+/* Closes the listeners, ends event streams and waits for connections. */
+void itsmigd_http_server_free(ItsmigdHttpServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdHttpServer, itsmigd_http_server_free)
+
+/* Serves on @fd when >= 0 (socket activation), else on a new socket at
+ * @path with @mode and @group (NULL: ours). */
+gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, const char *path,
+                                         unsigned int mode, const char *group, GError **error);
+gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
+                                        const char *cert_file, const char *key_file,
+                                        const char *token, GError **error);
+/* A new token for TCP clients (SIGHUP). */
+void itsmigd_http_server_set_token(ItsmigdHttpServer *server, const char *token);
+
+/* ---- for route handlers (they run on connection threads) ---- */
+
+ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req);
+const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req);
+const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index);
+/* The decoded query parameter, NULL when absent. */
+const char *itsmigd_http_request_query(ItsmigdHttpRequest *req, const char *key);
+/* Fails with invalid-argument naming any parameter not in @known. */
+gboolean itsmigd_http_request_check_query(ItsmigdHttpRequest *req, const char *const *known,
+                                          GError **error);
+const char *itsmigd_http_request_header(ItsmigdHttpRequest *req, const char *name);
+/* The parsed JSON body of a ITSMIGD_ROUTE_JSON_BODY route. */
+JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
+
+void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
+                              const char *content_type, GBytes *body);
+void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node);
+void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b);
+/* The one place an error becomes a reply: {"error":{"code","message"}} with
+ * the code's status; errors of other domains are internal errors. */
+void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error);
+void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message);
+
+/* An event stream reader: fills @buf, or blocks; see MHD_ContentReaderCallback. */
+typedef gssize (*ItsmigdHttpStreamRead)(gpointer data, char *buf, gsize max);
+void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type,
+                               ItsmigdHttpStreamRead read, gpointer data, GDestroyNotify free);
+/* What a stream reader returns to end the stream. */
+#define ITSMIGD_HTTP_STREAM_END ((gssize)-1)

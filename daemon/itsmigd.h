@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "daemon/daemon-config.h"
+#include "daemon/domain-registry.h"
+#include "daemon/event-bus.h"
+#include "daemon/metrics.h"
+#include "daemon/virt-connect.h"
+
+/* What this host is, learnt once at start. */
+typedef struct {
+    char *hostname;
+    char *kernel_release;
+    char *arch;
+    long page_size;
+    JsonNode *kvm; /* itsmig_kvm_its_caps_to_json() */
+} ItsmigdHost;
+
+/* The daemon's parts, shared by the main loop and the HTTP threads.  Each
+ * part guards its own state; the pointers themselves never change while the
+ * HTTP server runs. */
+typedef struct {
+    ItsmigdConfig *config; /* main loop only: replaced on reload */
+    ItsmigdRegistry *registry;
+    ItsmigdEventBus *bus;
+    ItsmigdMetrics *metrics;
+    ItsmigdVirt *virt;
+    ItsmigdHost host;
+    gint64 started_us; /* monotonic */
+} ItsmigDaemon;

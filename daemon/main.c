@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <systemd/sd-daemon.h>
+
+#include "itsmig/error.h"
+#include "itsmig/kvm-its-json.h"
+#include "daemon/http-routes.h"
+#include "daemon/itsmigd.h"
+#include "daemon/log.h"
+
+typedef struct {
+    ItsmigDaemon d;
+    ItsmigdConfigOverrides overrides;
+    GMainLoop *loop;
+    ItsmigdHttpServer *http;
+    gboolean ready_sent;
+    gboolean socket_activated;
+    guint watchdog_source;
+    guint status_source;
+} Itsmigd;
+
+static void host_learn(ItsmigdHost *host)
+{
+    struct utsname u;
+    ItsmigKvmItsCaps caps;
+    ItsmigDiag diag = { 0 };
+
+    host->hostname = g_strdup(g_get_host_name());
+    if (uname(&u) == 0) {
+        host->kernel_release = g_strdup(u.release);
+        host->arch = g_strdup(u.machine);
+    }
+    host->page_size = sysconf(_SC_PAGESIZE);
+    /* The probe fills caps even when it cannot run, with the reason. */
+    if (itsmig_kvm_its_probe(&caps, &diag) < 0 && caps.available)
+        g_warning("KVM ITS probe failed: %s", diag.text);
+    if (caps.available)
+        g_message("KVM ITS probe: default ABI revision %u", caps.default_abi_revision);
+    else
+        g_message("KVM ITS probe not possible here: %s", caps.unavailable_reason);
+    host->kvm = itsmig_kvm_its_caps_to_json(&caps);
+}
+
+static void host_clear(ItsmigdHost *host)
+{
+    g_free(host->hostname);
+    g_free(host->kernel_release);
+    g_free(host->arch);
+    g_clear_pointer(&host->kvm, json_node_unref);
+}
+
+static void update_status(Itsmigd *self)
+{
+    g_auto(ItsmigdVirtStatus) st = { 0 };
+    guint n = itsmigd_registry_count(self->d.registry);
+    guint64 events = itsmigd_event_bus_last_id(self->d.bus);
+
+    itsmigd_virt_get_status(self->d.virt, &st);
+    if (st.connected) {
+        sd_notifyf(0, "%sSTATUS=libvirt connected to %s; %u domains; %" G_GUINT64_FORMAT
+                      " events",
+                   self->ready_sent ? "" : "READY=1\n", st.uri, n, events);
+        if (!self->ready_sent)
+            g_message("ready: libvirt connected, API listening");
+        self->ready_sent = TRUE;
+    } else {
+        gint64 left = st.next_retry_us ? MAX(0, st.next_retry_us - g_get_monotonic_time()) : 0;
+
+        sd_notifyf(0, "STATUS=libvirt disconnected from %s%s%s; retry in %" G_GINT64_FORMAT
+                      " s; %u domains known",
+                   st.uri, st.last_error ? ": " : "", st.last_error ? st.last_error : "",
+                   (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, n);
+    }
+}
+
+static void on_virt_changed(ItsmigdVirt *virt, gpointer data)
+{
+    update_status(data);
+}
+
+static gboolean on_status_timer(gpointer data)
+{
+    update_status(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_watchdog(gpointer data)
+{
+    sd_notify(0, "WATCHDOG=1");
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_quit(gpointer data)
+{
+    Itsmigd *self = data;
+
+    g_message("stopping on request");
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    g_main_loop_quit(self->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static void virt_options_from(const ItsmigdConfig *c, ItsmigdVirtOptions *o)
+{
+    o->keepalive_interval = c->keepalive_interval;
+    o->keepalive_count = c->keepalive_count;
+    o->reconnect_min = c->reconnect_min;
+    o->reconnect_max = c->reconnect_max;
+}
+
+/* What a reload cannot change, named so the operator knows to restart. */
+static void warn_if_changed(const char *key, const char *old, const char *now)
+{
+    if (g_strcmp0(old, now) != 0)
+        g_warning("reload: [%s] changed; it takes effect only after a restart", key);
+}
+
+static gboolean on_reload(gpointer data)
+{
+    Itsmigd *self = data;
+    ItsmigdConfig *old = self->d.config;
+    g_autoptr(ItsmigdConfig) fresh = NULL;
+    g_autoptr(GError) error = NULL;
+    ItsmigdVirtOptions vo;
+
+    sd_notify(0, "RELOADING=1");
+    fresh = itsmigd_config_load(&self->overrides, &error);
+    if (!fresh) {
+        g_warning("reload: keeping the running configuration: %s", error->message);
+    } else {
+        warn_if_changed("libvirt uri", old->uri, fresh->uri);
+        warn_if_changed("api socket", old->socket, fresh->socket);
+        warn_if_changed("api listen", old->listen, fresh->listen);
+        warn_if_changed("api tls-cert", old->tls_cert, fresh->tls_cert);
+        warn_if_changed("api tls-key", old->tls_key, fresh->tls_key);
+        warn_if_changed("daemon state-dir", old->state_dir, fresh->state_dir);
+        if (old->max_body != fresh->max_body || old->max_url != fresh->max_url ||
+            old->max_connections != fresh->max_connections ||
+            old->connection_timeout != fresh->connection_timeout ||
+            old->event_buffer != fresh->event_buffer ||
+            old->max_event_streams != fresh->max_event_streams || old->socket_mode != fresh->socket_mode ||
+            g_strcmp0(old->socket_group, fresh->socket_group))
+            g_warning("reload: [api] limits or socket permissions changed; they take effect "
+                      "only after a restart");
+
+        old->log_level = fresh->log_level;
+        itsmigd_log_set_level(fresh->log_level);
+        old->history_size = fresh->history_size;
+        itsmigd_registry_set_history_size(self->d.registry, fresh->history_size);
+        old->keepalive_interval = fresh->keepalive_interval;
+        old->keepalive_count = fresh->keepalive_count;
+        old->reconnect_min = fresh->reconnect_min;
+        old->reconnect_max = fresh->reconnect_max;
+        virt_options_from(old, &vo);
+        itsmigd_virt_set_options(self->d.virt, &vo);
+        if (old->listen && fresh->token && g_strcmp0(old->listen, fresh->listen) == 0) {
+            itsmigd_http_server_set_token(self->http, fresh->token);
+            g_free(old->token);
+            old->token = g_strdup(fresh->token);
+        }
+        g_message("reloaded %s", fresh->path ? fresh->path : "the defaults");
+    }
+    sd_notify(0, "READY=1");
+    update_status(self);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean start_http(Itsmigd *self, GError **error)
+{
+    ItsmigdConfig *c = self->d.config;
+    ItsmigdHttpLimits limits = {
+        .max_body = c->max_body,
+        .max_url = c->max_url,
+        .max_connections = c->max_connections,
+        .connection_timeout = c->connection_timeout,
+        .max_event_streams = c->max_event_streams,
+    };
+    int n = sd_listen_fds(1);
+    int fd = -1;
+
+    if (n < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "sd_listen_fds: %s",
+                    g_strerror(-n));
+        return FALSE;
+    }
+    if (n > 1) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "systemd passed %d sockets; itsmigd.socket should pass exactly one", n);
+        return FALSE;
+    }
+    if (n == 1) {
+        fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+            g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                                "the socket systemd passed is not a listening unix stream socket");
+            return FALSE;
+        }
+        self->socket_activated = TRUE;
+    }
+    self->http = itsmigd_http_server_new(&self->d, &limits, itsmigd_routes, itsmigd_n_routes);
+    if (!itsmigd_http_server_listen_unix(self->http, fd, c->socket, c->socket_mode,
+                                         c->socket_group, error))
+        return FALSE;
+    if (self->socket_activated)
+        g_message("API on the unix socket passed by systemd (socket activation)");
+    else
+        g_message("API on unix socket %s", c->socket);
+    if (c->listen) {
+        if (!itsmigd_http_server_listen_tcp(self->http, c->listen, c->tls_cert, c->tls_key,
+                                            c->token, error))
+            return FALSE;
+        g_message("API on https://%s (bearer token required)", c->listen);
+    }
+    return TRUE;
+}
+
+static gboolean ensure_state_dir(const char *dir, GError **error)
+{
+    if (g_mkdir_with_parents(dir, 0700) < 0 || access(dir, W_OK) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "state directory %s is not usable: %s", dir, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int main(int argc, char **argv)
+{
+    Itsmigd self = { 0 };
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean version = FALSE;
+    char *config = NULL, *connect = NULL, *socket_path = NULL, *state_dir = NULL;
+    char *listen = NULL, *log_level = NULL;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+          "Configuration file (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE" },
+        { "connect", 0, 0, G_OPTION_ARG_STRING, &connect, "libvirt connection URI", "URI" },
+        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "API unix socket path", "PATH" },
+        { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR" },
+        { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
+          "Also serve HTTPS for peers on ADDR:PORT", "ADDR:PORT" },
+        { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+          "error, warning, message, info or debug", "LEVEL" },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+        { NULL },
+    };
+    ItsmigdVirtOptions vo;
+    int status = 0;
+
+    ctx = g_option_context_new(NULL);
+    g_option_context_set_summary(ctx, "The itsmig host daemon: follows libvirt domains and "
+                                      "serves the itsmig REST API.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "itsmigd: %s\nTry 'itsmigd --help'.\n", error->message);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "itsmigd: unexpected argument '%s'\nTry 'itsmigd --help'.\n", argv[1]);
+        return 2;
+    }
+    if (version) {
+        printf("itsmigd %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    self.overrides = (ItsmigdConfigOverrides){ config, connect, socket_path, state_dir, listen,
+                                               log_level };
+    self.d.config = itsmigd_config_load(&self.overrides, &error);
+    if (!self.d.config) {
+        fprintf(stderr, "itsmigd: %s\n", error->message);
+        return 2;
+    }
+    itsmigd_log_init(self.d.config->log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Before any connection is opened, so that libvirt's events and
+     * keepalive run on GLib's main loop. */
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+
+    if (!ensure_state_dir(self.d.config->state_dir, &error)) {
+        g_critical("%s", error->message);
+        return 1;
+    }
+    self.d.started_us = g_get_monotonic_time();
+    host_learn(&self.d.host);
+    self.d.registry = itsmigd_registry_new(self.d.config->history_size);
+    self.d.bus = itsmigd_event_bus_new(self.d.config->event_buffer);
+    self.d.metrics = itsmigd_metrics_new();
+    virt_options_from(self.d.config, &vo);
+    self.d.virt = itsmigd_virt_new(self.d.config->uri, &vo, self.d.registry, self.d.bus,
+                                   self.d.metrics);
+    self.loop = g_main_loop_new(NULL, FALSE);
+
+    if (!start_http(&self, &error)) {
+        g_critical("%s", error->message);
+        status = 1;
+        goto out;
+    }
+
+    g_unix_signal_add(SIGTERM, on_quit, &self);
+    g_unix_signal_add(SIGINT, on_quit, &self);
+    g_unix_signal_add(SIGHUP, on_reload, &self);
+    {
+        uint64_t usec = 0;
+
+        /* From the start, not only once ready: a slow libvirt must not look
+         * like a hung daemon. */
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+            self.watchdog_source = g_timeout_add(MAX(usec / 2000, 1), on_watchdog, &self);
+    }
+    self.status_source = g_timeout_add_seconds(10, on_status_timer, &self);
+    itsmigd_virt_set_changed_func(self.d.virt, on_virt_changed, &self);
+    g_message("itsmigd %s starting; libvirt %s", PACKAGE_VERSION, self.d.config->uri);
+    update_status(&self);
+    itsmigd_virt_start(self.d.virt);
+
+    g_main_loop_run(self.loop);
+
+out:
+    g_clear_handle_id(&self.watchdog_source, g_source_remove);
+    g_clear_handle_id(&self.status_source, g_source_remove);
+    itsmigd_event_bus_close(self.d.bus);
+    g_clear_pointer(&self.http, itsmigd_http_server_free);
+    g_clear_pointer(&self.d.virt, itsmigd_virt_free);
+    g_clear_pointer(&self.d.registry, itsmigd_registry_free);
+    g_clear_pointer(&self.d.bus, itsmigd_event_bus_free);
+    g_clear_pointer(&self.d.metrics, itsmigd_metrics_free);
+    g_clear_pointer(&self.loop, g_main_loop_unref);
+    host_clear(&self.d.host);
+    itsmigd_config_free(self.d.config);
+    g_free(config);
+    g_free(connect);
+    g_free(socket_path);
+    g_free(state_dir);
+    g_free(listen);
+    g_free(log_level);
+    if (status == 0)
+        g_message("stopped");
+    return status;
+}

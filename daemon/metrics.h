@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+/* Counters for GET /metrics, updated from any thread. */
+typedef enum {
+    ITSMIGD_EVENT_LIFECYCLE,
+    ITSMIGD_EVENT_DEVICE_ADDED,
+    ITSMIGD_EVENT_DEVICE_REMOVED,
+    ITSMIGD_EVENT_JOB_COMPLETED,
+    ITSMIGD_EVENT_MIGRATION_ITERATION,
+    ITSMIGD_EVENT_RECONSTRUCTED,
+
+    ITSMIGD_EVENT_KIND_LAST
+} ItsmigdEventKind;
+
+typedef struct ItsmigdMetrics ItsmigdMetrics;
+
+ItsmigdMetrics *itsmigd_metrics_new(void);
+void itsmigd_metrics_free(ItsmigdMetrics *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdMetrics, itsmigd_metrics_free)
+
+const char *itsmigd_event_kind_name(ItsmigdEventKind kind);
+void itsmigd_metrics_event(ItsmigdMetrics *m, ItsmigdEventKind kind);
+void itsmigd_metrics_reconnect(ItsmigdMetrics *m);
+void itsmigd_metrics_connect_failure(ItsmigdMetrics *m);
+guint64 itsmigd_metrics_reconnects(ItsmigdMetrics *m);
+/* @route is the route's pattern ("/v1/domains/{name}"), never the raw path,
+ * so that clients cannot grow the table. */
+void itsmigd_metrics_request(ItsmigdMetrics *m, const char *route, const char *method,
+                             unsigned int status, gint64 duration_us, gboolean timed);
+
+/* Appends the daemon's own series in Prometheus text format 0.0.4. */
+void itsmigd_metrics_render(ItsmigdMetrics *m, GString *out);

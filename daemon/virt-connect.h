@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "daemon/domain-registry.h"
+#include "daemon/event-bus.h"
+#include "daemon/metrics.h"
+
+/*
+ * The libvirt connection: opened off the main loop, watched by a close
+ * callback and keepalive, reopened with a doubling back-off when lost.  Each
+ * (re)connection registers the domain event callbacks and resynchronises the
+ * registry with the domains that exist then; after a reconnection, what
+ * changed meanwhile is published as events flagged "reconstructed".
+ */
+typedef struct ItsmigdVirt ItsmigdVirt;
+
+typedef struct {
+    int keepalive_interval; /* seconds; 0 disables keepalive */
+    unsigned int keepalive_count;
+    unsigned int reconnect_min; /* seconds */
+    unsigned int reconnect_max;
+} ItsmigdVirtOptions;
+
+/* A copy of the connection's state, safe to take from any thread. */
+typedef struct {
+    gboolean connected;
+    gboolean ever_connected;
+    char *uri;
+    guint64 reconnects;
+    gint64 next_retry_us; /* monotonic time of the next attempt, 0 when none is planned */
+    unsigned int backoff_s;
+    char *last_error;        /* why the last attempt or the connection failed */
+    char *libvirt_version;   /* of the daemon at the other end, "9.0.0" */
+    char *hypervisor;        /* "QEMU", "Test" */
+    char *hypervisor_version;
+} ItsmigdVirtStatus;
+
+void itsmigd_virt_status_clear(ItsmigdVirtStatus *status);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ItsmigdVirtStatus, itsmigd_virt_status_clear)
+
+typedef void (*ItsmigdVirtChangedFunc)(ItsmigdVirt *virt, gpointer user_data);
+
+ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options,
+                              ItsmigdRegistry *registry, ItsmigdEventBus *bus,
+                              ItsmigdMetrics *metrics);
+void itsmigd_virt_free(ItsmigdVirt *virt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdVirt, itsmigd_virt_free)
+
+/* Called on the main loop whenever the connection comes or goes. */
+void itsmigd_virt_set_changed_func(ItsmigdVirt *virt, ItsmigdVirtChangedFunc func,
+                                   gpointer user_data);
+/* Keepalive applies from the next connection, back-off from the next retry. */
+void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *options);
+/* Starts the first connection attempt. */
+void itsmigd_virt_start(ItsmigdVirt *virt);
+gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt);
+void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);

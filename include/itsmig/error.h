@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The one error domain of itsmig's GLib code (daemon, client, and the parts of
+ * libitsmig that use GLib).  Each code has a stable string, used unchanged in
+ * REST replies ({"error":{"code":...}}) and CLI output, and the HTTP status a
+ * REST reply carries for it.
+ */
+
+#include <glib.h>
+
+typedef enum {
+    ITSMIG_ERROR_INTERNAL,
+    ITSMIG_ERROR_INVALID_ARGUMENT,
+    ITSMIG_ERROR_INVALID_JSON,
+    ITSMIG_ERROR_INVALID_CONFIG,
+    ITSMIG_ERROR_INVALID_DOMAIN_XML,
+    ITSMIG_ERROR_NOT_FOUND,
+    ITSMIG_ERROR_METHOD_NOT_ALLOWED,
+    ITSMIG_ERROR_UNAUTHORIZED,
+    ITSMIG_ERROR_FORBIDDEN,
+    ITSMIG_ERROR_BODY_TOO_LARGE,
+    ITSMIG_ERROR_URL_TOO_LONG,
+    ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE,
+    ITSMIG_ERROR_TOO_MANY_STREAMS,
+    ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
+    ITSMIG_ERROR_LIBVIRT,
+
+    ITSMIG_ERROR_LAST
+} ItsmigErrorCode;
+
+#define ITSMIG_ERROR (itsmig_error_quark())
+GQuark itsmig_error_quark(void);
+
+/* "not-found"; "internal-error" for values out of range. */
+const char *itsmig_error_code_to_string(ItsmigErrorCode code);
+/* ITSMIG_ERROR_LAST when @str names no code. */
+ItsmigErrorCode itsmig_error_code_from_string(const char *str);
+/* 404 for ITSMIG_ERROR_NOT_FOUND; 500 for codes without a client-facing status. */
+unsigned int itsmig_error_code_http_status(ItsmigErrorCode code);

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "itsmig/error.h"
+
+G_DEFINE_QUARK(itsmig-error-quark, itsmig_error)
+
+static const struct {
+    const char *name;
+    unsigned int http_status;
+} error_codes[ITSMIG_ERROR_LAST] = {
+    [ITSMIG_ERROR_INTERNAL] = { "internal-error", 500 },
+    [ITSMIG_ERROR_INVALID_ARGUMENT] = { "invalid-argument", 400 },
+    [ITSMIG_ERROR_INVALID_JSON] = { "invalid-json", 400 },
+    [ITSMIG_ERROR_INVALID_CONFIG] = { "invalid-config", 500 },
+    [ITSMIG_ERROR_INVALID_DOMAIN_XML] = { "invalid-domain-xml", 400 },
+    [ITSMIG_ERROR_NOT_FOUND] = { "not-found", 404 },
+    [ITSMIG_ERROR_METHOD_NOT_ALLOWED] = { "method-not-allowed", 405 },
+    [ITSMIG_ERROR_UNAUTHORIZED] = { "unauthorized", 401 },
+    [ITSMIG_ERROR_FORBIDDEN] = { "forbidden", 403 },
+    [ITSMIG_ERROR_BODY_TOO_LARGE] = { "body-too-large", 413 },
+    [ITSMIG_ERROR_URL_TOO_LONG] = { "url-too-long", 414 },
+    [ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE] = { "unsupported-media-type", 415 },
+    [ITSMIG_ERROR_TOO_MANY_STREAMS] = { "too-many-streams", 503 },
+    [ITSMIG_ERROR_LIBVIRT_UNAVAILABLE] = { "libvirt-unavailable", 503 },
+    [ITSMIG_ERROR_LIBVIRT] = { "libvirt-error", 502 },
+};
+
+const char *itsmig_error_code_to_string(ItsmigErrorCode code)
+{
+    if ((unsigned int)code >= ITSMIG_ERROR_LAST)
+        return error_codes[ITSMIG_ERROR_INTERNAL].name;
+    return error_codes[code].name;
+}
+
+ItsmigErrorCode itsmig_error_code_from_string(const char *str)
+{
+    for (unsigned int i = 0; str && i < ITSMIG_ERROR_LAST; i++) {
+        if (strcmp(error_codes[i].name, str) == 0)
+            return (ItsmigErrorCode)i;
+    }
+    return ITSMIG_ERROR_LAST;
+}
+
+unsigned int itsmig_error_code_http_status(ItsmigErrorCode code)
+{
+    if ((unsigned int)code >= ITSMIG_ERROR_LAST)
+        return 500;
+    return error_codes[code].http_status;
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * docs/openapi.json against the server: the document names exactly the
+ * routes of the route table, and a real itsmigd (on libvirt's test driver)
+ * answers each documented operation with a documented status and media type,
+ * and every other method on a documented path with 405 and the right Allow.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "daemon/http-routes.h"
+
+static JsonObject *doc_paths;
+static JsonNode *doc_root;
+static char *tmpdir;
+static char *sock_path;
+static GSubprocess *daemon_proc;
+
+static const char *const http_methods[] = { "get", "put", "post", "delete", "patch", NULL };
+
+typedef struct {
+    long status;
+    char *content_type;
+    char *allow;
+    GString *body;
+} Reply;
+
+static void reply_clear(Reply *r)
+{
+    g_free(r->content_type);
+    g_free(r->allow);
+    if (r->body)
+        g_string_free(r->body, TRUE);
+    memset(r, 0, sizeof(*r));
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+    Reply *r = user;
+
+    g_string_append_len(r->body, data, size * n);
+    /* An event stream never ends: its first bytes are enough. */
+    if (r->content_type && g_str_has_prefix(r->content_type, "text/event-stream"))
+        return 0;
+    return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+    Reply *r = user;
+    g_autofree char *line = g_strndup(data, size * n);
+
+    g_strchomp(line);
+    if (g_ascii_strncasecmp(line, "Content-Type:", 13) == 0) {
+        g_free(r->content_type);
+        r->content_type = g_strstrip(g_strdup(line + 13));
+    } else if (g_ascii_strncasecmp(line, "Allow:", 6) == 0) {
+        g_free(r->allow);
+        r->allow = g_strstrip(g_strdup(line + 6));
+    }
+    return size * n;
+}
+
+static void request(const char *method, const char *path, const char *content_type,
+                    const char *body, Reply *r)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    g_autofree char *url = g_strconcat("http://localhost", path, NULL);
+
+    memset(r, 0, sizeof(*r));
+    r->body = g_string_new(NULL);
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock_path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (body) {
+        g_autofree char *ct = g_strconcat("Content-Type: ", content_type, NULL);
+
+        headers = curl_slist_append(headers, ct);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+}
+
+static void start_daemon(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *conf = NULL;
+    g_autofree char *log = NULL;
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+
+    tmpdir = g_dir_make_tmp("itsmig-openapi-XXXXXX", &error);
+    g_assert_no_error(error);
+    sock_path = g_build_filename(tmpdir, "api.sock", NULL);
+    state = g_build_filename(tmpdir, "state", NULL);
+    conf = g_build_filename(tmpdir, "itsmigd.conf", NULL);
+    log = g_build_filename(tmpdir, "itsmigd.log", NULL);
+    g_file_set_contents(conf, "[daemon]\nlog-level = debug\n", -1, &error);
+    g_assert_no_error(error);
+    g_subprocess_launcher_set_stderr_file_path(l, log);
+    daemon_proc = g_subprocess_launcher_spawn(l, &error, ITSMIGD_BIN, "--config", conf,
+                                              "--connect", "test:///default", "--socket",
+                                              sock_path, "--state-dir", state, NULL);
+    g_assert_no_error(error);
+    for (int i = 0; i < 200; i++) {
+        Reply r;
+
+        if (g_file_test(sock_path, G_FILE_TEST_EXISTS)) {
+            request("GET", "/v1/health", NULL, NULL, &r);
+            gboolean up = r.status == 200 && strstr(r.body->str, "\"connected\":true");
+            reply_clear(&r);
+            if (up)
+                return;
+        }
+        g_usleep(50 * 1000);
+    }
+    g_error("itsmigd did not come up; see %s", log);
+}
+
+static void stop_daemon(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *cmd = NULL;
+
+    if (!daemon_proc)
+        return;
+    g_subprocess_send_signal(daemon_proc, SIGTERM);
+    g_subprocess_wait(daemon_proc, NULL, &error);
+    g_clear_object(&daemon_proc);
+    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+    (void)!system(cmd);
+}
+
+/* Doc path "/v1/domains/{name}" with every parameter filled in. */
+static char *fill_path(const char *path)
+{
+    g_autoptr(GString) s = g_string_new(path);
+
+    g_string_replace(s, "{name}", "test", 0);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void test_routes_match_table(void)
+{
+    g_autoptr(GList) paths = json_object_get_members(doc_paths);
+    guint documented = 0;
+
+    for (GList *p = paths; p; p = p->next) {
+        JsonObject *item = json_object_get_object_member(doc_paths, p->data);
+
+        for (int m = 0; http_methods[m]; m++) {
+            gboolean found = FALSE;
+
+            if (!json_object_has_member(item, http_methods[m]))
+                continue;
+            documented++;
+            for (gsize r = 0; r < itsmigd_n_routes; r++) {
+                if (!g_ascii_strcasecmp(itsmigd_routes[r].method, http_methods[m]) &&
+                    !strcmp(itsmigd_routes[r].pattern, p->data))
+                    found = TRUE;
+            }
+            if (!found)
+                g_test_fail_printf("documented %s %s is not in the route table", http_methods[m],
+                                   (const char *)p->data);
+        }
+    }
+    for (gsize r = 0; r < itsmigd_n_routes; r++) {
+        g_autofree char *lower = g_ascii_strdown(itsmigd_routes[r].method, -1);
+        JsonObject *item = json_object_has_member(doc_paths, itsmigd_routes[r].pattern)
+                               ? json_object_get_object_member(doc_paths,
+                                                               itsmigd_routes[r].pattern)
+                               : NULL;
+
+        if (!item || !json_object_has_member(item, lower))
+            g_test_fail_printf("route %s %s is not documented", itsmigd_routes[r].method,
+                               itsmigd_routes[r].pattern);
+    }
+    g_assert_cmpuint(documented, ==, itsmigd_n_routes);
+}
+
+/* The documented responses of @op: the status must be one, and its media
+ * type must be the one the document gives. */
+static void check_documented(JsonObject *op, const char *what, const Reply *r)
+{
+    JsonObject *responses = json_object_get_object_member(op, "responses");
+    g_autofree char *code = g_strdup_printf("%ld", r->status);
+    JsonObject *resp;
+    JsonObject *content;
+    g_autoptr(GList) types = NULL;
+
+    if (!json_object_has_member(responses, code)) {
+        g_test_fail_printf("%s answered %ld, which is not documented", what, r->status);
+        return;
+    }
+    resp = json_object_get_object_member(responses, code);
+    if (json_object_has_member(resp, "$ref")) {
+        const char *ref = json_object_get_string_member(resp, "$ref");
+        JsonObject *all = json_object_get_object_member(
+            json_object_get_object_member(json_node_get_object(doc_root), "components"),
+            "responses");
+
+        resp = json_object_get_object_member(all, strrchr(ref, '/') + 1);
+    }
+    content = json_object_get_object_member(resp, "content");
+    types = json_object_get_members(content);
+    g_assert_nonnull(types);
+    if (!r->content_type || !g_str_has_prefix(r->content_type, types->data))
+        g_test_fail_printf("%s answered %ld as %s; documented: %s", what, r->status,
+                           r->content_type ? r->content_type : "(none)",
+                           (const char *)types->data);
+}
+
+static void test_operations_answer_as_documented(void)
+{
+    g_autoptr(GList) paths = json_object_get_members(doc_paths);
+
+    for (GList *p = paths; p; p = p->next) {
+        JsonObject *item = json_object_get_object_member(doc_paths, p->data);
+        g_autofree char *url = fill_path(p->data);
+
+        for (int m = 0; http_methods[m]; m++) {
+            g_autofree char *upper = g_ascii_strup(http_methods[m], -1);
+            g_autofree char *what = NULL;
+            g_autofree char *body = NULL;
+            JsonObject *op;
+            Reply r;
+
+            if (!json_object_has_member(item, http_methods[m]))
+                continue;
+            op = json_object_get_object_member(item, http_methods[m]);
+            if (json_object_has_member(op, "requestBody")) {
+                JsonObject *media = json_object_get_object_member(
+                    json_object_get_object_member(
+                        json_object_get_object_member(op, "requestBody"), "content"),
+                    "application/json");
+
+                body = json_to_string(json_object_get_member(media, "example"), FALSE);
+            }
+            what = g_strdup_printf("%s %s", upper, url);
+            request(upper, url, "application/json", body, &r);
+            g_assert_cmpint(r.status, ==, 200);
+            check_documented(op, what, &r);
+            reply_clear(&r);
+        }
+    }
+}
+
+static void test_errors_are_documented(void)
+{
+    static const struct {
+        const char *method, *doc_path, *url, *content_type, *body;
+        long status;
+    } cases[] = {
+        { "GET", "/v1/domains/{name}", "/v1/domains/no-such-domain", NULL, NULL, 404 },
+        { "GET", "/v1/domains/{name}", "/v1/domains/a%2Fb", NULL, NULL, 400 },
+        { "GET", "/v1/domains", "/v1/domains?limit=0", NULL, NULL, 400 },
+        { "GET", "/v1/domains", "/v1/domains?state=sleeping", NULL, NULL, 400 },
+        { "GET", "/v1/events", "/v1/events?last_event_id=x", NULL, NULL, 400 },
+        { "PUT", "/v1/log", "/v1/log", "text/plain", "level=debug", 415 },
+        { "PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":", 400 },
+        { "PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":\"loud\"}", 400 },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        JsonObject *item = json_object_get_object_member(doc_paths, cases[i].doc_path);
+        g_autofree char *lower = g_ascii_strdown(cases[i].method, -1);
+        g_autofree char *what = g_strdup_printf("%s %s", cases[i].method, cases[i].url);
+        Reply r;
+
+        request(cases[i].method, cases[i].url, cases[i].content_type, cases[i].body, &r);
+        g_assert_cmpint(r.status, ==, cases[i].status);
+        check_documented(json_object_get_object_member(item, lower), what, &r);
+        g_assert_nonnull(strstr(r.body->str, "\"error\":{\"code\":"));
+        reply_clear(&r);
+    }
+}
+
+static void test_other_methods_are_405(void)
+{
+    g_autoptr(GList) paths = json_object_get_members(doc_paths);
+
+    for (GList *p = paths; p; p = p->next) {
+        JsonObject *item = json_object_get_object_member(doc_paths, p->data);
+        g_autofree char *url = fill_path(p->data);
+        g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func(g_free);
+
+        for (int m = 0; http_methods[m]; m++) {
+            if (!json_object_has_member(item, http_methods[m]))
+                continue;
+            g_ptr_array_add(expected, g_ascii_strup(http_methods[m], -1));
+            if (!strcmp(http_methods[m], "get"))
+                g_ptr_array_add(expected, g_strdup("HEAD"));
+        }
+        for (int m = 0; http_methods[m]; m++) {
+            g_autofree char *upper = g_ascii_strup(http_methods[m], -1);
+            g_auto(GStrv) allow = NULL;
+            Reply r;
+
+            if (json_object_has_member(item, http_methods[m]))
+                continue;
+            request(upper, url, "application/json", "{}", &r);
+            g_assert_cmpint(r.status, ==, 405);
+            g_assert_nonnull(r.allow);
+            allow = g_strsplit(r.allow, ", ", -1);
+            g_assert_cmpuint(g_strv_length(allow), ==, expected->len);
+            for (guint i = 0; i < expected->len; i++)
+                g_assert_true(g_strv_contains((const char *const *)allow,
+                                              g_ptr_array_index(expected, i)));
+            reply_clear(&r);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *doc = NULL;
+    const char *srcdir = g_getenv("top_srcdir");
+    int rc;
+
+    g_test_init(&argc, &argv, NULL);
+    doc = g_build_filename(srcdir ? srcdir : ".", "docs", "openapi.json", NULL);
+    json_parser_load_from_file(parser, doc, &error);
+    g_assert_no_error(error);
+    doc_root = json_parser_get_root(parser);
+    doc_paths = json_object_get_object_member(json_node_get_object(doc_root), "paths");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    start_daemon();
+
+    g_test_add_func("/openapi/routes-match-table", test_routes_match_table);
+    g_test_add_func("/openapi/operations-answer-as-documented",
+                    test_operations_answer_as_documented);
+    g_test_add_func("/openapi/errors-are-documented", test_errors_are_documented);
+    g_test_add_func("/openapi/other-methods-are-405", test_other_methods_are_405);
+    rc = g_test_run();
+    stop_daemon();
+    curl_global_cleanup();
+    return rc;
+}
