@@ -235,8 +235,9 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 
         if (!g_key_file_has_key(kf, sk->group, sk->key, NULL))
             continue;
+        /* GKeyFile returns the raw text along with the error for a bad escape. */
         value = g_key_file_get_string(kf, sk->group, sk->key, &local);
-        if (!value)
+        if (!value || local)
             return config_error(error, c->path, sk->group, sk->key, "%s", local->message);
         g_strstrip(value);
         g_free(*field);
@@ -329,6 +330,7 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
             return NULL;
     } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
         /* The default file is optional: every key has a default. */
+        g_clear_error(&local);
     } else {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
                     local->message);

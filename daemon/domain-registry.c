@@ -127,7 +127,9 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
             g_hash_table_remove(reg->by_name, d->name);
         g_free(d->name);
         d->name = g_strdup(info->name);
-        g_hash_table_insert(reg->by_name, d->name, d);
+        /* replace, not insert: the key must be this domain's string, since
+         * another domain holding the name may be freed first. */
+        g_hash_table_replace(reg->by_name, d->name, d);
     }
     d->id = info->id;
     d->state = info->state;

@@ -73,6 +73,11 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
     guint64 id, first;
 
     g_mutex_lock(&bus->lock);
+    /* A client that resumes from an id this run never issued (an earlier
+     * daemon run, or a made-up number) starts from what is kept, rather than
+     * waiting for ids to catch up with it. */
+    if (after >= bus->next_id)
+        after = 0;
     while (!bus->closed && bus->next_id - 1 <= after) {
         if (!g_cond_wait_until(&bus->cond, &bus->lock, deadline)) {
             if (bus->closed || bus->next_id - 1 > after)
@@ -85,10 +90,6 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
         g_mutex_unlock(&bus->lock);
         return ITSMIGD_EVENT_BUS_CLOSED;
     }
-    /* A client that resumes from an id this run never issued (an earlier
-     * daemon run, or a made-up number) starts from what is kept. */
-    if (after >= bus->next_id)
-        after = 0;
     first = first_kept(bus);
     if (after + 1 < first) {
         g_string_append_printf(out,

@@ -16,7 +16,9 @@ typedef struct {
     char *kernel_release;
     char *arch;
     long page_size;
-    JsonNode *kvm; /* itsmig_kvm_its_caps_to_json() */
+    /* itsmig_kvm_its_caps_to_json() as text: JsonNodes are not safe to
+     * share between threads, text is. */
+    char *kvm_json;
 } ItsmigdHost;
 
 /* The daemon's parts, shared by the main loop and the HTTP threads.  Each

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +49,11 @@ static void host_learn(ItsmigdHost *host)
         g_message("KVM ITS probe: default ABI revision %u", caps.default_abi_revision);
     else
         g_message("KVM ITS probe not possible here: %s", caps.unavailable_reason);
-    host->kvm = itsmig_kvm_its_caps_to_json(&caps);
+    {
+        g_autoptr(JsonNode) kvm = itsmig_kvm_its_caps_to_json(&caps);
+
+        host->kvm_json = json_to_string(kvm, FALSE);
+    }
 }
 
 static void host_clear(ItsmigdHost *host)
@@ -56,7 +61,7 @@ static void host_clear(ItsmigdHost *host)
     g_free(host->hostname);
     g_free(host->kernel_release);
     g_free(host->arch);
-    g_clear_pointer(&host->kvm, json_node_unref);
+    g_free(host->kvm_json);
 }
 
 static void update_status(Itsmigd *self)
@@ -257,6 +262,10 @@ int main(int argc, char **argv)
     };
     ItsmigdVirtOptions vo;
     int status = 0;
+
+    /* A thread per HTTP connection would otherwise give each its own malloc
+     * arena, which keeps its memory after the connection is gone. */
+    mallopt(M_ARENA_MAX, 2);
 
     ctx = g_option_context_new(NULL);
     g_option_context_set_summary(ctx, "The itsmig host daemon: follows libvirt domains and "

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "itsmig/error.h"
+#include "daemon/daemon-config.h"
+
+/* ---- fixture: a scratch directory for key files and token files ------------- */
+
+typedef struct {
+    char *dir;
+    char *conf;  /* dir/itsmigd.conf, written by write_conf() */
+    char *token; /* dir/token, holding a valid token */
+} Fixture;
+
+#define GOOD_TOKEN "0123456789abcdefXYZ"
+
+static void write_file(const char *path, const char *contents)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(g_file_set_contents(path, contents, -1, &error));
+    g_assert_no_error(error);
+}
+
+static void fixture_set_up(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    (void)data;
+    f->dir = g_dir_make_tmp("itsmigd-config-XXXXXX", &error);
+    g_assert_no_error(error);
+    f->conf = g_build_filename(f->dir, "itsmigd.conf", NULL);
+    f->token = g_build_filename(f->dir, "token", NULL);
+    write_file(f->token, GOOD_TOKEN "\n");
+}
+
+static void fixture_tear_down(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+    const char *name;
+
+    (void)data;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(f->dir, name, NULL);
+        g_unlink(path);
+    }
+    g_rmdir(f->dir);
+    g_free(f->dir);
+    g_free(f->conf);
+    g_free(f->token);
+}
+
+static ItsmigdConfig *load_text(Fixture *f, const char *text, GError **error)
+{
+    ItsmigdConfigOverrides o = {.config = f->conf};
+
+    write_file(f->conf, text);
+    return itsmigd_config_load(&o, error);
+}
+
+static ItsmigdConfig *load_ok(Fixture *f, const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    ItsmigdConfig *c = load_text(f, text, &error);
+
+    if (!c)
+        g_error("config refused: %s\n---\n%s---", error->message, text);
+    return c;
+}
+
+/* The load must fail with invalid-config and a message naming the file and every
+ * string in @names (group and key). */
+static void assert_load_error(Fixture *f, const char *text, const char *const *names)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = load_text(f, text, &error);
+
+    if (c)
+        g_error("config accepted:\n%s", text);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    if (!strstr(error->message, f->conf))
+        g_error("'%s' does not name the file %s", error->message, f->conf);
+    for (gsize i = 0; names && names[i]; i++) {
+        if (!strstr(error->message, names[i]))
+            g_error("'%s' does not name '%s'", error->message, names[i]);
+    }
+}
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- loading ------------------------------------------------------------------- */
+
+static void test_defaults(void)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+
+    g_assert_null(c->path);
+    g_assert_cmpstr(c->uri, ==, "qemu:///system");
+    g_assert_cmpint(c->keepalive_interval, ==, 5);
+    g_assert_cmpuint(c->keepalive_count, ==, 5);
+    g_assert_cmpuint(c->reconnect_min, ==, 1);
+    g_assert_cmpuint(c->reconnect_max, ==, 60);
+    g_assert_cmpuint(c->history_size, ==, 32);
+    g_assert_cmpstr(c->socket, ==, RUNSTATEDIR "/itsmigd/api.sock");
+    g_assert_cmpuint(c->socket_mode, ==, 0660);
+    g_assert_null(c->socket_group);
+    g_assert_null(c->listen);
+    g_assert_cmpstr(c->token_file, ==, SYSCONFDIR "/itsmig/peer-token");
+    g_assert_null(c->token);
+    g_assert_cmpuint(c->max_body, ==, 65536);
+    g_assert_cmpuint(c->max_url, ==, 2048);
+    g_assert_cmpuint(c->max_connections, ==, 256);
+    g_assert_cmpuint(c->connection_timeout, ==, 30);
+    g_assert_cmpuint(c->event_buffer, ==, 1024);
+    g_assert_cmpuint(c->max_event_streams, ==, 64);
+    g_assert_cmpstr(c->state_dir, ==, LOCALSTATEDIR "/lib/itsmigd");
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_INFO);
+    g_assert_cmpstr(ITSMIGD_DEFAULT_CONFIG, ==, SYSCONFDIR "/itsmig/itsmigd.conf");
+}
+
+static void test_free_null(void)
+{
+    itsmigd_config_free(NULL);
+}
+
+static void test_missing_explicit(Fixture *f, gconstpointer data)
+{
+    g_autofree char *missing = g_build_filename(f->dir, "nope.conf", NULL);
+    ItsmigdConfigOverrides o = {.config = missing};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_load(&o, &error);
+
+    (void)data;
+    g_assert_null(c);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    g_assert_nonnull(strstr(error->message, missing));
+}
+
+static void test_missing_default(Fixture *f, gconstpointer data)
+{
+    ItsmigdConfigOverrides o = {.socket = "/tmp/x.sock"};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = NULL;
+
+    (void)f;
+    (void)data;
+    if (g_file_test(ITSMIGD_DEFAULT_CONFIG, G_FILE_TEST_EXISTS)) {
+        g_test_skip(ITSMIGD_DEFAULT_CONFIG " exists on this machine");
+        return;
+    }
+    c = itsmigd_config_load(&o, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(c);
+    g_assert_null(c->path);
+    g_assert_cmpstr(c->socket, ==, "/tmp/x.sock");
+    g_assert_cmpuint(c->history_size, ==, 32);
+}
+
+/* With the default file missing, a bad override must still give one clean error. */
+static void test_missing_default_bad_listen(Fixture *f, gconstpointer data)
+{
+    ItsmigdConfigOverrides o = {.listen = "host:1"};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = NULL;
+
+    (void)f;
+    (void)data;
+    if (g_file_test(ITSMIGD_DEFAULT_CONFIG, G_FILE_TEST_EXISTS)) {
+        g_test_skip(ITSMIGD_DEFAULT_CONFIG " exists on this machine");
+        return;
+    }
+    c = itsmigd_config_load(&o, &error);
+    g_assert_null(c);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    g_assert_nonnull(strstr(error->message, "listen"));
+}
+
+static void test_empty_file(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c = load_ok(f, "");
+
+    (void)data;
+    g_assert_cmpstr(c->path, ==, f->conf);
+    g_assert_cmpuint(c->history_size, ==, 32);
+    g_assert_cmpstr(c->uri, ==, "qemu:///system");
+}
+
+static void test_every_key(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = g_strdup_printf("# comment\n"
+                                            "[libvirt]\n"
+                                            "uri = test:///default\n"
+                                            "keepalive-interval = 0\n"
+                                            "keepalive-count = 100\n"
+                                            "reconnect-min = 2\n"
+                                            "reconnect-max = 3600\n"
+                                            "history-size = 4096\n"
+                                            "[api]\n"
+                                            "socket = /tmp/itsmigd-test.sock\n"
+                                            "socket-mode = 0600\n"
+                                            "socket-group = kvm\n"
+                                            "listen = 127.0.0.1:7443\n"
+                                            "tls-cert = /c.pem\n"
+                                            "tls-key = /k.pem\n"
+                                            "token-file = %s\n"
+                                            "max-body = 1024\n"
+                                            "max-url = 65536\n"
+                                            "max-connections = 1\n"
+                                            "connection-timeout = 86400\n"
+                                            "event-buffer = 16\n"
+                                            "max-event-streams = 10000\n"
+                                            "[daemon]\n"
+                                            "state-dir = /tmp/state\n"
+                                            "log-level = debug\n",
+                                            f->token);
+    g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+
+    (void)data;
+    g_assert_cmpstr(c->uri, ==, "test:///default");
+    g_assert_cmpint(c->keepalive_interval, ==, 0);
+    g_assert_cmpuint(c->keepalive_count, ==, 100);
+    g_assert_cmpuint(c->reconnect_min, ==, 2);
+    g_assert_cmpuint(c->reconnect_max, ==, 3600);
+    g_assert_cmpuint(c->history_size, ==, 4096);
+    g_assert_cmpstr(c->socket, ==, "/tmp/itsmigd-test.sock");
+    g_assert_cmpuint(c->socket_mode, ==, 0600);
+    g_assert_cmpstr(c->socket_group, ==, "kvm");
+    g_assert_cmpstr(c->listen, ==, "127.0.0.1:7443");
+    g_assert_cmpstr(c->tls_cert, ==, "/c.pem");
+    g_assert_cmpstr(c->tls_key, ==, "/k.pem");
+    g_assert_cmpstr(c->token_file, ==, f->token);
+    g_assert_cmpstr(c->token, ==, GOOD_TOKEN);
+    g_assert_cmpuint(c->max_body, ==, 1024);
+    g_assert_cmpuint(c->max_url, ==, 65536);
+    g_assert_cmpuint(c->max_connections, ==, 1);
+    g_assert_cmpuint(c->connection_timeout, ==, 86400);
+    g_assert_cmpuint(c->event_buffer, ==, 16);
+    g_assert_cmpuint(c->max_event_streams, ==, 10000);
+    g_assert_cmpstr(c->state_dir, ==, "/tmp/state");
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_DEBUG);
+}
+
+static void test_empty_value_unsets(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c = load_ok(f, "[api]\nsocket-group =\nlisten =   \n");
+
+    (void)data;
+    g_assert_null(c->socket_group);
+    g_assert_null(c->listen);
+    g_assert_null(c->token);
+}
+
+/* Each numeric key, with a value just out of its range on each side. */
+static const struct {
+    const char *group;
+    const char *key;
+    const char *below; /* NULL when 0 is allowed: "-1" is used */
+    const char *above;
+} numeric[] = {
+    {"libvirt", "keepalive-interval", NULL, "3601"},
+    {"libvirt", "keepalive-count", "0", "101"},
+    {"libvirt", "reconnect-min", "0", "3601"},
+    {"libvirt", "reconnect-max", "0", "3601"},
+    {"libvirt", "history-size", "0", "4097"},
+    {"api", "max-body", "1023", "67108865"},
+    {"api", "max-url", "63", "65537"},
+    {"api", "max-connections", "0", "65537"},
+    {"api", "connection-timeout", "0", "86401"},
+    {"api", "event-buffer", "15", "1000001"},
+    {"api", "max-event-streams", "0", "10001"},
+};
+
+static void test_numeric_out_of_range(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric); i++) {
+        const char *bad[] = {numeric[i].below ? numeric[i].below : "-1",
+                             numeric[i].above,
+                             "abc",
+                             "12x",
+                             "",
+                             "1.5",
+                             "0x10",
+                             "99999999999999999999999"};
+
+        for (gsize j = 0; j < G_N_ELEMENTS(bad); j++) {
+            g_autofree char *text =
+                g_strdup_printf("[%s]\n%s = %s\n", numeric[i].group, numeric[i].key, bad[j]);
+            g_autofree char *group = g_strdup_printf("[%s]", numeric[i].group);
+
+            assert_load_error(f, text, NAMES(group, numeric[i].key));
+        }
+    }
+}
+
+static void test_numeric_bounds_accepted(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric); i++) {
+        g_autofree char *text = NULL;
+        g_autoptr(ItsmigdConfig) c = NULL;
+
+        if (!strcmp(numeric[i].key, "reconnect-min") || !strcmp(numeric[i].key, "reconnect-max"))
+            continue; /* they constrain each other */
+        text = g_strdup_printf("[%s]\n%s = %" G_GUINT64_FORMAT "\n", numeric[i].group,
+                               numeric[i].key, g_ascii_strtoull(numeric[i].above, NULL, 10) - 1);
+        c = load_ok(f, text);
+    }
+}
+
+static void test_numeric_whitespace(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c = load_ok(f, "[libvirt]\nhistory-size =   7   \n");
+
+    (void)data;
+    g_assert_cmpuint(c->history_size, ==, 7);
+}
+
+static void test_unknown_group(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[libvirtd]\nuri = x\n", NAMES("[libvirtd]"));
+    assert_load_error(f, "[api]\n[Daemon]\n", NAMES("[Daemon]"));
+}
+
+static void test_unknown_key(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[libvirt]\nurl = qemu:///system\n", NAMES("[libvirt]", "url"));
+    assert_load_error(f, "[api]\nstate-dir = /x\n", NAMES("[api]", "state-dir"));
+    assert_load_error(f, "[daemon]\nlog-level = info\nverbose = true\n",
+                      NAMES("[daemon]", "verbose"));
+}
+
+static void test_not_a_key_file(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "uri = qemu:///system\n", NULL);
+    assert_load_error(f, "[libvirt\n", NULL);
+}
+
+/* A value GKeyFile cannot unescape is an error naming the key, like any other. */
+static void test_bad_escape_in_value(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[libvirt]\nhistory-size = 1\\q\n", NAMES("[libvirt]", "history-size"));
+    assert_load_error(f, "[api]\nsocket-mode = 06\\q\n", NAMES("[api]", "socket-mode"));
+    assert_load_error(f, "[daemon]\nlog-level = info\\q\n", NAMES("[daemon]", "log-level"));
+    assert_load_error(f, "[api]\nsocket = /run/\\q\n", NAMES("[api]", "socket"));
+}
+
+static void test_reconnect_order(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) equal = NULL;
+
+    (void)data;
+    assert_load_error(f, "[libvirt]\nreconnect-min = 10\nreconnect-max = 9\n",
+                      NAMES("[libvirt]", "reconnect-max"));
+    /* The default reconnect-max (60) is below this minimum. */
+    assert_load_error(f, "[libvirt]\nreconnect-min = 61\n", NAMES("reconnect-max"));
+    equal = load_ok(f, "[libvirt]\nreconnect-min = 10\nreconnect-max = 10\n");
+    g_assert_cmpuint(equal->reconnect_min, ==, 10);
+    g_assert_cmpuint(equal->reconnect_max, ==, 10);
+}
+
+static void test_socket_mode(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        const char *text;
+        unsigned int mode;
+    } good[] = {{"0660", 0660}, {"660", 0660}, {"0", 0}, {"0777", 0777}, {"0600", 0600}};
+    static const char *const bad[] = {"0999", "abc", "08", "1000", "-1", "", "0x1ff", "066 0"};
+
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *text = g_strdup_printf("[api]\nsocket-mode = %s\n", good[i].text);
+        g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+
+        g_assert_cmpuint(c->socket_mode, ==, good[i].mode);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *text = g_strdup_printf("[api]\nsocket-mode = %s\n", bad[i]);
+
+        assert_load_error(f, text, NAMES("[api]", "socket-mode"));
+    }
+}
+
+static void test_log_level_names(void)
+{
+    static const struct {
+        const char *name;
+        GLogLevelFlags level;
+    } levels[] = {
+        {"error", G_LOG_LEVEL_CRITICAL},  {"warning", G_LOG_LEVEL_WARNING},
+        {"message", G_LOG_LEVEL_MESSAGE}, {"info", G_LOG_LEVEL_INFO},
+        {"debug", G_LOG_LEVEL_DEBUG},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(levels); i++) {
+        g_autoptr(GError) error = NULL;
+        GLogLevelFlags level = 0;
+
+        g_assert_true(itsmigd_config_parse_log_level(levels[i].name, &level, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(level, ==, levels[i].level);
+        g_assert_cmpstr(itsmigd_config_log_level_to_string(level), ==, levels[i].name);
+    }
+}
+
+static void test_log_level_bad(void)
+{
+    static const char *const bad[] = {"", "INFO", "verbose", "critical", "info "};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+        GLogLevelFlags level = G_LOG_LEVEL_WARNING;
+
+        g_assert_false(itsmigd_config_parse_log_level(bad[i], &level, &error));
+        g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+        /* Untouched on failure. */
+        g_assert_cmpint(level, ==, G_LOG_LEVEL_WARNING);
+    }
+}
+
+static void test_log_level_in_file(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c = load_ok(f, "[daemon]\nlog-level = warning\n");
+
+    (void)data;
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_WARNING);
+    assert_load_error(f, "[daemon]\nlog-level = loud\n", NAMES("[daemon]", "log-level", "loud"));
+}
+
+static void test_listen_good(void)
+{
+    static const struct {
+        const char *text;
+        const char *addr;
+        guint16 port;
+    } good[] = {
+        {"0.0.0.0:7443", "0.0.0.0", 7443},
+        {"[::1]:7443", "::1", 7443},
+        {"[::]:1", "::", 1},
+        {"127.0.0.1:65535", "127.0.0.1", 65535},
+        {"[fe80::1%eth0]:80", "fe80::1%eth0", 80},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *addr = NULL;
+        guint16 port = 0;
+
+        if (!itsmigd_config_parse_listen(good[i].text, &addr, &port, &error))
+            g_error("'%s' refused: %s", good[i].text, error->message);
+        g_assert_cmpstr(addr, ==, good[i].addr);
+        g_assert_cmpuint(port, ==, good[i].port);
+    }
+}
+
+static void test_listen_bad(void)
+{
+    static const char *const bad[] = {
+        "host:1",     "1.2.3.4",     "1.2.3.4:0",    "1.2.3.4:70000", "::1:80",   "[::1]",
+        "[::1]7443",  "[::1]:",      "1.2.3.4:",     ":7443",         "",         "[host]:80",
+        "1.2.3.4:-1", "1.2.3.4:8 0", "1.2.3.4:0x50", "[::1:80",       "1.2.3:80",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *addr = NULL;
+        guint16 port = 4242;
+
+        if (itsmigd_config_parse_listen(bad[i], &addr, &port, &error))
+            g_error("'%s' accepted as %s port %u", bad[i], addr, port);
+        g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+        g_assert_null(addr);
+        g_assert_cmpuint(port, ==, 4242);
+    }
+}
+
+static void test_listen_in_file(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[api]\nlisten = host:1\n", NAMES("[api]", "listen", "host:1"));
+}
+
+static void test_listen_needs_token(Fixture *f, gconstpointer data)
+{
+    g_autofree char *missing = g_build_filename(f->dir, "no-token", NULL);
+    g_autofree char *text =
+        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", missing);
+    g_autofree char *unreadable = NULL;
+
+    (void)data;
+    assert_load_error(f, text, NAMES("[api]", "token-file"));
+    /* token-file set empty: no token at all. */
+    assert_load_error(f, "[api]\nlisten = 127.0.0.1:7443\ntoken-file =\n",
+                      NAMES("[api]", "token-file"));
+    /* A directory is not readable as a file. */
+    unreadable = g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->dir);
+    assert_load_error(f, unreadable, NAMES("[api]", "token-file"));
+}
+
+static void test_listen_needs_tls(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n"
+                                            "tls-cert =\n",
+                                            f->token);
+
+    (void)data;
+    assert_load_error(f, text, NAMES("[api]", "listen"));
+}
+
+static void test_token_short(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text =
+        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->token);
+
+    (void)data;
+    write_file(f->token, "0123456789abcde\n"); /* 15 */
+    assert_load_error(f, text, NAMES("[api]", "token-file"));
+    /* Only the first line counts. */
+    write_file(f->token, "short\n0123456789abcdef0123\n");
+    assert_load_error(f, text, NAMES("token-file"));
+    write_file(f->token, "   0123456789ab   \n");
+    assert_load_error(f, text, NAMES("token-file"));
+    write_file(f->token, "");
+    assert_load_error(f, text, NAMES("token-file"));
+}
+
+static void test_token_read(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text =
+        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->token);
+
+    (void)data;
+    write_file(f->token, "  0123456789abcdef  \r\nsecond line\n");
+    {
+        g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+        g_assert_cmpstr(c->token, ==, "0123456789abcdef");
+    }
+    write_file(f->token, "0123456789abcdefg"); /* no newline */
+    {
+        g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+        g_assert_cmpstr(c->token, ==, "0123456789abcdefg");
+    }
+}
+
+static void test_token_not_read_without_listen(Fixture *f, gconstpointer data)
+{
+    g_autofree char *missing = g_build_filename(f->dir, "no-token", NULL);
+    g_autofree char *text = g_strdup_printf("[api]\ntoken-file = %s\n", missing);
+    g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+
+    (void)data;
+    g_assert_null(c->token);
+}
+
+static void test_overrides(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text =
+        g_strdup_printf("[libvirt]\nuri = qemu:///session\n"
+                        "[api]\nsocket = /file.sock\nlisten = 10.0.0.1:1\n"
+                        "token-file = %s\n"
+                        "[daemon]\nstate-dir = /file-state\nlog-level = error\n",
+                        f->token);
+    ItsmigdConfigOverrides o = {
+        .config = f->conf,
+        .connect = "test:///default",
+        .socket = "/cli.sock",
+        .state_dir = "/cli-state",
+        .listen = "[::1]:9000",
+        .log_level = "debug",
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = NULL;
+
+    (void)data;
+    write_file(f->conf, text);
+    c = itsmigd_config_load(&o, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->uri, ==, "test:///default");
+    g_assert_cmpstr(c->socket, ==, "/cli.sock");
+    g_assert_cmpstr(c->state_dir, ==, "/cli-state");
+    g_assert_cmpstr(c->listen, ==, "[::1]:9000");
+    g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_DEBUG);
+    g_assert_cmpstr(c->token, ==, GOOD_TOKEN);
+}
+
+static void test_override_listen_empty(Fixture *f, gconstpointer data)
+{
+    ItsmigdConfigOverrides o = {.config = f->conf, .listen = ""};
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = NULL;
+
+    (void)data;
+    /* The file's listen would fail (no token); --listen "" turns TCP off. */
+    write_file(f->conf, "[api]\nlisten = 10.0.0.1:1\ntoken-file = /nonexistent/token\n");
+    c = itsmigd_config_load(&o, &error);
+    g_assert_no_error(error);
+    g_assert_null(c->listen);
+}
+
+static void test_override_bad(Fixture *f, gconstpointer data)
+{
+    ItsmigdConfigOverrides bad_level = {.config = f->conf, .log_level = "loud"};
+    ItsmigdConfigOverrides bad_listen = {.config = f->conf, .listen = "1.2.3.4"};
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(ItsmigdConfig) c1 = NULL;
+    g_autoptr(ItsmigdConfig) c2 = NULL;
+
+    (void)data;
+    write_file(f->conf, "");
+    c1 = itsmigd_config_load(&bad_level, &e1);
+    g_assert_null(c1);
+    g_assert_nonnull(e1);
+    g_assert_true(e1->domain == ITSMIG_ERROR);
+    c2 = itsmigd_config_load(&bad_listen, &e2);
+    g_assert_null(c2);
+    g_assert_error(e2, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+}
+
+static void test_relative_paths(Fixture *f, gconstpointer data)
+{
+    ItsmigdConfigOverrides rel_socket = {.config = f->conf, .socket = "api.sock"};
+    ItsmigdConfigOverrides rel_state = {.config = f->conf, .state_dir = "state"};
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(ItsmigdConfig) c1 = NULL;
+    g_autoptr(ItsmigdConfig) c2 = NULL;
+
+    (void)data;
+    assert_load_error(f, "[api]\nsocket = run/api.sock\n", NAMES("[api]", "socket"));
+    assert_load_error(f, "[daemon]\nstate-dir = ./state\n", NAMES("[daemon]", "state-dir"));
+    assert_load_error(f, "[api]\nsocket =\n", NAMES("[api]", "socket"));
+
+    write_file(f->conf, "");
+    c1 = itsmigd_config_load(&rel_socket, &e1);
+    g_assert_null(c1);
+    g_assert_error(e1, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    c2 = itsmigd_config_load(&rel_state, &e2);
+    g_assert_null(c2);
+    g_assert_error(e2, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+}
+
+static void test_socket_too_long(Fixture *f, gconstpointer data)
+{
+    g_autofree char *longname = g_strnfill(120, 's');
+    g_autofree char *text = g_strdup_printf("[api]\nsocket = /%s\n", longname);
+
+    (void)data;
+    assert_load_error(f, text, NAMES("[api]", "socket"));
+}
+
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    g_test_add_func("/daemon-config/defaults", test_defaults);
+    g_test_add_func("/daemon-config/free-null", test_free_null);
+    ADD("/daemon-config/file/explicit-missing-is-error", test_missing_explicit);
+    ADD("/daemon-config/file/default-missing-is-fine", test_missing_default);
+    ADD("/daemon-config/file/default-missing-bad-listen", test_missing_default_bad_listen);
+    ADD("/daemon-config/file/empty", test_empty_file);
+    ADD("/daemon-config/file/every-key", test_every_key);
+    ADD("/daemon-config/file/empty-value-unsets", test_empty_value_unsets);
+    ADD("/daemon-config/file/not-a-key-file", test_not_a_key_file);
+    ADD("/daemon-config/file/bad-escape-in-value", test_bad_escape_in_value);
+    ADD("/daemon-config/numeric/out-of-range", test_numeric_out_of_range);
+    ADD("/daemon-config/numeric/bounds-accepted", test_numeric_bounds_accepted);
+    ADD("/daemon-config/numeric/whitespace", test_numeric_whitespace);
+    ADD("/daemon-config/unknown-group", test_unknown_group);
+    ADD("/daemon-config/unknown-key", test_unknown_key);
+    ADD("/daemon-config/reconnect-max-below-min", test_reconnect_order);
+    ADD("/daemon-config/socket-mode", test_socket_mode);
+    g_test_add_func("/daemon-config/log-level/names", test_log_level_names);
+    g_test_add_func("/daemon-config/log-level/bad", test_log_level_bad);
+    ADD("/daemon-config/log-level/in-file", test_log_level_in_file);
+    g_test_add_func("/daemon-config/listen/good", test_listen_good);
+    g_test_add_func("/daemon-config/listen/bad", test_listen_bad);
+    ADD("/daemon-config/listen/in-file", test_listen_in_file);
+    ADD("/daemon-config/listen/needs-token", test_listen_needs_token);
+    ADD("/daemon-config/listen/needs-tls", test_listen_needs_tls);
+    ADD("/daemon-config/token/too-short", test_token_short);
+    ADD("/daemon-config/token/first-line-trimmed", test_token_read);
+    ADD("/daemon-config/token/not-read-without-listen", test_token_not_read_without_listen);
+    ADD("/daemon-config/overrides/beat-file", test_overrides);
+    ADD("/daemon-config/overrides/listen-empty-disables", test_override_listen_empty);
+    ADD("/daemon-config/overrides/bad", test_override_bad);
+    ADD("/daemon-config/relative-paths", test_relative_paths);
+    ADD("/daemon-config/socket-too-long", test_socket_too_long);
+
+    return g_test_run();
+}
