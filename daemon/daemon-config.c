@@ -303,10 +303,15 @@ static gboolean read_token(ItsmigdConfig *c, GError **error)
     if (nl)
         *nl = '\0';
     g_strstrip(contents);
-    if (strlen(contents) < 16 || !g_str_is_ascii(contents)) {
+    gboolean printable = TRUE;
+
+    for (const char *p = contents; *p; p++)
+        printable = printable && *p > ' ' && *p < 0x7f;
+    if (strlen(contents) < 16 || !printable) {
         explicit_bzero(contents, len);
         return config_error(error, c->path ? c->path : "command line", "api", "token-file",
-                            "%s: the token must be at least 16 printable ASCII characters",
+                            "%s: the token must be at least 16 printable ASCII characters, "
+                            "without spaces",
                             c->token_file);
     }
     if (c->token)

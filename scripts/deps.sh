@@ -11,10 +11,12 @@ RUN="libvirt-daemon libvirt-clients curl"
 # The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
 # busybox themselves are arm64 packages fetched by the bed.
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
+# The daemon's tests and benchmarks: valgrind, TLS certificates, load.
+DAEMON_TESTS="valgrind openssl wrk bc"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED" ;;
+--test) want="$want $KVM_BED $DAEMON_TESTS" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
