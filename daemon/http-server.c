@@ -378,6 +378,11 @@ static void finish_request(ItsmigdHttpRequest *req)
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
         g_autoptr(GError) error = NULL;
 
+        if (req->body->len == 0) {
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
+                                             "the body is empty; a JSON object is expected");
+            return;
+        }
         if (!g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
                                              "the body is not valid UTF-8");
@@ -385,7 +390,8 @@ static void finish_request(ItsmigdHttpRequest *req)
         }
         if (!json_parser_load_from_data(parser, (const char *)req->body->data, req->body->len,
                                         &error)) {
-            g_autofree char *msg = g_strdup_printf("the body is not JSON: %s", error->message);
+            g_autofree char *msg = g_strdup_printf("the body is not JSON: %s",
+                                                   error ? error->message : "unreadable");
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON, msg);
             return;
         }

@@ -12,8 +12,7 @@ GLogLevelFlags itsmigd_log_get_level(void);
 
 /* A message about one domain: journald gets ITSMIG_DOMAIN=@name. */
 #define itsmigd_log_domain(level, name, ...)                                                   \
-    g_log_structured(G_LOG_DOMAIN, (level), "ITSMIG_DOMAIN", "%s", (name), "MESSAGE",         \
-                     __VA_ARGS__)
+    g_log_structured(G_LOG_DOMAIN, (level), "ITSMIG_DOMAIN", (name), "MESSAGE", __VA_ARGS__)
 
 /* "2026-11-21T20:26:52.844Z" for a g_get_real_time() value. */
 char *itsmigd_time_string(gint64 realtime_us);

@@ -78,13 +78,12 @@ static void update_status(Itsmigd *self)
         if (!self->ready_sent)
             g_message("ready: libvirt connected, API listening");
         self->ready_sent = TRUE;
+    } else if (!st.next_retry_us) {
+        sd_notifyf(0, "STATUS=libvirt connecting to %s; %u domains known", st.uri, n);
     } else {
-        gint64 left = st.next_retry_us ? MAX(0, st.next_retry_us - g_get_monotonic_time()) : 0;
-
-        sd_notifyf(0, "STATUS=libvirt disconnected from %s%s%s; retry in %" G_GINT64_FORMAT
-                      " s; %u domains known",
+        sd_notifyf(0, "STATUS=libvirt disconnected from %s%s%s; retry in %u s; %u domains known",
                    st.uri, st.last_error ? ": " : "", st.last_error ? st.last_error : "",
-                   (left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, n);
+                   st.backoff_s, n);
     }
 }
 

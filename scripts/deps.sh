@@ -12,7 +12,7 @@ RUN="libvirt-daemon libvirt-clients curl"
 # busybox themselves are arm64 packages fetched by the bed.
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load.
-DAEMON_TESTS="valgrind openssl wrk bc"
+DAEMON_TESTS="valgrind openssl wrk bc jq"
 
 want="$BUILD $RUN"
 case "${1:-}" in
