@@ -226,6 +226,18 @@ gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret
     return d != NULL;
 }
 
+gboolean itsmigd_registry_is_persistent(ItsmigdRegistry *reg, const char *uuid)
+{
+    const Domain *d;
+    gboolean persistent;
+
+    g_rw_lock_reader_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    persistent = d && d->persistent;
+    g_rw_lock_reader_unlock(&reg->lock);
+    return persistent;
+}
+
 char **itsmigd_registry_uuids(ItsmigdRegistry *reg)
 {
     GPtrArray *uuids = g_ptr_array_new();

@@ -46,6 +46,9 @@ char **itsmigd_registry_uuids(ItsmigdRegistry *reg);
 gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret_name,
                               int *ret_state);
 
+/* Whether a known domain is persistent; FALSE when unknown. */
+gboolean itsmigd_registry_is_persistent(ItsmigdRegistry *reg, const char *uuid);
+
 guint itsmigd_registry_count(ItsmigdRegistry *reg);
 /* counts[state] for state < n_states; states past the array are not counted. */
 void itsmigd_registry_count_by_state(ItsmigdRegistry *reg, guint *counts, guint n_states);

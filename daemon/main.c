@@ -95,6 +95,8 @@ static void on_virt_changed(ItsmigdVirt *virt, gpointer data)
 static gboolean on_status_timer(gpointer data)
 {
     update_status(data);
+    /* Give back what a burst of connections left free in the heap. */
+    malloc_trim(0);
     return G_SOURCE_CONTINUE;
 }
 

@@ -131,22 +131,28 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
                                  profile ? NULL : error->message);
 }
 
+/* Opens a domain event's object with its time, domain name and UUID. */
+static void begin_domain_event(JsonBuilder *b, const DomainIds *ids, gint64 time_us)
+{
+    g_autofree char *time = itsmigd_time_string(time_us);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "time");
+    json_builder_add_string_value(b, time);
+    json_builder_set_member_name(b, "domain");
+    json_builder_add_string_value(b, ids->name);
+    json_builder_set_member_name(b, "uuid");
+    json_builder_add_string_value(b, ids->uuid);
+}
+
 static void publish_lifecycle(ItsmigdVirt *virt, const DomainIds *ids, const char *type,
                               const char *detail, int state, int reason, gboolean reconstructed)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     gint64 now_us = g_get_real_time();
-    g_autofree char *now = itsmigd_time_string(now_us);
 
     itsmigd_registry_add_history(virt->registry, ids->uuid, now_us, type, detail, reconstructed);
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "time");
-    json_builder_add_string_value(b, now);
-    json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, ids->name);
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, ids->uuid);
+    begin_domain_event(b, ids, now_us);
     json_builder_set_member_name(b, "event");
     json_builder_add_string_value(b, type);
     json_builder_set_member_name(b, "detail");
@@ -186,13 +192,17 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     if (virDomainGetState(dom, &state, &reason, 0) == 0) {
         info.name = ids.name;
         info.uuid = ids.uuid;
-        info.id = virDomainIsActive(dom) == 1 ? (int)virDomainGetID(dom) : -1;
+        /* One round trip per event: the id comes with the event's domain
+         * object, persistence changes only with (un)define events. */
+        info.id = state != VIR_DOMAIN_SHUTOFF ? (int)virDomainGetID(dom) : -1;
         info.state = state;
         info.reason = reason;
         if (event == VIR_DOMAIN_EVENT_DEFINED)
             info.persistent = TRUE;
         else if (event == VIR_DOMAIN_EVENT_UNDEFINED)
             info.persistent = FALSE;
+        else if (known)
+            info.persistent = itsmigd_registry_is_persistent(virt->registry, ids.uuid);
         else
             info.persistent = virDomainIsPersistent(dom) == 1;
         added = itsmigd_registry_update(virt->registry, &info, NULL);
@@ -216,23 +226,15 @@ static void publish_device(ItsmigdVirt *virt, virDomainPtr dom, const char *type
                            const char *alias, ItsmigdEventKind kind)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *now = NULL;
     gint64 now_us = g_get_real_time();
     DomainIds ids;
 
     itsmigd_metrics_event(virt->metrics, kind);
     if (!domain_ids(dom, &ids))
         return;
-    now = itsmigd_time_string(now_us);
     itsmigd_registry_add_history(virt->registry, ids.uuid, now_us, type, alias, FALSE);
     refresh_profile(virt, dom, &ids);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "time");
-    json_builder_add_string_value(b, now);
-    json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, ids.name);
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, ids.uuid);
+    begin_domain_event(b, &ids, now_us);
     json_builder_set_member_name(b, "alias");
     json_builder_add_string_value(b, alias);
     json_builder_end_object(b);
@@ -253,19 +255,6 @@ static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *a
     return 0;
 }
 
-static void begin_domain_event(JsonBuilder *b, virDomainPtr dom, DomainIds *ids)
-{
-    g_autofree char *now = itsmigd_time_string(g_get_real_time());
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "time");
-    json_builder_add_string_value(b, now);
-    json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, ids->name);
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, ids->uuid);
-}
-
 static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
                             int nparams, void *opaque)
 {
@@ -276,7 +265,7 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_JOB_COMPLETED);
     if (!domain_ids(dom, &ids))
         return 0;
-    begin_domain_event(b, dom, &ids);
+    begin_domain_event(b, &ids, g_get_real_time());
     json_builder_set_member_name(b, "stats");
     json_builder_begin_object(b);
     for (int i = 0; i < nparams; i++) {
@@ -328,7 +317,7 @@ static int on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iter
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_MIGRATION_ITERATION);
     if (!domain_ids(dom, &ids))
         return 0;
-    begin_domain_event(b, dom, &ids);
+    begin_domain_event(b, &ids, g_get_real_time());
     json_builder_set_member_name(b, "iteration");
     json_builder_add_int_value(b, iteration);
     json_builder_end_object(b);

@@ -119,7 +119,9 @@ done
 # More connections than cores (a thread each): throughput holds, the tail grows.
 run_wrk 16 /v1/host
 run_wrk 64 /v1/host
-mem "memory after the load"
+mem "memory right after the load"
+sleep 11
+mem "memory 10 s later (the daemon trims its heap every 10 s)"
 echo
 
 # 10,000 lifecycle events from one virsh session.
