@@ -28,7 +28,9 @@ typedef struct {
 } Domain;
 
 struct ItsmigdRegistry {
-    GRWLock lock;
+    /* A mutex, not a read-write lock: glibc's prefers readers, and a stream
+     * of HTTP readers must never keep the main loop waiting. */
+    GMutex lock;
     GHashTable *by_uuid; /* owns Domain */
     GHashTable *by_name; /* borrows */
     guint history_size;
@@ -62,7 +64,7 @@ ItsmigdRegistry *itsmigd_registry_new(guint history_size)
 {
     ItsmigdRegistry *reg = g_new0(ItsmigdRegistry, 1);
 
-    g_rw_lock_init(&reg->lock);
+    g_mutex_init(&reg->lock);
     g_mutex_init(&reg->cache_lock);
     reg->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)domain_free);
     reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
@@ -78,7 +80,7 @@ void itsmigd_registry_free(ItsmigdRegistry *reg)
     g_hash_table_destroy(reg->by_name);
     g_hash_table_destroy(reg->by_uuid);
     g_clear_pointer(&reg->cache_body, g_bytes_unref);
-    g_rw_lock_clear(&reg->lock);
+    g_mutex_clear(&reg->lock);
     g_mutex_clear(&reg->cache_lock);
     g_free(reg);
 }
@@ -94,13 +96,13 @@ void itsmigd_registry_set_history_size(ItsmigdRegistry *reg, guint history_size)
     GHashTableIter iter;
     gpointer value;
 
-    g_rw_lock_writer_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     reg->history_size = MAX(history_size, 1);
     g_hash_table_iter_init(&iter, reg->by_uuid);
     while (g_hash_table_iter_next(&iter, NULL, &value))
         trim_history(value, reg->history_size);
     reg->generation++;
-    g_rw_lock_writer_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
 }
 
 gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *info,
@@ -109,7 +111,7 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
     Domain *d;
     gboolean added = FALSE;
 
-    g_rw_lock_writer_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, info->uuid);
     if (!d) {
         d = g_new0(Domain, 1);
@@ -137,7 +139,7 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
     d->persistent = info->persistent;
     d->updated_us = g_get_real_time();
     reg->generation++;
-    g_rw_lock_writer_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return added;
 }
 
@@ -146,7 +148,7 @@ void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
 {
     Domain *d;
 
-    g_rw_lock_writer_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
     if (d) {
         itsmig_domain_profile_free(d->profile);
@@ -156,7 +158,7 @@ void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
         d->profile_error = g_strdup(profile_error);
         reg->generation++;
     }
-    g_rw_lock_writer_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     itsmig_domain_profile_free(profile);
 }
 
@@ -165,7 +167,7 @@ void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64
 {
     Domain *d;
 
-    g_rw_lock_writer_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
     if (d) {
         HistoryEntry *e = g_new(HistoryEntry, 1);
@@ -178,7 +180,7 @@ void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64
         trim_history(d, reg->history_size);
         reg->generation++;
     }
-    g_rw_lock_writer_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
 }
 
 gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid)
@@ -186,7 +188,7 @@ gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid)
     Domain *d;
     gboolean found = FALSE;
 
-    g_rw_lock_writer_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
     if (d) {
         if (g_hash_table_lookup(reg->by_name, d->name) == d)
@@ -195,7 +197,7 @@ gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid)
         reg->generation++;
         found = TRUE;
     }
-    g_rw_lock_writer_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return found;
 }
 
@@ -203,9 +205,9 @@ gboolean itsmigd_registry_contains(ItsmigdRegistry *reg, const char *uuid)
 {
     gboolean found;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     found = g_hash_table_contains(reg->by_uuid, uuid);
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return found;
 }
 
@@ -214,7 +216,7 @@ gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret
 {
     Domain *d;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
     if (d) {
         if (ret_name)
@@ -222,7 +224,7 @@ gboolean itsmigd_registry_get(ItsmigdRegistry *reg, const char *uuid, char **ret
         if (ret_state)
             *ret_state = d->state;
     }
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return d != NULL;
 }
 
@@ -231,10 +233,10 @@ gboolean itsmigd_registry_is_persistent(ItsmigdRegistry *reg, const char *uuid)
     const Domain *d;
     gboolean persistent;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
     persistent = d && d->persistent;
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return persistent;
 }
 
@@ -244,11 +246,11 @@ char **itsmigd_registry_uuids(ItsmigdRegistry *reg)
     GHashTableIter iter;
     gpointer key;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     g_hash_table_iter_init(&iter, reg->by_uuid);
     while (g_hash_table_iter_next(&iter, &key, NULL))
         g_ptr_array_add(uuids, g_strdup(key));
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     g_ptr_array_add(uuids, NULL);
     return (char **)g_ptr_array_free(uuids, FALSE);
 }
@@ -257,9 +259,9 @@ guint itsmigd_registry_count(ItsmigdRegistry *reg)
 {
     guint n;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     n = g_hash_table_size(reg->by_uuid);
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return n;
 }
 
@@ -269,7 +271,7 @@ void itsmigd_registry_count_by_state(ItsmigdRegistry *reg, guint *counts, guint 
     gpointer value;
 
     memset(counts, 0, n_states * sizeof(*counts));
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     g_hash_table_iter_init(&iter, reg->by_uuid);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         const Domain *d = value;
@@ -277,7 +279,7 @@ void itsmigd_registry_count_by_state(ItsmigdRegistry *reg, guint *counts, guint 
         if (d->state >= 0 && (guint)d->state < n_states)
             counts[d->state]++;
     }
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
 }
 
 static gint by_name(gconstpointer a, gconstpointer b)
@@ -328,13 +330,13 @@ GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset
     guint matched = 0;
     GBytes *body;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     g_mutex_lock(&reg->cache_lock);
     if (reg->cache_body && reg->cache_generation == reg->generation &&
         reg->cache_state == state && reg->cache_offset == offset && reg->cache_limit == limit) {
         body = g_bytes_ref(reg->cache_body);
         g_mutex_unlock(&reg->cache_lock);
-        g_rw_lock_reader_unlock(&reg->lock);
+        g_mutex_unlock(&reg->lock);
         return body;
     }
     g_mutex_unlock(&reg->cache_lock);
@@ -376,7 +378,7 @@ GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset
     reg->cache_offset = offset;
     reg->cache_limit = limit;
     g_mutex_unlock(&reg->cache_lock);
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return body;
 }
 
@@ -386,10 +388,10 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
     g_autofree char *updated = NULL;
     const Domain *d;
 
-    g_rw_lock_reader_lock(&reg->lock);
+    g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_name, name);
     if (!d) {
-        g_rw_lock_reader_unlock(&reg->lock);
+        g_mutex_unlock(&reg->lock);
         return NULL;
     }
     b = json_builder_new_immutable();
@@ -427,6 +429,6 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
     else
         json_builder_add_null_value(b);
     json_builder_end_object(b);
-    g_rw_lock_reader_unlock(&reg->lock);
+    g_mutex_unlock(&reg->lock);
     return builder_to_bytes(b);
 }

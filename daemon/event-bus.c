@@ -8,8 +8,9 @@
 struct ItsmigdEventBus {
     GMutex lock;
     GCond cond;
-    char **frames; /* ring: the frame of event id lives at (id - 1) % capacity */
+    char **frames; /* ring: the frame of event id lives at (id - first_id) % capacity */
     guint capacity;
+    guint64 first_id;
     guint64 next_id;
     gboolean closed;
     guint streams;
@@ -17,13 +18,19 @@ struct ItsmigdEventBus {
 
 ItsmigdEventBus *itsmigd_event_bus_new(guint capacity)
 {
+    return itsmigd_event_bus_new_from(capacity, 1);
+}
+
+ItsmigdEventBus *itsmigd_event_bus_new_from(guint capacity, guint64 first_id)
+{
     ItsmigdEventBus *bus = g_new0(ItsmigdEventBus, 1);
 
     g_mutex_init(&bus->lock);
     g_cond_init(&bus->cond);
     bus->capacity = MAX(capacity, 1);
     bus->frames = g_new0(char *, bus->capacity);
-    bus->next_id = 1;
+    bus->first_id = MAX(first_id, 1);
+    bus->next_id = bus->first_id;
     return bus;
 }
 
@@ -51,8 +58,8 @@ guint64 itsmigd_event_bus_publish(ItsmigdEventBus *bus, const char *type, JsonNo
     /* json_to_string never emits raw newlines in compact form, so the data
      * fits one "data:" line. */
     frame = g_strdup_printf("id: %" G_GUINT64_FORMAT "\nevent: %s\ndata: %s\n\n", id, type, json);
-    g_free(bus->frames[(id - 1) % bus->capacity]);
-    bus->frames[(id - 1) % bus->capacity] = frame;
+    g_free(bus->frames[(id - bus->first_id) % bus->capacity]);
+    bus->frames[(id - bus->first_id) % bus->capacity] = frame;
     g_cond_broadcast(&bus->cond);
     g_mutex_unlock(&bus->lock);
     return id;
@@ -62,7 +69,7 @@ static guint64 first_kept(const ItsmigdEventBus *bus)
 {
     guint64 last = bus->next_id - 1;
 
-    return last >= bus->capacity ? last - bus->capacity + 1 : 1;
+    return last - bus->first_id + 1 > bus->capacity ? last - bus->capacity + 1 : bus->first_id;
 }
 
 ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after, GString *out,
@@ -77,7 +84,7 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
      * daemon run, or a made-up number) starts from what is kept, rather than
      * waiting for ids to catch up with it. */
     if (after >= bus->next_id)
-        after = 0;
+        after = bus->first_id - 1;
     while (!bus->closed && bus->next_id - 1 <= after) {
         if (!g_cond_wait_until(&bus->cond, &bus->lock, deadline)) {
             if (bus->closed || bus->next_id - 1 > after)
@@ -99,7 +106,7 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
         after = first - 1;
     }
     for (id = after + 1; id < bus->next_id; id++) {
-        const char *frame = bus->frames[(id - 1) % bus->capacity];
+        const char *frame = bus->frames[(id - bus->first_id) % bus->capacity];
 
         if (id > after + 1 && out->len + strlen(frame) > max_bytes)
             break;
@@ -108,6 +115,16 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
     *ret_last = id - 1;
     g_mutex_unlock(&bus->lock);
     return ITSMIGD_EVENT_BUS_DATA;
+}
+
+guint64 itsmigd_event_bus_published(ItsmigdEventBus *bus)
+{
+    guint64 n;
+
+    g_mutex_lock(&bus->lock);
+    n = bus->next_id - bus->first_id;
+    g_mutex_unlock(&bus->lock);
+    return n;
 }
 
 guint64 itsmigd_event_bus_last_id(ItsmigdEventBus *bus)

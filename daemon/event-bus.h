@@ -7,7 +7,7 @@
 /*
  * The last N events, kept as ready Server-Sent Events frames for GET
  * /v1/events.  Published from the main loop; read from HTTP threads, which
- * wait on it.  Ids start at 1 and never repeat within one daemon run.
+ * wait on it.  Ids increase and never repeat within one daemon run.
  */
 typedef struct ItsmigdEventBus ItsmigdEventBus;
 
@@ -18,6 +18,10 @@ typedef enum {
 } ItsmigdEventBusStatus;
 
 ItsmigdEventBus *itsmigd_event_bus_new(guint capacity);
+/* Ids from @first_id on.  The daemon starts each run from the time, so that
+ * an id a client kept from an earlier run is older than any of this run's
+ * and gets a gap, not a silent skip. */
+ItsmigdEventBus *itsmigd_event_bus_new_from(guint capacity, guint64 first_id);
 void itsmigd_event_bus_free(ItsmigdEventBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdEventBus, itsmigd_event_bus_free)
 
@@ -34,6 +38,8 @@ ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after
                                              guint64 *ret_last);
 
 guint64 itsmigd_event_bus_last_id(ItsmigdEventBus *bus);
+/* Events published since the bus was made. */
+guint64 itsmigd_event_bus_published(ItsmigdEventBus *bus);
 /* Wakes every reader with ITSMIGD_EVENT_BUS_CLOSED, now and from then on. */
 void itsmigd_event_bus_close(ItsmigdEventBus *bus);
 

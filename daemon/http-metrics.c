@@ -31,7 +31,7 @@ void itsmigd_http_metrics(ItsmigdHttpRequest *req)
                            "# TYPE itsmigd_event_streams gauge\n"
                            "itsmigd_event_streams %u\n",
                            itsmigd_virt_is_connected(d->virt) ? 1 : 0,
-                           itsmigd_event_bus_last_id(d->bus), itsmigd_event_bus_streams(d->bus));
+                           itsmigd_event_bus_published(d->bus), itsmigd_event_bus_streams(d->bus));
     itsmigd_metrics_render(d->metrics, out);
     body = g_string_free_to_bytes(g_steal_pointer(&out));
     itsmigd_http_reply_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", body);

@@ -49,6 +49,7 @@ struct ItsmigdHttpRequest {
     const char *method;
     gboolean started;
     gboolean responded;
+    gboolean failed; /* a reply could not be queued: drop the connection */
     ItsmigdRouteMatch match;
     GHashTable *query;
     GByteArray *body;
@@ -65,6 +66,8 @@ static void queue(ItsmigdHttpRequest *req, unsigned int status, struct MHD_Respo
     if (req->responded || !response) {
         if (response)
             MHD_destroy_response(response);
+        else
+            req->failed = TRUE;
         return;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -72,6 +75,8 @@ static void queue(ItsmigdHttpRequest *req, unsigned int status, struct MHD_Respo
     if (MHD_queue_response(req->conn, status, response) == MHD_YES) {
         req->status = status;
         req->responded = TRUE;
+    } else {
+        req->failed = TRUE;
     }
     MHD_destroy_response(response);
 }
@@ -423,11 +428,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req)
         return MHD_NO;
     req->conn = conn;
+    if (req->failed)
+        return MHD_NO;
     if (!req->started) {
         req->started = TRUE;
         req->method = method;
         begin_request(req);
-        return MHD_YES;
+        /* Every path that does not match a route has replied. */
+        return req->failed || (!req->responded && !req->match.route) ? MHD_NO : MHD_YES;
     }
     if (*upload_data_size) {
         gsize max = req->listener->server->limits.max_body;
@@ -443,7 +451,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!req->responded)
         finish_request(req);
-    return MHD_YES;
+    return req->failed ? MHD_NO : MHD_YES;
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)

@@ -68,7 +68,7 @@ static void update_status(Itsmigd *self)
 {
     g_auto(ItsmigdVirtStatus) st = { 0 };
     guint n = itsmigd_registry_count(self->d.registry);
-    guint64 events = itsmigd_event_bus_last_id(self->d.bus);
+    guint64 events = itsmigd_event_bus_published(self->d.bus);
 
     itsmigd_virt_get_status(self->d.virt, &st);
     if (st.connected) {
@@ -306,7 +306,9 @@ int main(int argc, char **argv)
     self.d.started_us = g_get_monotonic_time();
     host_learn(&self.d.host);
     self.d.registry = itsmigd_registry_new(self.d.config->history_size);
-    self.d.bus = itsmigd_event_bus_new(self.d.config->event_buffer);
+    /* Microseconds since the epoch: later than any id of an earlier run. */
+    self.d.bus = itsmigd_event_bus_new_from(self.d.config->event_buffer,
+                                            (guint64)g_get_real_time());
     self.d.metrics = itsmigd_metrics_new();
     virt_options_from(self.d.config, &vo);
     self.d.virt = itsmigd_virt_new(self.d.config->uri, &vo, self.d.registry, self.d.bus,

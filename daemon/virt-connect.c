@@ -116,6 +116,10 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
     g_autoptr(GError) error = NULL;
     ItsmigDomainProfile *profile;
 
+    if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
+        /* A failing connection: keep the profile read last time. */
+        return;
+    }
     if (!xml) {
         g_autofree char *why = g_strdup_printf("cannot read the domain XML: %s",
                                                virGetLastErrorMessage());
@@ -189,6 +193,11 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 
     /* The event says what happened; the domain's state now is asked for,
      * because events queued during a burst describe earlier states. */
+    if (event == VIR_DOMAIN_EVENT_UNDEFINED && detail == VIR_DOMAIN_EVENT_UNDEFINED_RENAMED) {
+        /* The DEFINED/RENAMED event that follows carries the new name. */
+        publish_lifecycle(virt, &ids, "undefined", "renamed", old_state, 0, FALSE);
+        return 0;
+    }
     if (virDomainGetState(dom, &state, &reason, 0) == 0) {
         info.name = ids.name;
         info.uuid = ids.uuid;
@@ -208,6 +217,10 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         added = itsmigd_registry_update(virt->registry, &info, NULL);
         if (added || event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_STARTED)
             refresh_profile(virt, dom, &ids);
+    } else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
+        /* The connection is going: events still queued describe states the
+         * resynchronisation after the reconnection will establish. */
+        return 0;
     } else {
         /* Gone: undefined while inactive, or a transient domain stopped. */
         state = event == VIR_DOMAIN_EVENT_UNDEFINED && known ? old_state : VIR_DOMAIN_SHUTOFF;
@@ -414,9 +427,19 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
         gboolean added;
 
         if (!domain_ids(dom, &ids) || virDomainGetState(dom, &state, &reason, 0) < 0) {
-            /* Gone between the listing and now: its event will follow. */
-            virDomainFree(dom);
-            continue;
+            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+                /* Gone between the listing and now: its event will follow. */
+                virDomainFree(dom);
+                continue;
+            }
+            /* The connection failed midway: nothing may be concluded about
+             * the domains not seen yet. */
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain states: %s",
+                        virGetLastErrorMessage());
+            for (int j = i; j < n; j++)
+                virDomainFree(doms[j]);
+            free(doms);
+            return FALSE;
         }
         info.name = ids.name;
         info.uuid = ids.uuid;
@@ -468,12 +491,15 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
 
 /* ---- connection ------------------------------------------------------------- */
 
+static void on_close(virConnectPtr conn, int reason, void *opaque);
+
 static void close_connection(ItsmigdVirt *virt)
 {
     if (!virt->conn)
         return;
     deregister_events(virt);
-    virConnectUnregisterCloseCallback(virt->conn, NULL);
+    /* Registering took a reference on the connection; only this drops it. */
+    virConnectUnregisterCloseCallback(virt->conn, on_close);
     virConnectClose(virt->conn);
     virt->conn = NULL;
 }

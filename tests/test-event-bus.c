@@ -223,6 +223,25 @@ static void test_future_id(void)
     g_assert_cmpstr(out->str, ==, expect);
 }
 
+/* The daemon numbers each run from the time: an id kept from an earlier run
+ * is below this run's first and gets a gap naming where this run starts. */
+static void test_id_from_earlier_run(void)
+{
+    g_autoptr(ItsmigdEventBus) bus = itsmigd_event_bus_new_from(16, 1000);
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *expected = NULL;
+    guint64 last = 0;
+
+    g_assert_cmpuint(itsmigd_event_bus_publish(bus, "lifecycle", data_with_n(1)), ==, 1000);
+    publish_n(bus, 2);
+    g_assert_cmpuint(itsmigd_event_bus_published(bus), ==, 2);
+    g_assert_cmpint(itsmigd_event_bus_read(bus, 500, out, 65536, 0, &last), ==,
+                    ITSMIGD_EVENT_BUS_DATA);
+    g_assert_true(g_str_has_prefix(
+        out->str, "event: gap\ndata: {\"requested\":501,\"first_available\":1000}\n\n"));
+    g_assert_cmpuint(last, ==, 1001);
+}
+
 static void test_future_id_overwritten(void)
 {
     g_autoptr(ItsmigdEventBus) bus = itsmigd_event_bus_new(16);
@@ -378,6 +397,7 @@ int main(int argc, char **argv)
     g_test_add_func("/event-bus/gap-small-max-bytes", test_gap_small_max_bytes);
     g_test_add_func("/event-bus/future-id", test_future_id);
     g_test_add_func("/event-bus/future-id-overwritten", test_future_id_overwritten);
+    g_test_add_func("/event-bus/id-from-earlier-run", test_id_from_earlier_run);
     g_test_add_func("/event-bus/timeout", test_timeout);
     g_test_add_func("/event-bus/wakes-on-publish", test_wakes_on_publish);
     g_test_add_func("/event-bus/close-wakes-reader", test_close_wakes);
