@@ -86,8 +86,9 @@ static void unref_bytes(void *cls)
     g_bytes_unref(cls);
 }
 
-void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
-                              const char *content_type, GBytes *body)
+static void reply_bytes_with(ItsmigdHttpRequest *req, unsigned int status,
+                             const char *content_type, GBytes *body, const char *header,
+                             const char *header_value)
 {
     gsize len;
     const void *data = g_bytes_get_data(body, &len);
@@ -96,23 +97,37 @@ void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
 
     if (!response) {
         g_bytes_unref(body);
+        queue(req, status, NULL);
         return;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (header)
+        MHD_add_response_header(response, header, header_value);
     queue(req, status, response);
 }
 
-void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node)
+static GBytes *json_to_bytes(JsonNode *node)
 {
     g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(GBytes) body = NULL;
     gsize len;
     char *text;
 
     json_generator_set_root(gen, node);
     text = json_generator_to_data(gen, &len);
-    body = g_bytes_new_take(text, len);
-    itsmigd_http_reply_bytes(req, status, JSON_TYPE, body);
+    return g_bytes_new_take(text, len);
+}
+
+void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
+                              const char *content_type, GBytes *body)
+{
+    reply_bytes_with(req, status, content_type, body, NULL, NULL);
+}
+
+void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node)
+{
+    g_autoptr(GBytes) body = json_to_bytes(node);
+
+    reply_bytes_with(req, status, JSON_TYPE, body, NULL, NULL);
 }
 
 void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b)
@@ -127,11 +142,8 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) root = NULL;
-    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(GBytes) body = NULL;
     unsigned int status = itsmig_error_code_http_status(code);
-    struct MHD_Response *response;
-    gsize len;
-    char *text;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "error");
@@ -143,21 +155,12 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     json_builder_end_object(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    text = json_generator_to_data(gen, &len);
-    response = MHD_create_response_from_buffer_with_free_callback_cls(len, text, g_free, text);
-    if (!response) {
-        g_free(text);
-        return;
-    }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
-    if (header)
-        MHD_add_response_header(response, header, header_value);
+    body = json_to_bytes(root);
     if (status >= 500)
         g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
     else
         g_debug("http: %s %s: %u %s", req->method, req->uri, status, message);
-    queue(req, status, response);
+    reply_bytes_with(req, status, JSON_TYPE, body, header, header_value);
 }
 
 void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)

@@ -29,11 +29,6 @@ static const char *const event_kinds[ITSMIGD_EVENT_KIND_LAST] = {
     [ITSMIGD_EVENT_RECONSTRUCTED] = "reconstructed",
 };
 
-const char *itsmigd_event_kind_name(ItsmigdEventKind kind)
-{
-    return (unsigned int)kind < ITSMIGD_EVENT_KIND_LAST ? event_kinds[kind] : "unknown";
-}
-
 ItsmigdMetrics *itsmigd_metrics_new(void)
 {
     ItsmigdMetrics *m = g_new0(ItsmigdMetrics, 1);

@@ -21,7 +21,6 @@ ItsmigdMetrics *itsmigd_metrics_new(void);
 void itsmigd_metrics_free(ItsmigdMetrics *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdMetrics, itsmigd_metrics_free)
 
-const char *itsmigd_event_kind_name(ItsmigdEventKind kind);
 void itsmigd_metrics_event(ItsmigdMetrics *m, ItsmigdEventKind kind);
 void itsmigd_metrics_reconnect(ItsmigdMetrics *m);
 void itsmigd_metrics_connect_failure(ItsmigdMetrics *m);

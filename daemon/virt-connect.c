@@ -184,7 +184,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     DomainIds ids;
     int state = -1, reason = 0, old_state = -1;
     g_autofree char *known_name = NULL;
-    gboolean known, added = FALSE;
+    gboolean known, added = FALSE, gone = FALSE;
 
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_LIFECYCLE);
     if (!domain_ids(dom, &ids))
@@ -223,14 +223,16 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
     } else {
         /* Gone: undefined while inactive, or a transient domain stopped. */
-        state = event == VIR_DOMAIN_EVENT_UNDEFINED && known ? old_state : VIR_DOMAIN_SHUTOFF;
+        gone = TRUE;
+        state = event == VIR_DOMAIN_EVENT_UNDEFINED && known && old_state >= 0
+                    ? old_state
+                    : VIR_DOMAIN_SHUTOFF;
+        /* STOPPED details follow the shut-off reasons, one place later. */
         reason = event == VIR_DOMAIN_EVENT_STOPPED ? detail + 1 : 0;
-        if (state < 0)
-            state = VIR_DOMAIN_SHUTOFF;
     }
     publish_lifecycle(virt, &ids, itsmigd_event_name(event), itsmigd_event_detail_name(event, detail),
                       state, reason, FALSE);
-    if (state >= 0 && info.uuid == NULL)
+    if (gone)
         itsmigd_registry_remove(virt->registry, ids.uuid);
     return 0;
 }

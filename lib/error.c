@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <string.h>
-
 #include "itsmig/error.h"
 
 G_DEFINE_QUARK(itsmig-error-quark, itsmig_error)
@@ -33,15 +31,6 @@ const char *itsmig_error_code_to_string(ItsmigErrorCode code)
     if ((unsigned int)code >= ITSMIG_ERROR_LAST)
         return error_codes[ITSMIG_ERROR_INTERNAL].name;
     return error_codes[code].name;
-}
-
-ItsmigErrorCode itsmig_error_code_from_string(const char *str)
-{
-    for (unsigned int i = 0; str && i < ITSMIG_ERROR_LAST; i++) {
-        if (strcmp(error_codes[i].name, str) == 0)
-            return (ItsmigErrorCode)i;
-    }
-    return ITSMIG_ERROR_LAST;
 }
 
 unsigned int itsmig_error_code_http_status(ItsmigErrorCode code)

@@ -35,7 +35,5 @@ GQuark itsmig_error_quark(void);
 
 /* "not-found"; "internal-error" for values out of range. */
 const char *itsmig_error_code_to_string(ItsmigErrorCode code);
-/* ITSMIG_ERROR_LAST when @str names no code. */
-ItsmigErrorCode itsmig_error_code_from_string(const char *str);
 /* 404 for ITSMIG_ERROR_NOT_FOUND; 500 for codes without a client-facing status. */
 unsigned int itsmig_error_code_http_status(ItsmigErrorCode code);
