@@ -24,6 +24,11 @@ static const struct {
     [ITSMIG_ERROR_TOO_MANY_STREAMS] = { "too-many-streams", 503 },
     [ITSMIG_ERROR_LIBVIRT_UNAVAILABLE] = { "libvirt-unavailable", 503 },
     [ITSMIG_ERROR_LIBVIRT] = { "libvirt-error", 502 },
+    [ITSMIG_ERROR_INVALID_HOST_CAPS] = { "invalid-host-caps", 502 },
+    [ITSMIG_ERROR_UNKNOWN_PEER] = { "unknown-peer", 404 },
+    [ITSMIG_ERROR_PEER_UNREACHABLE] = { "peer-unreachable", 502 },
+    [ITSMIG_ERROR_PEER_TIMEOUT] = { "peer-timeout", 504 },
+    [ITSMIG_ERROR_PEER_ERROR] = { "peer-error", 502 },
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)

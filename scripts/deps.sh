@@ -11,8 +11,9 @@ RUN="libvirt-daemon libvirt-clients curl"
 # The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
 # busybox themselves are arm64 packages fetched by the bed.
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
-# The daemon's tests and benchmarks: valgrind, TLS certificates, load.
-DAEMON_TESTS="valgrind openssl wrk bc jq"
+# The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
+# and the JSON Schema check (Debian's python3).
+DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
 
 want="$BUILD $RUN"
 case "${1:-}" in

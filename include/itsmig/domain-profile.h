@@ -10,6 +10,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "itsmig/kvm-its.h"
+
 /* Limits on what a caller may hand in; larger input is refused, not parsed. */
 #define ITSMIG_DOMAIN_XML_MAX   (16 * 1024 * 1024)
 #define ITSMIG_DOMAIN_VCPUS_MAX 4096
@@ -20,6 +22,11 @@ typedef struct {
     gboolean managed;    /* managed='yes' */
     char *alias;         /* <alias name=.../>, NULL if none */
     char *guest_address; /* guest-side <address type='pci'/>, NULL if not assigned yet */
+    /* Filled by whoever knows the host (itsmigd, from sysfs and its config),
+     * never by the parser: the driver bound to the device on this host and
+     * whether that driver can migrate device state (VFIO migration v2). */
+    char *host_driver;  /* NULL when unknown */
+    int migratable;     /* -1 unknown, 0 no, 1 yes */
 } ItsmigHostdev;
 
 typedef struct {
@@ -37,6 +44,57 @@ typedef enum {
     ITSMIG_ITS_LAST
 } ItsmigItsPresence;
 
+/*
+ * What itsmig keeps in the domain's XML metadata, under ITSMIG_METADATA_NS, so
+ * that it travels with the guest in every migration.  Written by itsmigd when
+ * the domain starts (the host's default ITS ABI revision) and when it arrives
+ * by migration (revision and start kept from the source), and on reset.  The
+ * host record describes the host that wrote it: the one the domain runs on,
+ * so the destination's hook can judge source-side risks without asking it.
+ */
+#define ITSMIG_METADATA_NS     "urn:itsmig:domain:1"
+#define ITSMIG_METADATA_PREFIX "itsmig"
+#define ITSMIG_METADATA_ROOT   "its" /* <itsmig:its version="1"> */
+
+typedef enum {
+    ITSMIG_METADATA_WRITTEN_START,    /* the domain started here */
+    ITSMIG_METADATA_WRITTEN_INCOMING, /* the domain arrived here by migration */
+    ITSMIG_METADATA_WRITTEN_ADOPTED,  /* found running without metadata: revision is a guess */
+
+    ITSMIG_METADATA_WRITTEN_LAST
+} ItsmigMetadataWritten;
+
+typedef struct {
+    int its_abi_revision; /* -1 when not recorded */
+    int gicd_revision;    /* GICD_IIDR.Revision the guest saw at start; -1 when not recorded */
+    gint64 started_at;    /* unix seconds of the last cold start; 0 when not recorded */
+    gint64 reset_at;      /* unix seconds of the last guest reset since; 0 when none */
+
+    /* The host that wrote the record. */
+    char *host;                /* hostname; NULL when not recorded */
+    ItsmigMetadataWritten written;
+    gint64 written_at;         /* unix seconds */
+    char *host_arch;           /* NULL when not recorded */
+    guint host_page_size;      /* 0 when not recorded */
+    ItsmigGicv4Level host_gicv4;   /* ITSMIG_GICV4_UNKNOWN when not recorded */
+    int host_save_tables;          /* -1 not recorded, 0, 1 */
+    int host_save_pending_tables;  /* -1 not recorded, 0, 1 */
+    int host_ctrl_reset;           /* -1 not recorded, 0, 1 */
+    guint16 host_its_abi_revisions; /* bit n: revision n; 0 when not recorded */
+} ItsmigItsMetadata;
+
+/* Everything "not recorded". */
+void itsmig_its_metadata_init(ItsmigItsMetadata *m);
+void itsmig_its_metadata_clear(ItsmigItsMetadata *m);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ItsmigItsMetadata, itsmig_its_metadata_clear)
+/* "start", "incoming-migration", "adopted". */
+const char *itsmig_metadata_written_to_string(ItsmigMetadataWritten w);
+
+/* The element virDomainSetMetadata takes (root ITSMIG_METADATA_ROOT, no
+ * namespace: libvirt adds it from the key and URI).  Fields not recorded
+ * are left out. */
+char *itsmig_its_metadata_to_xml(const ItsmigItsMetadata *m);
+
 typedef struct {
     char *name;
     char *uuid;        /* NULL if not given */
@@ -50,6 +108,13 @@ typedef struct {
     guint max_vcpus;
     GPtrArray *hostdevs;    /* ItsmigHostdev *, PCI hostdevs only, in document order */
     GPtrArray *msi_devices; /* ItsmigMsiDevice *, in document order */
+
+    /* <metadata><itsmig:its>: has_metadata FALSE when absent; when present but
+     * unreadable, FALSE too with metadata_error saying why (the domain XML
+     * itself is still accepted: a bad record must not hide the domain). */
+    gboolean has_metadata;
+    char *metadata_error;
+    ItsmigItsMetadata metadata;
 } ItsmigDomainProfile;
 
 /* @len may be -1 for a NUL-terminated @xml.  Fails with
@@ -61,6 +126,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigDomainProfile, itsmig_domain_profile_free)
 
 /* Adds one object value to @b (after a member name, or inside an array). */
 void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b);
+
+/* Whether the domain has VFIO hostdevs (whose MSIs a GICv4 host may inject
+ * directly as vLPIs). */
+gboolean itsmig_domain_profile_has_vfio(const ItsmigDomainProfile *p);
+/* Whether the guest's ITS is KVM's (domain type kvm) rather than QEMU's
+ * emulation (type qemu, TCG), which the kernel's table ABI does not concern. */
+gboolean itsmig_domain_profile_its_in_kernel(const ItsmigDomainProfile *p);
 
 /* "unknown", "absent", "present". */
 const char *itsmig_its_presence_to_string(ItsmigItsPresence p);

@@ -26,6 +26,11 @@ typedef enum {
     ITSMIG_ERROR_TOO_MANY_STREAMS,
     ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
     ITSMIG_ERROR_LIBVIRT,
+    ITSMIG_ERROR_INVALID_HOST_CAPS, /* a host capabilities document breaks the schema or lies */
+    ITSMIG_ERROR_UNKNOWN_PEER,
+    ITSMIG_ERROR_PEER_UNREACHABLE,
+    ITSMIG_ERROR_PEER_TIMEOUT,
+    ITSMIG_ERROR_PEER_ERROR, /* TLS, authentication or an HTTP error from the peer */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;

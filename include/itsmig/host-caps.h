@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A host's capabilities for ITS migration: the versioned document that
+ * GET /v1/host serves and that peers exchange (schema: docs/host-caps.schema.json).
+ * Each field is probed (from the kernel, libvirt or the system), declared (in
+ * itsmigd.conf, where probing is impossible or to pin a value), or unknown.  A
+ * declared value that disagrees with a working probe is kept (the operator
+ * pinned it) and reported as a conflict.
+ */
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "itsmig/kvm-its.h"
+
+/* The document's major version: a reader refuses any other. */
+#define ITSMIG_HOST_CAPS_VERSION 1
+#define ITSMIG_HOST_CAPS_SCHEMA  "itsmig-host-caps"
+/* Limit on a peer's document, in bytes. */
+#define ITSMIG_HOST_CAPS_MAX (256 * 1024)
+
+typedef enum {
+    ITSMIG_CAP_UNKNOWN, /* neither probed nor declared: "unknown", value null */
+    ITSMIG_CAP_PROBED,
+    ITSMIG_CAP_DECLARED,
+
+    ITSMIG_CAP_SOURCE_LAST
+} ItsmigCapSource;
+
+/* The fields, in document order.  Their names (itsmig_cap_field_to_string)
+ * are the JSON member names; the config keys are the same with '-' for '_'. */
+typedef enum {
+    ITSMIG_CAP_ARCH,                     /* string: "aarch64" */
+    ITSMIG_CAP_PAGE_SIZE,                /* integer: 4096, 16384, 65536 */
+    ITSMIG_CAP_KERNEL_RELEASE,           /* string */
+    ITSMIG_CAP_QEMU_VERSION,             /* string "major.minor.micro" */
+    ITSMIG_CAP_LIBVIRT_VERSION,          /* string "major.minor.micro" */
+    ITSMIG_CAP_VGIC_ITS,                 /* boolean: KVM gives guests a GICv3 with an ITS */
+    ITSMIG_CAP_ITS_ABI_REVISIONS,        /* array of integers 0..15, ascending */
+    ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION, /* integer 0..15, one of the above */
+    ITSMIG_CAP_GICD_REVISION,            /* integer 0..15: GICD_IIDR.Revision a new VM gets */
+    ITSMIG_CAP_GICV4,                    /* string: "none", "4.0", "4.1" */
+    ITSMIG_CAP_SAVE_TABLES,              /* boolean: KVM_DEV_ARM_ITS_SAVE_TABLES */
+    ITSMIG_CAP_RESTORE_TABLES,           /* boolean: KVM_DEV_ARM_ITS_RESTORE_TABLES */
+    ITSMIG_CAP_CTRL_RESET,               /* boolean: KVM_DEV_ARM_ITS_CTRL_RESET */
+    ITSMIG_CAP_SAVE_PENDING_TABLES,      /* boolean: KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES */
+
+    ITSMIG_CAP_LAST
+} ItsmigCapField;
+
+typedef struct {
+    ItsmigCapSource source;
+    /* Set only when a declared value overrode a probe that said otherwise:
+     * the probe's value as compact JSON text ("[0]", "true", "\"6.1.0\""). */
+    char *conflict_probed;
+} ItsmigCapMeta;
+
+typedef struct {
+    char *hostname; /* never NULL once built or parsed */
+    /* Why the KVM probe could not run; NULL when it ran. */
+    char *probe_unavailable_reason;
+
+    ItsmigCapMeta meta[ITSMIG_CAP_LAST];
+
+    /* Values; meaningful only when meta[field].source != ITSMIG_CAP_UNKNOWN. */
+    char *arch;
+    guint page_size;
+    char *kernel_release;
+    char *qemu_version;
+    char *libvirt_version;
+    gboolean vgic_its;
+    guint16 its_abi_revisions; /* bit n: revision n */
+    guint default_its_abi_revision;
+    guint gicd_revision;
+    ItsmigGicv4Level gicv4; /* never ITSMIG_GICV4_UNKNOWN when known */
+    gboolean save_tables;
+    gboolean restore_tables;
+    gboolean ctrl_reset;
+    gboolean save_pending_tables;
+} ItsmigHostCaps;
+
+/* All fields unknown. */
+ItsmigHostCaps *itsmig_host_caps_new(const char *hostname);
+void itsmig_host_caps_free(ItsmigHostCaps *caps);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigHostCaps, itsmig_host_caps_free)
+ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps);
+
+/* "its_abi_revisions"; NULL out of range. */
+const char *itsmig_cap_field_to_string(ItsmigCapField field);
+/* Accepts the JSON name or the config key ("its-abi-revisions"). */
+gboolean itsmig_cap_field_from_string(const char *name, ItsmigCapField *ret_field);
+/* "unknown", "probed", "declared". */
+const char *itsmig_cap_source_to_string(ItsmigCapSource source);
+
+/* Sets the fields the KVM probe learns as probed: ARCH and KERNEL_RELEASE
+ * when it read them (and they are text the document can carry), and when it
+ * ran VGIC_ITS, the revisions, GICD revision, GICv4 level (unless the kernel
+ * did not say) and the four attributes.  An unavailable probe leaves those
+ * as they are and records its reason (control characters blanked); VGIC_ITS
+ * is then probed false only when the host is not arm64.  A declared field
+ * keeps its value, and a probe that disagrees becomes its conflict. */
+void itsmig_host_caps_set_probe(ItsmigHostCaps *caps, const ItsmigKvmItsCaps *kvm);
+
+/*
+ * Sets @field from @text, in itsmigd.conf's syntax: strings as they are (at
+ * most 256 bytes of UTF-8, no control characters), versions as
+ * major.minor[.micro]; integers in decimal; booleans true/false/yes/no; ABI
+ * revisions as integers separated by ',' or ';', or "none"; GICv4 as none,
+ * 4.0 or 4.1.  @source is probed or declared.  Probe and declaration may come
+ * in either order: the declared value wins and a probe that differs is
+ * recorded as the conflict.  A field is declared once (again with the same
+ * value is harmless).  Fails with ITSMIG_ERROR_INVALID_ARGUMENT naming the
+ * field (as a config key) and the accepted values; @caps is unchanged then.
+ */
+gboolean itsmig_host_caps_set(ItsmigHostCaps *caps, ItsmigCapField field, ItsmigCapSource source,
+                              const char *text, GError **error);
+
+/* Checks what the document requires beyond types, the contradictions of a
+ * peer that lies: the default revision is one of the supported ones; a vITS
+ * exists on arm64 only; a host without a vITS lists no revisions, no default
+ * revision and none of the ITS attributes (unless an operator declared the
+ * vITS away over a probe that found one, which is a conflict instead).  The
+ * first inconsistency is the error, ITSMIG_ERROR_INVALID_HOST_CAPS. */
+gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error);
+
+/* Whether @rev is known to be supported (FALSE when the field is unknown). */
+gboolean itsmig_host_caps_has_revision(const ItsmigHostCaps *caps, guint rev);
+/* The fields with conflicts, as a count. */
+guint itsmig_host_caps_n_conflicts(const ItsmigHostCaps *caps);
+
+/* Adds the document's members to an object @b has begun (so that the daemon
+ * can add its own members around them). */
+void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b);
+
+/* Parses and validates a document (a peer's GET /v1/host): at most
+ * ITSMIG_HOST_CAPS_MAX bytes of strict RFC 8259 JSON nested at most 32 deep,
+ * schema and version, every field's type and range, then
+ * itsmig_host_caps_check().  Members this version does not know are ignored
+ * at the top level and refused inside "caps", "probe" and each field.  @len
+ * may be -1 for NUL-terminated @text.  Fails with ITSMIG_ERROR_INVALID_JSON
+ * for text that is not JSON and ITSMIG_ERROR_INVALID_HOST_CAPS for a document
+ * that breaks the schema or contradicts itself; the message names the member
+ * ("caps.its_abi_revisions.value: revision 16 is outside 0..15"). */
+ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError **error);

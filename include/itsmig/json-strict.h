@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * json-glib 1.6 accepts more than JSON (comments, single quotes, hex numbers,
+ * data after the value), cuts strings at \u0000, turns integers beyond 64
+ * bits into other numbers, and recurses without a limit: a few thousand
+ * nested brackets overflow the stack of the thread parsing them.  Text from
+ * anyone else (a REST body, a peer's reply, a file another program wrote) is
+ * therefore checked against RFC 8259 here first, with a nesting limit.
+ */
+
+#include <glib.h>
+
+/* Most nesting any itsmig document needs, with room to spare. */
+#define ITSMIG_JSON_DEPTH_MAX 32
+
+/* TRUE when @text is exactly one JSON value (RFC 8259, UTF-8, no NUL, no
+ * \u0000, integers within 64 bits) nested at most @max_depth deep; else
+ * ITSMIG_ERROR_INVALID_JSON "@what is not JSON: <why> at byte N". */
+gboolean itsmig_json_check(const char *text, gsize len, guint max_depth, const char *what,
+                           GError **error);

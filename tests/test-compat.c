@@ -1,0 +1,1416 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "itsmig/compat.h"
+#include "itsmig/domain-profile.h"
+#include "itsmig/error.h"
+#include "itsmig/host-caps.h"
+
+#define NOW ((gint64)1800000000)
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+typedef struct {
+    ItsmigDomainProfile *d;
+    ItsmigHostCaps *s;
+    ItsmigHostCaps *t;
+    gboolean no_source;  /* hand the check no source: the metadata stands in */
+    GPtrArray *known;    /* ItsmigHostCaps *, owned */
+    ItsmigCompatPolicy policy;
+} Fixture;
+
+#define SET(caps, field, member, value)                                                            \
+    do {                                                                                           \
+        (caps)->member = (value);                                                                  \
+        (caps)->meta[ITSMIG_CAP_##field].source = ITSMIG_CAP_PROBED;                               \
+    } while (0)
+#define UNSET(caps, field) ((caps)->meta[ITSMIG_CAP_##field].source = ITSMIG_CAP_UNKNOWN)
+
+/* A current arm64 host: everything known, revision 0, no GICv4. */
+static ItsmigHostCaps *full_caps(const char *hostname)
+{
+    ItsmigHostCaps *c = itsmig_host_caps_new(hostname);
+
+    SET(c, ARCH, arch, g_strdup("aarch64"));
+    SET(c, PAGE_SIZE, page_size, 4096);
+    SET(c, KERNEL_RELEASE, kernel_release, g_strdup("6.12.0"));
+    SET(c, VGIC_ITS, vgic_its, TRUE);
+    SET(c, ITS_ABI_REVISIONS, its_abi_revisions, 0x1);
+    SET(c, DEFAULT_ITS_ABI_REVISION, default_its_abi_revision, 0);
+    SET(c, GICD_REVISION, gicd_revision, 3);
+    SET(c, GICV4, gicv4, ITSMIG_GICV4_NONE);
+    SET(c, SAVE_TABLES, save_tables, TRUE);
+    SET(c, RESTORE_TABLES, restore_tables, TRUE);
+    SET(c, CTRL_RESET, ctrl_reset, TRUE);
+    SET(c, SAVE_PENDING_TABLES, save_pending_tables, TRUE);
+    return c;
+}
+
+static ItsmigHostCaps *caps_with_revisions(const char *hostname, guint16 revisions)
+{
+    ItsmigHostCaps *c = full_caps(hostname);
+
+    c->its_abi_revisions = revisions;
+    c->default_its_abi_revision = (guint)g_bit_nth_lsf(revisions, -1);
+    return c;
+}
+
+static void test_hostdev_free(gpointer data)
+{
+    ItsmigHostdev *h = data;
+
+    g_free(h->address);
+    g_free(h->driver);
+    g_free(h->alias);
+    g_free(h->guest_address);
+    g_free(h->host_driver);
+    g_free(h);
+}
+
+static void add_hostdev(Fixture *f, const char *address, const char *driver,
+                        const char *host_driver, int migratable)
+{
+    ItsmigHostdev *h = g_new0(ItsmigHostdev, 1);
+
+    h->address = g_strdup(address);
+    h->driver = g_strdup(driver);
+    h->managed = TRUE;
+    h->host_driver = g_strdup(host_driver);
+    h->migratable = migratable;
+    g_ptr_array_add(f->d->hostdevs, h);
+}
+
+static void add_known(Fixture *f, ItsmigHostCaps *caps)
+{
+    g_ptr_array_add(f->known, caps);
+}
+
+/* vm1, a KVM guest with an ITS, started a day ago on hostA (recorded in its
+ * metadata), moving to hostB; both hosts current and alike. */
+static Fixture *fixture_new(void)
+{
+    Fixture *f = g_new0(Fixture, 1);
+    ItsmigDomainProfile *d = g_new0(ItsmigDomainProfile, 1);
+    ItsmigItsMetadata *m = &d->metadata;
+
+    d->name = g_strdup("vm1");
+    d->type = g_strdup("kvm");
+    d->arch = g_strdup("aarch64");
+    d->machine = g_strdup("virt-9.2");
+    d->gic_version = g_strdup("3");
+    d->its = ITSMIG_ITS_PRESENT;
+    d->its_reason = g_strdup("GICv3 on virt: ITS on by default");
+    d->vcpus = d->max_vcpus = 2;
+    d->hostdevs = g_ptr_array_new_with_free_func(test_hostdev_free);
+    d->msi_devices = g_ptr_array_new();
+
+    d->has_metadata = TRUE;
+    itsmig_its_metadata_init(m);
+    m->its_abi_revision = 0;
+    m->gicd_revision = 3;
+    m->started_at = NOW - 86400;
+    m->host = g_strdup("hostA");
+    m->written = ITSMIG_METADATA_WRITTEN_START;
+    m->written_at = NOW - 86400;
+    m->host_arch = g_strdup("aarch64");
+    m->host_page_size = 4096;
+    m->host_gicv4 = ITSMIG_GICV4_NONE;
+    m->host_save_tables = 1;
+    m->host_save_pending_tables = 1;
+    m->host_ctrl_reset = 1;
+    m->host_its_abi_revisions = 0x1;
+
+    f->d = d;
+    f->s = full_caps("hostA");
+    f->t = full_caps("hostB");
+    f->known = g_ptr_array_new_with_free_func((GDestroyNotify)itsmig_host_caps_free);
+    itsmig_compat_policy_init(&f->policy);
+    return f;
+}
+
+static void fixture_free(Fixture *f)
+{
+    if (!f)
+        return;
+    itsmig_domain_profile_free(f->d);
+    itsmig_host_caps_free(f->s);
+    itsmig_host_caps_free(f->t);
+    g_ptr_array_unref(f->known);
+    g_free(f);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
+
+static ItsmigVerdict *run(const Fixture *f)
+{
+    ItsmigCompatInput in = {
+        .domain = f->d,
+        .source = f->no_source ? NULL : f->s,
+        .destination = f->t,
+        .known = (const ItsmigHostCaps *const *)f->known->pdata,
+        .n_known = f->known->len,
+        .now = NOW,
+    };
+    ItsmigVerdict *v = itsmig_compat_check(&in, &f->policy);
+
+    g_assert_nonnull(v);
+    return v;
+}
+
+/* What every verdict must satisfy, whatever the input. */
+static void assert_well_formed(const ItsmigVerdict *v)
+{
+    const GPtrArray *lists[] = { v->blockers, v->warnings };
+    const ItsmigVerdictSeverity sevs[] = { ITSMIG_VERDICT_BLOCKER, ITSMIG_VERDICT_WARNING };
+
+    g_assert_cmpint(v->allowed, ==, v->blockers->len == 0);
+    g_assert_nonnull(v->its_abi_revision_origin);
+    for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
+        int last = -1;
+
+        for (guint i = 0; i < lists[l]->len; i++) {
+            const ItsmigVerdictItem *item = g_ptr_array_index(lists[l], i);
+            gsize len = strlen(item->message);
+
+            g_assert_cmpint(item->severity, ==, sevs[l]);
+            g_assert_cmpint((int)item->rule, >=, last); /* rule order */
+            last = (int)item->rule;
+            g_assert_cmpuint(len, >, 0);
+            g_assert_null(strchr(item->message, '\n'));
+            g_assert_true(item->message[len - 1] != '.');
+            g_assert_nonnull(item->hint);
+            g_assert_cmpuint(strlen(item->hint), >, 0);
+            g_assert_null(strchr(item->hint, '\n'));
+        }
+    }
+}
+
+/* The messages (and hints) of @rule's items, one per line; NULL when the rule
+ * is not reported.  @ret_severity gets the severity of its first item. */
+static char *rule_text(const ItsmigVerdict *v, ItsmigRule rule, gboolean hints,
+                       ItsmigVerdictSeverity *ret_severity)
+{
+    const GPtrArray *lists[] = { v->blockers, v->warnings };
+    GString *s = NULL;
+
+    for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
+        for (guint i = 0; i < lists[l]->len; i++) {
+            const ItsmigVerdictItem *item = g_ptr_array_index(lists[l], i);
+
+            if (item->rule != rule)
+                continue;
+            if (!s) {
+                s = g_string_new(NULL);
+                *ret_severity = item->severity;
+            }
+            g_string_append_printf(s, "%s\n", hints ? item->hint : item->message);
+        }
+    }
+    return s ? g_string_free(s, FALSE) : NULL;
+}
+
+static void assert_contains(const char *text, const char *has, const char *what)
+{
+    if (!strstr(text, has))
+        g_error("%s '%s' does not contain '%s'", what, text, has);
+}
+
+/* ---- one rule at a time ---------------------------------------------------- */
+
+typedef struct {
+    const char *path;
+    void (*setup)(Fixture *f);
+    ItsmigRule rule;
+    ItsmigVerdictSeverity severity; /* OFF: the rule must not be reported */
+    const char *has[6];      /* in the rule's messages */
+    const char *lacks;       /* not in them */
+    const char *hint_has;
+} RuleCase;
+
+static void setup_dest_unknown(Fixture *f)
+{
+    UNSET(f->t, VGIC_ITS);
+    UNSET(f->t, ITS_ABI_REVISIONS);
+    f->t->probe_unavailable_reason = g_strdup("no /dev/kvm");
+}
+
+static void setup_source_save_unknown(Fixture *f)
+{
+    UNSET(f->s, SAVE_TABLES);
+}
+
+static void setup_metadata_save_unrecorded(Fixture *f)
+{
+    f->no_source = TRUE;
+    f->d->metadata.host_save_tables = -1;
+}
+
+/* A record naming its host and nothing else still stands for a known source. */
+static void setup_metadata_host_only(Fixture *f)
+{
+    ItsmigItsMetadata *m = &f->d->metadata;
+
+    f->no_source = TRUE;
+    g_clear_pointer(&m->host_arch, g_free);
+    m->host_page_size = 0;
+    m->host_gicv4 = ITSMIG_GICV4_UNKNOWN;
+    m->host_save_tables = m->host_save_pending_tables = m->host_ctrl_reset = -1;
+    m->host_its_abi_revisions = 0;
+}
+
+static void setup_dest_unknown_its_absent(Fixture *f)
+{
+    setup_dest_unknown(f);
+    f->d->its = ITSMIG_ITS_ABSENT;
+}
+
+static void setup_tcg(Fixture *f)
+{
+    g_free(f->d->type);
+    f->d->type = g_strdup("qemu");
+}
+
+static void setup_dest_unknown_tcg(Fixture *f)
+{
+    setup_dest_unknown(f);
+    setup_tcg(f);
+}
+
+static void setup_dest_no_vits_rest_unknown(Fixture *f)
+{
+    SET(f->t, VGIC_ITS, vgic_its, FALSE);
+    UNSET(f->t, ITS_ABI_REVISIONS);
+    UNSET(f->t, RESTORE_TABLES);
+}
+
+static void setup_its_unknown_dest_unknown(Fixture *f)
+{
+    setup_dest_unknown(f);
+    f->d->its = ITSMIG_ITS_UNKNOWN;
+}
+
+static void setup_dest_x86(Fixture *f)
+{
+    g_free(f->t->arch);
+    f->t->arch = g_strdup("x86_64");
+}
+
+static void setup_dest_x86_tcg(Fixture *f)
+{
+    setup_dest_x86(f);
+    setup_tcg(f);
+}
+
+static void setup_dest_no_vits(Fixture *f)
+{
+    SET(f->t, VGIC_ITS, vgic_its, FALSE);
+    f->t->probe_unavailable_reason = g_strdup("host is not arm64");
+}
+
+static void setup_dest_no_vits_its_absent(Fixture *f)
+{
+    setup_dest_no_vits(f);
+    f->d->its = ITSMIG_ITS_ABSENT;
+}
+
+static void setup_rev1(Fixture *f)
+{
+    f->d->metadata.its_abi_revision = 1;
+}
+
+static void setup_rev1_supported(Fixture *f)
+{
+    setup_rev1(f);
+    f->t->its_abi_revisions = 0x3;
+}
+
+static void setup_rev1_tcg(Fixture *f)
+{
+    setup_rev1(f);
+    setup_tcg(f);
+}
+
+static void setup_rev1_from_source_default(Fixture *f)
+{
+    f->d->has_metadata = FALSE;
+    itsmig_its_metadata_clear(&f->d->metadata);
+    f->s->its_abi_revisions = 0x3;
+    f->s->default_its_abi_revision = 1;
+}
+
+static void setup_dest_no_restore(Fixture *f)
+{
+    SET(f->t, RESTORE_TABLES, restore_tables, FALSE);
+}
+
+static void setup_dest_no_restore_tcg(Fixture *f)
+{
+    setup_dest_no_restore(f);
+    setup_tcg(f);
+}
+
+static void setup_dest_no_restore_tcg_checked(Fixture *f)
+{
+    setup_dest_no_restore_tcg(f);
+    f->policy.check_emulated = TRUE;
+}
+
+static void setup_source_no_save(Fixture *f)
+{
+    SET(f->s, SAVE_TABLES, save_tables, FALSE);
+}
+
+static void setup_source_no_save_its_absent(Fixture *f)
+{
+    setup_source_no_save(f);
+    f->d->its = ITSMIG_ITS_ABSENT;
+}
+
+static void setup_gicv4_0_vfio(Fixture *f)
+{
+    SET(f->s, GICV4, gicv4, ITSMIG_GICV4_0);
+    add_hostdev(f, "0000:01:00.0", NULL, "mlx5_vfio_pci", 1);
+    add_hostdev(f, "0000:02:00.0", "vfio", "mlx5_vfio_pci", 1);
+    f->policy.quiesce = FALSE;
+}
+
+static void setup_gicv4_0_vfio_quiesce(Fixture *f)
+{
+    setup_gicv4_0_vfio(f);
+    f->policy.quiesce = TRUE;
+}
+
+static void setup_gicv4_1_vfio(Fixture *f)
+{
+    setup_gicv4_0_vfio(f);
+    f->s->gicv4 = ITSMIG_GICV4_1;
+}
+
+static void setup_gicv4_0_vfio_tcg(Fixture *f)
+{
+    setup_gicv4_0_vfio(f);
+    setup_tcg(f);
+}
+
+static void setup_hostdevs_mixed(Fixture *f)
+{
+    add_hostdev(f, "0000:01:00.0", NULL, NULL, -1);
+    add_hostdev(f, "0000:02:00.0", "vfio", "vfio-pci", 0);
+    add_hostdev(f, "0000:03:00.0", "vfio", "mlx5_vfio_pci", 1);
+    f->policy.quiesce = FALSE;
+}
+
+static void setup_hostdevs_migratable(Fixture *f)
+{
+    add_hostdev(f, "0000:03:00.0", "vfio", "mlx5_vfio_pci", 1);
+    f->policy.quiesce = FALSE;
+}
+
+static void setup_hostdevs_mixed_quiesce(Fixture *f)
+{
+    setup_hostdevs_mixed(f);
+    f->policy.quiesce = TRUE;
+}
+
+static void setup_no_reset_started(Fixture *f)
+{
+    SET(f->s, CTRL_RESET, ctrl_reset, FALSE);
+    f->d->metadata.started_at = NOW - 60;
+}
+
+static void setup_no_reset_reset(Fixture *f)
+{
+    SET(f->s, CTRL_RESET, ctrl_reset, FALSE);
+    f->d->metadata.reset_at = NOW - 10;
+}
+
+static void setup_no_reset_booted(Fixture *f)
+{
+    SET(f->s, CTRL_RESET, ctrl_reset, FALSE);
+    f->d->metadata.started_at = NOW - 300;
+}
+
+static void setup_no_reset_time_unknown(Fixture *f)
+{
+    SET(f->s, CTRL_RESET, ctrl_reset, FALSE);
+    f->d->metadata.started_at = 0;
+    f->d->metadata.reset_at = 0;
+}
+
+static void setup_reset_started(Fixture *f)
+{
+    f->d->metadata.started_at = NOW - 10;
+}
+
+static void setup_no_reset_started_wide_window(Fixture *f)
+{
+    SET(f->s, CTRL_RESET, ctrl_reset, FALSE);
+    f->d->metadata.started_at = NOW - 400;
+    f->policy.early_boot_window = 600;
+}
+
+static void setup_source_no_pending(Fixture *f)
+{
+    SET(f->s, SAVE_PENDING_TABLES, save_pending_tables, FALSE);
+}
+
+static void setup_source_no_pending_tcg(Fixture *f)
+{
+    setup_source_no_pending(f);
+    setup_tcg(f);
+}
+
+static void setup_gicd_2(Fixture *f)
+{
+    f->d->metadata.gicd_revision = 2;
+}
+
+static void setup_gicd_from_source(Fixture *f)
+{
+    f->d->metadata.gicd_revision = -1;
+    SET(f->s, GICD_REVISION, gicd_revision, 2);
+}
+
+static void setup_gicd_2_tcg(Fixture *f)
+{
+    setup_gicd_2(f);
+    setup_tcg(f);
+}
+
+static void setup_gicd_unknown_both(Fixture *f)
+{
+    f->d->metadata.gicd_revision = -1;
+    UNSET(f->s, GICD_REVISION);
+    SET(f->t, GICD_REVISION, gicd_revision, 2);
+}
+
+static void setup_onward_few(Fixture *f)
+{
+    add_known(f, caps_with_revisions("hostA", 0x1));
+    add_known(f, caps_with_revisions("hostB", 0x1)); /* the destination: not counted */
+    add_known(f, caps_with_revisions("hostC", 0x2));
+    add_known(f, caps_with_revisions("hostD", 0x2));
+}
+
+static void setup_onward_many(Fixture *f)
+{
+    add_known(f, caps_with_revisions("hostA", 0x1));
+    add_known(f, caps_with_revisions("hostC", 0x3));
+    add_known(f, caps_with_revisions("hostD", 0x2));
+}
+
+/* The source is not among the known hosts: it counts all the same. */
+static void setup_no_return(Fixture *f)
+{
+    f->t->its_abi_revisions = 0x3;
+    f->t->default_its_abi_revision = 1;
+    add_known(f, caps_with_revisions("hostC", 0x1));
+    add_known(f, caps_with_revisions("hostD", 0x1));
+}
+
+/* Half of hostA, C, D, E, F, G support revision 1: not "fewer than half". */
+static void setup_no_return_half(Fixture *f)
+{
+    setup_no_return(f);
+    add_known(f, caps_with_revisions("hostE", 0x3));
+    add_known(f, caps_with_revisions("hostF", 0x3));
+    add_known(f, caps_with_revisions("hostG", 0x3));
+}
+
+static void setup_no_return_unknown_rev(Fixture *f)
+{
+    setup_no_return(f);
+    f->d->metadata.its_abi_revision = -1;
+    UNSET(f->s, DEFAULT_ITS_ABI_REVISION);
+}
+
+static void setup_no_metadata(Fixture *f)
+{
+    f->d->has_metadata = FALSE;
+    itsmig_its_metadata_clear(&f->d->metadata);
+}
+
+static void setup_metadata_unreadable(Fixture *f)
+{
+    setup_no_metadata(f);
+    f->d->metadata_error = g_strdup("version 2 is not supported");
+}
+
+static void setup_metadata_no_revision(Fixture *f)
+{
+    f->d->metadata.its_abi_revision = -1;
+}
+
+static void setup_no_metadata_its_absent(Fixture *f)
+{
+    setup_no_metadata(f);
+    f->d->its = ITSMIG_ITS_ABSENT;
+}
+
+static void setup_no_source_no_metadata(Fixture *f)
+{
+    setup_no_metadata(f);
+    f->no_source = TRUE;
+}
+
+static void setup_no_source(Fixture *f)
+{
+    f->no_source = TRUE;
+}
+
+static void setup_dest_conflict(Fixture *f)
+{
+    f->t->its_abi_revisions = 0x3;
+    f->t->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].source = ITSMIG_CAP_DECLARED;
+    f->t->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].conflict_probed = g_strdup("[0]");
+}
+
+static void setup_dest_declared_agreeing(Fixture *f)
+{
+    f->t->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].source = ITSMIG_CAP_DECLARED;
+}
+
+static void setup_source_conflict_no_source(Fixture *f)
+{
+    f->s->meta[ITSMIG_CAP_GICV4].source = ITSMIG_CAP_DECLARED;
+    f->s->meta[ITSMIG_CAP_GICV4].conflict_probed = g_strdup("\"4.0\"");
+    f->no_source = TRUE;
+}
+
+static void setup_source_conflict(Fixture *f)
+{
+    f->s->meta[ITSMIG_CAP_GICV4].source = ITSMIG_CAP_DECLARED;
+    f->s->meta[ITSMIG_CAP_GICV4].conflict_probed = g_strdup("\"4.0\"");
+}
+
+static void setup_quiesce_not_migratable(Fixture *f)
+{
+    add_hostdev(f, "0000:01:00.0", "vfio", "vfio-pci", 0);
+}
+
+static void setup_quiesce_gicv4(Fixture *f)
+{
+    SET(f->s, GICV4, gicv4, ITSMIG_GICV4_0);
+    add_hostdev(f, "0000:01:00.0", NULL, "mlx5_vfio_pci", 1);
+}
+
+static void setup_quiesce_migratable(Fixture *f)
+{
+    add_hostdev(f, "0000:01:00.0", NULL, "mlx5_vfio_pci", 1);
+}
+
+static void setup_dest_64k(Fixture *f)
+{
+    SET(f->t, PAGE_SIZE, page_size, 65536);
+}
+
+static void setup_dest_page_unknown(Fixture *f)
+{
+    SET(f->t, PAGE_SIZE, page_size, 65536);
+    UNSET(f->t, PAGE_SIZE);
+}
+
+static void setup_metadata_64k(Fixture *f)
+{
+    f->no_source = TRUE;
+    f->d->metadata.host_page_size = 65536;
+}
+
+static const RuleCase rule_cases[] = {
+    /* host-caps-unknown */
+    { "/compat/host-caps-unknown/destination", setup_dest_unknown, ITSMIG_RULE_HOST_CAPS_UNKNOWN,
+      ITSMIG_VERDICT_BLOCKER, { "hostB", "destination", "vgic_its", "its_abi_revisions", "vm1" },
+      "restore_tables", "no /dev/kvm" },
+    { "/compat/host-caps-unknown/its-unknown-counts", setup_its_unknown_dest_unknown,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_BLOCKER, { "hostB", "vgic_its" }, NULL,
+      "vgic-its, its-abi-revisions" },
+    { "/compat/host-caps-unknown/source", setup_source_save_unknown,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_BLOCKER, { "hostA", "source", "save_tables" },
+      "hostB", "save-tables" },
+    { "/compat/host-caps-unknown/metadata-source", setup_metadata_save_unrecorded,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_BLOCKER,
+      { "hostA", "metadata", "save_tables" }, NULL, "save-tables" },
+    { "/compat/host-caps-unknown/metadata-host-only", setup_metadata_host_only,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_BLOCKER, { "hostA", "save_tables" }, NULL,
+      NULL },
+    { "/compat/host-caps-unknown/its-absent", setup_dest_unknown_its_absent,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/host-caps-unknown/tcg", setup_dest_unknown_tcg, ITSMIG_RULE_HOST_CAPS_UNKNOWN,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/host-caps-unknown/destination-without-vits", setup_dest_no_vits_rest_unknown,
+      ITSMIG_RULE_HOST_CAPS_UNKNOWN, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* arch-mismatch */
+    { "/compat/arch-mismatch/fires", setup_dest_x86, ITSMIG_RULE_ARCH_MISMATCH,
+      ITSMIG_VERDICT_BLOCKER, { "vm1", "aarch64", "hostB", "x86_64" }, NULL,
+      "host of architecture aarch64" },
+    { "/compat/arch-mismatch/tcg", setup_dest_x86_tcg, ITSMIG_RULE_ARCH_MISMATCH,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* gic-version-mismatch */
+    { "/compat/gic-version-mismatch/fires", setup_dest_no_vits, ITSMIG_RULE_GIC_VERSION_MISMATCH,
+      ITSMIG_VERDICT_BLOCKER, { "hostB", "vm1", "GICv3 with an ITS", "host is not arm64" }, NULL,
+      "vgic-its" },
+    { "/compat/gic-version-mismatch/its-absent", setup_dest_no_vits_its_absent,
+      ITSMIG_RULE_GIC_VERSION_MISMATCH, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* its-abi-unsupported */
+    { "/compat/its-abi-unsupported/fires", setup_rev1, ITSMIG_RULE_ITS_ABI_UNSUPPORTED,
+      ITSMIG_VERDICT_BLOCKER,
+      { "vm1", "revision 1 (from its metadata)", "not supported by hostB", "supports 0" }, NULL,
+      "revision 1" },
+    { "/compat/its-abi-unsupported/host-default", setup_rev1_from_source_default,
+      ITSMIG_RULE_ITS_ABI_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
+      { "revision 1", "hostA's default", "hostB", "supports 0" }, "from its metadata", NULL },
+    { "/compat/its-abi-unsupported/supported", setup_rev1_supported,
+      ITSMIG_RULE_ITS_ABI_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/its-abi-unsupported/tcg", setup_rev1_tcg, ITSMIG_RULE_ITS_ABI_UNSUPPORTED,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* its-restore-unsupported */
+    { "/compat/its-restore-unsupported/fires", setup_dest_no_restore,
+      ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
+      { "hostB", "KVM_DEV_ARM_ITS_RESTORE_TABLES", "vm1" }, NULL, "hostB" },
+    { "/compat/its-restore-unsupported/tcg", setup_dest_no_restore_tcg,
+      ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/its-restore-unsupported/tcg-check-emulated", setup_dest_no_restore_tcg_checked,
+      ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER, { "hostB" }, NULL, NULL },
+
+    /* its-save-unsupported */
+    { "/compat/its-save-unsupported/fires", setup_source_no_save, ITSMIG_RULE_ITS_SAVE_UNSUPPORTED,
+      ITSMIG_VERDICT_BLOCKER, { "hostA", "KVM_DEV_ARM_ITS_SAVE_TABLES", "vm1" }, "hostB",
+      "hostA" },
+    { "/compat/its-save-unsupported/its-absent", setup_source_no_save_its_absent,
+      ITSMIG_RULE_ITS_SAVE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* gicv4-direct-injection */
+    { "/compat/gicv4-direct-injection/fires", setup_gicv4_0_vfio,
+      ITSMIG_RULE_GICV4_DIRECT_INJECTION, ITSMIG_VERDICT_BLOCKER,
+      { "hostA", "GICv4.0", "0000:01:00.0, 0000:02:00.0", "EACCES", "vm1" }, NULL, "detach" },
+    { "/compat/gicv4-direct-injection/quiesce", setup_gicv4_0_vfio_quiesce,
+      ITSMIG_RULE_GICV4_DIRECT_INJECTION, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/gicv4-direct-injection/gicv4.1", setup_gicv4_1_vfio,
+      ITSMIG_RULE_GICV4_DIRECT_INJECTION, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/gicv4-direct-injection/tcg", setup_gicv4_0_vfio_tcg,
+      ITSMIG_RULE_GICV4_DIRECT_INJECTION, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* hostdev-not-migratable */
+    { "/compat/hostdev-not-migratable/fires", setup_hostdevs_mixed,
+      ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE, ITSMIG_VERDICT_BLOCKER,
+      { "vm1", "0000:01:00.0 (driver unknown)", "0000:02:00.0 (vfio-pci)" }, "0000:03:00.0",
+      "detach" },
+    { "/compat/hostdev-not-migratable/migratable", setup_hostdevs_migratable,
+      ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/hostdev-not-migratable/quiesce", setup_hostdevs_mixed_quiesce,
+      ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* early-boot-no-its-reset */
+    { "/compat/early-boot-no-its-reset/started", setup_no_reset_started,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_BLOCKER,
+      { "hostA", "KVM_DEV_ARM_ITS_CTRL_RESET", "vm1 started 60 seconds ago", "window of 300" },
+      NULL, "240 more seconds" },
+    { "/compat/early-boot-no-its-reset/reset", setup_no_reset_reset,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_BLOCKER,
+      { "vm1 was reset 10 seconds ago" }, NULL, "290 more seconds" },
+    { "/compat/early-boot-no-its-reset/policy-window", setup_no_reset_started_wide_window,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_BLOCKER,
+      { "400 seconds ago", "window of 600" }, NULL, NULL },
+    { "/compat/early-boot-no-its-reset/booted", setup_no_reset_booted,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/early-boot-no-its-reset/time-unknown", setup_no_reset_time_unknown,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/early-boot-no-its-reset/source-can-reset", setup_reset_started,
+      ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* no-pending-table-save */
+    { "/compat/no-pending-table-save/fires", setup_source_no_pending,
+      ITSMIG_RULE_NO_PENDING_TABLE_SAVE, ITSMIG_VERDICT_WARNING,
+      { "hostA", "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES", "vm1" }, NULL, NULL },
+    { "/compat/no-pending-table-save/tcg", setup_source_no_pending_tcg,
+      ITSMIG_RULE_NO_PENDING_TABLE_SAVE, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* gicd-revision-change */
+    { "/compat/gicd-revision-change/fires", setup_gicd_2, ITSMIG_RULE_GICD_REVISION_CHANGE,
+      ITSMIG_VERDICT_WARNING,
+      { "vm1 saw GICD_IIDR revision 2", "from its metadata", "hostB's KVM gives revision 3" },
+      NULL, "revision 3" },
+    { "/compat/gicd-revision-change/source-fallback", setup_gicd_from_source,
+      ITSMIG_RULE_GICD_REVISION_CHANGE, ITSMIG_VERDICT_WARNING,
+      { "revision 2", "hostA's revision", "revision 3" }, "from its metadata", NULL },
+    { "/compat/gicd-revision-change/tcg", setup_gicd_2_tcg, ITSMIG_RULE_GICD_REVISION_CHANGE,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/gicd-revision-change/guest-revision-unknown", setup_gicd_unknown_both,
+      ITSMIG_RULE_GICD_REVISION_CHANGE, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* one-way-move */
+    { "/compat/one-way-move/onward", setup_onward_few, ITSMIG_RULE_ONE_WAY_MOVE,
+      ITSMIG_VERDICT_WARNING, { "vm1", "revision 0", "only 1 of 3 other known hosts", "(hostA)" },
+      "could not come back", NULL },
+    { "/compat/one-way-move/no-return", setup_no_return, ITSMIG_RULE_ONE_WAY_MOVE,
+      ITSMIG_VERDICT_WARNING,
+      { "cold start on hostB", "revision 1", "only 0 of 3 known hosts", "(none)", "come back" },
+      NULL, "revision 0" },
+    { "/compat/one-way-move/no-return-half", setup_no_return_half, ITSMIG_RULE_ONE_WAY_MOVE,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/one-way-move/supported", setup_onward_many, ITSMIG_RULE_ONE_WAY_MOVE,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/one-way-move/revision-unknown", setup_no_return_unknown_rev,
+      ITSMIG_RULE_ONE_WAY_MOVE, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* its-profile-fallback */
+    { "/compat/its-profile-fallback/no-metadata", setup_no_metadata, ITSMIG_RULE_PROFILE_FALLBACK,
+      ITSMIG_VERDICT_WARNING,
+      { "no itsmig record in vm1's metadata", "assuming hostA's default revision 0" }, NULL,
+      "itsmigd" },
+    { "/compat/its-profile-fallback/unreadable", setup_metadata_unreadable,
+      ITSMIG_RULE_PROFILE_FALLBACK, ITSMIG_VERDICT_WARNING,
+      { "unreadable", "version 2 is not supported", "revision 0" }, NULL, NULL },
+    { "/compat/its-profile-fallback/no-revision", setup_metadata_no_revision,
+      ITSMIG_RULE_PROFILE_FALLBACK, ITSMIG_VERDICT_WARNING,
+      { "does not give its ITS table ABI revision", "hostA's default revision 0" }, NULL, NULL },
+    { "/compat/its-profile-fallback/revision-unknown", setup_no_source_no_metadata,
+      ITSMIG_RULE_PROFILE_FALLBACK, ITSMIG_VERDICT_WARNING, { "revision is unknown" }, NULL,
+      NULL },
+    { "/compat/its-profile-fallback/its-absent", setup_no_metadata_its_absent,
+      ITSMIG_RULE_PROFILE_FALLBACK, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* source-unknown */
+    { "/compat/source-unknown/fires", setup_no_source_no_metadata, ITSMIG_RULE_SOURCE_UNKNOWN,
+      ITSMIG_VERDICT_WARNING, { "vm1", "no host record", "skipped" }, NULL, NULL },
+    { "/compat/source-unknown/metadata-host", setup_no_source, ITSMIG_RULE_SOURCE_UNKNOWN,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* host-caps-conflict */
+    { "/compat/host-caps-conflict/destination", setup_dest_conflict,
+      ITSMIG_RULE_HOST_CAPS_CONFLICT, ITSMIG_VERDICT_WARNING,
+      { "hostB", "its_abi_revisions [0,1]", "probe found [0]" }, NULL, "its-abi-revisions" },
+    { "/compat/host-caps-conflict/source", setup_source_conflict, ITSMIG_RULE_HOST_CAPS_CONFLICT,
+      ITSMIG_VERDICT_WARNING, { "hostA", "gicv4 \"none\"", "probe found \"4.0\"" }, "hostB",
+      NULL },
+    { "/compat/host-caps-conflict/declared-agreeing", setup_dest_declared_agreeing,
+      ITSMIG_RULE_HOST_CAPS_CONFLICT, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/host-caps-conflict/source-not-given", setup_source_conflict_no_source,
+      ITSMIG_RULE_HOST_CAPS_CONFLICT, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* hostdev-quiesced */
+    { "/compat/hostdev-quiesced/not-migratable", setup_quiesce_not_migratable,
+      ITSMIG_RULE_HOSTDEV_QUIESCED, ITSMIG_VERDICT_WARNING,
+      { "vm1", "0000:01:00.0", "detached before the source pauses" }, NULL, NULL },
+    { "/compat/hostdev-quiesced/gicv4", setup_quiesce_gicv4, ITSMIG_RULE_HOSTDEV_QUIESCED,
+      ITSMIG_VERDICT_WARNING, { "0000:01:00.0" }, NULL, NULL },
+    { "/compat/hostdev-quiesced/mixed", setup_hostdevs_mixed_quiesce,
+      ITSMIG_RULE_HOSTDEV_QUIESCED, ITSMIG_VERDICT_WARNING, { "0000:01:00.0, 0000:02:00.0" },
+      "0000:03:00.0", NULL },
+    { "/compat/hostdev-quiesced/migratable", setup_quiesce_migratable,
+      ITSMIG_RULE_HOSTDEV_QUIESCED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/hostdev-quiesced/no-quiesce", setup_hostdevs_mixed, ITSMIG_RULE_HOSTDEV_QUIESCED,
+      ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* page-size-mismatch */
+    { "/compat/page-size-mismatch/fires", setup_dest_64k, ITSMIG_RULE_PAGE_SIZE_MISMATCH,
+      ITSMIG_VERDICT_WARNING, { "hostA", "4096 bytes", "hostB", "65536 bytes" }, NULL, NULL },
+    { "/compat/page-size-mismatch/from-metadata", setup_metadata_64k,
+      ITSMIG_RULE_PAGE_SIZE_MISMATCH, ITSMIG_VERDICT_WARNING, { "hostA", "65536 bytes" }, NULL,
+      NULL },
+    { "/compat/page-size-mismatch/unknown", setup_dest_page_unknown,
+      ITSMIG_RULE_PAGE_SIZE_MISMATCH, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+};
+
+static void test_rule_case(gconstpointer data)
+{
+    const RuleCase *tc = data;
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *messages = NULL;
+    g_autofree char *hints = NULL;
+    ItsmigVerdictSeverity sev = ITSMIG_VERDICT_OFF;
+
+    tc->setup(f);
+    v = run(f);
+    assert_well_formed(v);
+    messages = rule_text(v, tc->rule, FALSE, &sev);
+    hints = rule_text(v, tc->rule, TRUE, &sev);
+
+    if (tc->severity == ITSMIG_VERDICT_OFF) {
+        if (messages)
+            g_error("%s reported: %s", itsmig_rule_to_string(tc->rule), messages);
+        g_assert_false(itsmig_verdict_has(v, tc->rule));
+        return;
+    }
+    if (!messages)
+        g_error("%s not reported", itsmig_rule_to_string(tc->rule));
+    g_assert_true(itsmig_verdict_has(v, tc->rule));
+    g_assert_cmpstr(itsmig_verdict_severity_to_string(sev), ==,
+                    itsmig_verdict_severity_to_string(tc->severity));
+    for (guint i = 0; i < G_N_ELEMENTS(tc->has) && tc->has[i]; i++)
+        assert_contains(messages, tc->has[i], "message");
+    if (tc->lacks && strstr(messages, tc->lacks))
+        g_error("message '%s' contains '%s'", messages, tc->lacks);
+    if (tc->hint_has)
+        assert_contains(hints, tc->hint_has, "hint");
+}
+
+/* ---- the verdict as a whole ------------------------------------------------ */
+
+static void test_baseline(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = run(f);
+
+    assert_well_formed(v);
+    if (v->blockers->len || v->warnings->len)
+        g_error("baseline reported %u blockers and %u warnings", v->blockers->len,
+                v->warnings->len);
+    g_assert_true(v->allowed);
+    g_assert_cmpint(v->its_abi_revision, ==, 0);
+    g_assert_cmpstr(v->its_abi_revision_origin, ==, "metadata");
+    g_assert_false(v->direct_injection);
+}
+
+static void test_revision_origin(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) from_meta = NULL;
+    g_autoptr(ItsmigVerdict) from_host = NULL;
+    g_autoptr(ItsmigVerdict) unknown = NULL;
+
+    f->d->metadata.its_abi_revision = 1;
+    f->t->its_abi_revisions = 0x3;
+    from_meta = run(f);
+    g_assert_cmpint(from_meta->its_abi_revision, ==, 1);
+    g_assert_cmpstr(from_meta->its_abi_revision_origin, ==, "metadata");
+
+    setup_no_metadata(f);
+    from_host = run(f);
+    g_assert_cmpint(from_host->its_abi_revision, ==, 0);
+    g_assert_cmpstr(from_host->its_abi_revision_origin, ==, "host-default");
+
+    UNSET(f->s, DEFAULT_ITS_ABI_REVISION);
+    unknown = run(f);
+    g_assert_cmpint(unknown->its_abi_revision, ==, -1);
+    g_assert_cmpstr(unknown->its_abi_revision_origin, ==, "unknown");
+}
+
+static void test_direct_injection(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) none = NULL;
+    g_autoptr(ItsmigVerdict) v41 = NULL;
+    g_autoptr(ItsmigVerdict) v40 = NULL;
+    g_autoptr(ItsmigVerdict) not_vfio = NULL;
+
+    add_hostdev(f, "0000:01:00.0", NULL, "mlx5_vfio_pci", 1);
+    none = run(f);
+    g_assert_false(none->direct_injection);
+
+    f->s->gicv4 = ITSMIG_GICV4_1;
+    v41 = run(f);
+    g_assert_true(v41->direct_injection);
+    g_assert_true(v41->allowed);
+
+    f->s->gicv4 = ITSMIG_GICV4_0;
+    v40 = run(f);
+    g_assert_true(v40->direct_injection);
+
+    g_free(((ItsmigHostdev *)g_ptr_array_index(f->d->hostdevs, 0))->driver);
+    ((ItsmigHostdev *)g_ptr_array_index(f->d->hostdevs, 0))->driver = g_strdup("xen");
+    not_vfio = run(f);
+    g_assert_false(not_vfio->direct_injection);
+}
+
+static const char *const *codes_of(const GPtrArray *items)
+{
+    const char **codes = g_new0(const char *, items->len + 1);
+
+    for (guint i = 0; i < items->len; i++)
+        codes[i] = itsmig_rule_to_string(((ItsmigVerdictItem *)g_ptr_array_index(items, i))->rule);
+    return codes;
+}
+
+static void test_several_blockers(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree const char **codes = NULL;
+    g_autofree char *line = NULL;
+    const char *const expected[] = { "arch-mismatch", "gic-version-mismatch",
+                                     "its-save-unsupported", NULL };
+
+    setup_source_no_save(f);
+    setup_dest_x86(f);
+    SET(f->t, VGIC_ITS, vgic_its, FALSE);
+    setup_dest_64k(f);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    codes = (const char **)codes_of(v->blockers);
+    g_assert_cmpstrv(codes, expected);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_cmpuint(v->warnings->len, ==, 1);
+
+    line = itsmig_verdict_blockers_line(v);
+    g_assert_true(g_str_has_prefix(line, "arch-mismatch: vm1 "));
+    assert_contains(line, "; gic-version-mismatch: hostB ", "blockers line");
+    assert_contains(line, "; its-save-unsupported: hostA", "blockers line");
+    g_assert_null(strstr(line, "page-size-mismatch"));
+}
+
+static void test_blockers_line_empty(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = run(f);
+    g_autofree char *line = itsmig_verdict_blockers_line(v);
+
+    g_assert_cmpstr(line, ==, "");
+}
+
+/* The metadata's host record stands in for a source not given. */
+static void test_source_from_metadata(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autoptr(ItsmigVerdict) nameless = NULL;
+    g_autofree char *save = NULL;
+    g_autofree char *gicv4 = NULL;
+    ItsmigVerdictSeverity sev;
+
+    f->no_source = TRUE;
+    /* The source caps would say otherwise: they must not be used. */
+    f->s->save_tables = TRUE;
+    f->d->metadata.host_save_tables = 0;
+    f->d->metadata.host_gicv4 = ITSMIG_GICV4_0;
+    add_hostdev(f, "0000:01:00.0", NULL, "mlx5_vfio_pci", 1);
+    f->policy.quiesce = FALSE;
+    v = run(f);
+    assert_well_formed(v);
+
+    save = rule_text(v, ITSMIG_RULE_ITS_SAVE_UNSUPPORTED, FALSE, &sev);
+    g_assert_nonnull(save);
+    assert_contains(save, "hostA", "message");
+    gicv4 = rule_text(v, ITSMIG_RULE_GICV4_DIRECT_INJECTION, FALSE, &sev);
+    g_assert_nonnull(gicv4);
+    assert_contains(gicv4, "0000:01:00.0", "message");
+    g_assert_true(v->direct_injection);
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_SOURCE_UNKNOWN));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_HOST_CAPS_CONFLICT));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_HOST_CAPS_UNKNOWN));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_cmpstr(v->its_abi_revision_origin, ==, "metadata");
+
+    /* A record without the hostname still stands in, under a generic name. */
+    g_clear_pointer(&f->d->metadata.host, g_free);
+    nameless = run(f);
+    g_clear_pointer(&save, g_free);
+    save = rule_text(nameless, ITSMIG_RULE_ITS_SAVE_UNSUPPORTED, FALSE, &sev);
+    g_assert_nonnull(save);
+    assert_contains(save, "the source host", "message");
+    g_assert_false(itsmig_verdict_has(nameless, ITSMIG_RULE_SOURCE_UNKNOWN));
+}
+
+static void test_source_unknown_skips(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+
+    setup_no_source_no_metadata(f);
+    /* Everything the source rules would catch, on caps the check is not given. */
+    setup_source_no_save(f);
+    setup_source_no_pending(f);
+    setup_dest_64k(f);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_SOURCE_UNKNOWN));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_ITS_SAVE_UNSUPPORTED));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_NO_PENDING_TABLE_SAVE));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_HOST_CAPS_UNKNOWN));
+    g_assert_true(v->allowed);
+}
+
+static void test_one_item_per_host(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    guint n = 0;
+
+    setup_dest_unknown(f);
+    setup_source_save_unknown(f);
+    v = run(f);
+    for (guint i = 0; i < v->blockers->len; i++) {
+        const ItsmigVerdictItem *item = g_ptr_array_index(v->blockers, i);
+
+        if (item->rule == ITSMIG_RULE_HOST_CAPS_UNKNOWN)
+            n++;
+    }
+    g_assert_cmpuint(n, ==, 2);
+}
+
+/* ---- policy ---------------------------------------------------------------- */
+
+static void test_policy_defaults(void)
+{
+    ItsmigCompatPolicy p;
+
+    memset(&p, 0xa5, sizeof(p));
+    itsmig_compat_policy_init(&p);
+    g_assert_true(p.quiesce);
+    g_assert_cmpuint(p.early_boot_window, ==, 300);
+    g_assert_false(p.check_emulated);
+    for (guint i = 0; i < ITSMIG_RULE_LAST; i++) {
+        ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET
+                                      ? ITSMIG_VERDICT_BLOCKER
+                                      : ITSMIG_VERDICT_WARNING;
+
+        g_assert_cmpint(p.severity[i], ==, expected);
+        g_assert_cmpint(itsmig_rule_default_severity(i), ==, expected);
+    }
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_ARCH_MISMATCH));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_GIC_VERSION_MISMATCH));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_ITS_ABI_UNSUPPORTED));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_ITS_SAVE_UNSUPPORTED));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_HOST_CAPS_UNKNOWN));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_GICV4_DIRECT_INJECTION));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_LAST));
+}
+
+static void test_policy_raise(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) before = NULL;
+    g_autoptr(ItsmigVerdict) after = NULL;
+    g_autoptr(GError) error = NULL;
+
+    setup_dest_64k(f);
+    before = run(f);
+    g_assert_true(before->allowed);
+    g_assert_true(itsmig_compat_policy_set(&f->policy, "page-size-mismatch", "blocker", &error));
+    g_assert_no_error(error);
+    after = run(f);
+    assert_well_formed(after);
+    g_assert_false(after->allowed);
+    g_assert_cmpuint(after->blockers->len, ==, 1);
+    g_assert_cmpint(((ItsmigVerdictItem *)g_ptr_array_index(after->blockers, 0))->rule, ==,
+                    ITSMIG_RULE_PAGE_SIZE_MISMATCH);
+    g_assert_cmpuint(after->warnings->len, ==, 0);
+}
+
+static void test_policy_lower(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) before = NULL;
+    g_autoptr(ItsmigVerdict) after = NULL;
+    g_autoptr(GError) error = NULL;
+    const ItsmigVerdictItem *item;
+
+    setup_hostdevs_mixed(f);
+    before = run(f);
+    g_assert_false(before->allowed);
+    g_assert_true(itsmig_compat_policy_set(&f->policy, "hostdev-not-migratable", "warning",
+                                           &error));
+    g_assert_no_error(error);
+    after = run(f);
+    assert_well_formed(after);
+    g_assert_true(after->allowed);
+    g_assert_cmpuint(after->warnings->len, ==, 1);
+    item = g_ptr_array_index(after->warnings, 0);
+    g_assert_cmpint(item->rule, ==, ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE);
+    g_assert_cmpint(item->severity, ==, ITSMIG_VERDICT_WARNING);
+}
+
+static void test_policy_off(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) before = NULL;
+    g_autoptr(ItsmigVerdict) after = NULL;
+    g_autoptr(GError) error = NULL;
+
+    setup_dest_64k(f);
+    setup_hostdevs_mixed(f);
+    before = run(f);
+    g_assert_true(itsmig_verdict_has(before, ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_true(itsmig_compat_policy_set(&f->policy, "page-size-mismatch", "off", &error));
+    g_assert_true(itsmig_compat_policy_set(&f->policy, "hostdev-not-migratable", "off", &error));
+    g_assert_no_error(error);
+    after = run(f);
+    assert_well_formed(after);
+    g_assert_false(itsmig_verdict_has(after, ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_false(itsmig_verdict_has(after, ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE));
+    g_assert_true(after->allowed);
+    g_assert_cmpuint(after->warnings->len, ==, 0);
+}
+
+static void test_policy_refuses_fixed(void)
+{
+    static const char *const lower[] = { "warning", "off" };
+    ItsmigCompatPolicy p;
+
+    itsmig_compat_policy_init(&p);
+    for (guint r = 0; r < ITSMIG_RULE_LAST; r++) {
+        const char *code = itsmig_rule_to_string(r);
+
+        if (!itsmig_rule_is_fixed(r))
+            continue;
+        for (guint i = 0; i < G_N_ELEMENTS(lower); i++) {
+            g_autoptr(GError) error = NULL;
+
+            g_assert_false(itsmig_compat_policy_set(&p, code, lower[i], &error));
+            g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+            assert_contains(error->message, code, "error");
+            assert_contains(error->message, lower[i], "error");
+            assert_contains(error->message, "blocker", "error");
+            g_assert_cmpint(p.severity[r], ==, ITSMIG_VERDICT_BLOCKER);
+        }
+        g_assert_true(itsmig_compat_policy_set(&p, code, "blocker", NULL));
+    }
+}
+
+static void test_policy_refuses_unknown(void)
+{
+    ItsmigCompatPolicy p;
+    ItsmigCompatPolicy before;
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(GError) e3 = NULL;
+
+    itsmig_compat_policy_init(&p);
+    before = p;
+    g_assert_false(itsmig_compat_policy_set(&p, "no-such-rule", "warning", &e1));
+    g_assert_error(e1, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+    assert_contains(e1->message, "'no-such-rule'", "error");
+    assert_contains(e1->message, "page-size-mismatch", "error");
+
+    g_assert_false(itsmig_compat_policy_set(&p, "page-size-mismatch", "fatal", &e2));
+    g_assert_error(e2, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+    assert_contains(e2->message, "'fatal'", "error");
+    assert_contains(e2->message, "page-size-mismatch", "error");
+    assert_contains(e2->message, "off, warning or blocker", "error");
+
+    /* Words are exact, as in the config. */
+    g_assert_false(itsmig_compat_policy_set(&p, "page-size-mismatch", "Blocker", &e3));
+    g_assert_error(e3, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpmem(&p, sizeof(p), &before, sizeof(before));
+}
+
+/* A policy filled by hand cannot lower a fixed rule either. */
+static void test_policy_fixed_clamped(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *text = NULL;
+    ItsmigVerdictSeverity sev = ITSMIG_VERDICT_OFF;
+
+    setup_rev1(f);
+    f->policy.severity[ITSMIG_RULE_ITS_ABI_UNSUPPORTED] = ITSMIG_VERDICT_OFF;
+    v = run(f);
+    text = rule_text(v, ITSMIG_RULE_ITS_ABI_UNSUPPORTED, FALSE, &sev);
+    g_assert_nonnull(text);
+    g_assert_cmpint(sev, ==, ITSMIG_VERDICT_BLOCKER);
+    g_assert_false(v->allowed);
+}
+
+static void test_policy_null_is_default(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    ItsmigCompatInput in = { 0 };
+
+    setup_hostdevs_mixed(f); /* blocks without quiesce; the default quiesces */
+    in.domain = f->d;
+    in.source = f->s;
+    in.destination = f->t;
+    in.now = NOW;
+    v = itsmig_compat_check(&in, NULL);
+    g_assert_true(v->allowed);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_HOSTDEV_QUIESCED));
+}
+
+/* ---- codes, the manual, JSON ----------------------------------------------- */
+
+static void test_codes_round_trip(void)
+{
+    const char *top = g_getenv("top_srcdir");
+    g_autofree char *path = NULL;
+    g_autofree char *man = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) parts = NULL;
+    g_autofree char *plain = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (guint r = 0; r < ITSMIG_RULE_LAST; r++) {
+        const char *code = itsmig_rule_to_string(r);
+        ItsmigRule back = ITSMIG_RULE_LAST;
+
+        g_assert_nonnull(code);
+        g_assert_true(itsmig_rule_from_string(code, &back));
+        g_assert_cmpint(back, ==, r);
+        g_assert_false(g_hash_table_contains(seen, code));
+        g_hash_table_add(seen, (gpointer)code);
+    }
+    g_assert_null(itsmig_rule_to_string(ITSMIG_RULE_LAST));
+    g_assert_false(itsmig_rule_from_string("ITS-ABI-UNSUPPORTED", NULL));
+    g_assert_false(itsmig_rule_from_string("", NULL));
+    g_assert_false(itsmig_rule_from_string(NULL, NULL));
+
+    for (guint s = 0; s < ITSMIG_VERDICT_SEVERITY_LAST; s++) {
+        ItsmigVerdictSeverity back = ITSMIG_VERDICT_SEVERITY_LAST;
+
+        g_assert_true(
+            itsmig_verdict_severity_from_string(itsmig_verdict_severity_to_string(s), &back));
+        g_assert_cmpint(back, ==, s);
+    }
+    g_assert_null(itsmig_verdict_severity_to_string(ITSMIG_VERDICT_SEVERITY_LAST));
+    g_assert_false(itsmig_verdict_severity_from_string("fatal", NULL));
+
+    /* Every code has its entry in itsmig-compat(7): a ".B code" line after ".TP". */
+    if (top)
+        path = g_build_filename(top, "man", "itsmig-compat.7", NULL);
+    else
+        path = g_test_build_filename(G_TEST_DIST, "..", "man", "itsmig-compat.7", NULL);
+    g_assert_true(g_file_get_contents(path, &man, NULL, &error));
+    g_assert_no_error(error);
+    parts = g_strsplit(man, "\\-", -1);
+    plain = g_strjoinv("-", parts);
+    for (guint r = 0; r < ITSMIG_RULE_LAST; r++) {
+        g_autofree char *entry = g_strdup_printf(".TP\n.B %s\n", itsmig_rule_to_string(r));
+
+        if (!strstr(plain, entry))
+            g_error("%s has no entry for %s", path, itsmig_rule_to_string(r));
+    }
+}
+
+static JsonObject *verdict_json(const ItsmigVerdict *v, JsonNode **ret_root)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonNode) built = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+
+    json_builder_begin_object(b);
+    itsmig_verdict_to_json_members(v, b);
+    json_builder_end_object(b);
+    built = json_builder_get_root(b);
+    json_generator_set_root(gen, built);
+    text = json_generator_to_data(gen, NULL);
+    /* Through text and back, as a client sees it. */
+    g_assert_true(json_parser_load_from_data(parser, text, -1, &error));
+    g_assert_no_error(error);
+    *ret_root = json_node_copy(json_parser_get_root(parser));
+    return json_node_get_object(*ret_root);
+}
+
+static void assert_items_json(JsonObject *o, const char *member, const GPtrArray *items)
+{
+    JsonNode *node = json_object_get_member(o, member);
+    JsonArray *a;
+
+    g_assert_nonnull(node);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(node));
+    a = json_node_get_array(node);
+    g_assert_cmpuint(json_array_get_length(a), ==, items->len);
+    for (guint i = 0; i < items->len; i++) {
+        const ItsmigVerdictItem *item = g_ptr_array_index(items, i);
+        JsonObject *e = json_array_get_object_element(a, i);
+
+        g_assert_nonnull(e);
+        g_assert_cmpuint(json_object_get_size(e), ==, 3);
+        g_assert_cmpstr(json_object_get_string_member(e, "code"), ==,
+                        itsmig_rule_to_string(item->rule));
+        g_assert_cmpstr(json_object_get_string_member(e, "message"), ==, item->message);
+        g_assert_cmpstr(json_object_get_string_member(e, "hint"), ==, item->hint);
+    }
+}
+
+static void test_json_shape(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autoptr(ItsmigVerdict) unknown = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(JsonNode) root2 = NULL;
+    JsonObject *o;
+
+    setup_source_no_save(f);
+    setup_dest_64k(f);
+    setup_gicv4_1_vfio(f);
+    v = run(f);
+    g_assert_cmpuint(v->blockers->len, >=, 1);
+    g_assert_cmpuint(v->warnings->len, >=, 1);
+    o = verdict_json(v, &root);
+    g_assert_cmpuint(json_object_get_size(o), ==, 6);
+    g_assert_true(JSON_NODE_HOLDS_VALUE(json_object_get_member(o, "allowed")));
+    g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, "allowed")), ==,
+                    G_TYPE_BOOLEAN);
+    g_assert_false(json_object_get_boolean_member(o, "allowed"));
+    g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, "its_abi_revision")), ==,
+                    G_TYPE_INT64);
+    g_assert_cmpint(json_object_get_int_member(o, "its_abi_revision"), ==, 0);
+    g_assert_cmpstr(json_object_get_string_member(o, "its_abi_revision_origin"), ==, "metadata");
+    g_assert_true(json_object_get_boolean_member(o, "direct_injection"));
+    assert_items_json(o, "blockers", v->blockers);
+    assert_items_json(o, "warnings", v->warnings);
+
+    setup_no_source_no_metadata(f);
+    unknown = run(f);
+    o = verdict_json(unknown, &root2);
+    g_assert_true(json_object_get_null_member(o, "its_abi_revision"));
+    g_assert_cmpstr(json_object_get_string_member(o, "its_abi_revision_origin"), ==, "unknown");
+    g_assert_true(json_object_get_boolean_member(o, "allowed"));
+    assert_items_json(o, "blockers", unknown->blockers);
+    assert_items_json(o, "warnings", unknown->warnings);
+}
+
+/* Names from XML, config or peers cannot break a message over lines. */
+static void test_one_line(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+
+    g_free(f->d->name);
+    f->d->name = g_strdup("vm\nrogue");
+    setup_metadata_unreadable(f);
+    g_free(f->d->metadata_error);
+    f->d->metadata_error = g_strdup("line 3:\nbad");
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_PROFILE_FALLBACK));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(rule_cases); i++)
+        g_test_add_data_func(rule_cases[i].path, &rule_cases[i], test_rule_case);
+
+    g_test_add_func("/compat/verdict/baseline-allowed", test_baseline);
+    g_test_add_func("/compat/verdict/revision-origin", test_revision_origin);
+    g_test_add_func("/compat/verdict/direct-injection", test_direct_injection);
+    g_test_add_func("/compat/verdict/several-blockers-in-rule-order", test_several_blockers);
+    g_test_add_func("/compat/verdict/blockers-line-empty", test_blockers_line_empty);
+    g_test_add_func("/compat/verdict/one-item-per-host", test_one_item_per_host);
+    g_test_add_func("/compat/verdict/messages-one-line", test_one_line);
+    g_test_add_func("/compat/source/from-metadata", test_source_from_metadata);
+    g_test_add_func("/compat/source/unknown-skips-source-rules", test_source_unknown_skips);
+    g_test_add_func("/compat/policy/defaults", test_policy_defaults);
+    g_test_add_func("/compat/policy/raise-warning-to-blocker", test_policy_raise);
+    g_test_add_func("/compat/policy/lower-blocker-to-warning", test_policy_lower);
+    g_test_add_func("/compat/policy/off-drops", test_policy_off);
+    g_test_add_func("/compat/policy/refuses-lowering-fixed", test_policy_refuses_fixed);
+    g_test_add_func("/compat/policy/refuses-unknown-words", test_policy_refuses_unknown);
+    g_test_add_func("/compat/policy/fixed-stays-blocker", test_policy_fixed_clamped);
+    g_test_add_func("/compat/policy/null-is-default", test_policy_null_is_default);
+    g_test_add_func("/compat/codes/round-trip-and-documented", test_codes_round_trip);
+    g_test_add_func("/compat/json/shape", test_json_shape);
+
+    return g_test_run();
+}
