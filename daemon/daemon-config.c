@@ -27,11 +27,17 @@ static const NumericKey numeric_keys[] = {
     NUM("libvirt", "reconnect-max", reconnect_max, 1, 3600),
     NUM("libvirt", "history-size", history_size, 1, 4096),
     NUM("api", "max-body", max_body, 1024, 64 * 1024 * 1024),
+    NUM("api", "max-domain-xml", max_domain_xml, 65536, 16 * 1024 * 1024),
     NUM("api", "max-url", max_url, 64, 65536),
     NUM("api", "max-connections", max_connections, 1, 65536),
     NUM("api", "connection-timeout", connection_timeout, 1, 86400),
     NUM("api", "event-buffer", event_buffer, 16, 1000000),
     NUM("api", "max-event-streams", max_event_streams, 1, 10000),
+    NUM("hook", "timeout", hook_timeout, 1, 300),
+    NUM("policy", "early-boot-window", policy.early_boot_window, 0, 86400),
+    NUM("peers", "connect-timeout", peer_connect_timeout, 1, 60),
+    NUM("peers", "timeout", peer_timeout, 1, 600),
+    NUM("peers", "cache-ttl", peer_cache_ttl, 0, 3600),
 };
 
 typedef struct {
@@ -51,13 +57,26 @@ static const StringKey string_keys[] = {
     STR("api", "tls-key", tls_key),
     STR("api", "token-file", token_file),
     STR("daemon", "state-dir", state_dir),
+    STR("daemon", "hostname", hostname),
+    STR("hook", "record-dir", hook_record_dir),
 };
 
 /* Keys read by hand below, so unknown-key detection knows them. */
 static const char *const other_keys[][2] = {
     { "api", "socket-mode" },
     { "daemon", "log-level" },
+    { "hook", "on-unreachable" },
+    { "policy", "check-emulated" },
+    { "policy", "migratable-drivers" },
 };
+
+/* Upstream VFIO variant drivers that implement migration v2. */
+static const char *const default_migratable_drivers[] = {
+    "mlx5_vfio_pci", "hisi_acc_vfio_pci", "pds_vfio_pci", "qat_vfio_pci", NULL,
+};
+
+#define PEER_GROUP_PREFIX "peer "
+#define PEER_NAME_MAX     64
 
 ItsmigdConfig *itsmigd_config_new_default(void)
 {
@@ -75,6 +94,7 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->tls_key = g_strdup(SYSCONFDIR "/itsmig/tls/key.pem");
     c->token_file = g_strdup(SYSCONFDIR "/itsmig/peer-token");
     c->max_body = 65536;
+    c->max_domain_xml = 4 * 1024 * 1024;
     c->max_url = 2048;
     c->max_connections = 256;
     c->connection_timeout = 30;
@@ -82,6 +102,14 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->max_event_streams = 64;
     c->state_dir = g_strdup(LOCALSTATEDIR "/lib/itsmigd");
     c->log_level = G_LOG_LEVEL_INFO;
+    c->hook_timeout = 10;
+    c->hook_record_dir = g_strdup(RUNSTATEDIR "/itsmig/hook");
+    itsmig_compat_policy_init(&c->policy);
+    c->migratable_drivers = g_strdupv((char **)default_migratable_drivers);
+    c->peer_connect_timeout = 3;
+    c->peer_timeout = 10;
+    c->peer_cache_ttl = 30;
+    c->peers = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_config_free);
     return c;
 }
 
@@ -95,7 +123,49 @@ void itsmigd_config_free(ItsmigdConfig *c)
     if (c->token)
         explicit_bzero(c->token, strlen(c->token));
     g_free(c->token);
+    for (gsize i = 0; i < ITSMIG_CAP_LAST; i++)
+        g_free(c->declared[i]);
+    g_strfreev(c->migratable_drivers);
+    if (c->peers)
+        g_ptr_array_unref(c->peers);
     g_free(c);
+}
+
+void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
+{
+    if (!peer)
+        return;
+    g_free(peer->name);
+    g_free(peer->url);
+    g_free(peer->ca);
+    g_free(peer->token_file);
+    if (peer->token)
+        explicit_bzero(peer->token, strlen(peer->token));
+    g_free(peer->token);
+    g_free(peer);
+}
+
+ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer)
+{
+    ItsmigdPeerConfig *copy = g_new0(ItsmigdPeerConfig, 1);
+
+    copy->name = g_strdup(peer->name);
+    copy->url = g_strdup(peer->url);
+    copy->ca = g_strdup(peer->ca);
+    copy->token_file = g_strdup(peer->token_file);
+    copy->token = g_strdup(peer->token);
+    return copy;
+}
+
+const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name)
+{
+    for (guint i = 0; i < config->peers->len; i++) {
+        const ItsmigdPeerConfig *peer = g_ptr_array_index(config->peers, i);
+
+        if (strcmp(peer->name, name) == 0)
+            return peer;
+    }
+    return NULL;
 }
 
 static const struct {
@@ -177,6 +247,14 @@ gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint1
 
 static gboolean key_known(const char *group, const char *key)
 {
+    ItsmigCapField field;
+    ItsmigRule rule;
+
+    /* [host] takes the capability fields, [policy] also the rule codes. */
+    if (!strcmp(group, "host"))
+        return strchr(key, '_') == NULL && itsmig_cap_field_from_string(key, &field);
+    if (!strcmp(group, "policy") && itsmig_rule_from_string(key, &rule))
+        return TRUE;
     for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++)
         if (!strcmp(numeric_keys[i].group, group) && !strcmp(numeric_keys[i].key, key))
             return TRUE;
@@ -206,18 +284,221 @@ static gboolean config_error(GError **error, const char *path, const char *group
     return FALSE;
 }
 
+/* The first line of @file: a bearer token, at least 16 printable ASCII
+ * characters without spaces.  Wiped from memory wherever it is dropped. */
+static gboolean read_token_file(const char *file, const char *where, const char *group,
+                                char **ret_token, GError **error)
+{
+    g_autofree char *contents = NULL;
+    g_autoptr(GError) local = NULL;
+    gboolean printable = TRUE;
+    gsize len = 0;
+    char *nl;
+
+    if (!file)
+        return config_error(error, where, group, "token-file", "a bearer token file is required");
+    if (!g_file_get_contents(file, &contents, &len, &local))
+        return config_error(error, where, group, "token-file", "%s", local->message);
+    nl = strpbrk(contents, "\r\n");
+    if (nl)
+        *nl = '\0';
+    g_strstrip(contents);
+    for (const char *p = contents; *p; p++)
+        printable = printable && *p > ' ' && *p < 0x7f;
+    if (strlen(contents) < 16 || !printable) {
+        explicit_bzero(contents, len);
+        return config_error(error, where, group, "token-file",
+                            "%s: the token must be at least 16 printable ASCII characters, "
+                            "without spaces",
+                            file);
+    }
+    *ret_token = g_strdup(contents);
+    explicit_bzero(contents, len);
+    return TRUE;
+}
+
+static gboolean read_token(ItsmigdConfig *c, GError **error)
+{
+    char *token = NULL;
+
+    if (!c->token_file)
+        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
+                            "a bearer token file is required when [api] listen is set");
+    if (!read_token_file(c->token_file, c->path ? c->path : "command line", "api", &token,
+                         error))
+        return FALSE;
+    if (c->token)
+        explicit_bzero(c->token, strlen(c->token));
+    g_free(c->token);
+    c->token = token;
+    return TRUE;
+}
+
+static gboolean parse_bool(const char *value, gboolean *ret)
+{
+    if (!g_ascii_strcasecmp(value, "true") || !g_ascii_strcasecmp(value, "yes")) {
+        *ret = TRUE;
+        return TRUE;
+    }
+    if (!g_ascii_strcasecmp(value, "false") || !g_ascii_strcasecmp(value, "no")) {
+        *ret = FALSE;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* [host]: each key a capability field; the value is checked the way it
+ * will be applied, so that a bad one stops the daemon at start. */
+static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    g_autoptr(ItsmigHostCaps) scratch = itsmig_host_caps_new("config");
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
+
+    for (gsize k = 0; keys && keys[k]; k++) {
+        g_autofree char *value = g_key_file_get_string(kf, "host", keys[k], NULL);
+        g_autoptr(GError) local = NULL;
+        ItsmigCapField field;
+
+        if (!itsmig_cap_field_from_string(keys[k], &field))
+            return config_error(error, c->path, "host", keys[k], "unknown key");
+        g_strstrip(value);
+        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local))
+            return config_error(error, c->path, "host", keys[k], "%s", local->message);
+        g_free(c->declared[field]);
+        c->declared[field] = g_steal_pointer(&value);
+    }
+    return TRUE;
+}
+
+static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
+
+    for (gsize k = 0; keys && keys[k]; k++) {
+        g_autofree char *value = g_key_file_get_string(kf, "policy", keys[k], NULL);
+        g_autoptr(GError) local = NULL;
+        ItsmigRule rule;
+
+        g_strstrip(value);
+        if (!strcmp(keys[k], "check-emulated")) {
+            if (!parse_bool(value, &c->policy.check_emulated))
+                return config_error(error, c->path, "policy", keys[k],
+                                    "'%s' is not true or false", value);
+        } else if (!strcmp(keys[k], "migratable-drivers")) {
+            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
+            g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
+
+            for (gsize i = 0; list && list[i]; i++) {
+                g_strstrip(list[i]);
+                if (!list[i][0])
+                    continue;
+                for (const char *p = list[i]; *p; p++) {
+                    if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+                        return config_error(error, c->path, "policy", keys[k],
+                                            "'%s' is not a driver name", list[i]);
+                }
+                g_ptr_array_add(drivers, g_strdup(list[i]));
+            }
+            g_ptr_array_add(drivers, NULL);
+            g_strfreev(c->migratable_drivers);
+            c->migratable_drivers = (char **)g_ptr_array_free(g_steal_pointer(&drivers), FALSE);
+        } else if (itsmig_rule_from_string(keys[k], &rule)) {
+            if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
+                return config_error(error, c->path, "policy", keys[k], "%s", local->message);
+        }
+    }
+    return TRUE;
+}
+
+static gboolean peer_name_valid(const char *name)
+{
+    gsize len = strlen(name);
+
+    if (len == 0 || len > PEER_NAME_MAX)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GError **error)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = g_new0(ItsmigdPeerConfig, 1);
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    const char *name = group + strlen(PEER_GROUP_PREFIX);
+
+    if (!peer_name_valid(name)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "%s: [%s]: a peer name is 1 to %d letters, digits, '-', '_' or '.'", c->path,
+                    group, PEER_NAME_MAX);
+        return FALSE;
+    }
+    if (itsmigd_config_find_peer(c, name)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "%s: [%s]: peer '%s' is configured twice", c->path, group, name);
+        return FALSE;
+    }
+    peer->name = g_strdup(name);
+    for (gsize k = 0; keys && keys[k]; k++) {
+        g_autofree char *value = g_key_file_get_string(kf, group, keys[k], NULL);
+        char **field;
+
+        if (!strcmp(keys[k], "url"))
+            field = &peer->url;
+        else if (!strcmp(keys[k], "ca"))
+            field = &peer->ca;
+        else if (!strcmp(keys[k], "token-file"))
+            field = &peer->token_file;
+        else
+            return config_error(error, c->path, group, keys[k],
+                                "unknown key (known: url, ca, token-file)");
+        g_strstrip(value);
+        g_free(*field);
+        *field = value[0] ? g_steal_pointer(&value) : NULL;
+    }
+    if (!peer->url)
+        return config_error(error, c->path, group, "url", "an https:// URL is required");
+    {
+        g_autoptr(GUri) uri = g_uri_parse(peer->url, G_URI_FLAGS_NONE, NULL);
+
+        if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
+            !g_uri_get_host(uri)[0] || (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) ||
+            g_uri_get_query(uri) || g_uri_get_userinfo(uri))
+            return config_error(error, c->path, group, "url",
+                                "'%s' is not https://HOST[:PORT] (peers speak only HTTPS; no "
+                                "path, query or user)",
+                                peer->url);
+    }
+    if (peer->ca && !g_path_is_absolute(peer->ca))
+        return config_error(error, c->path, group, "ca", "must be an absolute path");
+    if (!read_token_file(peer->token_file, c->path, group, &peer->token, error))
+        return FALSE;
+    g_ptr_array_add(c->peers, g_steal_pointer(&peer));
+    return TRUE;
+}
+
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
+    static const char *const known_groups[] = {
+        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", NULL,
+    };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
     for (gsize g = 0; groups[g]; g++) {
         g_auto(GStrv) keys = NULL;
 
-        if (strcmp(groups[g], "libvirt") && strcmp(groups[g], "api") &&
-            strcmp(groups[g], "daemon")) {
+        if (g_str_has_prefix(groups[g], PEER_GROUP_PREFIX)) {
+            if (!read_peer(c, kf, groups[g], error))
+                return FALSE;
+            continue;
+        }
+        if (!g_strv_contains(known_groups, groups[g])) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s: unknown group [%s] (known: libvirt, api, daemon)", c->path,
-                        groups[g]);
+                        "%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
+                        "policy, peers, peer NAME)",
+                        c->path, groups[g]);
             return FALSE;
         }
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
@@ -275,6 +556,18 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                                 "'%s' is not an octal mode between 0 and 0777", value);
         c->socket_mode = (unsigned int)mode;
     }
+    if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
+        g_autofree char *value = g_key_file_get_string(kf, "hook", "on-unreachable", NULL);
+
+        g_strstrip(value);
+        if (!strcmp(value, "deny") || !strcmp(value, "allow"))
+            c->hook_fail_open = !strcmp(value, "allow");
+        else
+            return config_error(error, c->path, "hook", "on-unreachable",
+                                "'%s' is not deny or allow", value);
+    }
+    if (!read_host(c, kf, error) || !read_policy(c, kf, error))
+        return FALSE;
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
         g_autofree char *value = g_key_file_get_string(kf, "daemon", "log-level", NULL);
         g_autoptr(GError) local = NULL;
@@ -283,42 +576,6 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
             return config_error(error, c->path, "daemon", "log-level", "%s", local->message);
     }
-    return TRUE;
-}
-
-static gboolean read_token(ItsmigdConfig *c, GError **error)
-{
-    g_autofree char *contents = NULL;
-    g_autoptr(GError) local = NULL;
-    gsize len = 0;
-    char *nl;
-
-    if (!c->token_file)
-        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
-                            "a bearer token file is required when [api] listen is set");
-    if (!g_file_get_contents(c->token_file, &contents, &len, &local))
-        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
-                            "%s", local->message);
-    nl = strpbrk(contents, "\r\n");
-    if (nl)
-        *nl = '\0';
-    g_strstrip(contents);
-    gboolean printable = TRUE;
-
-    for (const char *p = contents; *p; p++)
-        printable = printable && *p > ' ' && *p < 0x7f;
-    if (strlen(contents) < 16 || !printable) {
-        explicit_bzero(contents, len);
-        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
-                            "%s: the token must be at least 16 printable ASCII characters, "
-                            "without spaces",
-                            c->token_file);
-    }
-    if (c->token)
-        explicit_bzero(c->token, strlen(c->token));
-    g_free(c->token);
-    c->token = g_strdup(contents);
-    explicit_bzero(contents, len);
     return TRUE;
 }
 
@@ -379,6 +636,21 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
                NULL;
     if (!c->state_dir || !g_path_is_absolute(c->state_dir))
         return config_error(error, where, "daemon", "state-dir", "must be an absolute path"),
+               NULL;
+    if (c->hostname) {
+        gboolean fine = strlen(c->hostname) <= 255;
+
+        for (const char *p = c->hostname; *p && fine; p++)
+            fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
+        if (!fine)
+            return config_error(error, where, "daemon", "hostname",
+                                "'%s' is not a host name (letters, digits, '-', '.', '_'; at "
+                                "most 255)",
+                                c->hostname),
+                   NULL;
+    }
+    if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
+        return config_error(error, where, "hook", "record-dir", "must be an absolute path"),
                NULL;
     if (c->listen) {
         g_autofree char *addr = NULL;

@@ -3,9 +3,25 @@
 
 #include <glib.h>
 
+#include "itsmig/compat.h"
+#include "itsmig/host-caps.h"
+
 #define ITSMIGD_DEFAULT_CONFIG SYSCONFDIR "/itsmig/itsmigd.conf"
 
-/* Everything itsmigd.conf(5) documents; the defaults are in config.c. */
+/* A [peer NAME] group: another itsmigd to exchange capabilities with. */
+typedef struct {
+    char *name;
+    char *url;        /* https://HOST:PORT */
+    char *ca;         /* CA bundle that signed the peer's certificate; NULL: the system's */
+    char *token_file;
+    char *token;      /* read from token_file */
+} ItsmigdPeerConfig;
+
+void itsmigd_peer_config_free(ItsmigdPeerConfig *peer);
+ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdPeerConfig, itsmigd_peer_config_free)
+
+/* Everything itsmigd.conf(5) documents; the defaults are in daemon-config.c. */
 typedef struct {
     char *path; /* the file read, NULL when none */
 
@@ -27,6 +43,7 @@ typedef struct {
     char *token_file;
     char *token; /* read from token_file when listen is set */
     gsize max_body;
+    gsize max_domain_xml;
     gsize max_url;
     unsigned int max_connections;
     unsigned int connection_timeout;
@@ -36,6 +53,26 @@ typedef struct {
     /* [daemon] */
     char *state_dir;
     GLogLevelFlags log_level;
+    char *hostname; /* the name this host goes by among peers; NULL: the system's */
+
+    /* [hook]: read by the libvirt hook (client/hooks/), checked here too. */
+    unsigned int hook_timeout;  /* seconds the hook waits for itsmigd */
+    gboolean hook_fail_open;    /* on-unreachable = allow */
+    char *hook_record_dir;      /* where the hook records starts and incoming migrations */
+
+    /* [host]: declared capability values as written (already checked), by
+     * field; NULL when not declared. */
+    char *declared[ITSMIG_CAP_LAST];
+
+    /* [policy] */
+    ItsmigCompatPolicy policy;
+    char **migratable_drivers; /* host drivers that can migrate a VFIO device's state */
+
+    /* [peers] and [peer NAME] */
+    unsigned int peer_connect_timeout; /* seconds */
+    unsigned int peer_timeout;         /* seconds, the whole exchange */
+    unsigned int peer_cache_ttl;       /* seconds a peer's capabilities are reused */
+    GPtrArray *peers;                  /* ItsmigdPeerConfig *, in file order */
 } ItsmigdConfig;
 
 /* Command-line values that override the file; NULL fields are unset. */
@@ -64,3 +101,6 @@ gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint1
 gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level,
                                         GError **error);
 const char *itsmigd_config_log_level_to_string(GLogLevelFlags level);
+
+/* The peer called @name, NULL when none is. */
+const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name);

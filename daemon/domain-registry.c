@@ -24,6 +24,7 @@ typedef struct {
     gint64 updated_us;
     ItsmigDomainProfile *profile;
     char *profile_error;
+    GBytes *xml; /* the XML the profile was read from; immutable, so shared */
     GQueue history; /* HistoryEntry*, oldest first */
 } Domain;
 
@@ -56,6 +57,8 @@ static void domain_free(Domain *d)
     g_free(d->uuid);
     itsmig_domain_profile_free(d->profile);
     g_free(d->profile_error);
+    if (d->xml)
+        g_bytes_unref(d->xml);
     g_queue_clear_full(&d->history, (GDestroyNotify)history_entry_free);
     g_free(d);
 }
@@ -160,6 +163,82 @@ void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
     }
     g_mutex_unlock(&reg->lock);
     itsmig_domain_profile_free(profile);
+}
+
+void itsmigd_registry_set_xml(ItsmigdRegistry *reg, const char *uuid, GBytes *xml)
+{
+    Domain *d;
+    GBytes *old = NULL;
+
+    g_mutex_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        old = d->xml;
+        d->xml = xml ? g_bytes_ref(xml) : NULL;
+    }
+    g_mutex_unlock(&reg->lock);
+    if (old)
+        g_bytes_unref(old);
+}
+
+GBytes *itsmigd_registry_get_xml(ItsmigdRegistry *reg, const char *name, char **ret_uuid)
+{
+    Domain *d;
+    GBytes *xml = NULL;
+
+    g_mutex_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_name, name);
+    if (d && d->xml) {
+        xml = g_bytes_ref(d->xml);
+        if (ret_uuid)
+            *ret_uuid = g_strdup(d->uuid);
+    }
+    g_mutex_unlock(&reg->lock);
+    return xml;
+}
+
+void itsmigd_domain_xml_free(ItsmigdDomainXml *x)
+{
+    if (!x)
+        return;
+    g_free(x->name);
+    g_free(x->uuid);
+    if (x->xml)
+        g_bytes_unref(x->xml);
+    g_free(x);
+}
+
+static int compare_domain_xml(gconstpointer a, gconstpointer b)
+{
+    const ItsmigdDomainXml *x = *(ItsmigdDomainXml *const *)a;
+    const ItsmigdDomainXml *y = *(ItsmigdDomainXml *const *)b;
+
+    return strcmp(x->name, y->name);
+}
+
+GPtrArray *itsmigd_registry_all_xml(ItsmigdRegistry *reg)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_domain_xml_free);
+    GHashTableIter it;
+    gpointer value;
+
+    g_mutex_lock(&reg->lock);
+    g_hash_table_iter_init(&it, reg->by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        Domain *d = value;
+        ItsmigdDomainXml *x;
+
+        if (!d->xml)
+            continue;
+        x = g_new0(ItsmigdDomainXml, 1);
+        x->name = g_strdup(d->name);
+        x->uuid = g_strdup(d->uuid);
+        x->xml = g_bytes_ref(d->xml);
+        g_ptr_array_add(all, x);
+    }
+    g_mutex_unlock(&reg->lock);
+    g_ptr_array_sort(all, compare_domain_xml);
+    return all;
 }
 
 void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64 time_us,

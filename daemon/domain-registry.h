@@ -36,6 +36,20 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
 /* Takes @profile (may be NULL with @profile_error saying why). */
 void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
                                   ItsmigDomainProfile *profile, const char *profile_error);
+/* The domain XML behind the profile (kept by reference). */
+void itsmigd_registry_set_xml(ItsmigdRegistry *reg, const char *uuid, GBytes *xml);
+/* The XML of the domain called @name and its UUID; NULL when unknown. */
+GBytes *itsmigd_registry_get_xml(ItsmigdRegistry *reg, const char *name, char **ret_uuid);
+
+typedef struct {
+    char *name;
+    char *uuid;
+    GBytes *xml;
+} ItsmigdDomainXml;
+void itsmigd_domain_xml_free(ItsmigdDomainXml *x);
+/* Every domain whose XML is known, sorted by name. */
+GPtrArray *itsmigd_registry_all_xml(ItsmigdRegistry *reg);
+
 void itsmigd_registry_add_history(ItsmigdRegistry *reg, const char *uuid, gint64 time_us,
                                   const char *type, const char *detail, gboolean reconstructed);
 gboolean itsmigd_registry_remove(ItsmigdRegistry *reg, const char *uuid);

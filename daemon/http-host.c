@@ -14,12 +14,14 @@ static void add_string_or_null(JsonBuilder *b, const char *key, const char *valu
         json_builder_add_null_value(b);
 }
 
-/* GET /v1/host: the KVM probe and the host's facts.  The libvirt and
- * hypervisor versions are those of the current (or last) connection. */
+/* GET /v1/host: the host capabilities document peers exchange
+ * (docs/host-caps.schema.json), then this daemon's libvirt connection and
+ * the KVM probe in full. */
 void itsmigd_http_host(ItsmigdHttpRequest *req)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(&d->host);
     g_auto(ItsmigdVirtStatus) st = { 0 };
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(GBytes) bytes = NULL;
@@ -28,17 +30,16 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
 
     itsmigd_virt_get_status(d->virt, &st);
     json_builder_begin_object(b);
-    add_string_or_null(b, "hostname", d->host.hostname);
-    add_string_or_null(b, "kernel_release", d->host.kernel_release);
-    add_string_or_null(b, "arch", d->host.arch);
-    json_builder_set_member_name(b, "page_size");
-    json_builder_add_int_value(b, d->host.page_size);
-    add_string_or_null(b, "libvirt_uri", st.uri);
-    json_builder_set_member_name(b, "libvirt_connected");
+    itsmig_host_caps_to_json_members(caps, b);
+    json_builder_set_member_name(b, "libvirt");
+    json_builder_begin_object(b);
+    add_string_or_null(b, "uri", st.uri);
+    json_builder_set_member_name(b, "connected");
     json_builder_add_boolean_value(b, st.connected);
-    add_string_or_null(b, "libvirt_version", st.libvirt_version);
+    add_string_or_null(b, "version", st.libvirt_version);
     add_string_or_null(b, "hypervisor", st.hypervisor);
     add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
+    json_builder_end_object(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     text = json_to_string(root, FALSE);

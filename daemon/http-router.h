@@ -20,6 +20,7 @@ typedef enum {
     ITSMIGD_ROUTE_JSON_BODY = 1 << 1,     /* takes a JSON body (415, 413, 400) */
     ITSMIGD_ROUTE_LOCAL_ONLY = 1 << 2,    /* unix socket only: 403 over TCP */
     ITSMIGD_ROUTE_STREAM = 1 << 3,        /* long-lived: not in the latency histogram */
+    ITSMIGD_ROUTE_XML_BODY = 1 << 4,      /* takes a domain XML body, up to max_domain_xml */
 } ItsmigdRouteFlags;
 
 typedef struct {

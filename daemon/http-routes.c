@@ -8,6 +8,13 @@ const ItsmigdRoute itsmigd_routes[] = {
     { "GET", "/v1/host", itsmigd_http_host, 0 },
     { "GET", "/v1/domains", itsmigd_http_domains_list, ITSMIGD_ROUTE_NEEDS_LIBVIRT },
     { "GET", "/v1/domains/{name}", itsmigd_http_domains_get, ITSMIGD_ROUTE_NEEDS_LIBVIRT },
+    { "POST", "/v1/domains/{name}/preflight", itsmigd_http_domains_preflight,
+      ITSMIGD_ROUTE_NEEDS_LIBVIRT | ITSMIGD_ROUTE_JSON_BODY },
+    { "POST", "/v1/compat/matrix", itsmigd_http_compat_matrix,
+      ITSMIGD_ROUTE_NEEDS_LIBVIRT | ITSMIGD_ROUTE_JSON_BODY },
+    /* Not NEEDS_LIBVIRT: the gate answers from the XML and what it knows. */
+    { "POST", "/v1/hook/migrate-begin", itsmigd_http_hook_migrate_begin,
+      ITSMIGD_ROUTE_LOCAL_ONLY | ITSMIGD_ROUTE_XML_BODY },
     { "GET", "/v1/events", itsmigd_http_events, ITSMIGD_ROUTE_STREAM },
     { "GET", "/v1/log", itsmigd_http_log_get, ITSMIGD_ROUTE_LOCAL_ONLY },
     { "PUT", "/v1/log", itsmigd_http_log_put, ITSMIGD_ROUTE_LOCAL_ONLY | ITSMIGD_ROUTE_JSON_BODY },

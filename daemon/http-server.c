@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "daemon/http-server.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -269,6 +270,12 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
     return req->json;
 }
 
+const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
+{
+    *ret_len = req->body ? req->body->len : 0;
+    return req->body ? (const char *)req->body->data : "";
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
 static gboolean token_matches(ItsmigdHttpServer *server, const char *header)
@@ -292,13 +299,23 @@ static gboolean token_matches(ItsmigdHttpServer *server, const char *header)
     return ok;
 }
 
-static gboolean is_json_type(const char *value)
+static gboolean is_type(const char *value, const char *type)
 {
-    gsize len = strlen("application/json");
+    gsize len = strlen(type);
 
-    if (!value || g_ascii_strncasecmp(value, "application/json", len) != 0)
+    if (!value || g_ascii_strncasecmp(value, type, len) != 0)
         return FALSE;
     return value[len] == '\0' || value[len] == ';' || value[len] == ' ';
+}
+
+/* What a route's body may weigh: domain XML can be larger than any JSON. */
+static gsize body_limit(const ItsmigdHttpRequest *req)
+{
+    const ItsmigdHttpLimits *limits = &req->listener->server->limits;
+
+    return req->match.route && (req->match.route->flags & ITSMIGD_ROUTE_XML_BODY)
+               ? limits->max_domain_xml
+               : limits->max_body;
 }
 
 /* The first call for a request: everything that needs only the headers. */
@@ -348,22 +365,25 @@ static void begin_request(ItsmigdHttpRequest *req)
                                          "this resource is served on the unix socket only");
         return;
     }
-    if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
+    if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY)) {
         const char *type = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
         const char *length = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        gboolean xml = (route->flags & ITSMIGD_ROUTE_XML_BODY) != 0;
         guint64 n;
 
-        if (!is_json_type(type)) {
-            g_autofree char *msg = g_strdup_printf(
-                "the body must be application/json, not %s", type ? type : "untyped");
+        if (xml ? !is_type(type, "application/xml") && !is_type(type, "text/xml")
+                : !is_type(type, "application/json")) {
+            g_autofree char *msg = g_strdup_printf("the body must be %s, not %s",
+                                                   xml ? "application/xml" : "application/json",
+                                                   type ? type : "untyped");
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
             return;
         }
         if (length && g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
-            n > server->limits.max_body) {
+            n > body_limit(req)) {
             g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT
                                                    " bytes",
-                                                   server->limits.max_body);
+                                                   body_limit(req));
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
             return;
         }
@@ -378,7 +398,7 @@ static void finish_request(ItsmigdHttpRequest *req)
 
     if (req->body_too_large) {
         g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes",
-                                               server->limits.max_body);
+                                               body_limit(req));
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
         return;
     }
@@ -391,9 +411,11 @@ static void finish_request(ItsmigdHttpRequest *req)
                                              "the body is empty; a JSON object is expected");
             return;
         }
-        if (!g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
-                                             "the body is not valid UTF-8");
+        /* Before json-glib, which recurses without a limit on a connection
+         * thread's small stack. */
+        if (!itsmig_json_check((const char *)req->body->data, req->body->len,
+                               ITSMIG_JSON_DEPTH_MAX, "the body", &error)) {
+            itsmigd_http_reply_error(req, error);
             return;
         }
         if (!json_parser_load_from_data(parser, (const char *)req->body->data, req->body->len,
@@ -409,6 +431,14 @@ static void finish_request(ItsmigdHttpRequest *req)
             return;
         }
         req->json = json_node_ref(json_parser_get_root(parser));
+    }
+    if (route->flags & ITSMIGD_ROUTE_XML_BODY) {
+        if (req->body->len == 0 ||
+            !g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_DOMAIN_XML,
+                                             "the body must be a domain XML document in UTF-8");
+            return;
+        }
     }
     if ((route->flags & ITSMIGD_ROUTE_NEEDS_LIBVIRT) &&
         !itsmigd_virt_is_connected(server->daemon->virt)) {
@@ -441,7 +471,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return req->failed || (!req->responded && !req->match.route) ? MHD_NO : MHD_YES;
     }
     if (*upload_data_size) {
-        gsize max = req->listener->server->limits.max_body;
+        gsize max = body_limit(req);
 
         if (req->body && !req->body_too_large) {
             if (req->body->len + *upload_data_size > max)

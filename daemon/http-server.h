@@ -17,6 +17,7 @@ typedef struct ItsmigdHttpServer ItsmigdHttpServer;
 
 typedef struct {
     gsize max_body;
+    gsize max_domain_xml;
     gsize max_url;
     unsigned int max_connections;
     unsigned int connection_timeout;
@@ -52,6 +53,8 @@ gboolean itsmigd_http_request_check_query(ItsmigdHttpRequest *req, const char *c
 const char *itsmigd_http_request_header(ItsmigdHttpRequest *req, const char *name);
 /* The parsed JSON body of a ITSMIGD_ROUTE_JSON_BODY route. */
 JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
+/* The body of a ITSMIGD_ROUTE_XML_BODY route: UTF-8 checked, not parsed. */
+const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
 
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);

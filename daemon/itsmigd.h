@@ -7,19 +7,10 @@
 #include "daemon/daemon-config.h"
 #include "daemon/domain-registry.h"
 #include "daemon/event-bus.h"
+#include "daemon/local-host.h"
 #include "daemon/metrics.h"
+#include "daemon/peer-client.h"
 #include "daemon/virt-connect.h"
-
-/* What this host is, learnt once at start. */
-typedef struct {
-    char *hostname;
-    char *kernel_release;
-    char *arch;
-    long page_size;
-    /* itsmig_kvm_its_caps_to_json() as text: JsonNodes are not safe to
-     * share between threads, text is. */
-    char *kvm_json;
-} ItsmigdHost;
 
 /* The daemon's parts, shared by the main loop and the HTTP threads.  Each
  * part guards its own state; the pointers themselves never change while the
@@ -30,6 +21,7 @@ typedef struct {
     ItsmigdEventBus *bus;
     ItsmigdMetrics *metrics;
     ItsmigdVirt *virt;
+    ItsmigdPeers *peers;
     ItsmigdHost host;
     gint64 started_us; /* monotonic */
 } ItsmigDaemon;

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
 #include <systemd/sd-daemon.h>
@@ -30,38 +31,15 @@ typedef struct {
     guint status_source;
 } Itsmigd;
 
-static void host_learn(ItsmigdHost *host)
+/* The host's capabilities follow the connection: QEMU's and libvirt's
+ * versions are those of the daemon at the other end. */
+static void update_host(Itsmigd *self)
 {
-    struct utsname u;
-    ItsmigKvmItsCaps caps;
-    ItsmigDiag diag = { 0 };
+    g_auto(ItsmigdVirtStatus) st = { 0 };
 
-    host->hostname = g_strdup(g_get_host_name());
-    if (uname(&u) == 0) {
-        host->kernel_release = g_strdup(u.release);
-        host->arch = g_strdup(u.machine);
-    }
-    host->page_size = sysconf(_SC_PAGESIZE);
-    /* The probe fills caps even when it cannot run, with the reason. */
-    if (itsmig_kvm_its_probe(&caps, &diag) < 0 && caps.available)
-        g_warning("KVM ITS probe failed: %s", diag.text);
-    if (caps.available)
-        g_message("KVM ITS probe: default ABI revision %u", caps.default_abi_revision);
-    else
-        g_message("KVM ITS probe not possible here: %s", caps.unavailable_reason);
-    {
-        g_autoptr(JsonNode) kvm = itsmig_kvm_its_caps_to_json(&caps);
-
-        host->kvm_json = json_to_string(kvm, FALSE);
-    }
-}
-
-static void host_clear(ItsmigdHost *host)
-{
-    g_free(host->hostname);
-    g_free(host->kernel_release);
-    g_free(host->arch);
-    g_free(host->kvm_json);
+    itsmigd_virt_get_status(self->d.virt, &st);
+    itsmigd_host_update(&self->d.host, self->d.config, st.hypervisor, st.hypervisor_version,
+                        st.libvirt_version);
 }
 
 static void update_status(Itsmigd *self)
@@ -89,6 +67,7 @@ static void update_status(Itsmigd *self)
 
 static void on_virt_changed(ItsmigdVirt *virt, gpointer data)
 {
+    update_host(data);
     update_status(data);
 }
 
@@ -151,6 +130,7 @@ static gboolean on_reload(gpointer data)
         warn_if_changed("api tls-key", old->tls_key, fresh->tls_key);
         warn_if_changed("daemon state-dir", old->state_dir, fresh->state_dir);
         if (old->max_body != fresh->max_body || old->max_url != fresh->max_url ||
+            old->max_domain_xml != fresh->max_domain_xml ||
             old->max_connections != fresh->max_connections ||
             old->connection_timeout != fresh->connection_timeout ||
             old->event_buffer != fresh->event_buffer ||
@@ -174,6 +154,27 @@ static gboolean on_reload(gpointer data)
             g_free(old->token);
             old->token = g_strdup(fresh->token);
         }
+        /* [host], [policy], [hook], [peers] and the peers apply at once. */
+        for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
+            g_free(old->declared[f]);
+            old->declared[f] = g_strdup(fresh->declared[f]);
+        }
+        g_free(old->hostname);
+        old->hostname = g_strdup(fresh->hostname);
+        old->policy = fresh->policy;
+        g_strfreev(old->migratable_drivers);
+        old->migratable_drivers = g_strdupv(fresh->migratable_drivers);
+        g_free(old->hook_record_dir);
+        old->hook_record_dir = g_strdup(fresh->hook_record_dir);
+        old->hook_timeout = fresh->hook_timeout;
+        old->hook_fail_open = fresh->hook_fail_open;
+        old->peer_connect_timeout = fresh->peer_connect_timeout;
+        old->peer_timeout = fresh->peer_timeout;
+        old->peer_cache_ttl = fresh->peer_cache_ttl;
+        g_ptr_array_unref(old->peers);
+        old->peers = g_ptr_array_ref(fresh->peers);
+        itsmigd_peers_configure(self->d.peers, old);
+        update_host(self);
         g_message("reloaded %s", fresh->path ? fresh->path : "the defaults");
     }
     sd_notify(0, "READY=1");
@@ -186,6 +187,7 @@ static gboolean start_http(Itsmigd *self, GError **error)
     ItsmigdConfig *c = self->d.config;
     ItsmigdHttpLimits limits = {
         .max_body = c->max_body,
+        .max_domain_xml = c->max_domain_xml,
         .max_url = c->max_url,
         .max_connections = c->max_connections,
         .connection_timeout = c->connection_timeout,
@@ -304,7 +306,11 @@ int main(int argc, char **argv)
         return 1;
     }
     self.d.started_us = g_get_monotonic_time();
-    host_learn(&self.d.host);
+    /* Before any thread: libcurl's global state is not thread-safe to set up. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    itsmigd_host_init(&self.d.host);
+    self.d.peers = itsmigd_peers_new();
+    itsmigd_peers_configure(self.d.peers, self.d.config);
     self.d.registry = itsmigd_registry_new(self.d.config->history_size);
     /* Microseconds since the epoch: later than any id of an earlier run. */
     self.d.bus = itsmigd_event_bus_new_from(self.d.config->event_buffer,
@@ -312,7 +318,8 @@ int main(int argc, char **argv)
     self.d.metrics = itsmigd_metrics_new();
     virt_options_from(self.d.config, &vo);
     self.d.virt = itsmigd_virt_new(self.d.config->uri, &vo, self.d.registry, self.d.bus,
-                                   self.d.metrics);
+                                   self.d.metrics, &self.d.host);
+    update_host(&self);
     self.loop = g_main_loop_new(NULL, FALSE);
 
     if (!start_http(&self, &error)) {
@@ -350,7 +357,9 @@ out:
     g_clear_pointer(&self.d.bus, itsmigd_event_bus_free);
     g_clear_pointer(&self.d.metrics, itsmigd_metrics_free);
     g_clear_pointer(&self.loop, g_main_loop_unref);
-    host_clear(&self.d.host);
+    g_clear_pointer(&self.d.peers, itsmigd_peers_free);
+    itsmigd_host_clear(&self.d.host);
+    curl_global_cleanup();
     itsmigd_config_free(self.d.config);
     g_free(config);
     g_free(connect);

@@ -26,6 +26,7 @@ static const char *const event_kinds[ITSMIGD_EVENT_KIND_LAST] = {
     [ITSMIGD_EVENT_DEVICE_REMOVED] = "device-removed",
     [ITSMIGD_EVENT_JOB_COMPLETED] = "job-completed",
     [ITSMIGD_EVENT_MIGRATION_ITERATION] = "migration-iteration",
+    [ITSMIGD_EVENT_REBOOT] = "reboot",
     [ITSMIGD_EVENT_RECONSTRUCTED] = "reconstructed",
 };
 

@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/domain-profile.h"
+#include "daemon/domain-metadata.h"
 #include "daemon/log.h"
 #include "daemon/virt-connect.h"
 #include "daemon/virt-names.h"
@@ -18,6 +19,7 @@ enum {
     CB_DEVICE_REMOVED,
     CB_JOB_COMPLETED,
     CB_MIGRATION_ITERATION,
+    CB_REBOOT,
     CB_LAST
 };
 
@@ -27,6 +29,7 @@ struct ItsmigdVirt {
     ItsmigdRegistry *registry;
     ItsmigdEventBus *bus;
     ItsmigdMetrics *metrics;
+    ItsmigdHost *host;
     ItsmigdVirtChangedFunc changed;
     gpointer changed_data;
 
@@ -110,11 +113,48 @@ static gboolean domain_ids(virDomainPtr dom, DomainIds *ids)
     return TRUE;
 }
 
-static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids)
+/* What refresh_profile() does besides reading: none, or write the itsmig
+ * record after this cause. */
+#define PROFILE_READ_ONLY ITSMIGD_METADATA_CAUSE_LAST
+
+/* Writes the itsmig record into the domain's metadata, live and (for a
+ * persistent domain) in its definition, so that it travels with the guest. */
+static gboolean write_metadata(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
+                               const ItsmigItsMetadata *m, ItsmigdMetadataCause cause)
+{
+    static const char *const causes[] = { "cold start", "arrival", "guest reset",
+                                          "found running" };
+    g_autofree char *xml = itsmig_its_metadata_to_xml(m);
+    unsigned int flags = VIR_DOMAIN_AFFECT_LIVE;
+
+    if (virDomainIsPersistent(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIG_METADATA_PREFIX,
+                             ITSMIG_METADATA_NS, flags) < 0) {
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
+                           "cannot write the itsmig record after %s: %s", causes[cause],
+                           virGetLastErrorMessage());
+        return FALSE;
+    }
+    if (m->its_abi_revision >= 0)
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, ids->name,
+                           "itsmig record written after %s: ITS ABI revision %d", causes[cause],
+                           m->its_abi_revision);
+    else
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, ids->name,
+                           "itsmig record written after %s: ITS ABI revision unknown",
+                           causes[cause]);
+    return TRUE;
+}
+
+/* Reads the domain's XML into the registry, after writing the itsmig record
+ * first when @cause calls for one. */
+static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
+                            ItsmigdMetadataCause cause)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_autoptr(GError) error = NULL;
-    ItsmigDomainProfile *profile;
+    g_autoptr(ItsmigDomainProfile) profile = NULL;
 
     if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
         /* A failing connection: keep the profile read last time. */
@@ -125,14 +165,55 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
                                                virGetLastErrorMessage());
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "%s", why);
         itsmigd_registry_set_profile(virt->registry, ids->uuid, NULL, why);
+        itsmigd_registry_set_xml(virt->registry, ids->uuid, NULL);
         return;
     }
     profile = itsmig_domain_profile_parse(xml, -1, &error);
+    if (profile && cause != PROFILE_READ_ONLY && virDomainIsActive(dom) == 1) {
+        g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(virt->host);
+        g_auto(ItsmigItsMetadata) m;
+        ItsmigdHookRecord hook = { 0 };
+        g_autofree char *hook_problem = NULL;
+
+        if (cause == ITSMIGD_METADATA_FOUND && !profile->has_metadata) {
+            itsmigd_hook_record_read(virt->host->record_dir, ids->uuid, &hook, &hook_problem);
+            if (hook_problem)
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
+                                   "ignoring the hook's record: %s", hook_problem);
+        }
+        if (profile->metadata_error)
+            itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
+                               "the itsmig record in the metadata is unreadable: %s",
+                               profile->metadata_error);
+        if (itsmigd_metadata_plan(profile, cause, caps, &hook, g_get_real_time() / G_USEC_PER_SEC,
+                                  &m) &&
+            write_metadata(virt, dom, ids, &m, cause)) {
+            /* Read back what libvirt now holds, so the registry shows it. */
+            g_autofree char *fresh = virDomainGetXMLDesc(dom, 0);
+            ItsmigDomainProfile *reread = fresh ? itsmig_domain_profile_parse(fresh, -1, NULL)
+                                                : NULL;
+
+            if (reread) {
+                g_free(xml);
+                xml = g_steal_pointer(&fresh);
+                itsmig_domain_profile_free(profile);
+                profile = reread;
+            }
+        }
+    }
     if (!profile)
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "cannot read the ITS profile: %s",
                            error->message);
-    itsmigd_registry_set_profile(virt->registry, ids->uuid, profile,
-                                 profile ? NULL : error->message);
+    else
+        itsmigd_host_describe_hostdevs(virt->host, profile);
+    {
+        gsize len = strlen(xml);
+        g_autoptr(GBytes) bytes = profile ? g_bytes_new_take(g_steal_pointer(&xml), len) : NULL;
+
+        itsmigd_registry_set_xml(virt->registry, ids->uuid, bytes);
+    }
+    itsmigd_registry_set_profile(virt->registry, ids->uuid, g_steal_pointer(&profile),
+                                 error ? error->message : NULL);
 }
 
 /* Opens a domain event's object with its time, domain name and UUID. */
@@ -215,8 +296,13 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         else
             info.persistent = virDomainIsPersistent(dom) == 1;
         added = itsmigd_registry_update(virt->registry, &info, NULL);
-        if (added || event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_STARTED)
-            refresh_profile(virt, dom, &ids);
+        if (event == VIR_DOMAIN_EVENT_STARTED)
+            refresh_profile(virt, dom, &ids,
+                            detail == VIR_DOMAIN_EVENT_STARTED_BOOTED
+                                ? ITSMIGD_METADATA_COLD_START
+                                : ITSMIGD_METADATA_ARRIVED);
+        else if (added || event == VIR_DOMAIN_EVENT_DEFINED)
+            refresh_profile(virt, dom, &ids, added ? ITSMIGD_METADATA_FOUND : PROFILE_READ_ONLY);
     } else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
         /* The connection is going: events still queued describe states the
          * resynchronisation after the reconnection will establish. */
@@ -248,7 +334,7 @@ static void publish_device(ItsmigdVirt *virt, virDomainPtr dom, const char *type
     if (!domain_ids(dom, &ids))
         return;
     itsmigd_registry_add_history(virt->registry, ids.uuid, now_us, type, alias, FALSE);
-    refresh_profile(virt, dom, &ids);
+    refresh_profile(virt, dom, &ids, PROFILE_READ_ONLY);
     begin_domain_event(b, &ids, now_us);
     json_builder_set_member_name(b, "alias");
     json_builder_add_string_value(b, alias);
@@ -340,6 +426,25 @@ static int on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iter
     return 0;
 }
 
+/* The guest reset itself: its ITS starts over from the same revision. */
+static int on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque)
+{
+    ItsmigdVirt *virt = opaque;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    DomainIds ids;
+
+    itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_REBOOT);
+    if (!domain_ids(dom, &ids))
+        return 0;
+    itsmigd_registry_add_history(virt->registry, ids.uuid, g_get_real_time(), "reboot", "guest",
+                                 FALSE);
+    refresh_profile(virt, dom, &ids, ITSMIGD_METADATA_RESET);
+    begin_domain_event(b, &ids, g_get_real_time());
+    json_builder_end_object(b);
+    itsmigd_event_bus_publish(virt->bus, "reboot", json_builder_get_root(b));
+    return 0;
+}
+
 static void deregister_events(ItsmigdVirt *virt)
 {
     for (int i = 0; i < CB_LAST; i++) {
@@ -368,6 +473,8 @@ static gboolean register_events(ItsmigdVirt *virt, GError **error)
         [CB_MIGRATION_ITERATION] = { VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
                                      VIR_DOMAIN_EVENT_CALLBACK(on_migration_iteration),
                                      "migration-iteration" },
+        [CB_REBOOT] = { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot),
+                        "reboot" },
     };
 
     for (int i = 0; i < CB_LAST; i++) {
@@ -450,7 +557,7 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
         info.reason = reason;
         info.persistent = virDomainIsPersistent(dom) == 1;
         added = itsmigd_registry_update(virt->registry, &info, &old_state);
-        refresh_profile(virt, dom, &ids);
+        refresh_profile(virt, dom, &ids, ITSMIGD_METADATA_FOUND);
         g_hash_table_add(seen, g_strdup(ids.uuid));
 
         if (reconstruct && added) {
@@ -687,7 +794,7 @@ static void start_connect(ItsmigdVirt *virt)
 
 ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options,
                               ItsmigdRegistry *registry, ItsmigdEventBus *bus,
-                              ItsmigdMetrics *metrics)
+                              ItsmigdMetrics *metrics, ItsmigdHost *host)
 {
     ItsmigdVirt *virt = g_new0(ItsmigdVirt, 1);
 
@@ -696,6 +803,7 @@ ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options
     virt->registry = registry;
     virt->bus = bus;
     virt->metrics = metrics;
+    virt->host = host;
     virt->cancellable = g_cancellable_new();
     for (int i = 0; i < CB_LAST; i++)
         virt->callback_ids[i] = -1;

@@ -5,6 +5,7 @@
 
 #include "daemon/domain-registry.h"
 #include "daemon/event-bus.h"
+#include "daemon/local-host.h"
 #include "daemon/metrics.h"
 
 /*
@@ -44,7 +45,7 @@ typedef void (*ItsmigdVirtChangedFunc)(ItsmigdVirt *virt, gpointer user_data);
 
 ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options,
                               ItsmigdRegistry *registry, ItsmigdEventBus *bus,
-                              ItsmigdMetrics *metrics);
+                              ItsmigdMetrics *metrics, ItsmigdHost *host);
 void itsmigd_virt_free(ItsmigdVirt *virt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdVirt, itsmigd_virt_free)
 

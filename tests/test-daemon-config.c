@@ -121,6 +121,20 @@ static void test_defaults(void)
     g_assert_cmpstr(c->state_dir, ==, LOCALSTATEDIR "/lib/itsmigd");
     g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_INFO);
     g_assert_cmpstr(ITSMIGD_DEFAULT_CONFIG, ==, SYSCONFDIR "/itsmig/itsmigd.conf");
+    g_assert_cmpuint(c->max_domain_xml, ==, 4 * 1024 * 1024);
+    g_assert_null(c->hostname);
+    g_assert_cmpuint(c->hook_timeout, ==, 10);
+    g_assert_false(c->hook_fail_open);
+    g_assert_cmpstr(c->hook_record_dir, ==, RUNSTATEDIR "/itsmig/hook");
+    for (int i = 0; i < ITSMIG_CAP_LAST; i++)
+        g_assert_null(c->declared[i]);
+    g_assert_cmpuint(c->policy.early_boot_window, ==, 300);
+    g_assert_false(c->policy.check_emulated);
+    g_assert_cmpuint(g_strv_length(c->migratable_drivers), ==, 4);
+    g_assert_cmpuint(c->peer_connect_timeout, ==, 3);
+    g_assert_cmpuint(c->peer_timeout, ==, 10);
+    g_assert_cmpuint(c->peer_cache_ttl, ==, 30);
+    g_assert_cmpuint(c->peers->len, ==, 0);
 }
 
 static void test_free_null(void)
@@ -273,6 +287,12 @@ static const struct {
     {"api", "connection-timeout", "0", "86401"},
     {"api", "event-buffer", "15", "1000001"},
     {"api", "max-event-streams", "0", "10001"},
+    {"api", "max-domain-xml", "65535", "16777217"},
+    {"hook", "timeout", "0", "301"},
+    {"policy", "early-boot-window", NULL, "86401"},
+    {"peers", "connect-timeout", "0", "61"},
+    {"peers", "timeout", "0", "601"},
+    {"peers", "cache-ttl", NULL, "3601"},
 };
 
 static void test_numeric_out_of_range(Fixture *f, gconstpointer data)
@@ -658,6 +678,161 @@ static void test_socket_too_long(Fixture *f, gconstpointer data)
     assert_load_error(f, text, NAMES("[api]", "socket"));
 }
 
+/* ---- [host], [policy], [peers], [peer NAME], [hook] ------------------------------ */
+
+static void test_host_declared(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[host]\nits-abi-revisions = 0;1\ndefault-its-abi-revision = 1\n"
+                   "gicv4 = 4.0\nctrl-reset = no\n");
+
+    (void)data;
+    g_assert_cmpstr(c->declared[ITSMIG_CAP_ITS_ABI_REVISIONS], ==, "0;1");
+    g_assert_cmpstr(c->declared[ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION], ==, "1");
+    g_assert_cmpstr(c->declared[ITSMIG_CAP_GICV4], ==, "4.0");
+    g_assert_cmpstr(c->declared[ITSMIG_CAP_CTRL_RESET], ==, "no");
+    g_assert_null(c->declared[ITSMIG_CAP_ARCH]);
+}
+
+static void test_host_bad(Fixture *f, gconstpointer data)
+{
+    static const char *const bad[][2] = {
+        {"its-abi-revisions = 16", "its-abi-revisions"},
+        {"its-abi-revisions = zero", "its-abi-revisions"},
+        {"default-its-abi-revision = -1", "default-its-abi-revision"},
+        {"gicv4 = 5", "gicv4"},
+        {"page-size = 3000", "page-size"},
+        {"save-tables = maybe", "save-tables"},
+        {"its_abi_revisions = 0", "its_abi_revisions"},
+        {"colour = blue", "colour"},
+    };
+
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *text = g_strdup_printf("[host]\n%s\n", bad[i][0]);
+
+        assert_load_error(f, text, NAMES("[host]", bad[i][1]));
+    }
+}
+
+static void test_policy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[policy]\nits-profile-fallback = blocker\ngicd-revision-change = off\n"
+                   "gicv4-direct-injection = warning\nearly-boot-window = 60\n"
+                   "check-emulated = yes\nmigratable-drivers = mlx5_vfio_pci; my_vfio_pci;\n");
+
+    (void)data;
+    g_assert_cmpint(c->policy.severity[ITSMIG_RULE_PROFILE_FALLBACK], ==, ITSMIG_VERDICT_BLOCKER);
+    g_assert_cmpint(c->policy.severity[ITSMIG_RULE_GICD_REVISION_CHANGE], ==, ITSMIG_VERDICT_OFF);
+    g_assert_cmpint(c->policy.severity[ITSMIG_RULE_GICV4_DIRECT_INJECTION], ==,
+                    ITSMIG_VERDICT_WARNING);
+    g_assert_cmpuint(c->policy.early_boot_window, ==, 60);
+    g_assert_true(c->policy.check_emulated);
+    g_assert_cmpuint(g_strv_length(c->migratable_drivers), ==, 2);
+    g_assert_cmpstr(c->migratable_drivers[1], ==, "my_vfio_pci");
+}
+
+static void test_policy_bad(Fixture *f, gconstpointer data)
+{
+    static const char *const bad[][2] = {
+        {"its-abi-unsupported = warning", "its-abi-unsupported"},
+        {"arch-mismatch = off", "arch-mismatch"},
+        {"one-way-move = fatal", "one-way-move"},
+        {"check-emulated = 2", "check-emulated"},
+        {"migratable-drivers = ../x", "migratable-drivers"},
+        {"no-such-rule = off", "no-such-rule"},
+    };
+
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *text = g_strdup_printf("[policy]\n%s\n", bad[i][0]);
+
+        assert_load_error(f, text, NAMES("[policy]", bad[i][1]));
+    }
+}
+
+static void test_peers(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = g_strdup_printf(
+        "[peers]\ntimeout = 5\n[peer b]\nurl = https://10.0.0.2:7443\nca = /etc/ca.pem\n"
+        "token-file = %s\n[peer c.example]\nurl = https://[::1]:7443/\ntoken-file = %s\n",
+        f->token, f->token);
+    g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+    const ItsmigdPeerConfig *b;
+
+    (void)data;
+    g_assert_cmpuint(c->peer_timeout, ==, 5);
+    g_assert_cmpuint(c->peers->len, ==, 2);
+    b = itsmigd_config_find_peer(c, "b");
+    g_assert_nonnull(b);
+    g_assert_cmpstr(b->url, ==, "https://10.0.0.2:7443");
+    g_assert_cmpstr(b->ca, ==, "/etc/ca.pem");
+    g_assert_cmpstr(b->token, ==, GOOD_TOKEN);
+    g_assert_nonnull(itsmigd_config_find_peer(c, "c.example"));
+    g_assert_null(itsmigd_config_find_peer(c, "d"));
+}
+
+static void test_peers_bad(Fixture *f, gconstpointer data)
+{
+    g_autofree char *missing = g_build_filename(f->dir, "missing", NULL);
+    const struct {
+        const char *text;
+        const char *names[3];
+    } bad[] = {
+        {"[peer b]\nurl = http://10.0.0.2:7443\ntoken-file = TOKEN\n", {"[peer b]", "url"}},
+        {"[peer b]\nurl = https://10.0.0.2:7443/v1\ntoken-file = TOKEN\n", {"[peer b]", "url"}},
+        {"[peer b]\nurl = https://u@10.0.0.2\ntoken-file = TOKEN\n", {"[peer b]", "url"}},
+        {"[peer b]\ntoken-file = TOKEN\n", {"[peer b]", "url"}},
+        {"[peer b]\nurl = https://10.0.0.2\n", {"[peer b]", "token-file"}},
+        {"[peer b]\nurl = https://10.0.0.2\ntoken-file = MISSING\n", {"[peer b]", "token-file"}},
+        {"[peer b]\nurl = https://10.0.0.2\nca = ca.pem\ntoken-file = TOKEN\n", {"[peer b]", "ca"}},
+        {"[peer b]\nurl = https://10.0.0.2\ntoken-file = TOKEN\nport = 3\n", {"[peer b]", "port"}},
+        {"[peer b/c]\nurl = https://10.0.0.2\ntoken-file = TOKEN\n", {"[peer b/c]", "peer name"}},
+        {"[peer ]\nurl = https://10.0.0.2\ntoken-file = TOKEN\n", {"peer name", NULL}},
+    };
+
+    (void)data;
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GString) text = g_string_new(bad[i].text);
+
+        g_string_replace(text, "MISSING", missing, 0);
+        g_string_replace(text, "TOKEN", f->token, 0);
+        assert_load_error(f, text->str, bad[i].names);
+    }
+}
+
+static void test_peer_twice(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = g_strdup_printf(
+        "[peer b]\nurl = https://10.0.0.2\ntoken-file = %s\n[peer b ]\nurl = https://10.0.0.3\n"
+        "token-file = %s\n", f->token, f->token);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = load_text(f, text, &error);
+
+    (void)data;
+    /* GKeyFile keeps "peer b " apart from "peer b": the trailing space is
+     * not a valid name character, so the second group is refused. */
+    g_assert_null(c);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+}
+
+static void test_hook(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[hook]\ntimeout = 3\non-unreachable = allow\nrecord-dir = /tmp/r\n"
+                   "[daemon]\nhostname = host-a.example\n");
+
+    (void)data;
+    g_assert_cmpuint(c->hook_timeout, ==, 3);
+    g_assert_true(c->hook_fail_open);
+    g_assert_cmpstr(c->hook_record_dir, ==, "/tmp/r");
+    g_assert_cmpstr(c->hostname, ==, "host-a.example");
+    assert_load_error(f, "[hook]\non-unreachable = maybe\n", NAMES("[hook]", "on-unreachable"));
+    assert_load_error(f, "[hook]\nrecord-dir = relative\n", NAMES("[hook]", "record-dir"));
+    assert_load_error(f, "[daemon]\nhostname = a b\n", NAMES("[daemon]", "hostname"));
+}
+
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
 int main(int argc, char **argv)
@@ -697,6 +872,14 @@ int main(int argc, char **argv)
     ADD("/daemon-config/overrides/bad", test_override_bad);
     ADD("/daemon-config/relative-paths", test_relative_paths);
     ADD("/daemon-config/socket-too-long", test_socket_too_long);
+    ADD("/daemon-config/host/declared", test_host_declared);
+    ADD("/daemon-config/host/bad", test_host_bad);
+    ADD("/daemon-config/policy/good", test_policy);
+    ADD("/daemon-config/policy/bad", test_policy_bad);
+    ADD("/daemon-config/peers/good", test_peers);
+    ADD("/daemon-config/peers/bad", test_peers_bad);
+    ADD("/daemon-config/peers/twice", test_peer_twice);
+    ADD("/daemon-config/hook", test_hook);
 
     return g_test_run();
 }

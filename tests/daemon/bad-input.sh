@@ -31,6 +31,24 @@ api PUT /v1/log -H "$JSON" --data-binary ''
 check_error "PUT /v1/log, empty body: 400 invalid-json" 400 invalid-json
 api PUT /v1/log -H "$JSON" --data-binary "$(printf '{"level":"\377\376"}')"
 check_error "PUT /v1/log, body not UTF-8: 400 invalid-json" 400 invalid-json
+# json-glib recurses without a limit: nesting must be refused before it parses.
+printf '{"level":' >"$T/deep.json"
+awk 'BEGIN { for (i = 0; i < 30000; i++) printf "["; for (i = 0; i < 30000; i++) printf "]"; print "}" }' >>"$T/deep.json"
+api PUT /v1/log -H "$JSON" --data-binary @"$T/deep.json"
+check_error "PUT /v1/log, 30000 nested arrays: 400 invalid-json, and the daemon lives" 400 invalid-json
+api PUT /v1/log -H "$JSON" --data-binary '{"level":"debug"} {"level":"info"}'
+check_error "PUT /v1/log, two values: 400 invalid-json" 400 invalid-json
+api PUT /v1/log -H "$JSON" --data-binary '{"level":"debug" /* comment */}'
+check_error "PUT /v1/log, a comment: 400 invalid-json" 400 invalid-json
+api POST /v1/domains/test/preflight -H "$JSON" --data-binary @"$T/deep.json"
+check_error "preflight, 30000 nested arrays: 400 invalid-json" 400 invalid-json
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary '<domain><name>a</name>'
+check_error "hook migrate-begin, broken XML: 400 invalid-domain-xml" 400 invalid-domain-xml
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' \
+    --data-binary '<!DOCTYPE domain [<!ENTITY x "y">]><domain><name>&x;</name></domain>'
+check_error "hook migrate-begin, a DTD: 400 invalid-domain-xml" 400 invalid-domain-xml
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary ''
+check_error "hook migrate-begin, empty body: 400 invalid-domain-xml" 400 invalid-domain-xml
 api PUT /v1/log -H 'Content-Type: text/plain' --data-binary '{"level":"debug"}'
 check_error "PUT /v1/log as text/plain: 415 unsupported-media-type" 415 unsupported-media-type
 api PUT /v1/log -H 'Content-Type:' --data-binary '{"level":"debug"}'

@@ -191,13 +191,17 @@ events_stop resumed
 
 api GET /v1/host
 check_status "GET /v1/host answers 200" 200
-check_json "/v1/host: hostname, kernel_release, arch and page_size are this machine's" \
-    ".hostname == \"$(hostname)\" and .kernel_release == \"$(uname -r)\"
-     and .arch == \"$(uname -m)\" and .page_size == $(getconf PAGESIZE)"
-check_json "/v1/host: libvirt_uri, libvirt_version, hypervisor_version and kvm" \
-    "(.libvirt_uri == \"$LIBVIRT_URI\") and (.libvirt_version | test(\"^[0-9]+[.][0-9]+[.][0-9]+$\"))
-     and (.hypervisor_version | type == \"string\") and (.kvm | type == \"object\")"
-check_json "/v1/host: hypervisor is the driver's type as libvirt reports it (TEST)" '.hypervisor == "TEST"'
+check_json "/v1/host: the capabilities document, version 1, for this machine" \
+    ".schema == \"itsmig-host-caps\" and .version == 1 and .hostname == \"$(hostname)\"
+     and .caps.kernel_release == {\"value\": \"$(uname -r)\", \"source\": \"probed\"}
+     and .caps.arch == {\"value\": \"$(uname -m)\", \"source\": \"probed\"}
+     and .caps.page_size == {\"value\": $(getconf PAGESIZE), \"source\": \"probed\"}
+     and .conflicts == []"
+check_json "/v1/host: libvirt uri and version, and the probe (kvm)" \
+    "(.libvirt.uri == \"$LIBVIRT_URI\") and (.libvirt.version | test(\"^[0-9]+[.][0-9]+[.][0-9]+$\"))
+     and (.caps.libvirt_version.value == .libvirt.version) and (.kvm | type == \"object\")"
+check_json "/v1/host: hypervisor is the driver's type as libvirt reports it (TEST), so no QEMU version" \
+    '.libvirt.hypervisor == "TEST" and .caps.qemu_version == {"value": null, "source": "unknown"}'
 
 # ---- /metrics ------------------------------------------------------------------------
 

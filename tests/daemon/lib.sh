@@ -397,9 +397,12 @@ $2"; shift 2 ;;
     [ "$_activate" = yes ] && ITSMIGD_SOCK=$ITSMIGD_DIR/activate.sock
     printf '%s\n' "$ITSMIGD_SOCK" >"$ITSMIGD_DIR/api-sock"
 
-    # One section at a time so that --set can add to any of them.
+    # One section at a time so that --set can add to any of them, and make
+    # new ones ("host.arch=aarch64", "peer b.url=https://...").
+    _secs=$(printf 'libvirt\napi\ndaemon\n%s\n' "$(printf '%s\n' "$_sets" | sed -n 's/^\([^.=]*\)\..*/\1/p')" |
+        awk 'NF && !seen[$0]++')
     {
-        for _sec in libvirt api daemon; do
+        printf '%s\n' "$_secs" | while IFS= read -r _sec; do
             printf '[%s]\n' "$_sec"
             case $_sec in
             libvirt) printf 'reconnect-min = 1\nreconnect-max = 4\n' ;;
@@ -408,7 +411,7 @@ $2"; shift 2 ;;
             esac
             printf '%s\n' "$_sets" | while IFS= read -r _kv; do
                 case $_kv in
-                "$_sec".*) printf '%s = %s\n' "$(echo "${_kv#*.}" | cut -d= -f1)" "${_kv#*=}" ;;
+                "$_sec".*) printf '%s = %s\n' "$(printf '%s' "${_kv#"$_sec".}" | cut -d= -f1)" "${_kv#*=}" ;;
                 esac
             done
             echo

@@ -142,6 +142,8 @@ man_keys() {
         }
         /^\.SH/ { flush(); sect = ""; next }
         /^\.SS \[/ { flush(); sect = $2; next }
+        # "[peer NAME]" groups are examples, not keys with defaults.
+        /^\.SS "/ { flush(); sect = ""; next }
         /^\.TP/ { flush(); tag = (sect != ""); next }
         tag && /^\.BI "/ {
             key = $0
@@ -214,9 +216,14 @@ fi
 
 # itsmigd(8) names every reloadable key under SIGHUP, and no other key.
 sed -n '/^\.SH SIGNALS/,/^\.SH /p' "$man8" | sed 's/\\-/-/g' >"$tmp/signals"
+# Groups named whole ("every key of [host], ...") reload every key they have.
+sed -n '/every key of/,/groups/p' "$tmp/signals" >"$tmp/signals.groups"
 bad=""
-while read -r sect key def reload; do
-    if grep -Eq -- "(^|[^a-z-])$key([^a-z-]|\$)" "$tmp/signals"; then
+while read -r sect key rest; do
+    reload=${rest##* } # the default may have spaces
+    if grep -qF -- "$sect" "$tmp/signals.groups"; then
+        [ "$reload" = reload=yes ] || bad="$bad $key(not reloaded)"
+    elif grep -Eq -- "(^|[^a-z-])$key([^a-z-]|\$)" "$tmp/signals"; then
         [ "$reload" = reload=yes ] || bad="$bad $key(not reloaded)"
     else
         [ "$reload" = reload=no ] || bad="$bad $key(not listed)"

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "itsmig/json-strict.h"
+#include "daemon/domain-metadata.h"
+
+#define HOOK_RECORD_MAX 4096
+
+static gboolean uuid_valid(const char *uuid)
+{
+    /* 8-4-4-4-12 hex digits: safe to use as a file name. */
+    if (strlen(uuid) != 36)
+        return FALSE;
+    for (int i = 0; i < 36; i++) {
+        gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? uuid[i] != '-' : !g_ascii_isxdigit(uuid[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gint64 member_time(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+        return 0;
+    return MAX(json_node_get_int(n), 0);
+}
+
+void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
+                              char **ret_problem)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    gsize len = 0;
+    JsonObject *o;
+    JsonNode *incoming;
+
+    memset(ret_record, 0, sizeof(*ret_record));
+    *ret_problem = NULL;
+    if (!dir || !uuid_valid(uuid))
+        return;
+    path = g_strdup_printf("%s/%s.json", dir, uuid);
+    if (!g_file_get_contents(path, &text, &len, &error)) {
+        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            *ret_problem = g_strdup(error->message);
+        return;
+    }
+    if (len > HOOK_RECORD_MAX) {
+        *ret_problem = g_strdup_printf("%s is larger than %d bytes", path, HOOK_RECORD_MAX);
+        return;
+    }
+    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error) ||
+        !json_parser_load_from_data(parser, text, len, &error) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        *ret_problem = g_strdup_printf("%s is not a JSON object%s%s", path, error ? ": " : "",
+                                       error ? error->message : "");
+        return;
+    }
+    o = json_node_get_object(json_parser_get_root(parser));
+    if (g_strcmp0(json_object_get_string_member_with_default(o, "uuid", ""), uuid) != 0) {
+        *ret_problem = g_strdup_printf("%s names another domain", path);
+        return;
+    }
+    incoming = json_object_get_member(o, "incoming");
+    if (!incoming || !JSON_NODE_HOLDS_VALUE(incoming) ||
+        json_node_get_value_type(incoming) != G_TYPE_BOOLEAN) {
+        *ret_problem = g_strdup_printf("%s has no boolean \"incoming\"", path);
+        return;
+    }
+    ret_record->valid = TRUE;
+    ret_record->incoming = json_node_get_boolean(incoming);
+    ret_record->migrate_begin_at = member_time(o, "migrate_begin_at");
+    ret_record->started_at = member_time(o, "started_at");
+}
+
+static void set_host(ItsmigItsMetadata *m, const ItsmigHostCaps *caps,
+                     ItsmigMetadataWritten written, gint64 now)
+{
+    g_free(m->host);
+    m->host = g_strdup(caps->hostname);
+    m->written = written;
+    m->written_at = now;
+    g_free(m->host_arch);
+    m->host_arch = caps->meta[ITSMIG_CAP_ARCH].source ? g_strdup(caps->arch) : NULL;
+    m->host_page_size = caps->meta[ITSMIG_CAP_PAGE_SIZE].source ? caps->page_size : 0;
+    m->host_gicv4 = caps->meta[ITSMIG_CAP_GICV4].source ? caps->gicv4 : ITSMIG_GICV4_UNKNOWN;
+    m->host_save_tables = caps->meta[ITSMIG_CAP_SAVE_TABLES].source ? caps->save_tables : -1;
+    m->host_save_pending_tables =
+        caps->meta[ITSMIG_CAP_SAVE_PENDING_TABLES].source ? caps->save_pending_tables : -1;
+    m->host_ctrl_reset = caps->meta[ITSMIG_CAP_CTRL_RESET].source ? caps->ctrl_reset : -1;
+    m->host_its_abi_revisions =
+        caps->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].source ? caps->its_abi_revisions : 0;
+}
+
+static void copy_record(ItsmigItsMetadata *to, const ItsmigItsMetadata *from)
+{
+    itsmig_its_metadata_init(to);
+    to->its_abi_revision = from->its_abi_revision;
+    to->gicd_revision = from->gicd_revision;
+    to->started_at = from->started_at;
+    to->reset_at = from->reset_at;
+    to->host = g_strdup(from->host);
+    to->written = from->written;
+    to->written_at = from->written_at;
+    to->host_arch = g_strdup(from->host_arch);
+    to->host_page_size = from->host_page_size;
+    to->host_gicv4 = from->host_gicv4;
+    to->host_save_tables = from->host_save_tables;
+    to->host_save_pending_tables = from->host_save_pending_tables;
+    to->host_ctrl_reset = from->host_ctrl_reset;
+    to->host_its_abi_revisions = from->host_its_abi_revisions;
+}
+
+static void cold_start(ItsmigItsMetadata *m, const ItsmigHostCaps *caps, gint64 started, gint64 now)
+{
+    itsmig_its_metadata_init(m);
+    /* QEMU never writes GITS_IIDR or GICD_IIDR on a fresh start: the guest
+     * gets what this host's KVM gives a new VM. */
+    m->its_abi_revision = caps->meta[ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION].source
+                              ? (int)caps->default_its_abi_revision
+                              : -1;
+    m->gicd_revision = caps->meta[ITSMIG_CAP_GICD_REVISION].source ? (int)caps->gicd_revision : -1;
+    m->started_at = started;
+    set_host(m, caps, ITSMIG_METADATA_WRITTEN_START, now);
+}
+
+gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,
+                               const ItsmigHostCaps *caps, const ItsmigdHookRecord *hook,
+                               gint64 now, ItsmigItsMetadata *ret_metadata)
+{
+    const ItsmigItsMetadata *have = profile->has_metadata ? &profile->metadata : NULL;
+
+    itsmig_its_metadata_init(ret_metadata);
+    if (profile->its == ITSMIG_ITS_ABSENT)
+        return FALSE;
+
+    switch (cause) {
+    case ITSMIGD_METADATA_COLD_START: cold_start(ret_metadata, caps, now, now); return TRUE;
+    case ITSMIGD_METADATA_ARRIVED:
+        if (have)
+            copy_record(ret_metadata, have);
+        set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_INCOMING, now);
+        return TRUE;
+    case ITSMIGD_METADATA_RESET:
+        if (have)
+            copy_record(ret_metadata, have);
+        else
+            set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_ADOPTED, now);
+        ret_metadata->reset_at = now;
+        return TRUE;
+    case ITSMIGD_METADATA_FOUND:
+        if (have && g_strcmp0(have->host, caps->hostname) == 0)
+            return FALSE;
+        if (have) {
+            copy_record(ret_metadata, have);
+            set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_INCOMING, now);
+            return TRUE;
+        }
+        if (hook && hook->valid && !hook->incoming && hook->started_at > 0) {
+            cold_start(ret_metadata, caps, hook->started_at, now);
+            return TRUE;
+        }
+        set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_ADOPTED, now);
+        return TRUE;
+    case ITSMIGD_METADATA_CAUSE_LAST:
+    default: break;
+    }
+    return FALSE;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "itsmig/domain-profile.h"
+#include "itsmig/host-caps.h"
+
+/*
+ * When itsmigd writes the itsmig record into a domain's metadata, and what
+ * it writes.  Pure: virt-connect.c reads the domain, asks here, and writes.
+ */
+typedef enum {
+    ITSMIGD_METADATA_COLD_START, /* started, booted: a new ITS with this host's default revision */
+    ITSMIGD_METADATA_ARRIVED,    /* started by incoming migration, restore or snapshot */
+    ITSMIGD_METADATA_RESET,      /* the guest reset (reboot event) */
+    ITSMIGD_METADATA_FOUND,      /* found running (daemon start, reconnection) */
+
+    ITSMIGD_METADATA_CAUSE_LAST
+} ItsmigdMetadataCause;
+
+/* What the libvirt hook recorded of a domain (client/hooks/itsmig-hook.c). */
+typedef struct {
+    gboolean valid;
+    gboolean incoming;       /* arrived by migration */
+    gint64 migrate_begin_at; /* unix seconds, 0 when not recorded */
+    gint64 started_at;       /* unix seconds, 0 when not recorded */
+} ItsmigdHookRecord;
+
+/* Reads @dir/@uuid.json; an absent, oversized or malformed file gives an
+ * invalid record (and @ret_problem says why when it exists but is bad). */
+void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
+                              char **ret_problem);
+
+/*
+ * Decides whether @profile's domain, running on the host described by @caps,
+ * needs its record (re)written after @cause, and fills @ret_metadata with
+ * the record to write.  Returns FALSE when the record stands as it is (or
+ * the domain has no ITS).  @hook may be NULL.
+ *  - cold start: this host's default revision and GICD revision, started now;
+ *  - arrival: revision, GICD revision and times kept from the source, host now us;
+ *  - reset: reset time now, the rest kept;
+ *  - found: nothing if the record already names this host; one naming another
+ *    host means an arrival while itsmigd was away; no record at all is
+ *    adopted: as a cold start when the hook saw one here, otherwise without
+ *    a revision (it cannot be known; verdicts then say they assume one).
+ */
+gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,
+                               const ItsmigHostCaps *caps, const ItsmigdHookRecord *hook,
+                               gint64 now, ItsmigItsMetadata *ret_metadata);

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "itsmig/compat.h"
+#include "itsmig/error.h"
+#include "daemon/http-routes.h"
+#include "daemon/log.h"
+
+/* Most peers a matrix request may name. */
+#define MATRIX_PEERS_MAX 256
+
+/* Refuses members other than @known, so that a misspelt option is not
+ * silently ignored. */
+static gboolean check_members(JsonObject *o, const char *const *known, GError **error)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next) {
+        if (!g_strv_contains(known, l->data)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "unknown member \"%s\" in the request body", (const char *)l->data);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* The domain's ITS profile from the XML the registry holds, with what this
+ * host knows of its hostdevs. */
+static ItsmigDomainProfile *read_profile(ItsmigDaemon *d, GBytes *xml, GError **error)
+{
+    gsize len;
+    const char *text = g_bytes_get_data(xml, &len);
+    ItsmigDomainProfile *profile = itsmig_domain_profile_parse(text, len, error);
+
+    if (profile)
+        itsmigd_host_describe_hostdevs(&d->host, profile);
+    return profile;
+}
+
+/* The hosts known for the one-way rule: every peer already asked, and us. */
+static GPtrArray *known_hosts(ItsmigDaemon *d, const ItsmigHostCaps *local)
+{
+    GPtrArray *known = itsmigd_peers_cached(d->peers);
+
+    g_ptr_array_add(known, itsmig_host_caps_copy(local));
+    return known;
+}
+
+static ItsmigVerdict *judge(const ItsmigDomainProfile *profile, const ItsmigHostCaps *source,
+                            const ItsmigHostCaps *destination, GPtrArray *known,
+                            const ItsmigCompatPolicy *policy)
+{
+    ItsmigCompatInput in = {
+        .domain = profile,
+        .source = source,
+        .destination = destination,
+        .known = (const ItsmigHostCaps *const *)known->pdata,
+        .n_known = known->len,
+        .now = g_get_real_time() / G_USEC_PER_SEC,
+    };
+
+    return itsmig_compat_check(&in, policy);
+}
+
+static void add_string_or_null(JsonBuilder *b, const char *key, const char *value)
+{
+    json_builder_set_member_name(b, key);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
+                          const char *uuid, const char *source, const char *destination,
+                          const char *destination_hostname, const ItsmigVerdict *verdict)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+
+    json_builder_begin_object(b);
+    add_string_or_null(b, "domain", profile->name);
+    add_string_or_null(b, "uuid", uuid ? uuid : profile->uuid);
+    add_string_or_null(b, "source", source);
+    add_string_or_null(b, "destination", destination);
+    add_string_or_null(b, "destination_hostname", destination_hostname);
+    itsmig_verdict_to_json_members(verdict, b);
+    json_builder_end_object(b);
+    itsmigd_http_reply_builder(req, 200, b);
+}
+
+/* POST /v1/domains/{name}/preflight {"destination": PEER, "quiesce": bool} */
+void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
+{
+    static const char *const members[] = {"destination", "quiesce", NULL};
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    const char *name = itsmigd_http_request_param(req, 0);
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) xml = NULL;
+    g_autofree char *uuid = NULL;
+    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigHostCaps) local = NULL;
+    g_autoptr(ItsmigHostCaps) dest = NULL;
+    g_autoptr(GPtrArray) known = NULL;
+    g_autoptr(ItsmigVerdict) verdict = NULL;
+    ItsmigCompatPolicy policy;
+    JsonNode *node;
+    const char *destination;
+
+    if (!check_members(body, members, &error))
+        return itsmigd_http_reply_error(req, error);
+    node = json_object_get_member(body, "destination");
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING ||
+        !json_node_get_string(node)[0])
+        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                                "\"destination\" must name a configured peer");
+    destination = json_node_get_string(node);
+    itsmigd_host_get_policy(&d->host, &policy);
+    node = json_object_get_member(body, "quiesce");
+    if (node) {
+        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+            return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                                    "\"quiesce\" must be true or false");
+        policy.quiesce = json_node_get_boolean(node);
+    }
+
+    xml = itsmigd_registry_get_xml(d->registry, name, &uuid);
+    if (!xml) {
+        g_autofree char *msg = g_strdup_printf("no domain named '%s' is known", name);
+        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_NOT_FOUND, msg);
+    }
+    profile = read_profile(d, xml, &error);
+    if (!profile) {
+        g_prefix_error(&error, "the XML libvirt gave for '%s': ", name);
+        error->code = ITSMIG_ERROR_INTERNAL;
+        return itsmigd_http_reply_error(req, error);
+    }
+    {
+        const char *names[] = {destination};
+
+        itsmigd_peers_get(d->peers, names, 1, &dest, &error);
+    }
+    if (!dest)
+        return itsmigd_http_reply_error(req, error);
+    local = itsmigd_host_get_caps(&d->host);
+    known = known_hosts(d, local);
+    verdict = judge(profile, local, dest, known, &policy);
+    reply_verdict(req, profile, uuid, local->hostname, destination, dest->hostname, verdict);
+}
+
+static void add_codes(JsonBuilder *b, const char *key, GPtrArray *items)
+{
+    json_builder_set_member_name(b, key);
+    json_builder_begin_array(b);
+    for (guint i = 0; items && i < items->len; i++) {
+        const ItsmigVerdictItem *item = g_ptr_array_index(items, i);
+
+        json_builder_add_string_value(b, itsmig_rule_to_string(item->rule));
+    }
+    json_builder_end_array(b);
+}
+
+/* The peers a matrix request names: its "peers", or every configured one. */
+static char **matrix_peers(ItsmigDaemon *d, JsonObject *body, GError **error)
+{
+    static const char *const members[] = {"peers", NULL};
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    JsonNode *node;
+    JsonArray *list;
+
+    if (!check_members(body, members, error))
+        return NULL;
+    node = json_object_get_member(body, "peers");
+    if (!node || JSON_NODE_HOLDS_NULL(node))
+        return itsmigd_peers_names(d->peers);
+    if (!JSON_NODE_HOLDS_ARRAY(node)) {
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                            "\"peers\" must be an array of peer names");
+        return NULL;
+    }
+    list = json_node_get_array(node);
+    if (json_array_get_length(list) > MATRIX_PEERS_MAX) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "\"peers\" names more than %d peers", MATRIX_PEERS_MAX);
+        return NULL;
+    }
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonNode *n = json_array_get_element(list, i);
+        const char *name;
+
+        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "\"peers\"[%u] is not a string", i);
+            return NULL;
+        }
+        name = json_node_get_string(n);
+        if (!itsmigd_peers_exists(d->peers, name)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_UNKNOWN_PEER,
+                        "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", name);
+            return NULL;
+        }
+        if (!g_ptr_array_find_with_equal_func(names, name, g_str_equal, NULL))
+            g_ptr_array_add(names, g_strdup(name));
+    }
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+}
+
+/* POST /v1/compat/matrix {"peers": [...]}: every domain here against every
+ * peer named (default: all configured). */
+void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
+{
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) names = matrix_peers(d, body, &error);
+    g_autoptr(ItsmigHostCaps) local = NULL;
+    g_autoptr(GPtrArray) known = NULL;
+    g_autoptr(GPtrArray) domains = NULL;
+    g_autofree ItsmigHostCaps **caps = NULL;
+    g_autofree GError **errors = NULL;
+    ItsmigCompatPolicy policy;
+    gsize n;
+
+    if (!names)
+        return itsmigd_http_reply_error(req, error);
+    n = g_strv_length(names);
+    caps = g_new0(ItsmigHostCaps *, n + 1);
+    errors = g_new0(GError *, n + 1);
+    itsmigd_peers_get(d->peers, (const char *const *)names, n, caps, errors);
+    local = itsmigd_host_get_caps(&d->host);
+    known = known_hosts(d, local);
+    itsmigd_host_get_policy(&d->host, &policy);
+    domains = itsmigd_registry_all_xml(d->registry);
+
+    json_builder_begin_object(b);
+    add_string_or_null(b, "source", local->hostname);
+    json_builder_set_member_name(b, "hosts");
+    json_builder_begin_array(b);
+    for (gsize i = 0; i < n; i++) {
+        json_builder_begin_object(b);
+        add_string_or_null(b, "name", names[i]);
+        add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
+        json_builder_set_member_name(b, "error");
+        if (errors[i]) {
+            json_builder_begin_object(b);
+            add_string_or_null(b, "code",
+                               errors[i]->domain == ITSMIG_ERROR
+                                   ? itsmig_error_code_to_string(errors[i]->code)
+                                   : "internal-error");
+            add_string_or_null(b, "message", errors[i]->message);
+            json_builder_end_object(b);
+        } else {
+            json_builder_add_null_value(b);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+
+    json_builder_set_member_name(b, "domains");
+    json_builder_begin_array(b);
+    for (guint k = 0; k < domains->len; k++) {
+        const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
+        g_autoptr(GError) local_error = NULL;
+        g_autoptr(ItsmigDomainProfile) profile = read_profile(d, x->xml, &local_error);
+
+        json_builder_begin_object(b);
+        add_string_or_null(b, "name", x->name);
+        add_string_or_null(b, "uuid", x->uuid);
+        if (!profile) {
+            add_string_or_null(b, "error", local_error->message);
+            json_builder_end_object(b);
+            continue;
+        }
+        {
+            /* The revision comes from the domain and the source: the same
+             * for every destination. */
+            g_autoptr(ItsmigVerdict) here = judge(profile, local, local, known, &policy);
+
+            json_builder_set_member_name(b, "its_abi_revision");
+            if (here->its_abi_revision >= 0)
+                json_builder_add_int_value(b, here->its_abi_revision);
+            else
+                json_builder_add_null_value(b);
+            add_string_or_null(b, "its_abi_revision_origin", here->its_abi_revision_origin);
+        }
+        json_builder_set_member_name(b, "cells");
+        json_builder_begin_array(b);
+        for (gsize i = 0; i < n; i++) {
+            json_builder_begin_object(b);
+            add_string_or_null(b, "host", names[i]);
+            if (caps[i]) {
+                g_autoptr(ItsmigVerdict) v = judge(profile, local, caps[i], known, &policy);
+
+                json_builder_set_member_name(b, "allowed");
+                json_builder_add_boolean_value(b, v->allowed);
+                add_codes(b, "blockers", v->blockers);
+                add_codes(b, "warnings", v->warnings);
+            } else {
+                /* No capabilities, no verdict: never an allow. */
+                json_builder_set_member_name(b, "allowed");
+                json_builder_add_boolean_value(b, FALSE);
+                add_string_or_null(b, "error", itsmig_error_code_to_string(errors[i]->code));
+                add_codes(b, "blockers", NULL);
+                add_codes(b, "warnings", NULL);
+            }
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    for (gsize i = 0; i < n; i++) {
+        itsmig_host_caps_free(caps[i]);
+        g_clear_error(&errors[i]);
+    }
+    itsmigd_http_reply_builder(req, 200, b);
+}
+
+/* POST /v1/hook/migrate-begin, the domain XML libvirt hands the hook on the
+ * destination: may it arrive here?  No libvirt call may happen on this path:
+ * libvirt waits for the hook, and the hook for us. */
+void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
+{
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigHostCaps) local = NULL;
+    g_autoptr(ItsmigHostCaps) source = NULL;
+    g_autoptr(GPtrArray) known = NULL;
+    g_autoptr(ItsmigVerdict) verdict = NULL;
+    g_autofree char *line = NULL;
+    ItsmigCompatPolicy policy;
+    const char *xml;
+    gsize len;
+
+    xml = itsmigd_http_request_body(req, &len);
+    profile = itsmig_domain_profile_parse(xml, len, &error);
+    if (!profile)
+        return itsmigd_http_reply_error(req, error);
+    itsmigd_host_describe_hostdevs(&d->host, profile);
+    local = itsmigd_host_get_caps(&d->host);
+    /* The source, when it is a peer already asked; else what the domain's
+     * record says of it. */
+    if (profile->has_metadata && profile->metadata.host)
+        source = itsmigd_peers_cached_by_hostname(d->peers, profile->metadata.host);
+    known = known_hosts(d, local);
+    itsmigd_host_get_policy(&d->host, &policy);
+    /* Nobody detached devices for a migration started outside itsmigd. */
+    policy.quiesce = FALSE;
+    verdict = judge(profile, source, local, known, &policy);
+    line = itsmig_verdict_blockers_line(verdict);
+    if (verdict->allowed)
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, profile->name,
+                           "incoming migration allowed by the hook gate");
+    else
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, profile->name,
+                           "incoming migration refused by the hook gate: %s", line);
+    reply_verdict(req, profile, NULL, profile->has_metadata ? profile->metadata.host : NULL,
+                  local->hostname, local->hostname, verdict);
+}

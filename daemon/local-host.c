@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "itsmig/diag.h"
+#include "itsmig/kvm-its-json.h"
+#include "daemon/local-host.h"
+
+void itsmigd_host_init(ItsmigdHost *host)
+{
+    ItsmigDiag diag = {0};
+    g_autoptr(JsonNode) kvm = NULL;
+
+    g_mutex_init(&host->lock);
+    host->hostname = g_strdup(g_get_host_name());
+    host->sysfs_pci = g_strdup("/sys/bus/pci/devices");
+    /* The probe fills the caps even when it cannot run, with the reason. */
+    if (itsmig_kvm_its_probe(&host->kvm, &diag) < 0 && host->kvm.available)
+        g_warning("KVM ITS probe failed: %s", diag.text);
+    if (host->kvm.available)
+        g_message("KVM ITS probe: ABI revisions 0x%04x, default %u", host->kvm.abi_revisions,
+                  host->kvm.default_abi_revision);
+    else
+        g_message("KVM ITS probe not possible here: %s", host->kvm.unavailable_reason);
+    kvm = itsmig_kvm_its_caps_to_json(&host->kvm);
+    host->kvm_json = json_to_string(kvm, FALSE);
+}
+
+void itsmigd_host_clear(ItsmigdHost *host)
+{
+    g_free(host->hostname);
+    g_free(host->kvm_json);
+    g_clear_pointer(&host->caps, itsmig_host_caps_free);
+    g_strfreev(host->migratable_drivers);
+    g_free(host->sysfs_pci);
+    g_free(host->record_dir);
+    g_mutex_clear(&host->lock);
+}
+
+/* A probed string value; the probe of a field that cannot be known here is
+ * simply not made. */
+static void probe_text(ItsmigHostCaps *caps, ItsmigCapField field, const char *text)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (text && !itsmig_host_caps_set(caps, field, ITSMIG_CAP_PROBED, text, &error))
+        g_warning("host capability %s: ignoring what was probed: %s",
+                  itsmig_cap_field_to_string(field), error->message);
+}
+
+void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
+                         const char *hypervisor_version, const char *libvirt_version)
+{
+    g_autoptr(ItsmigHostCaps) caps =
+        itsmig_host_caps_new(config->hostname ? config->hostname : host->hostname);
+    g_autofree char *page_size = g_strdup_printf("%ld", sysconf(_SC_PAGESIZE));
+    ItsmigHostCaps *old;
+
+    itsmig_host_caps_set_probe(caps, &host->kvm);
+    probe_text(caps, ITSMIG_CAP_PAGE_SIZE, page_size);
+    probe_text(caps, ITSMIG_CAP_LIBVIRT_VERSION, libvirt_version);
+    /* The hypervisor version of libvirt's QEMU driver is QEMU's. */
+    if (g_strcmp0(hypervisor, "QEMU") == 0)
+        probe_text(caps, ITSMIG_CAP_QEMU_VERSION, hypervisor_version);
+    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
+        g_autoptr(GError) error = NULL;
+
+        /* Checked when the configuration was read. */
+        if (config->declared[f] &&
+            !itsmig_host_caps_set(caps, f, ITSMIG_CAP_DECLARED, config->declared[f], &error))
+            g_warning("[host] %s: %s", itsmig_cap_field_to_string(f), error->message);
+    }
+
+    {
+        g_autoptr(GError) error = NULL;
+
+        /* Peers validate what we send them the same way. */
+        if (!itsmig_host_caps_check(caps, &error))
+            g_warning("this host's capabilities contradict themselves, so peers will refuse "
+                      "them: %s; check [host] in the configuration",
+                      error->message);
+    }
+    g_mutex_lock(&host->lock);
+    old = host->caps;
+    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
+        const char *probed = caps->meta[f].conflict_probed;
+
+        /* Once per conflict, not at every reconnection. */
+        if (probed && (!old || g_strcmp0(old->meta[f].conflict_probed, probed) != 0))
+            g_warning("[host] %s = %s is declared, but the probe found %s; the declared value "
+                      "is used and reported as a conflict",
+                      itsmig_cap_field_to_string(f), config->declared[f], probed);
+    }
+    host->caps = g_steal_pointer(&caps);
+    host->policy = config->policy;
+    g_strfreev(host->migratable_drivers);
+    host->migratable_drivers = g_strdupv(config->migratable_drivers);
+    g_mutex_unlock(&host->lock);
+    g_free(host->record_dir);
+    host->record_dir = g_strdup(config->hook_record_dir);
+    itsmig_host_caps_free(old);
+}
+
+ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host)
+{
+    ItsmigHostCaps *copy;
+
+    g_mutex_lock(&host->lock);
+    copy = itsmig_host_caps_copy(host->caps);
+    g_mutex_unlock(&host->lock);
+    return copy;
+}
+
+void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy)
+{
+    g_mutex_lock(&host->lock);
+    *ret_policy = host->policy;
+    g_mutex_unlock(&host->lock);
+}
+
+void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile)
+{
+    for (guint i = 0; profile->hostdevs && i < profile->hostdevs->len; i++) {
+        ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
+        g_autofree char *link = NULL;
+        g_autofree char *target = NULL;
+
+        /* The address comes from the domain XML: a PCI address only, so
+         * that it cannot name anything outside the devices directory. */
+        if (!h->address || strchr(h->address, '/') || h->address[0] == '.')
+            continue;
+        link = g_build_filename(host->sysfs_pci, h->address, "driver", NULL);
+        target = g_file_read_link(link, NULL);
+        if (!target)
+            continue;
+        g_free(h->host_driver);
+        h->host_driver = g_path_get_basename(target);
+        g_mutex_lock(&host->lock);
+        h->migratable =
+            g_strv_contains((const char *const *)host->migratable_drivers, h->host_driver);
+        g_mutex_unlock(&host->lock);
+    }
+}

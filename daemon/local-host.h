@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "itsmig/compat.h"
+#include "itsmig/domain-profile.h"
+#include "itsmig/host-caps.h"
+#include "itsmig/kvm-its.h"
+#include "daemon/daemon-config.h"
+
+/*
+ * This host: what it can do for ITS migration (the KVM probe run once at
+ * start, the libvirt and QEMU versions of the current connection, the values
+ * declared in [host]) and how it judges migrations ([policy]).  The main loop
+ * rebuilds it on connection and reload; HTTP threads take copies.
+ */
+typedef struct {
+    char *hostname;
+    ItsmigKvmItsCaps kvm;
+    char *kvm_json; /* itsmig_kvm_its_caps_to_json() as text */
+
+    GMutex lock;
+    ItsmigHostCaps *caps; /* replaced whole, never changed in place */
+    ItsmigCompatPolicy policy;
+    char **migratable_drivers;
+    char *sysfs_pci;  /* /sys/bus/pci/devices */
+    char *record_dir; /* the hook's records ([hook] record-dir); main loop only */
+} ItsmigdHost;
+
+/* Runs the KVM probe. */
+void itsmigd_host_init(ItsmigdHost *host);
+void itsmigd_host_clear(ItsmigdHost *host);
+
+/* Rebuilds the capabilities from the probe, @hypervisor/@libvirt versions
+ * ("QEMU" and "7.2.0"; NULLs when not connected yet) and @config's declared
+ * values, and takes @config's policy.  Logs each conflict between a declared
+ * value and the probe once. */
+void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
+                         const char *hypervisor_version, const char *libvirt_version);
+
+ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
+void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy);
+
+/* Fills each hostdev's host_driver (the driver bound to it here, from
+ * sysfs) and migratable (whether that driver is one of the configured
+ * migration-capable ones); unknown devices stay unknown. */
+void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile);

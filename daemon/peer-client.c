@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-glib/json-glib.h>
+
+#include "itsmig/error.h"
+#include "itsmig/json-strict.h"
+#include "daemon/peer-client.h"
+
+typedef struct {
+    ItsmigdPeerConfig *config;
+    ItsmigHostCaps *caps; /* NULL until fetched */
+    gint64 fetched_us;    /* monotonic */
+} Peer;
+
+struct ItsmigdPeers {
+    GMutex lock;
+    GPtrArray *peers; /* Peer *, in file order */
+    ItsmigdPeerLimits limits;
+    guint64 fetched;
+    guint64 failed;
+    guint64 cached;
+};
+
+static void peer_free(Peer *p)
+{
+    itsmigd_peer_config_free(p->config);
+    itsmig_host_caps_free(p->caps);
+    g_free(p);
+}
+
+ItsmigdPeers *itsmigd_peers_new(void)
+{
+    ItsmigdPeers *peers = g_new0(ItsmigdPeers, 1);
+
+    g_mutex_init(&peers->lock);
+    peers->peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
+    return peers;
+}
+
+void itsmigd_peers_free(ItsmigdPeers *peers)
+{
+    if (!peers)
+        return;
+    g_ptr_array_unref(peers->peers);
+    g_mutex_clear(&peers->lock);
+    g_free(peers);
+}
+
+static Peer *find_locked(ItsmigdPeers *peers, const char *name)
+{
+    for (guint i = 0; i < peers->peers->len; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+
+        if (strcmp(p->config->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+void itsmigd_peers_configure(ItsmigdPeers *peers, const ItsmigdConfig *config)
+{
+    g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
+
+    g_mutex_lock(&peers->lock);
+    for (guint i = 0; i < config->peers->len; i++) {
+        const ItsmigdPeerConfig *pc = g_ptr_array_index(config->peers, i);
+        Peer *old = find_locked(peers, pc->name);
+        Peer *p = g_new0(Peer, 1);
+
+        p->config = itsmigd_peer_config_copy(pc);
+        if (old && old->caps && !g_strcmp0(old->config->url, pc->url) &&
+            !g_strcmp0(old->config->ca, pc->ca) && !g_strcmp0(old->config->token, pc->token)) {
+            p->caps = g_steal_pointer(&old->caps);
+            p->fetched_us = old->fetched_us;
+        }
+        g_ptr_array_add(fresh, p);
+    }
+    g_ptr_array_unref(peers->peers);
+    peers->peers = g_steal_pointer(&fresh);
+    peers->limits.connect_timeout = config->peer_connect_timeout;
+    peers->limits.timeout = config->peer_timeout;
+    peers->limits.cache_ttl = config->peer_cache_ttl;
+    g_mutex_unlock(&peers->lock);
+}
+
+char **itsmigd_peers_names(ItsmigdPeers *peers)
+{
+    GPtrArray *names = g_ptr_array_new();
+
+    g_mutex_lock(&peers->lock);
+    for (guint i = 0; i < peers->peers->len; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+
+        g_ptr_array_add(names, g_strdup(p->config->name));
+    }
+    g_mutex_unlock(&peers->lock);
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(names, FALSE);
+}
+
+gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name)
+{
+    gboolean found;
+
+    g_mutex_lock(&peers->lock);
+    found = find_locked(peers, name) != NULL;
+    g_mutex_unlock(&peers->lock);
+    return found;
+}
+
+/* ---- one exchange ------------------------------------------------------------ */
+
+typedef struct {
+    ItsmigdPeerConfig *config;
+    CURL *easy;
+    struct curl_slist *headers;
+    GByteArray *body;
+    gboolean too_large;
+    char errbuf[CURL_ERROR_SIZE];
+    ItsmigHostCaps *caps;
+    GError *error;
+} Fetch;
+
+static void fetch_free(Fetch *f)
+{
+    if (f->easy)
+        curl_easy_cleanup(f->easy);
+    curl_slist_free_all(f->headers);
+    if (f->body)
+        g_byte_array_unref(f->body);
+    itsmigd_peer_config_free(f->config);
+    itsmig_host_caps_free(f->caps);
+    g_clear_error(&f->error);
+    g_free(f);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+    Fetch *f = user;
+    size_t len = size * n;
+
+    if (f->body->len + len > ITSMIG_HOST_CAPS_MAX) {
+        f->too_large = TRUE;
+        return 0; /* aborts the transfer */
+    }
+    g_byte_array_append(f->body, (const guint8 *)data, len);
+    return len;
+}
+
+static gboolean fetch_setup(Fetch *f, const ItsmigdPeerLimits *limits)
+{
+    g_autofree char *url = NULL;
+    g_autofree char *auth = NULL;
+    gsize len = strlen(f->config->url);
+
+    url = g_strdup_printf("%.*s/v1/host",
+                          (int)(len && f->config->url[len - 1] == '/' ? len - 1 : len),
+                          f->config->url);
+    auth = g_strdup_printf("Authorization: Bearer %s", f->config->token);
+    f->body = g_byte_array_new();
+    f->easy = curl_easy_init();
+    f->headers = curl_slist_append(f->headers, auth);
+    f->headers = curl_slist_append(f->headers, "Accept: application/json");
+    explicit_bzero(auth, strlen(auth));
+    if (!f->easy || !f->headers) {
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                    "cannot set up a request to peer %s", f->config->name);
+        return FALSE;
+    }
+    curl_easy_setopt(f->easy, CURLOPT_URL, url);
+    curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(f->easy, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(f->easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(f->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(f->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (f->config->ca)
+        curl_easy_setopt(f->easy, CURLOPT_CAINFO, f->config->ca);
+    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
+    curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)limits->connect_timeout * 1000);
+    curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, (long)limits->timeout * 1000);
+    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ITSMIG_HOST_CAPS_MAX);
+    curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
+    curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+    return TRUE;
+}
+
+/* The peer's {"error":{"code","message"}}, for people; NULL when it sent none. */
+static char *peer_error_text(const GByteArray *body)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *root, *err;
+
+    if (!itsmig_json_check((const char *)body->data, body->len, ITSMIG_JSON_DEPTH_MAX, "reply",
+                           NULL) ||
+        !json_parser_load_from_data(parser, (const char *)body->data, body->len, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        return NULL;
+    root = json_node_get_object(json_parser_get_root(parser));
+    err = json_object_get_object_member(root, "error");
+    if (!err || !json_object_has_member(err, "message"))
+        return NULL;
+    return g_strdup_printf("%s: %s", json_object_get_string_member_with_default(err, "code", "?"),
+                           json_object_get_string_member_with_default(err, "message", "?"));
+}
+
+static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits)
+{
+    const char *name = f->config->name;
+    const char *url = f->config->url;
+    const char *why = f->errbuf[0] ? f->errbuf : curl_easy_strerror(res);
+    g_autoptr(GError) local = NULL;
+    long status = 0;
+
+    switch (res) {
+    case CURLE_OK: break;
+    case CURLE_OPERATION_TIMEDOUT:
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT,
+                    "peer %s (%s) did not answer within %u s (connect limit %u s): %s", name, url,
+                    limits->timeout, limits->connect_timeout, why);
+        return;
+    case CURLE_WRITE_ERROR:
+    case CURLE_FILESIZE_EXCEEDED:
+        if (f->too_large || res == CURLE_FILESIZE_EXCEEDED) {
+            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "peer %s (%s) sent more than %d KiB for its capabilities", name, url,
+                        ITSMIG_HOST_CAPS_MAX / 1024);
+            return;
+        }
+        G_GNUC_FALLTHROUGH;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE,
+                    "cannot reach peer %s at %s: %s", name, url, why);
+        return;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "TLS with peer %s (%s) failed: %s", name, url, why);
+        return;
+    default:
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "exchange with peer %s (%s) failed: %s", name, url, why);
+        return;
+    }
+
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        g_autofree char *text = peer_error_text(f->body);
+
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "peer %s (%s) answered HTTP %ld%s%s%s", name, url, status,
+                    status == 401 ? " (it does not accept our token)" : "", text ? ": " : "",
+                    text ? text : "");
+        return;
+    }
+    f->caps = itsmig_host_caps_from_json((const char *)f->body->data, f->body->len, &local);
+    /* Not JSON or not the schema: either way the peer's fault, not the client's. */
+    if (!f->caps)
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "peer %s (%s) sent capabilities that cannot be trusted: %s", name, url,
+                    local->message);
+}
+
+/* Runs every exchange at once; each ends on its own timeouts. */
+static void fetch_all(GPtrArray *fetches, const ItsmigdPeerLimits *limits)
+{
+    CURLM *multi = curl_multi_init();
+    int running = 0;
+
+    if (!multi) {
+        for (guint i = 0; i < fetches->len; i++) {
+            Fetch *f = g_ptr_array_index(fetches, i);
+
+            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "curl_multi_init failed");
+        }
+        return;
+    }
+    for (guint i = 0; i < fetches->len; i++) {
+        Fetch *f = g_ptr_array_index(fetches, i);
+
+        if (fetch_setup(f, limits))
+            curl_multi_add_handle(multi, f->easy);
+    }
+    do {
+        CURLMcode mc = curl_multi_perform(multi, &running);
+
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK)
+            break;
+    } while (running);
+
+    for (;;) {
+        int left;
+        CURLMsg *msg = curl_multi_info_read(multi, &left);
+        Fetch *f = NULL;
+
+        if (!msg)
+            break;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+        fetch_finish(f, msg->data.result, limits);
+        curl_multi_remove_handle(multi, msg->easy_handle);
+    }
+    for (guint i = 0; i < fetches->len; i++) {
+        Fetch *f = g_ptr_array_index(fetches, i);
+
+        if (!f->caps && !f->error)
+            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                        "the exchange with peer %s did not complete", f->config->name);
+        if (f->easy)
+            curl_multi_remove_handle(multi, f->easy);
+    }
+    curl_multi_cleanup(multi);
+}
+
+void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
+                       ItsmigHostCaps **ret_caps, GError **ret_errors)
+{
+    g_autoptr(GPtrArray) fetches = g_ptr_array_new_with_free_func((GDestroyNotify)fetch_free);
+    g_autofree gssize *fetch_of = g_new(gssize, n);
+    gint64 now = g_get_monotonic_time();
+    ItsmigdPeerLimits limits;
+
+    g_mutex_lock(&peers->lock);
+    limits = peers->limits;
+    for (gsize i = 0; i < n; i++) {
+        Peer *p = find_locked(peers, names[i]);
+
+        ret_caps[i] = NULL;
+        ret_errors[i] = NULL;
+        fetch_of[i] = -1;
+        if (!p) {
+            g_set_error(&ret_errors[i], ITSMIG_ERROR, ITSMIG_ERROR_UNKNOWN_PEER,
+                        "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", names[i]);
+        } else if (p->caps && now - p->fetched_us < (gint64)limits.cache_ttl * G_USEC_PER_SEC) {
+            ret_caps[i] = itsmig_host_caps_copy(p->caps);
+            peers->cached++;
+        } else {
+            Fetch *f = g_new0(Fetch, 1);
+
+            /* The same peer named twice is asked once. */
+            for (gsize j = 0; j < i && fetch_of[i] < 0; j++)
+                if (fetch_of[j] >= 0 && strcmp(names[j], names[i]) == 0)
+                    fetch_of[i] = fetch_of[j];
+            if (fetch_of[i] >= 0) {
+                g_free(f);
+                continue;
+            }
+            f->config = itsmigd_peer_config_copy(p->config);
+            fetch_of[i] = fetches->len;
+            g_ptr_array_add(fetches, f);
+        }
+    }
+    g_mutex_unlock(&peers->lock);
+
+    if (fetches->len == 0)
+        return;
+    fetch_all(fetches, &limits);
+
+    g_mutex_lock(&peers->lock);
+    for (guint k = 0; k < fetches->len; k++) {
+        Fetch *f = g_ptr_array_index(fetches, k);
+        Peer *p = find_locked(peers, f->config->name);
+
+        if (f->error) {
+            peers->failed++;
+            continue;
+        }
+        peers->fetched++;
+        /* Unless the configuration changed meanwhile. */
+        if (p && !g_strcmp0(p->config->url, f->config->url) &&
+            !g_strcmp0(p->config->token, f->config->token)) {
+            itsmig_host_caps_free(p->caps);
+            p->caps = itsmig_host_caps_copy(f->caps);
+            p->fetched_us = g_get_monotonic_time();
+        }
+    }
+    g_mutex_unlock(&peers->lock);
+    for (gsize i = 0; i < n; i++) {
+        Fetch *f;
+
+        if (fetch_of[i] < 0)
+            continue;
+        f = g_ptr_array_index(fetches, fetch_of[i]);
+        if (f->caps)
+            ret_caps[i] = itsmig_host_caps_copy(f->caps);
+        else
+            ret_errors[i] = g_error_copy(f->error);
+    }
+}
+
+GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)itsmig_host_caps_free);
+
+    g_mutex_lock(&peers->lock);
+    for (guint i = 0; i < peers->peers->len; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+
+        if (p->caps)
+            g_ptr_array_add(all, itsmig_host_caps_copy(p->caps));
+    }
+    g_mutex_unlock(&peers->lock);
+    return all;
+}
+
+ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char *hostname)
+{
+    ItsmigHostCaps *found = NULL;
+
+    g_mutex_lock(&peers->lock);
+    for (guint i = 0; i < peers->peers->len && !found; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+
+        if (p->caps && g_strcmp0(p->caps->hostname, hostname) == 0)
+            found = itsmig_host_caps_copy(p->caps);
+    }
+    g_mutex_unlock(&peers->lock);
+    return found;
+}
+
+void itsmigd_peers_counts(ItsmigdPeers *peers, guint64 *ret_fetched, guint64 *ret_failed,
+                          guint64 *ret_cached)
+{
+    g_mutex_lock(&peers->lock);
+    *ret_fetched = peers->fetched;
+    *ret_failed = peers->failed;
+    *ret_cached = peers->cached;
+    g_mutex_unlock(&peers->lock);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "itsmig/host-caps.h"
+#include "daemon/daemon-config.h"
+
+/*
+ * The other itsmigd instances named in [peer NAME]: their GET /v1/host over
+ * HTTPS with the peer's token (libcurl), with connect and total timeouts, a
+ * size limit and schema validation, kept for [peers] cache-ttl seconds.  A
+ * peer that is down, hangs or answers with anything but a valid document
+ * gives an error that says so; nothing is assumed of it.  Fetches block, so
+ * they are made on HTTP connection threads, never on the main loop.
+ */
+typedef struct ItsmigdPeers ItsmigdPeers;
+
+typedef struct {
+    unsigned int connect_timeout; /* seconds */
+    unsigned int timeout;         /* seconds, the whole exchange */
+    unsigned int cache_ttl;       /* seconds */
+} ItsmigdPeerLimits;
+
+ItsmigdPeers *itsmigd_peers_new(void);
+void itsmigd_peers_free(ItsmigdPeers *peers);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdPeers, itsmigd_peers_free)
+
+/* Takes the peers of @config (start and reload); what was cached for a peer
+ * whose URL, CA and token did not change is kept. */
+void itsmigd_peers_configure(ItsmigdPeers *peers, const ItsmigdConfig *config);
+
+/* The configured names, in file order (free with g_strfreev). */
+char **itsmigd_peers_names(ItsmigdPeers *peers);
+gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name);
+
+/* The capabilities of each of @names, from the cache when fresh, else
+ * fetched, all at once.  ret_caps[i] is set, or ret_errors[i] says why not
+ * (ITSMIG_ERROR_UNKNOWN_PEER, _PEER_UNREACHABLE, _PEER_TIMEOUT, _PEER_ERROR,
+ * _INVALID_HOST_CAPS, _INVALID_JSON). */
+void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
+                       ItsmigHostCaps **ret_caps, GError **ret_errors);
+
+/* Copies of every cached document, however old; never fetches. */
+GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers);
+/* A copy of the cached document whose hostname is @hostname, NULL if none. */
+ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char *hostname);
+
+/* Fetch outcomes since start: successes, failures, cache hits. */
+void itsmigd_peers_counts(ItsmigdPeers *peers, guint64 *ret_fetched, guint64 *ret_failed,
+                          guint64 *ret_cached);

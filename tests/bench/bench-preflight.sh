@@ -1,0 +1,154 @@
+#!/bin/bash
+# Preflight latency: POST /v1/domains/{name}/preflight on itsmigd A for a
+# GICv3 guest, against peer B on loopback over TLS with its bearer token.
+#   "fresh": [peers] cache-ttl = 0, so every preflight fetches B's
+#            capabilities (TCP + TLS handshake, GET /v1/host, schema
+#            validation) before the verdict;
+#   "cached": the default cache, as repeated preflights see it.
+# One client connection on A's unix socket; curl times each request.
+# Usage: tests/bench/bench-preflight.sh [builddir]   (prints a report)
+set -u
+top_builddir=$(cd "${1:-${top_builddir:-.}}" && pwd)
+itsmigd=$top_builddir/daemon/itsmigd
+N=${BENCH_REQUESTS:-500}
+PORT=${BENCH_PORT:-17444}
+
+tmp=$(mktemp -d /tmp/itsmig-bench-preflight.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "bench-preflight: $*" >&2; exit 1; }
+[ -x "$itsmigd" ] || fail "build itsmigd first ($itsmigd)"
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    >/dev/null 2>&1 || fail "openssl"
+echo "bench-token-0123456789" >"$tmp/token"
+caps="[host]
+arch = aarch64
+vgic-its = true
+its-abi-revisions = 0
+default-its-abi-revision = 0
+save-tables = true
+restore-tables = true
+ctrl-reset = true
+save-pending-tables = true
+gicv4 = none
+gicd-revision = 3"
+
+# B: the peer, on libvirt's embedded test driver.
+mkdir -p "$tmp/b"
+cat >"$tmp/b/conf" <<EOC
+[libvirt]
+uri = test:///default
+[api]
+socket = $tmp/b/api.sock
+listen = 127.0.0.1:$PORT
+tls-cert = $tmp/cert.pem
+tls-key = $tmp/key.pem
+token-file = $tmp/token
+[daemon]
+state-dir = $tmp/b/state
+log-level = warning
+hostname = host-b
+$caps
+EOC
+"$itsmigd" --config "$tmp/b/conf" >"$tmp/b/log" 2>&1 &
+pids+=($!)
+
+# A: a private libvirtd with one running GICv3 guest.
+mkdir -p "$tmp/run" "$tmp/empty"
+cat >"$tmp/libvirtd.conf" <<EOC
+unix_sock_dir = "$tmp/run"
+unix_sock_group = "root"
+unix_sock_rw_perms = "0770"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$tmp/libvirtd.log"
+EOC
+LIBVIRT_DRIVER_DIR=$tmp/empty libvirtd -f "$tmp/libvirtd.conf" -p "$tmp/libvirtd.pid" \
+    >"$tmp/libvirtd.out" 2>&1 &
+pids+=($!)
+uri="test+unix:///default?socket=$tmp/run/libvirt-sock"
+for _ in $(seq 100); do [ -S "$tmp/run/libvirt-sock" ] && break; sleep 0.05; done
+cat >"$tmp/g1.xml" <<'EOX'
+<domain type='test'><name>g1</name><memory>1048576</memory><vcpu>4</vcpu>
+<os><type arch='aarch64' machine='virt-7.2'>hvm</type></os><features><gic version='3'/></features>
+<devices><interface type='network'><source network='default'/><model type='virtio'/></interface></devices>
+</domain>
+EOX
+virsh -q -c "$uri" list --all >/dev/null || fail "libvirtd did not come up"
+# A connection held open keeps the test driver's state for everyone.
+coproc HOLD { virsh -c "$uri" 2>&1; }
+pids+=($HOLD_PID)
+echo "define $tmp/g1.xml" >&"${HOLD[1]}"
+echo "start g1" >&"${HOLD[1]}"
+
+start_a() { # CACHE-TTL
+    mkdir -p "$tmp/a"
+    cat >"$tmp/a/conf" <<EOC
+[libvirt]
+uri = $uri
+[api]
+socket = $tmp/a/api.sock
+[daemon]
+state-dir = $tmp/a/state
+log-level = warning
+hostname = host-a
+$caps
+[policy]
+check-emulated = true
+[peers]
+cache-ttl = $1
+[peer b]
+url = https://127.0.0.1:$PORT
+ca = $tmp/cert.pem
+token-file = $tmp/token
+EOC
+    "$itsmigd" --config "$tmp/a/conf" >"$tmp/a/log" 2>&1 &
+    a_pid=$!
+    pids+=($a_pid)
+    for _ in $(seq 200); do
+        curl -s --unix-socket "$tmp/a/api.sock" http://x/v1/domains/g1 2>/dev/null |
+            grep -q its_abi_revision && return 0
+        sleep 0.05
+    done
+    fail "itsmigd A did not come up: $(tail -3 "$tmp/a/log")"
+}
+
+# run LABEL: N preflights on one connection; prints the distribution in ms.
+run() {
+    local urls=()
+    for ((i = 0; i < N; i++)); do urls+=(-o /dev/null "http://x/v1/domains/g1/preflight"); done
+    curl -s --unix-socket "$tmp/a/api.sock" -X POST -H 'Content-Type: application/json' \
+        -d '{"destination":"b"}' -w '%{http_code} %{time_total}\n' "${urls[@]}" \
+        >"$tmp/times"
+    if grep -qv "^200 " "$tmp/times"; then fail "$1: some preflights did not answer 200: $(grep -v "^200 " "$tmp/times" | sort | uniq -c | head -3)"; fi
+    curl -s --unix-socket "$tmp/a/api.sock" -X POST -H 'Content-Type: application/json' \
+        -d '{"destination":"b"}' http://x/v1/domains/g1/preflight | grep -q '"allowed":true' ||
+        fail "$1: the verdict is not the expected allow"
+    awk '{ print $2 * 1000 }' "$tmp/times" | sort -n | awk -v label="$1" '
+        { v[NR] = $1 }
+        END {
+            printf "  %-8s %5d requests: median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                label, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.9) + 1], v[int(NR * 0.99) + 1], v[NR]
+        }'
+}
+
+for _ in $(seq 100); do
+    curl -s --unix-socket "$tmp/b/api.sock" http://x/v1/health 2>/dev/null | grep -q '"status"' && break
+    sleep 0.05
+done
+
+echo "itsmigd preflight benchmark  ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(curl --version | head -1 | cut -d' ' -f1-2))"
+echo "one GICv3 guest on A; peer B on 127.0.0.1 over TLS 1.3 with a bearer token; target: median < 20 ms"
+start_a 0
+run fresh
+kill "$a_pid"
+wait "$a_pid" 2>/dev/null
+start_a 30
+run cached

@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Peers that misbehave, for tests/daemon/peers.sh.
+
+    fake-peer.py MODE PORT CERT KEY PIDFILE
+
+MODE is one of:
+  lie      HTTPS; GET /v1/host answers a well-formed document that
+           contradicts itself (default revision not among the supported)
+  garbage  HTTPS; answers 200 with a body that is not JSON
+  huge     HTTPS; answers 200 with 1 MiB of JSON whitespace and more
+  hang     TCP; accepts connections and never says anything (no TLS)
+"""
+import http.server
+import os
+import socket
+import ssl
+import sys
+import time
+
+mode, port, cert, key, pidfile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+
+LIE = (b'{"schema":"itsmig-host-caps","version":1,"hostname":"liar",'
+       b'"probe":{"available":false,"reason":"made up"},"caps":{'
+       b'"arch":{"value":"aarch64","source":"declared"},'
+       b'"page_size":{"value":4096,"source":"declared"},'
+       b'"kernel_release":{"value":"6.1.0","source":"declared"},'
+       b'"qemu_version":{"value":"7.2.0","source":"declared"},'
+       b'"libvirt_version":{"value":"9.0.0","source":"declared"},'
+       b'"vgic_its":{"value":true,"source":"declared"},'
+       b'"its_abi_revisions":{"value":[0],"source":"declared"},'
+       b'"default_its_abi_revision":{"value":3,"source":"declared"},'
+       b'"gicd_revision":{"value":3,"source":"declared"},'
+       b'"gicv4":{"value":"none","source":"declared"},'
+       b'"save_tables":{"value":true,"source":"declared"},'
+       b'"restore_tables":{"value":true,"source":"declared"},'
+       b'"ctrl_reset":{"value":true,"source":"declared"},'
+       b'"save_pending_tables":{"value":true,"source":"declared"}},'
+       b'"conflicts":[]}')
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if mode == "lie":
+            body = LIE
+        elif mode == "garbage":
+            body = b"<html>this is not JSON</html>"
+        else:
+            body = b" " * (1024 * 1024) + b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+if mode == "hang":
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    with open(pidfile, "w") as f:
+        f.write(str(os.getpid()))
+    held = []
+    while True:
+        conn, _ = s.accept()
+        held.append(conn)  # never answered, never closed
+else:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    with open(pidfile, "w") as f:
+        f.write(str(os.getpid()))
+    httpd.serve_forever()

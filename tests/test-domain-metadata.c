@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* When itsmigd writes the itsmig record into a domain, and what it writes. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "daemon/domain-metadata.h"
+
+#define NOW  1790000000
+#define UUID "2f8e5c1a-7d3b-4e6f-9a10-5b2c8d4e7f31"
+
+static ItsmigHostCaps *host_caps(const char *default_revision)
+{
+    ItsmigHostCaps *caps = itsmig_host_caps_new("host-a");
+    static const struct {
+        ItsmigCapField field;
+        const char *value;
+    } facts[] = {
+        {ITSMIG_CAP_ARCH, "aarch64"},    {ITSMIG_CAP_PAGE_SIZE, "65536"},
+        {ITSMIG_CAP_VGIC_ITS, "true"},   {ITSMIG_CAP_ITS_ABI_REVISIONS, "0,1"},
+        {ITSMIG_CAP_GICD_REVISION, "3"}, {ITSMIG_CAP_GICV4, "4.1"},
+        {ITSMIG_CAP_SAVE_TABLES, "yes"}, {ITSMIG_CAP_SAVE_PENDING_TABLES, "no"},
+        {ITSMIG_CAP_CTRL_RESET, "yes"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(facts); i++)
+        g_assert_true(
+            itsmig_host_caps_set(caps, facts[i].field, ITSMIG_CAP_PROBED, facts[i].value, NULL));
+    if (default_revision)
+        g_assert_true(itsmig_host_caps_set(caps, ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION,
+                                           ITSMIG_CAP_PROBED, default_revision, NULL));
+    return caps;
+}
+
+/* A running aarch64 guest with an ITS; @host names the writer of its record,
+ * NULL for none. */
+static ItsmigDomainProfile *guest(const char *host)
+{
+    ItsmigDomainProfile *p = g_new0(ItsmigDomainProfile, 1);
+
+    p->name = g_strdup("vm1");
+    p->uuid = g_strdup(UUID);
+    p->type = g_strdup("kvm");
+    p->its = ITSMIG_ITS_PRESENT;
+    p->its_reason = g_strdup("test");
+    p->hostdevs = g_ptr_array_new();
+    p->msi_devices = g_ptr_array_new();
+    itsmig_its_metadata_init(&p->metadata);
+    if (host) {
+        p->has_metadata = TRUE;
+        p->metadata.its_abi_revision = 0;
+        p->metadata.gicd_revision = 2;
+        p->metadata.started_at = NOW - 5000;
+        p->metadata.host = g_strdup(host);
+        p->metadata.written = ITSMIG_METADATA_WRITTEN_START;
+        p->metadata.written_at = NOW - 5000;
+    }
+    return p;
+}
+
+static void test_its_absent(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest(NULL);
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    p->its = ITSMIG_ITS_ABSENT;
+    for (int cause = 0; cause < ITSMIGD_METADATA_CAUSE_LAST; cause++) {
+        g_assert_false(itsmigd_metadata_plan(p, cause, caps, NULL, NOW, &m));
+        itsmig_its_metadata_clear(&m);
+    }
+}
+
+static void test_cold_start(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest("host-b");
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    /* Whatever an earlier run recorded, a fresh ITS gets this host's default. */
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_COLD_START, caps, NULL, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, 1);
+    g_assert_cmpint(m.gicd_revision, ==, 3);
+    g_assert_cmpint(m.started_at, ==, NOW);
+    g_assert_cmpint(m.reset_at, ==, 0);
+    g_assert_cmpstr(m.host, ==, "host-a");
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_START);
+    g_assert_cmpint(m.written_at, ==, NOW);
+    g_assert_cmpstr(m.host_arch, ==, "aarch64");
+    g_assert_cmpuint(m.host_page_size, ==, 65536);
+    g_assert_cmpint(m.host_gicv4, ==, ITSMIG_GICV4_1);
+    g_assert_cmpint(m.host_save_tables, ==, 1);
+    g_assert_cmpint(m.host_save_pending_tables, ==, 0);
+    g_assert_cmpint(m.host_ctrl_reset, ==, 1);
+    g_assert_cmpuint(m.host_its_abi_revisions, ==, 0x3);
+}
+
+static void test_cold_start_default_unknown(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps(NULL);
+    g_autoptr(ItsmigDomainProfile) p = guest(NULL);
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_COLD_START, caps, NULL, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, -1);
+    g_assert_cmpint(m.started_at, ==, NOW);
+}
+
+static void test_arrived_keeps_source(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest("host-b");
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    p->metadata.reset_at = NOW - 100;
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_ARRIVED, caps, NULL, NOW, &m));
+    /* The guest's ITS came with it: revision, GICD revision and times stay. */
+    g_assert_cmpint(m.its_abi_revision, ==, 0);
+    g_assert_cmpint(m.gicd_revision, ==, 2);
+    g_assert_cmpint(m.started_at, ==, NOW - 5000);
+    g_assert_cmpint(m.reset_at, ==, NOW - 100);
+    g_assert_cmpstr(m.host, ==, "host-a");
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_INCOMING);
+    g_assert_cmpint(m.written_at, ==, NOW);
+}
+
+static void test_arrived_without_record(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest(NULL);
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_ARRIVED, caps, NULL, NOW, &m));
+    /* The source's revision is not this host's default: it stays unknown. */
+    g_assert_cmpint(m.its_abi_revision, ==, -1);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_INCOMING);
+}
+
+static void test_reset(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest("host-a");
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_RESET, caps, NULL, NOW, &m));
+    g_assert_cmpint(m.reset_at, ==, NOW);
+    g_assert_cmpint(m.its_abi_revision, ==, 0);
+    g_assert_cmpint(m.started_at, ==, NOW - 5000);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_START);
+}
+
+static void test_found_own_record(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest("host-a");
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    g_assert_false(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &m));
+}
+
+static void test_found_other_host(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest("host-b");
+    g_auto(ItsmigItsMetadata) m = {0};
+
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, 0);
+    g_assert_cmpstr(m.host, ==, "host-a");
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_INCOMING);
+}
+
+static void test_found_adopted(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps("1");
+    g_autoptr(ItsmigDomainProfile) p = guest(NULL);
+    g_auto(ItsmigItsMetadata) m = {0};
+    ItsmigdHookRecord cold = {.valid = TRUE, .incoming = FALSE, .started_at = NOW - 60};
+    ItsmigdHookRecord incoming = {.valid = TRUE, .incoming = TRUE, .started_at = NOW - 60};
+
+    /* The hook saw it start here: a cold start, with the hook's time. */
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, &cold, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, 1);
+    g_assert_cmpint(m.started_at, ==, NOW - 60);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_START);
+    itsmig_its_metadata_clear(&m);
+
+    /* Arrived by migration, or nothing known: adopted, revision unknown. */
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, &incoming, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, -1);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_ADOPTED);
+    itsmig_its_metadata_clear(&m);
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &m));
+    g_assert_cmpint(m.its_abi_revision, ==, -1);
+    g_assert_cmpint(m.started_at, ==, 0);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_ADOPTED);
+}
+
+static void test_hook_record_read(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("itsmig-hook-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/%s.json", dir, UUID);
+    g_autofree char *big = g_strnfill(5000, ' ');
+    static const char *const bad[] = {
+        "not json",
+        "[1]",
+        "{\"uuid\":\"00000000-0000-0000-0000-000000000000\",\"incoming\":false}",
+        "{\"uuid\":\"" UUID "\"}",
+        "{\"uuid\":\"" UUID "\",\"incoming\":\"no\"}",
+    };
+    ItsmigdHookRecord r;
+    char *problem = NULL;
+
+    /* None there: invalid, and no problem to report. */
+    itsmigd_hook_record_read(dir, UUID, &r, &problem);
+    g_assert_false(r.valid);
+    g_assert_null(problem);
+
+    g_assert_true(g_file_set_contents(path,
+                                      "{\"uuid\":\"" UUID "\",\"name\":\"vm1\",\"incoming\":true,"
+                                      "\"migrate_begin_at\":1790000000,\"started_at\":null}",
+                                      -1, NULL));
+    itsmigd_hook_record_read(dir, UUID, &r, &problem);
+    g_assert_null(problem);
+    g_assert_true(r.valid);
+    g_assert_true(r.incoming);
+    g_assert_cmpint(r.migrate_begin_at, ==, 1790000000);
+    g_assert_cmpint(r.started_at, ==, 0);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
+        itsmigd_hook_record_read(dir, UUID, &r, &problem);
+        g_assert_false(r.valid);
+        g_assert_nonnull(problem);
+        g_assert_nonnull(strstr(problem, path));
+        g_clear_pointer(&problem, g_free);
+    }
+    g_assert_true(g_file_set_contents(path, big, -1, NULL));
+    itsmigd_hook_record_read(dir, UUID, &r, &problem);
+    g_assert_false(r.valid);
+    g_assert_nonnull(strstr(problem, "larger than"));
+    g_clear_pointer(&problem, g_free);
+
+    /* A UUID that is not one never becomes a path. */
+    itsmigd_hook_record_read(dir, "../../etc/passwd", &r, &problem);
+    g_assert_false(r.valid);
+    g_assert_null(problem);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/domain-metadata/its-absent-never-written", test_its_absent);
+    g_test_add_func("/domain-metadata/cold-start-host-default", test_cold_start);
+    g_test_add_func("/domain-metadata/cold-start-default-unknown", test_cold_start_default_unknown);
+    g_test_add_func("/domain-metadata/arrived-keeps-source", test_arrived_keeps_source);
+    g_test_add_func("/domain-metadata/arrived-without-record", test_arrived_without_record);
+    g_test_add_func("/domain-metadata/reset-time", test_reset);
+    g_test_add_func("/domain-metadata/found-own-record-untouched", test_found_own_record);
+    g_test_add_func("/domain-metadata/found-other-host-is-arrival", test_found_other_host);
+    g_test_add_func("/domain-metadata/found-without-record-adopted", test_found_adopted);
+    g_test_add_func("/domain-metadata/hook-record", test_hook_record_read);
+    return g_test_run();
+}
