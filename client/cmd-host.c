@@ -12,18 +12,27 @@
 #include "itsmig/kvm-its-json.h"
 
 static const char host_help[] =
-    "Usage: itsmigctl host probe [--json]\n"
+    "Usage: itsmigctl host [--json] [CONNECTION OPTIONS]\n"
+    "       itsmigctl host probe [--json]\n"
     "\n"
-    "Asks this host's kernel, through a scratch KVM VM with a vGICv3 and an\n"
-    "in-kernel ITS, what it supports for saving and restoring a guest's ITS:\n"
-    "the ITS table ABI revisions it accepts, the save/restore/reset controls,\n"
-    "the vGIC implementation revision (GICD_IIDR) and the host's GICv4 level.\n"
+    "itsmigctl host asks itsmigd for this host's capabilities for ITS migration:\n"
+    "each field with its value and where it comes from (probed, declared in\n"
+    "itsmigd.conf, or unknown), and where a declared value overrides the probe.\n"
+    "\n"
+    "itsmigctl host probe asks this host's kernel directly, without itsmigd,\n"
+    "through a scratch KVM VM with a vGICv3 and an in-kernel ITS, what it\n"
+    "supports for saving and restoring a guest's ITS: the ITS table ABI\n"
+    "revisions it accepts, the save/restore/reset controls, the vGIC\n"
+    "implementation revision (GICD_IIDR) and the host's GICv4 level.\n"
     "\n"
     "Options:\n"
     "  --json    print one JSON object instead of text\n"
+    "\n";
+
+static const char host_help_end[] =
     "\n"
-    "Exit status: 0 probed, 1 probing is not possible here (the reason is\n"
-    "printed) or failed, 2 bad arguments.\n";
+    "Exit status: 0 success; 1 itsmigd could not be asked, or (probe) probing\n"
+    "is not possible here (the reason is printed) or failed; 2 bad arguments.\n";
 
 static const char *yes_no(bool v)
 {
@@ -135,13 +144,15 @@ static int host_probe(int argc, char **argv)
 
 int itsmigctl_cmd_host(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(host_help, stderr);
-        return ITSMIGCTL_EXIT_USAGE;
-    }
+    /* Without a subcommand (options only) the question goes to itsmigd. */
+    if (argc < 2 ||
+        (argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0))
+        return itsmigctl_cmd_daemon_host(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(host_help, stdout);
+        fputs(itsmigctl_connection_help(), stdout);
+        fputs(host_help_end, stdout);
         return ITSMIGCTL_EXIT_OK;
     }
     if (strcmp(argv[1], "probe") == 0)

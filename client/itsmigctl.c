@@ -15,14 +15,17 @@ typedef struct {
 
 static const ItsmigctlCommand commands[] = {
     {"its", "inspect ITS tables saved in guest memory (offline)", itsmigctl_cmd_its},
-    {"host", "show what this host's kernel supports for ITS migration", itsmigctl_cmd_host},
+    {"host", "show this host's capabilities for ITS migration (itsmigd's, or probe)",
+     itsmigctl_cmd_host},
+    {"preflight", "check whether a domain can migrate to a peer", itsmigctl_cmd_preflight},
+    {"matrix", "check every domain against every peer", itsmigctl_cmd_matrix},
 };
 
 static void print_usage(FILE *f)
 {
     fprintf(f, "Usage: itsmigctl [--version] [--help] COMMAND [ARGS...]\n\nCommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'itsmigctl COMMAND --help' for a command's options.\n");
 }
 

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * itsmig's libvirt qemu hook, installed as SYSCONFDIR/libvirt/hooks/qemu.d/50-itsmig.
+ *
+ * libvirt runs it as "HOOK DOMAIN OPERATION SUB-OPERATION EXTRA" with the
+ * domain XML on stdin.  On "migrate begin" (the destination, before an
+ * incoming migration) it is the veto: it asks itsmigd, over the local unix
+ * socket, whether the guest's ITS state can be restored here, and a non-zero
+ * exit makes libvirt cancel the migration, with our stderr in its error.  Its
+ * stdout is the filtered XML: we print nothing, which means "unchanged".  It
+ * never calls libvirt (a hook that does deadlocks the daemon that runs it).
+ *
+ * Every other operation only keeps a record for itsmigd and always exits 0.
+ * One file per domain, RECORD-DIR/UUID.json ([hook] record-dir), replaced
+ * atomically (a temporary file renamed over it):
+ *
+ *   {"uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f",  lower case, canonical
+ *    "name": "vm1",
+ *    "incoming": true,              the current (or coming) run arrived by migration
+ *    "migrate_begin_at": 1795255200,  unix seconds of "migrate begin", or null
+ *    "started_at": 1795255203}        unix seconds of "started begin", or null
+ *
+ *   migrate begin  -> incoming true, migrate_begin_at now, started_at null
+ *                     (before asking itsmigd; removed again if we refuse; left
+ *                     alone when the record says a run of this UUID has started
+ *                     here and not been released)
+ *   started begin  -> started_at now; incoming true when the record has a
+ *                     migrate_begin_at less than 24 h old and not before the
+ *                     last start, else incoming false and migrate_begin_at null
+ *   release end    -> the file is removed
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/rest-client.h"
+#include "daemon/daemon-config.h"
+#include "itsmig/domain-profile.h"
+#include "itsmig/error.h"
+#include "itsmig/json-strict.h"
+
+/* What of stdin is kept: a domain XML itsmigd and the parser would accept. */
+#define INPUT_MAX ITSMIG_DOMAIN_XML_MAX
+/* A record is a few hundred bytes; anything much larger is not ours. */
+#define RECORD_MAX (64 * 1024)
+/* How long after "migrate begin" a start still counts as the migration's. */
+#define INCOMING_WINDOW_S (24 * 60 * 60)
+/* Clock steps backwards that still count as "after". */
+#define CLOCK_SLACK_S 300
+
+static const char usage_text[] =
+    "Usage: itsmig-hook DOMAIN OPERATION SUB-OPERATION EXTRA <DOMAIN-XML\n"
+    "\n"
+    "itsmig's libvirt qemu hook, run by libvirt from\n"
+    "  " SYSCONFDIR "/libvirt/hooks/qemu.d/50-itsmig\n"
+    "On 'migrate begin' it asks itsmigd whether the incoming guest's ITS state can\n"
+    "be restored on this host and refuses the migration (exit 1) when it cannot;\n"
+    "other operations are recorded for itsmigd and always succeed.\n"
+    "Configuration: [hook] and [api] socket in " ITSMIGD_DEFAULT_CONFIG "\n"
+    "($ITSMIG_CONFIG names another file).  See itsmigctl(1), THE LIBVIRT HOOK.\n";
+
+typedef struct {
+    GByteArray *data;
+    gboolean truncated; /* more than INPUT_MAX bytes came */
+    char *error;        /* reading failed; NULL when it did not */
+} Input;
+
+/* Reads stdin to its end, whatever its size, keeping the first INPUT_MAX
+ * bytes: libvirt writes the whole XML and must not get EPIPE. */
+static void input_drain(Input *in)
+{
+    g_autofree guint8 *buf = g_malloc(65536);
+
+    in->data = g_byte_array_new();
+    if (isatty(STDIN_FILENO))
+        return;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, 65536);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            /* EBADF: libvirt always gives a stdin, a person may not. */
+            if (errno != EBADF)
+                in->error = g_strdup_printf("reading stdin failed: %s", g_strerror(errno));
+            return;
+        }
+        if (n == 0)
+            return;
+        if (in->data->len + (gsize)n > INPUT_MAX) {
+            gsize room = INPUT_MAX - in->data->len;
+
+            g_byte_array_append(in->data, buf, (guint)room);
+            in->truncated = TRUE;
+        } else if (!in->truncated) {
+            g_byte_array_append(in->data, buf, (guint)n);
+        }
+    }
+}
+
+/* @text on one line: a hook's message goes into libvirt's error as it is. */
+static char *one_line(const char *text)
+{
+    g_autofree char *valid = g_utf8_make_valid(text ? text : "", -1);
+
+    for (char *p = valid; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    }
+    return g_steal_pointer(&valid);
+}
+
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+    g_autofree char *line = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    line = one_line(msg);
+    fprintf(stderr, "itsmig: %s\n", line);
+}
+
+/* ---- records ---------------------------------------------------------------------- */
+
+typedef struct {
+    char *uuid;
+    char *name;
+    gboolean incoming;
+    gint64 migrate_begin_at; /* 0: null */
+    gint64 started_at;       /* 0: null */
+} HookRecord;
+
+static void hook_record_free(HookRecord *r)
+{
+    if (!r)
+        return;
+    g_free(r->uuid);
+    g_free(r->name);
+    g_free(r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HookRecord, hook_record_free)
+
+/* The canonical lower-case form of a UUID "8-4-4-4-12" (libvirt's), or NULL:
+ * it becomes a file name, so nothing else may pass. */
+static char *uuid_canonical(const char *uuid)
+{
+    if (!uuid || strlen(uuid) != 36)
+        return NULL;
+    for (int i = 0; i < 36; i++) {
+        gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? uuid[i] != '-' : !g_ascii_isxdigit(uuid[i]))
+            return NULL;
+    }
+    return g_ascii_strdown(uuid, -1);
+}
+
+static char *record_path(const char *dir, const char *uuid)
+{
+    g_autofree char *file = g_strconcat(uuid, ".json", NULL);
+
+    return g_build_filename(dir, file, NULL);
+}
+
+/* A string member, NULL when missing or of another type. */
+static const char *string_member(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    return n && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
+}
+
+static gboolean member_time(JsonObject *o, const char *name, gint64 *ret)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    if (n && JSON_NODE_HOLDS_NULL(n)) {
+        *ret = 0;
+        return TRUE;
+    }
+    if (!n || json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) <= 0)
+        return FALSE;
+    *ret = json_node_get_int(n);
+    return TRUE;
+}
+
+/* The record of @uuid; NULL with *@error unset when there is none. */
+static HookRecord *record_read(const char *dir, const char *uuid, GError **error)
+{
+    g_autofree char *path = record_path(dir, uuid);
+    g_autofree char *text = g_malloc(RECORD_MAX + 1);
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(HookRecord) r = g_new0(HookRecord, 1);
+    g_autoptr(GError) local = NULL;
+    gsize len = 0;
+    JsonNode *root;
+    JsonObject *o;
+    JsonNode *n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
+                        g_strerror(errno));
+        return NULL;
+    }
+    while (len <= RECORD_MAX) {
+        ssize_t k = read(fd, text + len, RECORD_MAX + 1 - len);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+
+            close(fd);
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path,
+                        g_strerror(e));
+            return NULL;
+        }
+        if (k == 0)
+            break;
+        len += (gsize)k;
+    }
+    close(fd);
+    if (len > RECORD_MAX) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
+                    "%s: larger than %d bytes, not a record", path, RECORD_MAX);
+        return NULL;
+    }
+    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, error))
+        return NULL;
+    if (!json_parser_load_from_data(parser, text, (gssize)len, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: %s", path, local->message);
+        return NULL;
+    }
+    root = json_parser_get_root(parser);
+    o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    n = o ? json_object_get_member(o, "incoming") : NULL;
+    if (!o || !n || json_node_get_value_type(n) != G_TYPE_BOOLEAN ||
+        g_strcmp0(string_member(o, "uuid"), uuid) != 0 ||
+        !member_time(o, "migrate_begin_at", &r->migrate_begin_at) ||
+        !member_time(o, "started_at", &r->started_at)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: not a record of domain %s",
+                    path, uuid);
+        return NULL;
+    }
+    r->incoming = json_node_get_boolean(n);
+    r->uuid = g_strdup(uuid);
+    r->name = g_strdup(string_member(o, "name"));
+    return g_steal_pointer(&r);
+}
+
+static gboolean write_all(int fd, const char *data, gsize len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return FALSE;
+        data += n;
+        len -= (gsize)n;
+    }
+    return TRUE;
+}
+
+static void add_time(JsonBuilder *b, const char *name, gint64 t)
+{
+    json_builder_set_member_name(b, name);
+    if (t)
+        json_builder_add_int_value(b, t);
+    else
+        json_builder_add_null_value(b);
+}
+
+static gboolean record_write(const char *dir, const HookRecord *r, GError **error)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *path = record_path(dir, r->uuid);
+    g_autofree char *tmp = NULL;
+    struct stat st;
+    gsize len = 0;
+    int fd;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        int e = errno ? errno : ENOTDIR;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "cannot create the record directory %s: %s", dir, g_strerror(e));
+        return FALSE;
+    }
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "uuid");
+    json_builder_add_string_value(b, r->uuid);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, r->name);
+    json_builder_set_member_name(b, "incoming");
+    json_builder_add_boolean_value(b, r->incoming);
+    add_time(b, "migrate_begin_at", r->migrate_begin_at);
+    add_time(b, "started_at", r->started_at);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    text = json_generator_to_data(gen, &len);
+
+    tmp = g_strdup_printf("%s/.%s.json.XXXXXX", dir, r->uuid);
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot create %s: %s", tmp,
+                    g_strerror(e));
+        return FALSE;
+    }
+    /* fsync: after a crash the file is the old record or the new, never empty. */
+    if (!write_all(fd, text, len) || !write_all(fd, "\n", 1) || fsync(fd) < 0) {
+        int e = errno;
+
+        close(fd);
+        unlink(tmp);
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot write %s: %s", tmp,
+                    g_strerror(e));
+        return FALSE;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+
+        unlink(tmp);
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot write %s: %s", path,
+                    g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean record_remove(const char *dir, const char *uuid, GError **error)
+{
+    g_autofree char *path = record_path(dir, uuid);
+
+    if (unlink(path) < 0 && errno != ENOENT) {
+        int e = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot remove %s: %s", path,
+                    g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The domain's UUID for a record, or NULL after saying why there is none. */
+static char *record_uuid(const ItsmigDomainProfile *p, const char *name)
+{
+    char *uuid = uuid_canonical(p->uuid);
+
+    if (!uuid)
+        say("cannot record domain %s: its XML has %s UUID", name, p->uuid ? "an invalid" : "no");
+    return uuid;
+}
+
+static ItsmigDomainProfile *profile_for_record(const Input *in, const char *name, const char *op)
+{
+    g_autoptr(GError) error = NULL;
+    ItsmigDomainProfile *p;
+
+    if (in->error || in->truncated) {
+        say("cannot record '%s' of domain %s: %s", op, name,
+            in->error ? in->error : "the domain XML on stdin is too large");
+        return NULL;
+    }
+    p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
+    if (!p)
+        say("cannot record '%s' of domain %s: %s", op, name, error->message);
+    return p;
+}
+
+static void on_started(const Input *in, const char *name, const char *dir)
+{
+    g_autoptr(ItsmigDomainProfile) p = profile_for_record(in, name, "started");
+    g_autoptr(HookRecord) old = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = NULL;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    HookRecord r = {0};
+
+    if (!p || !(uuid = record_uuid(p, name)))
+        return;
+    old = record_read(dir, uuid, &error);
+    if (error) {
+        say("replacing an unreadable record: %s", error->message);
+        g_clear_error(&error);
+    }
+    if (old && old->migrate_begin_at && old->migrate_begin_at >= old->started_at &&
+        now - old->migrate_begin_at < INCOMING_WINDOW_S &&
+        now - old->migrate_begin_at > -CLOCK_SLACK_S) {
+        r.incoming = TRUE;
+        r.migrate_begin_at = old->migrate_begin_at;
+    }
+    r.uuid = uuid;
+    r.name = p->name ? p->name : (char *)name;
+    r.started_at = now;
+    if (!record_write(dir, &r, &error))
+        say("cannot record the start of domain %s: %s", name, error->message);
+}
+
+static void on_release(const Input *in, const char *name, const char *dir)
+{
+    g_autoptr(ItsmigDomainProfile) p = profile_for_record(in, name, "release");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = NULL;
+
+    if (!p || !(uuid = record_uuid(p, name)))
+        return;
+    if (!record_remove(dir, uuid, &error))
+        say("cannot drop the record of domain %s: %s", name, error->message);
+}
+
+/* ---- migrate begin ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    const ItsmigdConfig *config;
+    const char *record_dir;
+    char *recorded_uuid; /* set when this run wrote the migrate-begin record */
+} Incoming;
+
+/* Refusing: the migration will not arrive, so neither does the record. */
+static int refuse(Incoming *ctx)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (ctx->recorded_uuid && !record_remove(ctx->record_dir, ctx->recorded_uuid, &error))
+        say("cannot drop the record of domain %s: %s", ctx->name, error->message);
+    return 1;
+}
+
+static void record_incoming(Incoming *ctx, const ItsmigDomainProfile *p)
+{
+    g_autoptr(HookRecord) old = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uuid = record_uuid(p, ctx->name);
+    HookRecord r = {0};
+
+    if (!uuid)
+        return;
+    old = record_read(ctx->record_dir, uuid, &error);
+    if (error) {
+        say("replacing an unreadable record: %s", error->message);
+        g_clear_error(&error);
+    }
+    if (old && old->started_at) {
+        /* A run of this UUID is here and not released: libvirt will refuse
+         * the migration itself, and its record must stay as it is. */
+        return;
+    }
+    r.uuid = uuid;
+    r.name = p->name ? p->name : (char *)ctx->name;
+    r.incoming = TRUE;
+    r.migrate_begin_at = g_get_real_time() / G_USEC_PER_SEC;
+    if (!record_write(ctx->record_dir, &r, &error)) {
+        say("cannot record the incoming migration of domain %s: %s", ctx->name, error->message);
+        return;
+    }
+    ctx->recorded_uuid = g_steal_pointer(&uuid);
+}
+
+/* No verdict (itsmigd unreachable, or its reply unusable): only a guest
+ * without an ITS, or on-unreachable = allow, gets in. */
+static int no_verdict(Incoming *ctx, const ItsmigDomainProfile *p, gboolean unreachable,
+                      const char *reason)
+{
+    const char *socket = ctx->config->socket;
+    g_autofree char *why = NULL;
+
+    if (unreachable)
+        why = g_strdup_printf("itsmigd unreachable at %s (%s)", socket, reason);
+    else
+        why = g_strdup_printf("no verdict from itsmigd at %s (%s)", socket, reason);
+
+    if (p->its == ITSMIG_ITS_ABSENT) {
+        say("allowing incoming migration of %s without a check: %s; the domain has no ITS (%s)",
+            ctx->name, why, p->its_reason);
+        return 0;
+    }
+    if (ctx->config->hook_fail_open) {
+        say("allowing incoming migration of %s without a check: %s; "
+            "[hook] on-unreachable = allow",
+            ctx->name, why);
+        return 0;
+    }
+    say("%s; refusing incoming migration of %s, which %s an ITS ([hook] on-unreachable = deny)",
+        why, ctx->name, p->its == ITSMIG_ITS_PRESENT ? "has" : "may have");
+    return refuse(ctx);
+}
+
+/* "code: message; code: message", or NULL when the verdict is not one. */
+static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    JsonNode *allowed = json_object_get_member(v, "allowed");
+    JsonNode *blockers = json_object_get_member(v, "blockers");
+    JsonArray *a;
+
+    if (!allowed || json_node_get_value_type(allowed) != G_TYPE_BOOLEAN || !blockers ||
+        !JSON_NODE_HOLDS_ARRAY(blockers))
+        return NULL;
+    a = json_node_get_array(blockers);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *item = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *code = item ? string_member(item, "code") : NULL;
+        const char *msg = item ? string_member(item, "message") : NULL;
+
+        if (!code || !msg)
+            return NULL;
+        g_string_append_printf(s, "%s%s: %s", s->len ? "; " : "", code, msg);
+    }
+    *ret_allowed = json_node_get_boolean(allowed);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConfig *config,
+                            const char *config_error)
+{
+    g_autoptr(ItsmigDomainProfile) p = NULL;
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(ItsmigRestReply) reply = NULL;
+    g_autoptr(JsonObject) verdict = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *blockers = NULL;
+    g_autofree char *reason = NULL;
+    Incoming ctx = {name, config, config->hook_record_dir, NULL};
+    gboolean allowed = FALSE;
+    int status;
+
+    if (in->error) {
+        say("refusing incoming migration of %s: %s", name, in->error);
+        return 1;
+    }
+    if (in->truncated) {
+        say("refusing incoming migration of %s: the domain XML on stdin is larger than %d MiB",
+            name, INPUT_MAX / (1024 * 1024));
+        return 1;
+    }
+    p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
+    if (!p) {
+        say("refusing incoming migration of %s: the domain XML on stdin is not usable: %s", name,
+            error->message);
+        return 1;
+    }
+    if (config_error) {
+        /* Neither the socket nor the record directory is known. */
+        reason = g_strdup_printf("cannot read the configuration: %s", config_error);
+        return no_verdict(&ctx, p, TRUE, reason);
+    }
+    record_incoming(&ctx, p);
+
+    client = itsmig_rest_client_new_unix(config->socket, config->hook_timeout);
+    if (!itsmig_rest_client_request(client, "POST", "/v1/hook/migrate-begin", "application/xml",
+                                    (const char *)in->data->data, in->data->len, &reply, &error)) {
+        status = no_verdict(&ctx, p, TRUE, itsmig_rest_client_get_failure_reason(client));
+    } else if (!(verdict = itsmig_rest_client_parse_reply(client, reply, &error))) {
+        g_autofree char *what = g_strdup_printf("HTTP %ld, %s", reply->status, error->message);
+
+        status = no_verdict(&ctx, p, FALSE, what);
+    } else if (!(blockers = blockers_line(verdict, &allowed))) {
+        status = no_verdict(&ctx, p, FALSE,
+                            "the reply is not a verdict: \"allowed\" or \"blockers\" is missing "
+                            "or malformed");
+    } else if (allowed) {
+        status = 0;
+    } else {
+        say("refusing incoming migration of %s: %s", name,
+            *blockers ? blockers : "itsmigd refused it without naming a blocker");
+        status = refuse(&ctx);
+    }
+    g_free(ctx.recorded_uuid);
+    return status;
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    g_autoptr(ItsmigdConfig) config = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *config_error = NULL;
+    ItsmigdConfigOverrides overrides = {0};
+    const char *env_config = g_getenv("ITSMIG_CONFIG");
+    Input in = {0};
+    int status = 0;
+
+    /* libvirt may stop reading our stderr; a write must fail, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    input_drain(&in);
+    if (argc != 5) {
+        fputs(usage_text, stderr);
+        g_byte_array_unref(in.data);
+        g_free(in.error);
+        return 2;
+    }
+
+    if (env_config && *env_config)
+        overrides.config = env_config;
+    config = itsmigd_config_load(&overrides, &error);
+    if (!config) {
+        config_error = g_strdup(error->message);
+        config = itsmigd_config_new_default();
+    }
+
+    if (strcmp(argv[2], "migrate") == 0 && strcmp(argv[3], "begin") == 0) {
+        status = on_migrate_begin(&in, argv[1], config, config_error);
+    } else if (strcmp(argv[2], "started") == 0 && strcmp(argv[3], "begin") == 0) {
+        /* Without the configuration the record directory is not known. */
+        if (config_error)
+            say("cannot record the start of domain %s: %s", argv[1], config_error);
+        else
+            on_started(&in, argv[1], config->hook_record_dir);
+    } else if (strcmp(argv[2], "release") == 0 && strcmp(argv[3], "end") == 0) {
+        if (config_error)
+            say("cannot drop the record of domain %s: %s", argv[1], config_error);
+        else
+            on_release(&in, argv[1], config->hook_record_dir);
+    }
+    /* Any other operation, known or not, is none of our business. */
+
+    g_byte_array_unref(in.data);
+    g_free(in.error);
+    return status;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * A small blocking client of itsmigd's REST API, shared by itsmigctl and the
+ * libvirt hook: over the local unix socket, or over HTTPS with a bearer
+ * token.  One request at a time; every request is bounded in time and in
+ * the size of the reply.
+ */
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define ITSMIG_REST_DEFAULT_SOCKET "/run/itsmigd/api.sock"
+/* The largest reply body kept; a larger one fails the request. */
+#define ITSMIG_REST_REPLY_MAX (16 * 1024 * 1024)
+/* Limit on a token file, so that a wrong path cannot make us read a huge file. */
+#define ITSMIG_REST_TOKEN_FILE_MAX 4096
+
+typedef struct ItsmigRestClient ItsmigRestClient;
+
+typedef struct {
+    long status;        /* the HTTP status */
+    char *content_type; /* NULL when the reply had none */
+    char *body;         /* NUL-terminated; may hold NULs before body_len */
+    gsize body_len;
+} ItsmigRestReply;
+
+void itsmig_rest_reply_free(ItsmigRestReply *reply);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigRestReply, itsmig_rest_reply_free)
+
+/* Requests go to http://localhost/... through @socket_path.  @timeout_s bounds
+ * each request as a whole (connecting included); at least 1. */
+ItsmigRestClient *itsmig_rest_client_new_unix(const char *socket_path, guint timeout_s);
+
+/* Requests go to @url (https://HOST[:PORT], nothing after the authority but
+ * an optional "/"), with "Authorization: Bearer @token".  @cacert, when not
+ * NULL, is the PEM file of the CAs to trust instead of the system's.  Fails
+ * with ITSMIG_ERROR_INVALID_ARGUMENT naming what is wrong with @url or @token. */
+ItsmigRestClient *itsmig_rest_client_new_https(const char *url, const char *token,
+                                               const char *cacert, guint timeout_s, GError **error);
+
+/* Whether @url is one itsmig_rest_client_new_https() takes; the error says why not. */
+gboolean itsmig_rest_check_url(const char *url, GError **error);
+
+void itsmig_rest_client_free(ItsmigRestClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigRestClient, itsmig_rest_client_free)
+
+/* The socket path or the URL, for messages. */
+const char *itsmig_rest_client_get_endpoint(const ItsmigRestClient *client);
+
+/*
+ * Sends one request; @body (of @body_len bytes, with @content_type) may be
+ * NULL.  Any HTTP reply, whatever its status, is a success: see
+ * itsmig_rest_reply_to_json().  Fails when no complete reply arrived:
+ * ITSMIG_ERROR_PEER_UNREACHABLE (cannot connect), ITSMIG_ERROR_PEER_TIMEOUT
+ * (no complete reply in time), ITSMIG_ERROR_PEER_ERROR (TLS, a broken or
+ * oversized reply), with a message naming the endpoint.
+ */
+gboolean itsmig_rest_client_request(ItsmigRestClient *client, const char *method, const char *path,
+                                    const char *content_type, const char *body, gsize body_len,
+                                    ItsmigRestReply **ret_reply, GError **error);
+
+/* Why the last request failed, without the endpoint ("Connection refused",
+ * "no complete reply within 10 s"); NULL after a success. */
+const char *itsmig_rest_client_get_failure_reason(const ItsmigRestClient *client);
+
+/*
+ * Turns a reply of @client into its JSON object.  A 2xx reply must be a JSON
+ * object; otherwise ITSMIG_ERROR_PEER_ERROR says the reply was not what the
+ * API promises, naming the endpoint.  An error reply
+ * ({"error":{"code","message"}}) becomes a GError with the matching
+ * ITSMIG_ERROR code (ITSMIG_ERROR_PEER_ERROR for a code this client does not
+ * know) and the message "CODE: MESSAGE", as the daemon put them.
+ */
+JsonObject *itsmig_rest_client_parse_reply(const ItsmigRestClient *client,
+                                           const ItsmigRestReply *reply, GError **error);
+
+/* Reads a bearer token: the first line of @path, trimmed, printable ASCII
+ * without spaces.  ITSMIG_ERROR_INVALID_ARGUMENT names the file and why. */
+char *itsmig_rest_read_token_file(const char *path, GError **error);
