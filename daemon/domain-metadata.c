@@ -101,25 +101,6 @@ static void set_host(ItsmigItsMetadata *m, const ItsmigHostCaps *caps,
         caps->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].source ? caps->its_abi_revisions : 0;
 }
 
-static void copy_record(ItsmigItsMetadata *to, const ItsmigItsMetadata *from)
-{
-    itsmig_its_metadata_init(to);
-    to->its_abi_revision = from->its_abi_revision;
-    to->gicd_revision = from->gicd_revision;
-    to->started_at = from->started_at;
-    to->reset_at = from->reset_at;
-    to->host = g_strdup(from->host);
-    to->written = from->written;
-    to->written_at = from->written_at;
-    to->host_arch = g_strdup(from->host_arch);
-    to->host_page_size = from->host_page_size;
-    to->host_gicv4 = from->host_gicv4;
-    to->host_save_tables = from->host_save_tables;
-    to->host_save_pending_tables = from->host_save_pending_tables;
-    to->host_ctrl_reset = from->host_ctrl_reset;
-    to->host_its_abi_revisions = from->host_its_abi_revisions;
-}
-
 static void cold_start(ItsmigItsMetadata *m, const ItsmigHostCaps *caps, gint64 started, gint64 now)
 {
     itsmig_its_metadata_init(m);
@@ -147,12 +128,12 @@ gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetada
     case ITSMIGD_METADATA_COLD_START: cold_start(ret_metadata, caps, now, now); return TRUE;
     case ITSMIGD_METADATA_ARRIVED:
         if (have)
-            copy_record(ret_metadata, have);
+            itsmig_its_metadata_copy(ret_metadata, have);
         set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_INCOMING, now);
         return TRUE;
     case ITSMIGD_METADATA_RESET:
         if (have)
-            copy_record(ret_metadata, have);
+            itsmig_its_metadata_copy(ret_metadata, have);
         else
             set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_ADOPTED, now);
         ret_metadata->reset_at = now;
@@ -161,7 +142,7 @@ gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetada
         if (have && g_strcmp0(have->host, caps->hostname) == 0)
             return FALSE;
         if (have) {
-            copy_record(ret_metadata, have);
+            itsmig_its_metadata_copy(ret_metadata, have);
             set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_INCOMING, now);
             return TRUE;
         }

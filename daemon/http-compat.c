@@ -65,15 +65,6 @@ static ItsmigVerdict *judge(const ItsmigDomainProfile *profile, const ItsmigHost
     return itsmig_compat_check(&in, policy);
 }
 
-static void add_string_or_null(JsonBuilder *b, const char *key, const char *value)
-{
-    json_builder_set_member_name(b, key);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
                           const char *uuid, const char *source, const char *destination,
                           const char *destination_hostname, const ItsmigVerdict *verdict)
@@ -81,11 +72,11 @@ static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *pr
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
 
     json_builder_begin_object(b);
-    add_string_or_null(b, "domain", profile->name);
-    add_string_or_null(b, "uuid", uuid ? uuid : profile->uuid);
-    add_string_or_null(b, "source", source);
-    add_string_or_null(b, "destination", destination);
-    add_string_or_null(b, "destination_hostname", destination_hostname);
+    itsmigd_json_add_string_or_null(b, "domain", profile->name);
+    itsmigd_json_add_string_or_null(b, "uuid", uuid ? uuid : profile->uuid);
+    itsmigd_json_add_string_or_null(b, "source", source);
+    itsmigd_json_add_string_or_null(b, "destination", destination);
+    itsmigd_json_add_string_or_null(b, "destination_hostname", destination_hostname);
     itsmig_verdict_to_json_members(verdict, b);
     json_builder_end_object(b);
     itsmigd_http_reply_builder(req, 200, b);
@@ -238,21 +229,21 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
     domains = itsmigd_registry_all_xml(d->registry);
 
     json_builder_begin_object(b);
-    add_string_or_null(b, "source", local->hostname);
+    itsmigd_json_add_string_or_null(b, "source", local->hostname);
     json_builder_set_member_name(b, "hosts");
     json_builder_begin_array(b);
     for (gsize i = 0; i < n; i++) {
         json_builder_begin_object(b);
-        add_string_or_null(b, "name", names[i]);
-        add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
+        itsmigd_json_add_string_or_null(b, "name", names[i]);
+        itsmigd_json_add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
         json_builder_set_member_name(b, "error");
         if (errors[i]) {
             json_builder_begin_object(b);
-            add_string_or_null(b, "code",
-                               errors[i]->domain == ITSMIG_ERROR
-                                   ? itsmig_error_code_to_string(errors[i]->code)
-                                   : "internal-error");
-            add_string_or_null(b, "message", errors[i]->message);
+            itsmigd_json_add_string_or_null(b, "code",
+                                            errors[i]->domain == ITSMIG_ERROR
+                                                ? itsmig_error_code_to_string(errors[i]->code)
+                                                : "internal-error");
+            itsmigd_json_add_string_or_null(b, "message", errors[i]->message);
             json_builder_end_object(b);
         } else {
             json_builder_add_null_value(b);
@@ -269,10 +260,10 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
         g_autoptr(ItsmigDomainProfile) profile = read_profile(d, x->xml, &local_error);
 
         json_builder_begin_object(b);
-        add_string_or_null(b, "name", x->name);
-        add_string_or_null(b, "uuid", x->uuid);
+        itsmigd_json_add_string_or_null(b, "name", x->name);
+        itsmigd_json_add_string_or_null(b, "uuid", x->uuid);
         if (!profile) {
-            add_string_or_null(b, "error", local_error->message);
+            itsmigd_json_add_string_or_null(b, "error", local_error->message);
             json_builder_end_object(b);
             continue;
         }
@@ -286,13 +277,14 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
                 json_builder_add_int_value(b, here->its_abi_revision);
             else
                 json_builder_add_null_value(b);
-            add_string_or_null(b, "its_abi_revision_origin", here->its_abi_revision_origin);
+            itsmigd_json_add_string_or_null(b, "its_abi_revision_origin",
+                                            here->its_abi_revision_origin);
         }
         json_builder_set_member_name(b, "cells");
         json_builder_begin_array(b);
         for (gsize i = 0; i < n; i++) {
             json_builder_begin_object(b);
-            add_string_or_null(b, "host", names[i]);
+            itsmigd_json_add_string_or_null(b, "host", names[i]);
             if (caps[i]) {
                 g_autoptr(ItsmigVerdict) v = judge(profile, local, caps[i], known, &policy);
 
@@ -304,7 +296,8 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
                 /* No capabilities, no verdict: never an allow. */
                 json_builder_set_member_name(b, "allowed");
                 json_builder_add_boolean_value(b, FALSE);
-                add_string_or_null(b, "error", itsmig_error_code_to_string(errors[i]->code));
+                itsmigd_json_add_string_or_null(b, "error",
+                                                itsmig_error_code_to_string(errors[i]->code));
                 add_codes(b, "blockers", NULL);
                 add_codes(b, "warnings", NULL);
             }

@@ -5,15 +5,6 @@
 
 #include "daemon/http-routes.h"
 
-static void add_string_or_null(JsonBuilder *b, const char *key, const char *value)
-{
-    json_builder_set_member_name(b, key);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 /* GET /v1/host: the host capabilities document peers exchange
  * (docs/host-caps.schema.json), then this daemon's libvirt connection and
  * the KVM probe in full. */
@@ -22,7 +13,7 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
     g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(&d->host);
-    g_auto(ItsmigdVirtStatus) st = { 0 };
+    g_auto(ItsmigdVirtStatus) st = {0};
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(GBytes) bytes = NULL;
     g_autofree char *text = NULL;
@@ -33,12 +24,12 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
     itsmig_host_caps_to_json_members(caps, b);
     json_builder_set_member_name(b, "libvirt");
     json_builder_begin_object(b);
-    add_string_or_null(b, "uri", st.uri);
+    itsmigd_json_add_string_or_null(b, "uri", st.uri);
     json_builder_set_member_name(b, "connected");
     json_builder_add_boolean_value(b, st.connected);
-    add_string_or_null(b, "version", st.libvirt_version);
-    add_string_or_null(b, "hypervisor", st.hypervisor);
-    add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
+    itsmigd_json_add_string_or_null(b, "version", st.libvirt_version);
+    itsmigd_json_add_string_or_null(b, "hypervisor", st.hypervisor);
+    itsmigd_json_add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
     json_builder_end_object(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);

@@ -270,6 +270,15 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
     return req->json;
 }
 
+void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value)
+{
+    json_builder_set_member_name(b, key);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
 {
     *ret_len = req->body ? req->body->len : 0;

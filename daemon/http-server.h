@@ -56,6 +56,9 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
 /* The body of a ITSMIGD_ROUTE_XML_BODY route: UTF-8 checked, not parsed. */
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
 
+/* Adds "@key": @value, or null when @value is NULL, to an object @b has begun. */
+void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value);
+
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);
 void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node);

@@ -20,9 +20,6 @@ struct ItsmigdPeers {
     GMutex lock;
     GPtrArray *peers; /* Peer *, in file order */
     ItsmigdPeerLimits limits;
-    guint64 fetched;
-    guint64 failed;
-    guint64 cached;
 };
 
 static void peer_free(Peer *p)
@@ -350,7 +347,6 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
                         "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", names[i]);
         } else if (p->caps && now - p->fetched_us < (gint64)limits.cache_ttl * G_USEC_PER_SEC) {
             ret_caps[i] = itsmig_host_caps_copy(p->caps);
-            peers->cached++;
         } else {
             Fetch *f = g_new0(Fetch, 1);
 
@@ -378,11 +374,8 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
         Fetch *f = g_ptr_array_index(fetches, k);
         Peer *p = find_locked(peers, f->config->name);
 
-        if (f->error) {
-            peers->failed++;
+        if (f->error)
             continue;
-        }
-        peers->fetched++;
         /* Unless the configuration changed meanwhile. */
         if (p && !g_strcmp0(p->config->url, f->config->url) &&
             !g_strcmp0(p->config->token, f->config->token)) {
@@ -433,14 +426,4 @@ ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char
     }
     g_mutex_unlock(&peers->lock);
     return found;
-}
-
-void itsmigd_peers_counts(ItsmigdPeers *peers, guint64 *ret_fetched, guint64 *ret_failed,
-                          guint64 *ret_cached)
-{
-    g_mutex_lock(&peers->lock);
-    *ret_fetched = peers->fetched;
-    *ret_failed = peers->failed;
-    *ret_cached = peers->cached;
-    g_mutex_unlock(&peers->lock);
 }

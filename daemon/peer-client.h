@@ -45,7 +45,3 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
 GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers);
 /* A copy of the cached document whose hostname is @hostname, NULL if none. */
 ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char *hostname);
-
-/* Fetch outcomes since start: successes, failures, cache hits. */
-void itsmigd_peers_counts(ItsmigdPeers *peers, guint64 *ret_fetched, guint64 *ret_failed,
-                          guint64 *ret_cached);

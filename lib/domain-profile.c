@@ -597,6 +597,13 @@ void itsmig_its_metadata_clear(ItsmigItsMetadata *m)
     itsmig_its_metadata_init(m);
 }
 
+void itsmig_its_metadata_copy(ItsmigItsMetadata *to, const ItsmigItsMetadata *from)
+{
+    *to = *from;
+    to->host = g_strdup(from->host);
+    to->host_arch = g_strdup(from->host_arch);
+}
+
 const char *itsmig_metadata_written_to_string(ItsmigMetadataWritten w)
 {
     if ((guint)w < ITSMIG_METADATA_WRITTEN_LAST)

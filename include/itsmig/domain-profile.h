@@ -87,6 +87,8 @@ typedef struct {
 void itsmig_its_metadata_init(ItsmigItsMetadata *m);
 void itsmig_its_metadata_clear(ItsmigItsMetadata *m);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ItsmigItsMetadata, itsmig_its_metadata_clear)
+/* A deep copy into @to, which holds nothing (freshly initialised or cleared). */
+void itsmig_its_metadata_copy(ItsmigItsMetadata *to, const ItsmigItsMetadata *from);
 /* "start", "incoming-migration", "adopted". */
 const char *itsmig_metadata_written_to_string(ItsmigMetadataWritten w);
 
