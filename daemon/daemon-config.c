@@ -38,6 +38,10 @@ static const NumericKey numeric_keys[] = {
     NUM("peers", "connect-timeout", peer_connect_timeout, 1, 60),
     NUM("peers", "timeout", peer_timeout, 1, 600),
     NUM("peers", "cache-ttl", peer_cache_ttl, 0, 3600),
+    NUM("migration", "max-jobs", max_jobs, 1, 64),
+    NUM("migration", "phase-timeout", phase_timeout, 1, 86400),
+    NUM("migration", "total-timeout", total_timeout, 0, 604800),
+    NUM("migration", "keep-finished", keep_finished, 1, 10000),
 };
 
 typedef struct {
@@ -59,6 +63,7 @@ static const StringKey string_keys[] = {
     STR("daemon", "state-dir", state_dir),
     STR("daemon", "hostname", hostname),
     STR("hook", "record-dir", hook_record_dir),
+    STR("migration", "qemu-log-dir", qemu_log_dir),
 };
 
 /* Keys read by hand below, so unknown-key detection knows them. */
@@ -110,6 +115,12 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->peer_timeout = 10;
     c->peer_cache_ttl = 30;
     c->peers = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_config_free);
+    c->max_jobs = 2;
+    c->phase_timeout = 300;
+    c->total_timeout = 3600;
+    c->keep_finished = 100;
+    /* libvirt's path, not ours: Debian's libvirt is built for /var. */
+    c->qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
     return c;
 }
 
@@ -139,6 +150,8 @@ void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
     g_free(peer->url);
     g_free(peer->ca);
     g_free(peer->token_file);
+    g_free(peer->migrate_uri);
+    g_free(peer->migrate_address);
     if (peer->token)
         explicit_bzero(peer->token, strlen(peer->token));
     g_free(peer->token);
@@ -154,6 +167,8 @@ ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer)
     copy->ca = g_strdup(peer->ca);
     copy->token_file = g_strdup(peer->token_file);
     copy->token = g_strdup(peer->token);
+    copy->migrate_uri = g_strdup(peer->migrate_uri);
+    copy->migrate_address = g_strdup(peer->migrate_address);
     return copy;
 }
 
@@ -451,9 +466,14 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
             field = &peer->ca;
         else if (!strcmp(keys[k], "token-file"))
             field = &peer->token_file;
+        else if (!strcmp(keys[k], "migrate-uri"))
+            field = &peer->migrate_uri;
+        else if (!strcmp(keys[k], "migrate-address"))
+            field = &peer->migrate_address;
         else
             return config_error(error, c->path, group, keys[k],
-                                "unknown key (known: url, ca, token-file)");
+                                "unknown key (known: url, ca, token-file, migrate-uri, "
+                                "migrate-address)");
         g_strstrip(value);
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
@@ -473,6 +493,17 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
     }
     if (peer->ca && !g_path_is_absolute(peer->ca))
         return config_error(error, c->path, group, "ca", "must be an absolute path");
+    /* libvirt URIs are checked by libvirt; here only what would surely fail. */
+    if (peer->migrate_uri && (!strstr(peer->migrate_uri, "://") ||
+                              strpbrk(peer->migrate_uri, " \t\n")))
+        return config_error(error, c->path, group, "migrate-uri",
+                            "'%s' is not a libvirt URI such as qemu+tls://HOST/system",
+                            peer->migrate_uri);
+    if (peer->migrate_address && (!strstr(peer->migrate_address, "://") ||
+                                  strpbrk(peer->migrate_address, " \t\n")))
+        return config_error(error, c->path, group, "migrate-address",
+                            "'%s' is not a migration URI such as tcp://10.0.0.2",
+                            peer->migrate_address);
     if (!read_token_file(peer->token_file, c->path, group, &peer->token, error))
         return FALSE;
     g_ptr_array_add(c->peers, g_steal_pointer(&peer));
@@ -482,7 +513,7 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
-        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", NULL,
+        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
@@ -497,7 +528,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!g_strv_contains(known_groups, groups[g])) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
                         "%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
-                        "policy, peers, peer NAME)",
+                        "policy, peers, migration, peer NAME)",
                         c->path, groups[g]);
             return FALSE;
         }
@@ -651,6 +682,10 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
     }
     if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
         return config_error(error, where, "hook", "record-dir", "must be an absolute path"),
+               NULL;
+    if (!c->qemu_log_dir || !g_path_is_absolute(c->qemu_log_dir))
+        return config_error(error, where, "migration", "qemu-log-dir",
+                            "must be an absolute path"),
                NULL;
     if (c->listen) {
         g_autofree char *addr = NULL;

@@ -15,6 +15,8 @@ typedef struct {
     char *ca;         /* CA bundle that signed the peer's certificate; NULL: the system's */
     char *token_file;
     char *token;      /* read from token_file */
+    char *migrate_uri;     /* libvirt URI of the peer's libvirtd, for peer-to-peer migration */
+    char *migrate_address; /* where QEMU sends the guest (VIR_MIGRATE_PARAM_URI); NULL: libvirt's */
 } ItsmigdPeerConfig;
 
 void itsmigd_peer_config_free(ItsmigdPeerConfig *peer);
@@ -73,6 +75,12 @@ typedef struct {
     unsigned int peer_timeout;         /* seconds, the whole exchange */
     unsigned int peer_cache_ttl;       /* seconds a peer's capabilities are reused */
     GPtrArray *peers;                  /* ItsmigdPeerConfig *, in file order */
+    /* [migration] */
+    unsigned int max_jobs;       /* migrations running at once from this host */
+    unsigned int phase_timeout;  /* seconds; default for a job's phase_timeout */
+    unsigned int total_timeout;  /* seconds; default for a job's total_timeout, 0: none */
+    unsigned int keep_finished;  /* finished jobs kept in the API and the journal */
+    char *qemu_log_dir;          /* libvirt's per-domain QEMU logs */
 } ItsmigdConfig;
 
 /* Command-line values that override the file; NULL fields are unset. */

@@ -7,6 +7,7 @@
 #include "itsmig/error.h"
 #include "daemon/http-routes.h"
 #include "daemon/log.h"
+#include "daemon/preflight.h"
 
 /* Most peers a matrix request may name. */
 #define MATRIX_PEERS_MAX 256
@@ -25,44 +26,6 @@ static gboolean check_members(JsonObject *o, const char *const *known, GError **
         }
     }
     return TRUE;
-}
-
-/* The domain's ITS profile from the XML the registry holds, with what this
- * host knows of its hostdevs. */
-static ItsmigDomainProfile *read_profile(ItsmigDaemon *d, GBytes *xml, GError **error)
-{
-    gsize len;
-    const char *text = g_bytes_get_data(xml, &len);
-    ItsmigDomainProfile *profile = itsmig_domain_profile_parse(text, len, error);
-
-    if (profile)
-        itsmigd_host_describe_hostdevs(&d->host, profile);
-    return profile;
-}
-
-/* The hosts known for the one-way rule: every peer already asked, and us. */
-static GPtrArray *known_hosts(ItsmigDaemon *d, const ItsmigHostCaps *local)
-{
-    GPtrArray *known = itsmigd_peers_cached(d->peers);
-
-    g_ptr_array_add(known, itsmig_host_caps_copy(local));
-    return known;
-}
-
-static ItsmigVerdict *judge(const ItsmigDomainProfile *profile, const ItsmigHostCaps *source,
-                            const ItsmigHostCaps *destination, GPtrArray *known,
-                            const ItsmigCompatPolicy *policy)
-{
-    ItsmigCompatInput in = {
-        .domain = profile,
-        .source = source,
-        .destination = destination,
-        .known = (const ItsmigHostCaps *const *)known->pdata,
-        .n_known = known->len,
-        .now = g_get_real_time() / G_USEC_PER_SEC,
-    };
-
-    return itsmig_compat_check(&in, policy);
 }
 
 static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
@@ -90,12 +53,10 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
     const char *name = itsmigd_http_request_param(req, 0);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
     g_autoptr(GError) error = NULL;
-    g_autoptr(GBytes) xml = NULL;
     g_autofree char *uuid = NULL;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL;
     g_autoptr(ItsmigHostCaps) dest = NULL;
-    g_autoptr(GPtrArray) known = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
     ItsmigCompatPolicy policy;
     JsonNode *node;
@@ -118,27 +79,10 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
         policy.quiesce = json_node_get_boolean(node);
     }
 
-    xml = itsmigd_registry_get_xml(d->registry, name, &uuid);
-    if (!xml) {
-        g_autofree char *msg = g_strdup_printf("no domain named '%s' is known", name);
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_NOT_FOUND, msg);
-    }
-    profile = read_profile(d, xml, &error);
-    if (!profile) {
-        g_prefix_error(&error, "the XML libvirt gave for '%s': ", name);
-        error->code = ITSMIG_ERROR_INTERNAL;
+    verdict = itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest,
+                                &error);
+    if (!verdict)
         return itsmigd_http_reply_error(req, error);
-    }
-    {
-        const char *names[] = {destination};
-
-        itsmigd_peers_get(d->peers, names, 1, &dest, &error);
-    }
-    if (!dest)
-        return itsmigd_http_reply_error(req, error);
-    local = itsmigd_host_get_caps(&d->host);
-    known = known_hosts(d, local);
-    verdict = judge(profile, local, dest, known, &policy);
     reply_verdict(req, profile, uuid, local->hostname, destination, dest->hostname, verdict);
 }
 
@@ -224,7 +168,7 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
     errors = g_new0(GError *, n + 1);
     itsmigd_peers_get(d->peers, (const char *const *)names, n, caps, errors);
     local = itsmigd_host_get_caps(&d->host);
-    known = known_hosts(d, local);
+    known = itsmigd_known_hosts(d, local);
     itsmigd_host_get_policy(&d->host, &policy);
     domains = itsmigd_registry_all_xml(d->registry);
 
@@ -257,7 +201,7 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
     for (guint k = 0; k < domains->len; k++) {
         const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
         g_autoptr(GError) local_error = NULL;
-        g_autoptr(ItsmigDomainProfile) profile = read_profile(d, x->xml, &local_error);
+        g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(d, x->xml, &local_error);
 
         json_builder_begin_object(b);
         itsmigd_json_add_string_or_null(b, "name", x->name);
@@ -270,7 +214,7 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
         {
             /* The revision comes from the domain and the source: the same
              * for every destination. */
-            g_autoptr(ItsmigVerdict) here = judge(profile, local, local, known, &policy);
+            g_autoptr(ItsmigVerdict) here = itsmigd_judge(profile, local, local, known, &policy);
 
             json_builder_set_member_name(b, "its_abi_revision");
             if (here->its_abi_revision >= 0)
@@ -286,7 +230,7 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
             json_builder_begin_object(b);
             itsmigd_json_add_string_or_null(b, "host", names[i]);
             if (caps[i]) {
-                g_autoptr(ItsmigVerdict) v = judge(profile, local, caps[i], known, &policy);
+                g_autoptr(ItsmigVerdict) v = itsmigd_judge(profile, local, caps[i], known, &policy);
 
                 json_builder_set_member_name(b, "allowed");
                 json_builder_add_boolean_value(b, v->allowed);
@@ -342,11 +286,11 @@ void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
      * record says of it. */
     if (profile->has_metadata && profile->metadata.host)
         source = itsmigd_peers_cached_by_hostname(d->peers, profile->metadata.host);
-    known = known_hosts(d, local);
+    known = itsmigd_known_hosts(d, local);
     itsmigd_host_get_policy(&d->host, &policy);
     /* Nobody detached devices for a migration started outside itsmigd. */
     policy.quiesce = FALSE;
-    verdict = judge(profile, source, local, known, &policy);
+    verdict = itsmigd_judge(profile, source, local, known, &policy);
     line = itsmig_verdict_blockers_line(verdict);
     if (verdict->allowed)
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, profile->name,

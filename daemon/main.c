@@ -65,10 +65,23 @@ static void update_status(Itsmigd *self)
     }
 }
 
+static void orchestrator_limits_from(const ItsmigdConfig *c, ItsmigdOrchestratorLimits *l)
+{
+    l->max_jobs = c->max_jobs;
+    l->phase_timeout = c->phase_timeout;
+    l->total_timeout = c->total_timeout;
+    l->keep_finished = c->keep_finished;
+    l->qemu_log_dir = c->qemu_log_dir;
+}
+
 static void on_virt_changed(ItsmigdVirt *virt, gpointer data)
 {
-    update_host(data);
-    update_status(data);
+    Itsmigd *self = data;
+
+    update_host(self);
+    update_status(self);
+    if (itsmigd_virt_is_connected(virt))
+        itsmigd_orchestrator_connected(self->d.orchestrator);
 }
 
 static gboolean on_status_timer(gpointer data)
@@ -174,6 +187,18 @@ static gboolean on_reload(gpointer data)
         g_ptr_array_unref(old->peers);
         old->peers = g_ptr_array_ref(fresh->peers);
         itsmigd_peers_configure(self->d.peers, old);
+        old->max_jobs = fresh->max_jobs;
+        old->phase_timeout = fresh->phase_timeout;
+        old->total_timeout = fresh->total_timeout;
+        old->keep_finished = fresh->keep_finished;
+        g_free(old->qemu_log_dir);
+        old->qemu_log_dir = g_strdup(fresh->qemu_log_dir);
+        {
+            ItsmigdOrchestratorLimits ol;
+
+            orchestrator_limits_from(old, &ol);
+            itsmigd_orchestrator_set_limits(self->d.orchestrator, &ol);
+        }
         update_host(self);
         g_message("reloaded %s", fresh->path ? fresh->path : "the defaults");
     }
@@ -320,6 +345,18 @@ int main(int argc, char **argv)
     self.d.virt = itsmigd_virt_new(self.d.config->uri, &vo, self.d.registry, self.d.bus,
                                    self.d.metrics, &self.d.host);
     update_host(&self);
+    self.d.orchestrator = itsmigd_orchestrator_new(&self.d, self.d.config->state_dir, &error);
+    if (!self.d.orchestrator) {
+        g_critical("%s", error->message);
+        status = 1;
+        goto out;
+    }
+    {
+        ItsmigdOrchestratorLimits ol;
+
+        orchestrator_limits_from(self.d.config, &ol);
+        itsmigd_orchestrator_set_limits(self.d.orchestrator, &ol);
+    }
     self.loop = g_main_loop_new(NULL, FALSE);
 
     if (!start_http(&self, &error)) {
@@ -352,6 +389,7 @@ out:
     g_clear_handle_id(&self.status_source, g_source_remove);
     itsmigd_event_bus_close(self.d.bus);
     g_clear_pointer(&self.http, itsmigd_http_server_free);
+    g_clear_pointer(&self.d.orchestrator, itsmigd_orchestrator_free);
     g_clear_pointer(&self.d.virt, itsmigd_virt_free);
     g_clear_pointer(&self.d.registry, itsmigd_registry_free);
     g_clear_pointer(&self.d.bus, itsmigd_event_bus_free);

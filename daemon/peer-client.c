@@ -113,12 +113,20 @@ gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name)
 
 typedef struct {
     ItsmigdPeerConfig *config;
+    /* The request: GET /v1/host for capabilities, or a call's. */
+    const char *method;
+    char *path;
+    char *request; /* JSON text, NULL when no body */
+    gsize max;     /* the largest reply taken */
+    gboolean caps_mode;
     CURL *easy;
     struct curl_slist *headers;
     GByteArray *body;
     gboolean too_large;
     char errbuf[CURL_ERROR_SIZE];
-    ItsmigHostCaps *caps;
+    long status;
+    ItsmigHostCaps *caps; /* caps_mode */
+    JsonNode *reply;      /* a call's reply object */
     GError *error;
 } Fetch;
 
@@ -131,6 +139,9 @@ static void fetch_free(Fetch *f)
         g_byte_array_unref(f->body);
     itsmigd_peer_config_free(f->config);
     itsmig_host_caps_free(f->caps);
+    g_clear_pointer(&f->reply, json_node_unref);
+    g_free(f->path);
+    g_free(f->request);
     g_clear_error(&f->error);
     g_free(f);
 }
@@ -140,7 +151,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
     Fetch *f = user;
     size_t len = size * n;
 
-    if (f->body->len + len > ITSMIG_HOST_CAPS_MAX) {
+    if (f->body->len + len > f->max) {
         f->too_large = TRUE;
         return 0; /* aborts the transfer */
     }
@@ -154,14 +165,16 @@ static gboolean fetch_setup(Fetch *f, const ItsmigdPeerLimits *limits)
     g_autofree char *auth = NULL;
     gsize len = strlen(f->config->url);
 
-    url = g_strdup_printf("%.*s/v1/host",
+    url = g_strdup_printf("%.*s%s",
                           (int)(len && f->config->url[len - 1] == '/' ? len - 1 : len),
-                          f->config->url);
+                          f->config->url, f->path);
     auth = g_strdup_printf("Authorization: Bearer %s", f->config->token);
     f->body = g_byte_array_new();
     f->easy = curl_easy_init();
     f->headers = curl_slist_append(f->headers, auth);
     f->headers = curl_slist_append(f->headers, "Accept: application/json");
+    if (f->request)
+        f->headers = curl_slist_append(f->headers, "Content-Type: application/json");
     explicit_bzero(auth, strlen(auth));
     if (!f->easy || !f->headers) {
         g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
@@ -181,7 +194,13 @@ static gboolean fetch_setup(Fetch *f, const ItsmigdPeerLimits *limits)
     curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
     curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)limits->connect_timeout * 1000);
     curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, (long)limits->timeout * 1000);
-    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ITSMIG_HOST_CAPS_MAX);
+    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max);
+    if (strcmp(f->method, "GET") != 0)
+        curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, f->method);
+    if (f->request) {
+        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, f->request);
+        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(f->request));
+    }
     curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
@@ -226,9 +245,10 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
         if (f->too_large || res == CURLE_FILESIZE_EXCEEDED) {
-            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "peer %s (%s) sent more than %d KiB for its capabilities", name, url,
-                        ITSMIG_HOST_CAPS_MAX / 1024);
+            g_set_error(&f->error, ITSMIG_ERROR,
+                        f->caps_mode ? ITSMIG_ERROR_INVALID_HOST_CAPS : ITSMIG_ERROR_PEER_ERROR,
+                        "peer %s (%s) sent more than %zu KiB for %s %s", name, url,
+                        f->max / 1024, f->method, f->path);
             return;
         }
         G_GNUC_FALLTHROUGH;
@@ -255,13 +275,31 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
     }
 
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) {
+    f->status = status;
+    if (f->caps_mode ? status != 200 : (status < 200 || status > 299)) {
         g_autofree char *text = peer_error_text(f->body);
 
         g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "peer %s (%s) answered HTTP %ld%s%s%s", name, url, status,
-                    status == 401 ? " (it does not accept our token)" : "", text ? ": " : "",
-                    text ? text : "");
+                    "peer %s (%s) answered %s %s with HTTP %ld%s%s%s", name, url, f->method,
+                    f->path, status, status == 401 ? " (it does not accept our token)" : "",
+                    text ? ": " : "", text ? text : "");
+        return;
+    }
+    if (!f->caps_mode) {
+        g_autoptr(JsonParser) parser = json_parser_new_immutable();
+
+        if (!itsmig_json_check((const char *)f->body->data, f->body->len, ITSMIG_JSON_DEPTH_MAX,
+                               "reply", &local) ||
+            !json_parser_load_from_data(parser, (const char *)f->body->data, f->body->len,
+                                        &local) ||
+            !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                        "peer %s (%s) answered %s %s with something that is not a JSON object%s%s",
+                        name, url, f->method, f->path, local ? ": " : "",
+                        local ? local->message : "");
+            return;
+        }
+        f->reply = json_node_ref(json_parser_get_root(parser));
         return;
     }
     f->caps = itsmig_host_caps_from_json((const char *)f->body->data, f->body->len, &local);
@@ -317,7 +355,7 @@ static void fetch_all(GPtrArray *fetches, const ItsmigdPeerLimits *limits)
     for (guint i = 0; i < fetches->len; i++) {
         Fetch *f = g_ptr_array_index(fetches, i);
 
-        if (!f->caps && !f->error)
+        if (!f->caps && !f->reply && !f->error)
             g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
                         "the exchange with peer %s did not complete", f->config->name);
         if (f->easy)
@@ -359,6 +397,10 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
                 continue;
             }
             f->config = itsmigd_peer_config_copy(p->config);
+            f->method = "GET";
+            f->path = g_strdup("/v1/host");
+            f->max = ITSMIG_HOST_CAPS_MAX;
+            f->caps_mode = TRUE;
             fetch_of[i] = fetches->len;
             g_ptr_array_add(fetches, f);
         }
@@ -426,4 +468,54 @@ ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char
     }
     g_mutex_unlock(&peers->lock);
     return found;
+}
+
+JsonNode *itsmigd_peers_call(ItsmigdPeers *peers, const char *name, const char *method,
+                             const char *path, JsonNode *body, long *ret_status, GError **error)
+{
+    g_autoptr(GPtrArray) fetches = g_ptr_array_new_with_free_func((GDestroyNotify)fetch_free);
+    ItsmigdPeerLimits limits;
+    Fetch *f;
+    Peer *p;
+
+    if (ret_status)
+        *ret_status = 0;
+    g_mutex_lock(&peers->lock);
+    limits = peers->limits;
+    p = find_locked(peers, name);
+    if (!p) {
+        g_mutex_unlock(&peers->lock);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_UNKNOWN_PEER,
+                    "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", name);
+        return NULL;
+    }
+    f = g_new0(Fetch, 1);
+    f->config = itsmigd_peer_config_copy(p->config);
+    g_mutex_unlock(&peers->lock);
+    f->method = method;
+    f->path = g_strdup(path);
+    f->request = body ? json_to_string(body, FALSE) : NULL;
+    f->max = ITSMIG_PEER_REPLY_MAX;
+    g_ptr_array_add(fetches, f);
+    fetch_all(fetches, &limits);
+    if (ret_status)
+        *ret_status = f->status;
+    if (!f->reply) {
+        g_propagate_error(error, g_steal_pointer(&f->error));
+        return NULL;
+    }
+    return g_steal_pointer(&f->reply);
+}
+
+ItsmigdPeerConfig *itsmigd_peers_get_config(ItsmigdPeers *peers, const char *name)
+{
+    ItsmigdPeerConfig *copy = NULL;
+    Peer *p;
+
+    g_mutex_lock(&peers->lock);
+    p = find_locked(peers, name);
+    if (p)
+        copy = itsmigd_peer_config_copy(p->config);
+    g_mutex_unlock(&peers->lock);
+    return copy;
 }

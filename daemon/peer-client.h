@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include <json-glib/json-glib.h>
+
 #include "itsmig/host-caps.h"
 #include "daemon/daemon-config.h"
 
@@ -45,3 +47,16 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
 GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers);
 /* A copy of the cached document whose hostname is @hostname, NULL if none. */
 ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char *hostname);
+
+/* The largest reply a call takes. */
+#define ITSMIG_PEER_REPLY_MAX (4 * 1024 * 1024)
+
+/* One request to peer @name, blocking up to [peers] timeout: @method @path
+ * with @body (a JSON object, or NULL).  Returns the reply's JSON object for a
+ * 2xx status.  Otherwise NULL, with *@ret_status the HTTP status (0 when no
+ * reply came) and an error as itsmigd_peers_get() gives them; an HTTP error
+ * is ITSMIG_ERROR_PEER_ERROR with the peer's code and message in the text. */
+JsonNode *itsmigd_peers_call(ItsmigdPeers *peers, const char *name, const char *method,
+                             const char *path, JsonNode *body, long *ret_status, GError **error);
+/* A copy of the peer's configuration, NULL when none is called @name. */
+ItsmigdPeerConfig *itsmigd_peers_get_config(ItsmigdPeers *peers, const char *name);

@@ -42,9 +42,12 @@ struct ItsmigdVirt {
     gboolean connecting;
     unsigned int next_backoff;
 
+    ItsmigdVirtObserver observer;
+
     /* Read from HTTP threads too. */
     GMutex lock;
     ItsmigdVirtStatus status;
+    virConnectPtr shared; /* virt->conn once set up, for other threads' calls */
 };
 
 void itsmigd_virt_status_clear(ItsmigdVirtStatus *s)
@@ -352,7 +355,12 @@ static int on_device_added(virConnectPtr conn, virDomainPtr dom, const char *ali
 static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
                              void *opaque)
 {
-    publish_device(opaque, dom, "device-removed", alias, ITSMIGD_EVENT_DEVICE_REMOVED);
+    ItsmigdVirt *virt = opaque;
+    DomainIds ids;
+
+    publish_device(virt, dom, "device-removed", alias, ITSMIGD_EVENT_DEVICE_REMOVED);
+    if (virt->observer.device_removed && domain_ids(dom, &ids))
+        virt->observer.device_removed(virt->observer.data, ids.uuid, alias);
     return 0;
 }
 
@@ -366,6 +374,14 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_JOB_COMPLETED);
     if (!domain_ids(dom, &ids))
         return 0;
+    if (virt->observer.job_completed) {
+        unsigned long long downtime = 0;
+        gboolean known = virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME,
+                                                 &downtime) == 1;
+
+        virt->observer.job_completed(virt->observer.data, ids.uuid,
+                                     known ? (gint64)downtime : -1);
+    }
     begin_domain_event(b, &ids, g_get_real_time());
     json_builder_set_member_name(b, "stats");
     json_builder_begin_object(b);
@@ -606,6 +622,9 @@ static void close_connection(ItsmigdVirt *virt)
 {
     if (!virt->conn)
         return;
+    g_mutex_lock(&virt->lock);
+    virt->shared = NULL;
+    g_mutex_unlock(&virt->lock);
     deregister_events(virt);
     /* Registering took a reference on the connection; only this drops it. */
     virConnectUnregisterCloseCallback(virt->conn, on_close);
@@ -735,6 +754,7 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
         virt->status.hypervisor_version = version_string(v);
     virt->status.connected = TRUE;
     virt->status.ever_connected = TRUE;
+    virt->shared = virt->conn;
     virt->status.next_retry_us = 0;
     virt->status.backoff_s = 0;
     if (reconnect)
@@ -865,4 +885,21 @@ void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret)
     ret->hypervisor = g_strdup(virt->status.hypervisor);
     ret->hypervisor_version = g_strdup(virt->status.hypervisor_version);
     g_mutex_unlock(&virt->lock);
+}
+
+void itsmigd_virt_set_observer(ItsmigdVirt *virt, const ItsmigdVirtObserver *observer)
+{
+    virt->observer = *observer;
+}
+
+virConnectPtr itsmigd_virt_ref_connection(ItsmigdVirt *virt)
+{
+    virConnectPtr conn;
+
+    g_mutex_lock(&virt->lock);
+    conn = virt->shared;
+    if (conn)
+        virConnectRef(conn);
+    g_mutex_unlock(&virt->lock);
+    return conn;
 }

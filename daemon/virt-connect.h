@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libvirt/libvirt.h>
 
 #include "daemon/domain-registry.h"
 #include "daemon/event-bus.h"
@@ -58,3 +59,18 @@ void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *optio
 void itsmigd_virt_start(ItsmigdVirt *virt);
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt);
 void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);
+
+/* What the orchestrator hears of libvirt's events, on the main loop. */
+typedef struct {
+    void (*device_removed)(gpointer data, const char *uuid, const char *alias);
+    /* @downtime_ms is -1 when the job's statistics do not give it. */
+    void (*job_completed)(gpointer data, const char *uuid, gint64 downtime_ms);
+    gpointer data;
+} ItsmigdVirtObserver;
+
+void itsmigd_virt_set_observer(ItsmigdVirt *virt, const ItsmigdVirtObserver *observer);
+/* A reference to the connection, for blocking calls made off the main loop
+ * (release it with virConnectClose); NULL while not connected.  libvirt's
+ * connections are thread-safe, and a reference outlives a reconnection: its
+ * calls then fail, which callers report. */
+virConnectPtr itsmigd_virt_ref_connection(ItsmigdVirt *virt);

@@ -1445,3 +1445,45 @@ void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
     add_string_or_null(b, "its_metadata_error", p->metadata_error);
     json_builder_end_object(b);
 }
+
+char *itsmig_domain_device_xml(const char *xml, gssize len, const char *alias, GError **error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr root, devices = NULL;
+
+    g_return_val_if_fail(xml != NULL && alias != NULL, NULL);
+    doc = read_document(xml, len < 0 ? strlen(xml) : (gsize)len, error);
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    for (xmlNodePtr n = root ? root->children : NULL; n && !devices; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "devices"))
+            devices = n;
+    for (xmlNodePtr dev = devices ? devices->children : NULL; dev; dev = dev->next) {
+        if (dev->type != XML_ELEMENT_NODE)
+            continue;
+        for (xmlNodePtr c = dev->children; c; c = c->next) {
+            g_autofree xmlChar *name = NULL;
+
+            if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "alias"))
+                continue;
+            name = xmlGetProp(c, BAD_CAST "name");
+            if (name && xmlStrEqual(name, BAD_CAST alias)) {
+                xmlBufferPtr buf = xmlBufferCreate();
+                char *text = NULL;
+
+                if (buf && xmlNodeDump(buf, doc, dev, 0, 0) >= 0)
+                    text = g_strdup((const char *)xmlBufferContent(buf));
+                if (buf)
+                    xmlBufferFree(buf);
+                if (!text)
+                    g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                                        "cannot serialise a device element");
+                return text;
+            }
+        }
+    }
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "the domain has no device '%s'",
+                alias);
+    return NULL;
+}

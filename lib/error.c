@@ -29,6 +29,9 @@ static const struct {
     [ITSMIG_ERROR_PEER_UNREACHABLE] = { "peer-unreachable", 502 },
     [ITSMIG_ERROR_PEER_TIMEOUT] = { "peer-timeout", 504 },
     [ITSMIG_ERROR_PEER_ERROR] = { "peer-error", 502 },
+    [ITSMIG_ERROR_CONFLICT] = { "conflict", 409 },
+    [ITSMIG_ERROR_TOO_MANY_JOBS] = { "too-many-jobs", 429 },
+    [ITSMIG_ERROR_JOURNAL] = { "journal-error", 500 },
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)

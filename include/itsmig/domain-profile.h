@@ -138,3 +138,8 @@ gboolean itsmig_domain_profile_its_in_kernel(const ItsmigDomainProfile *p);
 
 /* "unknown", "absent", "present". */
 const char *itsmig_its_presence_to_string(ItsmigItsPresence p);
+
+/* The element under <devices> whose <alias name=...> is @alias, serialised as
+ * libvirt's attach and detach calls take it; ITSMIG_ERROR_NOT_FOUND when the
+ * domain has no such device. */
+char *itsmig_domain_device_xml(const char *xml, gssize len, const char *alias, GError **error);

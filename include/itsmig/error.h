@@ -31,6 +31,9 @@ typedef enum {
     ITSMIG_ERROR_PEER_UNREACHABLE,
     ITSMIG_ERROR_PEER_TIMEOUT,
     ITSMIG_ERROR_PEER_ERROR, /* TLS, authentication or an HTTP error from the peer */
+    ITSMIG_ERROR_CONFLICT,      /* the request contradicts what is under way (409) */
+    ITSMIG_ERROR_TOO_MANY_JOBS, /* [migration] max-jobs are running (429) */
+    ITSMIG_ERROR_JOURNAL,       /* the state directory refused a journal record */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;
