@@ -10,290 +10,7 @@
 #include "itsmig/error.h"
 #include "itsmigctl.h"
 
-#define DEFAULT_TIMEOUT_S 30
-#define MAX_TIMEOUT_S     3600
-
-static const char connection_help[] =
-    "Connection (default: the unix socket $ITSMIG_SOCKET, else " ITSMIG_REST_DEFAULT_SOCKET "):\n"
-    "  --socket PATH       itsmigd's unix socket\n"
-    "  --url https://HOST:PORT\n"
-    "                      itsmigd's TCP API (HTTPS), with --token-file\n"
-    "  --token-file FILE   the bearer token, first line of FILE\n"
-    "  --cacert FILE       PEM CA certificates to trust instead of the system's\n"
-    "  --timeout SECONDS   give up after this long, 1..3600 (default 30)\n";
-
-typedef struct {
-    char *socket;
-    char *url;
-    char *token_file;
-    char *cacert;
-    char *timeout;
-} ConnOptions;
-
-static void conn_options_clear(ConnOptions *o)
-{
-    g_free(o->socket);
-    g_free(o->url);
-    g_free(o->token_file);
-    g_free(o->cacert);
-    g_free(o->timeout);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ConnOptions, conn_options_clear)
-
-static void add_conn_entries(GOptionContext *ctx, ConnOptions *o)
-{
-    GOptionEntry entries[] = {
-        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &o->socket, "itsmigd's unix socket", "PATH"},
-        {"url", 0, 0, G_OPTION_ARG_STRING, &o->url, "itsmigd's TCP API", "https://HOST:PORT"},
-        {"token-file", 0, 0, G_OPTION_ARG_FILENAME, &o->token_file,
-         "The bearer token for --url (first line of FILE)", "FILE"},
-        {"cacert", 0, 0, G_OPTION_ARG_FILENAME, &o->cacert,
-         "PEM CA certificates to trust for --url", "FILE"},
-        {"timeout", 0, 0, G_OPTION_ARG_STRING, &o->timeout, "Give up after this long (default 30)",
-         "SECONDS"},
-        {NULL},
-    };
-
-    g_option_context_add_main_entries(ctx, entries, NULL);
-}
-
-/* Builds the client the options ask for; on bad options prints why and
- * returns ITSMIGCTL_EXIT_USAGE. */
-static int conn_open(const ConnOptions *o, const char *cmd, ItsmigRestClient **ret_client)
-{
-    g_autoptr(GError) error = NULL;
-    g_autofree char *token = NULL;
-    guint64 timeout = DEFAULT_TIMEOUT_S;
-    const char *env_socket = g_getenv("ITSMIG_SOCKET");
-    ItsmigRestClient *client;
-
-    if (o->timeout && !g_ascii_string_to_unsigned(o->timeout, 10, 1, MAX_TIMEOUT_S, &timeout, NULL))
-        return itsmigctl_usage_error("%s: --timeout '%s' is not a whole number of seconds "
-                                     "between 1 and %d",
-                                     cmd, o->timeout, MAX_TIMEOUT_S);
-    if (o->url && o->socket)
-        return itsmigctl_usage_error("%s: --socket and --url exclude each other", cmd);
-    if (!o->url && (o->token_file || o->cacert))
-        return itsmigctl_usage_error("%s: --%s is only for --url", cmd,
-                                     o->token_file ? "token-file" : "cacert");
-    if (o->socket && !*o->socket)
-        return itsmigctl_usage_error("%s: --socket needs a path", cmd);
-
-    if (!o->url) {
-        const char *path = o->socket                   ? o->socket
-                           : env_socket && *env_socket ? env_socket
-                                                       : ITSMIG_REST_DEFAULT_SOCKET;
-
-        *ret_client = itsmig_rest_client_new_unix(path, (guint)timeout);
-        return ITSMIGCTL_EXIT_OK;
-    }
-    if (!itsmig_rest_check_url(o->url, &error))
-        return itsmigctl_usage_error("%s: --url: %s", cmd, error->message);
-    if (!o->token_file)
-        return itsmigctl_usage_error("%s: --url needs --token-file: itsmigd's TCP API "
-                                     "takes a bearer token",
-                                     cmd);
-    token = itsmig_rest_read_token_file(o->token_file, &error);
-    if (!token)
-        return itsmigctl_usage_error("%s: --token-file: %s", cmd, error->message);
-    client = itsmig_rest_client_new_https(o->url, token, o->cacert, (guint)timeout, &error);
-    explicit_bzero(token, strlen(token));
-    if (!client)
-        return itsmigctl_usage_error("%s: --url: %s", cmd, error->message);
-    *ret_client = client;
-    return ITSMIGCTL_EXIT_OK;
-}
-
-static int fail(const GError *error)
-{
-    fprintf(stderr, "itsmigctl: %s\n", error->message);
-    return ITSMIGCTL_EXIT_FAILURE;
-}
-
-/* One request whose reply must be a JSON object; NULL after printing why. */
-static JsonObject *call(ItsmigRestClient *client, const char *method, const char *path,
-                        JsonNode *body)
-{
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *text = NULL;
-    JsonObject *obj;
-    gsize len = 0;
-
-    if (body) {
-        g_autoptr(JsonGenerator) gen = json_generator_new();
-
-        json_generator_set_root(gen, body);
-        text = json_generator_to_data(gen, &len);
-    }
-    if (!itsmig_rest_client_request(client, method, path, "application/json", text, len, &reply,
-                                    &error)) {
-        fail(error);
-        return NULL;
-    }
-    obj = itsmig_rest_client_parse_reply(client, reply, &error);
-    if (!obj)
-        fail(error);
-    return obj;
-}
-
-/* ---- checking a reply --------------------------------------------------------- */
-
-static gboolean bad_member(GError **error, const char *ctx, const char *name, const char *want)
-{
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s%s%s\" is missing or not %s",
-                ctx ? ctx : "", ctx ? "." : "", name, want);
-    return FALSE;
-}
-
-static gboolean want_string(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                            const char **ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!n || json_node_get_value_type(n) != G_TYPE_STRING)
-        return bad_member(error, ctx, name, nullable ? "a string or null" : "a string");
-    *ret = json_node_get_string(n);
-    return TRUE;
-}
-
-static gboolean want_bool(JsonObject *o, const char *ctx, const char *name, gboolean *ret,
-                          GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-        return bad_member(error, ctx, name, "a boolean");
-    *ret = json_node_get_boolean(n);
-    return TRUE;
-}
-
-/* @ret_has is FALSE for null. */
-static gboolean want_int_or_null(JsonObject *o, const char *ctx, const char *name,
-                                 gboolean *ret_has, gint64 *ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && JSON_NODE_HOLDS_NULL(n)) {
-        *ret_has = FALSE;
-        return TRUE;
-    }
-    if (!n || json_node_get_value_type(n) != G_TYPE_INT64)
-        return bad_member(error, ctx, name, "an integer or null");
-    *ret_has = TRUE;
-    *ret = json_node_get_int(n);
-    return TRUE;
-}
-
-static gboolean want_array(JsonObject *o, const char *ctx, const char *name, JsonArray **ret,
-                           GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
-        return bad_member(error, ctx, name, "an array");
-    *ret = json_node_get_array(n);
-    return TRUE;
-}
-
-static gboolean want_object(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                            JsonObject **ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n))
-        return bad_member(error, ctx, name, nullable ? "an object or null" : "an object");
-    *ret = json_node_get_object(n);
-    return TRUE;
-}
-
-/* Element @i of @a as an object; @what names the array for the message. */
-static gboolean want_element_object(JsonArray *a, guint i, const char *what, JsonObject **ret,
-                                    GError **error)
-{
-    JsonNode *n = json_array_get_element(a, i);
-
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s[%u]\" is not an object",
-                    what, i);
-        return FALSE;
-    }
-    *ret = json_node_get_object(n);
-    return TRUE;
-}
-
-static gboolean want_string_array(JsonObject *o, const char *ctx, const char *name, JsonArray **ret,
-                                  GError **error)
-{
-    JsonArray *a;
-
-    if (!want_array(o, ctx, name, &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        if (json_node_get_value_type(json_array_get_element(a, i)) != G_TYPE_STRING)
-            return bad_member(error, ctx, name, "an array of strings");
-    }
-    *ret = a;
-    return TRUE;
-}
-
-static int bad_reply(const ItsmigRestClient *client, const char *request, const GError *error)
-{
-    fprintf(stderr, "itsmigctl: itsmigd at %s sent an unexpected reply to %s: %s\n",
-            itsmig_rest_client_get_endpoint(client), request, error->message);
-    return ITSMIGCTL_EXIT_FAILURE;
-}
-
 /* ---- text for people ---------------------------------------------------------- */
-
-/* @text with control characters (C0 and C1) replaced, so that a reply cannot
- * drive the terminal. */
-static char *printable(const char *text)
-{
-    g_autofree char *valid = g_utf8_make_valid(text ? text : "", -1);
-    g_autoptr(GString) s = g_string_sized_new(strlen(valid));
-
-    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_utf8_get_char(p);
-
-        if (g_unichar_iscntrl(c))
-            g_string_append_c(s, '?');
-        else
-            g_string_append_unichar(s, c);
-    }
-    return g_string_free(g_steal_pointer(&s), FALSE);
-}
-
-/* Terminal columns: wide characters take two. */
-static glong text_width(const char *text)
-{
-    glong w = 0;
-
-    for (const char *p = text; *p; p = g_utf8_next_char(p))
-        w += g_unichar_iswide(g_utf8_get_char(p)) ? 2 : 1;
-    return w;
-}
-
-static void print_padded(const char *text, glong width)
-{
-    fputs(text, stdout);
-    for (glong i = text_width(text); i < width; i++)
-        putchar(' ');
-}
-
-static const char *arrow(void)
-{
-    return g_get_charset(NULL) ? "\u2192" : "->";
-}
 
 /* A JSON value as a person reads it: "0, 1", "yes", "-" for null. */
 static char *value_text(JsonNode *n)
@@ -316,7 +33,7 @@ static char *value_text(JsonNode *n)
     if (JSON_NODE_HOLDS_OBJECT(n))
         return json_to_string(n, FALSE);
     switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING: return printable(json_node_get_string(n));
+    case G_TYPE_STRING: return itsmigctl_printable(json_node_get_string(n));
     case G_TYPE_BOOLEAN: return g_strdup(json_node_get_boolean(n) ? "yes" : "no");
     case G_TYPE_INT64: return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
     case G_TYPE_DOUBLE: return g_strdup_printf("%g", json_node_get_double(n));
@@ -345,7 +62,7 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
     JsonObject *caps;
     GList *names;
 
-    if (!want_object(doc, NULL, "caps", FALSE, &caps, error))
+    if (!itsmigctl_want_object(doc, NULL, "caps", FALSE, &caps, error))
         return FALSE;
     /* Document order, which is the schema's. */
     names = json_object_get_members(caps);
@@ -357,8 +74,8 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
         JsonNode *probed;
         CapRow *row;
 
-        if (!want_object(caps, "caps", field, FALSE, &cap, error) ||
-            !want_string(cap, ctx, "source", FALSE, &source, error)) {
+        if (!itsmigctl_want_object(caps, "caps", field, FALSE, &cap, error) ||
+            !itsmigctl_want_string(cap, ctx, "source", FALSE, &source, error)) {
             g_list_free(names);
             return FALSE;
         }
@@ -369,16 +86,16 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
             return FALSE;
         }
         row = g_new0(CapRow, 1);
-        row->field = printable(field);
+        row->field = itsmigctl_printable(field);
         row->value = value_text(json_object_get_member(cap, "value"));
         probed = json_object_get_member(cap, "probed");
         if (probed) {
             g_autofree char *pv = value_text(probed);
-            g_autofree char *src = printable(source);
+            g_autofree char *src = itsmigctl_printable(source);
 
             row->source = g_strdup_printf("%s (conflict: probe says %s)", src, pv);
         } else {
-            row->source = printable(source);
+            row->source = itsmigctl_printable(source);
         }
         g_ptr_array_add(rows, row);
     }
@@ -393,11 +110,11 @@ static gboolean host_check(JsonObject *doc, GError **error)
     gint64 version = 0;
     JsonObject *probe;
 
-    if (!want_string(doc, NULL, "schema", FALSE, &schema, error) ||
-        !want_int_or_null(doc, NULL, "version", &has_version, &version, error) ||
-        !want_string(doc, NULL, "hostname", FALSE, &hostname, error) ||
-        !want_object(doc, NULL, "probe", FALSE, &probe, error) ||
-        !want_bool(probe, "probe", "available", &available, error))
+    if (!itsmigctl_want_string(doc, NULL, "schema", FALSE, &schema, error) ||
+        !itsmigctl_want_int_or_null(doc, NULL, "version", &has_version, &version, error) ||
+        !itsmigctl_want_string(doc, NULL, "hostname", FALSE, &hostname, error) ||
+        !itsmigctl_want_object(doc, NULL, "probe", FALSE, &probe, error) ||
+        !itsmigctl_want_bool(probe, "probe", "available", &available, error))
         return FALSE;
     if (strcmp(schema, "itsmig-host-caps") != 0) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
@@ -412,7 +129,7 @@ static gboolean host_check(JsonObject *doc, GError **error)
         return FALSE;
     }
     if (!available && json_object_has_member(probe, "reason") &&
-        !want_string(probe, "probe", "reason", TRUE, &reason, error))
+        !itsmigctl_want_string(probe, "probe", "reason", TRUE, &reason, error))
         return FALSE;
     return TRUE;
 }
@@ -421,7 +138,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
 {
     JsonObject *probe = json_object_get_object_member(doc, "probe");
     JsonNode *libvirt = json_object_get_member(doc, "libvirt");
-    g_autofree char *hostname = printable(json_object_get_string_member(doc, "hostname"));
+    g_autofree char *hostname = itsmigctl_printable(json_object_get_string_member(doc, "hostname"));
     glong wf = strlen("FIELD"), wv = strlen("VALUE");
 
     printf("Host %s\n", hostname);
@@ -430,7 +147,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
     } else {
         JsonNode *r = json_object_get_member(probe, "reason");
         g_autofree char *reason =
-            r && !JSON_NODE_HOLDS_NULL(r) ? printable(json_node_get_string(r)) : NULL;
+            r && !JSON_NODE_HOLDS_NULL(r) ? itsmigctl_printable(json_node_get_string(r)) : NULL;
 
         printf("KVM probe: not available%s%s\n", reason ? ": " : "", reason ? reason : "");
     }
@@ -441,7 +158,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
 
         if (uri && json_node_get_value_type(uri) == G_TYPE_STRING && connected &&
             json_node_get_value_type(connected) == G_TYPE_BOOLEAN) {
-            g_autofree char *u = printable(json_node_get_string(uri));
+            g_autofree char *u = itsmigctl_printable(json_node_get_string(uri));
 
             printf("libvirt: %s (%s)\n", u,
                    json_node_get_boolean(connected) ? "connected" : "not connected");
@@ -452,17 +169,17 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
     for (guint i = 0; i < rows->len; i++) {
         CapRow *r = rows->pdata[i];
 
-        wf = MAX(wf, text_width(r->field));
-        wv = MAX(wv, text_width(r->value));
+        wf = MAX(wf, itsmigctl_text_width(r->field));
+        wv = MAX(wv, itsmigctl_text_width(r->value));
     }
-    print_padded("FIELD", wf + 2);
-    print_padded("VALUE", wv + 2);
+    itsmigctl_print_padded("FIELD", wf + 2);
+    itsmigctl_print_padded("VALUE", wv + 2);
     printf("SOURCE\n");
     for (guint i = 0; i < rows->len; i++) {
         CapRow *r = rows->pdata[i];
 
-        print_padded(r->field, wf + 2);
-        print_padded(r->value, wv + 2);
+        itsmigctl_print_padded(r->field, wf + 2);
+        itsmigctl_print_padded(r->value, wv + 2);
         printf("%s\n", r->source);
     }
 }
@@ -475,7 +192,7 @@ static const char host_description[] =
 
 int itsmigctl_cmd_daemon_host(int argc, char **argv)
 {
-    g_auto(ConnOptions) conn = {0};
+    g_auto(ItsmigctlConn) conn = {0};
     gboolean json = FALSE;
     GOptionEntry entries[] = {
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON document", NULL},
@@ -490,22 +207,22 @@ int itsmigctl_cmd_daemon_host(int argc, char **argv)
 
     g_set_prgname("itsmigctl host");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    add_conn_entries(ctx, &conn);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
     g_option_context_set_description(ctx, host_description);
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return itsmigctl_usage_error("host: %s", error->message);
     if (argc > 1)
         return itsmigctl_usage_error("host: unexpected argument '%s' (subcommands: probe)",
                                      argv[1]);
-    r = conn_open(&conn, "host", &client);
+    r = itsmigctl_conn_open(&conn, "host", &client);
     if (r)
         return r;
 
-    doc = call(client, "GET", "/v1/host", NULL);
+    doc = itsmigctl_call(client, "GET", "/v1/host", NULL);
     if (!doc)
         return ITSMIGCTL_EXIT_FAILURE;
     if (!host_check(doc, &error) || !host_rows(doc, rows, &error))
-        return bad_reply(client, "GET /v1/host", error);
+        return itsmigctl_bad_reply(client, "GET /v1/host", error);
     if (json) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
 
@@ -518,90 +235,6 @@ int itsmigctl_cmd_daemon_host(int argc, char **argv)
 
 /* ---- itsmigctl preflight -------------------------------------------------------- */
 
-static gboolean items_check(JsonObject *v, const char *name, GError **error)
-{
-    JsonArray *a;
-
-    if (!want_array(v, NULL, name, &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *ctx = g_strdup_printf("%s[%u]", name, i);
-        const char *s;
-        JsonObject *item;
-
-        if (!want_element_object(a, i, name, &item, error) ||
-            !want_string(item, ctx, "code", FALSE, &s, error) ||
-            !want_string(item, ctx, "message", FALSE, &s, error))
-            return FALSE;
-        if (json_object_has_member(item, "hint") &&
-            !want_string(item, ctx, "hint", TRUE, &s, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean verdict_check(JsonObject *v, GError **error)
-{
-    const char *s;
-    gboolean b, has;
-    gint64 n;
-
-    return want_string(v, NULL, "domain", FALSE, &s, error) &&
-           want_string(v, NULL, "destination", FALSE, &s, error) &&
-           want_string(v, NULL, "destination_hostname", TRUE, &s, error) &&
-           want_bool(v, NULL, "allowed", &b, error) &&
-           want_int_or_null(v, NULL, "its_abi_revision", &has, &n, error) &&
-           want_string(v, NULL, "its_abi_revision_origin", FALSE, &s, error) &&
-           want_bool(v, NULL, "direct_injection", &b, error) && items_check(v, "blockers", error) &&
-           items_check(v, "warnings", error);
-}
-
-static void items_print(JsonObject *v, const char *name, const char *label)
-{
-    JsonArray *a = json_object_get_array_member(v, name);
-
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonObject *item = json_array_get_object_element(a, i);
-        JsonNode *hint = json_object_get_member(item, "hint");
-        g_autofree char *code = printable(json_object_get_string_member(item, "code"));
-        g_autofree char *msg = printable(json_object_get_string_member(item, "message"));
-
-        printf("  %s %s: %s\n", label, code, msg);
-        if (hint && !JSON_NODE_HOLDS_NULL(hint)) {
-            g_autofree char *h = printable(json_node_get_string(hint));
-
-            if (*h)
-                printf("    hint: %s\n", h);
-        }
-    }
-}
-
-static void verdict_print(JsonObject *v)
-{
-    JsonNode *dh = json_object_get_member(v, "destination_hostname");
-    const char *dest = JSON_NODE_HOLDS_NULL(dh) ? json_object_get_string_member(v, "destination")
-                                                : json_node_get_string(dh);
-    g_autofree char *domain = printable(json_object_get_string_member(v, "domain"));
-    g_autofree char *to = printable(dest);
-    JsonNode *rev = json_object_get_member(v, "its_abi_revision");
-    const char *origin = json_object_get_string_member(v, "its_abi_revision_origin");
-
-    printf("%s %s %s: %s\n", domain, arrow(), to,
-           json_object_get_boolean_member(v, "allowed") ? "allowed" : "blocked");
-    if (JSON_NODE_HOLDS_NULL(rev)) {
-        printf("  ITS table ABI revision: unknown\n");
-    } else {
-        g_autofree char *o = printable(origin);
-
-        printf("  ITS table ABI revision: %" G_GINT64_FORMAT " (%s)\n", json_node_get_int(rev),
-               strcmp(origin, "metadata") == 0       ? "from the domain's itsmig metadata"
-               : strcmp(origin, "host-default") == 0 ? "no itsmig metadata: the source's default"
-                                                     : o);
-    }
-    items_print(v, "blockers", "BLOCKER");
-    items_print(v, "warnings", "WARNING");
-}
-
 static const char preflight_description[] =
     "Asks itsmigd whether DOMAIN, on this host, can migrate to the peer PEER (a\n"
     "name from itsmigd.conf) without losing its ITS state or interrupts: the\n"
@@ -612,7 +245,7 @@ static const char preflight_description[] =
 
 int itsmigctl_cmd_preflight(int argc, char **argv)
 {
-    g_auto(ConnOptions) conn = {0};
+    g_auto(ItsmigctlConn) conn = {0};
     g_autofree char *to = NULL;
     gboolean no_quiesce = FALSE, json = FALSE;
     GOptionEntry entries[] = {
@@ -634,7 +267,7 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
 
     g_set_prgname("itsmigctl preflight");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    add_conn_entries(ctx, &conn);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
     g_option_context_set_description(ctx, preflight_description);
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return itsmigctl_usage_error("preflight: %s", error->message);
@@ -652,7 +285,7 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
                                      "itsmigd.conf)");
     if (!g_utf8_validate(to, -1, NULL))
         return itsmigctl_usage_error("preflight: --to is not valid UTF-8");
-    r = conn_open(&conn, "preflight", &client);
+    r = itsmigctl_conn_open(&conn, "preflight", &client);
     if (r)
         return r;
 
@@ -666,20 +299,20 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
 
     escaped = g_uri_escape_string(argv[1], NULL, FALSE);
     path = g_strdup_printf("/v1/domains/%s/preflight", escaped);
-    verdict = call(client, "POST", path, body);
+    verdict = itsmigctl_call(client, "POST", path, body);
     if (!verdict)
         return ITSMIGCTL_EXIT_FAILURE;
-    if (!verdict_check(verdict, &error)) {
+    if (!itsmigctl_verdict_check(verdict, NULL, TRUE, &error)) {
         g_autofree char *req = g_strdup_printf("POST %s", path);
 
-        return bad_reply(client, req, error);
+        return itsmigctl_bad_reply(client, req, error);
     }
     if (json) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), verdict);
 
         itsmigctl_print_json(node);
     } else {
-        verdict_print(verdict);
+        itsmigctl_verdict_print(verdict, NULL, NULL);
     }
     return json_object_get_boolean_member(verdict, "allowed") ? ITSMIGCTL_EXIT_OK
                                                               : ITSMIGCTL_EXIT_BLOCKED;
@@ -692,24 +325,24 @@ static gboolean matrix_check(JsonObject *m, GError **error)
     JsonArray *hosts, *domains;
     const char *s;
 
-    if (!want_string(m, NULL, "source", FALSE, &s, error) ||
-        !want_array(m, NULL, "hosts", &hosts, error) ||
-        !want_array(m, NULL, "domains", &domains, error))
+    if (!itsmigctl_want_string(m, NULL, "source", FALSE, &s, error) ||
+        !itsmigctl_want_array(m, NULL, "hosts", &hosts, error) ||
+        !itsmigctl_want_array(m, NULL, "domains", &domains, error))
         return FALSE;
     for (guint i = 0; i < json_array_get_length(hosts); i++) {
         g_autofree char *ctx = g_strdup_printf("hosts[%u]", i);
         JsonObject *h, *err;
 
-        if (!want_element_object(hosts, i, "hosts", &h, error) ||
-            !want_string(h, ctx, "name", FALSE, &s, error) ||
-            !want_string(h, ctx, "hostname", TRUE, &s, error) ||
-            !want_object(h, ctx, "error", TRUE, &err, error))
+        if (!itsmigctl_want_element_object(hosts, i, "hosts", &h, error) ||
+            !itsmigctl_want_string(h, ctx, "name", FALSE, &s, error) ||
+            !itsmigctl_want_string(h, ctx, "hostname", TRUE, &s, error) ||
+            !itsmigctl_want_object(h, ctx, "error", TRUE, &err, error))
             return FALSE;
         if (err) {
             g_autofree char *ectx = g_strdup_printf("hosts[%u].error", i);
 
-            if (!want_string(err, ectx, "code", FALSE, &s, error) ||
-                !want_string(err, ectx, "message", FALSE, &s, error))
+            if (!itsmigctl_want_string(err, ectx, "code", FALSE, &s, error) ||
+                !itsmigctl_want_string(err, ectx, "message", FALSE, &s, error))
                 return FALSE;
         }
     }
@@ -718,9 +351,9 @@ static gboolean matrix_check(JsonObject *m, GError **error)
         JsonArray *cells, *codes;
         JsonObject *d;
 
-        if (!want_element_object(domains, i, "domains", &d, error) ||
-            !want_string(d, ctx, "name", FALSE, &s, error) ||
-            !want_array(d, ctx, "cells", &cells, error))
+        if (!itsmigctl_want_element_object(domains, i, "domains", &d, error) ||
+            !itsmigctl_want_string(d, ctx, "name", FALSE, &s, error) ||
+            !itsmigctl_want_array(d, ctx, "cells", &cells, error))
             return FALSE;
         for (guint j = 0; j < json_array_get_length(cells); j++) {
             g_autofree char *cctx = g_strdup_printf("domains[%u].cells[%u]", i, j);
@@ -728,14 +361,14 @@ static gboolean matrix_check(JsonObject *m, GError **error)
             JsonObject *c;
             gboolean allowed;
 
-            if (!want_element_object(cells, j, what, &c, error) ||
-                !want_string(c, cctx, "host", FALSE, &s, error) ||
-                !want_bool(c, cctx, "allowed", &allowed, error) ||
-                !want_string_array(c, cctx, "blockers", &codes, error) ||
-                !want_string_array(c, cctx, "warnings", &codes, error))
+            if (!itsmigctl_want_element_object(cells, j, what, &c, error) ||
+                !itsmigctl_want_string(c, cctx, "host", FALSE, &s, error) ||
+                !itsmigctl_want_bool(c, cctx, "allowed", &allowed, error) ||
+                !itsmigctl_want_string_array(c, cctx, "blockers", &codes, error) ||
+                !itsmigctl_want_string_array(c, cctx, "warnings", &codes, error))
                 return FALSE;
             if (json_object_has_member(c, "error") &&
-                !want_string(c, cctx, "error", TRUE, &s, error))
+                !itsmigctl_want_string(c, cctx, "error", TRUE, &s, error))
                 return FALSE;
         }
     }
@@ -806,7 +439,7 @@ static char *codes_text(JsonArray *a)
     g_autoptr(GString) s = g_string_new(NULL);
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *code = printable(json_array_get_string_element(a, i));
+        g_autofree char *code = itsmigctl_printable(json_array_get_string_element(a, i));
 
         g_string_append_printf(s, "%s%s", i ? ", " : "", code);
     }
@@ -819,7 +452,7 @@ static int matrix_print(JsonObject *m, gboolean print)
     JsonArray *hosts = json_object_get_array_member(m, "hosts");
     JsonArray *domains = json_object_get_array_member(m, "domains");
     guint nh = json_array_get_length(hosts), nd = json_array_get_length(domains);
-    g_autofree char *source = printable(json_object_get_string_member(m, "source"));
+    g_autofree char *source = itsmigctl_printable(json_object_get_string_member(m, "source"));
     g_autoptr(GString) blocked = g_string_new(NULL);
     g_autoptr(GString) warned = g_string_new(NULL);
     g_autoptr(GString) errors = g_string_new(NULL);
@@ -828,13 +461,14 @@ static int matrix_print(JsonObject *m, gboolean print)
 
     for (guint h = 0; h < nh; h++) {
         JsonObject *host = json_array_get_object_element(hosts, h);
-        g_autofree char *name = printable(json_object_get_string_member(host, "name"));
+        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(host, "name"));
 
-        width[h + 1] = MAX(text_width(name), 3);
+        width[h + 1] = MAX(itsmigctl_text_width(name), 3);
         if (host_failed(host)) {
             JsonObject *eo = json_object_get_object_member(host, "error");
-            g_autofree char *code = printable(json_object_get_string_member(eo, "code"));
-            g_autofree char *msg = printable(json_object_get_string_member(eo, "message"));
+            g_autofree char *code = itsmigctl_printable(json_object_get_string_member(eo, "code"));
+            g_autofree char *msg =
+                itsmigctl_printable(json_object_get_string_member(eo, "message"));
 
             any_error = TRUE;
             g_string_append_printf(errors, "  %s: %s: %s\n", name, code, msg);
@@ -843,12 +477,12 @@ static int matrix_print(JsonObject *m, gboolean print)
     width[0] = strlen("DOMAIN");
     for (guint d = 0; d < nd; d++) {
         JsonObject *dom = json_array_get_object_element(domains, d);
-        g_autofree char *name = printable(json_object_get_string_member(dom, "name"));
+        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(dom, "name"));
 
-        width[0] = MAX(width[0], text_width(name));
+        width[0] = MAX(width[0], itsmigctl_text_width(name));
         for (guint h = 0; h < nh; h++) {
             JsonObject *host = json_array_get_object_element(hosts, h);
-            g_autofree char *hn = printable(json_object_get_string_member(host, "name"));
+            g_autofree char *hn = itsmigctl_printable(json_object_get_string_member(host, "name"));
             JsonObject *c;
             CellKind k = matrix_cell(host, dom, &c);
 
@@ -857,23 +491,25 @@ static int matrix_print(JsonObject *m, gboolean print)
                 g_autofree char *codes = codes_text(json_object_get_array_member(c, "blockers"));
 
                 any_blocked = TRUE;
-                g_string_append_printf(blocked, "  %s %s %s: %s\n", name, arrow(), hn,
+                g_string_append_printf(blocked, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
                                        *codes ? codes : "(no code given)");
                 break;
             }
             case CELL_WARN: {
                 g_autofree char *codes = codes_text(json_object_get_array_member(c, "warnings"));
 
-                g_string_append_printf(warned, "  %s %s %s: %s\n", name, arrow(), hn, codes);
+                g_string_append_printf(warned, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
+                                       codes);
                 break;
             }
             case CELL_ERROR: {
                 any_error = TRUE;
                 /* A host's own error is listed once, above. */
                 if (!host_failed(host)) {
-                    g_autofree char *code = printable(cell_error(c));
+                    g_autofree char *code = itsmigctl_printable(cell_error(c));
 
-                    g_string_append_printf(errors, "  %s %s %s: %s\n", name, arrow(), hn, code);
+                    g_string_append_printf(errors, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
+                                           code);
                 }
                 break;
             }
@@ -890,24 +526,25 @@ static int matrix_print(JsonObject *m, gboolean print)
             printf("No domains on %s.\n", source);
         } else {
             printf("Migrations from %s (rows: domains, columns: destinations)\n\n", source);
-            print_padded("DOMAIN", width[0] + 2);
+            itsmigctl_print_padded("DOMAIN", width[0] + 2);
             for (guint h = 0; h < nh; h++) {
-                g_autofree char *name = printable(
+                g_autofree char *name = itsmigctl_printable(
                     json_object_get_string_member(json_array_get_object_element(hosts, h), "name"));
 
-                print_padded(name, h + 1 < nh ? width[h + 1] + 2 : 0);
+                itsmigctl_print_padded(name, h + 1 < nh ? width[h + 1] + 2 : 0);
             }
             putchar('\n');
             for (guint d = 0; d < nd; d++) {
                 JsonObject *dom = json_array_get_object_element(domains, d);
-                g_autofree char *name = printable(json_object_get_string_member(dom, "name"));
+                g_autofree char *name =
+                    itsmigctl_printable(json_object_get_string_member(dom, "name"));
 
-                print_padded(name, width[0] + 2);
+                itsmigctl_print_padded(name, width[0] + 2);
                 for (guint h = 0; h < nh; h++) {
                     JsonObject *c;
                     CellKind k = matrix_cell(json_array_get_object_element(hosts, h), dom, &c);
 
-                    print_padded(cell_labels[k], h + 1 < nh ? width[h + 1] + 2 : 0);
+                    itsmigctl_print_padded(cell_labels[k], h + 1 < nh ? width[h + 1] + 2 : 0);
                 }
                 putchar('\n');
             }
@@ -939,7 +576,7 @@ static const char matrix_description[] =
 
 int itsmigctl_cmd_matrix(int argc, char **argv)
 {
-    g_auto(ConnOptions) conn = {0};
+    g_auto(ItsmigctlConn) conn = {0};
     g_auto(GStrv) peers = NULL;
     gboolean json = FALSE;
     GOptionEntry entries[] = {
@@ -958,7 +595,7 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
 
     g_set_prgname("itsmigctl matrix");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    add_conn_entries(ctx, &conn);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
     g_option_context_set_description(ctx, matrix_description);
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
         return itsmigctl_usage_error("matrix: %s", error->message);
@@ -970,7 +607,7 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
         if (!g_utf8_validate(*p, -1, NULL))
             return itsmigctl_usage_error("matrix: --peer is not valid UTF-8");
     }
-    r = conn_open(&conn, "matrix", &client);
+    r = itsmigctl_conn_open(&conn, "matrix", &client);
     if (r)
         return r;
 
@@ -985,20 +622,15 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
     json_builder_end_object(b);
     body = json_builder_get_root(b);
 
-    m = call(client, "POST", "/v1/compat/matrix", body);
+    m = itsmigctl_call(client, "POST", "/v1/compat/matrix", body);
     if (!m)
         return ITSMIGCTL_EXIT_FAILURE;
     if (!matrix_check(m, &error))
-        return bad_reply(client, "POST /v1/compat/matrix", error);
+        return itsmigctl_bad_reply(client, "POST /v1/compat/matrix", error);
     if (json) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), m);
 
         itsmigctl_print_json(node);
     }
     return matrix_print(m, !json);
-}
-
-const char *itsmigctl_connection_help(void)
-{
-    return connection_help;
 }

@@ -19,6 +19,12 @@ static const ItsmigctlCommand commands[] = {
      itsmigctl_cmd_host},
     {"preflight", "check whether a domain can migrate to a peer", itsmigctl_cmd_preflight},
     {"matrix", "check every domain against every peer", itsmigctl_cmd_matrix},
+    {"migrate", "migrate a domain to a peer as a journaled job", itsmigctl_cmd_migrate},
+    {"jobs", "list migration jobs", itsmigctl_cmd_jobs},
+    {"job", "show one migration job", itsmigctl_cmd_job},
+    {"abort", "stop a migration job and roll it back", itsmigctl_cmd_abort},
+    {"events", "follow itsmigd's events", itsmigctl_cmd_events},
+    {"domains", "list the domains itsmigd sees", itsmigctl_cmd_domains},
 };
 
 static void print_usage(FILE *f)

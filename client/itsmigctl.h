@@ -3,13 +3,18 @@
 
 #include <json-glib/json-glib.h>
 
+#include "client/rest-client.h"
+
 /* Exit statuses shared by every itsmigctl command (see itsmigctl(1)). */
 enum {
     ITSMIGCTL_EXIT_OK = 0,
     ITSMIGCTL_EXIT_FAILURE = 1,       /* the operation failed */
     ITSMIGCTL_EXIT_USAGE = 2,         /* bad arguments or unreadable input */
     ITSMIGCTL_EXIT_RESTORE_FAILS = 3, /* its inspect: the kernel would refuse the tables */
-    ITSMIGCTL_EXIT_BLOCKED = 4,       /* preflight, matrix: a migration would be refused */
+    ITSMIGCTL_EXIT_BLOCKED = 4,       /* preflight, matrix, migrate: a migration is refused */
+    ITSMIGCTL_EXIT_ROLLED_BACK = 5,   /* migrate --wait: the guest still runs on the source */
+    ITSMIGCTL_EXIT_ATTENTION = 6,     /* migrate --wait: failed-needs-attention */
+    ITSMIGCTL_EXIT_INTERRUPTED = 130, /* SIGINT while waiting or following events */
 };
 
 /* Each command gets argv with argv[0] naming it ("its", "host"). */
@@ -19,10 +24,95 @@ int itsmigctl_cmd_preflight(int argc, char **argv);
 int itsmigctl_cmd_matrix(int argc, char **argv);
 /* "itsmigctl host" without a subcommand: itsmigd's view of this host. */
 int itsmigctl_cmd_daemon_host(int argc, char **argv);
-/* The connection options of the commands that talk to itsmigd, for help texts. */
-const char *itsmigctl_connection_help(void);
+int itsmigctl_cmd_migrate(int argc, char **argv);
+int itsmigctl_cmd_jobs(int argc, char **argv);
+int itsmigctl_cmd_job(int argc, char **argv);
+int itsmigctl_cmd_abort(int argc, char **argv);
+int itsmigctl_cmd_events(int argc, char **argv);
+int itsmigctl_cmd_domains(int argc, char **argv);
 
 /* Prints @node as indented JSON followed by a newline on stdout. */
 void itsmigctl_print_json(JsonNode *node);
 /* "itsmigctl: <message>" on stderr; returns ITSMIGCTL_EXIT_USAGE. */
 int itsmigctl_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* ---- talking to itsmigd (client/ctl-rest.c) ---------------------------------- */
+
+/* The connection options of the commands that talk to itsmigd, for help texts. */
+const char *itsmigctl_connection_help(void);
+
+/* The connection options as given (NULL: not given). */
+typedef struct {
+    char *socket;
+    char *url;
+    char *token_file;
+    char *cacert;
+    char *timeout;
+} ItsmigctlConn;
+
+void itsmigctl_conn_clear(ItsmigctlConn *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ItsmigctlConn, itsmigctl_conn_clear)
+
+/* Adds --socket, --url, --token-file, --cacert and, @with_timeout, --timeout
+ * (a command whose own --timeout means something else goes without). */
+void itsmigctl_conn_add_entries(GOptionContext *ctx, ItsmigctlConn *o, gboolean with_timeout);
+/* Builds the client the options ask for; on bad options prints why and
+ * returns ITSMIGCTL_EXIT_USAGE.  @cmd names the command in messages. */
+int itsmigctl_conn_open(const ItsmigctlConn *o, const char *cmd, ItsmigRestClient **ret_client);
+
+/* Prints "itsmigctl: MESSAGE"; returns ITSMIGCTL_EXIT_FAILURE. */
+int itsmigctl_fail(const GError *error);
+/* One request whose reply must be a JSON object; NULL after printing why. */
+JsonObject *itsmigctl_call(ItsmigRestClient *client, const char *method, const char *path,
+                           JsonNode *body);
+/* A reply that is not the API's: names the endpoint and @request ("GET
+ * /v1/host"); returns ITSMIGCTL_EXIT_FAILURE. */
+int itsmigctl_bad_reply(const ItsmigRestClient *client, const char *request, const GError *error);
+
+/* Checking a reply: each sets @error naming "CTX.NAME" and what it should be.
+ * @ctx may be NULL for top-level members. */
+gboolean itsmigctl_bad_member(GError **error, const char *ctx, const char *name, const char *want);
+gboolean itsmigctl_want_string(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
+                               const char **ret, GError **error);
+gboolean itsmigctl_want_bool(JsonObject *o, const char *ctx, const char *name, gboolean *ret,
+                             GError **error);
+/* @ret_has is FALSE for null. */
+gboolean itsmigctl_want_int_or_null(JsonObject *o, const char *ctx, const char *name,
+                                    gboolean *ret_has, gint64 *ret, GError **error);
+/* An integer of at least 0. */
+gboolean itsmigctl_want_int(JsonObject *o, const char *ctx, const char *name, gint64 *ret,
+                            GError **error);
+/* An integer or a fraction; @ret_has is FALSE for null. */
+gboolean itsmigctl_want_number_or_null(JsonObject *o, const char *ctx, const char *name,
+                                       gboolean *ret_has, double *ret, GError **error);
+gboolean itsmigctl_want_array(JsonObject *o, const char *ctx, const char *name, JsonArray **ret,
+                              GError **error);
+gboolean itsmigctl_want_object(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
+                               JsonObject **ret, GError **error);
+/* Element @i of @a as an object; @what names the array for the message. */
+gboolean itsmigctl_want_element_object(JsonArray *a, guint i, const char *what, JsonObject **ret,
+                                       GError **error);
+gboolean itsmigctl_want_string_array(JsonObject *o, const char *ctx, const char *name,
+                                     JsonArray **ret, GError **error);
+
+/* @text with control characters (C0 and C1) replaced by '?', so that a reply
+ * cannot drive the terminal. */
+char *itsmigctl_printable(const char *text);
+/* Terminal columns: wide characters take two. */
+glong itsmigctl_text_width(const char *text);
+void itsmigctl_print_padded(const char *text, glong width);
+/* "→" where the locale can show it, else "->". */
+const char *itsmigctl_arrow(void);
+
+/* A preflight verdict: @whole for POST /v1/domains/NAME/preflight's reply,
+ * which also names the domain and the destination; a job's verdict need
+ * not. */
+gboolean itsmigctl_verdict_check(JsonObject *v, const char *ctx, gboolean whole, GError **error);
+/* "DOMAIN -> DESTINATION: allowed", the ITS revision, each blocker and
+ * warning with its hint.  NULL @domain or @destination: the verdict's own. */
+void itsmigctl_verdict_print(JsonObject *v, const char *domain, const char *destination);
+
+/* From now on SIGINT only sets a flag, for a command that waits to stop
+ * cleanly; itsmigctl_interrupted() tells whether it came. */
+void itsmigctl_catch_sigint(void);
+gboolean itsmigctl_interrupted(void);

@@ -221,7 +221,8 @@ static void setopt_note(SetoptState *st, CURLcode rc, const char *option)
     }
 }
 
-#define SETOPT(curl, opt, val) setopt_note(&setopt, curl_easy_setopt(curl, opt, val), #opt)
+/* Notes the outcome in the SetoptState *st in scope. */
+#define SETOPT(curl, opt, val) setopt_note(st, curl_easy_setopt(curl, opt, val), #opt)
 
 static gboolean curl_failed(ItsmigRestClient *c, CURL *curl, CURLcode rc, const Receiver *r,
                             const char *errbuf, GError **error)
@@ -274,39 +275,34 @@ static gboolean curl_failed(ItsmigRestClient *c, CURL *curl, CURLcode rc, const 
                           "no complete reply from itsmigd at %s: %s", where, detail);
 }
 
-gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, const char *path,
-                                    const char *content_type, const char *body, gsize body_len,
-                                    ItsmigRestReply **ret_reply, GError **error)
+/* One easy handle with what every request has: the URL, the transport, TLS
+ * and the token, and @accept.  The headers go with it: free them after the
+ * handle.  NULL (and @error set) when it cannot be had in full. */
+static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *accept, char *errbuf,
+                         struct curl_slist **ret_headers, GError **error)
 {
     g_autofree char *url = NULL;
     g_autofree char *auth = NULL;
-    g_autoptr(GByteArray) received = g_byte_array_new();
-    g_autoptr(ItsmigRestReply) reply = NULL;
+    g_autofree char *accept_header = g_strdup_printf("Accept: %s", accept);
     struct curl_slist *headers = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    Receiver r = {received, FALSE};
-    SetoptState setopt = {CURLE_OK, NULL};
-    const char *ctype = NULL;
-    long status = 0;
-    CURLcode rc;
+    SetoptState state = {CURLE_OK, NULL}, *st = &state;
     CURL *curl;
 
-    g_return_val_if_fail(path && path[0] == '/', FALSE);
-    g_clear_pointer(&c->failure_reason, g_free);
-
-    if (c->socket_path && strlen(c->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return request_failed(c, error, ITSMIG_ERROR_PEER_UNREACHABLE,
-                              "the socket path is too long",
-                              "cannot reach itsmigd at %s: the path is longer than a unix "
-                              "socket path may be",
-                              c->socket_path);
+    if (c->socket_path && strlen(c->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        request_failed(c, error, ITSMIG_ERROR_PEER_UNREACHABLE, "the socket path is too long",
+                       "cannot reach itsmigd at %s: the path is longer than a unix "
+                       "socket path may be",
+                       c->socket_path);
+        return NULL;
+    }
 
     curl = curl_easy_init();
-    if (!curl)
-        return request_failed(c, error, ITSMIG_ERROR_INTERNAL, "libcurl could not start",
-                              "cannot send a request to itsmigd at %s: libcurl could not "
-                              "start",
-                              itsmig_rest_client_get_endpoint(c));
+    if (!curl) {
+        request_failed(c, error, ITSMIG_ERROR_INTERNAL, "libcurl could not start",
+                       "cannot send a request to itsmigd at %s: libcurl could not start",
+                       itsmig_rest_client_get_endpoint(c));
+        return NULL;
+    }
 
     url = g_strconcat(c->socket_path ? "http://localhost" : c->base_url, path, NULL);
     SETOPT(curl, CURLOPT_URL, url);
@@ -314,11 +310,7 @@ gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, con
     SETOPT(curl, CURLOPT_NOPROXY, "*");
     SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
-    SETOPT(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_s * 1000);
     SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(c->timeout_s, CONNECT_TIMEOUT_MAX_S) * 1000);
-    SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ITSMIG_REST_REPLY_MAX);
-    SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(curl, CURLOPT_WRITEDATA, &r);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT(curl, CURLOPT_PROTOCOLS_STR, c->socket_path ? "http" : "https");
 #else
@@ -333,15 +325,87 @@ gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, con
             SETOPT(curl, CURLOPT_CAINFO, c->cacert);
         auth = g_strdup_printf("Authorization: Bearer %s", c->token);
         headers = curl_slist_append(headers, auth);
+        /* libcurl copies the header: this copy of the token can go now. */
+        explicit_bzero(auth, strlen(auth));
     }
-
-    headers = curl_slist_append(headers, "Accept: application/json");
+    headers = curl_slist_append(headers, accept_header);
     /* Large hook bodies would otherwise wait for "100 Continue" first. */
     headers = curl_slist_append(headers, "Expect:");
+    if (state.rc != CURLE_OK || !headers) {
+        /* Only a libcurl built without unix sockets or TLS, or out of memory. */
+        g_autofree char *reason = g_strdup_printf(
+            "libcurl refused %s: %s", state.rc != CURLE_OK ? state.option : "a header",
+            curl_easy_strerror(state.rc != CURLE_OK ? state.rc : CURLE_OUT_OF_MEMORY));
+
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        request_failed(c, error, ITSMIG_ERROR_INTERNAL, reason,
+                       "cannot send a request to itsmigd at %s: %s",
+                       itsmig_rest_client_get_endpoint(c), reason);
+        return NULL;
+    }
+    *ret_headers = headers;
+    return curl;
+}
+
+/* Fails when libcurl refused one of the options set after open_handle(). */
+static gboolean check_options(ItsmigRestClient *c, const SetoptState *st, GError **error)
+{
+    g_autofree char *reason = NULL;
+
+    if (st->rc == CURLE_OK)
+        return TRUE;
+    reason = g_strdup_printf("libcurl refused %s: %s", st->option, curl_easy_strerror(st->rc));
+    return request_failed(c, error, ITSMIG_ERROR_INTERNAL, reason,
+                          "cannot send a request to itsmigd at %s: %s",
+                          itsmig_rest_client_get_endpoint(c), reason);
+}
+
+static ItsmigRestReply *reply_new(CURL *curl, GByteArray *received)
+{
+    ItsmigRestReply *reply = g_new0(ItsmigRestReply, 1);
+    const char *ctype = NULL;
+
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
+    reply->content_type = g_strdup(ctype);
+    reply->body_len = received->len;
+    g_byte_array_append(received, (const guint8 *)"", 1);
+    reply->body = (char *)g_byte_array_free(received, FALSE);
+    return reply;
+}
+
+gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, const char *path,
+                                    const char *content_type, const char *body, gsize body_len,
+                                    ItsmigRestReply **ret_reply, GError **error)
+{
+    g_autoptr(GByteArray) received = g_byte_array_new();
+    struct curl_slist *headers = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    Receiver r = {received, FALSE};
+    SetoptState state = {CURLE_OK, NULL}, *st = &state;
+    gboolean ok;
+    CURLcode rc;
+    CURL *curl;
+
+    g_return_val_if_fail(path && path[0] == '/', FALSE);
+    g_clear_pointer(&c->failure_reason, g_free);
+
+    curl = open_handle(c, path, "application/json", errbuf, &headers, error);
+    if (!curl)
+        return FALSE;
+    SETOPT(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_s * 1000);
+    SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ITSMIG_REST_REPLY_MAX);
+    SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(curl, CURLOPT_WRITEDATA, &r);
     if (body) {
         g_autofree char *ct = g_strdup_printf("Content-Type: %s", content_type);
+        struct curl_slist *more = curl_slist_append(headers, ct);
 
-        headers = curl_slist_append(headers, ct);
+        if (more)
+            headers = more;
+        else
+            setopt_note(st, CURLE_OUT_OF_MEMORY, "a header");
         SETOPT(curl, CURLOPT_POSTFIELDS, body);
         SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         if (strcmp(method, "POST") != 0)
@@ -353,43 +417,180 @@ gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, con
         SETOPT(curl, CURLOPT_CUSTOMREQUEST, method);
     }
     SETOPT(curl, CURLOPT_HTTPHEADER, headers);
-    if (setopt.rc != CURLE_OK || !headers) {
-        /* Only a libcurl built without unix sockets or TLS, or out of memory. */
-        g_autofree char *reason = g_strdup_printf(
-            "libcurl refused %s: %s", setopt.rc != CURLE_OK ? setopt.option : "a header",
-            curl_easy_strerror(setopt.rc != CURLE_OK ? setopt.rc : CURLE_OUT_OF_MEMORY));
 
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(curl);
-        return request_failed(c, error, ITSMIG_ERROR_INTERNAL, reason,
-                              "cannot send a request to itsmigd at %s: %s",
-                              itsmig_rest_client_get_endpoint(c), reason);
-    }
-
-    rc = curl_easy_perform(curl);
-    if (auth)
-        explicit_bzero(auth, strlen(auth));
-    if (rc != CURLE_OK) {
-        gboolean ok = curl_failed(c, curl, rc, &r, errbuf, error);
-
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(curl);
-        return ok;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
-
-    reply = g_new0(ItsmigRestReply, 1);
-    reply->status = status;
-    reply->content_type = g_strdup(ctype);
-    reply->body_len = received->len;
-    g_byte_array_append(received, (const guint8 *)"", 1);
-    reply->body = (char *)g_byte_array_free(g_steal_pointer(&received), FALSE);
-
+    if (!check_options(c, st, error))
+        ok = FALSE;
+    else if ((rc = curl_easy_perform(curl)) != CURLE_OK)
+        ok = curl_failed(c, curl, rc, &r, errbuf, error);
+    else
+        ok = TRUE;
+    if (ok)
+        *ret_reply = reply_new(curl, g_steal_pointer(&received));
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
-    *ret_reply = g_steal_pointer(&reply);
-    return TRUE;
+    return ok;
+}
+
+/* ---- a reply that does not end by itself ----------------------------------------- */
+
+typedef struct {
+    ItsmigRestClient *client;
+    CURL *curl;
+    ItsmigRestLineFunc on_line;
+    gpointer user_data;
+    GByteArray *buf;    /* the line so far; or, not streaming, the whole body */
+    gboolean decided;   /* whether the reply is a stream is known */
+    gboolean streaming; /* a 2xx reply: its lines go to on_line */
+    gboolean stopped;   /* on_line asked to stop */
+    gboolean too_large; /* a line, or an error reply, larger than allowed */
+    const char *accept;
+    char *wrong_type; /* a 2xx reply of another media type than accept */
+} Streamer;
+
+/* Hands the line in s->buf to on_line; FALSE when it asks to stop. */
+static gboolean stream_line(Streamer *s)
+{
+    if (s->buf->len && s->buf->data[s->buf->len - 1] == '\r')
+        g_byte_array_set_size(s->buf, s->buf->len - 1);
+    g_byte_array_append(s->buf, (const guint8 *)"", 1);
+    if (!s->on_line((const char *)s->buf->data, s->user_data))
+        s->stopped = TRUE;
+    g_byte_array_set_size(s->buf, 0);
+    return !s->stopped;
+}
+
+static size_t on_stream(char *data, size_t size, size_t nmemb, void *user)
+{
+    Streamer *s = user;
+    size_t n = size * nmemb;
+    const char *p = data, *end = data + n;
+
+    if (!s->decided) {
+        long status = 0;
+
+        const char *ctype = NULL;
+
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ctype);
+        s->streaming = status >= 200 && status < 300;
+        if (s->streaming && (!ctype || g_ascii_strncasecmp(ctype, s->accept, strlen(s->accept)))) {
+            s->wrong_type = g_strdup(ctype ? ctype : "no Content-Type");
+            s->streaming = FALSE;
+        }
+        s->decided = TRUE;
+    }
+    if (!s->streaming) {
+        if (n > ITSMIG_REST_REPLY_MAX - s->buf->len) {
+            s->too_large = TRUE;
+            return 0;
+        }
+        g_byte_array_append(s->buf, (const guint8 *)data, (guint)n);
+        return n;
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+
+        if (len > ITSMIG_REST_LINE_MAX - s->buf->len) {
+            s->too_large = TRUE;
+            return 0;
+        }
+        g_byte_array_append(s->buf, (const guint8 *)p, (guint)len);
+        if (!nl)
+            break;
+        if (!stream_line(s))
+            return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* libcurl calls this at least once a second, data or not. */
+static int on_stream_tick(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                          curl_off_t ulnow)
+{
+    Streamer *s = user;
+
+    if (!s->stopped && !s->on_line(NULL, s->user_data))
+        s->stopped = TRUE;
+    return s->stopped;
+}
+
+gboolean itsmig_rest_client_stream(ItsmigRestClient *c, const char *path, const char *accept,
+                                   ItsmigRestLineFunc on_line, gpointer user_data,
+                                   ItsmigRestReply **ret_reply, GError **error)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    struct curl_slist *headers = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    Streamer s = {c, NULL, on_line, user_data, buf, FALSE, FALSE, FALSE, FALSE, accept, NULL};
+    SetoptState state = {CURLE_OK, NULL}, *st = &state;
+    const char *where = itsmig_rest_client_get_endpoint(c);
+    gboolean ok = TRUE;
+    CURLcode rc = CURLE_OK;
+    CURL *curl;
+
+    g_return_val_if_fail(path && path[0] == '/', FALSE);
+    g_clear_pointer(&c->failure_reason, g_free);
+    *ret_reply = NULL;
+
+    curl = open_handle(c, path, accept, errbuf, &headers, error);
+    if (!curl)
+        return FALSE;
+    s.curl = curl;
+    /* Only connecting is bounded: the stream lasts as long as the daemon. */
+    SETOPT(curl, CURLOPT_WRITEFUNCTION, on_stream);
+    SETOPT(curl, CURLOPT_WRITEDATA, &s);
+    SETOPT(curl, CURLOPT_XFERINFOFUNCTION, on_stream_tick);
+    SETOPT(curl, CURLOPT_XFERINFODATA, &s);
+    SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(curl, CURLOPT_HTTPHEADER, headers);
+
+    if (!check_options(c, st, error)) {
+        ok = FALSE;
+    } else {
+        rc = curl_easy_perform(curl);
+        if (s.too_large) {
+            g_autofree char *reason =
+                s.streaming
+                    ? g_strdup_printf("a line longer than %d KiB", ITSMIG_REST_LINE_MAX / 1024)
+                    : g_strdup_printf("a reply larger than %d MiB",
+                                      ITSMIG_REST_REPLY_MAX / (1024 * 1024));
+
+            ok = request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason, "itsmigd at %s sent %s",
+                                where, reason);
+        } else if (s.wrong_type && !s.stopped) {
+            g_autofree char *reason =
+                g_strdup_printf("a reply as %s, not %s", s.wrong_type, accept);
+
+            ok = request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason, "itsmigd at %s sent %s",
+                                where, reason);
+        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+            g_autofree char *reason = g_strdup_printf("no connection within %u s",
+                                                      MIN(c->timeout_s, CONNECT_TIMEOUT_MAX_S));
+
+            ok = request_failed(c, error, ITSMIG_ERROR_PEER_TIMEOUT, reason,
+                                "cannot reach itsmigd at %s: %s", where, reason);
+        } else if (s.stopped ||
+                   (s.streaming && (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR))) {
+            /* Asked to stop, or the daemon went away in the middle of the
+             * stream: both end it. */
+            ok = TRUE;
+        } else if (rc != CURLE_OK) {
+            Receiver r = {buf, FALSE};
+
+            ok = curl_failed(c, curl, rc, &r, errbuf, error);
+        } else if (s.streaming) {
+            if (buf->len)
+                stream_line(&s);
+        } else {
+            *ret_reply = reply_new(curl, g_steal_pointer(&buf));
+        }
+    }
+    g_free(s.wrong_type);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return ok;
 }
 
 static gboolean error_code_from_string(const char *text, ItsmigErrorCode *ret_code)

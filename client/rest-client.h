@@ -14,6 +14,8 @@
 #define ITSMIG_REST_DEFAULT_SOCKET "/run/itsmigd/api.sock"
 /* The largest reply body kept; a larger one fails the request. */
 #define ITSMIG_REST_REPLY_MAX (16 * 1024 * 1024)
+/* The longest line kept of a streamed reply; a longer one fails the request. */
+#define ITSMIG_REST_LINE_MAX (1024 * 1024)
 /* Limit on a token file, so that a wrong path cannot make us read a huge file. */
 #define ITSMIG_REST_TOKEN_FILE_MAX 4096
 
@@ -60,6 +62,29 @@ const char *itsmig_rest_client_get_endpoint(const ItsmigRestClient *client);
 gboolean itsmig_rest_client_request(ItsmigRestClient *client, const char *method, const char *path,
                                     const char *content_type, const char *body, gsize body_len,
                                     ItsmigRestReply **ret_reply, GError **error);
+
+/*
+ * Called with each line of a streamed reply, without its "\n" or "\r\n";
+ * and, about once a second whether anything arrived or not, with NULL, so
+ * that the caller can give up.  Returning FALSE ends the request.
+ */
+typedef gboolean (*ItsmigRestLineFunc)(const char *line, gpointer user_data);
+
+/*
+ * GET @path and hand the body, line by line as it arrives, to @on_line: for
+ * replies that do not end by themselves (text/event-stream, given as
+ * @accept).  Only connecting is bounded in time.  An error reply (not 2xx)
+ * is not streamed but kept whole in *@ret_reply, for
+ * itsmig_rest_client_parse_reply(); otherwise *@ret_reply is NULL.
+ * Succeeds when the stream ended: @on_line returned FALSE, or the daemon
+ * closed it (or went away in the middle of it).  Fails as
+ * itsmig_rest_client_request() does, and with ITSMIG_ERROR_PEER_ERROR for a
+ * 2xx reply that is not @accept or has a line longer than
+ * ITSMIG_REST_LINE_MAX.
+ */
+gboolean itsmig_rest_client_stream(ItsmigRestClient *client, const char *path, const char *accept,
+                                   ItsmigRestLineFunc on_line, gpointer user_data,
+                                   ItsmigRestReply **ret_reply, GError **error);
 
 /* Why the last request failed, without the endpoint ("Connection refused",
  * "no complete reply within 10 s"); NULL after a success. */

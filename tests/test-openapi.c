@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "daemon/http-routes.h"
+#include "itsmig/error.h"
 
 static JsonObject *doc_paths;
 static JsonNode *doc_root;
@@ -319,6 +320,23 @@ static void test_errors_are_documented(void)
     }
 }
 
+/* The Error schema lists exactly the library's codes, in its order. */
+static void test_error_codes_match_library(void)
+{
+    JsonObject *o = json_node_get_object(doc_root);
+    const char *const members[] = { "components", "schemas",    "Error", "properties",
+                                    "error",      "properties", "code" };
+    JsonArray *values;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(members); i++)
+        o = json_object_get_object_member(o, members[i]);
+    values = json_object_get_array_member(o, "enum");
+    g_assert_cmpuint(json_array_get_length(values), ==, ITSMIG_ERROR_LAST);
+    for (int code = 0; code < ITSMIG_ERROR_LAST; code++)
+        g_assert_cmpstr(json_array_get_string_element(values, code), ==,
+                        itsmig_error_code_to_string(code));
+}
+
 static void test_other_methods_are_405(void)
 {
     g_autoptr(GList) paths = json_object_get_members(doc_paths);
@@ -376,6 +394,7 @@ int main(int argc, char **argv)
     g_test_add_func("/openapi/operations-answer-as-documented",
                     test_operations_answer_as_documented);
     g_test_add_func("/openapi/errors-are-documented", test_errors_are_documented);
+    g_test_add_func("/openapi/error-codes-match-library", test_error_codes_match_library);
     g_test_add_func("/openapi/other-methods-are-405", test_other_methods_are_405);
     rc = g_test_run();
     stop_daemon();

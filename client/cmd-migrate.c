@@ -1,0 +1,1143 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* itsmigctl migrate, jobs, job, abort: itsmigd's migration jobs. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "itsmig/error.h"
+#include "itsmigctl.h"
+
+#define POLL_INTERVAL_US      (500 * 1000)
+#define POLL_STEP_US          (50 * 1000)
+#define PLAIN_PROGRESS_GAP_US (5 * G_USEC_PER_SEC)
+
+static const char *const phase_names[] = {
+    "preflight", "quiesce-devices", "pause-vcpus", "verify-its-save",
+    "transfer",  "verify-dest",     "resume-dest", "restore-devices",
+    "done",      "rollback",        "rolled-back", "failed-needs-attention",
+    NULL,
+};
+static const char *const terminal_phases[] = {"done", "rolled-back", "failed-needs-attention",
+                                              NULL};
+static const char *const mode_names[] = {"safe", "live", NULL};
+
+/* ---- checking a job ------------------------------------------------------------- */
+
+static char *member_ctx(const char *ctx, const char *name)
+{
+    return ctx ? g_strdup_printf("%s.%s", ctx, name) : g_strdup(name);
+}
+
+/* A string member that must be one of @values. */
+static gboolean want_enum(JsonObject *o, const char *ctx, const char *name,
+                          const char *const *values, gboolean nullable, const char **ret,
+                          GError **error)
+{
+    g_autofree char *list = NULL;
+
+    if (!itsmigctl_want_string(o, ctx, name, nullable, ret, error))
+        return FALSE;
+    if (!*ret || g_strv_contains(values, *ret))
+        return TRUE;
+    list = g_strjoinv(", ", (char **)values);
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s%s%s\" is '%s', not one of %s",
+                ctx ? ctx : "", ctx ? "." : "", name, *ret, list);
+    return FALSE;
+}
+
+static gboolean want_string_array_or_null(JsonObject *o, const char *ctx, const char *name,
+                                          GError **error)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    JsonArray *a;
+
+    if (n && JSON_NODE_HOLDS_NULL(n))
+        return TRUE;
+    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+        return itsmigctl_bad_member(error, ctx, name, "an array of strings or null");
+    return itsmigctl_want_string_array(o, ctx, name, &a, error);
+}
+
+static gboolean evidence_check(JsonObject *j, const char *ctx, const char *name, GError **error)
+{
+    g_autofree char *ectx = member_ctx(ctx, name);
+    JsonObject *e;
+    JsonArray *a;
+    const char *s;
+    gboolean b;
+
+    if (!itsmigctl_want_object(j, ctx, name, TRUE, &e, error))
+        return FALSE;
+    return !e || (itsmigctl_want_bool(e, ectx, "checked", &b, error) &&
+                  itsmigctl_want_string(e, ectx, "method", FALSE, &s, error) &&
+                  itsmigctl_want_string(e, ectx, "reason", FALSE, &s, error) &&
+                  itsmigctl_want_string(e, ectx, "log", TRUE, &s, error) &&
+                  itsmigctl_want_string_array(e, ectx, "errors", &a, error) &&
+                  itsmigctl_want_string_array(e, ectx, "lines", &a, error));
+}
+
+static gboolean options_check(JsonObject *j, const char *ctx, GError **error)
+{
+    g_autofree char *octx = member_ctx(ctx, "options");
+    JsonObject *o;
+    gboolean b;
+    gint64 n;
+
+    return itsmigctl_want_object(j, ctx, "options", FALSE, &o, error) &&
+           itsmigctl_want_int(o, octx, "phase_timeout", &n, error) &&
+           itsmigctl_want_int(o, octx, "total_timeout", &n, error) &&
+           itsmigctl_want_int(o, octx, "max_downtime", &n, error) &&
+           itsmigctl_want_int(o, octx, "bandwidth", &n, error) &&
+           itsmigctl_want_bool(o, octx, "auto_converge", &b, error) &&
+           itsmigctl_want_bool(o, octx, "quiesce", &b, error) &&
+           want_string_array_or_null(o, octx, "detach", error);
+}
+
+static gboolean phases_check(JsonObject *j, const char *ctx, GError **error)
+{
+    g_autofree char *what = member_ctx(ctx, "phases");
+    JsonArray *a;
+
+    if (!itsmigctl_want_array(j, ctx, "phases", &a, error))
+        return FALSE;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        g_autofree char *pctx = g_strdup_printf("%s[%u]", what, i);
+        JsonObject *p;
+        const char *s;
+        gboolean has;
+        gint64 n;
+
+        if (!itsmigctl_want_element_object(a, i, what, &p, error) ||
+            !want_enum(p, pctx, "phase", phase_names, FALSE, &s, error) ||
+            !itsmigctl_want_string(p, pctx, "started_at", TRUE, &s, error) ||
+            !itsmigctl_want_string(p, pctx, "ended_at", TRUE, &s, error) ||
+            !itsmigctl_want_int_or_null(p, pctx, "duration_ms", &has, &n, error) ||
+            !itsmigctl_want_string(p, pctx, "outcome", TRUE, &s, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean devices_check(JsonObject *j, const char *ctx, GError **error)
+{
+    g_autofree char *what = member_ctx(ctx, "devices");
+    JsonArray *a;
+
+    if (!itsmigctl_want_array(j, ctx, "devices", &a, error))
+        return FALSE;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        g_autofree char *dctx = g_strdup_printf("%s[%u]", what, i);
+        JsonObject *d;
+        const char *s;
+
+        if (!itsmigctl_want_element_object(a, i, what, &d, error) ||
+            !itsmigctl_want_string(d, dctx, "alias", FALSE, &s, error) ||
+            !itsmigctl_want_string(d, dctx, "xml", FALSE, &s, error) ||
+            !itsmigctl_want_string(d, dctx, "state", FALSE, &s, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean progress_check(JsonObject *j, const char *ctx, GError **error)
+{
+    g_autofree char *pctx = member_ctx(ctx, "progress");
+    JsonObject *p;
+    gboolean has;
+    double d;
+    gint64 n;
+
+    return itsmigctl_want_object(j, ctx, "progress", FALSE, &p, error) &&
+           itsmigctl_want_number_or_null(p, pctx, "percent", &has, &d, error) &&
+           itsmigctl_want_int(p, pctx, "data_total", &n, error) &&
+           itsmigctl_want_int(p, pctx, "data_processed", &n, error) &&
+           itsmigctl_want_int(p, pctx, "data_remaining", &n, error) &&
+           itsmigctl_want_int(p, pctx, "bytes_per_second", &n, error) &&
+           itsmigctl_want_int(p, pctx, "iteration", &n, error) &&
+           itsmigctl_want_int_or_null(p, pctx, "downtime_ms", &has, &n, error);
+}
+
+/* The rest of a job's members that are objects, or null. */
+static gboolean parts_check(JsonObject *j, const char *ctx, GError **error)
+{
+    g_autofree char *pctx = member_ctx(ctx, "pending");
+    g_autofree char *fctx = member_ctx(ctx, "facts");
+    g_autofree char *vctx = member_ctx(ctx, "verdict");
+    g_autofree char *ectx = member_ctx(ctx, "error");
+    g_autofree char *rctx = member_ctx(ctx, "rollback");
+    JsonObject *pending, *facts, *verdict, *err, *rb;
+    const char *s;
+    gboolean b, has;
+    gint64 n;
+
+    if (!itsmigctl_want_object(j, ctx, "pending", TRUE, &pending, error) ||
+        (pending && (!itsmigctl_want_string(pending, pctx, "action", FALSE, &s, error) ||
+                     !itsmigctl_want_int_or_null(pending, pctx, "device", &has, &n, error))))
+        return FALSE;
+    if (!itsmigctl_want_object(j, ctx, "facts", FALSE, &facts, error) ||
+        !itsmigctl_want_string(facts, fctx, "source", FALSE, &s, error) ||
+        !itsmigctl_want_string(facts, fctx, "destination", FALSE, &s, error) ||
+        !itsmigctl_want_bool(facts, fctx, "transfer_active", &b, error))
+        return FALSE;
+    if (!itsmigctl_want_object(j, ctx, "verdict", TRUE, &verdict, error) ||
+        (verdict && !itsmigctl_verdict_check(verdict, vctx, FALSE, error)))
+        return FALSE;
+    if (!itsmigctl_want_object(j, ctx, "error", TRUE, &err, error) ||
+        (err && (!itsmigctl_want_string(err, ectx, "code", FALSE, &s, error) ||
+                 !itsmigctl_want_string(err, ectx, "message", FALSE, &s, error))))
+        return FALSE;
+    return itsmigctl_want_object(j, ctx, "rollback", FALSE, &rb, error) &&
+           itsmigctl_want_bool(rb, rctx, "aborted", &b, error) &&
+           itsmigctl_want_bool(rb, rctx, "destroyed", &b, error) &&
+           itsmigctl_want_bool(rb, rctx, "resumed", &b, error);
+}
+
+/* Every member of a Job; @ctx ("migrations[2]") prefixes the names in messages. */
+static gboolean job_check(JsonObject *j, const char *ctx, GError **error)
+{
+    const char *s, *phase;
+    gboolean b, finished;
+    JsonArray *a;
+
+    if (!itsmigctl_want_string(j, ctx, "id", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "domain", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "uuid", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "source", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "destination", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "destination_hostname", TRUE, &s, error) ||
+        !want_enum(j, ctx, "mode", mode_names, FALSE, &s, error) || !options_check(j, ctx, error) ||
+        !want_enum(j, ctx, "phase", phase_names, FALSE, &phase, error) ||
+        !itsmigctl_want_bool(j, ctx, "finished", &finished, error) ||
+        !want_enum(j, ctx, "failed_phase", phase_names, TRUE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "created_at", FALSE, &s, error) ||
+        !itsmigctl_want_string(j, ctx, "finished_at", TRUE, &s, error) ||
+        !phases_check(j, ctx, error) ||
+        !itsmigctl_want_bool(j, ctx, "source_was_running", &b, error) ||
+        !devices_check(j, ctx, error) || !progress_check(j, ctx, error) ||
+        !evidence_check(j, ctx, "its_save", error) ||
+        !evidence_check(j, ctx, "its_restore", error) || !parts_check(j, ctx, error) ||
+        !itsmigctl_want_string(j, ctx, "attention", TRUE, &s, error) ||
+        !itsmigctl_want_string_array(j, ctx, "notes", &a, error) ||
+        !itsmigctl_want_bool(j, ctx, "abort_requested", &b, error) ||
+        !itsmigctl_want_bool(j, ctx, "recovered", &b, error))
+        return FALSE;
+    if (finished != g_strv_contains(terminal_phases, phase)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "\"%s%sfinished\" is %s in phase %s", ctx ? ctx : "", ctx ? "." : "",
+                    finished ? "true" : "false", phase);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- reading a checked job ------------------------------------------------------- */
+
+static const char *job_str(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    return JSON_NODE_HOLDS_NULL(n) ? NULL : json_node_get_string(n);
+}
+
+static JsonObject *job_obj(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    return JSON_NODE_HOLDS_NULL(n) ? NULL : json_node_get_object(n);
+}
+
+/* An integer member that may be null; FALSE for null. */
+static gboolean job_int(JsonObject *o, const char *name, gint64 *ret)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    if (JSON_NODE_HOLDS_NULL(n))
+        return FALSE;
+    *ret = json_node_get_int(n);
+    return TRUE;
+}
+
+static gboolean job_percent(JsonObject *job, double *ret)
+{
+    JsonNode *n = json_object_get_member(json_object_get_object_member(job, "progress"), "percent");
+
+    if (JSON_NODE_HOLDS_NULL(n))
+        return FALSE;
+    *ret = json_node_get_value_type(n) == G_TYPE_INT64 ? (double)json_node_get_int(n)
+                                                       : json_node_get_double(n);
+    return TRUE;
+}
+
+static gboolean job_blocked(JsonObject *job)
+{
+    JsonObject *err = job_obj(job, "error");
+
+    return err && strcmp(json_object_get_string_member(err, "code"), "blocked") == 0;
+}
+
+/* The exit status of migrate --wait for a finished job. */
+static int job_exit_status(JsonObject *job)
+{
+    const char *phase = json_object_get_string_member(job, "phase");
+
+    if (strcmp(phase, "done") == 0)
+        return ITSMIGCTL_EXIT_OK;
+    if (strcmp(phase, "failed-needs-attention") == 0)
+        return ITSMIGCTL_EXIT_ATTENTION;
+    return job_blocked(job) ? ITSMIGCTL_EXIT_BLOCKED : ITSMIGCTL_EXIT_ROLLED_BACK;
+}
+
+/* ---- text for people ------------------------------------------------------------- */
+
+/* "512 B", "1.5 GiB"; with @per_second, "112.4 MiB/s". */
+static char *bytes_text(guint64 n, gboolean per_second)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = -1;
+
+    if (n < 1024)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " B%s", n, per_second ? "/s" : "");
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    return g_strdup_printf("%.1f %s%s", v, units[u], per_second ? "/s" : "");
+}
+
+/* "850 ms", "12.3 s", "4m05s", "2h10m". */
+static char *duration_text(gint64 ms)
+{
+    if (ms < 1000)
+        return g_strdup_printf("%" G_GINT64_FORMAT " ms", ms);
+    if (ms < 60 * 1000)
+        return g_strdup_printf("%.1f s", (double)ms / 1000);
+    if (ms < 3600 * 1000)
+        return g_strdup_printf("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", ms / 60000,
+                               ms / 1000 % 60);
+    return g_strdup_printf("%" G_GINT64_FORMAT "h%02" G_GINT64_FORMAT "m", ms / 3600000,
+                           ms / 60000 % 60);
+}
+
+/* A clock: "00:07", "1:02:03". */
+static char *elapsed_text(gint64 us)
+{
+    gint64 s = MAX(us, 0) / G_USEC_PER_SEC;
+
+    if (s >= 3600)
+        return g_strdup_printf("%" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT,
+                               s / 3600, s / 60 % 60, s % 60);
+    return g_strdup_printf("%02" G_GINT64_FORMAT ":%02" G_GINT64_FORMAT, s / 60, s % 60);
+}
+
+/* "5m ago" for an ISO 8601 time; the text itself when it cannot be read. */
+static char *age_text(const char *iso)
+{
+    g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(iso, NULL);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    gint64 s;
+
+    if (!t)
+        return itsmigctl_printable(iso);
+    s = MAX(g_date_time_difference(now, t), 0) / G_USEC_PER_SEC;
+    if (s < 60)
+        return g_strdup_printf("%" G_GINT64_FORMAT "s ago", s);
+    if (s < 3600)
+        return g_strdup_printf("%" G_GINT64_FORMAT "m ago", s / 60);
+    if (s < 86400)
+        return g_strdup_printf("%" G_GINT64_FORMAT "h ago", s / 3600);
+    return g_strdup_printf("%" G_GINT64_FORMAT "d ago", s / 86400);
+}
+
+/* "transfer  42%  112.4 MiB/s  00:07": where the job is, for the line that
+ * follows it while waiting. */
+static char *status_text(JsonObject *job, gint64 elapsed_us)
+{
+    JsonObject *p = json_object_get_object_member(job, "progress");
+    g_autofree char *phase = itsmigctl_printable(json_object_get_string_member(job, "phase"));
+    g_autofree char *clock = elapsed_text(elapsed_us);
+    g_autoptr(GString) s = g_string_new(phase);
+    gint64 rate = json_object_get_int_member(p, "bytes_per_second");
+    double percent;
+
+    if (strcmp(phase, "transfer") == 0) {
+        if (job_percent(job, &percent))
+            g_string_append_printf(s, "  %.0f%%", percent);
+        if (rate > 0) {
+            g_autofree char *r = bytes_text((guint64)rate, TRUE);
+
+            g_string_append_printf(s, "  %s", r);
+        }
+    }
+    if (json_object_get_boolean_member(job, "abort_requested") &&
+        !json_object_get_boolean_member(job, "finished"))
+        g_string_append(s, "  (abort requested)");
+    g_string_append_printf(s, "  %s", clock);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* How the job ended, or that it has not. */
+static char *result_text(JsonObject *job)
+{
+    g_autofree char *phase = itsmigctl_printable(json_object_get_string_member(job, "phase"));
+
+    if (strcmp(phase, "done") == 0)
+        return g_strdup("done: the guest runs on the destination");
+    if (strcmp(phase, "failed-needs-attention") == 0)
+        return g_strdup("failed-needs-attention: a person must act (see ATTENTION)");
+    if (strcmp(phase, "rolled-back") == 0)
+        return g_strdup(job_blocked(job)
+                            ? "blocked: the preflight check refused it; nothing was changed"
+                            : "rolled-back: the guest still runs on the source");
+    if (strcmp(phase, "rollback") == 0)
+        return g_strdup("rolling back");
+    return g_strdup_printf("in progress, phase %s", phase);
+}
+
+static void evidence_print(JsonObject *job, const char *name, const char *label, gboolean detail)
+{
+    JsonObject *e = job_obj(job, name);
+    JsonArray *errors, *lines;
+    g_autofree char *method = NULL;
+    g_autofree char *reason = NULL;
+
+    if (!e) {
+        printf("%s: not reached\n", label);
+        return;
+    }
+    method = itsmigctl_printable(json_object_get_string_member(e, "method"));
+    reason = itsmigctl_printable(json_object_get_string_member(e, "reason"));
+    printf("%s: %s (%s): %s\n", label,
+           json_object_get_boolean_member(e, "checked") ? "checked" : "not checked", method,
+           reason);
+    errors = json_object_get_array_member(e, "errors");
+    for (guint i = 0; i < json_array_get_length(errors); i++) {
+        g_autofree char *line = itsmigctl_printable(json_array_get_string_element(errors, i));
+
+        printf("  error: %s\n", line);
+    }
+    if (!detail)
+        return;
+    if (job_str(e, "log")) {
+        g_autofree char *log = itsmigctl_printable(job_str(e, "log"));
+
+        printf("  log: %s\n", log);
+    }
+    lines = json_object_get_array_member(e, "lines");
+    for (guint i = 0; i < json_array_get_length(lines); i++) {
+        g_autofree char *line = itsmigctl_printable(json_array_get_string_element(lines, i));
+
+        printf("  | %s\n", line);
+    }
+}
+
+static void phases_print(JsonObject *job)
+{
+    JsonArray *a = json_object_get_array_member(job, "phases");
+
+    printf("Phases:\n");
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *p = json_array_get_object_element(a, i);
+        const char *outcome = job_str(p, "outcome");
+        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(p, "phase"));
+        g_autofree char *out = NULL;
+        gint64 ms;
+
+        if (outcome)
+            out = itsmigctl_printable(outcome);
+        else
+            out = g_strdup(job_str(p, "started_at") ? "running" : "-");
+        printf("  ");
+        itsmigctl_print_padded(name, 18);
+        if (job_int(p, "duration_ms", &ms)) {
+            g_autofree char *d = duration_text(ms);
+
+            itsmigctl_print_padded(out, 10);
+            printf("%s\n", d);
+        } else {
+            printf("%s\n", out);
+        }
+    }
+}
+
+static void onoff_list(GString *s, const char *label, gboolean value)
+{
+    g_string_append_printf(s, "%s%s %s", s->len ? ", " : "", label, value ? "yes" : "no");
+}
+
+/* "LABEL 60 s"; 0 is @zero ("none"). */
+static void amount_list(GString *s, const char *label, gint64 v, const char *unit, const char *zero)
+{
+    g_string_append_printf(s, "%s%s ", s->len ? ", " : "", label);
+    if (v)
+        g_string_append_printf(s, "%" G_GINT64_FORMAT " %s", v, unit);
+    else
+        g_string_append(s, zero);
+}
+
+/* What a job says beyond its phases: its options, devices, facts, verdict. */
+static void job_detail_print(JsonObject *job)
+{
+    JsonObject *o = json_object_get_object_member(job, "options");
+    JsonObject *facts = json_object_get_object_member(job, "facts");
+    JsonObject *rb = json_object_get_object_member(job, "rollback");
+    JsonObject *pending = job_obj(job, "pending");
+    JsonObject *verdict = job_obj(job, "verdict");
+    JsonArray *devices = json_object_get_array_member(job, "devices");
+    JsonNode *detach = json_object_get_member(o, "detach");
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_autofree char *fs = itsmigctl_printable(json_object_get_string_member(facts, "source"));
+    g_autofree char *fd = itsmigctl_printable(json_object_get_string_member(facts, "destination"));
+
+    amount_list(s, "phase timeout", json_object_get_int_member(o, "phase_timeout"), "s", "none");
+    amount_list(s, "total timeout", json_object_get_int_member(o, "total_timeout"), "s", "none");
+    amount_list(s, "max downtime", json_object_get_int_member(o, "max_downtime"), "ms",
+                "libvirt's default");
+    amount_list(s, "bandwidth", json_object_get_int_member(o, "bandwidth"), "MiB/s", "unlimited");
+    onoff_list(s, "auto-converge", json_object_get_boolean_member(o, "auto_converge"));
+    onoff_list(s, "quiesce", json_object_get_boolean_member(o, "quiesce"));
+    if (!JSON_NODE_HOLDS_NULL(detach)) {
+        JsonArray *a = json_node_get_array(detach);
+
+        g_string_append(s, ", detach:");
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            g_autofree char *alias = itsmigctl_printable(json_array_get_string_element(a, i));
+
+            g_string_append_printf(s, " %s", alias);
+        }
+        if (json_array_get_length(a) == 0)
+            g_string_append(s, " nothing");
+    }
+    printf("Options: %s\n", s->str);
+    printf("Source was running: %s\n",
+           json_object_get_boolean_member(job, "source_was_running") ? "yes" : "no");
+    printf("Facts: source %s, destination %s, transfer %s\n", fs, fd,
+           json_object_get_boolean_member(facts, "transfer_active") ? "active" : "not active");
+    if (pending) {
+        g_autofree char *action =
+            itsmigctl_printable(json_object_get_string_member(pending, "action"));
+        gint64 dev;
+
+        if (job_int(pending, "device", &dev))
+            printf("Pending action: %s (device %" G_GINT64_FORMAT ")\n", action, dev);
+        else
+            printf("Pending action: %s\n", action);
+    }
+    printf("Abort requested: %s\n",
+           json_object_get_boolean_member(job, "abort_requested") ? "yes" : "no");
+    printf("Recovered after an itsmigd restart: %s\n",
+           json_object_get_boolean_member(job, "recovered") ? "yes" : "no");
+    g_string_truncate(s, 0);
+    onoff_list(s, "transfer aborted", json_object_get_boolean_member(rb, "aborted"));
+    onoff_list(s, "destination destroyed", json_object_get_boolean_member(rb, "destroyed"));
+    onoff_list(s, "source resumed", json_object_get_boolean_member(rb, "resumed"));
+    printf("Rollback: %s\n", s->str);
+    if (json_array_get_length(devices) == 0) {
+        printf("Devices: none detached for the move\n");
+    } else {
+        printf("Devices:\n");
+        for (guint i = 0; i < json_array_get_length(devices); i++) {
+            JsonObject *d = json_array_get_object_element(devices, i);
+            g_autofree char *alias = itsmigctl_printable(json_object_get_string_member(d, "alias"));
+            g_autofree char *state = itsmigctl_printable(json_object_get_string_member(d, "state"));
+
+            printf("  ");
+            itsmigctl_print_padded(alias, 18);
+            printf("%s\n", state);
+        }
+    }
+    if (verdict) {
+        printf("Preflight verdict: ");
+        itsmigctl_verdict_print(verdict, json_object_get_string_member(job, "domain"),
+                                job_str(job, "destination_hostname")
+                                    ? job_str(job, "destination_hostname")
+                                    : json_object_get_string_member(job, "destination"));
+    } else {
+        printf("Preflight verdict: none yet\n");
+    }
+}
+
+/* The summary after migrate --wait, and (with @detail) itsmigctl job. */
+static void job_print(JsonObject *job, gboolean detail)
+{
+    JsonObject *p = json_object_get_object_member(job, "progress");
+    JsonObject *err = job_obj(job, "error");
+    JsonArray *notes = json_object_get_array_member(job, "notes");
+    const char *dh = job_str(job, "destination_hostname");
+    const char *finished_at = job_str(job, "finished_at");
+    const char *failed_phase = job_str(job, "failed_phase");
+    g_autofree char *id = itsmigctl_printable(json_object_get_string_member(job, "id"));
+    g_autofree char *domain = itsmigctl_printable(json_object_get_string_member(job, "domain"));
+    g_autofree char *uuid = itsmigctl_printable(json_object_get_string_member(job, "uuid"));
+    g_autofree char *source = itsmigctl_printable(json_object_get_string_member(job, "source"));
+    g_autofree char *dest = itsmigctl_printable(json_object_get_string_member(job, "destination"));
+    g_autofree char *dest_host = dh ? itsmigctl_printable(dh) : NULL;
+    g_autofree char *created =
+        itsmigctl_printable(json_object_get_string_member(job, "created_at"));
+    g_autofree char *result = result_text(job);
+    gint64 downtime, total;
+
+    printf("Migration %s: %s (%s) from %s %s %s%s%s%s, %s mode\n", id, domain, uuid, source,
+           itsmigctl_arrow(), dest, dest_host ? " (" : "", dest_host ? dest_host : "",
+           dest_host ? ")" : "", json_object_get_string_member(job, "mode"));
+    printf("Result: %s\n", result);
+    if (failed_phase) {
+        g_autofree char *fp = itsmigctl_printable(failed_phase);
+
+        printf("Failed in: %s\n", fp);
+    }
+    if (finished_at) {
+        g_autofree char *fin = itsmigctl_printable(finished_at);
+
+        printf("Created: %s, finished: %s\n", created, fin);
+    } else {
+        printf("Created: %s\n", created);
+    }
+    phases_print(job);
+    total = json_object_get_int_member(p, "data_total");
+    if (total > 0) {
+        g_autofree char *done =
+            bytes_text((guint64)json_object_get_int_member(p, "data_processed"), FALSE);
+        g_autofree char *all = bytes_text((guint64)total, FALSE);
+
+        printf("Transferred: %s of %s in %" G_GINT64_FORMAT " iteration(s)\n", done, all,
+               json_object_get_int_member(p, "iteration"));
+    }
+    if (job_int(p, "downtime_ms", &downtime))
+        printf("Downtime: %" G_GINT64_FORMAT " ms\n", downtime);
+    evidence_print(job, "its_save", "ITS save", detail);
+    evidence_print(job, "its_restore", "ITS restore", detail);
+    if (err) {
+        g_autofree char *code = itsmigctl_printable(json_object_get_string_member(err, "code"));
+        g_autofree char *msg = itsmigctl_printable(json_object_get_string_member(err, "message"));
+
+        printf("Error: %s: %s\n", code, msg);
+    }
+    if (job_str(job, "attention")) {
+        g_autofree char *att = itsmigctl_printable(job_str(job, "attention"));
+
+        printf("ATTENTION: %s\n", att);
+    }
+    if (json_array_get_length(notes) > 0) {
+        printf("Notes:\n");
+        for (guint i = 0; i < json_array_get_length(notes); i++) {
+            g_autofree char *note = itsmigctl_printable(json_array_get_string_element(notes, i));
+
+            printf("  - %s\n", note);
+        }
+    }
+    if (detail)
+        job_detail_print(job);
+}
+
+static void print_object(JsonObject *o)
+{
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), o);
+
+    itsmigctl_print_json(node);
+}
+
+/* "/v1/migrations/ID", the id escaped. */
+static char *job_path(const char *id)
+{
+    g_autofree char *escaped = g_uri_escape_string(id, NULL, FALSE);
+
+    return g_strdup_printf("/v1/migrations/%s", escaped);
+}
+
+/* GET /v1/migrations/ID, checked; NULL after printing why. */
+static JsonObject *job_get(ItsmigRestClient *client, const char *id)
+{
+    g_autofree char *path = job_path(id);
+    g_autoptr(JsonObject) job = itsmigctl_call(client, "GET", path, NULL);
+    g_autoptr(GError) error = NULL;
+
+    if (!job)
+        return NULL;
+    if (!job_check(job, NULL, &error)) {
+        g_autofree char *req = g_strdup_printf("GET %s", path);
+
+        itsmigctl_bad_reply(client, req, error);
+        return NULL;
+    }
+    return g_steal_pointer(&job);
+}
+
+static int check_job_id(const char *cmd, int argc, char **argv)
+{
+    if (argc < 2)
+        return itsmigctl_usage_error("%s: which job? (itsmigctl %s ID; itsmigctl jobs lists them)",
+                                     cmd, cmd);
+    if (argc > 2)
+        return itsmigctl_usage_error("%s: unexpected argument '%s'", cmd, argv[2]);
+    if (!*argv[1] || !g_utf8_validate(argv[1], -1, NULL))
+        return itsmigctl_usage_error("%s: the job id is empty or not valid UTF-8", cmd);
+    return ITSMIGCTL_EXIT_OK;
+}
+
+/* ---- itsmigctl migrate ------------------------------------------------------------- */
+
+/* Sleeps one poll interval in steps, so that SIGINT is seen at once. */
+static void poll_pause(void)
+{
+    for (gint64 t = 0; t < POLL_INTERVAL_US && !itsmigctl_interrupted(); t += POLL_STEP_US)
+        g_usleep(POLL_STEP_US);
+}
+
+/* Follows the job until it ends; returns the exit status. */
+static int migrate_wait(ItsmigRestClient *client, JsonObject *started, gboolean json)
+{
+    g_autoptr(JsonObject) job = json_object_ref(started);
+    g_autofree char *id = g_strdup(json_object_get_string_member(job, "id"));
+    g_autofree char *shown_id = itsmigctl_printable(id);
+    g_autofree char *last_phase = NULL;
+    gboolean tty = !json && isatty(STDOUT_FILENO);
+    gint64 start = g_get_monotonic_time(), last_line = 0;
+    gboolean line_open = FALSE;
+
+    itsmigctl_catch_sigint();
+    for (;;) {
+        const char *phase = json_object_get_string_member(job, "phase");
+        gint64 now = g_get_monotonic_time();
+        g_autofree char *status = status_text(job, now - start);
+
+        if (tty) {
+            /* One line, redrawn in place. */
+            printf("\r\033[K%s", status);
+            line_open = TRUE;
+        } else if (!json &&
+                   (g_strcmp0(phase, last_phase) != 0 ||
+                    (strcmp(phase, "transfer") == 0 && now - last_line >= PLAIN_PROGRESS_GAP_US))) {
+            printf("%s\n", status);
+            last_line = now;
+        }
+        fflush(stdout);
+        g_free(last_phase);
+        last_phase = g_strdup(phase);
+        if (json_object_get_boolean_member(job, "finished"))
+            break;
+
+        poll_pause();
+        if (!itsmigctl_interrupted()) {
+            JsonObject *next = job_get(client, id);
+
+            if (!next) {
+                if (line_open)
+                    putchar('\n');
+                fprintf(stderr, "itsmigctl: job %s continues; itsmigctl job %s shows it\n",
+                        shown_id, shown_id);
+                return ITSMIGCTL_EXIT_FAILURE;
+            }
+            json_object_unref(job);
+            job = next;
+        }
+        if (itsmigctl_interrupted()) {
+            if (line_open)
+                putchar('\n');
+            fflush(stdout);
+            fprintf(stderr, "job %s continues; itsmigctl abort %s stops it\n", shown_id, shown_id);
+            return ITSMIGCTL_EXIT_INTERRUPTED;
+        }
+    }
+    if (json) {
+        print_object(job);
+    } else {
+        if (line_open)
+            putchar('\n');
+        putchar('\n');
+        job_print(job, FALSE);
+    }
+    return job_exit_status(job);
+}
+
+/* A whole number option from 0 to G_MAXINT32; FALSE after printing why. */
+static gboolean parse_count(const char *value, const char *option, const char *unit, gint64 *ret)
+{
+    guint64 n;
+
+    if (!g_ascii_string_to_unsigned(value, 10, 0, G_MAXINT32, &n, NULL)) {
+        itsmigctl_usage_error("migrate: %s '%s' is not a whole number of %s", option, value, unit);
+        return FALSE;
+    }
+    *ret = (gint64)n;
+    return TRUE;
+}
+
+static const char migrate_description[] =
+    "Asks itsmigd to migrate DOMAIN to the peer PEER (a name from itsmigd.conf)\n"
+    "as a journaled job, and prints the job's id.  With --wait, follows the job\n"
+    "until it ends and prints a summary: the phases and their durations, the\n"
+    "downtime, the ITS save and restore evidence, errors and notes.  Ctrl-C stops\n"
+    "waiting, not the job: 'itsmigctl abort ID' does that.\n"
+    "\n"
+    "Modes: safe (default) pauses the source before the transfer, so that a\n"
+    "rollback is possible until the destination runs; live copies memory while\n"
+    "the vCPUs run, QEMU pauses at switchover, and the destination stays paused\n"
+    "until its ITS is verified.\n"
+    "\n"
+    "The connection's --timeout is not available here: --timeout is the job's.\n"
+    "\n"
+    "Exit status: 0 started (with --wait: done); 4 blocked by the preflight\n"
+    "check; 5 rolled back, the guest still runs on the source; 6 failed and needs\n"
+    "attention; 1 itsmigd could not be asked or refused (e.g. conflict: a job for\n"
+    "the domain is under way); 2 bad arguments; 130 interrupted while waiting.\n";
+
+int itsmigctl_cmd_migrate(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    g_autofree char *to = NULL;
+    g_autofree char *mode = NULL;
+    g_autofree char *phase_timeout = NULL;
+    g_autofree char *total_timeout = NULL;
+    g_autofree char *max_downtime = NULL;
+    g_autofree char *bandwidth = NULL;
+    g_auto(GStrv) detach = NULL;
+    gboolean wait = FALSE, auto_converge = FALSE, no_quiesce = FALSE, json = FALSE;
+    GOptionEntry entries[] = {
+        {"to", 0, 0, G_OPTION_ARG_STRING, &to, "The destination: a peer itsmigd knows", "PEER"},
+        {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "safe (default) or live", "MODE"},
+        {"wait", 0, 0, G_OPTION_ARG_NONE, &wait, "Follow the job until it ends", NULL},
+        {"phase-timeout", 0, 0, G_OPTION_ARG_STRING, &phase_timeout,
+         "Give each phase this long (0: no limit)", "SECONDS"},
+        {"timeout", 0, 0, G_OPTION_ARG_STRING, &total_timeout,
+         "Give the whole job this long (0: no limit)", "SECONDS"},
+        {"max-downtime", 0, 0, G_OPTION_ARG_STRING, &max_downtime,
+         "The longest pause QEMU may take at switchover (0: libvirt's default)", "MS"},
+        {"bandwidth", 0, 0, G_OPTION_ARG_STRING, &bandwidth,
+         "Limit the transfer to this rate (0: unlimited)", "MIBS"},
+        {"auto-converge", 0, 0, G_OPTION_ARG_NONE, &auto_converge,
+         "Let QEMU slow the vCPUs down when memory changes faster than it is copied", NULL},
+        {"no-quiesce", 0, 0, G_OPTION_ARG_NONE, &no_quiesce,
+         "Do not detach the devices that cannot migrate", NULL},
+        {"detach", 0, 0, G_OPTION_ARG_STRING_ARRAY, &detach,
+         "Detach this device for the move (repeatable; default: what preflight finds)", "ALIAS"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN --to PEER - migrate a domain");
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) body = NULL;
+    g_autoptr(JsonObject) job = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 n_phase = 0, n_total = 0, n_downtime = 0, n_bandwidth = 0;
+    gboolean any_option;
+    int r;
+
+    g_set_prgname("itsmigctl migrate");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    itsmigctl_conn_add_entries(ctx, &conn, FALSE);
+    g_option_context_set_description(ctx, migrate_description);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return itsmigctl_usage_error("migrate: %s", error->message);
+    if (argc < 2)
+        return itsmigctl_usage_error("migrate: which domain? (itsmigctl migrate DOMAIN --to PEER)");
+    if (argc > 2)
+        return itsmigctl_usage_error("migrate: unexpected argument '%s'", argv[2]);
+    if (!*argv[1] || !g_utf8_validate(argv[1], -1, NULL))
+        return itsmigctl_usage_error("migrate: the domain name is empty or not valid UTF-8");
+    if (!to || !*to)
+        return itsmigctl_usage_error("migrate: --to PEER is required (a peer from itsmigd.conf)");
+    if (!g_utf8_validate(to, -1, NULL))
+        return itsmigctl_usage_error("migrate: --to is not valid UTF-8");
+    if (mode && !g_strv_contains(mode_names, mode))
+        return itsmigctl_usage_error("migrate: --mode '%s' is neither safe nor live", mode);
+    if ((phase_timeout && !parse_count(phase_timeout, "--phase-timeout", "seconds", &n_phase)) ||
+        (total_timeout && !parse_count(total_timeout, "--timeout", "seconds", &n_total)) ||
+        (max_downtime &&
+         !parse_count(max_downtime, "--max-downtime", "milliseconds", &n_downtime)) ||
+        (bandwidth && !parse_count(bandwidth, "--bandwidth", "MiB/s", &n_bandwidth)))
+        return ITSMIGCTL_EXIT_USAGE;
+    for (char **p = detach; p && *p; p++) {
+        if (!**p || !g_utf8_validate(*p, -1, NULL))
+            return itsmigctl_usage_error("migrate: --detach needs a device alias");
+    }
+    r = itsmigctl_conn_open(&conn, "migrate", &client);
+    if (r)
+        return r;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "domain");
+    json_builder_add_string_value(b, argv[1]);
+    json_builder_set_member_name(b, "destination");
+    json_builder_add_string_value(b, to);
+    if (mode) {
+        json_builder_set_member_name(b, "mode");
+        json_builder_add_string_value(b, mode);
+    }
+    /* Only what was asked for: itsmigd's defaults hold for the rest. */
+    any_option = phase_timeout || total_timeout || max_downtime || bandwidth || auto_converge ||
+                 no_quiesce || detach;
+    if (any_option) {
+        json_builder_set_member_name(b, "options");
+        json_builder_begin_object(b);
+        if (phase_timeout) {
+            json_builder_set_member_name(b, "phase_timeout");
+            json_builder_add_int_value(b, n_phase);
+        }
+        if (total_timeout) {
+            json_builder_set_member_name(b, "total_timeout");
+            json_builder_add_int_value(b, n_total);
+        }
+        if (max_downtime) {
+            json_builder_set_member_name(b, "max_downtime");
+            json_builder_add_int_value(b, n_downtime);
+        }
+        if (bandwidth) {
+            json_builder_set_member_name(b, "bandwidth");
+            json_builder_add_int_value(b, n_bandwidth);
+        }
+        if (auto_converge) {
+            json_builder_set_member_name(b, "auto_converge");
+            json_builder_add_boolean_value(b, TRUE);
+        }
+        if (no_quiesce) {
+            json_builder_set_member_name(b, "quiesce");
+            json_builder_add_boolean_value(b, FALSE);
+        }
+        if (detach) {
+            json_builder_set_member_name(b, "detach");
+            json_builder_begin_array(b);
+            for (char **p = detach; *p; p++)
+                json_builder_add_string_value(b, *p);
+            json_builder_end_array(b);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+    body = json_builder_get_root(b);
+
+    job = itsmigctl_call(client, "POST", "/v1/migrations", body);
+    if (!job)
+        return ITSMIGCTL_EXIT_FAILURE;
+    if (!job_check(job, NULL, &error))
+        return itsmigctl_bad_reply(client, "POST /v1/migrations", error);
+    if (!json) {
+        g_autofree char *id = itsmigctl_printable(json_object_get_string_member(job, "id"));
+        g_autofree char *dom = itsmigctl_printable(json_object_get_string_member(job, "domain"));
+        g_autofree char *dest =
+            itsmigctl_printable(json_object_get_string_member(job, "destination"));
+
+        printf("migration %s of %s to %s started (%s)\n", id, dom, dest,
+               json_object_get_string_member(job, "mode"));
+        fflush(stdout);
+    }
+    if (wait)
+        return migrate_wait(client, job, json);
+    if (json)
+        print_object(job);
+    return ITSMIGCTL_EXIT_OK;
+}
+
+/* ---- itsmigctl jobs ------------------------------------------------------------------ */
+
+static const char jobs_description[] =
+    "Lists itsmigd's migration jobs, newest first: id, domain, destination,\n"
+    "mode, phase, transfer progress and when each started.  --quiet prints the\n"
+    "ids only, one per line.\n"
+    "\n"
+    "Exit status: 0 listed; 1 itsmigd could not be asked; 2 bad arguments.\n";
+
+int itsmigctl_cmd_jobs(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    gboolean json = FALSE, quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON list", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the job ids only", NULL},
+        {NULL},
+    };
+    static const char *const heads[] = {"ID",    "DOMAIN",   "TO",     "MODE",
+                                        "PHASE", "PROGRESS", "STARTED"};
+    enum { NCOLS = G_N_ELEMENTS(heads) };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- list migration jobs");
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    glong width[NCOLS];
+    JsonArray *jobs;
+    guint n;
+    int r;
+
+    g_set_prgname("itsmigctl jobs");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
+    g_option_context_set_description(ctx, jobs_description);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return itsmigctl_usage_error("jobs: %s", error->message);
+    if (argc > 1)
+        return itsmigctl_usage_error("jobs: unexpected argument '%s'", argv[1]);
+    if (json && quiet)
+        return itsmigctl_usage_error("jobs: --json and --quiet exclude each other");
+    r = itsmigctl_conn_open(&conn, "jobs", &client);
+    if (r)
+        return r;
+
+    reply = itsmigctl_call(client, "GET", "/v1/migrations", NULL);
+    if (!reply)
+        return ITSMIGCTL_EXIT_FAILURE;
+    if (!itsmigctl_want_array(reply, NULL, "migrations", &jobs, &error))
+        return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
+    n = json_array_get_length(jobs);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *jctx = g_strdup_printf("migrations[%u]", i);
+        JsonObject *job;
+
+        if (!itsmigctl_want_element_object(jobs, i, "migrations", &job, &error) ||
+            !job_check(job, jctx, &error))
+            return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
+    }
+    if (json) {
+        print_object(reply);
+        return ITSMIGCTL_EXIT_OK;
+    }
+    if (quiet) {
+        for (guint i = 0; i < n; i++) {
+            g_autofree char *id = itsmigctl_printable(
+                json_object_get_string_member(json_array_get_object_element(jobs, i), "id"));
+
+            printf("%s\n", id);
+        }
+        return ITSMIGCTL_EXIT_OK;
+    }
+    if (n == 0) {
+        printf("No migration jobs.\n");
+        return ITSMIGCTL_EXIT_OK;
+    }
+
+    for (guint c = 0; c < NCOLS; c++)
+        width[c] = (glong)strlen(heads[c]);
+    for (guint i = 0; i < n; i++) {
+        JsonObject *job = json_array_get_object_element(jobs, i);
+        const char *fields[] = {"id", "domain", "destination", "mode", "phase"};
+        double percent;
+
+        for (guint c = 0; c < G_N_ELEMENTS(fields); c++)
+            g_ptr_array_add(cells,
+                            itsmigctl_printable(json_object_get_string_member(job, fields[c])));
+        g_ptr_array_add(cells, job_percent(job, &percent) ? g_strdup_printf("%.0f%%", percent)
+                                                          : g_strdup("-"));
+        g_ptr_array_add(cells, age_text(json_object_get_string_member(job, "created_at")));
+        for (guint c = 0; c < NCOLS; c++)
+            width[c] = MAX(width[c], itsmigctl_text_width(cells->pdata[i * NCOLS + c]));
+    }
+    for (guint c = 0; c < NCOLS; c++)
+        itsmigctl_print_padded(heads[c], c + 1 < NCOLS ? width[c] + 2 : 0);
+    putchar('\n');
+    for (guint i = 0; i < n; i++) {
+        for (guint c = 0; c < NCOLS; c++)
+            itsmigctl_print_padded(cells->pdata[i * NCOLS + c], c + 1 < NCOLS ? width[c] + 2 : 0);
+        putchar('\n');
+    }
+    return ITSMIGCTL_EXIT_OK;
+}
+
+/* ---- itsmigctl job ------------------------------------------------------------------- */
+
+static const char job_description[] =
+    "Shows one migration job: where it is or how it ended, each phase with its\n"
+    "outcome and duration, the downtime, the ITS save and restore evidence (with\n"
+    "the QEMU log lines behind it), errors, what needs attention, notes, the\n"
+    "options, the devices detached for the move, what itsmigd last observed on\n"
+    "both hosts, and the preflight verdict.\n"
+    "\n"
+    "Exit status: 0 shown; 1 no such job, or itsmigd could not be asked; 2 bad\n"
+    "arguments.\n";
+
+int itsmigctl_cmd_job(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("ID - show a migration job");
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonObject) job = NULL;
+    g_autoptr(GError) error = NULL;
+    int r;
+
+    g_set_prgname("itsmigctl job");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
+    g_option_context_set_description(ctx, job_description);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return itsmigctl_usage_error("job: %s", error->message);
+    r = check_job_id("job", argc, argv);
+    if (r)
+        return r;
+    r = itsmigctl_conn_open(&conn, "job", &client);
+    if (r)
+        return r;
+
+    job = job_get(client, argv[1]);
+    if (!job)
+        return ITSMIGCTL_EXIT_FAILURE;
+    if (json)
+        print_object(job);
+    else
+        job_print(job, TRUE);
+    return ITSMIGCTL_EXIT_OK;
+}
+
+/* ---- itsmigctl abort ----------------------------------------------------------------- */
+
+static const char abort_description[] =
+    "Asks itsmigd to stop a migration job and roll it back: the transfer is\n"
+    "aborted, a paused copy on the destination destroyed, the source resumed and\n"
+    "its devices put back.  Too late once the job has ended or the guest runs on\n"
+    "the destination (conflict).\n"
+    "\n"
+    "Exit status: 0 requested; 1 refused (not-found, conflict) or itsmigd could\n"
+    "not be asked; 2 bad arguments.\n";
+
+int itsmigctl_cmd_abort(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("ID - stop a migration job");
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonObject) job = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL;
+    int r;
+
+    g_set_prgname("itsmigctl abort");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
+    g_option_context_set_description(ctx, abort_description);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return itsmigctl_usage_error("abort: %s", error->message);
+    r = check_job_id("abort", argc, argv);
+    if (r)
+        return r;
+    r = itsmigctl_conn_open(&conn, "abort", &client);
+    if (r)
+        return r;
+
+    path = job_path(argv[1]);
+    job = itsmigctl_call(client, "DELETE", path, NULL);
+    if (!job)
+        return ITSMIGCTL_EXIT_FAILURE;
+    if (!job_check(job, NULL, &error)) {
+        g_autofree char *req = g_strdup_printf("DELETE %s", path);
+
+        return itsmigctl_bad_reply(client, req, error);
+    }
+    if (json) {
+        print_object(job);
+    } else {
+        g_autofree char *id = itsmigctl_printable(json_object_get_string_member(job, "id"));
+
+        printf("abort of %s requested; it rolls back\n", id);
+    }
+    return ITSMIGCTL_EXIT_OK;
+}
