@@ -12,22 +12,6 @@
 /* Most peers a matrix request may name. */
 #define MATRIX_PEERS_MAX 256
 
-/* Refuses members other than @known, so that a misspelt option is not
- * silently ignored. */
-static gboolean check_members(JsonObject *o, const char *const *known, GError **error)
-{
-    g_autoptr(GList) members = json_object_get_members(o);
-
-    for (GList *l = members; l; l = l->next) {
-        if (!g_strv_contains(known, l->data)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "unknown member \"%s\" in the request body", (const char *)l->data);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
                           const char *uuid, const char *source, const char *destination,
                           const char *destination_hostname, const ItsmigVerdict *verdict)
@@ -62,7 +46,7 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
     JsonNode *node;
     const char *destination;
 
-    if (!check_members(body, members, &error))
+    if (!itsmigd_http_check_members(body, members, "the request body", &error))
         return itsmigd_http_reply_error(req, error);
     node = json_object_get_member(body, "destination");
     if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING ||
@@ -79,8 +63,8 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
         policy.quiesce = json_node_get_boolean(node);
     }
 
-    verdict = itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest,
-                                &error);
+    verdict =
+        itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest, &error);
     if (!verdict)
         return itsmigd_http_reply_error(req, error);
     reply_verdict(req, profile, uuid, local->hostname, destination, dest->hostname, verdict);
@@ -106,7 +90,7 @@ static char **matrix_peers(ItsmigDaemon *d, JsonObject *body, GError **error)
     JsonNode *node;
     JsonArray *list;
 
-    if (!check_members(body, members, error))
+    if (!itsmigd_http_check_members(body, members, "the request body", error))
         return NULL;
     node = json_object_get_member(body, "peers");
     if (!node || JSON_NODE_HOLDS_NULL(node))

@@ -93,10 +93,7 @@ static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char 
         xml ? itsmig_domain_profile_parse(xml, -1, NULL) : NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) text = NULL;
-    g_autoptr(GPtrArray) findings = NULL;
-    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *reason = NULL;
+    g_autofree char *first = NULL;
     ItsmigCompatPolicy policy;
     goffset size;
     gboolean truncated = FALSE;
@@ -105,10 +102,7 @@ static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char 
 
     itsmigd_host_get_policy(&d->host, &policy);
     if (profile && !itsmig_domain_profile_its_in_kernel(profile) && !policy.check_emulated)
-        return itsmigd_its_evidence(FALSE, "not-applicable",
-                                    "the guest's ITS is not KVM's: QEMU's emulated ITS travels "
-                                    "in the migration stream",
-                                    NULL, NULL, NULL);
+        return itsmigd_its_evidence_not_kvm();
     size = itsmig_qemu_log_size(path, &error);
     if (size < 0 || !itsmig_qemu_log_read(path, MAX(0, size - LOG_TAIL_MAX), LOG_TAIL_MAX, &text,
                                           &truncated, NULL, &error)) {
@@ -121,19 +115,10 @@ static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char 
     from = data;
     for (const char *p = data; (p = g_strstr_len(p, len - (p - data), START_MARK)); p++)
         from = p;
-    findings = itsmig_qemu_log_scan(from, len - (from - data));
-    for (guint i = 0; i < findings->len; i++) {
-        const ItsmigQemuLogFinding *f = g_ptr_array_index(findings, i);
-
-        g_ptr_array_add(lines, g_strdup(f->line));
-        if (f->kind == ITSMIG_QEMU_LOG_ITS_RESTORE || f->kind == ITSMIG_QEMU_LOG_ITS_REGS)
-            g_ptr_array_add(
-                errors,
-                g_strdup_printf("%s: %s", itsmig_qemu_log_kind_to_string(f->kind), f->line));
-    }
-    reason = g_strdup_printf("%s in what QEMU logged since it started",
-                             errors->len ? "ITS restore errors" : "no ITS restore error");
-    return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
+    return itsmigd_its_evidence_scan(path, from, len - (from - data),
+                                     1u << ITSMIG_QEMU_LOG_ITS_RESTORE |
+                                         1u << ITSMIG_QEMU_LOG_ITS_REGS,
+                                     "ITS restore", "in what QEMU logged since it started", &first);
 }
 
 static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int status)
@@ -191,93 +176,78 @@ static gboolean current_state(Incoming *in, int *state, GError **error)
     return TRUE;
 }
 
-/* POST /v1/incoming/{uuid}/resume */
-void itsmigd_http_incoming_resume(ItsmigdHttpRequest *req)
+/* Each POST: what it does to the domain in @state, from its request. */
+typedef gboolean (*IncomingAction)(Incoming *in, int state, const char *arg, GError **error);
+
+/* Opens the domain, acts, and answers with its state or the error. */
+static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, const char *arg)
 {
     g_autoptr(GError) error = NULL;
     Incoming in = {0};
     int state;
 
-    if (!incoming_open(req, &in, &error) || !current_state(&in, &state, &error))
-        goto fail;
-    if (state == VIR_DOMAIN_SHUTOFF) {
-        g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "domain %s is not here", in.uuid);
-        goto fail;
+    if (incoming_open(req, &in, &error) && current_state(&in, &state, &error) &&
+        act(&in, state, arg, &error))
+        reply_state(req, &in, 200);
+    else
+        itsmigd_http_reply_error(req, error);
+    incoming_clear(&in);
+}
+
+static gboolean need_domain(Incoming *in, int state, GError **error)
+{
+    if (state != VIR_DOMAIN_SHUTOFF)
+        return TRUE;
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "domain %s is not here", in->uuid);
+    return FALSE;
+}
+
+static gboolean resume(Incoming *in, int state, const char *arg, GError **error)
+{
+    if (!need_domain(in, state, error))
+        return FALSE;
+    if (state == VIR_DOMAIN_PAUSED && virDomainResume(in->dom) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot resume %s: %s",
+                    virDomainGetName(in->dom), virGetLastErrorMessage());
+        return FALSE;
     }
-    if (state == VIR_DOMAIN_PAUSED && virDomainResume(in.dom) < 0) {
-        g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot resume %s: %s",
-                    virDomainGetName(in.dom), virGetLastErrorMessage());
-        goto fail;
-    }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in.dom),
+    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
                        "incoming migration: resumed at the source's request");
-    reply_state(req, &in, 200);
-    incoming_clear(&in);
-    return;
-fail:
-    itsmigd_http_reply_error(req, error);
-    incoming_clear(&in);
+    return TRUE;
 }
 
-/* POST /v1/incoming/{uuid}/destroy: a paused copy only. */
-void itsmigd_http_incoming_destroy(ItsmigdHttpRequest *req)
+/* A paused copy only. */
+static gboolean destroy(Incoming *in, int state, const char *arg, GError **error)
 {
-    g_autoptr(GError) error = NULL;
-    Incoming in = {0};
-    int state;
-
-    if (!incoming_open(req, &in, &error) || !current_state(&in, &state, &error))
-        goto fail;
     if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_PAUSED) {
-        g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     "domain %s is %s here: itsmigd never destroys a running guest",
-                    virDomainGetName(in.dom), itsmigd_state_name(state));
-        goto fail;
+                    virDomainGetName(in->dom), itsmigd_state_name(state));
+        return FALSE;
     }
-    if (state == VIR_DOMAIN_PAUSED) {
-        if (virDomainDestroy(in.dom) < 0) {
-            g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot destroy %s: %s",
-                        virDomainGetName(in.dom), virGetLastErrorMessage());
-            goto fail;
-        }
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in.dom),
-                           "incoming migration: paused copy destroyed at the source's request "
-                           "(rollback)");
+    if (state != VIR_DOMAIN_PAUSED)
+        return TRUE;
+    if (virDomainDestroy(in->dom) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot destroy %s: %s",
+                    virDomainGetName(in->dom), virGetLastErrorMessage());
+        return FALSE;
     }
-    reply_state(req, &in, 200);
-    incoming_clear(&in);
-    return;
-fail:
-    itsmigd_http_reply_error(req, error);
-    incoming_clear(&in);
+    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
+                       "incoming migration: paused copy destroyed at the source's request "
+                       "(rollback)");
+    return TRUE;
 }
 
-/* POST /v1/incoming/{uuid}/attach {"xml": DEVICE} */
-void itsmigd_http_incoming_attach(ItsmigdHttpRequest *req)
+static gboolean attach(Incoming *in, int state, const char *xml, GError **error)
 {
-    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    g_autoptr(GError) error = NULL;
     g_autofree char *current = NULL;
     g_autofree char *alias = NULL;
-    Incoming in = {0};
-    const char *xml;
-    int state;
 
-    if (json_object_get_size(body) != 1 || !json_object_has_member(body, "xml") ||
-        !JSON_NODE_HOLDS_VALUE(json_object_get_member(body, "xml")) ||
-        json_node_get_value_type(json_object_get_member(body, "xml")) != G_TYPE_STRING)
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                                "the body must be {\"xml\": DEVICE-XML}");
-    xml = json_object_get_string_member(body, "xml");
-    if (!incoming_open(req, &in, &error) || !current_state(&in, &state, &error))
-        goto fail;
-    if (state == VIR_DOMAIN_SHUTOFF) {
-        g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "domain %s is not here", in.uuid);
-        goto fail;
-    }
+    if (!need_domain(in, state, error))
+        return FALSE;
     /* Already there (a retry): nothing to do.  The XML is libvirt's own
      * (from the source's domain), so its alias is written <alias name='X'/>. */
-    current = virDomainGetXMLDesc(in.dom, 0);
+    current = virDomainGetXMLDesc(in->dom, 0);
     {
         const char *a = strstr(xml, "<alias name=");
         char quote = a ? a[12] : 0;
@@ -289,24 +259,41 @@ void itsmigd_http_incoming_attach(ItsmigdHttpRequest *req)
     if (alias && current) {
         g_autofree char *dev = itsmig_domain_device_xml(current, -1, alias, NULL);
 
-        if (dev) {
-            reply_state(req, &in, 200);
-            incoming_clear(&in);
-            return;
-        }
+        if (dev)
+            return TRUE;
     }
-    if (virDomainAttachDeviceFlags(in.dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(&error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot attach the device: %s",
+    if (virDomainAttachDeviceFlags(in->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot attach the device: %s",
                     virGetLastErrorMessage());
-        goto fail;
+        return FALSE;
     }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in.dom),
+    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
                        "incoming migration: device%s%s attached at the source's request",
                        alias ? " " : "", alias ? alias : "");
-    reply_state(req, &in, 200);
-    incoming_clear(&in);
-    return;
-fail:
-    itsmigd_http_reply_error(req, error);
-    incoming_clear(&in);
+    return TRUE;
+}
+
+/* POST /v1/incoming/{uuid}/resume */
+void itsmigd_http_incoming_resume(ItsmigdHttpRequest *req)
+{
+    incoming_act(req, resume, NULL);
+}
+
+/* POST /v1/incoming/{uuid}/destroy */
+void itsmigd_http_incoming_destroy(ItsmigdHttpRequest *req)
+{
+    incoming_act(req, destroy, NULL);
+}
+
+/* POST /v1/incoming/{uuid}/attach {"xml": DEVICE} */
+void itsmigd_http_incoming_attach(ItsmigdHttpRequest *req)
+{
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    JsonNode *xml = json_object_get_member(body, "xml");
+
+    if (json_object_get_size(body) != 1 || !xml || !JSON_NODE_HOLDS_VALUE(xml) ||
+        json_node_get_value_type(xml) != G_TYPE_STRING)
+        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                                "the body must be {\"xml\": DEVICE-XML}");
+    incoming_act(req, attach, json_node_get_string(xml));
 }

@@ -24,17 +24,6 @@ static gboolean bad(GError **error, const char *format, ...)
     return FALSE;
 }
 
-static gboolean only_members(JsonObject *o, const char *const *known, const char *where,
-                             GError **error)
-{
-    g_autoptr(GList) members = json_object_get_members(o);
-
-    for (GList *l = members; l; l = l->next)
-        if (!g_strv_contains(known, l->data))
-            return bad(error, "unknown member \"%s\" in %s", (const char *)l->data, where);
-    return TRUE;
-}
-
 static gboolean want_uint(JsonObject *o, const char *key, guint64 max, guint64 *ret, GError **error)
 {
     JsonNode *n = json_object_get_member(o, key);
@@ -87,7 +76,7 @@ static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **err
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return bad(error, "\"options\" must be an object");
     o = json_node_get_object(node);
-    if (!only_members(o, members, "\"options\"", error))
+    if (!itsmigd_http_check_members(o, members, "\"options\"", error))
         return FALSE;
     v = opt->phase_timeout_s;
     if (!want_uint(o, "phase_timeout", 86400, &v, error))
@@ -161,7 +150,7 @@ void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
     int mode = ITSMIG_MODE_SAFE;
     JsonNode *n;
 
-    if (!only_members(body, members, "the request body", &error) ||
+    if (!itsmigd_http_check_members(body, members, "the request body", &error) ||
         !(domain = want_string(body, "domain", &error)) ||
         !(destination = want_string(body, "destination", &error)))
         return itsmigd_http_reply_error(req, error);

@@ -270,6 +270,21 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
     return req->json;
 }
 
+gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
+                                    GError **error)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next) {
+        if (!g_strv_contains(known, l->data)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "unknown member \"%s\" in %s", (const char *)l->data, where);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value)
 {
     json_builder_set_member_name(b, key);

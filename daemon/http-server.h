@@ -56,6 +56,11 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
 /* The body of a ITSMIGD_ROUTE_XML_BODY route: UTF-8 checked, not parsed. */
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
 
+/* Refuses (ITSMIG_ERROR_INVALID_ARGUMENT) members of @o other than @known,
+ * so that a misspelt option is not silently ignored; @where names @o in the
+ * message ("the request body"). */
+gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
+                                    GError **error);
 /* Adds "@key": @value, or null when @value is NULL, to an object @b has begun. */
 void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value);
 

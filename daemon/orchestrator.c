@@ -410,6 +410,27 @@ static gboolean has_alias(virDomainPtr dom, const char *alias, gboolean *ret)
     return dev || g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND);
 }
 
+/* Only a destination that answers, and holds no copy of the domain, may
+ * receive one. */
+static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) incoming = ask_destination(r, "GET", NULL, NULL, &error);
+
+    if (!incoming) {
+        fail_gerror(res, error);
+        return FALSE;
+    }
+    r->dest_last = dest_presence(incoming);
+    if (r->dest_last != ITSMIG_PRESENCE_ABSENT) {
+        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                  "a domain with UUID %s is already %s on %s", uuid,
+                  itsmig_presence_to_string(r->dest_last), dest);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 {
     ItsmigDaemon *d = r->o->d;
@@ -418,7 +439,6 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(ItsmigHostCaps) local = NULL, remote = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) incoming = NULL;
     g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *xml = NULL;
     ItsmigCompatPolicy policy;
@@ -460,15 +480,8 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         return fail_with(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
     }
 
-    /* The destination must not hold this domain already. */
-    incoming = ask_destination(r, "GET", NULL, NULL, &error);
-    if (!incoming)
-        return fail_gerror(res, error);
-    r->dest_last = dest_presence(incoming);
-    if (r->dest_last != ITSMIG_PRESENCE_ABSENT)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
-                         "a domain with UUID %s is already %s on %s", uuid,
-                         itsmig_presence_to_string(r->dest_last), dest);
+    if (!dest_holds_nothing(r, uuid, dest, res))
+        return res->outcome;
 
     dom = lookup(conn, uuid, &absent);
     if (!dom)
@@ -604,14 +617,42 @@ JsonNode *itsmigd_its_evidence(gboolean checked, const char *method, const char 
     return json_builder_get_root(b);
 }
 
-static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+JsonNode *itsmigd_its_evidence_not_kvm(void)
 {
-    g_autofree char *name = NULL, *path = NULL, *reason = NULL;
-    g_autoptr(GBytes) text = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) findings = NULL;
+    return itsmigd_its_evidence(FALSE, "not-applicable",
+                                "the guest's ITS is not KVM's: QEMU's emulated ITS travels in the "
+                                "migration stream",
+                                NULL, NULL, NULL);
+}
+
+JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize len, guint kinds,
+                                    const char *what, const char *where, char **ret_first_error)
+{
+    g_autoptr(GPtrArray) findings = itsmig_qemu_log_scan(data, len);
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *reason = NULL;
+
+    for (guint i = 0; i < findings->len; i++) {
+        const ItsmigQemuLogFinding *f = g_ptr_array_index(findings, i);
+
+        g_ptr_array_add(lines, g_strdup(f->line));
+        if (kinds & (1u << f->kind))
+            g_ptr_array_add(
+                errors,
+                g_strdup_printf("%s: %s", itsmig_qemu_log_kind_to_string(f->kind), f->line));
+    }
+    reason = errors->len ? g_strdup_printf("%s errors %s", what, where)
+                         : g_strdup_printf("no %s error %s", what, where);
+    *ret_first_error = errors->len ? g_strdup(g_ptr_array_index(errors, 0)) : NULL;
+    return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL;
+    g_autoptr(GBytes) text = NULL;
+    g_autoptr(GError) error = NULL;
     JsonNode *ev;
     gboolean truncated = FALSE, rotated = FALSE;
     gsize len;
@@ -622,11 +663,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
     g_mutex_unlock(&r->o->lock);
     path = log_path(r, name);
     if (!r->its_in_kernel && !r->check_emulated) {
-        ev =
-            itsmigd_its_evidence(FALSE, "not-applicable",
-                                 "the guest's ITS is not KVM's: QEMU's emulated ITS travels in the "
-                                 "migration stream",
-                                 NULL, NULL, NULL);
+        ev = itsmigd_its_evidence_not_kvm();
     } else if (r->log_offset < 0 || !itsmig_qemu_log_read(path, r->log_offset, LOG_READ_MAX, &text,
                                                           &truncated, &rotated, &error)) {
         g_autofree char *why = g_strdup_printf("cannot verify the ITS save: %s",
@@ -641,31 +678,22 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
     } else {
         data = g_bytes_get_data(text, &len);
-        findings = itsmig_qemu_log_scan(data, len);
-        for (guint i = 0; i < findings->len; i++) {
-            const ItsmigQemuLogFinding *f = g_ptr_array_index(findings, i);
-
-            g_ptr_array_add(lines, g_strdup(f->line));
-            if (f->kind == ITSMIG_QEMU_LOG_ITS_SAVE || f->kind == ITSMIG_QEMU_LOG_PENDING_SAVE ||
-                f->kind == ITSMIG_QEMU_LOG_ITS_REGS)
-                g_ptr_array_add(
-                    errors,
-                    g_strdup_printf("%s: %s", itsmig_qemu_log_kind_to_string(f->kind), f->line));
-        }
-        reason = g_strdup_printf("%s in the %zu bytes QEMU logged since the vCPUs stopped%s%s",
-                                 errors->len ? "ITS save errors" : "no ITS save error", len,
-                                 truncated ? " (only the last part was read)" : "",
-                                 rotated ? " (the log was rotated meanwhile)" : "");
-        ev = itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
+        where = g_strdup_printf("in the %zu bytes QEMU logged since the vCPUs stopped%s%s", len,
+                                truncated ? " (only the last part was read)" : "",
+                                rotated ? " (the log was rotated meanwhile)" : "");
+        ev = itsmigd_its_evidence_scan(path, data, len,
+                                       1u << ITSMIG_QEMU_LOG_ITS_SAVE |
+                                           1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
+                                           1u << ITSMIG_QEMU_LOG_ITS_REGS,
+                                       "ITS save", where, &first);
     }
     g_mutex_lock(&r->o->lock);
     g_clear_pointer(&r->job->its_save, json_node_unref);
     r->job->its_save = ev;
     g_mutex_unlock(&r->o->lock);
-    if (errors->len)
+    if (first)
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
-                         "QEMU reported that saving the ITS state failed: %s",
-                         (const char *)g_ptr_array_index(errors, 0));
+                         "QEMU reported that saving the ITS state failed: %s", first);
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -742,8 +770,6 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL, *dest = NULL;
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) incoming = NULL;
     virTypedParameterPtr params = NULL;
     int nparams = 0, maxparams = 0, rc;
     unsigned int flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PAUSED;
@@ -767,15 +793,8 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     if (!peer || !peer->migrate_uri)
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-config",
                          "peer %s has no migrate-uri (set it in [peer %s])", dest, dest);
-    /* Only a destination that answers, and holds no copy, gets one. */
-    incoming = ask_destination(r, "GET", NULL, NULL, &error);
-    if (!incoming)
-        return fail_gerror(res, error);
-    r->dest_last = dest_presence(incoming);
-    if (r->dest_last != ITSMIG_PRESENCE_ABSENT)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
-                         "a domain with UUID %s is already %s on %s", uuid,
-                         itsmig_presence_to_string(r->dest_last), dest);
+    if (!dest_holds_nothing(r, uuid, dest, res))
+        return res->outcome;
 
     dom = lookup(conn, uuid, &absent);
     if (!dom)

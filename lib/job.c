@@ -378,16 +378,16 @@ static char *whereabouts(const ItsmigJob *job)
                            job->source, dst_text, dest);
 }
 
-static void fail(ItsmigJob *job, const char *todo, gint64 now_us)
+static void fail(ItsmigJob *job, const char *advice, gint64 now_us)
 {
     g_autofree char *where = whereabouts(job);
     g_autoptr(GString) s = g_string_new(where);
 
     g_string_append(s, ". ");
-    if (todo)
-        g_string_append(s, todo);
+    if (advice)
+        g_string_append(s, advice);
     for (guint i = 0; i < job->notes->len; i++) {
-        if (i || todo)
+        if (i || advice)
             g_string_append(s, " ");
         g_string_append(s, g_ptr_array_index(job->notes, i));
     }
@@ -450,7 +450,7 @@ static void settle(ItsmigJob *job, gint64 now_us);
 static void source_gone(ItsmigJob *job, gint64 now_us)
 {
     const ItsmigJobFacts *f = &job->facts;
-    g_autofree char *todo = NULL;
+    g_autofree char *advice = NULL;
     const char *dest = job->destination_hostname ? job->destination_hostname : job->destination;
     gboolean verification = job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE ||
                             job->failed_phase == ITSMIG_PHASE_VERIFY_DEST;
@@ -462,27 +462,27 @@ static void source_gone(ItsmigJob *job, gint64 now_us)
         return;
     }
     if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE)
-        todo = g_strdup_printf(
+        advice = g_strdup_printf(
             "The transfer completed, but the ITS tables were not saved on the source (%s), so "
             "the copy on %s holds stale interrupt translations: reboot it there (virsh reset "
             "%s) rather than resuming it.",
             job->error_message, dest, job->domain);
     else if (dest_holds_copy(f))
-        todo = g_strdup_printf("The transfer completed, but verifying the copy on %s failed "
-                               "(%s): decide whether to resume it there (its interrupts may not "
-                               "work) or to reboot it (virsh reset %s).",
-                               dest, job->error_message, job->domain);
+        advice = g_strdup_printf("The transfer completed, but verifying the copy on %s failed "
+                                 "(%s): decide whether to resume it there (its interrupts may not "
+                                 "work) or to reboot it (virsh reset %s).",
+                                 dest, job->error_message, job->domain);
     else if (f->destination == ITSMIG_PRESENCE_UNKNOWN)
-        todo = g_strdup_printf("The source copy is gone and %s could not be asked: look for the "
-                               "guest there (virsh list --all); it may be paused, awaiting "
-                               "verification.",
-                               dest);
+        advice = g_strdup_printf("The source copy is gone and %s could not be asked: look for the "
+                                 "guest there (virsh list --all); it may be paused, awaiting "
+                                 "verification.",
+                                 dest);
     else
-        todo = g_strdup_printf("Neither host shows a copy that can run: check %s, then start "
-                               "the guest from its definition (virsh start %s) on one host "
-                               "only.",
-                               dest, job->domain);
-    fail(job, todo, now_us);
+        advice = g_strdup_printf("Neither host shows a copy that can run: check %s, then start "
+                                 "the guest from its definition (virsh start %s) on one host "
+                                 "only.",
+                                 dest, job->domain);
+    fail(job, advice, now_us);
 }
 
 static void settle(ItsmigJob *job, gint64 now_us);
