@@ -73,6 +73,7 @@ static const char *const other_keys[][2] = {
     { "hook", "on-unreachable" },
     { "policy", "check-emulated" },
     { "policy", "migratable-drivers" },
+    { "policy", "non-migratable-devices" },
 };
 
 /* Upstream VFIO variant drivers that implement migration v2. */
@@ -137,6 +138,7 @@ void itsmigd_config_free(ItsmigdConfig *c)
     for (gsize i = 0; i < ITSMIG_CAP_LAST; i++)
         g_free(c->declared[i]);
     g_strfreev(c->migratable_drivers);
+    g_strfreev(c->non_migratable);
     if (c->peers)
         g_ptr_array_unref(c->peers);
     g_free(c);
@@ -417,6 +419,26 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             g_ptr_array_add(drivers, NULL);
             g_strfreev(c->migratable_drivers);
             c->migratable_drivers = (char **)g_ptr_array_free(g_steal_pointer(&drivers), FALSE);
+        } else if (!strcmp(keys[k], "non-migratable-devices")) {
+            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
+            g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func(g_free);
+
+            for (gsize i = 0; list && list[i]; i++) {
+                g_strstrip(list[i]);
+                if (!list[i][0])
+                    continue;
+                /* Device aliases are letters, digits, '-', '_' and '.'; a
+                 * pattern adds '*' and '?'. */
+                for (const char *p = list[i]; *p; p++) {
+                    if (!g_ascii_isalnum(*p) && !strchr("-_.*?", *p))
+                        return config_error(error, c->path, "policy", keys[k],
+                                            "'%s' is not a device alias pattern", list[i]);
+                }
+                g_ptr_array_add(patterns, g_strdup(list[i]));
+            }
+            g_ptr_array_add(patterns, NULL);
+            g_strfreev(c->non_migratable);
+            c->non_migratable = (char **)g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
         } else if (itsmig_rule_from_string(keys[k], &rule)) {
             if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
                 return config_error(error, c->path, "policy", keys[k], "%s", local->message);

@@ -69,6 +69,7 @@ typedef struct {
     /* [policy] */
     ItsmigCompatPolicy policy;
     char **migratable_drivers; /* host drivers that can migrate a VFIO device's state */
+    char **non_migratable;     /* glob patterns of guest device aliases to unplug for a move */
 
     /* [peers] and [peer NAME] */
     unsigned int peer_connect_timeout; /* seconds */

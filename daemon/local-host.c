@@ -34,6 +34,7 @@ void itsmigd_host_clear(ItsmigdHost *host)
     g_free(host->kvm_json);
     g_clear_pointer(&host->caps, itsmig_host_caps_free);
     g_strfreev(host->migratable_drivers);
+    g_strfreev(host->non_migratable);
     g_free(host->sysfs_pci);
     g_free(host->record_dir);
     g_mutex_clear(&host->lock);
@@ -97,6 +98,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     host->policy = config->policy;
     g_strfreev(host->migratable_drivers);
     host->migratable_drivers = g_strdupv(config->migratable_drivers);
+    g_strfreev(host->non_migratable);
+    host->non_migratable = g_strdupv(config->non_migratable);
     g_mutex_unlock(&host->lock);
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
@@ -118,6 +121,17 @@ void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy)
     g_mutex_lock(&host->lock);
     *ret_policy = host->policy;
     g_mutex_unlock(&host->lock);
+}
+
+gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias)
+{
+    gboolean match = FALSE;
+
+    g_mutex_lock(&host->lock);
+    for (char **p = host->non_migratable; alias && p && *p && !match; p++)
+        match = g_pattern_match_simple(*p, alias);
+    g_mutex_unlock(&host->lock);
+    return match;
 }
 
 void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile)

@@ -24,6 +24,7 @@ typedef struct {
     ItsmigHostCaps *caps; /* replaced whole, never changed in place */
     ItsmigCompatPolicy policy;
     char **migratable_drivers;
+    char **non_migratable; /* [policy] non-migratable-devices */
     char *sysfs_pci;  /* /sys/bus/pci/devices */
     char *record_dir; /* the hook's records ([hook] record-dir); main loop only */
 } ItsmigdHost;
@@ -41,6 +42,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
 
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
 void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy);
+/* Whether @alias matches a pattern of [policy] non-migratable-devices. */
+gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias);
 
 /* Fills each hostdev's host_driver (the driver bound to it here, from
  * sysfs) and migratable (whether that driver is one of the configured

@@ -177,6 +177,8 @@ static gboolean on_reload(gpointer data)
         old->policy = fresh->policy;
         g_strfreev(old->migratable_drivers);
         old->migratable_drivers = g_strdupv(fresh->migratable_drivers);
+        g_strfreev(old->non_migratable);
+        old->non_migratable = g_strdupv(fresh->non_migratable);
         g_free(old->hook_record_dir);
         old->hook_record_dir = g_strdup(fresh->hook_record_dir);
         old->hook_timeout = fresh->hook_timeout;

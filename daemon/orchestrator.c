@@ -20,6 +20,8 @@
 #define LOG_READ_MAX (1024 * 1024)
 /* How often waits look again (device removal, a job ending). */
 #define POLL_US (250 * 1000)
+/* How long the end of a transfer waits for libvirt's JOB_COMPLETED event. */
+#define JOB_COMPLETED_WAIT_US (2 * G_USEC_PER_SEC)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
@@ -443,7 +445,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autofree char *xml = NULL;
     ItsmigCompatPolicy policy;
     virDomainPtr dom;
-    gboolean absent;
+    gboolean absent, explicit_list;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
@@ -454,6 +456,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (r->job->options.detach)
         for (char **a = r->job->options.detach; *a; a++)
             g_ptr_array_add(aliases, g_strdup(*a));
+    explicit_list = aliases->len > 0;
     g_mutex_unlock(&r->o->lock);
 
     verdict = itsmigd_preflight(d, name, dest, &policy, NULL, &profile, &local, &remote, &error);
@@ -497,12 +500,24 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
      * injection (its vLPI state cannot be saved). */
-    if (aliases->len == 0 && policy.quiesce && profile->hostdevs) {
+    if (!explicit_list && policy.quiesce && profile->hostdevs) {
         for (guint i = 0; i < profile->hostdevs->len; i++) {
             const ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
 
             if (h->alias && (verdict->direct_injection || h->migratable != 1))
                 g_ptr_array_add(aliases, g_strdup(h->alias));
+        }
+    }
+    /* And the devices the operator marked as not to be migrated with the
+     * guest (emulated or not): unplugged here, plugged back where it runs. */
+    if (!explicit_list && policy.quiesce && profile->msi_devices) {
+        for (guint i = 0; i < profile->msi_devices->len; i++) {
+            const ItsmigMsiDevice *m = g_ptr_array_index(profile->msi_devices, i);
+
+            if (m->alias && g_strcmp0(m->kind, "controller") != 0 &&
+                itsmigd_host_non_migratable(&d->host, m->alias) &&
+                !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
+                g_ptr_array_add(aliases, g_strdup(m->alias));
         }
     }
     for (guint i = 0; i < aliases->len; i++) {
@@ -832,8 +847,16 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
         fail_libvirt(res, "the transfer failed");
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
-    r->migrating = FALSE;
     g_cond_broadcast(&r->o->cond);
+    /* libvirt sends JOB_COMPLETED, with the downtime, before its reply to
+     * the migration call; the main loop may not have dispatched it yet. */
+    if (rc == 0) {
+        gint64 until = g_get_monotonic_time() + JOB_COMPLETED_WAIT_US;
+
+        while (r->job->progress.downtime_ms < 0 && g_get_monotonic_time() < until)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, until);
+    }
+    r->migrating = FALSE;
     g_mutex_unlock(&r->o->lock);
     g_thread_join(watch);
     virTypedParamsFree(params, nparams);
@@ -1161,17 +1184,36 @@ static void on_device_removed(gpointer data, const char *uuid, const char *alias
     g_mutex_unlock(&o->lock);
 }
 
-static void on_job_completed(gpointer data, const char *uuid, gint64 downtime_ms)
+static void on_job_completed(gpointer data, const char *uuid, virTypedParameterPtr params,
+                             int nparams)
 {
     ItsmigdOrchestrator *o = data;
+    unsigned long long downtime = 0, total = 0, processed = 0, remaining = 0, bps = 0;
+    unsigned long long iteration = 0;
 
+    if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME, &downtime) != 1)
+        return;
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
     g_mutex_lock(&o->lock);
     for (guint i = 0; i < o->runs->len; i++) {
         Run *r = g_ptr_array_index(o->runs, i);
 
-        if (r->migrating && strcmp(r->job->uuid, uuid) == 0 && downtime_ms >= 0)
-            r->job->progress.downtime_ms = downtime_ms;
+        if (!r->migrating || strcmp(r->job->uuid, uuid) != 0)
+            continue;
+        /* The final figures of the transfer, which polling may have missed. */
+        r->job->progress.downtime_ms = (gint64)MIN(downtime, (unsigned long long)G_MAXINT64);
+        r->job->progress.data_total = total;
+        r->job->progress.data_processed = processed;
+        r->job->progress.data_remaining = remaining;
+        r->job->progress.bytes_per_second = bps;
+        r->job->progress.iteration = iteration;
+        r->job->progress.percent = total ? 100.0 * (double)(total - MIN(remaining, total)) / total : -1;
     }
+    g_cond_broadcast(&o->cond);
     g_mutex_unlock(&o->lock);
 }
 

@@ -374,14 +374,8 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_JOB_COMPLETED);
     if (!domain_ids(dom, &ids))
         return 0;
-    if (virt->observer.job_completed) {
-        unsigned long long downtime = 0;
-        gboolean known = virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME,
-                                                 &downtime) == 1;
-
-        virt->observer.job_completed(virt->observer.data, ids.uuid,
-                                     known ? (gint64)downtime : -1);
-    }
+    if (virt->observer.job_completed)
+        virt->observer.job_completed(virt->observer.data, ids.uuid, params, nparams);
     begin_domain_event(b, &ids, g_get_real_time());
     json_builder_set_member_name(b, "stats");
     json_builder_begin_object(b);

@@ -63,8 +63,9 @@ void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);
 /* What the orchestrator hears of libvirt's events, on the main loop. */
 typedef struct {
     void (*device_removed)(gpointer data, const char *uuid, const char *alias);
-    /* @downtime_ms is -1 when the job's statistics do not give it. */
-    void (*job_completed)(gpointer data, const char *uuid, gint64 downtime_ms);
+    /* The completed job's statistics, as libvirt gives them. */
+    void (*job_completed)(gpointer data, const char *uuid, virTypedParameterPtr params,
+                          int nparams);
     gpointer data;
 } ItsmigdVirtObserver;
 

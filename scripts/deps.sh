@@ -11,13 +11,15 @@ RUN="libvirt-daemon libvirt-clients curl"
 # The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
 # busybox themselves are arm64 packages fetched by the bed.
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
+# The two-host bed: libvirt with its QEMU driver, namespaces and a veth pair.
+E2E_BED="libvirt-daemon-driver-qemu iproute2 util-linux passwd"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED $DAEMON_TESTS" ;;
+--test) want="$want $KVM_BED $E2E_BED $DAEMON_TESTS" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -42,4 +44,15 @@ done
 if [ -n "$missing" ]; then
     [ "$updated" = yes ] || apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+
+# The two-host bed runs libvirtd as on a host, and a privileged libvirtd
+# looks up its default QEMU account before reading qemu.conf.  That account
+# comes with libvirt-daemon-system, which would also start a system libvirtd
+# on install; the bed needs only the account.
+if [ "${1:-}" = --test ]; then
+    getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+    getent passwd libvirt-qemu >/dev/null ||
+        useradd --system --gid libvirt-qemu --home-dir /var/lib/libvirt \
+            --no-create-home --shell /usr/sbin/nologin libvirt-qemu
 fi

@@ -131,6 +131,7 @@ static void test_defaults(void)
     g_assert_cmpuint(c->policy.early_boot_window, ==, 300);
     g_assert_false(c->policy.check_emulated);
     g_assert_cmpuint(g_strv_length(c->migratable_drivers), ==, 4);
+    g_assert_null(c->non_migratable);
     g_assert_cmpuint(c->peer_connect_timeout, ==, 3);
     g_assert_cmpuint(c->peer_timeout, ==, 10);
     g_assert_cmpuint(c->peer_cache_ttl, ==, 30);
@@ -720,7 +721,8 @@ static void test_policy(Fixture *f, gconstpointer data)
     g_autoptr(ItsmigdConfig) c =
         load_ok(f, "[policy]\nits-profile-fallback = blocker\ngicd-revision-change = off\n"
                    "gicv4-direct-injection = warning\nearly-boot-window = 60\n"
-                   "check-emulated = yes\nmigratable-drivers = mlx5_vfio_pci; my_vfio_pci;\n");
+                   "check-emulated = yes\nmigratable-drivers = mlx5_vfio_pci; my_vfio_pci;\n"
+                   "non-migratable-devices = ua-scratch*; ; net?\n");
 
     (void)data;
     g_assert_cmpint(c->policy.severity[ITSMIG_RULE_PROFILE_FALLBACK], ==, ITSMIG_VERDICT_BLOCKER);
@@ -731,6 +733,9 @@ static void test_policy(Fixture *f, gconstpointer data)
     g_assert_true(c->policy.check_emulated);
     g_assert_cmpuint(g_strv_length(c->migratable_drivers), ==, 2);
     g_assert_cmpstr(c->migratable_drivers[1], ==, "my_vfio_pci");
+    g_assert_cmpuint(g_strv_length(c->non_migratable), ==, 2);
+    g_assert_cmpstr(c->non_migratable[0], ==, "ua-scratch*");
+    g_assert_cmpstr(c->non_migratable[1], ==, "net?");
 }
 
 static void test_policy_bad(Fixture *f, gconstpointer data)
@@ -741,6 +746,8 @@ static void test_policy_bad(Fixture *f, gconstpointer data)
         {"one-way-move = fatal", "one-way-move"},
         {"check-emulated = 2", "check-emulated"},
         {"migratable-drivers = ../x", "migratable-drivers"},
+        {"non-migratable-devices = ua-a; ua b", "non-migratable-devices"},
+        {"non-migratable-devices = a/b", "non-migratable-devices"},
         {"no-such-rule = off", "no-such-rule"},
     };
 

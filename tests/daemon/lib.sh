@@ -352,6 +352,8 @@ use_itsmigd main
 #   --no-wait            do not wait until /v1/health answers
 #   --no-wait-connected  wait until it answers, not until it says libvirt is connected
 #   --timeout S          how long to wait for /v1/health (default 20, 90 under valgrind)
+#   --exec-in WORDS      a command that execs the rest, e.g. "nsenter -t PID -m -u -n"
+#                        (it must exec, not fork: ITSMIGD_PID is its PID)
 #
 # The config: API socket and state directory in $ITSMIGD_DIR,
 # reconnect-min = 1, reconnect-max = 4, log-level = info.
@@ -371,9 +373,11 @@ start_itsmigd() {
     _wait=yes
     _connected=yes
     _timeout=
+    _in=
     while [ $# -gt 0 ]; do
         case $1 in
         --name) _name=$2; shift 2 ;;
+        --exec-in) _in=$2; shift 2 ;;
         --set) _sets="$_sets
 $2"; shift 2 ;;
         --uri) _uri=$2; shift 2 ;;
@@ -447,6 +451,10 @@ WATCHDOG_USEC=$_wd"
     elif [ -n "$_envs" ]; then
         # shellcheck disable=SC2086
         set -- env $_envs "$@"
+    fi
+    if [ -n "$_in" ]; then
+        # shellcheck disable=SC2086
+        set -- $_in "$@"
     fi
     printf '%s\n' "$*" >"$ITSMIGD_DIR/cmdline"
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Fetches what the real-kernel bed boots: the current Debian arm64 kernel
-# (the linux-image-*-arm64 package that linux-image-arm64:arm64 depends on)
-# and busybox-static:arm64, through apt.  Both are cached under
+# Fetches what the real-kernel bed and the two-host bed boot: the current
+# Debian arm64 kernel (the linux-image-*-arm64 package that
+# linux-image-arm64:arm64 depends on) with the few modules a guest needs for
+# virtio PCI devices, and busybox-static:arm64, through apt.  Both are cached under
 # ${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/kvm, one directory per package
 # version, and reused as long as apt offers the same version.
 #
@@ -12,6 +13,8 @@
 #
 # Prints on stdout, one per line:
 #   kernel_package=<name>  kernel_version=<version>  vmlinuz=<path>
+#   modules=<directory holding virtio_pci_legacy_dev.ko, virtio_pci_modern_dev.ko,
+#            virtio_pci.ko and virtio-rng.ko, in the order they load>
 #   busybox_version=<version>  busybox=<path>
 # Messages go to stderr; any failure exits non-zero with the reason.
 
@@ -69,11 +72,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# fetch PACKAGE VERSION DEST FILE: extracts FILE of the package into DEST
-# unless it is already there.
+# fetch PACKAGE VERSION DEST FILE...: extracts the FILEs of the package into
+# DEST unless they are all already there.
 fetch() {
-    pkg=$1 ver=$2 dest=$3 file=$4
-    [ -f "$dest/$file" ] && return 0
+    pkg=$1 ver=$2 dest=$3
+    shift 3
+    have=yes
+    for file in "$@"; do
+        [ -f "$dest/$file" ] || have=no
+    done
+    [ "$have" = yes ] && return 0
     tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || die "cannot create a temporary directory in $cache"
     # apt drops root for downloading and warns when _apt cannot write here.
     if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
@@ -85,10 +93,17 @@ fetch() {
     deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n 1)
     [ -n "$deb" ] || die "apt-get download $pkg:arm64=$ver produced no .deb"
     mkdir "$tmp/root"
-    # Only the one file: the kernel package's modules are hundreds of MB.
-    dpkg-deb --fsys-tarfile "$deb" | (cd "$tmp/root" && tar -xf - "./$file") ||
-        die "cannot unpack $file from $deb"
-    [ -f "$tmp/root/$file" ] || die "$pkg $ver has no $file"
+    # Only these files: the kernel package's modules are hundreds of MB.
+    members=
+    for file in "$@"; do
+        members="$members ./$file"
+    done
+    # shellcheck disable=SC2086
+    dpkg-deb --fsys-tarfile "$deb" | (cd "$tmp/root" && tar -xf - $members) ||
+        die "cannot unpack$members from $deb"
+    for file in "$@"; do
+        [ -f "$tmp/root/$file" ] || die "$pkg $ver has no $file"
+    done
     rm -rf "$dest"
     mv "$tmp/root" "$dest" || die "cannot move the unpacked $pkg into $dest"
     rm -rf "$tmp"
@@ -97,8 +112,21 @@ fetch() {
 
 kernel_dir="$cache/$(key "$kernel_pkg" "$kernel_ver")"
 # linux-image-6.1.0-56-arm64 installs /boot/vmlinuz-6.1.0-56-arm64
-vmlinuz_file="boot/vmlinuz-${kernel_pkg#linux-image-}"
-fetch "$kernel_pkg" "$kernel_ver" "$kernel_dir" "$vmlinuz_file"
+kernel_release=${kernel_pkg#linux-image-}
+vmlinuz_file="boot/vmlinuz-$kernel_release"
+# virtio, virtio_ring and rng-core are built in.
+modules_dir="lib/modules/$kernel_release/kernel/drivers"
+fetch "$kernel_pkg" "$kernel_ver" "$kernel_dir" "$vmlinuz_file" \
+    "$modules_dir/virtio/virtio_pci_legacy_dev.ko" "$modules_dir/virtio/virtio_pci_modern_dev.ko" \
+    "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko"
+mods="$kernel_dir/lib/modules/$kernel_release/itsmig"
+if [ ! -f "$mods/virtio-rng.ko" ]; then
+    mkdir -p "$mods" || die "cannot create $mods"
+    for m in virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev virtio/virtio_pci \
+        char/hw_random/virtio-rng; do
+        cp "$kernel_dir/$modules_dir/$m.ko" "$mods/" || die "cannot copy $m.ko into $mods"
+    done
+fi
 
 busybox_dir="$cache/$(key busybox-static "$busybox_ver")"
 fetch busybox-static "$busybox_ver" "$busybox_dir" bin/busybox
@@ -106,5 +134,6 @@ fetch busybox-static "$busybox_ver" "$busybox_dir" bin/busybox
 echo "kernel_package=$kernel_pkg"
 echo "kernel_version=$kernel_ver"
 echo "vmlinuz=$kernel_dir/$vmlinuz_file"
+echo "modules=$mods"
 echo "busybox_version=$busybox_ver"
 echo "busybox=$busybox_dir/bin/busybox"
