@@ -181,6 +181,15 @@ EOF
         cp "$BED_CACHE/qemu-caps/"*.xml "$_d/cache/qemu/capabilities/" 2>/dev/null
     fi
 
+    # The hook gate, there before libvirtd starts: libvirtd looks for hooks
+    # only then.  libvirt clears the environment of hooks, so it names its
+    # config: that of this host's itsmigd (bed_itsmigd writes it).
+    cat >"$_d/etc/hooks/qemu.d/50-itsmig" <<EOF
+#!/bin/sh
+ITSMIG_CONFIG='$T/d-$_h/itsmigd.conf' exec '$builddir/client/hooks/itsmig-hook' "\$@"
+EOF
+    chmod 0755 "$_d/etc/hooks/qemu.d/50-itsmig"
+
     eval "_ns=\$BED_NS_$(echo "$_h" | tr ab AB)"
     ip netns exec "$_ns" unshare -m -u --propagation private sh -c '
         d=$1
@@ -249,7 +258,7 @@ bed_restart_libvirtd() {
 # namespaces, named "a" or "b": the API socket in $T/d-H, HTTPS with a token
 # on the host's address for its peer, the journal in $T/h-H/state (kept across
 # restarts), the peer on the other host, and the hook gate in the host's
-# /etc/libvirt/hooks/qemu.d asking this daemon.  Declared capabilities:
+# /etc/libvirt/hooks/qemu.d (installed by bed_up) asks this daemon.  Declared capabilities:
 # aarch64 with an ITS, revisions BED_REVS_H (default 0) with default
 # BED_DEFAULT_H (default 0).
 bed_itsmigd() {
@@ -276,12 +285,6 @@ bed_itsmigd() {
         --set "peer $_p.migrate-address=tcp://$(bed_addr "$_p")" \
         --set "hook.record-dir=$T/h$_h/hook-records" --set hook.timeout=5 \
         "$@"
-    # libvirt clears the environment of hooks; the gate names its config.
-    cat >"$T/h$_h/etc/hooks/qemu.d/50-itsmig" <<EOF
-#!/bin/sh
-ITSMIG_CONFIG='$T/d-$_h/itsmigd.conf' exec '$builddir/client/hooks/itsmig-hook' "\$@"
-EOF
-    chmod 0755 "$T/h$_h/etc/hooks/qemu.d/50-itsmig"
     _bed_save_caps "$_h"
 }
 
