@@ -9,7 +9,7 @@
 #include "itsmig/error.h"
 #include "itsmigctl.h"
 
-#define POLL_INTERVAL_US      (500 * 1000)
+#define POLL_INTERVAL_US      (100 * 1000)
 #define POLL_STEP_US          (50 * 1000)
 #define PLAIN_PROGRESS_GAP_US (5 * G_USEC_PER_SEC)
 
@@ -774,8 +774,8 @@ static const char migrate_description[] =
     "\n"
     "Modes: safe (default) pauses the source before the transfer, so that a\n"
     "rollback is possible until the destination runs; live copies memory while\n"
-    "the vCPUs run, QEMU pauses at switchover, and the destination stays paused\n"
-    "until its ITS is verified.\n"
+    "the vCPUs run and the destination runs from the switchover on, its ITS\n"
+    "verified right after.\n"
     "\n"
     "The connection's --timeout is not available here: --timeout is the job's.\n"
     "\n"

@@ -20,8 +20,6 @@
 #define LOG_READ_MAX (1024 * 1024)
 /* How often waits look again (device removal, a job ending). */
 #define POLL_US (250 * 1000)
-/* How long the end of a transfer waits for libvirt's JOB_COMPLETED event. */
-#define JOB_COMPLETED_WAIT_US (2 * G_USEC_PER_SEC)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
@@ -787,7 +785,7 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
     virTypedParameterPtr params = NULL;
     int nparams = 0, maxparams = 0, rc;
-    unsigned int flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PAUSED;
+    unsigned int flags = VIR_MIGRATE_PEER2PEER;
     ItsmigJobOptions opt;
     ItsmigJobMode mode;
     gboolean absent;
@@ -815,9 +813,15 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     if (!dom)
         return fail_libvirt(res, "cannot look up the domain");
     if (mode == ITSMIG_MODE_LIVE) {
+        /* As plain live migration: the destination runs from the switchover
+         * on, so the guest's pause is QEMU's alone; the save and restore are
+         * verified right after. */
         flags |= VIR_MIGRATE_LIVE;
         /* QEMU stops the vCPUs at switchover: the save is logged after this. */
         mark_log(r, name);
+    } else {
+        /* Nothing runs on the destination before it is verified. */
+        flags |= VIR_MIGRATE_PAUSED;
     }
     if (opt.auto_converge)
         flags |= VIR_MIGRATE_AUTO_CONVERGE;
@@ -848,14 +852,6 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
-    /* libvirt sends JOB_COMPLETED, with the downtime, before its reply to
-     * the migration call; the main loop may not have dispatched it yet. */
-    if (rc == 0) {
-        gint64 until = g_get_monotonic_time() + JOB_COMPLETED_WAIT_US;
-
-        while (r->job->progress.downtime_ms < 0 && g_get_monotonic_time() < until)
-            g_cond_wait_until(&r->o->cond, &r->o->lock, until);
-    }
     r->migrating = FALSE;
     g_mutex_unlock(&r->o->lock);
     g_thread_join(watch);
@@ -880,6 +876,7 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
+    gboolean live;
 
     if (!reply)
         return fail_gerror(res, error);
@@ -892,9 +889,14 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
         r->job->its_restore = json_node_copy(ev);
         g_mutex_unlock(&r->o->lock);
     }
-    if (r->dest_last != ITSMIG_PRESENCE_PAUSED)
+    g_mutex_lock(&r->o->lock);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    g_mutex_unlock(&r->o->lock);
+    if (r->dest_last != ITSMIG_PRESENCE_PAUSED &&
+        !(live && r->dest_last == ITSMIG_PRESENCE_RUNNING))
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
-                         "the destination's copy is %s, not paused awaiting verification",
+                         live ? "the destination's copy is %s, not running or paused"
+                              : "the destination's copy is %s, not paused awaiting verification",
                          itsmig_presence_to_string(r->dest_last));
     if (!ev || !JSON_NODE_HOLDS_OBJECT(ev))
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "peer-error",
@@ -1202,7 +1204,10 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
     for (guint i = 0; i < o->runs->len; i++) {
         Run *r = g_ptr_array_index(o->runs, i);
 
-        if (!r->migrating || strcmp(r->job->uuid, uuid) != 0)
+        /* libvirt sends it just before its reply to the migration call, so
+         * the main loop may dispatch it after the transfer phase ended. */
+        if (strcmp(r->job->uuid, uuid) != 0 || itsmig_phase_is_terminal(r->job->phase) ||
+            !r->job->timings[ITSMIG_PHASE_TRANSFER].started_us)
             continue;
         /* The final figures of the transfer, which polling may have missed. */
         r->job->progress.downtime_ms = (gint64)MIN(downtime, (unsigned long long)G_MAXINT64);

@@ -1,0 +1,146 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Guest-visible pause and total time of a live migration on the two-host
+# bed (tests/e2e/bed.sh): plain "virsh migrate --live --p2p" against
+# itsmigd's live mode and safe mode, alternating, on one guest moving
+# hostA <-> hostB, BENCH_N (default 10) migrations each.
+#
+#   pause     the longest gap between two of the guest's 10 ms ticks around
+#             the migration, as stamped on arrival by the console readers:
+#             what the outside world sees of the guest stopping
+#   downtime  libvirt's own figure (the destination's completed job stats)
+#   total     the wall time of the command (virsh migrate, or itsmigctl
+#             migrate --wait, which polls the job every 100 ms), as an
+#             operator waits for it
+#   job       (itsmigd) the job's own time, from its creation to its end
+#   stop-to-verified  (safe mode) from QEMU's stop (pause-vcpus ended) to the
+#             ITS save verified (verify-its-save ended), from the job record
+#
+# Prints a report (medians and ratios to bare, the targets checked); exits 1
+# when the bed cannot be set up.  Run as root: tests/bench/bench-downtime.sh [builddir]
+
+top_builddir=${1:-${top_builddir:-.}}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+export top_builddir top_srcdir
+. "$top_srcdir/tests/daemon/lib.sh"
+. "$srcdir/tests/e2e/bed.sh"
+
+N=${BENCH_N:-10}
+CTL=$builddir/client/itsmigctl
+[ -x "$CTL" ] || bail "build itsmigctl first ($CTL)"
+
+bed_up
+bed_itsmigd a
+bed_itsmigd b
+bed_guest a g1
+HERE=a
+# Let the guest settle after boot.
+sleep 3
+
+ms() { date +%s%3N; }
+
+# pause_ms FROM-LINE: the largest gap between consecutive ticks among the
+# console lines after FROM-LINE.
+pause_ms() {
+    tail -n +"$(($1 + 1))" "$T/console-g1.log" | awk '
+        $3 == "tick" { if (prev != "" && $1 - prev > max) max = $1 - prev; prev = $1 }
+        END { printf "%.1f\n", max }'
+}
+
+# dest_downtime H: libvirt's downtime of the last incoming migration on H.
+dest_downtime() {
+    bed_in "$1" virsh -q -c qemu:///system domjobinfo --completed g1 2>/dev/null |
+        awk -F: '/^Total downtime/ { gsub(/[^0-9]/, "", $2); print $2 }'
+}
+
+: >"$T/results"
+# one METHOD: one migration of g1 from $HERE to the other host.
+one() {
+    _to=$(bed_peer "$HERE")
+    _from_line=$(wc -l <"$T/console-g1.log")
+    _t0=$(ms)
+    case $1 in
+    bare)
+        bed_in "$HERE" virsh -q -c qemu:///system migrate --live --p2p --persistent --undefinesource \
+            g1 "qemu+tcp://$(bed_addr "$_to")/system" >"$T/one.out" 2>&1
+        _rc=$? ;;
+    live | safe)
+        "$CTL" migrate --socket "$T/d-$HERE/api.sock" g1 --to "$_to" --mode "$1" --wait --json \
+            >"$T/one.out" 2>"$T/one.err"
+        _rc=$? ;;
+    esac
+    _t1=$(ms)
+    if [ "$_rc" != 0 ] || [ "$(bed_domstate "$_to" g1)" != running ]; then
+        echo "bench-downtime: $1 migration to $_to failed (exit $_rc):" >&2
+        cat "$T/one.out" "$T/one.err" 2>/dev/null | head -n 20 >&2
+        exit 1
+    fi
+    # Ticks resume on the destination; give the readers a moment.
+    sleep 1.5
+    _stv=-
+    if [ "$1" = safe ]; then
+        _stv=$(python3 -c '
+import json, sys, datetime
+j = json.load(open(sys.argv[1]))
+t = {p["phase"]: p["ended_at"] for p in j["phases"]}
+f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+print("%.1f" % ((f(t["verify-its-save"]) - f(t["pause-vcpus"])).total_seconds() * 1000))' "$T/one.out")
+    fi
+    _job=-
+    [ "$1" = bare ] || _job=$(python3 -c '
+import json, sys, datetime
+j = json.load(open(sys.argv[1]))
+f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+print("%.0f" % ((f(j["finished_at"]) - f(j["created_at"])).total_seconds() * 1000))' "$T/one.out")
+    printf '%-5s %s->%s pause_ms=%s downtime_ms=%s total_ms=%s job_ms=%s stop_to_verified_ms=%s\n' \
+        "$1" "$(bed_hostname "$HERE")" "$(bed_hostname "$_to")" "$(pause_ms "$_from_line")" \
+        "$(dest_downtime "$_to")" "$((_t1 - _t0))" "$_job" "$_stv" | tee -a "$T/results"
+    HERE=$_to
+}
+
+echo "# itsmig downtime benchmark, $(date -u +%Y-%m-%d)"
+echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+    "$(awk '/MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo); kernel $(uname -r)"
+echo "# $(libvirtd --version), $("$QEMU_AARCH64" --version | head -n 1)"
+echo "# guest: aarch64 virt, TCG, cortex-a57, 1 vCPU, 192 MiB, GICv3 + ITS, virtio-rng on pcie-root" \
+    "(ITS-MSI), ticking every 10 ms; hosts: two libvirtd in network namespaces on a veth pair"
+echo "# $N migrations per method, alternating bare, live, safe; each moves the guest to the other host"
+echo
+i=0
+while [ "$i" -lt "$N" ]; do
+    one bare
+    one live
+    one safe
+    i=$((i + 1))
+done
+
+echo
+median() { # METHOD FIELD
+    sed -n "s/^$1 .* $2=\\([0-9.][0-9.]*\\).*/\\1/p" "$T/results" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+printf '%-6s %14s %16s %14s %12s %18s %12s %12s\n' method "median pause" "median downtime" \
+    "median total" "median job" "stop-to-verified" "pause/bare" "total/bare"
+bp=$(median bare pause_ms)
+bt=$(median bare total_ms)
+for m in bare live safe; do
+    p=$(median "$m" pause_ms)
+    d=$(median "$m" downtime_ms)
+    t=$(median "$m" total_ms)
+    s=$(median "$m" stop_to_verified_ms)
+    j=$(median "$m" job_ms)
+    printf '%-6s %11s ms %13s ms %11s ms %9s ms %15s ms %12s %12s\n' "$m" "$p" "$d" "$t" "$j" "$s" \
+        "$(awk -v a="$p" -v b="$bp" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$t" -v b="$bt" 'BEGIN { printf "%.3f", a / b }')"
+done
+echo
+lp=$(median live pause_ms)
+lt=$(median live total_ms)
+ss=$(median safe stop_to_verified_ms)
+verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
+echo "target: live pause <= bare + 10 ms (one tick): $lp ms vs $bp + 10 ms: $(verdict "$lp <= $bp + 10")"
+echo "target: live total <= 1.10 x bare: $lt ms vs 1.10 x $bt ms: $(verdict "$lt <= 1.10 * $bt")"
+echo "target: safe stop-to-verified-save <= 50 ms: $ss ms: $(verdict "$ss <= 50")"
+echo "safe mode guest-visible pause (reported, no target): $(median safe pause_ms) ms"
+_tap_done=yes
