@@ -721,31 +721,38 @@ typedef struct {
     Result res;
 } Transfer;
 
-static void update_progress(Run *r, virDomainPtr dom)
+/* Takes a job's statistics (polled, or from JOB_COMPLETED) into its progress. */
+static void take_stats_locked(Run *r, virTypedParameterPtr params, int nparams)
 {
-    virTypedParameterPtr params = NULL;
-    int nparams = 0, type;
     unsigned long long total = 0, processed = 0, remaining = 0, bps = 0, iteration = 0;
 
-    if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0)
-        return;
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
     virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
-    virTypedParamsFree(params, nparams);
-    if (type != VIR_DOMAIN_JOB_UNBOUNDED && type != VIR_DOMAIN_JOB_BOUNDED)
-        return;
-    g_mutex_lock(&r->o->lock);
     r->job->progress.data_total = total;
     r->job->progress.data_processed = processed;
     r->job->progress.data_remaining = remaining;
     r->job->progress.bytes_per_second = bps;
     r->job->progress.iteration = iteration;
     r->job->progress.percent = total ? 100.0 * (double)(total - MIN(remaining, total)) / total : -1;
-    publish_locked(r, "progress", NULL, NULL);
-    g_mutex_unlock(&r->o->lock);
+}
+
+static void update_progress(Run *r, virDomainPtr dom)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, type;
+
+    if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0)
+        return;
+    if (type == VIR_DOMAIN_JOB_UNBOUNDED || type == VIR_DOMAIN_JOB_BOUNDED) {
+        g_mutex_lock(&r->o->lock);
+        take_stats_locked(r, params, nparams);
+        publish_locked(r, "progress", NULL, NULL);
+        g_mutex_unlock(&r->o->lock);
+    }
+    virTypedParamsFree(params, nparams);
 }
 
 /* Watches a running transfer: progress, the deadline, an abort. */
@@ -1190,16 +1197,10 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
                              int nparams)
 {
     ItsmigdOrchestrator *o = data;
-    unsigned long long downtime = 0, total = 0, processed = 0, remaining = 0, bps = 0;
-    unsigned long long iteration = 0;
+    unsigned long long downtime = 0;
 
     if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME, &downtime) != 1)
         return;
-    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
-    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
-    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
-    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
-    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
     g_mutex_lock(&o->lock);
     for (guint i = 0; i < o->runs->len; i++) {
         Run *r = g_ptr_array_index(o->runs, i);
@@ -1211,12 +1212,7 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
             continue;
         /* The final figures of the transfer, which polling may have missed. */
         r->job->progress.downtime_ms = (gint64)MIN(downtime, (unsigned long long)G_MAXINT64);
-        r->job->progress.data_total = total;
-        r->job->progress.data_processed = processed;
-        r->job->progress.data_remaining = remaining;
-        r->job->progress.bytes_per_second = bps;
-        r->job->progress.iteration = iteration;
-        r->job->progress.percent = total ? 100.0 * (double)(total - MIN(remaining, total)) / total : -1;
+        take_stats_locked(r, params, nparams);
     }
     g_cond_broadcast(&o->cond);
     g_mutex_unlock(&o->lock);

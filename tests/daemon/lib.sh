@@ -495,6 +495,15 @@ itsmigd_answers() {
         http://localhost/v1/health 2>/dev/null)" = 200 ]
 }
 
+# forget_itsmigd: reaps the current daemon after it died (a fault injected
+# into it), so that it can be started again.
+forget_itsmigd() {
+    wait "$ITSMIGD_PID" 2>/dev/null
+    untrack_pid "$ITSMIGD_PID"
+    rm -f "$ITSMIGD_DIR/pid"
+    ITSMIGD_PID=
+}
+
 # stop_itsmigd [SIGNAL]: sets STOP_STATUS (the exit status).
 stop_itsmigd() {
     [ -n "$ITSMIGD_PID" ] || return 0

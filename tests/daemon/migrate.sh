@@ -219,10 +219,7 @@ for action in preflight suspend-source verify-its-save migrate; do
             not_ok "killed $point $action: itsmigd died at the injected point"
             continue
         fi
-        wait "$ITSMIGD_PID" 2>/dev/null
-        untrack_pid "$ITSMIGD_PID"
-        rm -f "$ITSMIGD_DIR/pid"
-        ITSMIGD_PID=
+        forget_itsmigd
         run_a
         if wait_job "$ID" && [ "$(jbody '.phase == "rolled-back" and .recovered == true and .error != null')" = true ] &&
             [ "$(domstate)" = running ]; then

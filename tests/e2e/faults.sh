@@ -156,10 +156,7 @@ for action in preflight detach suspend-source verify-its-save migrate verify-des
         not_ok "kill after $action: itsmigd died at the injected point"
         continue
     fi
-    wait "$ITSMIGD_PID" 2>/dev/null
-    untrack_pid "$ITSMIGD_PID"
-    rm -f "$ITSMIGD_DIR/pid"
-    ITSMIGD_PID=
+    forget_itsmigd
     bed_run "$HERE"
     from=$HERE
     if wait_end 120; then
