@@ -793,6 +793,10 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
     ItsmigAction a = job->pending;
     ItsmigJobDevice *d = job->has_pending ? device_at(job, a.device) : NULL;
     g_autofree char *message = NULL;
+    /* What was under way, for the record: the action, else the phase. */
+    const char *during = job->has_pending || a.kind != ITSMIG_ACTION_NONE
+                             ? itsmig_action_to_string(a.kind)
+                             : itsmig_phase_to_string(job->phase);
 
     if (itsmig_phase_is_terminal(job->phase))
         return;
@@ -808,17 +812,26 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         job->pending.device = -1;
     }
     if (job->phase == ITSMIG_PHASE_ROLLBACK) {
+        /* The error already says why it rolls back; a note here would say
+         * that the rollback left something undone. */
         rollback_settle(job, now_us);
         return;
     }
     if (job->phase == ITSMIG_PHASE_RESUME_DEST || job->phase == ITSMIG_PHASE_RESTORE_DEVICES) {
         if (facts->destination == ITSMIG_PRESENCE_RUNNING) {
+            add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was running, so "
+                     "the job went on to plug its devices back in.",
+                     during);
             jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
             settle(job, now_us);
             return;
         }
         if (facts->destination == ITSMIG_PRESENCE_PAUSED) {
-            /* Resume it, again. */
+            add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was still paused "
+                     "and is resumed again.",
+                     during);
             job->timings[ITSMIG_PHASE_RESUME_DEST].ended_us = 0;
             job->phase = ITSMIG_PHASE_RESUME_DEST;
             return;
@@ -832,10 +845,8 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         settle(job, now_us);
         return;
     }
-    message = g_strdup_printf("itsmigd stopped during %s; the job was reconciled on restart",
-                              job->has_pending || a.kind != ITSMIG_ACTION_NONE
-                                  ? itsmig_action_to_string(a.kind)
-                                  : itsmig_phase_to_string(job->phase));
+    message =
+        g_strdup_printf("itsmigd stopped during %s; the job was reconciled on restart", during);
     set_error(job, "daemon-restarted", message);
     phase_end(job, job->phase, "failed", now_us);
     forward_failed(job, now_us);

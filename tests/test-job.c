@@ -290,6 +290,9 @@ static void run(const Scenario *sc, Result *res)
             itsmig_job_recover(job, &facts, tick());
             g_assert_true(job->recovered);
             g_assert_false(job->has_pending);
+            /* The record says what happened and what is done about it. */
+            g_assert_true(itsmig_phase_is_terminal(job->phase) || job->error_message ||
+                          job->notes->len > 0);
             job = round_trip(job);
             res->kills++;
             g_assert_false(w.src == ITSMIG_PRESENCE_RUNNING && w.dst == ITSMIG_PRESENCE_RUNNING);

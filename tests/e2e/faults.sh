@@ -167,8 +167,8 @@ for action in preflight detach suspend-source verify-its-save migrate verify-des
     fi
     case $action in
     migrate | verify-dest | resume-dest | attach-dest)
-        check_json "kill after $action: the guest had moved, so the job went forward to DONE, marked recovered" \
-            '.phase == "done" and .recovered == true'
+        check_json "kill after $action: the guest had moved, so the job went forward to DONE, marked recovered, saying so" \
+            '.phase == "done" and .recovered == true and .error == null and any(.notes[]; test("itsmigd restarted"))'
         HERE=$(bed_peer "$HERE") ;;
     *)
         check_json "kill after $action: the job rolled back, marked recovered, saying why" \
