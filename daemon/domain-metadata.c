@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <libvirt/libvirt.h>
 
 #include "itsmig/json-strict.h"
 #include "daemon/domain-metadata.h"
@@ -112,6 +113,21 @@ static void cold_start(ItsmigItsMetadata *m, const ItsmigHostCaps *caps, gint64 
     m->gicd_revision = caps->meta[ITSMIG_CAP_GICD_REVISION].source ? (int)caps->gicd_revision : -1;
     m->started_at = started;
     set_host(m, caps, ITSMIG_METADATA_WRITTEN_START, now);
+}
+
+ItsmigdMetadataCause itsmigd_metadata_cause_of_start(int detail)
+{
+    switch (detail) {
+    case VIR_DOMAIN_EVENT_STARTED_BOOTED:
+    case VIR_DOMAIN_EVENT_STARTED_WAKEUP: return ITSMIGD_METADATA_COLD_START;
+    case VIR_DOMAIN_EVENT_STARTED_MIGRATED:
+    case VIR_DOMAIN_EVENT_STARTED_RESTORED:
+    case VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT:
+    default:
+        /* Unknown details keep the record: overwriting a carried revision
+         * with this host's default would hide the one the guest runs with. */
+        return ITSMIGD_METADATA_ARRIVED;
+    }
 }
 
 gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,

@@ -11,13 +11,20 @@
  * it writes.  Pure: virt-connect.c reads the domain, asks here, and writes.
  */
 typedef enum {
-    ITSMIGD_METADATA_COLD_START, /* started, booted: a new ITS with this host's default revision */
+    ITSMIGD_METADATA_COLD_START, /* booted, or woken from suspend to disk: a new ITS with
+                                  * this host's default revision */
     ITSMIGD_METADATA_ARRIVED,    /* started by incoming migration, restore or snapshot */
     ITSMIGD_METADATA_RESET,      /* the guest reset (reboot event) */
     ITSMIGD_METADATA_FOUND,      /* found running (daemon start, reconnection) */
 
     ITSMIGD_METADATA_CAUSE_LAST
 } ItsmigdMetadataCause;
+
+/* What a STARTED lifecycle event with libvirt's @detail means for the record.
+ * QEMU keeps the guest's ITS state (and the revision it was saved with) only
+ * when it loads a migration stream, a saved state or a snapshot; a wakeup
+ * from suspend to disk is a fresh QEMU whose guest reprograms a new ITS. */
+ItsmigdMetadataCause itsmigd_metadata_cause_of_start(int detail);
 
 /* What the libvirt hook recorded of a domain (client/hooks/itsmig-hook.c). */
 typedef struct {

@@ -300,10 +300,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
             info.persistent = virDomainIsPersistent(dom) == 1;
         added = itsmigd_registry_update(virt->registry, &info, NULL);
         if (event == VIR_DOMAIN_EVENT_STARTED)
-            refresh_profile(virt, dom, &ids,
-                            detail == VIR_DOMAIN_EVENT_STARTED_BOOTED
-                                ? ITSMIGD_METADATA_COLD_START
-                                : ITSMIGD_METADATA_ARRIVED);
+            refresh_profile(virt, dom, &ids, itsmigd_metadata_cause_of_start(detail));
         else if (added || event == VIR_DOMAIN_EVENT_DEFINED)
             refresh_profile(virt, dom, &ids, added ? ITSMIGD_METADATA_FOUND : PROFILE_READ_ONLY);
     } else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {

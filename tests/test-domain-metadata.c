@@ -61,6 +61,22 @@ static ItsmigDomainProfile *guest(const char *host)
     return p;
 }
 
+static void test_cause_of_start(void)
+{
+    /* libvirt's STARTED details, by number as the event carries them. */
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(0 /* booted */), ==,
+                    ITSMIGD_METADATA_COLD_START);
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(1 /* migrated */), ==,
+                    ITSMIGD_METADATA_ARRIVED);
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(2 /* restored */), ==,
+                    ITSMIGD_METADATA_ARRIVED);
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(3 /* from snapshot */), ==,
+                    ITSMIGD_METADATA_ARRIVED);
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(4 /* wakeup */), ==,
+                    ITSMIGD_METADATA_COLD_START);
+    g_assert_cmpint(itsmigd_metadata_cause_of_start(99), ==, ITSMIGD_METADATA_ARRIVED);
+}
+
 static void test_its_absent(void)
 {
     g_autoptr(ItsmigHostCaps) caps = host_caps("1");
@@ -255,6 +271,7 @@ static void test_hook_record_read(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/domain-metadata/cause-of-start", test_cause_of_start);
     g_test_add_func("/domain-metadata/its-absent-never-written", test_its_absent);
     g_test_add_func("/domain-metadata/cold-start-host-default", test_cold_start);
     g_test_add_func("/domain-metadata/cold-start-default-unknown", test_cold_start_default_unknown);
