@@ -184,9 +184,15 @@ EOF
     # The hook gate, there before libvirtd starts: libvirtd looks for hooks
     # only then.  libvirt clears the environment of hooks, so it names its
     # config: that of this host's itsmigd (bed_itsmigd writes it).
+    # The program itself rather than libtool's wrapper script, as installed.
+    if [ -x "$builddir/client/hooks/.libs/itsmig-hook" ]; then
+        _hook="LD_LIBRARY_PATH='$builddir/lib/.libs' exec '$builddir/client/hooks/.libs/itsmig-hook'"
+    else
+        _hook="exec '$builddir/client/hooks/itsmig-hook'"
+    fi
     cat >"$_d/etc/hooks/qemu.d/50-itsmig" <<EOF
 #!/bin/sh
-ITSMIG_CONFIG='$T/d-$_h/itsmigd.conf' exec '$builddir/client/hooks/itsmig-hook' "\$@"
+ITSMIG_CONFIG='$T/d-$_h/itsmigd.conf' $_hook "\$@"
 EOF
     chmod 0755 "$_d/etc/hooks/qemu.d/50-itsmig"
 
