@@ -40,7 +40,6 @@ typedef struct {
     gint64 started_mono;
     /* Under o->lock. */
     gboolean removed; /* a DEVICE_REMOVED for this domain since the last look */
-    gboolean migrating;
     ItsmigPhase published_phase;
 } Run;
 
@@ -847,9 +846,6 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     t.r = r;
     t.dom = dom;
     t.deadline = phase_deadline(r);
-    g_mutex_lock(&r->o->lock);
-    r->migrating = TRUE;
-    g_mutex_unlock(&r->o->lock);
     watch = g_thread_new("itsmigd-transfer", transfer_watch, &t);
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
@@ -859,7 +855,6 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
-    r->migrating = FALSE;
     g_mutex_unlock(&r->o->lock);
     g_thread_join(watch);
     virTypedParamsFree(params, nparams);
