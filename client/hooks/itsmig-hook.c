@@ -559,6 +559,13 @@ static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConf
             name, INPUT_MAX / (1024 * 1024));
         return 1;
     }
+    /* itsmigd would answer 413: say so without asking, naming the setting. */
+    if (!config_error && in->data->len > config->max_domain_xml) {
+        say("refusing incoming migration of %s: the domain XML on stdin (%u bytes) is larger "
+            "than itsmigd accepts ([api] max-domain-xml = %" G_GSIZE_FORMAT ")",
+            name, in->data->len, config->max_domain_xml);
+        return 1;
+    }
     p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
     if (!p) {
         say("refusing incoming migration of %s: the domain XML on stdin is not usable: %s", name,

@@ -275,6 +275,10 @@ is "$WRITER_RC" 0 "an unknown operation with 8 MiB on stdin: the writer saw no E
 feed_hook 2097152 "$T/hook.conf" "$T/ok.xml" vm-ok migrate begin
 is "$WRITER_RC" 0 "migrate begin with 2 MiB on stdin: the writer saw no EPIPE"
 check_hook "... and the guest was let in" 0 ''
+feed_hook 6291456 "$T/hook.conf" "$T/ok.xml" vm-ok migrate begin
+is "$WRITER_RC" 0 "migrate begin with 6 MiB on stdin: the writer saw no EPIPE"
+check_hook "... and the hook refused it as itsmigd would, naming [api] max-domain-xml" \
+    1 'larger than itsmigd accepts \(\[api\] max-domain-xml = 4194304\)'
 feed_hook 20971520 "$T/hook.conf" "$T/ok.xml" vm-ok migrate begin
 is "$WRITER_RC" 0 "migrate begin with 20 MiB on stdin: the writer saw no EPIPE"
 check_hook "... and the hook refused the oversized XML" 1 'larger than 16 MiB'
