@@ -37,6 +37,7 @@ void itsmigd_host_clear(ItsmigdHost *host)
     g_strfreev(host->non_migratable);
     g_free(host->sysfs_pci);
     g_free(host->record_dir);
+    g_free(host->self_check);
     g_mutex_clear(&host->lock);
 }
 
@@ -77,11 +78,18 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     {
         g_autoptr(GError) error = NULL;
 
-        /* Peers validate what we send them the same way. */
-        if (!itsmig_host_caps_check(caps, &error))
-            g_warning("this host's capabilities contradict themselves, so peers will refuse "
-                      "them: %s; check [host] in the configuration",
-                      error->message);
+        /* Peers validate what we send them the same way.  Logged when it
+         * changes, not at every rebuild (each libvirt reconnection). */
+        if (!itsmig_host_caps_check(caps, &error)) {
+            if (g_strcmp0(host->self_check, error->message) != 0)
+                g_warning("this host's capabilities contradict themselves, so peers will refuse "
+                          "them: %s; check [host] in the configuration",
+                          error->message);
+            g_free(host->self_check);
+            host->self_check = g_strdup(error->message);
+        } else {
+            g_clear_pointer(&host->self_check, g_free);
+        }
     }
     g_mutex_lock(&host->lock);
     old = host->caps;

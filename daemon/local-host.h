@@ -27,6 +27,7 @@ typedef struct {
     char **non_migratable; /* [policy] non-migratable-devices */
     char *sysfs_pci;  /* /sys/bus/pci/devices */
     char *record_dir; /* the hook's records ([hook] record-dir); main loop only */
+    char *self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
 } ItsmigdHost;
 
 /* Runs the KVM probe. */

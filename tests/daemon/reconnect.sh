@@ -68,7 +68,10 @@ FILE_URI=$(libvirt_file_uri "$T/node.xml")
 start_libvirtd
 start_notify_listener
 start_itsmigd --name file --uri "$FILE_URI" --env "NOTIFY_SOCKET=$NOTIFY_SOCK"
-start_itsmigd --name default --uri "$LIBVIRT_URI"
+# Its declared capabilities contradict themselves (a default revision it
+# does not support): said once, not at every reconnection.
+start_itsmigd --name default --uri "$LIBVIRT_URI" --set host.its-abi-revisions=0 \
+    --set host.default-its-abi-revision=1
 
 # ---- before --------------------------------------------------------------------------
 
@@ -198,6 +201,10 @@ check_json "delta's history holds reconstructed 'defined' and 'started'" \
     '[.history[] | select(.reconstructed) | .type] | (index("defined") != null and index("started") != null)'
 api GET /v1/domains/beta
 check_error "beta, removed while away, is 404 not-found" 404 not-found
+use_itsmigd default
+wait_for 'api GET /v1/health; [ "$(jbody .libvirt.reconnects)" = 1 ]' 8
+is "$(grep -c 'capabilities contradict themselves' "$ITSMIGD_LOG")" 1 \
+    "the default daemon's self-contradicting capabilities are logged once, not again after the reconnection"
 
 want="alpha:suspended beta:undefined delta:defined delta:started gamma:stopped"
 if wait_for '[ "$(reconstructed f)" = "$want" ]' 5; then
