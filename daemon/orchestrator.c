@@ -891,9 +891,8 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
         r->job->its_restore = json_node_copy(ev);
         g_mutex_unlock(&r->o->lock);
     }
-    g_mutex_lock(&r->o->lock);
+    /* The mode is fixed when the job is made. */
     live = r->job->mode == ITSMIG_MODE_LIVE;
-    g_mutex_unlock(&r->o->lock);
     if (r->dest_last != ITSMIG_PRESENCE_PAUSED &&
         !(live && r->dest_last == ITSMIG_PRESENCE_RUNNING))
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
@@ -1214,7 +1213,6 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
         r->job->progress.downtime_ms = (gint64)MIN(downtime, (unsigned long long)G_MAXINT64);
         take_stats_locked(r, params, nparams);
     }
-    g_cond_broadcast(&o->cond);
     g_mutex_unlock(&o->lock);
 }
 

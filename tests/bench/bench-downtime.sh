@@ -75,6 +75,19 @@ src_stat() {
 }
 
 : >"$T/results"
+# job_span_ms FROM TO: the milliseconds between two times of the job record in
+# $T/one.out, each a member of the record (created_at) or the end of a phase.
+job_span_ms() {
+    python3 - "$T/one.out" "$1" "$2" <<'EOF'
+import datetime, json, sys
+j = json.load(open(sys.argv[1]))
+t = {k: v for k, v in j.items() if k.endswith("_at")}
+t.update((p["phase"], p["ended_at"]) for p in j["phases"])
+f = lambda k: datetime.datetime.strptime(t[k], "%Y-%m-%dT%H:%M:%S.%fZ")
+print("%.1f" % ((f(sys.argv[3]) - f(sys.argv[2])).total_seconds() * 1000))
+EOF
+}
+
 # one METHOD: one migration of g1 from $HERE to the other host.
 one() {
     _to=$(bed_peer "$HERE")
@@ -100,20 +113,12 @@ one() {
     # Ticks resume on the destination; give the readers a moment.
     sleep 1.5
     _stv=-
-    if [ "$1" = safe ]; then
-        _stv=$(python3 -c '
-import json, sys, datetime
-j = json.load(open(sys.argv[1]))
-t = {p["phase"]: p["ended_at"] for p in j["phases"]}
-f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
-print("%.1f" % ((f(t["verify-its-save"]) - f(t["pause-vcpus"])).total_seconds() * 1000))' "$T/one.out")
-    fi
     _job=-
-    [ "$1" = bare ] || _job=$(python3 -c '
-import json, sys, datetime
-j = json.load(open(sys.argv[1]))
-f = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
-print("%.0f" % ((f(j["finished_at"]) - f(j["created_at"])).total_seconds() * 1000))' "$T/one.out")
+    if [ "$1" != bare ]; then
+        _job=$(job_span_ms created_at finished_at)
+        _job=${_job%.*}
+    fi
+    [ "$1" = safe ] && _stv=$(job_span_ms pause-vcpus verify-its-save)
     printf '%-5s %s->%s pause_ms=%s downtime_ms=%s total_ms=%s wall_ms=%s job_ms=%s stop_to_verified_ms=%s\n' \
         "$1" "$(bed_hostname "$HERE")" "$(bed_hostname "$_to")" "$(pause_ms "$_from_line")" \
         "$(src_stat "$HERE" "$_jobs" downtime)" "$(src_stat "$HERE" "$_jobs" time_elapsed)" \
