@@ -15,6 +15,9 @@
 #   kernel_package=<name>  kernel_version=<version>  vmlinuz=<path>
 #   modules=<directory holding virtio_pci_legacy_dev.ko, virtio_pci_modern_dev.ko,
 #            virtio_pci.ko and virtio-rng.ko, in the order they load>
+#   root_modules=<directory holding those and what mounting an ext4 root on
+#            virtio-blk takes: crc16, mbcache, jbd2, crc32c_generic, ext4,
+#            virtio_blk; its file "order" lists them all in loading order>
 #   busybox_version=<version>  busybox=<path>
 # Messages go to stderr; any failure exits non-zero with the reason.
 
@@ -116,9 +119,12 @@ kernel_release=${kernel_pkg#linux-image-}
 vmlinuz_file="boot/vmlinuz-$kernel_release"
 # virtio, virtio_ring and rng-core are built in.
 modules_dir="lib/modules/$kernel_release/kernel/drivers"
+fs_dir="lib/modules/$kernel_release/kernel"
 fetch "$kernel_pkg" "$kernel_ver" "$kernel_dir" "$vmlinuz_file" \
     "$modules_dir/virtio/virtio_pci_legacy_dev.ko" "$modules_dir/virtio/virtio_pci_modern_dev.ko" \
-    "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko"
+    "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko" \
+    "$modules_dir/block/virtio_blk.ko" "$fs_dir/lib/crc16.ko" "$fs_dir/fs/mbcache.ko" \
+    "$fs_dir/fs/jbd2/jbd2.ko" "$fs_dir/crypto/crc32c_generic.ko" "$fs_dir/fs/ext4/ext4.ko"
 mods="$kernel_dir/lib/modules/$kernel_release/itsmig"
 if [ ! -f "$mods/virtio-rng.ko" ]; then
     mkdir -p "$mods" || die "cannot create $mods"
@@ -128,6 +134,20 @@ if [ ! -f "$mods/virtio-rng.ko" ]; then
     done
 fi
 
+# The nested bed's outer guest mounts its root from an ext4 image on virtio-blk.
+# ext4 asks the crypto API for crc32c, which nothing else loads.
+root_mods="$kernel_dir/lib/modules/$kernel_release/itsmig-root"
+if [ ! -f "$root_mods/order" ]; then
+    rm -rf "$root_mods.tmp" && mkdir -p "$root_mods.tmp" || die "cannot create $root_mods.tmp"
+    for m in drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
+        drivers/virtio/virtio_pci drivers/char/hw_random/virtio-rng drivers/block/virtio_blk \
+        lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4; do
+        cp "$kernel_dir/$fs_dir/$m.ko" "$root_mods.tmp/" || die "cannot copy $m.ko into $root_mods"
+        echo "${m##*/}" >>"$root_mods.tmp/order"
+    done
+    rm -rf "$root_mods" && mv "$root_mods.tmp" "$root_mods" || die "cannot move $root_mods.tmp"
+fi
+
 busybox_dir="$cache/$(key busybox-static "$busybox_ver")"
 fetch busybox-static "$busybox_ver" "$busybox_dir" bin/busybox
 
@@ -135,5 +155,6 @@ echo "kernel_package=$kernel_pkg"
 echo "kernel_version=$kernel_ver"
 echo "vmlinuz=$kernel_dir/$vmlinuz_file"
 echo "modules=$mods"
+echo "root_modules=$root_mods"
 echo "busybox_version=$busybox_ver"
 echo "busybox=$busybox_dir/bin/busybox"
