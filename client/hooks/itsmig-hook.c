@@ -510,18 +510,16 @@ static int no_verdict(Incoming *ctx, const ItsmigDomainProfile *p, gboolean unre
     return refuse(ctx);
 }
 
-/* "code: message; code: message", or NULL when the verdict is not one. */
-static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
+/* "code: message; code: message" of a verdict's list of items, or NULL when
+ * @list is not such a list. */
+static char *items_line(JsonNode *list)
 {
     g_autoptr(GString) s = g_string_new(NULL);
-    JsonNode *allowed = json_object_get_member(v, "allowed");
-    JsonNode *blockers = json_object_get_member(v, "blockers");
     JsonArray *a;
 
-    if (!allowed || json_node_get_value_type(allowed) != G_TYPE_BOOLEAN || !blockers ||
-        !JSON_NODE_HOLDS_ARRAY(blockers))
+    if (!list || !JSON_NODE_HOLDS_ARRAY(list))
         return NULL;
-    a = json_node_get_array(blockers);
+    a = json_node_get_array(list);
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *item = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
@@ -532,8 +530,20 @@ static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
             return NULL;
         g_string_append_printf(s, "%s%s: %s", s->len ? "; " : "", code, msg);
     }
-    *ret_allowed = json_node_get_boolean(allowed);
     return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* The blockers' line, or NULL when the verdict is not one. */
+static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
+{
+    JsonNode *allowed = json_object_get_member(v, "allowed");
+    char *line;
+
+    if (!allowed || json_node_get_value_type(allowed) != G_TYPE_BOOLEAN ||
+        !(line = items_line(json_object_get_member(v, "blockers"))))
+        return NULL;
+    *ret_allowed = json_node_get_boolean(allowed);
+    return line;
 }
 
 static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConfig *config,
@@ -594,8 +604,12 @@ static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConf
     } else if (allowed) {
         status = 0;
     } else {
-        say("refusing incoming migration of %s: %s", name,
-            *blockers ? blockers : "itsmigd refused it without naming a blocker");
+        /* A warning may be why: say a declared capability the probe contradicts. */
+        g_autofree char *warnings = items_line(json_object_get_member(verdict, "warnings"));
+
+        say("refusing incoming migration of %s: %s%s%s", name,
+            *blockers ? blockers : "itsmigd refused it without naming a blocker",
+            warnings && *warnings ? "; warnings: " : "", warnings && *warnings ? warnings : "");
         status = refuse(&ctx);
     }
     g_free(ctx.recorded_uuid);

@@ -363,6 +363,19 @@ else
         "$T/fake-requests.log"
     stop_pid "$FAKE_PID" TERM 5
 
+    # A verdict whose warnings may explain the refusal: they are in the line too.
+    cat >"$T/warned.body" <<'EOF'
+{"domain":"vm-ok","allowed":false,
+ "blockers":[{"code":"its-abi-unsupported","message":"revision 0 is not supported by hostB (supports 1)"}],
+ "warnings":[{"code":"host-caps-conflict","message":"hostB declares its_abi_revisions [1] in itsmigd.conf but its probe found [0]"}]}
+EOF
+    start_fake reply 200 "$T/warned.body" "$T/fake-requests.log"
+    run_hook "$T/hook-fake.conf" "$T/ok.xml" vm-ok migrate begin
+    check_hook "a refusal with warnings: the blockers, then the warnings, in one line" 1 \
+        '^itsmig: refusing incoming migration of vm-ok: its-abi-unsupported: revision 0 is not supported by hostB \(supports 1\); warnings: host-caps-conflict: hostB declares its_abi_revisions \[1\] in itsmigd.conf but its probe found \[0\]$'
+    is "$(wc -l <"$T/hook.err" | tr -d ' ')" 1 "... in one line on stderr"
+    stop_pid "$FAKE_PID" TERM 5
+
     printf '{"error":{"code":"libvirt-unavailable","message":"not connected"}}' >"$T/err.body"
     start_fake reply 503 "$T/err.body" "$T/fake-requests.log"
     run_hook "$T/hook-fake.conf" "$T/ok.xml" vm-ok migrate begin
