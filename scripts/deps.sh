@@ -13,13 +13,15 @@ RUN="libvirt-daemon libvirt-clients curl"
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
 # The two-host bed: libvirt with its QEMU driver, namespaces and a veth pair.
 E2E_BED="libvirt-daemon-driver-qemu iproute2 util-linux passwd"
+# The nested bed: an ext4 image of arm64 packages, itsmig cross-built from git.
+NESTED_BED="e2fsprogs git"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED $E2E_BED $DAEMON_TESTS" ;;
+--test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac

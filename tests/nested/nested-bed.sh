@@ -1,0 +1,222 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The nested bed: the whole chain on a real arm64 KVM with the in-kernel
+# GICv3 ITS.  The Debian arm64 kernel boots under qemu-system-aarch64 (TCG,
+# virtualization=on, so /dev/kvm works inside) on an ext4 root made of
+# Debian's arm64 packages (QEMU, libvirt) and an arm64 build of itsmig,
+# installed as a package installs it.  Inside, two libvirt "hosts" each with
+# their itsmigd run KVM guests and the scenarios of tests/nested/scenarios.sh.
+#
+# Prints TAP on stdout: the scenarios' results, then "Bail out!" when the
+# outer guest did not finish (download or build failure, crash, timeout), so
+# such a run fails instead of passing quietly.  The console goes to
+# tests/nested/nested-bed.console.log in the build tree.
+#
+# Environment (set by make check): top_srcdir, top_builddir, QEMU_AARCH64,
+# AARCH64_CC; ITSMIG_CACHE_DIR (downloads, see tests/kvm/fetch-kernel.sh and
+# tests/nested/fetch-debs.sh); ITSMIG_NESTED_BED_TIMEOUT (seconds for the
+# outer guest, default 2400); ITSMIG_NESTED_PAUSE_ROUNDS (how often the
+# scenarios measure the pause without and with itsmigd, default 1);
+# ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
+
+set -u
+
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+srcdir=$(cd "$srcdir" && pwd)
+builddir=$(cd "${top_builddir:-.}" && pwd)
+qemu=${QEMU_AARCH64:-qemu-system-aarch64}
+timeout_s=${ITSMIG_NESTED_BED_TIMEOUT:-2400}
+rounds=${ITSMIG_NESTED_PAUSE_ROUNDS:-1}
+here=$srcdir/tests/nested
+probe=$builddir/tests/e2e/itsmig-guest-probe
+its_fault=$builddir/tests/nested/its-fault.elf
+console=$builddir/tests/nested/nested-bed.console.log
+
+tmp=
+qpid=
+
+cleanup() {
+    if [ -n "$qpid" ]; then
+        kill "$qpid" 2>/dev/null
+        wait "$qpid" 2>/dev/null
+        qpid=
+    fi
+    if [ -n "$tmp" ]; then
+        rm -rf "$tmp"
+    fi
+    tmp=
+}
+
+bail() {
+    echo "Bail out! $*"
+    cleanup
+    exit 1
+}
+
+trap cleanup EXIT
+trap 'bail "interrupted"' INT TERM HUP
+
+for v in "$timeout_s" "$rounds"; do
+    case "$v" in
+    '' | *[!0-9]*) bail "ITSMIG_NESTED_BED_TIMEOUT and ITSMIG_NESTED_PAUSE_ROUNDS must be numbers, not '$v'" ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || {
+    echo "1..0 # SKIP the nested bed needs root (it unpacks packages owned by root)"
+    exit 0
+}
+git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
+    echo "1..0 # SKIP the nested bed builds itsmig for arm64 from a git work tree; $srcdir is none"
+    exit 0
+}
+for tool in "$qemu" cpio gzip timeout mkfs.ext4 openssl git flock; do
+    command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
+done
+[ -x "$probe" ] || bail "$probe has not been built"
+[ -f "$its_fault" ] || bail "$its_fault has not been built"
+mkdir -p "$(dirname "$console")" || bail "cannot create $(dirname "$console")"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-nested.XXXXXX") || bail "cannot create a temporary directory"
+
+# ---- the kernel, busybox, the packages, itsmig for arm64 -------------------------------------
+
+t0=$(date +%s)
+fetched=$(sh "$srcdir/tests/kvm/fetch-kernel.sh" 2>"$tmp/fetch.err") || {
+    sed 's/^/# /' "$tmp/fetch.err"
+    bail "cannot fetch the arm64 kernel or busybox"
+}
+value() {
+    printf '%s\n' "$fetched" | sed -n "s/^$1=//p"
+}
+vmlinuz=$(value vmlinuz)
+busybox=$(value busybox)
+guest_mods=$(value modules)
+root_mods=$(value root_modules)
+[ -f "$vmlinuz" ] && [ -f "$busybox" ] && [ -f "$root_mods/order" ] ||
+    bail "fetch-kernel.sh gave no kernel, busybox or root modules"
+
+base=$(sh "$here/fetch-debs.sh" rootfs bash coreutils util-linux mount procps iproute2 sed grep \
+    mawk hostname findutils jq qemu-system-arm libvirt-daemon libvirt-daemon-driver-qemu \
+    libvirt-clients libglib2.0-0 libjson-glib-1.0-0 libxml2 libvirt0 libvirt-glib-1.0-0 \
+    libmicrohttpd12 libsystemd0 libcurl4 2>"$tmp/debs.err") || {
+    sed 's/^/# /' "$tmp/debs.err"
+    bail "cannot fetch the arm64 packages of the outer guest"
+}
+AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
+    2>"$tmp/cross.err" || {
+    sed 's/^/# /' "$tmp/cross.err"
+    bail "cannot build itsmig for arm64"
+}
+echo "# packages and the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
+
+# ---- the outer guest's root file system -----------------------------------------------------
+
+root=$tmp/root
+cp -a "$base" "$root" && rm -f "$root/.complete" && cp -a "$tmp/install/." "$root/" ||
+    bail "cannot assemble the root file system"
+n=$root/itsmig-nested
+mkdir -p "$n/tls" "$n/initrd/bin" "$n/initrd/modules" "$root/bin" || bail "mkdir in $root"
+# What maintainer scripts would have made: accounts, alternatives, /var/run.
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/bash
+libvirt-qemu:x:64055:108:Libvirt Qemu,,,:/var/lib/libvirt:/usr/sbin/nologin
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+kvm:x:104:libvirt-qemu
+libvirt:x:107:
+libvirt-qemu:x:108:libvirt-qemu
+EOF
+printf 'passwd: files\ngroup: files\nhosts: files\n' >"$root/etc/nsswitch.conf"
+printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
+ln -sf mawk "$root/usr/bin/awk"
+rm -rf "$root/var/run" && ln -s /run "$root/var/run"
+cp "$busybox" "$root/bin/busybox" &&
+    cp "$here/outer-init.sh" "$n/init" &&
+    cp "$here/scenarios.sh" "$n/scenarios.sh" &&
+    cp "$vmlinuz" "$n/vmlinuz" &&
+    cp "$its_fault" "$n/its-fault.elf" &&
+    chmod 0755 "$n/init" "$root/bin/busybox" || bail "cannot copy the bed's files into $n"
+echo "ITSMIG_NESTED_PAUSE_ROUNDS=$rounds" >"$n/env"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-nested \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$n/tls/key.pem" -out "$n/tls/cert.pem" \
+    >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+
+# The nested guests' initramfs: the two-host bed's probe on a virtio-rng.
+cp "$busybox" "$n/initrd/bin/busybox" &&
+    cp "$srcdir/tests/e2e/guest-init.sh" "$n/initrd/init" &&
+    cp "$probe" "$n/initrd/probe" &&
+    cp "$guest_mods"/*.ko "$n/initrd/modules/" &&
+    chmod 0755 "$n/initrd/init" "$n/initrd/probe" "$n/initrd/bin/busybox" ||
+    bail "cannot assemble the nested guests' initramfs"
+(cd "$n/initrd" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 \
+    >"$n/initrd.img" || bail "cannot pack the nested guests' initramfs"
+rm -rf "$n/initrd"
+
+truncate -s 3G "$tmp/root.img" &&
+    mkfs.ext4 -q -F -L itsmig-nested -E root_owner=0:0 -d "$root" "$tmp/root.img" >"$tmp/mkfs.out" 2>&1 || {
+    sed 's/^/# /' "$tmp/mkfs.out"
+    bail "mkfs.ext4 cannot make the root file system"
+}
+rm -rf "$root"
+
+# The outer guest's initramfs: busybox and the modules for an ext4 root on virtio-blk.
+ird=$tmp/initrd
+mkdir -p "$ird/bin" "$ird/modules" &&
+    cp "$busybox" "$ird/bin/busybox" &&
+    cp "$here/initramfs-init.sh" "$ird/init" &&
+    cp "$root_mods"/*.ko "$root_mods/order" "$ird/modules/" &&
+    chmod 0755 "$ird/init" "$ird/bin/busybox" || bail "cannot assemble the outer initramfs"
+(cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$tmp/initrd.gz" ||
+    bail "cannot pack the outer initramfs"
+
+# One bed at a time on this machine (the two-host bed takes the same lock):
+# guests under TCG share two cores.
+exec 8>"${TMPDIR:-/tmp}/itsmig-e2e.lock"
+flock -w 3600 8 || bail "another bed holds ${TMPDIR:-/tmp}/itsmig-e2e.lock"
+
+token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+[ -n "$token" ] || bail "cannot read /dev/urandom"
+
+# ---- boot ---------------------------------------------------------------------------------
+
+echo "# booting $(basename "$vmlinuz") under $qemu with the root in a $(du -h "$tmp/root.img" | cut -f1) image, console in $console"
+start=$(date +%s)
+"$qemu" -version >"$console" 2>&1
+timeout -k 10 "$timeout_s" "$qemu" \
+    -machine virt,gic-version=3,its=on,virtualization=on -cpu max -m 3072 -smp 2 \
+    -nographic -nodefaults -serial stdio -no-reboot \
+    -kernel "$vmlinuz" -initrd "$tmp/initrd.gz" \
+    -drive "file=$tmp/root.img,if=none,id=root,format=raw,cache=unsafe" \
+    -device virtio-blk-pci,drive=root \
+    -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token" \
+    </dev/null >>"$console" 2>&1 &
+qpid=$!
+wait "$qpid"
+qrc=$?
+qpid=
+elapsed=$(($(date +%s) - start))
+
+# ---- the scenarios' TAP ---------------------------------------------------------------------
+
+tr -d '\r' <"$console" >"$tmp/console"
+end_line=$(grep -a "^ITSMIG-NESTED-END $token rc=" "$tmp/console" | head -n 1)
+sed -n "/^ITSMIG-NESTED-START $token\$/,/^ITSMIG-NESTED-END $token rc=/p" "$tmp/console" >"$tmp/run"
+grep -a -E '^(ok|not ok)( |$)|^1\.\.[0-9]+$|^# |^Bail out!' "$tmp/run"
+if [ -n "${ITSMIG_NESTED_PAUSE_OUT:-}" ]; then
+    grep -a '^ITSMIG-NESTED-PAUSE ' "$tmp/run" | sed 's/^ITSMIG-NESTED-PAUSE //' >"$ITSMIG_NESTED_PAUSE_OUT"
+fi
+echo "# the outer guest ran for ${elapsed}s; qemu exited with status $qrc"
+
+if [ -z "$end_line" ]; then
+    if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+        bail "the outer guest did not finish within ${timeout_s}s (see $console)"
+    fi
+    if ! grep -a -q "^ITSMIG-NESTED-START $token\$" "$tmp/console"; then
+        bail "the outer guest never started its scenarios (qemu status $qrc, see $console)"
+    fi
+    bail "the outer guest stopped before its scenarios finished (qemu status $qrc, see $console)"
+fi
+grep -a -q '^1\.\.[0-9][0-9]*$' "$tmp/run" ||
+    bail "the scenarios printed no plan (${end_line#ITSMIG-NESTED-END $token }, see $console)"
+exit 0

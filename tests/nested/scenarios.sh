@@ -1,0 +1,651 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The nested bed's scenarios, run inside the outer arm64 guest (see
+# nested-bed.sh) by its init.  Two arm64 "hosts" share the guest's kernel,
+# KVM and loopback:
+#
+#   hostA  the initial namespaces: libvirtd on 127.0.0.1:16509, itsmigd
+#          with HTTPS for its peer on 127.0.0.1:7441
+#   hostB  its own mount and UTS namespaces (tmpfs over /run and libvirt's
+#          and itsmigd's state, its own /etc/libvirt and /etc/itsmig):
+#          libvirtd on 127.0.0.1:16510, itsmigd on 127.0.0.1:7442
+#
+# itsmig is installed as a package would install it (/usr, /etc/itsmig, the
+# hook gate in /etc/libvirt/hooks/qemu.d).  Guests are type='kvm' with
+# host-passthrough and a GICv3: QEMU uses the kernel's vITS, and the outer
+# kernel's trace (kprobe events) shows its table saves and restores.
+#
+# Prints TAP: "ok N - ..." / "not ok N - ...", "# ..." comments and, last,
+# the plan.  Lines "ITSMIG-NESTED-PAUSE ..." carry the pause measurements.
+# Everything else a failed check needs is printed as comments.
+
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+
+B=/itsmig-nested
+W=/tmp/nested
+TR=/sys/kernel/tracing
+ROUNDS=${ITSMIG_NESTED_PAUSE_ROUNDS:-1}
+mkdir -p "$W"
+
+# ---- TAP --------------------------------------------------------------------------
+
+n=0
+ok() {
+    n=$((n + 1))
+    echo "ok $n - $1"
+}
+not_ok() {
+    n=$((n + 1))
+    echo "not ok $n - $1"
+    [ $# -lt 2 ] || echo "#   $2"
+}
+diag() {
+    echo "# $*"
+}
+# diag_file FILE [LINES]: the last lines of FILE as comments.
+diag_file() {
+    [ -f "$1" ] || {
+        diag "($1 does not exist)"
+        return 0
+    }
+    diag "--- $1 (last ${2:-20} lines)"
+    tail -n "${2:-20}" "$1" | tr -d '\r' | sed 's/^/#   /'
+}
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
+check() {
+    _d=$1
+    shift
+    if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+}
+# wait_for CONDITION SECONDS: polls the shell condition every 0.5 s.
+wait_for() {
+    _end=$((SECONDS + $2))
+    while ! eval "$1"; do
+        [ "$SECONDS" -lt "$_end" ] || return 1
+        sleep 0.5
+    done
+}
+bail() {
+    echo "Bail out! $*"
+    exit 1
+}
+
+# ---- the two hosts -----------------------------------------------------------------
+
+HOLDER_B=
+# on H CMD...: runs CMD on host H (a or b).
+on() {
+    _h=$1
+    shift
+    if [ "$_h" = a ]; then
+        "$@"
+    else
+        nsenter -t "$HOLDER_B" -m -u "$@"
+    fi
+}
+hostname_of() { [ "$1" = a ] && echo hostA || echo hostB; }
+other() { [ "$1" = a ] && echo b || echo a; }
+libvirt_port() { [ "$1" = a ] && echo 16509 || echo 16510; }
+api_port() { [ "$1" = a ] && echo 7441 || echo 7442; }
+
+# virsh_on H ARGS...: virsh on host H's libvirtd; output in $W/virsh.out.
+virsh_on() {
+    _h=$1
+    shift
+    on "$_h" virsh -q -c qemu:///system "$@" >"$W/virsh.out" 2>&1
+}
+domstate() {
+    if on "$1" virsh -q -c qemu:///system domstate "$2" >"$W/domstate.out" 2>&1; then
+        head -n 1 "$W/domstate.out"
+    else
+        echo absent
+    fi
+}
+runs_only_on() {
+    [ "$(domstate "$1" "$2")" = running ] && [ "$(domstate "$(other "$1")" "$2")" = absent ]
+}
+qemu_pid() {
+    on "$1" cat "/run/libvirt/qemu/$2.pid" 2>/dev/null
+}
+
+# host_config H: libvirt's and itsmigd's configuration for host H, in the
+# directories H sees as /etc/libvirt and /etc/itsmig.
+host_config() {
+    _h=$1
+    if [ "$_h" = a ]; then
+        _lv=/etc/libvirt _im=/etc/itsmig
+        _uuid=3f2a9c1e-6b4d-4e8f-a017-5c9d2e7b1a64 _mig=49152
+    else
+        _lv=/etc/libvirt-b _im=/etc/itsmig-b
+        _uuid=8d1e4b72-2f6a-4c39-b8e5-07a3c6f9d215 _mig=49200
+        rm -rf "$_lv" "$_im"
+        cp -a /etc/libvirt "$_lv"
+        cp -a /etc/itsmig "$_im"
+    fi
+    cat >"$_lv/libvirtd.conf" <<EOF
+host_uuid = "$_uuid"
+listen_tcp = 1
+listen_tls = 0
+auth_tcp = "none"
+listen_addr = "127.0.0.1"
+tcp_port = "$(libvirt_port "$_h")"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOF
+    # QEMU writes its own log (stdio_handler): no virtlogd.
+    cat >"$_lv/qemu.conf" <<EOF
+user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+remember_owner = 0
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_port_min = $_mig
+migration_port_max = $((_mig + 15))
+EOF
+    _p=$(other "$_h")
+    mkdir -p "$_im/tls"
+    cp "$B/tls/cert.pem" "$B/tls/key.pem" "$_im/tls/"
+    echo "nested-token-$_h-0123456789abcdef" >"$_im/peer-token"
+    echo "nested-token-$_p-0123456789abcdef" >"$_im/token-$_p"
+    chmod 0600 "$_im/tls/key.pem" "$_im/peer-token" "$_im/token-$_p"
+    # Nothing under [host]: every capability is what the probe finds.
+    cat >"$_im/itsmigd.conf" <<EOF
+[daemon]
+hostname = $(hostname_of "$_h")
+log-level = info
+
+[api]
+listen = 127.0.0.1:$(api_port "$_h")
+
+[peers]
+timeout = 20
+connect-timeout = 5
+# The veto scenario changes hostB's capabilities and asks again at once.
+cache-ttl = 0
+
+[peer $_p]
+url = https://127.0.0.1:$(api_port "$_p")
+ca = /etc/itsmig/tls/cert.pem
+token-file = /etc/itsmig/token-$_p
+migrate-uri = qemu+tcp://127.0.0.1:$(libvirt_port "$_p")/system
+migrate-address = tcp://127.0.0.1
+
+[migration]
+phase-timeout = 240
+
+[hook]
+timeout = 20
+EOF
+}
+
+start_libvirtd() {
+    on "$1" libvirtd -l -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid \
+        >"$W/libvirtd-$1.out" 2>&1 &
+}
+
+ITSMIGD_a=
+ITSMIGD_b=
+# start_itsmigd H: itsmigd on H in the foreground of a background job (so
+# that $! is its PID), logging to $W/itsmigd-H.log; waits until it is
+# connected to libvirt.
+start_itsmigd() {
+    if [ "$1" = a ]; then
+        itsmigd >>"$W/itsmigd-a.log" 2>&1 &
+    else
+        nsenter -t "$HOLDER_B" -m -u itsmigd >>"$W/itsmigd-b.log" 2>&1 &
+    fi
+    eval "ITSMIGD_$1=$!"
+    if ! wait_for "kill -0 $! 2>/dev/null && on $1 itsmigctl host --json 2>/dev/null | jq -e '.libvirt.connected' >/dev/null" 120; then
+        diag_file "$W/itsmigd-$1.log"
+        bail "itsmigd on $(hostname_of "$1") does not answer"
+    fi
+}
+stop_itsmigd() {
+    eval "_pid=\$ITSMIGD_$1"
+    [ -n "$_pid" ] || return 0
+    kill "$_pid" 2>/dev/null
+    wait "$_pid" 2>/dev/null
+    eval "ITSMIGD_$1="
+}
+
+# ctl H ARGS...: itsmigctl on H; stdout in $W/ctl.out, stderr in $W/ctl.err.
+CTL_RC=0
+ctl() {
+    _h=$1
+    shift
+    on "$_h" itsmigctl "$@" >"$W/ctl.out" 2>"$W/ctl.err"
+    CTL_RC=$?
+}
+# jq_ok DESCRIPTION FILTER [FILE]: ok when FILTER is true of FILE ($W/ctl.out).
+jq_ok() {
+    if [ -s "${3:-$W/ctl.out}" ] && jq -e "$2" "${3:-$W/ctl.out}" >/dev/null 2>&1; then
+        ok "$1"
+    else
+        not_ok "$1" "jq: $2"
+        diag_file "${3:-$W/ctl.out}" 60
+        diag_file "$W/ctl.err" 10
+    fi
+}
+
+# ---- guests and their consoles ---------------------------------------------------
+
+# The console of guest NAME goes to a file in each host's /var/log/libvirt;
+# a reader per host stamps every line with the time it arrived (in
+# microseconds) and the host, into $W/console-NAME.log, so one log follows
+# the guest across migrations.
+start_reader() {
+    _h=$1 _name=$2
+    on "$_h" touch "/var/log/libvirt/qemu/$_name-console.log"
+    on "$_h" tail -n +1 -F "/var/log/libvirt/qemu/$_name-console.log" 2>/dev/null |
+        while IFS= read -r _line; do
+            printf '%s %s %s\n' "${EPOCHREALTIME/./}" "$(hostname_of "$_h")" "${_line%$'\r'}"
+        done >>"$W/console-$_name.log" &
+}
+
+# guest_xml NAME KERNEL [INITRD]
+guest_xml() {
+    cat <<EOF
+<domain type='kvm'>
+  <name>$1</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='aarch64' machine='virt'>hvm</type>
+    <kernel>$2</kernel>
+    ${3:+<initrd>$3</initrd>}
+    <cmdline>console=ttyAMA0 quiet panic=-1</cmdline>
+  </os>
+  <features><gic version='3'/></features>
+  <cpu mode='host-passthrough'/>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    <emulator>/usr/bin/qemu-system-aarch64</emulator>
+    <controller type='pci' model='pcie-root'/>
+    <controller type='usb' model='none'/>
+    ${3:+<rng model='virtio'>
+      <backend model='random'>/dev/urandom</backend>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </rng>}
+    <serial type='file'>
+      <source path='/var/log/libvirt/qemu/$1-console.log' append='on'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+}
+
+# start_guest H NAME KERNEL [INITRD]: defines and starts NAME on H.
+start_guest() {
+    guest_xml "$2" "$3" "${4:-}" >"$W/$2.xml"
+    start_reader a "$2"
+    start_reader b "$2"
+    virsh_on "$1" define "$W/$2.xml" && virsh_on "$1" start "$2"
+}
+
+# irq_last NAME [HOST]: the last ITS-MSI count the guest printed (on HOST).
+irq_last() {
+    grep " ${2:-host[AB]} irq " "$W/console-$1.log" 2>/dev/null | tail -n 1 | awk '{ print $NF }'
+}
+# irq_rises NAME HOST: the count printed on HOST rises twice over the next seconds.
+irq_rises() {
+    _before=$(irq_last "$1" "$2")
+    _before=${_before:-0}
+    wait_for "_n=\$(irq_last $1 $2); [ -n \"\$_n\" ] && [ \"\$_n\" -gt $_before ]" 30 || return 1
+    _mid=$(irq_last "$1" "$2")
+    wait_for "_n=\$(irq_last $1 $2); [ \"\$_n\" -gt $_mid ]" 30
+}
+
+# pause_ms NAME SINCE-US: the longest gap between two of the guest's ticks
+# seen since SINCE-US (in ms), from the stamped console.
+pause_ms() {
+    sort -n "$W/console-$1.log" | awk -v since="$2" '
+        $1 >= since && $3 == "tick" { if (prev != "" && $1 - prev > max) max = $1 - prev; prev = $1 }
+        END { printf "%.1f\n", max / 1000 }'
+}
+
+# ---- the kernel's trace, on the one kernel both hosts share ------------------------------
+# A kprobe event on each of KVM's ITS save and restore functions: events,
+# unlike the function tracer, record the thread's process (TGID), which is
+# how a line is tied to one QEMU (live mode saves in its migration thread).
+
+TRACED="vgic_its_save_tables_v0 vgic_its_restore_tables_v0 vgic_v3_save_pending_tables"
+trace_setup() {
+    mountpoint -q "$TR" || mount -t tracefs nodev "$TR" || return 1
+    echo 0 >"$TR/tracing_on" &&
+        echo 1 >"$TR/options/record-tgid" || return 1
+    for _f in $TRACED; do
+        echo "p:itsmig/$_f $_f" >>"$TR/kprobe_events" || return 1
+    done
+    echo 1 >"$TR/events/itsmig/enable" && echo 1 >"$TR/tracing_on"
+}
+trace_clear() {
+    : >"$TR/trace"
+}
+# traced FUNCTION PID: the trace has FUNCTION called by a thread of process PID.
+traced() {
+    grep -E "\(\s*$2\) .* $1: \($1\+" "$TR/trace" >/dev/null
+}
+# trace_line FUNCTION PID: that line, for the record.
+trace_line() {
+    grep -m 1 -E "\(\s*$2\) .* $1: \($1\+" "$TR/trace" | sed 's/^ *//'
+}
+trace_diag() {
+    diag "trace: $(grep -vc '^#' "$TR/trace") lines, on $(cat "$TR/tracing_on")"
+    head -n 30 "$TR/trace" | sed 's/^/#   /'
+}
+
+# ---- start -------------------------------------------------------------------------
+
+diag "outer kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
+diag "$(qemu-system-aarch64 --version | head -n 1); $(libvirtd --version)"
+[ -c /dev/kvm ] || bail "the outer guest has no /dev/kvm"
+trace_setup || bail "cannot set up kprobe events on $TRACED in $TR"
+
+host_config a
+host_config b
+hostname hostA
+unshare -m -u --propagation private bash -c '
+    mount -t tmpfs tmpfs /run &&
+        mkdir -p /run/libvirt /run/lock &&
+        mount --bind /etc/libvirt-b /etc/libvirt &&
+        mount --bind /etc/itsmig-b /etc/itsmig &&
+        for d in /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /var/lib/itsmigd; do
+            mkdir -p "$d" && mount -t tmpfs tmpfs "$d" || exit 1
+        done &&
+        mkdir -p /var/lib/libvirt/qemu /var/log/libvirt/qemu &&
+        hostname hostB || exit 1
+    : >/tmp/nested/holder-ready
+    exec sleep 1000000' >"$W/holder.log" 2>&1 &
+HOLDER_B=$!
+wait_for "[ -f $W/holder-ready ]" 10 || {
+    diag_file "$W/holder.log"
+    bail "cannot set up hostB's namespaces"
+}
+mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt /var/lib/itsmigd
+t0=$SECONDS
+start_libvirtd a
+start_libvirtd b
+diag "kprobe events set up, hostB's namespaces made, both libvirtd started"
+for h in a b; do
+    # The first answer waits for libvirtd's probe of QEMU's capabilities.
+    wait_for "on $h virsh -q -c qemu:///system uri >/dev/null 2>&1" 300 || {
+        diag_file "$W/libvirtd-$h.out"
+        on "$h" cat /var/log/libvirt/libvirtd.log >"$W/libvirtd-$h.log" 2>/dev/null
+        diag_file "$W/libvirtd-$h.log"
+        bail "$(hostname_of "$h")'s libvirtd does not answer"
+    }
+done
+diag "both libvirtd answer after $((SECONDS - t0)) s"
+virsh_on a domcapabilities --virttype kvm --arch aarch64 --machine virt
+if grep -q "<domain>kvm</domain>" "$W/virsh.out"; then
+    ok "libvirt on hostA offers KVM for aarch64 virt"
+else
+    not_ok "libvirt on hostA offers KVM for aarch64 virt"
+    diag_file "$W/virsh.out"
+fi
+
+start_itsmigd a
+start_itsmigd b
+
+# ---- the probe --------------------------------------------------------------------
+
+for h in a b; do
+    ctl "$h" host --json
+    cp "$W/ctl.out" "$W/host-$h.json"
+    jq_ok "$(hostname_of "$h"): /v1/host shows the KVM probe's values, none declared" \
+        '.probe.available == true and .conflicts == [] and
+         ([.caps[] | .source] | all(. != "declared")) and
+         .caps.arch.value == "aarch64" and .caps.arch.source == "probed" and
+         .caps.vgic_its == {"value": true, "source": "probed"} and
+         .caps.its_abi_revisions.source == "probed" and (.caps.its_abi_revisions.value | index(0)) != null and
+         .caps.default_its_abi_revision == {"value": 0, "source": "probed"} and
+         .caps.gicd_revision.source == "probed" and
+         .caps.save_tables == {"value": true, "source": "probed"} and
+         .caps.restore_tables == {"value": true, "source": "probed"} and
+         .caps.save_pending_tables == {"value": true, "source": "probed"}' "$W/host-$h.json"
+done
+diag "hostA probed: $(jq -c '[.caps | to_entries[] | select(.value.source == "probed") | {(.key): .value.value}] | add' "$W/host-a.json")"
+
+# ---- 1. itsmigctl migrate, safe and live -------------------------------------------------
+
+start_guest a g1 "$B/vmlinuz" "$B/initrd.img" || {
+    diag_file "$W/virsh.out"
+    on a cat /var/log/libvirt/qemu/g1.log >"$W/g1-a.log" 2>/dev/null
+    diag_file "$W/g1-a.log"
+    bail "cannot start g1 on hostA"
+}
+t0=$SECONDS
+if wait_for "grep -q ' tick ' $W/console-g1.log" 240; then
+    ok "g1 (KVM, in-kernel ITS) boots on hostA and its probe ticks ($((SECONDS - t0)) s)"
+else
+    not_ok "g1 (KVM, in-kernel ITS) boots on hostA and its probe ticks"
+    diag_file "$W/console-g1.log"
+    on a cat /var/log/libvirt/qemu/g1.log >"$W/g1-a.log" 2>/dev/null
+    diag_file "$W/g1-a.log"
+    bail "g1 did not come up"
+fi
+check "g1's ITS-MSI interrupts rise on hostA" irq_rises g1 hostA
+diag "g1's interrupts: $(grep -a -A3 'init: interrupts' "$W/console-g1.log" | tail -n 3 | cut -d' ' -f3- | tr -s ' ' | tr '\n' '|')"
+ctl a preflight g1 --to b --json
+jq_ok "hostA's itsmigd recorded g1's ITS ABI revision 0 and lets it go to hostB" \
+    '.allowed == true and .its_abi_revision == 0 and .its_abi_revision_origin == "metadata"
+     and .blockers == [] and .warnings == []'
+
+# migrate_ok FROM TO MODE: one itsmigctl job, checked on both hosts, in the
+# outer kernel's trace and in the guest.
+migrate_ok() {
+    _from=$1 _to=$2 _mode=$3
+    _desc="$_mode mode, $(hostname_of "$_from") -> $(hostname_of "$_to")"
+    _src_pid=$(qemu_pid "$_from" g1)
+    trace_clear
+    _since=${EPOCHREALTIME/./}
+    ctl "$_from" migrate g1 --to "$_to" --mode "$_mode" --wait --json --timeout 600
+    cp "$W/ctl.out" "$W/job-$_mode-$_from$_to.json"
+    if [ "$CTL_RC" = 0 ]; then
+        ok "$_desc: itsmigctl migrate --wait exits 0"
+    else
+        not_ok "$_desc: itsmigctl migrate --wait exits 0" "exit $CTL_RC"
+        diag_file "$W/ctl.err" 10
+        diag_file "$W/itsmigd-$_from.log" 30
+    fi
+    jq_ok "$_desc: the job is DONE with no error and no note for a person" \
+        '.phase == "done" and .finished == true and .error == null and .attention == null'
+    jq_ok "$_desc: the ITS save was verified in QEMU's log, with evidence in the record" \
+        '.its_save.checked == true and .its_save.method == "qemu-log" and .its_save.errors == []
+         and (.its_save.reason | test("^no ITS save error in the [0-9]+ bytes QEMU logged since the vCPUs stopped"))
+         and .its_restore.checked == true and .its_restore.errors == []
+         and ([.phases[] | select(.phase == "verify-its-save") | .outcome] == ["ok"])'
+    _dst_pid=$(qemu_pid "$_to" g1)
+    if [ -n "$_src_pid" ] && traced vgic_its_save_tables_v0 "$_src_pid" &&
+        traced vgic_v3_save_pending_tables "$_src_pid"; then
+        ok "$_desc: the pause made the source's QEMU ($_src_pid) save the ITS tables in KVM (kernel trace)"
+        diag "$(trace_line vgic_its_save_tables_v0 "$_src_pid")"
+    else
+        not_ok "$_desc: the pause made the source's QEMU (${_src_pid:-?}) save the ITS tables in KVM (kernel trace)"
+        trace_diag
+    fi
+    if [ -n "$_dst_pid" ] && traced vgic_its_restore_tables_v0 "$_dst_pid"; then
+        ok "$_desc: the destination's QEMU ($_dst_pid) restored the ITS tables in KVM (kernel trace)"
+    else
+        not_ok "$_desc: the destination's QEMU (${_dst_pid:-?}) restored the ITS tables in KVM (kernel trace)"
+    fi
+    if runs_only_on "$_to" g1; then
+        ok "$_desc: g1 runs on $(hostname_of "$_to") and nowhere else"
+    else
+        not_ok "$_desc: g1 runs on $(hostname_of "$_to") and nowhere else" \
+            "$(hostname_of "$_from"): $(domstate "$_from" g1), $(hostname_of "$_to"): $(domstate "$_to" g1)"
+    fi
+    if irq_rises g1 "$(hostname_of "$_to")"; then
+        ok "$_desc: g1's ITS-MSI interrupts keep rising on $(hostname_of "$_to")"
+    else
+        not_ok "$_desc: g1's ITS-MSI interrupts keep rising on $(hostname_of "$_to")"
+        diag_file "$W/console-g1.log" 5
+    fi
+    PAUSE_MS=$(pause_ms g1 "$_since")
+    diag "$_desc: longest gap between the guest's ticks: $PAUSE_MS ms; libvirt's downtime $(jq -r '.progress.downtime_ms' "$W/job-$_mode-$_from$_to.json") ms"
+}
+
+migrate_ok a b safe
+echo "ITSMIG-NESTED-PAUSE how=itsmigd-safe round=1 gap_ms=$PAUSE_MS"
+migrate_ok b a live
+echo "ITSMIG-NESTED-PAUSE how=itsmigd-live round=1 gap_ms=$PAUSE_MS"
+
+# ---- the pause without itsmigd ---------------------------------------------------------
+# virsh migrate --live as an operator would type it, A -> B, against
+# itsmigctl migrate --mode live B -> A, ROUNDS times each.
+
+plain_migrate() {
+    on "$1" virsh -q -c qemu:///system migrate --live --p2p --persistent --undefinesource g1 \
+        "qemu+tcp://127.0.0.1:$(libvirt_port "$2")/system" --migrateuri tcp://127.0.0.1 \
+        >"$W/vmigrate.out" 2>"$W/vmigrate.err"
+}
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    _since=${EPOCHREALTIME/./}
+    if plain_migrate a b && runs_only_on b g1; then
+        ok "round $r: virsh migrate --live hostA -> hostB (no itsmigd in the way) moves g1"
+    else
+        not_ok "round $r: virsh migrate --live hostA -> hostB (no itsmigd in the way) moves g1"
+        diag_file "$W/vmigrate.err" 5
+    fi
+    check "round $r: g1's interrupts keep rising on hostB after virsh migrate" irq_rises g1 hostB
+    echo "ITSMIG-NESTED-PAUSE how=virsh-live round=$r gap_ms=$(pause_ms g1 "$_since")"
+    if [ "$r" -gt 1 ]; then
+        _since=${EPOCHREALTIME/./}
+        ctl b migrate g1 --to a --mode live --wait --json --timeout 600
+        jq_ok "round $r: itsmigctl migrate --mode live hostB -> hostA is DONE" '.phase == "done"'
+        check "round $r: g1's interrupts keep rising on hostA" irq_rises g1 hostA
+        echo "ITSMIG-NESTED-PAUSE how=itsmigd-live round=$r gap_ms=$(pause_ms g1 "$_since")"
+    else
+        # Back to A for what follows.
+        plain_migrate b a || {
+            diag_file "$W/vmigrate.err" 5
+            bail "cannot bring g1 back to hostA"
+        }
+    fi
+    r=$((r + 1))
+done
+[ "$ROUNDS" -le 1 ] || plain_migrate b a || bail "cannot bring g1 back to hostA"
+
+# ---- 2. a real failing ITS save ---------------------------------------------------------
+
+start_guest a gf "$B/its-fault.elf" || {
+    diag_file "$W/virsh.out"
+    bail "cannot start gf on hostA"
+}
+if wait_for "grep -q ' its-fault: alive 2\$' $W/console-gf.log" 120; then
+    ok "gf (bare metal, its device table in the read-only flash) maps its device and runs on hostA"
+else
+    not_ok "gf (bare metal, its device table in the read-only flash) maps its device and runs on hostA"
+fi
+grep -a ' its-fault: ' "$W/console-gf.log" | grep -v ' alive ' | cut -d' ' -f3- | sed 's/^/# /'
+if grep -a ' its-fault: error' "$W/console-gf.log" >/dev/null; then
+    not_ok "gf's setup reports no error"
+else
+    ok "gf's setup reports no error"
+fi
+gf_pid=$(qemu_pid a gf)
+trace_clear
+ctl a migrate gf --to b --mode safe --wait --json --timeout 300
+cp "$W/ctl.out" "$W/job-gf.json"
+if [ "$CTL_RC" != 0 ]; then
+    ok "its-save: itsmigctl migrate gf fails (exit $CTL_RC)"
+else
+    not_ok "its-save: itsmigctl migrate gf fails"
+fi
+jq_ok "its-save: VERIFY_ITS_SAVE failed on QEMU's line and the job rolled back" \
+    '.phase == "rolled-back" and .failed_phase == "verify-its-save" and .error.code == "its-save-failed"
+     and .rollback.resumed == true'
+jq_ok "its-save: the record quotes QEMU's error line, the kernel's EFAULT" \
+    '.its_save.checked == true and ([.its_save.lines[] | select(test("KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0+1: Bad address"))] | length) == 1
+     and (.error.message | test("Bad address"))'
+diag "its-save: $(jq -r '.its_save.lines[0] // "no line"' "$W/job-gf.json")"
+on a cat /var/log/libvirt/qemu/gf.log >"$W/gf-a.log" 2>/dev/null
+if grep -q "KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0000000000000001: Bad address" "$W/gf-a.log"; then
+    ok "its-save: QEMU on hostA logged the failed save itself"
+else
+    not_ok "its-save: QEMU on hostA logged the failed save itself"
+    diag_file "$W/gf-a.log"
+fi
+if [ -n "$gf_pid" ] && traced vgic_its_save_tables_v0 "$gf_pid"; then
+    ok "its-save: the kernel ran the ITS table save for gf's QEMU (kernel trace)"
+    diag "$(trace_line vgic_its_save_tables_v0 "$gf_pid")"
+else
+    not_ok "its-save: the kernel ran the ITS table save for gf's QEMU (${gf_pid:-?}) (kernel trace)"
+    trace_diag
+fi
+if runs_only_on a gf; then
+    ok "its-save: gf runs on hostA again and hostB has nothing"
+else
+    not_ok "its-save: gf runs on hostA again and hostB has nothing" "A: $(domstate a gf), B: $(domstate b gf)"
+fi
+alive_now=$(grep -a -c ' its-fault: alive ' "$W/console-gf.log")
+if wait_for "[ \$(grep -a -c ' its-fault: alive ' $W/console-gf.log) -gt $((alive_now + 1)) ]" 30; then
+    ok "its-save: gf keeps running after the rollback"
+else
+    not_ok "its-save: gf keeps running after the rollback"
+fi
+virsh_on a destroy gf
+
+# ---- 3. the hook veto, with a declaration the probe contradicts -------------------------------
+
+# hostB now declares that its kernel takes ITS ABI revision 1 only; its probe
+# finds revision 0.  The declaration wins and is reported as a conflict.
+stop_itsmigd b
+cat >>/etc/itsmig-b/itsmigd.conf <<EOF
+
+[host]
+its-abi-revisions = 1
+default-its-abi-revision = 1
+EOF
+start_itsmigd b
+ctl b host --json
+cp "$W/ctl.out" "$W/host-b-declared.json"
+jq_ok "veto: hostB's /v1/host reports the declared revisions and the probe's as a conflict" \
+    '.caps.its_abi_revisions == {"value": [1], "source": "declared", "probed": [0]}
+     and .caps.default_its_abi_revision == {"value": 1, "source": "declared", "probed": 0}
+     and .conflicts == ["its_abi_revisions", "default_its_abi_revision"]'
+if grep -Eq "its.abi.revisions = 1 is declared, but the probe found \\[0\\]" "$W/itsmigd-b.log"; then
+    ok "veto: hostB's itsmigd logs the conflict between its declaration and its probe"
+else
+    not_ok "veto: hostB's itsmigd logs the conflict between its declaration and its probe"
+    diag_file "$W/itsmigd-b.log" 10
+fi
+ctl a preflight g1 --to b --json
+jq_ok "veto: preflight from hostA names its-abi-unsupported, and the conflict as a warning" \
+    '[.. | objects | select(has("code")) | .code] | index("its-abi-unsupported") != null
+     and index("host-caps-conflict") != null'
+if plain_migrate a b; then
+    not_ok "veto: virsh migrate of g1 (revision 0) to hostB fails"
+else
+    ok "veto: virsh migrate of g1 (revision 0) to hostB fails"
+fi
+if grep -Eq 'itsmig: refusing incoming migration of g1: (.*; )?its-abi-unsupported' "$W/vmigrate.err"; then
+    ok "veto: virsh's error is hostB's hook refusing, naming its-abi-unsupported"
+else
+    not_ok "veto: virsh's error is hostB's hook refusing, naming its-abi-unsupported"
+fi
+if grep -Eq "; warnings: (.*; )?host-caps-conflict: hostB declares its_abi_revisions \[1\] in itsmigd.conf but its probe found \[0\]" "$W/vmigrate.err"; then
+    ok "veto: the refusal also names the conflict between hostB's declaration and its probe"
+else
+    not_ok "veto: the refusal also names the conflict between hostB's declaration and its probe"
+fi
+diag "veto: $(head -c 900 "$W/vmigrate.err")"
+if runs_only_on a g1; then
+    ok "veto: g1 keeps running on hostA and hostB has nothing"
+else
+    not_ok "veto: g1 keeps running on hostA and hostB has nothing" "A: $(domstate a g1), B: $(domstate b g1)"
+fi
+check "veto: g1's interrupts keep rising on hostA" irq_rises g1 hostA
+
+virsh_on a destroy g1
+stop_itsmigd a
+stop_itsmigd b
+echo "1..$n"
