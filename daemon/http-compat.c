@@ -5,6 +5,7 @@
 
 #include "itsmig/compat.h"
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "daemon/http-routes.h"
 #include "daemon/log.h"
 #include "daemon/preflight.h"
@@ -19,11 +20,11 @@ static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *pr
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
 
     json_builder_begin_object(b);
-    itsmigd_json_add_string_or_null(b, "domain", profile->name);
-    itsmigd_json_add_string_or_null(b, "uuid", uuid ? uuid : profile->uuid);
-    itsmigd_json_add_string_or_null(b, "source", source);
-    itsmigd_json_add_string_or_null(b, "destination", destination);
-    itsmigd_json_add_string_or_null(b, "destination_hostname", destination_hostname);
+    itsmig_json_add_string_or_null(b, "domain", profile->name);
+    itsmig_json_add_string_or_null(b, "uuid", uuid ? uuid : profile->uuid);
+    itsmig_json_add_string_or_null(b, "source", source);
+    itsmig_json_add_string_or_null(b, "destination", destination);
+    itsmig_json_add_string_or_null(b, "destination_hostname", destination_hostname);
     itsmig_verdict_to_json_members(verdict, b);
     json_builder_end_object(b);
     itsmigd_http_reply_builder(req, 200, b);
@@ -157,21 +158,21 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
     domains = itsmigd_registry_all_xml(d->registry);
 
     json_builder_begin_object(b);
-    itsmigd_json_add_string_or_null(b, "source", local->hostname);
+    itsmig_json_add_string_or_null(b, "source", local->hostname);
     json_builder_set_member_name(b, "hosts");
     json_builder_begin_array(b);
     for (gsize i = 0; i < n; i++) {
         json_builder_begin_object(b);
-        itsmigd_json_add_string_or_null(b, "name", names[i]);
-        itsmigd_json_add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
+        itsmig_json_add_string_or_null(b, "name", names[i]);
+        itsmig_json_add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
         json_builder_set_member_name(b, "error");
         if (errors[i]) {
             json_builder_begin_object(b);
-            itsmigd_json_add_string_or_null(b, "code",
-                                            errors[i]->domain == ITSMIG_ERROR
-                                                ? itsmig_error_code_to_string(errors[i]->code)
-                                                : "internal-error");
-            itsmigd_json_add_string_or_null(b, "message", errors[i]->message);
+            itsmig_json_add_string_or_null(b, "code",
+                                           errors[i]->domain == ITSMIG_ERROR
+                                               ? itsmig_error_code_to_string(errors[i]->code)
+                                               : "internal-error");
+            itsmig_json_add_string_or_null(b, "message", errors[i]->message);
             json_builder_end_object(b);
         } else {
             json_builder_add_null_value(b);
@@ -188,10 +189,10 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
         g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(d, x->xml, &local_error);
 
         json_builder_begin_object(b);
-        itsmigd_json_add_string_or_null(b, "name", x->name);
-        itsmigd_json_add_string_or_null(b, "uuid", x->uuid);
+        itsmig_json_add_string_or_null(b, "name", x->name);
+        itsmig_json_add_string_or_null(b, "uuid", x->uuid);
         if (!profile) {
-            itsmigd_json_add_string_or_null(b, "error", local_error->message);
+            itsmig_json_add_string_or_null(b, "error", local_error->message);
             json_builder_end_object(b);
             continue;
         }
@@ -205,14 +206,14 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
                 json_builder_add_int_value(b, here->its_abi_revision);
             else
                 json_builder_add_null_value(b);
-            itsmigd_json_add_string_or_null(b, "its_abi_revision_origin",
-                                            here->its_abi_revision_origin);
+            itsmig_json_add_string_or_null(b, "its_abi_revision_origin",
+                                           here->its_abi_revision_origin);
         }
         json_builder_set_member_name(b, "cells");
         json_builder_begin_array(b);
         for (gsize i = 0; i < n; i++) {
             json_builder_begin_object(b);
-            itsmigd_json_add_string_or_null(b, "host", names[i]);
+            itsmig_json_add_string_or_null(b, "host", names[i]);
             if (caps[i]) {
                 g_autoptr(ItsmigVerdict) v = itsmigd_judge(profile, local, caps[i], known, &policy);
 
@@ -224,8 +225,8 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
                 /* No capabilities, no verdict: never an allow. */
                 json_builder_set_member_name(b, "allowed");
                 json_builder_add_boolean_value(b, FALSE);
-                itsmigd_json_add_string_or_null(b, "error",
-                                                itsmig_error_code_to_string(errors[i]->code));
+                itsmig_json_add_string_or_null(b, "error",
+                                               itsmig_error_code_to_string(errors[i]->code));
                 add_codes(b, "blockers", NULL);
                 add_codes(b, "warnings", NULL);
             }

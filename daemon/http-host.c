@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "itsmig/json-strict.h"
 #include "daemon/http-routes.h"
 
 /* GET /v1/host: the host capabilities document peers exchange
@@ -24,12 +25,12 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
     itsmig_host_caps_to_json_members(caps, b);
     json_builder_set_member_name(b, "libvirt");
     json_builder_begin_object(b);
-    itsmigd_json_add_string_or_null(b, "uri", st.uri);
+    itsmig_json_add_string_or_null(b, "uri", st.uri);
     json_builder_set_member_name(b, "connected");
     json_builder_add_boolean_value(b, st.connected);
-    itsmigd_json_add_string_or_null(b, "version", st.libvirt_version);
-    itsmigd_json_add_string_or_null(b, "hypervisor", st.hypervisor);
-    itsmigd_json_add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
+    itsmig_json_add_string_or_null(b, "version", st.libvirt_version);
+    itsmig_json_add_string_or_null(b, "hypervisor", st.hypervisor);
+    itsmig_json_add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
     json_builder_end_object(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);

@@ -14,6 +14,7 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/qemu-log.h"
 #include "daemon/http-routes.h"
 #include "daemon/log.h"
@@ -131,13 +132,13 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     g_autofree char *xml = present ? virDomainGetXMLDesc(in->dom, 0) : NULL;
 
     json_builder_begin_object(b);
-    itsmigd_json_add_string_or_null(b, "uuid", in->uuid);
-    itsmigd_json_add_string_or_null(b, "domain", name);
+    itsmig_json_add_string_or_null(b, "uuid", in->uuid);
+    itsmig_json_add_string_or_null(b, "domain", name);
     json_builder_set_member_name(b, "present");
     json_builder_add_boolean_value(b, present && state != VIR_DOMAIN_SHUTOFF);
-    itsmigd_json_add_string_or_null(b, "state", present ? itsmigd_state_name(state) : NULL);
-    itsmigd_json_add_string_or_null(b, "reason",
-                                    present ? itsmigd_state_reason_name(state, reason) : NULL);
+    itsmig_json_add_string_or_null(b, "state", present ? itsmigd_state_name(state) : NULL);
+    itsmig_json_add_string_or_null(b, "reason",
+                                   present ? itsmigd_state_reason_name(state, reason) : NULL);
     json_builder_set_member_name(b, "its_restore");
     if (present && state != VIR_DOMAIN_SHUTOFF)
         json_builder_add_value(b, restore_evidence(d, name, xml));

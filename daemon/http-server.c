@@ -285,15 +285,6 @@ gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, con
     return TRUE;
 }
 
-void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value)
-{
-    json_builder_set_member_name(b, key);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
 {
     *ret_len = req->body ? req->body->len : 0;

@@ -61,8 +61,6 @@ const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
  * message ("the request body"). */
 gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
                                     GError **error);
-/* Adds "@key": @value, or null when @value is NULL, to an object @b has begun. */
-void itsmigd_json_add_string_or_null(JsonBuilder *b, const char *key, const char *value);
 
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);

@@ -9,6 +9,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/journal.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/qemu-log.h"
 #include "daemon/http-server.h"
 #include "daemon/itsmigd.h"
@@ -124,14 +125,14 @@ static void publish_locked(Run *r, const char *kind, const char *outcome, const 
     g_autofree char *now = itsmigd_time_string(g_get_real_time());
 
     json_builder_begin_object(b);
-    itsmigd_json_add_string_or_null(b, "time", now);
-    itsmigd_json_add_string_or_null(b, "id", job->id);
-    itsmigd_json_add_string_or_null(b, "domain", job->domain);
-    itsmigd_json_add_string_or_null(b, "uuid", job->uuid);
-    itsmigd_json_add_string_or_null(b, "phase", itsmig_phase_to_string(job->phase));
-    itsmigd_json_add_string_or_null(b, "kind", kind);
-    itsmigd_json_add_string_or_null(b, "outcome", outcome);
-    itsmigd_json_add_string_or_null(b, "message", message);
+    itsmig_json_add_string_or_null(b, "time", now);
+    itsmig_json_add_string_or_null(b, "id", job->id);
+    itsmig_json_add_string_or_null(b, "domain", job->domain);
+    itsmig_json_add_string_or_null(b, "uuid", job->uuid);
+    itsmig_json_add_string_or_null(b, "phase", itsmig_phase_to_string(job->phase));
+    itsmig_json_add_string_or_null(b, "kind", kind);
+    itsmig_json_add_string_or_null(b, "outcome", outcome);
+    itsmig_json_add_string_or_null(b, "message", message);
     json_builder_set_member_name(b, "progress");
     if (strcmp(kind, "progress") == 0) {
         g_autoptr(JsonNode) all = itsmig_job_to_json(job);
@@ -612,9 +613,9 @@ JsonNode *itsmigd_its_evidence(gboolean checked, const char *method, const char 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "checked");
     json_builder_add_boolean_value(b, checked);
-    itsmigd_json_add_string_or_null(b, "method", method);
-    itsmigd_json_add_string_or_null(b, "reason", reason);
-    itsmigd_json_add_string_or_null(b, "log", log);
+    itsmig_json_add_string_or_null(b, "method", method);
+    itsmig_json_add_string_or_null(b, "reason", reason);
+    itsmig_json_add_string_or_null(b, "log", log);
     json_builder_set_member_name(b, "errors");
     json_builder_begin_array(b);
     for (guint i = 0; errors && i < errors->len; i++)

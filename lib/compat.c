@@ -5,6 +5,7 @@
 
 #include "itsmig/compat.h"
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 
 /* ---- rule table ------------------------------------------------------------ */
 
@@ -347,14 +348,6 @@ static char *revisions_text(guint16 mask)
     return g_string_free(s, FALSE);
 }
 
-static void add_string_or_null(JsonBuilder *b, const char *text)
-{
-    if (text)
-        json_builder_add_string_value(b, text);
-    else
-        json_builder_add_null_value(b);
-}
-
 /* The value as compact JSON, as host-caps records a probe's conflicting value. */
 static char *cap_value_json(const ItsmigHostCaps *caps, ItsmigCapField field)
 {
@@ -364,10 +357,16 @@ static char *cap_value_json(const ItsmigHostCaps *caps, ItsmigCapField field)
 
     json_builder_begin_array(b);
     switch (field) {
-    case ITSMIG_CAP_ARCH: add_string_or_null(b, caps->arch); break;
-    case ITSMIG_CAP_KERNEL_RELEASE: add_string_or_null(b, caps->kernel_release); break;
-    case ITSMIG_CAP_QEMU_VERSION: add_string_or_null(b, caps->qemu_version); break;
-    case ITSMIG_CAP_LIBVIRT_VERSION: add_string_or_null(b, caps->libvirt_version); break;
+    case ITSMIG_CAP_ARCH: itsmig_json_add_string_or_null(b, NULL, caps->arch); break;
+    case ITSMIG_CAP_KERNEL_RELEASE:
+        itsmig_json_add_string_or_null(b, NULL, caps->kernel_release);
+        break;
+    case ITSMIG_CAP_QEMU_VERSION:
+        itsmig_json_add_string_or_null(b, NULL, caps->qemu_version);
+        break;
+    case ITSMIG_CAP_LIBVIRT_VERSION:
+        itsmig_json_add_string_or_null(b, NULL, caps->libvirt_version);
+        break;
     case ITSMIG_CAP_PAGE_SIZE: json_builder_add_int_value(b, caps->page_size); break;
     case ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION:
         json_builder_add_int_value(b, caps->default_its_abi_revision);

@@ -10,6 +10,7 @@
 
 #include "itsmig/domain-profile.h"
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 
@@ -1313,15 +1314,6 @@ ItsmigDomainProfile *itsmig_domain_profile_parse(const char *xml, gssize len, GE
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static void add_string_or_null(JsonBuilder *b, const char *member, const char *value)
-{
-    json_builder_set_member_name(b, member);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 static void add_int_or_null(JsonBuilder *b, const char *member, gboolean recorded, gint64 value)
 {
     json_builder_set_member_name(b, member);
@@ -1345,7 +1337,7 @@ static void add_time_or_null(JsonBuilder *b, const char *member, gint64 t)
 {
     g_autofree char *s = format_time(t);
 
-    add_string_or_null(b, member, s);
+    itsmig_json_add_string_or_null(b, member, s);
 }
 
 static void metadata_to_json(const ItsmigItsMetadata *m, JsonBuilder *b)
@@ -1358,12 +1350,13 @@ static void metadata_to_json(const ItsmigItsMetadata *m, JsonBuilder *b)
 
     json_builder_set_member_name(b, "host");
     json_builder_begin_object(b);
-    add_string_or_null(b, "name", m->host);
-    add_string_or_null(b, "written", written_valid(m->written) ? written_names[m->written] : NULL);
+    itsmig_json_add_string_or_null(b, "name", m->host);
+    itsmig_json_add_string_or_null(b, "written",
+                                   written_valid(m->written) ? written_names[m->written] : NULL);
     add_time_or_null(b, "written_at", m->written_at);
-    add_string_or_null(b, "arch", m->host_arch);
+    itsmig_json_add_string_or_null(b, "arch", m->host_arch);
     add_int_or_null(b, "page_size", m->host_page_size != 0, m->host_page_size);
-    add_string_or_null(
+    itsmig_json_add_string_or_null(
         b, "gicv4",
         m->host_gicv4 != ITSMIG_GICV4_UNKNOWN ? itsmig_gicv4_level_to_string(m->host_gicv4) : NULL);
     add_tristate_or_null(b, "save_tables", m->host_save_tables);
@@ -1387,17 +1380,17 @@ static void metadata_to_json(const ItsmigItsMetadata *m, JsonBuilder *b)
 void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
 {
     json_builder_begin_object(b);
-    add_string_or_null(b, "name", p->name);
-    add_string_or_null(b, "uuid", p->uuid);
-    add_string_or_null(b, "type", p->type);
-    add_string_or_null(b, "arch", p->arch);
-    add_string_or_null(b, "machine", p->machine);
-    add_string_or_null(b, "gic_version", p->gic_version);
+    itsmig_json_add_string_or_null(b, "name", p->name);
+    itsmig_json_add_string_or_null(b, "uuid", p->uuid);
+    itsmig_json_add_string_or_null(b, "type", p->type);
+    itsmig_json_add_string_or_null(b, "arch", p->arch);
+    itsmig_json_add_string_or_null(b, "machine", p->machine);
+    itsmig_json_add_string_or_null(b, "gic_version", p->gic_version);
 
     json_builder_set_member_name(b, "its");
     json_builder_begin_object(b);
-    add_string_or_null(b, "presence", itsmig_its_presence_to_string(p->its));
-    add_string_or_null(b, "reason", p->its_reason);
+    itsmig_json_add_string_or_null(b, "presence", itsmig_its_presence_to_string(p->its));
+    itsmig_json_add_string_or_null(b, "reason", p->its_reason);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "vcpus");
@@ -1411,13 +1404,13 @@ void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
         const ItsmigHostdev *h = g_ptr_array_index(p->hostdevs, i);
 
         json_builder_begin_object(b);
-        add_string_or_null(b, "address", h->address);
-        add_string_or_null(b, "driver", h->driver);
+        itsmig_json_add_string_or_null(b, "address", h->address);
+        itsmig_json_add_string_or_null(b, "driver", h->driver);
         json_builder_set_member_name(b, "managed");
         json_builder_add_boolean_value(b, h->managed);
-        add_string_or_null(b, "alias", h->alias);
-        add_string_or_null(b, "guest_address", h->guest_address);
-        add_string_or_null(b, "host_driver", h->host_driver);
+        itsmig_json_add_string_or_null(b, "alias", h->alias);
+        itsmig_json_add_string_or_null(b, "guest_address", h->guest_address);
+        itsmig_json_add_string_or_null(b, "host_driver", h->host_driver);
         add_tristate_or_null(b, "migratable", h->migratable);
         json_builder_end_object(b);
     }
@@ -1429,10 +1422,10 @@ void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
         const ItsmigMsiDevice *d = g_ptr_array_index(p->msi_devices, i);
 
         json_builder_begin_object(b);
-        add_string_or_null(b, "kind", d->kind);
-        add_string_or_null(b, "model", d->model);
-        add_string_or_null(b, "address", d->address);
-        add_string_or_null(b, "alias", d->alias);
+        itsmig_json_add_string_or_null(b, "kind", d->kind);
+        itsmig_json_add_string_or_null(b, "model", d->model);
+        itsmig_json_add_string_or_null(b, "address", d->address);
+        itsmig_json_add_string_or_null(b, "alias", d->alias);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -1442,7 +1435,7 @@ void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
         metadata_to_json(&p->metadata, b);
     else
         json_builder_add_null_value(b);
-    add_string_or_null(b, "its_metadata_error", p->metadata_error);
+    itsmig_json_add_string_or_null(b, "its_metadata_error", p->metadata_error);
     json_builder_end_object(b);
 }
 

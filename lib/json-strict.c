@@ -227,3 +227,13 @@ gboolean itsmig_json_check(const char *text, gsize len, guint max_depth, const c
         return lex_fail(&lx, "data after the value", error);
     return TRUE;
 }
+
+void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const char *value)
+{
+    if (member)
+        json_builder_set_member_name(b, member);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}

@@ -11,6 +11,7 @@
  */
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /* Most nesting any itsmig document needs, with room to spare. */
 #define ITSMIG_JSON_DEPTH_MAX 32
@@ -20,3 +21,8 @@
  * ITSMIG_ERROR_INVALID_JSON "@what is not JSON: <why> at byte N". */
 gboolean itsmig_json_check(const char *text, gsize len, guint max_depth, const char *what,
                            GError **error);
+
+/* Adds @value to @b as a string, or null when it is NULL: as member @member
+ * of the object being built, or, with @member NULL, as the next value (an
+ * array element, or a member whose name was just set). */
+void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const char *value);
