@@ -24,29 +24,7 @@ timeout_s=${ITSMIG_KVM_BED_TIMEOUT:-600}
 guest_bin="$builddir/tests/kvm/itsmig-guest-tests"
 console="$builddir/tests/kvm/kvm-bed.console.log"
 
-tmp=
-qpid=
-
-cleanup() {
-    if [ -n "$qpid" ]; then
-        kill "$qpid" 2>/dev/null
-        wait "$qpid" 2>/dev/null
-        qpid=
-    fi
-    if [ -n "$tmp" ]; then
-        rm -rf "$tmp"
-    fi
-    tmp=
-}
-
-bail() {
-    echo "Bail out! $*"
-    cleanup
-    exit 1
-}
-
-trap cleanup EXIT
-trap 'bail "interrupted"' INT TERM HUP
+. "$srcdir/tests/kvm/boot.sh"
 
 case "$timeout_s" in
 '' | *[!0-9]*) bail "ITSMIG_KVM_BED_TIMEOUT must be a number of seconds, not '$timeout_s'" ;;
@@ -97,40 +75,19 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 # ---- boot -------------------------------------------------------------------------
 
 echo "# booting $(basename "$vmlinuz") ($kernel_version) under $qemu, console in $console"
-start=$(date +%s)
-"$qemu" -version >"$console" 2>&1
-timeout -k 10 "$timeout_s" "$qemu" \
+boot_qemu "$timeout_s" "$console" \
     -machine virt,gic-version=3,its=on,virtualization=on -cpu max -m 1024 -smp 2 \
     -nographic -nodefaults -serial stdio -no-reboot \
     -kernel "$vmlinuz" -initrd "$tmp/initrd.gz" \
-    -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token" \
-    </dev/null >>"$console" 2>&1 &
-qpid=$!
-wait "$qpid"
-qrc=$?
-qpid=
-elapsed=$(($(date +%s) - start))
+    -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token"
 
 # ---- the guest's TAP ---------------------------------------------------------------
 
-# The serial console ends lines with CR LF.
-tr -d '\r' <"$console" >"$tmp/console"
-end_line=$(grep -a "^ITSMIG-GUEST-END $token rc=" "$tmp/console" | head -n 1)
-
-sed -n "/^ITSMIG-GUEST-START $token\$/,/^ITSMIG-GUEST-END $token rc=/p" "$tmp/console" |
-    grep -a -E '^(ok|not ok)( |$)|^1\.\.[0-9]+$|^# |^Bail out!' >"$tmp/tap"
+boot_section ITSMIG-GUEST "$token"
+grep -a -E '^(ok|not ok)( |$)|^1\.\.[0-9]+$|^# |^Bail out!' "$tmp/run" >"$tmp/tap"
 grep -v '^1\.\.' "$tmp/tap"
 echo "# qemu exited with status $qrc after ${elapsed}s"
-
-if [ -z "$end_line" ]; then
-    if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-        bail "the guest did not finish within ${timeout_s}s (see $console)"
-    fi
-    if ! grep -a -q "^ITSMIG-GUEST-START $token\$" "$tmp/console"; then
-        bail "the guest never started its tests (qemu status $qrc, see $console)"
-    fi
-    bail "the guest stopped before its tests finished (qemu status $qrc, see $console)"
-fi
+boot_finished tests
 if ! grep -q '^1\.\.[0-9][0-9]*$' "$tmp/tap"; then
     bail "the guest test program printed no plan (${end_line#ITSMIG-GUEST-END $token }, see $console)"
 fi

@@ -33,29 +33,7 @@ probe=$builddir/tests/e2e/itsmig-guest-probe
 its_fault=$builddir/tests/nested/its-fault.elf
 console=$builddir/tests/nested/nested-bed.console.log
 
-tmp=
-qpid=
-
-cleanup() {
-    if [ -n "$qpid" ]; then
-        kill "$qpid" 2>/dev/null
-        wait "$qpid" 2>/dev/null
-        qpid=
-    fi
-    if [ -n "$tmp" ]; then
-        rm -rf "$tmp"
-    fi
-    tmp=
-}
-
-bail() {
-    echo "Bail out! $*"
-    cleanup
-    exit 1
-}
-
-trap cleanup EXIT
-trap 'bail "interrupted"' INT TERM HUP
+. "$srcdir/tests/kvm/boot.sh"
 
 for v in "$timeout_s" "$rounds"; do
     case "$v" in
@@ -137,7 +115,7 @@ cp "$busybox" "$root/bin/busybox" &&
     cp "$vmlinuz" "$n/vmlinuz" &&
     cp "$its_fault" "$n/its-fault.elf" &&
     chmod 0755 "$n/init" "$root/bin/busybox" || bail "cannot copy the bed's files into $n"
-echo "ITSMIG_NESTED_PAUSE_ROUNDS=$rounds" >"$n/env"
+echo "export ITSMIG_NESTED_PAUSE_ROUNDS=$rounds" >"$n/env"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-nested \
     -addext "subjectAltName=IP:127.0.0.1" -keyout "$n/tls/key.pem" -out "$n/tls/cert.pem" \
     >/dev/null 2>&1 || bail "openssl cannot make a certificate"
@@ -181,42 +159,23 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 # ---- boot ---------------------------------------------------------------------------------
 
 echo "# booting $(basename "$vmlinuz") under $qemu with the root in a $(du -h "$tmp/root.img" | cut -f1) image, console in $console"
-start=$(date +%s)
-"$qemu" -version >"$console" 2>&1
-timeout -k 10 "$timeout_s" "$qemu" \
+boot_qemu "$timeout_s" "$console" \
     -machine virt,gic-version=3,its=on,virtualization=on -cpu max -m 3072 -smp 2 \
     -nographic -nodefaults -serial stdio -no-reboot \
     -kernel "$vmlinuz" -initrd "$tmp/initrd.gz" \
     -drive "file=$tmp/root.img,if=none,id=root,format=raw,cache=unsafe" \
     -device virtio-blk-pci,drive=root \
-    -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token" \
-    </dev/null >>"$console" 2>&1 &
-qpid=$!
-wait "$qpid"
-qrc=$?
-qpid=
-elapsed=$(($(date +%s) - start))
+    -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token"
 
 # ---- the scenarios' TAP ---------------------------------------------------------------------
 
-tr -d '\r' <"$console" >"$tmp/console"
-end_line=$(grep -a "^ITSMIG-NESTED-END $token rc=" "$tmp/console" | head -n 1)
-sed -n "/^ITSMIG-NESTED-START $token\$/,/^ITSMIG-NESTED-END $token rc=/p" "$tmp/console" >"$tmp/run"
+boot_section ITSMIG-NESTED "$token"
 grep -a -E '^(ok|not ok)( |$)|^1\.\.[0-9]+$|^# |^Bail out!' "$tmp/run"
 if [ -n "${ITSMIG_NESTED_PAUSE_OUT:-}" ]; then
     grep -a '^ITSMIG-NESTED-PAUSE ' "$tmp/run" | sed 's/^ITSMIG-NESTED-PAUSE //' >"$ITSMIG_NESTED_PAUSE_OUT"
 fi
 echo "# the outer guest ran for ${elapsed}s; qemu exited with status $qrc"
-
-if [ -z "$end_line" ]; then
-    if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-        bail "the outer guest did not finish within ${timeout_s}s (see $console)"
-    fi
-    if ! grep -a -q "^ITSMIG-NESTED-START $token\$" "$tmp/console"; then
-        bail "the outer guest never started its scenarios (qemu status $qrc, see $console)"
-    fi
-    bail "the outer guest stopped before its scenarios finished (qemu status $qrc, see $console)"
-fi
+boot_finished scenarios
 grep -a -q '^1\.\.[0-9][0-9]*$' "$tmp/run" ||
     bail "the scenarios printed no plan (${end_line#ITSMIG-NESTED-END $token }, see $console)"
 exit 0

@@ -200,7 +200,8 @@ start_itsmigd() {
         nsenter -t "$HOLDER_B" -m -u itsmigd >>"$W/itsmigd-b.log" 2>&1 &
     fi
     eval "ITSMIGD_$1=$!"
-    if ! wait_for "kill -0 $! 2>/dev/null && on $1 itsmigctl host --json 2>/dev/null | jq -e '.libvirt.connected' >/dev/null" 120; then
+    # jq -e exits 0 on empty input: compare its output instead.
+    if ! wait_for "kill -0 $! 2>/dev/null && [ \"\$(on $1 itsmigctl host --json 2>/dev/null | jq -r .libvirt.connected)\" = true ]" 120; then
         diag_file "$W/itsmigd-$1.log"
         bail "itsmigd on $(hostname_of "$1") does not answer"
     fi
