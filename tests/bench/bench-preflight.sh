@@ -22,6 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "bench-preflight: $*" >&2; exit 1; }
+. "$(dirname "$0")/libvirtd.sh"
 [ -x "$itsmigd" ] || fail "build itsmigd first ($itsmigd)"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
@@ -61,27 +62,13 @@ EOC
 pids+=($!)
 
 # A: a private libvirtd with one running GICv3 guest.
-mkdir -p "$tmp/run" "$tmp/empty"
-cat >"$tmp/libvirtd.conf" <<EOC
-unix_sock_dir = "$tmp/run"
-unix_sock_group = "root"
-unix_sock_rw_perms = "0770"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-log_outputs = "3:file:$tmp/libvirtd.log"
-EOC
-LIBVIRT_DRIVER_DIR=$tmp/empty libvirtd -f "$tmp/libvirtd.conf" -p "$tmp/libvirtd.pid" \
-    >"$tmp/libvirtd.out" 2>&1 &
-pids+=($!)
-uri="test+unix:///default?socket=$tmp/run/libvirt-sock"
-for _ in $(seq 100); do [ -S "$tmp/run/libvirt-sock" ] && break; sleep 0.05; done
+bench_libvirtd
 cat >"$tmp/g1.xml" <<'EOX'
 <domain type='test'><name>g1</name><memory>1048576</memory><vcpu>4</vcpu>
 <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os><features><gic version='3'/></features>
 <devices><interface type='network'><source network='default'/><model type='virtio'/></interface></devices>
 </domain>
 EOX
-virsh -q -c "$uri" list --all >/dev/null || fail "libvirtd did not come up"
 # A connection held open keeps the test driver's state for everyone.
 coproc HOLD { virsh -c "$uri" 2>&1; }
 pids+=($HOLD_PID)

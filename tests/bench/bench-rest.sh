@@ -24,6 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "bench-rest: $*" >&2; exit 1; }
+. "$(dirname "$0")/libvirtd.sh"
 [ -x "$itsmigd" ] || fail "build itsmigd first ($itsmigd)"
 command -v wrk >/dev/null || fail "wrk is not installed (apt-get install wrk)"
 
@@ -36,22 +37,9 @@ for ((i = 0; i < N; i++)); do
     printf "<devices><interface type='network'><source network='default'/><model type='virtio'/></interface></devices></domain>\n"
 done | split -l 1 -a 4 -d - "$tmp/xml/vm"
 
-mkdir -p "$tmp/run" "$tmp/empty" "$tmp/state"
-cat >"$tmp/libvirtd.conf" <<EOC
-unix_sock_dir = "$tmp/run"
-unix_sock_group = "root"
-unix_sock_rw_perms = "0770"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-log_outputs = "3:file:$tmp/libvirtd.log"
-EOC
-LIBVIRT_DRIVER_DIR=$tmp/empty libvirtd -f "$tmp/libvirtd.conf" -p "$tmp/libvirtd.pid" \
-    >"$tmp/libvirtd.out" 2>&1 &
-pids+=($!)
-uri="test+unix:///default?socket=$tmp/run/libvirt-sock"
-for _ in $(seq 100); do [ -S "$tmp/run/libvirt-sock" ] && break; sleep 0.05; done
+mkdir -p "$tmp/state"
+bench_libvirtd
 # A connection held open keeps the test driver's state for everyone.
-virsh -c "$uri" list --all >/dev/null || fail "libvirtd did not come up"
 coproc HOLD { virsh -c "$uri" 2>&1; }
 pids+=($HOLD_PID)
 # Define and start them all, then pause every other one.
