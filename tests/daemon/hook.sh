@@ -139,9 +139,10 @@ check_hook() {
     fi
 }
 
-# jq_true JQ-ARGS...: jq -e, quietly.
+# jq_true JQ-ARGS...: the filter's output is true (jq -e alone also passes
+# on empty input).
 jq_true() {
-    jq -e "$@" >/dev/null 2>&1
+    [ "$(jq "$@" 2>/dev/null)" = true ]
 }
 
 # record_is DESC UUID JQ-EXPR

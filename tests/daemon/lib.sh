@@ -596,7 +596,8 @@ check_json() {
 # error_shape_ok CODE: the body is {"error":{"code":CODE,"message":"..."}}
 # with nothing else, and the reply is JSON.  CODE may list alternatives, a|b.
 error_shape_ok() {
-    jq -e --arg c "$1" '
+    # jq -e alone would pass on an empty body.
+    [ -s "$T/api.body" ] && jq -e --arg c "$1" '
         (keys == ["error"]) and (.error | type == "object")
         and (.error.code as $got | $c | split("|") | index($got) != null)
         and (.error.message | type == "string" and length > 0)' "$T/api.body" >/dev/null 2>&1 ||

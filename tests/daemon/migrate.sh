@@ -124,7 +124,7 @@ check_json "the save was verified from the QEMU log (no error), the verdict kept
 check_json "rollback resumed the guest; the destination never had it" \
     '.rollback.resumed == true and .facts.source == "running" and .facts.destination == "absent" and .attention == null'
 is "$(domstate)" running "g1 runs on A again"
-if [ -f "$T/state-a/jobs/$ID.json" ] && jq -e '.finished == true and .phase == "rolled-back"' \
+if [ -s "$T/state-a/jobs/$ID.json" ] && jq -e '.finished == true and .phase == "rolled-back"' \
     "$T/state-a/jobs/$ID.json" >/dev/null; then
     ok "the journal holds the finished record"
 else
