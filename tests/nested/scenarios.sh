@@ -533,7 +533,6 @@ while [ "$r" -le "$ROUNDS" ]; do
     fi
     r=$((r + 1))
 done
-[ "$ROUNDS" -le 1 ] || plain_migrate b a || bail "cannot bring g1 back to hostA"
 
 # ---- 2. a real failing ITS save ---------------------------------------------------------
 
