@@ -24,6 +24,25 @@ itsmig_gicv4_level_to_string(ItsmigGicv4Level level); /* "unknown", "none", "4.0
 
 #define ITSMIG_GICV4_SOURCE_MAX 128
 
+/*
+ * Where kernels' vITS implementations differ, measured in scratch VMs rather
+ * than inferred from a version.  Errno values are positive; 0 means the
+ * operation succeeded.  Meaningful only when measured is true.
+ */
+typedef struct {
+    bool measured;
+    /* KVM_DEV_ARM_ITS_SAVE_TABLES with a mapped device whose device-table
+     * entry the guest made unreachable (the L2 page of a two-level table
+     * dropped): 0 when the save succeeds and leaves the device out, else the
+     * errno the save fails with. */
+    int save_unreachable_device_errno;
+    /* A GITS_BASER write while devices are mapped: true when a later save
+     * still writes the mappings, false when the write dropped them. */
+    bool baser_write_keeps_mappings;
+    /* A distributor register access before KVM_DEV_ARM_VGIC_CTRL_INIT. */
+    int gicd_access_before_init_errno;
+} ItsmigKvmItsSemantics;
+
 typedef struct {
     bool available; /* false: see unavailable_reason; only kernel_release and arch are set */
     char unavailable_reason[256];
@@ -48,6 +67,8 @@ typedef struct {
 
     ItsmigGicv4Level gicv4;
     char gicv4_source[ITSMIG_GICV4_SOURCE_MAX]; /* where gicv4 came from, for people */
+
+    ItsmigKvmItsSemantics semantics;
 } ItsmigKvmItsCaps;
 
 /* true when the probe saw the kernel accept ITS table ABI revision @rev. */
