@@ -506,11 +506,11 @@ int itsmig_kvm_vm_vgic_ctrl(ItsmigKvmVm *vm, uint64_t attr, ItsmigDiag *diag)
     return r;
 }
 
-/* Kernels answer an access to a vGIC that is not initialised yet with EBUSY
- * (which also means a running vCPU, impossible here) or ENXIO. */
+/* The kernel answers EBUSY both for a running vCPU and for a vGIC that is
+ * not initialised yet; only the second can happen here. */
 static const char *vgic_hint(const ItsmigKvmVm *vm, int r)
 {
-    return (r == -EBUSY || r == -ENXIO) && !vm->vgic_ready
+    return r == -EBUSY && !vm->vgic_ready
                ? " (the vGIC is not initialised: KVM_DEV_ARM_VGIC_CTRL_INIT comes first)"
                : "";
 }

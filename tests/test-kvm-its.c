@@ -294,7 +294,7 @@ static void test_json_semantics_skips_drops(void)
     caps.semantics.measured = true;
     caps.semantics.save_unreachable_device_errno = 0;
     caps.semantics.baser_write_keeps_mappings = false;
-    caps.semantics.gicd_access_before_init_errno = ENXIO;
+    caps.semantics.gicd_access_before_init_errno = 0;
     root = itsmig_kvm_its_caps_to_json(&caps);
     sem = semantics_of(root);
 
@@ -304,7 +304,7 @@ static void test_json_semantics_skips_drops(void)
     fact = json_object_get_object_member(sem, "baser_write");
     g_assert_false(json_object_get_boolean_member(fact, "keeps_mappings"));
     fact = json_object_get_object_member(sem, "gicd_access_before_init");
-    g_assert_cmpstr(json_object_get_string_member(fact, "errno"), ==, "ENXIO");
+    g_assert_true(json_object_get_null_member(fact, "errno")); /* the access succeeded */
 }
 
 static void test_json_semantics_not_measured(void)
@@ -365,7 +365,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm-its/probe/this-host-does-not-crash", test_probe_this_host);
     g_test_add_func("/kvm-its/vm/new-enotsup-off-arm64", test_vm_new_unsupported);
     g_test_add_func("/kvm-its/json/semantics-fails-keeps-ebusy", test_json_semantics_fails_keeps);
-    g_test_add_func("/kvm-its/json/semantics-skips-drops-enxio", test_json_semantics_skips_drops);
+    g_test_add_func("/kvm-its/json/semantics-skips-drops-gicd-ok", test_json_semantics_skips_drops);
     g_test_add_func("/kvm-its/json/semantics-not-measured-null-facts",
                     test_json_semantics_not_measured);
     g_test_add_func("/kvm-its/json/semantics-null-when-unavailable",

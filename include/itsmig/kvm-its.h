@@ -39,7 +39,8 @@ typedef struct {
     /* A GITS_BASER write while devices are mapped: true when a later save
      * still writes the mappings, false when the write dropped them. */
     bool baser_write_keeps_mappings;
-    /* A distributor register access before KVM_DEV_ARM_VGIC_CTRL_INIT. */
+    /* A distributor register access before KVM_DEV_ARM_VGIC_CTRL_INIT: the
+     * errno, or 0 where the kernel serves it. */
     int gicd_access_before_init_errno;
 } ItsmigKvmItsSemantics;
 
