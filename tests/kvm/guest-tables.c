@@ -642,7 +642,9 @@ static void check_save(ItsmigKvmVm *vm, const char *tag, const ItsmigItsSaveInpu
             guest_tap_diag("  decoded %zu devices / %zu events / %zu collections, %s",
                            rep.mapping.n_devices, rep.mapping.n_events, rep.mapping.n_collections,
                            rep.restore_cause ? rep.restore_cause : "no finding");
-        dump_for_host(vm, itsmig_gits_iidr_make_kvm(0), sin->baser0, sin->baser1, 0, &pred.saved);
+        if (pred.saved.n_events + pred.saved.n_collections < 2000) /* keep the console short */
+            dump_for_host(vm, itsmig_gits_iidr_make_kvm(0), sin->baser0, sin->baser1, 0,
+                          &pred.saved);
     }
 
     r = itsmig_kvm_vm_its_ctrl(vm, ITSMIG_KVM_ITS_CTRL_RESET, &d);
