@@ -278,9 +278,9 @@ add_module() (
 )
 
 # Downloads the kernel package and the packages holding its image and modules
-# (linux-binary-*, linux-modules-*, linux-base-* where the suite splits them), and keeps the
-# image as $kernel_dir/vmlinuz and the modules the beds load, decompressed,
-# in $kernel_dir/itsmig and $kernel_dir/itsmig-root.
+# (linux-binary-*, linux-modules-*, linux-base-* where the suite splits them),
+# and keeps the image as $kernel_dir/vmlinuz and the modules the beds load,
+# decompressed, in $kernel_dir/itsmig and $kernel_dir/itsmig-root.
 fetch_suite_kernel() {
     [ -f "$kernel_dir/vmlinuz" ] && [ -f "$kernel_dir/itsmig-root/order" ] && return 0
     pkgs="$kernel_pkg $(kapt apt-cache depends "$kernel_pkg:arm64" 2>/dev/null |
