@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-regs-json.h"
 #include "itsmig/kvm-regs.h"
 
@@ -412,6 +413,218 @@ static void test_probe_this_host(void)
     itsmig_kvm_regs_clear(&set);
 }
 
+/* ---- the probe data of Debian's kernels (tests/data/probe/) ------------------------ */
+
+/* Oldest first: Debian 12, Debian 13, trixie-backports. */
+static const char *const suites[] = {"bookworm", "trixie", "trixie-backports"};
+#define N_SUITES G_N_ELEMENTS(suites)
+
+typedef struct {
+    char *kernel_release;
+    ItsmigKvmRegSet set;
+} ProbeData;
+
+static void load_probe(const char *suite, ProbeData *ret)
+{
+    const char *top = g_getenv("top_srcdir");
+    g_autofree char *name = g_strdup_printf("%s.json", suite);
+    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
+                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    gsize len;
+    JsonObject *o;
+
+    g_assert_true(g_file_get_contents(path, &text, &len, &error));
+    g_assert_no_error(error);
+    g_assert_true(itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error));
+    g_assert_no_error(error);
+    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_true(json_object_get_boolean_member(o, "available"));
+    ret->kernel_release = g_strdup(json_object_get_string_member(o, "kernel_release"));
+    g_assert_true(itsmig_kvm_regs_from_json(json_object_get_member(o, "vcpu_registers"), path,
+                                            &ret->set, &error));
+    g_assert_no_error(error);
+    g_assert_true(ret->set.available);
+}
+
+static void load_all(ProbeData data[N_SUITES])
+{
+    for (size_t i = 0; i < N_SUITES; i++)
+        load_probe(suites[i], &data[i]);
+}
+
+static void free_all(ProbeData data[N_SUITES])
+{
+    for (size_t i = 0; i < N_SUITES; i++) {
+        g_free(data[i].kernel_release);
+        itsmig_kvm_regs_clear(&data[i].set);
+    }
+}
+
+/* Registers of @a that @b lacks, by name, comma-separated; their number
+ * in *ret_n. */
+static char *missing_names(const ItsmigKvmRegSet *a, const ItsmigKvmRegSet *b, size_t *ret_n)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->n_regs; i++) {
+        char name[ITSMIG_KVM_REG_NAME_MAX];
+        guint64 back;
+
+        if (itsmig_kvm_regs_find(b, a->regs[i].id))
+            continue;
+        itsmig_kvm_reg_name(a->regs[i].id, name, sizeof(name));
+        /* Each name given for a difference leads back to its register. */
+        g_assert_cmpint(itsmig_kvm_reg_from_name(name, &back), ==, 0);
+        g_assert_cmphex(back, ==, a->regs[i].id);
+        g_string_append_printf(s, "%s%s", n++ ? ", " : "", name);
+    }
+    *ret_n = n;
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void test_data_parse(void)
+{
+    ProbeData data[N_SUITES];
+
+    load_all(data);
+    for (size_t i = 0; i < N_SUITES; i++) {
+        const ItsmigKvmRegSet *s = &data[i].set;
+        g_autofree char *digest = itsmig_kvm_regs_digest(s);
+        size_t n_masks = 0;
+
+        g_test_message("%s: Linux %s, %zu registers, features 0x%x, writable masks %s, %s",
+                       suites[i], data[i].kernel_release, s->n_regs, s->features,
+                       s->writable_masks ? "yes" : "no", digest);
+        for (size_t j = 0; j < s->n_regs; j++) {
+            const ItsmigKvmReg *r = &s->regs[j];
+
+            /* The probe took values of exactly the ID and firmware registers,
+             * and masks of every ID register where the kernel offers them. */
+            g_assert_cmpint(r->has_value, ==,
+                            itsmig_kvm_reg_is_id(r->id) || itsmig_kvm_reg_is_firmware(r->id));
+            g_assert_cmpint(r->has_writable, ==, s->writable_masks && itsmig_kvm_reg_is_id(r->id));
+            n_masks += r->has_writable;
+        }
+        if (s->writable_masks)
+            g_assert_cmpuint(n_masks, >, 0);
+        for (size_t j = 0; j < i; j++)
+            g_assert_cmpstr(data[i].kernel_release, !=, data[j].kernel_release);
+    }
+    free_all(data);
+}
+
+/* The kernels differ, and not only by adding: what the issue saw. */
+static void test_data_kernels_differ(void)
+{
+    ProbeData data[N_SUITES];
+    const ItsmigKvmRegSet *old = NULL;
+
+    load_all(data);
+    old = &data[0].set;
+    for (size_t i = 0; i < N_SUITES; i++) {
+        for (size_t j = i + 1; j < N_SUITES; j++) {
+            g_autofree char *di = itsmig_kvm_regs_digest(&data[i].set);
+            g_autofree char *dj = itsmig_kvm_regs_digest(&data[j].set);
+
+            g_assert_cmpuint(data[i].set.n_regs, !=, data[j].set.n_regs);
+            g_assert_cmpstr(di, !=, dj);
+        }
+    }
+    /* Each newer kernel lists registers 6.1 lacks, so a guest started there
+     * cannot go back to 6.1. */
+    for (size_t i = 1; i < N_SUITES; i++) {
+        size_t n_new = 0, n_gone = 0;
+        g_autofree char *added = missing_names(&data[i].set, old, &n_new);
+        g_autofree char *gone = missing_names(old, &data[i].set, &n_gone);
+
+        g_test_message("%s has %zu registers %s lacks: %s", suites[i], n_new, suites[0], added);
+        g_test_message("%s lacks %zu registers of %s: %s", suites[i], n_gone, suites[0], gone);
+        g_assert_cmpuint(n_new, >, 0);
+    }
+    /* Debian 13's and the backported kernel each have registers the other
+     * lacks: neither direction is safe. */
+    {
+        size_t n12 = 0, n7 = 0;
+        g_autofree char *only12 = missing_names(&data[1].set, &data[2].set, &n12);
+        g_autofree char *only7 = missing_names(&data[2].set, &data[1].set, &n7);
+
+        g_test_message("only %s: %s", suites[1], only12);
+        g_test_message("only %s: %s", suites[2], only7);
+        g_assert_cmpuint(n12, >, 0);
+        g_assert_cmpuint(n7, >, 0);
+    }
+    free_all(data);
+}
+
+/* The same virtual CPU (QEMU's -cpu max) under each kernel: MIDR_EL1 is the
+ * same, so the differences are the kernels'. */
+static void test_data_same_cpu(void)
+{
+    ProbeData data[N_SUITES];
+    guint64 midr;
+    const ItsmigKvmReg *r;
+
+    load_all(data);
+    g_assert_cmpint(itsmig_kvm_reg_from_name("MIDR_EL1", &midr), ==, 0);
+    r = itsmig_kvm_regs_find(&data[0].set, midr);
+    g_assert_nonnull(r);
+    g_assert_true(r->has_value);
+    for (size_t i = 1; i < N_SUITES; i++) {
+        const ItsmigKvmReg *o = itsmig_kvm_regs_find(&data[i].set, midr);
+
+        g_assert_nonnull(o);
+        g_assert_cmphex(o->value, ==, r->value);
+        g_assert_cmpuint(data[i].set.features, ==, data[0].set.features);
+    }
+    free_all(data);
+}
+
+/* A guest with a feature off (<pmu state='off'/>, sve off) gets fewer
+ * registers; the set knows which. */
+static void test_data_features_off(void)
+{
+    ProbeData data[N_SUITES];
+
+    load_all(data);
+    for (size_t i = 0; i < N_SUITES; i++) {
+        const ItsmigKvmRegSet *s = &data[i].set;
+
+        for (guint32 bit = 1; bit & ITSMIG_VCPU_FEATURES_ALL; bit <<= 1) {
+            size_t without = 0;
+            guint64 id;
+
+            if (!(s->features & bit))
+                continue;
+            for (size_t j = 0; j < s->n_regs; j++)
+                without += itsmig_kvm_reg_listed_with(&s->regs[j], s->features & ~bit);
+            g_test_message("%s: %zu registers, %zu without %s", suites[i], s->n_regs, without,
+                           itsmig_vcpu_feature_name(bit));
+            /* PSCI 0.2 changes values, not the list; the others hide registers. */
+            if (bit == ITSMIG_VCPU_FEATURE_PSCI_0_2) {
+                g_assert_cmpuint(without, ==, s->n_regs);
+                continue;
+            }
+            g_assert_cmpuint(without, <, s->n_regs);
+            /* One register each feature is known to bring. */
+            g_assert_cmpint(itsmig_kvm_reg_from_name(bit == ITSMIG_VCPU_FEATURE_PMU_V3 ? "PMCR_EL0"
+                                                     : bit == ITSMIG_VCPU_FEATURE_SVE
+                                                         ? "ZCR_EL1"
+                                                         : "APIAKEYLO_EL1",
+                                                     &id),
+                            ==, 0);
+            g_assert_nonnull(itsmig_kvm_regs_find(s, id));
+            g_assert_false(
+                itsmig_kvm_reg_listed_with(itsmig_kvm_regs_find(s, id), s->features & ~bit));
+        }
+    }
+    free_all(data);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -427,5 +640,9 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/kvm-regs/json/register-limit", test_json_limit);
     g_test_add_func("/kvm-regs/probe/this-host-does-not-crash", test_probe_this_host);
+    g_test_add_func("/kvm-regs/data/parse-strictly", test_data_parse);
+    g_test_add_func("/kvm-regs/data/kernels-differ-both-ways", test_data_kernels_differ);
+    g_test_add_func("/kvm-regs/data/same-virtual-cpu", test_data_same_cpu);
+    g_test_add_func("/kvm-regs/data/features-off-hide-registers", test_data_features_off);
     return g_test_run();
 }
