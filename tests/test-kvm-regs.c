@@ -9,6 +9,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
+#include "itsmig/kvm-probe-text.h"
 #include "itsmig/kvm-regs-json.h"
 #include "itsmig/kvm-regs.h"
 
@@ -413,6 +414,122 @@ static void test_probe_this_host(void)
     itsmig_kvm_regs_clear(&set);
 }
 
+/* ---- the guest's line format ------------------------------------------------------ */
+
+static char *probe_text(const ItsmigKvmItsCaps *caps, const ItsmigKvmRegSet *set)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    g_assert_nonnull(f);
+    itsmig_kvm_probe_text_write(f, caps, set);
+    g_assert_cmpint(fclose(f), ==, 0);
+    return buf;
+}
+
+static void sample_caps(ItsmigKvmItsCaps *caps)
+{
+    memset(caps, 0, sizeof(*caps));
+    caps->available = true;
+    g_strlcpy(caps->kernel_release, "6.12.117+deb13-arm64", sizeof(caps->kernel_release));
+    g_strlcpy(caps->arch, "aarch64", sizeof(caps->arch));
+    caps->abi_revisions = 1;
+    for (unsigned i = 1; i < 16; i++)
+        caps->abi_revision_errno[i] = EINVAL;
+    caps->gits_iidr = 0x4b00043b;
+    caps->gits_typer = 0x1ef71;
+    caps->has_ctrl_reset = caps->has_save_tables = caps->has_restore_tables = true;
+    caps->gicd_iidr = 0x4b00343b;
+    caps->gicd_revision = 3;
+    caps->gicv4 = ITSMIG_GICV4_NONE;
+    g_strlcpy(caps->gicv4_source, "kernel log: no GICv4 line\nsecond line",
+              sizeof(caps->gicv4_source));
+    caps->semantics.measured = true;
+    caps->semantics.save_unreachable_device_errno = 0;
+    caps->semantics.baser_write_keeps_mappings = false;
+    caps->semantics.gicd_access_before_init_errno = ENXIO;
+}
+
+/* What the guest prints, inside a console log with CR LF line ends and
+ * other lines around it, reads back as it was. */
+static void test_text_round_trip(void)
+{
+    ItsmigKvmItsCaps caps, back_caps;
+    ItsmigKvmRegSet set, back;
+    ItsmigDiag diag = {0};
+    g_autofree char *text = NULL;
+    g_autofree char *console = NULL;
+    g_autofree char *joined = NULL;
+    g_autoptr(JsonNode) a = NULL;
+    g_autoptr(JsonNode) b = NULL;
+    g_autofree char *ta = NULL;
+    g_autofree char *tb = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    sample_caps(&caps);
+    sample_set(&set);
+    text = probe_text(&caps, &set);
+    lines = g_strsplit(text, "\n", -1);
+    joined = g_strjoinv("\r\n", lines);
+    console =
+        g_strconcat("[    1.0] kernel line\r\n# TAP comment\r\n", joined, "ok 1 - after\r\n", NULL);
+    g_assert_cmpint(itsmig_kvm_probe_text_read(console, &back_caps, &back, &diag), ==, 0);
+    g_assert_cmpstr(back_caps.gicv4_source, ==, "kernel log: no GICv4 line second line");
+    g_strlcpy(caps.gicv4_source, back_caps.gicv4_source, sizeof(caps.gicv4_source));
+    a = itsmig_kvm_probe_to_json(&caps, &set);
+    b = itsmig_kvm_probe_to_json(&back_caps, &back);
+    ta = json_to_string(a, TRUE);
+    tb = json_to_string(b, TRUE);
+    g_assert_cmpstr(ta, ==, tb);
+    g_assert_true(back_caps.semantics.measured);
+    g_assert_cmpint(back_caps.semantics.gicd_access_before_init_errno, ==, ENXIO);
+    itsmig_kvm_regs_clear(&set);
+    itsmig_kvm_regs_clear(&back);
+}
+
+typedef struct {
+    const char *name;
+    const char *from;
+    const char *to;
+} TextCase;
+
+static const TextCase text_cases[] = {
+    {"no-end", "ITSMIG-PROBE end", "ITSMIG-PROBE fin"},
+    {"no-begin", "ITSMIG-PROBE begin", "ITSMIG-PROBE start"},
+    {"line-count", "ITSMIG-PROBE end 28", "ITSMIG-PROBE end 27"},
+    {"reg-count", "regs count 5", "regs count 6"},
+    {"reg-order", "reg 0x6030000000100000", "reg 0x6030000000200000"},
+    {"reg-junk", "reg 0x603000000013df40 0x2", "reg 0x603000000013df40 0x2 x=1"},
+    {"reg-features", "reg 0x603000000013df40 0x2", "reg 0x603000000013df40 0x20"},
+    {"unknown-key", "its arch aarch64", "its arch64 aarch64"},
+    {"bad-bool", "its available 1", "its available yes"},
+    {"bad-errnos", "its abi_revision_errno 0 22", "its abi_revision_errno 0 x"},
+};
+
+static void test_text_bad(gconstpointer data)
+{
+    const TextCase *c = data;
+    ItsmigKvmItsCaps caps;
+    ItsmigKvmRegSet set;
+    ItsmigDiag diag = {0};
+    g_autofree char *text = NULL;
+    g_autofree char *bad = NULL;
+    char *at;
+
+    sample_caps(&caps);
+    sample_set(&set);
+    text = probe_text(&caps, &set);
+    itsmig_kvm_regs_clear(&set);
+    at = strstr(text, c->from);
+    g_assert_nonnull(at);
+    bad = g_strdup_printf("%.*s%s%s", (int)(at - text), text, c->to, at + strlen(c->from));
+    g_assert_cmpint(itsmig_kvm_probe_text_read(bad, &caps, &set, &diag), ==, -EINVAL);
+    g_test_message("%s", diag.text);
+    g_assert_cmpuint(strlen(diag.text), >, 0);
+    itsmig_kvm_regs_clear(&set);
+}
+
 /* ---- the probe data of Debian's kernels (tests/data/probe/) ------------------------ */
 
 /* Oldest first: Debian 12, Debian 13, trixie-backports. */
@@ -640,6 +757,11 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/kvm-regs/json/register-limit", test_json_limit);
     g_test_add_func("/kvm-regs/probe/this-host-does-not-crash", test_probe_this_host);
+    g_test_add_func("/kvm-regs/text/round-trip-through-a-console", test_text_round_trip);
+    for (size_t i = 0; i < G_N_ELEMENTS(text_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/kvm-regs/text/refused/%s", text_cases[i].name);
+        g_test_add_data_func(path, &text_cases[i], test_text_bad);
+    }
     g_test_add_func("/kvm-regs/data/parse-strictly", test_data_parse);
     g_test_add_func("/kvm-regs/data/kernels-differ-both-ways", test_data_kernels_differ);
     g_test_add_func("/kvm-regs/data/same-virtual-cpu", test_data_same_cpu);
