@@ -100,7 +100,8 @@ static void print_semantics_text(const ItsmigKvmItsSemantics *sem)
            itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE]);
     printf("    GITS_BASER change        %s the mappings\n",
            sem->baser_write_keeps_mappings ? "keeps" : "drops");
-    printf("      how: %s\n", itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE]);
+    printf("      how: %s\n",
+           itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE]);
     printf("    GICD before CTRL_INIT    %s\n",
            sem->gicd_access_before_init_errno
                ? itsmig_errno_label(sem->gicd_access_before_init_errno, buf, sizeof(buf))

@@ -1393,8 +1393,7 @@ int itsmig_its_predict_save(const ItsmigItsSaveInput *in, const ItsmigGuestMem *
                 const ItsmigItsEvent *e = &m->events[d->first_event + j];
                 bool have = false;
 
-                for (size_t k = 0; !p.n_collections_dropped && k < m->n_collections && !have;
-                     k++)
+                for (size_t k = 0; !p.n_collections_dropped && k < m->n_collections && !have; k++)
                     have = m->collections[k].icid == e->icid;
                 if (have) {
                     out->events[out->n_events++] = *e;

@@ -355,17 +355,17 @@ static bool unavailable_errno(int err)
 /* ---- vITS behaviour, measured in scratch VMs -------------------------------- */
 
 /* The scratch VM's RAM for these measurements, one 64K page each. */
-#define SEM_RAM_SIZE   (7u * ITSMIG_ITS_TABLE_PAGE)
-#define SEM_GPA(page)  (ITSMIG_KVM_VM_RAM_BASE + (uint64_t)(page) * ITSMIG_ITS_TABLE_PAGE)
-#define SEM_CMDQ       SEM_GPA(0)
-#define SEM_DT         SEM_GPA(1) /* flat device table, or the level-1 table */
-#define SEM_CT         SEM_GPA(2)
-#define SEM_L2         SEM_GPA(3)
-#define SEM_DT_MOVED   SEM_GPA(4)
-#define SEM_CT_MOVED   SEM_GPA(5)
-#define SEM_ITT        SEM_GPA(6)
-#define SEM_DEVICE_ID  1u
-#define SEM_ICID       1u
+#define SEM_RAM_SIZE  (7u * ITSMIG_ITS_TABLE_PAGE)
+#define SEM_GPA(page) (ITSMIG_KVM_VM_RAM_BASE + ITSMIG_ITS_TABLE_PAGE * (uint64_t)(page))
+#define SEM_CMDQ      SEM_GPA(0)
+#define SEM_DT        SEM_GPA(1) /* flat device table, or the level-1 table */
+#define SEM_CT        SEM_GPA(2)
+#define SEM_L2        SEM_GPA(3)
+#define SEM_DT_MOVED  SEM_GPA(4)
+#define SEM_CT_MOVED  SEM_GPA(5)
+#define SEM_ITT       SEM_GPA(6)
+#define SEM_DEVICE_ID 1u
+#define SEM_ICID      1u
 
 static uint64_t sem_load(ItsmigKvmVm *vm, uint64_t gpa)
 {
@@ -387,11 +387,11 @@ static int sem_vm(bool indirect, ItsmigKvmVm **ret_vm, ItsmigDiag *d)
 {
     ItsmigKvmVmConfig cfg = {
         .nr_vcpus = 1, .ram_size = SEM_RAM_SIZE, .with_its = true, .init_vgic = true};
-    uint64_t cmds[8] = {
-        /* MAPD: DeviceID, ITT address, Size = EventID bits - 1, V */
-        0x08 | (uint64_t)SEM_DEVICE_ID << 32, 0, 1ull << 63 | SEM_ITT, 0,
-        /* MAPC: ICID, target vCPU 0, V */
-        0x09, 0, 1ull << 63 | SEM_ICID, 0,
+    const uint64_t cmds[2][4] = {
+        /* MAPD: DeviceID, Size = EventID bits - 1, V and ITT address */
+        {0x08 | (uint64_t)SEM_DEVICE_ID << 32, 0, 1ull << 63 | SEM_ITT, 0},
+        /* MAPC: V, target vCPU 0, ICID */
+        {0x09, 0, 1ull << 63 | SEM_ICID, 0},
     };
     ItsmigKvmVm *vm = NULL;
     uint64_t creadr = 0;
@@ -403,7 +403,7 @@ static int sem_vm(bool indirect, ItsmigKvmVm **ret_vm, ItsmigDiag *d)
     if (indirect)
         sem_store(vm, SEM_DT, 1ull << 63 | SEM_L2);
     for (unsigned i = 0; i < 8; i++)
-        sem_store(vm, SEM_CMDQ + 8 * i, cmds[i]);
+        sem_store(vm, SEM_CMDQ + 8 * i, cmds[i / 4][i % 4]);
     r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_CBASER, itsmig_gits_cbaser_make(SEM_CMDQ, 1), d);
     if (r == 0)
         r = itsmig_kvm_vm_its_set(

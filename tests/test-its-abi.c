@@ -1231,8 +1231,8 @@ static void test_save_collection_overflow(void)
     itsmig_its_save_prediction_clear(&p);
 
     /* Past the end of guest RAM the write faults. */
-    in.baser1 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, RAM + RAM_SIZE - 65536, 1,
-                                       false);
+    in.baser1 =
+        itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, RAM + RAM_SIZE - 65536, 1, false);
     g_assert_cmpint(itsmig_its_predict_save(&in, &img.mem, &p, &diag), ==, 0);
     g_assert_cmpint(p.save_errno, ==, EFAULT);
     g_assert_cmpstr(p.save_cause, ==, "save-collection-table-outside-memory");
