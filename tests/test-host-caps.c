@@ -866,7 +866,8 @@ static void test_document_layout(void)
 
     g_assert_cmpstr(
         text, ==,
-        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"hostname\":\"host-c\","
+        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"minor_version\":1,"
+        "\"hostname\":\"host-c\","
         "\"probe\":{\"available\":true,\"reason\":null},"
         "\"caps\":{"
         "\"arch\":{\"value\":\"aarch64\",\"source\":\"probed\"},"
@@ -883,7 +884,11 @@ static void test_document_layout(void)
         "\"restore_tables\":{\"value\":true,\"source\":\"probed\"},"
         "\"ctrl_reset\":{\"value\":true,\"source\":\"probed\"},"
         "\"save_pending_tables\":{\"value\":true,\"source\":\"probed\"}},"
-        "\"conflicts\":[\"qemu_version\",\"vgic_its\",\"gicv4\"]}");
+        "\"conflicts\":[\"qemu_version\",\"vgic_its\",\"gicv4\"],"
+        "\"vcpu_registers\":{\"source\":\"unknown\","
+        "\"reason\":\"the register set was not probed\"},"
+        "\"its_semantics\":{\"source\":\"unknown\","
+        "\"reason\":\"the KVM probe did not measure the vITS behaviour\"}}");
 }
 
 /* The daemon wraps the members in an object of its own. */
