@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "itsmig/kvm-regs.h"
 #include "itsmig/kvm-vm.h"
 
 #if defined(__aarch64__) && defined(__linux__)
@@ -47,6 +48,16 @@
 #endif
 #ifndef KVM_MSI_VALID_DEVID
 #define KVM_MSI_VALID_DEVID (1U << 0)
+#endif
+#ifndef KVM_ARM_VCPU_SVE
+#define KVM_ARM_VCPU_SVE 4
+#endif
+#ifndef KVM_ARM_VCPU_PTRAUTH_ADDRESS
+#define KVM_ARM_VCPU_PTRAUTH_ADDRESS 5
+#define KVM_ARM_VCPU_PTRAUTH_GENERIC 6
+#endif
+#ifndef KVM_ARM_VCPU_FINALIZE
+#define KVM_ARM_VCPU_FINALIZE _IOW(KVMIO, 0xc2, int)
 #endif
 
 _Static_assert(ITSMIG_KVM_VGIC_GRP_CTRL == KVM_DEV_ARM_VGIC_GRP_CTRL, "uapi");
@@ -212,6 +223,22 @@ static int ctrl(int dev_fd, const char *dev, uint64_t attr, ItsmigDiag *diag)
     return 0;
 }
 
+/* KVM_ARM_VCPU_INIT feature bits for ItsmigVcpuFeature bits. */
+static uint32_t kvm_features(uint32_t features)
+{
+    uint32_t bits = 0;
+
+    if (features & ITSMIG_VCPU_FEATURE_PSCI_0_2)
+        bits |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+    if (features & ITSMIG_VCPU_FEATURE_PMU_V3)
+        bits |= 1u << KVM_ARM_VCPU_PMU_V3;
+    if (features & ITSMIG_VCPU_FEATURE_SVE)
+        bits |= 1u << KVM_ARM_VCPU_SVE;
+    if (features & ITSMIG_VCPU_FEATURE_PTRAUTH)
+        bits |= 1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS | 1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
+    return bits;
+}
+
 static int create_vcpu(ItsmigKvmVm *vm, unsigned idx, const struct kvm_vcpu_init *init,
                        ItsmigDiag *diag)
 {
@@ -236,6 +263,18 @@ static int create_vcpu(ItsmigKvmVm *vm, unsigned idx, const struct kvm_vcpu_init
                                "KVM_ARM_VCPU_INIT of vCPU %u (target %u) failed: "
                                "%s (%s)",
                                idx, init->target, strerror(err), ename(err));
+    }
+    /* As QEMU does: the default vector lengths (KVM_REG_ARM64_SVE_VLS as
+     * reset) are all the host offers, then the configuration is frozen. */
+    if (init->features[0] & (1u << KVM_ARM_VCPU_SVE)) {
+        int what = KVM_ARM_VCPU_SVE;
+
+        if (ioctl(fd, KVM_ARM_VCPU_FINALIZE, &what) < 0) {
+            err = errno_or(EIO);
+            return itsmig_diag_set(diag, err,
+                                   "KVM_ARM_VCPU_FINALIZE SVE of vCPU %u failed: %s (%s)", idx,
+                                   strerror(err), ename(err));
+        }
     }
     if (ioctl(fd, KVM_GET_ONE_REG, &reg) < 0) {
         err = errno_or(EIO);
@@ -369,6 +408,7 @@ int itsmig_kvm_vm_new(const ItsmigKvmVmConfig *cfg, ItsmigKvmVm **ret_vm, Itsmig
                             ename(err));
         goto fail;
     }
+    init.features[0] |= kvm_features(cfg->vcpu_features);
     for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
         r = create_vcpu(vm, i, &init, diag);
         if (r < 0)
@@ -444,6 +484,23 @@ unsigned itsmig_kvm_vm_nr_vcpus(const ItsmigKvmVm *vm)
 uint64_t itsmig_kvm_vm_vcpu_mpidr(const ItsmigKvmVm *vm, unsigned vcpu)
 {
     return vcpu < vm->nr_vcpus ? vm->mpidr[vcpu] : 0;
+}
+
+int itsmig_kvm_vm_fd(const ItsmigKvmVm *vm)
+{
+    return vm->vm_fd;
+}
+
+int itsmig_kvm_vm_vcpu_fd(const ItsmigKvmVm *vm, unsigned vcpu)
+{
+    return vcpu < vm->nr_vcpus ? vm->vcpu_fds[vcpu] : -1;
+}
+
+int itsmig_kvm_vm_check_extension(const ItsmigKvmVm *vm, long cap)
+{
+    int r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, cap);
+
+    return r < 0 ? 0 : r;
 }
 
 const ItsmigGuestMem *itsmig_kvm_vm_memory(ItsmigKvmVm *vm)
@@ -714,6 +771,21 @@ unsigned itsmig_kvm_vm_nr_vcpus(const ItsmigKvmVm *vm)
 }
 
 uint64_t itsmig_kvm_vm_vcpu_mpidr(const ItsmigKvmVm *vm, unsigned vcpu)
+{
+    return 0;
+}
+
+int itsmig_kvm_vm_fd(const ItsmigKvmVm *vm)
+{
+    return -1;
+}
+
+int itsmig_kvm_vm_vcpu_fd(const ItsmigKvmVm *vm, unsigned vcpu)
+{
+    return -1;
+}
+
+int itsmig_kvm_vm_check_extension(const ItsmigKvmVm *vm, long cap)
 {
     return 0;
 }

@@ -42,6 +42,10 @@ typedef struct {
     uint64_t ram_size; /* bytes of RAM at ITSMIG_KVM_VM_RAM_BASE, 64K multiple; 0 = none */
     bool with_its;     /* create the ITS device */
     bool init_vgic;    /* KVM_DEV_ARM_VGIC_CTRL_INIT after setup */
+    /* ItsmigVcpuFeature bits (itsmig/kvm-regs.h) every vCPU is initialised
+     * with, on top of the preferred target; SVE is finalised with the vector
+     * lengths KVM offers by default.  0: none. */
+    uint32_t vcpu_features;
 } ItsmigKvmVmConfig;
 
 typedef struct ItsmigKvmVm ItsmigKvmVm;
@@ -65,6 +69,11 @@ int itsmig_kvm_vm_new(const ItsmigKvmVmConfig *cfg, ItsmigKvmVm **ret_vm, Itsmig
 void itsmig_kvm_vm_free(ItsmigKvmVm *vm);
 
 unsigned itsmig_kvm_vm_nr_vcpus(const ItsmigKvmVm *vm);
+/* The VM's and @vcpu's fds, for ioctls this interface does not wrap (-1
+ * when there is no such vCPU), and KVM_CHECK_EXTENSION on the VM. */
+int itsmig_kvm_vm_fd(const ItsmigKvmVm *vm);
+int itsmig_kvm_vm_vcpu_fd(const ItsmigKvmVm *vm, unsigned vcpu);
+int itsmig_kvm_vm_check_extension(const ItsmigKvmVm *vm, long cap);
 /* MPIDR_EL1 of @vcpu as KVM reset it (affinity fields only). */
 uint64_t itsmig_kvm_vm_vcpu_mpidr(const ItsmigKvmVm *vm, unsigned vcpu);
 

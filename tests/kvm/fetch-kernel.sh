@@ -1,12 +1,25 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Fetches what the real-kernel bed and the two-host bed boot: the current
-# Debian arm64 kernel (the linux-image-*-arm64 package that
-# linux-image-arm64:arm64 depends on) with the few modules a guest needs for
-# virtio PCI devices, and busybox-static:arm64, through apt.  Both are cached under
+# Fetches what the real-kernel bed and the two-host bed boot: a Debian arm64
+# kernel (the linux-image-*-arm64 package that linux-image-arm64:arm64
+# depends on) with the few modules a guest needs for virtio PCI devices, and
+# busybox-static:arm64, through apt.  Both are cached under
 # ${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/kvm, one directory per package
 # version, and reused as long as apt offers the same version.
+#
+# Usage: fetch-kernel.sh [SUITE]
+#
+# Without SUITE (or with this machine's own suite), the kernel is the one
+# this machine's apt offers.  With another SUITE (trixie, trixie-backports,
+# ...), it is that suite's current candidate, fetched through a private apt
+# configuration under the cache (its own sources list, built from the
+# archive URI and keyring of this machine's apt sources, its own state and
+# cache directories, arm64 only); this machine's apt is left alone.  Such
+# kernels may split the image (linux-binary-*: /usr/lib/modules/<release>/
+# vmlinuz) from the modules (linux-modules-*), and compress the modules:
+# they are decompressed here, so that busybox insmod loads them, and each
+# module directory then also has the file "order".
 #
 # Needs the arm64 dpkg architecture and fresh package lists
 # (dpkg --add-architecture arm64 && apt-get update; scripts/deps.sh does it).
@@ -43,19 +56,126 @@ if command -v flock >/dev/null 2>&1; then
     flock -w 900 9 || die "timed out waiting for the lock on $cache"
 fi
 
+suite=${1:-}
+case "$suite" in
+*[!a-z0-9.-]*) die "'$suite' is not a suite name" ;;
+esac
+# This machine's own suite is what its apt already offers.
+own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+[ "$suite" != "$own_suite" ] || suite=
+papt="$cache/apt/$suite"
+
+# kapt PROGRAM ARG...: apt-cache or apt-get as they look up the kernel, this
+# machine's or the suite's private configuration.
+kapt() {
+    _p=$1
+    shift
+    if [ -z "$suite" ]; then
+        LC_ALL=C "$_p" "$@"
+        return
+    fi
+    LC_ALL=C "$_p" -o "Dir::Etc::SourceList=$papt/sources.list" \
+        -o "Dir::Etc::SourceParts=$papt/sources.list.d" \
+        -o "Dir::Etc::Preferences=$papt/preferences" \
+        -o "Dir::Etc::PreferencesParts=$papt/preferences.d" \
+        -o "Dir::State=$papt/state" -o "Dir::State::status=$papt/status" \
+        -o "Dir::Cache=$papt/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64 "$@"
+}
+
 # The candidate version apt would install, or nothing when it has none.
 candidate() {
     LC_ALL=C apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n 1
 }
+kcandidate() {
+    kapt apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n 1
+}
 
-kernel_pkg=$(LC_ALL=C apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+# The deb822 paragraph (Types, URIs, Signed-By) of the first source of this
+# machine's apt that offers its own suite, or nothing.  One-line sources are
+# turned into the same form.
+own_archive() {
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk -v want="$own_suite" '
+            $1 != "deb" { next }
+            {
+                i = 2; key = ""
+                if ($2 ~ /^\[/) {
+                    for (; i <= NF; i++) {
+                        o = $i; sub(/^\[/, "", o); sub(/\]$/, "", o)
+                        if (o ~ /^signed-by=/) { key = o; sub(/^signed-by=/, "", key) }
+                        if ($i ~ /\]$/) { i++; break }
+                    }
+                }
+                if ($(i + 1) == want) {
+                    print "URIs: " $i
+                    if (key != "") print "Signed-By: " key
+                    found = 1; exit
+                }
+            }
+            END { exit !found }' "$f" && return 0
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v want="$own_suite" '
+            function flush() {
+                if (deb && enabled && has && uris != "") {
+                    print "URIs: " uris
+                    if (key != "") print "Signed-By: " key
+                    found = 1; exit
+                }
+                deb = 0; enabled = 1; has = 0; uris = ""; key = ""; field = ""
+            }
+            BEGIN { enabled = 1 }
+            /^#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]/ { if (field == "signed-by") key = key "\n" $0; next }
+            {
+                field = tolower($0); sub(/:.*/, "", field)
+                v = $0; sub(/^[^:]*:[ \t]*/, "", v)
+                if (field == "types") { n = split(v, a, /[ \t]+/); for (j = 1; j <= n; j++) if (a[j] == "deb") deb = 1 }
+                else if (field == "uris") { split(v, a, /[ \t]+/); uris = a[1] }
+                else if (field == "suites") { n = split(v, a, /[ \t]+/); for (j = 1; j <= n; j++) if (a[j] == want) has = 1 }
+                else if (field == "signed-by") key = v
+                else if (field == "enabled") enabled = (tolower(v) != "no")
+            }
+            END { if (!found) flush(); exit !found }' "$f" && return 0
+    done
+    return 1
+}
+
+# A private apt for $suite under $papt, with fresh package lists when the
+# archive answers (else the lists of the last update, if any).
+private_apt() {
+    [ -n "$own_suite" ] || die "/etc/os-release names no VERSION_CODENAME: cannot tell which of this machine's sources to follow"
+    archive=$(own_archive) ||
+        die "no source in /etc/apt/sources.list(.d) offers $own_suite: cannot tell where $suite comes from"
+    mkdir -p "$papt/sources.list.d" "$papt/preferences.d" "$papt/state/lists/partial" \
+        "$papt/cache/archives/partial" || die "cannot create $papt"
+    : >"$papt/sources.list" && : >>"$papt/status" &&
+        printf 'Types: deb\n%s\nSuites: %s\nComponents: main\nArchitectures: arm64\n' \
+            "$archive" "$suite" >"$papt/sources.list.d/itsmig.sources" ||
+        die "cannot write the private apt configuration in $papt"
+    if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+        chown -R _apt "$papt/state/lists/partial" "$papt/cache/archives/partial" 2>/dev/null || :
+    fi
+    echo "$prog: apt-get update for $suite (arm64) in $papt" >&2
+    if ! kapt apt-get -q update >&2; then
+        ls "$papt/state/lists/"*Packages* >/dev/null 2>&1 ||
+            die "apt-get update for $suite failed and there are no earlier package lists"
+        echo "$prog: apt-get update for $suite failed; using the package lists of the last update" >&2
+    fi
+}
+
+[ -z "$suite" ] || private_apt
+kernel_pkg=$(kapt apt-cache depends linux-image-arm64:arm64 2>/dev/null |
     sed -n 's/^ *Depends: *\(linux-image-[^ :]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -n 1)
 [ -n "$kernel_pkg" ] ||
-    die "apt cannot find linux-image-arm64:arm64 (or what it depends on); run" \
+    die "apt cannot find linux-image-arm64:arm64${suite:+ in $suite} (or what it depends on); run" \
         "'dpkg --add-architecture arm64 && apt-get update' (scripts/deps.sh does it)"
-kernel_ver=$(candidate "$kernel_pkg:arm64")
+kernel_ver=$(kcandidate "$kernel_pkg:arm64")
 [ -n "$kernel_ver" ] && [ "$kernel_ver" != "(none)" ] ||
-    die "apt has no installable version of $kernel_pkg:arm64; run apt-get update"
+    die "apt has no installable version of $kernel_pkg:arm64${suite:+ in $suite}; run apt-get update"
 busybox_ver=$(candidate busybox-static:arm64)
 [ -n "$busybox_ver" ] && [ "$busybox_ver" != "(none)" ] ||
     die "apt cannot find busybox-static:arm64; run" \
@@ -113,39 +233,146 @@ fetch() {
     tmp=
 }
 
-kernel_dir="$cache/$(key "$kernel_pkg" "$kernel_ver")"
-# linux-image-6.1.0-56-arm64 installs /boot/vmlinuz-6.1.0-56-arm64
-kernel_release=${kernel_pkg#linux-image-}
-vmlinuz_file="boot/vmlinuz-$kernel_release"
-# virtio, virtio_ring and rng-core are built in.
-modules_dir="lib/modules/$kernel_release/kernel/drivers"
-fs_dir="lib/modules/$kernel_release/kernel"
-fetch "$kernel_pkg" "$kernel_ver" "$kernel_dir" "$vmlinuz_file" \
-    "$modules_dir/virtio/virtio_pci_legacy_dev.ko" "$modules_dir/virtio/virtio_pci_modern_dev.ko" \
-    "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko" \
-    "$modules_dir/block/virtio_blk.ko" "$fs_dir/lib/crc16.ko" "$fs_dir/fs/mbcache.ko" \
-    "$fs_dir/fs/jbd2/jbd2.ko" "$fs_dir/crypto/crc32c_generic.ko" "$fs_dir/fs/ext4/ext4.ko"
-mods="$kernel_dir/lib/modules/$kernel_release/itsmig"
-if [ ! -f "$mods/virtio-rng.ko" ]; then
-    mkdir -p "$mods" || die "cannot create $mods"
-    for m in virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev virtio/virtio_pci \
-        char/hw_random/virtio-rng; do
-        cp "$kernel_dir/$modules_dir/$m.ko" "$mods/" || die "cannot copy $m.ko into $mods"
-    done
-fi
+# ---- a suite's kernel: whatever its packages hold ----------------------------
 
-# The nested bed's outer guest mounts its root from an ext4 image on virtio-blk.
-# ext4 asks the crypto API for crc32c, which nothing else loads.
-root_mods="$kernel_dir/lib/modules/$kernel_release/itsmig-root"
-if [ ! -f "$root_mods/order" ]; then
-    rm -rf "$root_mods.tmp" && mkdir -p "$root_mods.tmp" || die "cannot create $root_mods.tmp"
-    for m in drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-        drivers/virtio/virtio_pci drivers/char/hw_random/virtio-rng drivers/block/virtio_blk \
-        lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4; do
-        cp "$kernel_dir/$fs_dir/$m.ko" "$root_mods.tmp/" || die "cannot copy $m.ko into $root_mods"
-        echo "${m##*/}" >>"$root_mods.tmp/order"
+# modfile NAME: the file of module NAME ('-' and '_' alike) in $tmp/index.
+modfile() {
+    awk -v n="$1" 'BEGIN { gsub(/-/, "_", n) }
+        { b = $0; sub(/.*\//, "", b); sub(/\.ko(\.(xz|zst|gz))?$/, "", b); gsub(/-/, "_", b)
+          if (b == n) { print; exit } }' "$tmp/index"
+}
+
+# add_module NAME DIR: decompresses module NAME and, first, the modules it
+# depends on (its .modinfo "depends=") into DIR, appending each to DIR/order.
+# A module built into the kernel is left out; a NAME starting with '?' is left
+# out also when the kernel has no such module.  (A subshell: the recursion
+# keeps each call's variables.)
+add_module() (
+    name=$1 dir=$2 optional=
+    case "$name" in
+    \?*) name=${name#\?} optional=yes ;;
+    esac
+    file=$(modfile "$name")
+    if [ -z "$file" ]; then
+        if grep -q -E "/$(printf '%s' "$name" | sed 's/[-_]/[-_]/g')\.ko" "$modroot/../modules.builtin" 2>/dev/null ||
+            [ -n "$optional" ]; then
+            return 0
+        fi
+        die "$kernel_pkg $kernel_ver has no module $name, built in or not"
+    fi
+    base=${file##*/}
+    base=${base%.xz}
+    base=${base%.zst}
+    base=${base%.gz}
+    grep -q -x "${base%.ko}" "$dir/order" 2>/dev/null && return 0
+    case "$file" in
+    *.ko.xz) xz -dc "$file" >"$dir/$base" ;;
+    *.ko.zst) zstd -dcq "$file" >"$dir/$base" ;;
+    *.ko.gz) gzip -dc "$file" >"$dir/$base" ;;
+    *) cp "$file" "$dir/$base" ;;
+    esac || die "cannot decompress $file"
+    for dep in $(tr '\0' '\n' <"$dir/$base" | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '); do
+        add_module "$dep" "$dir" || exit 1
     done
-    rm -rf "$root_mods" && mv "$root_mods.tmp" "$root_mods" || die "cannot move $root_mods.tmp"
+    echo "${base%.ko}" >>"$dir/order"
+)
+
+# Downloads the kernel package and the packages holding its image and modules
+# (linux-binary-*, linux-modules-*, linux-base-* where the suite splits them), and keeps the
+# image as $kernel_dir/vmlinuz and the modules the beds load, decompressed,
+# in $kernel_dir/itsmig and $kernel_dir/itsmig-root.
+fetch_suite_kernel() {
+    [ -f "$kernel_dir/vmlinuz" ] && [ -f "$kernel_dir/itsmig-root/order" ] && return 0
+    pkgs="$kernel_pkg $(kapt apt-cache depends "$kernel_pkg:arm64" 2>/dev/null |
+        sed -n 's/^ *Depends: *\(linux-\(binary\|modules\|base\)-[^ :<>]*\)\(:arm64\)\{0,1\}$/\1/p')"
+    tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || die "cannot create a temporary directory in $cache"
+    if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+        chown _apt "$tmp" 2>/dev/null || :
+    fi
+    mkdir "$tmp/root" "$tmp/out" "$tmp/out/itsmig" "$tmp/out/itsmig-root" || die "mkdir in $tmp"
+    for pkg in $pkgs; do
+        ver=$(kcandidate "$pkg:arm64")
+        [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "apt has no version of $pkg:arm64 in $suite"
+        echo "$prog: downloading $pkg:arm64 $ver ($suite)" >&2
+        (cd "$tmp" && kapt apt-get download -q "$pkg:arm64=$ver" >&2) ||
+            die "apt-get download $pkg:arm64=$ver ($suite) failed"
+        deb=$(ls "$tmp"/"${pkg}"_*.deb 2>/dev/null | head -n 1)
+        [ -n "$deb" ] || die "apt-get download $pkg:arm64=$ver produced no .deb"
+        dpkg-deb -x "$deb" "$tmp/root" || die "cannot unpack $deb"
+        rm -f "$deb"
+    done
+    modroot=$(ls -d "$tmp"/root/lib/modules/*/kernel "$tmp"/root/usr/lib/modules/*/kernel 2>/dev/null | head -n 1)
+    [ -n "$modroot" ] || die "$pkgs hold no lib/modules/<release>/kernel"
+    release=$(basename "$(dirname "$modroot")")
+    vmlinuz_src=
+    for f in "$tmp/root/boot/vmlinuz-$release" "$tmp/root/usr/lib/modules/$release/vmlinuz" \
+        "$tmp/root/lib/modules/$release/vmlinuz"; do
+        if [ -f "$f" ]; then
+            vmlinuz_src=$f
+            break
+        fi
+    done
+    [ -n "$vmlinuz_src" ] || die "$pkgs hold no kernel image for $release"
+    cp "$vmlinuz_src" "$tmp/out/vmlinuz" || die "cannot copy $vmlinuz_src"
+    find "$modroot" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \
+        >"$tmp/index"
+    for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng; do
+        add_module "$m" "$tmp/out/itsmig" || exit 1
+    done
+    # ext4 asks the crypto API for crc32c where it has no library call for it.
+    for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk \
+        '?crc32c_generic' ext4; do
+        add_module "$m" "$tmp/out/itsmig-root" || exit 1
+    done
+    echo "$release" >"$tmp/out/release"
+    rm -rf "$kernel_dir"
+    mv "$tmp/out" "$kernel_dir" || die "cannot move the unpacked $kernel_pkg into $kernel_dir"
+    rm -rf "$tmp"
+    tmp=
+}
+
+if [ -n "$suite" ]; then
+    kernel_dir="$cache/$(key "$kernel_pkg" "$kernel_ver")"
+    fetch_suite_kernel
+    vmlinuz_path="$kernel_dir/vmlinuz"
+    mods="$kernel_dir/itsmig"
+    root_mods="$kernel_dir/itsmig-root"
+else
+    kernel_dir="$cache/$(key "$kernel_pkg" "$kernel_ver")"
+    # linux-image-6.1.0-56-arm64 installs /boot/vmlinuz-6.1.0-56-arm64
+    kernel_release=${kernel_pkg#linux-image-}
+    vmlinuz_file="boot/vmlinuz-$kernel_release"
+    # virtio, virtio_ring and rng-core are built in.
+    modules_dir="lib/modules/$kernel_release/kernel/drivers"
+    fs_dir="lib/modules/$kernel_release/kernel"
+    fetch "$kernel_pkg" "$kernel_ver" "$kernel_dir" "$vmlinuz_file" \
+        "$modules_dir/virtio/virtio_pci_legacy_dev.ko" "$modules_dir/virtio/virtio_pci_modern_dev.ko" \
+        "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko" \
+        "$modules_dir/block/virtio_blk.ko" "$fs_dir/lib/crc16.ko" "$fs_dir/fs/mbcache.ko" \
+        "$fs_dir/fs/jbd2/jbd2.ko" "$fs_dir/crypto/crc32c_generic.ko" "$fs_dir/fs/ext4/ext4.ko"
+    mods="$kernel_dir/lib/modules/$kernel_release/itsmig"
+    if [ ! -f "$mods/virtio-rng.ko" ]; then
+        mkdir -p "$mods" || die "cannot create $mods"
+        for m in virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev virtio/virtio_pci \
+            char/hw_random/virtio-rng; do
+            cp "$kernel_dir/$modules_dir/$m.ko" "$mods/" || die "cannot copy $m.ko into $mods"
+        done
+    fi
+
+    # The nested bed's outer guest mounts its root from an ext4 image on virtio-blk.
+    # ext4 asks the crypto API for crc32c, which nothing else loads.
+    root_mods="$kernel_dir/lib/modules/$kernel_release/itsmig-root"
+    if [ ! -f "$root_mods/order" ]; then
+        rm -rf "$root_mods.tmp" && mkdir -p "$root_mods.tmp" || die "cannot create $root_mods.tmp"
+        for m in drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
+            drivers/virtio/virtio_pci drivers/char/hw_random/virtio-rng drivers/block/virtio_blk \
+            lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4; do
+            cp "$kernel_dir/$fs_dir/$m.ko" "$root_mods.tmp/" || die "cannot copy $m.ko into $root_mods"
+            echo "${m##*/}" >>"$root_mods.tmp/order"
+        done
+        rm -rf "$root_mods" && mv "$root_mods.tmp" "$root_mods" || die "cannot move $root_mods.tmp"
+    fi
+    vmlinuz_path="$kernel_dir/$vmlinuz_file"
 fi
 
 busybox_dir="$cache/$(key busybox-static "$busybox_ver")"
@@ -153,7 +380,7 @@ fetch busybox-static "$busybox_ver" "$busybox_dir" bin/busybox
 
 echo "kernel_package=$kernel_pkg"
 echo "kernel_version=$kernel_ver"
-echo "vmlinuz=$kernel_dir/$vmlinuz_file"
+echo "vmlinuz=$vmlinuz_path"
 echo "modules=$mods"
 echo "root_modules=$root_mods"
 echo "busybox_version=$busybox_ver"

@@ -1,15 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The real-kernel bed: boots the current Debian arm64 kernel under
-# qemu-system-aarch64 (TCG, GICv3 + ITS, virtualization=on, so /dev/kvm
-# works inside) with a busybox initramfs that runs the static test program
+# The real-kernel bed: boots a Debian arm64 kernel under qemu-system-aarch64
+# (TCG, GICv3 + ITS, virtualization=on, so /dev/kvm works inside) with a
+# busybox initramfs that runs the static test program
 # tests/kvm/itsmig-guest-tests against the guest's KVM.
+#
+# Usage: kvm-bed.sh [SUITE]
+#
+# SUITE (bookworm, trixie, trixie-backports, ...) picks the kernel: that
+# suite's current candidate (see fetch-kernel.sh); without one, this
+# machine's own.  make check runs it once per suite, through
+# tests/kvm/bed-<suite>.sh.
 #
 # Prints TAP on stdout: the guest's own results, then "Bail out!" when the
 # guest did not finish (download failure, crash, timeout) so such a run
 # fails instead of passing quietly.  The whole console goes to
-# tests/kvm/kvm-bed.console.log in the build tree.
+# tests/kvm/kvm-bed-<suite>.console.log (kvm-bed.console.log without a
+# suite) in the build tree.
 #
 # Environment (set by make check): top_srcdir, top_builddir, QEMU_AARCH64;
 # ITSMIG_CACHE_DIR (downloads, see fetch-kernel.sh);
@@ -22,7 +30,8 @@ builddir=${top_builddir:-.}
 qemu=${QEMU_AARCH64:-qemu-system-aarch64}
 timeout_s=${ITSMIG_KVM_BED_TIMEOUT:-600}
 guest_bin="$builddir/tests/kvm/itsmig-guest-tests"
-console="$builddir/tests/kvm/kvm-bed.console.log"
+suite=${1:-}
+console="$builddir/tests/kvm/kvm-bed${suite:+-$suite}.console.log"
 
 . "$srcdir/tests/kvm/boot.sh"
 
@@ -38,16 +47,18 @@ mkdir -p "$(dirname "$console")" || bail "cannot create $(dirname "$console")"
 
 # ---- the kernel and busybox --------------------------------------------------
 
-fetched=$(sh "$srcdir/tests/kvm/fetch-kernel.sh") ||
+fetched=$(sh "$srcdir/tests/kvm/fetch-kernel.sh" $suite) ||
     bail "cannot fetch the arm64 kernel or busybox (fetch-kernel.sh failed; its messages are in the test log)"
 vmlinuz=
 busybox=
 kernel_version=
+kernel_package=
 while IFS='=' read -r key value; do
     case "$key" in
     vmlinuz) vmlinuz=$value ;;
     busybox) busybox=$value ;;
     kernel_version) kernel_version=$value ;;
+    kernel_package) kernel_package=$value ;;
     esac
 done <<EOF
 $fetched
@@ -74,7 +85,7 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
 # ---- boot -------------------------------------------------------------------------
 
-echo "# booting $(basename "$vmlinuz") ($kernel_version) under $qemu, console in $console"
+echo "# booting ${kernel_package:-$(basename "$vmlinuz")} ($kernel_version${suite:+, $suite}) under $qemu, console in $console"
 boot_qemu "$timeout_s" "$console" \
     -machine virt,gic-version=3,its=on,virtualization=on -cpu max -m 1024 -smp 2 \
     -nographic -nodefaults -serial stdio -no-reboot \
