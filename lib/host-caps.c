@@ -2,12 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "itsmig/error.h"
 #include "itsmig/host-caps.h"
 #include "itsmig/its-abi.h"
 #include "itsmig/json-strict.h"
+#include "itsmig/kvm-regs-json.h"
 
 /* Limits of the document's strings, in bytes. */
 #define STRING_MAX   256
@@ -343,10 +345,23 @@ void itsmig_host_caps_free(ItsmigHostCaps *caps)
     g_free(caps->kernel_release);
     g_free(caps->qemu_version);
     g_free(caps->libvirt_version);
-    g_free(caps->regs.reason);
-    g_free(caps->regs.regs);
+    itsmig_kvm_regs_clear(&caps->regs);
+    g_free(caps->regs_digest);
     g_free(caps->its_semantics.reason);
     g_free(caps);
+}
+
+/* malloc'd, as itsmig_kvm_regs_clear() frees it. */
+static void regs_copy(ItsmigKvmRegSet *to, const ItsmigKvmRegSet *from)
+{
+    *to = *from;
+    to->regs = NULL;
+    if (from->n_regs) {
+        to->regs = malloc(from->n_regs * sizeof(ItsmigKvmReg));
+        if (!to->regs)
+            g_error("out of memory for %zu registers", from->n_regs);
+        memcpy(to->regs, from->regs, from->n_regs * sizeof(ItsmigKvmReg));
+    }
 }
 
 ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
@@ -364,8 +379,8 @@ ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
     copy->kernel_release = g_strdup(caps->kernel_release);
     copy->qemu_version = g_strdup(caps->qemu_version);
     copy->libvirt_version = g_strdup(caps->libvirt_version);
-    copy->regs.reason = g_strdup(caps->regs.reason);
-    copy->regs.regs = g_memdup2(caps->regs.regs, caps->regs.n_regs * sizeof(ItsmigKvmReg));
+    regs_copy(&copy->regs, &caps->regs);
+    copy->regs_digest = g_strdup(caps->regs_digest);
     copy->its_semantics.reason = g_strdup(caps->its_semantics.reason);
     return copy;
 }
@@ -541,200 +556,47 @@ void itsmig_host_caps_set_probe(ItsmigHostCaps *caps, const ItsmigKvmItsCaps *kv
 
 /* ---- the vCPU register set ----------------------------------------------- */
 
-/* KVM's arm64 register ids (the UAPI's linux/kvm.h and asm/kvm.h), spelt out
- * here because this file builds on every architecture. */
-#define REG_ARCH_MASK        0xff00000000000000ull
-#define REG_ARM64            0x6000000000000000ull
-#define REG_SIZE_MASK        0x00f0000000000000ull
-#define REG_SIZE_SHIFT       52
-#define REG_SIZE_U2048       8u /* the widest KVM has: an SVE Z register */
-#define REG_COPROC_MASK      0x000000000fff0000ull
-#define REG_COPROC_SHIFT     16
-#define REG_COPROC_DEMUX     0x0011u
-#define REG_COPROC_SYSREG    0x0013u
-#define REG_COPROC_FW        0x0014u
-#define REG_COPROC_FW_BMAP   0x0016u
-#define REG_SYSREG_MASK      0xffffull
-#define REG_SYSREG_OP0(id)   ((guint)(((id) >> 14) & 3))
-#define REG_SYSREG_OP1(id)   ((guint)(((id) >> 11) & 7))
-#define REG_SYSREG_CRN(id)   ((guint)(((id) >> 7) & 15))
-#define REG_SYSREG_CRM(id)   ((guint)(((id) >> 3) & 15))
-#define REG_COPROC(id)       ((guint)(((id) & REG_COPROC_MASK) >> REG_COPROC_SHIFT))
-#define REG_SIZE_LOG2(id)    ((guint)(((id) & REG_SIZE_MASK) >> REG_SIZE_SHIFT))
+/* The widest register KVM has: an SVE Z register, 2048 bits (log2 of 256 bytes). */
+#define REG_SIZE_LOG2_MAX 8u
 
-static const struct {
-    guint32 bit;
-    const char *name;
-} vcpu_features[] = {
-    {ITSMIG_VCPU_FEATURE_PSCI_0_2, "psci-0.2"},
-    {ITSMIG_VCPU_FEATURE_PMU_V3, "pmu-v3"},
-    {ITSMIG_VCPU_FEATURE_SVE, "sve"},
-    {ITSMIG_VCPU_FEATURE_PTRAUTH, "ptrauth"},
-};
-#define VCPU_FEATURES_ALL                                                                          \
-    (ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3 | ITSMIG_VCPU_FEATURE_SVE |         \
-     ITSMIG_VCPU_FEATURE_PTRAUTH)
-
-const char *itsmig_vcpu_feature_to_string(guint32 feature)
+static guint reg_size_log2(guint64 id)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(vcpu_features); i++) {
-        if (vcpu_features[i].bit == feature)
-            return vcpu_features[i].name;
-    }
-    return NULL;
+    return (guint)((id & ITSMIG_KVM_REG_SIZE_MASK) >> ITSMIG_KVM_REG_SIZE_SHIFT);
 }
 
-static gboolean vcpu_feature_from_string(const char *s, guint32 *ret_bit)
+/* Whether register @id may carry a value in the document: what the probe
+ * reads, the ID and firmware registers, at most 64 bits wide. */
+static gboolean reg_takes_value(guint64 id)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(vcpu_features); i++) {
-        if (strcmp(s, vcpu_features[i].name) == 0) {
-            *ret_bit = vcpu_features[i].bit;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
-/* "pmu-v3,sve", or "-" for none: the digest's spelling. */
-static void features_text(GString *out, guint32 features)
-{
-    gsize start = out->len;
-
-    for (guint i = 0; i < G_N_ELEMENTS(vcpu_features); i++) {
-        if (features & vcpu_features[i].bit)
-            g_string_append_printf(out, "%s%s", out->len > start ? "," : "",
-                                   vcpu_features[i].name);
-    }
-    if (out->len == start)
-        g_string_append_c(out, '-');
-}
-
-/* The feature ID space KVM_ARM_GET_REG_WRITABLE_MASKS covers: op0 3, op1
- * 0..7, CRn 0, CRm 0..7. */
-static gboolean reg_is_feature_id(guint64 id)
-{
-    return (id & REG_ARCH_MASK) == REG_ARM64 && REG_COPROC(id) == REG_COPROC_SYSREG &&
-           REG_SYSREG_OP0(id) == 3 && REG_SYSREG_CRN(id) == 0 && REG_SYSREG_CRM(id) < 8;
-}
-
-gboolean itsmig_kvm_reg_has_id_value(guint64 id)
-{
-    guint op1;
-
-    if ((id & REG_ARCH_MASK) != REG_ARM64 || REG_SIZE_LOG2(id) > 3)
-        return FALSE;
-    switch (REG_COPROC(id)) {
-    case REG_COPROC_DEMUX:
-    case REG_COPROC_FW:
-    case REG_COPROC_FW_BMAP: return TRUE;
-    case REG_COPROC_SYSREG:
-        /* MIDR_EL1 .. ID_AA64*, CCSIDR/CLIDR/AIDR, CTR_EL0/DCZID_EL0. */
-        op1 = REG_SYSREG_OP1(id);
-        return REG_SYSREG_OP0(id) == 3 && REG_SYSREG_CRN(id) == 0 &&
-               (op1 == 0 || op1 == 1 || op1 == 3);
-    default: return FALSE;
-    }
-}
-
-void itsmig_host_regs_digest(const ItsmigKvmReg *regs, gsize n_regs, guint32 features,
-                             gboolean writable_masks, char ret_digest[ITSMIG_HOST_REGS_DIGEST_SIZE])
-{
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_autoptr(GString) line = g_string_new("itsmig-vcpu-registers-1 features=");
-
-    /* The canonical text: a header line, then one line per register,
-     * "ID VALUE WRITABLE FEATURES" in hex ('-' when absent). */
-    features_text(line, features);
-    g_string_append_printf(line, " writable_masks=%d\n", writable_masks ? 1 : 0);
-    g_checksum_update(sum, (const guchar *)line->str, line->len);
-    for (gsize i = 0; i < n_regs; i++) {
-        const ItsmigKvmReg *r = &regs[i];
-
-        g_string_printf(line, "%016" G_GINT64_MODIFIER "x ", r->id);
-        if (r->has_value)
-            g_string_append_printf(line, "%016" G_GINT64_MODIFIER "x ", r->value);
-        else
-            g_string_append(line, "- ");
-        if (r->has_writable)
-            g_string_append_printf(line, "%016" G_GINT64_MODIFIER "x ", r->writable);
-        else
-            g_string_append(line, "- ");
-        features_text(line, r->features);
-        g_string_append_c(line, '\n');
-        g_checksum_update(sum, (const guchar *)line->str, line->len);
-    }
-    g_snprintf(ret_digest, ITSMIG_HOST_REGS_DIGEST_SIZE, "sha256:%s",
-               g_checksum_get_string(sum));
-}
-
-const ItsmigKvmReg *itsmig_host_regs_find(const ItsmigHostRegs *regs, guint64 id)
-{
-    gsize lo = 0;
-    gsize hi;
-
-    g_return_val_if_fail(regs != NULL, NULL);
-
-    hi = regs->n_regs;
-    while (lo < hi) {
-        gsize mid = lo + (hi - lo) / 2;
-
-        if (regs->regs[mid].id == id)
-            return &regs->regs[mid];
-        if (regs->regs[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-static void regs_clear(ItsmigHostRegs *r)
-{
-    g_clear_pointer(&r->reason, g_free);
-    g_clear_pointer(&r->regs, g_free);
-    memset(r, 0, sizeof(*r));
+    return (itsmig_kvm_reg_is_id(id) || itsmig_kvm_reg_is_firmware(id)) && reg_size_log2(id) <= 3;
 }
 
 void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set)
 {
-    ItsmigHostRegs *r;
-
     g_return_if_fail(caps != NULL);
     g_return_if_fail(set != NULL);
 
-    r = &caps->regs;
-    regs_clear(r);
+    itsmig_kvm_regs_clear(&caps->regs);
+    g_clear_pointer(&caps->regs_digest, g_free);
+    if (set->available && set->n_regs > ITSMIG_KVM_REGS_MAX) {
+        /* The document's limit holds for what we send as for what we read. */
+        memset(&caps->regs, 0, sizeof(caps->regs));
+        g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
+                   "the probe listed %zu registers, more than the document's limit of %u",
+                   set->n_regs, ITSMIG_KVM_REGS_MAX);
+        return;
+    }
+    regs_copy(&caps->regs, set);
     if (!set->available) {
-        r->reason = sanitize_reason(set->unavailable_reason, sizeof(set->unavailable_reason));
-        return;
-    }
-    /* The document's limit applies to what we send as much as to what we read. */
-    if (set->n_regs > ITSMIG_HOST_REGS_MAX) {
-        r->reason = g_strdup_printf("the probe listed %zu registers, more than the document's "
-                                    "limit of %u",
-                                    set->n_regs, ITSMIG_HOST_REGS_MAX);
-        return;
-    }
-    r->source = ITSMIG_CAP_PROBED;
-    r->features = set->features & VCPU_FEATURES_ALL;
-    r->writable_masks = set->writable_masks;
-    r->n_regs = set->n_regs;
-    r->regs = g_memdup2(set->regs, set->n_regs * sizeof(ItsmigKvmReg));
-    for (gsize i = 0; i < r->n_regs; i++) {
-        ItsmigKvmReg *reg = &r->regs[i];
+        g_autofree char *reason =
+            sanitize_reason(set->unavailable_reason, sizeof(set->unavailable_reason));
 
-        /* Only what a peer accepts: values on ID and firmware registers,
-         * masks on the feature ID registers, features the vCPU has. */
-        reg->has_value = reg->has_value && itsmig_kvm_reg_has_id_value(reg->id);
-        if (!reg->has_value)
-            reg->value = 0;
-        reg->has_writable = reg->has_writable && reg->has_value && r->writable_masks &&
-                            reg_is_feature_id(reg->id);
-        if (!reg->has_writable)
-            reg->writable = 0;
-        reg->features &= r->features;
+        caps->regs.n_regs = 0;
+        caps->regs.regs = NULL;
+        g_strlcpy(caps->regs.unavailable_reason, reason, sizeof(caps->regs.unavailable_reason));
+        return;
     }
-    itsmig_host_regs_digest(r->regs, r->n_regs, r->features, r->writable_masks, r->digest);
+    caps->regs_digest = itsmig_kvm_regs_digest(&caps->regs);
 }
 
 /* ---- itsmigd.conf's syntax ----------------------------------------------- */
@@ -978,7 +840,7 @@ gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error)
     }
 
     /* Only an arm64 KVM has these registers, and only a vITS has behaviour. */
-    if (caps->regs.source == ITSMIG_CAP_PROBED && known(caps, ITSMIG_CAP_ARCH) &&
+    if (caps->regs.available && known(caps, ITSMIG_CAP_ARCH) &&
         !arch_is_arm64(caps->arch)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
                     "vcpu_registers: probed, but caps.arch %s has no arm64 KVM vCPU", caps->arch);
@@ -1009,80 +871,18 @@ gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error)
 
 /* ---- the document -------------------------------------------------------- */
 
-static void add_hex(JsonBuilder *b, guint64 v)
+static void regs_to_json(const ItsmigHostCaps *caps, JsonBuilder *b)
 {
-    char text[24];
+    ItsmigKvmRegSet unknown = {0};
+    const ItsmigKvmRegSet *set = &caps->regs;
 
-    g_snprintf(text, sizeof(text), "0x%016" G_GINT64_MODIFIER "x", v);
-    json_builder_add_string_value(b, text);
-}
-
-static void add_features(JsonBuilder *b, guint32 features)
-{
-    json_builder_begin_array(b);
-    for (guint i = 0; i < G_N_ELEMENTS(vcpu_features); i++) {
-        if (features & vcpu_features[i].bit)
-            json_builder_add_string_value(b, vcpu_features[i].name);
+    if (!set->available && !set->unavailable_reason[0]) {
+        g_strlcpy(unknown.unavailable_reason, "the register set was not probed",
+                  sizeof(unknown.unavailable_reason));
+        set = &unknown;
     }
-    json_builder_end_array(b);
-}
-
-static void regs_to_json(const ItsmigHostRegs *r, JsonBuilder *b)
-{
     json_builder_set_member_name(b, "vcpu_registers");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, itsmig_cap_source_to_string(r->source));
-    if (r->source == ITSMIG_CAP_UNKNOWN) {
-        itsmig_json_add_string_or_null(b, "reason",
-                                       r->reason ? r->reason : "the register set was not probed");
-        json_builder_end_object(b);
-        return;
-    }
-    json_builder_set_member_name(b, "features");
-    add_features(b, r->features);
-    json_builder_set_member_name(b, "writable_masks");
-    json_builder_add_boolean_value(b, r->writable_masks);
-    json_builder_set_member_name(b, "count");
-    json_builder_add_int_value(b, r->n_regs);
-    itsmig_json_add_string_or_null(b, "digest", r->digest);
-    json_builder_set_member_name(b, "ids");
-    json_builder_begin_array(b);
-    for (gsize i = 0; i < r->n_regs; i++)
-        add_hex(b, r->regs[i].id);
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "values");
-    json_builder_begin_array(b);
-    for (gsize i = 0; i < r->n_regs; i++) {
-        if (!r->regs[i].has_value)
-            continue;
-        json_builder_begin_array(b);
-        add_hex(b, r->regs[i].id);
-        add_hex(b, r->regs[i].value);
-        if (r->regs[i].has_writable)
-            add_hex(b, r->regs[i].writable);
-        json_builder_end_array(b);
-    }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "requires");
-    json_builder_begin_object(b);
-    for (guint f = 0; f < G_N_ELEMENTS(vcpu_features); f++) {
-        gboolean any = FALSE;
-
-        for (gsize i = 0; i < r->n_regs && !any; i++)
-            any = (r->regs[i].features & vcpu_features[f].bit) != 0;
-        if (!any)
-            continue;
-        json_builder_set_member_name(b, vcpu_features[f].name);
-        json_builder_begin_array(b);
-        for (gsize i = 0; i < r->n_regs; i++) {
-            if (r->regs[i].features & vcpu_features[f].bit)
-                add_hex(b, r->regs[i].id);
-        }
-        json_builder_end_array(b);
-    }
-    json_builder_end_object(b);
-    json_builder_end_object(b);
+    json_builder_add_value(b, itsmig_kvm_regs_to_json(set));
 }
 
 /* How the probe measures each fact (lib/kvm-its.c), for people reading a peer's document. */
@@ -1194,7 +994,7 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
     }
     json_builder_end_array(b);
 
-    regs_to_json(&caps->regs, b);
+    regs_to_json(caps, b);
     semantics_to_json(&caps->its_semantics, b);
 }
 
@@ -1622,267 +1422,40 @@ static gboolean only_members(JsonObject *o, const char *path, const char *const 
     return TRUE;
 }
 
-/* "0x" and 1 to 16 hex digits. */
-static gboolean get_hex(JsonNode *node, const char *path, guint64 *ret, GError **error)
+/* What itsmig_kvm_regs_from_json() leaves to the document: sizes KVM has,
+ * values only where the probe reads them and within their width. */
+static gboolean check_regs(const ItsmigKvmRegSet *set, GError **error)
 {
-    const char *s;
-    gsize len;
+    for (gsize i = 0; i < set->n_regs; i++) {
+        const ItsmigKvmReg *r = &set->regs[i];
+        guint size = reg_size_log2(r->id);
 
-    if (!node_is(node, G_TYPE_STRING))
-        return bad_type(error, path, "a hex string such as \"0x603000000013c000\"", node);
-    s = json_node_get_string(node);
-    len = strlen(s);
-    if (len < 3 || len > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') ||
-        strspn(s + 2, "0123456789abcdefABCDEF") != len - 2) {
-        g_autofree char *shown = for_message(s);
-
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "%s: '%s' is not a 64-bit hex number (0x and 1 to 16 hex digits)", path, shown);
-        return FALSE;
-    }
-    *ret = g_ascii_strtoull(s + 2, NULL, 16);
-    return TRUE;
-}
-
-/* An arm64 register id of a size KVM has (8 to 2048 bits). */
-static gboolean check_reg_id(guint64 id, const char *path, GError **error)
-{
-    if ((id & REG_ARCH_MASK) != REG_ARM64) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "%s: 0x%016" G_GINT64_MODIFIER "x is not an arm64 KVM register id", path, id);
-        return FALSE;
-    }
-    if (REG_SIZE_LOG2(id) > REG_SIZE_U2048) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "%s: 0x%016" G_GINT64_MODIFIER "x has a size of 2^%u bytes; KVM's registers "
-                    "are at most 2048 bits",
-                    path, id, REG_SIZE_LOG2(id));
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean get_features(JsonNode *node, const char *path, guint32 *ret, GError **error)
-{
-    JsonArray *a;
-    guint32 features = 0;
-
-    if (!JSON_NODE_HOLDS_ARRAY(node))
-        return bad_type(error, path, "an array of vCPU feature names", node);
-    a = json_node_get_array(node);
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        g_autofree char *epath = g_strdup_printf("%s[%u]", path, i);
-        guint32 bit;
-
-        if (!node_is(e, G_TYPE_STRING))
-            return bad_type(error, epath, "a vCPU feature name", e);
-        if (!vcpu_feature_from_string(json_node_get_string(e), &bit)) {
-            g_autofree char *shown = for_message(json_node_get_string(e));
-
+        if (size > REG_SIZE_LOG2_MAX) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: '%s' is not psci-0.2, pmu-v3, sve or ptrauth", epath, shown);
+                        "vcpu_registers.registers[%zu]: id 0x%016" G_GINT64_MODIFIER
+                        "x has a size of %u bits; KVM's registers have at most 2048",
+                        i, r->id, 8u << size);
             return FALSE;
         }
-        if (features & bit) {
+        if (r->has_value && !reg_takes_value(r->id)) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: %s is listed twice", epath, json_node_get_string(e));
+                        "vcpu_registers.registers[%zu].value: id 0x%016" G_GINT64_MODIFIER
+                        "x is not an ID or firmware register of at most 64 bits; only those "
+                        "carry values",
+                        i, r->id);
             return FALSE;
         }
-        features |= bit;
-    }
-    *ret = features;
-    return TRUE;
-}
-
-/* The position of @id in @r's list, or -1. */
-static gssize regs_index(const ItsmigHostRegs *r, guint64 id)
-{
-    const ItsmigKvmReg *reg = itsmig_host_regs_find(r, id);
-
-    return reg ? reg - r->regs : -1;
-}
-
-static gboolean parse_reg_ids(ItsmigHostRegs *r, JsonNode *node, gint64 count, GError **error)
-{
-    JsonArray *a;
-    guint len;
-
-    if (!JSON_NODE_HOLDS_ARRAY(node))
-        return bad_type(error, "vcpu_registers.ids", "an array of register ids", node);
-    a = json_node_get_array(node);
-    len = json_array_get_length(a);
-    if (len > ITSMIG_HOST_REGS_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.ids: %u registers, more than %u", len, ITSMIG_HOST_REGS_MAX);
-        return FALSE;
-    }
-    if (len != count) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.count: %" G_GINT64_FORMAT " does not match the %u registers "
-                    "of vcpu_registers.ids",
-                    count, len);
-        return FALSE;
-    }
-    r->regs = g_new0(ItsmigKvmReg, MAX(len, 1));
-    for (guint i = 0; i < len; i++) {
-        g_autofree char *path = g_strdup_printf("vcpu_registers.ids[%u]", i);
-        guint64 id;
-
-        if (!get_hex(json_array_get_element(a, i), path, &id, error) ||
-            !check_reg_id(id, path, error))
-            return FALSE;
-        if (i > 0 && id == r->regs[i - 1].id) {
+        if (r->has_value && size < 3 && r->value >> (8u << size) != 0) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: 0x%016" G_GINT64_MODIFIER "x is listed twice", path, id);
+                        "vcpu_registers.registers[%zu].value: 0x%" G_GINT64_MODIFIER
+                        "x does not fit a register of %u bits",
+                        i, r->value, 8u << size);
             return FALSE;
         }
-        if (i > 0 && id < r->regs[i - 1].id) {
+        if (r->has_writable && !r->has_value) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: 0x%016" G_GINT64_MODIFIER "x follows 0x%016" G_GINT64_MODIFIER
-                        "x; expected ascending order",
-                        path, id, r->regs[i - 1].id);
+                        "vcpu_registers.registers[%zu].writable: a mask without a value", i);
             return FALSE;
-        }
-        r->regs[i].id = id;
-        r->n_regs = i + 1;
-    }
-    return TRUE;
-}
-
-static gboolean parse_reg_values(ItsmigHostRegs *r, JsonNode *node, GError **error)
-{
-    JsonArray *a;
-    guint64 prev = 0;
-
-    if (!JSON_NODE_HOLDS_ARRAY(node))
-        return bad_type(error, "vcpu_registers.values", "an array of [id, value(, writable)]",
-                        node);
-    a = json_node_get_array(node);
-    if (json_array_get_length(a) > r->n_regs) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.values: %u values for %zu registers",
-                    json_array_get_length(a), r->n_regs);
-        return FALSE;
-    }
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        g_autofree char *path = g_strdup_printf("vcpu_registers.values[%u]", i);
-        JsonArray *t;
-        guint n;
-        guint64 id, value, writable = 0;
-        gssize k;
-
-        if (!JSON_NODE_HOLDS_ARRAY(e))
-            return bad_type(error, path, "an array [id, value] or [id, value, writable]", e);
-        t = json_node_get_array(e);
-        n = json_array_get_length(t);
-        if (n != 2 && n != 3) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: %u elements; expected [id, value] or [id, value, writable]", path, n);
-            return FALSE;
-        }
-        if (!get_hex(json_array_get_element(t, 0), path, &id, error) ||
-            !get_hex(json_array_get_element(t, 1), path, &value, error) ||
-            (n == 3 && !get_hex(json_array_get_element(t, 2), path, &writable, error)))
-            return FALSE;
-        k = regs_index(r, id);
-        if (k < 0) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: 0x%016" G_GINT64_MODIFIER "x is not in vcpu_registers.ids", path, id);
-            return FALSE;
-        }
-        if (i > 0 && id <= prev) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: 0x%016" G_GINT64_MODIFIER "x %s 0x%016" G_GINT64_MODIFIER
-                        "x; expected each register once, in ascending order",
-                        path, id, id == prev ? "repeats" : "follows", prev);
-            return FALSE;
-        }
-        if (!itsmig_kvm_reg_has_id_value(id)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: 0x%016" G_GINT64_MODIFIER "x is not an ID or firmware register; only "
-                        "those carry values",
-                        path, id);
-            return FALSE;
-        }
-        if (REG_SIZE_LOG2(id) < 3 && value >> (8u << REG_SIZE_LOG2(id)) != 0) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: value 0x%" G_GINT64_MODIFIER "x does not fit register 0x%016" G_GINT64_MODIFIER
-                        "x of %u bits",
-                        path, value, id, 8u << REG_SIZE_LOG2(id));
-            return FALSE;
-        }
-        if (n == 3 && (!r->writable_masks || !reg_is_feature_id(id))) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: a writable mask, but %s",
-                        path, r->writable_masks ? "the register is not a feature ID register"
-                                                : "vcpu_registers.writable_masks is false");
-            return FALSE;
-        }
-        r->regs[k].has_value = TRUE;
-        r->regs[k].value = value;
-        r->regs[k].has_writable = n == 3;
-        r->regs[k].writable = writable;
-        prev = id;
-    }
-    return TRUE;
-}
-
-static gboolean parse_reg_requires(ItsmigHostRegs *r, JsonNode *node, GError **error)
-{
-    g_autoptr(GList) members = NULL;
-    JsonObject *o;
-
-    if (!JSON_NODE_HOLDS_OBJECT(node))
-        return bad_type(error, "vcpu_registers.requires", "an object", node);
-    o = json_node_get_object(node);
-    members = json_object_get_members(o);
-    for (GList *l = members; l; l = l->next) {
-        g_autofree char *path = NULL;
-        g_autofree char *shown = for_message(l->data);
-        JsonNode *list = json_object_get_member(o, l->data);
-        JsonArray *a;
-        guint32 bit;
-        guint64 prev = 0;
-
-        path = g_strdup_printf("vcpu_registers.requires.%s", shown);
-        if (!vcpu_feature_from_string(l->data, &bit)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: not psci-0.2, pmu-v3, sve or ptrauth", path);
-            return FALSE;
-        }
-        if (!(r->features & bit)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: %s is not among vcpu_registers.features", path, shown);
-            return FALSE;
-        }
-        if (!JSON_NODE_HOLDS_ARRAY(list))
-            return bad_type(error, path, "an array of register ids", list);
-        a = json_node_get_array(list);
-        for (guint i = 0; i < json_array_get_length(a); i++) {
-            g_autofree char *epath = g_strdup_printf("%s[%u]", path, i);
-            guint64 id;
-            gssize k;
-
-            if (!get_hex(json_array_get_element(a, i), epath, &id, error))
-                return FALSE;
-            if (i > 0 && id <= prev) {
-                g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                            "%s: 0x%016" G_GINT64_MODIFIER "x %s 0x%016" G_GINT64_MODIFIER
-                            "x; expected each register once, in ascending order",
-                            epath, id, id == prev ? "repeats" : "follows", prev);
-                return FALSE;
-            }
-            k = regs_index(r, id);
-            if (k < 0) {
-                g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                            "%s: 0x%016" G_GINT64_MODIFIER "x is not in vcpu_registers.ids", epath,
-                            id);
-                return FALSE;
-            }
-            r->regs[k].features |= bit;
-            prev = id;
         }
     }
     return TRUE;
@@ -1890,108 +1463,31 @@ static gboolean parse_reg_requires(ItsmigHostRegs *r, JsonNode *node, GError **e
 
 static gboolean parse_regs(ItsmigHostCaps *caps, JsonObject *root, GError **error)
 {
-    static const char *const allowed[] = {"source", "reason", "features", "writable_masks",
-                                          "count", "digest", "ids", "values", "requires", NULL};
-    static const char *const probed_members[] = {"features", "writable_masks", "count", "digest",
-                                                 "ids", "values", "requires"};
-    ItsmigHostRegs *r = &caps->regs;
     JsonNode *node = json_object_get_member(root, "vcpu_registers");
-    JsonNode *m;
-    JsonObject *o;
-    const char *s;
-    gint64 count;
-    char digest[ITSMIG_HOST_REGS_DIGEST_SIZE];
+    ItsmigKvmRegSet set;
 
     if (!node)
         return missing(error, "vcpu_registers");
-    if (!JSON_NODE_HOLDS_OBJECT(node))
-        return bad_type(error, "vcpu_registers", "an object", node);
-    o = json_node_get_object(node);
-    if (!only_members(o, "vcpu_registers", allowed,
-                      "source, reason, features, writable_masks, count, digest, ids, values and "
-                      "requires",
-                      error))
+    if (!itsmig_kvm_regs_from_json(node, "vcpu_registers", &set, error))
         return FALSE;
+    if (!check_regs(&set, error)) {
+        itsmig_kvm_regs_clear(&set);
+        return FALSE;
+    }
+    if (!set.available) {
+        const char *problem = string_problem(set.unavailable_reason, STRING_MAX);
 
-    m = json_object_get_member(o, "source");
-    if (!m)
-        return missing(error, "vcpu_registers.source");
-    if (!node_is(m, G_TYPE_STRING))
-        return bad_type(error, "vcpu_registers.source", "a string", m);
-    if (strcmp(json_node_get_string(m), "unknown") == 0) {
-        for (guint i = 0; i < G_N_ELEMENTS(probed_members); i++) {
-            if (json_object_has_member(o, probed_members[i])) {
-                g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                            "vcpu_registers.%s: present, but vcpu_registers.source is unknown",
-                            probed_members[i]);
-                return FALSE;
-            }
-        }
-        m = json_object_get_member(o, "reason");
-        if (!m)
-            return missing(error, "vcpu_registers.reason");
-        if (!get_string(m, "vcpu_registers.reason", STRING_MAX, &s, error))
+        if (problem) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.unavailable_reason: %s", problem);
+            itsmig_kvm_regs_clear(&set);
             return FALSE;
-        r->reason = g_strdup(s);
-        return TRUE;
-    }
-    if (strcmp(json_node_get_string(m), "probed") != 0) {
-        g_autofree char *shown = for_message(json_node_get_string(m));
-
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.source: '%s' is not probed or unknown", shown);
-        return FALSE;
-    }
-    m = json_object_get_member(o, "reason");
-    if (m && !JSON_NODE_HOLDS_NULL(m)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.reason: must be null or absent when the set is probed");
-        return FALSE;
-    }
-    for (guint i = 0; i < G_N_ELEMENTS(probed_members); i++) {
-        if (!json_object_has_member(o, probed_members[i])) {
-            g_autofree char *path = g_strdup_printf("vcpu_registers.%s", probed_members[i]);
-
-            return missing(error, path);
         }
     }
-    if (!get_features(json_object_get_member(o, "features"), "vcpu_registers.features",
-                      &r->features, error))
-        return FALSE;
-    m = json_object_get_member(o, "writable_masks");
-    if (!node_is(m, G_TYPE_BOOLEAN))
-        return bad_type(error, "vcpu_registers.writable_masks", "a boolean", m);
-    r->writable_masks = json_node_get_boolean(m);
-    m = json_object_get_member(o, "count");
-    if (!node_is(m, G_TYPE_INT64))
-        return bad_type(error, "vcpu_registers.count", "an integer", m);
-    count = json_node_get_int(m);
-    if (count < 0 || count > ITSMIG_HOST_REGS_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.count: %" G_GINT64_FORMAT " is outside 0..%u", count,
-                    ITSMIG_HOST_REGS_MAX);
-        return FALSE;
-    }
-    if (!parse_reg_ids(r, json_object_get_member(o, "ids"), count, error) ||
-        !parse_reg_values(r, json_object_get_member(o, "values"), error) ||
-        !parse_reg_requires(r, json_object_get_member(o, "requires"), error))
-        return FALSE;
-
-    if (!get_string(json_object_get_member(o, "digest"), "vcpu_registers.digest",
-                    ITSMIG_HOST_REGS_DIGEST_SIZE - 1, &s, error))
-        return FALSE;
-    itsmig_host_regs_digest(r->regs, r->n_regs, r->features, r->writable_masks, digest);
-    if (strcmp(s, digest) != 0) {
-        g_autofree char *shown = for_message(s);
-
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "vcpu_registers.digest: '%s' does not match the register set, whose digest is "
-                    "%s",
-                    shown, digest);
-        return FALSE;
-    }
-    memcpy(r->digest, digest, sizeof(digest));
-    r->source = ITSMIG_CAP_PROBED;
+    itsmig_kvm_regs_clear(&caps->regs);
+    caps->regs = set;
+    if (set.available)
+        caps->regs_digest = itsmig_kvm_regs_digest(&caps->regs);
     return TRUE;
 }
 
@@ -2225,9 +1721,9 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
             return NULL;
     } else {
         /* A peer from before the register set: it works on, knowing less. */
-        caps->regs.reason = g_strdup_printf("%s's itsmig predates the register set in its "
-                                            "document (minor version 0)",
-                                            caps->hostname);
+        g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
+                   "%s's itsmig predates the register set in its document (minor version 0)",
+                   caps->hostname);
         caps->its_semantics.reason = g_strdup_printf(
             "%s's itsmig predates the vITS facts in its document (minor version 0)",
             caps->hostname);

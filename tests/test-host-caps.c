@@ -885,8 +885,9 @@ static void test_document_layout(void)
         "\"ctrl_reset\":{\"value\":true,\"source\":\"probed\"},"
         "\"save_pending_tables\":{\"value\":true,\"source\":\"probed\"}},"
         "\"conflicts\":[\"qemu_version\",\"vgic_its\",\"gicv4\"],"
-        "\"vcpu_registers\":{\"source\":\"unknown\","
-        "\"reason\":\"the register set was not probed\"},"
+        "\"vcpu_registers\":{\"available\":false,"
+        "\"unavailable_reason\":\"the register set was not probed\",\"features\":null,"
+        "\"writable_masks\":null,\"count\":null,\"digest\":null,\"registers\":null},"
         "\"its_semantics\":{\"source\":\"unknown\","
         "\"reason\":\"the KVM probe did not measure the vITS behaviour\"}}");
 }

@@ -32,11 +32,6 @@
 #define ITSMIG_HOST_CAPS_SCHEMA  "itsmig-host-caps"
 /* Limit on a peer's document, in bytes. */
 #define ITSMIG_HOST_CAPS_MAX (256 * 1024)
-/* Most registers a document's register set may list (Debian's kernels list
- * a few hundred for a vCPU with every feature). */
-#define ITSMIG_HOST_REGS_MAX 4096
-/* "sha256:" and 64 hex digits, and the NUL. */
-#define ITSMIG_HOST_REGS_DIGEST_SIZE 72
 
 typedef enum {
     ITSMIG_CAP_UNKNOWN, /* neither probed nor declared: "unknown", value null */
@@ -74,22 +69,6 @@ typedef struct {
     char *conflict_probed;
 } ItsmigCapMeta;
 
-/*
- * The vCPU register set of a host-passthrough vCPU with the default features
- * (itsmig/kvm-regs.h), as the document carries it.  The digest is SHA-256 of
- * a canonical text of the whole set (docs/host-caps.schema.json gives it), so
- * two hosts with the same digest give guests the same registers and values.
- */
-typedef struct {
-    ItsmigCapSource source; /* UNKNOWN or PROBED */
-    char *reason;           /* why it is unknown; NULL when probed */
-    guint32 features;       /* ItsmigVcpuFeature bits of the default vCPU */
-    gboolean writable_masks;
-    gsize n_regs;
-    ItsmigKvmReg *regs; /* ascending by id, g_new */
-    char digest[ITSMIG_HOST_REGS_DIGEST_SIZE];
-} ItsmigHostRegs;
-
 /* The vITS behaviour facts (ItsmigKvmItsSemantics) as the document carries them. */
 typedef struct {
     ItsmigCapSource source; /* UNKNOWN or PROBED */
@@ -123,7 +102,13 @@ typedef struct {
     gboolean ctrl_reset;
     gboolean save_pending_tables;
 
-    ItsmigHostRegs regs;
+    /* The vCPU register set of a host-passthrough vCPU with the default
+     * features (itsmig/kvm-regs.h): regs.available FALSE with the reason when
+     * it is unknown (no probe, or a peer that predates it).  regs_digest is
+     * itsmig_kvm_regs_digest() of it, NULL when unknown: hosts with the same
+     * digest list the same registers. */
+    ItsmigKvmRegSet regs;
+    char *regs_digest;
     ItsmigHostItsSemantics its_semantics;
 } ItsmigHostCaps;
 
@@ -133,20 +118,9 @@ void itsmig_host_caps_free(ItsmigHostCaps *caps);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigHostCaps, itsmig_host_caps_free)
 ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps);
 
-/* Sets the register set from the probe's (copied): unknown with its reason
- * when the probe could not run.  Computes the digest. */
+/* Sets the register set from the probe's (a copy): unknown with its reason
+ * when the probe could not run. */
 void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set);
-/* The digest of a register set, "sha256:<64 hex digits>". */
-void itsmig_host_regs_digest(const ItsmigKvmReg *regs, gsize n_regs, guint32 features,
-                             gboolean writable_masks, char ret_digest[ITSMIG_HOST_REGS_DIGEST_SIZE]);
-/* The register @id of @regs, NULL when it has none (binary search). */
-const ItsmigKvmReg *itsmig_host_regs_find(const ItsmigHostRegs *regs, guint64 id);
-/* "psci-0.2", "pmu-v3", "sve", "ptrauth" for one ItsmigVcpuFeature bit; NULL otherwise. */
-const char *itsmig_vcpu_feature_to_string(guint32 feature);
-/* Whether register @id may carry a value in the document: the ID registers
- * (op0 3, op1 0, 1 or 3, CRn 0), the CCSIDR demux registers and the firmware
- * pseudo-registers, at most 64 bits wide. */
-gboolean itsmig_kvm_reg_has_id_value(guint64 id);
 
 /* "its_abi_revisions"; NULL out of range. */
 const char *itsmig_cap_field_to_string(ItsmigCapField field);
@@ -197,12 +171,13 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
 
 /* Parses and validates a document (a peer's GET /v1/host): at most
  * ITSMIG_HOST_CAPS_MAX bytes of strict RFC 8259 JSON nested at most 32 deep,
- * schema and version, every field's type and range, the register set (at
- * most ITSMIG_HOST_REGS_MAX registers, ascending without duplicates, count
- * and digest matching the list, values only on ID and firmware registers)
- * and the vITS facts, then itsmig_host_caps_check().  Members this version
- * does not know are ignored at the top level and refused inside "caps",
- * "probe", each field, "vcpu_registers" and "its_semantics".  A minor-0
+ * schema and version, every field's type and range, the register set
+ * (itsmig_kvm_regs_from_json(): at most ITSMIG_KVM_REGS_MAX registers,
+ * ascending without duplicates, count and digest matching the list; and
+ * here: sizes KVM has, values only on ID and firmware registers and within
+ * their width) and the vITS facts, then itsmig_host_caps_check().  Members
+ * this version does not know are ignored at the top level and refused inside
+ * "caps", "probe", each field, "vcpu_registers" and "its_semantics".  A minor-0
  * document gives a register set and vITS facts of source unknown.  @len
  * may be -1 for NUL-terminated @text.  Fails with ITSMIG_ERROR_INVALID_JSON
  * for text that is not JSON and ITSMIG_ERROR_INVALID_HOST_CAPS for a document
