@@ -370,6 +370,11 @@ static gboolean matrix_check(JsonObject *m, GError **error)
             if (json_object_has_member(c, "error") &&
                 !itsmigctl_want_string(c, cctx, "error", TRUE, &s, error))
                 return FALSE;
+            /* Absent from an itsmigd that predates them. */
+            if (json_object_has_member(c, "back_allowed") &&
+                (!itsmigctl_want_bool(c, cctx, "back_allowed", &allowed, error) ||
+                 !itsmigctl_want_string_array(c, cctx, "back_blockers", &codes, error)))
+                return FALSE;
         }
     }
     return TRUE;
@@ -455,6 +460,7 @@ static int matrix_print(JsonObject *m, gboolean print)
     g_autofree char *source = itsmigctl_printable(json_object_get_string_member(m, "source"));
     g_autoptr(GString) blocked = g_string_new(NULL);
     g_autoptr(GString) warned = g_string_new(NULL);
+    g_autoptr(GString) one_way = g_string_new(NULL);
     g_autoptr(GString) errors = g_string_new(NULL);
     g_autofree glong *width = g_new0(glong, nh + 1);
     gboolean any_blocked = FALSE, any_error = FALSE, any_missing = FALSE;
@@ -486,6 +492,15 @@ static int matrix_print(JsonObject *m, gboolean print)
             JsonObject *c;
             CellKind k = matrix_cell(host, dom, &c);
 
+            /* From an itsmigd that judges the way back too. */
+            if ((k == CELL_OK || k == CELL_WARN) && json_object_has_member(c, "back_allowed") &&
+                !json_object_get_boolean_member(c, "back_allowed")) {
+                g_autofree char *codes =
+                    codes_text(json_object_get_array_member(c, "back_blockers"));
+
+                g_string_append_printf(one_way, "  %s %s %s, not back: %s\n", name,
+                                       itsmigctl_arrow(), hn, *codes ? codes : "(no code given)");
+            }
             switch (k) {
             case CELL_BLOCKED: {
                 g_autofree char *codes = codes_text(json_object_get_array_member(c, "blockers"));
@@ -556,6 +571,8 @@ static int matrix_print(JsonObject *m, gboolean print)
             printf("\nBlocked:\n%s", blocked->str);
         if (warned->len)
             printf("\nWarnings:\n%s", warned->str);
+        if (one_way->len)
+            printf("\nOne-way (allowed there, blocked on the way back):\n%s", one_way->str);
         if (errors->len)
             printf("\nNot checked:\n%s", errors->str);
     }
@@ -568,7 +585,8 @@ static const char matrix_description[] =
     "Asks itsmigd, for every domain on this host, whether it can migrate to each\n"
     "peer (all peers in itsmigd.conf, or those named with --peer), and prints a\n"
     "table: ok allowed, ok* allowed with warnings, NO blocked, ERR not checked (the\n"
-    "peer could not be asked), with the codes behind each NO, ok* and ERR below.\n"
+    "peer could not be asked), with the codes behind each NO, ok* and ERR below,\n"
+    "and the one-way moves: allowed there, blocked on the way back.\n"
     "\n"
     "Exit status: 0 every migration is allowed, 4 at least one is blocked, 1 none\n"
     "is blocked but some could not be checked, or the matrix could not be had at\n"

@@ -746,7 +746,7 @@ static void find_regs(Check *c)
     const ItsmigItsMetadata *m = c->d->has_metadata ? &c->d->metadata : NULL;
 
     c->features_off = c->d->vcpu_features_off;
-    c->vcpu_kvm = itsmig_domain_profile_its_in_kernel(c->d);
+    c->vcpu_kvm = itsmig_domain_profile_its_in_kernel(c->d) || c->policy->check_emulated;
     if (c->t->regs.available)
         c->t_regs = &c->t->regs;
 

@@ -1729,6 +1729,11 @@ static void test_regs_tcg_skipped(void)
     v = run(f);
     g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
     g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN));
+    /* check-emulated judges it as if KVM ran it. */
+    f->policy.check_emulated = TRUE;
+    itsmig_verdict_free(v);
+    v = run(f);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
 }
 
 static void test_its_save_semantics_differ(void)
