@@ -10,10 +10,12 @@
 #include "itsmig/its-abi.h"
 #include "itsmig/kvm-its.h"
 #include "itsmig/kvm-its-json.h"
+#include "itsmig/kvm-regs-json.h"
+#include "itsmig/kvm-regs.h"
 
 static const char host_help[] =
     "Usage: itsmigctl host [--json] [CONNECTION OPTIONS]\n"
-    "       itsmigctl host probe [--json]\n"
+    "       itsmigctl host probe [--json] [--registers]\n"
     "\n"
     "itsmigctl host asks itsmigd for this host's capabilities for ITS migration:\n"
     "each field with its value and where it comes from (probed, declared in\n"
@@ -23,10 +25,15 @@ static const char host_help[] =
     "through a scratch KVM VM with a vGICv3 and an in-kernel ITS, what it\n"
     "supports for saving and restoring a guest's ITS: the ITS table ABI\n"
     "revisions it accepts, the save/restore/reset controls, the vGIC\n"
-    "implementation revision (GICD_IIDR) and the host's GICv4 level.\n"
+    "implementation revision (GICD_IIDR) and the host's GICv4 level; and, from\n"
+    "scratch vCPUs initialised as QEMU initialises a host-passthrough vCPU, the\n"
+    "vCPU register set QEMU will migrate: KVM_GET_REG_LIST, the ID and firmware\n"
+    "register values, the writable masks, and which registers need which\n"
+    "optional vCPU feature (pmu, sve, ptrauth).\n"
     "\n"
     "Options:\n"
-    "  --json    print one JSON object instead of text\n"
+    "  --json       print one JSON object instead of text\n"
+    "  --registers  (text) list every register by name\n"
     "\n";
 
 static const char host_help_end[] =
@@ -110,17 +117,83 @@ static void print_caps_text(const ItsmigKvmItsCaps *caps)
            caps->gicv4_source);
 }
 
+static char *features_text(guint32 features)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint32 bit = 1; bit & ITSMIG_VCPU_FEATURES_ALL; bit <<= 1) {
+        if (features & bit)
+            g_string_append_printf(s, "%s%s", s->len ? ", " : "", itsmig_vcpu_feature_name(bit));
+    }
+    if (!s->len)
+        g_string_append(s, "none");
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void print_regs_text(const ItsmigKvmRegSet *set, gboolean list)
+{
+    g_autofree char *features = NULL;
+    g_autofree char *digest = NULL;
+    size_t n_values = 0, n_masks = 0, n_cpreg = 0;
+
+    if (!set->available) {
+        printf("vCPU register set: not probed:\n  %s\n", set->unavailable_reason);
+        return;
+    }
+    for (size_t i = 0; i < set->n_regs; i++) {
+        n_values += set->regs[i].has_value;
+        n_masks += set->regs[i].has_writable;
+        n_cpreg += itsmig_kvm_reg_in_cpreg_list(set->regs[i].id);
+    }
+    features = features_text(set->features);
+    digest = itsmig_kvm_regs_digest(set);
+    printf("vCPU register set (host-passthrough vCPU as QEMU initialises it):\n");
+    printf("  vCPU features              %s\n", features);
+    printf("  registers                  %zu (%zu in QEMU's migrated cpreg list)\n", set->n_regs,
+           n_cpreg);
+    printf("  digest                     %s\n", digest);
+    printf("  values taken               %zu (ID and firmware registers)\n", n_values);
+    if (set->writable_masks)
+        printf("  writable masks             %zu ID registers\n", n_masks);
+    else
+        printf("  writable masks             not offered by this kernel\n");
+    if (!list)
+        return;
+    for (size_t i = 0; i < set->n_regs; i++) {
+        const ItsmigKvmReg *r = &set->regs[i];
+        char name[ITSMIG_KVM_REG_NAME_MAX];
+        g_autoptr(GString) line = g_string_new(NULL);
+
+        g_string_append_printf(line, "  0x%016" PRIx64 " %-32s", r->id,
+                               itsmig_kvm_reg_name(r->id, name, sizeof(name)));
+        if (r->has_value)
+            g_string_append_printf(line, " = 0x%016" PRIx64, r->value);
+        if (r->has_writable)
+            g_string_append_printf(line, " writable 0x%016" PRIx64, r->writable);
+        if (r->features) {
+            g_autofree char *needs = features_text(r->features);
+            g_string_append_printf(line, " needs %s", needs);
+        }
+        printf("%s\n", g_strchomp(line->str));
+    }
+}
+
 static int host_probe(int argc, char **argv)
 {
     gboolean json = FALSE;
+    gboolean registers = FALSE;
     GOptionEntry entries[] = {
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL},
+        {"registers", 0, 0, G_OPTION_ARG_NONE, &registers, "List every vCPU register by name",
+         NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- probe KVM's ITS save/restore support");
     g_autoptr(GError) error = NULL;
     ItsmigKvmItsCaps caps;
+    ItsmigKvmRegSet regs;
     ItsmigDiag diag = {0};
+    int rc;
 
     g_set_prgname("itsmigctl host probe");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -133,13 +206,22 @@ static int host_probe(int argc, char **argv)
         fprintf(stderr, "itsmigctl: host probe failed: %s\n", diag.text);
         return ITSMIGCTL_EXIT_FAILURE;
     }
+    if (itsmig_kvm_regs_probe(&regs, &diag) < 0) {
+        fprintf(stderr, "itsmigctl: host probe failed: %s\n", diag.text);
+        itsmig_kvm_regs_clear(&regs);
+        return ITSMIGCTL_EXIT_FAILURE;
+    }
     if (json) {
-        g_autoptr(JsonNode) node = itsmig_kvm_its_caps_to_json(&caps);
+        g_autoptr(JsonNode) node = itsmig_kvm_probe_to_json(&caps, &regs);
         itsmigctl_print_json(node);
     } else {
         print_caps_text(&caps);
+        if (caps.available)
+            print_regs_text(&regs, registers);
     }
-    return caps.available ? ITSMIGCTL_EXIT_OK : ITSMIGCTL_EXIT_FAILURE;
+    rc = caps.available && regs.available ? ITSMIGCTL_EXIT_OK : ITSMIGCTL_EXIT_FAILURE;
+    itsmig_kvm_regs_clear(&regs);
+    return rc;
 }
 
 int itsmigctl_cmd_host(int argc, char **argv)

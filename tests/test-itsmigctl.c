@@ -366,7 +366,7 @@ static void test_host_probe(void)
     const char *json[] = {"host", "probe", "--json", NULL};
     const char *bad[] = {"host", "probe", "--frob", NULL};
     g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *o;
+    JsonObject *o, *regs;
     Run r;
 
 #if defined(__aarch64__)
@@ -383,6 +383,12 @@ static void test_host_probe(void)
     g_assert_false(json_object_get_boolean_member(o, "available"));
     g_assert_nonnull(strstr(json_object_get_string_member(o, "unavailable_reason"), "arm64"));
     g_assert_true(json_object_get_null_member(o, "its_abi_revisions"));
+    /* The register set says the same, with the same reason. */
+    regs = json_object_get_object_member(o, "vcpu_registers");
+    g_assert_nonnull(regs);
+    g_assert_false(json_object_get_boolean_member(regs, "available"));
+    g_assert_nonnull(strstr(json_object_get_string_member(regs, "unavailable_reason"), "arm64"));
+    g_assert_true(json_object_get_null_member(regs, "registers"));
     run_clear(&r);
     r = run_ctl(bad);
     g_assert_cmpint(r.status, ==, 2);

@@ -8,6 +8,8 @@
 #include <json-glib/json-glib.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
+#include "itsmig/kvm-probe-text.h"
 #include "itsmig/kvm-regs-json.h"
 #include "itsmig/kvm-regs.h"
 
@@ -412,6 +414,334 @@ static void test_probe_this_host(void)
     itsmig_kvm_regs_clear(&set);
 }
 
+/* ---- the guest's line format ------------------------------------------------------ */
+
+static char *probe_text(const ItsmigKvmItsCaps *caps, const ItsmigKvmRegSet *set)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    g_assert_nonnull(f);
+    itsmig_kvm_probe_text_write(f, caps, set);
+    g_assert_cmpint(fclose(f), ==, 0);
+    return buf;
+}
+
+static void sample_caps(ItsmigKvmItsCaps *caps)
+{
+    memset(caps, 0, sizeof(*caps));
+    caps->available = true;
+    g_strlcpy(caps->kernel_release, "6.12.117+deb13-arm64", sizeof(caps->kernel_release));
+    g_strlcpy(caps->arch, "aarch64", sizeof(caps->arch));
+    caps->abi_revisions = 1;
+    for (unsigned i = 1; i < 16; i++)
+        caps->abi_revision_errno[i] = EINVAL;
+    caps->gits_iidr = 0x4b00043b;
+    caps->gits_typer = 0x1ef71;
+    caps->has_ctrl_reset = caps->has_save_tables = caps->has_restore_tables = true;
+    caps->gicd_iidr = 0x4b00343b;
+    caps->gicd_revision = 3;
+    caps->gicv4 = ITSMIG_GICV4_NONE;
+    g_strlcpy(caps->gicv4_source, "kernel log: no GICv4 line\nsecond line",
+              sizeof(caps->gicv4_source));
+    caps->semantics.measured = true;
+    caps->semantics.save_unreachable_device_errno = 0;
+    caps->semantics.baser_write_keeps_mappings = false;
+    caps->semantics.gicd_access_before_init_errno = ENXIO;
+}
+
+/* What the guest prints, inside a console log with CR LF line ends and
+ * other lines around it, reads back as it was. */
+static void test_text_round_trip(void)
+{
+    ItsmigKvmItsCaps caps, back_caps;
+    ItsmigKvmRegSet set, back;
+    ItsmigDiag diag = {0};
+    g_autofree char *text = NULL;
+    g_autofree char *console = NULL;
+    g_autofree char *joined = NULL;
+    g_autoptr(JsonNode) a = NULL;
+    g_autoptr(JsonNode) b = NULL;
+    g_autofree char *ta = NULL;
+    g_autofree char *tb = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    sample_caps(&caps);
+    sample_set(&set);
+    text = probe_text(&caps, &set);
+    lines = g_strsplit(text, "\n", -1);
+    joined = g_strjoinv("\r\n", lines);
+    console =
+        g_strconcat("[    1.0] kernel line\r\n# TAP comment\r\n", joined, "ok 1 - after\r\n", NULL);
+    g_assert_cmpint(itsmig_kvm_probe_text_read(console, &back_caps, &back, &diag), ==, 0);
+    g_assert_cmpstr(back_caps.gicv4_source, ==, "kernel log: no GICv4 line second line");
+    g_strlcpy(caps.gicv4_source, back_caps.gicv4_source, sizeof(caps.gicv4_source));
+    a = itsmig_kvm_probe_to_json(&caps, &set);
+    b = itsmig_kvm_probe_to_json(&back_caps, &back);
+    ta = json_to_string(a, TRUE);
+    tb = json_to_string(b, TRUE);
+    g_assert_cmpstr(ta, ==, tb);
+    g_assert_true(back_caps.semantics.measured);
+    g_assert_cmpint(back_caps.semantics.gicd_access_before_init_errno, ==, ENXIO);
+    itsmig_kvm_regs_clear(&set);
+    itsmig_kvm_regs_clear(&back);
+}
+
+typedef struct {
+    const char *name;
+    const char *from;
+    const char *to;
+} TextCase;
+
+static const TextCase text_cases[] = {
+    {"no-end", "ITSMIG-PROBE end", "ITSMIG-PROBE fin"},
+    {"no-begin", "ITSMIG-PROBE begin", "ITSMIG-PROBE start"},
+    {"line-count", "ITSMIG-PROBE end 28", "ITSMIG-PROBE end 27"},
+    {"reg-count", "regs count 5", "regs count 6"},
+    {"reg-order", "reg 0x6030000000100000", "reg 0x6030000000200000"},
+    {"reg-junk", "reg 0x603000000013df40 0x2", "reg 0x603000000013df40 0x2 x=1"},
+    {"reg-features", "reg 0x603000000013df40 0x2", "reg 0x603000000013df40 0x20"},
+    {"unknown-key", "its arch aarch64", "its arch64 aarch64"},
+    {"bad-bool", "its available 1", "its available yes"},
+    {"bad-errnos", "its abi_revision_errno 0 22", "its abi_revision_errno 0 x"},
+};
+
+static void test_text_bad(gconstpointer data)
+{
+    const TextCase *c = data;
+    ItsmigKvmItsCaps caps;
+    ItsmigKvmRegSet set;
+    ItsmigDiag diag = {0};
+    g_autofree char *text = NULL;
+    g_autofree char *bad = NULL;
+    char *at;
+
+    sample_caps(&caps);
+    sample_set(&set);
+    text = probe_text(&caps, &set);
+    itsmig_kvm_regs_clear(&set);
+    at = strstr(text, c->from);
+    g_assert_nonnull(at);
+    bad = g_strdup_printf("%.*s%s%s", (int)(at - text), text, c->to, at + strlen(c->from));
+    g_assert_cmpint(itsmig_kvm_probe_text_read(bad, &caps, &set, &diag), ==, -EINVAL);
+    g_test_message("%s", diag.text);
+    g_assert_cmpuint(strlen(diag.text), >, 0);
+    itsmig_kvm_regs_clear(&set);
+}
+
+/* ---- the probe data of Debian's kernels (tests/data/probe/) ------------------------ */
+
+/* Oldest first: Debian 12, Debian 13, trixie-backports. */
+static const char *const suites[] = {"bookworm", "trixie", "trixie-backports"};
+#define N_SUITES G_N_ELEMENTS(suites)
+
+typedef struct {
+    char *kernel_release;
+    ItsmigKvmRegSet set;
+} ProbeData;
+
+static void load_probe(const char *suite, ProbeData *ret)
+{
+    const char *top = g_getenv("top_srcdir");
+    g_autofree char *name = g_strdup_printf("%s.json", suite);
+    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
+                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    gsize len;
+    JsonObject *o;
+
+    g_assert_true(g_file_get_contents(path, &text, &len, &error));
+    g_assert_no_error(error);
+    g_assert_true(itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error));
+    g_assert_no_error(error);
+    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_true(json_object_get_boolean_member(o, "available"));
+    ret->kernel_release = g_strdup(json_object_get_string_member(o, "kernel_release"));
+    g_assert_true(itsmig_kvm_regs_from_json(json_object_get_member(o, "vcpu_registers"), path,
+                                            &ret->set, &error));
+    g_assert_no_error(error);
+    g_assert_true(ret->set.available);
+}
+
+static void load_all(ProbeData data[N_SUITES])
+{
+    for (size_t i = 0; i < N_SUITES; i++)
+        load_probe(suites[i], &data[i]);
+}
+
+static void free_all(ProbeData data[N_SUITES])
+{
+    for (size_t i = 0; i < N_SUITES; i++) {
+        g_free(data[i].kernel_release);
+        itsmig_kvm_regs_clear(&data[i].set);
+    }
+}
+
+/* Registers of @a that @b lacks, by name, comma-separated; their number
+ * in *ret_n. */
+static char *missing_names(const ItsmigKvmRegSet *a, const ItsmigKvmRegSet *b, size_t *ret_n)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->n_regs; i++) {
+        char name[ITSMIG_KVM_REG_NAME_MAX];
+        guint64 back;
+
+        if (itsmig_kvm_regs_find(b, a->regs[i].id))
+            continue;
+        itsmig_kvm_reg_name(a->regs[i].id, name, sizeof(name));
+        /* Each name given for a difference leads back to its register. */
+        g_assert_cmpint(itsmig_kvm_reg_from_name(name, &back), ==, 0);
+        g_assert_cmphex(back, ==, a->regs[i].id);
+        g_string_append_printf(s, "%s%s", n++ ? ", " : "", name);
+    }
+    *ret_n = n;
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void test_data_parse(void)
+{
+    ProbeData data[N_SUITES];
+
+    load_all(data);
+    for (size_t i = 0; i < N_SUITES; i++) {
+        const ItsmigKvmRegSet *s = &data[i].set;
+        g_autofree char *digest = itsmig_kvm_regs_digest(s);
+        size_t n_masks = 0;
+
+        g_test_message("%s: Linux %s, %zu registers, features 0x%x, writable masks %s, %s",
+                       suites[i], data[i].kernel_release, s->n_regs, s->features,
+                       s->writable_masks ? "yes" : "no", digest);
+        for (size_t j = 0; j < s->n_regs; j++) {
+            const ItsmigKvmReg *r = &s->regs[j];
+
+            /* The probe took values of exactly the ID and firmware registers,
+             * and masks of every ID register where the kernel offers them. */
+            g_assert_cmpint(r->has_value, ==,
+                            itsmig_kvm_reg_is_id(r->id) || itsmig_kvm_reg_is_firmware(r->id));
+            g_assert_cmpint(r->has_writable, ==, s->writable_masks && itsmig_kvm_reg_is_id(r->id));
+            n_masks += r->has_writable;
+        }
+        if (s->writable_masks)
+            g_assert_cmpuint(n_masks, >, 0);
+        for (size_t j = 0; j < i; j++)
+            g_assert_cmpstr(data[i].kernel_release, !=, data[j].kernel_release);
+    }
+    free_all(data);
+}
+
+/* The kernels differ, and not only by adding: what the issue saw. */
+static void test_data_kernels_differ(void)
+{
+    ProbeData data[N_SUITES];
+    const ItsmigKvmRegSet *old = NULL;
+
+    load_all(data);
+    old = &data[0].set;
+    for (size_t i = 0; i < N_SUITES; i++) {
+        for (size_t j = i + 1; j < N_SUITES; j++) {
+            g_autofree char *di = itsmig_kvm_regs_digest(&data[i].set);
+            g_autofree char *dj = itsmig_kvm_regs_digest(&data[j].set);
+
+            g_assert_cmpuint(data[i].set.n_regs, !=, data[j].set.n_regs);
+            g_assert_cmpstr(di, !=, dj);
+        }
+    }
+    /* Each newer kernel lists registers 6.1 lacks, so a guest started there
+     * cannot go back to 6.1. */
+    for (size_t i = 1; i < N_SUITES; i++) {
+        size_t n_new = 0, n_gone = 0;
+        g_autofree char *added = missing_names(&data[i].set, old, &n_new);
+        g_autofree char *gone = missing_names(old, &data[i].set, &n_gone);
+
+        g_test_message("%s has %zu registers %s lacks: %s", suites[i], n_new, suites[0], added);
+        g_test_message("%s lacks %zu registers of %s: %s", suites[i], n_gone, suites[0], gone);
+        g_assert_cmpuint(n_new, >, 0);
+    }
+    /* Debian 13's and the backported kernel each have registers the other
+     * lacks: neither direction is safe. */
+    {
+        size_t n12 = 0, n7 = 0;
+        g_autofree char *only12 = missing_names(&data[1].set, &data[2].set, &n12);
+        g_autofree char *only7 = missing_names(&data[2].set, &data[1].set, &n7);
+
+        g_test_message("only %s: %s", suites[1], only12);
+        g_test_message("only %s: %s", suites[2], only7);
+        g_assert_cmpuint(n12, >, 0);
+        g_assert_cmpuint(n7, >, 0);
+    }
+    free_all(data);
+}
+
+/* The same virtual CPU (QEMU's -cpu max) under each kernel: MIDR_EL1 is the
+ * same, so the differences are the kernels'. */
+static void test_data_same_cpu(void)
+{
+    ProbeData data[N_SUITES];
+    guint64 midr;
+    const ItsmigKvmReg *r;
+
+    load_all(data);
+    g_assert_cmpint(itsmig_kvm_reg_from_name("MIDR_EL1", &midr), ==, 0);
+    r = itsmig_kvm_regs_find(&data[0].set, midr);
+    g_assert_nonnull(r);
+    g_assert_true(r->has_value);
+    for (size_t i = 1; i < N_SUITES; i++) {
+        const ItsmigKvmReg *o = itsmig_kvm_regs_find(&data[i].set, midr);
+
+        g_assert_nonnull(o);
+        g_assert_cmphex(o->value, ==, r->value);
+        g_assert_cmpuint(data[i].set.features, ==, data[0].set.features);
+    }
+    free_all(data);
+}
+
+/* A guest with a feature off (<pmu state='off'/>, sve off) gets fewer
+ * registers; the set knows which. */
+static void test_data_features_off(void)
+{
+    ProbeData data[N_SUITES];
+
+    load_all(data);
+    for (size_t i = 0; i < N_SUITES; i++) {
+        const ItsmigKvmRegSet *s = &data[i].set;
+
+        for (guint32 bit = 1; bit & ITSMIG_VCPU_FEATURES_ALL; bit <<= 1) {
+            size_t without = 0;
+            guint64 id;
+
+            if (!(s->features & bit))
+                continue;
+            for (size_t j = 0; j < s->n_regs; j++)
+                without += itsmig_kvm_reg_listed_with(&s->regs[j], s->features & ~bit);
+            g_test_message("%s: %zu registers, %zu without %s", suites[i], s->n_regs, without,
+                           itsmig_vcpu_feature_name(bit));
+            /* PSCI 0.2 changes values, not the list; the others hide registers. */
+            if (bit == ITSMIG_VCPU_FEATURE_PSCI_0_2) {
+                g_assert_cmpuint(without, ==, s->n_regs);
+                continue;
+            }
+            g_assert_cmpuint(without, <, s->n_regs);
+            /* One register each feature is known to bring. */
+            g_assert_cmpint(itsmig_kvm_reg_from_name(bit == ITSMIG_VCPU_FEATURE_PMU_V3 ? "PMCR_EL0"
+                                                     : bit == ITSMIG_VCPU_FEATURE_SVE
+                                                         ? "ZCR_EL1"
+                                                         : "APIAKEYLO_EL1",
+                                                     &id),
+                            ==, 0);
+            g_assert_nonnull(itsmig_kvm_regs_find(s, id));
+            g_assert_false(
+                itsmig_kvm_reg_listed_with(itsmig_kvm_regs_find(s, id), s->features & ~bit));
+        }
+    }
+    free_all(data);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -427,5 +757,14 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/kvm-regs/json/register-limit", test_json_limit);
     g_test_add_func("/kvm-regs/probe/this-host-does-not-crash", test_probe_this_host);
+    g_test_add_func("/kvm-regs/text/round-trip-through-a-console", test_text_round_trip);
+    for (size_t i = 0; i < G_N_ELEMENTS(text_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/kvm-regs/text/refused/%s", text_cases[i].name);
+        g_test_add_data_func(path, &text_cases[i], test_text_bad);
+    }
+    g_test_add_func("/kvm-regs/data/parse-strictly", test_data_parse);
+    g_test_add_func("/kvm-regs/data/kernels-differ-both-ways", test_data_kernels_differ);
+    g_test_add_func("/kvm-regs/data/same-virtual-cpu", test_data_same_cpu);
+    g_test_add_func("/kvm-regs/data/features-off-hide-registers", test_data_features_off);
     return g_test_run();
 }

@@ -74,6 +74,13 @@ ItsmigVcpuFeature itsmig_vcpu_feature_from_name(const char *name);
 int itsmig_kvm_regs_probe(ItsmigKvmRegSet *ret_set, ItsmigDiag *diag);
 void itsmig_kvm_regs_clear(ItsmigKvmRegSet *set);
 
+/* Whether KVM lists @reg for a vCPU initialised with the ItsmigVcpuFeature
+ * bits @features (a guest whose domain XML turns pmu or sve off, say). */
+static inline bool itsmig_kvm_reg_listed_with(const ItsmigKvmReg *reg, uint32_t features)
+{
+    return (reg->features & ~features) == 0;
+}
+
 /* The register @id of @set (binary search), or NULL. */
 const ItsmigKvmReg *itsmig_kvm_regs_find(const ItsmigKvmRegSet *set, uint64_t id);
 

@@ -25,3 +25,4 @@ void guest_tests_probe(void);   /* guest-tests.c: KVM probe against the real ker
 void guest_tests_reset(void);   /* guest-tests.c: KVM_DEV_ARM_ITS_CTRL_RESET */
 void guest_tests_pending(void); /* guest-tests.c: SAVE_PENDING_TABLES + pending decoder */
 void guest_tests_tables(void);  /* guest-tables.c: restore/save round trips, bad images */
+void guest_tests_regs(void);    /* guest-regs.c: the vCPU register-set probe, probe data out */

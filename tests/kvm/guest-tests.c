@@ -678,6 +678,7 @@ int main(void)
     guest_tests_reset();
     guest_tests_pending();
     guest_tests_tables();
+    guest_tests_regs();
     guest_tap_diag("%u tests, %u failed, %.0f ms", guest_tap_count, guest_tap_failed,
                    now_ms() - t0);
     printf("1..%u\n", guest_tap_count);

@@ -171,5 +171,23 @@ for id in $ids; do
         host_ok $? "itsmigctl its inspect on guest image $id: the mapping the guest programmed ($(wc -l <"$tmp/want-$id") lines)"
     fi
 done
+
+# ---- the probe's results, as `itsmigctl host probe --json` prints them ----------
+# The guest prints its ITS and register probes between ITSMIG-PROBE markers
+# and the time each run took on ITSMIG-PROBE-TIME lines; they are kept in the
+# build tree for tests/kvm/update-probe-data.sh and tests/bench/bench-probe.sh.
+probe_json="$builddir/tests/kvm/probe${suite:+-$suite}.json"
+probe_times="$builddir/tests/kvm/probe${suite:+-$suite}.times"
+p2j="$builddir/tests/kvm/probe-to-json"
+[ -x "$p2j" ] || bail "$p2j has not been built"
+"$p2j" "$tmp/run" >"$probe_json.tmp" 2>"$tmp/p2j-err"
+verdict=$?
+want=$(grep -a -c '^ITSMIG-PROBE reg ' "$tmp/run")
+got=$(sed -n 's/^    "count" : \([0-9][0-9]*\),$/\1/p' "$probe_json.tmp")
+[ "$verdict" = 0 ] && [ "$want" -gt 0 ] && [ "$got" = "$want" ] || verdict=1
+host_ok "$verdict" "probe-to-json: the guest's probe reads back as host probe JSON, $got registers (guest listed $want)"
+[ "$verdict" = 0 ] || sed 's/^/#   /' "$tmp/p2j-err"
+mv "$probe_json.tmp" "$probe_json" && grep -a '^ITSMIG-PROBE-TIME ' "$tmp/run" >"$probe_times" ||
+    bail "cannot write $probe_json or $probe_times"
 echo "1..$n"
 exit 0
