@@ -569,6 +569,7 @@ static void rule_vcpu_registers_missing(Check *c)
 static gboolean value_accepted(const ItsmigKvmReg *s, const ItsmigKvmReg *t, const char **why)
 {
     guint64 diff = s->value ^ t->value;
+    unsigned op0, op1, crn, crm, op2;
 
     if (!s->has_value || !t->has_value || diff == 0)
         return TRUE;
@@ -592,7 +593,12 @@ static gboolean value_accepted(const ItsmigKvmReg *s, const ItsmigKvmReg *t, con
             *why = "it differs outside the destination's writable mask";
             return FALSE;
         }
-        /* Inside the mask KVM lets userspace lower a feature field, not raise it. */
+        /* Inside the mask KVM's arm64_check_features() lets userspace lower a
+         * field of the feature ID registers (op1 0, CRm 1..7), not raise it;
+         * the others (CLIDR_EL1, CTR_EL0, MIDR_EL1, ...) have checks of their own. */
+        if (!itsmig_kvm_sysreg_decode(s->id, &op0, &op1, &crn, &crm, &op2) || op1 != 0 ||
+            crm == 0)
+            return TRUE;
         for (guint shift = 0; shift < 64; shift += 4) {
             if (((s->value >> shift) & 0xf) > ((t->value >> shift) & 0xf) &&
                 ((t->writable >> shift) & 0xf)) {

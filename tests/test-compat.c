@@ -1765,6 +1765,148 @@ static void test_its_save_semantics_differ(void)
     assert_contains(msg, "keeps the mappings on hostA but drops them on hostB", "message");
 }
 
+/* ---- the register sets of Debian's kernels (tests/data/probe) -------------- */
+
+/* A host as full_caps() makes it, with the register set the probe read on
+ * @suite's kernel (tests/data/probe/@suite.json, from the real-kernel bed). */
+static ItsmigHostCaps *suite_caps(const char *suite)
+{
+    const char *top = g_getenv("top_srcdir");
+    g_autofree char *name = g_strdup_printf("%s.json", suite);
+    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
+                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    ItsmigHostCaps *caps = full_caps(suite);
+    ItsmigKvmRegSet set;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(path, &text, &len, &error));
+    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
+    g_assert_no_error(error);
+    g_assert_true(itsmig_kvm_regs_from_json(
+        json_object_get_member(json_node_get_object(json_parser_get_root(parser)),
+                               "vcpu_registers"),
+        path, &set, &error));
+    g_assert_no_error(error);
+    itsmig_host_caps_set_regs(caps, &set);
+    itsmig_kvm_regs_clear(&set);
+    g_assert_nonnull(caps->regs_digest);
+    return caps;
+}
+
+/* vm1 moving from @from to @to (Debian suites), with the PMU off if @pmu_off. */
+static ItsmigVerdict *suite_move(const char *from, const char *to, gboolean pmu_off)
+{
+    g_autoptr(Fixture) f = fixture_new();
+
+    itsmig_host_caps_free(f->s);
+    itsmig_host_caps_free(f->t);
+    f->s = suite_caps(from);
+    f->t = suite_caps(to);
+    g_free(f->d->metadata.host_regs_digest);
+    f->d->metadata.host_regs_digest = g_strdup(f->s->regs_digest);
+    if (pmu_off)
+        f->d->vcpu_features_off = ITSMIG_VCPU_FEATURE_PMU_V3;
+    return run(f);
+}
+
+static void test_debian_same_kernel(void)
+{
+    static const char *const suites[] = {"bookworm", "trixie", "trixie-backports"};
+
+    for (guint i = 0; i < G_N_ELEMENTS(suites); i++) {
+        g_autoptr(ItsmigVerdict) v = suite_move(suites[i], suites[i], FALSE);
+
+        assert_well_formed(v);
+        g_assert_true(v->allowed);
+        g_assert_cmpuint(v->warnings->len, ==, 0);
+    }
+}
+
+/* 6.13 stopped listing TCR2_EL1, PIRE0_EL1 and PIR_EL1 on CPUs without
+ * them (the forward failure the 2026 QEMU series cites). */
+static void test_debian_trixie_to_backports(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("trixie", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    assert_contains(msg, "trixie-backports's KVM lacks 3 of the", "message");
+    assert_contains(msg, "TCR2_EL1, PIRE0_EL1, PIR_EL1", "message");
+    /* 269 sent, 268 there: the length check fails first. */
+    assert_contains(msg, "lacks 3 of the 269 vCPU registers", "message");
+    assert_contains(msg, "failed to load cpu:cpreg_vmstate_array_len", "message");
+}
+
+/* 6.16 added KVM_REG_ARM_VENDOR_HYP_BMAP_2 unconditionally (the backward
+ * failure the series cites); the other missing register needs the PMU. */
+static void test_debian_backports_to_trixie(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("trixie-backports", "trixie", FALSE);
+    g_autoptr(ItsmigVerdict) pmu_off = suite_move("trixie-backports", "trixie", TRUE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    g_autofree char *msg_off = text_of(pmu_off, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    assert_contains(msg, "trixie's KVM lacks 2 of the", "message");
+    assert_contains(msg, "KVM_REG_ARM_VENDOR_HYP_BMAP_2", "message");
+    g_assert_false(pmu_off->allowed);
+    assert_contains(msg_off, "trixie's KVM lacks 1 of the", "message");
+    assert_contains(msg_off, "KVM_REG_ARM_VENDOR_HYP_BMAP_2", "message");
+}
+
+/* 6.1 lacks the CCSIDR demux registers and more of the newer kernels'. */
+static void test_debian_to_bookworm(void)
+{
+    g_autoptr(ItsmigVerdict) from_trixie = suite_move("trixie", "bookworm", FALSE);
+    g_autoptr(ItsmigVerdict) from_backports = suite_move("trixie-backports", "bookworm", FALSE);
+    g_autofree char *a = text_of(from_trixie, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    g_autofree char *b = text_of(from_backports, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_contains(a, "bookworm's KVM lacks 17 of the", "message");
+    assert_contains(a, "CCSIDR_EL1[", "message");
+    assert_contains(a, "and 12 more", "message");
+    assert_contains(a, "failed to load cpu:cpreg_vmstate_array_len", "message");
+    assert_contains(b, "bookworm's KVM lacks 16 of the", "message");
+    /* 6.1 has no writable ID registers: a differing ID value is refused too. */
+    g_assert_true(itsmig_verdict_has(from_trixie, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+}
+
+/* Every register 6.1 lists is on the newer kernels, but an ID register field
+ * the newer KVM does not let userspace write differs: the load fails there. */
+static void test_debian_from_bookworm(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("bookworm", "trixie", FALSE);
+    g_autoptr(ItsmigVerdict) w = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED);
+
+    assert_well_formed(v);
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    g_assert_false(itsmig_verdict_has(w, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    assert_contains(msg, "refuses 1 ID or firmware register value ", "message");
+    assert_contains(msg, "ID_AA64MMFR1_EL1 = 0x1010211122 (there 0x11010211122)", "message");
+    assert_contains(msg, "outside the destination's writable mask", "message");
+}
+
+/* 7.x lets userspace write that field (its mask covers it) and takes the
+ * lower value: the move is allowed, but the guest could not come back. */
+static void test_debian_bookworm_to_backports_one_way(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autoptr(ItsmigVerdict) back = suite_move("trixie-backports", "bookworm", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_ONE_WAY_MOVE);
+
+    assert_well_formed(v);
+    g_assert_true(v->allowed);
+    assert_contains(msg, "could not come back to bookworm", "message");
+    assert_contains(msg, "16 of which bookworm's KVM lacks", "message");
+    g_assert_false(back->allowed);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1789,6 +1931,13 @@ int main(int argc, char **argv)
     g_test_add_func("/compat/vcpu-register-value-unsupported/firmware", test_regs_value_firmware);
     g_test_add_func("/compat/vcpu-registers-unknown/destination", test_regs_unknown_destination);
     g_test_add_func("/compat/its-save-semantics-differ/fires", test_its_save_semantics_differ);
+    g_test_add_func("/compat/debian/same-kernel-allowed", test_debian_same_kernel);
+    g_test_add_func("/compat/debian/trixie-to-backports", test_debian_trixie_to_backports);
+    g_test_add_func("/compat/debian/backports-to-trixie", test_debian_backports_to_trixie);
+    g_test_add_func("/compat/debian/newer-to-bookworm", test_debian_to_bookworm);
+    g_test_add_func("/compat/debian/bookworm-to-newer", test_debian_from_bookworm);
+    g_test_add_func("/compat/debian/bookworm-to-backports-one-way",
+                    test_debian_bookworm_to_backports_one_way);
     g_test_add_func("/compat/verdict/revision-origin", test_revision_origin);
     g_test_add_func("/compat/verdict/direct-injection", test_direct_injection);
     g_test_add_func("/compat/verdict/several-blockers-in-rule-order", test_several_blockers);
