@@ -134,6 +134,67 @@ static gboolean host_check(JsonObject *doc, GError **error)
     return TRUE;
 }
 
+static const char *member_string(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n)
+               : NULL;
+}
+
+/* The register set and the vITS facts, from an itsmigd that sends them
+ * (minor version 1); an older one says nothing of them. */
+static void host_print_regs(JsonObject *doc)
+{
+    JsonNode *rn = json_object_get_member(doc, "vcpu_registers");
+    JsonNode *sn = json_object_get_member(doc, "its_semantics");
+
+    if (rn && JSON_NODE_HOLDS_OBJECT(rn)) {
+        JsonObject *r = json_node_get_object(rn);
+        JsonNode *count = json_object_get_member(r, "count");
+
+        if (count && JSON_NODE_HOLDS_VALUE(count) &&
+            json_node_get_value_type(count) == G_TYPE_INT64 && member_string(r, "digest")) {
+            g_autofree char *digest = itsmigctl_printable(member_string(r, "digest"));
+
+            printf("vCPU registers: %" G_GINT64_FORMAT " (%s)\n", json_node_get_int(count), digest);
+        } else {
+            g_autofree char *reason = itsmigctl_printable(
+                member_string(r, "unavailable_reason") ? member_string(r, "unavailable_reason")
+                                                       : "no reason given");
+
+            printf("vCPU registers: unknown: %s\n", reason);
+        }
+    }
+    if (sn && JSON_NODE_HOLDS_OBJECT(sn)) {
+        JsonObject *o = json_node_get_object(sn);
+
+        if (g_strcmp0(member_string(o, "source"), "probed") == 0) {
+            JsonNode *save = json_object_get_member(o, "save_unreachable_device");
+            JsonNode *baser = json_object_get_member(o, "baser_write");
+            gint64 err = -1;
+            gboolean keeps = FALSE;
+
+            if (save && JSON_NODE_HOLDS_OBJECT(save))
+                err = json_object_get_int_member_with_default(json_node_get_object(save), "errno",
+                                                              -1);
+            if (baser && JSON_NODE_HOLDS_OBJECT(baser))
+                keeps = json_object_get_boolean_member_with_default(json_node_get_object(baser),
+                                                                    "keeps_mappings", FALSE);
+            printf("vITS: a save with an unreachable device %s; a GITS_BASER write %s the "
+                   "mappings\n",
+                   err == 0 ? "skips it" : err > 0 ? "fails" : "(not said)",
+                   keeps ? "keeps" : "drops");
+        } else {
+            g_autofree char *reason = itsmigctl_printable(
+                member_string(o, "reason") ? member_string(o, "reason") : "no reason given");
+
+            printf("vITS behaviour: unknown: %s\n", reason);
+        }
+    }
+}
+
 static void host_print(JsonObject *doc, GPtrArray *rows)
 {
     JsonObject *probe = json_object_get_object_member(doc, "probe");
@@ -164,6 +225,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
                    json_node_get_boolean(connected) ? "connected" : "not connected");
         }
     }
+    host_print_regs(doc);
     putchar('\n');
 
     for (guint i = 0; i < rows->len; i++) {

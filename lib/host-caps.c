@@ -885,15 +885,16 @@ static void regs_to_json(const ItsmigHostCaps *caps, JsonBuilder *b)
     json_builder_add_value(b, itsmig_kvm_regs_to_json(set));
 }
 
-/* How the probe measures each fact (lib/kvm-its.c), for people reading a peer's document. */
+/* How the probe measures each fact (lib/kvm-its.c, the bed branch), for
+ * people reading a peer's document. */
 #define MEASURED_SAVE_UNREACHABLE                                                                  \
-    "scratch VM: a device mapped through a two-level device table whose L1 entry the guest "       \
-    "then invalidated, then KVM_DEV_ARM_ITS_SAVE_TABLES"
+    "scratch VM: a device mapped by MAPD through a two-level device table, its level-1 entry "     \
+    "then cleared in guest memory, then KVM_DEV_ARM_ITS_SAVE_TABLES"
 #define MEASURED_BASER_WRITE                                                                       \
-    "scratch VM: devices mapped, GITS_BASER written, then KVM_DEV_ARM_ITS_SAVE_TABLES and the "    \
-    "saved device table decoded"
+    "scratch VM: a device and a collection mapped by MAPD and MAPC, the ITS disabled and both "    \
+    "GITS_BASERs moved, then KVM_DEV_ARM_ITS_SAVE_TABLES and the moved tables decoded"
 #define MEASURED_GICD_BEFORE_INIT                                                                  \
-    "scratch VM: a distributor register read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "       \
+    "scratch VM: GICD_IIDR read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "                     \
     "KVM_DEV_ARM_VGIC_CTRL_INIT"
 
 static void fact_errno(JsonBuilder *b, const char *name, int err, const char *how)
