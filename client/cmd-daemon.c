@@ -184,7 +184,9 @@ static void host_print_regs(JsonObject *doc)
                                                                     "keeps_mappings", FALSE);
             printf("vITS: a save with an unreachable device %s; a GITS_BASER write %s the "
                    "mappings\n",
-                   err == 0 ? "skips it" : err > 0 ? "fails" : "(not said)",
+                   err == 0  ? "skips it"
+                   : err > 0 ? "fails"
+                             : "(not said)",
                    keeps ? "keeps" : "drops");
         } else {
             g_autofree char *reason = itsmigctl_printable(

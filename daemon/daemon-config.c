@@ -383,8 +383,8 @@ gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GErr
         return FALSE;
     }
     if (len > ITSMIGD_REGS_FILE_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s: %zu bytes, more than %d", path, len, ITSMIGD_REGS_FILE_MAX);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %zu bytes, more than %d",
+                    path, len, ITSMIGD_REGS_FILE_MAX);
         return FALSE;
     }
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||

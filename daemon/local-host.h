@@ -19,7 +19,7 @@ typedef struct {
     char *hostname;
     ItsmigKvmItsCaps kvm;
     char *kvm_json; /* itsmig_kvm_its_caps_to_json() as text */
-    ItsmigKvmRegSet regs; /* the register-set probe's, run once at start */
+    ItsmigKvmRegSet regs;   /* the register-set probe's, run once at start */
     char *regs_file_logged; /* the vcpu-registers-file last logged; main loop only */
 
     GMutex lock;

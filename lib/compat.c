@@ -27,8 +27,7 @@ static const struct {
                                             FALSE},
     [ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET] = {"early-boot-no-its-reset", ITSMIG_VERDICT_BLOCKER,
                                              FALSE},
-    [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = {"vcpu-registers-missing", ITSMIG_VERDICT_BLOCKER,
-                                            TRUE},
+    [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = {"vcpu-registers-missing", ITSMIG_VERDICT_BLOCKER, TRUE},
     [ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED] = {"vcpu-register-value-unsupported",
                                                      ITSMIG_VERDICT_BLOCKER, TRUE},
     [ITSMIG_RULE_NO_PENDING_TABLE_SAVE] = {"no-pending-table-save", ITSMIG_VERDICT_WARNING, FALSE},
@@ -41,8 +40,8 @@ static const struct {
     [ITSMIG_RULE_PAGE_SIZE_MISMATCH] = {"page-size-mismatch", ITSMIG_VERDICT_WARNING, FALSE},
     [ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN] = {"vcpu-registers-unknown", ITSMIG_VERDICT_WARNING,
                                             FALSE},
-    [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = {"its-save-semantics-differ",
-                                               ITSMIG_VERDICT_WARNING, FALSE},
+    [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = {"its-save-semantics-differ", ITSMIG_VERDICT_WARNING,
+                                               FALSE},
 };
 
 static const char *const severity_names[ITSMIG_VERDICT_SEVERITY_LAST] = {
@@ -596,8 +595,7 @@ static gboolean value_accepted(const ItsmigKvmReg *s, const ItsmigKvmReg *t, con
         /* Inside the mask KVM's arm64_check_features() lets userspace lower a
          * field of the feature ID registers (op1 0, CRm 1..7), not raise it;
          * the others (CLIDR_EL1, CTR_EL0, MIDR_EL1, ...) have checks of their own. */
-        if (!itsmig_kvm_sysreg_decode(s->id, &op0, &op1, &crn, &crm, &op2) || op1 != 0 ||
-            crm == 0)
+        if (!itsmig_kvm_sysreg_decode(s->id, &op0, &op1, &crn, &crm, &op2) || op1 != 0 || crm == 0)
             return TRUE;
         for (guint shift = 0; shift < 64; shift += 4) {
             if (((s->value >> shift) & 0xf) > ((t->value >> shift) & 0xf) &&
@@ -634,8 +632,9 @@ static void rule_vcpu_register_value_unsupported(Check *c)
         if (n < REGS_NAMED) {
             g_autofree char *label = reg_label(s->id);
 
-            g_string_append_printf(names, "%s%s = 0x%" G_GINT64_MODIFIER "x (there 0x%" G_GINT64_MODIFIER "x)",
-                                   names->len ? ", " : "", label, s->value, t->value);
+            g_string_append_printf(
+                names, "%s%s = 0x%" G_GINT64_MODIFIER "x (there 0x%" G_GINT64_MODIFIER "x)",
+                names->len ? ", " : "", label, s->value, t->value);
         }
         if (!first_why)
             first_why = why;
@@ -649,8 +648,8 @@ static void rule_vcpu_register_value_unsupported(Check *c)
         g_strdup_printf("%s's KVM refuses %u ID or firmware register value%s %s's QEMU will write "
                         "for %s (the first because %s): %s; KVM_SET_ONE_REG fails and the "
                         "destination QEMU fails the load",
-                        c->t->hostname, n, n == 1 ? "" : "s", source_name(c), c->guest,
-                        first_why, names->str),
+                        c->t->hostname, n, n == 1 ? "" : "s", source_name(c), c->guest, first_why,
+                        names->str),
         g_strdup_printf("migrate %s between hosts with the same CPU and firmware interface, or to "
                         "a host whose KVM lets userspace write these ID registers "
                         "(KVM_ARM_GET_REG_WRITABLE_MASKS); a cold start on %s takes its values",

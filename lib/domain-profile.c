@@ -1123,7 +1123,8 @@ static gboolean read_metadata_host(xmlNodePtr host, ItsmigItsMetadata *m, GError
         return FALSE;
     /* The two go together: a count says nothing without the set it counts. */
     if (!regs_count != !regs_digest)
-        return bad_value(error, regs_count ? "<host> vcpu-registers" : "<host> vcpu-registers-digest",
+        return bad_value(error,
+                         regs_count ? "<host> vcpu-registers" : "<host> vcpu-registers-digest",
                          regs_count ? regs_count : regs_digest,
                          "given together with vcpu-registers-digest (or vcpu-registers)");
     if (regs_digest) {

@@ -840,8 +840,7 @@ gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error)
     }
 
     /* Only an arm64 KVM has these registers, and only a vITS has behaviour. */
-    if (caps->regs.available && known(caps, ITSMIG_CAP_ARCH) &&
-        !arch_is_arm64(caps->arch)) {
+    if (caps->regs.available && known(caps, ITSMIG_CAP_ARCH) && !arch_is_arm64(caps->arch)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
                     "vcpu_registers: probed, but caps.arch %s has no arm64 KVM vCPU", caps->arch);
         return FALSE;
@@ -894,7 +893,7 @@ static void regs_to_json(const ItsmigHostCaps *caps, JsonBuilder *b)
     "scratch VM: a device and a collection mapped by MAPD and MAPC, the ITS disabled and both "    \
     "GITS_BASERs moved, then KVM_DEV_ARM_ITS_SAVE_TABLES and the moved tables decoded"
 #define MEASURED_GICD_BEFORE_INIT                                                                  \
-    "scratch VM: GICD_IIDR read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "                     \
+    "scratch VM: GICD_IIDR read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "                    \
     "KVM_DEV_ARM_VGIC_CTRL_INIT"
 
 static void fact_errno(JsonBuilder *b, const char *name, int err, const char *how)
@@ -1541,8 +1540,9 @@ static gboolean get_errno(JsonNode *node, const char *path, int *ret, GError **e
 
 static gboolean parse_semantics(ItsmigHostCaps *caps, JsonObject *root, GError **error)
 {
-    static const char *const allowed[] = {"source", "reason", "save_unreachable_device",
-                                          "baser_write", "gicd_access_before_init", NULL};
+    static const char *const allowed[] = {
+        "source", "reason", "save_unreachable_device", "baser_write", "gicd_access_before_init",
+        NULL};
     ItsmigHostItsSemantics *sem = &caps->its_semantics;
     JsonNode *node = json_object_get_member(root, "its_semantics");
     JsonNode *m;
@@ -1657,8 +1657,7 @@ static gboolean parse_header(JsonObject *o, guint *ret_minor, const char **ret_h
         minor = json_node_get_int(node);
         if (minor < 0 || minor > G_MAXUINT16) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "minor_version: %" G_GINT64_FORMAT " is outside 0..%u", minor,
-                        G_MAXUINT16);
+                        "minor_version: %" G_GINT64_FORMAT " is outside 0..%u", minor, G_MAXUINT16);
             return FALSE;
         }
         *ret_minor = minor;
@@ -1725,9 +1724,9 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
         g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
                    "%s's itsmig predates the register set in its document (minor version 0)",
                    caps->hostname);
-        caps->its_semantics.reason = g_strdup_printf(
-            "%s's itsmig predates the vITS facts in its document (minor version 0)",
-            caps->hostname);
+        caps->its_semantics.reason =
+            g_strdup_printf("%s's itsmig predates the vITS facts in its document (minor version 0)",
+                            caps->hostname);
     }
     if (!itsmig_host_caps_check(caps, error))
         return NULL;

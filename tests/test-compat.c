@@ -114,8 +114,8 @@ static void regs_default(ItsmigHostCaps *c)
 {
     itsmig_kvm_regs_clear(&c->regs);
     c->regs.available = TRUE;
-    c->regs.features = ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3 |
-                       ITSMIG_VCPU_FEATURE_SVE;
+    c->regs.features =
+        ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3 | ITSMIG_VCPU_FEATURE_SVE;
     regs_add(c, CORE_X0, 0);
     regs_add(c, SVE_Z0, ITSMIG_VCPU_FEATURE_SVE);
     regs_add(c, MIDR_EL1, 0);
@@ -1175,8 +1175,8 @@ static void test_policy_defaults(void)
     g_assert_false(p.check_emulated);
     for (guint i = 0; i < ITSMIG_RULE_LAST; i++) {
         ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED
-                                      ? ITSMIG_VERDICT_BLOCKER
-                                      : ITSMIG_VERDICT_WARNING;
+                                             ? ITSMIG_VERDICT_BLOCKER
+                                             : ITSMIG_VERDICT_WARNING;
 
         g_assert_cmpint(p.severity[i], ==, expected);
         g_assert_cmpint(itsmig_rule_default_severity(i), ==, expected);
@@ -1685,7 +1685,8 @@ static void test_regs_unknown_destination(void)
     msg = rule_text(v, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN, FALSE, &sev);
     g_assert_nonnull(msg);
     g_assert_cmpint(sev, ==, ITSMIG_VERDICT_WARNING);
-    assert_contains(msg, "hostB's vCPU register set is unknown (hostB's itsmig predates", "message");
+    assert_contains(msg, "hostB's vCPU register set is unknown (hostB's itsmig predates",
+                    "message");
 }
 
 /* The hook: no source, the record's digest names the set among the known hosts. */

@@ -978,12 +978,19 @@ static void test_metadata_bad_values(void)
         {"<itsmig:host its-abi-revisions='0,'/>", "<host> its-abi-revisions '0,'"},
         {"<itsmig:host vcpu-registers='12'/>",
          "<host> vcpu-registers '12' is not given together with vcpu-registers-digest"},
-        {"<itsmig:host vcpu-registers-digest='sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>", "<host> vcpu-registers-digest"},
-        {"<itsmig:host vcpu-registers='4097' vcpu-registers-digest='sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>",
+        {"<itsmig:host "
+         "vcpu-registers-digest='sha256:"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>",
+         "<host> vcpu-registers-digest"},
+        {"<itsmig:host vcpu-registers='4097' "
+         "vcpu-registers-digest='sha256:"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>",
          "<host> vcpu-registers '4097' is not a register count of 0..4096"},
         {"<itsmig:host vcpu-registers='12' vcpu-registers-digest='sha256:0123'/>",
          "<host> vcpu-registers-digest 'sha256:0123' is not sha256: and 64 lowercase hex digits"},
-        {"<itsmig:host vcpu-registers='12' vcpu-registers-digest='sha256:0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'/>",
+        {"<itsmig:host vcpu-registers='12' "
+         "vcpu-registers-digest='sha256:"
+         "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'/>",
          "<host> vcpu-registers-digest"},
         {"<itsmig:host name='a' itsmig:name='b'/>", "<host> has attribute name more than once"},
         {"<itsmig:abi-revision>0</itsmig:abi-revision><abi-revision>1</abi-revision>",
@@ -1512,10 +1519,10 @@ static gboolean is_helper_mode(const char *arg)
 
 static ItsmigDomainProfile *parse_cpu(const char *features, const char *cpu)
 {
-    g_autofree char *xml = g_strdup_printf(
-        "<domain type='kvm'><name>t</name><vcpu>1</vcpu><os><type arch='aarch64' "
-        "machine='virt'>hvm</type></os><features>%s</features>%s</domain>",
-        features, cpu);
+    g_autofree char *xml =
+        g_strdup_printf("<domain type='kvm'><name>t</name><vcpu>1</vcpu><os><type arch='aarch64' "
+                        "machine='virt'>hvm</type></os><features>%s</features>%s</domain>",
+                        features, cpu);
 
     return parse_ok(xml);
 }

@@ -864,14 +864,21 @@ static void test_round_trip_regs(void)
     g_autoptr(ItsmigHostCaps) caps = example_full();
     ItsmigKvmReg regs[] = {
         {.id = 0x6030000000100000ull},
-        {.id = 0x603000000013c000ull, .value = 0x410fd0c1, .has_value = true,
-         .writable = 0xff, .has_writable = true},
-        {.id = 0x6030000000160000ull, .value = 3, .has_value = true,
+        {.id = 0x603000000013c000ull,
+         .value = 0x410fd0c1,
+         .has_value = true,
+         .writable = 0xff,
+         .has_writable = true},
+        {.id = 0x6030000000160000ull,
+         .value = 3,
+         .has_value = true,
          .features = ITSMIG_VCPU_FEATURE_PSCI_0_2},
     };
     ItsmigKvmRegSet set = {.available = true,
                            .features = ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3,
-                           .writable_masks = true, .n_regs = 3, .regs = regs};
+                           .writable_masks = true,
+                           .n_regs = 3,
+                           .regs = regs};
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigHostCaps) back = NULL;
@@ -1074,23 +1081,23 @@ typedef struct {
 #define BASE_ITS ITS_FACTS(P_REVS0, P_0, P_TRUE, P_TRUE, P_TRUE)
 #define VGIC_OFF "'vgic_its':{'value':true", "'vgic_its':{'value':false"
 
-
 /* Minor version 1: base_doc with a register set and the vITS facts.  REGS is
  * three registers (a core register, MIDR_EL1 with its value and mask, and
  * KVM_REG_ARM_STD_BMAP needing psci-0.2) with their digest. */
 #define CONFLICTS "'conflicts':['libvirt_version'],"
 #define REG_CORE  "{'id':'0x6030000000100000'}"
-#define REG_MIDR  "{'id':'0x603000000013c000','value':'0x00000000410fd0c1','writable':'0x0000000000000000'}"
-#define REG_BMAP  "{'id':'0x6030000000160000','value':'0x0000000000000003','needs':['psci-0.2']}"
+#define REG_MIDR                                                                                   \
+    "{'id':'0x603000000013c000','value':'0x00000000410fd0c1','writable':'0x0000000000000000'}"
+#define REG_BMAP    "{'id':'0x6030000000160000','value':'0x0000000000000003','needs':['psci-0.2']}"
 #define REGS_DIGEST "'sha256:333ac97afb629cadbb59de3af596badd3f0abd76842f04fbfaa5932e095d0c66'"
-#define REGS_WITH(list, count, digest)                                                              \
+#define REGS_WITH(list, count, digest)                                                             \
     "'vcpu_registers':{'available':true,'unavailable_reason':null,'features':['psci-0.2','pmu'],"  \
     "'writable_masks':true,'count':" count ",'digest':" digest ",'registers':[" list "]},"
-#define REGS REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP, "3", REGS_DIGEST)
+#define REGS        REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP, "3", REGS_DIGEST)
 #define SEM_UNKNOWN "'its_semantics':{'source':'unknown','reason':'not measured'},"
-#define SEM_PROBED                                                                                  \
+#define SEM_PROBED                                                                                 \
     "'its_semantics':{'source':'probed','save_unreachable_device':{'errno':0,'measured_by':'m'},"  \
-    "'baser_write':{'keeps_mappings':false,'measured_by':'m'},"                                     \
+    "'baser_write':{'keeps_mappings':false,'measured_by':'m'},"                                    \
     "'gicd_access_before_init':{'errno':6,'measured_by':'m'}},"
 #define MINOR1(regs, sem) CONFLICTS, CONFLICTS "'minor_version':1," regs sem
 
@@ -1128,11 +1135,13 @@ static const DocCase doc_cases[] = {
              "'features':null,'writable_masks':null,'count':null,'digest':null,'registers':null},",
              SEM_UNKNOWN)},
      NULL},
-    {"minor2-ignores-more", {CONFLICTS, CONFLICTS "'minor_version':2,'vcpu_cache':{}," REGS SEM_UNKNOWN},
+    {"minor2-ignores-more",
+     {CONFLICTS, CONFLICTS "'minor_version':2,'vcpu_cache':{}," REGS SEM_UNKNOWN},
      NULL},
 
     /* The register set and the vITS facts. */
-    {"regs/missing-in-minor1", {CONFLICTS, CONFLICTS "'minor_version':1," SEM_UNKNOWN},
+    {"regs/missing-in-minor1",
+     {CONFLICTS, CONFLICTS "'minor_version':1," SEM_UNKNOWN},
      "vcpu_registers: missing"},
     {"regs/unsorted",
      {MINOR1(REGS_WITH(REG_MIDR "," REG_CORE "," REG_BMAP, "3", REGS_DIGEST), SEM_UNKNOWN)},
@@ -1174,15 +1183,19 @@ static const DocCase doc_cases[] = {
     {"regs/unknown-member",
      {MINOR1(REGS, SEM_UNKNOWN), "'writable_masks':true", "'writable_masks':true,'colour':1"},
      "vcpu_registers: vcpu_registers.colour: unknown member"},
-    {"regs/feature", {MINOR1(REGS, SEM_UNKNOWN), "['psci-0.2','pmu']", "['psci-0.2','mte']"},
+    {"regs/feature",
+     {MINOR1(REGS, SEM_UNKNOWN), "['psci-0.2','pmu']", "['psci-0.2','mte']"},
      "vcpu_registers: features: unknown vCPU feature"},
     {"regs/needs-absent-feature",
      {MINOR1(REGS, SEM_UNKNOWN), "['psci-0.2','pmu']", "['pmu']"},
      "needs a feature the vCPU was not initialised with",
      FALSE,
      TRUE},
-    {"semantics/missing", {CONFLICTS, CONFLICTS "'minor_version':1," REGS}, "its_semantics: missing"},
-    {"semantics/errno", {MINOR1(REGS, SEM_PROBED), "'errno':6", "'errno':-1"},
+    {"semantics/missing",
+     {CONFLICTS, CONFLICTS "'minor_version':1," REGS},
+     "its_semantics: missing"},
+    {"semantics/errno",
+     {MINOR1(REGS, SEM_PROBED), "'errno':6", "'errno':-1"},
      "its_semantics.gicd_access_before_init.errno: -1 is outside 0..4095"},
     {"semantics/unknown-with-facts",
      {MINOR1(REGS, SEM_PROBED), "{'source':'probed','save", "{'source':'unknown','save"},
@@ -1194,8 +1207,9 @@ static const DocCase doc_cases[] = {
      FALSE,
      TRUE},
     {"regs/on-x86",
-     {MINOR1(REGS, SEM_UNKNOWN), "'value':'aarch64'", "'value':'x86_64'", "'vgic_its':{'value':true",
-      "'vgic_its':{'value':false", BASE_ITS, ITS_FACTS(P_REVS, UNKNOWN, P_FALSE, P_FALSE, P_FALSE)},
+     {MINOR1(REGS, SEM_UNKNOWN), "'value':'aarch64'", "'value':'x86_64'",
+      "'vgic_its':{'value':true", "'vgic_its':{'value':false", BASE_ITS,
+      ITS_FACTS(P_REVS, UNKNOWN, P_FALSE, P_FALSE, P_FALSE)},
      "vcpu_registers: probed, but caps.arch x86_64 has no arm64 KVM vCPU",
      FALSE,
      TRUE},

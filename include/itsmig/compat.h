@@ -42,7 +42,7 @@ typedef enum {
     ITSMIG_RULE_HOST_CAPS_CONFLICT, /* "host-caps-conflict": a declared value overrides the probe */
     ITSMIG_RULE_HOSTDEV_QUIESCED,   /* "hostdev-quiesced": devices detached for the move */
     ITSMIG_RULE_PAGE_SIZE_MISMATCH, /* "page-size-mismatch" */
-    ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN,  /* "vcpu-registers-unknown": a register set is unknown */
+    ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN,    /* "vcpu-registers-unknown": a register set is unknown */
     ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER, /* "its-save-semantics-differ" */
 
     ITSMIG_RULE_LAST
