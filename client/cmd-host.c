@@ -25,11 +25,15 @@ static const char host_help[] =
     "through a scratch KVM VM with a vGICv3 and an in-kernel ITS, what it\n"
     "supports for saving and restoring a guest's ITS: the ITS table ABI\n"
     "revisions it accepts, the save/restore/reset controls, the vGIC\n"
-    "implementation revision (GICD_IIDR) and the host's GICv4 level; and, from\n"
-    "scratch vCPUs initialised as QEMU initialises a host-passthrough vCPU, the\n"
-    "vCPU register set QEMU will migrate: KVM_GET_REG_LIST, the ID and firmware\n"
-    "register values, the writable masks, and which registers need which\n"
-    "optional vCPU feature (pmu, sve, ptrauth).\n"
+    "implementation revision (GICD_IIDR), the host's GICv4 level, and how\n"
+    "its vITS behaves where kernels differ (measured in scratch VMs, each\n"
+    "fact with how it was measured): whether a save with a device the guest\n"
+    "made unreachable fails or skips it, whether a GITS_BASER change keeps or\n"
+    "drops the mappings, and what a GICD access before CTRL_INIT returns; and,\n"
+    "from scratch vCPUs initialised as QEMU initialises a host-passthrough vCPU,\n"
+    "the vCPU register set QEMU will migrate: KVM_GET_REG_LIST, the ID and\n"
+    "firmware register values, the writable masks, and which registers need\n"
+    "which optional vCPU feature (pmu, sve, ptrauth).\n"
     "\n"
     "Options:\n"
     "  --json       print one JSON object instead of text\n"
@@ -78,6 +82,34 @@ static char *rejected_revisions(const ItsmigKvmItsCaps *caps)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+static void print_semantics_text(const ItsmigKvmItsSemantics *sem)
+{
+    char buf[32];
+
+    if (!sem->measured) {
+        printf("  vITS behaviour             not measured\n");
+        return;
+    }
+    printf("  vITS behaviour, measured:\n");
+    if (sem->save_unreachable_device_errno)
+        printf("    save, unreachable device fails with %s\n",
+               itsmig_errno_label(sem->save_unreachable_device_errno, buf, sizeof(buf)));
+    else
+        printf("    save, unreachable device succeeds, the device left out\n");
+    printf("      how: %s\n",
+           itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE]);
+    printf("    GITS_BASER change        %s the mappings\n",
+           sem->baser_write_keeps_mappings ? "keeps" : "drops");
+    printf("      how: %s\n",
+           itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE]);
+    printf("    GICD before CTRL_INIT    %s\n",
+           sem->gicd_access_before_init_errno
+               ? itsmig_errno_label(sem->gicd_access_before_init_errno, buf, sizeof(buf))
+               : "succeeds");
+    printf("      how: %s\n",
+           itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT]);
+}
+
 static void print_caps_text(const ItsmigKvmItsCaps *caps)
 {
     g_autoptr(GString) accepted = g_string_new(NULL);
@@ -115,6 +147,7 @@ static void print_caps_text(const ItsmigKvmItsCaps *caps)
            caps->gicd_iidr, caps->gicd_revision);
     printf("  GICv4                      %s (%s)\n", itsmig_gicv4_level_to_string(caps->gicv4),
            caps->gicv4_source);
+    print_semantics_text(&caps->semantics);
 }
 
 static char *features_text(guint32 features)

@@ -1301,6 +1301,114 @@ void itsmig_its_report_clear(ItsmigItsReport *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* ---- SAVE_TABLES prediction ------------------------------------------------- */
+
+void itsmig_its_save_prediction_clear(ItsmigItsSavePrediction *p)
+{
+    if (!p)
+        return;
+    itsmig_its_mapping_clear(&p->saved);
+    memset(p, 0, sizeof(*p));
+}
+
+static bool save_device_reachable(const ItsmigGuestMem *mem, uint64_t baser0, uint32_t id)
+{
+    uint64_t l2_next = 0, gpa;
+
+    return device_entry_gpa(mem, baser0, id, &l2_next, &gpa, NULL) == 0;
+}
+
+int itsmig_its_predict_save(const ItsmigItsSaveInput *in, const ItsmigGuestMem *mem,
+                            ItsmigItsSavePrediction *ret_prediction, ItsmigDiag *diag)
+{
+    const ItsmigItsMapping *m = in->mapping;
+    const ItsmigItsSaveSemantics *sem = &in->semantics;
+    bool save_devices = (in->baser0 & BASER_VALID) != 0;
+    bool save_collections = (in->baser1 & BASER_VALID) != 0;
+    ItsmigItsSavePrediction p;
+    ItsmigItsMapping *out = &p.saved;
+    int r;
+
+    memset(&p, 0, sizeof(p));
+    r = itsmig_its_mapping_check(m, diag);
+    if (r < 0)
+        return r;
+    if (!sem->baser_write_keeps_mappings) {
+        if (in->baser0_changed)
+            p.n_devices_dropped = m->n_devices;
+        if (in->baser1_changed)
+            p.n_collections_dropped = m->n_collections;
+    }
+    out->devices = calloc(m->n_devices ? m->n_devices : 1, sizeof(*out->devices));
+    out->events = calloc(m->n_events ? m->n_events : 1, sizeof(*out->events));
+    out->collections = calloc(m->n_collections ? m->n_collections : 1, sizeof(*out->collections));
+    if (!out->devices || !out->events || !out->collections) {
+        itsmig_its_save_prediction_clear(&p);
+        return itsmig_diag_set(diag, ENOMEM, "out of memory");
+    }
+
+    /* Collections: written one after another from the table's base, then a
+     * terminating invalid entry unless the table is full. */
+    if (save_collections && !p.n_collections_dropped) {
+        uint64_t base = baser_addr_64k(in->baser1);
+        uint64_t cap = itsmig_gits_baser_table_size(in->baser1) / ITSMIG_ITS_ESZ;
+        uint64_t end = base + (m->n_collections + (m->n_collections != cap)) * ITSMIG_ITS_ESZ;
+
+        for (uint64_t gpa = base; gpa < end; gpa += ITSMIG_ITS_ESZ) {
+            if (!gpa_visible(mem, gpa)) {
+                p.save_errno = EFAULT;
+                p.save_cause = "save-collection-table-outside-memory";
+                goto done;
+            }
+        }
+        for (size_t i = 0; i < m->n_collections; i++) {
+            if (i < cap)
+                out->collections[out->n_collections++] = m->collections[i];
+            else
+                p.n_collections_overflow++;
+        }
+    }
+
+    /* Devices in DeviceID order, as the kernel sorts them; their events,
+     * where the ITS still holds their collection. */
+    if (save_devices && !p.n_devices_dropped) {
+        for (size_t i = 0; i < m->n_devices; i++) {
+            const ItsmigItsDevice *d = &m->devices[i];
+            ItsmigItsDevice *od;
+
+            if (!save_device_reachable(mem, in->baser0, d->device_id)) {
+                if (sem->unreachable_device_errno) {
+                    p.save_errno = sem->unreachable_device_errno;
+                    p.save_cause = "save-device-unreachable";
+                    goto done;
+                }
+                p.n_devices_skipped++;
+                continue;
+            }
+            od = &out->devices[out->n_devices++];
+            *od = *d;
+            od->first_event = out->n_events;
+            od->n_events = 0;
+            for (size_t j = 0; j < d->n_events; j++) {
+                const ItsmigItsEvent *e = &m->events[d->first_event + j];
+                bool have = false;
+
+                for (size_t k = 0; !p.n_collections_dropped && k < m->n_collections && !have; k++)
+                    have = m->collections[k].icid == e->icid;
+                if (have) {
+                    out->events[out->n_events++] = *e;
+                    od->n_events++;
+                }
+            }
+        }
+    }
+done:
+    if (p.save_errno)
+        itsmig_its_mapping_clear(out);
+    *ret_prediction = p;
+    return 0;
+}
+
 /* ---- pending tables ----------------------------------------------------------- */
 
 bool itsmig_its_pending_test(const uint8_t *table, size_t len, uint32_t intid)

@@ -21,6 +21,62 @@ static void add_null(JsonBuilder *b, const char *key)
     json_builder_add_null_value(b);
 }
 
+static void add_errno_or_null(JsonBuilder *b, const char *key, int err)
+{
+    char buf[32];
+
+    json_builder_set_member_name(b, key);
+    if (err)
+        json_builder_add_string_value(b, itsmig_errno_label(err, buf, sizeof(buf)));
+    else
+        json_builder_add_null_value(b);
+}
+
+static void add_how(JsonBuilder *b, ItsmigKvmItsSemanticsFact fact)
+{
+    json_builder_set_member_name(b, "how");
+    json_builder_add_string_value(b, itsmig_kvm_its_semantics_method[fact]);
+}
+
+/* Each fact with how it was measured; null facts when it was not. */
+static void add_semantics(JsonBuilder *b, const ItsmigKvmItsSemantics *sem)
+{
+    json_builder_set_member_name(b, "semantics");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "measured");
+    json_builder_add_boolean_value(b, sem->measured);
+    if (!sem->measured) {
+        add_null(b, "save_unreachable_device");
+        add_null(b, "baser_write");
+        add_null(b, "gicd_access_before_init");
+        json_builder_end_object(b);
+        return;
+    }
+
+    json_builder_set_member_name(b, "save_unreachable_device");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "outcome");
+    json_builder_add_string_value(b, sem->save_unreachable_device_errno ? "fails" : "skips");
+    add_errno_or_null(b, "errno", sem->save_unreachable_device_errno);
+    add_how(b, ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "baser_write");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "keeps_mappings");
+    json_builder_add_boolean_value(b, sem->baser_write_keeps_mappings);
+    add_how(b, ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "gicd_access_before_init");
+    json_builder_begin_object(b);
+    add_errno_or_null(b, "errno", sem->gicd_access_before_init_errno);
+    add_how(b, ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT);
+    json_builder_end_object(b);
+
+    json_builder_end_object(b);
+}
+
 JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -34,6 +90,7 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
         "gicd_iidr",
         "gicd_revision",
         "gicv4",
+        "semantics",
     };
 
     json_builder_begin_object(b);
@@ -107,6 +164,8 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
     json_builder_set_member_name(b, "source");
     json_builder_add_string_value(b, caps->gicv4_source);
     json_builder_end_object(b);
+
+    add_semantics(b, &caps->semantics);
 
     json_builder_end_object(b);
     return json_builder_get_root(b);

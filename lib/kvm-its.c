@@ -352,6 +352,181 @@ static bool unavailable_errno(int err)
     }
 }
 
+/* ---- vITS behaviour, measured in scratch VMs -------------------------------- */
+
+/* The scratch VM's RAM for these measurements, one 64K page each. */
+#define SEM_RAM_SIZE  (7u * ITSMIG_ITS_TABLE_PAGE)
+#define SEM_GPA(page) (ITSMIG_KVM_VM_RAM_BASE + ITSMIG_ITS_TABLE_PAGE * (uint64_t)(page))
+#define SEM_CMDQ      SEM_GPA(0)
+#define SEM_DT        SEM_GPA(1) /* flat device table, or the level-1 table */
+#define SEM_CT        SEM_GPA(2)
+#define SEM_L2        SEM_GPA(3)
+#define SEM_DT_MOVED  SEM_GPA(4)
+#define SEM_CT_MOVED  SEM_GPA(5)
+#define SEM_ITT       SEM_GPA(6)
+#define SEM_DEVICE_ID 1u
+#define SEM_ICID      1u
+
+static uint64_t sem_load(ItsmigKvmVm *vm, uint64_t gpa)
+{
+    return itsmig_le64_load(itsmig_guest_mem_ptr(itsmig_kvm_vm_memory(vm), gpa, 8));
+}
+
+static void sem_store(ItsmigKvmVm *vm, uint64_t gpa, uint64_t v)
+{
+    itsmig_le64_store(itsmig_guest_mem_ptr(itsmig_kvm_vm_memory(vm), gpa, 8), v);
+}
+
+/*
+ * A scratch VM whose enabled ITS has device SEM_DEVICE_ID (ITT at SEM_ITT,
+ * one EventID bit) and collection SEM_ICID (vCPU 0) mapped by MAPD and MAPC
+ * through the command queue, as a guest maps them; the device table is at
+ * SEM_DT, flat or (@indirect) a level-1 table pointing at SEM_L2.
+ */
+static int sem_vm(bool indirect, ItsmigKvmVm **ret_vm, ItsmigDiag *d)
+{
+    ItsmigKvmVmConfig cfg = {
+        .nr_vcpus = 1, .ram_size = SEM_RAM_SIZE, .with_its = true, .init_vgic = true};
+    const uint64_t cmds[2][4] = {
+        /* MAPD: DeviceID, Size = EventID bits - 1, V and ITT address */
+        {0x08 | (uint64_t)SEM_DEVICE_ID << 32, 0, 1ull << 63 | SEM_ITT, 0},
+        /* MAPC: V, target vCPU 0, ICID */
+        {0x09, 0, 1ull << 63 | SEM_ICID, 0},
+    };
+    ItsmigKvmVm *vm = NULL;
+    uint64_t creadr = 0;
+    int r;
+
+    r = itsmig_kvm_vm_new(&cfg, &vm, d);
+    if (r < 0)
+        return r;
+    if (indirect)
+        sem_store(vm, SEM_DT, 1ull << 63 | SEM_L2);
+    for (unsigned i = 0; i < 8; i++)
+        sem_store(vm, SEM_CMDQ + 8 * i, cmds[i / 4][i % 4]);
+    r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_CBASER, itsmig_gits_cbaser_make(SEM_CMDQ, 1), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(
+            vm, ITSMIG_GITS_BASER(0),
+            itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, SEM_DT, 1, indirect), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(
+            vm, ITSMIG_GITS_BASER(1),
+            itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, SEM_CT, 1, false), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_CTLR, ITSMIG_GITS_CTLR_ENABLED, d);
+    /* KVM runs the commands as soon as CWRITER moves past them. */
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_CWRITER, sizeof(cmds), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_get(vm, ITSMIG_GITS_CREADR, &creadr, d);
+    if (r == 0 && creadr != sizeof(cmds))
+        r = itsmig_diag_set(d, EIO, "the ITS consumed %llu of %zu command bytes",
+                            (unsigned long long)creadr, sizeof(cmds));
+    if (r < 0) {
+        itsmig_kvm_vm_free(vm);
+        return r;
+    }
+    *ret_vm = vm;
+    return 0;
+}
+
+/* A GITS_BASER write that moves both tables (disabled ITS, still Valid),
+ * then SAVE_TABLES: do the mappings land in the moved tables? */
+static int measure_baser_write(ItsmigKvmItsSemantics *sem, ItsmigDiag *d)
+{
+    ItsmigKvmVm *vm = NULL;
+    ItsmigItsDte dte;
+    ItsmigItsCte cte;
+    int r;
+
+    r = sem_vm(false, &vm, d);
+    if (r < 0)
+        return r;
+    /* GITS_BASER<n> is read-only while the ITS is enabled. */
+    r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_CTLR, 0, d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(
+            vm, ITSMIG_GITS_BASER(0),
+            itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, SEM_DT_MOVED, 1, false), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_set(
+            vm, ITSMIG_GITS_BASER(1),
+            itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, SEM_CT_MOVED, 1, false), d);
+    if (r == 0)
+        r = itsmig_kvm_vm_its_ctrl(vm, ITSMIG_KVM_ITS_SAVE_TABLES, d);
+    if (r == 0) {
+        itsmig_its_dte_decode(sem_load(vm, SEM_DT_MOVED + 8ull * SEM_DEVICE_ID), &dte);
+        itsmig_its_cte_decode(sem_load(vm, SEM_CT_MOVED), &cte);
+        sem->baser_write_keeps_mappings =
+            dte.valid && dte.itt_addr == SEM_ITT && cte.valid && cte.icid == SEM_ICID;
+    }
+    itsmig_kvm_vm_free(vm);
+    return r;
+}
+
+/* A two-level device table whose level-1 entry for a mapped device the
+ * guest cleared behind KVM's back, then SAVE_TABLES. */
+static int measure_unreachable_device(ItsmigKvmItsSemantics *sem, ItsmigDiag *d)
+{
+    ItsmigKvmVm *vm = NULL;
+    ItsmigDiag sd = {0};
+    int r;
+
+    r = sem_vm(true, &vm, d);
+    if (r < 0)
+        return r;
+    sem_store(vm, SEM_DT, 0);
+    r = itsmig_kvm_vm_its_ctrl(vm, ITSMIG_KVM_ITS_SAVE_TABLES, &sd);
+    sem->save_unreachable_device_errno = -r;
+    itsmig_kvm_vm_free(vm);
+    return 0;
+}
+
+/* A GICD register read on a vGICv3 before KVM_DEV_ARM_VGIC_CTRL_INIT. */
+static int measure_gicd_before_init(ItsmigKvmItsSemantics *sem, ItsmigDiag *d)
+{
+    ItsmigKvmVmConfig cfg = {.nr_vcpus = 1, .with_its = true};
+    ItsmigKvmVm *vm = NULL;
+    ItsmigDiag gd = {0};
+    uint32_t v;
+    int r;
+
+    r = itsmig_kvm_vm_new(&cfg, &vm, d);
+    if (r < 0)
+        return r;
+    sem->gicd_access_before_init_errno = -itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &v, &gd);
+    itsmig_kvm_vm_free(vm);
+    return 0;
+}
+
+static int measure_semantics(ItsmigKvmItsSemantics *sem, ItsmigDiag *d)
+{
+    int r;
+
+    memset(sem, 0, sizeof(*sem));
+    r = measure_baser_write(sem, d);
+    if (r == 0)
+        r = measure_unreachable_device(sem, d);
+    if (r == 0)
+        r = measure_gicd_before_init(sem, d);
+    sem->measured = r == 0;
+    return r;
+}
+
+const char *const itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_LAST] = {
+    [ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE] =
+        "scratch VM: two-level device table, MAPD through the command queue, the level-1 "
+        "entry of that device cleared in guest RAM, then KVM_DEV_ARM_ITS_SAVE_TABLES",
+    [ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE] =
+        "scratch VM: MAPD and MAPC through the command queue, ITS disabled, GITS_BASER0 and "
+        "GITS_BASER1 moved to other (Valid) tables, then KVM_DEV_ARM_ITS_SAVE_TABLES: are the "
+        "device and the collection in the moved tables",
+    [ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT] =
+        "scratch VM: GICD_IIDR read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "
+        "KVM_DEV_ARM_VGIC_CTRL_INIT",
+};
+
 int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
 {
     ItsmigKvmItsCaps caps;
@@ -423,6 +598,10 @@ int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
         itsmig_kvm_vm_free(vm);
         vm = NULL;
     }
+
+    r = measure_semantics(&caps.semantics, &d);
+    if (r < 0)
+        return itsmig_diag_set(diag, r, "KVM probe: vITS behaviour: %s", d.text);
 
     probe_gicv4(&caps);
     caps.available = true;

@@ -8,9 +8,10 @@ BUILD="build-essential autoconf automake autoconf-archive libtool pkg-config
        libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev systemd"
 # itsmigd at run time talks to a libvirt daemon (the README starts one).
 RUN="libvirt-daemon libvirt-clients curl"
-# The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernel and
-# busybox themselves are arm64 packages fetched by the bed.
-KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio"
+# The real-kernel bed: an aarch64 cross compiler, QEMU, cpio; the kernels and
+# busybox themselves are arm64 packages fetched by the bed (newer kernels'
+# modules are xz or zstd compressed).
+KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio xz-utils zstd"
 # The two-host bed: libvirt with its QEMU driver, namespaces and a veth pair.
 E2E_BED="libvirt-daemon-driver-qemu iproute2 util-linux passwd"
 # The nested bed: an ext4 image of arm64 packages, itsmig cross-built from git.

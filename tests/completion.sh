@@ -61,6 +61,7 @@ is "$(comp itsmigctl jobs -)" \
     "--cacert --help --json --quiet --socket --timeout --token-file --url" "jobs' options"
 is "$(comp itsmigctl its '')" "--help inspect" "its: the subcommand"
 is "$(comp itsmigctl host '')" "$CONN probe" "host: probe or the connection options"
+is "$(comp itsmigctl host probe -)" "--help --json --registers" "host probe: its options"
 is "$(comp itsmigctl migrate vm1 --mode '')" "live safe" "--mode: safe and live"
 is "$(comp itsmigctl migrate vm1 --mode l)" "live" "--mode l: live"
 is "$(comp itsmigctl migrate vm1 --mode = s)" "safe" "--mode=s, as readline splits it"

@@ -1067,6 +1067,196 @@ static void test_pending_decode(void)
     g_assert_null(ids);
 }
 
+/* ---- SAVE_TABLES prediction ---------------------------------------------------- */
+
+/* Devices 5 and 9000 (level-1 entries 0 and 1 of a two-level table), one
+ * event each through collection 0 -> vCPU 1; the guest keeps both level-2
+ * pages valid unless told otherwise. */
+typedef struct {
+    Img img;
+    ItsmigItsDevice devs[2];
+    ItsmigItsEvent evs[2];
+    ItsmigItsCollection cols[1];
+    ItsmigItsMapping m;
+    ItsmigItsSaveInput in;
+    ItsmigItsSavePrediction p;
+} SaveCase;
+
+static void save_case_init(SaveCase *c)
+{
+    memset(c, 0, sizeof(*c));
+    img_init(&c->img);
+    c->devs[0] = (ItsmigItsDevice){5, ITT, 1, 0, 1};
+    c->devs[1] = (ItsmigItsDevice){9000, ITT + 256, 1, 1, 1};
+    c->evs[0] = (ItsmigItsEvent){0, 8192, 0};
+    c->evs[1] = (ItsmigItsEvent){1, 8193, 0};
+    c->cols[0] = (ItsmigItsCollection){0, 1};
+    c->m = (ItsmigItsMapping){c->devs, 2, c->evs, 2, c->cols, 1};
+    put(&c->img, DT, 1ull << 63 | L2);
+    put(&c->img, DT + 8, 1ull << 63 | (L2 + 65536));
+    c->in.mapping = &c->m;
+    c->in.baser0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, DT, 1, true);
+    c->in.baser1 = c->img.in.baser1;
+    c->in.semantics.baser_write_keeps_mappings = true;
+}
+
+static void save_case_predict(SaveCase *c)
+{
+    ItsmigDiag diag;
+
+    itsmig_its_save_prediction_clear(&c->p);
+    g_assert_cmpint(itsmig_its_predict_save(&c->in, &c->img.mem, &c->p, &diag), ==, 0);
+}
+
+static void save_case_clear(SaveCase *c)
+{
+    itsmig_its_save_prediction_clear(&c->p);
+    img_clear(&c->img);
+}
+
+static void test_save_everything_reachable(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    save_case_predict(&c);
+    g_assert_cmpint(c.p.save_errno, ==, 0);
+    g_assert_null(c.p.save_cause);
+    g_assert_true(itsmig_its_mapping_equal(&c.m, &c.p.saved));
+    g_assert_cmpuint(c.p.n_devices_skipped + c.p.n_devices_dropped, ==, 0);
+    save_case_clear(&c);
+}
+
+static void test_save_unreachable_fails(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    put(&c.img, DT + 8, 0); /* the guest dropped device 9000's level-2 page */
+    c.in.semantics.unreachable_device_errno = EINVAL;
+    save_case_predict(&c);
+    g_assert_cmpint(c.p.save_errno, ==, EINVAL);
+    g_assert_cmpstr(c.p.save_cause, ==, "save-device-unreachable");
+    g_assert_cmpuint(c.p.saved.n_devices, ==, 0);
+    save_case_clear(&c);
+}
+
+static void test_save_unreachable_skipped(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    put(&c.img, DT + 8, 0);
+    c.in.semantics.unreachable_device_errno = 0;
+    save_case_predict(&c);
+    g_assert_cmpint(c.p.save_errno, ==, 0);
+    g_assert_cmpuint(c.p.n_devices_skipped, ==, 1);
+    g_assert_cmpuint(c.p.saved.n_devices, ==, 1);
+    g_assert_cmpuint(c.p.saved.devices[0].device_id, ==, 5);
+    g_assert_cmpuint(c.p.saved.n_events, ==, 1);
+    g_assert_cmpuint(c.p.saved.events[0].pintid, ==, 8192);
+    g_assert_cmpuint(c.p.saved.n_collections, ==, 1);
+    save_case_clear(&c);
+}
+
+/* A flat table that no longer covers a device is as unreachable. */
+static void test_save_flat_table_too_small(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    c.in.baser0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, DT, 1, false);
+    c.in.semantics.unreachable_device_errno = 0;
+    save_case_predict(&c);
+    g_assert_cmpuint(c.p.n_devices_skipped, ==, 1); /* 9000 > 8191 */
+    c.in.semantics.unreachable_device_errno = EINVAL;
+    save_case_predict(&c);
+    g_assert_cmpint(c.p.save_errno, ==, EINVAL);
+    save_case_clear(&c);
+}
+
+static void test_save_baser_change_drops(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    c.in.semantics.baser_write_keeps_mappings = false;
+    c.in.baser0_changed = true;
+    save_case_predict(&c);
+    g_assert_cmpint(c.p.save_errno, ==, 0);
+    g_assert_cmpuint(c.p.n_devices_dropped, ==, 2);
+    g_assert_cmpuint(c.p.saved.n_devices, ==, 0);
+    g_assert_cmpuint(c.p.saved.n_collections, ==, 1);
+
+    /* Collections dropped: the devices stay, their events go with them. */
+    c.in.baser0_changed = false;
+    c.in.baser1_changed = true;
+    save_case_predict(&c);
+    g_assert_cmpuint(c.p.n_collections_dropped, ==, 1);
+    g_assert_cmpuint(c.p.saved.n_collections, ==, 0);
+    g_assert_cmpuint(c.p.saved.n_devices, ==, 2);
+    g_assert_cmpuint(c.p.saved.n_events, ==, 0);
+
+    /* The same writes on a kernel that keeps the mappings change nothing. */
+    c.in.semantics.baser_write_keeps_mappings = true;
+    c.in.baser0_changed = true;
+    save_case_predict(&c);
+    g_assert_true(itsmig_its_mapping_equal(&c.m, &c.p.saved));
+    save_case_clear(&c);
+}
+
+/* A collection table shrunk under more collections than it holds, on a
+ * kernel that keeps them: the save writes past its end, a restore reads
+ * what fits. */
+static void test_save_collection_overflow(void)
+{
+    enum { N = 65536 / 8 + 1 };
+    ItsmigItsCollection *cols = g_new0(ItsmigItsCollection, N);
+    ItsmigItsMapping m = {NULL, 0, NULL, 0, cols, N};
+    ItsmigItsSaveInput in = {.mapping = &m, .baser1_changed = true};
+    ItsmigItsSavePrediction p = {0};
+    ItsmigDiag diag;
+    Img img;
+
+    img_init(&img);
+    for (unsigned i = 0; i < N; i++)
+        cols[i] = (ItsmigItsCollection){(uint16_t)i, i % 4};
+    in.baser0 = img.in.baser0;
+    in.baser1 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, CT, 1, false);
+    in.semantics.baser_write_keeps_mappings = true;
+    g_assert_cmpint(itsmig_its_predict_save(&in, &img.mem, &p, &diag), ==, 0);
+    g_assert_cmpint(p.save_errno, ==, 0);
+    g_assert_cmpuint(p.n_collections_overflow, ==, 1);
+    g_assert_cmpuint(p.saved.n_collections, ==, N - 1);
+    itsmig_its_save_prediction_clear(&p);
+
+    /* Past the end of guest RAM the write faults. */
+    in.baser1 =
+        itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, RAM + RAM_SIZE - 65536, 1, false);
+    g_assert_cmpint(itsmig_its_predict_save(&in, &img.mem, &p, &diag), ==, 0);
+    g_assert_cmpint(p.save_errno, ==, EFAULT);
+    g_assert_cmpstr(p.save_cause, ==, "save-collection-table-outside-memory");
+    itsmig_its_save_prediction_clear(&p);
+    g_free(cols);
+    img_clear(&img);
+}
+
+static void test_save_tables_not_valid(void)
+{
+    SaveCase c;
+
+    save_case_init(&c);
+    put(&c.img, DT + 8, 0);
+    c.in.semantics.unreachable_device_errno = EINVAL;
+    c.in.baser0 &= ~(1ull << 63);
+    save_case_predict(&c);
+    /* Nothing of the device table is looked at. */
+    g_assert_cmpint(c.p.save_errno, ==, 0);
+    g_assert_cmpuint(c.p.saved.n_devices, ==, 0);
+    g_assert_cmpuint(c.p.saved.n_collections, ==, 1);
+    save_case_clear(&c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1126,5 +1316,12 @@ int main(int argc, char **argv)
     g_test_add_func("/its-abi/walk/finding-cap", test_walk_finding_cap);
     g_test_add_func("/its-abi/pending/decode", test_pending_decode);
 
+    g_test_add_func("/its-abi/save/everything-reachable", test_save_everything_reachable);
+    g_test_add_func("/its-abi/save/unreachable-device-fails", test_save_unreachable_fails);
+    g_test_add_func("/its-abi/save/unreachable-device-skipped", test_save_unreachable_skipped);
+    g_test_add_func("/its-abi/save/flat-table-too-small", test_save_flat_table_too_small);
+    g_test_add_func("/its-abi/save/baser-change-drops", test_save_baser_change_drops);
+    g_test_add_func("/its-abi/save/collection-table-overflow", test_save_collection_overflow);
+    g_test_add_func("/its-abi/save/tables-not-valid", test_save_tables_not_valid);
     return g_test_run();
 }

@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "itsmig/kvm-its-json.h"
 #include "itsmig/kvm-its.h"
 #include "itsmig/kvm-vm.h"
 
@@ -221,6 +222,117 @@ static void test_vm_new_unsupported(void)
 #endif
 }
 
+/* ---- the measured vITS behaviour in the probe's JSON ------------------- */
+
+static ItsmigKvmItsCaps available_caps(void)
+{
+    ItsmigKvmItsCaps caps;
+
+    memset(&caps, 0, sizeof(caps));
+    caps.available = true;
+    strcpy(caps.kernel_release, "6.12.117+deb13-arm64");
+    strcpy(caps.arch, "aarch64");
+    caps.abi_revisions = 1;
+    return caps;
+}
+
+static JsonObject *semantics_of(JsonNode *root)
+{
+    JsonObject *o = json_node_get_object(root);
+
+    g_assert_true(json_object_has_member(o, "semantics"));
+    return json_object_get_object_member(o, "semantics");
+}
+
+static void check_how(JsonObject *fact, ItsmigKvmItsSemanticsFact which)
+{
+    const char *how = json_object_get_string_member(fact, "how");
+
+    g_assert_nonnull(how);
+    g_assert_cmpstr(how, ==, itsmig_kvm_its_semantics_method[which]);
+    g_assert_nonnull(strstr(how, "scratch VM"));
+}
+
+static void test_json_semantics_fails_keeps(void)
+{
+    ItsmigKvmItsCaps caps = available_caps();
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *sem, *fact;
+
+    caps.semantics.measured = true;
+    caps.semantics.save_unreachable_device_errno = EINVAL;
+    caps.semantics.baser_write_keeps_mappings = true;
+    caps.semantics.gicd_access_before_init_errno = EBUSY;
+    root = itsmig_kvm_its_caps_to_json(&caps);
+    sem = semantics_of(root);
+    g_assert_cmpuint(json_object_get_size(sem), ==, 4);
+    g_assert_true(json_object_get_boolean_member(sem, "measured"));
+
+    fact = json_object_get_object_member(sem, "save_unreachable_device");
+    g_assert_cmpuint(json_object_get_size(fact), ==, 3);
+    g_assert_cmpstr(json_object_get_string_member(fact, "outcome"), ==, "fails");
+    g_assert_cmpstr(json_object_get_string_member(fact, "errno"), ==, "EINVAL");
+    check_how(fact, ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE);
+
+    fact = json_object_get_object_member(sem, "baser_write");
+    g_assert_cmpuint(json_object_get_size(fact), ==, 2);
+    g_assert_true(json_object_get_boolean_member(fact, "keeps_mappings"));
+    check_how(fact, ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE);
+
+    fact = json_object_get_object_member(sem, "gicd_access_before_init");
+    g_assert_cmpuint(json_object_get_size(fact), ==, 2);
+    g_assert_cmpstr(json_object_get_string_member(fact, "errno"), ==, "EBUSY");
+    check_how(fact, ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT);
+}
+
+static void test_json_semantics_skips_drops(void)
+{
+    ItsmigKvmItsCaps caps = available_caps();
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *sem, *fact;
+
+    caps.semantics.measured = true;
+    caps.semantics.save_unreachable_device_errno = 0;
+    caps.semantics.baser_write_keeps_mappings = false;
+    caps.semantics.gicd_access_before_init_errno = 0;
+    root = itsmig_kvm_its_caps_to_json(&caps);
+    sem = semantics_of(root);
+
+    fact = json_object_get_object_member(sem, "save_unreachable_device");
+    g_assert_cmpstr(json_object_get_string_member(fact, "outcome"), ==, "skips");
+    g_assert_true(json_object_get_null_member(fact, "errno"));
+    fact = json_object_get_object_member(sem, "baser_write");
+    g_assert_false(json_object_get_boolean_member(fact, "keeps_mappings"));
+    fact = json_object_get_object_member(sem, "gicd_access_before_init");
+    g_assert_true(json_object_get_null_member(fact, "errno")); /* the access succeeded */
+}
+
+static void test_json_semantics_not_measured(void)
+{
+    ItsmigKvmItsCaps caps = available_caps();
+    g_autoptr(JsonNode) root = itsmig_kvm_its_caps_to_json(&caps);
+    JsonObject *sem = semantics_of(root);
+
+    g_assert_false(json_object_get_boolean_member(sem, "measured"));
+    g_assert_true(json_object_get_null_member(sem, "save_unreachable_device"));
+    g_assert_true(json_object_get_null_member(sem, "baser_write"));
+    g_assert_true(json_object_get_null_member(sem, "gicd_access_before_init"));
+}
+
+static void test_json_semantics_unavailable(void)
+{
+    ItsmigKvmItsCaps caps;
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *o;
+
+    memset(&caps, 0, sizeof(caps));
+    strcpy(caps.unavailable_reason, "no /dev/kvm");
+    root = itsmig_kvm_its_caps_to_json(&caps);
+    o = json_node_get_object(root);
+    g_assert_true(json_object_has_member(o, "semantics"));
+    g_assert_true(json_object_get_null_member(o, "semantics"));
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -252,5 +364,11 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm-its/gicv4/level-strings", test_level_strings);
     g_test_add_func("/kvm-its/probe/this-host-does-not-crash", test_probe_this_host);
     g_test_add_func("/kvm-its/vm/new-enotsup-off-arm64", test_vm_new_unsupported);
+    g_test_add_func("/kvm-its/json/semantics-fails-keeps-ebusy", test_json_semantics_fails_keeps);
+    g_test_add_func("/kvm-its/json/semantics-skips-drops-gicd-ok", test_json_semantics_skips_drops);
+    g_test_add_func("/kvm-its/json/semantics-not-measured-null-facts",
+                    test_json_semantics_not_measured);
+    g_test_add_func("/kvm-its/json/semantics-null-when-unavailable",
+                    test_json_semantics_unavailable);
     return g_test_run();
 }

@@ -604,6 +604,29 @@ static char *missing_names(const ItsmigKvmRegSet *a, const ItsmigKvmRegSet *b, s
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/* How many of the registers of @a that @b lacks are CCSIDR demux, system
+ * and firmware registers (told apart by their ids). */
+static void kinds_added(const ItsmigKvmRegSet *a, const ItsmigKvmRegSet *b, size_t *ret_demux,
+                        size_t *ret_sysreg, size_t *ret_fw)
+{
+    *ret_demux = *ret_sysreg = *ret_fw = 0;
+    for (size_t i = 0; i < a->n_regs; i++) {
+        guint64 id = a->regs[i].id;
+        unsigned coproc =
+            (unsigned)((id & ITSMIG_KVM_REG_COPROC_MASK) >> ITSMIG_KVM_REG_COPROC_SHIFT);
+        unsigned op0, op1, crn, crm, op2;
+
+        if (itsmig_kvm_regs_find(b, id))
+            continue;
+        if (coproc == ITSMIG_KVM_REG_DEMUX)
+            (*ret_demux)++;
+        else if (itsmig_kvm_sysreg_decode(id, &op0, &op1, &crn, &crm, &op2))
+            (*ret_sysreg)++;
+        else if (itsmig_kvm_reg_is_firmware(id))
+            (*ret_fw)++;
+    }
+}
+
 static void test_data_parse(void)
 {
     ProbeData data[N_SUITES];
@@ -640,6 +663,7 @@ static void test_data_kernels_differ(void)
 {
     ProbeData data[N_SUITES];
     const ItsmigKvmRegSet *old = NULL;
+    size_t n_demux, n_sysreg, n_fw, fw_total = 0;
 
     load_all(data);
     old = &data[0].set;
@@ -662,7 +686,14 @@ static void test_data_kernels_differ(void)
         g_test_message("%s has %zu registers %s lacks: %s", suites[i], n_new, suites[0], added);
         g_test_message("%s lacks %zu registers of %s: %s", suites[i], n_gone, suites[0], gone);
         g_assert_cmpuint(n_new, >, 0);
+        /* What the issue saw: more CCSIDR demux registers and new system
+         * registers on each newer kernel, a new firmware register on one. */
+        kinds_added(&data[i].set, old, &n_demux, &n_sysreg, &n_fw);
+        g_assert_cmpuint(n_demux, >, 0);
+        g_assert_cmpuint(n_sysreg, >, 0);
+        fw_total += n_fw;
     }
+    g_assert_cmpuint(fw_total, >, 0);
     /* Debian 13's and the backported kernel each have registers the other
      * lacks: neither direction is safe. */
     {

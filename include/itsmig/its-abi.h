@@ -319,6 +319,61 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
                     ItsmigItsReport *ret_report, ItsmigDiag *diag);
 void itsmig_its_report_clear(ItsmigItsReport *r);
 
+/* ---- SAVE_TABLES: what a kernel writes, given its measured behaviour ------ */
+
+/*
+ * Where kernels' saves differ (see ItsmigKvmItsSemantics in itsmig/kvm-its.h,
+ * which the probe measures; the caller copies the facts in).
+ */
+typedef struct {
+    /* 0: a device the device table can no longer reach (a level-1 entry the
+     * guest cleared) is left out of the save; else the positive errno the
+     * save fails with. */
+    int unreachable_device_errno;
+    /* false: a GITS_BASER<n> change since the mappings were made dropped the
+     * mappings of that table, so the save writes none of them. */
+    bool baser_write_keeps_mappings;
+} ItsmigItsSaveSemantics;
+
+typedef struct {
+    /* What the ITS holds, as the guest's commands made it: devices sorted by
+     * DeviceID, collections in the order they were mapped (KVM's list). */
+    const ItsmigItsMapping *mapping;
+    uint64_t baser0, baser1; /* GITS_BASER0/1 at the time of the save */
+    /* Whether GITS_BASER0/1 were written to another value after the
+     * mappings were made. */
+    bool baser0_changed, baser1_changed;
+    ItsmigItsSaveSemantics semantics;
+} ItsmigItsSaveInput;
+
+typedef struct {
+    /* 0, or the positive errno SAVE_TABLES returns, with a stable code for
+     * why: "save-device-unreachable", "save-collection-table-outside-memory". */
+    int save_errno;
+    const char *save_cause;
+    /* When save_errno is 0: the mapping the saved tables hold, i.e. what a
+     * RESTORE_TABLES of them installs. */
+    ItsmigItsMapping saved;
+    size_t n_devices_dropped;     /* by a GITS_BASER0 change */
+    size_t n_devices_skipped;     /* unreachable, left out of the save */
+    size_t n_collections_dropped; /* by a GITS_BASER1 change */
+    /* Collections written past the end of the collection table (a table
+     * shrunk under mapped collections, on a kernel that keeps them): the
+     * save writes them there, and a restore does not read them. */
+    size_t n_collections_overflow;
+} ItsmigItsSavePrediction;
+
+/*
+ * Predicts KVM_DEV_ARM_ITS_SAVE_TABLES: which entries reach which table, and
+ * so what a restore of the saved tables installs.  Reads the level-1 device
+ * table from @mem as the kernel does.  Returns 0 with the prediction, or
+ * -errno for bad input (an invalid mapping).  ITEs whose collection is not
+ * saved are left out, as kernels that skip them do.
+ */
+int itsmig_its_predict_save(const ItsmigItsSaveInput *in, const ItsmigGuestMem *mem,
+                            ItsmigItsSavePrediction *ret_prediction, ItsmigDiag *diag);
+void itsmig_its_save_prediction_clear(ItsmigItsSavePrediction *p);
+
 /* ---- pending tables ------------------------------------------------------ */
 
 /* true when @intid's bit is set in a redistributor pending table. */

@@ -30,7 +30,7 @@ itsmig_gicv4_level_to_string(ItsmigGicv4Level level); /* "unknown", "none", "4.0
  * operation succeeded.  Meaningful only when measured is true.
  */
 typedef struct {
-    bool measured;
+    bool measured; /* false: the probe did not get this far (see available) */
     /* KVM_DEV_ARM_ITS_SAVE_TABLES with a mapped device whose device-table
      * entry the guest made unreachable (the L2 page of a two-level table
      * dropped): 0 when the save succeeds and leaves the device out, else the
@@ -39,9 +39,21 @@ typedef struct {
     /* A GITS_BASER write while devices are mapped: true when a later save
      * still writes the mappings, false when the write dropped them. */
     bool baser_write_keeps_mappings;
-    /* A distributor register access before KVM_DEV_ARM_VGIC_CTRL_INIT. */
+    /* A distributor register access before KVM_DEV_ARM_VGIC_CTRL_INIT: the
+     * errno, or 0 where the kernel serves it. */
     int gicd_access_before_init_errno;
 } ItsmigKvmItsSemantics;
+
+/* The facts of ItsmigKvmItsSemantics, and how the probe measures each (for
+ * people: the "how" of the host document and itsmigctl host probe). */
+typedef enum {
+    ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE,
+    ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE,
+    ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT,
+    ITSMIG_KVM_ITS_SEMANTICS_LAST
+} ItsmigKvmItsSemanticsFact;
+
+extern const char *const itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_LAST];
 
 typedef struct {
     bool available; /* false: see unavailable_reason; only kernel_release and arch are set */

@@ -12,8 +12,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "itsmig/kvm-its.h"
+
 extern unsigned guest_tap_count;
 extern unsigned guest_tap_failed;
+/* What the probe measured on this kernel (guest_tests_probe() fills it in):
+ * the expectations of the tests that depend on the kernel's vITS behaviour. */
+extern ItsmigKvmItsSemantics guest_semantics;
 
 /* One result; returns @ok so callers can stop early. */
 bool guest_tap_ok(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,7 @@
 
 unsigned guest_tap_count;
 unsigned guest_tap_failed;
+ItsmigKvmItsSemantics guest_semantics;
 
 bool guest_tap_ok(bool ok, const char *fmt, ...)
 {
@@ -185,7 +186,7 @@ static void probe_gicd_iidr_writes(void)
     itsmig_kvm_vm_free(vm);
 }
 
-static void probe_its_register_rules(void)
+static void probe_its_register_rules(const ItsmigKvmItsCaps *caps)
 {
     ItsmigKvmVmConfig cfg = {.nr_vcpus = 1, .with_its = true};
     ItsmigKvmVm *vm = NULL;
@@ -211,15 +212,28 @@ static void probe_its_register_rules(void)
                  r ? itsmig_errno_name(-r) : "0");
     guest_tap_ok(itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_ITS_REGS, ITSMIG_GITS_CTLR),
                  "probe: GRP_ITS_REGS GITS_CTLR attribute present (QEMU's migration check)");
-    /* This VM's vGIC is not initialised: ITS registers work, GICD/GICR not. */
+    /* This VM's vGIC is not initialised: ITS registers work; a GICD access
+     * fails (with the errno the probe measured, and the reason) or, on
+     * kernels that allow it, succeeds as the probe measured. */
     {
         uint32_t iidr = 0;
+        int want = -caps->semantics.gicd_access_before_init_errno;
+        ItsmigDiag gd = {0};
 
-        r = itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &iidr, &d);
-        guest_tap_ok(r == -EBUSY && strstr(d.text, "CTRL_INIT"),
-                     "probe: GICD access before CTRL_INIT is EBUSY, and says why");
-        if (r != -EBUSY)
-            guest_tap_diag("  r=%d %s", r, d.text);
+        r = itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &iidr, &gd);
+        if (want < 0) {
+            guest_tap_ok(r == want && strstr(gd.text, "CTRL_INIT"),
+                         "probe: GICD access before CTRL_INIT is %s, as the probe measured, and "
+                         "says why",
+                         itsmig_errno_name(want));
+        } else {
+            guest_tap_ok(caps->semantics.measured && r == 0 && (iidr & 0xfff) == 0x43b,
+                         "probe: GICD access before CTRL_INIT succeeds, as the probe measured "
+                         "(GICD_IIDR 0x%08x)",
+                         iidr);
+        }
+        if (r != want)
+            guest_tap_diag("  r=%d %s", r, gd.text);
         r = itsmig_kvm_vm_vgic_ctrl(vm, ITSMIG_KVM_VGIC_CTRL_INIT, &d);
         if (r == 0)
             r = itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &iidr, &d);
@@ -287,8 +301,21 @@ void guest_tests_probe(void)
     guest_tap_ok(caps.gicv4 == ITSMIG_GICV4_NONE, "probe: GICv4 level %s (%s)",
                  itsmig_gicv4_level_to_string(caps.gicv4), caps.gicv4_source);
 
+    guest_semantics = caps.semantics;
+    guest_tap_ok(caps.semantics.measured, "probe: vITS behaviour measured");
+    guest_tap_diag("save with an unreachable device: %s",
+                   caps.semantics.save_unreachable_device_errno
+                       ? itsmig_errno_name(caps.semantics.save_unreachable_device_errno)
+                       : "succeeds, device skipped");
+    guest_tap_diag("GITS_BASER change: %s the mappings",
+                   caps.semantics.baser_write_keeps_mappings ? "keeps" : "drops");
+    guest_tap_diag("GICD access before CTRL_INIT: %s",
+                   caps.semantics.gicd_access_before_init_errno
+                       ? itsmig_errno_name(caps.semantics.gicd_access_before_init_errno)
+                       : "succeeds");
+
     probe_gicd_iidr_writes();
-    probe_its_register_rules();
+    probe_its_register_rules(&caps);
 }
 
 /* ---- b) KVM_DEV_ARM_ITS_CTRL_RESET ------------------------------------------ */
