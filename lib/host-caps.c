@@ -884,18 +884,6 @@ static void regs_to_json(const ItsmigHostCaps *caps, JsonBuilder *b)
     json_builder_add_value(b, itsmig_kvm_regs_to_json(set));
 }
 
-/* How the probe measures each fact (lib/kvm-its.c, the bed branch), for
- * people reading a peer's document. */
-#define MEASURED_SAVE_UNREACHABLE                                                                  \
-    "scratch VM: a device mapped by MAPD through a two-level device table, its level-1 entry "     \
-    "then cleared in guest memory, then KVM_DEV_ARM_ITS_SAVE_TABLES"
-#define MEASURED_BASER_WRITE                                                                       \
-    "scratch VM: a device and a collection mapped by MAPD and MAPC, the ITS disabled and both "    \
-    "GITS_BASERs moved, then KVM_DEV_ARM_ITS_SAVE_TABLES and the moved tables decoded"
-#define MEASURED_GICD_BEFORE_INIT                                                                  \
-    "scratch VM: GICD_IIDR read through KVM_DEV_ARM_VGIC_GRP_DIST_REGS before "                    \
-    "KVM_DEV_ARM_VGIC_CTRL_INIT"
-
 static void fact_errno(JsonBuilder *b, const char *name, int err, const char *how)
 {
     json_builder_set_member_name(b, name);
@@ -919,15 +907,16 @@ static void semantics_to_json(const ItsmigHostItsSemantics *s, JsonBuilder *b)
         return;
     }
     fact_errno(b, "save_unreachable_device", s->facts.save_unreachable_device_errno,
-               MEASURED_SAVE_UNREACHABLE);
+               itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE]);
     json_builder_set_member_name(b, "baser_write");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "keeps_mappings");
     json_builder_add_boolean_value(b, s->facts.baser_write_keeps_mappings);
-    itsmig_json_add_string_or_null(b, "measured_by", MEASURED_BASER_WRITE);
+    itsmig_json_add_string_or_null(
+        b, "measured_by", itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE]);
     json_builder_end_object(b);
     fact_errno(b, "gicd_access_before_init", s->facts.gicd_access_before_init_errno,
-               MEASURED_GICD_BEFORE_INIT);
+               itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT]);
     json_builder_end_object(b);
 }
 

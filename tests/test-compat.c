@@ -1768,6 +1768,28 @@ static void test_its_save_semantics_differ(void)
 
 /* ---- the register sets of Debian's kernels (tests/data/probe) -------------- */
 
+/* The vITS facts as the probe's JSON gives them ("semantics"): the save with
+ * an unreachable device "fails" with an errno name or "skips" it. */
+static void suite_semantics(ItsmigHostCaps *caps, JsonObject *sem)
+{
+    JsonObject *save = json_object_get_object_member(sem, "save_unreachable_device");
+    JsonObject *baser = json_object_get_object_member(sem, "baser_write");
+    const char *outcome = json_object_get_string_member(save, "outcome");
+
+    g_assert_true(json_object_get_boolean_member(sem, "measured"));
+    caps->its_semantics.source = ITSMIG_CAP_PROBED;
+    caps->its_semantics.facts.measured = TRUE;
+    if (strcmp(outcome, "fails") == 0) {
+        /* The one errno the kernels of the data give. */
+        g_assert_cmpstr(json_object_get_string_member(save, "errno"), ==, "EINVAL");
+        caps->its_semantics.facts.save_unreachable_device_errno = 22;
+    } else {
+        g_assert_cmpstr(outcome, ==, "skips");
+    }
+    caps->its_semantics.facts.baser_write_keeps_mappings =
+        json_object_get_boolean_member(baser, "keeps_mappings");
+}
+
 /* A host as full_caps() makes it, with the register set the probe read on
  * @suite's kernel (tests/data/probe/@suite.json, from the real-kernel bed). */
 static ItsmigHostCaps *suite_caps(const char *suite)
@@ -1794,6 +1816,8 @@ static ItsmigHostCaps *suite_caps(const char *suite)
     itsmig_host_caps_set_regs(caps, &set);
     itsmig_kvm_regs_clear(&set);
     g_assert_nonnull(caps->regs_digest);
+    suite_semantics(caps, json_object_get_object_member(
+                              json_node_get_object(json_parser_get_root(parser)), "semantics"));
     return caps;
 }
 
@@ -1877,6 +1901,22 @@ static void test_debian_to_bookworm(void)
     g_assert_true(itsmig_verdict_has(from_trixie, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
 }
 
+/* The vITS of 6.1 fails a save with an unreachable device and keeps the
+ * mappings over a GITS_BASER write; 6.12 and 7.3 skip the device and drop
+ * them ("Skip unreachable devices", "Free the caches when GITS_BASER changes"). */
+static void test_debian_its_semantics(void)
+{
+    g_autoptr(ItsmigVerdict) old_new = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autoptr(ItsmigVerdict) new_new = suite_move("trixie", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(old_new, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER);
+
+    assert_contains(msg, "fails with Invalid argument on bookworm but succeeds on trixie-backports",
+                    "message");
+    assert_contains(msg, "keeps the mappings on bookworm but drops them on trixie-backports",
+                    "message");
+    g_assert_false(itsmig_verdict_has(new_new, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER));
+}
+
 /* Every register 6.1 lists is on the newer kernels, but an ID register field
  * the newer KVM does not let userspace write differs: the load fails there. */
 static void test_debian_from_bookworm(void)
@@ -1937,6 +1977,7 @@ int main(int argc, char **argv)
     g_test_add_func("/compat/debian/backports-to-trixie", test_debian_backports_to_trixie);
     g_test_add_func("/compat/debian/newer-to-bookworm", test_debian_to_bookworm);
     g_test_add_func("/compat/debian/bookworm-to-newer", test_debian_from_bookworm);
+    g_test_add_func("/compat/debian/its-save-semantics", test_debian_its_semantics);
     g_test_add_func("/compat/debian/bookworm-to-backports-one-way",
                     test_debian_bookworm_to_backports_one_way);
     g_test_add_func("/compat/verdict/revision-origin", test_revision_origin);
