@@ -176,6 +176,18 @@ grep -q "$backports_digest" "$T/g2-incoming.xml" || bail "no digest to replace i
 api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g2-incoming.xml"
 check_json "hook on trixie: a guest whose record names trixie-backports' set is refused, registers named" \
     '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("record names, as backports has it") and test("KVM_REG_ARM_VENDOR_HYP_BMAP_2")] == [true])'
+# A saved image carries the same record: the hook gates its restore the same way.
+env -i LC_ALL=C PATH=/usr/bin:/bin ITSMIG_CONFIG="$ITSMIGD_CONF" \
+    "$builddir/client/hooks/itsmig-hook" g2 restore begin - <"$T/g2-incoming.xml" \
+    >"$T/hook.out" 2>"$T/hook.err"
+hook_rc=$?
+if [ "$hook_rc" = 1 ] && grep -q '^itsmig: refusing restore of g2: .*vcpu-registers-missing: ' "$T/hook.err"; then
+    ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing"
+else
+    not_ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing" \
+        "exit $hook_rc"
+    diag_file "$T/hook.err" 5
+fi
 sed -e "s/$backports_digest/sha256:$(printf '%064d' 7)/" "$T/g2-incoming.xml" >"$T/g3-incoming.xml"
 api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g3-incoming.xml"
 check_json "hook: a digest no known host has is reported as unknown, not silence" \
