@@ -134,6 +134,69 @@ static gboolean host_check(JsonObject *doc, GError **error)
     return TRUE;
 }
 
+static const char *member_string(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n)
+               : NULL;
+}
+
+/* The register set and the vITS facts, from an itsmigd that sends them
+ * (minor version 1); an older one says nothing of them. */
+static void host_print_regs(JsonObject *doc)
+{
+    JsonNode *rn = json_object_get_member(doc, "vcpu_registers");
+    JsonNode *sn = json_object_get_member(doc, "its_semantics");
+
+    if (rn && JSON_NODE_HOLDS_OBJECT(rn)) {
+        JsonObject *r = json_node_get_object(rn);
+        JsonNode *count = json_object_get_member(r, "count");
+
+        if (count && JSON_NODE_HOLDS_VALUE(count) &&
+            json_node_get_value_type(count) == G_TYPE_INT64 && member_string(r, "digest")) {
+            g_autofree char *digest = itsmigctl_printable(member_string(r, "digest"));
+
+            printf("vCPU registers: %" G_GINT64_FORMAT " (%s)\n", json_node_get_int(count), digest);
+        } else {
+            g_autofree char *reason = itsmigctl_printable(
+                member_string(r, "unavailable_reason") ? member_string(r, "unavailable_reason")
+                                                       : "no reason given");
+
+            printf("vCPU registers: unknown: %s\n", reason);
+        }
+    }
+    if (sn && JSON_NODE_HOLDS_OBJECT(sn)) {
+        JsonObject *o = json_node_get_object(sn);
+
+        if (g_strcmp0(member_string(o, "source"), "probed") == 0) {
+            JsonNode *save = json_object_get_member(o, "save_unreachable_device");
+            JsonNode *baser = json_object_get_member(o, "baser_write");
+            gint64 err = -1;
+            gboolean keeps = FALSE;
+
+            if (save && JSON_NODE_HOLDS_OBJECT(save))
+                err = json_object_get_int_member_with_default(json_node_get_object(save), "errno",
+                                                              -1);
+            if (baser && JSON_NODE_HOLDS_OBJECT(baser))
+                keeps = json_object_get_boolean_member_with_default(json_node_get_object(baser),
+                                                                    "keeps_mappings", FALSE);
+            printf("vITS: a save with an unreachable device %s; a GITS_BASER write %s the "
+                   "mappings\n",
+                   err == 0  ? "skips it"
+                   : err > 0 ? "fails"
+                             : "(not said)",
+                   keeps ? "keeps" : "drops");
+        } else {
+            g_autofree char *reason = itsmigctl_printable(
+                member_string(o, "reason") ? member_string(o, "reason") : "no reason given");
+
+            printf("vITS behaviour: unknown: %s\n", reason);
+        }
+    }
+}
+
 static void host_print(JsonObject *doc, GPtrArray *rows)
 {
     JsonObject *probe = json_object_get_object_member(doc, "probe");
@@ -164,6 +227,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
                    json_node_get_boolean(connected) ? "connected" : "not connected");
         }
     }
+    host_print_regs(doc);
     putchar('\n');
 
     for (guint i = 0; i < rows->len; i++) {
@@ -370,6 +434,11 @@ static gboolean matrix_check(JsonObject *m, GError **error)
             if (json_object_has_member(c, "error") &&
                 !itsmigctl_want_string(c, cctx, "error", TRUE, &s, error))
                 return FALSE;
+            /* Absent from an itsmigd that predates them. */
+            if (json_object_has_member(c, "back_allowed") &&
+                (!itsmigctl_want_bool(c, cctx, "back_allowed", &allowed, error) ||
+                 !itsmigctl_want_string_array(c, cctx, "back_blockers", &codes, error)))
+                return FALSE;
         }
     }
     return TRUE;
@@ -455,6 +524,7 @@ static int matrix_print(JsonObject *m, gboolean print)
     g_autofree char *source = itsmigctl_printable(json_object_get_string_member(m, "source"));
     g_autoptr(GString) blocked = g_string_new(NULL);
     g_autoptr(GString) warned = g_string_new(NULL);
+    g_autoptr(GString) one_way = g_string_new(NULL);
     g_autoptr(GString) errors = g_string_new(NULL);
     g_autofree glong *width = g_new0(glong, nh + 1);
     gboolean any_blocked = FALSE, any_error = FALSE, any_missing = FALSE;
@@ -486,6 +556,15 @@ static int matrix_print(JsonObject *m, gboolean print)
             JsonObject *c;
             CellKind k = matrix_cell(host, dom, &c);
 
+            /* From an itsmigd that judges the way back too. */
+            if ((k == CELL_OK || k == CELL_WARN) && json_object_has_member(c, "back_allowed") &&
+                !json_object_get_boolean_member(c, "back_allowed")) {
+                g_autofree char *codes =
+                    codes_text(json_object_get_array_member(c, "back_blockers"));
+
+                g_string_append_printf(one_way, "  %s %s %s, not back: %s\n", name,
+                                       itsmigctl_arrow(), hn, *codes ? codes : "(no code given)");
+            }
             switch (k) {
             case CELL_BLOCKED: {
                 g_autofree char *codes = codes_text(json_object_get_array_member(c, "blockers"));
@@ -556,6 +635,8 @@ static int matrix_print(JsonObject *m, gboolean print)
             printf("\nBlocked:\n%s", blocked->str);
         if (warned->len)
             printf("\nWarnings:\n%s", warned->str);
+        if (one_way->len)
+            printf("\nOne-way (allowed there, blocked on the way back):\n%s", one_way->str);
         if (errors->len)
             printf("\nNot checked:\n%s", errors->str);
     }
@@ -568,7 +649,8 @@ static const char matrix_description[] =
     "Asks itsmigd, for every domain on this host, whether it can migrate to each\n"
     "peer (all peers in itsmigd.conf, or those named with --peer), and prints a\n"
     "table: ok allowed, ok* allowed with warnings, NO blocked, ERR not checked (the\n"
-    "peer could not be asked), with the codes behind each NO, ok* and ERR below.\n"
+    "peer could not be asked), with the codes behind each NO, ok* and ERR below,\n"
+    "and the one-way moves: allowed there, blocked on the way back.\n"
     "\n"
     "Exit status: 0 every migration is allowed, 4 at least one is blocked, 1 none\n"
     "is blocked but some could not be checked, or the matrix could not be had at\n"

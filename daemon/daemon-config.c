@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
+#include "itsmig/kvm-regs-json.h"
 #include "daemon/daemon-config.h"
 
 /* Ranges of the numeric keys: what a client-controlled resource may be set to. */
@@ -137,6 +139,7 @@ void itsmigd_config_free(ItsmigdConfig *c)
     g_free(c->token);
     for (gsize i = 0; i < ITSMIG_CAP_LAST; i++)
         g_free(c->declared[i]);
+    g_free(c->host_regs_file);
     g_strfreev(c->migratable_drivers);
     g_strfreev(c->non_migratable);
     if (c->peers)
@@ -269,7 +272,8 @@ static gboolean key_known(const char *group, const char *key)
 
     /* [host] takes the capability fields, [policy] also the rule codes. */
     if (!strcmp(group, "host"))
-        return strchr(key, '_') == NULL && itsmig_cap_field_from_string(key, &field);
+        return (strchr(key, '_') == NULL && itsmig_cap_field_from_string(key, &field)) ||
+               !strcmp(key, "vcpu-registers-file");
     if (!strcmp(group, "policy") && itsmig_rule_from_string(key, &rule))
         return TRUE;
     for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++)
@@ -364,6 +368,48 @@ static gboolean parse_bool(const char *value, gboolean *ret)
     return FALSE;
 }
 
+gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    JsonNode *root;
+    JsonNode *node;
+    gsize len;
+
+    memset(ret_set, 0, sizeof(*ret_set));
+    if (!g_file_get_contents(path, &text, &len, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
+        return FALSE;
+    }
+    if (len > ITSMIGD_REGS_FILE_MAX) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %zu bytes, more than %d",
+                    path, len, ITSMIGD_REGS_FILE_MAX);
+        return FALSE;
+    }
+    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
+        !json_parser_load_from_data(parser, text, len, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
+        return FALSE;
+    }
+    root = json_parser_get_root(parser);
+    node = root && JSON_NODE_HOLDS_OBJECT(root) &&
+                   json_object_has_member(json_node_get_object(root), "vcpu_registers")
+               ? json_object_get_member(json_node_get_object(root), "vcpu_registers")
+               : root;
+    if (!itsmig_kvm_regs_from_json(node, path, ret_set, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
+        return FALSE;
+    }
+    if (!ret_set->available) {
+        itsmig_kvm_regs_clear(ret_set);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "%s: the register set it holds is unavailable", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* [host]: each key a capability field; the value is checked the way it
  * will be applied, so that a bad one stops the daemon at start. */
 static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
@@ -376,6 +422,19 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_autoptr(GError) local = NULL;
         ItsmigCapField field;
 
+        if (!strcmp(keys[k], "vcpu-registers-file")) {
+            ItsmigKvmRegSet set;
+
+            g_strstrip(value);
+            if (!g_path_is_absolute(value))
+                return config_error(error, c->path, "host", keys[k], "must be an absolute path");
+            if (!itsmigd_read_regs_file(value, &set, &local))
+                return config_error(error, c->path, "host", keys[k], "%s", local->message);
+            itsmig_kvm_regs_clear(&set);
+            g_free(c->host_regs_file);
+            c->host_regs_file = g_steal_pointer(&value);
+            continue;
+        }
         if (!itsmig_cap_field_from_string(keys[k], &field))
             return config_error(error, c->path, "host", keys[k], "unknown key");
         g_strstrip(value);

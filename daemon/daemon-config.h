@@ -5,6 +5,7 @@
 
 #include "itsmig/compat.h"
 #include "itsmig/host-caps.h"
+#include "itsmig/kvm-regs.h"
 
 #define ITSMIGD_DEFAULT_CONFIG SYSCONFDIR "/itsmig/itsmigd.conf"
 
@@ -65,6 +66,9 @@ typedef struct {
     /* [host]: declared capability values as written (already checked), by
      * field; NULL when not declared. */
     char *declared[ITSMIG_CAP_LAST];
+    /* [host] vcpu-registers-file: a register set declared in place of the
+     * probe's (checked when read); NULL when not declared. */
+    char *host_regs_file;
 
     /* [policy] */
     ItsmigCompatPolicy policy;
@@ -113,3 +117,12 @@ const char *itsmigd_config_log_level_to_string(GLogLevelFlags level);
 
 /* The peer called @name, NULL when none is. */
 const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name);
+
+/* Most bytes of a vcpu-registers-file. */
+#define ITSMIGD_REGS_FILE_MAX (1024 * 1024)
+
+/* Reads a declared register set: what `itsmigctl host probe --json` prints
+ * (its "vcpu_registers" member) or that member alone, read as strictly as a
+ * peer's (itsmig_kvm_regs_from_json()).  ITSMIG_ERROR_INVALID_CONFIG naming
+ * @path on any problem; clear @ret_set with itsmig_kvm_regs_clear(). */
+gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GError **error);

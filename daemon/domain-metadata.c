@@ -100,6 +100,11 @@ static void set_host(ItsmigItsMetadata *m, const ItsmigHostCaps *caps,
     m->host_ctrl_reset = caps->meta[ITSMIG_CAP_CTRL_RESET].source ? caps->ctrl_reset : -1;
     m->host_its_abi_revisions =
         caps->meta[ITSMIG_CAP_ITS_ABI_REVISIONS].source ? caps->its_abi_revisions : 0;
+    /* The guest's QEMU took this host's register list at start or arrival
+     * and sends it on: the digest lets the next host find it. */
+    g_free(m->host_regs_digest);
+    m->host_regs_digest = g_strdup(caps->regs_digest);
+    m->host_regs_count = caps->regs_digest ? caps->regs.n_regs : 0;
 }
 
 static void cold_start(ItsmigItsMetadata *m, const ItsmigHostCaps *caps, gint64 started, gint64 now)
@@ -155,8 +160,16 @@ gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetada
         ret_metadata->reset_at = now;
         return TRUE;
     case ITSMIGD_METADATA_FOUND:
-        if (have && g_strcmp0(have->host, caps->hostname) == 0)
-            return FALSE;
+        if (have && g_strcmp0(have->host, caps->hostname) == 0) {
+            /* A record from an itsmig without register digests: the guest's
+             * QEMU has this host's list, since it started or arrived here. */
+            if (have->host_regs_digest || !caps->regs_digest)
+                return FALSE;
+            itsmig_its_metadata_copy(ret_metadata, have);
+            ret_metadata->host_regs_digest = g_strdup(caps->regs_digest);
+            ret_metadata->host_regs_count = caps->regs.n_regs;
+            return TRUE;
+        }
         if (have) {
             itsmig_its_metadata_copy(ret_metadata, have);
             set_host(ret_metadata, caps, ITSMIG_METADATA_WRITTEN_INCOMING, now);

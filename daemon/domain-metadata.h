@@ -45,9 +45,11 @@ void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookReco
  * the record to write.  Returns FALSE when the record stands as it is (or
  * the domain has no ITS).  @hook may be NULL.
  *  - cold start: this host's default revision and GICD revision, started now;
- *  - arrival: revision, GICD revision and times kept from the source, host now us;
+ *  - arrival: revision, GICD revision and times kept from the source, host now
+ *    us (with our register digest: the guest's QEMU now has our register list);
  *  - reset: reset time now, the rest kept;
- *  - found: nothing if the record already names this host; one naming another
+ *  - found: nothing if the record already names this host (but for adding
+ *    this host's register digest to a record without one); one naming another
  *    host means an arrival while itsmigd was away; no record at all is
  *    adopted: as a cold start when the hook saw one here, otherwise without
  *    a revision (it cannot be known; verdicts then say they assume one).

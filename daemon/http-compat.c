@@ -216,11 +216,18 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
             itsmig_json_add_string_or_null(b, "host", names[i]);
             if (caps[i]) {
                 g_autoptr(ItsmigVerdict) v = itsmigd_judge(profile, local, caps[i], known, &policy);
+                /* The way back, judged the same way: a move allowed one way
+                 * only is one-way (the vCPU register sets, ITS revisions). */
+                g_autoptr(ItsmigVerdict) back =
+                    itsmigd_judge(profile, caps[i], local, known, &policy);
 
                 json_builder_set_member_name(b, "allowed");
                 json_builder_add_boolean_value(b, v->allowed);
                 add_codes(b, "blockers", v->blockers);
                 add_codes(b, "warnings", v->warnings);
+                json_builder_set_member_name(b, "back_allowed");
+                json_builder_add_boolean_value(b, back->allowed);
+                add_codes(b, "back_blockers", back->blockers);
             } else {
                 /* No capabilities, no verdict: never an allow. */
                 json_builder_set_member_name(b, "allowed");
@@ -229,6 +236,9 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
                                                itsmig_error_code_to_string(errors[i]->code));
                 add_codes(b, "blockers", NULL);
                 add_codes(b, "warnings", NULL);
+                json_builder_set_member_name(b, "back_allowed");
+                json_builder_add_boolean_value(b, FALSE);
+                add_codes(b, "back_blockers", NULL);
             }
             json_builder_end_object(b);
         }

@@ -6,6 +6,7 @@
 
 #include "itsmig/diag.h"
 #include "itsmig/kvm-its-json.h"
+#include "itsmig/kvm-regs-json.h"
 #include "daemon/local-host.h"
 
 void itsmigd_host_init(ItsmigdHost *host)
@@ -26,12 +27,25 @@ void itsmigd_host_init(ItsmigdHost *host)
         g_message("KVM ITS probe not possible here: %s", host->kvm.unavailable_reason);
     kvm = itsmig_kvm_its_caps_to_json(&host->kvm);
     host->kvm_json = json_to_string(kvm, FALSE);
+
+    memset(&diag, 0, sizeof(diag));
+    if (itsmig_kvm_regs_probe(&host->regs, &diag) < 0 && host->regs.available)
+        g_warning("vCPU register probe failed: %s", diag.text);
+    if (host->regs.available) {
+        g_autofree char *digest = itsmig_kvm_regs_digest(&host->regs);
+
+        g_message("vCPU register probe: %zu registers, %s", host->regs.n_regs, digest);
+    } else {
+        g_message("vCPU register probe not possible here: %s", host->regs.unavailable_reason);
+    }
 }
 
 void itsmigd_host_clear(ItsmigdHost *host)
 {
     g_free(host->hostname);
     g_free(host->kvm_json);
+    itsmig_kvm_regs_clear(&host->regs);
+    g_free(host->regs_file_logged);
     g_clear_pointer(&host->caps, itsmig_host_caps_free);
     g_strfreev(host->migratable_drivers);
     g_strfreev(host->non_migratable);
@@ -52,6 +66,40 @@ static void probe_text(ItsmigHostCaps *caps, ItsmigCapField field, const char *t
                   itsmig_cap_field_to_string(field), error->message);
 }
 
+/* The probe's register set, or the one [host] vcpu-registers-file declares,
+ * which wins (logged once per file, with the probe's digest if it differs). */
+static void set_regs(ItsmigdHost *host, ItsmigHostCaps *caps, const char *file)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *probed = NULL;
+    ItsmigKvmRegSet declared;
+
+    itsmig_host_caps_set_regs(caps, &host->regs);
+    if (!file) {
+        g_clear_pointer(&host->regs_file_logged, g_free);
+        return;
+    }
+    /* Checked when the configuration was read; it may have changed since. */
+    if (!itsmigd_read_regs_file(file, &declared, &error)) {
+        g_warning("[host] vcpu-registers-file: %s; using the probe's register set", error->message);
+        return;
+    }
+    itsmig_host_caps_set_regs(caps, &declared);
+    if (g_strcmp0(host->regs_file_logged, file) != 0) {
+        probed = host->regs.available ? itsmig_kvm_regs_digest(&host->regs) : NULL;
+        if (probed && g_strcmp0(probed, caps->regs_digest) != 0)
+            g_warning("[host] vcpu-registers-file %s declares register set %s (%zu registers), "
+                      "but the probe found %s; the declared set is used",
+                      file, caps->regs_digest, declared.n_regs, probed);
+        else
+            g_message("[host] vcpu-registers-file %s: register set %s (%zu registers)", file,
+                      caps->regs_digest, declared.n_regs);
+        g_free(host->regs_file_logged);
+        host->regs_file_logged = g_strdup(file);
+    }
+    itsmig_kvm_regs_clear(&declared);
+}
+
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
                          const char *hypervisor_version, const char *libvirt_version)
 {
@@ -61,6 +109,7 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     ItsmigHostCaps *old;
 
     itsmig_host_caps_set_probe(caps, &host->kvm);
+    set_regs(host, caps, config->host_regs_file);
     probe_text(caps, ITSMIG_CAP_PAGE_SIZE, page_size);
     probe_text(caps, ITSMIG_CAP_LIBVIRT_VERSION, libvirt_version);
     /* The hypervisor version of libvirt's QEMU driver is QEMU's. */

@@ -19,6 +19,8 @@ typedef struct {
     char *hostname;
     ItsmigKvmItsCaps kvm;
     char *kvm_json; /* itsmig_kvm_its_caps_to_json() as text */
+    ItsmigKvmRegSet regs;   /* the register-set probe's, run once at start */
+    char *regs_file_logged; /* the vcpu-registers-file last logged; main loop only */
 
     GMutex lock;
     ItsmigHostCaps *caps; /* replaced whole, never changed in place */
@@ -30,13 +32,14 @@ typedef struct {
     char *self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
 } ItsmigdHost;
 
-/* Runs the KVM probe. */
+/* Runs the KVM probes (the vITS and the vCPU register set). */
 void itsmigd_host_init(ItsmigdHost *host);
 void itsmigd_host_clear(ItsmigdHost *host);
 
 /* Rebuilds the capabilities from the probe, @hypervisor/@libvirt versions
- * ("QEMU" and "7.2.0"; NULLs when not connected yet) and @config's declared
- * values, and takes @config's policy.  Logs each conflict between a declared
+ * ("QEMU" and "7.2.0"; NULLs when not connected yet), @config's declared
+ * values and declared register set ([host] vcpu-registers-file, in place of
+ * the probe's), and takes @config's policy.  Logs each conflict between a declared
  * value and the probe once. */
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
                          const char *hypervisor_version, const char *libvirt_version);

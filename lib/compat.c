@@ -27,6 +27,9 @@ static const struct {
                                             FALSE},
     [ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET] = {"early-boot-no-its-reset", ITSMIG_VERDICT_BLOCKER,
                                              FALSE},
+    [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = {"vcpu-registers-missing", ITSMIG_VERDICT_BLOCKER, TRUE},
+    [ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED] = {"vcpu-register-value-unsupported",
+                                                     ITSMIG_VERDICT_BLOCKER, TRUE},
     [ITSMIG_RULE_NO_PENDING_TABLE_SAVE] = {"no-pending-table-save", ITSMIG_VERDICT_WARNING, FALSE},
     [ITSMIG_RULE_GICD_REVISION_CHANGE] = {"gicd-revision-change", ITSMIG_VERDICT_WARNING, FALSE},
     [ITSMIG_RULE_ONE_WAY_MOVE] = {"one-way-move", ITSMIG_VERDICT_WARNING, FALSE},
@@ -35,6 +38,10 @@ static const struct {
     [ITSMIG_RULE_HOST_CAPS_CONFLICT] = {"host-caps-conflict", ITSMIG_VERDICT_WARNING, FALSE},
     [ITSMIG_RULE_HOSTDEV_QUIESCED] = {"hostdev-quiesced", ITSMIG_VERDICT_WARNING, FALSE},
     [ITSMIG_RULE_PAGE_SIZE_MISMATCH] = {"page-size-mismatch", ITSMIG_VERDICT_WARNING, FALSE},
+    [ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN] = {"vcpu-registers-unknown", ITSMIG_VERDICT_WARNING,
+                                            FALSE},
+    [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = {"its-save-semantics-differ", ITSMIG_VERDICT_WARNING,
+                                               FALSE},
 };
 
 static const char *const severity_names[ITSMIG_VERDICT_SEVERITY_LAST] = {
@@ -275,6 +282,15 @@ typedef struct {
     const char *rev_origin;
     /* The source's GICv4.0 injects the MSIs of the guest's VFIO devices directly. */
     gboolean gicv4_0_vfio;
+    /* The register sets the guest's QEMU has on each side (NULL when
+     * unknown), where the source's comes from, and the vCPU features the
+     * guest's XML turns off. */
+    gboolean vcpu_kvm; /* the guest's vCPU is KVM's: the register rules apply */
+    const ItsmigKvmRegSet *s_regs;
+    const char *s_regs_host;
+    char *s_regs_unknown; /* why s_regs is NULL, for the warning */
+    const ItsmigKvmRegSet *t_regs;
+    guint32 features_off;
     ItsmigVerdict *v;
 } Check;
 
@@ -425,6 +441,349 @@ static gboolean hostdev_pred_vfio(const Check *c, const ItsmigHostdev *h)
 static gboolean hostdev_pred_blocking(const Check *c, const ItsmigHostdev *h)
 {
     return h->migratable != 1 || (c->gicv4_0_vfio && is_vfio(h));
+}
+
+/* ---- the vCPU register set ------------------------------------------------- */
+
+/* How many registers to name in a message before "and N more". */
+#define REGS_NAMED 5
+
+static guint reg_coproc(guint64 id)
+{
+    return (guint)((id & ITSMIG_KVM_REG_COPROC_MASK) >> ITSMIG_KVM_REG_COPROC_SHIFT);
+}
+
+static char *reg_label(guint64 id)
+{
+    char buf[ITSMIG_KVM_REG_NAME_MAX];
+
+    return g_strdup(itsmig_kvm_reg_name(id, buf, sizeof(buf)));
+}
+
+/* Whether the guest's QEMU migrates register @r in its cpreg list: not the
+ * core and SVE registers (vmstate fields of their own), nor a register that
+ * needs a vCPU feature the guest's XML turns off. */
+static gboolean reg_in_guest(const Check *c, const ItsmigKvmReg *r)
+{
+    return (r->features & c->features_off) == 0 && itsmig_kvm_reg_in_cpreg_list(r->id);
+}
+
+/* The registers of @from that the guest has but @to lacks: their count,
+ * how many of them depend on a feature, and the first names in @names. */
+static guint regs_lacking(const Check *c, const ItsmigKvmRegSet *from, const ItsmigKvmRegSet *to,
+                          guint *ret_sent, guint *ret_have, guint32 *ret_features, GString *names)
+{
+    guint n = 0;
+    guint sent = 0;
+    guint have = 0;
+    guint32 features = 0;
+
+    for (gsize i = 0; i < to->n_regs; i++)
+        have += reg_in_guest(c, &to->regs[i]);
+    for (gsize i = 0; i < from->n_regs; i++) {
+        const ItsmigKvmReg *r = &from->regs[i];
+
+        if (!reg_in_guest(c, r))
+            continue;
+        sent++;
+        if (itsmig_kvm_regs_find(to, r->id))
+            continue;
+        if (n < REGS_NAMED) {
+            g_autofree char *label = reg_label(r->id);
+
+            list_append(names, label);
+        }
+        features |= r->features;
+        n++;
+    }
+    if (n > REGS_NAMED)
+        g_string_append_printf(names, " and %u more", n - REGS_NAMED);
+    if (ret_sent)
+        *ret_sent = sent;
+    if (ret_have)
+        *ret_have = have;
+    if (ret_features)
+        *ret_features = features;
+    return n;
+}
+
+static char *features_list(guint32 features)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint32 bit = 1; bit && bit <= ITSMIG_VCPU_FEATURE_PTRAUTH; bit <<= 1) {
+        if (features & bit)
+            list_append(s, itsmig_vcpu_feature_name(bit));
+    }
+    if (!s->len)
+        g_string_append(s, "none");
+    return g_string_free(s, FALSE);
+}
+
+static const char *source_name(const Check *c)
+{
+    return c->s ? c->s->hostname : c->s_regs_host;
+}
+
+static void rule_vcpu_registers_missing(Check *c)
+{
+    g_autoptr(GString) names = g_string_new(NULL);
+    g_autofree char *from = NULL;
+    g_autofree char *needed = NULL;
+    guint32 features;
+    guint sent, have, n;
+    const char *qemu_error;
+
+    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs)
+        return;
+    n = regs_lacking(c, c->s_regs, c->t_regs, &sent, &have, &features, names);
+    if (n == 0)
+        return;
+    /* QEMU 7.2 to 10.x: an incoming count above the destination's fails the
+     * VMSTATE_INT32_LE check of cpreg_vmstate_array_len; otherwise
+     * cpu_post_load fails at the first register it does not have. */
+    qemu_error = sent > have ? "failed to load cpu:cpreg_vmstate_array_len"
+                             : "error while loading state for instance 0x0 of device 'cpu'";
+    from = c->s_regs_host && c->s_from_metadata
+               ? g_strdup_printf(" (the set %s's record names, as %s has it)", c->guest,
+                                 c->s_regs_host)
+               : g_strdup("");
+    add(c, ITSMIG_RULE_VCPU_REGISTERS_MISSING,
+        g_strdup_printf("%s's KVM lacks %u of the %u vCPU registers %s's QEMU will send for %s%s: "
+                        "%s; the destination QEMU fails the load (\"%s\")",
+                        c->t->hostname, n, sent, source_name(c), c->guest, from, names->str,
+                        qemu_error),
+        features ? g_strdup_printf("migrate %s to a host whose KVM has these registers (itsmigctl "
+                                   "matrix shows which), or turn off the vCPU features they need "
+                                   "(%s) in its domain XML and cold-start it",
+                                   c->guest, needed = features_list(features))
+                 : g_strdup_printf("migrate %s to a host whose KVM has these registers (itsmigctl "
+                                   "matrix shows which), or cold-start it on %s, where it takes "
+                                   "%s's register set",
+                                   c->guest, c->t->hostname, c->t->hostname));
+}
+
+/* Whether the destination's KVM takes the source's value of @s (KVM_SET_ONE_REG
+ * in QEMU's write_list_to_kvmstate); @why says why not. */
+static gboolean value_accepted(const ItsmigKvmReg *s, const ItsmigKvmReg *t, const char **why)
+{
+    guint64 diff = s->value ^ t->value;
+    unsigned op0, op1, crn, crm, op2;
+
+    if (!s->has_value || !t->has_value || diff == 0)
+        return TRUE;
+    switch (reg_coproc(s->id)) {
+    case ITSMIG_KVM_REG_FW_FEAT_BMAP:
+        /* A hypercall bitmap may drop services, never add ones the host lacks. */
+        *why = "it sets services the destination's bitmap lacks";
+        return (s->value & ~t->value) == 0;
+    case ITSMIG_KVM_REG_FW:
+        /* PSCI version and the workaround levels: the host must offer at
+         * least what the guest saw. */
+        *why = "it is above the destination's level";
+        return s->value <= t->value;
+    case ITSMIG_KVM_REG_SYSREG:
+        if (!t->has_writable) {
+            /* Without writable ID registers KVM takes only its own value. */
+            *why = "the destination's KVM takes no other value for it";
+            return FALSE;
+        }
+        if (diff & ~t->writable) {
+            *why = "it differs outside the destination's writable mask";
+            return FALSE;
+        }
+        /* Inside the mask KVM's arm64_check_features() lets userspace lower a
+         * field of the feature ID registers (op1 0, CRm 1..7), not raise it;
+         * the others (CLIDR_EL1, CTR_EL0, MIDR_EL1, ...) have checks of their own. */
+        if (!itsmig_kvm_sysreg_decode(s->id, &op0, &op1, &crn, &crm, &op2) || op1 != 0 || crm == 0)
+            return TRUE;
+        for (guint shift = 0; shift < 64; shift += 4) {
+            if (((s->value >> shift) & 0xf) > ((t->value >> shift) & 0xf) &&
+                ((t->writable >> shift) & 0xf)) {
+                *why = "a field inside the writable mask is above the destination's";
+                return FALSE;
+            }
+        }
+        return TRUE;
+    default:
+        /* The CCSIDR demux registers: not judged. */
+        return TRUE;
+    }
+}
+
+static void rule_vcpu_register_value_unsupported(Check *c)
+{
+    g_autoptr(GString) names = g_string_new(NULL);
+    const char *first_why = NULL;
+    guint n = 0;
+
+    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs)
+        return;
+    for (gsize i = 0; i < c->s_regs->n_regs; i++) {
+        const ItsmigKvmReg *s = &c->s_regs->regs[i];
+        const ItsmigKvmReg *t;
+        const char *why = NULL;
+
+        if (!s->has_value || !reg_in_guest(c, s))
+            continue;
+        t = itsmig_kvm_regs_find(c->t_regs, s->id);
+        if (!t || value_accepted(s, t, &why))
+            continue;
+        if (n < REGS_NAMED) {
+            g_autofree char *label = reg_label(s->id);
+
+            g_string_append_printf(
+                names, "%s%s = 0x%" G_GINT64_MODIFIER "x (there 0x%" G_GINT64_MODIFIER "x)",
+                names->len ? ", " : "", label, s->value, t->value);
+        }
+        if (!first_why)
+            first_why = why;
+        n++;
+    }
+    if (n == 0)
+        return;
+    if (n > REGS_NAMED)
+        g_string_append_printf(names, " and %u more", n - REGS_NAMED);
+    add(c, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED,
+        g_strdup_printf("%s's KVM refuses %u ID or firmware register value%s %s's QEMU will write "
+                        "for %s (the first because %s): %s; KVM_SET_ONE_REG fails and the "
+                        "destination QEMU fails the load",
+                        c->t->hostname, n, n == 1 ? "" : "s", source_name(c), c->guest, first_why,
+                        names->str),
+        g_strdup_printf("migrate %s between hosts with the same CPU and firmware interface, or to "
+                        "a host whose KVM lets userspace write these ID registers "
+                        "(KVM_ARM_GET_REG_WRITABLE_MASKS); a cold start on %s takes its values",
+                        c->guest, c->t->hostname));
+}
+
+static void rule_vcpu_registers_unknown(Check *c)
+{
+    if (!c->vcpu_kvm)
+        return;
+    if (!c->t_regs)
+        add(c, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN,
+            g_strdup_printf("%s's vCPU register set is unknown (%s): whether its KVM has every "
+                            "register and value %s's QEMU sends was not checked",
+                            c->t->hostname,
+                            c->t->regs.unavailable_reason[0] ? c->t->regs.unavailable_reason
+                                                             : "not probed",
+                            c->guest),
+            g_strdup_printf("run an itsmigd that probes the register set on %s (its KVM probe "
+                            "needs /dev/kvm on arm64)",
+                            c->t->hostname));
+    if (!c->s_regs)
+        add(c, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN,
+            g_strdup_printf("the vCPU register set %s's QEMU sends is unknown (%s): whether %s has "
+                            "every register was not checked",
+                            c->guest, c->s_regs_unknown, c->t->hostname),
+            g_strdup_printf("check from the source host, or keep the hosts that %s ran on among "
+                            "the configured peers so that its recorded digest can be found",
+                            c->guest));
+}
+
+static char *errno_text(int err)
+{
+    if (err == 0)
+        return g_strdup("succeeds");
+    return g_strdup_printf("fails with %s", g_strerror(err));
+}
+
+static void rule_its_save_semantics_differ(Check *c)
+{
+    const ItsmigKvmItsSemantics *a, *b;
+    g_autoptr(GString) what = g_string_new(NULL);
+
+    if (!c->kernel || !c->s || c->s->its_semantics.source != ITSMIG_CAP_PROBED ||
+        c->t->its_semantics.source != ITSMIG_CAP_PROBED)
+        return;
+    a = &c->s->its_semantics.facts;
+    b = &c->t->its_semantics.facts;
+    if ((a->save_unreachable_device_errno == 0) != (b->save_unreachable_device_errno == 0) ||
+        (a->save_unreachable_device_errno != 0 && b->save_unreachable_device_errno != 0 &&
+         a->save_unreachable_device_errno != b->save_unreachable_device_errno)) {
+        g_autofree char *sa = errno_text(a->save_unreachable_device_errno);
+        g_autofree char *sb = errno_text(b->save_unreachable_device_errno);
+
+        g_string_append_printf(what,
+                               "a save with an unreachable device %s on %s but %s on %s (success "
+                               "drops the device's mappings)",
+                               sa, c->s->hostname, sb, c->t->hostname);
+    }
+    if (a->baser_write_keeps_mappings != b->baser_write_keeps_mappings)
+        g_string_append_printf(what, "%sa GITS_BASER write %s the mappings on %s but %s them on %s",
+                               what->len ? "; " : "",
+                               a->baser_write_keeps_mappings ? "keeps" : "drops", c->s->hostname,
+                               b->baser_write_keeps_mappings ? "keeps" : "drops", c->t->hostname);
+    if (!what->len)
+        return;
+    add(c, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER,
+        g_strdup_printf("the vITS of %s and %s save %s's tables differently: %s", c->s->hostname,
+                        c->t->hostname, c->guest, what->str),
+        g_strdup_printf("expect %s's ITS tables to be saved the way %s does from now on; check "
+                        "them with itsmigctl its inspect after a save if the guest rewrites its "
+                        "device tables",
+                        c->guest, c->t->hostname));
+}
+
+/* A host of @in with the register list @digest names, NULL when none has it;
+ * @name first, whose values are the ones the guest saw. */
+static const ItsmigHostCaps *host_with_regs(const ItsmigCompatInput *in, const char *digest,
+                                            const char *name)
+{
+    const ItsmigHostCaps *found = NULL;
+
+    for (gsize i = 0; in->known && i < in->n_known; i++) {
+        const ItsmigHostCaps *h = in->known[i];
+
+        if (!h || !h->regs_digest || strcmp(h->regs_digest, digest) != 0)
+            continue;
+        if (g_strcmp0(h->hostname, name) == 0)
+            return h;
+        if (!found)
+            found = h;
+    }
+    return found;
+}
+
+/* Which register sets the guest's QEMU has on each side. */
+static void find_regs(Check *c)
+{
+    const ItsmigItsMetadata *m = c->d->has_metadata ? &c->d->metadata : NULL;
+
+    c->features_off = c->d->vcpu_features_off;
+    c->vcpu_kvm = itsmig_domain_profile_its_in_kernel(c->d) || c->policy->check_emulated;
+    if (c->t->regs.available)
+        c->t_regs = &c->t->regs;
+
+    if (c->in->source && c->in->source->regs.available) {
+        c->s_regs = &c->in->source->regs;
+        c->s_regs_host = c->in->source->hostname;
+        return;
+    }
+    /* The guest's QEMU sends the set of the host where it started or last
+     * arrived, which its record names by digest. */
+    if (m && m->host_regs_digest) {
+        const ItsmigHostCaps *h = host_with_regs(c->in, m->host_regs_digest, m->host);
+
+        if (h) {
+            c->s_regs = &h->regs;
+            c->s_regs_host = h->hostname;
+            return;
+        }
+        c->s_regs_unknown = g_strdup_printf(
+            "%s's record names the register set %s (%u registers) of %s, which no known host has",
+            c->guest, m->host_regs_digest, m->host_regs_count, m->host ? m->host : "its host");
+        return;
+    }
+    if (c->in->source)
+        c->s_regs_unknown = g_strdup_printf("%s's register set: %s", c->in->source->hostname,
+                                            c->in->source->regs.unavailable_reason[0]
+                                                ? c->in->source->regs.unavailable_reason
+                                                : "not probed");
+    else
+        c->s_regs_unknown = g_strdup_printf("the source is not known and %s's record has no "
+                                            "register digest",
+                                            c->guest);
 }
 
 /* ---- rules, in enum order -------------------------------------------------- */
@@ -725,6 +1084,31 @@ static guint hosts_supporting(const GPtrArray *hosts, guint rev, GString *names)
     return k;
 }
 
+/* Registers the guest's QEMU on the destination would send back but the
+ * source's KVM lacks: the guest could go, not come back. */
+static void one_way_registers(Check *c)
+{
+    g_autoptr(GString) names = g_string_new(NULL);
+    guint sent;
+    guint n;
+
+    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs ||
+        regs_lacking(c, c->s_regs, c->t_regs, NULL, NULL, NULL, names) != 0)
+        return;
+    g_string_truncate(names, 0);
+    n = regs_lacking(c, c->t_regs, c->s_regs, &sent, NULL, NULL, names);
+    if (n == 0)
+        return;
+    add(c, ITSMIG_RULE_ONE_WAY_MOVE,
+        g_strdup_printf("once on %s, %s could not come back to %s: its QEMU there would send %u "
+                        "vCPU registers, %u of which %s's KVM lacks: %s",
+                        c->t->hostname, c->guest, source_name(c), sent, n, source_name(c),
+                        names->str),
+        g_strdup_printf("plan %s's way back before the move (a host whose KVM has %s's registers), "
+                        "or accept that only a cold start brings it back to %s",
+                        c->guest, c->t->hostname, source_name(c)));
+}
+
 static void rule_one_way_move(Check *c)
 {
     const ItsmigHostCaps *t = c->t;
@@ -734,6 +1118,7 @@ static void rule_one_way_move(Check *c)
     guint k;
     guint d;
 
+    one_way_registers(c);
     if (!c->kernel || c->rev < 0)
         return;
     for (gsize i = 0; i < c->in->n_known; i++) {
@@ -901,7 +1286,7 @@ static gboolean metadata_has_host(const ItsmigDomainProfile *d)
     return m->host || m->host_arch || m->host_page_size > 0 ||
            m->host_gicv4 != ITSMIG_GICV4_UNKNOWN || m->host_save_tables >= 0 ||
            m->host_save_pending_tables >= 0 || m->host_ctrl_reset >= 0 ||
-           m->host_its_abi_revisions != 0;
+           m->host_its_abi_revisions != 0 || m->host_regs_digest;
 }
 
 /* The source's facts as the host that wrote the domain's record knew them. */
@@ -952,6 +1337,8 @@ ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigC
         [ITSMIG_RULE_GICV4_DIRECT_INJECTION] = rule_gicv4_direct_injection,
         [ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE] = rule_hostdev_not_migratable,
         [ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET] = rule_early_boot_no_its_reset,
+        [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = rule_vcpu_registers_missing,
+        [ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED] = rule_vcpu_register_value_unsupported,
         [ITSMIG_RULE_NO_PENDING_TABLE_SAVE] = rule_no_pending_table_save,
         [ITSMIG_RULE_GICD_REVISION_CHANGE] = rule_gicd_revision_change,
         [ITSMIG_RULE_ONE_WAY_MOVE] = rule_one_way_move,
@@ -960,6 +1347,8 @@ ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigC
         [ITSMIG_RULE_HOST_CAPS_CONFLICT] = rule_host_caps_conflict,
         [ITSMIG_RULE_HOSTDEV_QUIESCED] = rule_hostdev_quiesced,
         [ITSMIG_RULE_PAGE_SIZE_MISMATCH] = rule_page_size_mismatch,
+        [ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN] = rule_vcpu_registers_unknown,
+        [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = rule_its_save_semantics_differ,
     };
     g_autoptr(ItsmigHostCaps) from_metadata = NULL;
     ItsmigCompatPolicy defaults;
@@ -1022,8 +1411,10 @@ ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigC
     c.v->blockers = g_ptr_array_new_with_free_func(verdict_item_free);
     c.v->warnings = g_ptr_array_new_with_free_func(verdict_item_free);
 
+    find_regs(&c);
     for (unsigned int i = 0; i < ITSMIG_RULE_LAST; i++)
         checks[i](&c);
+    g_free(c.s_regs_unknown);
 
     c.v->allowed = c.v->blockers->len == 0;
     return c.v;

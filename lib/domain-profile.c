@@ -72,6 +72,7 @@ void itsmig_domain_profile_free(ItsmigDomainProfile *p)
     g_free(p->arch);
     g_free(p->machine);
     g_free(p->gic_version);
+    g_free(p->cpu_mode);
     g_free(p->its_reason);
     if (p->hostdevs)
         g_ptr_array_unref(p->hostdevs);
@@ -553,6 +554,71 @@ static gboolean read_vcpus(ItsmigDomainProfile *p, xmlXPathContextPtr ctx, GErro
     return TRUE;
 }
 
+/* ---- vCPU features ----------------------------------------------------------- */
+
+/* libvirt's names of the arm64 vCPU features that change the register set
+ * (QEMU's -cpu pmu=, sve=, sve<N>= and pauth= properties). */
+static const struct {
+    guint32 bit;
+    const char *libvirt;
+} cpu_features[] = {
+    {ITSMIG_VCPU_FEATURE_PMU_V3, "pmu"},
+    {ITSMIG_VCPU_FEATURE_SVE, "sve"},
+    {ITSMIG_VCPU_FEATURE_PTRAUTH, "pauth"},
+};
+
+/* "sve128" .. "sve2048": a vector length, which needs SVE. */
+static gboolean is_sve_length(const char *name)
+{
+    guint64 bits;
+
+    return g_str_has_prefix(name, "sve") && g_ascii_isdigit(name[3]) &&
+           g_ascii_string_to_unsigned(name + 3, 10, 128, 2048, &bits, NULL) && bits % 128 == 0;
+}
+
+static void read_cpu_features(ItsmigDomainProfile *p, xmlXPathContextPtr ctx)
+{
+    g_autoptr(GPtrArray) features = NULL;
+    g_autofree char *pmu = NULL;
+
+    p->cpu_mode = prop(xpath_node(ctx, NULL, "/domain/cpu"), "mode");
+    pmu = prop(xpath_node(ctx, NULL, "/domain/features/pmu"), "state");
+    if (g_strcmp0(pmu, "off") == 0)
+        p->vcpu_features_off |= ITSMIG_VCPU_FEATURE_PMU_V3;
+    else if (g_strcmp0(pmu, "on") == 0)
+        p->vcpu_features_on |= ITSMIG_VCPU_FEATURE_PMU_V3;
+
+    features = xpath_nodes(ctx, NULL, "/domain/cpu/feature");
+    for (guint i = 0; features && i < features->len; i++) {
+        xmlNodePtr n = g_ptr_array_index(features, i);
+        g_autofree char *name = prop(n, "name");
+        g_autofree char *policy = prop(n, "policy");
+        /* libvirt's default policy is require. */
+        gboolean off = g_strcmp0(policy, "disable") == 0 || g_strcmp0(policy, "forbid") == 0;
+        gboolean on = !policy || strcmp(policy, "require") == 0 || strcmp(policy, "force") == 0;
+        guint32 bit = 0;
+
+        if (!name)
+            continue;
+        for (guint k = 0; k < G_N_ELEMENTS(cpu_features); k++) {
+            if (strcmp(name, cpu_features[k].libvirt) == 0)
+                bit = cpu_features[k].bit;
+        }
+        /* Turning one vector length off leaves SVE on with the others. */
+        if (!bit && is_sve_length(name) && on)
+            bit = ITSMIG_VCPU_FEATURE_SVE;
+        if (!bit)
+            continue;
+        if (off)
+            p->vcpu_features_off |= bit;
+        else if (on)
+            p->vcpu_features_on |= bit;
+    }
+    /* Off wins: QEMU refuses sve=off with a vector length on, and libvirt
+     * passes both; either way the guest has no SVE registers. */
+    p->vcpu_features_on &= ~p->vcpu_features_off;
+}
+
 /* ---- ITS metadata ---------------------------------------------------------- */
 
 #define METADATA_HOST_NAME_MAX 255
@@ -595,6 +661,7 @@ void itsmig_its_metadata_clear(ItsmigItsMetadata *m)
         return;
     g_free(m->host);
     g_free(m->host_arch);
+    g_free(m->host_regs_digest);
     itsmig_its_metadata_init(m);
 }
 
@@ -603,6 +670,7 @@ void itsmig_its_metadata_copy(ItsmigItsMetadata *to, const ItsmigItsMetadata *fr
     *to = *from;
     to->host = g_strdup(from->host);
     to->host_arch = g_strdup(from->host_arch);
+    to->host_regs_digest = g_strdup(from->host_regs_digest);
 }
 
 const char *itsmig_metadata_written_to_string(ItsmigMetadataWritten w)
@@ -672,13 +740,23 @@ static gboolean arch_valid(const char *s)
     return TRUE;
 }
 
+/* "sha256:" and 64 lowercase hex digits, as ItsmigHostRegs spells it. */
+static gboolean regs_digest_valid(const char *s)
+{
+    return s && strlen(s) == 71 && g_str_has_prefix(s, "sha256:") &&
+           strspn(s + 7, "0123456789abcdef") == 64;
+}
+
+/* ITSMIG_HOST_REGS_MAX, which this file does not include. */
+#define METADATA_REGS_MAX 4096u
+
 static gboolean host_recorded(const ItsmigItsMetadata *m)
 {
     return host_name_valid(m->host) || written_valid(m->written) || time_valid(m->written_at) ||
            arch_valid(m->host_arch) || page_size_valid(m->host_page_size) ||
            gicv4_valid(m->host_gicv4) || tristate_valid(m->host_save_tables) ||
            tristate_valid(m->host_save_pending_tables) || tristate_valid(m->host_ctrl_reset) ||
-           m->host_its_abi_revisions != 0;
+           m->host_its_abi_revisions != 0 || regs_digest_valid(m->host_regs_digest);
 }
 
 /* "2026-11-21T10:00:00Z", NULL when @t is not recorded (or not representable). */
@@ -793,6 +871,12 @@ char *itsmig_its_metadata_to_xml(const ItsmigItsMetadata *m)
             g_autofree char *v = format_revisions(m->host_its_abi_revisions);
 
             add_prop(host, "its-abi-revisions", v);
+        }
+        if (regs_digest_valid(m->host_regs_digest) && m->host_regs_count <= METADATA_REGS_MAX) {
+            g_autofree char *v = g_strdup_printf("%u", m->host_regs_count);
+
+            add_prop(host, "vcpu-registers", v);
+            add_prop(host, "vcpu-registers-digest", m->host_regs_digest);
         }
     }
 
@@ -995,8 +1079,12 @@ static gboolean read_metadata_host(xmlNodePtr host, ItsmigItsMetadata *m, GError
     g_autofree char *save_pending_tables = NULL;
     g_autofree char *ctrl_reset = NULL;
     g_autofree char *revisions = NULL;
+    g_autofree char *regs_count = NULL;
+    g_autofree char *regs_digest = NULL;
 
     if (!metadata_attr(host, "name", &name, error) ||
+        !metadata_attr(host, "vcpu-registers", &regs_count, error) ||
+        !metadata_attr(host, "vcpu-registers-digest", &regs_digest, error) ||
         !metadata_attr(host, "written", &written, error) ||
         !metadata_attr(host, "written-at", &written_at, error) ||
         !metadata_attr(host, "arch", &arch, error) ||
@@ -1033,6 +1121,24 @@ static gboolean read_metadata_host(xmlNodePtr host, ItsmigItsMetadata *m, GError
     if (revisions &&
         !parse_revisions("<host> its-abi-revisions", revisions, &m->host_its_abi_revisions, error))
         return FALSE;
+    /* The two go together: a count says nothing without the set it counts. */
+    if (!regs_count != !regs_digest)
+        return bad_value(error,
+                         regs_count ? "<host> vcpu-registers" : "<host> vcpu-registers-digest",
+                         regs_count ? regs_count : regs_digest,
+                         "given together with vcpu-registers-digest (or vcpu-registers)");
+    if (regs_digest) {
+        guint64 n;
+
+        if (!regs_digest_valid(regs_digest))
+            return bad_value(error, "<host> vcpu-registers-digest", regs_digest,
+                             "sha256: and 64 lowercase hex digits");
+        if (!g_ascii_string_to_unsigned(regs_count, 10, 0, METADATA_REGS_MAX, &n, NULL))
+            return bad_value(error, "<host> vcpu-registers", regs_count,
+                             "a register count of 0..4096");
+        m->host_regs_count = n;
+        m->host_regs_digest = g_steal_pointer(&regs_digest);
+    }
     m->host = g_steal_pointer(&name);
     m->host_arch = g_steal_pointer(&arch);
     return TRUE;
@@ -1307,6 +1413,7 @@ ItsmigDomainProfile *itsmig_domain_profile_parse(const char *xml, gssize len, GE
         !read_msi_devices(p, ctx, error))
         return NULL;
     decide_its(p, ctx);
+    read_cpu_features(p, ctx);
     read_metadata(p, ctx);
 
     return g_steal_pointer(&p);
@@ -1373,8 +1480,21 @@ static void metadata_to_json(const ItsmigItsMetadata *m, JsonBuilder *b)
         }
         json_builder_end_array(b);
     }
+    add_int_or_null(b, "vcpu_registers", m->host_regs_digest != NULL, m->host_regs_count);
+    itsmig_json_add_string_or_null(b, "vcpu_registers_digest", m->host_regs_digest);
     json_builder_end_object(b);
     json_builder_end_object(b);
+}
+
+static void add_features(JsonBuilder *b, const char *member, guint32 features)
+{
+    json_builder_set_member_name(b, member);
+    json_builder_begin_array(b);
+    for (guint i = 0; i < G_N_ELEMENTS(cpu_features); i++) {
+        if (features & cpu_features[i].bit)
+            json_builder_add_string_value(b, itsmig_vcpu_feature_name(cpu_features[i].bit));
+    }
+    json_builder_end_array(b);
 }
 
 void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
@@ -1397,6 +1517,12 @@ void itsmig_domain_profile_to_json(const ItsmigDomainProfile *p, JsonBuilder *b)
     json_builder_add_int_value(b, p->vcpus);
     json_builder_set_member_name(b, "max_vcpus");
     json_builder_add_int_value(b, p->max_vcpus);
+    json_builder_set_member_name(b, "cpu");
+    json_builder_begin_object(b);
+    itsmig_json_add_string_or_null(b, "mode", p->cpu_mode);
+    add_features(b, "features_off", p->vcpu_features_off);
+    add_features(b, "features_on", p->vcpu_features_on);
+    json_builder_end_object(b);
 
     json_builder_set_member_name(b, "hostdevs");
     json_builder_begin_array(b);

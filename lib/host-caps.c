@@ -2,12 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "itsmig/error.h"
 #include "itsmig/host-caps.h"
 #include "itsmig/its-abi.h"
 #include "itsmig/json-strict.h"
+#include "itsmig/kvm-regs-json.h"
 
 /* Limits of the document's strings, in bytes. */
 #define STRING_MAX   256
@@ -327,6 +329,7 @@ ItsmigHostCaps *itsmig_host_caps_new(const char *hostname)
 
     caps = g_new0(ItsmigHostCaps, 1);
     caps->hostname = g_strdup(hostname);
+    caps->minor_version = ITSMIG_HOST_CAPS_MINOR;
     return caps;
 }
 
@@ -342,7 +345,23 @@ void itsmig_host_caps_free(ItsmigHostCaps *caps)
     g_free(caps->kernel_release);
     g_free(caps->qemu_version);
     g_free(caps->libvirt_version);
+    itsmig_kvm_regs_clear(&caps->regs);
+    g_free(caps->regs_digest);
+    g_free(caps->its_semantics.reason);
     g_free(caps);
+}
+
+/* malloc'd, as itsmig_kvm_regs_clear() frees it. */
+static void regs_copy(ItsmigKvmRegSet *to, const ItsmigKvmRegSet *from)
+{
+    *to = *from;
+    to->regs = NULL;
+    if (from->n_regs) {
+        to->regs = malloc(from->n_regs * sizeof(ItsmigKvmReg));
+        if (!to->regs)
+            g_error("out of memory for %zu registers", from->n_regs);
+        memcpy(to->regs, from->regs, from->n_regs * sizeof(ItsmigKvmReg));
+    }
 }
 
 ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
@@ -360,6 +379,9 @@ ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
     copy->kernel_release = g_strdup(caps->kernel_release);
     copy->qemu_version = g_strdup(caps->qemu_version);
     copy->libvirt_version = g_strdup(caps->libvirt_version);
+    regs_copy(&copy->regs, &caps->regs);
+    copy->regs_digest = g_strdup(caps->regs_digest);
+    copy->its_semantics.reason = g_strdup(caps->its_semantics.reason);
     return copy;
 }
 
@@ -489,6 +511,19 @@ void itsmig_host_caps_set_probe(ItsmigHostCaps *caps, const ItsmigKvmItsCaps *kv
     probe_string(caps, ITSMIG_CAP_ARCH, kvm->arch, sizeof(kvm->arch));
     probe_string(caps, ITSMIG_CAP_KERNEL_RELEASE, kvm->kernel_release, sizeof(kvm->kernel_release));
 
+    g_clear_pointer(&caps->its_semantics.reason, g_free);
+    memset(&caps->its_semantics.facts, 0, sizeof(caps->its_semantics.facts));
+    caps->its_semantics.source = ITSMIG_CAP_UNKNOWN;
+    if (kvm->available && kvm->semantics.measured) {
+        caps->its_semantics.source = ITSMIG_CAP_PROBED;
+        caps->its_semantics.facts = kvm->semantics;
+    } else if (kvm->available) {
+        caps->its_semantics.reason = g_strdup("the KVM probe did not measure the vITS behaviour");
+    } else {
+        caps->its_semantics.reason =
+            sanitize_reason(kvm->unavailable_reason, sizeof(kvm->unavailable_reason));
+    }
+
     if (!kvm->available) {
         g_free(caps->probe_unavailable_reason);
         caps->probe_unavailable_reason =
@@ -517,6 +552,51 @@ void itsmig_host_caps_set_probe(ItsmigHostCaps *caps, const ItsmigKvmItsCaps *kv
     probe_flag(caps, ITSMIG_CAP_RESTORE_TABLES, kvm->has_restore_tables);
     probe_flag(caps, ITSMIG_CAP_CTRL_RESET, kvm->has_ctrl_reset);
     probe_flag(caps, ITSMIG_CAP_SAVE_PENDING_TABLES, kvm->has_save_pending_tables);
+}
+
+/* ---- the vCPU register set ----------------------------------------------- */
+
+/* The widest register KVM has: an SVE Z register, 2048 bits (log2 of 256 bytes). */
+#define REG_SIZE_LOG2_MAX 8u
+
+static guint reg_size_log2(guint64 id)
+{
+    return (guint)((id & ITSMIG_KVM_REG_SIZE_MASK) >> ITSMIG_KVM_REG_SIZE_SHIFT);
+}
+
+/* Whether register @id may carry a value in the document: what the probe
+ * reads, the ID and firmware registers, at most 64 bits wide. */
+static gboolean reg_takes_value(guint64 id)
+{
+    return (itsmig_kvm_reg_is_id(id) || itsmig_kvm_reg_is_firmware(id)) && reg_size_log2(id) <= 3;
+}
+
+void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set)
+{
+    g_return_if_fail(caps != NULL);
+    g_return_if_fail(set != NULL);
+
+    itsmig_kvm_regs_clear(&caps->regs);
+    g_clear_pointer(&caps->regs_digest, g_free);
+    if (set->available && set->n_regs > ITSMIG_KVM_REGS_MAX) {
+        /* The document's limit holds for what we send as for what we read. */
+        memset(&caps->regs, 0, sizeof(caps->regs));
+        g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
+                   "the probe listed %zu registers, more than the document's limit of %u",
+                   set->n_regs, ITSMIG_KVM_REGS_MAX);
+        return;
+    }
+    regs_copy(&caps->regs, set);
+    if (!set->available) {
+        g_autofree char *reason =
+            sanitize_reason(set->unavailable_reason, sizeof(set->unavailable_reason));
+
+        caps->regs.n_regs = 0;
+        caps->regs.regs = NULL;
+        g_strlcpy(caps->regs.unavailable_reason, reason, sizeof(caps->regs.unavailable_reason));
+        return;
+    }
+    caps->regs_digest = itsmig_kvm_regs_digest(&caps->regs);
 }
 
 /* ---- itsmigd.conf's syntax ----------------------------------------------- */
@@ -759,6 +839,19 @@ gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error)
         return FALSE;
     }
 
+    /* Only an arm64 KVM has these registers, and only a vITS has behaviour. */
+    if (caps->regs.available && known(caps, ITSMIG_CAP_ARCH) && !arch_is_arm64(caps->arch)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "vcpu_registers: probed, but caps.arch %s has no arm64 KVM vCPU", caps->arch);
+        return FALSE;
+    }
+    if (caps->its_semantics.source == ITSMIG_CAP_PROBED && known(caps, ITSMIG_CAP_VGIC_ITS) &&
+        !caps->vgic_its && !caps->meta[ITSMIG_CAP_VGIC_ITS].conflict_probed) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "its_semantics: probed, but caps.vgic_its is false");
+        return FALSE;
+    }
+
     /* A new ITS reports its default revision, and the kernel accepts what it
      * reports: a default outside the list means the list is wrong. */
     if (known(caps, ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION) &&
@@ -777,6 +870,56 @@ gboolean itsmig_host_caps_check(const ItsmigHostCaps *caps, GError **error)
 
 /* ---- the document -------------------------------------------------------- */
 
+static void regs_to_json(const ItsmigHostCaps *caps, JsonBuilder *b)
+{
+    ItsmigKvmRegSet unknown = {0};
+    const ItsmigKvmRegSet *set = &caps->regs;
+
+    if (!set->available && !set->unavailable_reason[0]) {
+        g_strlcpy(unknown.unavailable_reason, "the register set was not probed",
+                  sizeof(unknown.unavailable_reason));
+        set = &unknown;
+    }
+    json_builder_set_member_name(b, "vcpu_registers");
+    json_builder_add_value(b, itsmig_kvm_regs_to_json(set));
+}
+
+static void fact_errno(JsonBuilder *b, const char *name, int err, const char *how)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "errno");
+    json_builder_add_int_value(b, err);
+    itsmig_json_add_string_or_null(b, "measured_by", how);
+    json_builder_end_object(b);
+}
+
+static void semantics_to_json(const ItsmigHostItsSemantics *s, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "its_semantics");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "source");
+    json_builder_add_string_value(b, itsmig_cap_source_to_string(s->source));
+    if (s->source == ITSMIG_CAP_UNKNOWN) {
+        itsmig_json_add_string_or_null(b, "reason",
+                                       s->reason ? s->reason : "the vITS behaviour was not probed");
+        json_builder_end_object(b);
+        return;
+    }
+    fact_errno(b, "save_unreachable_device", s->facts.save_unreachable_device_errno,
+               itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE]);
+    json_builder_set_member_name(b, "baser_write");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "keeps_mappings");
+    json_builder_add_boolean_value(b, s->facts.baser_write_keeps_mappings);
+    itsmig_json_add_string_or_null(
+        b, "measured_by", itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE]);
+    json_builder_end_object(b);
+    fact_errno(b, "gicd_access_before_init", s->facts.gicd_access_before_init_errno,
+               itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT]);
+    json_builder_end_object(b);
+}
+
 void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b)
 {
     g_return_if_fail(caps != NULL);
@@ -786,6 +929,8 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
     json_builder_add_string_value(b, ITSMIG_HOST_CAPS_SCHEMA);
     json_builder_set_member_name(b, "version");
     json_builder_add_int_value(b, ITSMIG_HOST_CAPS_VERSION);
+    json_builder_set_member_name(b, "minor_version");
+    json_builder_add_int_value(b, ITSMIG_HOST_CAPS_MINOR);
     json_builder_set_member_name(b, "hostname");
     json_builder_add_string_value(b, caps->hostname);
 
@@ -837,6 +982,9 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
             json_builder_add_string_value(b, fields[f].name);
     }
     json_builder_end_array(b);
+
+    regs_to_json(caps, b);
+    semantics_to_json(&caps->its_semantics, b);
 }
 
 static const char *node_kind(JsonNode *node)
@@ -1245,8 +1393,217 @@ static gboolean parse_conflicts(const ItsmigHostCaps *caps, JsonObject *root, GE
     return TRUE;
 }
 
+/* Refuses members of @o other than @allowed (NULL-terminated), naming the first. */
+static gboolean only_members(JsonObject *o, const char *path, const char *const *allowed,
+                             const char *expected, GError **error)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next) {
+        if (!g_strv_contains(allowed, l->data)) {
+            g_autofree char *shown = for_message(l->data);
+
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "%s.%s: unknown member; expected %s", path, shown, expected);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* What itsmig_kvm_regs_from_json() leaves to the document: sizes KVM has,
+ * values only where the probe reads them and within their width. */
+static gboolean check_regs(const ItsmigKvmRegSet *set, GError **error)
+{
+    for (gsize i = 0; i < set->n_regs; i++) {
+        const ItsmigKvmReg *r = &set->regs[i];
+        guint size = reg_size_log2(r->id);
+
+        if (size > REG_SIZE_LOG2_MAX) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.registers[%zu]: id 0x%016" G_GINT64_MODIFIER
+                        "x has a size of %u bits; KVM's registers have at most 2048",
+                        i, r->id, 8u << size);
+            return FALSE;
+        }
+        if (r->has_value && !reg_takes_value(r->id)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.registers[%zu].value: id 0x%016" G_GINT64_MODIFIER
+                        "x is not an ID or firmware register of at most 64 bits; only those "
+                        "carry values",
+                        i, r->id);
+            return FALSE;
+        }
+        if (r->has_value && size < 3 && r->value >> (8u << size) != 0) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.registers[%zu].value: 0x%" G_GINT64_MODIFIER
+                        "x does not fit a register of %u bits",
+                        i, r->value, 8u << size);
+            return FALSE;
+        }
+        if (r->has_writable && !r->has_value) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.registers[%zu].writable: a mask without a value", i);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean parse_regs(ItsmigHostCaps *caps, JsonObject *root, GError **error)
+{
+    JsonNode *node = json_object_get_member(root, "vcpu_registers");
+    ItsmigKvmRegSet set;
+
+    if (!node)
+        return missing(error, "vcpu_registers");
+    if (!itsmig_kvm_regs_from_json(node, "vcpu_registers", &set, error))
+        return FALSE;
+    if (!check_regs(&set, error)) {
+        itsmig_kvm_regs_clear(&set);
+        return FALSE;
+    }
+    if (!set.available) {
+        const char *problem = string_problem(set.unavailable_reason, STRING_MAX);
+
+        if (problem) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "vcpu_registers.unavailable_reason: %s", problem);
+            itsmig_kvm_regs_clear(&set);
+            return FALSE;
+        }
+    }
+    itsmig_kvm_regs_clear(&caps->regs);
+    caps->regs = set;
+    if (set.available)
+        caps->regs_digest = itsmig_kvm_regs_digest(&caps->regs);
+    return TRUE;
+}
+
+static gboolean parse_fact(JsonObject *o, const char *name, const char *value_member,
+                           JsonNode **ret_value, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("its_semantics.%s", name);
+    g_autofree char *value_path = g_strdup_printf("%s.%s", path, value_member);
+    g_autofree char *how_path = g_strdup_printf("%s.measured_by", path);
+    const char *allowed[] = {value_member, "measured_by", NULL};
+    g_autofree char *expected = g_strdup_printf("%s and measured_by", value_member);
+    JsonNode *node = json_object_get_member(o, name);
+    JsonObject *fact;
+    const char *how;
+
+    if (!node)
+        return missing(error, path);
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return bad_type(error, path, "an object", node);
+    fact = json_node_get_object(node);
+    if (!only_members(fact, path, allowed, expected, error))
+        return FALSE;
+    if (!json_object_has_member(fact, "measured_by"))
+        return missing(error, how_path);
+    if (!get_string(json_object_get_member(fact, "measured_by"), how_path, STRING_MAX * 2, &how,
+                    error))
+        return FALSE;
+    *ret_value = json_object_get_member(fact, value_member);
+    if (!*ret_value)
+        return missing(error, value_path);
+    return TRUE;
+}
+
+static gboolean get_errno(JsonNode *node, const char *path, int *ret, GError **error)
+{
+    gint64 n;
+
+    if (!node_is(node, G_TYPE_INT64))
+        return bad_type(error, path, "an errno (0 for success)", node);
+    n = json_node_get_int(node);
+    /* Linux's errno values stop short of 4096 (MAX_ERRNO). */
+    if (n < 0 || n > 4095) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "%s: %" G_GINT64_FORMAT " is outside 0..4095", path, n);
+        return FALSE;
+    }
+    *ret = (int)n;
+    return TRUE;
+}
+
+static gboolean parse_semantics(ItsmigHostCaps *caps, JsonObject *root, GError **error)
+{
+    static const char *const allowed[] = {
+        "source", "reason", "save_unreachable_device", "baser_write", "gicd_access_before_init",
+        NULL};
+    ItsmigHostItsSemantics *sem = &caps->its_semantics;
+    JsonNode *node = json_object_get_member(root, "its_semantics");
+    JsonNode *m;
+    JsonObject *o;
+    const char *s;
+
+    if (!node)
+        return missing(error, "its_semantics");
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return bad_type(error, "its_semantics", "an object", node);
+    o = json_node_get_object(node);
+    if (!only_members(o, "its_semantics", allowed,
+                      "source, reason, save_unreachable_device, baser_write and "
+                      "gicd_access_before_init",
+                      error))
+        return FALSE;
+    m = json_object_get_member(o, "source");
+    if (!m)
+        return missing(error, "its_semantics.source");
+    if (!node_is(m, G_TYPE_STRING))
+        return bad_type(error, "its_semantics.source", "a string", m);
+    if (strcmp(json_node_get_string(m), "unknown") == 0) {
+        for (guint i = 2; allowed[i]; i++) {
+            if (json_object_has_member(o, allowed[i])) {
+                g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                            "its_semantics.%s: present, but its_semantics.source is unknown",
+                            allowed[i]);
+                return FALSE;
+            }
+        }
+        m = json_object_get_member(o, "reason");
+        if (!m)
+            return missing(error, "its_semantics.reason");
+        if (!get_string(m, "its_semantics.reason", STRING_MAX, &s, error))
+            return FALSE;
+        sem->reason = g_strdup(s);
+        return TRUE;
+    }
+    if (strcmp(json_node_get_string(m), "probed") != 0) {
+        g_autofree char *shown = for_message(json_node_get_string(m));
+
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "its_semantics.source: '%s' is not probed or unknown", shown);
+        return FALSE;
+    }
+    m = json_object_get_member(o, "reason");
+    if (m && !JSON_NODE_HOLDS_NULL(m)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "its_semantics.reason: must be null or absent when the facts are probed");
+        return FALSE;
+    }
+    if (!parse_fact(o, "save_unreachable_device", "errno", &m, error) ||
+        !get_errno(m, "its_semantics.save_unreachable_device.errno",
+                   &sem->facts.save_unreachable_device_errno, error))
+        return FALSE;
+    if (!parse_fact(o, "baser_write", "keeps_mappings", &m, error))
+        return FALSE;
+    if (!node_is(m, G_TYPE_BOOLEAN))
+        return bad_type(error, "its_semantics.baser_write.keeps_mappings", "a boolean", m);
+    sem->facts.baser_write_keeps_mappings = json_node_get_boolean(m);
+    if (!parse_fact(o, "gicd_access_before_init", "errno", &m, error) ||
+        !get_errno(m, "its_semantics.gicd_access_before_init.errno",
+                   &sem->facts.gicd_access_before_init_errno, error))
+        return FALSE;
+    sem->facts.measured = TRUE;
+    sem->source = ITSMIG_CAP_PROBED;
+    return TRUE;
+}
+
 /* schema, version and hostname: what must hold before the rest means anything. */
-static gboolean parse_header(JsonObject *o, const char **ret_hostname, GError **error)
+static gboolean parse_header(JsonObject *o, guint *ret_minor, const char **ret_hostname,
+                             GError **error)
 {
     JsonNode *node;
     gint64 version;
@@ -1278,6 +1635,23 @@ static gboolean parse_header(JsonObject *o, const char **ret_hostname, GError **
         return FALSE;
     }
 
+    /* Absent in the documents of the first itsmig: minor version 0. */
+    *ret_minor = 0;
+    node = json_object_get_member(o, "minor_version");
+    if (node) {
+        gint64 minor;
+
+        if (!node_is(node, G_TYPE_INT64))
+            return bad_type(error, "minor_version", "an integer", node);
+        minor = json_node_get_int(node);
+        if (minor < 0 || minor > G_MAXUINT16) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "minor_version: %" G_GINT64_FORMAT " is outside 0..%u", minor, G_MAXUINT16);
+            return FALSE;
+        }
+        *ret_minor = minor;
+    }
+
     node = json_object_get_member(o, "hostname");
     if (!node)
         return missing(error, "hostname");
@@ -1292,6 +1666,7 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
     JsonNode *root;
     JsonObject *o;
     const char *hostname;
+    guint minor;
 
     g_return_val_if_fail(text != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -1322,12 +1697,27 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
         return NULL;
     }
     o = json_node_get_object(root);
-    if (!parse_header(o, &hostname, error))
+    if (!parse_header(o, &minor, &hostname, error))
         return NULL;
 
     caps = itsmig_host_caps_new(hostname);
+    caps->minor_version = minor;
     if (!parse_probe(caps, o, error) || !parse_caps(caps, o, error) ||
-        !parse_conflicts(caps, o, error) || !itsmig_host_caps_check(caps, error))
+        !parse_conflicts(caps, o, error))
+        return NULL;
+    if (minor >= 1) {
+        if (!parse_regs(caps, o, error) || !parse_semantics(caps, o, error))
+            return NULL;
+    } else {
+        /* A peer from before the register set: it works on, knowing less. */
+        g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
+                   "%s's itsmig predates the register set in its document (minor version 0)",
+                   caps->hostname);
+        caps->its_semantics.reason =
+            g_strdup_printf("%s's itsmig predates the vITS facts in its document (minor version 0)",
+                            caps->hostname);
+    }
+    if (!itsmig_host_caps_check(caps, error))
         return NULL;
     return g_steal_pointer(&caps);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -10,6 +11,7 @@
 #include "itsmig/domain-profile.h"
 #include "itsmig/error.h"
 #include "itsmig/host-caps.h"
+#include "itsmig/kvm-regs-json.h"
 
 #define NOW ((gint64)1800000000)
 
@@ -31,6 +33,106 @@ typedef struct {
     } while (0)
 #define UNSET(caps, field) ((caps)->meta[ITSMIG_CAP_##field].source = ITSMIG_CAP_UNKNOWN)
 
+/* ---- register sets ---- */
+
+#define CORE_X0       0x6030000000100000ull
+#define SVE_Z0        0x6080000000150000ull
+#define PSCI_VERSION  0x6030000000140000ull
+#define STD_BMAP      0x6030000000160000ull
+#define MIDR_EL1      itsmig_kvm_sysreg_id(3, 0, 0, 0, 0)
+#define ID_AA64DFR0   itsmig_kvm_sysreg_id(3, 0, 0, 5, 0)
+#define ID_AA64ISAR0  itsmig_kvm_sysreg_id(3, 0, 0, 6, 0)
+#define TCR_EL1       itsmig_kvm_sysreg_id(3, 0, 2, 0, 2)
+#define PMCR_EL0      itsmig_kvm_sysreg_id(3, 3, 9, 12, 0)
+#define PMEVCNTR0_EL0 itsmig_kvm_sysreg_id(3, 3, 14, 8, 0)
+#define TCR2_EL1      itsmig_kvm_sysreg_id(3, 0, 2, 0, 3)
+
+static gint reg_cmp(gconstpointer a, gconstpointer b)
+{
+    const ItsmigKvmReg *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Refreshes what follows from @c's registers: order and digest. */
+static void regs_changed(ItsmigHostCaps *c)
+{
+    qsort(c->regs.regs, c->regs.n_regs, sizeof(ItsmigKvmReg),
+          (int (*)(const void *, const void *))reg_cmp);
+    g_free(c->regs_digest);
+    c->regs_digest = itsmig_kvm_regs_digest(&c->regs);
+}
+
+static ItsmigKvmReg *regs_add(ItsmigHostCaps *c, guint64 id, guint32 features)
+{
+    ItsmigKvmReg *r;
+
+    c->regs.regs = realloc(c->regs.regs, (c->regs.n_regs + 1) * sizeof(ItsmigKvmReg));
+    g_assert_nonnull(c->regs.regs);
+    r = &c->regs.regs[c->regs.n_regs++];
+    memset(r, 0, sizeof(*r));
+    r->id = id;
+    r->features = features;
+    regs_changed(c);
+    return (ItsmigKvmReg *)itsmig_kvm_regs_find(&c->regs, id);
+}
+
+static void regs_value(ItsmigHostCaps *c, guint64 id, guint64 value)
+{
+    ItsmigKvmReg *r = (ItsmigKvmReg *)itsmig_kvm_regs_find(&c->regs, id);
+
+    g_assert_nonnull(r);
+    r->has_value = TRUE;
+    r->value = value;
+}
+
+static void regs_writable(ItsmigHostCaps *c, guint64 id, guint64 mask)
+{
+    ItsmigKvmReg *r = (ItsmigKvmReg *)itsmig_kvm_regs_find(&c->regs, id);
+
+    g_assert_nonnull(r);
+    c->regs.writable_masks = TRUE;
+    r->has_writable = TRUE;
+    r->writable = mask;
+}
+
+static void regs_remove(ItsmigHostCaps *c, guint64 id)
+{
+    const ItsmigKvmReg *r = itsmig_kvm_regs_find(&c->regs, id);
+    gsize i;
+
+    g_assert_nonnull(r);
+    i = r - c->regs.regs;
+    memmove(&c->regs.regs[i], &c->regs.regs[i + 1],
+            (c->regs.n_regs - i - 1) * sizeof(ItsmigKvmReg));
+    c->regs.n_regs--;
+    regs_changed(c);
+}
+
+/* A small register set of the shape a host-passthrough vCPU has. */
+static void regs_default(ItsmigHostCaps *c)
+{
+    itsmig_kvm_regs_clear(&c->regs);
+    c->regs.available = TRUE;
+    c->regs.features =
+        ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3 | ITSMIG_VCPU_FEATURE_SVE;
+    regs_add(c, CORE_X0, 0);
+    regs_add(c, SVE_Z0, ITSMIG_VCPU_FEATURE_SVE);
+    regs_add(c, MIDR_EL1, 0);
+    regs_value(c, MIDR_EL1, 0x410fd0c1);
+    regs_add(c, ID_AA64DFR0, 0);
+    regs_value(c, ID_AA64DFR0, 0x10305106);
+    regs_add(c, ID_AA64ISAR0, 0);
+    regs_value(c, ID_AA64ISAR0, 0x0000100010211120ull);
+    regs_add(c, TCR_EL1, 0);
+    regs_add(c, PMCR_EL0, ITSMIG_VCPU_FEATURE_PMU_V3);
+    regs_add(c, PMEVCNTR0_EL0, ITSMIG_VCPU_FEATURE_PMU_V3);
+    regs_add(c, PSCI_VERSION, 0);
+    regs_value(c, PSCI_VERSION, 0x10001);
+    regs_add(c, STD_BMAP, 0);
+    regs_value(c, STD_BMAP, 0x1);
+}
+
 /* A current arm64 host: everything known, revision 0, no GICv4. */
 static ItsmigHostCaps *full_caps(const char *hostname)
 {
@@ -48,6 +150,7 @@ static ItsmigHostCaps *full_caps(const char *hostname)
     SET(c, RESTORE_TABLES, restore_tables, TRUE);
     SET(c, CTRL_RESET, ctrl_reset, TRUE);
     SET(c, SAVE_PENDING_TABLES, save_pending_tables, TRUE);
+    regs_default(c);
     return c;
 }
 
@@ -128,6 +231,8 @@ static Fixture *fixture_new(void)
     f->d = d;
     f->s = full_caps("hostA");
     f->t = full_caps("hostB");
+    m->host_regs_digest = g_strdup(f->s->regs_digest);
+    m->host_regs_count = f->s->regs.n_regs;
     f->known = g_ptr_array_new_with_free_func((GDestroyNotify)itsmig_host_caps_free);
     itsmig_compat_policy_init(&f->policy);
     return f;
@@ -862,9 +967,17 @@ static void test_baseline(void)
     g_autoptr(ItsmigVerdict) v = run(f);
 
     assert_well_formed(v);
-    if (v->blockers->len || v->warnings->len)
-        g_error("baseline reported %u blockers and %u warnings", v->blockers->len,
+    if (v->blockers->len || v->warnings->len) {
+        g_autofree char *blockers = itsmig_verdict_blockers_line(v);
+
+        for (guint i = 0; i < v->warnings->len; i++) {
+            const ItsmigVerdictItem *item = g_ptr_array_index(v->warnings, i);
+
+            g_test_message("warning %s: %s", itsmig_rule_to_string(item->rule), item->message);
+        }
+        g_error("baseline reported %u blockers (%s) and %u warnings", v->blockers->len, blockers,
                 v->warnings->len);
+    }
     g_assert_true(v->allowed);
     g_assert_cmpint(v->its_abi_revision, ==, 0);
     g_assert_cmpstr(v->its_abi_revision_origin, ==, "metadata");
@@ -1061,9 +1174,9 @@ static void test_policy_defaults(void)
     g_assert_cmpuint(p.early_boot_window, ==, 300);
     g_assert_false(p.check_emulated);
     for (guint i = 0; i < ITSMIG_RULE_LAST; i++) {
-        ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET
-                                      ? ITSMIG_VERDICT_BLOCKER
-                                      : ITSMIG_VERDICT_WARNING;
+        ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED
+                                             ? ITSMIG_VERDICT_BLOCKER
+                                             : ITSMIG_VERDICT_WARNING;
 
         g_assert_cmpint(p.severity[i], ==, expected);
         g_assert_cmpint(itsmig_rule_default_severity(i), ==, expected);
@@ -1078,6 +1191,10 @@ static void test_policy_defaults(void)
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_PAGE_SIZE_MISMATCH));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN));
+    g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_LAST));
 }
 
@@ -1385,6 +1502,452 @@ static void test_one_line(void)
     g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_PROFILE_FALLBACK));
 }
 
+/* ---- the vCPU register set ------------------------------------------------- */
+
+/* The messages of @rule, or "" when it is not reported. */
+static char *text_of(const ItsmigVerdict *v, ItsmigRule rule)
+{
+    ItsmigVerdictSeverity sev;
+    char *t = rule_text(v, rule, FALSE, &sev);
+
+    return t ? t : g_strdup("");
+}
+
+static void test_regs_missing(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *msg = NULL;
+    ItsmigVerdictSeverity sev;
+
+    regs_remove(f->t, TCR_EL1);
+    regs_remove(f->t, STD_BMAP);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    msg = rule_text(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING, FALSE, &sev);
+    g_assert_nonnull(msg);
+    g_assert_cmpint(sev, ==, ITSMIG_VERDICT_BLOCKER);
+    assert_contains(msg, "hostB's KVM lacks 2 of the 8 vCPU registers hostA's QEMU", "message");
+    assert_contains(msg, "TCR_EL1, KVM_REG_ARM_STD_BMAP", "message");
+    /* 8 sent, 6 there: the incoming count is what QEMU checks first. */
+    assert_contains(msg, "failed to load cpu:cpreg_vmstate_array_len", "message");
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+}
+
+/* Registers that QEMU moves outside its cpreg list are not the cpreg check's. */
+static void test_regs_missing_core_sve_ignored(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+
+    regs_remove(f->t, SVE_Z0);
+    regs_remove(f->t, CORE_X0);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+}
+
+/* Same count on both sides: QEMU gets past the length and fails in cpu_post_load. */
+static void test_regs_missing_same_count(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *msg = NULL;
+
+    regs_remove(f->t, TCR_EL1);
+    regs_add(f->t, TCR2_EL1, 0);
+    v = run(f);
+    msg = text_of(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    assert_contains(msg, "lacks 1 of the 8", "message");
+    assert_contains(msg, "error while loading state for instance 0x0 of device 'cpu'", "message");
+    /* A move that cannot happen is not called one-way. */
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_ONE_WAY_MOVE));
+}
+
+/* The guest's XML turns the PMU off: the PMU registers are not sent. */
+static void test_regs_missing_feature_off(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) on = NULL;
+    g_autoptr(ItsmigVerdict) off = NULL;
+    g_autofree char *hint = NULL;
+    ItsmigVerdictSeverity sev;
+
+    regs_remove(f->t, PMCR_EL0);
+    regs_remove(f->t, PMEVCNTR0_EL0);
+    on = run(f);
+    g_assert_true(itsmig_verdict_has(on, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    hint = rule_text(on, ITSMIG_RULE_VCPU_REGISTERS_MISSING, TRUE, &sev);
+    assert_contains(hint, "(pmu)", "hint");
+
+    f->d->vcpu_features_off = ITSMIG_VCPU_FEATURE_PMU_V3;
+    off = run(f);
+    assert_well_formed(off);
+    g_assert_true(off->allowed);
+    g_assert_false(itsmig_verdict_has(off, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+}
+
+/* Surplus registers on the destination are tolerated (cpu_post_load skips
+ * them), but the guest could not come back. */
+static void test_regs_surplus_one_way(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *msg = NULL;
+
+    regs_add(f->t, TCR2_EL1, 0);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_true(v->allowed);
+    msg = text_of(v, ITSMIG_RULE_ONE_WAY_MOVE);
+    assert_contains(msg, "could not come back to hostA", "message");
+    assert_contains(msg, "TCR2_EL1", "message");
+}
+
+static void test_regs_value_invariant(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autofree char *msg = NULL;
+
+    regs_value(f->t, MIDR_EL1, 0x410fd4f1);
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    msg = text_of(v, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED);
+    assert_contains(msg, "MIDR_EL1 = 0x410fd0c1 (there 0x410fd4f1)", "message");
+    assert_contains(msg, "takes no other value", "message");
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+}
+
+static void test_regs_value_writable(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) lower = NULL;
+    g_autoptr(ItsmigVerdict) higher = NULL;
+    g_autoptr(ItsmigVerdict) outside = NULL;
+    g_autofree char *msg = NULL;
+
+    /* The source's AES field (bits 7:4) is 2, the destination's 1 with the
+     * field writable: the source's value is above what the destination offers. */
+    regs_value(f->t, ID_AA64ISAR0, 0x0000100010211110ull);
+    regs_writable(f->t, ID_AA64ISAR0, 0xf0);
+    higher = run(f);
+    g_assert_true(itsmig_verdict_has(higher, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+
+    /* Source lower than the destination inside the mask: KVM takes it. */
+    regs_value(f->t, ID_AA64ISAR0, 0x0000100010211130ull);
+    lower = run(f);
+    g_assert_false(itsmig_verdict_has(lower, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+
+    /* A difference outside the mask is refused whichever way it goes. */
+    regs_value(f->t, ID_AA64ISAR0, 0x0000100010211220ull);
+    outside = run(f);
+    msg = text_of(outside, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED);
+    assert_contains(msg, "outside the destination's writable mask", "message");
+}
+
+static void test_regs_value_firmware(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) fewer = NULL;
+    g_autoptr(ItsmigVerdict) more = NULL;
+    g_autofree char *msg = NULL;
+
+    /* The source offers fewer services than the destination: fine. */
+    regs_value(f->t, STD_BMAP, 0x3);
+    fewer = run(f);
+    g_assert_false(itsmig_verdict_has(fewer, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+    /* A service the destination lacks, and a PSCI version above its own. */
+    regs_value(f->t, STD_BMAP, 0x0);
+    regs_value(f->t, PSCI_VERSION, 0x10000);
+    more = run(f);
+    msg = text_of(more, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED);
+    assert_contains(msg, "refuses 2 ID or firmware register values", "message");
+}
+
+static void test_regs_unknown_destination(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+    ItsmigVerdictSeverity sev;
+    g_autofree char *msg = NULL;
+
+    itsmig_kvm_regs_clear(&f->t->regs);
+    g_clear_pointer(&f->t->regs_digest, g_free);
+    g_strlcpy(f->t->regs.unavailable_reason,
+              "hostB's itsmig predates the register set in its document (minor version 0)",
+              sizeof(f->t->regs.unavailable_reason));
+    v = run(f);
+    assert_well_formed(v);
+    g_assert_true(v->allowed);
+    msg = rule_text(v, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN, FALSE, &sev);
+    g_assert_nonnull(msg);
+    g_assert_cmpint(sev, ==, ITSMIG_VERDICT_WARNING);
+    assert_contains(msg, "hostB's vCPU register set is unknown (hostB's itsmig predates",
+                    "message");
+}
+
+/* The hook: no source, the record's digest names the set among the known hosts. */
+static void test_regs_from_metadata_digest(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) found = NULL;
+    g_autoptr(ItsmigVerdict) lost = NULL;
+    g_autofree char *msg = NULL;
+
+    f->no_source = TRUE;
+    regs_remove(f->t, TCR_EL1);
+    add_known(f, itsmig_host_caps_copy(f->s));
+    add_known(f, itsmig_host_caps_copy(f->t));
+    found = run(f);
+    assert_well_formed(found);
+    msg = text_of(found, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    assert_contains(msg, "the set vm1's record names, as hostA has it", "message");
+    assert_contains(msg, "TCR_EL1", "message");
+
+    /* No known host has the recorded set: said so, not silence. */
+    g_ptr_array_set_size(f->known, 0);
+    add_known(f, itsmig_host_caps_copy(f->t));
+    lost = run(f);
+    assert_well_formed(lost);
+    g_assert_false(itsmig_verdict_has(lost, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    g_free(msg);
+    msg = text_of(lost, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN);
+    assert_contains(msg, "which no known host has", "message");
+    assert_contains(msg, f->d->metadata.host_regs_digest, "message");
+}
+
+static void test_regs_tcg_skipped(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) v = NULL;
+
+    regs_remove(f->t, TCR_EL1);
+    g_free(f->d->type);
+    f->d->type = g_strdup("qemu");
+    v = run(f);
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN));
+    /* check-emulated judges it as if KVM ran it. */
+    f->policy.check_emulated = TRUE;
+    itsmig_verdict_free(v);
+    v = run(f);
+    g_assert_true(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+}
+
+static void test_its_save_semantics_differ(void)
+{
+    g_autoptr(Fixture) f = fixture_new();
+    g_autoptr(ItsmigVerdict) same = NULL;
+    g_autoptr(ItsmigVerdict) differ = NULL;
+    g_autofree char *msg = NULL;
+    ItsmigVerdictSeverity sev;
+
+    f->s->its_semantics.source = f->t->its_semantics.source = ITSMIG_CAP_PROBED;
+    f->s->its_semantics.facts.measured = f->t->its_semantics.facts.measured = TRUE;
+    f->s->its_semantics.facts.save_unreachable_device_errno = 22;
+    f->t->its_semantics.facts.save_unreachable_device_errno = 22;
+    f->s->its_semantics.facts.baser_write_keeps_mappings = TRUE;
+    f->t->its_semantics.facts.baser_write_keeps_mappings = TRUE;
+    same = run(f);
+    g_assert_false(itsmig_verdict_has(same, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER));
+
+    f->t->its_semantics.facts.save_unreachable_device_errno = 0;
+    f->t->its_semantics.facts.baser_write_keeps_mappings = FALSE;
+    differ = run(f);
+    assert_well_formed(differ);
+    g_assert_true(differ->allowed);
+    msg = rule_text(differ, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER, FALSE, &sev);
+    g_assert_nonnull(msg);
+    g_assert_cmpint(sev, ==, ITSMIG_VERDICT_WARNING);
+    assert_contains(msg, "fails with Invalid argument on hostA but succeeds on hostB", "message");
+    assert_contains(msg, "keeps the mappings on hostA but drops them on hostB", "message");
+}
+
+/* ---- the register sets of Debian's kernels (tests/data/probe) -------------- */
+
+/* The vITS facts as the probe's JSON gives them ("semantics"): the save with
+ * an unreachable device "fails" with an errno name or "skips" it. */
+static void suite_semantics(ItsmigHostCaps *caps, JsonObject *sem)
+{
+    JsonObject *save = json_object_get_object_member(sem, "save_unreachable_device");
+    JsonObject *baser = json_object_get_object_member(sem, "baser_write");
+    const char *outcome = json_object_get_string_member(save, "outcome");
+
+    g_assert_true(json_object_get_boolean_member(sem, "measured"));
+    caps->its_semantics.source = ITSMIG_CAP_PROBED;
+    caps->its_semantics.facts.measured = TRUE;
+    if (strcmp(outcome, "fails") == 0) {
+        /* The one errno the kernels of the data give. */
+        g_assert_cmpstr(json_object_get_string_member(save, "errno"), ==, "EINVAL");
+        caps->its_semantics.facts.save_unreachable_device_errno = 22;
+    } else {
+        g_assert_cmpstr(outcome, ==, "skips");
+    }
+    caps->its_semantics.facts.baser_write_keeps_mappings =
+        json_object_get_boolean_member(baser, "keeps_mappings");
+}
+
+/* A host as full_caps() makes it, with the register set the probe read on
+ * @suite's kernel (tests/data/probe/@suite.json, from the real-kernel bed). */
+static ItsmigHostCaps *suite_caps(const char *suite)
+{
+    const char *top = g_getenv("top_srcdir");
+    g_autofree char *name = g_strdup_printf("%s.json", suite);
+    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
+                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    ItsmigHostCaps *caps = full_caps(suite);
+    ItsmigKvmRegSet set;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(path, &text, &len, &error));
+    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
+    g_assert_no_error(error);
+    g_assert_true(itsmig_kvm_regs_from_json(
+        json_object_get_member(json_node_get_object(json_parser_get_root(parser)),
+                               "vcpu_registers"),
+        path, &set, &error));
+    g_assert_no_error(error);
+    itsmig_host_caps_set_regs(caps, &set);
+    itsmig_kvm_regs_clear(&set);
+    g_assert_nonnull(caps->regs_digest);
+    suite_semantics(caps, json_object_get_object_member(
+                              json_node_get_object(json_parser_get_root(parser)), "semantics"));
+    return caps;
+}
+
+/* vm1 moving from @from to @to (Debian suites), with the PMU off if @pmu_off. */
+static ItsmigVerdict *suite_move(const char *from, const char *to, gboolean pmu_off)
+{
+    g_autoptr(Fixture) f = fixture_new();
+
+    itsmig_host_caps_free(f->s);
+    itsmig_host_caps_free(f->t);
+    f->s = suite_caps(from);
+    f->t = suite_caps(to);
+    g_free(f->d->metadata.host_regs_digest);
+    f->d->metadata.host_regs_digest = g_strdup(f->s->regs_digest);
+    if (pmu_off)
+        f->d->vcpu_features_off = ITSMIG_VCPU_FEATURE_PMU_V3;
+    return run(f);
+}
+
+static void test_debian_same_kernel(void)
+{
+    static const char *const suites[] = {"bookworm", "trixie", "trixie-backports"};
+
+    for (guint i = 0; i < G_N_ELEMENTS(suites); i++) {
+        g_autoptr(ItsmigVerdict) v = suite_move(suites[i], suites[i], FALSE);
+
+        assert_well_formed(v);
+        g_assert_true(v->allowed);
+        g_assert_cmpuint(v->warnings->len, ==, 0);
+    }
+}
+
+/* 6.13 stopped listing TCR2_EL1, PIRE0_EL1 and PIR_EL1 on CPUs without
+ * them (the forward failure the 2026 QEMU series cites). */
+static void test_debian_trixie_to_backports(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("trixie", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    assert_contains(msg, "trixie-backports's KVM lacks 3 of the", "message");
+    assert_contains(msg, "TCR2_EL1, PIRE0_EL1, PIR_EL1", "message");
+    /* 269 sent, 268 there: the length check fails first. */
+    assert_contains(msg, "lacks 3 of the 269 vCPU registers", "message");
+    assert_contains(msg, "failed to load cpu:cpreg_vmstate_array_len", "message");
+}
+
+/* 6.16 added KVM_REG_ARM_VENDOR_HYP_BMAP_2 unconditionally (the backward
+ * failure the series cites); the other missing register needs the PMU. */
+static void test_debian_backports_to_trixie(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("trixie-backports", "trixie", FALSE);
+    g_autoptr(ItsmigVerdict) pmu_off = suite_move("trixie-backports", "trixie", TRUE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    g_autofree char *msg_off = text_of(pmu_off, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_well_formed(v);
+    g_assert_false(v->allowed);
+    assert_contains(msg, "trixie's KVM lacks 2 of the", "message");
+    assert_contains(msg, "KVM_REG_ARM_VENDOR_HYP_BMAP_2", "message");
+    g_assert_false(pmu_off->allowed);
+    assert_contains(msg_off, "trixie's KVM lacks 1 of the", "message");
+    assert_contains(msg_off, "KVM_REG_ARM_VENDOR_HYP_BMAP_2", "message");
+}
+
+/* 6.1 lacks the CCSIDR demux registers and more of the newer kernels'. */
+static void test_debian_to_bookworm(void)
+{
+    g_autoptr(ItsmigVerdict) from_trixie = suite_move("trixie", "bookworm", FALSE);
+    g_autoptr(ItsmigVerdict) from_backports = suite_move("trixie-backports", "bookworm", FALSE);
+    g_autofree char *a = text_of(from_trixie, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+    g_autofree char *b = text_of(from_backports, ITSMIG_RULE_VCPU_REGISTERS_MISSING);
+
+    assert_contains(a, "bookworm's KVM lacks 17 of the", "message");
+    assert_contains(a, "CCSIDR_EL1[", "message");
+    assert_contains(a, "and 12 more", "message");
+    assert_contains(a, "failed to load cpu:cpreg_vmstate_array_len", "message");
+    assert_contains(b, "bookworm's KVM lacks 16 of the", "message");
+    /* 6.1 has no writable ID registers: a differing ID value is refused too. */
+    g_assert_true(itsmig_verdict_has(from_trixie, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+}
+
+/* The vITS of 6.1 fails a save with an unreachable device and keeps the
+ * mappings over a GITS_BASER write; 6.12 and 7.3 skip the device and drop
+ * them ("Skip unreachable devices", "Free the caches when GITS_BASER changes"). */
+static void test_debian_its_semantics(void)
+{
+    g_autoptr(ItsmigVerdict) old_new = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autoptr(ItsmigVerdict) new_new = suite_move("trixie", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(old_new, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER);
+
+    assert_contains(msg, "fails with Invalid argument on bookworm but succeeds on trixie-backports",
+                    "message");
+    assert_contains(msg, "keeps the mappings on bookworm but drops them on trixie-backports",
+                    "message");
+    g_assert_false(itsmig_verdict_has(new_new, ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER));
+}
+
+/* Every register 6.1 lists is on the newer kernels, but an ID register field
+ * the newer KVM does not let userspace write differs: the load fails there. */
+static void test_debian_from_bookworm(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("bookworm", "trixie", FALSE);
+    g_autoptr(ItsmigVerdict) w = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED);
+
+    assert_well_formed(v);
+    g_assert_false(itsmig_verdict_has(v, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    g_assert_false(itsmig_verdict_has(w, ITSMIG_RULE_VCPU_REGISTERS_MISSING));
+    assert_contains(msg, "refuses 1 ID or firmware register value ", "message");
+    assert_contains(msg, "ID_AA64MMFR1_EL1 = 0x1010211122 (there 0x11010211122)", "message");
+    assert_contains(msg, "outside the destination's writable mask", "message");
+}
+
+/* 7.x lets userspace write that field (its mask covers it) and takes the
+ * lower value: the move is allowed, but the guest could not come back. */
+static void test_debian_bookworm_to_backports_one_way(void)
+{
+    g_autoptr(ItsmigVerdict) v = suite_move("bookworm", "trixie-backports", FALSE);
+    g_autoptr(ItsmigVerdict) back = suite_move("trixie-backports", "bookworm", FALSE);
+    g_autofree char *msg = text_of(v, ITSMIG_RULE_ONE_WAY_MOVE);
+
+    assert_well_formed(v);
+    g_assert_true(v->allowed);
+    assert_contains(msg, "could not come back to bookworm", "message");
+    assert_contains(msg, "16 of which bookworm's KVM lacks", "message");
+    g_assert_false(back->allowed);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1393,6 +1956,30 @@ int main(int argc, char **argv)
         g_test_add_data_func(rule_cases[i].path, &rule_cases[i], test_rule_case);
 
     g_test_add_func("/compat/verdict/baseline-allowed", test_baseline);
+    g_test_add_func("/compat/vcpu-registers-missing/fires", test_regs_missing);
+    g_test_add_func("/compat/vcpu-registers-missing/core-sve-not-cpreg",
+                    test_regs_missing_core_sve_ignored);
+    g_test_add_func("/compat/vcpu-registers-missing/same-count", test_regs_missing_same_count);
+    g_test_add_func("/compat/vcpu-registers-missing/guest-feature-off",
+                    test_regs_missing_feature_off);
+    g_test_add_func("/compat/vcpu-registers-missing/tcg", test_regs_tcg_skipped);
+    g_test_add_func("/compat/vcpu-registers-missing/from-metadata-digest",
+                    test_regs_from_metadata_digest);
+    g_test_add_func("/compat/one-way-move/surplus-registers", test_regs_surplus_one_way);
+    g_test_add_func("/compat/vcpu-register-value-unsupported/invariant", test_regs_value_invariant);
+    g_test_add_func("/compat/vcpu-register-value-unsupported/writable-mask",
+                    test_regs_value_writable);
+    g_test_add_func("/compat/vcpu-register-value-unsupported/firmware", test_regs_value_firmware);
+    g_test_add_func("/compat/vcpu-registers-unknown/destination", test_regs_unknown_destination);
+    g_test_add_func("/compat/its-save-semantics-differ/fires", test_its_save_semantics_differ);
+    g_test_add_func("/compat/debian/same-kernel-allowed", test_debian_same_kernel);
+    g_test_add_func("/compat/debian/trixie-to-backports", test_debian_trixie_to_backports);
+    g_test_add_func("/compat/debian/backports-to-trixie", test_debian_backports_to_trixie);
+    g_test_add_func("/compat/debian/newer-to-bookworm", test_debian_to_bookworm);
+    g_test_add_func("/compat/debian/bookworm-to-newer", test_debian_from_bookworm);
+    g_test_add_func("/compat/debian/its-save-semantics", test_debian_its_semantics);
+    g_test_add_func("/compat/debian/bookworm-to-backports-one-way",
+                    test_debian_bookworm_to_backports_one_way);
     g_test_add_func("/compat/verdict/revision-origin", test_revision_origin);
     g_test_add_func("/compat/verdict/direct-injection", test_direct_injection);
     g_test_add_func("/compat/verdict/several-blockers-in-rule-order", test_several_blockers);

@@ -177,6 +177,54 @@ static void test_found_own_record(void)
     g_assert_false(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &m));
 }
 
+/* A register set of two registers, and the caps it is part of. */
+static ItsmigHostCaps *host_caps_regs(void)
+{
+    ItsmigHostCaps *caps = host_caps("1");
+    ItsmigKvmReg regs[] = {{.id = 0x6030000000100000ull}, {.id = 0x603000000013c000ull}};
+    ItsmigKvmRegSet set = {.available = true, .n_regs = 2, .regs = regs};
+
+    itsmig_host_caps_set_regs(caps, &set);
+    g_assert_nonnull(caps->regs_digest);
+    return caps;
+}
+
+static void test_regs_digest_recorded(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps_regs();
+    g_autoptr(ItsmigDomainProfile) p = guest("host-b");
+    g_auto(ItsmigItsMetadata) start = {0};
+    g_auto(ItsmigItsMetadata) arrived = {0};
+
+    p->metadata.host_regs_digest =
+        g_strdup("sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    p->metadata.host_regs_count = 7;
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_COLD_START, caps, NULL, NOW, &start));
+    g_assert_cmpstr(start.host_regs_digest, ==, caps->regs_digest);
+    g_assert_cmpuint(start.host_regs_count, ==, 2);
+    /* After an arrival the guest's QEMU has this host's list, not the source's. */
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_ARRIVED, caps, NULL, NOW, &arrived));
+    g_assert_cmpstr(arrived.host_regs_digest, ==, caps->regs_digest);
+    g_assert_cmpuint(arrived.host_regs_count, ==, 2);
+}
+
+static void test_found_own_record_without_digest(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = host_caps_regs();
+    g_autoptr(ItsmigDomainProfile) p = guest("host-a");
+    g_auto(ItsmigItsMetadata) m = {0};
+    g_auto(ItsmigItsMetadata) again = {0};
+
+    g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &m));
+    g_assert_cmpstr(m.host_regs_digest, ==, caps->regs_digest);
+    g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_START);
+    g_assert_cmpint(m.written_at, ==, NOW - 5000);
+    /* Once it has one, the record stands. */
+    itsmig_its_metadata_clear(&p->metadata);
+    itsmig_its_metadata_copy(&p->metadata, &m);
+    g_assert_false(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, NULL, NOW, &again));
+}
+
 static void test_found_other_host(void)
 {
     g_autoptr(ItsmigHostCaps) caps = host_caps("1");
@@ -280,6 +328,9 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-metadata/reset-time", test_reset);
     g_test_add_func("/domain-metadata/found-own-record-untouched", test_found_own_record);
     g_test_add_func("/domain-metadata/found-other-host-is-arrival", test_found_other_host);
+    g_test_add_func("/domain-metadata/regs-digest-recorded", test_regs_digest_recorded);
+    g_test_add_func("/domain-metadata/found-own-record-gets-digest",
+                    test_found_own_record_without_digest);
     g_test_add_func("/domain-metadata/found-without-record-adopted", test_found_adopted);
     g_test_add_func("/domain-metadata/hook-record", test_hook_record_read);
     return g_test_run();

@@ -221,7 +221,7 @@ static void test_json_round_trip(void)
     g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
     o = json_node_get_object(json_parser_get_root(parser));
 
-    g_assert_cmpuint(json_object_get_size(o), ==, 13);
+    g_assert_cmpuint(json_object_get_size(o), ==, 14);
     g_assert_cmpstr(json_object_get_string_member(o, "name"), ==, "arm-db01");
     g_assert_cmpstr(json_object_get_string_member(o, "uuid"), ==,
                     "2f8e5c1a-7d3b-4e6f-9a10-5b2c8d4e7f31");
@@ -657,6 +657,8 @@ static char *metadata_diff(const ItsmigItsMetadata *a, const ItsmigItsMetadata *
     DIFF_INT(host_save_pending_tables)
     DIFF_INT(host_ctrl_reset)
     DIFF_INT(host_its_abi_revisions)
+    DIFF_STR(host_regs_digest)
+    DIFF_INT(host_regs_count)
 #undef DIFF_INT
 #undef DIFF_STR
 
@@ -758,6 +760,9 @@ static void fill_incoming(ItsmigItsMetadata *m)
     m->host_save_pending_tables = 0;
     m->host_ctrl_reset = 0;
     m->host_its_abi_revisions = 0x8001;
+    m->host_regs_count = 312;
+    m->host_regs_digest =
+        g_strdup("sha256:9f2c0e5d4b7a1c3e8f6d2b0a9c7e5f3d1b8a6c4e2f0d9b7a5c3e1f8d6b4a2c0e");
 }
 
 static void fill_adopted(ItsmigItsMetadata *m)
@@ -971,6 +976,22 @@ static void test_metadata_bad_values(void)
         {"<itsmig:host its-abi-revisions='0,,1'/>", "<host> its-abi-revisions '0,,1'"},
         {"<itsmig:host its-abi-revisions='0, 1'/>", "<host> its-abi-revisions '0, 1'"},
         {"<itsmig:host its-abi-revisions='0,'/>", "<host> its-abi-revisions '0,'"},
+        {"<itsmig:host vcpu-registers='12'/>",
+         "<host> vcpu-registers '12' is not given together with vcpu-registers-digest"},
+        {"<itsmig:host "
+         "vcpu-registers-digest='sha256:"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>",
+         "<host> vcpu-registers-digest"},
+        {"<itsmig:host vcpu-registers='4097' "
+         "vcpu-registers-digest='sha256:"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'/>",
+         "<host> vcpu-registers '4097' is not a register count of 0..4096"},
+        {"<itsmig:host vcpu-registers='12' vcpu-registers-digest='sha256:0123'/>",
+         "<host> vcpu-registers-digest 'sha256:0123' is not sha256: and 64 lowercase hex digits"},
+        {"<itsmig:host vcpu-registers='12' "
+         "vcpu-registers-digest='sha256:"
+         "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF'/>",
+         "<host> vcpu-registers-digest"},
         {"<itsmig:host name='a' itsmig:name='b'/>", "<host> has attribute name more than once"},
         {"<itsmig:abi-revision>0</itsmig:abi-revision><abi-revision>1</abi-revision>",
          "<abi-revision> appears more than once"},
@@ -1299,7 +1320,7 @@ static void test_json_metadata(void)
     g_assert_cmpstr(json_object_get_string_member(m, "reset_at"), ==, "2026-11-21T10:05:00Z");
 
     host = member_object(m, "host");
-    g_assert_cmpuint(json_object_get_size(host), ==, 10);
+    g_assert_cmpuint(json_object_get_size(host), ==, 12);
     g_assert_cmpstr(json_object_get_string_member(host, "name"), ==, "hostA.example.org");
     g_assert_cmpstr(json_object_get_string_member(host, "written"), ==, "incoming-migration");
     g_assert_cmpstr(json_object_get_string_member(host, "written_at"), ==, "2026-11-21T11:30:15Z");
@@ -1494,6 +1515,50 @@ static gboolean is_helper_mode(const char *arg)
            strcmp(arg, "--print-metadata-xml") == 0 || strcmp(arg, "--check-metadata-file") == 0;
 }
 
+/* ---- vCPU features --------------------------------------------------------- */
+
+static ItsmigDomainProfile *parse_cpu(const char *features, const char *cpu)
+{
+    g_autofree char *xml =
+        g_strdup_printf("<domain type='kvm'><name>t</name><vcpu>1</vcpu><os><type arch='aarch64' "
+                        "machine='virt'>hvm</type></os><features>%s</features>%s</domain>",
+                        features, cpu);
+
+    return parse_ok(xml);
+}
+
+static void test_cpu_features(void)
+{
+    g_autoptr(ItsmigDomainProfile) none = parse_cpu("", "<cpu mode='host-passthrough'/>");
+    g_autoptr(ItsmigDomainProfile) pmu_off = parse_cpu("<pmu state='off'/>", "");
+    g_autoptr(ItsmigDomainProfile) pmu_on = parse_cpu("<pmu state='on'/>", "");
+    g_autoptr(ItsmigDomainProfile) sve_off =
+        parse_cpu("", "<cpu mode='host-passthrough'><feature policy='disable' name='sve'/></cpu>");
+    g_autoptr(ItsmigDomainProfile) sve_len =
+        parse_cpu("", "<cpu mode='host-passthrough'><feature policy='require' name='sve256'/>"
+                      "<feature policy='disable' name='sve512'/></cpu>");
+    g_autoptr(ItsmigDomainProfile) both =
+        parse_cpu("<gic version='3'/><pmu state='off'/>",
+                  "<cpu mode='host-passthrough'><feature name='sve'/>"
+                  "<feature policy='forbid' name='sve'/><feature policy='disable' name='pmu'/>"
+                  "<feature policy='disable' name='sve100'/></cpu>");
+
+    g_assert_cmpstr(none->cpu_mode, ==, "host-passthrough");
+    g_assert_cmpuint(none->vcpu_features_off, ==, 0);
+    g_assert_cmpuint(none->vcpu_features_on, ==, 0);
+    g_assert_null(pmu_off->cpu_mode);
+    g_assert_cmpuint(pmu_off->vcpu_features_off, ==, ITSMIG_VCPU_FEATURE_PMU_V3);
+    g_assert_cmpuint(pmu_on->vcpu_features_on, ==, ITSMIG_VCPU_FEATURE_PMU_V3);
+    g_assert_cmpuint(sve_off->vcpu_features_off, ==, ITSMIG_VCPU_FEATURE_SVE);
+    /* A vector length turned off leaves SVE on. */
+    g_assert_cmpuint(sve_len->vcpu_features_on, ==, ITSMIG_VCPU_FEATURE_SVE);
+    g_assert_cmpuint(sve_len->vcpu_features_off, ==, 0);
+    /* Off wins over on; sve100 is no vector length. */
+    g_assert_cmpuint(both->vcpu_features_off, ==,
+                     ITSMIG_VCPU_FEATURE_PMU_V3 | ITSMIG_VCPU_FEATURE_SVE);
+    g_assert_cmpuint(both->vcpu_features_on, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && is_helper_mode(argv[1]))
@@ -1510,6 +1575,7 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-profile/json/nulls", test_json_nulls);
 
     g_test_add_func("/domain-profile/its/test-driver-not-aarch64", test_test_driver_not_aarch64);
+    g_test_add_func("/domain-profile/cpu/features", test_cpu_features);
     g_test_add_func("/domain-profile/its/gicv2-absent", test_gicv2_absent);
     g_test_add_func("/domain-profile/its/virt-2.7-absent", test_virt_2_7_absent);
     g_test_add_func("/domain-profile/its/virt-2.8-present", test_virt_2_8_present);

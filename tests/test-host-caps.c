@@ -858,6 +858,51 @@ static void test_round_trip_conflict(void)
     round_trip(caps);
 }
 
+/* The register set and the vITS facts come back as they went. */
+static void test_round_trip_regs(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = example_full();
+    ItsmigKvmReg regs[] = {
+        {.id = 0x6030000000100000ull},
+        {.id = 0x603000000013c000ull,
+         .value = 0x410fd0c1,
+         .has_value = true,
+         .writable = 0xff,
+         .has_writable = true},
+        {.id = 0x6030000000160000ull,
+         .value = 3,
+         .has_value = true,
+         .features = ITSMIG_VCPU_FEATURE_PSCI_0_2},
+    };
+    ItsmigKvmRegSet set = {.available = true,
+                           .features = ITSMIG_VCPU_FEATURE_PSCI_0_2 | ITSMIG_VCPU_FEATURE_PMU_V3,
+                           .writable_masks = true,
+                           .n_regs = 3,
+                           .regs = regs};
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigHostCaps) back = NULL;
+
+    itsmig_host_caps_set_regs(caps, &set);
+    caps->its_semantics.source = ITSMIG_CAP_PROBED;
+    caps->its_semantics.facts.measured = TRUE;
+    caps->its_semantics.facts.save_unreachable_device_errno = 22;
+    caps->its_semantics.facts.baser_write_keeps_mappings = TRUE;
+    caps->its_semantics.facts.gicd_access_before_init_errno = 6;
+    text = caps_to_text(caps);
+    back = itsmig_host_caps_from_json(text, -1, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(back->minor_version, ==, ITSMIG_HOST_CAPS_MINOR);
+    g_assert_true(back->regs.available);
+    g_assert_cmpstr(back->regs_digest, ==, caps->regs_digest);
+    g_assert_cmpuint(back->regs.n_regs, ==, 3);
+    g_assert_cmpmem(back->regs.regs, 3 * sizeof(ItsmigKvmReg), regs, sizeof(regs));
+    g_assert_cmpint(back->its_semantics.source, ==, ITSMIG_CAP_PROBED);
+    g_assert_cmpint(back->its_semantics.facts.save_unreachable_device_errno, ==, 22);
+    g_assert_true(back->its_semantics.facts.baser_write_keeps_mappings);
+    g_assert_cmpint(back->its_semantics.facts.gicd_access_before_init_errno, ==, 6);
+}
+
 /* Member order and value types, as peers and the schema expect them. */
 static void test_document_layout(void)
 {
@@ -866,7 +911,8 @@ static void test_document_layout(void)
 
     g_assert_cmpstr(
         text, ==,
-        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"hostname\":\"host-c\","
+        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"minor_version\":1,"
+        "\"hostname\":\"host-c\","
         "\"probe\":{\"available\":true,\"reason\":null},"
         "\"caps\":{"
         "\"arch\":{\"value\":\"aarch64\",\"source\":\"probed\"},"
@@ -883,7 +929,12 @@ static void test_document_layout(void)
         "\"restore_tables\":{\"value\":true,\"source\":\"probed\"},"
         "\"ctrl_reset\":{\"value\":true,\"source\":\"probed\"},"
         "\"save_pending_tables\":{\"value\":true,\"source\":\"probed\"}},"
-        "\"conflicts\":[\"qemu_version\",\"vgic_its\",\"gicv4\"]}");
+        "\"conflicts\":[\"qemu_version\",\"vgic_its\",\"gicv4\"],"
+        "\"vcpu_registers\":{\"available\":false,"
+        "\"unavailable_reason\":\"the register set was not probed\",\"features\":null,"
+        "\"writable_masks\":null,\"count\":null,\"digest\":null,\"registers\":null},"
+        "\"its_semantics\":{\"source\":\"unknown\","
+        "\"reason\":\"the KVM probe did not measure the vITS behaviour\"}}");
 }
 
 /* The daemon wraps the members in an object of its own. */
@@ -1030,6 +1081,26 @@ typedef struct {
 #define BASE_ITS ITS_FACTS(P_REVS0, P_0, P_TRUE, P_TRUE, P_TRUE)
 #define VGIC_OFF "'vgic_its':{'value':true", "'vgic_its':{'value':false"
 
+/* Minor version 1: base_doc with a register set and the vITS facts.  REGS is
+ * three registers (a core register, MIDR_EL1 with its value and mask, and
+ * KVM_REG_ARM_STD_BMAP needing psci-0.2) with their digest. */
+#define CONFLICTS "'conflicts':['libvirt_version'],"
+#define REG_CORE  "{'id':'0x6030000000100000'}"
+#define REG_MIDR                                                                                   \
+    "{'id':'0x603000000013c000','value':'0x00000000410fd0c1','writable':'0x0000000000000000'}"
+#define REG_BMAP    "{'id':'0x6030000000160000','value':'0x0000000000000003','needs':['psci-0.2']}"
+#define REGS_DIGEST "'sha256:333ac97afb629cadbb59de3af596badd3f0abd76842f04fbfaa5932e095d0c66'"
+#define REGS_WITH(list, count, digest)                                                             \
+    "'vcpu_registers':{'available':true,'unavailable_reason':null,'features':['psci-0.2','pmu'],"  \
+    "'writable_masks':true,'count':" count ",'digest':" digest ",'registers':[" list "]},"
+#define REGS        REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP, "3", REGS_DIGEST)
+#define SEM_UNKNOWN "'its_semantics':{'source':'unknown','reason':'not measured'},"
+#define SEM_PROBED                                                                                 \
+    "'its_semantics':{'source':'probed','save_unreachable_device':{'errno':0,'measured_by':'m'},"  \
+    "'baser_write':{'keeps_mappings':false,'measured_by':'m'},"                                    \
+    "'gicd_access_before_init':{'errno':6,'measured_by':'m'}},"
+#define MINOR1(regs, sem) CONFLICTS, CONFLICTS "'minor_version':1," regs sem
+
 static const DocCase doc_cases[] = {
     /* Accepted. */
     {"base", {NULL, NULL}, NULL},
@@ -1058,6 +1129,90 @@ static const DocCase doc_cases[] = {
     {"qemu-two-parts", {"'8.2.2'", "'9.0'"}, NULL},
     {"whitespace", {"{'schema'", " \t\r\n{ 'schema' "}, NULL},
     {"escapes", {"'host-a'", "'host\\u00e9\\ud83d\\ude00\\/a'"}, NULL},
+    {"minor1-regs", {MINOR1(REGS, SEM_PROBED)}, NULL},
+    {"minor1-regs-unknown",
+     {MINOR1("'vcpu_registers':{'available':false,'unavailable_reason':'no /dev/kvm',"
+             "'features':null,'writable_masks':null,'count':null,'digest':null,'registers':null},",
+             SEM_UNKNOWN)},
+     NULL},
+    {"minor2-ignores-more",
+     {CONFLICTS, CONFLICTS "'minor_version':2,'vcpu_cache':{}," REGS SEM_UNKNOWN},
+     NULL},
+
+    /* The register set and the vITS facts. */
+    {"regs/missing-in-minor1",
+     {CONFLICTS, CONFLICTS "'minor_version':1," SEM_UNKNOWN},
+     "vcpu_registers: missing"},
+    {"regs/unsorted",
+     {MINOR1(REGS_WITH(REG_MIDR "," REG_CORE "," REG_BMAP, "3", REGS_DIGEST), SEM_UNKNOWN)},
+     "vcpu_registers: registers[1]: id 0x6030000000100000 is out of order",
+     FALSE,
+     TRUE},
+    {"regs/duplicate",
+     {MINOR1(REGS_WITH(REG_CORE "," REG_CORE "," REG_MIDR "," REG_BMAP, "4", REGS_DIGEST),
+             SEM_UNKNOWN)},
+     "vcpu_registers: registers[1]: id 0x6030000000100000 is listed twice",
+     FALSE,
+     TRUE},
+    {"regs/count",
+     {MINOR1(REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP, "2", REGS_DIGEST), SEM_UNKNOWN)},
+     "vcpu_registers: registers: 3 registers, but count says 2",
+     FALSE,
+     TRUE},
+    {"regs/digest",
+     {MINOR1(REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP, "3",
+                       "'sha256:0000000000000000000000000000000000000000000000000000000000000000'"),
+             SEM_UNKNOWN)},
+     "vcpu_registers: digest: does not match the registers listed",
+     FALSE,
+     TRUE},
+    {"regs/value-on-core",
+     {MINOR1(REGS, SEM_UNKNOWN), "{'id':'0x6030000000100000'}",
+      "{'id':'0x6030000000100000','value':'0x0000000000000001'}"},
+     "vcpu_registers.registers[0].value: id 0x6030000000100000 is not an ID or firmware register",
+     FALSE,
+     TRUE},
+    {"regs/size",
+     {MINOR1(REGS_WITH(REG_CORE "," REG_MIDR "," REG_BMAP ",{'id':'0x6090000000160000'}", "4",
+                       "'sha256:d13f5447e4d0e0d2c0df5372cfbcd37ee787f450dda109e42fcf364a67a3647e'"),
+             SEM_UNKNOWN)},
+     "vcpu_registers.registers[3]: id 0x6090000000160000 has a size of 4096 bits"},
+    {"regs/count-oversized",
+     {MINOR1(REGS_WITH(REG_CORE, "5000", REGS_DIGEST), SEM_UNKNOWN)},
+     "vcpu_registers: count: 5000 is outside 1..4096"},
+    {"regs/unknown-member",
+     {MINOR1(REGS, SEM_UNKNOWN), "'writable_masks':true", "'writable_masks':true,'colour':1"},
+     "vcpu_registers: vcpu_registers.colour: unknown member"},
+    {"regs/feature",
+     {MINOR1(REGS, SEM_UNKNOWN), "['psci-0.2','pmu']", "['psci-0.2','mte']"},
+     "vcpu_registers: features: unknown vCPU feature"},
+    {"regs/needs-absent-feature",
+     {MINOR1(REGS, SEM_UNKNOWN), "['psci-0.2','pmu']", "['pmu']"},
+     "needs a feature the vCPU was not initialised with",
+     FALSE,
+     TRUE},
+    {"semantics/missing",
+     {CONFLICTS, CONFLICTS "'minor_version':1," REGS},
+     "its_semantics: missing"},
+    {"semantics/errno",
+     {MINOR1(REGS, SEM_PROBED), "'errno':6", "'errno':-1"},
+     "its_semantics.gicd_access_before_init.errno: -1 is outside 0..4095"},
+    {"semantics/unknown-with-facts",
+     {MINOR1(REGS, SEM_PROBED), "{'source':'probed','save", "{'source':'unknown','save"},
+     "its_semantics.save_unreachable_device: present, but its_semantics.source is unknown"},
+    {"semantics/no-vits",
+     {MINOR1(REGS, SEM_PROBED), VGIC_OFF, BASE_ITS,
+      ITS_FACTS(P_REVS, UNKNOWN, P_FALSE, P_FALSE, P_FALSE)},
+     "its_semantics: probed, but caps.vgic_its is false",
+     FALSE,
+     TRUE},
+    {"regs/on-x86",
+     {MINOR1(REGS, SEM_UNKNOWN), "'value':'aarch64'", "'value':'x86_64'",
+      "'vgic_its':{'value':true", "'vgic_its':{'value':false", BASE_ITS,
+      ITS_FACTS(P_REVS, UNKNOWN, P_FALSE, P_FALSE, P_FALSE)},
+     "vcpu_registers: probed, but caps.arch x86_64 has no arm64 KVM vCPU",
+     FALSE,
+     TRUE},
 
     /* Not JSON. */
     {"json/empty", {NULL, ""}, "unexpected end at byte 0", TRUE},
@@ -1418,6 +1573,22 @@ static const DocCase doc_cases[] = {
      "caps.vgic_its: true, but caps.arch x86_64 has no GICv3 ITS"},
 };
 
+/* A document of minor version 0 (an itsmig from before the register set)
+ * is read, its register set and vITS facts unknown with the reason. */
+static void test_minor0_peer(void)
+{
+    g_autofree char *text = unquote(base_doc);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigHostCaps) caps = itsmig_host_caps_from_json(text, -1, &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(caps->minor_version, ==, 0);
+    g_assert_false(caps->regs.available);
+    g_assert_null(caps->regs_digest);
+    g_assert_nonnull(strstr(caps->regs.unavailable_reason, "host-a's itsmig predates"));
+    g_assert_cmpint(caps->its_semantics.source, ==, ITSMIG_CAP_UNKNOWN);
+}
+
 /* base_doc with @c's substitutions, each of which must find its text once. */
 static char *doc_case_text(const DocCase *c)
 {
@@ -1570,6 +1741,8 @@ int main(int argc, char **argv)
     g_test_add_func("/host-caps/check/contradictions", test_check);
 
     g_test_add_func("/host-caps/json/round-trip/full", test_round_trip_full);
+    g_test_add_func("/host-caps/json/round-trip/regs", test_round_trip_regs);
+    g_test_add_func("/host-caps/json/minor-0-peer", test_minor0_peer);
     g_test_add_func("/host-caps/json/round-trip/unknown", test_round_trip_unknown);
     g_test_add_func("/host-caps/json/round-trip/conflict", test_round_trip_conflict);
     g_test_add_func("/host-caps/json/layout", test_document_layout);

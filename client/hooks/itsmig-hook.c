@@ -4,9 +4,11 @@
  *
  * libvirt runs it as "HOOK DOMAIN OPERATION SUB-OPERATION EXTRA" with the
  * domain XML on stdin.  On "migrate begin" (the destination, before an
- * incoming migration) it is the veto: it asks itsmigd, over the local unix
- * socket, whether the guest's ITS state can be restored here, and a non-zero
- * exit makes libvirt cancel the migration, with our stderr in its error.  Its
+ * incoming migration) and "restore begin" (before a saved image is restored)
+ * it is the veto: it asks itsmigd, over the local unix socket, whether the
+ * guest's ITS state and vCPU registers can be restored here, and a non-zero
+ * exit makes libvirt cancel the migration or the restore, with our stderr in
+ * its error.  Its
  * stdout is the filtered XML: we print nothing, which means "unchanged".  It
  * never calls libvirt (a hook that does deadlocks the daemon that runs it).
  *
@@ -59,8 +61,9 @@ static const char usage_text[] =
     "\n"
     "itsmig's libvirt qemu hook, run by libvirt from\n"
     "  " SYSCONFDIR "/libvirt/hooks/qemu.d/50-itsmig\n"
-    "On 'migrate begin' it asks itsmigd whether the incoming guest's ITS state can\n"
-    "be restored on this host and refuses the migration (exit 1) when it cannot;\n"
+    "On 'migrate begin' and 'restore begin' it asks itsmigd whether the incoming\n"
+    "guest (its ITS state, its vCPU registers) can be restored on this host and\n"
+    "refuses the migration or the restore (exit 1) when it cannot;\n"
     "other operations are recorded for itsmigd and always succeed.\n"
     "Configuration: [hook] and [api] socket in " ITSMIGD_DEFAULT_CONFIG "\n"
     "($ITSMIG_CONFIG names another file).  See itsmigctl(1), THE LIBVIRT HOOK.\n";
@@ -439,6 +442,9 @@ typedef struct {
     const ItsmigdConfig *config;
     const char *record_dir;
     char *recorded_uuid; /* set when this run wrote the migrate-begin record */
+    /* "incoming migration", or "restore" of a saved image: the same judgement
+     * (the image's XML carries the itsmig record), no arrival record. */
+    const char *what;
 } Incoming;
 
 /* Refusing: the migration will not arrive, so neither does the record. */
@@ -495,18 +501,17 @@ static int no_verdict(Incoming *ctx, const ItsmigDomainProfile *p, gboolean unre
         why = g_strdup_printf("no verdict from itsmigd at %s (%s)", socket, reason);
 
     if (p->its == ITSMIG_ITS_ABSENT) {
-        say("allowing incoming migration of %s without a check: %s; the domain has no ITS (%s)",
+        say("allowing %s of %s without a check: %s; the domain has no ITS (%s)", ctx->what,
             ctx->name, why, p->its_reason);
         return 0;
     }
     if (ctx->config->hook_fail_open) {
-        say("allowing incoming migration of %s without a check: %s; "
-            "[hook] on-unreachable = allow",
+        say("allowing %s of %s without a check: %s; [hook] on-unreachable = allow", ctx->what,
             ctx->name, why);
         return 0;
     }
-    say("%s; refusing incoming migration of %s, which %s an ITS ([hook] on-unreachable = deny)",
-        why, ctx->name, p->its == ITSMIG_ITS_PRESENT ? "has" : "may have");
+    say("%s; refusing %s of %s, which %s an ITS ([hook] on-unreachable = deny)", why, ctx->what,
+        ctx->name, p->its == ITSMIG_ITS_PRESENT ? "has" : "may have");
     return refuse(ctx);
 }
 
@@ -546,8 +551,9 @@ static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
     return line;
 }
 
-static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConfig *config,
-                            const char *config_error)
+/* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
+static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *config,
+                       const char *config_error, gboolean restore)
 {
     g_autoptr(ItsmigDomainProfile) p = NULL;
     g_autoptr(ItsmigRestClient) client = NULL;
@@ -556,29 +562,30 @@ static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConf
     g_autoptr(GError) error = NULL;
     g_autofree char *blockers = NULL;
     g_autofree char *reason = NULL;
-    Incoming ctx = {name, config, config->hook_record_dir, NULL};
+    Incoming ctx = {name, config, config->hook_record_dir, NULL,
+                    restore ? "restore" : "incoming migration"};
     gboolean allowed = FALSE;
     int status;
 
     if (in->error) {
-        say("refusing incoming migration of %s: %s", name, in->error);
+        say("refusing %s of %s: %s", ctx.what, name, in->error);
         return 1;
     }
     if (in->truncated) {
-        say("refusing incoming migration of %s: the domain XML on stdin is larger than %d MiB",
-            name, INPUT_MAX / (1024 * 1024));
+        say("refusing %s of %s: the domain XML on stdin is larger than %d MiB", ctx.what, name,
+            INPUT_MAX / (1024 * 1024));
         return 1;
     }
     /* itsmigd would answer 413: say so without asking, naming the setting. */
     if (!config_error && in->data->len > config->max_domain_xml) {
-        say("refusing incoming migration of %s: the domain XML on stdin (%u bytes) is larger "
-            "than itsmigd accepts ([api] max-domain-xml = %" G_GSIZE_FORMAT ")",
-            name, in->data->len, config->max_domain_xml);
+        say("refusing %s of %s: the domain XML on stdin (%u bytes) is larger than itsmigd "
+            "accepts ([api] max-domain-xml = %" G_GSIZE_FORMAT ")",
+            ctx.what, name, in->data->len, config->max_domain_xml);
         return 1;
     }
     p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
     if (!p) {
-        say("refusing incoming migration of %s: the domain XML on stdin is not usable: %s", name,
+        say("refusing %s of %s: the domain XML on stdin is not usable: %s", ctx.what, name,
             error->message);
         return 1;
     }
@@ -587,7 +594,10 @@ static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConf
         reason = g_strdup_printf("cannot read the configuration: %s", config_error);
         return no_verdict(&ctx, p, TRUE, reason);
     }
-    record_incoming(&ctx, p);
+    /* A restored guest starts with detail "restored", which itsmigd takes
+     * as an arrival anyway. */
+    if (!restore)
+        record_incoming(&ctx, p);
 
     client = itsmig_rest_client_new_unix(config->socket, config->hook_timeout);
     if (!itsmig_rest_client_request(client, "POST", "/v1/hook/migrate-begin", "application/xml",
@@ -607,7 +617,7 @@ static int on_migrate_begin(const Input *in, const char *name, const ItsmigdConf
         /* A warning may be why: say a declared capability the probe contradicts. */
         g_autofree char *warnings = items_line(json_object_get_member(verdict, "warnings"));
 
-        say("refusing incoming migration of %s: %s%s%s", name,
+        say("refusing %s of %s: %s%s%s", ctx.what, name,
             *blockers ? blockers : "itsmigd refused it without naming a blocker",
             warnings && *warnings ? "; warnings: " : "", warnings && *warnings ? warnings : "");
         status = refuse(&ctx);
@@ -652,7 +662,9 @@ int main(int argc, char **argv)
     }
 
     if (strcmp(argv[2], "migrate") == 0 && strcmp(argv[3], "begin") == 0) {
-        status = on_migrate_begin(&in, argv[1], config, config_error);
+        status = on_incoming(&in, argv[1], config, config_error, FALSE);
+    } else if (strcmp(argv[2], "restore") == 0 && strcmp(argv[3], "begin") == 0) {
+        status = on_incoming(&in, argv[1], config, config_error, TRUE);
     } else if (strcmp(argv[2], "started") == 0 && strcmp(argv[3], "begin") == 0) {
         /* Without the configuration the record directory is not known. */
         if (config_error)

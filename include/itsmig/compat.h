@@ -29,6 +29,10 @@ typedef enum {
                                             quiesce */
     ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE,  /* "hostdev-not-migratable": and no quiesce */
     ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, /* "early-boot-no-its-reset" */
+    ITSMIG_RULE_VCPU_REGISTERS_MISSING,  /* "vcpu-registers-missing": the destination's KVM
+                                            lacks registers the source's QEMU sends */
+    ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED, /* "vcpu-register-value-unsupported": an ID or
+                                                    firmware value the destination refuses */
     /* Warnings by default. */
     ITSMIG_RULE_NO_PENDING_TABLE_SAVE, /* "no-pending-table-save" */
     ITSMIG_RULE_GICD_REVISION_CHANGE,  /* "gicd-revision-change" */
@@ -38,6 +42,8 @@ typedef enum {
     ITSMIG_RULE_HOST_CAPS_CONFLICT, /* "host-caps-conflict": a declared value overrides the probe */
     ITSMIG_RULE_HOSTDEV_QUIESCED,   /* "hostdev-quiesced": devices detached for the move */
     ITSMIG_RULE_PAGE_SIZE_MISMATCH, /* "page-size-mismatch" */
+    ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN,    /* "vcpu-registers-unknown": a register set is unknown */
+    ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER, /* "its-save-semantics-differ" */
 
     ITSMIG_RULE_LAST
 } ItsmigRule;
@@ -84,7 +90,8 @@ gboolean itsmig_compat_policy_set(ItsmigCompatPolicy *policy, const char *code,
 typedef struct {
     const ItsmigDomainProfile *domain;
     /* NULL when the source is not known (the hook on the destination): the
-     * host record in the domain's metadata stands in for it. */
+     * host record in the domain's metadata stands in for it, and the
+     * register set its digest names among @known. */
     const ItsmigHostCaps *source;
     const ItsmigHostCaps *destination;
     /* Other hosts known (configured peers with capabilities at hand), for

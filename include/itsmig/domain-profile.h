@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "itsmig/kvm-its.h"
+#include "itsmig/kvm-regs.h"
 
 /* Limits on what a caller may hand in; larger input is refused, not parsed. */
 #define ITSMIG_DOMAIN_XML_MAX   (16 * 1024 * 1024)
@@ -81,6 +82,11 @@ typedef struct {
     int host_save_pending_tables;  /* -1 not recorded, 0, 1 */
     int host_ctrl_reset;           /* -1 not recorded, 0, 1 */
     guint16 host_its_abi_revisions; /* bit n: revision n; 0 when not recorded */
+    /* The host's vCPU register set (ItsmigHostRegs): the set the guest's QEMU
+     * took from it at start or arrival, and sends on.  The digest names it
+     * among known hosts; NULL and 0 when not recorded. */
+    char *host_regs_digest;
+    guint host_regs_count;
 } ItsmigItsMetadata;
 
 /* Everything "not recorded". */
@@ -108,6 +114,14 @@ typedef struct {
     char *its_reason; /* one line saying why, never NULL */
     guint vcpus;
     guint max_vcpus;
+    /* <cpu mode=...>: "host-passthrough", "host-model", "custom", "maximum";
+     * NULL when the XML has no <cpu> mode. */
+    char *cpu_mode;
+    /* ItsmigVcpuFeature bits the XML turns off (<features><pmu state='off'/>,
+     * <cpu><feature policy='disable' name='sve'/>) and on (state='on',
+     * policy='require', an SVE vector length such as sve256). */
+    guint32 vcpu_features_off;
+    guint32 vcpu_features_on;
     GPtrArray *hostdevs;    /* ItsmigHostdev *, PCI hostdevs only, in document order */
     GPtrArray *msi_devices; /* ItsmigMsiDevice *, in document order */
 

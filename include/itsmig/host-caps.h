@@ -14,9 +14,21 @@
 #include <json-glib/json-glib.h>
 
 #include "itsmig/kvm-its.h"
+#include "itsmig/kvm-regs.h"
 
-/* The document's major version: a reader refuses any other. */
+/*
+ * Versioning.  "version" is the major version: a reader refuses any other.
+ * "minor_version" (absent means 0) counts additions within a major version,
+ * and additions are only ever new top-level members, which readers of an
+ * earlier minor version ignore: so a peer on minor 0 reads our documents, and
+ * we read its documents, whose missing members then mean "not known" (its
+ * register set and vITS behaviour are reported as unknown, never refused).
+ * A document that claims a minor version must carry that version's members.
+ *  - minor 0: schema, version, hostname, probe, caps, conflicts;
+ *  - minor 1: vcpu_registers, its_semantics.
+ */
 #define ITSMIG_HOST_CAPS_VERSION 1
+#define ITSMIG_HOST_CAPS_MINOR   1
 #define ITSMIG_HOST_CAPS_SCHEMA  "itsmig-host-caps"
 /* Limit on a peer's document, in bytes. */
 #define ITSMIG_HOST_CAPS_MAX (256 * 1024)
@@ -57,8 +69,18 @@ typedef struct {
     char *conflict_probed;
 } ItsmigCapMeta;
 
+/* The vITS behaviour facts (ItsmigKvmItsSemantics) as the document carries them. */
+typedef struct {
+    ItsmigCapSource source; /* UNKNOWN or PROBED */
+    char *reason;           /* why it is unknown; NULL when probed */
+    ItsmigKvmItsSemantics facts;
+} ItsmigHostItsSemantics;
+
 typedef struct {
     char *hostname; /* never NULL once built or parsed */
+    /* The minor version of the document it was read from (ITSMIG_HOST_CAPS_MINOR
+     * when built here): 0 means a peer that predates regs and its_semantics. */
+    guint minor_version;
     /* Why the KVM probe could not run; NULL when it ran. */
     char *probe_unavailable_reason;
 
@@ -79,6 +101,15 @@ typedef struct {
     gboolean restore_tables;
     gboolean ctrl_reset;
     gboolean save_pending_tables;
+
+    /* The vCPU register set of a host-passthrough vCPU with the default
+     * features (itsmig/kvm-regs.h): regs.available FALSE with the reason when
+     * it is unknown (no probe, or a peer that predates it).  regs_digest is
+     * itsmig_kvm_regs_digest() of it, NULL when unknown: hosts with the same
+     * digest list the same registers. */
+    ItsmigKvmRegSet regs;
+    char *regs_digest;
+    ItsmigHostItsSemantics its_semantics;
 } ItsmigHostCaps;
 
 /* All fields unknown. */
@@ -86,6 +117,10 @@ ItsmigHostCaps *itsmig_host_caps_new(const char *hostname);
 void itsmig_host_caps_free(ItsmigHostCaps *caps);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigHostCaps, itsmig_host_caps_free)
 ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps);
+
+/* Sets the register set from the probe's (a copy): unknown with its reason
+ * when the probe could not run. */
+void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set);
 
 /* "its_abi_revisions"; NULL out of range. */
 const char *itsmig_cap_field_to_string(ItsmigCapField field);
@@ -136,9 +171,14 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
 
 /* Parses and validates a document (a peer's GET /v1/host): at most
  * ITSMIG_HOST_CAPS_MAX bytes of strict RFC 8259 JSON nested at most 32 deep,
- * schema and version, every field's type and range, then
- * itsmig_host_caps_check().  Members this version does not know are ignored
- * at the top level and refused inside "caps", "probe" and each field.  @len
+ * schema and version, every field's type and range, the register set
+ * (itsmig_kvm_regs_from_json(): at most ITSMIG_KVM_REGS_MAX registers,
+ * ascending without duplicates, count and digest matching the list; and
+ * here: sizes KVM has, values only on ID and firmware registers and within
+ * their width) and the vITS facts, then itsmig_host_caps_check().  Members
+ * this version does not know are ignored at the top level and refused inside
+ * "caps", "probe", each field, "vcpu_registers" and "its_semantics".  A minor-0
+ * document gives a register set and vITS facts of source unknown.  @len
  * may be -1 for NUL-terminated @text.  Fails with ITSMIG_ERROR_INVALID_JSON
  * for text that is not JSON and ITSMIG_ERROR_INVALID_HOST_CAPS for a document
  * that breaks the schema or contradicts itself; the message names the member

@@ -5,10 +5,17 @@
 #            capabilities (TCP + TLS handshake, GET /v1/host, schema
 #            validation) before the verdict;
 #   "cached": the default cache, as repeated preflights see it.
+# Then again with vCPU register sets ("+regs"): A publishes bookworm's
+# (tests/data/probe/bookworm.json) and B trixie-backports' (361 registers),
+# so that every verdict compares the two sets both ways (allowed, one-way).
+# Also the size of B's GET /v1/host without and with the register set, and
+# of the members a peer of minor version 0 sent (jq drops the new ones).
 # One client connection on A's unix socket; curl times each request.
 # Usage: tests/bench/bench-preflight.sh [builddir]   (prints a report)
 set -u
 top_builddir=$(cd "${1:-${top_builddir:-.}}" && pwd)
+top_srcdir=$(cd "${top_srcdir:-$(dirname "$0")/../..}" && pwd)
+probe=$top_srcdir/tests/data/probe
 itsmigd=$top_builddir/daemon/itsmigd
 N=${BENCH_REQUESTS:-500}
 PORT=${BENCH_PORT:-17444}
@@ -42,8 +49,9 @@ gicv4 = none
 gicd-revision = 3"
 
 # B: the peer, on libvirt's embedded test driver.
-mkdir -p "$tmp/b"
-cat >"$tmp/b/conf" <<EOC
+start_b() { # [REGISTER-SET-FILE]
+    mkdir -p "$tmp/b"
+    cat >"$tmp/b/conf" <<EOC
 [libvirt]
 uri = test:///default
 [api]
@@ -57,9 +65,19 @@ state-dir = $tmp/b/state
 log-level = warning
 hostname = host-b
 $caps
+${1:+vcpu-registers-file = $1}
 EOC
-"$itsmigd" --config "$tmp/b/conf" >"$tmp/b/log" 2>&1 &
-pids+=($!)
+    "$itsmigd" --config "$tmp/b/conf" >"$tmp/b/log" 2>&1 &
+    b_pid=$!
+    pids+=($b_pid)
+    for _ in $(seq 100); do
+        curl -s --unix-socket "$tmp/b/api.sock" http://x/v1/health 2>/dev/null | grep -q '"status"' && return 0
+        sleep 0.05
+    done
+    fail "itsmigd B did not come up: $(tail -3 "$tmp/b/log")"
+}
+stop_pid() { kill "$1"; wait "$1" 2>/dev/null; }
+start_b
 
 # A: a private libvirtd with one running GICv3 guest.
 bench_libvirtd
@@ -75,7 +93,8 @@ pids+=($HOLD_PID)
 echo "define $tmp/g1.xml" >&"${HOLD[1]}"
 echo "start g1" >&"${HOLD[1]}"
 
-start_a() { # CACHE-TTL
+start_a() { # CACHE-TTL [REGISTER-SET-FILE]
+    rm -rf "$tmp/a"
     mkdir -p "$tmp/a"
     cat >"$tmp/a/conf" <<EOC
 [libvirt]
@@ -87,6 +106,7 @@ state-dir = $tmp/a/state
 log-level = warning
 hostname = host-a
 $caps
+${2:+vcpu-registers-file = $2}
 [policy]
 check-emulated = true
 [peers]
@@ -107,6 +127,15 @@ EOC
     fail "itsmigd A did not come up: $(tail -3 "$tmp/a/log")"
 }
 
+# size LABEL: the bytes of B's GET /v1/host, and of its minor-0 members.
+size() {
+    curl -s --unix-socket "$tmp/b/api.sock" http://x/v1/host >"$tmp/host.json"
+    printf "  %-26s %6d bytes (%d without libvirt and kvm, %d as minor version 0)\n" "$1" \
+        "$(wc -c <"$tmp/host.json")" \
+        "$(jq -c 'del(.libvirt, .kvm)' "$tmp/host.json" | tr -d '\n' | wc -c)" \
+        "$(jq -c 'del(.libvirt, .kvm, .minor_version, .vcpu_registers, .its_semantics)' "$tmp/host.json" | tr -d '\n' | wc -c)"
+}
+
 # run LABEL: N preflights on one connection; prints the distribution in ms.
 run() {
     local urls=()
@@ -121,21 +150,36 @@ run() {
     awk '{ print $2 * 1000 }' "$tmp/times" | sort -n | awk -v label="$1" '
         { v[NR] = $1 }
         END {
-            printf "  %-8s %5d requests: median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+            printf "  %-12s %5d requests: median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                 label, NR, v[int(NR * 0.5) + 1], v[int(NR * 0.9) + 1], v[int(NR * 0.99) + 1], v[NR]
         }'
 }
 
-for _ in $(seq 100); do
-    curl -s --unix-socket "$tmp/b/api.sock" http://x/v1/health 2>/dev/null | grep -q '"status"' && break
-    sleep 0.05
-done
-
 echo "itsmigd preflight benchmark  ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(curl --version | head -1 | cut -d' ' -f1-2))"
-echo "one GICv3 guest on A; peer B on 127.0.0.1 over TLS 1.3 with a bearer token; target: median < 20 ms"
+echo "one GICv3 guest on A; peer B on 127.0.0.1 over TLS 1.3 with a bearer token; target: median < 20 ms, cached median < 1 ms"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host capabilities document (GET /v1/host on B):"
+size "no register set"
+stop_pid "$b_pid"
+start_b "$probe/trixie-backports.json"
+size "trixie-backports' set"
+stop_pid "$b_pid"
+start_b
+echo "preflight, no register sets:"
 start_a 0
 run fresh
-kill "$a_pid"
-wait "$a_pid" 2>/dev/null
+stop_pid "$a_pid"
 start_a 30
 run cached
+stop_pid "$a_pid"
+stop_pid "$b_pid"
+start_b "$probe/trixie-backports.json"
+echo "preflight, bookworm's set on A, trixie-backports' on B (one-way-move):"
+start_a 0 "$probe/bookworm.json"
+run fresh+regs
+curl -s --unix-socket "$tmp/a/api.sock" -X POST -H 'Content-Type: application/json' \
+    -d '{"destination":"b"}' http://x/v1/domains/g1/preflight | grep -q '"one-way-move"' ||
+    fail "fresh+regs: the verdict does not report the one-way move"
+stop_pid "$a_pid"
+start_a 30 "$probe/bookworm.json"
+run cached+regs

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Peers that misbehave, for tests/daemon/peers.sh.
 
-    fake-peer.py MODE PORT CERT KEY PIDFILE
+    fake-peer.py MODE PORT CERT KEY PIDFILE [PROBE-JSON]
 
 MODE is one of:
   lie      HTTPS; GET /v1/host answers a well-formed document that
@@ -9,7 +9,17 @@ MODE is one of:
   garbage  HTTPS; answers 200 with a body that is not JSON
   huge     HTTPS; answers 200 with 1 MiB of JSON whitespace and more
   hang     TCP; accepts connections and never says anything (no TLS)
+  old      HTTPS; a good document of minor version 0 (an itsmig from before
+           the register set), hostname "old"
+  regs-*   HTTPS; a document of minor version 1 whose vcpu_registers, taken
+           from PROBE-JSON (tests/data/probe/*.json), is made bad in one way:
+           regs-unsorted, regs-duplicate, regs-count, regs-digest, regs-value
+           (a value on a core register), regs-size (an id of 4096 bits),
+           regs-oversized (5000 registers)
 """
+import copy
+import hashlib
+import json
 import http.server
 import os
 import socket
@@ -38,10 +48,58 @@ LIE = (b'{"schema":"itsmig-host-caps","version":1,"hostname":"liar",'
        b'"conflicts":[]}')
 
 
+GOOD_CAPS = json.loads(LIE)
+GOOD_CAPS["caps"]["default_its_abi_revision"]["value"] = 0
+
+
+def digest(regs):
+    text = "".join("%s\n" % r["id"][2:] for r in regs)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def regs_document(how, probe):
+    doc = copy.deepcopy(GOOD_CAPS)
+    doc["hostname"] = how
+    doc["minor_version"] = 1
+    with open(probe) as f:
+        regs = json.load(f)["vcpu_registers"]
+    r = regs["registers"]
+    if how == "regs-unsorted":
+        r[10], r[11] = r[11], r[10]
+    elif how == "regs-duplicate":
+        r.insert(11, dict(r[10]))
+    elif how == "regs-value":
+        core = next(x for x in r if x["id"].startswith("0x603000000010"))
+        core["value"] = "0x0000000000000001"
+    elif how == "regs-size":
+        r.append({"id": "0x6090000000130000"})
+        r.sort(key=lambda x: x["id"])
+    elif how == "regs-oversized":
+        r[:] = [{"id": "0x603000000013%04x" % i} for i in range(5000)]
+    regs["count"] = len(r) + (1 if how == "regs-count" else 0)
+    regs["digest"] = digest(r)
+    if how == "regs-digest":
+        regs["digest"] = "sha256:" + "0" * 64
+    doc["vcpu_registers"] = regs
+    doc["its_semantics"] = {"source": "unknown", "reason": "not measured"}
+    return json.dumps(doc).encode()
+
+
+probe = sys.argv[6] if len(sys.argv) > 6 else None
+if mode == "old":
+    OLD = copy.deepcopy(GOOD_CAPS)
+    OLD["hostname"] = "old"
+    FIXED = json.dumps(OLD).encode()
+elif mode.startswith("regs-"):
+    FIXED = regs_document(mode, probe)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if mode == "lie":
             body = LIE
+        elif mode == "old" or mode.startswith("regs-"):
+            body = FIXED
         elif mode == "garbage":
             body = b"<html>this is not JSON</html>"
         else:

@@ -1,0 +1,222 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The vCPU register sets of Debian's three arm64 kernels between itsmigd
+# instances: each host publishes the set its kernel's probe read
+# (tests/data/probe/*.json, given as [host] vcpu-registers-file since this
+# machine cannot probe an arm64 kernel), peers exchange them over TLS, and the
+# preflight and the matrix give the directions the rules predict
+# (tests/test-compat /compat/debian/*).  Peers whose register set is
+# malformed, oversized or contradicts itself are refused with an error naming
+# the member, and the daemon keeps serving; a peer from before the register
+# set still works and is reported as not knowing it.
+
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
+
+require_tools curl jq virsh libvirtd openssl /usr/bin/python3
+require_daemon
+
+probe=$srcdir/tests/data/probe
+base=$((20000 + ($$ + 7000) % 20000))
+port_b=$base
+port_c=$((base + 1))
+bad_modes="regs-unsorted regs-duplicate regs-count regs-digest regs-value regs-size regs-oversized old"
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+echo "token-of-b-0123456789" >"$T/token-b"
+echo "token-of-c-0123456789" >"$T/token-c"
+
+n=2
+for m in $bad_modes; do
+    eval "port_$(echo "$m" | tr - _)=$((base + n))"
+    /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" "$m" "$((base + n))" "$T/cert.pem" \
+        "$T/key.pem" "$T/fake-$m.pid" "$probe/trixie.json" >"$T/fake-$m.log" 2>&1 &
+    track_pid $!
+    n=$((n + 1))
+done
+for m in $bad_modes; do
+    wait_for "[ -s '$T/fake-$m.pid' ]" 10 || bail "the fake peer '$m' did not start"
+done
+
+# What every test host declares besides its register set.
+host_sets() { # HOSTNAME SUITE
+    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
+    echo "--set host.its-abi-revisions=0 --set host.default-its-abi-revision=0"
+    echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
+    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+    echo "--set host.vcpu-registers-file=$probe/$2.json"
+}
+
+tls_sets() { # PORT TOKEN-FILE
+    echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
+    echo "--set api.tls-key=$T/key.pem --set api.token-file=$2"
+}
+
+# shellcheck disable=SC2046
+start_itsmigd --name b --uri test:///default $(host_sets trixie trixie) $(tls_sets "$port_b" "$T/token-b")
+# shellcheck disable=SC2046
+start_itsmigd --name c --uri test:///default $(host_sets backports trixie-backports) \
+    $(tls_sets "$port_c" "$T/token-c")
+
+start_libvirtd
+start_a() { # SUITE
+    # shellcheck disable=SC2046
+    set -- $(host_sets hostA "$1") --set policy.check-emulated=true \
+        --set peers.timeout=3 --set peers.connect-timeout=2 --set peers.cache-ttl=30
+    set -- "$@" --set "peer b.url=https://127.0.0.1:$port_b" --set "peer b.ca=$T/cert.pem" \
+        --set "peer b.token-file=$T/token-b"
+    set -- "$@" --set "peer c.url=https://127.0.0.1:$port_c" --set "peer c.ca=$T/cert.pem" \
+        --set "peer c.token-file=$T/token-c"
+    for m in $bad_modes; do
+        set -- "$@" --set "peer $m.url=https://127.0.0.1:$(eval echo "\$port_$(echo "$m" | tr - _)")" \
+            --set "peer $m.ca=$T/cert.pem" --set "peer $m.token-file=$T/token-b"
+    done
+    start_itsmigd --name a "$@"
+}
+start_a bookworm
+
+# ---- the documents ---------------------------------------------------------------
+
+use_itsmigd b
+api GET /v1/host
+check_json "B publishes trixie's register set: minor version 1, 362 registers and their digest" \
+    ".minor_version == 1 and .vcpu_registers.available == true and .vcpu_registers.count == 362 and .vcpu_registers.digest == \"$(jq -r .vcpu_registers.digest "$probe/trixie.json")\""
+check_json "B's vITS facts are unknown, with the reason" \
+    '.its_semantics.source == "unknown" and (.its_semantics.reason | length) > 0'
+if grep -q "vcpu-registers-file .*trixie.json: register set sha256:" "$ITSMIGD_LOG"; then
+    ok "B logs the declared register set once"
+else
+    not_ok "B logs the declared register set once"
+    diag_file "$ITSMIGD_LOG" 20
+fi
+
+# ---- a guest on A (bookworm) -----------------------------------------------------
+
+use_itsmigd a
+cat >"$T/g1.xml" <<'EOF'
+<domain type='test'>
+  <name>g1</name>
+  <memory>1048576</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
+  <features><gic version='3'/></features>
+  <cpu mode='host-passthrough'/>
+</domain>
+EOF
+vsh define "$T/g1.xml" && vsh start g1 || bail "cannot start g1"
+bookworm_digest=$(jq -r .vcpu_registers.digest "$probe/bookworm.json")
+domain_has() {
+    api GET /v1/domains/g1
+    [ "$API_STATUS" = 200 ] && [ "$(jbody "$1")" = true ]
+}
+if wait_for "domain_has '.profile.its_metadata.host.vcpu_registers_digest == \"$bookworm_digest\" and .profile.its_metadata.host.vcpu_registers == 345'" 10; then
+    ok "the guest's record carries bookworm's register digest and count"
+else
+    not_ok "the guest's record carries bookworm's register digest and count"
+    api_diag
+fi
+vsh dumpxml g1
+if grep -q "vcpu-registers-digest=\"$bookworm_digest\"" "$T/virsh.out"; then
+    ok "libvirt holds the digest in the itsmig record"
+else
+    not_ok "libvirt holds the digest in the itsmig record"
+    diag_file "$T/virsh.out" 40
+fi
+
+preflight() { # DOMAIN BODY
+    api POST "/v1/domains/$1/preflight" -H 'Content-Type: application/json' -d "$2"
+}
+
+preflight g1 '{"destination":"b"}'
+check_json "bookworm to trixie: refused, ID_AA64MMFR1_EL1 outside trixie's writable mask" \
+    '.allowed == false and ([.blockers[] | select(.code == "vcpu-register-value-unsupported") | .message | test("ID_AA64MMFR1_EL1") and test("writable mask")] == [true]) and ([.blockers[].code] | index("vcpu-registers-missing")) == null'
+preflight g1 '{"destination":"c"}'
+check_json "bookworm to trixie-backports: allowed, one-way (16 registers bookworm lacks)" \
+    '.allowed == true and ([.warnings[] | select(.code == "one-way-move") | .message | test("could not come back to hostA") and test("16 of which")] == [true])'
+
+api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":["b","c"]}'
+check_json "matrix from bookworm: B blocked both ways, C allowed there and blocked back" \
+    '([.domains[] | select(.name == "g1") | .cells[] | {(.host): [.allowed, .back_allowed]}] | add) == {"b": [false, false], "c": [true, false]}'
+check_json "matrix: the way back from C is blocked by the registers bookworm lacks" \
+    '[.domains[] | select(.name == "g1") | .cells[] | select(.host == "c") | .back_blockers | index("vcpu-registers-missing") != null] == [true]'
+
+# ---- A on trixie: trixie <-> trixie-backports ------------------------------------
+
+use_itsmigd a
+stop_itsmigd
+start_a trixie
+# The test driver's state went with A's connection: the guest starts anew.
+vsh define "$T/g1.xml" && vsh start g1 || bail "cannot start g1 again"
+trixie_digest=$(jq -r .vcpu_registers.digest "$probe/trixie.json")
+if wait_for "domain_has '.profile.its_metadata.host.vcpu_registers_digest == \"$trixie_digest\"'" 10; then
+    ok "started on trixie, the guest's record carries trixie's digest"
+else
+    not_ok "started on trixie, the guest's record carries trixie's digest"
+    api_diag
+fi
+preflight g1 '{"destination":"c"}'
+check_json "trixie to trixie-backports: refused, TCR2_EL1, PIRE0_EL1, PIR_EL1 missing" \
+    '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("lacks 3 of") and test("TCR2_EL1, PIRE0_EL1, PIR_EL1")] == [true])'
+api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":["c"]}'
+check_json "matrix from trixie: the way back from trixie-backports is blocked too (registers trixie lacks)" \
+    '([.domains[] | select(.name == "g1") | .cells[] | select(.host == "c") | [.allowed, .back_allowed, (.back_blockers | index("vcpu-registers-missing") != null)]] == [[false, false, true]])'
+
+# ---- the hook: the record's digest names the source's set -------------------------
+
+# g1 as if it arrived from a host that is no peer, whose record names the set
+# C (trixie-backports) has: A (trixie) knows it from asking C above.
+backports_digest=$(jq -r .vcpu_registers.digest "$probe/trixie-backports.json")
+vsh dumpxml g1
+sed -e "s/vcpu-registers-digest=\"$trixie_digest\"/vcpu-registers-digest=\"$backports_digest\"/" \
+    -e 's/vcpu-registers="362"/vcpu-registers="361"/' -e 's/name="hostA"/name="elsewhere"/' \
+    -e 's/<name>g1</<name>g2</' -e '/<uuid>/d' "$T/virsh.out" >"$T/g2-incoming.xml"
+grep -q "$backports_digest" "$T/g2-incoming.xml" || bail "no digest to replace in g1's XML"
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g2-incoming.xml"
+check_json "hook on trixie: a guest whose record names trixie-backports' set is refused, registers named" \
+    '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("record names, as backports has it") and test("KVM_REG_ARM_VENDOR_HYP_BMAP_2")] == [true])'
+# A saved image carries the same record: the hook gates its restore the same way.
+env -i LC_ALL=C PATH=/usr/bin:/bin ITSMIG_CONFIG="$ITSMIGD_CONF" \
+    "$builddir/client/hooks/itsmig-hook" g2 restore begin - <"$T/g2-incoming.xml" \
+    >"$T/hook.out" 2>"$T/hook.err"
+hook_rc=$?
+if [ "$hook_rc" = 1 ] && grep -q '^itsmig: refusing restore of g2: .*vcpu-registers-missing: ' "$T/hook.err"; then
+    ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing"
+else
+    not_ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing" \
+        "exit $hook_rc"
+    diag_file "$T/hook.err" 5
+fi
+sed -e "s/$backports_digest/sha256:$(printf '%064d' 7)/" "$T/g2-incoming.xml" >"$T/g3-incoming.xml"
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g3-incoming.xml"
+check_json "hook: a digest no known host has is reported as unknown, not silence" \
+    '.allowed == true and ([.warnings[] | select(.code == "vcpu-registers-unknown") | .message | test("which no known host has")] == [true])'
+
+# ---- bad register sets ---------------------------------------------------------------
+
+bad_regs() { # PEER MESSAGE-REGEX
+    preflight g1 "{\"destination\":\"$1\"}"
+    if [ "$API_STATUS" = 502 ] && [ "$(jbody ".error.code == \"invalid-host-caps\" and (.error.message | test(\"$2\"))")" = true ]; then
+        ok "a peer with $1 is refused: invalid-host-caps naming the member"
+    else
+        not_ok "a peer with $1 is refused: invalid-host-caps naming the member" \
+            "status $API_STATUS" "body: $API_BODY"
+    fi
+}
+bad_regs regs-unsorted 'vcpu_registers: registers\\[11\\]: id 0x[0-9a-f]+ is out of order'
+bad_regs regs-duplicate 'vcpu_registers: registers\\[11\\]: id 0x[0-9a-f]+ is listed twice'
+bad_regs regs-count 'vcpu_registers: registers: 362 registers, but count says 363'
+bad_regs regs-digest 'vcpu_registers: digest: does not match the registers listed'
+bad_regs regs-value 'vcpu_registers.registers\\[[0-9]+\\].value: id 0x6030000000100000 is not an ID or firmware register'
+bad_regs regs-size 'vcpu_registers.registers\\[[0-9]+\\]: id 0x6090000000130000 has a size of 4096 bits'
+bad_regs regs-oversized 'vcpu_registers: count: 5000 is outside 1..4096'
+api GET /v1/health
+check_json "itsmigd A still serves after the bad peers" '.status == "ok"'
+is "$(pid_alive "$ITSMIGD_PID" && echo yes)" yes "itsmigd A is still running"
+
+preflight g1 '{"destination":"old"}'
+check_json "a peer of minor version 0 works: allowed, its register set reported unknown" \
+    '.allowed == true and ([.warnings[] | select(.code == "vcpu-registers-unknown") | .message | test("old.s itsmig predates the register set")] == [true])'
+
+done_testing
