@@ -40,8 +40,22 @@ struct ItsmigdHttpServer {
     Listener tcp_listener;
 
     GMutex token_lock;
-    char *token;
+    GPtrArray *peer_tokens; /* PeerToken *: who may call over TCP */
 };
+
+/* A peer's own credential: the token it presents ([peer NAME] accept-token-file). */
+typedef struct {
+    char *name;
+    char *token;
+} PeerToken;
+
+static void peer_token_free(PeerToken *p)
+{
+    explicit_bzero(p->token, strlen(p->token));
+    g_free(p->token);
+    g_free(p->name);
+    g_free(p);
+}
 
 struct ItsmigdHttpRequest {
     Listener *listener;
@@ -52,6 +66,7 @@ struct ItsmigdHttpRequest {
     gboolean responded;
     gboolean failed; /* a reply could not be queued: drop the connection */
     ItsmigdRouteMatch match;
+    char *peer; /* the peer a TCP request authenticated as; NULL on the unix socket */
     GHashTable *query;
     GByteArray *body;
     gboolean body_too_large;
@@ -231,6 +246,11 @@ const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
     return &req->listener->server->limits;
 }
 
+const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req)
+{
+    return req->peer;
+}
+
 const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index)
 {
     return index < req->match.n_params ? req->match.params[index] : NULL;
@@ -293,25 +313,36 @@ const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
 
 /* ---- dispatch ------------------------------------------------------------------- */
 
-static gboolean token_matches(ItsmigdHttpServer *server, const char *header)
+/* Compares every byte of @expected whatever @given is, so that timing does
+ * not tell how much of a guess was right. */
+static gboolean secret_equal(const char *given, const char *expected)
 {
-    gboolean ok;
-    gsize a, b;
-    unsigned char diff = 0;
+    gsize a = strlen(given), b = strlen(expected);
+    unsigned char diff = a != b;
+
+    for (gsize i = 0; i < b; i++)
+        diff |= (unsigned char)(expected[i] ^ (i < a ? given[i] : 0));
+    return diff == 0;
+}
+
+/* The peer whose token @header carries, or NULL.  Every peer's token is
+ * compared, so that timing does not tell which peer a guess was near. */
+static char *peer_of_token(ItsmigdHttpServer *server, const char *header)
+{
+    char *found = NULL;
 
     if (!header || g_ascii_strncasecmp(header, "Bearer ", 7) != 0)
-        return FALSE;
+        return NULL;
     header += 7;
     g_mutex_lock(&server->token_lock);
-    a = strlen(header);
-    b = server->token ? strlen(server->token) : 0;
-    /* Compare every byte of the token whatever the input, so that timing
-     * does not tell how much of a guess was right. */
-    for (gsize i = 0; i < b; i++)
-        diff |= (unsigned char)(server->token[i] ^ (i < a ? header[i] : 0));
-    ok = server->token && a == b && diff == 0;
+    for (guint i = 0; i < server->peer_tokens->len; i++) {
+        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
+
+        if (secret_equal(header, p->token) && !found)
+            found = g_strdup(p->name);
+    }
     g_mutex_unlock(&server->token_lock);
-    return ok;
+    return found;
 }
 
 static gboolean is_type(const char *value, const char *type)
@@ -349,11 +380,14 @@ static void begin_request(ItsmigdHttpRequest *req)
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_URL_TOO_LONG, msg);
         return;
     }
-    if (req->listener->tcp &&
-        !token_matches(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION))) {
-        reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a valid bearer token is required",
-                         MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
-        return;
+    if (req->listener->tcp) {
+        req->peer =
+            peer_of_token(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (!req->peer) {
+            reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a peer's bearer token is required",
+                             MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
+            return;
+        }
     }
 
     q = strchr(req->uri, '?');
@@ -375,9 +409,10 @@ static void begin_request(ItsmigdHttpRequest *req)
             return;
         }
     }
-    if ((route->flags & ITSMIGD_ROUTE_LOCAL_ONLY) && req->listener->tcp) {
+    if (!(route->flags & ITSMIGD_ROUTE_PEER) && req->listener->tcp) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
-                                         "this resource is served on the unix socket only");
+                                         "this resource is served on the unix socket only; "
+                                         "peers get capabilities and incoming migrations");
         return;
     }
     if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY)) {
@@ -543,6 +578,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     itsmigd_route_match_clear(&req->match);
     g_clear_pointer(&req->query, g_hash_table_unref);
+    g_clear_pointer(&req->peer, g_free);
     g_clear_pointer(&req->body, g_byte_array_unref);
     g_clear_pointer(&req->json, json_node_unref);
     g_free(req->uri);
@@ -624,6 +660,7 @@ ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHt
     server->tcp_listener.fd = -1;
     server->tcp_listener.tcp = TRUE;
     g_mutex_init(&server->token_lock);
+    server->peer_tokens = g_ptr_array_new_with_free_func((GDestroyNotify)peer_token_free);
     return server;
 }
 
@@ -650,9 +687,7 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
         return;
     listener_stop(&server->unix_listener);
     listener_stop(&server->tcp_listener);
-    if (server->token)
-        explicit_bzero(server->token, strlen(server->token));
-    g_free(server->token);
+    g_ptr_array_unref(server->peer_tokens);
     g_mutex_clear(&server->token_lock);
     g_free(server);
 }
@@ -755,13 +790,14 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
 
 gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
                                         const char *cert_file, const char *key_file,
-                                        const char *token, GError **error)
+                                        const GPtrArray *peers, GError **error)
 {
     Listener *l = &server->tcp_listener;
     g_autofree char *addr = NULL;
     g_autoptr(GError) local = NULL;
     struct sockaddr_storage ss = { 0 };
     guint16 port;
+    gsize key_len;
     unsigned int flags = MHD_USE_TLS;
 
     if (!itsmigd_config_parse_listen(listen, &addr, &port, error))
@@ -783,11 +819,11 @@ gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *l
             goto bad_addr;
     }
     if (!g_file_get_contents(cert_file, &l->cert_pem, NULL, &local) ||
-        !g_file_get_contents(key_file, &l->key_pem, NULL, &local)) {
+        !itsmigd_config_read_secret(key_file, &l->key_pem, &key_len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "TLS: %s", local->message);
         return FALSE;
     }
-    itsmigd_http_server_set_token(server, token);
+    itsmigd_http_server_set_peers(server, peers);
     if (!start_mhd(server, l, flags, (struct sockaddr *)&ss, error)) {
         g_prefix_error(error, "%s: ", listen);
         return FALSE;
@@ -799,12 +835,23 @@ bad_addr:
     return FALSE;
 }
 
-void itsmigd_http_server_set_token(ItsmigdHttpServer *server, const char *token)
+void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *peers)
 {
+    g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func((GDestroyNotify)peer_token_free);
+
+    for (guint i = 0; peers && i < peers->len; i++) {
+        const ItsmigdPeerConfig *peer = g_ptr_array_index(peers, i);
+        PeerToken *p;
+
+        if (!peer->accept_token)
+            continue;
+        p = g_new0(PeerToken, 1);
+        p->name = g_strdup(peer->name);
+        p->token = g_strdup(peer->accept_token);
+        g_ptr_array_add(fresh, p);
+    }
     g_mutex_lock(&server->token_lock);
-    if (server->token)
-        explicit_bzero(server->token, strlen(server->token));
-    g_free(server->token);
-    server->token = g_strdup(token);
+    g_ptr_array_unref(server->peer_tokens);
+    server->peer_tokens = g_steal_pointer(&fresh);
     g_mutex_unlock(&server->token_lock);
 }

@@ -162,11 +162,9 @@ static gboolean on_reload(gpointer data)
         old->reconnect_max = fresh->reconnect_max;
         virt_options_from(old, &vo);
         itsmigd_virt_set_options(self->d.virt, &vo);
-        if (old->listen && fresh->token && g_strcmp0(old->listen, fresh->listen) == 0) {
-            itsmigd_http_server_set_token(self->http, fresh->token);
-            g_free(old->token);
-            old->token = g_strdup(fresh->token);
-        }
+        /* Each peer's token, added, replaced or withdrawn at once. */
+        if (old->listen && g_strcmp0(old->listen, fresh->listen) == 0)
+            itsmigd_http_server_set_peers(self->http, fresh->peers);
         /* [host], [policy], [hook], [peers] and the peers apply at once. */
         for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
             g_free(old->declared[f]);
@@ -252,9 +250,9 @@ static gboolean start_http(Itsmigd *self, GError **error)
         g_message("API on unix socket %s", c->socket);
     if (c->listen) {
         if (!itsmigd_http_server_listen_tcp(self->http, c->listen, c->tls_cert, c->tls_key,
-                                            c->token, error))
+                                            c->peers, error))
             return FALSE;
-        g_message("API on https://%s (bearer token required)", c->listen);
+        g_message("API on https://%s for peers (each with its own bearer token)", c->listen);
     }
     return TRUE;
 }

@@ -24,8 +24,10 @@ port_hang=$((base + 2))
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+chmod 600 "$T/key.pem"
 echo "token-of-b-0123456789" >"$T/token-b"
 echo "token-of-c-0123456789" >"$T/token-c"
+chmod 600 "$T"/token-*
 
 /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" hang "$port_hang" "$T/cert.pem" "$T/key.pem" \
     "$T/fake-hang.pid" >"$T/fake-hang.log" 2>&1 &
@@ -39,14 +41,16 @@ host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
     echo "--set policy.check-emulated=true"
 }
-tls_sets() { # PORT TOKEN-FILE
+tls_sets() { # PORT
     echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem --set api.token-file=$2"
+    echo "--set api.tls-key=$T/key.pem"
 }
 
 # B and C: destinations on libvirt's in-process test driver.
-start_itsmigd --name b --uri test:///default $(host_sets hostB 0,1 1) $(tls_sets "$port_b" "$T/token-b")
-start_itsmigd --name c --uri test:///default $(host_sets hostC 0 0) $(tls_sets "$port_c" "$T/token-c")
+start_itsmigd --name b --uri test:///default $(host_sets hostB 0,1 1) $(tls_sets "$port_b") \
+    --set "peer a.accept-token-file=$T/token-b"
+start_itsmigd --name c --uri test:///default $(host_sets hostC 0 0) $(tls_sets "$port_c") \
+    --set "peer a.accept-token-file=$T/token-c"
 
 # A: the source, on the private libvirtd.  A connection held open keeps the
 # test driver's state while itsmigd is killed and restarted.
