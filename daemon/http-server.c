@@ -18,6 +18,7 @@
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
 #include "daemon/http-server.h"
+#include "daemon/migration-record.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
@@ -249,6 +250,24 @@ const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
 const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req)
 {
     return req->peer;
+}
+
+char *itsmigd_http_request_peer_mac(ItsmigdHttpRequest *req, const char *uuid, const char *job)
+{
+    ItsmigdHttpServer *server = req->listener->server;
+    char *mac = NULL;
+
+    if (!req->peer)
+        return NULL;
+    g_mutex_lock(&server->token_lock);
+    for (guint i = 0; i < server->peer_tokens->len && !mac; i++) {
+        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
+
+        if (!strcmp(p->name, req->peer))
+            mac = itsmigd_migration_mac(p->token, uuid, job);
+    }
+    g_mutex_unlock(&server->token_lock);
+    return mac;
 }
 
 const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index)

@@ -47,6 +47,9 @@ ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req);
 const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req);
 /* The [peer NAME] a TCP request authenticated as; NULL on the unix socket. */
 const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req);
+/* itsmigd_migration_mac() under the calling peer's token (which stays in
+ * this layer); NULL on the unix socket. */
+char *itsmigd_http_request_peer_mac(ItsmigdHttpRequest *req, const char *uuid, const char *job);
 const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index);
 /* The decoded query parameter, NULL when absent. */
 const char *itsmigd_http_request_query(ItsmigdHttpRequest *req, const char *key);

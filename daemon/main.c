@@ -72,6 +72,7 @@ static void orchestrator_limits_from(const ItsmigdConfig *c, ItsmigdOrchestrator
     l->total_timeout = c->total_timeout;
     l->keep_finished = c->keep_finished;
     l->qemu_log_dir = c->qemu_log_dir;
+    l->hook_record_dir = c->hook_record_dir;
 }
 
 static void on_virt_changed(ItsmigdVirt *virt, gpointer data)

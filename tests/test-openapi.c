@@ -301,9 +301,10 @@ static long expected_status(const char *method, const char *path)
         /* No job has that id. */
         { "GET", "/v1/migrations/{id}", 404 },
         { "DELETE", "/v1/migrations/{id}", 404 },
-        /* "test" runs: never destroyed; the test driver cannot attach. */
+        /* "test" runs and never arrived by migration: no action on it. */
+        { "POST", "/v1/incoming/{uuid}/resume", 409 },
         { "POST", "/v1/incoming/{uuid}/destroy", 409 },
-        { "POST", "/v1/incoming/{uuid}/attach", 502 },
+        { "POST", "/v1/incoming/{uuid}/attach", 409 },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(special); i++)

@@ -125,6 +125,18 @@ check_json "preflight, quiesce, pause and the save verification ran and ended we
     '[.phases[] | select(.outcome == "ok") | .phase] == ["preflight","quiesce-devices","pause-vcpus","verify-its-save","rollback"]'
 check_json "the save was verified from the QEMU log (no error), the verdict kept" \
     '.its_save.checked == true and .its_save.method == "qemu-log" and .its_save.errors == [] and .verdict.allowed == true and .destination_hostname == "hostB"'
+# Before detaching anything, the job wrote its record into the live metadata,
+# to travel with the guest: the destination acts only for this job, only for
+# the peer whose token gives this MAC, and attaches only devices listed there.
+want_mac=$(printf 'itsmig-migration:%s:%s' "$UUID" "$ID" |
+    openssl dgst -sha256 -hmac "$(cat "$T/token-b")" | awk '{print $NF}')
+vsh metadata g1 urn:itsmig:migration:1 --live
+if grep -q "<migration job=\"$ID\" peer-mac=\"$want_mac\"" "$T/virsh.out"; then
+    ok "the migration record in g1's live metadata names the job and the MAC under b's token"
+else
+    not_ok "the migration record in g1's live metadata names the job and the MAC under b's token" \
+        "want job $ID mac $want_mac" "$(cat "$T/virsh.out")"
+fi
 check_json "rollback resumed the guest; the destination never had it" \
     '.rollback.resumed == true and .facts.source == "running" and .facts.destination == "absent" and .attention == null'
 is "$(domstate)" running "g1 runs on A again"
