@@ -33,7 +33,11 @@ static const NumericKey numeric_keys[] = {
     NUM("api", "max-domain-xml", max_domain_xml, 65536, 16 * 1024 * 1024),
     NUM("api", "max-url", max_url, 64, 65536),
     NUM("api", "max-connections", max_connections, 1, 65536),
+    NUM("api", "max-connections-per-user", max_connections_per_user, 1, 65536),
+    NUM("api", "peer-max-connections", peer_max_connections, 1, 65536),
+    NUM("api", "max-connections-per-address", max_connections_per_address, 1, 65536),
     NUM("api", "connection-timeout", connection_timeout, 1, 86400),
+    NUM("api", "request-timeout", request_timeout, 1, 3600),
     NUM("api", "event-buffer", event_buffer, 16, 1000000),
     NUM("api", "max-event-streams", max_event_streams, 1, 10000),
     NUM("hook", "timeout", hook_timeout, 1, 300),
@@ -104,7 +108,11 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->max_domain_xml = 4 * 1024 * 1024;
     c->max_url = 2048;
     c->max_connections = 256;
+    c->max_connections_per_user = 32;
+    c->peer_max_connections = 128;
+    c->max_connections_per_address = 8;
     c->connection_timeout = 30;
+    c->request_timeout = 10;
     c->event_buffer = 1024;
     c->max_event_streams = 64;
     c->state_dir = g_strdup(LOCALSTATEDIR "/lib/itsmigd");

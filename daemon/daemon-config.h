@@ -50,8 +50,12 @@ typedef struct {
     gsize max_body;
     gsize max_domain_xml;
     gsize max_url;
-    unsigned int max_connections;
+    unsigned int max_connections;             /* the unix socket's */
+    unsigned int max_connections_per_user;    /* unix socket, each uid but root */
+    unsigned int peer_max_connections;        /* the TCP listener's */
+    unsigned int max_connections_per_address; /* TCP, each client address */
     unsigned int connection_timeout;
+    unsigned int request_timeout;
     unsigned int event_buffer;
     unsigned int max_event_streams;
 

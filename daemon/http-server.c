@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -30,7 +31,22 @@ typedef struct {
     char *path; /* the unix socket we created, removed on stop */
     char *cert_pem;
     char *key_pem;
+
+    /* Open connections (MHD_Connection * -> Conn *) and, on the unix socket,
+     * how many each uid holds: the reaper's and the per-user budget's. */
+    GMutex conn_lock;
+    GHashTable *conns;
+    GHashTable *per_uid;
 } Listener;
+
+/* A connection from accept to close.  @fd is our own duplicate, so that the
+ * reaper never shuts down a descriptor libmicrohttpd has closed and reused. */
+typedef struct {
+    int fd;
+    gint64 uid;         /* unix socket: the client's; -1 otherwise */
+    gint64 deadline_us; /* monotonic: the request must be complete by then; 0 none */
+    gboolean cut;
+} Conn;
 
 struct ItsmigdHttpServer {
     ItsmigDaemon *daemon;
@@ -42,6 +58,12 @@ struct ItsmigdHttpServer {
 
     GMutex token_lock;
     GPtrArray *peer_tokens; /* PeerToken *: who may call over TCP */
+
+    /* Cuts connections whose request is not complete in time. */
+    GThread *reaper;
+    GMutex reaper_lock;
+    GCond reaper_cond;
+    gboolean stopping;
 };
 
 /* A peer's own credential: the token it presents ([peer NAME] accept-token-file). */
@@ -330,6 +352,140 @@ const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
     return req->body ? (const char *)req->body->data : "";
 }
 
+/* ---- connection budgets and deadlines ------------------------------------------------ */
+
+/* Sets the deadline of @mc's connection: @timeout_s from now, or none (0). */
+static void conn_deadline(Listener *l, struct MHD_Connection *mc, unsigned int timeout_s)
+{
+    Conn *c;
+
+    g_mutex_lock(&l->conn_lock);
+    c = g_hash_table_lookup(l->conns, mc);
+    if (c)
+        c->deadline_us = timeout_s ? g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC : 0;
+    g_mutex_unlock(&l->conn_lock);
+}
+
+static void conn_cut(Conn *c)
+{
+    if (!c->cut)
+        shutdown(c->fd, SHUT_RDWR);
+    c->cut = TRUE;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    Listener *l = cls;
+    const ItsmigdHttpLimits *limits = &l->server->limits;
+    Conn *c;
+
+    g_mutex_lock(&l->conn_lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = g_new0(Conn, 1);
+        c->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        c->uid = -1;
+        /* The clock runs from accept: a stalled TLS handshake counts. */
+        c->deadline_us = g_get_monotonic_time() + limits->request_timeout * G_USEC_PER_SEC;
+        if (!l->tcp && c->fd >= 0) {
+            struct ucred cred;
+            socklen_t len = sizeof(cred);
+
+            if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
+                                                               GINT_TO_POINTER(cred.uid)));
+
+                c->uid = cred.uid;
+                g_hash_table_insert(l->per_uid, GINT_TO_POINTER(cred.uid),
+                                    GUINT_TO_POINTER(n + 1));
+                /* root (the hook, the administrator) only meets the total. */
+                if (cred.uid != 0 && n >= limits->max_connections_per_user) {
+                    g_debug("http: uid %u holds %u connections on the unix socket; refusing "
+                            "one more ([api] max-connections-per-user)",
+                            (unsigned int)cred.uid, n);
+                    conn_cut(c);
+                }
+            }
+        }
+        g_hash_table_insert(l->conns, mc, c);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        c = g_hash_table_lookup(l->conns, mc);
+        if (c) {
+            if (c->uid >= 0) {
+                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
+                                                               GINT_TO_POINTER(c->uid)));
+
+                if (n > 1)
+                    g_hash_table_insert(l->per_uid, GINT_TO_POINTER(c->uid),
+                                        GUINT_TO_POINTER(n - 1));
+                else
+                    g_hash_table_remove(l->per_uid, GINT_TO_POINTER(c->uid));
+            }
+            g_hash_table_remove(l->conns, mc);
+        }
+    }
+    g_mutex_unlock(&l->conn_lock);
+    (void)socket_context;
+}
+
+static void conn_free(Conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    g_free(c);
+}
+
+static guint reap(Listener *l, gint64 now)
+{
+    GHashTableIter iter;
+    gpointer value;
+    guint n = 0;
+
+    if (!l->conns)
+        return 0;
+    g_mutex_lock(&l->conn_lock);
+    g_hash_table_iter_init(&iter, l->conns);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        Conn *c = value;
+
+        if (!c->cut && c->fd >= 0 && c->deadline_us && now > c->deadline_us) {
+            conn_cut(c);
+            n++;
+        }
+    }
+    g_mutex_unlock(&l->conn_lock);
+    return n;
+}
+
+static gpointer reaper_thread(gpointer data)
+{
+    ItsmigdHttpServer *server = data;
+
+    g_mutex_lock(&server->reaper_lock);
+    while (!server->stopping) {
+        gint64 now;
+        guint cut;
+
+        g_cond_wait_until(&server->reaper_cond, &server->reaper_lock,
+                          g_get_monotonic_time() + G_USEC_PER_SEC / 5);
+        if (server->stopping)
+            break;
+        g_mutex_unlock(&server->reaper_lock);
+        now = g_get_monotonic_time();
+        cut = reap(&server->unix_listener, now) + reap(&server->tcp_listener, now);
+        if (cut)
+            g_debug("http: closed %u connection(s) that sent no complete request within %u s "
+                    "([api] request-timeout)",
+                    cut, server->limits.request_timeout);
+        g_mutex_lock(&server->reaper_lock);
+    }
+    g_mutex_unlock(&server->reaper_lock);
+    return NULL;
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
 /* Compares every byte of @expected whatever @given is, so that timing does
@@ -536,6 +692,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->started = TRUE;
         req->method = method;
         begin_request(req);
+        if (req->responded)
+            conn_deadline(req->listener, conn, 0);
         /* Every path that does not match a route has replied. */
         return req->failed || (!req->responded && !req->match.route) ? MHD_NO : MHD_YES;
     }
@@ -551,6 +709,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* The whole request is here: no deadline while it is handled and
+     * answered (an event stream lasts). */
+    conn_deadline(req->listener, conn, 0);
     if (!req->responded)
         finish_request(req);
     return req->failed ? MHD_NO : MHD_YES;
@@ -587,6 +748,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!req)
         return;
+    /* A kept-alive connection has as long for its next request. */
+    conn_deadline(l, conn, l->server->limits.request_timeout);
     if (req->started) {
         const ItsmigdRoute *route = req->match.route;
 
@@ -628,7 +791,7 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_POLL | MHD_USE_ERROR_LOG | extra_flags;
     size_t pool = MAX((size_t)32768, server->limits.max_url * 2 + 16384);
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[20];
     int n = 0;
 
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
@@ -637,7 +800,11 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
         OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
     if (addr)
         OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)addr);
-    OPT(MHD_OPTION_CONNECTION_LIMIT, server->limits.max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT,
+        l->tcp ? server->limits.peer_max_connections : server->limits.max_connections, NULL);
+    if (l->tcp)
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, server->limits.max_connections_per_address, NULL);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, l);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, server->limits.connection_timeout, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
     OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
@@ -666,6 +833,21 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     return TRUE;
 }
 
+static void listener_init(Listener *l)
+{
+    l->fd = -1;
+    g_mutex_init(&l->conn_lock);
+    l->conns = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)conn_free);
+    l->per_uid = g_hash_table_new(NULL, NULL);
+}
+
+static void listener_clear(Listener *l)
+{
+    g_hash_table_unref(l->conns);
+    g_hash_table_unref(l->per_uid);
+    g_mutex_clear(&l->conn_lock);
+}
+
 ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
                                            const ItsmigdRoute *routes, gsize n_routes)
 {
@@ -675,9 +857,12 @@ ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHt
     server->limits = *limits;
     server->routes = routes;
     server->n_routes = n_routes;
-    server->unix_listener.fd = -1;
-    server->tcp_listener.fd = -1;
+    listener_init(&server->unix_listener);
+    listener_init(&server->tcp_listener);
     server->tcp_listener.tcp = TRUE;
+    g_mutex_init(&server->reaper_lock);
+    g_cond_init(&server->reaper_cond);
+    server->reaper = g_thread_new("itsmigd-reaper", reaper_thread, server);
     g_mutex_init(&server->token_lock);
     server->peer_tokens = g_ptr_array_new_with_free_func((GDestroyNotify)peer_token_free);
     return server;
@@ -706,6 +891,15 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
         return;
     listener_stop(&server->unix_listener);
     listener_stop(&server->tcp_listener);
+    g_mutex_lock(&server->reaper_lock);
+    server->stopping = TRUE;
+    g_cond_signal(&server->reaper_cond);
+    g_mutex_unlock(&server->reaper_lock);
+    g_thread_join(server->reaper);
+    g_mutex_clear(&server->reaper_lock);
+    g_cond_clear(&server->reaper_cond);
+    listener_clear(&server->unix_listener);
+    listener_clear(&server->tcp_listener);
     g_ptr_array_unref(server->peer_tokens);
     g_mutex_clear(&server->token_lock);
     g_free(server);

@@ -19,8 +19,13 @@ typedef struct {
     gsize max_body;
     gsize max_domain_xml;
     gsize max_url;
-    unsigned int max_connections;
-    unsigned int connection_timeout;
+    unsigned int max_connections;      /* the unix socket's */
+    unsigned int max_connections_per_user; /* unix socket, each uid but root's */
+    unsigned int peer_max_connections; /* TCP's, a budget apart */
+    unsigned int max_connections_per_address; /* TCP, each client address */
+    unsigned int connection_timeout;   /* idle seconds */
+    unsigned int request_timeout;      /* seconds from accept (TLS handshake included) or
+                                        * the last reply to a complete request */
     unsigned int max_event_streams;
 } ItsmigdHttpLimits;
 

@@ -146,7 +146,11 @@ static gboolean on_reload(gpointer data)
         if (old->max_body != fresh->max_body || old->max_url != fresh->max_url ||
             old->max_domain_xml != fresh->max_domain_xml ||
             old->max_connections != fresh->max_connections ||
+            old->max_connections_per_user != fresh->max_connections_per_user ||
+            old->peer_max_connections != fresh->peer_max_connections ||
+            old->max_connections_per_address != fresh->max_connections_per_address ||
             old->connection_timeout != fresh->connection_timeout ||
+            old->request_timeout != fresh->request_timeout ||
             old->event_buffer != fresh->event_buffer ||
             old->max_event_streams != fresh->max_event_streams || old->socket_mode != fresh->socket_mode ||
             g_strcmp0(old->socket_group, fresh->socket_group))
@@ -216,7 +220,11 @@ static gboolean start_http(Itsmigd *self, GError **error)
         .max_domain_xml = c->max_domain_xml,
         .max_url = c->max_url,
         .max_connections = c->max_connections,
+        .max_connections_per_user = c->max_connections_per_user,
+        .peer_max_connections = c->peer_max_connections,
+        .max_connections_per_address = c->max_connections_per_address,
         .connection_timeout = c->connection_timeout,
+        .request_timeout = c->request_timeout,
         .max_event_streams = c->max_event_streams,
     };
     int n = sd_listen_fds(1);

@@ -117,6 +117,10 @@ static void test_defaults(void)
     g_assert_cmpuint(c->max_url, ==, 2048);
     g_assert_cmpuint(c->max_connections, ==, 256);
     g_assert_cmpuint(c->connection_timeout, ==, 30);
+    g_assert_cmpuint(c->max_connections_per_user, ==, 32);
+    g_assert_cmpuint(c->peer_max_connections, ==, 128);
+    g_assert_cmpuint(c->max_connections_per_address, ==, 8);
+    g_assert_cmpuint(c->request_timeout, ==, 10);
     g_assert_cmpuint(c->event_buffer, ==, 1024);
     g_assert_cmpuint(c->max_event_streams, ==, 64);
     g_assert_cmpstr(c->state_dir, ==, LOCALSTATEDIR "/lib/itsmigd");
@@ -281,7 +285,11 @@ static const struct {
     {"api", "max-body", "1023", "67108865"},
     {"api", "max-url", "63", "65537"},
     {"api", "max-connections", "0", "65537"},
+    {"api", "max-connections-per-user", "0", "65537"},
+    {"api", "peer-max-connections", "0", "65537"},
+    {"api", "max-connections-per-address", "0", "65537"},
     {"api", "connection-timeout", "0", "86401"},
+    {"api", "request-timeout", "0", "3601"},
     {"api", "event-buffer", "15", "1000001"},
     {"api", "max-event-streams", "0", "10001"},
     {"api", "max-domain-xml", "65535", "16777217"},
