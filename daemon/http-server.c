@@ -604,7 +604,16 @@ static void begin_request(ItsmigdHttpRequest *req)
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
             return;
         }
-        if (length && g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
+        /* libmicrohttpd cannot answer before a request has ended, and a
+         * chunked body announces no end: it would have to be read whole,
+         * however long, before its 413.  Our clients send Content-Length. */
+        if (!length) {
+            reply_error_with(req, ITSMIG_ERROR_LENGTH_REQUIRED,
+                             "a body needs a Content-Length (chunked bodies are not taken)",
+                             MHD_HTTP_HEADER_CONNECTION, "close");
+            return;
+        }
+        if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
             n > body_limit(req)) {
             g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT
                                                    " bytes",
