@@ -94,6 +94,15 @@ record "$U_OLD" old $((2 * 86400))
 # Arrived from c.
 domain other "$U_OTHER" "$(meta "$JOB" "$(mac "$TOKEN_C" "$U_OTHER" "$JOB")")"
 record "$U_OTHER" other 60
+# Arrived from a, but the hook record is a FIFO, or a symlink to a good record.
+U_FIFO=6b1d0f2e-0000-4000-8000-000000000005
+U_LINK=6b1d0f2e-0000-4000-8000-000000000006
+domain fifo "$U_FIFO" "$(meta "$JOB" "$(mac "$TOKEN_A" "$U_FIFO" "$JOB")")"
+mkfifo "$T/records/$U_FIFO.json"
+domain link "$U_LINK" "$(meta "$JOB" "$(mac "$TOKEN_A" "$U_LINK" "$JOB")")"
+record "$U_LINK" link 60
+mv "$T/records/$U_LINK.json" "$T/elsewhere.json"
+ln -s "$T/elsewhere.json" "$T/records/$U_LINK.json"
 
 start_itsmigd --name b --set "hook.record-dir=$T/records" \
     --set "api.listen=127.0.0.1:$port" --set "api.tls-cert=$T/cert.pem" \
@@ -102,7 +111,7 @@ start_itsmigd --name b --set "hook.record-dir=$T/records" \
 
 # peer TOKEN ACTION UUID BODY: POST as a peer; status in $S, body in $T/b.
 peer() {
-    S=$(curl -sS --cacert "$T/cert.pem" -H "Authorization: Bearer $1" \
+    S=$(curl -sS -m 10 --cacert "$T/cert.pem" -H "Authorization: Bearer $1" \
         -H 'Content-Type: application/json' -d "$4" -o "$T/b" -w '%{http_code}' \
         "https://127.0.0.1:$port/v1/incoming/$3/$2" 2>"$T/curl.err")
 }
@@ -176,6 +185,23 @@ fi
 
 peer "$TOKEN_A" resume "$U_OLD" "{\"job\":\"$JOB\"}"
 refused "an arrival two days old: 409, still paused" 409 conflict old paused
+
+# ---- hook records that are not plain files ------------------------------------------------
+
+t0=$(now_ms)
+peer "$TOKEN_A" resume "$U_FIFO" "{\"job\":\"$JOB\"}"
+t1=$(now_ms)
+refused "a FIFO as the hook record: 409 at once, still paused" 409 conflict fifo paused
+if [ $((t1 - t0)) -lt 2000 ] && grep -q "not a regular file" "$T/b"; then
+    ok "... without blocking on it ($((t1 - t0)) ms), saying why"
+else
+    not_ok "... without blocking on it, saying why" "$((t1 - t0)) ms" "$(cat "$T/b")"
+fi
+peer "$TOKEN_A" resume "$U_LINK" "{\"job\":\"$JOB\"}"
+refused "a symlink as the hook record: not followed, 409, still paused" 409 conflict link paused
+use_itsmigd b
+api GET /v1/health
+[ "$API_STATUS" = 200 ] && ok "itsmigd still answers" || not_ok "itsmigd still answers" "status $API_STATUS"
 
 # ---- the real thing ----------------------------------------------------------------------
 
