@@ -176,6 +176,40 @@ void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, Js
     itsmigd_http_reply_json(req, status, root);
 }
 
+/* Server errors (5xx) are warnings, but a client can cause them at will
+ * (503 too-many-streams): at most SERVER_ERROR_BURST per window, then one
+ * line saying how many were not logged. */
+#define SERVER_ERROR_WINDOW_US (10 * G_USEC_PER_SEC)
+#define SERVER_ERROR_BURST     5
+
+static GMutex server_error_lock;
+static gint64 server_error_window;
+static guint server_error_count;
+static guint server_error_dropped;
+
+static gboolean server_error_may_log(void)
+{
+    gint64 now = g_get_monotonic_time();
+    gboolean may;
+
+    g_mutex_lock(&server_error_lock);
+    if (now - server_error_window >= SERVER_ERROR_WINDOW_US) {
+        if (server_error_dropped)
+            g_warning("http: %u more server error replies in the last %d s were not logged",
+                      server_error_dropped, (int)(SERVER_ERROR_WINDOW_US / G_USEC_PER_SEC));
+        server_error_window = now;
+        server_error_count = 0;
+        server_error_dropped = 0;
+    }
+    may = server_error_count < SERVER_ERROR_BURST;
+    if (may)
+        server_error_count++;
+    else
+        server_error_dropped++;
+    g_mutex_unlock(&server_error_lock);
+    return may;
+}
+
 static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *message,
                              const char *header, const char *header_value)
 {
@@ -195,7 +229,7 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     body = json_to_bytes(root);
-    if (status >= 500)
+    if (status >= 500 && server_error_may_log())
         g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
     else
         g_debug("http: %s %s: %u %s", req->method, req->uri, status, message);

@@ -216,6 +216,19 @@ else
 fi
 API_TIMEOUT=5 api GET /v1/events
 check_error "a third event stream: 503 too-many-streams" 503 too-many-streams
+# A client can cause 503s at will: the log gets a few, not one per request.
+i=0
+while [ $i -lt 100 ]; do
+    curl -s -o /dev/null -m 5 --unix-socket "$ITSMIGD_SOCK" http://localhost/v1/events
+    i=$((i + 1))
+done
+# (5 per 10 s; the loop may straddle a window or two.)
+n=$(grep -c 'warning: http: GET /v1/events: 503' "$ITSMIGD_LOG")
+if [ "$n" -ge 1 ] && [ "$n" -le 15 ]; then
+    ok "101 replies 503 in a row: $n warnings in the log (rate-limited)"
+else
+    not_ok "101 replies 503 in a row: 1 to 15 warnings in the log (rate-limited)" "$n warnings"
+fi
 events_stop s1
 events_stop s2
 # The daemon may only notice a stream is gone when it next writes to it.
