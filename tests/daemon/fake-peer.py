@@ -9,6 +9,8 @@ MODE is one of:
   garbage  HTTPS; answers 200 with a body that is not JSON
   huge     HTTPS; answers 200 with 1 MiB of JSON whitespace and more
   hang     TCP; accepts connections and never says anything (no TLS)
+  wrongtype HTTPS; GET /v1/host answers a sound document (revisions 0 and 1),
+           GET /v1/incoming/UUID an object whose members have the wrong types
 """
 import http.server
 import os
@@ -38,10 +40,18 @@ LIE = (b'{"schema":"itsmig-host-caps","version":1,"hostname":"liar",'
        b'"conflicts":[]}')
 
 
+SOUND = (LIE.replace(b'"hostname":"liar"', b'"hostname":"wrongtype"')
+         .replace(b'"its_abi_revisions":{"value":[0]', b'"its_abi_revisions":{"value":[0,1]')
+         .replace(b'"default_its_abi_revision":{"value":3', b'"default_its_abi_revision":{"value":1'))
+WRONG_TYPES = b'{"uuid":7,"domain":["g1"],"present":"yes","state":3,"its_restore":{"errors":[1]}}'
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if mode == "lie":
             body = LIE
+        elif mode == "wrongtype":
+            body = WRONG_TYPES if self.path.startswith("/v1/incoming/") else SOUND
         elif mode == "garbage":
             body = b"<html>this is not JSON</html>"
         else:

@@ -20,6 +20,7 @@ base=$((20000 + ($$ + 7) % 20000))
 port_b=$base
 port_c=$((base + 1))
 port_hang=$((base + 2))
+port_wrong=$((base + 3))
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -33,6 +34,10 @@ chmod 600 "$T"/token-*
     "$T/fake-hang.pid" >"$T/fake-hang.log" 2>&1 &
 track_pid $!
 wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
+/usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" wrongtype "$port_wrong" "$T/cert.pem" "$T/key.pem" \
+    "$T/fake-wrong.pid" >"$T/fake-wrong.log" 2>&1 &
+track_pid $!
+wait_for "[ -s '$T/fake-wrong.pid' ]" 10 || bail "the wrongtype peer did not start"
 
 host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
@@ -73,6 +78,8 @@ run_a() {
         --set "peer c.token-file=$T/token-c" --set "peer c.migrate-uri=test:///default" \
         --set "peer hang.url=https://127.0.0.1:$port_hang" --set "peer hang.ca=$T/cert.pem" \
         --set "peer hang.token-file=$T/token-b" --set "peer hang.migrate-uri=test:///default" \
+        --set "peer wrong.url=https://127.0.0.1:$port_wrong" --set "peer wrong.ca=$T/cert.pem" \
+        --set "peer wrong.token-file=$T/token-b" --set "peer wrong.migrate-uri=test:///default" \
         "$@"
 }
 run_a
@@ -180,6 +187,21 @@ if grep -q "$HANG" "$T/api.body"; then ok "the conflict names the job under way"
 wait_job "$HANG" 20
 check_json "the hanging peer times out the preflight; rolled back" \
     '.phase == "rolled-back" and .error.code == "peer-timeout"'
+
+# A destination whose reply has members of the wrong types: a clear error,
+# and no GLib critical in the log.
+migrate '{"domain":"g1","destination":"wrong"}'
+check_status "a job to a peer that answers with the wrong JSON types is accepted" 202
+WRONG=$(jbody .id)
+wait_job "$WRONG" 20
+check_json "its reply is refused as a peer-error naming the member; rolled back" \
+    '.phase == "rolled-back" and .error.code == "peer-error" and (.error.message | test("\"present\" is not a boolean"))'
+if grep -Eq 'CRITICAL|critical|assertion' "$ITSMIGD_LOG"; then
+    not_ok "no GLib critical in A's log" "$(grep -E 'CRITICAL|critical|assertion' "$ITSMIGD_LOG" | head -3)"
+else
+    ok "no GLib critical in A's log"
+fi
+is "$(domstate)" running "g1 still runs"
 
 # ---- bad requests ----------------------------------------------------------------------
 
