@@ -63,6 +63,10 @@ struct ItsmigdOrchestrator {
 
 /* ---- fault injection ------------------------------------------------------- */
 
+/* Only in the test build (tests/itsmigd-fault): a production itsmigd must not
+ * kill itself because its environment says so. */
+#ifdef ITSMIGD_FAULT_INJECTION
+
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
     if (!o->fault.point || strcmp(o->fault.point, point) != 0 ||
@@ -91,6 +95,17 @@ static void fault_parse(ItsmigdOrchestrator *o)
     o->fault.stop = parts[2] && strcmp(parts[2], "stop") == 0;
     g_warning("fault injection armed: %s", spec);
 }
+#else
+static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+{
+}
+
+static void fault_parse(ItsmigdOrchestrator *o)
+{
+    if (g_getenv("ITSMIGD_FAULT"))
+        g_warning("ITSMIGD_FAULT ignored: fault injection is only in the test build");
+}
+#endif
 
 /* ---- records and events ------------------------------------------------------ */
 

@@ -223,10 +223,32 @@ wait_job "$ID"
 check_json "detaching a device the domain does not have fails the preflight, named" \
     '.phase == "rolled-back" and .error.code == "invalid-argument" and (.error.message | test("hostdev9"))'
 
+# ---- fault injection: the test build only ---------------------------------------------------
+
+# run_a_fault START-OPTION...: A as the test build, which has the fault points.
+run_a_fault() {
+    _itsmigd=$ITSMIGD
+    ITSMIGD=$builddir/tests/itsmigd-fault
+    run_a "$@"
+    ITSMIGD=$_itsmigd
+}
+
+stop_itsmigd
+run_a --env ITSMIGD_FAULT=before:preflight
+migrate '{"domain":"g1","destination":"b"}'
+ID=$(jbody .id)
+if wait_job "$ID" && pid_alive "$ITSMIGD_PID"; then
+    ok "the daemon ignores ITSMIGD_FAULT: it did not die before the preflight"
+else
+    not_ok "the daemon ignores ITSMIGD_FAULT: it did not die before the preflight"
+fi
+grep -q "ITSMIGD_FAULT ignored: fault injection is only in the test build" "$ITSMIGD_LOG" &&
+    ok "... and says so in its log" || not_ok "... and says so in its log" "$(head -5 "$ITSMIGD_LOG")"
+
 # ---- QEMU reports a failed ITS save -------------------------------------------------------
 
 stop_itsmigd
-run_a --env ITSMIGD_FAULT=after:suspend-source:stop
+run_a_fault --env ITSMIGD_FAULT=after:suspend-source:stop
 migrate '{"domain":"g1","destination":"b"}'
 ID=$(jbody .id)
 if wait_for "[ \"\$(ps -o stat= -p $ITSMIGD_PID | cut -c1)\" = T ]" 15; then
@@ -250,7 +272,7 @@ is "$(domstate)" running "g1 runs again"
 for action in preflight suspend-source verify-its-save migrate; do
     for point in before after reported; do
         stop_itsmigd
-        run_a --env "ITSMIGD_FAULT=$point:$action"
+        run_a_fault --env "ITSMIGD_FAULT=$point:$action"
         migrate '{"domain":"g1","destination":"b"}'
         ID=$(jbody .id)
         if ! wait_for "! pid_alive $ITSMIGD_PID" 20; then
