@@ -131,14 +131,41 @@ static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char 
                                      "ITS restore", "in what QEMU logged since it started", &first);
 }
 
+/* Whether the caller may see the domain's name and its QEMU's ITS lines: the
+ * local administrator, or the peer whose token gives the MAC of the
+ * migration record that came with the domain.  Any other peer learns only
+ * whether the UUID is taken here and in what state (a source needs that much
+ * before it sends a domain). */
+static gboolean caller_migrated(ItsmigdHttpRequest *req, Incoming *in)
+{
+    g_autofree char *meta = NULL;
+    g_autofree char *lower = NULL;
+    g_autofree char *mac = NULL;
+    g_autoptr(ItsmigdMigrationRecord) record = NULL;
+
+    if (!itsmigd_http_request_peer(req))
+        return TRUE;
+    if (!in->dom)
+        return FALSE;
+    meta = virDomainGetMetadata(in->dom, VIR_DOMAIN_METADATA_ELEMENT, ITSMIGD_MIGRATION_NS,
+                                VIR_DOMAIN_AFFECT_LIVE);
+    record = meta ? itsmigd_migration_record_parse(meta, NULL) : NULL;
+    if (!record)
+        return FALSE;
+    lower = g_ascii_strdown(in->uuid, -1);
+    mac = itsmigd_http_request_peer_mac(req, lower, record->job);
+    return mac && strcmp(mac, record->peer_mac) == 0;
+}
+
 static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int status)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
     int state = -1, reason = 0;
-    const char *name = in->dom ? virDomainGetName(in->dom) : NULL;
+    gboolean ours = caller_migrated(req, in);
+    const char *name = in->dom && ours ? virDomainGetName(in->dom) : NULL;
     gboolean present = in->dom && virDomainGetState(in->dom, &state, &reason, 0) == 0;
-    g_autofree char *xml = present ? virDomainGetXMLDesc(in->dom, 0) : NULL;
+    g_autofree char *xml = present && ours ? virDomainGetXMLDesc(in->dom, 0) : NULL;
 
     json_builder_begin_object(b);
     itsmig_json_add_string_or_null(b, "uuid", in->uuid);
@@ -149,7 +176,12 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     itsmig_json_add_string_or_null(b, "reason",
                                    present ? itsmigd_state_reason_name(state, reason) : NULL);
     json_builder_set_member_name(b, "its_restore");
-    if (present && state != VIR_DOMAIN_SHUTOFF)
+    if (present && state != VIR_DOMAIN_SHUTOFF && !ours)
+        json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",
+                                                       "the domain is not one this peer "
+                                                       "migrated here",
+                                                       NULL, NULL, NULL));
+    else if (present && state != VIR_DOMAIN_SHUTOFF)
         json_builder_add_value(b, restore_evidence(d, name, xml));
     else
         json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",

@@ -203,6 +203,32 @@ use_itsmigd b
 api GET /v1/health
 [ "$API_STATUS" = 200 ] && ok "itsmigd still answers" || not_ok "itsmigd still answers" "status $API_STATUS"
 
+# ---- what a GET tells a peer -------------------------------------------------------------
+
+# get TOKEN UUID: GET as a peer; body in $T/b.
+get() {
+    S=$(curl -sS -m 10 --cacert "$T/cert.pem" -H "Authorization: Bearer $1" -o "$T/b" \
+        -w '%{http_code}' "https://127.0.0.1:$port/v1/incoming/$2" 2>"$T/curl.err")
+}
+get "$TOKEN_A" "$U_ARRIVED"
+if [ "$S" = 200 ] && jq -e '.domain == "arrived" and .present == true and (.its_restore.reason | test("not one this peer") | not)' "$T/b" >/dev/null; then
+    ok "GET by the peer that migrated it: the name and the ITS restore evidence"
+else
+    not_ok "GET by the peer that migrated it: the name and the ITS restore evidence" "status $S" "$(cat "$T/b")"
+fi
+get "$TOKEN_C" "$U_ARRIVED"
+if [ "$S" = 200 ] && jq -e '.domain == null and .present == true and .state == "paused" and (.its_restore.reason | test("not one this peer migrated here"))' "$T/b" >/dev/null; then
+    ok "GET by another peer: only that the UUID is taken, and its state"
+else
+    not_ok "GET by another peer: only that the UUID is taken, and its state" "status $S" "$(cat "$T/b")"
+fi
+get "$TOKEN_A" "$U_NEVER"
+if [ "$S" = 200 ] && jq -e '.domain == null and (.its_restore.reason | test("not one this peer migrated here"))' "$T/b" >/dev/null; then
+    ok "GET of a domain no peer migrated: no name, no QEMU lines"
+else
+    not_ok "GET of a domain no peer migrated: no name, no QEMU lines" "status $S" "$(cat "$T/b")"
+fi
+
 # ---- the real thing ----------------------------------------------------------------------
 
 peer "$TOKEN_A" resume "$U_ARRIVED" "{\"job\":\"$JOB\"}"
