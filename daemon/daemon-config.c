@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
@@ -32,7 +35,11 @@ static const NumericKey numeric_keys[] = {
     NUM("api", "max-domain-xml", max_domain_xml, 65536, 16 * 1024 * 1024),
     NUM("api", "max-url", max_url, 64, 65536),
     NUM("api", "max-connections", max_connections, 1, 65536),
+    NUM("api", "max-connections-per-user", max_connections_per_user, 1, 65536),
+    NUM("api", "peer-max-connections", peer_max_connections, 1, 65536),
+    NUM("api", "max-connections-per-address", max_connections_per_address, 1, 65536),
     NUM("api", "connection-timeout", connection_timeout, 1, 86400),
+    NUM("api", "request-timeout", request_timeout, 1, 3600),
     NUM("api", "event-buffer", event_buffer, 16, 1000000),
     NUM("api", "max-event-streams", max_event_streams, 1, 10000),
     NUM("hook", "timeout", hook_timeout, 1, 300),
@@ -61,7 +68,6 @@ static const StringKey string_keys[] = {
     STR("api", "listen", listen),
     STR("api", "tls-cert", tls_cert),
     STR("api", "tls-key", tls_key),
-    STR("api", "token-file", token_file),
     STR("daemon", "state-dir", state_dir),
     STR("daemon", "hostname", hostname),
     STR("hook", "record-dir", hook_record_dir),
@@ -100,12 +106,15 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->socket_mode = 0660;
     c->tls_cert = g_strdup(SYSCONFDIR "/itsmig/tls/cert.pem");
     c->tls_key = g_strdup(SYSCONFDIR "/itsmig/tls/key.pem");
-    c->token_file = g_strdup(SYSCONFDIR "/itsmig/peer-token");
     c->max_body = 65536;
     c->max_domain_xml = 4 * 1024 * 1024;
     c->max_url = 2048;
     c->max_connections = 256;
+    c->max_connections_per_user = 32;
+    c->peer_max_connections = 128;
+    c->max_connections_per_address = 8;
     c->connection_timeout = 30;
+    c->request_timeout = 10;
     c->event_buffer = 1024;
     c->max_event_streams = 64;
     c->state_dir = g_strdup(LOCALSTATEDIR "/lib/itsmigd");
@@ -134,9 +143,6 @@ void itsmigd_config_free(ItsmigdConfig *c)
     g_free(c->path);
     for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++)
         g_free(G_STRUCT_MEMBER(char *, c, string_keys[i].offset));
-    if (c->token)
-        explicit_bzero(c->token, strlen(c->token));
-    g_free(c->token);
     for (gsize i = 0; i < ITSMIG_CAP_LAST; i++)
         g_free(c->declared[i]);
     g_free(c->host_regs_file);
@@ -155,6 +161,10 @@ void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
     g_free(peer->url);
     g_free(peer->ca);
     g_free(peer->token_file);
+    g_free(peer->accept_token_file);
+    if (peer->accept_token)
+        explicit_bzero(peer->accept_token, strlen(peer->accept_token));
+    g_free(peer->accept_token);
     g_free(peer->migrate_uri);
     g_free(peer->migrate_address);
     if (peer->token)
@@ -172,6 +182,8 @@ ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer)
     copy->ca = g_strdup(peer->ca);
     copy->token_file = g_strdup(peer->token_file);
     copy->token = g_strdup(peer->token);
+    copy->accept_token_file = g_strdup(peer->accept_token_file);
+    copy->accept_token = g_strdup(peer->accept_token);
     copy->migrate_uri = g_strdup(peer->migrate_uri);
     copy->migrate_address = g_strdup(peer->migrate_address);
     return copy;
@@ -305,10 +317,72 @@ static gboolean config_error(GError **error, const char *path, const char *group
     return FALSE;
 }
 
+/* A secret is a few KiB at most (a PEM key); more is not one. */
+#define SECRET_MAX (64 * 1024)
+
+gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
+                                    GError **error)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+    if (fd < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot open %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s is not a regular file",
+                    path);
+        close(fd);
+        return FALSE;
+    }
+    if (st.st_mode & 077) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "%s is accessible by group or others (mode %04o): a secret must be mode "
+                    "0600 or 0400",
+                    path, (unsigned int)(st.st_mode & 07777));
+        close(fd);
+        return FALSE;
+    }
+    for (;;) {
+        guint8 chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot read %s: %s",
+                        path, g_strerror(errno));
+            explicit_bzero(buf->data, buf->len);
+            close(fd);
+            return FALSE;
+        }
+        if (n == 0)
+            break;
+        if (buf->len + n > SECRET_MAX) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                        "%s is larger than %d bytes", path, SECRET_MAX);
+            explicit_bzero(buf->data, buf->len);
+            explicit_bzero(chunk, sizeof(chunk));
+            close(fd);
+            return FALSE;
+        }
+        g_byte_array_append(buf, chunk, n);
+        explicit_bzero(chunk, sizeof(chunk));
+    }
+    close(fd);
+    *ret_len = buf->len;
+    g_byte_array_append(buf, (const guint8 *)"", 1);
+    *ret_contents = (char *)g_byte_array_free(g_steal_pointer(&buf), FALSE);
+    return TRUE;
+}
+
 /* The first line of @file: a bearer token, at least 16 printable ASCII
  * characters without spaces.  Wiped from memory wherever it is dropped. */
 static gboolean read_token_file(const char *file, const char *where, const char *group,
-                                char **ret_token, GError **error)
+                                const char *key, char **ret_token, GError **error)
 {
     g_autofree char *contents = NULL;
     g_autoptr(GError) local = NULL;
@@ -316,10 +390,12 @@ static gboolean read_token_file(const char *file, const char *where, const char 
     gsize len = 0;
     char *nl;
 
-    if (!file)
-        return config_error(error, where, group, "token-file", "a bearer token file is required");
-    if (!g_file_get_contents(file, &contents, &len, &local))
-        return config_error(error, where, group, "token-file", "%s", local->message);
+    if (!itsmigd_config_read_secret(file, &contents, &len, &local))
+        return config_error(error, where, group, key, "%s", local->message);
+    if (memchr(contents, '\0', len)) {
+        explicit_bzero(contents, len);
+        return config_error(error, where, group, key, "%s: a token has no NUL byte", file);
+    }
     nl = strpbrk(contents, "\r\n");
     if (nl)
         *nl = '\0';
@@ -328,30 +404,13 @@ static gboolean read_token_file(const char *file, const char *where, const char 
         printable = printable && *p > ' ' && *p < 0x7f;
     if (strlen(contents) < 16 || !printable) {
         explicit_bzero(contents, len);
-        return config_error(error, where, group, "token-file",
+        return config_error(error, where, group, key,
                             "%s: the token must be at least 16 printable ASCII characters, "
                             "without spaces",
                             file);
     }
     *ret_token = g_strdup(contents);
     explicit_bzero(contents, len);
-    return TRUE;
-}
-
-static gboolean read_token(ItsmigdConfig *c, GError **error)
-{
-    char *token = NULL;
-
-    if (!c->token_file)
-        return config_error(error, c->path ? c->path : "command line", "api", "token-file",
-                            "a bearer token file is required when [api] listen is set");
-    if (!read_token_file(c->token_file, c->path ? c->path : "command line", "api", &token,
-                         error))
-        return FALSE;
-    if (c->token)
-        explicit_bzero(c->token, strlen(c->token));
-    g_free(c->token);
-    c->token = token;
     return TRUE;
 }
 
@@ -547,21 +606,25 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
             field = &peer->ca;
         else if (!strcmp(keys[k], "token-file"))
             field = &peer->token_file;
+        else if (!strcmp(keys[k], "accept-token-file"))
+            field = &peer->accept_token_file;
         else if (!strcmp(keys[k], "migrate-uri"))
             field = &peer->migrate_uri;
         else if (!strcmp(keys[k], "migrate-address"))
             field = &peer->migrate_address;
         else
             return config_error(error, c->path, group, keys[k],
-                                "unknown key (known: url, ca, token-file, migrate-uri, "
-                                "migrate-address)");
+                                "unknown key (known: url, ca, token-file, accept-token-file, "
+                                "migrate-uri, migrate-address)");
         g_strstrip(value);
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
     }
-    if (!peer->url)
-        return config_error(error, c->path, group, "url", "an https:// URL is required");
-    {
+    if (!peer->url && !peer->accept_token_file)
+        return config_error(error, c->path, group, "url",
+                            "an https:// URL is required (or accept-token-file alone, for a "
+                            "peer that only calls this host)");
+    if (peer->url) {
         g_autoptr(GUri) uri = g_uri_parse(peer->url, G_URI_FLAGS_NONE, NULL);
 
         if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
@@ -585,8 +648,27 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
         return config_error(error, c->path, group, "migrate-address",
                             "'%s' is not a migration URI such as tcp://10.0.0.2",
                             peer->migrate_address);
-    if (!read_token_file(peer->token_file, c->path, group, &peer->token, error))
-        return FALSE;
+    if (peer->url) {
+        if (!peer->token_file)
+            return config_error(error, c->path, group, "token-file",
+                                "a bearer token file is required to call the peer");
+        if (!read_token_file(peer->token_file, c->path, group, "token-file", &peer->token, error))
+            return FALSE;
+    }
+    if (peer->accept_token_file) {
+        if (!read_token_file(peer->accept_token_file, c->path, group, "accept-token-file",
+                             &peer->accept_token, error))
+            return FALSE;
+        /* A request must be tied to one peer. */
+        for (guint i = 0; i < c->peers->len; i++) {
+            const ItsmigdPeerConfig *other = g_ptr_array_index(c->peers, i);
+
+            if (other->accept_token && !strcmp(other->accept_token, peer->accept_token))
+                return config_error(error, c->path, group, "accept-token-file",
+                                    "peer '%s' presents the same token: each peer needs its own",
+                                    other->name);
+        }
+    }
     g_ptr_array_add(c->peers, g_steal_pointer(&peer));
     return TRUE;
 }
@@ -615,6 +697,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         }
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (gsize k = 0; keys && keys[k]; k++) {
+            if (!strcmp(groups[g], "api") && !strcmp(keys[k], "token-file"))
+                return config_error(error, c->path, groups[g], keys[k],
+                                    "one token for every peer is no longer accepted: give each "
+                                    "peer its own in [peer NAME] accept-token-file");
             if (!key_known(groups[g], keys[k]))
                 return config_error(error, c->path, groups[g], keys[k], "unknown key");
         }
@@ -778,8 +864,6 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
             return config_error(error, where, "api", "listen",
                                 "TCP listening needs tls-cert and tls-key"),
                    NULL;
-        if (!read_token(c, error))
-            return NULL;
     }
     return g_steal_pointer(&c);
 }

@@ -9,13 +9,18 @@
 
 #define ITSMIGD_DEFAULT_CONFIG SYSCONFDIR "/itsmig/itsmigd.conf"
 
-/* A [peer NAME] group: another itsmigd to exchange capabilities with. */
+/* A [peer NAME] group: another itsmigd to exchange capabilities with.  Each
+ * direction has its own secret: token (what we present when calling the
+ * peer) and accept_token (what the peer presents when calling us, which ties
+ * its requests to NAME).  A peer without url is one that only calls us. */
 typedef struct {
     char *name;
-    char *url;        /* https://HOST:PORT */
+    char *url;        /* https://HOST:PORT; NULL: not called */
     char *ca;         /* CA bundle that signed the peer's certificate; NULL: the system's */
     char *token_file;
     char *token;      /* read from token_file */
+    char *accept_token_file;
+    char *accept_token; /* read from accept_token_file; NULL: the peer may not call us */
     char *migrate_uri;     /* libvirt URI of the peer's libvirtd, for peer-to-peer migration */
     char *migrate_address; /* where QEMU sends the guest (VIR_MIGRATE_PARAM_URI); NULL: libvirt's */
 } ItsmigdPeerConfig;
@@ -43,13 +48,15 @@ typedef struct {
     char *listen;
     char *tls_cert;
     char *tls_key;
-    char *token_file;
-    char *token; /* read from token_file when listen is set */
     gsize max_body;
     gsize max_domain_xml;
     gsize max_url;
-    unsigned int max_connections;
+    unsigned int max_connections;             /* the unix socket's */
+    unsigned int max_connections_per_user;    /* unix socket, each uid but root */
+    unsigned int peer_max_connections;        /* the TCP listener's */
+    unsigned int max_connections_per_address; /* TCP, each client address */
     unsigned int connection_timeout;
+    unsigned int request_timeout;
     unsigned int event_buffer;
     unsigned int max_event_streams;
 
@@ -114,6 +121,11 @@ gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint1
 gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level,
                                         GError **error);
 const char *itsmigd_config_log_level_to_string(GLogLevelFlags level);
+
+/* Reads a secret (a token, a TLS key): refused when group or others may read
+ * or write it, as ssh does, and when it is not a regular file. */
+gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
+                                    GError **error);
 
 /* The peer called @name, NULL when none is. */
 const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name);

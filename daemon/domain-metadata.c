@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 #include <libvirt/libvirt.h>
@@ -34,6 +38,50 @@ static gint64 member_time(JsonObject *o, const char *name)
     return MAX(json_node_get_int(n), 0);
 }
 
+/* The record file, read without following a symlink nor blocking on a FIFO
+ * (this runs on the main loop and on HTTP threads); NULL when absent (no
+ * problem) or unusable (*@ret_problem says why). */
+static char *read_record(const char *path, gsize *ret_len, char **ret_problem)
+{
+    g_autofree char *text = g_malloc(HOOK_RECORD_MAX + 1);
+    struct stat st;
+    gsize len = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        if (errno != ENOENT)
+            *ret_problem = g_strdup_printf("cannot open %s: %s", path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        *ret_problem = g_strdup_printf("%s is not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    while (len <= HOOK_RECORD_MAX) {
+        ssize_t n = read(fd, text + len, HOOK_RECORD_MAX + 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *ret_problem = g_strdup_printf("cannot read %s: %s", path, g_strerror(errno));
+            close(fd);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += n;
+    }
+    close(fd);
+    if (len > HOOK_RECORD_MAX) {
+        *ret_problem = g_strdup_printf("%s is larger than %d bytes", path, HOOK_RECORD_MAX);
+        return NULL;
+    }
+    text[len] = '\0';
+    *ret_len = len;
+    return g_steal_pointer(&text);
+}
+
 void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
                               char **ret_problem)
 {
@@ -50,15 +98,9 @@ void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookReco
     if (!dir || !uuid_valid(uuid))
         return;
     path = g_strdup_printf("%s/%s.json", dir, uuid);
-    if (!g_file_get_contents(path, &text, &len, &error)) {
-        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            *ret_problem = g_strdup(error->message);
+    text = read_record(path, &len, ret_problem);
+    if (!text)
         return;
-    }
-    if (len > HOOK_RECORD_MAX) {
-        *ret_problem = g_strdup_printf("%s is larger than %d bytes", path, HOOK_RECORD_MAX);
-        return;
-    }
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error) ||
         !json_parser_load_from_data(parser, text, len, &error) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {

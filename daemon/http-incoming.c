@@ -5,6 +5,13 @@
  * the ITS, and resuming, destroying (only a paused copy) and attaching
  * devices to it.  Each call is idempotent, so that a source that retries
  * after a crash gets the same result.
+ *
+ * An action needs a domain that is really arriving from the caller: the
+ * hook's record of an incoming migration (less than a day old), the job the
+ * caller names in the migration record that came in the domain's live
+ * metadata (migration-record.h), and, on TCP, a MAC there that only the
+ * caller's token gives.  A device is attached only when that record lists
+ * its alias, from the XML recorded there before the source detached it.
  */
 #include "config.h"
 
@@ -17,7 +24,9 @@
 #include "itsmig/json-strict.h"
 #include "itsmig/qemu-log.h"
 #include "daemon/http-routes.h"
+#include "daemon/domain-metadata.h"
 #include "daemon/log.h"
+#include "daemon/migration-record.h"
 #include "daemon/virt-names.h"
 
 /* What is read of a QEMU log, from its end. */
@@ -122,14 +131,41 @@ static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char 
                                      "ITS restore", "in what QEMU logged since it started", &first);
 }
 
+/* Whether the caller may see the domain's name and its QEMU's ITS lines: the
+ * local administrator, or the peer whose token gives the MAC of the
+ * migration record that came with the domain.  Any other peer learns only
+ * whether the UUID is taken here and in what state (a source needs that much
+ * before it sends a domain). */
+static gboolean caller_migrated(ItsmigdHttpRequest *req, Incoming *in)
+{
+    g_autofree char *meta = NULL;
+    g_autofree char *lower = NULL;
+    g_autofree char *mac = NULL;
+    g_autoptr(ItsmigdMigrationRecord) record = NULL;
+
+    if (!itsmigd_http_request_peer(req))
+        return TRUE;
+    if (!in->dom)
+        return FALSE;
+    meta = virDomainGetMetadata(in->dom, VIR_DOMAIN_METADATA_ELEMENT, ITSMIGD_MIGRATION_NS,
+                                VIR_DOMAIN_AFFECT_LIVE);
+    record = meta ? itsmigd_migration_record_parse(meta, NULL) : NULL;
+    if (!record)
+        return FALSE;
+    lower = g_ascii_strdown(in->uuid, -1);
+    mac = itsmigd_http_request_peer_mac(req, lower, record->job);
+    return mac && strcmp(mac, record->peer_mac) == 0;
+}
+
 static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int status)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
     int state = -1, reason = 0;
-    const char *name = in->dom ? virDomainGetName(in->dom) : NULL;
+    gboolean ours = caller_migrated(req, in);
+    const char *name = in->dom && ours ? virDomainGetName(in->dom) : NULL;
     gboolean present = in->dom && virDomainGetState(in->dom, &state, &reason, 0) == 0;
-    g_autofree char *xml = present ? virDomainGetXMLDesc(in->dom, 0) : NULL;
+    g_autofree char *xml = present && ours ? virDomainGetXMLDesc(in->dom, 0) : NULL;
 
     json_builder_begin_object(b);
     itsmig_json_add_string_or_null(b, "uuid", in->uuid);
@@ -140,7 +176,12 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     itsmig_json_add_string_or_null(b, "reason",
                                    present ? itsmigd_state_reason_name(state, reason) : NULL);
     json_builder_set_member_name(b, "its_restore");
-    if (present && state != VIR_DOMAIN_SHUTOFF)
+    if (present && state != VIR_DOMAIN_SHUTOFF && !ours)
+        json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",
+                                                       "the domain is not one this peer "
+                                                       "migrated here",
+                                                       NULL, NULL, NULL));
+    else if (present && state != VIR_DOMAIN_SHUTOFF)
         json_builder_add_value(b, restore_evidence(d, name, xml));
     else
         json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",
@@ -177,21 +218,109 @@ static gboolean current_state(Incoming *in, int *state, GError **error)
     return TRUE;
 }
 
-/* Each POST: what it does to the domain in @state, from its request. */
-typedef gboolean (*IncomingAction)(Incoming *in, int state, const char *arg, GError **error);
+/* How old a hook record of an incoming migration may be and still count. */
+#define ARRIVAL_MAX_AGE_S (24 * 3600)
 
-/* Opens the domain, acts, and answers with its state or the error. */
-static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, const char *arg)
+/* What a POST names and what the checks found. */
+typedef struct {
+    const char *job;
+    const char *alias; /* attach */
+    ItsmigdMigrationRecord *record;
+} Claim;
+
+static gboolean refuse(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static gboolean refuse(GError **error, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (error)
+        *error = g_error_new_valist(ITSMIG_ERROR, code, fmt, ap);
+    va_end(ap);
+    return FALSE;
+}
+
+/* Is @in a domain arriving from the caller, for @claim's job?  Fills
+ * claim->record. */
+static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *claim,
+                              GError **error)
+{
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    g_autofree char *dir = itsmigd_orchestrator_hook_record_dir(d->orchestrator);
+    g_autofree char *problem = NULL;
+    g_autofree char *lower = g_ascii_strdown(in->uuid, -1);
+    g_autofree char *meta = NULL;
+    g_autofree char *mac = NULL;
+    g_autoptr(GError) local = NULL;
+    const char *peer = itsmigd_http_request_peer(req);
+    const char *name = virDomainGetName(in->dom);
+    ItsmigdHookRecord hook;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+    itsmigd_hook_record_read(dir, lower, &hook, &problem);
+    if (!hook.valid || !hook.incoming || !hook.migrate_begin_at ||
+        now - hook.migrate_begin_at > ARRIVAL_MAX_AGE_S || hook.migrate_begin_at > now + 60)
+        return refuse(error, ITSMIG_ERROR_CONFLICT,
+                      "domain %s did not arrive here by migration in the last day (%s)", name,
+                      problem ? problem : "no hook record of an incoming migration");
+    meta = virDomainGetMetadata(in->dom, VIR_DOMAIN_METADATA_ELEMENT, ITSMIGD_MIGRATION_NS,
+                                VIR_DOMAIN_AFFECT_LIVE);
+    if (!meta)
+        return refuse(error, ITSMIG_ERROR_CONFLICT,
+                      "domain %s carries no migration record: no itsmigd migrated it here", name);
+    claim->record = itsmigd_migration_record_parse(meta, &local);
+    if (!claim->record)
+        return refuse(error, ITSMIG_ERROR_CONFLICT, "domain %s: %s", name, local->message);
+    if (strcmp(claim->record->job, claim->job) != 0)
+        return refuse(error, ITSMIG_ERROR_CONFLICT,
+                      "domain %s arrived with job %s, not %s", name, claim->record->job,
+                      claim->job);
+    /* The unix socket is the local administrator's: no peer to match. */
+    mac = peer ? itsmigd_http_request_peer_mac(req, lower, claim->job) : NULL;
+    if (peer && (!mac || strcmp(mac, claim->record->peer_mac) != 0))
+        return refuse(error, ITSMIG_ERROR_FORBIDDEN,
+                      "job %s of domain %s is not peer %s's migration", claim->job, name, peer);
+    return TRUE;
+}
+
+/* A pause that a migration leaves; not one after an error or a crash. */
+static gboolean paused_by_migration(Incoming *in, GError **error)
+{
+    int state, reason;
+
+    if (virDomainGetState(in->dom, &state, &reason, 0) < 0)
+        return refuse(error, ITSMIG_ERROR_LIBVIRT, "cannot read the state: %s",
+                      virGetLastErrorMessage());
+    if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_MIGRATION &&
+        reason != VIR_DOMAIN_PAUSED_USER && reason != VIR_DOMAIN_PAUSED_POSTCOPY &&
+        reason != VIR_DOMAIN_PAUSED_STARTING_UP)
+        return refuse(error, ITSMIG_ERROR_CONFLICT,
+                      "domain %s is paused (%s), not by a migration: left to the administrator",
+                      virDomainGetName(in->dom), itsmigd_state_reason_name(state, reason));
+    return TRUE;
+}
+
+/* Each POST: what it does to the domain in @state, from its request. */
+typedef gboolean (*IncomingAction)(Incoming *in, int state, const Claim *claim, GError **error);
+
+/* Opens the domain, checks that it is arriving from the caller for the
+ * job, acts, and answers with its state or the error. */
+static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, Claim *claim)
 {
     g_autoptr(GError) error = NULL;
     Incoming in = {0};
     int state;
 
     if (incoming_open(req, &in, &error) && current_state(&in, &state, &error) &&
-        act(&in, state, arg, &error))
+        (state == VIR_DOMAIN_SHUTOFF || (check_arrival(req, &in, claim, &error) &&
+                                         paused_by_migration(&in, &error))) &&
+        act(&in, state, claim, &error))
         reply_state(req, &in, 200);
     else
         itsmigd_http_reply_error(req, error);
+    itsmigd_migration_record_free(claim->record);
+    claim->record = NULL;
     incoming_clear(&in);
 }
 
@@ -203,7 +332,7 @@ static gboolean need_domain(Incoming *in, int state, GError **error)
     return FALSE;
 }
 
-static gboolean resume(Incoming *in, int state, const char *arg, GError **error)
+static gboolean resume(Incoming *in, int state, const Claim *claim, GError **error)
 {
     if (!need_domain(in, state, error))
         return FALSE;
@@ -213,12 +342,12 @@ static gboolean resume(Incoming *in, int state, const char *arg, GError **error)
         return FALSE;
     }
     itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration: resumed at the source's request");
+                       "incoming migration %s: resumed at the source's request", claim->job);
     return TRUE;
 }
 
 /* A paused copy only. */
-static gboolean destroy(Incoming *in, int state, const char *arg, GError **error)
+static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **error)
 {
     if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_PAUSED) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
@@ -234,67 +363,94 @@ static gboolean destroy(Incoming *in, int state, const char *arg, GError **error
         return FALSE;
     }
     itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration: paused copy destroyed at the source's request "
-                       "(rollback)");
+                       "incoming migration %s: paused copy destroyed at the source's request "
+                       "(rollback)",
+                       claim->job);
     return TRUE;
 }
 
-static gboolean attach(Incoming *in, int state, const char *xml, GError **error)
+static gboolean attach(Incoming *in, int state, const Claim *claim, GError **error)
 {
     g_autofree char *current = NULL;
-    g_autofree char *alias = NULL;
+    g_autofree char *dev = NULL;
+    const char *xml;
 
     if (!need_domain(in, state, error))
         return FALSE;
-    /* Already there (a retry): nothing to do.  The XML is libvirt's own
-     * (from the source's domain), so its alias is written <alias name='X'/>. */
+    xml = itsmigd_migration_record_device(claim->record, claim->alias);
+    if (!xml) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
+                    "job %s detached no device '%s' from domain %s", claim->job, claim->alias,
+                    virDomainGetName(in->dom));
+        return FALSE;
+    }
+    /* Already there (a retry): nothing to do. */
     current = virDomainGetXMLDesc(in->dom, 0);
-    {
-        const char *a = strstr(xml, "<alias name=");
-        char quote = a ? a[12] : 0;
-        const char *q = (quote == '\'' || quote == '"') ? strchr(a + 13, quote) : NULL;
-
-        if (q)
-            alias = g_strndup(a + 13, q - (a + 13));
-    }
-    if (alias && current) {
-        g_autofree char *dev = itsmig_domain_device_xml(current, -1, alias, NULL);
-
-        if (dev)
-            return TRUE;
-    }
+    dev = current ? itsmig_domain_device_xml(current, -1, claim->alias, NULL) : NULL;
+    if (dev)
+        return TRUE;
     if (virDomainAttachDeviceFlags(in->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot attach the device: %s",
                     virGetLastErrorMessage());
         return FALSE;
     }
     itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration: device%s%s attached at the source's request",
-                       alias ? " " : "", alias ? alias : "");
+                       "incoming migration %s: device %s attached again at the source's request",
+                       claim->job, claim->alias);
     return TRUE;
 }
 
-/* POST /v1/incoming/{uuid}/resume */
+/* {"job": ID} or, with @alias, {"job": ID, "alias": ALIAS}: nothing else. */
+static gboolean read_claim(ItsmigdHttpRequest *req, gboolean alias, Claim *ret_claim,
+                           GError **error)
+{
+    static const char *const job_only[] = {"job", NULL};
+    static const char *const job_alias[] = {"job", "alias", NULL};
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    JsonNode *job = json_object_get_member(body, "job");
+    JsonNode *al = json_object_get_member(body, "alias");
+
+    if (!itsmigd_http_check_members(body, alias ? job_alias : job_only, "the request body",
+                                    error))
+        return FALSE;
+    if (!job || !JSON_NODE_HOLDS_VALUE(job) || json_node_get_value_type(job) != G_TYPE_STRING ||
+        !json_node_get_string(job)[0] ||
+        (alias && (!al || !JSON_NODE_HOLDS_VALUE(al) ||
+                   json_node_get_value_type(al) != G_TYPE_STRING ||
+                   !json_node_get_string(al)[0]))) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "the body must be {\"job\": ID%s}", alias ? ", \"alias\": ALIAS" : "");
+        return FALSE;
+    }
+    ret_claim->job = json_node_get_string(job);
+    ret_claim->alias = alias ? json_node_get_string(al) : NULL;
+    return TRUE;
+}
+
+static void incoming_post(ItsmigdHttpRequest *req, IncomingAction act, gboolean alias)
+{
+    g_autoptr(GError) error = NULL;
+    Claim claim = {0};
+
+    if (!read_claim(req, alias, &claim, &error))
+        return itsmigd_http_reply_error(req, error);
+    incoming_act(req, act, &claim);
+}
+
+/* POST /v1/incoming/{uuid}/resume {"job": ID} */
 void itsmigd_http_incoming_resume(ItsmigdHttpRequest *req)
 {
-    incoming_act(req, resume, NULL);
+    incoming_post(req, resume, FALSE);
 }
 
-/* POST /v1/incoming/{uuid}/destroy */
+/* POST /v1/incoming/{uuid}/destroy {"job": ID} */
 void itsmigd_http_incoming_destroy(ItsmigdHttpRequest *req)
 {
-    incoming_act(req, destroy, NULL);
+    incoming_post(req, destroy, FALSE);
 }
 
-/* POST /v1/incoming/{uuid}/attach {"xml": DEVICE} */
+/* POST /v1/incoming/{uuid}/attach {"job": ID, "alias": ALIAS} */
 void itsmigd_http_incoming_attach(ItsmigdHttpRequest *req)
 {
-    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    JsonNode *xml = json_object_get_member(body, "xml");
-
-    if (json_object_get_size(body) != 1 || !xml || !JSON_NODE_HOLDS_VALUE(xml) ||
-        json_node_get_value_type(xml) != G_TYPE_STRING)
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                                "the body must be {\"xml\": DEVICE-XML}");
-    incoming_act(req, attach, json_node_get_string(xml));
+    incoming_post(req, attach, TRUE);
 }

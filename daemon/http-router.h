@@ -18,7 +18,7 @@ typedef void (*ItsmigdRouteHandler)(ItsmigdHttpRequest *req);
 typedef enum {
     ITSMIGD_ROUTE_NEEDS_LIBVIRT = 1 << 0, /* 503 while disconnected */
     ITSMIGD_ROUTE_JSON_BODY = 1 << 1,     /* takes a JSON body (415, 413, 400) */
-    ITSMIGD_ROUTE_LOCAL_ONLY = 1 << 2,    /* unix socket only: 403 over TCP */
+    ITSMIGD_ROUTE_PEER = 1 << 2,          /* also served to peers over TCP; others 403 there */
     ITSMIGD_ROUTE_STREAM = 1 << 3,        /* long-lived: not in the latency histogram */
     ITSMIGD_ROUTE_XML_BODY = 1 << 4,      /* takes a domain XML body, up to max_domain_xml */
 } ItsmigdRouteFlags;

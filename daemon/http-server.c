@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -18,6 +19,7 @@
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
 #include "daemon/http-server.h"
+#include "daemon/migration-record.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
@@ -29,7 +31,22 @@ typedef struct {
     char *path; /* the unix socket we created, removed on stop */
     char *cert_pem;
     char *key_pem;
+
+    /* Open connections (MHD_Connection * -> Conn *) and, on the unix socket,
+     * how many each uid holds: the reaper's and the per-user budget's. */
+    GMutex conn_lock;
+    GHashTable *conns;
+    GHashTable *per_uid;
 } Listener;
+
+/* A connection from accept to close.  @fd is our own duplicate, so that the
+ * reaper never shuts down a descriptor libmicrohttpd has closed and reused. */
+typedef struct {
+    int fd;
+    gint64 uid;         /* unix socket: the client's; -1 otherwise */
+    gint64 deadline_us; /* monotonic: the request must be complete by then; 0 none */
+    gboolean cut;
+} Conn;
 
 struct ItsmigdHttpServer {
     ItsmigDaemon *daemon;
@@ -40,8 +57,28 @@ struct ItsmigdHttpServer {
     Listener tcp_listener;
 
     GMutex token_lock;
-    char *token;
+    GPtrArray *peer_tokens; /* PeerToken *: who may call over TCP */
+
+    /* Cuts connections whose request is not complete in time. */
+    GThread *reaper;
+    GMutex reaper_lock;
+    GCond reaper_cond;
+    gboolean stopping;
 };
+
+/* A peer's own credential: the token it presents ([peer NAME] accept-token-file). */
+typedef struct {
+    char *name;
+    char *token;
+} PeerToken;
+
+static void peer_token_free(PeerToken *p)
+{
+    explicit_bzero(p->token, strlen(p->token));
+    g_free(p->token);
+    g_free(p->name);
+    g_free(p);
+}
 
 struct ItsmigdHttpRequest {
     Listener *listener;
@@ -52,6 +89,7 @@ struct ItsmigdHttpRequest {
     gboolean responded;
     gboolean failed; /* a reply could not be queued: drop the connection */
     ItsmigdRouteMatch match;
+    char *peer; /* the peer a TCP request authenticated as; NULL on the unix socket */
     GHashTable *query;
     GByteArray *body;
     gboolean body_too_large;
@@ -138,6 +176,40 @@ void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, Js
     itsmigd_http_reply_json(req, status, root);
 }
 
+/* Server errors (5xx) are warnings, but a client can cause them at will
+ * (503 too-many-streams): at most SERVER_ERROR_BURST per window, then one
+ * line saying how many were not logged. */
+#define SERVER_ERROR_WINDOW_US (10 * G_USEC_PER_SEC)
+#define SERVER_ERROR_BURST     5
+
+static GMutex server_error_lock;
+static gint64 server_error_window;
+static guint server_error_count;
+static guint server_error_dropped;
+
+static gboolean server_error_may_log(void)
+{
+    gint64 now = g_get_monotonic_time();
+    gboolean may;
+
+    g_mutex_lock(&server_error_lock);
+    if (now - server_error_window >= SERVER_ERROR_WINDOW_US) {
+        if (server_error_dropped)
+            g_warning("http: %u more server error replies in the last %d s were not logged",
+                      server_error_dropped, (int)(SERVER_ERROR_WINDOW_US / G_USEC_PER_SEC));
+        server_error_window = now;
+        server_error_count = 0;
+        server_error_dropped = 0;
+    }
+    may = server_error_count < SERVER_ERROR_BURST;
+    if (may)
+        server_error_count++;
+    else
+        server_error_dropped++;
+    g_mutex_unlock(&server_error_lock);
+    return may;
+}
+
 static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *message,
                              const char *header, const char *header_value)
 {
@@ -157,7 +229,7 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     body = json_to_bytes(root);
-    if (status >= 500)
+    if (status >= 500 && server_error_may_log())
         g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
     else
         g_debug("http: %s %s: %u %s", req->method, req->uri, status, message);
@@ -231,6 +303,29 @@ const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
     return &req->listener->server->limits;
 }
 
+const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req)
+{
+    return req->peer;
+}
+
+char *itsmigd_http_request_peer_mac(ItsmigdHttpRequest *req, const char *uuid, const char *job)
+{
+    ItsmigdHttpServer *server = req->listener->server;
+    char *mac = NULL;
+
+    if (!req->peer)
+        return NULL;
+    g_mutex_lock(&server->token_lock);
+    for (guint i = 0; i < server->peer_tokens->len && !mac; i++) {
+        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
+
+        if (!strcmp(p->name, req->peer))
+            mac = itsmigd_migration_mac(p->token, uuid, job);
+    }
+    g_mutex_unlock(&server->token_lock);
+    return mac;
+}
+
 const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index)
 {
     return index < req->match.n_params ? req->match.params[index] : NULL;
@@ -291,27 +386,172 @@ const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
     return req->body ? (const char *)req->body->data : "";
 }
 
+/* ---- connection budgets and deadlines ------------------------------------------------ */
+
+/* Sets the deadline of @mc's connection: @timeout_s from now, or none (0). */
+static void conn_deadline(Listener *l, struct MHD_Connection *mc, unsigned int timeout_s)
+{
+    Conn *c;
+
+    g_mutex_lock(&l->conn_lock);
+    c = g_hash_table_lookup(l->conns, mc);
+    if (c)
+        c->deadline_us = timeout_s ? g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC : 0;
+    g_mutex_unlock(&l->conn_lock);
+}
+
+static void conn_cut(Conn *c)
+{
+    if (!c->cut)
+        shutdown(c->fd, SHUT_RDWR);
+    c->cut = TRUE;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    Listener *l = cls;
+    const ItsmigdHttpLimits *limits = &l->server->limits;
+    Conn *c;
+
+    g_mutex_lock(&l->conn_lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = g_new0(Conn, 1);
+        c->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        c->uid = -1;
+        /* The clock runs from accept: a stalled TLS handshake counts. */
+        c->deadline_us = g_get_monotonic_time() + limits->request_timeout * G_USEC_PER_SEC;
+        if (!l->tcp && c->fd >= 0) {
+            struct ucred cred;
+            socklen_t len = sizeof(cred);
+
+            if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
+                                                               GINT_TO_POINTER(cred.uid)));
+
+                c->uid = cred.uid;
+                g_hash_table_insert(l->per_uid, GINT_TO_POINTER(cred.uid),
+                                    GUINT_TO_POINTER(n + 1));
+                /* root (the hook, the administrator) only meets the total. */
+                if (cred.uid != 0 && n >= limits->max_connections_per_user) {
+                    g_debug("http: uid %u holds %u connections on the unix socket; refusing "
+                            "one more ([api] max-connections-per-user)",
+                            (unsigned int)cred.uid, n);
+                    conn_cut(c);
+                }
+            }
+        }
+        g_hash_table_insert(l->conns, mc, c);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        c = g_hash_table_lookup(l->conns, mc);
+        if (c) {
+            if (c->uid >= 0) {
+                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
+                                                               GINT_TO_POINTER(c->uid)));
+
+                if (n > 1)
+                    g_hash_table_insert(l->per_uid, GINT_TO_POINTER(c->uid),
+                                        GUINT_TO_POINTER(n - 1));
+                else
+                    g_hash_table_remove(l->per_uid, GINT_TO_POINTER(c->uid));
+            }
+            g_hash_table_remove(l->conns, mc);
+        }
+    }
+    g_mutex_unlock(&l->conn_lock);
+    (void)socket_context;
+}
+
+static void conn_free(Conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    g_free(c);
+}
+
+static guint reap(Listener *l, gint64 now)
+{
+    GHashTableIter iter;
+    gpointer value;
+    guint n = 0;
+
+    if (!l->conns)
+        return 0;
+    g_mutex_lock(&l->conn_lock);
+    g_hash_table_iter_init(&iter, l->conns);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        Conn *c = value;
+
+        if (!c->cut && c->fd >= 0 && c->deadline_us && now > c->deadline_us) {
+            conn_cut(c);
+            n++;
+        }
+    }
+    g_mutex_unlock(&l->conn_lock);
+    return n;
+}
+
+static gpointer reaper_thread(gpointer data)
+{
+    ItsmigdHttpServer *server = data;
+
+    g_mutex_lock(&server->reaper_lock);
+    while (!server->stopping) {
+        gint64 now;
+        guint cut;
+
+        g_cond_wait_until(&server->reaper_cond, &server->reaper_lock,
+                          g_get_monotonic_time() + G_USEC_PER_SEC / 5);
+        if (server->stopping)
+            break;
+        g_mutex_unlock(&server->reaper_lock);
+        now = g_get_monotonic_time();
+        cut = reap(&server->unix_listener, now) + reap(&server->tcp_listener, now);
+        if (cut)
+            g_debug("http: closed %u connection(s) that sent no complete request within %u s "
+                    "([api] request-timeout)",
+                    cut, server->limits.request_timeout);
+        g_mutex_lock(&server->reaper_lock);
+    }
+    g_mutex_unlock(&server->reaper_lock);
+    return NULL;
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
-static gboolean token_matches(ItsmigdHttpServer *server, const char *header)
+/* Compares every byte of @expected whatever @given is, so that timing does
+ * not tell how much of a guess was right. */
+static gboolean secret_equal(const char *given, const char *expected)
 {
-    gboolean ok;
-    gsize a, b;
-    unsigned char diff = 0;
+    gsize a = strlen(given), b = strlen(expected);
+    unsigned char diff = a != b;
+
+    for (gsize i = 0; i < b; i++)
+        diff |= (unsigned char)(expected[i] ^ (i < a ? given[i] : 0));
+    return diff == 0;
+}
+
+/* The peer whose token @header carries, or NULL.  Every peer's token is
+ * compared, so that timing does not tell which peer a guess was near. */
+static char *peer_of_token(ItsmigdHttpServer *server, const char *header)
+{
+    char *found = NULL;
 
     if (!header || g_ascii_strncasecmp(header, "Bearer ", 7) != 0)
-        return FALSE;
+        return NULL;
     header += 7;
     g_mutex_lock(&server->token_lock);
-    a = strlen(header);
-    b = server->token ? strlen(server->token) : 0;
-    /* Compare every byte of the token whatever the input, so that timing
-     * does not tell how much of a guess was right. */
-    for (gsize i = 0; i < b; i++)
-        diff |= (unsigned char)(server->token[i] ^ (i < a ? header[i] : 0));
-    ok = server->token && a == b && diff == 0;
+    for (guint i = 0; i < server->peer_tokens->len; i++) {
+        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
+
+        if (secret_equal(header, p->token) && !found)
+            found = g_strdup(p->name);
+    }
     g_mutex_unlock(&server->token_lock);
-    return ok;
+    return found;
 }
 
 static gboolean is_type(const char *value, const char *type)
@@ -349,11 +589,14 @@ static void begin_request(ItsmigdHttpRequest *req)
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_URL_TOO_LONG, msg);
         return;
     }
-    if (req->listener->tcp &&
-        !token_matches(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION))) {
-        reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a valid bearer token is required",
-                         MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
-        return;
+    if (req->listener->tcp) {
+        req->peer =
+            peer_of_token(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (!req->peer) {
+            reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a peer's bearer token is required",
+                             MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
+            return;
+        }
     }
 
     q = strchr(req->uri, '?');
@@ -375,9 +618,10 @@ static void begin_request(ItsmigdHttpRequest *req)
             return;
         }
     }
-    if ((route->flags & ITSMIGD_ROUTE_LOCAL_ONLY) && req->listener->tcp) {
+    if (!(route->flags & ITSMIGD_ROUTE_PEER) && req->listener->tcp) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
-                                         "this resource is served on the unix socket only");
+                                         "this resource is served on the unix socket only; "
+                                         "peers get capabilities and incoming migrations");
         return;
     }
     if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY)) {
@@ -394,7 +638,16 @@ static void begin_request(ItsmigdHttpRequest *req)
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
             return;
         }
-        if (length && g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
+        /* libmicrohttpd cannot answer before a request has ended, and a
+         * chunked body announces no end: it would have to be read whole,
+         * however long, before its 413.  Our clients send Content-Length. */
+        if (!length) {
+            reply_error_with(req, ITSMIG_ERROR_LENGTH_REQUIRED,
+                             "a body needs a Content-Length (chunked bodies are not taken)",
+                             MHD_HTTP_HEADER_CONNECTION, "close");
+            return;
+        }
+        if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
             n > body_limit(req)) {
             g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT
                                                    " bytes",
@@ -482,6 +735,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->started = TRUE;
         req->method = method;
         begin_request(req);
+        if (req->responded)
+            conn_deadline(req->listener, conn, 0);
         /* Every path that does not match a route has replied. */
         return req->failed || (!req->responded && !req->match.route) ? MHD_NO : MHD_YES;
     }
@@ -497,6 +752,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* The whole request is here: no deadline while it is handled and
+     * answered (an event stream lasts). */
+    conn_deadline(req->listener, conn, 0);
     if (!req->responded)
         finish_request(req);
     return req->failed ? MHD_NO : MHD_YES;
@@ -533,6 +791,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!req)
         return;
+    /* A kept-alive connection has as long for its next request. */
+    conn_deadline(l, conn, l->server->limits.request_timeout);
     if (req->started) {
         const ItsmigdRoute *route = req->match.route;
 
@@ -543,6 +803,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     itsmigd_route_match_clear(&req->match);
     g_clear_pointer(&req->query, g_hash_table_unref);
+    g_clear_pointer(&req->peer, g_free);
     g_clear_pointer(&req->body, g_byte_array_unref);
     g_clear_pointer(&req->json, json_node_unref);
     g_free(req->uri);
@@ -573,7 +834,7 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_POLL | MHD_USE_ERROR_LOG | extra_flags;
     size_t pool = MAX((size_t)32768, server->limits.max_url * 2 + 16384);
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[20];
     int n = 0;
 
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
@@ -582,7 +843,11 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
         OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
     if (addr)
         OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)addr);
-    OPT(MHD_OPTION_CONNECTION_LIMIT, server->limits.max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT,
+        l->tcp ? server->limits.peer_max_connections : server->limits.max_connections, NULL);
+    if (l->tcp)
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, server->limits.max_connections_per_address, NULL);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, l);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, server->limits.connection_timeout, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
     OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
@@ -611,6 +876,21 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     return TRUE;
 }
 
+static void listener_init(Listener *l)
+{
+    l->fd = -1;
+    g_mutex_init(&l->conn_lock);
+    l->conns = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)conn_free);
+    l->per_uid = g_hash_table_new(NULL, NULL);
+}
+
+static void listener_clear(Listener *l)
+{
+    g_hash_table_unref(l->conns);
+    g_hash_table_unref(l->per_uid);
+    g_mutex_clear(&l->conn_lock);
+}
+
 ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
                                            const ItsmigdRoute *routes, gsize n_routes)
 {
@@ -620,10 +900,14 @@ ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHt
     server->limits = *limits;
     server->routes = routes;
     server->n_routes = n_routes;
-    server->unix_listener.fd = -1;
-    server->tcp_listener.fd = -1;
+    listener_init(&server->unix_listener);
+    listener_init(&server->tcp_listener);
     server->tcp_listener.tcp = TRUE;
+    g_mutex_init(&server->reaper_lock);
+    g_cond_init(&server->reaper_cond);
+    server->reaper = g_thread_new("itsmigd-reaper", reaper_thread, server);
     g_mutex_init(&server->token_lock);
+    server->peer_tokens = g_ptr_array_new_with_free_func((GDestroyNotify)peer_token_free);
     return server;
 }
 
@@ -650,9 +934,16 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
         return;
     listener_stop(&server->unix_listener);
     listener_stop(&server->tcp_listener);
-    if (server->token)
-        explicit_bzero(server->token, strlen(server->token));
-    g_free(server->token);
+    g_mutex_lock(&server->reaper_lock);
+    server->stopping = TRUE;
+    g_cond_signal(&server->reaper_cond);
+    g_mutex_unlock(&server->reaper_lock);
+    g_thread_join(server->reaper);
+    g_mutex_clear(&server->reaper_lock);
+    g_cond_clear(&server->reaper_cond);
+    listener_clear(&server->unix_listener);
+    listener_clear(&server->tcp_listener);
+    g_ptr_array_unref(server->peer_tokens);
     g_mutex_clear(&server->token_lock);
     g_free(server);
 }
@@ -755,13 +1046,14 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
 
 gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
                                         const char *cert_file, const char *key_file,
-                                        const char *token, GError **error)
+                                        const GPtrArray *peers, GError **error)
 {
     Listener *l = &server->tcp_listener;
     g_autofree char *addr = NULL;
     g_autoptr(GError) local = NULL;
     struct sockaddr_storage ss = { 0 };
     guint16 port;
+    gsize key_len;
     unsigned int flags = MHD_USE_TLS;
 
     if (!itsmigd_config_parse_listen(listen, &addr, &port, error))
@@ -783,11 +1075,11 @@ gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *l
             goto bad_addr;
     }
     if (!g_file_get_contents(cert_file, &l->cert_pem, NULL, &local) ||
-        !g_file_get_contents(key_file, &l->key_pem, NULL, &local)) {
+        !itsmigd_config_read_secret(key_file, &l->key_pem, &key_len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "TLS: %s", local->message);
         return FALSE;
     }
-    itsmigd_http_server_set_token(server, token);
+    itsmigd_http_server_set_peers(server, peers);
     if (!start_mhd(server, l, flags, (struct sockaddr *)&ss, error)) {
         g_prefix_error(error, "%s: ", listen);
         return FALSE;
@@ -799,12 +1091,23 @@ bad_addr:
     return FALSE;
 }
 
-void itsmigd_http_server_set_token(ItsmigdHttpServer *server, const char *token)
+void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *peers)
 {
+    g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func((GDestroyNotify)peer_token_free);
+
+    for (guint i = 0; peers && i < peers->len; i++) {
+        const ItsmigdPeerConfig *peer = g_ptr_array_index(peers, i);
+        PeerToken *p;
+
+        if (!peer->accept_token)
+            continue;
+        p = g_new0(PeerToken, 1);
+        p->name = g_strdup(peer->name);
+        p->token = g_strdup(peer->accept_token);
+        g_ptr_array_add(fresh, p);
+    }
     g_mutex_lock(&server->token_lock);
-    if (server->token)
-        explicit_bzero(server->token, strlen(server->token));
-    g_free(server->token);
-    server->token = g_strdup(token);
+    g_ptr_array_unref(server->peer_tokens);
+    server->peer_tokens = g_steal_pointer(&fresh);
     g_mutex_unlock(&server->token_lock);
 }

@@ -10,8 +10,8 @@
 /*
  * The REST server: libmicrohttpd with a thread per connection (so that an
  * event stream may block while waiting), on a unix socket (its own, or one
- * handed over by systemd) and, when configured, on TCP with TLS and a bearer
- * token.  Only this layer writes HTTP.
+ * handed over by systemd) and, when configured, on TCP with TLS for peers,
+ * each with its own bearer token.  Only this layer writes HTTP.
  */
 typedef struct ItsmigdHttpServer ItsmigdHttpServer;
 
@@ -19,8 +19,13 @@ typedef struct {
     gsize max_body;
     gsize max_domain_xml;
     gsize max_url;
-    unsigned int max_connections;
-    unsigned int connection_timeout;
+    unsigned int max_connections;      /* the unix socket's */
+    unsigned int max_connections_per_user; /* unix socket, each uid but root's */
+    unsigned int peer_max_connections; /* TCP's, a budget apart */
+    unsigned int max_connections_per_address; /* TCP, each client address */
+    unsigned int connection_timeout;   /* idle seconds */
+    unsigned int request_timeout;      /* seconds from accept (TLS handshake included) or
+                                        * the last reply to a complete request */
     unsigned int max_event_streams;
 } ItsmigdHttpLimits;
 
@@ -36,14 +41,20 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
                                          unsigned int mode, const char *group, GError **error);
 gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
                                         const char *cert_file, const char *key_file,
-                                        const char *token, GError **error);
-/* A new token for TCP clients (SIGHUP). */
-void itsmigd_http_server_set_token(ItsmigdHttpServer *server, const char *token);
+                                        const GPtrArray *peers, GError **error);
+/* Who may call over TCP: each ItsmigdPeerConfig of @peers with an
+ * accept_token, by that token (at start and on SIGHUP). */
+void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *peers);
 
 /* ---- for route handlers (they run on connection threads) ---- */
 
 ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req);
 const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req);
+/* The [peer NAME] a TCP request authenticated as; NULL on the unix socket. */
+const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req);
+/* itsmigd_migration_mac() under the calling peer's token (which stays in
+ * this layer); NULL on the unix socket. */
+char *itsmigd_http_request_peer_mac(ItsmigdHttpRequest *req, const char *uuid, const char *job);
 const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index);
 /* The decoded query parameter, NULL when absent. */
 const char *itsmigd_http_request_query(ItsmigdHttpRequest *req, const char *key);

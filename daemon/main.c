@@ -72,6 +72,7 @@ static void orchestrator_limits_from(const ItsmigdConfig *c, ItsmigdOrchestrator
     l->total_timeout = c->total_timeout;
     l->keep_finished = c->keep_finished;
     l->qemu_log_dir = c->qemu_log_dir;
+    l->hook_record_dir = c->hook_record_dir;
 }
 
 static void on_virt_changed(ItsmigdVirt *virt, gpointer data)
@@ -145,7 +146,11 @@ static gboolean on_reload(gpointer data)
         if (old->max_body != fresh->max_body || old->max_url != fresh->max_url ||
             old->max_domain_xml != fresh->max_domain_xml ||
             old->max_connections != fresh->max_connections ||
+            old->max_connections_per_user != fresh->max_connections_per_user ||
+            old->peer_max_connections != fresh->peer_max_connections ||
+            old->max_connections_per_address != fresh->max_connections_per_address ||
             old->connection_timeout != fresh->connection_timeout ||
+            old->request_timeout != fresh->request_timeout ||
             old->event_buffer != fresh->event_buffer ||
             old->max_event_streams != fresh->max_event_streams || old->socket_mode != fresh->socket_mode ||
             g_strcmp0(old->socket_group, fresh->socket_group))
@@ -162,11 +167,9 @@ static gboolean on_reload(gpointer data)
         old->reconnect_max = fresh->reconnect_max;
         virt_options_from(old, &vo);
         itsmigd_virt_set_options(self->d.virt, &vo);
-        if (old->listen && fresh->token && g_strcmp0(old->listen, fresh->listen) == 0) {
-            itsmigd_http_server_set_token(self->http, fresh->token);
-            g_free(old->token);
-            old->token = g_strdup(fresh->token);
-        }
+        /* Each peer's token, added, replaced or withdrawn at once. */
+        if (old->listen && g_strcmp0(old->listen, fresh->listen) == 0)
+            itsmigd_http_server_set_peers(self->http, fresh->peers);
         /* [host], [policy], [hook], [peers] and the peers apply at once. */
         for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
             g_free(old->declared[f]);
@@ -217,7 +220,11 @@ static gboolean start_http(Itsmigd *self, GError **error)
         .max_domain_xml = c->max_domain_xml,
         .max_url = c->max_url,
         .max_connections = c->max_connections,
+        .max_connections_per_user = c->max_connections_per_user,
+        .peer_max_connections = c->peer_max_connections,
+        .max_connections_per_address = c->max_connections_per_address,
         .connection_timeout = c->connection_timeout,
+        .request_timeout = c->request_timeout,
         .max_event_streams = c->max_event_streams,
     };
     int n = sd_listen_fds(1);
@@ -252,9 +259,9 @@ static gboolean start_http(Itsmigd *self, GError **error)
         g_message("API on unix socket %s", c->socket);
     if (c->listen) {
         if (!itsmigd_http_server_listen_tcp(self->http, c->listen, c->tls_cert, c->tls_key,
-                                            c->token, error))
+                                            c->peers, error))
             return FALSE;
-        g_message("API on https://%s (bearer token required)", c->listen);
+        g_message("API on https://%s for peers (each with its own bearer token)", c->listen);
     }
     return TRUE;
 }

@@ -14,6 +14,7 @@
 #include "daemon/http-server.h"
 #include "daemon/itsmigd.h"
 #include "daemon/log.h"
+#include "daemon/migration-record.h"
 #include "daemon/orchestrator.h"
 #include "daemon/preflight.h"
 
@@ -62,6 +63,10 @@ struct ItsmigdOrchestrator {
 
 /* ---- fault injection ------------------------------------------------------- */
 
+/* Only in the test build (tests/itsmigd-fault): a production itsmigd must not
+ * kill itself because its environment says so. */
+#ifdef ITSMIGD_FAULT_INJECTION
+
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
     if (!o->fault.point || strcmp(o->fault.point, point) != 0 ||
@@ -90,6 +95,17 @@ static void fault_parse(ItsmigdOrchestrator *o)
     o->fault.stop = parts[2] && strcmp(parts[2], "stop") == 0;
     g_warning("fault injection armed: %s", spec);
 }
+#else
+static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+{
+}
+
+static void fault_parse(ItsmigdOrchestrator *o)
+{
+    if (g_getenv("ITSMIGD_FAULT"))
+        g_warning("ITSMIGD_FAULT ignored: fault injection is only in the test build");
+}
+#endif
 
 /* ---- records and events ------------------------------------------------------ */
 
@@ -245,10 +261,60 @@ static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f
 }
 
 /* The destination's view of the domain (GET /v1/incoming/UUID). */
+static gboolean member_is(JsonObject *o, const char *name, GType type, gboolean nullable)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    if (!n)
+        return nullable;
+    if (JSON_NODE_HOLDS_NULL(n))
+        return nullable;
+    return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
+}
+
+/* What the orchestrator reads of GET/POST /v1/incoming/UUID, with the types
+ * it reads them as; @ret_why names the first member that is not. */
+static gboolean incoming_reply_valid(JsonNode *reply, const char **ret_why)
+{
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+    JsonNode *ev;
+
+    *ret_why = NULL;
+    if (!o)
+        *ret_why = "not a JSON object";
+    else if (!member_is(o, "present", G_TYPE_BOOLEAN, FALSE))
+        *ret_why = "\"present\" is not a boolean";
+    else if (!member_is(o, "state", G_TYPE_STRING, TRUE))
+        *ret_why = "\"state\" is not a string or null";
+    else if ((ev = json_object_get_member(o, "its_restore")) && !JSON_NODE_HOLDS_NULL(ev)) {
+        JsonNode *errors = JSON_NODE_HOLDS_OBJECT(ev)
+                               ? json_object_get_member(json_node_get_object(ev), "errors")
+                               : NULL;
+
+        if (!JSON_NODE_HOLDS_OBJECT(ev))
+            *ret_why = "\"its_restore\" is not an object";
+        else if (errors && !JSON_NODE_HOLDS_ARRAY(errors))
+            *ret_why = "\"its_restore\".\"errors\" is not an array";
+        else if (errors) {
+            JsonArray *a = json_node_get_array(errors);
+
+            for (guint i = 0; i < json_array_get_length(a) && !*ret_why; i++) {
+                JsonNode *e = json_array_get_element(a, i);
+
+                if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+                    *ret_why = "\"its_restore\".\"errors\" holds something other than strings";
+            }
+        }
+    }
+    return *ret_why == NULL;
+}
+
 static JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
                                  GError **error)
 {
     g_autofree char *path = NULL;
+    JsonNode *reply;
+    const char *why;
     g_autofree char *uuid = NULL;
     g_autofree char *dest = NULL;
 
@@ -257,7 +323,14 @@ static JsonNode *ask_destination(Run *r, const char *method, const char *what, J
     dest = g_strdup(r->job->destination);
     g_mutex_unlock(&r->o->lock);
     path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what ? "/" : "", what ? what : "");
-    return itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
+    reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
+    if (reply && !incoming_reply_valid(reply, &why)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "peer %s: the reply to %s %s is not an incoming domain: %s", dest, method,
+                    path, why);
+        g_clear_pointer(&reply, json_node_unref);
+    }
+    return reply;
 }
 
 static ItsmigPresence dest_presence(JsonNode *reply)
@@ -431,6 +504,49 @@ static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, R
     return TRUE;
 }
 
+/* Writes the migration record (migration-record.h) into the domain's live
+ * metadata, before anything is detached, so that it travels with the
+ * domain: the destination then acts only for this job, only at the request
+ * of the peer holding the token we send it, and re-attaches only these
+ * devices from this XML. */
+static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uuid,
+                                      const char *dest, Result *res)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) xmls = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *lower = g_ascii_strdown(uuid, -1);
+    g_autofree char *job = NULL;
+    g_autofree char *mac = NULL;
+    g_autofree char *xml = NULL;
+    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
+    gboolean absent;
+    virDomainPtr dom;
+
+    if (!peer || !peer->token)
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
+                         "peer '%s' is no longer configured", dest);
+    g_mutex_lock(&r->o->lock);
+    job = g_strdup(r->job->id);
+    for (guint i = 0; r->job->devices && i < r->job->devices->len; i++) {
+        const ItsmigJobDevice *dev = g_ptr_array_index(r->job->devices, i);
+
+        g_ptr_array_add(aliases, g_strdup(dev->alias));
+        g_ptr_array_add(xmls, g_strdup(dev->xml));
+    }
+    g_mutex_unlock(&r->o->lock);
+    mac = itsmigd_migration_mac(peer->token, lower, job);
+    xml = itsmigd_migration_record_to_xml(job, mac, aliases, xmls);
+    dom = lookup(conn, uuid, &absent);
+    if (!dom)
+        return fail_libvirt(res, "cannot look up the domain");
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIGD_MIGRATION_PREFIX,
+                             ITSMIGD_MIGRATION_NS, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        outcome = fail_libvirt(res, "cannot record the migration in the domain's metadata");
+    virDomainFree(dom);
+    return outcome;
+}
+
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 {
     ItsmigDaemon *d = r->o->d;
@@ -529,7 +645,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         itsmig_job_add_device(r->job, alias, dev);
         g_mutex_unlock(&r->o->lock);
     }
-    return ITSMIG_OUTCOME_OK;
+    return record_migration(r, conn, uuid, dest, res);
 }
 
 static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *res)
@@ -922,19 +1038,37 @@ static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, Result 
     return ITSMIG_OUTCOME_OK;
 }
 
-static ItsmigOutcome do_attach_dest(Run *r, int index, Result *res)
+/* {"job": ID} and, for a device, "alias": the destination takes the XML from
+ * the record that came with the domain, never from us. */
+static JsonNode *dest_claim(Run *r, int device)
 {
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    g_autoptr(JsonNode) body = NULL;
 
     g_mutex_lock(&r->o->lock);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "xml");
-    json_builder_add_string_value(
-        b, ((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->xml);
+    json_builder_set_member_name(b, "job");
+    json_builder_add_string_value(b, r->job->id);
+    if (device >= 0) {
+        json_builder_set_member_name(b, "alias");
+        json_builder_add_string_value(
+            b, ((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, device))->alias);
+    }
     json_builder_end_object(b);
     g_mutex_unlock(&r->o->lock);
-    body = json_builder_get_root(b);
+    return json_builder_get_root(b);
+}
+
+static ItsmigOutcome do_dest_call(Run *r, const char *what, Result *res)
+{
+    g_autoptr(JsonNode) body = dest_claim(r, -1);
+
+    return dest_call(r, what, body, res);
+}
+
+static ItsmigOutcome do_attach_dest(Run *r, int index, Result *res)
+{
+    g_autoptr(JsonNode) body = dest_claim(r, index);
+
     return dest_call(r, "attach", body, res);
 }
 
@@ -1039,10 +1173,10 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
          * has just seen it run: no round trip on the way to done. */
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
-        return dest_call(r, "resume", NULL, res);
+        return do_dest_call(r, "resume", res);
     case ITSMIG_ACTION_ATTACH_DEST: return do_attach_dest(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
-    case ITSMIG_ACTION_DESTROY_DEST: return dest_call(r, "destroy", NULL, res);
+    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
     case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
     case ITSMIG_ACTION_CONFIRM_SOURCE:
@@ -1243,6 +1377,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    o->limits.hook_record_dir = NULL;
     fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
@@ -1319,6 +1454,7 @@ void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
     g_ptr_array_unref(o->runs);
     itsmig_journal_free(o->journal);
     g_free(o->limits.qemu_log_dir);
+    g_free(o->limits.hook_record_dir);
     g_free(o->fault.point);
     g_free(o->fault.action);
     g_cond_clear(&o->cond);
@@ -1331,8 +1467,10 @@ void itsmigd_orchestrator_set_limits(ItsmigdOrchestrator *o,
 {
     g_mutex_lock(&o->lock);
     g_free(o->limits.qemu_log_dir);
+    g_free(o->limits.hook_record_dir);
     o->limits = *limits;
     o->limits.qemu_log_dir = g_strdup(limits->qemu_log_dir);
+    o->limits.hook_record_dir = g_strdup(limits->hook_record_dir);
     g_mutex_unlock(&o->lock);
 }
 
@@ -1341,6 +1479,7 @@ void itsmigd_orchestrator_get_defaults(ItsmigdOrchestrator *o, ItsmigdOrchestrat
     g_mutex_lock(&o->lock);
     *ret = o->limits;
     ret->qemu_log_dir = NULL;
+    ret->hook_record_dir = NULL;
     g_mutex_unlock(&o->lock);
 }
 
@@ -1350,6 +1489,16 @@ char *itsmigd_orchestrator_qemu_log_dir(ItsmigdOrchestrator *o)
 
     g_mutex_lock(&o->lock);
     dir = g_strdup(o->limits.qemu_log_dir);
+    g_mutex_unlock(&o->lock);
+    return dir;
+}
+
+char *itsmigd_orchestrator_hook_record_dir(ItsmigdOrchestrator *o)
+{
+    char *dir;
+
+    g_mutex_lock(&o->lock);
+    dir = g_strdup(o->limits.hook_record_dir);
     g_mutex_unlock(&o->lock);
     return dir;
 }

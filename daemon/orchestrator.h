@@ -29,6 +29,7 @@ typedef struct {
     unsigned int total_timeout;
     unsigned int keep_finished;
     char *qemu_log_dir;
+    char *hook_record_dir; /* [hook] record-dir: what the incoming routes check */
 } ItsmigdOrchestratorLimits;
 
 /* Reads the journal in @state_dir/jobs; corrupt records are set aside and
@@ -44,10 +45,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdOrchestrator, itsmigd_orchestrator_free)
 void itsmigd_orchestrator_set_limits(ItsmigdOrchestrator *o,
                                      const ItsmigdOrchestratorLimits *limits);
 /* The current limits (phase_timeout and total_timeout are a new job's
- * defaults); qemu_log_dir is not filled. */
+ * defaults); qemu_log_dir and hook_record_dir are not filled. */
 void itsmigd_orchestrator_get_defaults(ItsmigdOrchestrator *o, ItsmigdOrchestratorLimits *ret);
 /* [migration] qemu-log-dir, a copy. */
 char *itsmigd_orchestrator_qemu_log_dir(ItsmigdOrchestrator *o);
+/* [hook] record-dir, a copy (for HTTP threads). */
+char *itsmigd_orchestrator_hook_record_dir(ItsmigdOrchestrator *o);
 /* The libvirt connection came (main loop): unfinished jobs from the
  * journal are reconciled now. */
 void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o);

@@ -65,8 +65,13 @@ void itsmigd_peers_configure(ItsmigdPeers *peers, const ItsmigdConfig *config)
     g_mutex_lock(&peers->lock);
     for (guint i = 0; i < config->peers->len; i++) {
         const ItsmigdPeerConfig *pc = g_ptr_array_index(config->peers, i);
-        Peer *old = find_locked(peers, pc->name);
-        Peer *p = g_new0(Peer, 1);
+        Peer *old;
+        Peer *p;
+
+        if (!pc->url)
+            continue; /* one that only calls us */
+        old = find_locked(peers, pc->name);
+        p = g_new0(Peer, 1);
 
         p->config = itsmigd_peer_config_copy(pc);
         if (old && old->caps && !g_strcmp0(old->config->url, pc->url) &&

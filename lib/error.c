@@ -32,6 +32,7 @@ static const struct {
     [ITSMIG_ERROR_CONFLICT] = { "conflict", 409 },
     [ITSMIG_ERROR_TOO_MANY_JOBS] = { "too-many-jobs", 429 },
     [ITSMIG_ERROR_JOURNAL] = { "journal-error", 500 },
+    [ITSMIG_ERROR_LENGTH_REQUIRED] = { "length-required", 411 },
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)

@@ -655,8 +655,12 @@ typedef struct {
     size_t cap_devices, cap_events;
     uint32_t *coll_index;   /* per ICID: 1 + index into mapping.collections, 0 = absent */
     uint8_t *coll_flagged;  /* per ICID: "unmapped" already reported */
-    uint8_t *lpi_seen;     /* bitmap of pINTIDs mapped so far, grown on demand */
-    size_t lpi_seen_bytes;
+    /* pINTIDs mapped so far: an open-addressing set (0 = empty; a pINTID is
+     * >= 8192), as large as the events, not as the largest pINTID. */
+    uint32_t *lpi_seen;
+    size_t lpi_seen_cap, lpi_seen_n;
+    size_t max_events; /* the ITEs guest memory can hold: more are ITTs shared */
+    bool events_capped;
     bool budget_exhausted;
     bool oom;
 } Walk;
@@ -762,6 +766,13 @@ static bool add_event(Walk *w, ItsmigItsDevice *d, uint32_t event_id, uint32_t p
     ItsmigItsMapping *m = &w->rep->mapping;
     ItsmigItsEvent *e;
 
+    /* Guest memory holds at most max_events ITEs: more events are the same
+     * ITEs read again through ITTs that devices share.  Keeping them would
+     * let a small image claim gigabytes. */
+    if (m->n_events >= w->max_events) {
+        w->events_capped = true;
+        return false;
+    }
     if (m->n_events == w->cap_events) {
         size_t cap = w->cap_events * 2;
         ItsmigItsEvent *n = realloc(m->events, cap * sizeof(*n));
@@ -781,29 +792,40 @@ static bool add_event(Walk *w, ItsmigItsDevice *d, uint32_t event_id, uint32_t p
     return true;
 }
 
+static size_t lpi_slot(uint32_t pintid, size_t cap)
+{
+    return (size_t)((pintid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1);
+}
+
 /* Marks @pintid as mapped; returns true when it already was. */
 static bool lpi_mark(Walk *w, uint32_t pintid)
 {
-    size_t byte = pintid / 8;
+    size_t i;
 
-    if (byte >= w->lpi_seen_bytes) {
-        size_t n = w->lpi_seen_bytes ? w->lpi_seen_bytes : 4096;
-        uint8_t *p;
+    if ((w->lpi_seen_n + 1) * 2 > w->lpi_seen_cap) {
+        size_t cap = w->lpi_seen_cap ? w->lpi_seen_cap * 2 : 1024;
+        uint32_t *n = calloc(cap, sizeof(*n));
 
-        while (n <= byte)
-            n *= 2;
-        p = realloc(w->lpi_seen, n);
-        if (!p) {
+        if (!n) {
             w->oom = true;
             return false;
         }
-        memset(p + w->lpi_seen_bytes, 0, n - w->lpi_seen_bytes);
-        w->lpi_seen = p;
-        w->lpi_seen_bytes = n;
+        for (size_t j = 0; j < w->lpi_seen_cap; j++) {
+            if (!w->lpi_seen[j])
+                continue;
+            for (i = lpi_slot(w->lpi_seen[j], cap); n[i]; i = (i + 1) & (cap - 1))
+                ;
+            n[i] = w->lpi_seen[j];
+        }
+        free(w->lpi_seen);
+        w->lpi_seen = n;
+        w->lpi_seen_cap = cap;
     }
-    if (w->lpi_seen[byte] & (1u << (pintid % 8)))
-        return true;
-    w->lpi_seen[byte] |= (uint8_t)(1u << (pintid % 8));
+    for (i = lpi_slot(pintid, w->lpi_seen_cap); w->lpi_seen[i]; i = (i + 1) & (w->lpi_seen_cap - 1))
+        if (w->lpi_seen[i] == pintid)
+            return true;
+    w->lpi_seen[i] = pintid;
+    w->lpi_seen_n++;
     return false;
 }
 
@@ -936,7 +958,7 @@ static int64_t restore_ite(Walk *w, ItsmigItsDevice *d, uint32_t event_id, uint6
                 d->device_id, event_id, ite.icid);
     }
     if (!add_event(w, d, event_id, ite.pintid, ite.icid))
-        return -ENOMEM;
+        return w->oom ? -ENOMEM : -E2BIG;
     return ite.next;
 }
 
@@ -1255,6 +1277,7 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
 
         for (size_t i = 0; i < mem->n_regions; i++)
             total += mem->regions[i].size / ITSMIG_ITS_ESZ;
+        w.max_events = (size_t)total;
         w.cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
         ret_report->mapping.events = malloc(w.cap_events * sizeof(ItsmigItsEvent));
         if (!ret_report->mapping.events)
@@ -1284,10 +1307,19 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         itsmig_its_report_clear(ret_report);
         return itsmig_diag_set(diag, ENOMEM, "out of memory while walking the ITS tables");
     }
+    /* Why the walk stopped is said even when the findings are full. */
+    if (w.budget_exhausted || w.events_capped)
+        w.max_findings = ret_report->n_findings + 2;
     if (w.budget_exhausted) {
         finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-limit-reached", 0,
                 "the tables need more than %" PRIu64 " entry reads; the walk stopped there",
                 WALK_MAX_ENTRIES);
+    }
+    if (w.events_capped) {
+        finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-event-limit-reached", 0,
+                "the ITTs map more events than guest memory holds ITEs (%zu): devices share "
+                "ITTs; the walk stopped there",
+                w.max_events);
     }
     return 0;
 }

@@ -234,10 +234,27 @@ static gboolean is_its_id(const char *id, gsize len)
     return len == n || id[len - n - 1] == '/';
 }
 
+/* The longest savevm id QEMU writes (migration/savevm.c, SaveStateEntry's
+ * idstr[256]).  Looking no further for the end of an id keeps a scan linear:
+ * a line repeating "section id 1(" without a ')' made each hit search the
+ * rest of the line. */
+#define ITS_ID_MAX 256
+
+/* The length of the id at @p, ended by a byte of @stops or the string's end;
+ * -1 when it is longer than any id. */
+static gssize its_id_len(const char *p, const char *stops)
+{
+    for (gssize n = 0; n <= ITS_ID_MAX; n++) {
+        if (!p[n] || strchr(stops, p[n]))
+            return n;
+    }
+    return -1;
+}
+
 /* Whether *@p starts the ITS's id, ended by @close; moves *@p past @close. */
 static gboolean eat_its_id(const char **p, char close)
 {
-    const char *end = strchr(*p, close);
+    const char *end = memchr(*p, close, strnlen(*p, ITS_ID_MAX + 1));
 
     if (!end || !is_its_id(*p, end - *p))
         return FALSE;
@@ -296,7 +313,9 @@ static ItsmigQemuLogKind match_its_load(const char *line, int *ret_err)
     for (hit = find_word(line, line, "Missing section footer for "); hit && !found;
          hit = find_word(line, hit + 1, "Missing section footer for ")) {
         p = hit + strlen("Missing section footer for ");
-        found = is_its_id(p, strcspn(p, " \t:"));
+        gssize len = its_id_len(p, " \t:");
+
+        found = len >= 0 && is_its_id(p, len);
     }
     if (!found)
         return ITSMIG_QEMU_LOG_LAST;

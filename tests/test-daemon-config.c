@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 
 #include "itsmig/error.h"
 #include "daemon/daemon-config.h"
@@ -23,7 +24,9 @@ static void write_file(const char *path, const char *contents)
 {
     g_autoptr(GError) error = NULL;
 
-    g_assert_true(g_file_set_contents(path, contents, -1, &error));
+    /* 0600: itsmigd refuses a token file others may read. */
+    g_assert_true(g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                           0600, &error));
     g_assert_no_error(error);
 }
 
@@ -110,12 +113,14 @@ static void test_defaults(void)
     g_assert_cmpuint(c->socket_mode, ==, 0660);
     g_assert_null(c->socket_group);
     g_assert_null(c->listen);
-    g_assert_cmpstr(c->token_file, ==, SYSCONFDIR "/itsmig/peer-token");
-    g_assert_null(c->token);
     g_assert_cmpuint(c->max_body, ==, 65536);
     g_assert_cmpuint(c->max_url, ==, 2048);
     g_assert_cmpuint(c->max_connections, ==, 256);
     g_assert_cmpuint(c->connection_timeout, ==, 30);
+    g_assert_cmpuint(c->max_connections_per_user, ==, 32);
+    g_assert_cmpuint(c->peer_max_connections, ==, 128);
+    g_assert_cmpuint(c->max_connections_per_address, ==, 8);
+    g_assert_cmpuint(c->request_timeout, ==, 10);
     g_assert_cmpuint(c->event_buffer, ==, 1024);
     g_assert_cmpuint(c->max_event_streams, ==, 64);
     g_assert_cmpstr(c->state_dir, ==, LOCALSTATEDIR "/lib/itsmigd");
@@ -222,7 +227,6 @@ static void test_every_key(Fixture *f, gconstpointer data)
                                             "listen = 127.0.0.1:7443\n"
                                             "tls-cert = /c.pem\n"
                                             "tls-key = /k.pem\n"
-                                            "token-file = %s\n"
                                             "max-body = 1024\n"
                                             "max-url = 65536\n"
                                             "max-connections = 1\n"
@@ -231,8 +235,7 @@ static void test_every_key(Fixture *f, gconstpointer data)
                                             "max-event-streams = 10000\n"
                                             "[daemon]\n"
                                             "state-dir = /tmp/state\n"
-                                            "log-level = debug\n",
-                                            f->token);
+                                            "log-level = debug\n");
     g_autoptr(ItsmigdConfig) c = load_ok(f, text);
 
     (void)data;
@@ -248,8 +251,6 @@ static void test_every_key(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->listen, ==, "127.0.0.1:7443");
     g_assert_cmpstr(c->tls_cert, ==, "/c.pem");
     g_assert_cmpstr(c->tls_key, ==, "/k.pem");
-    g_assert_cmpstr(c->token_file, ==, f->token);
-    g_assert_cmpstr(c->token, ==, GOOD_TOKEN);
     g_assert_cmpuint(c->max_body, ==, 1024);
     g_assert_cmpuint(c->max_url, ==, 65536);
     g_assert_cmpuint(c->max_connections, ==, 1);
@@ -267,7 +268,6 @@ static void test_empty_value_unsets(Fixture *f, gconstpointer data)
     (void)data;
     g_assert_null(c->socket_group);
     g_assert_null(c->listen);
-    g_assert_null(c->token);
 }
 
 /* Each numeric key, with a value just out of its range on each side. */
@@ -285,7 +285,11 @@ static const struct {
     {"api", "max-body", "1023", "67108865"},
     {"api", "max-url", "63", "65537"},
     {"api", "max-connections", "0", "65537"},
+    {"api", "max-connections-per-user", "0", "65537"},
+    {"api", "peer-max-connections", "0", "65537"},
+    {"api", "max-connections-per-address", "0", "65537"},
     {"api", "connection-timeout", "0", "86401"},
+    {"api", "request-timeout", "0", "3601"},
     {"api", "event-buffer", "15", "1000001"},
     {"api", "max-event-streams", "0", "10001"},
     {"api", "max-domain-xml", "65535", "16777217"},
@@ -510,76 +514,116 @@ static void test_listen_in_file(Fixture *f, gconstpointer data)
     assert_load_error(f, "[api]\nlisten = host:1\n", NAMES("[api]", "listen", "host:1"));
 }
 
-static void test_listen_needs_token(Fixture *f, gconstpointer data)
+/* The one token shared by every peer is gone: a request must be tied to one peer. */
+static void test_api_token_file_refused(Fixture *f, gconstpointer data)
 {
-    g_autofree char *missing = g_build_filename(f->dir, "no-token", NULL);
     g_autofree char *text =
-        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", missing);
-    g_autofree char *unreadable = NULL;
+        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->token);
 
     (void)data;
-    assert_load_error(f, text, NAMES("[api]", "token-file"));
-    /* token-file set empty: no token at all. */
-    assert_load_error(f, "[api]\nlisten = 127.0.0.1:7443\ntoken-file =\n",
-                      NAMES("[api]", "token-file"));
-    /* A directory is not readable as a file. */
-    unreadable = g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->dir);
-    assert_load_error(f, unreadable, NAMES("[api]", "token-file"));
+    assert_load_error(f, text, NAMES("[api]", "token-file", "accept-token-file"));
 }
 
 static void test_listen_needs_tls(Fixture *f, gconstpointer data)
 {
-    g_autofree char *text = g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n"
-                                            "tls-cert =\n",
-                                            f->token);
-
     (void)data;
-    assert_load_error(f, text, NAMES("[api]", "listen"));
+    assert_load_error(f, "[api]\nlisten = 127.0.0.1:7443\ntls-cert =\n", NAMES("[api]", "listen"));
 }
 
 static void test_token_short(Fixture *f, gconstpointer data)
 {
-    g_autofree char *text =
-        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->token);
+    g_autofree char *text = g_strdup_printf("[peer a]\naccept-token-file = %s\n", f->token);
 
     (void)data;
     write_file(f->token, "0123456789abcde\n"); /* 15 */
-    assert_load_error(f, text, NAMES("[api]", "token-file"));
+    assert_load_error(f, text, NAMES("[peer a]", "accept-token-file"));
     /* Only the first line counts. */
     write_file(f->token, "short\n0123456789abcdef0123\n");
-    assert_load_error(f, text, NAMES("token-file"));
+    assert_load_error(f, text, NAMES("accept-token-file"));
     write_file(f->token, "   0123456789ab   \n");
-    assert_load_error(f, text, NAMES("token-file"));
+    assert_load_error(f, text, NAMES("accept-token-file"));
     write_file(f->token, "");
-    assert_load_error(f, text, NAMES("token-file"));
+    assert_load_error(f, text, NAMES("accept-token-file"));
 }
 
 static void test_token_read(Fixture *f, gconstpointer data)
 {
-    g_autofree char *text =
-        g_strdup_printf("[api]\nlisten = 127.0.0.1:7443\ntoken-file = %s\n", f->token);
+    g_autofree char *text = g_strdup_printf("[peer a]\naccept-token-file = %s\n", f->token);
 
     (void)data;
     write_file(f->token, "  0123456789abcdef  \r\nsecond line\n");
     {
         g_autoptr(ItsmigdConfig) c = load_ok(f, text);
-        g_assert_cmpstr(c->token, ==, "0123456789abcdef");
+        const ItsmigdPeerConfig *a = itsmigd_config_find_peer(c, "a");
+
+        g_assert_cmpstr(a->accept_token, ==, "0123456789abcdef");
+        /* Only calls this host: no URL, nothing to send it. */
+        g_assert_null(a->url);
+        g_assert_null(a->token);
     }
     write_file(f->token, "0123456789abcdefg"); /* no newline */
     {
         g_autoptr(ItsmigdConfig) c = load_ok(f, text);
-        g_assert_cmpstr(c->token, ==, "0123456789abcdefg");
+        g_assert_cmpstr(itsmigd_config_find_peer(c, "a")->accept_token, ==, "0123456789abcdefg");
     }
 }
 
-static void test_token_not_read_without_listen(Fixture *f, gconstpointer data)
+/* As ssh does with its keys: a secret others may read is no secret. */
+static void test_token_permissions(Fixture *f, gconstpointer data)
 {
-    g_autofree char *missing = g_build_filename(f->dir, "no-token", NULL);
-    g_autofree char *text = g_strdup_printf("[api]\ntoken-file = %s\n", missing);
-    g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+    g_autofree char *text = g_strdup_printf("[peer a]\naccept-token-file = %s\n", f->token);
+    g_autofree char *sent = g_strdup_printf("[peer b]\nurl = https://10.0.0.2\ntoken-file = %s\n",
+                                            f->token);
+    g_autofree char *fifo = g_build_filename(f->dir, "fifo", NULL);
+    g_autofree char *via_fifo = g_strdup_printf("[peer a]\naccept-token-file = %s\n", fifo);
 
     (void)data;
-    g_assert_null(c->token);
+    g_assert_cmpint(g_chmod(f->token, 0644), ==, 0);
+    assert_load_error(f, text, NAMES("[peer a]", "accept-token-file", "0644"));
+    assert_load_error(f, sent, NAMES("[peer b]", "token-file", "0644"));
+    g_assert_cmpint(g_chmod(f->token, 0640), ==, 0);
+    assert_load_error(f, text, NAMES("accept-token-file", "0640"));
+    g_assert_cmpint(g_chmod(f->token, 0602), ==, 0);
+    assert_load_error(f, text, NAMES("accept-token-file", "0602"));
+    g_assert_cmpint(g_chmod(f->token, 0400), ==, 0);
+    {
+        g_autoptr(ItsmigdConfig) c = load_ok(f, text);
+        g_assert_cmpstr(itsmigd_config_find_peer(c, "a")->accept_token, ==, GOOD_TOKEN);
+    }
+    /* Not a regular file: refused without blocking on it. */
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    assert_load_error(f, via_fifo, NAMES("accept-token-file", "regular file"));
+}
+
+static void test_secret_key_permissions(Fixture *f, gconstpointer data)
+{
+    g_autofree char *key = g_build_filename(f->dir, "key.pem", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+
+    (void)data;
+    write_file(key, "-----BEGIN PRIVATE KEY-----\n");
+    g_assert_true(itsmigd_config_read_secret(key, &contents, &len, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(len, ==, 28);
+    g_assert_cmpint(g_chmod(key, 0644), ==, 0);
+    g_clear_pointer(&contents, g_free);
+    g_assert_false(itsmigd_config_read_secret(key, &contents, &len, &error));
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    g_assert_nonnull(strstr(error->message, "0644"));
+    g_assert_null(contents);
+}
+
+/* Each peer its own token, so that a request names one peer. */
+static void test_accept_token_shared(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text =
+        g_strdup_printf("[peer a]\naccept-token-file = %s\n[peer b]\naccept-token-file = %s\n",
+                        f->token, f->token);
+
+    (void)data;
+    assert_load_error(f, text, NAMES("[peer b]", "accept-token-file", "'a'"));
 }
 
 static void test_overrides(Fixture *f, gconstpointer data)
@@ -587,9 +631,7 @@ static void test_overrides(Fixture *f, gconstpointer data)
     g_autofree char *text =
         g_strdup_printf("[libvirt]\nuri = qemu:///session\n"
                         "[api]\nsocket = /file.sock\nlisten = 10.0.0.1:1\n"
-                        "token-file = %s\n"
-                        "[daemon]\nstate-dir = /file-state\nlog-level = error\n",
-                        f->token);
+                        "[daemon]\nstate-dir = /file-state\nlog-level = error\n");
     ItsmigdConfigOverrides o = {
         .config = f->conf,
         .connect = "test:///default",
@@ -610,7 +652,6 @@ static void test_overrides(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->state_dir, ==, "/cli-state");
     g_assert_cmpstr(c->listen, ==, "[::1]:9000");
     g_assert_cmpint(c->log_level, ==, G_LOG_LEVEL_DEBUG);
-    g_assert_cmpstr(c->token, ==, GOOD_TOKEN);
 }
 
 static void test_override_listen_empty(Fixture *f, gconstpointer data)
@@ -620,8 +661,8 @@ static void test_override_listen_empty(Fixture *f, gconstpointer data)
     g_autoptr(ItsmigdConfig) c = NULL;
 
     (void)data;
-    /* The file's listen would fail (no token); --listen "" turns TCP off. */
-    write_file(f->conf, "[api]\nlisten = 10.0.0.1:1\ntoken-file = /nonexistent/token\n");
+    /* The file's listen would fail (no TLS key); --listen "" turns TCP off. */
+    write_file(f->conf, "[api]\nlisten = 10.0.0.1:1\ntls-key =\n");
     c = itsmigd_config_load(&o, &error);
     g_assert_no_error(error);
     g_assert_null(c->listen);
@@ -869,11 +910,13 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon-config/listen/good", test_listen_good);
     g_test_add_func("/daemon-config/listen/bad", test_listen_bad);
     ADD("/daemon-config/listen/in-file", test_listen_in_file);
-    ADD("/daemon-config/listen/needs-token", test_listen_needs_token);
+    ADD("/daemon-config/listen/api-token-file-refused", test_api_token_file_refused);
     ADD("/daemon-config/listen/needs-tls", test_listen_needs_tls);
     ADD("/daemon-config/token/too-short", test_token_short);
     ADD("/daemon-config/token/first-line-trimmed", test_token_read);
-    ADD("/daemon-config/token/not-read-without-listen", test_token_not_read_without_listen);
+    ADD("/daemon-config/token/refused-when-others-may-read", test_token_permissions);
+    ADD("/daemon-config/token/one-per-peer", test_accept_token_shared);
+    ADD("/daemon-config/secret/tls-key-permissions", test_secret_key_permissions);
     ADD("/daemon-config/overrides/beat-file", test_overrides);
     ADD("/daemon-config/overrides/listen-empty-disables", test_override_listen_empty);
     ADD("/daemon-config/overrides/bad", test_override_bad);

@@ -40,7 +40,7 @@ static const ItsmigdRoute routes[] = {
     {"GET", "/v1/domains", handler_domains, ITSMIGD_ROUTE_NEEDS_LIBVIRT},
     {"GET", "/v1/domains/{name}", handler_domain, ITSMIGD_ROUTE_NEEDS_LIBVIRT},
     {"GET", "/v1/log", handler_log_get, 0},
-    {"PUT", "/v1/log", handler_log_put, ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_LOCAL_ONLY},
+    {"PUT", "/v1/log", handler_log_put, ITSMIGD_ROUTE_JSON_BODY},
     {"GET", "/v1/pairs/{a}/to/{b}", handler_pair, 0},
 };
 

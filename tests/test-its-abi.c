@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <string.h>
 
+#include <sys/resource.h>
+
 #include "itsmig/its-abi.h"
 #include "its-fixtures.h"
 
@@ -642,6 +644,70 @@ static void test_fuzz_mappings(void)
 }
 
 /* ---- walker findings: one test per code ---------------------------------------------- */
+
+/* Lets this process map @extra bytes more than it has now, so that a walk
+ * that wants more memory than its input justifies fails with ENOMEM. */
+static void limit_address_space(uint64_t extra)
+{
+    g_autofree char *status = NULL;
+    const char *vm;
+    struct rlimit rl;
+
+    g_assert_true(g_file_get_contents("/proc/self/status", &status, NULL, NULL));
+    vm = strstr(status, "VmSize:");
+    g_assert_nonnull(vm);
+    rl.rlim_cur = rl.rlim_max = g_ascii_strtoull(vm + 7, NULL, 10) * 1024 + extra;
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &rl), ==, 0);
+}
+
+/* 4096 devices share one ITT of 4096 events: an 8 MiB image claims 16M
+ * events (200 MiB and more).  The walk keeps no more events than the image
+ * holds ITEs, says why it stopped, and stays within 64 MiB. */
+static void test_walk_shared_itt_bounded(void)
+{
+    if (g_test_subprocess()) {
+        Img img;
+
+        img_init(&img);
+        put_cte(&img, 0, 0, 0);
+        for (unsigned d = 0; d < 4096; d++)
+            put_dte(&img, DT + 8ull * d, d < 4095 ? 1 : 0, ITT, 12);
+        for (unsigned e = 0; e < 4096; e++)
+            put_ite(&img, ITT + 8ull * e, e < 4095 ? 1 : 0, 8192 + e, 0);
+        limit_address_space(64ull << 20);
+        walk(&img);
+        g_assert_nonnull(find(&img.rep, "walk-event-limit-reached"));
+        g_assert_cmpstr(img.rep.restore_cause, ==, "walk-event-limit-reached");
+        g_assert_cmpuint(img.rep.mapping.n_events, <=, RAM_SIZE / 8);
+        img_clear(&img);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 120 * G_USEC_PER_SEC, 0);
+    g_test_trap_assert_passed();
+}
+
+/* One ITE with pINTID 0xffffffff: the set of mapped pINTIDs grows with the
+ * events, not with the largest pINTID (a bitmap of 512 MiB). */
+static void test_walk_huge_pintid_bounded(void)
+{
+    if (g_test_subprocess()) {
+        Img img;
+
+        img_init(&img);
+        put_cte(&img, 0, 0, 0);
+        put_dte(&img, DT, 0, ITT, 4);
+        put_ite(&img, ITT, 1, 0xffffffffu, 0);
+        put_ite(&img, ITT + 8, 0, 0xffffffffu, 0);
+        limit_address_space(64ull << 20);
+        walk(&img);
+        g_assert_cmpuint(img.rep.mapping.n_events, ==, 2);
+        g_assert_nonnull(find(&img.rep, "ite-duplicate-pintid"));
+        img_clear(&img);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 60 * G_USEC_PER_SEC, 0);
+    g_test_trap_assert_passed();
+}
 
 static void test_walk_minimal_ok(void)
 {
@@ -1284,6 +1350,8 @@ int main(int argc, char **argv)
     g_test_add_func("/its-abi/writer/outside-memory", test_writer_outside_memory);
     g_test_add_func("/its-abi/fuzz/mappings-round-trip", test_fuzz_mappings);
     g_test_add_func("/its-abi/walk/minimal-restores", test_walk_minimal_ok);
+    g_test_add_func("/its-abi/walk/shared-itt-memory-bounded", test_walk_shared_itt_bounded);
+    g_test_add_func("/its-abi/walk/huge-pintid-memory-bounded", test_walk_huge_pintid_bounded);
     g_test_add_func("/its-abi/walk/abi-revision-unsupported", test_walk_abi_revision);
     g_test_add_func("/its-abi/walk/iidr-not-kvm", test_walk_iidr_not_kvm);
     g_test_add_func("/its-abi/walk/tables-not-valid", test_walk_tables_not_valid);

@@ -9,6 +9,7 @@
 
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -22,6 +23,10 @@ static JsonObject *doc_paths;
 static JsonNode *doc_root;
 static char *tmpdir;
 static char *sock_path;
+static char *cert_path;
+static guint tcp_port;
+#define PEER_TOKEN "openapi-peer-token-0123456789"
+
 static GSubprocess *daemon_proc;
 
 static const char *const http_methods[] = { "get", "put", "post", "delete", "patch", NULL };
@@ -69,16 +74,27 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return size * n;
 }
 
-static void request(const char *method, const char *path, const char *content_type,
-                    const char *body, Reply *r)
+/* On the unix socket, or on the TCP listener with @token when @tcp. */
+static void request_on(gboolean tcp, const char *token, const char *method, const char *path,
+                       const char *content_type, const char *body, Reply *r)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *headers = NULL;
-    g_autofree char *url = g_strconcat("http://localhost", path, NULL);
+    g_autofree char *url = tcp ? g_strdup_printf("https://127.0.0.1:%u%s", tcp_port, path)
+                               : g_strconcat("http://localhost", path, NULL);
 
     memset(r, 0, sizeof(*r));
     r->body = g_string_new(NULL);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock_path);
+    if (tcp) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, cert_path);
+        if (token) {
+            g_autofree char *auth = g_strconcat("Authorization: Bearer ", token, NULL);
+
+            headers = curl_slist_append(headers, auth);
+        }
+    } else {
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock_path);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -90,13 +106,20 @@ static void request(const char *method, const char *path, const char *content_ty
         g_autofree char *ct = g_strconcat("Content-Type: ", content_type, NULL);
 
         headers = curl_slist_append(headers, ct);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
+    if (headers)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
+}
+
+static void request(const char *method, const char *path, const char *content_type,
+                    const char *body, Reply *r)
+{
+    request_on(FALSE, NULL, method, path, content_type, body, r);
 }
 
 /* ...and gone when the test is, however it ends. */
@@ -122,7 +145,29 @@ static void start_daemon(void)
     state = g_build_filename(tmpdir, "state", NULL);
     conf = g_build_filename(tmpdir, "itsmigd.conf", NULL);
     log = g_build_filename(tmpdir, "itsmigd.log", NULL);
-    g_file_set_contents(conf, "[daemon]\nlog-level = debug\n", -1, &error);
+    g_autofree char *key = NULL;
+    g_autofree char *token = NULL;
+    g_autofree char *openssl = NULL;
+    g_autofree char *text = NULL;
+    int status = -1;
+
+    cert_path = g_build_filename(tmpdir, "cert.pem", NULL);
+    key = g_build_filename(tmpdir, "key.pem", NULL);
+    token = g_build_filename(tmpdir, "token", NULL);
+    openssl = g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+                              "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s",
+                              key, cert_path);
+    g_assert_true(g_spawn_command_line_sync(openssl, NULL, NULL, &status, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpint(chmod(key, 0600), ==, 0);
+    g_file_set_contents_full(token, PEER_TOKEN "\n", -1, G_FILE_SET_CONTENTS_NONE, 0600, &error);
+    g_assert_no_error(error);
+    tcp_port = 20000 + getpid() % 20000;
+    text = g_strdup_printf("[daemon]\nlog-level = debug\n[api]\nlisten = 127.0.0.1:%u\n"
+                           "tls-cert = %s\ntls-key = %s\n[peer p]\naccept-token-file = %s\n",
+                           tcp_port, cert_path, key, token);
+    g_file_set_contents(conf, text, -1, &error);
     g_assert_no_error(error);
     g_subprocess_launcher_set_stderr_file_path(l, log);
     g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
@@ -256,9 +301,10 @@ static long expected_status(const char *method, const char *path)
         /* No job has that id. */
         { "GET", "/v1/migrations/{id}", 404 },
         { "DELETE", "/v1/migrations/{id}", 404 },
-        /* "test" runs: never destroyed; the test driver cannot attach. */
+        /* "test" runs and never arrived by migration: no action on it. */
+        { "POST", "/v1/incoming/{uuid}/resume", 409 },
         { "POST", "/v1/incoming/{uuid}/destroy", 409 },
-        { "POST", "/v1/incoming/{uuid}/attach", 502 },
+        { "POST", "/v1/incoming/{uuid}/attach", 409 },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(special); i++)
@@ -372,6 +418,76 @@ static void test_error_codes_match_library(void)
                         itsmig_error_code_to_string(code));
 }
 
+/* Each operation says where it is served (x-itsmig-transports) and with
+ * which credential (security); the route table and the server agree: on TCP,
+ * a peer's token gets the peer operations and 403 for every other one, and
+ * no token gets 401. */
+static void test_transports_as_documented(void)
+{
+    g_autoptr(GList) paths = json_object_get_members(doc_paths);
+    guint peer_ops = 0;
+
+    for (GList *p = paths; p; p = p->next) {
+        JsonObject *item = json_object_get_object_member(doc_paths, p->data);
+        g_autofree char *url = fill_path(p->data);
+
+        for (int m = 0; http_methods[m]; m++) {
+            g_autofree char *upper = g_ascii_strup(http_methods[m], -1);
+            const ItsmigdRoute *route = NULL;
+            JsonObject *op;
+            JsonArray *transports, *security;
+            gboolean doc_tcp = FALSE, doc_unix = FALSE, doc_token = FALSE, tcp;
+            Reply r;
+
+            if (!json_object_has_member(item, http_methods[m]))
+                continue;
+            op = json_object_get_object_member(item, http_methods[m]);
+            for (gsize i = 0; i < itsmigd_n_routes; i++)
+                if (!strcmp(itsmigd_routes[i].method, upper) &&
+                    !strcmp(itsmigd_routes[i].pattern, p->data))
+                    route = &itsmigd_routes[i];
+            g_assert_nonnull(route);
+            g_assert_true(json_object_has_member(op, "x-itsmig-transports"));
+            transports = json_object_get_array_member(op, "x-itsmig-transports");
+            for (guint i = 0; i < json_array_get_length(transports); i++) {
+                const char *t = json_array_get_string_element(transports, i);
+
+                g_assert_true(!strcmp(t, "unix") || !strcmp(t, "tcp"));
+                doc_unix |= !strcmp(t, "unix");
+                doc_tcp |= !strcmp(t, "tcp");
+            }
+            g_assert_true(doc_unix);
+            security = json_object_get_array_member(op, "security");
+            g_assert_nonnull(security);
+            for (guint i = 0; i < json_array_get_length(security); i++)
+                doc_token |= json_object_has_member(json_array_get_object_element(security, i),
+                                                    "peerToken");
+            tcp = (route->flags & ITSMIGD_ROUTE_PEER) != 0;
+            if (doc_tcp != tcp || doc_token != tcp)
+                g_test_fail_printf("%s %s: the document says %s, the server %s", upper,
+                                   (const char *)p->data, doc_tcp ? "tcp" : "unix only",
+                                   tcp ? "tcp" : "unix only");
+            peer_ops += tcp;
+
+            request_on(TRUE, NULL, upper, url, "application/json", "{}", &r);
+            g_assert_cmpint(r.status, ==, 401);
+            reply_clear(&r);
+            request_on(TRUE, PEER_TOKEN, upper, url, "application/json", "{}", &r);
+            if (tcp ? r.status == 403 || r.status == 401 : r.status != 403)
+                g_test_fail_printf("%s %s over TCP with a peer's token: %ld", upper, url,
+                                   r.status);
+            if (!tcp) {
+                g_autofree char *what = g_strdup_printf("%s %s over TCP", upper, url);
+
+                check_documented(op, what, &r);
+            }
+            reply_clear(&r);
+        }
+    }
+    /* Capabilities and the four incoming operations. */
+    g_assert_cmpuint(peer_ops, ==, 5);
+}
+
 static void test_other_methods_are_405(void)
 {
     g_autoptr(GList) paths = json_object_get_members(doc_paths);
@@ -431,6 +547,7 @@ int main(int argc, char **argv)
     g_test_add_func("/openapi/errors-are-documented", test_errors_are_documented);
     g_test_add_func("/openapi/error-codes-match-library", test_error_codes_match_library);
     g_test_add_func("/openapi/other-methods-are-405", test_other_methods_are_405);
+    g_test_add_func("/openapi/transports-as-documented", test_transports_as_documented);
     rc = g_test_run();
     stop_daemon();
     curl_global_cleanup();

@@ -380,6 +380,29 @@ static void test_line_at_limit_kept_whole(void)
 }
 
 /* A long-lived guest's log: no timing asserted, only that it ends and finds. */
+/* One 4 MiB line that repeats the start of an ITS load error whose id never
+ * ends: each repetition used to search the rest of the line (8 s); now each
+ * looks no further than an id can be long. */
+#define ITS_VMSTATE_NAME "arm_gicv3_its"
+
+static void test_crafted_line_linear(void)
+{
+    g_autoptr(GString) text = g_string_new(ITS_VMSTATE_NAME " ");
+    g_autoptr(GPtrArray) findings = NULL;
+    gint64 start;
+    double seconds;
+
+    while (text->len < 4 * 1024 * 1024)
+        g_string_append(text, "error while loading state section id 1(");
+    g_string_append_c(text, '\n');
+    start = g_get_monotonic_time();
+    findings = itsmig_qemu_log_scan(text->str, text->len);
+    seconds = (g_get_monotonic_time() - start) / 1e6;
+    g_assert_cmpuint(findings->len, ==, 0);
+    if (seconds > 2.0)
+        g_test_fail_printf("the crafted 4 MiB line took %.2f s to scan", seconds);
+}
+
 static void test_large_log(void)
 {
     g_autoptr(GString) text = g_string_new(HEADER);
@@ -634,6 +657,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qemu-log/scan/overlong-line-cut", test_overlong_line);
     g_test_add_func("/qemu-log/scan/line-at-limit-kept-whole", test_line_at_limit_kept_whole);
     g_test_add_func("/qemu-log/scan/10mb-log", test_large_log);
+    g_test_add_func("/qemu-log/scan/crafted-line-linear", test_crafted_line_linear);
 
 #define ADD_READ(name, fn)                                                                         \
     g_test_add("/qemu-log/read/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)

@@ -34,6 +34,7 @@ typedef enum {
     ITSMIG_ERROR_CONFLICT,      /* the request contradicts what is under way (409) */
     ITSMIG_ERROR_TOO_MANY_JOBS, /* [migration] max-jobs are running (429) */
     ITSMIG_ERROR_JOURNAL,       /* the state directory refused a journal record */
+    ITSMIG_ERROR_LENGTH_REQUIRED, /* a request body without Content-Length (411) */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;

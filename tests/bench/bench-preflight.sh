@@ -36,6 +36,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=IP:127.0.0.1" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
     >/dev/null 2>&1 || fail "openssl"
 echo "bench-token-0123456789" >"$tmp/token"
+chmod 600 "$tmp/token" "$tmp/key.pem"
 caps="[host]
 arch = aarch64
 vgic-its = true
@@ -59,13 +60,14 @@ socket = $tmp/b/api.sock
 listen = 127.0.0.1:$PORT
 tls-cert = $tmp/cert.pem
 tls-key = $tmp/key.pem
-token-file = $tmp/token
 [daemon]
 state-dir = $tmp/b/state
 log-level = warning
 hostname = host-b
 $caps
 ${1:+vcpu-registers-file = $1}
+[peer a]
+accept-token-file = $tmp/token
 EOC
     "$itsmigd" --config "$tmp/b/conf" >"$tmp/b/log" 2>&1 &
     b_pid=$!

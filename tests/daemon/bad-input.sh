@@ -71,12 +71,37 @@ esac
 head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big.json"
 api PUT /v1/log -H "$JSON" --data-binary "@$T/big.json"
 check_error "PUT /v1/log, 70000-byte body: 413 body-too-large" 413 body-too-large
+# A chunked body announces no end, and libmicrohttpd answers only once a
+# request has ended: refused at its head, before any of it is read.
 api PUT /v1/log -H "$JSON" -H 'Transfer-Encoding: chunked' --data-binary "@$T/big.json"
-check_error "PUT /v1/log, 70000 bytes chunked: 413 body-too-large" 413 body-too-large
+check_error "PUT /v1/log, 70000 bytes chunked: 411 length-required" 411 length-required
 head -c 10000000 /dev/zero | tr '\0' ' ' >"$T/huge.json"
 api PUT /v1/log -H "$JSON" --data-binary "@$T/huge.json"
 check_error "PUT /v1/log, 10 MB body: 413 body-too-large" 413 body-too-large
 rm -f "$T/huge.json"
+# A chunked body that never ends: 411 at once, and the connection closed, not
+# read on and on.
+body=$(head -c 69632 /dev/zero | tr '\0' a)
+"$HTTP_RAW" -t 5 "$ITSMIGD_SOCK" "PUT /v1/log HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n11000\r\n$body\r\n" \
+    >"$T/chunk.out" 2>"$T/chunk.err"
+rc=$?
+if [ "$rc" = 0 ] && head -n 1 "$T/chunk.out" | grep -q '^HTTP/1\.1 411' && grep -q length-required "$T/chunk.out"; then
+    ok "an endless chunked body: 411 at once, and the connection closed"
+else
+    not_ok "an endless chunked body: 411 at once, and the connection closed" \
+        "rc $rc: $(tail -n 1 "$T/chunk.err")" "$(head -c 300 "$T/chunk.out")"
+fi
+# Absurd chunk sizes: an answer, not silence.
+for size in FFFFFFFFFFFFFFFFFFFF 7FFFFFFFFFFFFFFF; do
+    "$HTTP_RAW" -t 5 "$ITSMIGD_SOCK" "PUT /v1/log HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n$size\r\nabc" \
+        >"$T/chunk.out" 2>"$T/chunk.err"
+    rc=$?
+    if [ "$rc" = 0 ] && head -n 1 "$T/chunk.out" | grep -q '^HTTP/1\.1 411'; then
+        ok "chunk size $size: 411 at once, connection closed"
+    else
+        not_ok "chunk size $size: 411 at once, connection closed" "rc $rc: $(tail -n 1 "$T/chunk.err")" "$(head -c 300 "$T/chunk.out")"
+    fi
+done
 
 # ---- routes and methods -------------------------------------------------------------------
 
@@ -191,6 +216,19 @@ else
 fi
 API_TIMEOUT=5 api GET /v1/events
 check_error "a third event stream: 503 too-many-streams" 503 too-many-streams
+# A client can cause 503s at will: the log gets a few, not one per request.
+i=0
+while [ $i -lt 100 ]; do
+    curl -s -o /dev/null -m 5 --unix-socket "$ITSMIGD_SOCK" http://localhost/v1/events
+    i=$((i + 1))
+done
+# (5 per 10 s; the loop may straddle a window or two.)
+n=$(grep -c 'warning: http: GET /v1/events: 503' "$ITSMIGD_LOG")
+if [ "$n" -ge 1 ] && [ "$n" -le 15 ]; then
+    ok "101 replies 503 in a row: $n warnings in the log (rate-limited)"
+else
+    not_ok "101 replies 503 in a row: 1 to 15 warnings in the log (rate-limited)" "$n warnings"
+fi
 events_stop s1
 events_stop s2
 # The daemon may only notice a stream is gone when it next writes to it.

@@ -16,6 +16,8 @@ MODE is one of:
            regs-unsorted, regs-duplicate, regs-count, regs-digest, regs-value
            (a value on a core register), regs-size (an id of 4096 bits),
            regs-oversized (5000 registers)
+  wrongtype HTTPS; GET /v1/host answers a sound document (revisions 0 and 1),
+           GET /v1/incoming/UUID an object whose members have the wrong types
 """
 import copy
 import hashlib
@@ -92,6 +94,10 @@ if mode == "old":
     FIXED = json.dumps(OLD).encode()
 elif mode.startswith("regs-"):
     FIXED = regs_document(mode, probe)
+SOUND = (LIE.replace(b'"hostname":"liar"', b'"hostname":"wrongtype"')
+         .replace(b'"its_abi_revisions":{"value":[0]', b'"its_abi_revisions":{"value":[0,1]')
+         .replace(b'"default_its_abi_revision":{"value":3', b'"default_its_abi_revision":{"value":1'))
+WRONG_TYPES = b'{"uuid":7,"domain":["g1"],"present":"yes","state":3,"its_restore":{"errors":[1]}}'
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -100,6 +106,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = LIE
         elif mode == "old" or mode.startswith("regs-"):
             body = FIXED
+        elif mode == "wrongtype":
+            body = WRONG_TYPES if self.path.startswith("/v1/incoming/") else SOUND
         elif mode == "garbage":
             body = b"<html>this is not JSON</html>"
         else:

@@ -20,17 +20,24 @@ base=$((20000 + ($$ + 7) % 20000))
 port_b=$base
 port_c=$((base + 1))
 port_hang=$((base + 2))
+port_wrong=$((base + 3))
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+chmod 600 "$T/key.pem"
 echo "token-of-b-0123456789" >"$T/token-b"
 echo "token-of-c-0123456789" >"$T/token-c"
+chmod 600 "$T"/token-*
 
 /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" hang "$port_hang" "$T/cert.pem" "$T/key.pem" \
     "$T/fake-hang.pid" >"$T/fake-hang.log" 2>&1 &
 track_pid $!
 wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
+/usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" wrongtype "$port_wrong" "$T/cert.pem" "$T/key.pem" \
+    "$T/fake-wrong.pid" >"$T/fake-wrong.log" 2>&1 &
+track_pid $!
+wait_for "[ -s '$T/fake-wrong.pid' ]" 10 || bail "the wrongtype peer did not start"
 
 host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
@@ -39,14 +46,16 @@ host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
     echo "--set policy.check-emulated=true"
 }
-tls_sets() { # PORT TOKEN-FILE
+tls_sets() { # PORT
     echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem --set api.token-file=$2"
+    echo "--set api.tls-key=$T/key.pem"
 }
 
 # B and C: destinations on libvirt's in-process test driver.
-start_itsmigd --name b --uri test:///default $(host_sets hostB 0,1 1) $(tls_sets "$port_b" "$T/token-b")
-start_itsmigd --name c --uri test:///default $(host_sets hostC 0 0) $(tls_sets "$port_c" "$T/token-c")
+start_itsmigd --name b --uri test:///default $(host_sets hostB 0,1 1) $(tls_sets "$port_b") \
+    --set "peer a.accept-token-file=$T/token-b"
+start_itsmigd --name c --uri test:///default $(host_sets hostC 0 0) $(tls_sets "$port_c") \
+    --set "peer a.accept-token-file=$T/token-c"
 
 # A: the source, on the private libvirtd.  A connection held open keeps the
 # test driver's state while itsmigd is killed and restarted.
@@ -69,6 +78,8 @@ run_a() {
         --set "peer c.token-file=$T/token-c" --set "peer c.migrate-uri=test:///default" \
         --set "peer hang.url=https://127.0.0.1:$port_hang" --set "peer hang.ca=$T/cert.pem" \
         --set "peer hang.token-file=$T/token-b" --set "peer hang.migrate-uri=test:///default" \
+        --set "peer wrong.url=https://127.0.0.1:$port_wrong" --set "peer wrong.ca=$T/cert.pem" \
+        --set "peer wrong.token-file=$T/token-b" --set "peer wrong.migrate-uri=test:///default" \
         "$@"
 }
 run_a
@@ -121,6 +132,18 @@ check_json "preflight, quiesce, pause and the save verification ran and ended we
     '[.phases[] | select(.outcome == "ok") | .phase] == ["preflight","quiesce-devices","pause-vcpus","verify-its-save","rollback"]'
 check_json "the save was verified from the QEMU log (no error), the verdict kept" \
     '.its_save.checked == true and .its_save.method == "qemu-log" and .its_save.errors == [] and .verdict.allowed == true and .destination_hostname == "hostB"'
+# Before detaching anything, the job wrote its record into the live metadata,
+# to travel with the guest: the destination acts only for this job, only for
+# the peer whose token gives this MAC, and attaches only devices listed there.
+want_mac=$(printf 'itsmig-migration:%s:%s' "$UUID" "$ID" |
+    openssl dgst -sha256 -hmac "$(cat "$T/token-b")" | awk '{print $NF}')
+vsh metadata g1 urn:itsmig:migration:1 --live
+if grep -q "<migration job=\"$ID\" peer-mac=\"$want_mac\"" "$T/virsh.out"; then
+    ok "the migration record in g1's live metadata names the job and the MAC under b's token"
+else
+    not_ok "the migration record in g1's live metadata names the job and the MAC under b's token" \
+        "want job $ID mac $want_mac" "$(cat "$T/virsh.out")"
+fi
 check_json "rollback resumed the guest; the destination never had it" \
     '.rollback.resumed == true and .facts.source == "running" and .facts.destination == "absent" and .attention == null'
 is "$(domstate)" running "g1 runs on A again"
@@ -165,6 +188,21 @@ wait_job "$HANG" 20
 check_json "the hanging peer times out the preflight; rolled back" \
     '.phase == "rolled-back" and .error.code == "peer-timeout"'
 
+# A destination whose reply has members of the wrong types: a clear error,
+# and no GLib critical in the log.
+migrate '{"domain":"g1","destination":"wrong"}'
+check_status "a job to a peer that answers with the wrong JSON types is accepted" 202
+WRONG=$(jbody .id)
+wait_job "$WRONG" 20
+check_json "its reply is refused as a peer-error naming the member; rolled back" \
+    '.phase == "rolled-back" and .error.code == "peer-error" and (.error.message | test("\"present\" is not a boolean"))'
+if grep -Eq 'CRITICAL|critical|assertion' "$ITSMIGD_LOG"; then
+    not_ok "no GLib critical in A's log" "$(grep -E 'CRITICAL|critical|assertion' "$ITSMIGD_LOG" | head -3)"
+else
+    ok "no GLib critical in A's log"
+fi
+is "$(domstate)" running "g1 still runs"
+
 # ---- bad requests ----------------------------------------------------------------------
 
 bad_request() { # DESC BODY STATUS CODE
@@ -185,10 +223,32 @@ wait_job "$ID"
 check_json "detaching a device the domain does not have fails the preflight, named" \
     '.phase == "rolled-back" and .error.code == "invalid-argument" and (.error.message | test("hostdev9"))'
 
+# ---- fault injection: the test build only ---------------------------------------------------
+
+# run_a_fault START-OPTION...: A as the test build, which has the fault points.
+run_a_fault() {
+    _itsmigd=$ITSMIGD
+    ITSMIGD=$builddir/tests/itsmigd-fault
+    run_a "$@"
+    ITSMIGD=$_itsmigd
+}
+
+stop_itsmigd
+run_a --env ITSMIGD_FAULT=before:preflight
+migrate '{"domain":"g1","destination":"b"}'
+ID=$(jbody .id)
+if wait_job "$ID" && pid_alive "$ITSMIGD_PID"; then
+    ok "the daemon ignores ITSMIGD_FAULT: it did not die before the preflight"
+else
+    not_ok "the daemon ignores ITSMIGD_FAULT: it did not die before the preflight"
+fi
+grep -q "ITSMIGD_FAULT ignored: fault injection is only in the test build" "$ITSMIGD_LOG" &&
+    ok "... and says so in its log" || not_ok "... and says so in its log" "$(head -5 "$ITSMIGD_LOG")"
+
 # ---- QEMU reports a failed ITS save -------------------------------------------------------
 
 stop_itsmigd
-run_a --env ITSMIGD_FAULT=after:suspend-source:stop
+run_a_fault --env ITSMIGD_FAULT=after:suspend-source:stop
 migrate '{"domain":"g1","destination":"b"}'
 ID=$(jbody .id)
 if wait_for "[ \"\$(ps -o stat= -p $ITSMIGD_PID | cut -c1)\" = T ]" 15; then
@@ -212,7 +272,7 @@ is "$(domstate)" running "g1 runs again"
 for action in preflight suspend-source verify-its-save migrate; do
     for point in before after reported; do
         stop_itsmigd
-        run_a --env "ITSMIGD_FAULT=$point:$action"
+        run_a_fault --env "ITSMIGD_FAULT=$point:$action"
         migrate '{"domain":"g1","destination":"b"}'
         ID=$(jbody .id)
         if ! wait_for "! pid_alive $ITSMIGD_PID" 20; then

@@ -26,9 +26,11 @@ port_down=$((base + 6))
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+chmod 600 "$T/key.pem"
 echo "token-of-b-0123456789" >"$T/token-b"
 echo "token-of-c-0123456789" >"$T/token-c"
 echo "token-of-a-0123456789" >"$T/token-a"
+chmod 600 "$T"/token-*
 
 fake_peer() { # MODE PORT
     /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" "$1" "$2" "$T/cert.pem" "$T/key.pem" \
@@ -53,16 +55,18 @@ host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
 }
 
-tls_sets() { # PORT TOKEN-FILE
+tls_sets() { # PORT
     echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem --set api.token-file=$2"
+    echo "--set api.tls-key=$T/key.pem"
 }
 
 # B and C run on libvirt's embedded test driver, A on the private libvirtd.
 # shellcheck disable=SC2046
-start_itsmigd --name b --uri test:///default $(host_sets hostB 0 0) $(tls_sets "$port_b" "$T/token-b")
+start_itsmigd --name b --uri test:///default $(host_sets hostB 0 0) $(tls_sets "$port_b") \
+    --set "peer a.accept-token-file=$T/token-b"
 # shellcheck disable=SC2046
-start_itsmigd --name c --uri test:///default $(host_sets hostC 0,1 1) $(tls_sets "$port_c" "$T/token-c")
+start_itsmigd --name c --uri test:///default $(host_sets hostC 0,1 1) $(tls_sets "$port_c") \
+    --set "peer a.accept-token-file=$T/token-c"
 
 start_libvirtd
 # shellcheck disable=SC2046
@@ -171,7 +175,8 @@ bad_peer "a peer that accepts and never answers: 504 peer-timeout within [peers]
 bad_peer "a peer that is down: 502 peer-unreachable" \
     down 502 peer-unreachable "cannot reach peer down" 5
 # shellcheck disable=SC2046
-start_itsmigd --name b --uri test:///default $(host_sets hostB 0 0) $(tls_sets "$port_b" "$T/token-b")
+start_itsmigd --name b --uri test:///default $(host_sets hostB 0 0) $(tls_sets "$port_b") \
+    --set "peer a.accept-token-file=$T/token-b"
 use_itsmigd a
 bad_peer "a peer that does not accept our token: 502 peer-error naming HTTP 401" \
     badtoken 502 peer-error "HTTP 401" 5

@@ -27,6 +27,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
 echo "token-of-b-0123456789" >"$T/token-b"
 echo "token-of-c-0123456789" >"$T/token-c"
+chmod 600 "$T/key.pem" "$T"/token-*
 
 n=2
 for m in $bad_modes; do
@@ -49,16 +50,17 @@ host_sets() { # HOSTNAME SUITE
     echo "--set host.vcpu-registers-file=$probe/$2.json"
 }
 
-tls_sets() { # PORT TOKEN-FILE
+tls_sets() { # PORT
     echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem --set api.token-file=$2"
+    echo "--set api.tls-key=$T/key.pem"
 }
 
 # shellcheck disable=SC2046
-start_itsmigd --name b --uri test:///default $(host_sets trixie trixie) $(tls_sets "$port_b" "$T/token-b")
+start_itsmigd --name b --uri test:///default $(host_sets trixie trixie) $(tls_sets "$port_b") \
+    --set "peer a.accept-token-file=$T/token-b"
 # shellcheck disable=SC2046
 start_itsmigd --name c --uri test:///default $(host_sets backports trixie-backports) \
-    $(tls_sets "$port_c" "$T/token-c")
+    $(tls_sets "$port_c") --set "peer a.accept-token-file=$T/token-c"
 
 start_libvirtd
 start_a() { # SUITE

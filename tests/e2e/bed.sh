@@ -283,7 +283,7 @@ bed_itsmigd() {
         --set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3 \
         --set policy.check-emulated=true \
         --set "api.listen=$(bed_addr "$_h"):7443" --set "api.tls-cert=$T/cert.pem" \
-        --set "api.tls-key=$T/key.pem" --set "api.token-file=$T/token-$_h" \
+        --set "api.tls-key=$T/key.pem" --set "peer $_p.accept-token-file=$T/token-$_h" \
         --set peers.timeout=5 --set peers.connect-timeout=3 \
         --set "peer $_p.url=https://$(bed_addr "$_p"):7443" --set "peer $_p.ca=$T/cert.pem" \
         --set "peer $_p.token-file=$T/token-$_p" \

@@ -15,6 +15,8 @@
 #     GET /v1/migrations/{id} then tells what happened and what was done.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
+# The test build: only it has the fault points ITSMIGD_FAULT arms.
+ITSMIGD=$builddir/tests/itsmigd-fault
 . "$srcdir/tests/e2e/bed.sh"
 
 bed_up

@@ -172,6 +172,7 @@ cache-ttl = 0
 url = https://127.0.0.1:$(api_port "$_p")
 ca = /etc/itsmig/tls/cert.pem
 token-file = /etc/itsmig/token-$_p
+accept-token-file = /etc/itsmig/peer-token
 migrate-uri = qemu+tcp://127.0.0.1:$(libvirt_port "$_p")/system
 migrate-address = tcp://127.0.0.1
 
