@@ -781,19 +781,6 @@ static const char *ename(int err)
     return n ? n : "errno";
 }
 
-static bool unavailable_errno(int err)
-{
-    switch (err) {
-    case ENOTSUP:
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-    case EACCES:
-    case EPERM: return true;
-    default: return false;
-    }
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -953,7 +940,7 @@ int itsmig_kvm_regs_probe(ItsmigKvmRegSet *ret_set, ItsmigDiag *diag)
     memset(ret_set, 0, sizeof(*ret_set));
     r = itsmig_kvm_vm_check_host(&d);
     if (r < 0) {
-        if (!unavailable_errno(-r))
+        if (!itsmig_kvm_vm_host_unavailable(r))
             return itsmig_diag_set(diag, r, "vCPU register probe: %s", d.text);
         snprintf(ret_set->unavailable_reason, sizeof(ret_set->unavailable_reason), "%s", d.text);
         return 0;
