@@ -546,8 +546,9 @@ static void rule_vcpu_registers_missing(Check *c)
     /* QEMU 7.2 to 10.x: an incoming count above the destination's fails the
      * VMSTATE_INT32_LE check of cpreg_vmstate_array_len; otherwise
      * cpu_post_load fails at the first register it does not have. */
-    qemu_error = sent > c->lacking.have ? "failed to load cpu:cpreg_vmstate_array_len"
-                             : "error while loading state for instance 0x0 of device 'cpu'";
+    qemu_error = sent > c->lacking.have
+                     ? "failed to load cpu:cpreg_vmstate_array_len"
+                     : "error while loading state for instance 0x0 of device 'cpu'";
     from = c->s_regs_host && c->s_from_metadata
                ? g_strdup_printf(" (the set %s's record names, as %s has it)", c->guest,
                                  c->s_regs_host)

@@ -1477,8 +1477,8 @@ static gboolean parse_regs(ItsmigHostCaps *caps, JsonObject *root, GError **erro
     caps->regs = set;
     /* itsmig_kvm_regs_from_json() checked the member against the registers. */
     if (set.available)
-        caps->regs_digest = g_strdup(json_object_get_string_member(json_node_get_object(node),
-                                                                   "digest"));
+        caps->regs_digest =
+            g_strdup(json_object_get_string_member(json_node_get_object(node), "digest"));
     return TRUE;
 }
 

@@ -261,8 +261,8 @@ static gboolean parse_registers(JsonArray *regs, const char *what, ItsmigKvmRegS
         return fail(error, what, "registers", "out of memory for %u registers", len);
     set->n_regs = len;
     for (guint i = 0; i < len; i++) {
-        if (!parse_register(json_array_get_element(regs, i), what, i, set->features,
-                            &set->regs[i], error))
+        if (!parse_register(json_array_get_element(regs, i), what, i, set->features, &set->regs[i],
+                            error))
             return FALSE;
         if (i > 0 && set->regs[i].id <= set->regs[i - 1].id) {
             g_autofree char *path = g_strdup_printf("registers[%u]", i);

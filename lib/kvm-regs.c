@@ -599,8 +599,7 @@ static bool parse_hex_id(const char *name, uint64_t *ret_id)
     return true;
 }
 
-static bool sysreg_table_id(const SysregName *table, size_t n, const char *name,
-                            uint64_t *ret_id)
+static bool sysreg_table_id(const SysregName *table, size_t n, const char *name, uint64_t *ret_id)
 {
     for (size_t i = 0; i < n; i++) {
         const SysregName *s = &table[i];
