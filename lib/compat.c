@@ -291,6 +291,14 @@ typedef struct {
     char *s_regs_unknown; /* why s_regs is NULL, for the warning */
     const ItsmigKvmRegSet *t_regs;
     guint32 features_off;
+    /* The source's registers the destination's KVM lacks, counted once for
+     * the missing-registers rule and the one-way check: n of the sent ones
+     * (have there), the features they need and the first names. */
+    struct {
+        guint n, sent, have;
+        guint32 features;
+        GString *names;
+    } lacking;
     ItsmigVerdict *v;
 } Check;
 
@@ -527,23 +535,20 @@ static const char *source_name(const Check *c)
 
 static void rule_vcpu_registers_missing(Check *c)
 {
-    g_autoptr(GString) names = g_string_new(NULL);
     g_autofree char *from = NULL;
     g_autofree char *needed = NULL;
-    guint32 features;
-    guint sent, have, n;
+    guint32 features = c->lacking.features;
+    guint sent = c->lacking.sent, n = c->lacking.n;
     const char *qemu_error;
 
-    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs)
-        return;
-    n = regs_lacking(c, c->s_regs, c->t_regs, &sent, &have, &features, names);
     if (n == 0)
         return;
     /* QEMU 7.2 to 10.x: an incoming count above the destination's fails the
      * VMSTATE_INT32_LE check of cpreg_vmstate_array_len; otherwise
      * cpu_post_load fails at the first register it does not have. */
-    qemu_error = sent > have ? "failed to load cpu:cpreg_vmstate_array_len"
-                             : "error while loading state for instance 0x0 of device 'cpu'";
+    qemu_error = sent > c->lacking.have
+                     ? "failed to load cpu:cpreg_vmstate_array_len"
+                     : "error while loading state for instance 0x0 of device 'cpu'";
     from = c->s_regs_host && c->s_from_metadata
                ? g_strdup_printf(" (the set %s's record names, as %s has it)", c->guest,
                                  c->s_regs_host)
@@ -551,8 +556,8 @@ static void rule_vcpu_registers_missing(Check *c)
     add(c, ITSMIG_RULE_VCPU_REGISTERS_MISSING,
         g_strdup_printf("%s's KVM lacks %u of the %u vCPU registers %s's QEMU will send for %s%s: "
                         "%s; the destination QEMU fails the load (\"%s\")",
-                        c->t->hostname, n, sent, source_name(c), c->guest, from, names->str,
-                        qemu_error),
+                        c->t->hostname, n, sent, source_name(c), c->guest, from,
+                        c->lacking.names->str, qemu_error),
         features ? g_strdup_printf("migrate %s to a host whose KVM has these registers (itsmigctl "
                                    "matrix shows which), or turn off the vCPU features they need "
                                    "(%s) in its domain XML and cold-start it",
@@ -1092,10 +1097,8 @@ static void one_way_registers(Check *c)
     guint sent;
     guint n;
 
-    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs ||
-        regs_lacking(c, c->s_regs, c->t_regs, NULL, NULL, NULL, names) != 0)
+    if (!c->vcpu_kvm || !c->s_regs || !c->t_regs || c->lacking.n != 0)
         return;
-    g_string_truncate(names, 0);
     n = regs_lacking(c, c->t_regs, c->s_regs, &sent, NULL, NULL, names);
     if (n == 0)
         return;
@@ -1412,9 +1415,14 @@ ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigC
     c.v->warnings = g_ptr_array_new_with_free_func(verdict_item_free);
 
     find_regs(&c);
+    c.lacking.names = g_string_new(NULL);
+    if (c.vcpu_kvm && c.s_regs && c.t_regs)
+        c.lacking.n = regs_lacking(&c, c.s_regs, c.t_regs, &c.lacking.sent, &c.lacking.have,
+                                   &c.lacking.features, c.lacking.names);
     for (unsigned int i = 0; i < ITSMIG_RULE_LAST; i++)
         checks[i](&c);
     g_free(c.s_regs_unknown);
+    g_string_free(c.lacking.names, TRUE);
 
     c.v->allowed = c.v->blockers->len == 0;
     return c.v;

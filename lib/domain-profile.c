@@ -740,15 +740,12 @@ static gboolean arch_valid(const char *s)
     return TRUE;
 }
 
-/* "sha256:" and 64 lowercase hex digits, as ItsmigHostRegs spells it. */
+/* "sha256:" and 64 lowercase hex digits, as itsmig_kvm_regs_digest() spells it. */
 static gboolean regs_digest_valid(const char *s)
 {
     return s && strlen(s) == 71 && g_str_has_prefix(s, "sha256:") &&
            strspn(s + 7, "0123456789abcdef") == 64;
 }
-
-/* ITSMIG_HOST_REGS_MAX, which this file does not include. */
-#define METADATA_REGS_MAX 4096u
 
 static gboolean host_recorded(const ItsmigItsMetadata *m)
 {
@@ -872,7 +869,7 @@ char *itsmig_its_metadata_to_xml(const ItsmigItsMetadata *m)
 
             add_prop(host, "its-abi-revisions", v);
         }
-        if (regs_digest_valid(m->host_regs_digest) && m->host_regs_count <= METADATA_REGS_MAX) {
+        if (regs_digest_valid(m->host_regs_digest) && m->host_regs_count <= ITSMIG_KVM_REGS_MAX) {
             g_autofree char *v = g_strdup_printf("%u", m->host_regs_count);
 
             add_prop(host, "vcpu-registers", v);
@@ -1133,7 +1130,7 @@ static gboolean read_metadata_host(xmlNodePtr host, ItsmigItsMetadata *m, GError
         if (!regs_digest_valid(regs_digest))
             return bad_value(error, "<host> vcpu-registers-digest", regs_digest,
                              "sha256: and 64 lowercase hex digits");
-        if (!g_ascii_string_to_unsigned(regs_count, 10, 0, METADATA_REGS_MAX, &n, NULL))
+        if (!g_ascii_string_to_unsigned(regs_count, 10, 0, ITSMIG_KVM_REGS_MAX, &n, NULL))
             return bad_value(error, "<host> vcpu-registers", regs_count,
                              "a register count of 0..4096");
         m->host_regs_count = n;

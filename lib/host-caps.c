@@ -1475,8 +1475,10 @@ static gboolean parse_regs(ItsmigHostCaps *caps, JsonObject *root, GError **erro
     }
     itsmig_kvm_regs_clear(&caps->regs);
     caps->regs = set;
+    /* itsmig_kvm_regs_from_json() checked the member against the registers. */
     if (set.available)
-        caps->regs_digest = itsmig_kvm_regs_digest(&caps->regs);
+        caps->regs_digest =
+            g_strdup(json_object_get_string_member(json_node_get_object(node), "digest"));
     return TRUE;
 }
 

@@ -339,19 +339,6 @@ static void probe_gicv4(ItsmigKvmItsCaps *caps)
     free(cmdline);
 }
 
-static bool unavailable_errno(int err)
-{
-    switch (err) {
-    case ENOTSUP:
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-    case EACCES:
-    case EPERM: return true;
-    default: return false;
-    }
-}
-
 /* ---- vITS behaviour, measured in scratch VMs -------------------------------- */
 
 /* The scratch VM's RAM for these measurements, one 64K page each. */
@@ -546,7 +533,7 @@ int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
 
     r = itsmig_kvm_vm_check_host(&d);
     if (r < 0) {
-        if (!unavailable_errno(-r))
+        if (!itsmig_kvm_vm_host_unavailable(r))
             return itsmig_diag_set(diag, r, "KVM probe: %s", d.text);
         snprintf(caps.unavailable_reason, sizeof(caps.unavailable_reason), "%s", d.text);
         *ret_caps = caps;

@@ -249,6 +249,35 @@ static gboolean parse_register(JsonNode *node, const char *what, guint i, guint3
     return TRUE;
 }
 
+/* The registers of an available @set, ascending and each once; set->regs
+ * malloc'd, as itsmig_kvm_regs_clear() expects. */
+static gboolean parse_registers(JsonArray *regs, const char *what, ItsmigKvmRegSet *set,
+                                GError **error)
+{
+    guint len = json_array_get_length(regs);
+
+    set->regs = calloc(len, sizeof(*set->regs));
+    if (!set->regs)
+        return fail(error, what, "registers", "out of memory for %u registers", len);
+    set->n_regs = len;
+    for (guint i = 0; i < len; i++) {
+        if (!parse_register(json_array_get_element(regs, i), what, i, set->features, &set->regs[i],
+                            error))
+            return FALSE;
+        if (i > 0 && set->regs[i].id <= set->regs[i - 1].id) {
+            g_autofree char *path = g_strdup_printf("registers[%u]", i);
+            return fail(error, what, path, "id 0x%016" G_GINT64_MODIFIER "x %s", set->regs[i].id,
+                        set->regs[i].id == set->regs[i - 1].id ? "is listed twice"
+                                                               : "is out of order (ids ascend)");
+        }
+        if (!set->writable_masks && set->regs[i].has_writable) {
+            g_autofree char *path = g_strdup_printf("registers[%u].writable", i);
+            return fail(error, what, path, "a mask although writable_masks is false");
+        }
+    }
+    return TRUE;
+}
+
 gboolean itsmig_kvm_regs_from_json(JsonNode *node, const char *what, ItsmigKvmRegSet *ret_set,
                                    GError **error)
 {
@@ -314,29 +343,8 @@ gboolean itsmig_kvm_regs_from_json(JsonNode *node, const char *what, ItsmigKvmRe
     if (len != count)
         return fail(error, what, "registers", "%u registers, but count says %" G_GINT64_FORMAT, len,
                     count);
-
-    /* malloc'd, as itsmig_kvm_regs_clear() expects */
-    set.regs = calloc(len, sizeof(*set.regs));
-    if (!set.regs)
-        return fail(error, what, "registers", "out of memory for %u registers", len);
-    set.n_regs = len;
-    for (guint i = 0; i < len; i++) {
-        if (!parse_register(json_array_get_element(regs, i), what, i, set.features, &set.regs[i],
-                            error))
-            goto fail;
-        if (i > 0 && set.regs[i].id <= set.regs[i - 1].id) {
-            g_autofree char *path = g_strdup_printf("registers[%u]", i);
-            fail(error, what, path, "id 0x%016" G_GINT64_MODIFIER "x %s", set.regs[i].id,
-                 set.regs[i].id == set.regs[i - 1].id ? "is listed twice"
-                                                      : "is out of order (ids ascend)");
-            goto fail;
-        }
-        if (!set.writable_masks && set.regs[i].has_writable) {
-            g_autofree char *path = g_strdup_printf("registers[%u].writable", i);
-            fail(error, what, path, "a mask although writable_masks is false");
-            goto fail;
-        }
-    }
+    if (!parse_registers(regs, what, &set, error))
+        goto fail;
 
     m = json_object_get_member(o, "digest");
     digest = itsmig_kvm_regs_digest(&set);

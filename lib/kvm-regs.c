@@ -599,6 +599,69 @@ static bool parse_hex_id(const char *name, uint64_t *ret_id)
     return true;
 }
 
+static bool sysreg_table_id(const SysregName *table, size_t n, const char *name, uint64_t *ret_id)
+{
+    for (size_t i = 0; i < n; i++) {
+        const SysregName *s = &table[i];
+
+        if (strcmp(s->name, name) == 0) {
+            *ret_id = itsmig_kvm_sysreg_id(s->op0, s->op1, s->crn, s->crm, s->op2);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The registers named by a table rather than computed. */
+static bool table_id(const char *name, uint64_t *ret_id)
+{
+    if (sysreg_table_id(kvm_sysreg_names, N_ELEMENTS(kvm_sysreg_names), name, ret_id) ||
+        sysreg_table_id(sysreg_names, N_ELEMENTS(sysreg_names), name, ret_id))
+        return true;
+    for (size_t i = 0; i < N_ELEMENTS(fw_names); i++) {
+        if (strcmp(fw_names[i], name) == 0)
+            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW, i), true;
+    }
+    for (size_t i = 0; i < N_ELEMENTS(bmap_names); i++) {
+        if (strcmp(bmap_names[i], name) == 0)
+            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW_FEAT_BMAP, i),
+                   true;
+    }
+    if (strcmp(name, "KVM_REG_ARM64_SVE_VLS") == 0)
+        return *ret_id = coproc_id(SVE_SIZE_VLS, ITSMIG_KVM_REG_SVE, SVE_VLS_INDEX), true;
+    return false;
+}
+
+/* SVE_Z<n>[<slice>], SVE_P<n>[<slice>], SVE_FFR[<slice>]: @p after "SVE_". */
+static bool sve_id(const char *p, uint64_t *ret_id)
+{
+    unsigned slice = 0, reg = 0;
+    uint64_t base, sz;
+
+    if (strncmp(p, "FFR", 3) == 0) {
+        p += 3;
+        base = SVE_FFR_BASE;
+        sz = SVE_SIZE_PREG;
+    } else if (*p == 'Z' || *p == 'P') {
+        base = *p == 'Z' ? SVE_ZREG_BASE : SVE_PREG_BASE;
+        sz = *p == 'Z' ? SVE_SIZE_ZREG : SVE_SIZE_PREG;
+        p++;
+        if (!parse_num(&p, base == SVE_ZREG_BASE ? 31 : 15, &reg))
+            return false;
+    } else {
+        return false;
+    }
+    if (*p == '[') {
+        p++;
+        if (!parse_num(&p, 31, &slice) || slice == 0 || strcmp(p, "]") != 0)
+            return false;
+    } else if (*p) {
+        return false;
+    }
+    *ret_id = coproc_id(sz, ITSMIG_KVM_REG_SVE, base | reg << 5 | slice);
+    return true;
+}
+
 int itsmig_kvm_reg_from_name(const char *name, uint64_t *ret_id)
 {
     char buf[ITSMIG_KVM_REG_NAME_MAX];
@@ -608,26 +671,8 @@ int itsmig_kvm_reg_from_name(const char *name, uint64_t *ret_id)
 
     if (!name || !*name)
         return -EINVAL;
-    for (size_t i = 0; i < N_ELEMENTS(kvm_sysreg_names); i++) {
-        const SysregName *s = &kvm_sysreg_names[i];
-        if (strcmp(s->name, name) == 0)
-            return *ret_id = itsmig_kvm_sysreg_id(s->op0, s->op1, s->crn, s->crm, s->op2), 0;
-    }
-    for (size_t i = 0; i < N_ELEMENTS(sysreg_names); i++) {
-        const SysregName *s = &sysreg_names[i];
-        if (strcmp(s->name, name) == 0)
-            return *ret_id = itsmig_kvm_sysreg_id(s->op0, s->op1, s->crn, s->crm, s->op2), 0;
-    }
-    for (size_t i = 0; i < N_ELEMENTS(fw_names); i++) {
-        if (strcmp(fw_names[i], name) == 0)
-            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW, i), 0;
-    }
-    for (size_t i = 0; i < N_ELEMENTS(bmap_names); i++) {
-        if (strcmp(bmap_names[i], name) == 0)
-            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW_FEAT_BMAP, i), 0;
-    }
-    if (strcmp(name, "KVM_REG_ARM64_SVE_VLS") == 0)
-        return *ret_id = coproc_id(SVE_SIZE_VLS, ITSMIG_KVM_REG_SVE, SVE_VLS_INDEX), 0;
+    if (table_id(name, ret_id))
+        return 0;
     /* The generic spelling is accepted for known registers too. */
     if (parse_hex_id(name, ret_id))
         return 0;
@@ -651,31 +696,8 @@ int itsmig_kvm_reg_from_name(const char *name, uint64_t *ret_id)
         }
         return -EINVAL;
     } else if (strncmp(p, "SVE_", 4) == 0) {
-        unsigned slice = 0, reg = 0;
-        uint64_t base, sz;
-
-        p += 4;
-        if (strncmp(p, "FFR", 3) == 0) {
-            p += 3;
-            base = SVE_FFR_BASE;
-            sz = SVE_SIZE_PREG;
-        } else if (*p == 'Z' || *p == 'P') {
-            base = *p == 'Z' ? SVE_ZREG_BASE : SVE_PREG_BASE;
-            sz = *p == 'Z' ? SVE_SIZE_ZREG : SVE_SIZE_PREG;
-            p++;
-            if (!parse_num(&p, base == SVE_ZREG_BASE ? 31 : 15, &reg))
-                return -EINVAL;
-        } else {
+        if (!sve_id(p + 4, &id))
             return -EINVAL;
-        }
-        if (*p == '[') {
-            p++;
-            if (!parse_num(&p, 31, &slice) || slice == 0 || strcmp(p, "]") != 0)
-                return -EINVAL;
-        } else if (*p) {
-            return -EINVAL;
-        }
-        id = coproc_id(sz, ITSMIG_KVM_REG_SVE, base | reg << 5 | slice);
     } else {
         /* DBGBVR3_EL1, PMEVCNTR12_EL0 ... */
         for (size_t i = 0; i < N_ELEMENTS(sysreg_families); i++) {
@@ -779,19 +801,6 @@ static const char *ename(int err)
 {
     const char *n = itsmig_errno_name(err);
     return n ? n : "errno";
-}
-
-static bool unavailable_errno(int err)
-{
-    switch (err) {
-    case ENOTSUP:
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-    case EACCES:
-    case EPERM: return true;
-    default: return false;
-    }
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -953,7 +962,7 @@ int itsmig_kvm_regs_probe(ItsmigKvmRegSet *ret_set, ItsmigDiag *diag)
     memset(ret_set, 0, sizeof(*ret_set));
     r = itsmig_kvm_vm_check_host(&d);
     if (r < 0) {
-        if (!unavailable_errno(-r))
+        if (!itsmig_kvm_vm_host_unavailable(r))
             return itsmig_diag_set(diag, r, "vCPU register probe: %s", d.text);
         snprintf(ret_set->unavailable_reason, sizeof(ret_set->unavailable_reason), "%s", d.text);
         return 0;

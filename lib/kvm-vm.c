@@ -8,6 +8,19 @@
 #include "itsmig/kvm-regs.h"
 #include "itsmig/kvm-vm.h"
 
+bool itsmig_kvm_vm_host_unavailable(int r)
+{
+    switch (-r) {
+    case ENOTSUP:
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+    case EACCES:
+    case EPERM: return true;
+    default: return false;
+    }
+}
+
 #if defined(__aarch64__) && defined(__linux__)
 
 #include <fcntl.h>

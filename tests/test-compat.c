@@ -13,6 +13,8 @@
 #include "itsmig/host-caps.h"
 #include "itsmig/kvm-regs-json.h"
 
+#include "probe-data.h"
+
 #define NOW ((gint64)1800000000)
 
 /* ---- fixtures -------------------------------------------------------------- */
@@ -1794,30 +1796,20 @@ static void suite_semantics(ItsmigHostCaps *caps, JsonObject *sem)
  * @suite's kernel (tests/data/probe/@suite.json, from the real-kernel bed). */
 static ItsmigHostCaps *suite_caps(const char *suite)
 {
-    const char *top = g_getenv("top_srcdir");
-    g_autofree char *name = g_strdup_printf("%s.json", suite);
-    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
-                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
-    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *root;
+    g_autoptr(JsonParser) parser = probe_data_load(suite, &root, &path);
     ItsmigHostCaps *caps = full_caps(suite);
     ItsmigKvmRegSet set;
-    gsize len;
 
-    g_assert_true(g_file_get_contents(path, &text, &len, &error));
-    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
-    g_assert_no_error(error);
-    g_assert_true(itsmig_kvm_regs_from_json(
-        json_object_get_member(json_node_get_object(json_parser_get_root(parser)),
-                               "vcpu_registers"),
-        path, &set, &error));
+    g_assert_true(itsmig_kvm_regs_from_json(json_object_get_member(root, "vcpu_registers"), path,
+                                            &set, &error));
     g_assert_no_error(error);
     itsmig_host_caps_set_regs(caps, &set);
     itsmig_kvm_regs_clear(&set);
     g_assert_nonnull(caps->regs_digest);
-    suite_semantics(caps, json_object_get_object_member(
-                              json_node_get_object(json_parser_get_root(parser)), "semantics"));
+    suite_semantics(caps, json_object_get_object_member(root, "semantics"));
     return caps;
 }
 

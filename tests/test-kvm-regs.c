@@ -8,10 +8,11 @@
 #include <json-glib/json-glib.h>
 
 #include "itsmig/error.h"
-#include "itsmig/json-strict.h"
 #include "itsmig/kvm-probe-text.h"
 #include "itsmig/kvm-regs-json.h"
 #include "itsmig/kvm-regs.h"
+
+#include "probe-data.h"
 
 /* ---- names and ids --------------------------------------------------------- */
 
@@ -543,22 +544,11 @@ typedef struct {
 
 static void load_probe(const char *suite, ProbeData *ret)
 {
-    const char *top = g_getenv("top_srcdir");
-    g_autofree char *name = g_strdup_printf("%s.json", suite);
-    g_autofree char *path = top ? g_build_filename(top, "tests", "data", "probe", name, NULL)
-                                : g_test_build_filename(G_TEST_DIST, "data", "probe", name, NULL);
-    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    gsize len;
     JsonObject *o;
+    g_autoptr(JsonParser) parser = probe_data_load(suite, &o, &path);
 
-    g_assert_true(g_file_get_contents(path, &text, &len, &error));
-    g_assert_no_error(error);
-    g_assert_true(itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error));
-    g_assert_no_error(error);
-    g_assert_true(json_parser_load_from_data(parser, text, (gssize)len, &error));
-    o = json_node_get_object(json_parser_get_root(parser));
     g_assert_true(json_object_get_boolean_member(o, "available"));
     ret->kernel_release = g_strdup(json_object_get_string_member(o, "kernel_release"));
     g_assert_true(itsmig_kvm_regs_from_json(json_object_get_member(o, "vcpu_registers"), path,

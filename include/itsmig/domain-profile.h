@@ -82,7 +82,7 @@ typedef struct {
     int host_save_pending_tables;  /* -1 not recorded, 0, 1 */
     int host_ctrl_reset;           /* -1 not recorded, 0, 1 */
     guint16 host_its_abi_revisions; /* bit n: revision n; 0 when not recorded */
-    /* The host's vCPU register set (ItsmigHostRegs): the set the guest's QEMU
+    /* The host's vCPU register set (ItsmigKvmRegSet): the set the guest's QEMU
      * took from it at start or arrival, and sends on.  The digest names it
      * among known hosts; NULL and 0 when not recorded. */
     char *host_regs_digest;

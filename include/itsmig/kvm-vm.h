@@ -57,6 +57,10 @@ typedef struct ItsmigKvmVm ItsmigKvmVm;
  * a vGICv3 or an in-kernel ITS); other values are unexpected failures.
  */
 int itsmig_kvm_vm_check_host(ItsmigDiag *diag);
+/* Whether @r, a result of itsmig_kvm_vm_check_host(), says this host cannot
+ * run the scratch VM (a fact a probe reports) rather than that the check
+ * failed. */
+bool itsmig_kvm_vm_host_unavailable(int r);
 
 /*
  * Creates the VM in the order the kernel requires: memory, vCPUs (each

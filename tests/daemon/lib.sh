@@ -617,6 +617,47 @@ check_error() {
     fi
 }
 
+# domain_has DOMAIN JQ-EXPR: GET /v1/domains/DOMAIN answers 200 with a body
+# that makes the jq expression true (for wait_for).
+domain_has() {
+    api GET "/v1/domains/$1"
+    [ "$API_STATUS" = 200 ] && [ "$(jbody "$2")" = true ]
+}
+
+# preflight DOMAIN BODY: POST /v1/domains/DOMAIN/preflight with the JSON BODY.
+preflight() {
+    api POST "/v1/domains/$1/preflight" -H 'Content-Type: application/json' -d "$2"
+}
+
+# ---- peers over TLS -------------------------------------------------------------
+
+# tls_peer_files: a certificate for localhost and 127.0.0.1 in $T/cert.pem
+# (key $T/key.pem), and the bearer tokens $T/token-b and $T/token-c.
+tls_peer_files() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 ||
+        bail "openssl cannot make a certificate"
+    echo "token-of-b-0123456789" >"$T/token-b"
+    echo "token-of-c-0123456789" >"$T/token-c"
+    chmod 600 "$T/key.pem" "$T/token-b" "$T/token-c"
+}
+
+# tls_sets PORT: the itsmigd options of a TLS API port (each peer's token is
+# its own "peer NAME.accept-token-file", set beside these).
+tls_sets() {
+    echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
+    echo "--set api.tls-key=$T/key.pem"
+}
+
+# fake_peer MODE PORT [PROBE-FILE]: tests/daemon/fake-peer.py in MODE on PORT
+# with the tls_peer_files certificate; its pid file is $T/fake-MODE.pid.
+fake_peer() {
+    /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" "$1" "$2" "$T/cert.pem" "$T/key.pem" \
+        "$T/fake-$1.pid" ${3:+"$3"} >"$T/fake-$1.log" 2>&1 &
+    track_pid $!
+}
+
 # ---- /metrics -------------------------------------------------------------------
 
 # metrics_fetch: GET /metrics into $T/metrics.txt.

@@ -22,22 +22,11 @@ port_c=$((base + 1))
 port_hang=$((base + 2))
 port_wrong=$((base + 3))
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
-chmod 600 "$T/key.pem"
-echo "token-of-b-0123456789" >"$T/token-b"
-echo "token-of-c-0123456789" >"$T/token-c"
-chmod 600 "$T"/token-*
-
-/usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" hang "$port_hang" "$T/cert.pem" "$T/key.pem" \
-    "$T/fake-hang.pid" >"$T/fake-hang.log" 2>&1 &
-track_pid $!
+tls_peer_files
+fake_peer hang "$port_hang"
+fake_peer wrongtype "$port_wrong"
 wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
-/usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" wrongtype "$port_wrong" "$T/cert.pem" "$T/key.pem" \
-    "$T/fake-wrong.pid" >"$T/fake-wrong.log" 2>&1 &
-track_pid $!
-wait_for "[ -s '$T/fake-wrong.pid' ]" 10 || bail "the wrongtype peer did not start"
+wait_for "[ -s '$T/fake-wrongtype.pid' ]" 10 || bail "the wrongtype peer did not start"
 
 host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
@@ -45,10 +34,6 @@ host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
     echo "--set policy.check-emulated=true"
-}
-tls_sets() { # PORT
-    echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem"
 }
 
 # B and C: destinations on libvirt's in-process test driver.

@@ -23,20 +23,10 @@ port_huge=$((base + 4))
 port_hang=$((base + 5))
 port_down=$((base + 6))
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
-chmod 600 "$T/key.pem"
-echo "token-of-b-0123456789" >"$T/token-b"
-echo "token-of-c-0123456789" >"$T/token-c"
+tls_peer_files
 echo "token-of-a-0123456789" >"$T/token-a"
 chmod 600 "$T"/token-*
 
-fake_peer() { # MODE PORT
-    /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" "$1" "$2" "$T/cert.pem" "$T/key.pem" \
-        "$T/fake-$1.pid" >"$T/fake-$1.log" 2>&1 &
-    track_pid $!
-}
 fake_peer lie "$port_lie"
 fake_peer garbage "$port_garbage"
 fake_peer huge "$port_huge"
@@ -53,11 +43,6 @@ host_sets() { # HOSTNAME REVISIONS DEFAULT
     echo "--set host.default-its-abi-revision=$3 --set host.save-tables=true"
     echo "--set host.restore-tables=true --set host.ctrl-reset=true"
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
-}
-
-tls_sets() { # PORT
-    echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem"
 }
 
 # B and C run on libvirt's embedded test driver, A on the private libvirtd.
@@ -109,11 +94,7 @@ cat >"$T/g1.xml" <<'EOF'
 </domain>
 EOF
 vsh define "$T/g1.xml" && vsh start g1 || bail "cannot start g1"
-domain_has() {
-    api GET /v1/domains/g1
-    [ "$API_STATUS" = 200 ] && [ "$(jbody "$1")" = true ]
-}
-if wait_for 'domain_has ".profile.its_metadata.its_abi_revision == 1"' 10; then
+if wait_for 'domain_has g1 ".profile.its_metadata.its_abi_revision == 1"' 10; then
     ok "the guest's start wrote A's default revision 1 into its metadata"
 else
     not_ok "the guest's start wrote A's default revision 1 into its metadata"
@@ -128,10 +109,6 @@ else
 fi
 
 # ---- preflight -------------------------------------------------------------------
-
-preflight() { # DOMAIN BODY
-    api POST "/v1/domains/$1/preflight" -H 'Content-Type: application/json' -d "$2"
-}
 
 preflight g1 '{"destination":"b"}'
 check_json "to B (revision 0 only): refused with its-abi-unsupported naming revision 1 and hostB" \

@@ -22,19 +22,12 @@ port_b=$base
 port_c=$((base + 1))
 bad_modes="regs-unsorted regs-duplicate regs-count regs-digest regs-value regs-size regs-oversized old"
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 || bail "openssl cannot make a certificate"
-echo "token-of-b-0123456789" >"$T/token-b"
-echo "token-of-c-0123456789" >"$T/token-c"
-chmod 600 "$T/key.pem" "$T"/token-*
+tls_peer_files
 
 n=2
 for m in $bad_modes; do
     eval "port_$(echo "$m" | tr - _)=$((base + n))"
-    /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" "$m" "$((base + n))" "$T/cert.pem" \
-        "$T/key.pem" "$T/fake-$m.pid" "$probe/trixie.json" >"$T/fake-$m.log" 2>&1 &
-    track_pid $!
+    fake_peer "$m" "$((base + n))" "$probe/trixie.json"
     n=$((n + 1))
 done
 for m in $bad_modes; do
@@ -48,11 +41,6 @@ host_sets() { # HOSTNAME SUITE
     echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
     echo "--set host.vcpu-registers-file=$probe/$2.json"
-}
-
-tls_sets() { # PORT
-    echo "--set api.listen=127.0.0.1:$1 --set api.tls-cert=$T/cert.pem"
-    echo "--set api.tls-key=$T/key.pem"
 }
 
 # shellcheck disable=SC2046
@@ -109,11 +97,7 @@ cat >"$T/g1.xml" <<'EOF'
 EOF
 vsh define "$T/g1.xml" && vsh start g1 || bail "cannot start g1"
 bookworm_digest=$(jq -r .vcpu_registers.digest "$probe/bookworm.json")
-domain_has() {
-    api GET /v1/domains/g1
-    [ "$API_STATUS" = 200 ] && [ "$(jbody "$1")" = true ]
-}
-if wait_for "domain_has '.profile.its_metadata.host.vcpu_registers_digest == \"$bookworm_digest\" and .profile.its_metadata.host.vcpu_registers == 345'" 10; then
+if wait_for "domain_has g1 '.profile.its_metadata.host.vcpu_registers_digest == \"$bookworm_digest\" and .profile.its_metadata.host.vcpu_registers == 345'" 10; then
     ok "the guest's record carries bookworm's register digest and count"
 else
     not_ok "the guest's record carries bookworm's register digest and count"
@@ -126,10 +110,6 @@ else
     not_ok "libvirt holds the digest in the itsmig record"
     diag_file "$T/virsh.out" 40
 fi
-
-preflight() { # DOMAIN BODY
-    api POST "/v1/domains/$1/preflight" -H 'Content-Type: application/json' -d "$2"
-}
 
 preflight g1 '{"destination":"b"}'
 check_json "bookworm to trixie: refused, ID_AA64MMFR1_EL1 outside trixie's writable mask" \
@@ -152,7 +132,7 @@ start_a trixie
 # The test driver's state went with A's connection: the guest starts anew.
 vsh define "$T/g1.xml" && vsh start g1 || bail "cannot start g1 again"
 trixie_digest=$(jq -r .vcpu_registers.digest "$probe/trixie.json")
-if wait_for "domain_has '.profile.its_metadata.host.vcpu_registers_digest == \"$trixie_digest\"'" 10; then
+if wait_for "domain_has g1 '.profile.its_metadata.host.vcpu_registers_digest == \"$trixie_digest\"'" 10; then
     ok "started on trixie, the guest's record carries trixie's digest"
 else
     not_ok "started on trixie, the guest's record carries trixie's digest"

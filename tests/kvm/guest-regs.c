@@ -28,6 +28,9 @@
 /* Timed runs of both probes; the first one's results are printed. */
 #define PROBE_RUNS 5
 
+/* The uapi fallbacks, vCPU set-up and list reading below repeat lib/kvm-vm.c
+ * and lib/kvm-regs.c on purpose: reference_list() checks the probe, so it
+ * shares no code with it. */
 #ifndef KVM_CAP_ARM_SVE
 #define KVM_CAP_ARM_SVE 170
 #endif
