@@ -656,8 +656,8 @@ static int cmd_inspect(int argc, char **argv)
         {"image", 'i', 0, G_OPTION_ARG_FILENAME, &image_path,
          "A libvirt save image or a QEMU migration stream in a file", "FILE"},
         {"ram-block", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ram_block_specs,
-         "With --image: RAM block NAME lies at GPA (default: mach-virt.ram@0x40000000 for "
-         "the virt machine; repeatable)",
+         "With --image: RAM block NAME lies at GPA (default for the virt machine: "
+         "mach-virt.ram@0x40000000, virt.flash0@0, virt.flash1@0x4000000; repeatable)",
          "NAME@GPA"},
         {"semantics", 0, 0, G_OPTION_ARG_FILENAME, &semantics_path,
          "With --image: a kernel's probe (itsmigctl host probe --json) to predict for, "

@@ -1218,8 +1218,18 @@ gboolean itsmig_qemu_image_map_default(ItsmigQemuImage *img, GError **error)
                     img->r.name, img->machine ? img->machine : "unknown");
         return FALSE;
     }
-    return itsmig_qemu_image_map_block(img, ITSMIG_QEMU_VIRT_RAM_BLOCK, ITSMIG_QEMU_VIRT_RAM_BASE,
-                                       error);
+    if (!itsmig_qemu_image_map_block(img, ITSMIG_QEMU_VIRT_RAM_BLOCK, ITSMIG_QEMU_VIRT_RAM_BASE,
+                                     error))
+        return FALSE;
+    /* The flash banks are guest memory too (KVM maps them read-only), and a
+     * guest may put tables there (tests/nested/its-fault.c does). */
+    if (block_find(img, "virt.flash0") &&
+        !itsmig_qemu_image_map_block(img, "virt.flash0", ITSMIG_QEMU_VIRT_FLASH0_BASE, error))
+        return FALSE;
+    if (block_find(img, "virt.flash1") &&
+        !itsmig_qemu_image_map_block(img, "virt.flash1", ITSMIG_QEMU_VIRT_FLASH1_BASE, error))
+        return FALSE;
+    return TRUE;
 }
 
 /* ---- guest memory ------------------------------------------------------------------- */

@@ -46,6 +46,9 @@
 /* Where the QEMU guest RAM block of the virt machine starts. */
 #define ITSMIG_QEMU_VIRT_RAM_BLOCK "mach-virt.ram"
 #define ITSMIG_QEMU_VIRT_RAM_BASE UINT64_C(0x40000000)
+/* hw/arm/virt.c's memory map: the two flash banks, 64 MiB each, from 0. */
+#define ITSMIG_QEMU_VIRT_FLASH0_BASE UINT64_C(0x00000000)
+#define ITSMIG_QEMU_VIRT_FLASH1_BASE UINT64_C(0x04000000)
 
 typedef struct ItsmigQemuImage ItsmigQemuImage;
 
@@ -116,7 +119,8 @@ const ItsmigQemuImageBlock *itsmig_qemu_image_get_block(const ItsmigQemuImage *i
  * such block or it would overlap another mapped block. */
 gboolean itsmig_qemu_image_map_block(ItsmigQemuImage *img, const char *name, uint64_t gpa,
                                      GError **error);
-/* Maps the virt machine's RAM at its base when the machine is virt-*. */
+/* Maps the virt machine's RAM at its base, and its flash banks (when in
+ * the image) at theirs, when the machine is virt-*. */
 gboolean itsmig_qemu_image_map_default(ItsmigQemuImage *img, GError **error);
 
 /* Guest memory over the mapped blocks, read from the file on demand: zero
