@@ -340,10 +340,31 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
         Chunk *c;
         Block *b;
 
-        if (!read_be64(img, &v, "a RAM page record", error))
+        if (img->r.pos >= img->r.buf_off && img->r.pos + 8 <= img->r.buf_off + img->r.buf_len) {
+            /* the common case, without the general path's checks and copy */
+            memcpy(&v, img->r.buf + (img->r.pos - img->r.buf_off), 8);
+            v = GUINT64_FROM_BE(v);
+            img->r.pos += 8;
+        } else if (!read_be64(img, &v, "a RAM page record", error)) {
             return FALSE;
+        }
         flags = v & (page - 1);
         addr = v & ~(page - 1);
+        /* Zero pages of the current block: most of an idle guest's stream. */
+        if (flags == (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE) && img->last_block &&
+            addr < img->last_block->pub.length && img->r.pos + 1 <= img->r.buf_off + img->r.buf_len &&
+            img->r.buf[img->r.pos - img->r.buf_off] == 0) {
+            b = img->last_block;
+            idx = addr >> img->page_bits;
+            c = b->chunks[idx / CHUNK_PAGES];
+            if (c && !c->offset) {
+                c->zero[(idx % CHUNK_PAGES) / 64] |= UINT64_C(1) << (idx % 64);
+                b->pub.pages_zero++;
+                img->stats.page_records++;
+                img->r.pos++;
+                continue;
+            }
+        }
         if (is_start && first && !img->ram_setup_done) {
             if (!ram_read_setup(img, v, error))
                 return FALSE;
