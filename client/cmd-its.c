@@ -614,6 +614,34 @@ static const char inspect_help[] =
     "Exit status: 0 when the restore would succeed, 3 when it would fail,\n"
     "2 on bad arguments or unreadable input.";
 
+/* What the image's registers say that its tables contradict: an ITS that has
+ * run commands (GITS_CREADR moved) but whose saved tables hold nothing had
+ * its table save fail or skipped, and a restore of them loses every mapping
+ * (tests/nested/its-fault.c makes such an image). */
+static void image_findings(const ItsmigQemuImageIts *its, ItsmigItsReport *r)
+{
+    ItsmigItsFinding *n;
+
+    if (!(its->ctlr & ITSMIG_GITS_CTLR_ENABLED) || its->creadr == 0 ||
+        r->mapping.n_devices != 0 || r->mapping.n_collections != 0)
+        return;
+    n = realloc(r->findings, (r->n_findings + 1) * sizeof(*n));
+    if (!n) {
+        r->n_findings_dropped++;
+        return;
+    }
+    r->findings = n;
+    n = &r->findings[r->n_findings++];
+    memset(n, 0, sizeof(*n));
+    n->code = "image-tables-empty";
+    n->severity = ITSMIG_SEVERITY_WARNING;
+    snprintf(n->message, sizeof(n->message),
+             "the ITS is enabled and has run commands (GITS_CREADR 0x%" PRIx64
+             "), yet the saved tables hold no device and no collection: the table save failed "
+             "or did not run, and a restore loses every mapping",
+             its->creadr);
+}
+
 /* NAME@GPA: where a RAM block of the image lies in guest-physical memory. */
 static int image_map_blocks(ItsmigQemuImage *img, char **specs)
 {
@@ -797,6 +825,8 @@ static int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "itsmigctl: its inspect: %s\n", diag.text);
         return ITSMIGCTL_EXIT_FAILURE;
     }
+    if (img)
+        image_findings(itsmig_qemu_image_get_its(img), &report);
     if (img && kernel_predict(&sem, &in, &report, &gmem, &kp, &diag) < 0) {
         fprintf(stderr, "itsmigctl: its inspect: %s\n", diag.text);
         itsmig_its_report_clear(&report);
