@@ -989,7 +989,7 @@ static gboolean read_stream(ItsmigQemuImage *img, uint64_t start, GError **error
 static const char *libvirt_compression_name(uint32_t c)
 {
     /* virQEMUSaveFormat */
-    static const char *const names[] = {"raw", "gzip", "bzip2", "xz", "lzop", "zstd"};
+    static const char *const names[] = {"raw", "gzip", "bzip2", "xz", "lzop", "zstd", "sparse"};
 
     return c < G_N_ELEMENTS(names) ? names[c] : NULL;
 }
