@@ -497,8 +497,11 @@ static void print_human(const ItsmigItsReport *r)
                r->restore_cause);
 }
 
+static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGuestMem *mem);
+
 static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path, ItsmigQemuImage *img,
-                                const Semantics *sem, const KernelPrediction *kp)
+                                const ItsmigGuestMem *gmem, const Semantics *sem,
+                                const KernelPrediction *kp)
 {
     const ItsmigItsMapping *m = &r->mapping;
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -595,8 +598,10 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         json_builder_add_null_value(b);
     json_builder_end_object(b);
 
-    if (img)
+    if (img) {
         kernel_to_json(b, sem, kp);
+        pending_to_json(b, img, gmem);
+    }
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
@@ -640,6 +645,95 @@ static void image_findings(const ItsmigQemuImageIts *its, ItsmigItsReport *r)
              "), yet the saved tables hold no device and no collection: the table save failed "
              "or did not run, and a restore loses every mapping",
              its->creadr);
+}
+
+/* The LPIs each redistributor's pending table marks pending, read from the
+ * image as the kernel's restore of the pending state does. */
+#define PENDING_MAX_IDBITS 16u /* KVM's LPIs: 16 INTID bits */
+
+typedef struct {
+    gboolean read_ok;
+    uint32_t *intids;
+    size_t n;
+} Pending;
+
+static void pending_read(const ItsmigGuestMem *mem, uint64_t propbaser, uint64_t pendbaser,
+                         Pending *ret)
+{
+    unsigned bits = itsmig_gicr_propbaser_idbits(propbaser);
+    size_t len;
+    g_autofree uint8_t *table = NULL;
+    ItsmigDiag diag;
+
+    memset(ret, 0, sizeof(*ret));
+    if (bits > PENDING_MAX_IDBITS)
+        bits = PENDING_MAX_IDBITS;
+    len = ((size_t)1 << bits) / 8;
+    table = g_malloc(len);
+    if (itsmig_guest_mem_read(mem, itsmig_gicr_pendbaser_addr(pendbaser), table, len) < 0)
+        return;
+    if (itsmig_its_pending_decode(table, len, &ret->intids, &ret->n, &diag) < 0)
+        return;
+    ret->read_ok = TRUE;
+}
+
+static void print_pending_human(ItsmigQemuImage *img, const ItsmigGuestMem *mem)
+{
+    size_t n = itsmig_qemu_image_get_n_redists(img);
+    const uint64_t *prop = itsmig_qemu_image_get_propbasers(img);
+    const uint64_t *pend = itsmig_qemu_image_get_pendbasers(img);
+
+    printf("\nPending LPIs (redistributor pending tables):\n");
+    for (size_t i = 0; i < n; i++) {
+        Pending p;
+
+        if (!pend[i] || !prop[i]) {
+            printf("  vCPU %zu: no pending table (GICR_PENDBASER or GICR_PROPBASER is 0)\n", i);
+            continue;
+        }
+        pending_read(mem, prop[i], pend[i], &p);
+        if (!p.read_ok) {
+            printf("  vCPU %zu: the pending table at 0x%" PRIx64 " cannot be read\n", i,
+                   itsmig_gicr_pendbaser_addr(pend[i]));
+            continue;
+        }
+        printf("  vCPU %zu: %zu", i, p.n);
+        for (size_t j = 0; j < p.n && j < 64; j++)
+            printf("%s%" PRIu32, j ? " " : ": LPI ", p.intids[j]);
+        printf("%s\n", p.n > 64 ? " ..." : "");
+        free(p.intids);
+    }
+}
+
+static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGuestMem *mem)
+{
+    size_t n = itsmig_qemu_image_get_n_redists(img);
+    const uint64_t *prop = itsmig_qemu_image_get_propbasers(img);
+    const uint64_t *pend = itsmig_qemu_image_get_pendbasers(img);
+
+    json_builder_set_member_name(b, "pending");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < n; i++) {
+        Pending p = {0};
+
+        if (pend[i] && prop[i])
+            pending_read(mem, prop[i], pend[i], &p);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "vcpu");
+        json_builder_add_int_value(b, (gint64)i);
+        json_builder_set_member_name(b, "lpis");
+        if (!p.read_ok) {
+            json_builder_add_null_value(b);
+        } else {
+            json_builder_begin_array(b);
+            for (size_t j = 0; j < p.n; j++)
+                json_builder_add_int_value(b, p.intids[j]);
+            json_builder_end_array(b);
+        }
+        json_builder_end_object(b);
+        free(p.intids);
+    }
+    json_builder_end_array(b);
 }
 
 /* NAME@GPA: where a RAM block of the image lies in guest-physical memory. */
@@ -833,15 +927,17 @@ static int cmd_inspect(int argc, char **argv)
         return ITSMIGCTL_EXIT_FAILURE;
     }
     if (json) {
-        g_autoptr(JsonNode) node = report_to_json(&report, image_path, img, &sem, &kp);
+        g_autoptr(JsonNode) node = report_to_json(&report, image_path, img, &gmem, &sem, &kp);
 
         itsmigctl_print_json(node);
     } else {
         if (img)
             print_image_human(image_path, img, &in);
         print_human(&report);
-        if (img)
+        if (img) {
             print_kernel_human(&sem, &kp);
+            print_pending_human(img, &gmem);
+        }
     }
     if (img && itsmig_qemu_image_last_read_error(img))
         fprintf(stderr, "itsmigctl: its inspect: note: %s\n",

@@ -359,6 +359,8 @@ static char *write_image(Fixture *f)
     p.its.baser[1] = f->baser1;
     g_assert_true(g_file_get_contents(f->ram, &ram, &len, &error));
     g_assert_cmpuint(len, ==, RAM_SIZE);
+    /* LPI 8200 pending on vCPU 1 */
+    ram[IMG_PENDBASER(1) - RAM + 8200 / 8] |= 1 << (8200 % 8);
     qib_begin(s, &p);
     qib_part_begin(s);
     for (gsize off = 0; off < len; off += QIB_PAGE_SIZE) {
@@ -426,6 +428,17 @@ static void test_image(Fixture *f, gconstpointer data)
         JsonObject *save = json_object_get_object_member(kp, "save_after_restore");
 
         g_assert_true(json_object_get_boolean_member(save, "same_mapping"));
+    }
+    {
+        JsonArray *pend = json_object_get_array_member(b, "pending");
+        JsonArray *lpis;
+
+        g_assert_cmpuint(json_array_get_length(pend), ==, 4);
+        lpis = json_object_get_array_member(json_array_get_object_element(pend, 1), "lpis");
+        g_assert_cmpuint(json_array_get_length(lpis), ==, 1);
+        g_assert_cmpint(json_array_get_int_element(lpis, 0), ==, 8200);
+        lpis = json_object_get_array_member(json_array_get_object_element(pend, 0), "lpis");
+        g_assert_cmpuint(json_array_get_length(lpis), ==, 0);
     }
     g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(b, "image"),
                                                   "format"),
