@@ -15,43 +15,43 @@
 #include "itsmig/qemu-image.h"
 
 /* migration/savevm.c */
-#define QEMU_VM_FILE_MAGIC 0x5145564du /* "QEVM" */
-#define QEMU_VM_FILE_VERSION 3u
-#define QEMU_VM_EOF 0x00
-#define QEMU_VM_SECTION_START 0x01
-#define QEMU_VM_SECTION_PART 0x02
-#define QEMU_VM_SECTION_END 0x03
-#define QEMU_VM_SECTION_FULL 0x04
-#define QEMU_VM_SUBSECTION 0x05
-#define QEMU_VM_VMDESCRIPTION 0x06
-#define QEMU_VM_CONFIGURATION 0x07
-#define QEMU_VM_COMMAND 0x08
+#define QEMU_VM_FILE_MAGIC     0x5145564du /* "QEVM" */
+#define QEMU_VM_FILE_VERSION   3u
+#define QEMU_VM_EOF            0x00
+#define QEMU_VM_SECTION_START  0x01
+#define QEMU_VM_SECTION_PART   0x02
+#define QEMU_VM_SECTION_END    0x03
+#define QEMU_VM_SECTION_FULL   0x04
+#define QEMU_VM_SUBSECTION     0x05
+#define QEMU_VM_VMDESCRIPTION  0x06
+#define QEMU_VM_CONFIGURATION  0x07
+#define QEMU_VM_COMMAND        0x08
 #define QEMU_VM_SECTION_FOOTER 0x7e
 
 /* migration/ram.c */
-#define RAM_SAVE_FLAG_FULL 0x01 /* obsolete */
-#define RAM_SAVE_FLAG_ZERO 0x02
-#define RAM_SAVE_FLAG_MEM_SIZE 0x04
-#define RAM_SAVE_FLAG_PAGE 0x08
-#define RAM_SAVE_FLAG_EOS 0x10
-#define RAM_SAVE_FLAG_CONTINUE 0x20
-#define RAM_SAVE_FLAG_XBZRLE 0x40
-#define RAM_SAVE_FLAG_HOOK 0x80
+#define RAM_SAVE_FLAG_FULL          0x01 /* obsolete */
+#define RAM_SAVE_FLAG_ZERO          0x02
+#define RAM_SAVE_FLAG_MEM_SIZE      0x04
+#define RAM_SAVE_FLAG_PAGE          0x08
+#define RAM_SAVE_FLAG_EOS           0x10
+#define RAM_SAVE_FLAG_CONTINUE      0x20
+#define RAM_SAVE_FLAG_XBZRLE        0x40
+#define RAM_SAVE_FLAG_HOOK          0x80
 #define RAM_SAVE_FLAG_COMPRESS_PAGE 0x100
 #define RAM_SAVE_FLAG_MULTIFD_FLUSH 0x200
 
 /* libvirt src/qemu/qemu_saveimage.h */
-#define LIBVIRT_SAVE_MAGIC "LibvirtQemudSave"
-#define LIBVIRT_SAVE_PARTIAL "LibvirtQemudPart"
+#define LIBVIRT_SAVE_MAGIC       "LibvirtQemudSave"
+#define LIBVIRT_SAVE_PARTIAL     "LibvirtQemudPart"
 #define LIBVIRT_SAVE_HEADER_SIZE 92u /* magic[16], 5 x u32, unused u32[14] */
 #define LIBVIRT_SAVE_VERSION_MAX 2u
 
 /* arm's TARGET_PAGE_BITS_MIN: without the target-page-bits subsection the
  * page size is the smallest the target allows. */
 #define ARM_TARGET_PAGE_BITS_MIN 10u
-#define VMSTATE_DEPTH_MAX 16u
-#define JSON_DEPTH_MAX 64u
-#define READ_BUF_SIZE (256u * 1024)
+#define VMSTATE_DEPTH_MAX        16u
+#define JSON_DEPTH_MAX           64u
+#define READ_BUF_SIZE            (256u * 1024)
 
 #define CHUNK_PAGES 512u
 
@@ -73,8 +73,8 @@ typedef struct {
 typedef struct {
     int fd;
     char *name;
-    uint64_t size;   /* file size */
-    uint64_t limit;  /* reads stop here: the start of the vmstate description */
+    uint64_t size;  /* file size */
+    uint64_t limit; /* reads stop here: the start of the vmstate description */
     uint64_t pos;
     uint8_t *buf;
     uint64_t buf_off;
@@ -116,8 +116,8 @@ struct ItsmigQemuImage {
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static gboolean fail(ItsmigQemuImage *img, uint64_t offset, GError **error, const char *fmt,
-                     ...) G_GNUC_PRINTF(4, 5);
+static gboolean fail(ItsmigQemuImage *img, uint64_t offset, GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
 
 static gboolean fail(ItsmigQemuImage *img, uint64_t offset, GError **error, const char *fmt, ...)
 {
@@ -145,8 +145,8 @@ static gboolean reader_fill(ItsmigQemuImage *img, size_t need, const char *what,
         return TRUE;
     if (avail < need)
         return fail(img, r->pos, error,
-                    "the stream is truncated: %s needs %zu bytes, %" PRIu64 " are left", what,
-                    need, avail);
+                    "the stream is truncated: %s needs %zu bytes, %" PRIu64 " are left", what, need,
+                    avail);
     want = avail < READ_BUF_SIZE ? (size_t)avail : READ_BUF_SIZE;
     do
         n = pread(r->fd, r->buf, want, (off_t)r->pos);
@@ -291,8 +291,9 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
     if (img->ram_setup_done)
         return fail(img, at, error, "RAM setup (MEM_SIZE) appears twice");
     if (left == 0 || left > ITSMIG_QEMU_IMAGE_RAM_MAX)
-        return fail(img, at, error, "RAM total of %" PRIu64 " bytes is out of range (1..%" PRIu64 ")",
-                    left, ITSMIG_QEMU_IMAGE_RAM_MAX);
+        return fail(img, at, error,
+                    "RAM total of %" PRIu64 " bytes is out of range (1..%" PRIu64 ")", left,
+                    ITSMIG_QEMU_IMAGE_RAM_MAX);
     img->ram_total = left;
     img->blocks = g_new0(Block, ITSMIG_QEMU_IMAGE_MAX_BLOCKS);
     while (left > 0) {
@@ -352,7 +353,8 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
         addr = v & ~(page - 1);
         /* Zero pages of the current block: most of an idle guest's stream. */
         if (flags == (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE) && img->last_block &&
-            addr < img->last_block->pub.length && img->r.pos + 1 <= img->r.buf_off + img->r.buf_len &&
+            addr < img->last_block->pub.length &&
+            img->r.pos + 1 <= img->r.buf_off + img->r.buf_len &&
             img->r.buf[img->r.pos - img->r.buf_off] == 0) {
             b = img->last_block;
             idx = addr >> img->page_bits;
@@ -408,8 +410,7 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
         }
         if (addr >= b->pub.length)
             return fail(img, at, error,
-                        "RAM page at offset 0x%" PRIx64 " is beyond block '%s' (%" PRIu64
-                        " bytes)",
+                        "RAM page at offset 0x%" PRIx64 " is beyond block '%s' (%" PRIu64 " bytes)",
                         addr, b->name, b->pub.length);
         idx = addr >> img->page_bits;
         if (flags == RAM_SAVE_FLAG_ZERO) {
@@ -517,20 +518,20 @@ static gboolean read_configuration(ItsmigQemuImage *img, GError **error)
 /* ---- device sections, following the vmstate description --------------------- */
 
 typedef struct {
-    gboolean its;  /* inside arm_gicv3_its */
-    gboolean gic;  /* inside arm_gicv3 */
-    int64_t cpu;   /* index of the arm_gicv3_cpu struct being read, or -1 */
+    gboolean its; /* inside arm_gicv3_its */
+    gboolean gic; /* inside arm_gicv3 */
+    int64_t cpu;  /* index of the arm_gicv3_cpu struct being read, or -1 */
 } Capture;
 
-static gboolean json_get_int(JsonObject *o, const char *member, gboolean required,
-                             int64_t max, int64_t *ret, ItsmigQemuImage *img, GError **error)
+static gboolean json_get_int(JsonObject *o, const char *member, gboolean required, int64_t max,
+                             int64_t *ret, ItsmigQemuImage *img, GError **error)
 {
     JsonNode *n = json_object_get_member(o, member);
 
     if (!n) {
         if (required)
-            return fail(img, img->r.pos, error,
-                        "the vmstate description lacks \"%s\" in an entry", member);
+            return fail(img, img->r.pos, error, "the vmstate description lacks \"%s\" in an entry",
+                        member);
         *ret = -1;
         return TRUE;
     }
@@ -599,8 +600,8 @@ static gboolean capture_field(ItsmigQemuImage *img, const Capture *cap, const ch
         return skip_bytes(img, (uint64_t)size * (uint64_t)count, "a device field", error);
     if ((count < 0 ? 1 : count) != want_count || size != (dst32 ? 4 : 8))
         return fail(img, at, error,
-                    "field '%s' has %" PRId64 " element(s) of %" PRId64
-                    " bytes, not %" PRId64 " of %d",
+                    "field '%s' has %" PRId64 " element(s) of %" PRId64 " bytes, not %" PRId64
+                    " of %d",
                     name, count, size, want_count, dst32 ? 4 : 8);
     for (int64_t i = 0; i < want_count; i++) {
         if (dst32 && !read_be32(img, &dst32[i], name, error))
@@ -614,8 +615,8 @@ static gboolean capture_field(ItsmigQemuImage *img, const Capture *cap, const ch
 static gboolean walk_vmsd(ItsmigQemuImage *img, JsonObject *desc, Capture *cap, unsigned depth,
                           GError **error);
 
-static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap,
-                            unsigned depth, GError **error)
+static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap, unsigned depth,
+                            GError **error)
 {
     gboolean bad;
     JsonArray *fields = json_get_array(desc, "fields", &bad);
@@ -684,7 +685,8 @@ static gboolean walk_vmsd(ItsmigQemuImage *img, JsonObject *desc, Capture *cap, 
         return FALSE;
     subs = json_get_array(desc, "subsections", &bad);
     if (bad)
-        return fail(img, img->r.pos, error, "the vmstate description's \"subsections\" is not a list");
+        return fail(img, img->r.pos, error,
+                    "the vmstate description's \"subsections\" is not a list");
     /* Fields of subsections are not the device's own registers. */
     sub_cap.its = FALSE;
     for (guint i = 0; subs && i < json_array_get_length(subs); i++) {
@@ -699,9 +701,8 @@ static gboolean walk_vmsd(ItsmigQemuImage *img, JsonObject *desc, Capture *cap, 
         if (!JSON_NODE_HOLDS_OBJECT(sn))
             return fail(img, at, error, "a subsection description is not an object");
         vmsd_name = json_get_str(json_node_get_object(sn), "vmsd_name");
-        if (!vmsd_name ||
-            !json_get_int(json_node_get_object(sn), "version", TRUE, UINT32_MAX, &version, img,
-                          error))
+        if (!vmsd_name || !json_get_int(json_node_get_object(sn), "version", TRUE, UINT32_MAX,
+                                        &version, img, error))
             return fail(img, at, error, "a subsection description lacks its name or version");
         if (!read_u8(img, &type, "a subsection marker", error))
             return FALSE;
@@ -763,8 +764,8 @@ static gboolean read_device(ItsmigQemuImage *img, const char *idstr, uint32_t in
         return FALSE;
     if ((uint64_t)version != version_id)
         return fail(img, at, error,
-                    "section '%s' has version %" PRIu32 ", its description version %" PRId64,
-                    idstr, version_id, version);
+                    "section '%s' has version %" PRIu32 ", its description version %" PRId64, idstr,
+                    version_id, version);
     if (strcmp(vmsd_name, "arm_gicv3_its") == 0) {
         if (img->its_present)
             return fail(img, at, error, "more than one arm_gicv3_its: not supported");
@@ -855,8 +856,7 @@ static gboolean find_description(ItsmigQemuImage *img, uint64_t start, GError **
                            JSON_DEPTH_MAX, "the vmstate description", &local))
         return fail(img, json_off, error, "%s", local->message);
     img->parser = json_parser_new();
-    if (!json_parser_load_from_data(img->parser,
-                                    (const char *)tail + (json_off - (end - tail_len)),
+    if (!json_parser_load_from_data(img->parser, (const char *)tail + (json_off - (end - tail_len)),
                                     (gssize)json_len, &local))
         return fail(img, json_off, error, "the vmstate description: %s", local->message);
     root = json_parser_get_root(img->parser);
@@ -868,8 +868,8 @@ static gboolean find_description(ItsmigQemuImage *img, uint64_t start, GError **
     {
         JsonNode *ps = json_object_get_member(json_node_get_object(root), "page_size");
 
-        if (ps && (json_node_get_value_type(ps) != G_TYPE_INT64 ||
-                   json_node_get_int(ps) < 1024 || json_node_get_int(ps) > 65536))
+        if (ps && (json_node_get_value_type(ps) != G_TYPE_INT64 || json_node_get_int(ps) < 1024 ||
+                   json_node_get_int(ps) > 65536))
             return fail(img, json_off, error, "the vmstate description has a bad page_size");
     }
     return TRUE;
@@ -912,8 +912,8 @@ static gboolean read_stream(ItsmigQemuImage *img, uint64_t start, GError **error
         return fail(img, start, error, "not a QEMU migration stream (magic 0x%08" PRIx32 ")",
                     magic);
     if (version != QEMU_VM_FILE_VERSION)
-        return fail(img, start + 4, error, "stream version %" PRIu32 " (only %u is read)",
-                    version, QEMU_VM_FILE_VERSION);
+        return fail(img, start + 4, error, "stream version %" PRIu32 " (only %u is read)", version,
+                    QEMU_VM_FILE_VERSION);
     img->page_bits = ARM_TARGET_PAGE_BITS_MIN;
     for (;;) {
         uint64_t at = img->r.pos;
@@ -968,18 +968,15 @@ static gboolean read_stream(ItsmigQemuImage *img, uint64_t start, GError **error
             if (!read_be32(img, &section_id, "a section id", error))
                 return FALSE;
             if (!img->ram_section_seen || section_id != img->ram_section_id)
-                return fail(img, at, error, "continuation of unknown section %" PRIu32,
-                            section_id);
-            if (!ram_read_section(img, FALSE, error) ||
-                !read_footer(img, section_id, "ram", error))
+                return fail(img, at, error, "continuation of unknown section %" PRIu32, section_id);
+            if (!ram_read_section(img, FALSE, error) || !read_footer(img, section_id, "ram", error))
                 return FALSE;
             img->stats.sections++;
             break;
         case QEMU_VM_COMMAND:
             return fail(img, at, error,
                         "a migration command (postcopy or return path): not a precopy stream");
-        default:
-            return fail(img, at, error, "unknown section type 0x%02x", type);
+        default: return fail(img, at, error, "unknown section type 0x%02x", type);
         }
     }
 }
@@ -1011,8 +1008,8 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, G
      * the version only makes sense swapped. */
     version = GUINT32_FROM_LE(*(uint32_t *)(h + 16));
     swap = version > LIBVIRT_SAVE_VERSION_MAX;
-#define FIELD(off) (swap ? GUINT32_FROM_BE(*(uint32_t *)(h + (off))) \
-                         : GUINT32_FROM_LE(*(uint32_t *)(h + (off))))
+#define FIELD(off)                                                                                 \
+    (swap ? GUINT32_FROM_BE(*(uint32_t *)(h + (off))) : GUINT32_FROM_LE(*(uint32_t *)(h + (off))))
     version = FIELD(16);
     data_len = FIELD(20);
     compressed = FIELD(28);
@@ -1042,7 +1039,8 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, G
         if (n != (ssize_t)data_len)
             return fail(img, LIBVIRT_SAVE_HEADER_SIZE, error, "cannot read the domain XML");
         xml[data_len] = '\0';
-        if (strlen(xml) == 0 || !g_utf8_validate(xml, -1, NULL) || !g_str_has_prefix(xml, "<domain"))
+        if (strlen(xml) == 0 || !g_utf8_validate(xml, -1, NULL) ||
+            !g_str_has_prefix(xml, "<domain"))
             return fail(img, LIBVIRT_SAVE_HEADER_SIZE, error,
                         "the libvirt save image does not start with a domain XML");
         img->domain_xml = g_strdup(xml);
@@ -1221,8 +1219,7 @@ gboolean itsmig_qemu_image_map_block(ItsmigQemuImage *img, const char *name, uin
             continue;
         if (gpa < o->pub.gpa + o->pub.length && o->pub.gpa < gpa + b->pub.length) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "RAM block '%s' at 0x%" PRIx64 " overlaps block '%s'", name, gpa,
-                        o->name);
+                        "RAM block '%s' at 0x%" PRIx64 " overlaps block '%s'", name, gpa, o->name);
             return FALSE;
         }
     }

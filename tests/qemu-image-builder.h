@@ -14,12 +14,12 @@
 
 #include "itsmig/qemu-image.h"
 
-#define QIB_PAGE_BITS 12u
-#define QIB_PAGE_SIZE (1u << QIB_PAGE_BITS)
+#define QIB_PAGE_BITS   12u
+#define QIB_PAGE_SIZE   (1u << QIB_PAGE_BITS)
 #define QIB_RAM_SECTION 2u
 
 typedef struct {
-    uint64_t ram_size;  /* of the block "mach-virt.ram" */
+    uint64_t ram_size; /* of the block "mach-virt.ram" */
     ItsmigQemuImageIts its;
     unsigned n_cpus;
     uint64_t propbaser;

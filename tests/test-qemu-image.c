@@ -12,15 +12,18 @@
 #include "itsmig/qemu-image.h"
 #include "qemu-image-builder.h"
 
-#define RAM ITSMIG_QEMU_VIRT_RAM_BASE
+#define RAM      ITSMIG_QEMU_VIRT_RAM_BASE
 #define RAM_SIZE (8u << 20)
 
 static QibParams default_params(void)
 {
     QibParams p = {
         .ram_size = RAM_SIZE,
-        .its = {.ctlr = 0x1, .iidr = 0x4b00043b, .cbaser = 0xb8000000400f0000ull,
-                .cwriter = 0x40, .creadr = 0x40},
+        .its = {.ctlr = 0x1,
+                .iidr = 0x4b00043b,
+                .cbaser = 0xb8000000400f0000ull,
+                .cwriter = 0x40,
+                .creadr = 0x40},
         .n_cpus = 2,
         .propbaser = 0x40710000ull | 0xf,
         .pendbaser = {0x40720000ull, 0x40730000ull},
@@ -184,16 +187,25 @@ static void test_guest_mem(void)
 static void test_tables_walk(void)
 {
     ItsFixtureParams fp = {
-        .seed = 11, .n_devices = 30, .device_id_span = 8192, .max_events = 10,
-        .min_event_bits = 1, .max_event_bits = 5, .n_collections = 4, .icid_span = 32,
-        .nr_vcpus = 2, .unmapped_percent = 0, .itt_base = RAM + 0x200000, .lpi_base = 8192,
+        .seed = 11,
+        .n_devices = 30,
+        .device_id_span = 8192,
+        .max_events = 10,
+        .min_event_bits = 1,
+        .max_event_bits = 5,
+        .n_collections = 4,
+        .icid_span = 32,
+        .nr_vcpus = 2,
+        .unmapped_percent = 0,
+        .itt_base = RAM + 0x200000,
+        .lpi_base = 8192,
     };
     QibParams p = default_params();
     ItsmigItsMapping m;
     ItsmigGuestMem fmem, imem;
     ItsmigItsLayout layout = {p.its.baser[0], p.its.baser[1], 0};
-    ItsmigItsWalkInput in = {.iidr = p.its.iidr, .baser0 = p.its.baser[0],
-                             .baser1 = p.its.baser[1], .nr_vcpus = 2};
+    ItsmigItsWalkInput in = {
+        .iidr = p.its.iidr, .baser0 = p.its.baser[0], .baser1 = p.its.baser[1], .nr_vcpus = 2};
     ItsmigItsReport rep;
     ItsmigDiag diag;
     g_autoptr(GByteArray) s = g_byte_array_new();
@@ -447,8 +459,11 @@ static void test_mapped_ram(void)
     QibParams p = default_params();
     g_autoptr(GByteArray) s = small_stream(&p);
     g_autoptr(GByteArray) c = g_byte_array_new();
-    static const guint8 caps[] = "\x05\x1a" "configuration/capabilities"
-                                 "\0\0\0\x01" "\0\0\0\x01" "\x0amapped-ram";
+    static const guint8 caps[] = "\x05\x1a"
+                                 "configuration/capabilities"
+                                 "\0\0\0\x01"
+                                 "\0\0\0\x01"
+                                 "\x0amapped-ram";
     gsize at = 8 + 1 + 4 + 8; /* after the machine name */
 
     g_byte_array_append(c, s->data, (guint)at);

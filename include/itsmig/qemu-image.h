@@ -39,13 +39,13 @@
 #define ITSMIG_QEMU_IMAGE_XML_MAX (16u * 1024 * 1024)
 /* Zero bytes accepted after the stream (libvirt's iohelper pads to the
  * O_DIRECT alignment). */
-#define ITSMIG_QEMU_IMAGE_PAD_MAX (1024u * 1024)
-#define ITSMIG_QEMU_IMAGE_MAX_BLOCKS 256u
+#define ITSMIG_QEMU_IMAGE_PAD_MAX     (1024u * 1024)
+#define ITSMIG_QEMU_IMAGE_MAX_BLOCKS  256u
 #define ITSMIG_QEMU_IMAGE_MAX_REDISTS 4096u
 
 /* Where the QEMU guest RAM block of the virt machine starts. */
 #define ITSMIG_QEMU_VIRT_RAM_BLOCK "mach-virt.ram"
-#define ITSMIG_QEMU_VIRT_RAM_BASE UINT64_C(0x40000000)
+#define ITSMIG_QEMU_VIRT_RAM_BASE  UINT64_C(0x40000000)
 /* hw/arm/virt.c's memory map: the two flash banks, 64 MiB each, from 0. */
 #define ITSMIG_QEMU_VIRT_FLASH0_BASE UINT64_C(0x00000000)
 #define ITSMIG_QEMU_VIRT_FLASH1_BASE UINT64_C(0x04000000)
@@ -71,20 +71,20 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    uint64_t length;       /* bytes */
-    uint64_t pages_data;   /* pages the stream carries with content */
-    uint64_t pages_zero;   /* pages it sends as zero */
-    uint64_t gpa;          /* where the block is mapped, see map_block() */
+    uint64_t length;     /* bytes */
+    uint64_t pages_data; /* pages the stream carries with content */
+    uint64_t pages_zero; /* pages it sends as zero */
+    uint64_t gpa;        /* where the block is mapped, see map_block() */
     gboolean mapped;
 } ItsmigQemuImageBlock;
 
 typedef struct {
     uint64_t file_size;
-    uint64_t stream_offset;  /* where the QEMU stream starts in the file */
-    uint64_t stream_length;  /* up to and with the vmstate description */
-    uint64_t sections;       /* sections read */
-    uint64_t page_records;   /* RAM page records read */
-    uint64_t index_bytes;    /* memory the page index uses */
+    uint64_t stream_offset; /* where the QEMU stream starts in the file */
+    uint64_t stream_length; /* up to and with the vmstate description */
+    uint64_t sections;      /* sections read */
+    uint64_t page_records;  /* RAM page records read */
+    uint64_t index_bytes;   /* memory the page index uses */
 } ItsmigQemuImageStats;
 
 /* Reads and checks the whole image at @path: header, sections, the page

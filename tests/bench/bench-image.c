@@ -30,9 +30,9 @@
 #include "itsmig/qemu-image.h"
 #include "qemu-image-builder.h"
 
-#define RAM ITSMIG_QEMU_VIRT_RAM_BASE
+#define RAM         ITSMIG_QEMU_VIRT_RAM_BASE
 #define TABLES_SIZE (32u << 20) /* the table set lives in the first 32 MiB */
-#define RUNS 5
+#define RUNS        5
 
 static double now(void)
 {
@@ -126,8 +126,8 @@ static void bench(const char *name, const char *path, uint64_t ram_size, gboolea
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigQemuImage) img = NULL;
-    ItsmigItsWalkInput in = {.iidr = p->its.iidr, .baser0 = p->its.baser[0],
-                             .baser1 = p->its.baser[1], .nr_vcpus = 64};
+    ItsmigItsWalkInput in = {
+        .iidr = p->its.iidr, .baser0 = p->its.baser[0], .baser1 = p->its.baser[1], .nr_vcpus = 64};
     ItsmigQemuImageStats st;
     ItsmigGuestMem mem;
     ItsmigItsReport rep;

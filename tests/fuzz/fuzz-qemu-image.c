@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         for (size_t i = 0; i < itsmig_qemu_image_get_n_redists(img); i++)
-            itsmig_guest_mem_read(&mem, itsmig_qemu_image_get_pendbasers(img)[i] & ~0xffffull,
-                                  buf, sizeof(buf));
+            itsmig_guest_mem_read(&mem, itsmig_qemu_image_get_pendbasers(img)[i] & ~0xffffull, buf,
+                                  sizeof(buf));
         itsmig_qemu_image_free(img);
     }
     close(fd);
