@@ -991,6 +991,14 @@ static const char *libvirt_compression_name(uint32_t c)
     return c < G_N_ELEMENTS(names) ? names[c] : NULL;
 }
 
+static uint32_t header_u32(const uint8_t *h, size_t off, gboolean big_endian)
+{
+    uint32_t v;
+
+    memcpy(&v, h + off, 4);
+    return big_endian ? GUINT32_FROM_BE(v) : GUINT32_FROM_LE(v);
+}
+
 static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, GError **error)
 {
     uint8_t h[LIBVIRT_SAVE_HEADER_SIZE];
@@ -1006,14 +1014,11 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, G
                     "): the save did not finish");
     /* The header is in the saving host's byte order; libvirt swaps it when
      * the version only makes sense swapped. */
-    version = GUINT32_FROM_LE(*(uint32_t *)(h + 16));
+    version = header_u32(h, 16, FALSE);
     swap = version > LIBVIRT_SAVE_VERSION_MAX;
-#define FIELD(off)                                                                                 \
-    (swap ? GUINT32_FROM_BE(*(uint32_t *)(h + (off))) : GUINT32_FROM_LE(*(uint32_t *)(h + (off))))
-    version = FIELD(16);
-    data_len = FIELD(20);
-    compressed = FIELD(28);
-#undef FIELD
+    version = header_u32(h, 16, swap);
+    data_len = header_u32(h, 20, swap);
+    compressed = header_u32(h, 28, swap);
     if (version < 1 || version > LIBVIRT_SAVE_VERSION_MAX)
         return fail(img, 16, error, "libvirt save image version %" PRIu32 " (1..%u are read)",
                     version, LIBVIRT_SAVE_VERSION_MAX);
