@@ -58,8 +58,8 @@ jget() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# save NAME [QEMU ARGS...]: starts QEMU, migrates it to $T/NAME.mig, quits.
-save() {
+# start_qemu NAME [QEMU ARGS...]: starts QEMU (virt, GICv3 + ITS) with QMP on $T/NAME.sock.
+start_qemu() {
     _name=$1
     shift
     rm -f "$T/$_name.sock"
@@ -71,7 +71,7 @@ save() {
 
 # ---- paused at start ---------------------------------------------------------------
 
-save paused -S
+start_qemu paused -S
 if qmp "$T/paused.sock" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > $T/paused.mig\"}}" \
     '{"execute":"quit"}'; then
     ok "QEMU paused at start wrote a stream"
@@ -107,7 +107,7 @@ if [ -z "$ELF" ] || [ ! -f "$ELF" ]; then
     done_testing
 fi
 
-save itsfault -kernel "$ELF" -serial "file:$T/console.log"
+start_qemu itsfault -kernel "$ELF" -serial "file:$T/console.log"
 for _ in $(seq 1 300); do
     grep -q 'its-fault: ready' "$T/console.log" 2>/dev/null && break
     sleep 0.1
