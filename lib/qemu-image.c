@@ -77,6 +77,7 @@ typedef struct {
     uint64_t limit; /* reads stop here: the start of the vmstate description */
     uint64_t pos;
     uint8_t *buf;
+    size_t buf_size;
     uint64_t buf_off;
     size_t buf_len;
 } Reader;
@@ -147,7 +148,7 @@ static gboolean reader_fill(ItsmigQemuImage *img, size_t need, const char *what,
         return fail(img, r->pos, error,
                     "the stream is truncated: %s needs %zu bytes, %" PRIu64 " are left", what, need,
                     avail);
-    want = avail < READ_BUF_SIZE ? (size_t)avail : READ_BUF_SIZE;
+    want = avail < r->buf_size ? (size_t)avail : r->buf_size;
     do
         n = pread(r->fd, r->buf, want, (off_t)r->pos);
     while (n < 0 && errno == EINTR);
@@ -165,7 +166,7 @@ static gboolean read_bytes(ItsmigQemuImage *img, void *dst, size_t n, const char
 {
     Reader *r = &img->r;
 
-    if (n > READ_BUF_SIZE)
+    if (n > r->buf_size)
         return fail(img, r->pos, error, "%s of %zu bytes is too large", what, n);
     if (!reader_fill(img, n, what, error))
         return FALSE;
@@ -1076,7 +1077,9 @@ ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **er
     }
     img->r.fd = fd;
     img->r.size = img->r.limit = (uint64_t)st.st_size;
-    img->r.buf = g_malloc(READ_BUF_SIZE);
+    /* small files (the fuzzer's) get a small buffer */
+    img->r.buf_size = img->r.size < READ_BUF_SIZE ? MAX((size_t)img->r.size, 4096) : READ_BUF_SIZE;
+    img->r.buf = g_malloc(img->r.buf_size);
     img->stats.file_size = img->r.size;
     do
         n = pread(fd, magic, sizeof(magic), 0);
