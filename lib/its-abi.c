@@ -264,6 +264,8 @@ void itsmig_its_l1e_decode(uint64_t raw, ItsmigItsL1e *ret)
 
 int itsmig_guest_mem_check(const ItsmigGuestMem *mem, ItsmigDiag *diag)
 {
+    if (mem->read && mem->n_regions)
+        return itsmig_diag_set(diag, EINVAL, "guest memory has both regions and a reader");
     for (size_t i = 0; i < mem->n_regions; i++) {
         const ItsmigGuestRegion *r = &mem->regions[i];
 
@@ -313,6 +315,13 @@ static int guest_mem_access(const ItsmigGuestMem *mem, uint64_t gpa, void *buf, 
 {
     uint8_t *p = buf;
 
+    if (mem->read) {
+        if (write)
+            return -EROFS;
+        if (len && gpa + len - 1 < gpa)
+            return -EFAULT;
+        return mem->read(mem->opaque, gpa, buf, len);
+    }
     while (len > 0) {
         const ItsmigGuestRegion *r = region_find(mem, gpa);
         uint64_t off, chunk;
@@ -344,6 +353,10 @@ int itsmig_guest_mem_write(const ItsmigGuestMem *mem, uint64_t gpa, const void *
 
 static bool gpa_visible(const ItsmigGuestMem *mem, uint64_t gpa)
 {
+    uint8_t b;
+
+    if (mem->read)
+        return mem->read(mem->opaque, gpa, &b, 1) == 0;
     return region_find(mem, gpa) != NULL;
 }
 
@@ -1277,6 +1290,8 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
 
         for (size_t i = 0; i < mem->n_regions; i++)
             total += mem->regions[i].size / ITSMIG_ITS_ESZ;
+        if (mem->read)
+            total += mem->read_size / ITSMIG_ITS_ESZ;
         w.max_events = (size_t)total;
         w.cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
         ret_report->mapping.events = malloc(w.cap_events * sizeof(ItsmigItsEvent));

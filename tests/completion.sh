@@ -60,6 +60,10 @@ is "$(comp itsmigctl preflight vm1 --)" \
 is "$(comp itsmigctl jobs -)" \
     "--cacert --help --json --quiet --socket --timeout --token-file --url" "jobs' options"
 is "$(comp itsmigctl its '')" "--help inspect" "its: the subcommand"
+is "$(comp itsmigctl its inspect --)" \
+    "--baser0 --baser1 --help --iidr --image --json --memory --pendbaser --propbaser --ram-block \
+--semantics --vcpus" "its inspect: its options"
+is "$(comp itsmigctl its inspect --ram-block '')" "" "--ram-block: nothing offered (NAME@GPA)"
 is "$(comp itsmigctl host '')" "$CONN probe" "host: probe or the connection options"
 is "$(comp itsmigctl host probe -)" "--help --json --registers" "host probe: its options"
 is "$(comp itsmigctl migrate vm1 --mode '')" "live safe" "--mode: safe and live"
@@ -72,6 +76,10 @@ mkdir "$T/certs"
 : >"$T/certs/ca.pem"
 is "$(comp itsmigctl jobs --cacert "$T/certs/c")" "$T/certs/ca.pem" "--cacert: files"
 is "$(comp itsmigctl host --socket "$T/cer")" "$T/certs" "--socket: files"
+is "$(comp itsmigctl its inspect --image "$T/certs/c")" "$T/certs/ca.pem" "--image: files"
+is "$(comp itsmigctl its inspect --image x --semantics "$T/certs/c")" "$T/certs/ca.pem" \
+    "--semantics: files"
+is "$(comp itsmigctl its inspect --image x --j)" "--json" "its inspect: options after --image FILE"
 
 rm -f "$T/stub.args"
 is "$(comp "$STUB" job '')" "m-0001 m-0002 x-0003" "job: the ids itsmigctl jobs --quiet lists"

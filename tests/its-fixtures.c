@@ -202,8 +202,7 @@ int its_fixture_mem_new(uint64_t gpa, uint64_t size, ItsmigGuestMem *ret)
         free(r);
         return -ENOMEM;
     }
-    ret->regions = r;
-    ret->n_regions = 1;
+    *ret = (ItsmigGuestMem){.regions = r, .n_regions = 1};
     return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "itsmig/its-abi.h"
 #include "its-fixtures.h"
+#include "qemu-image-builder.h"
 
 #define RAM 0x40000000ull
 #define RAM_SIZE (4ull << 20)
@@ -333,6 +334,154 @@ static void test_bad_args(Fixture *f, gconstpointer data)
     }
 }
 
+
+/* LPI configuration and pending tables in free memory above the ITTs. */
+#define IMG_PROPBASER ((RAM + 0x3c0000) | 15)
+#define IMG_PENDBASER(n) (RAM + 0x380000 + 0x10000 * (n))
+
+/* The fixture's memory as a migration stream: --image gives what --memory and
+ * the registers give. */
+static char *write_image(Fixture *f)
+{
+    g_autofree char *ram = NULL;
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autoptr(GError) error = NULL;
+    static const guint8 zero[QIB_PAGE_SIZE];
+    char *path = g_build_filename(f->dir, "image.mig", NULL);
+    QibParams p = {.ram_size = RAM_SIZE, .n_cpus = 4,
+                   .its = {.ctlr = 1, .iidr = itsmig_gits_iidr_make_kvm(0)},
+                   .propbaser = IMG_PROPBASER,
+                   .pendbaser = {IMG_PENDBASER(0), IMG_PENDBASER(1), IMG_PENDBASER(2),
+                                 IMG_PENDBASER(3)}};
+    gsize len;
+
+    p.its.baser[0] = f->baser0;
+    p.its.baser[1] = f->baser1;
+    g_assert_true(g_file_get_contents(f->ram, &ram, &len, &error));
+    g_assert_cmpuint(len, ==, RAM_SIZE);
+    /* LPI 8200 pending on vCPU 1 */
+    ram[IMG_PENDBASER(1) - RAM + 8200 / 8] |= 1 << (8200 % 8);
+    qib_begin(s, &p);
+    qib_part_begin(s);
+    for (gsize off = 0; off < len; off += QIB_PAGE_SIZE) {
+        if (memcmp(ram + off, zero, QIB_PAGE_SIZE) == 0)
+            qib_zero_page(s, off, off == 0);
+        else
+            qib_page(s, off, off == 0, (const guint8 *)ram + off);
+    }
+    qib_part_end(s);
+    qib_end(s, &p);
+    g_assert_true(g_file_set_contents(path, (const char *)s->data, s->len, &error));
+    return path;
+}
+
+static char *member_text(JsonObject *o, const char *name)
+{
+    g_autoptr(JsonGenerator) g = json_generator_new();
+
+    json_generator_set_root(g, json_object_get_member(o, name));
+    return json_generator_to_data(g, NULL);
+}
+
+static void test_image(Fixture *f, gconstpointer data)
+{
+    g_autofree char *image = write_image(f);
+    g_autofree char *probe = g_build_filename(g_getenv("top_srcdir") ? g_getenv("top_srcdir") : ".",
+                                              "tests/data/probe/bookworm.json", NULL);
+    g_autoptr(JsonParser) p1 = json_parser_new();
+    g_autoptr(JsonParser) p2 = json_parser_new();
+    const char *args[] = {"its", "inspect", "--image", image, "--semantics", probe, "--json",
+                          NULL};
+    g_autofree char *m = g_strdup_printf("%s@0x%llx", f->ram, (unsigned long long)RAM);
+    g_autofree char *b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
+    g_autofree char *b1 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser1);
+    g_autofree char *pb = g_strdup_printf("0x%llx", (unsigned long long)IMG_PROPBASER);
+    char *pe[4];
+    const char *margs[] = {"its", "inspect", "--memory", m, "--baser0", b0, "--baser1", b1,
+                           "--vcpus", "4", "--propbaser", pb, "--pendbaser", NULL,
+                           "--pendbaser", NULL, "--pendbaser", NULL, "--pendbaser", NULL,
+                           "--json", NULL};
+    Run mem, img;
+
+    for (int i = 0; i < 4; i++) {
+        pe[i] = g_strdup_printf("0x%llx", (unsigned long long)IMG_PENDBASER(i));
+        margs[13 + 2 * i] = pe[i];
+    }
+    mem = run_ctl(margs);
+    img = run_ctl(args);
+    JsonObject *a, *b, *kp;
+    const char *members[] = {"devices", "collections", "restore_prediction", "abi_revision"};
+
+    g_assert_cmpint(img.status, ==, mem.status);
+    g_assert_cmpint(img.status, ==, data ? 3 : 0);
+    a = parse_object(p1, mem.out);
+    b = parse_object(p2, img.out);
+    for (gsize i = 0; i < G_N_ELEMENTS(members); i++) {
+        g_autofree char *x = member_text(a, members[i]);
+        g_autofree char *y = member_text(b, members[i]);
+
+        g_assert_cmpstr(x, ==, y);
+    }
+    kp = json_object_get_object_member(b, "kernel_prediction");
+    g_assert_cmpstr(json_object_get_string_member(kp, "kernel_release"), ==, "6.1.0-57-arm64");
+    if (!data) {
+        JsonObject *save = json_object_get_object_member(kp, "save_after_restore");
+
+        g_assert_true(json_object_get_boolean_member(save, "same_mapping"));
+    }
+    {
+        JsonArray *pend = json_object_get_array_member(b, "pending");
+        JsonArray *lpis;
+
+        g_assert_cmpuint(json_array_get_length(pend), ==, 4);
+        lpis = json_object_get_array_member(json_array_get_object_element(pend, 1), "lpis");
+        g_assert_cmpuint(json_array_get_length(lpis), ==, 1);
+        g_assert_cmpint(json_array_get_int_element(lpis, 0), ==, 8200);
+        lpis = json_object_get_array_member(json_array_get_object_element(pend, 0), "lpis");
+        g_assert_cmpuint(json_array_get_length(lpis), ==, 0);
+    }
+    g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(b, "image"),
+                                                  "format"),
+                    ==, "migration-stream");
+    for (int i = 0; i < 4; i++)
+        g_free(pe[i]);
+    run_clear(&mem);
+    run_clear(&img);
+}
+
+static void test_image_bad_args(Fixture *f, gconstpointer data)
+{
+    g_autofree char *image = write_image(f);
+    g_autofree char *bad = g_build_filename(f->dir, "bad.json", NULL);
+    g_autofree char *mem = g_strdup_printf("%s@0x40000000", f->ram);
+    const char *conflict[] = {"its", "inspect", "--image", image, "--memory", mem, NULL};
+    const char *semantics[] = {"its", "inspect", "--image", image, "--semantics", bad, NULL};
+    const char *block[] = {"its", "inspect", "--image", image, "--ram-block", "nope@0", NULL};
+    const char *notimage[] = {"its", "inspect", "--image", f->ram, NULL};
+    const char *alone[] = {"its", "inspect", "--semantics", bad, "--memory", mem, "--baser0",
+                           "0", "--baser1", "0", NULL};
+    const struct {
+        const char *const *args;
+        const char *needle;
+    } cases[] = {
+        {conflict, "--memory and --image exclude each other"},
+        {semantics, "not a probe document"},
+        {block, "no RAM block 'nope'"},
+        {notimage, "zero bytes at the end of the file"},
+        {alone, "need --image"},
+    };
+
+    g_assert_true(g_file_set_contents(bad, "{\"available\": true}", -1, NULL));
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Run r = run_ctl(cases[i].args);
+
+        g_assert_cmpint(r.status, ==, 2);
+        if (!strstr(r.err, cases[i].needle))
+            g_error("expected \"%s\" in: %s", cases[i].needle, r.err);
+        run_clear(&r);
+    }
+}
+
 static void test_help_version(void)
 {
     const char *help[] = {"--help", NULL};
@@ -410,6 +559,12 @@ int main(int argc, char **argv)
                test_split_memory, fixture_teardown);
     g_test_add("/itsmigctl/its-inspect/bad-arguments", Fixture, NULL, fixture_setup,
                test_bad_args, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/image-same-as-memory", Fixture, NULL, fixture_setup,
+               test_image, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/image-restore-fails-exit-3", Fixture, "bad", fixture_setup,
+               test_image, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/image-bad-arguments", Fixture, NULL, fixture_setup,
+               test_image_bad_args, fixture_teardown);
     g_test_add_func("/itsmigctl/help-and-version", test_help_version);
     g_test_add_func("/itsmigctl/host-probe/unavailable-here", test_host_probe);
 

@@ -186,10 +186,22 @@ typedef struct {
     uint8_t *data;
 } ItsmigGuestRegion;
 
-/* Regions sorted by gpa and not overlapping (itsmig_guest_mem_check()). */
+/* Reads [gpa, gpa+len) of guest memory that is not in host memory (pages
+ * indexed in a save image): 0, -EFAULT when a byte is not guest memory, or
+ * another -errno when it cannot be read (the reader keeps the reason). */
+typedef int (*ItsmigGuestMemReadFn)(void *opaque, uint64_t gpa, void *buf, size_t len);
+
+/* Regions sorted by gpa and not overlapping (itsmig_guest_mem_check()); or,
+ * with @read set, no regions and every access through @read (read only:
+ * writes fail with -EROFS). */
 typedef struct {
     ItsmigGuestRegion *regions;
     size_t n_regions;
+    ItsmigGuestMemReadFn read;
+    void *opaque;
+    /* With @read: how many bytes of guest memory it can return other than
+     * zeros (an upper bound), which bounds the walk as region sizes do. */
+    uint64_t read_size;
 } ItsmigGuestMem;
 
 int itsmig_guest_mem_check(const ItsmigGuestMem *mem, ItsmigDiag *diag);

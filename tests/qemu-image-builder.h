@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Writes QEMU migration streams as QEMU 7.2 lays them out (savevm.c, ram.c,
+ * vmstate.c), for the unit tests, the fuzzer's seeds and the benchmark: a
+ * header with the target-page-bits configuration, a "ram" section with one
+ * RAM block, page records, then the arm_gicv3, arm_gicv3_its and a timer
+ * device, the end marker and the vmstate description that matches them.
+ */
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "itsmig/qemu-image.h"
+
+#define QIB_PAGE_BITS   12u
+#define QIB_PAGE_SIZE   (1u << QIB_PAGE_BITS)
+#define QIB_RAM_SECTION 2u
+
+typedef struct {
+    uint64_t ram_size; /* of the block "mach-virt.ram" */
+    ItsmigQemuImageIts its;
+    unsigned n_cpus;
+    uint64_t propbaser;
+    uint64_t pendbaser[8];
+} QibParams;
+
+/* Header, configuration and the RAM setup section. */
+void qib_begin(GByteArray *out, const QibParams *p);
+/* A RAM_SAVE_FLAG_PAGE or _ZERO record; @first names the block, later ones
+ * carry RAM_SAVE_FLAG_CONTINUE.  @data is QIB_PAGE_SIZE bytes or NULL (the
+ * caller writes the content itself). */
+void qib_page(GByteArray *out, uint64_t offset, gboolean first, const uint8_t *data);
+void qib_zero_page(GByteArray *out, uint64_t offset, gboolean first);
+void qib_part_begin(GByteArray *out);
+/* RAM_SAVE_FLAG_EOS and the section footer. */
+void qib_part_end(GByteArray *out);
+/* The device sections, the end marker and the vmstate description. */
+void qib_end(GByteArray *out, const QibParams *p);
+
+/* libvirt's save image header and a padded domain XML, then @stream. */
+void qib_libvirt_wrap(GByteArray *out, const GByteArray *stream, uint32_t compressed,
+                      const char *magic);

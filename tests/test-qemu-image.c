@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The migration stream / save image reader, on streams written here. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "its-fixtures.h"
+#include "itsmig/error.h"
+#include "itsmig/qemu-image.h"
+#include "qemu-image-builder.h"
+
+#define RAM      ITSMIG_QEMU_VIRT_RAM_BASE
+#define RAM_SIZE (8u << 20)
+
+static QibParams default_params(void)
+{
+    QibParams p = {
+        .ram_size = RAM_SIZE,
+        .its = {.ctlr = 0x1,
+                .iidr = 0x4b00043b,
+                .cbaser = 0xb8000000400f0000ull,
+                .cwriter = 0x40,
+                .creadr = 0x40},
+        .n_cpus = 2,
+        .propbaser = 0x40710000ull | 0xf,
+        .pendbaser = {0x40720000ull, 0x40730000ull},
+    };
+
+    p.its.baser[0] = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, RAM, 1, false);
+    p.its.baser[1] = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, RAM + 0x100000, 1, false);
+    return p;
+}
+
+/* A stream of 2 data pages (offsets 0 and 0x3000) and the rest zero pages
+ * except page 5, which is never sent. */
+static GByteArray *small_stream(const QibParams *p)
+{
+    GByteArray *s = g_byte_array_new();
+    uint8_t page[QIB_PAGE_SIZE];
+
+    qib_begin(s, p);
+    qib_part_begin(s);
+    memset(page, 0xa5, sizeof(page));
+    qib_page(s, 0, TRUE, page);
+    for (uint64_t off = QIB_PAGE_SIZE; off < p->ram_size; off += QIB_PAGE_SIZE) {
+        if (off == 5 * QIB_PAGE_SIZE)
+            continue;
+        if (off == 3 * QIB_PAGE_SIZE) {
+            memset(page, 0x3c, sizeof(page));
+            qib_page(s, off, FALSE, page);
+        } else {
+            qib_zero_page(s, off, FALSE);
+        }
+    }
+    qib_part_end(s);
+    qib_end(s, p);
+    return s;
+}
+
+static ItsmigQemuImage *open_bytes(const guint8 *data, gsize len, GError **error)
+{
+    g_autofree char *path = NULL;
+    g_autoptr(GError) local = NULL;
+    ItsmigQemuImage *img;
+    int fd = g_file_open_tmp("qemu-image-XXXXXX", &path, &local);
+
+    g_assert_no_error(local);
+    g_assert_true(write(fd, data, len) == (ssize_t)len);
+    img = itsmig_qemu_image_open_fd(fd, "test.img", error);
+    g_unlink(path);
+    if (img) {
+        /* keep fd open for reads: the image does not own it; leak into the test */
+        return img;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void assert_refused(const GByteArray *s, const char *needle)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = open_bytes(s->data, s->len, &error);
+
+    g_assert_null(img);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+    if (!strstr(error->message, needle))
+        g_error("expected \"%s\" in: %s", needle, error->message);
+}
+
+/* Offset of the vmstate description's JSON in @s. */
+static gsize json_start(const GByteArray *s)
+{
+    const guint8 *p = memmem(s->data, s->len, "{\"page_size\"", 12);
+
+    g_assert_nonnull(p);
+    return (gsize)(p - s->data);
+}
+
+/* Replaces @from by @to in the description and fixes its length. */
+static void replace_json(GByteArray *s, const char *from, const char *to)
+{
+    gsize at = json_start(s);
+    g_autoptr(GString) js = g_string_new_len((const char *)s->data + at, s->len - at);
+    uint32_t len;
+
+    g_assert_cmpuint(g_string_replace(js, from, to, 1), ==, 1);
+    g_byte_array_set_size(s, (guint)at);
+    g_byte_array_append(s, (const guint8 *)js->str, (guint)js->len);
+    len = GUINT32_TO_BE((uint32_t)js->len);
+    memcpy(s->data + at - 4, &len, 4);
+}
+
+static void test_registers(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = open_bytes(s->data, s->len, &error);
+    const ItsmigQemuImageIts *its;
+    const ItsmigQemuImageBlock *b;
+    ItsmigQemuImageStats st;
+
+    g_assert_no_error(error);
+    g_assert_nonnull(img);
+    g_assert_cmpint(itsmig_qemu_image_get_format(img), ==, ITSMIG_QEMU_IMAGE_STREAM);
+    g_assert_cmpstr(itsmig_qemu_image_get_machine(img), ==, "virt-7.2");
+    g_assert_cmpuint(itsmig_qemu_image_get_page_size(img), ==, 4096);
+    its = itsmig_qemu_image_get_its(img);
+    g_assert_nonnull(its);
+    g_assert_cmpuint(its->ctlr, ==, p.its.ctlr);
+    g_assert_cmpuint(its->iidr, ==, p.its.iidr);
+    g_assert_cmpuint(its->cbaser, ==, p.its.cbaser);
+    g_assert_cmpuint(its->cwriter, ==, p.its.cwriter);
+    g_assert_cmpuint(its->creadr, ==, p.its.creadr);
+    g_assert_cmpuint(its->baser[0], ==, p.its.baser[0]);
+    g_assert_cmpuint(its->baser[1], ==, p.its.baser[1]);
+    g_assert_cmpuint(its->baser[2], ==, 0);
+    g_assert_cmpuint(itsmig_qemu_image_get_n_redists(img), ==, 2);
+    g_assert_cmpuint(itsmig_qemu_image_get_propbasers(img)[1], ==, p.propbaser);
+    g_assert_cmpuint(itsmig_qemu_image_get_pendbasers(img)[0], ==, p.pendbaser[0]);
+    g_assert_cmpuint(itsmig_qemu_image_get_pendbasers(img)[1], ==, p.pendbaser[1]);
+    g_assert_cmpuint(itsmig_qemu_image_get_n_blocks(img), ==, 1);
+    b = itsmig_qemu_image_get_block(img, 0);
+    g_assert_cmpstr(b->name, ==, "mach-virt.ram");
+    g_assert_cmpuint(b->length, ==, RAM_SIZE);
+    g_assert_cmpuint(b->pages_data, ==, 2);
+    g_assert_cmpuint(b->pages_zero, ==, RAM_SIZE / 4096 - 3);
+    itsmig_qemu_image_get_stats(img, &st);
+    g_assert_cmpuint(st.sections, ==, 5);
+    g_assert_cmpuint(st.file_size, ==, s->len);
+}
+
+static void test_guest_mem(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = open_bytes(s->data, s->len, &error);
+    ItsmigGuestMem mem;
+    uint8_t buf[16];
+
+    g_assert_no_error(error);
+    itsmig_qemu_image_guest_mem(img, &mem);
+    /* nothing mapped yet */
+    g_assert_cmpint(itsmig_guest_mem_read(&mem, RAM, buf, 8), ==, -EFAULT);
+    g_assert_true(itsmig_qemu_image_map_default(img, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(itsmig_guest_mem_read(&mem, RAM + 8, buf, 8), ==, 0);
+    g_assert_cmpuint(buf[0], ==, 0xa5);
+    /* spans a data page and a zero page */
+    g_assert_cmpint(itsmig_guest_mem_read(&mem, RAM + 3 * 4096 - 8, buf, 16), ==, 0);
+    g_assert_cmpuint(buf[0], ==, 0);
+    g_assert_cmpuint(buf[8], ==, 0x3c);
+    g_assert_cmpint(itsmig_guest_mem_read(&mem, RAM + 5 * 4096 + 64, buf, 8), ==, -EFAULT);
+    g_assert_nonnull(strstr(itsmig_qemu_image_last_read_error(img), "is not in the image"));
+    g_assert_cmpint(itsmig_guest_mem_read(&mem, RAM + RAM_SIZE - 4, buf, 8), ==, -EFAULT);
+    g_assert_cmpint(itsmig_guest_mem_write(&mem, RAM, buf, 8), ==, -EROFS);
+    /* a block cannot be mapped over another, nor one that does not exist */
+    g_assert_false(itsmig_qemu_image_map_block(img, "nope", 0, &error));
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+}
+
+/* KVM-layout tables in a stream's pages walk to the mapping they hold. */
+static void test_tables_walk(void)
+{
+    ItsFixtureParams fp = {
+        .seed = 11,
+        .n_devices = 30,
+        .device_id_span = 8192,
+        .max_events = 10,
+        .min_event_bits = 1,
+        .max_event_bits = 5,
+        .n_collections = 4,
+        .icid_span = 32,
+        .nr_vcpus = 2,
+        .unmapped_percent = 0,
+        .itt_base = RAM + 0x200000,
+        .lpi_base = 8192,
+    };
+    QibParams p = default_params();
+    ItsmigItsMapping m;
+    ItsmigGuestMem fmem, imem;
+    ItsmigItsLayout layout = {p.its.baser[0], p.its.baser[1], 0};
+    ItsmigItsWalkInput in = {
+        .iidr = p.its.iidr, .baser0 = p.its.baser[0], .baser1 = p.its.baser[1], .nr_vcpus = 2};
+    ItsmigItsReport rep;
+    ItsmigDiag diag;
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    gboolean first = TRUE;
+
+    g_assert_cmpint(its_fixture_mapping(&fp, &m, NULL), ==, 0);
+    g_assert_cmpint(its_fixture_mem_new(RAM, RAM_SIZE, &fmem), ==, 0);
+    g_assert_cmpint(itsmig_its_write_tables(&m, &layout, &fmem, &diag), ==, 0);
+    qib_begin(s, &p);
+    /* two passes, as precopy sends a page again when it was dirtied */
+    for (int pass = 0; pass < 2; pass++) {
+        qib_part_begin(s);
+        for (uint64_t off = 0; off < RAM_SIZE; off += QIB_PAGE_SIZE) {
+            const uint8_t *pg = fmem.regions[0].data + off;
+            static const uint8_t zero[QIB_PAGE_SIZE];
+
+            if (pass == 0 || memcmp(pg, zero, QIB_PAGE_SIZE) != 0) {
+                if (pass == 0 || memcmp(pg, zero, QIB_PAGE_SIZE) == 0)
+                    qib_zero_page(s, off, first);
+                else
+                    qib_page(s, off, first, pg);
+                first = FALSE;
+            }
+        }
+        qib_part_end(s);
+    }
+    qib_end(s, &p);
+    img = open_bytes(s->data, s->len, &error);
+    g_assert_no_error(error);
+    g_assert_true(itsmig_qemu_image_map_default(img, &error));
+    itsmig_qemu_image_guest_mem(img, &imem);
+    g_assert_cmpint(itsmig_guest_mem_check(&imem, &diag), ==, 0);
+    g_assert_cmpint(itsmig_its_walk(&in, &imem, &rep, &diag), ==, 0);
+    g_assert_cmpint(rep.restore_errno, ==, 0);
+    g_assert_cmpuint(rep.mapping.n_devices, ==, m.n_devices);
+    g_assert_true(itsmig_its_mapping_equal(&rep.mapping, &m));
+    itsmig_its_report_clear(&rep);
+    itsmig_its_mapping_clear(&m);
+    its_fixture_mem_free(&fmem);
+}
+
+static void test_libvirt(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GByteArray) w = g_byte_array_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    static const guint8 pad[8192];
+
+    qib_libvirt_wrap(w, s, 0, "LibvirtQemudSave");
+    /* libvirt's iohelper pads what it writes with O_DIRECT */
+    g_byte_array_append(w, pad, sizeof(pad));
+    img = open_bytes(w->data, w->len, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(itsmig_qemu_image_get_format(img), ==, ITSMIG_QEMU_IMAGE_LIBVIRT);
+    g_assert_true(g_str_has_prefix(itsmig_qemu_image_get_domain_xml(img), "<domain type='kvm'>"));
+    g_assert_cmpuint(itsmig_qemu_image_get_its(img)->cwriter, ==, 0x40);
+
+    g_byte_array_set_size(w, 0);
+    qib_libvirt_wrap(w, s, 1, "LibvirtQemudSave");
+    assert_refused(w, "compressed with gzip");
+    g_byte_array_set_size(w, 0);
+    qib_libvirt_wrap(w, s, 5, "LibvirtQemudSave");
+    assert_refused(w, "compressed with zstd");
+    g_byte_array_set_size(w, 0);
+    qib_libvirt_wrap(w, s, 0, "LibvirtQemudPart");
+    assert_refused(w, "incomplete libvirt save image");
+    g_byte_array_set_size(w, 0);
+    qib_libvirt_wrap(w, s, 0, "LibvirtQemudSave");
+    w->data[20] = 0xff, w->data[21] = 0xff, w->data[22] = 0xff, w->data[23] = 0x7f;
+    assert_refused(w, "domain XML area of");
+}
+
+static void test_truncated(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    guint len = s->len;
+
+    /* Every prefix is refused: the end marker and description are missing. */
+    for (guint cut = 0; cut < len; cut += (cut < 256 || len - cut < 2048) ? 1 : 997) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(ItsmigQemuImage) img = open_bytes(s->data, cut, &error);
+
+        g_assert_null(img);
+        g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
+    }
+    /* The description intact, the stream cut inside: the lengths disagree. */
+    {
+        g_autoptr(GByteArray) c = g_byte_array_new();
+        gsize js = json_start(s);
+
+        g_byte_array_append(c, s->data, 200);
+        g_byte_array_append(c, s->data + js - 6, len - (js - 6));
+        assert_refused(c, "");
+    }
+}
+
+static void test_lying_lengths(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = NULL;
+    gsize js;
+
+    /* the description's length one byte short / long */
+    s = small_stream(&p);
+    js = json_start(s);
+    s->data[js - 1]++;
+    assert_refused(s, "no vmstate description");
+    g_byte_array_unref(s);
+    s = small_stream(&p);
+    s->data[json_start(s) - 1]--;
+    assert_refused(s, "no vmstate description");
+    g_byte_array_unref(s);
+
+    /* the machine name claims 255 bytes */
+    s = small_stream(&p);
+    s->data[8 + 1 + 3] = 0xff;
+    assert_refused(s, "");
+    g_byte_array_unref(s);
+
+    /* a RAM block longer than the RAM total */
+    {
+        QibParams q = p;
+        guint8 *at;
+
+        s = small_stream(&q);
+        at = memmem(s->data, s->len, "\rmach-virt.ram", 14);
+        g_assert_nonnull(at);
+        at[14 + 4] = 0x10; /* length 8 MiB -> 256 MiB + 8 MiB */
+        assert_refused(s, "RAM block 'mach-virt.ram' has length");
+        g_byte_array_unref(s);
+    }
+
+    /* the description says ctlr has 8 bytes: wrong sizes are refused */
+    s = small_stream(&p);
+    replace_json(s, "\"ctlr\", \"type\": \"uint32\", \"size\": 4",
+                 "\"ctlr\", \"type\": \"uint32\", \"size\": 8");
+    assert_refused(s, "field 'ctlr' has 1 element(s) of 8 bytes");
+    g_byte_array_unref(s);
+
+    /* the description of the timer is 8 bytes short: the footer is not there */
+    s = small_stream(&p);
+    replace_json(s, "\"unused_buffer\", \"size\": 8", "\"unused_buffer\", \"size\": 16");
+    assert_refused(s, "does not end where its description says");
+    g_byte_array_unref(s);
+
+    /* a device the description does not list */
+    s = small_stream(&p);
+    replace_json(s, "\"name\": \"timer\"", "\"name\": \"timex\"");
+    assert_refused(s, "section 'timer' instance 0 is not in the vmstate description");
+    g_byte_array_unref(s);
+
+    /* an array length beyond what the file holds */
+    s = small_stream(&p);
+    replace_json(s, "\"array_len\": 8,", "\"array_len\": 2000000000,");
+    assert_refused(s, "");
+}
+
+static void test_unknown_section(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    gsize eof = json_start(s) - 6;
+
+    g_assert_cmpuint(s->data[eof], ==, 0x00);
+    s->data[eof] = 0x09;
+    /* byte 0x09 then the description: an unknown section type */
+    assert_refused(s, "unknown section type 0x09");
+    s->data[eof] = 0x08;
+    assert_refused(s, "a migration command");
+}
+
+static void test_oversized_json(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autofree char *big = g_strnfill(ITSMIG_QEMU_IMAGE_JSON_MAX, ' ');
+    g_autofree char *to = g_strconcat("{\"page_size\":", big, NULL);
+
+    replace_json(s, "{\"page_size\":", to);
+    assert_refused(s, "no vmstate description (JSON of at most 8388608 bytes)");
+}
+
+static void test_bad_json(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+
+    replace_json(s, "\"devices\": [", "\"devices\": [/* */");
+    assert_refused(s, "is not JSON");
+    g_byte_array_unref(g_steal_pointer(&s));
+    s = small_stream(&p);
+    replace_json(s, "\"devices\"", "\"device5\"");
+    assert_refused(s, "no \"devices\" list");
+}
+
+/* A stream whose one page record is @rec (8 bytes big-endian) + @extra. */
+static GByteArray *stream_with_record(uint64_t rec, const char *extra, gsize extra_len)
+{
+    QibParams p = default_params();
+    GByteArray *s = g_byte_array_new();
+    uint8_t b[8];
+
+    qib_begin(s, &p);
+    qib_part_begin(s);
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(rec >> (56 - 8 * i));
+    g_byte_array_append(s, b, 8);
+    g_byte_array_append(s, (const guint8 *)extra, (guint)extra_len);
+    qib_part_end(s);
+    qib_end(s, &p);
+    return s;
+}
+
+static void test_page_flags(void)
+{
+    static const char block[] = "\rmach-virt.ram";
+    static const struct {
+        uint64_t rec;
+        const char *extra;
+        gsize extra_len;
+        const char *needle;
+    } cases[] = {
+        {0x40, block, 14, "XBZRLE"},
+        {0x100, block, 14, "compress capability"},
+        {0x80, "", 0, "RDMA"},
+        {0x01, block, 14, "invalid flags 0x1"},
+        {0x0a, block, 14, "invalid flags 0xa"},
+        {0x22, "\0", 1, "continues a block, but none was named"},
+        {0x02, "\rmach-virt.ram\x07", 15, "fill byte 0x07"},
+        {0x02, "\x04nope\0", 6, "unknown block 'nope'"},
+        {0x02, "\0", 1, "empty"},
+        {(8u << 20) | 0x02, "\rmach-virt.ram\0", 15, "beyond block"},
+        {0x04, "", 0, "invalid flags 0x4"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GByteArray) s =
+            stream_with_record(cases[i].rec, cases[i].extra, cases[i].extra_len);
+
+        assert_refused(s, cases[i].needle);
+    }
+}
+
+static void test_mapped_ram(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GByteArray) c = g_byte_array_new();
+    static const guint8 caps[] = "\x05\x1a"
+                                 "configuration/capabilities"
+                                 "\0\0\0\x01"
+                                 "\0\0\0\x01"
+                                 "\x0amapped-ram";
+    gsize at = 8 + 1 + 4 + 8; /* after the machine name */
+
+    g_byte_array_append(c, s->data, (guint)at);
+    g_byte_array_append(c, caps, sizeof(caps) - 1);
+    g_byte_array_append(c, s->data + at, s->len - (guint)at);
+    assert_refused(c, "mapped-ram format");
+}
+
+static void test_not_a_stream(void)
+{
+    g_autoptr(GByteArray) s = g_byte_array_new();
+
+    g_byte_array_append(s, (const guint8 *)"hello, world", 12);
+    assert_refused(s, "does not end with QEMU's vmstate description");
+    g_byte_array_set_size(s, 0);
+    assert_refused(s, "too short");
+    {
+        QibParams p = default_params();
+        g_autoptr(GByteArray) t = small_stream(&p);
+
+        t->data[0] = 'X';
+        assert_refused(t, "not a QEMU migration stream");
+        t->data[0] = 'Q';
+        t->data[7] = 2;
+        assert_refused(t, "stream version 2");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/qemu-image/stream/registers", test_registers);
+    g_test_add_func("/qemu-image/guest-mem/zero-data-absent", test_guest_mem);
+    g_test_add_func("/qemu-image/guest-mem/tables-walk", test_tables_walk);
+    g_test_add_func("/qemu-image/libvirt/header", test_libvirt);
+    g_test_add_func("/qemu-image/refused/truncated", test_truncated);
+    g_test_add_func("/qemu-image/refused/lying-lengths", test_lying_lengths);
+    g_test_add_func("/qemu-image/refused/unknown-section", test_unknown_section);
+    g_test_add_func("/qemu-image/refused/oversized-json", test_oversized_json);
+    g_test_add_func("/qemu-image/refused/bad-json", test_bad_json);
+    g_test_add_func("/qemu-image/refused/page-flags", test_page_flags);
+    g_test_add_func("/qemu-image/refused/mapped-ram", test_mapped_ram);
+    g_test_add_func("/qemu-image/refused/not-a-stream", test_not_a_stream);
+    return g_test_run();
+}
