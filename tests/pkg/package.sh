@@ -171,7 +171,11 @@ snapshot() {
         -o -path './var/lib/dpkg/*-old' -o -path ./var/cache/debconf \) -prune \
         -o -printf '%y %m %p\n') | sort >"$1"
 }
+# A running libvirtd, as the hook's postinst sees one: its socket.
+mkdir -p "$ROOT/run/libvirt"
 snapshot "$T/before"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+    "$ROOT/run/libvirt/libvirt-sock" || bail "cannot make a socket in the root's /run/libvirt"
 
 # ---- install ------------------------------------------------------------------------
 
@@ -185,6 +189,13 @@ else
 fi
 cp "$T/root.out" "$T/install.out"
 t_end "installing $V1"
+rm -f "$ROOT/run/libvirt/libvirt-sock"
+if grep -q 'restart libvirtd.service' "$T/install.out"; then
+    ok "with libvirt running, the hook's postinst says to restart libvirtd"
+else
+    not_ok "with libvirt running, the hook's postinst says to restart libvirtd"
+    diag_file "$T/install.out" 20
+fi
 
 # Where each file must be, and what it must be.
 files_ok=yes
@@ -328,6 +339,8 @@ rm -rf "$LIBVIRT_DIR"
 t_start
 if in_root dpkg --remove $PKGS; then
     ok "dpkg --remove removes the three packages"
+    grep -q 'no restart needed' "$T/root.out" && ok "removing the hook says no restart is needed" ||
+        not_ok "removing the hook says no restart is needed"
 else
     not_ok "dpkg --remove removes the three packages"
 fi
