@@ -190,10 +190,10 @@ fi
 cp "$T/root.out" "$T/install.out"
 t_end "installing $V1"
 rm -f "$ROOT/run/libvirt/libvirt-sock"
-if grep -q 'restart libvirtd.service' "$T/install.out"; then
-    ok "with libvirt running, the hook's postinst says to restart libvirtd"
+if grep -q 'reload libvirtd.service' "$T/install.out"; then
+    ok "with libvirt running, the hook's postinst says to reload libvirtd"
 else
-    not_ok "with libvirt running, the hook's postinst says to restart libvirtd"
+    not_ok "with libvirt running, the hook's postinst says to reload libvirtd"
     diag_file "$T/install.out" 20
 fi
 
