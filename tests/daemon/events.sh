@@ -274,6 +274,10 @@ is "$(debug_lines)" "$before" "PUT /v1/log {\"level\":\"info\"}: no more debug m
 events_stop all
 start_itsmigd --name small --set api.event-buffer=16
 events_start small-all
+# The stream is subscribed once its head has arrived: events before that are
+# not this client's to see.
+wait_for 'grep -qi "^content-type: *text/event-stream" "$T/ev-small-all.headers" 2>/dev/null' 5 ||
+    bail "the second daemon's event stream did not start"
 i=0
 while [ $i -lt 10 ]; do
     vsh suspend test && vsh resume test
