@@ -380,16 +380,22 @@ bed_irq() {
     grep " ${2:-[a-zA-Z]*} irq " "$T/console-$1.log" 2>/dev/null | tail -n 1 | awk '{ print $NF }'
 }
 
-# bed_irq_rises NAME HOST: the guest's ITS-MSI count on HOST rises over the
-# next few seconds and is higher than before, ending with a value printed
-# there (so interrupts are delivered where it runs now).
+# bed_irq_rises NAME HOST: the guest's ITS-MSI count on HOST rises twice
+# and is higher than before, ending with a value printed there (so interrupts
+# are delivered where it runs now).  The guest prints its count every 100
+# ticks; under TCG on a loaded machine, just after an incoming migration, 100
+# ticks can take several seconds, so each rise may take up to 30.  On failure
+# the last counts the guest printed are shown.
 bed_irq_rises() {
     _before=$(bed_irq "$1" "$2")
     _before=${_before:-0}
-    wait_for "_n=\$(bed_irq '$1' '$2'); [ -n \"\$_n\" ] && [ \"\$_n\" -gt '$_before' ] 2>/dev/null" 6 ||
-        return 1
-    _mid=$(bed_irq "$1" "$2")
-    wait_for "_n=\$(bed_irq '$1' '$2'); [ \"\$_n\" -gt '$_mid' ] 2>/dev/null" 6
+    if wait_for "_n=\$(bed_irq '$1' '$2'); [ -n \"\$_n\" ] && [ \"\$_n\" -gt '$_before' ] 2>/dev/null" 30; then
+        _mid=$(bed_irq "$1" "$2")
+        wait_for "_n=\$(bed_irq '$1' '$2'); [ \"\$_n\" -gt '$_mid' ] 2>/dev/null" 30 && return 0
+    fi
+    diag "$1's ITS-MSI count on $2 was $_before before; its last console lines:"
+    tail -n 8 "$T/console-$1.log" 2>/dev/null | while IFS= read -r _l; do diag "  $_l"; done
+    return 1
 }
 
 _bed_on_exit() {
