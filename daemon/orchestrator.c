@@ -24,6 +24,9 @@
 #define POLL_US (250 * 1000)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
+/* How long a step waits for a live libvirt connection when the phase has no
+ * time limit of its own. */
+#define CONNECT_WAIT_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
 
@@ -43,7 +46,18 @@ typedef struct {
     /* Under o->lock. */
     gboolean removed; /* a DEVICE_REMOVED for this domain since the last look */
     ItsmigPhase published_phase;
+    guint64 version; /* of the record, counted as it changes */
 } Run;
+
+/* One version of a job's record, taken under o->lock and written after it
+ * is released: nobody waits on the lock while the journal syncs. */
+typedef struct {
+    char *id;
+    char *domain;
+    char *text;
+    guint64 version;
+    int begins; /* the action whose start it records, -1 */
+} Record;
 
 struct ItsmigdOrchestrator {
     ItsmigDaemon *d;
@@ -54,10 +68,15 @@ struct ItsmigdOrchestrator {
     ItsmigdOrchestratorLimits limits;
     gboolean stopping;
     guint workers;
+    /* Journal writes, in the order of the records' versions.  Never taken
+     * with o->lock held, nor by the main loop. */
+    GMutex io;
+    GHashTable *written; /* job id -> guint64 *: the version on disk; G_MAXUINT64: removed */
     struct {
         char *point;
         char *action;
         gboolean stop;
+        guint seconds;
     } fault;
 };
 
@@ -67,14 +86,30 @@ struct ItsmigdOrchestrator {
  * kill itself because its environment says so. */
 #ifdef ITSMIGD_FAULT_INJECTION
 
+static gboolean fault_armed(ItsmigdOrchestrator *o, const char *point, int kind)
+{
+    return o->fault.point && kind >= 0 && strcmp(o->fault.point, point) == 0 &&
+           strcmp(o->fault.action, itsmig_action_to_string(kind)) == 0;
+}
+
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
-    if (!o->fault.point || strcmp(o->fault.point, point) != 0 ||
-        strcmp(o->fault.action, itsmig_action_to_string(kind)) != 0)
+    if (!fault_armed(o, point, kind))
         return;
     g_warning("fault injection (ITSMIGD_FAULT): %s at %s:%s", o->fault.stop ? "stopping" : "dying",
               point, o->fault.action);
     raise(o->fault.stop ? SIGSTOP : SIGKILL);
+}
+
+/* "journal:ACTION[:SECONDS]": writing the record of ACTION's start takes
+ * SECONDS (10) longer, as a journal whose fsync hangs. */
+static void fault_journal(ItsmigdOrchestrator *o, int kind)
+{
+    if (!fault_armed(o, "journal", kind))
+        return;
+    g_warning("fault injection (ITSMIGD_FAULT): the journal write of %s stalls %u s",
+              o->fault.action, o->fault.seconds);
+    g_usleep((gulong)o->fault.seconds * G_USEC_PER_SEC);
 }
 
 static void fault_parse(ItsmigdOrchestrator *o)
@@ -84,19 +119,31 @@ static void fault_parse(ItsmigdOrchestrator *o)
 
     if (!spec || !spec[0])
         return;
+    guint64 seconds = 10;
+
     parts = g_strsplit(spec, ":", 3);
     if (g_strv_length(parts) < 2 || itsmig_action_from_string(parts[1]) < 0 ||
-        (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported"))) {
-        g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop]", spec);
+        (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported") &&
+         strcmp(parts[0], "journal")) ||
+        (strcmp(parts[0], "journal") == 0 && parts[2] &&
+         !g_ascii_string_to_unsigned(parts[2], 10, 1, 3600, &seconds, NULL))) {
+        g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop], "
+                  "or journal:ACTION[:SECONDS]",
+                  spec);
         return;
     }
     o->fault.point = g_strdup(parts[0]);
     o->fault.action = g_strdup(parts[1]);
     o->fault.stop = parts[2] && strcmp(parts[2], "stop") == 0;
+    o->fault.seconds = (guint)seconds;
     g_warning("fault injection armed: %s", spec);
 }
 #else
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+{
+}
+
+static void fault_journal(ItsmigdOrchestrator *o, int kind)
 {
 }
 
@@ -126,12 +173,83 @@ static Run *find_locked(ItsmigdOrchestrator *o, const char *id)
     return NULL;
 }
 
-static gboolean save_locked(Run *r, GError **error)
+static void record_free(Record *rec)
+{
+    if (!rec)
+        return;
+    g_free(rec->id);
+    g_free(rec->domain);
+    g_free(rec->text);
+    g_free(rec);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, record_free)
+
+/* The job as it stands, to be journaled by journal_put() once o->lock is
+ * released; @begins: the action whose start it records, or -1. */
+static Record *snapshot_locked(Run *r, int begins)
 {
     g_autoptr(JsonNode) node = itsmig_job_to_json(r->job);
-    g_autofree char *text = json_to_string(node, FALSE);
+    Record *rec = g_new0(Record, 1);
 
-    return itsmig_journal_write(r->o->journal, r->job->id, text, strlen(text), error);
+    rec->id = g_strdup(r->job->id);
+    rec->domain = g_strdup(r->job->domain);
+    rec->text = json_to_string(node, FALSE);
+    rec->version = ++r->version;
+    rec->begins = begins;
+    return rec;
+}
+
+/* Writes @rec unless a later version of the record (or its removal) is on
+ * disk already; without o->lock, which the main loop and the API wait on. */
+static gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
+{
+    guint64 *on_disk;
+    gboolean ok = TRUE;
+
+    g_mutex_lock(&o->io);
+    on_disk = g_hash_table_lookup(o->written, rec->id);
+    if (!on_disk || *on_disk < rec->version) {
+        fault_journal(o, rec->begins);
+        ok = itsmig_journal_write(o->journal, rec->id, rec->text, strlen(rec->text), error);
+        if (ok) {
+            if (!on_disk) {
+                on_disk = g_new(guint64, 1);
+                g_hash_table_insert(o->written, g_strdup(rec->id), on_disk);
+            }
+            *on_disk = rec->version;
+        }
+    }
+    g_mutex_unlock(&o->io);
+    return ok;
+}
+
+/* journal_put(), the failure logged; FALSE when the journal refused it. */
+static gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok = journal_put(o, rec, &error);
+
+    if (!ok)
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, rec->domain, "migration %s: %s", rec->id,
+                           error->message);
+    record_free(rec);
+    return ok;
+}
+
+/* Removes the records of @ids (forgotten jobs) for good: a write of an
+ * older version still on its way does not bring one back. */
+static void journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
+{
+    g_mutex_lock(&o->io);
+    for (guint i = 0; ids && i < ids->len; i++) {
+        const char *id = g_ptr_array_index(ids, i);
+        guint64 *gone = g_new(guint64, 1);
+
+        *gone = G_MAXUINT64;
+        itsmig_journal_remove(o->journal, id, NULL);
+        g_hash_table_insert(o->written, g_strdup(id), gone);
+    }
+    g_mutex_unlock(&o->io);
 }
 
 static void publish_locked(Run *r, const char *kind, const char *outcome, const char *message)
@@ -162,15 +280,10 @@ static void publish_locked(Run *r, const char *kind, const char *outcome, const 
     itsmigd_event_bus_publish(r->o->d->bus, "migration", json_builder_get_root(b));
 }
 
-/* Journals the job and tells the API; FALSE when the journal refused it. */
-static gboolean record_locked(Run *r)
+/* Tells the API, and returns the record for journal_commit() to write once
+ * o->lock is released. */
+static Record *record_locked(Run *r, int begins)
 {
-    g_autoptr(GError) error = NULL;
-    gboolean ok = save_locked(r, &error);
-
-    if (!ok)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s", r->job->id,
-                           error->message);
     if (r->job->phase != r->published_phase) {
         r->published_phase = r->job->phase;
         if (itsmig_phase_is_terminal(r->job->phase))
@@ -179,11 +292,12 @@ static gboolean record_locked(Run *r)
         else
             publish_locked(r, "phase", NULL, NULL);
     }
-    return ok;
+    return snapshot_locked(r, begins);
 }
 
-/* Forgets the oldest finished jobs beyond [migration] keep-finished. */
-static void prune_locked(ItsmigdOrchestrator *o)
+/* Forgets the oldest finished jobs beyond [migration] keep-finished; their
+ * ids go into @ret_ids, for journal_forget() once o->lock is released. */
+static void prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids)
 {
     guint finished = 0;
 
@@ -197,7 +311,7 @@ static void prune_locked(ItsmigdOrchestrator *o)
             i++;
             continue;
         }
-        itsmig_journal_remove(o->journal, r->job->id, NULL);
+        g_ptr_array_add(ret_ids, g_strdup(r->job->id));
         g_ptr_array_remove_index(o->runs, i);
         finished--;
     }
@@ -1215,12 +1329,50 @@ static void log_end(Run *r)
     }
 }
 
+/* A live libvirt connection for the next step, in @held (a reference the
+ * worker owns).  The daemon's connection is reopened after libvirtd
+ * restarts; a step waits for that (until @deadline_mono, or the stop)
+ * rather than run on a dead handle.  NULL when none came. */
+static virConnectPtr live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono)
+{
+    gint64 until = deadline_mono ? deadline_mono : g_get_monotonic_time() + CONNECT_WAIT_US;
+    gboolean told = FALSE;
+
+    for (;;) {
+        gboolean stopping;
+
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (*held) {
+            virConnectClose(*held);
+            *held = NULL;
+        }
+        *held = itsmigd_virt_ref_connection(r->o->d->virt);
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (!told) {
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
+                               "migration %s: waiting for the connection to libvirt", r->job->id);
+            told = TRUE;
+        }
+        g_mutex_lock(&r->o->lock);
+        stopping = r->o->stopping;
+        if (!stopping)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+        g_mutex_unlock(&r->o->lock);
+        if (stopping || g_get_monotonic_time() > until)
+            return *held;
+    }
+}
+
 static gpointer worker(gpointer data)
 {
     Run *r = data;
     ItsmigdOrchestrator *o = r->o;
-    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
+    virConnectPtr conn = NULL;
+    g_autoptr(GPtrArray) forgotten = g_ptr_array_new_with_free_func(g_free);
     ItsmigAction a;
+    Record *rec;
 
     r->started_mono = g_get_monotonic_time();
     if (r->recover) {
@@ -1232,7 +1384,7 @@ static gpointer worker(gpointer data)
         ask = dest_matters(r->job);
         was = g_strdup(itsmig_phase_to_string(r->job->phase));
         g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
+        facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
         itsmig_job_recover(r->job, &facts, g_get_real_time());
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
@@ -1242,15 +1394,17 @@ static gpointer worker(gpointer data)
                            itsmig_presence_to_string(facts.destination),
                            itsmig_phase_to_string(r->job->phase));
         publish_locked(r, "recovered", NULL, NULL);
-        record_locked(r);
+        rec = record_locked(r, -1);
         r->recover = FALSE;
         g_mutex_unlock(&o->lock);
+        journal_commit(o, rec);
     }
 
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         ItsmigJobFacts facts;
         gboolean journaled, ask;
+        virConnectPtr step_conn;
 
         g_mutex_lock(&o->lock);
         if (o->stopping || !itsmig_job_next(r->job, &a)) {
@@ -1258,29 +1412,34 @@ static gpointer worker(gpointer data)
             break;
         }
         itsmig_job_begin(r->job, &a, g_get_real_time());
-        journaled = record_locked(r);
+        rec = record_locked(r, a.kind);
         g_mutex_unlock(&o->lock);
+        journaled = journal_commit(o, rec);
         itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
                            itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
 
         fault_point(o, "before", a.kind);
+        /* Per step: the connection of the last step may have died with
+         * libvirtd since. */
+        step_conn = live_connection(r, &conn, phase_deadline(r));
         if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
             fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
                       "the journal could not record the step (see the log)");
         else
-            execute(r, conn, &a, &res);
+            execute(r, step_conn, &a, &res);
         fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
         g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
+        facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
         itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, g_get_real_time());
-        record_locked(r);
+        rec = record_locked(r, -1);
         g_mutex_unlock(&o->lock);
+        journal_commit(o, rec);
         if (res.outcome != ITSMIG_OUTCOME_OK)
             itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
                                r->job->id, itsmig_action_to_string(a.kind),
@@ -1289,16 +1448,20 @@ static gpointer worker(gpointer data)
         fault_point(o, "reported", a.kind);
     }
 
+    if (conn)
+        virConnectClose(conn);
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
         log_end(r);
     r->thread = NULL;
+    prune_locked(o, forgotten);
+    g_mutex_unlock(&o->lock);
+    journal_forget(o, forgotten);
+    /* Last: a stop that sees no worker left frees what this one used. */
+    g_mutex_lock(&o->lock);
     o->workers--;
-    prune_locked(o);
     g_cond_broadcast(&o->cond);
     g_mutex_unlock(&o->lock);
-    if (conn)
-        virConnectClose(conn);
     return NULL;
 }
 
@@ -1372,7 +1535,9 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
 
     o->d = daemon;
     g_mutex_init(&o->lock);
+    g_mutex_init(&o->io);
     g_cond_init(&o->cond);
+    o->written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     o->runs = g_ptr_array_new_with_free_func((GDestroyNotify)run_free);
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
@@ -1452,12 +1617,14 @@ void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
         return;
     }
     g_ptr_array_unref(o->runs);
+    g_hash_table_unref(o->written);
     itsmig_journal_free(o->journal);
     g_free(o->limits.qemu_log_dir);
     g_free(o->limits.hook_record_dir);
     g_free(o->fault.point);
     g_free(o->fault.action);
     g_cond_clear(&o->cond);
+    g_mutex_clear(&o->io);
     g_mutex_clear(&o->lock);
     g_free(o);
 }
@@ -1530,6 +1697,7 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
 {
     g_autofree char *id = new_id();
     g_autofree char *source = NULL;
+    g_autoptr(Record) rec = NULL;
     guint active = 0;
     Run *r;
 
@@ -1576,12 +1744,30 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
     r->job =
         itsmig_job_new(id, domain, uuid, source, destination, mode, options, g_get_real_time());
     r->published_phase = ITSMIG_PHASE_LAST;
-    if (!save_locked(r, error)) {
+    /* Listed (its id and domain taken) while its first record is written
+     * without the lock; it runs only once journaled. */
+    g_ptr_array_add(o->runs, r);
+    rec = snapshot_locked(r, -1);
+    g_mutex_unlock(&o->lock);
+    if (!journal_put(o, rec, error)) {
+        g_mutex_lock(&o->lock);
+        g_ptr_array_remove(o->runs, r);
         g_mutex_unlock(&o->lock);
-        run_free(r);
         return NULL;
     }
-    g_ptr_array_add(o->runs, r);
+    g_mutex_lock(&o->lock);
+    if (o->stopping) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+
+        /* Nothing done yet: the job is withdrawn. */
+        g_ptr_array_add(ids, g_strdup(r->job->id));
+        g_ptr_array_remove(o->runs, r);
+        g_mutex_unlock(&o->lock);
+        journal_forget(o, ids);
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
+                            "itsmigd is stopping");
+        return NULL;
+    }
     start_worker_locked(o, r);
     itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
                        destination, itsmig_job_mode_to_string(mode));
@@ -1628,6 +1814,7 @@ JsonNode *itsmigd_orchestrator_list(ItsmigdOrchestrator *o)
 JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GError **error)
 {
     JsonNode *node = NULL;
+    Record *rec = NULL;
     Run *r;
 
     g_mutex_lock(&o->lock);
@@ -1647,11 +1834,13 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain, "migration %s: abort requested",
                            id);
         publish_locked(r, "abort-requested", NULL, NULL);
-        record_locked(r);
+        rec = record_locked(r, -1);
         g_cond_broadcast(&o->cond);
         node = itsmig_job_to_json(r->job);
     }
     g_mutex_unlock(&o->lock);
+    if (rec)
+        journal_commit(o, rec);
     return node;
 }
 

@@ -17,7 +17,8 @@
  * (or stop, SIGSTOP) at one step boundary: POINT is "before" (journaled as
  * under way, not yet done), "after" (done, not yet journaled) or "reported"
  * (journaled as done); ACTION is an action's name (lib/job.h), e.g.
- * "after:suspend-source".
+ * "after:suspend-source".  "journal:ACTION[:SECONDS]" makes the journal
+ * write of ACTION's start take SECONDS (10) longer, as a hanging fsync.
  */
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
