@@ -67,6 +67,7 @@ struct ItsmigdOrchestrator {
     GPtrArray *runs; /* Run *, oldest first */
     ItsmigdOrchestratorLimits limits;
     gboolean stopping;
+    gboolean gave_up; /* the stop stopped waiting for the workers */
     guint workers;
     /* Journal writes, in the order of the records' versions.  Never taken
      * with o->lock held, nor by the main loop. */
@@ -112,6 +113,19 @@ static void fault_journal(ItsmigdOrchestrator *o, int kind)
     g_usleep((gulong)o->fault.seconds * G_USEC_PER_SEC);
 }
 
+/* "hang:ACTION": ACTION starts only once a stop has given up waiting for
+ * it, as a libvirt call (a transfer) that returns at the worst moment. */
+static void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+{
+    if (!fault_armed(o, "hang", kind))
+        return;
+    g_warning("fault injection (ITSMIGD_FAULT): %s waits for a stop to give up", o->fault.action);
+    g_mutex_lock(&o->lock);
+    while (!o->gave_up)
+        g_cond_wait(&o->cond, &o->lock);
+    g_mutex_unlock(&o->lock);
+}
+
 static void fault_parse(ItsmigdOrchestrator *o)
 {
     const char *spec = g_getenv("ITSMIGD_FAULT");
@@ -124,11 +138,11 @@ static void fault_parse(ItsmigdOrchestrator *o)
     parts = g_strsplit(spec, ":", 3);
     if (g_strv_length(parts) < 2 || itsmig_action_from_string(parts[1]) < 0 ||
         (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported") &&
-         strcmp(parts[0], "journal")) ||
+         strcmp(parts[0], "journal") && strcmp(parts[0], "hang")) ||
         (strcmp(parts[0], "journal") == 0 && parts[2] &&
          !g_ascii_string_to_unsigned(parts[2], 10, 1, 3600, &seconds, NULL))) {
         g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop], "
-                  "or journal:ACTION[:SECONDS]",
+                  "journal:ACTION[:SECONDS] or hang:ACTION",
                   spec);
         return;
     }
@@ -144,6 +158,10 @@ static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionK
 }
 
 static void fault_journal(ItsmigdOrchestrator *o, int kind)
+{
+}
+
+static void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
 {
 }
 
@@ -1422,6 +1440,7 @@ static gpointer worker(gpointer data)
         /* Per step: the connection of the last step may have died with
          * libvirtd since. */
         step_conn = live_connection(r, &conn, phase_deadline(r));
+        fault_hang(o, a.kind);
         if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
@@ -1594,28 +1613,37 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     return g_steal_pointer(&o);
 }
 
-void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
+gboolean itsmigd_orchestrator_stop(ItsmigdOrchestrator *o)
 {
     gint64 until = g_get_monotonic_time() + STOP_WAIT_US;
     guint left;
 
-    if (!o)
-        return;
     g_mutex_lock(&o->lock);
     o->stopping = TRUE;
     g_cond_broadcast(&o->cond);
     while (o->workers > 0 && g_cond_wait_until(&o->cond, &o->lock, until))
         ;
     left = o->workers;
-    g_mutex_unlock(&o->lock);
     if (left) {
+        o->gave_up = TRUE;
+        g_cond_broadcast(&o->cond);
+    }
+    g_mutex_unlock(&o->lock);
+    if (left)
         /* A thread still inside libvirt (a transfer) cannot be stopped; the
          * journal says where it was, and the next start reconciles it. */
         g_warning("%u migration(s) still under way at exit; they are reconciled at the next "
                   "start",
                   left);
+    return left == 0;
+}
+
+void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
+{
+    if (!o)
         return;
-    }
+    if (!itsmigd_orchestrator_stop(o))
+        return; /* a worker still uses it */
     g_ptr_array_unref(o->runs);
     g_hash_table_unref(o->written);
     itsmig_journal_free(o->journal);

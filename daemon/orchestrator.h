@@ -18,7 +18,8 @@
  * under way, not yet done), "after" (done, not yet journaled) or "reported"
  * (journaled as done); ACTION is an action's name (lib/job.h), e.g.
  * "after:suspend-source".  "journal:ACTION[:SECONDS]" makes the journal
- * write of ACTION's start take SECONDS (10) longer, as a hanging fsync.
+ * write of ACTION's start take SECONDS (10) longer, as a hanging fsync;
+ * "hang:ACTION" holds ACTION until a stop gives up waiting for it.
  */
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
@@ -37,8 +38,13 @@ typedef struct {
  * logged.  Fails when the directory cannot be used. */
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error);
-/* Lets running actions end (for a few seconds at most), then frees; jobs
- * still under way are reconciled at the next start. */
+/* Stops starting steps and lets running actions end, for a few seconds at
+ * most.  FALSE when a worker is still inside one (a transfer): it still
+ * uses the orchestrator and the daemon's objects, so the caller must exit
+ * without freeing them; its job is in the journal and reconciled at the
+ * next start. */
+gboolean itsmigd_orchestrator_stop(ItsmigdOrchestrator *o);
+/* Stops (as above), then frees, unless a worker is still running. */
 void itsmigd_orchestrator_free(ItsmigdOrchestrator *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdOrchestrator, itsmigd_orchestrator_free)
 

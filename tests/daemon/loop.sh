@@ -7,11 +7,14 @@
 #  - the journal's write of a step hangs (as a stuck fsync) while libvirtd
 #    restarts: the API and the main loop (the watchdog it feeds, the
 #    reconnection) keep answering, and the job's next steps run on the new
-#    connection, not on the dead one, to an ordinary rollback.
+#    connection, not on the dead one, to an ordinary rollback;
+#  - itsmigd is stopped while a step is still inside libvirt: it exits
+#    without touching freed memory (valgrind), leaving the job to the
+#    journal, and the next start finishes it.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 
-require_tools curl jq virsh libvirtd openssl /usr/bin/python3
+require_tools curl jq virsh libvirtd openssl valgrind /usr/bin/python3
 require_daemon
 require_helper "$builddir/tests/itsmigd-fault"
 
@@ -168,5 +171,55 @@ check_json "the rollback resumed the guest; nothing asks for attention" \
 is "$(domstate)" running "g1 runs on A"
 stop_itsmigd
 stop_notify_listener
+
+# ---- stopped while a step is inside libvirt -------------------------------------------
+
+# The step is held until the stop has given up waiting for it (10 s), then
+# goes on, using the daemon's objects while main is about to free them.
+run_a --valgrind --env ITSMIGD_FAULT=hang:migrate
+migrate
+check_status "a job is accepted (itsmigd under valgrind)" 202
+ID=$(jbody .id)
+if wait_for 'grep -q "migrate waits for a stop to give up" "$ITSMIGD_LOG"' 90; then
+    ok "the job reaches the transfer, which hangs (fault injection)"
+else
+    not_ok "the job reaches the transfer, which hangs (fault injection)"
+    diag_file "$ITSMIGD_LOG" 20
+fi
+t0=$(now_ms)
+ITSMIGD_STOP_TIMEOUT=90 stop_itsmigd TERM
+took=$(($(now_ms) - t0))
+case $STOP_STATUS in
+0) ok "SIGTERM: exit status 0 after ${took} ms, valgrind found no invalid access" ;;
+99) not_ok "SIGTERM: valgrind found an invalid access (status 99)"
+    diag_file "$ITSMIGD_DIR/valgrind.log" 40 ;;
+*) not_ok "SIGTERM: exit status $STOP_STATUS (killed: $STOP_KILLED)"
+   diag_file "$ITSMIGD_DIR/valgrind.log" 40
+   diag_file "$ITSMIGD_LOG" 20 ;;
+esac
+if grep -q "still under way at exit" "$ITSMIGD_LOG"; then
+    ok "the log says a migration was still under way"
+else
+    not_ok "the log says a migration was still under way"
+    diag_file "$ITSMIGD_LOG" 10
+fi
+if jq -e '.finished == false' "$T/state-a/jobs/$ID.json" >/dev/null 2>&1; then
+    ok "the journal keeps the unfinished job ($(jq -r .phase "$T/state-a/jobs/$ID.json"))"
+else
+    not_ok "the journal keeps the unfinished job"
+    diag_file "$T/state-a/jobs/$ID.json" 5
+fi
+A_BIN=$builddir/daemon/itsmigd run_a
+if wait_job "$ID" 60 && [ "$(jbody '.phase == "rolled-back" and .recovered == true')" = true ]; then
+    ok "the next start reconciles it: rolled back"
+else
+    not_ok "the next start reconciles it: rolled back"
+    api_diag
+fi
+wait_for '[ "$(domstate)" = running ]' 10
+is "$(domstate)" running "g1 runs on A"
+use_itsmigd b
+api GET "/v1/incoming/0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a02"
+check_json "B has no copy" '.present == false'
 
 done_testing
