@@ -1325,25 +1325,23 @@ static gboolean dest_matters(const ItsmigJob *job)
     return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0;
 }
 
-static void log_end(Run *r)
+/* How the job ended, for the log (written once o->lock is released). */
+static char *end_message_locked(Run *r, GLogLevelFlags *ret_level)
 {
     ItsmigJob *job = r->job;
 
     switch (job->phase) {
     case ITSMIG_PHASE_DONE:
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, job->domain, "migration %s to %s done", job->id,
-                           job->destination);
-        break;
+        *ret_level = G_LOG_LEVEL_MESSAGE;
+        return g_strdup_printf("migration %s to %s done", job->id, job->destination);
     case ITSMIG_PHASE_ROLLED_BACK:
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, job->domain,
-                           "migration %s to %s rolled back after %s: %s", job->id, job->destination,
-                           job->error_code, job->error_message);
-        break;
+        *ret_level = G_LOG_LEVEL_MESSAGE;
+        return g_strdup_printf("migration %s to %s rolled back after %s: %s", job->id,
+                               job->destination, job->error_code, job->error_message);
     default:
-        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
-                           "migration %s to %s needs attention: %s", job->id, job->destination,
-                           job->attention);
-        break;
+        *ret_level = G_LOG_LEVEL_CRITICAL;
+        return g_strdup_printf("migration %s to %s needs attention: %s", job->id,
+                               job->destination, job->attention);
     }
 }
 
@@ -1389,6 +1387,8 @@ static gpointer worker(gpointer data)
     ItsmigdOrchestrator *o = r->o;
     virConnectPtr conn = NULL;
     g_autoptr(GPtrArray) forgotten = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *domain = NULL, *end = NULL;
+    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
     ItsmigAction a;
     Record *rec;
 
@@ -1397,6 +1397,7 @@ static gpointer worker(gpointer data)
         ItsmigJobFacts facts;
         gboolean ask;
         g_autofree char *was = NULL;
+        const char *now;
 
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job);
@@ -1405,16 +1406,16 @@ static gpointer worker(gpointer data)
         facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
         itsmig_job_recover(r->job, &facts, g_get_real_time());
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                           "migration %s: reconciled after a restart (was in %s; the source %s, "
-                           "the destination %s): now %s",
-                           r->job->id, was, itsmig_presence_to_string(facts.source),
-                           itsmig_presence_to_string(facts.destination),
-                           itsmig_phase_to_string(r->job->phase));
+        now = itsmig_phase_to_string(r->job->phase);
         publish_locked(r, "recovered", NULL, NULL);
         rec = record_locked(r, -1);
         r->recover = FALSE;
         g_mutex_unlock(&o->lock);
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                           "migration %s: reconciled after a restart (was in %s; the source %s, "
+                           "the destination %s): now %s",
+                           r->job->id, was, itsmig_presence_to_string(facts.source),
+                           itsmig_presence_to_string(facts.destination), now);
         journal_commit(o, rec);
     }
 
@@ -1470,11 +1471,15 @@ static gpointer worker(gpointer data)
     if (conn)
         virConnectClose(conn);
     g_mutex_lock(&o->lock);
-    if (itsmig_phase_is_terminal(r->job->phase))
-        log_end(r);
+    if (itsmig_phase_is_terminal(r->job->phase)) {
+        domain = g_strdup(r->job->domain);
+        end = end_message_locked(r, &level);
+    }
     r->thread = NULL;
     prune_locked(o, forgotten);
     g_mutex_unlock(&o->lock);
+    if (end)
+        itsmigd_log_domain(level, domain, "%s", end);
     journal_forget(o, forgotten);
     /* Last: a stop that sees no worker left frees what this one used. */
     g_mutex_lock(&o->lock);
@@ -1797,12 +1802,12 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
         return NULL;
     }
     start_worker_locked(o, r);
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
-                       destination, itsmig_job_mode_to_string(mode));
     {
         JsonNode *node = itsmig_job_to_json(r->job);
 
         g_mutex_unlock(&o->lock);
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
+                           destination, itsmig_job_mode_to_string(mode));
         return node;
     }
 }
@@ -1859,16 +1864,17 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
                           "completed, so there is no source copy to go back to",
                     id, itsmig_phase_to_string(r->job->phase));
     } else {
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain, "migration %s: abort requested",
-                           id);
         publish_locked(r, "abort-requested", NULL, NULL);
         rec = record_locked(r, -1);
         g_cond_broadcast(&o->cond);
         node = itsmig_job_to_json(r->job);
     }
     g_mutex_unlock(&o->lock);
-    if (rec)
+    if (rec) {
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested",
+                           id);
         journal_commit(o, rec);
+    }
     return node;
 }
 
