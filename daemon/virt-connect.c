@@ -210,7 +210,7 @@ static void write_record_in_thread(GTask *task, gpointer source, gpointer task_d
         o->why = g_strdup(virGetLastErrorMessage());
         /* The job lock timed out, or a job began between the look and the
          * write: worth another try when it ends. */
-        o->retry = code == VIR_ERR_OPERATION_TIMEOUT || code == VIR_ERR_OPERATION_INVALID;
+        o->retry = code == VIR_ERR_OPERATION_TIMEOUT;
         if (!o->retry) {
             g_autofree char *busy = domain_busy(t->dom);
 
@@ -366,6 +366,7 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
+    gboolean planned = FALSE;
 
     if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
         /* A failing connection: keep the profile read last time. */
@@ -399,9 +400,15 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
         if (itsmigd_metadata_plan(profile, cause, caps, &hook, g_get_real_time() / G_USEC_PER_SEC,
                                   &m)) {
             write_metadata(virt, dom, ids, &m, cause);
-        } else if (g_hash_table_contains(virt->record_writes, ids->uuid) &&
-                   !((RecordWrite *)g_hash_table_lookup(virt->record_writes, ids->uuid))->writing) {
-            /* Written meanwhile (by the event of the arrival), or no longer needed. */
+            planned = TRUE;
+        }
+    }
+    if (cause != PROFILE_READ_ONLY && !planned) {
+        RecordWrite *w = g_hash_table_lookup(virt->record_writes, ids->uuid);
+
+        if (w && !w->writing) {
+            /* Written meanwhile (by the event of the arrival), or no longer
+             * needed (the domain stopped). */
             g_hash_table_remove(virt->record_writes, ids->uuid);
             itsmigd_registry_set_record_write(virt->registry, ids->uuid,
                                               ITSMIGD_RECORD_WRITE_NONE, NULL, NULL);
