@@ -19,6 +19,8 @@ NESTED_BED="e2fsprogs git"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
+# Nova's own provider config loader reads the traits file itsmig writes.
+DAEMON_TESTS="$DAEMON_TESTS python3-nova"
 # The package test (tests/pkg/): build, lint, and a Debian 12 root to install into.
 PKG_TEST="debhelper bash-completion lintian debootstrap"
 
