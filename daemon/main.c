@@ -198,6 +198,10 @@ static gboolean on_reload(gpointer data)
         old->keep_finished = fresh->keep_finished;
         g_free(old->qemu_log_dir);
         old->qemu_log_dir = g_strdup(fresh->qemu_log_dir);
+        g_free(old->nova_provider_config);
+        old->nova_provider_config = g_strdup(fresh->nova_provider_config);
+        g_free(old->nfd_features_file);
+        old->nfd_features_file = g_strdup(fresh->nfd_features_file);
         {
             ItsmigdOrchestratorLimits ol;
 
@@ -276,6 +280,39 @@ static gboolean ensure_state_dir(const char *dir, GError **error)
     return TRUE;
 }
 
+static gboolean check_config = FALSE;
+static char *check_config_file = NULL;
+
+static gboolean on_check_config(const char *name, const char *value, gpointer data,
+                                GError **error)
+{
+    check_config = TRUE;
+    g_free(check_config_file);
+    check_config_file = g_strdup(value);
+    return TRUE;
+}
+
+/* itsmigd --check-config: the daemon's own parser over the whole file;
+ * every problem printed, one a line. */
+static int run_check_config(const ItsmigdConfigOverrides *overrides)
+{
+    g_autoptr(ItsmigdConfig) config = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) problems = NULL;
+
+    config = itsmigd_config_load(overrides, &error);
+    if (config) {
+        printf("%s: configuration is valid\n", config->path ? config->path : "no file, defaults");
+        return 0;
+    }
+    problems = g_strsplit(error->message, "\n", -1);
+    for (char **p = problems; *p; p++)
+        fprintf(stderr, "itsmigd: %s\n", *p);
+    fprintf(stderr, "itsmigd: %u problem%s\n", g_strv_length(problems),
+            g_strv_length(problems) == 1 ? "" : "s");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     Itsmigd self = { 0 };
@@ -294,6 +331,10 @@ int main(int argc, char **argv)
           "Also serve HTTPS for peers on ADDR:PORT", "ADDR:PORT" },
         { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
           "error, warning, message, info or debug", "LEVEL" },
+        { "check-config", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_check_config,
+          "Check the configuration (FILE, else --config's or the default) and exit: 0 "
+          "valid, 2 every problem listed",
+          "[FILE]" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL },
     };
@@ -322,9 +363,21 @@ int main(int argc, char **argv)
     }
     self.overrides = (ItsmigdConfigOverrides){ config, connect, socket_path, state_dir, listen,
                                                log_level };
+    if (check_config) {
+        int rc;
+
+        if (check_config_file)
+            self.overrides.config = check_config_file;
+        rc = run_check_config(&self.overrides);
+        g_free(check_config_file);
+        return rc;
+    }
     self.d.config = itsmigd_config_load(&self.overrides, &error);
     if (!self.d.config) {
-        fprintf(stderr, "itsmigd: %s\n", error->message);
+        g_auto(GStrv) problems = g_strsplit(error->message, "\n", -1);
+
+        for (char **p = problems; *p; p++)
+            fprintf(stderr, "itsmigd: %s\n", *p);
         return 2;
     }
     itsmigd_log_init(self.d.config->log_level);
