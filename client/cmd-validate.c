@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <linux/kvm.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -90,10 +92,19 @@ static void check_arch(GPtrArray *checks)
 static void check_kvm_device(GPtrArray *checks)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int version;
 
     if (fd >= 0) {
+        /* Something else at that path opens too: KVM answers its own ioctl. */
+        version = ioctl(fd, KVM_GET_API_VERSION, 0);
         close(fd);
-        add_check(checks, "kvm", "/dev/kvm", CHECK_PASS, "", "opened read-write");
+        if (version == KVM_API_VERSION)
+            add_check(checks, "kvm", "/dev/kvm", CHECK_PASS, "", "KVM API version %d", version);
+        else
+            add_check(checks, "kvm", "/dev/kvm", CHECK_FAIL,
+                      "/dev/kvm must be the kvm character device (10:232)",
+                      "/dev/kvm does not answer KVM_GET_API_VERSION as KVM %d does",
+                      KVM_API_VERSION);
         return;
     }
     add_check(checks, "kvm", "/dev/kvm", CHECK_FAIL,
