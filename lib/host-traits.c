@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "itsmig/host-traits.h"
@@ -232,36 +234,70 @@ char *itsmig_host_traits_render(const ItsmigHostCaps *caps, ItsmigTraitsFormat f
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+static gboolean write_all(int fd, const char *text, gsize len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return FALSE;
+        text += n;
+        len -= n;
+    }
+    return TRUE;
+}
+
+static gboolean file_error(GError **error, int err, const char *what, const char *path)
+{
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s %s: %s", what, path,
+                g_strerror(err));
+    return FALSE;
+}
+
 gboolean itsmig_host_traits_write(const char *path, const char *text, gboolean *ret_changed,
                                   GError **error)
 {
     g_autofree char *old = NULL;
-    g_autofree char *dir = NULL;
-    gsize old_len = 0;
-    int fd;
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *tmp = NULL;
+    gsize old_len = 0, len = strlen(text);
+    int fd, err;
 
-    if (g_file_get_contents(path, &old, &old_len, NULL) && old_len == strlen(text) &&
-        memcmp(old, text, old_len) == 0) {
+    if (g_file_get_contents(path, &old, &old_len, NULL) && old_len == len &&
+        memcmp(old, text, len) == 0) {
         if (ret_changed)
             *ret_changed = FALSE;
         return TRUE;
     }
-    /* A temporary file beside @path, fsync'd, then renamed over it. */
-    if (!g_file_set_contents_full(path, text, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                  0644, error))
-        return FALSE;
+    /* Beside @path, so that the rename stays within one file system; a dot
+     * name, so that neither nova-compute (*.yaml) nor NFD reads it half
+     * written. */
+    tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return file_error(error, errno, "Cannot create a temporary file for", path);
+    /* Mode 0644 whatever the umask: nova-compute and NFD run as other users. */
+    if (!write_all(fd, text, len) || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        err = errno;
+        close(fd);
+        unlink(tmp);
+        return file_error(error, err, "Cannot write", path);
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        err = errno;
+        unlink(tmp);
+        return file_error(error, err, "Cannot replace", path);
+    }
     /* The rename itself survives a crash only once the directory is synced. */
-    dir = g_path_get_dirname(path);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) < 0) {
-        int e = errno;
-
+        err = errno;
         if (fd >= 0)
             close(fd);
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "Failed to sync directory “%s”: %s", dir, g_strerror(e));
-        return FALSE;
+        return file_error(error, err, "Cannot sync the directory of", path);
     }
     close(fd);
     if (ret_changed)

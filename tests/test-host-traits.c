@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -246,6 +247,25 @@ static guint count_files(const char *dir)
     return n;
 }
 
+/* A rename that fails (a directory holds the name): an error naming the
+ * path, what was there as it was, no temporary file left. */
+static void test_write_keeps_old(Tmp *t, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(t->dir, "itsmig.yaml", NULL);
+    g_autofree char *inside = g_build_filename(path, "kept", NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpint(g_mkdir(path, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(inside, "x", -1, NULL));
+    g_assert_false(itsmig_host_traits_write(path, "new\n", NULL, &error));
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, path));
+    g_assert_true(g_file_test(inside, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpuint(count_files(t->dir), ==, 1);
+    g_unlink(inside);
+    g_rmdir(path);
+}
+
 static void test_write(Tmp *t, gconstpointer data)
 {
     g_autofree char *path = g_build_filename(t->dir, "itsmig.yaml", NULL);
@@ -253,8 +273,11 @@ static void test_write(Tmp *t, gconstpointer data)
     g_autoptr(GError) error = NULL;
     gboolean changed = FALSE;
     struct stat st;
+    mode_t mask = umask(077);
 
+    /* Readable by nova-compute and NFD even under itsmigd.service's UMask=0077. */
     g_assert_true(itsmig_host_traits_write(path, "one\n", &changed, &error));
+    umask(mask);
     g_assert_no_error(error);
     g_assert_true(changed);
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
@@ -300,6 +323,8 @@ int main(int argc, char **argv)
     g_test_add_func("/host-traits/render/nfd-format", test_render_nfd);
     g_test_add("/host-traits/write/atomic", Tmp, NULL, tmp_setup, test_write, tmp_teardown);
     g_test_add("/host-traits/write/fails-cleanly", Tmp, NULL, tmp_setup, test_write_fails_cleanly,
+               tmp_teardown);
+    g_test_add("/host-traits/write/keeps-old-file", Tmp, NULL, tmp_setup, test_write_keeps_old,
                tmp_teardown);
     return g_test_run();
 }

@@ -46,8 +46,9 @@ char **itsmig_host_traits_labels(const ItsmigHostCaps *caps);
 /* The whole file in @format, with a comment naming the host and the tool. */
 char *itsmig_host_traits_render(const ItsmigHostCaps *caps, ItsmigTraitsFormat format);
 
-/* Writes @text to @path atomically: a temporary file beside it, fsync'd and
- * renamed over it, then the directory fsync'd; mode 0644.  A file that
+/* Writes @text to @path atomically: a temporary file beside it (".NAME.XXXXXX"),
+ * fsync'd and renamed over it, then the directory fsync'd; mode 0644 whatever
+ * the umask.  A file that
  * already holds @text is left alone (@ret_changed FALSE).  A G_FILE_ERROR
  * naming @path on failure, the old file intact and no temporary file left. */
 gboolean itsmig_host_traits_write(const char *path, const char *text, gboolean *ret_changed,
