@@ -160,6 +160,13 @@ else
     not_ok "itsmigctl host traits --output writes a file Nova loads"
     diag_file "$T/nova.out" 10
 fi
+ctl host traits --output "$T/no-such-dir/x.yaml"
+if [ $? = 1 ] && grep -q "no-such-dir/x.yaml" "$T/ctl.err" && [ ! -e "$T/no-such-dir" ]; then
+    ok "--output into a missing directory fails, naming the file"
+else
+    not_ok "--output into a missing directory fails, naming the file"
+    diag_file "$T/ctl.err"
+fi
 ctl host traits --format yaml
 is "$?" 2 "an unknown --format is a usage error"
 printf '{"schema":"itsmig-host-caps","version":9}' >"$T/bad-caps.json"
