@@ -317,8 +317,8 @@ static int host_traits(int argc, char **argv)
     g_auto(ItsmigctlConn) conn = {0};
     g_autofree char *format_name = NULL, *output = NULL, *caps_file = NULL;
     GOptionEntry entries[] = {
-        {"format", 0, 0, G_OPTION_ARG_STRING, &format_name,
-         "nova-provider-config (default) or nfd", "FORMAT"},
+        {"format", 0, 0, G_OPTION_ARG_STRING, &format_name, "nova-provider-config (default) or nfd",
+         "FORMAT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write FILE atomically", "FILE"},
         {"caps", 0, 0, G_OPTION_ARG_FILENAME, &caps_file,
          "A capabilities document (GET /v1/host) instead of itsmigd's", "FILE"},

@@ -29,7 +29,7 @@
  * unless it passed, what to do about it.
  */
 
-#define DEFAULT_HOOK SYSCONFDIR "/libvirt/hooks/qemu.d/50-itsmig"
+#define DEFAULT_HOOK      SYSCONFDIR "/libvirt/hooks/qemu.d/50-itsmig"
 #define DEFAULT_QEMU_CONF SYSCONFDIR "/libvirt/qemu.conf"
 /* The clock's estimated error above which peers' job times and TLS
  * certificates' validity become doubtful. */
@@ -37,7 +37,7 @@
 
 typedef enum { CHECK_PASS, CHECK_WARN, CHECK_FAIL } CheckStatus;
 
-static const char *const status_names[] = { "PASS", "WARN", "FAIL" };
+static const char *const status_names[] = {"PASS", "WARN", "FAIL"};
 
 typedef struct {
     char *id;
@@ -81,12 +81,11 @@ static void check_arch(GPtrArray *checks)
 
     uname(&u);
     if (strcmp(u.machine, "aarch64") == 0)
-        add_check(checks, "arch", "hardware architecture arm64", CHECK_PASS,
-                  "", "aarch64");
+        add_check(checks, "arch", "hardware architecture arm64", CHECK_PASS, "", "aarch64");
     else
         add_check(checks, "arch", "hardware architecture arm64", CHECK_FAIL,
-                  "itsmig migrates arm64 KVM guests: run it on an arm64 host",
-                  "this host is %s", u.machine);
+                  "itsmig migrates arm64 KVM guests: run it on an arm64 host", "this host is %s",
+                  u.machine);
 }
 
 static void check_kvm_device(GPtrArray *checks)
@@ -116,7 +115,7 @@ static void check_kvm_device(GPtrArray *checks)
 static void check_vgic(GPtrArray *checks)
 {
     ItsmigKvmItsCaps caps;
-    ItsmigDiag diag = { 0 };
+    ItsmigDiag diag = {0};
     g_autoptr(GString) missing = g_string_new(NULL);
     int rc = itsmig_kvm_its_probe(&caps, &diag);
 
@@ -142,16 +141,16 @@ static void check_vgic(GPtrArray *checks)
         g_string_append(missing, " SAVE_PENDING_TABLES");
     if (missing->len) {
         add_check(checks, "its-controls", "ITS save, restore and reset controls", CHECK_FAIL,
-                  "this kernel cannot migrate a guest's ITS: use a newer kernel",
-                  "missing:%s", missing->str);
+                  "this kernel cannot migrate a guest's ITS: use a newer kernel", "missing:%s",
+                  missing->str);
     } else if (!caps.has_ctrl_reset) {
         add_check(checks, "its-controls", "ITS save, restore and reset controls", CHECK_WARN,
                   "without CTRL_RESET a guest migrated during early boot may keep stale "
                   "ITS state (see itsmig-compat(7), early-boot-no-its-reset)",
                   "CTRL_RESET missing");
     } else {
-        add_check(checks, "its-controls", "ITS save, restore and reset controls", CHECK_PASS,
-                  "", "SAVE_TABLES RESTORE_TABLES SAVE_PENDING_TABLES CTRL_RESET");
+        add_check(checks, "its-controls", "ITS save, restore and reset controls", CHECK_PASS, "",
+                  "SAVE_TABLES RESTORE_TABLES SAVE_PENDING_TABLES CTRL_RESET");
     }
 }
 
@@ -170,8 +169,8 @@ static void check_libvirt(GPtrArray *checks, const char *uri)
         virErrorPtr err = virGetLastError();
 
         add_check(checks, "libvirt", "libvirt reachable", CHECK_FAIL,
-                  "start libvirtd (or virtqemud) and check [libvirt] uri in itsmigd.conf",
-                  "%s: %s", uri, err && err->message ? err->message : "cannot connect");
+                  "start libvirtd (or virtqemud) and check [libvirt] uri in itsmigd.conf", "%s: %s",
+                  uri, err && err->message ? err->message : "cannot connect");
         return;
     }
     virConnectGetLibVersion(conn, &version);
@@ -285,14 +284,14 @@ static void check_tls(GPtrArray *checks, const ItsmigdConfig *c)
     if (!g_file_get_contents(c->tls_cert, &cert, NULL, &error) ||
         !strstr(cert, "-----BEGIN CERTIFICATE-----")) {
         add_check(checks, "tls", "TLS certificate and key readable", CHECK_FAIL,
-                  "give [api] tls-cert a PEM certificate itsmigd can read",
-                  "%s", error ? error->message : "tls-cert holds no PEM certificate");
+                  "give [api] tls-cert a PEM certificate itsmigd can read", "%s",
+                  error ? error->message : "tls-cert holds no PEM certificate");
         return;
     }
     if (!itsmigd_config_read_secret(c->tls_key, &key, &key_len, &error)) {
         add_check(checks, "tls", "TLS certificate and key readable", CHECK_FAIL,
-                  "give [api] tls-key a PEM key of mode 0600 that itsmigd can read",
-                  "%s", error->message);
+                  "give [api] tls-key a PEM key of mode 0600 that itsmigd can read", "%s",
+                  error->message);
         return;
     }
     explicit_bzero(key, key_len);
@@ -315,10 +314,10 @@ static void check_peers(GPtrArray *checks, const ItsmigdConfig *c)
         if (!peer->url)
             continue;
         n_called++;
-        client = itsmig_rest_client_new_https(peer->url, peer->token, peer->ca,
-                                              c->peer_timeout, &error);
-        if (!client || !itsmig_rest_client_request(client, "GET", "/v1/host", NULL, NULL, 0,
-                                                   &reply, &error)) {
+        client =
+            itsmig_rest_client_new_https(peer->url, peer->token, peer->ca, c->peer_timeout, &error);
+        if (!client ||
+            !itsmig_rest_client_request(client, "GET", "/v1/host", NULL, NULL, 0, &reply, &error)) {
             add_check(checks, id, title, CHECK_FAIL,
                       "check that the peer's itsmigd listens there ([api] listen), the "
                       "network and the CA ([peer NAME] ca)",
@@ -344,7 +343,7 @@ static void check_peers(GPtrArray *checks, const ItsmigdConfig *c)
 
 static void check_clock(GPtrArray *checks)
 {
-    struct timex tx = { 0 };
+    struct timex tx = {0};
     int state = adjtimex(&tx);
 
     if (state < 0) {
@@ -360,8 +359,8 @@ static void check_clock(GPtrArray *checks)
         add_check(checks, "clock", "clock synchronized", CHECK_WARN,
                   "check the NTP client's sources", "estimated error %ld ms", tx.maxerror / 1000);
     } else {
-        add_check(checks, "clock", "clock synchronized", CHECK_PASS, "",
-                  "estimated error %ld ms", tx.maxerror / 1000);
+        add_check(checks, "clock", "clock synchronized", CHECK_PASS, "", "estimated error %ld ms",
+                  tx.maxerror / 1000);
     }
 }
 
@@ -380,21 +379,21 @@ int itsmigctl_cmd_host_validate(int argc, char **argv)
     g_autofree char *config_path = NULL, *hook = NULL, *qemu_conf = NULL;
     gboolean json = FALSE;
     GOptionEntry entries[] = {
-        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
-        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-          "itsmigd's configuration (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE" },
-        { "hook", 0, 0, G_OPTION_ARG_FILENAME, &hook,
-          "Where the libvirt hook is (default " DEFAULT_HOOK ")", "PATH" },
-        { "qemu-conf", 0, 0, G_OPTION_ARG_FILENAME, &qemu_conf,
-          "libvirt's qemu.conf (default " DEFAULT_QEMU_CONF ")", "FILE" },
-        { NULL },
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL},
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+         "itsmigd's configuration (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE"},
+        {"hook", 0, 0, G_OPTION_ARG_FILENAME, &hook,
+         "Where the libvirt hook is (default " DEFAULT_HOOK ")", "PATH"},
+        {"qemu-conf", 0, 0, G_OPTION_ARG_FILENAME, &qemu_conf,
+         "libvirt's qemu.conf (default " DEFAULT_QEMU_CONF ")", "FILE"},
+        {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- check this host for itsmig");
     g_autoptr(GPtrArray) checks = g_ptr_array_new_with_free_func((GDestroyNotify)check_free);
     g_autoptr(ItsmigdConfig) config = NULL;
     g_autoptr(GError) error = NULL;
-    ItsmigdConfigOverrides overrides = { 0 };
-    guint counts[3] = { 0 };
+    ItsmigdConfigOverrides overrides = {0};
+    guint counts[3] = {0};
 
     g_set_prgname("itsmigctl host validate");
     g_option_context_add_main_entries(ctx, entries, NULL);

@@ -79,25 +79,20 @@ static const struct {
     const char *trait;
     const char *label;
 } attribute_facts[] = {
-    { ITSMIG_CAP_SAVE_TABLES, "ITS_SAVE_TABLES", "its-save-tables" },
-    { ITSMIG_CAP_RESTORE_TABLES, "ITS_RESTORE_TABLES", "its-restore-tables" },
-    { ITSMIG_CAP_CTRL_RESET, "ITS_CTRL_RESET", "its-ctrl-reset" },
-    { ITSMIG_CAP_SAVE_PENDING_TABLES, "VGIC_SAVE_PENDING_TABLES", "vgic-save-pending-tables" },
+    {ITSMIG_CAP_SAVE_TABLES, "ITS_SAVE_TABLES", "its-save-tables"},
+    {ITSMIG_CAP_RESTORE_TABLES, "ITS_RESTORE_TABLES", "its-restore-tables"},
+    {ITSMIG_CAP_CTRL_RESET, "ITS_CTRL_RESET", "its-ctrl-reset"},
+    {ITSMIG_CAP_SAVE_PENDING_TABLES, "VGIC_SAVE_PENDING_TABLES", "vgic-save-pending-tables"},
 };
 
 static gboolean attribute_value(const ItsmigHostCaps *caps, ItsmigCapField field)
 {
     switch (field) {
-    case ITSMIG_CAP_SAVE_TABLES:
-        return caps->save_tables;
-    case ITSMIG_CAP_RESTORE_TABLES:
-        return caps->restore_tables;
-    case ITSMIG_CAP_CTRL_RESET:
-        return caps->ctrl_reset;
-    case ITSMIG_CAP_SAVE_PENDING_TABLES:
-        return caps->save_pending_tables;
-    default:
-        return FALSE;
+    case ITSMIG_CAP_SAVE_TABLES: return caps->save_tables;
+    case ITSMIG_CAP_RESTORE_TABLES: return caps->restore_tables;
+    case ITSMIG_CAP_CTRL_RESET: return caps->ctrl_reset;
+    case ITSMIG_CAP_SAVE_PENDING_TABLES: return caps->save_pending_tables;
+    default: return FALSE;
     }
 }
 
@@ -132,18 +127,17 @@ static GPtrArray *facts_of(const ItsmigHostCaps *caps)
     if (known(caps, ITSMIG_CAP_GICV4)) {
         const char *level = caps->gicv4 == ITSMIG_GICV4_1   ? "4_1"
                             : caps->gicv4 == ITSMIG_GICV4_0 ? "4_0"
-                                                              : "NONE";
+                                                            : "NONE";
         const char *value = caps->gicv4 == ITSMIG_GICV4_1   ? "4.1"
                             : caps->gicv4 == ITSMIG_GICV4_0 ? "4.0"
-                                                              : "none";
+                                                            : "none";
 
         add(facts, g_strdup_printf("GICV4_%s", level), g_strdup("gicv4"), value);
     }
     if (regs_class) {
         g_autofree char *upper = g_ascii_strup(regs_class, -1);
 
-        add(facts, g_strdup_printf("VCPU_REGS_%s", upper), g_strdup("vcpu-regs-class"),
-            regs_class);
+        add(facts, g_strdup_printf("VCPU_REGS_%s", upper), g_strdup("vcpu-regs-class"), regs_class);
     }
     return facts;
 }
