@@ -22,7 +22,12 @@ probe=$srcdir/tests/data/probe
 mkdir -p "$T/nova" "$T/nfd"
 printf '[compute]\nprovider_config_location = %s\n' "$T/nova" >"$T/nova.conf"
 
-start_itsmigd --uri test:///default --set daemon.hostname=hostA --set host.arch=aarch64 \
+port=$((20000 + ($$ + 17) % 20000))
+tls_peer_files
+# shellcheck disable=SC2046
+start_itsmigd --uri test:///default $(tls_sets "$port") \
+    --set "peer b.accept-token-file=$T/token-b" \
+    --set daemon.hostname=hostA --set host.arch=aarch64 \
     --set host.vgic-its=true --set host.its-abi-revisions=0 \
     --set host.default-its-abi-revision=0 --set host.save-tables=true \
     --set host.restore-tables=true --set host.ctrl-reset=true \
@@ -126,6 +131,16 @@ check_json "GET /v1/host lists the traits" \
     "[.fleet.traits[]] == $(jq -R . "$T/want-traits" | jq -s -c .)"
 check_json "GET /v1/host says nova-compute must restart to read the new file" \
     ".fleet.nova_provider_config.path == \"$T/nova/itsmig.yaml\" and .fleet.nova_provider_config.nova_compute_restart_needed == true and (.fleet.nova_provider_config.changed_at | test(\"^20\")) and .fleet.nova_provider_config.error == null and .fleet.nfd_features_file.error == null"
+S=$(curl -sS -m 10 --cacert "$T/cert.pem" -H "Authorization: Bearer $(cat "$T/token-b")" \
+    -o "$T/tcp-host.json" -w '%{http_code}' "https://127.0.0.1:$port/v1/host" 2>"$T/curl.err")
+if [ "$S" = 200 ] && jq -e 'has("fleet") | not' "$T/tcp-host.json" >/dev/null &&
+    jq -e '.caps != null' "$T/tcp-host.json" >/dev/null; then
+    ok "a peer's GET /v1/host over TCP has the capabilities but not this host's [fleet] files"
+else
+    not_ok "a peer's GET /v1/host over TCP has the capabilities but not this host's [fleet] files"
+    diag "status $S"
+    diag_file "$T/curl.err"
+fi
 if grep -q "nova-compute reads it only when it starts" "$ITSMIGD_LOG"; then
     ok "the log says nova-compute reads the file only at start"
 else
