@@ -1444,6 +1444,30 @@ static gint by_created(gconstpointer a, gconstpointer b)
                                                      : ra->job->created_us > rb->job->created_us;
 }
 
+/* A job made of what could be read of a record that could not be read whole: journaled again
+ * (so that a crash before its reconciliation does not lose it), reconciled once libvirt is
+ * connected, and listed. */
+static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
+{
+    g_autoptr(GError) error = NULL;
+    Run *r = g_new0(Run, 1);
+
+    r->o = o;
+    r->job = job;
+    r->log_offset = -1;
+    r->published_phase = job->phase;
+    r->recover = TRUE;
+    r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
+    if (!save_locked(r, &error))
+        g_warning("journal: %s", error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
+                       "journal: migration %s to %s could not be read whole (%s); it is "
+                       "reconciled from what could be read once libvirt is connected, and needs "
+                       "attention",
+                       job->id, job->destination, job->salvaged);
+    g_ptr_array_add(o->runs, r);
+}
+
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error)
 {
@@ -1451,6 +1475,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     g_autofree char *dir = g_build_filename(state_dir, "jobs", NULL);
     g_autoptr(GPtrArray) problems = NULL;
     g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
     ItsmigdVirtObserver obs = {on_device_removed, on_job_completed, NULL};
 
     o->d = daemon;
@@ -1465,9 +1490,21 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
-    records = itsmig_journal_load(o->journal, &problems);
+    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
     for (guint i = 0; problems && i < problems->len; i++)
         g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
+    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
+     * a finished one. */
+    for (guint i = 0; i < set_aside->len; i++) {
+        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
+        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
+                                                 rec->len ? "the record is not a JSON object"
+                                                          : "the record is empty",
+                                                 g_get_real_time());
+
+        if (job)
+            adopt_salvaged(o, job);
+    }
     for (guint i = 0; i < records->len; i++) {
         const ItsmigJournalRecord *rec = g_ptr_array_index(records, i);
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -1483,9 +1520,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
         }
         if (!job) {
             g_autofree char *message = NULL;
-            g_autoptr(GError) write_error = NULL;
             JsonNode *root = json_parser_get_root(parser);
-            Run *salvaged;
 
             itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
             g_warning("journal: %s", message ? message : local->message);
@@ -1493,23 +1528,8 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
             job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
                                             g_get_real_time())
                        : NULL;
-            if (!job)
-                continue;
-            salvaged = g_new0(Run, 1);
-            salvaged->o = o;
-            salvaged->job = job;
-            salvaged->log_offset = -1;
-            salvaged->published_phase = job->phase;
-            salvaged->recover = TRUE;
-            salvaged->dest_last = ITSMIG_PRESENCE_UNKNOWN;
-            if (!save_locked(salvaged, &write_error))
-                g_warning("journal: %s", write_error->message);
-            itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
-                               "journal: migration %s to %s could not be read whole; it is "
-                               "reconciled from what could be read once libvirt is connected, "
-                               "and needs attention",
-                               job->id, job->destination);
-            g_ptr_array_add(o->runs, salvaged);
+            if (job)
+                adopt_salvaged(o, job);
             continue;
         }
         {

@@ -1808,7 +1808,7 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     job->domain = dup_or(loose_string(o, "domain"), "(unknown domain)");
     job->uuid = dup_or(loose_string(o, "uuid"), "");
     job->source = dup_or(loose_string(o, "source"), "(unknown source)");
-    job->destination = dup_or(loose_string(o, "destination"), "");
+    job->destination = dup_or(loose_string(o, "destination"), "(unknown peer)");
     job->destination_hostname = g_strdup(loose_string(o, "destination_hostname"));
     job->mode = mode < 0 ? ITSMIG_MODE_SAFE : (ItsmigJobMode)mode;
     job->options.quiesce = TRUE;
@@ -1838,4 +1838,44 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
         g_string_append_printf(text, " with %s under way", itsmig_action_to_string(action));
     job->salvaged = g_string_free(g_steal_pointer(&text), FALSE);
     return g_steal_pointer(&job);
+}
+
+ItsmigJob *itsmig_job_salvage_text(const char *text, gsize len, const char *id, const char *why,
+                                   gint64 now_us)
+{
+    /* In the order the writer puts them, each before any nested member of the same name. */
+    static const char *const keys[] = {
+        "domain", "uuid",  "source",   "destination",        "destination_hostname",
+        "mode",   "phase", "finished", "source_was_running", "transient",
+        NULL};
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(JsonObject) found = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GRegex) re = NULL;
+    g_autoptr(GMatchInfo) m = NULL;
+    g_autofree char *copy = NULL;
+
+    g_return_val_if_fail(id != NULL && why != NULL && (text || !len), NULL);
+
+    if (len && json_parser_load_from_data(parser, text, (gssize)len, NULL) &&
+        json_parser_get_root(parser))
+        return itsmig_job_salvage(json_parser_get_root(parser), id, why, now_us);
+    found = json_object_new();
+    /* A string member (with its escapes) or a boolean one. */
+    re = g_regex_new("\"([a-z_]+)\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|true|false)", G_REGEX_RAW, 0,
+                     NULL);
+    copy = g_strndup(text ? text : "", len);
+    g_regex_match(re, copy, 0, &m);
+    while (g_match_info_matches(m)) {
+        g_autofree char *key = g_match_info_fetch(m, 1);
+        g_autofree char *value = g_match_info_fetch(m, 2);
+        JsonNode *v;
+
+        if (g_strv_contains(keys, key) && !json_object_has_member(found, key) &&
+            (v = json_from_string(value, NULL)) != NULL)
+            json_object_set_member(found, key, v);
+        g_match_info_next(m, NULL);
+    }
+    node = json_node_init_object(json_node_alloc(), found);
+    return itsmig_job_salvage(node, id, why, now_us);
 }

@@ -992,13 +992,35 @@ static void test_salvage(void)
         g_assert_cmpint(j->phase, ==, ITSMIG_PHASE_FAILED);
         g_assert_nonnull(strstr(j->attention, "its phase could not be read"));
     }
+    /* Cut short, not JSON: the members found in the text still make a job. */
+    {
+        g_autoptr(JsonNode) whole = itsmig_job_to_json(job);
+        g_autofree char *text = json_to_string(whole, FALSE);
+        g_autoptr(ItsmigJob) j = NULL;
+        gsize cut = strstr(text, "\"phases\"") - text + 12;
+
+        j = itsmig_job_salvage_text(text, cut, "m-1", "not JSON", tick());
+        g_assert_nonnull(j);
+        g_assert_cmpstr(j->domain, ==, "guest");
+        g_assert_cmpstr(j->uuid, ==, job->uuid);
+        g_assert_cmpstr(j->source, ==, "host-a");
+        g_assert_cmpstr(j->destination, ==, "b");
+        g_assert_nonnull(strstr(j->salvaged, "showed it in verify-its-save"));
+        j = round_trip(g_steal_pointer(&j));
+        itsmig_job_recover(j, &f, tick());
+        g_assert_cmpint(j->phase, ==, ITSMIG_PHASE_FAILED);
+    }
     /* A finished record is not a job to reconcile. */
     {
         g_autoptr(JsonNode) done = NULL;
 
         run_through(job, ITSMIG_PRESENCE_PAUSED, ITSMIG_PRESENCE_RUNNING);
+        g_autofree char *text = NULL;
+
         done = itsmig_job_to_json(job);
         g_assert_null(itsmig_job_salvage(done, "m-1", "x", tick()));
+        text = json_to_string(done, FALSE);
+        g_assert_null(itsmig_job_salvage_text(text, strlen(text) / 2, "m-1", "x", tick()));
     }
 }
 

@@ -264,3 +264,7 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error);
  * lost silently.  Recovering it ends it needing attention, with what the hosts then show.  NULL
  * when the record shows a finished job.  @id is the record's name. */
 ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, gint64 now_us);
+/* The same from a record's @len bytes of text, which may not be JSON at all (cut short,
+ * damaged): the members that can still be found in it, by their first occurrence. */
+ItsmigJob *itsmig_job_salvage_text(const char *text, gsize len, const char *id, const char *why,
+                                   gint64 now_us);

@@ -11,7 +11,8 @@
 #    says so in /v1/migrations and the log, its record is written once space returns, and a
 #    restart with the record behind says what the journal showed rather than a false cause;
 #  - a record whose wall-clock end is before its start is reconciled, not set aside;
-#  - a record that cannot be read whole becomes a listed job needing attention.
+#  - a record that cannot be read whole, even one cut short, becomes a listed job needing
+#    attention.
 #
 # Runs as root (mount namespace and tmpfs).
 
@@ -101,6 +102,14 @@ check_json "every phase that ended has a duration, none negative" \
 check_json "a persistent domain's job is not transient; the journal holds the record" \
     '.transient == false and .journal.behind == false and .journal.failures == 0'
 is "$(domstate g1)" running "g1 runs on A again"
+"$builddir/client/itsmigctl" job "$ID1" --socket "$ITSMIGD_SOCK" >"$T/ctl.out" 2>"$T/ctl.err"
+if grep -Eq '^Guest paused: [0-9]+ ms$' "$T/ctl.out"; then
+    ok "itsmigctl job prints the guest's paused time"
+else
+    not_ok "itsmigctl job prints the guest's paused time"
+    diag_file "$T/ctl.out" 30
+    diag_file "$T/ctl.err" 5
+fi
 
 # ---- a different domain of the same name on the destination -----------------------------
 
@@ -214,6 +223,11 @@ unfinished back | jq -c '.phases |= map(if .phase == "pause-vcpus"
     then .ended_at = "2001-01-01T00:00:00.000000Z" else . end)' >"$T/state-a/jobs/back.json"
 # One member of the wrong type.
 unfinished garbled | jq -c '.progress = "garbled"' >"$T/state-a/jobs/garbled.json"
+# Cut short: not JSON at all; and a finished one, cut short too.
+printf '{"id":"cut","domain":"g1","uuid":"0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a11","source":"hostA","destination":"b","mode":"safe","options":{"phase_timeout":20},"phase":"transfer","finished":false,"phases":[{"phase":' \
+    >"$T/state-a/jobs/cut.json"
+printf '{"id":"cutdone","domain":"g1","phase":"done","finished":true,"phases":[' \
+    >"$T/state-a/jobs/cutdone.json"
 vsh suspend g1
 run_a
 wait_job back || api_diag
@@ -228,8 +242,13 @@ check_json "it needs attention, with what could be read and where the guest is" 
     '.phase == "failed-needs-attention" and .recovered == true and .error.code == "journal-unreadable" and .domain == "g1" and (.attention | test("progress")) and (.attention | test("verify-its-save")) and (.attention | test("g1. (runs|is paused) on hostA"))'
 ls "$T/state-a/jobs/corrupt/" 2>/dev/null | grep -q '^garbled.json' &&
     ok "... the original record is kept aside" || not_ok "... the original record is kept aside"
+wait_job cut || api_diag
+check_json "a record cut short is still a job: it needs attention, with what could be found in it" \
+    '.phase == "failed-needs-attention" and .error.code == "journal-unreadable" and .domain == "g1" and .uuid == "0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a11" and (.attention | test("not a JSON object")) and (.attention | test("showed it in transfer"))'
+api GET /v1/migrations/cutdone
+check_status "a finished record cut short is set aside, not made a job" 404
 api GET /v1/migrations
-check_json "both are listed" '[.migrations[].id] | (index("back") != null and index("garbled") != null)'
+check_json "all three are listed" '[.migrations[].id] | (index("back") != null and index("garbled") != null and index("cut") != null)'
 is "$(domstate g1)" running "g1 runs on A once"
 
 stop_itsmigd
