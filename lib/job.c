@@ -1815,7 +1815,8 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     job->phase = ITSMIG_PHASE_PREFLIGHT;
     if (phase >= 0 && (plan_index(job, phase) >= 0 || phase == ITSMIG_PHASE_ROLLBACK))
         job->phase = phase;
-    job->failed_phase = job->phase;
+    /* Where it was, when that can be read; nothing is claimed otherwise. */
+    job->failed_phase = phase >= 0 ? job->phase : ITSMIG_PHASE_LAST;
     s = loose_string(o, "created_at");
     created = s ? g_date_time_new_from_iso8601(s, NULL) : NULL;
     job->created_us = created ? g_date_time_to_unix(created) * G_USEC_PER_SEC +

@@ -976,6 +976,7 @@ static void test_salvage(void)
     g_assert_cmpint(salvaged->phase, ==, ITSMIG_PHASE_FAILED);
     g_assert_false(itsmig_job_next(salvaged, &a));
     g_assert_cmpstr(salvaged->error_code, ==, "journal-unreadable");
+    g_assert_cmpint(salvaged->failed_phase, ==, ITSMIG_PHASE_VERIFY_ITS_SAVE);
     g_assert_nonnull(strstr(salvaged->attention, "'guest' is paused on host-a"));
     g_assert_nonnull(strstr(salvaged->attention, "\"progress\""));
     g_assert_nonnull(strstr(salvaged->attention, "hostdev0"));
@@ -991,6 +992,7 @@ static void test_salvage(void)
         itsmig_job_recover(j, &f, tick());
         g_assert_cmpint(j->phase, ==, ITSMIG_PHASE_FAILED);
         g_assert_nonnull(strstr(j->attention, "its phase could not be read"));
+        g_assert_cmpint(j->failed_phase, ==, ITSMIG_PHASE_LAST);
     }
     /* Cut short, not JSON: the members found in the text still make a job. */
     {
