@@ -26,6 +26,9 @@
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Retrying a job record the journal could not take (a full disk): first and longest wait. */
+#define JOURNAL_RETRY_MIN_US (1 * G_USEC_PER_SEC)
+#define JOURNAL_RETRY_MAX_US (30 * G_USEC_PER_SEC)
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
 
@@ -126,12 +129,30 @@ static Run *find_locked(ItsmigdOrchestrator *o, const char *id)
     return NULL;
 }
 
+/* The wall clock for a transition of @job, which also gets the monotonic clock that its
+ * durations come from. */
+static gint64 job_now(ItsmigJob *job)
+{
+    itsmig_job_set_clock(job, g_get_monotonic_time());
+    return g_get_real_time();
+}
+
 static gboolean save_locked(Run *r, GError **error)
 {
-    g_autoptr(JsonNode) node = itsmig_job_to_json(r->job);
-    g_autofree char *text = json_to_string(node, FALSE);
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *text = NULL;
+    GError *local = NULL;
 
-    return itsmig_journal_write(r->o->journal, r->job->id, text, strlen(text), error);
+    /* The record says it is written: once it is, that is true. */
+    r->job->journal.written_us = g_get_real_time();
+    itsmig_job_journal_written(r->job);
+    node = itsmig_job_to_json(r->job);
+    text = json_to_string(node, FALSE);
+    if (itsmig_journal_write(r->o->journal, r->job->id, text, strlen(text), &local))
+        return TRUE;
+    itsmig_job_journal_failed(r->job, local->message);
+    g_propagate_error(error, local);
+    return FALSE;
 }
 
 static void publish_locked(Run *r, const char *kind, const char *outcome, const char *message)
@@ -166,11 +187,19 @@ static void publish_locked(Run *r, const char *kind, const char *outcome, const 
 static gboolean record_locked(Run *r)
 {
     g_autoptr(GError) error = NULL;
+    gboolean was_behind = r->job->journal.behind;
     gboolean ok = save_locked(r, &error);
 
     if (!ok)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s", r->job->id,
-                           error->message);
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                           "migration %s: the journal could not record the job (%u failed "
+                           "writes): %s",
+                           r->job->id, r->job->journal.failures, error->message);
+    else if (was_behind)
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                           "migration %s: the journal records the job again, after %u failed "
+                           "writes",
+                           r->job->id, r->job->journal.failures);
     if (r->job->phase != r->published_phase) {
         r->published_phase = r->job->phase;
         if (itsmig_phase_is_terminal(r->job->phase))
@@ -286,6 +315,8 @@ static gboolean incoming_reply_valid(JsonNode *reply, const char **ret_why)
         *ret_why = "\"present\" is not a boolean";
     else if (!member_is(o, "state", G_TYPE_STRING, TRUE))
         *ret_why = "\"state\" is not a string or null";
+    else if (!member_is(o, "name_taken", G_TYPE_BOOLEAN, TRUE))
+        *ret_why = "\"name_taken\" is not a boolean or null";
     else if ((ev = json_object_get_member(o, "its_restore")) && !JSON_NODE_HOLDS_NULL(ev)) {
         JsonNode *errors = JSON_NODE_HOLDS_OBJECT(ev)
                                ? json_object_get_member(json_node_get_object(ev), "errors")
@@ -322,7 +353,9 @@ static JsonNode *ask_destination(Run *r, const char *method, const char *what, J
     uuid = g_strdup(r->job->uuid);
     dest = g_strdup(r->job->destination);
     g_mutex_unlock(&r->o->lock);
-    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what ? "/" : "", what ? what : "");
+    /* @what: an action ("resume"), or a query ("?name=...") */
+    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
+                           what ? what : "");
     reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
     if (reply && !incoming_reply_valid(reply, &why)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
@@ -483,15 +516,37 @@ static gboolean has_alias(virDomainPtr dom, const char *alias, gboolean *ret)
     return dev || g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND);
 }
 
-/* Only a destination that answers, and holds no copy of the domain, may
- * receive one. */
+/* Only a destination that answers, and holds no copy of the domain, nor another domain of
+ * its name (libvirt would refuse the transfer only after the pause), may receive one. */
 static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) incoming = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autofree char *name = NULL;
+    g_autofree char *query = NULL;
+    g_autoptr(JsonNode) incoming = NULL;
+    JsonNode *taken;
 
+    g_mutex_lock(&r->o->lock);
+    name = g_uri_escape_string(r->job->domain, NULL, FALSE);
+    g_mutex_unlock(&r->o->lock);
+    query = g_strconcat("?name=", name, NULL);
+    incoming = ask_destination(r, "GET", query, NULL, &error);
     if (!incoming) {
         fail_gerror(res, error);
+        return FALSE;
+    }
+    /* Absent from a peer too old to look: then libvirt's refusal is the check. */
+    taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
+    if (taken && JSON_NODE_HOLDS_VALUE(taken) && json_node_get_boolean(taken)) {
+        g_autofree char *domain = NULL;
+
+        g_mutex_lock(&r->o->lock);
+        domain = g_strdup(r->job->domain);
+        g_mutex_unlock(&r->o->lock);
+        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                  "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
+                  "the transfer; rename or remove one of them",
+                  dest, domain);
         return FALSE;
     }
     r->dest_last = dest_presence(incoming);
@@ -609,6 +664,14 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (!xml) {
         virDomainFree(dom);
         return fail_libvirt(res, "cannot read the domain XML");
+    }
+    {
+        /* A transient guest has no definition to fall back on: a person must know that. */
+        gboolean transient = virDomainIsPersistent(dom) == 0;
+
+        g_mutex_lock(&r->o->lock);
+        r->job->transient = transient;
+        g_mutex_unlock(&r->o->lock);
     }
     virDomainFree(dom);
     /* Devices that cannot keep their interrupt state across the move: VFIO
@@ -1190,7 +1253,8 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
 /* Whether the destination may hold a copy, so that it must be asked. */
 static gboolean dest_matters(const ItsmigJob *job)
 {
-    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0;
+    /* A salvaged record may have lost its timings. */
+    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0 || job->salvaged;
 }
 
 static void log_end(Run *r)
@@ -1234,7 +1298,7 @@ static gpointer worker(gpointer data)
         g_mutex_unlock(&o->lock);
         facts = observe(r, conn, ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, g_get_real_time());
+        itsmig_job_recover(r->job, &facts, job_now(r->job));
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
                            "migration %s: reconciled after a restart (was in %s; the source %s, "
                            "the destination %s): now %s",
@@ -1257,20 +1321,26 @@ static gpointer worker(gpointer data)
             g_mutex_unlock(&o->lock);
             break;
         }
-        itsmig_job_begin(r->job, &a, g_get_real_time());
+        itsmig_job_begin(r->job, &a, job_now(r->job));
         journaled = record_locked(r);
         g_mutex_unlock(&o->lock);
         itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
                            itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
 
         fault_point(o, "before", a.kind);
-        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
+        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
+            g_autofree char *why = NULL;
+
+            g_mutex_lock(&o->lock);
+            why = g_strdup(r->job->journal.last_error);
+            g_mutex_unlock(&o->lock);
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
             fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
-                      "the journal could not record the step (see the log)");
-        else
+                      "the journal could not record the step: %s", why);
+        } else {
             execute(r, conn, &a, &res);
+        }
         fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
@@ -1278,7 +1348,7 @@ static gpointer worker(gpointer data)
         g_mutex_unlock(&o->lock);
         facts = observe(r, conn, ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, g_get_real_time());
+        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, job_now(r->job));
         record_locked(r);
         g_mutex_unlock(&o->lock);
         if (res.outcome != ITSMIG_OUTCOME_OK)
@@ -1292,6 +1362,19 @@ static gpointer worker(gpointer data)
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
         log_end(r);
+    /* The journal must end up with the job's last state, or a restart would reconcile an
+     * older one: try again (the disk may be full) until it takes it or itsmigd stops. */
+    for (gint64 wait = JOURNAL_RETRY_MIN_US; r->job->journal.behind && !o->stopping;
+         wait = MIN(wait * 2, JOURNAL_RETRY_MAX_US)) {
+        g_cond_wait_until(&o->cond, &o->lock, g_get_monotonic_time() + wait);
+        if (!o->stopping)
+            record_locked(r);
+    }
+    if (r->job->journal.behind)
+        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, r->job->domain,
+                           "migration %s: itsmigd stops with the job's last state not in the "
+                           "journal (%s); the next start reconciles an older record",
+                           r->job->id, r->job->journal.last_error);
     r->thread = NULL;
     o->workers--;
     prune_locked(o);
@@ -1361,6 +1444,30 @@ static gint by_created(gconstpointer a, gconstpointer b)
                                                      : ra->job->created_us > rb->job->created_us;
 }
 
+/* A job made of what could be read of a record that could not be read whole: journaled again
+ * (so that a crash before its reconciliation does not lose it), reconciled once libvirt is
+ * connected, and listed. */
+static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
+{
+    g_autoptr(GError) error = NULL;
+    Run *r = g_new0(Run, 1);
+
+    r->o = o;
+    r->job = job;
+    r->log_offset = -1;
+    r->published_phase = job->phase;
+    r->recover = TRUE;
+    r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
+    if (!save_locked(r, &error))
+        g_warning("journal: %s", error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
+                       "journal: migration %s to %s could not be read whole (%s); it is "
+                       "reconciled from what could be read once libvirt is connected, and needs "
+                       "attention",
+                       job->id, job->destination, job->salvaged);
+    g_ptr_array_add(o->runs, r);
+}
+
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error)
 {
@@ -1368,6 +1475,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     g_autofree char *dir = g_build_filename(state_dir, "jobs", NULL);
     g_autoptr(GPtrArray) problems = NULL;
     g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
     ItsmigdVirtObserver obs = {on_device_removed, on_job_completed, NULL};
 
     o->d = daemon;
@@ -1382,9 +1490,21 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
-    records = itsmig_journal_load(o->journal, &problems);
+    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
     for (guint i = 0; problems && i < problems->len; i++)
         g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
+    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
+     * a finished one. */
+    for (guint i = 0; i < set_aside->len; i++) {
+        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
+        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
+                                                 rec->len ? "the record is not a JSON object"
+                                                          : "the record is empty",
+                                                 g_get_real_time());
+
+        if (job)
+            adopt_salvaged(o, job);
+    }
     for (guint i = 0; i < records->len; i++) {
         const ItsmigJournalRecord *rec = g_ptr_array_index(records, i);
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -1400,9 +1520,16 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
         }
         if (!job) {
             g_autofree char *message = NULL;
+            JsonNode *root = json_parser_get_root(parser);
 
             itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
             g_warning("journal: %s", message ? message : local->message);
+            /* An unfinished job is never dropped: what can be read of it is reconciled. */
+            job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
+                                            g_get_real_time())
+                       : NULL;
+            if (job)
+                adopt_salvaged(o, job);
             continue;
         }
         {
@@ -1636,7 +1763,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no migration '%s' is known", id);
     } else if (r->job->abort_requested && !itsmig_phase_is_terminal(r->job->phase)) {
         node = itsmig_job_to_json(r->job); /* asked before: the same answer */
-    } else if (!itsmig_job_request_abort(r->job, g_get_real_time())) {
+    } else if (!itsmig_job_request_abort(r->job, job_now(r->job))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     itsmig_phase_is_terminal(r->job->phase)
                         ? "migration %s has ended (%s)"

@@ -51,7 +51,7 @@ is "$(comp itsmigctl jo)" "job jobs" "a command's prefix"
 CONN="--cacert --help --json --socket --timeout --token-file --url"
 is "$(comp itsmigctl migrate vm1 --)" \
     "--auto-converge --bandwidth --cacert --detach --help --json --max-downtime --mode \
---no-quiesce --phase-timeout --socket --timeout --to --token-file --url --wait" \
+--no-quiesce --phase-timeout --resume --socket --timeout --to --token-file --url --wait" \
     "migrate's options, --timeout once (the job's)"
 is "$(comp itsmigctl migrate vm1 --to b --w)" "--wait" "migrate: an option's prefix after --to PEER"
 is "$(comp itsmigctl preflight vm1 --)" \

@@ -295,13 +295,16 @@ fi
 stop_itsmigd
 printf '{"id":"broken","phase":' >"$T/state-a/jobs/broken.json"
 run_a
-if [ ! -e "$T/state-a/jobs/broken.json" ] && ls "$T/state-a/jobs/corrupt/" | grep -q '^broken.json' &&
-    grep -q "broken.json" "$ITSMIGD_LOG"; then
+if ls "$T/state-a/jobs/corrupt/" | grep -q '^broken.json' && grep -q "broken.json" "$ITSMIGD_LOG"; then
     ok "a truncated journal record is set aside, logged, and the daemon runs"
 else
     not_ok "a truncated journal record is set aside, logged, and the daemon runs"
     diag_file "$ITSMIGD_LOG" 10
 fi
+# Nothing in it says the job had finished: it is listed, needing attention.
+wait_job broken
+check_json "... and what little it holds is a job needing attention" \
+    '.phase == "failed-needs-attention" and .error.code == "journal-unreadable"'
 api GET /v1/migrations
 check_json "the earlier jobs are back from the journal" '(.migrations | length) >= 17'
 
