@@ -93,6 +93,7 @@ typedef struct {
     unsigned int total_timeout;  /* seconds; default for a job's total_timeout, 0: none */
     unsigned int keep_finished;  /* finished jobs kept in the API and the journal */
     char *qemu_log_dir;          /* libvirt's per-domain QEMU logs */
+    gboolean qemu_log_mark;      /* verify only up to a mark QEMU wrote (qemu-marker.h) */
 } ItsmigdConfig;
 
 /* Command-line values that override the file; NULL fields are unset. */

@@ -72,6 +72,7 @@ static void orchestrator_limits_from(const ItsmigdConfig *c, ItsmigdOrchestrator
     l->total_timeout = c->total_timeout;
     l->keep_finished = c->keep_finished;
     l->qemu_log_dir = c->qemu_log_dir;
+    l->qemu_log_mark = c->qemu_log_mark;
     l->hook_record_dir = c->hook_record_dir;
 }
 
@@ -198,6 +199,7 @@ static gboolean on_reload(gpointer data)
         old->keep_finished = fresh->keep_finished;
         g_free(old->qemu_log_dir);
         old->qemu_log_dir = g_strdup(fresh->qemu_log_dir);
+        old->qemu_log_mark = fresh->qemu_log_mark;
         {
             ItsmigdOrchestratorLimits ol;
 

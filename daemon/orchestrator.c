@@ -17,6 +17,7 @@
 #include "daemon/migration-record.h"
 #include "daemon/orchestrator.h"
 #include "daemon/preflight.h"
+#include "daemon/qemu-marker.h"
 
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
@@ -36,6 +37,8 @@ typedef struct {
     gboolean recover; /* reconcile before going on */
     /* Worker only. */
     goffset log_offset; /* the QEMU log's size before the vCPUs stopped, -1: none */
+    char *mark_error;   /* why QEMU could not be made to mark its log, NULL: it could */
+    guint marks;        /* marks written so far, for a fresh tag each */
     gboolean its_in_kernel;
     gboolean check_emulated;
     ItsmigPresence dest_last;
@@ -112,6 +115,7 @@ static void fault_parse(ItsmigdOrchestrator *o)
 static void run_free(Run *r)
 {
     itsmig_job_free(r->job);
+    g_free(r->mark_error);
     g_free(r);
 }
 
@@ -696,6 +700,34 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     return outcome;
 }
 
+/* Whether verifications wait for a mark of QEMU's in its log. */
+static gboolean marking(Run *r)
+{
+    gboolean on;
+
+    g_mutex_lock(&r->o->lock);
+    on = r->o->limits.qemu_log_mark;
+    g_mutex_unlock(&r->o->lock);
+    return on && (r->its_in_kernel || r->check_emulated);
+}
+
+/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
+ * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
+ * the first time, which must not wait on a virtlogd that lags after the
+ * stop.  A failure is kept for the verification to report. */
+static void arm_marker(Run *r, virDomainPtr dom, const char *event)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&r->mark_error, g_free);
+    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
+        return;
+    r->mark_error = g_strdup(error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
+                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                       error->message);
+}
+
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL;
@@ -713,6 +745,7 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
         return fail_libvirt(res, "cannot look up the domain");
     /* Before the stop: what QEMU logs from here on is the save's. */
     mark_log(r, name);
+    arm_marker(r, dom, NULL);
     if (virDomainGetState(dom, &state, &reason, 0) < 0)
         outcome = fail_libvirt(res, "cannot read the domain's state");
     else if (state != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
@@ -777,37 +810,151 @@ JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize le
     return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
 }
 
-static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+/* The text whose line in the QEMU log shows that the log holds everything
+ * QEMU wrote up to the stop: a mark QEMU writes now (safe mode, the source
+ * paused), or its trace of the live migration completing. */
+static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
-    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL;
+    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    gboolean absent;
+    virDomainPtr dom;
+    char *mark;
+
+    if (live && r->mark_error) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
+        return NULL;
+    }
+    if (live)
+        return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    id = g_strdup(r->job->id);
+    g_mutex_unlock(&r->o->lock);
+    dom = lookup(conn, uuid, &absent);
+    if (!dom) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                    "the source's QEMU is not there to mark its log: %s",
+                    virGetLastErrorMessage());
+        return NULL;
+    }
+    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    mark = itsmigd_qemu_marker_write(dom, tag, error);
+    virDomainFree(dom);
+    return mark;
+}
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res,
+                                         const char *format, ...) G_GNUC_PRINTF(4, 5);
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res,
+                                         const char *format, ...)
+{
+    g_autofree char *detail = NULL, *why = NULL;
+    va_list ap;
+
+    va_start(ap, format);
+    detail = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    why = g_strdup_printf("cannot verify the ITS save: %s", detail);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
+    g_mutex_unlock(&r->o->lock);
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+}
+
+/* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
+ * @deadline) for it to reach the log and keeps what comes before it. */
+static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, gboolean live,
+                                   gint64 deadline, GBytes **ret_text, gboolean *ret_truncated,
+                                   gboolean *ret_rotated, Result *res)
+{
+    goffset offset = r->log_offset;
+
+    for (;;) {
+        g_autoptr(GBytes) text = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const char *data;
+        gssize end;
+
+        if (offset < 0) {
+            /* After a restart the size before the stop is not known: all
+             * that this QEMU process logged, from libvirt's line that
+             * started it. */
+            gssize start;
+
+            if (!itsmig_qemu_log_read(path, 0, LOG_READ_MAX, &text, NULL, NULL, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+            start = itsmigd_qemu_log_last_start(data, len);
+            if (start < 0)
+                return its_save_unverified(r, path, res,
+                                           "itsmigd restarted, and the last %zu bytes of the QEMU "
+                                           "log do not show where this QEMU's output begins",
+                                           len);
+            data += start;
+            len -= start;
+            *ret_truncated = FALSE;
+            *ret_rotated = FALSE;
+        } else {
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated,
+                                      ret_rotated, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+        }
+        end = mark ? itsmigd_qemu_marker_find(data, len, mark, live) : (gssize)len;
+        if (end >= 0) {
+            *ret_text = g_bytes_new(data, end);
+            return ITSMIG_OUTCOME_OK;
+        }
+        if (stop_requested(r, 0, res))
+            return res->outcome;
+        if (g_get_monotonic_time() > deadline)
+            return its_save_unverified(
+                r, path, res,
+                "QEMU's mark (%s) did not reach its log within the phase's time, so the log may "
+                "lack what QEMU wrote when the vCPUs stopped (is virtlogd stalled?)",
+                mark);
+        g_usleep(POLL_US);
+    }
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autoptr(GError) error = NULL;
+    gint64 deadline = phase_deadline(r);
     JsonNode *ev;
-    gboolean truncated = FALSE, rotated = FALSE;
+    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
     gsize len;
     const char *data;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
     path = log_path(r, name);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
-    } else if (r->log_offset < 0 || !itsmig_qemu_log_read(path, r->log_offset, LOG_READ_MAX, &text,
-                                                          &truncated, &rotated, &error)) {
-        g_autofree char *why = g_strdup_printf("cannot verify the ITS save: %s",
-                                               error ? error->message
-                                                     : "there was no QEMU log when the vCPUs "
-                                                       "stopped (see [migration] qemu-log-dir)");
-
-        g_mutex_lock(&r->o->lock);
-        g_clear_pointer(&r->job->its_save, json_node_unref);
-        r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
-        g_mutex_unlock(&r->o->lock);
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    } else if (r->log_offset < 0 && !recovered) {
+        return its_save_unverified(r, path, res,
+                                   "there was no QEMU log when the vCPUs stopped (see "
+                                   "[migration] qemu-log-dir)");
     } else {
+        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+            return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
+                                       error->message);
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text,
+                          &truncated, &rotated, res) != ITSMIG_OUTCOME_OK)
+            return res->outcome;
         data = g_bytes_get_data(text, &len);
-        where = g_strdup_printf("in the %zu bytes QEMU logged since the vCPUs stopped%s%s", len,
+        where = g_strdup_printf("in the %zu bytes QEMU logged %s%s%s%s", len,
+                                r->log_offset < 0 ? "since it started (itsmigd restarted)"
+                                                  : "since the vCPUs stopped",
+                                mark ? ", up to its mark" : "",
                                 truncated ? " (only the last part was read)" : "",
                                 rotated ? " (the log was rotated meanwhile)" : "");
         ev = itsmigd_its_evidence_scan(path, data, len,
@@ -940,8 +1087,10 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
          * on, so the guest's pause is QEMU's alone; the save and restore are
          * verified right after. */
         flags |= VIR_MIGRATE_LIVE;
-        /* QEMU stops the vCPUs at switchover: the save is logged after this. */
+        /* QEMU stops the vCPUs at switchover: the save is logged after this,
+         * and the migration's "completed" trace after the save. */
         mark_log(r, name);
+        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
     } else {
         /* Nothing runs on the destination before it is verified. */
         flags |= VIR_MIGRATE_PAUSED;
@@ -967,8 +1116,12 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
     rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
-    if (rc < 0)
+    if (rc < 0) {
         fail_libvirt(res, "the transfer failed");
+        /* The source QEMU lives on: it need not trace its next migrations. */
+        if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
+            itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
+    }
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
@@ -1165,7 +1318,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
     case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
     case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
-    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, res);
+    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
     case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
     case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
     case ITSMIG_ACTION_RESUME_DEST:
@@ -1224,6 +1377,10 @@ static gpointer worker(gpointer data)
 
     r->started_mono = g_get_monotonic_time();
     if (r->recover) {
+        /* What preflight learnt of the guest's ITS is gone with the old
+         * process: check as for an in-kernel ITS, which costs nothing more
+         * for an emulated one. */
+        r->its_in_kernel = TRUE;
         ItsmigJobFacts facts;
         gboolean ask;
         g_autofree char *was = NULL;
@@ -1377,6 +1534,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    o->limits.qemu_log_mark = TRUE;
     o->limits.hook_record_dir = NULL;
     fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
