@@ -25,6 +25,11 @@
 #define POLL_US (250 * 1000)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
+/* Back-off between questions to a destination that does not answer. */
+#define PEER_RETRY_FIRST_US (1 * G_USEC_PER_SEC)
+#define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
+/* ... and, once a job needs attention because of it, between re-examinations. */
+#define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
 
@@ -346,6 +351,44 @@ static ItsmigPresence dest_presence(JsonNode *reply)
     return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
 }
 
+/* A destination's itsmigd that may answer again: down, restarting, slow. */
+static gboolean peer_may_return(const GError *error)
+{
+    return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+}
+
+/* The destination's state of the domain as its libvirt reports it, through
+ * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
+ * there without its itsmigd. */
+static ItsmigPresence dest_presence_libvirt(Run *r)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = NULL;
+    g_autofree char *uuid = NULL, *dest = NULL;
+    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    gboolean absent;
+    int state, reason;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    dest = g_strdup(r->job->destination);
+    g_mutex_unlock(&r->o->lock);
+    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
+        return ITSMIG_PRESENCE_UNKNOWN;
+    dom = lookup(conn, uuid, &absent);
+    if (absent)
+        p = ITSMIG_PRESENCE_ABSENT;
+    else if (dom && virDomainGetState(dom, &state, &reason, 0) == 0)
+        p = presence_of_state(state);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
+    return p;
+}
+
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
@@ -359,7 +402,12 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
 
-        f.destination = reply ? dest_presence(reply) : ITSMIG_PRESENCE_UNKNOWN;
+        if (reply)
+            f.destination = dest_presence(reply);
+        else if (peer_may_return(error))
+            f.destination = dest_presence_libvirt(r);
+        else
+            f.destination = ITSMIG_PRESENCE_UNKNOWN;
         r->dest_last = f.destination;
     }
     return f;
@@ -833,8 +881,7 @@ static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **e
     dom = lookup(conn, uuid, &absent);
     if (!dom) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
-                    "the source's QEMU is not there to mark its log: %s",
-                    virGetLastErrorMessage());
+                    "the source's QEMU is not there to mark its log: %s", virGetLastErrorMessage());
         return NULL;
     }
     tag = g_strdup_printf("%s-%u", id, ++r->marks);
@@ -843,11 +890,11 @@ static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **e
     return mark;
 }
 
-static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res,
-                                         const char *format, ...) G_GNUC_PRINTF(4, 5);
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...) G_GNUC_PRINTF(4, 5);
 
-static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res,
-                                         const char *format, ...)
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...)
 {
     g_autofree char *detail = NULL, *why = NULL;
     va_list ap;
@@ -898,8 +945,8 @@ static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, g
             *ret_truncated = FALSE;
             *ret_rotated = FALSE;
         } else {
-            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated,
-                                      ret_rotated, &error))
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated, ret_rotated,
+                                      &error))
                 return its_save_unverified(r, path, res, "%s", error->message);
             data = g_bytes_get_data(text, &len);
         }
@@ -947,16 +994,15 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
         if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
             return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
                                        error->message);
-        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text,
-                          &truncated, &rotated, res) != ITSMIG_OUTCOME_OK)
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
+                          &rotated, res) != ITSMIG_OUTCOME_OK)
             return res->outcome;
         data = g_bytes_get_data(text, &len);
-        where = g_strdup_printf("in the %zu bytes QEMU logged %s%s%s%s", len,
-                                r->log_offset < 0 ? "since it started (itsmigd restarted)"
-                                                  : "since the vCPUs stopped",
-                                mark ? ", up to its mark" : "",
-                                truncated ? " (only the last part was read)" : "",
-                                rotated ? " (the log was rotated meanwhile)" : "");
+        where = g_strdup_printf(
+            "in the %zu bytes QEMU logged %s%s%s%s", len,
+            r->log_offset < 0 ? "since it started (itsmigd restarted)" : "since the vCPUs stopped",
+            mark ? ", up to its mark" : "", truncated ? " (only the last part was read)" : "",
+            rotated ? " (the log was rotated meanwhile)" : "");
         ev = itsmigd_its_evidence_scan(path, data, len,
                                        1u << ITSMIG_QEMU_LOG_ITS_SAVE |
                                            1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
@@ -1141,17 +1187,81 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
 /* ---- the destination ------------------------------------------------------------ */
 
+/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
+ * (and why in @res) then. */
+static gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&r->o->lock);
+    while (!r->o->stopping && !r->job->abort_requested &&
+           g_cond_wait_until(&r->o->cond, &r->o->lock, until))
+        ;
+    g_mutex_unlock(&r->o->lock);
+    return !stop_requested(r, 0, res);
+}
+
+/* GET /v1/incoming/UUID, asked again with back-off while the destination's
+ * itsmigd does not answer (it may be restarting) and libvirt there does not
+ * say the copy is gone, until @deadline (0: none). */
+static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    g_autofree char *name = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    g_mutex_unlock(&r->o->lock);
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = ask_destination(r, "GET", NULL, NULL, &error);
+        ItsmigPresence there;
+        gint64 now;
+
+        if (reply)
+            return reply;
+        if (!peer_may_return(error)) {
+            fail_gerror(res, error);
+            return NULL;
+        }
+        there = dest_presence_libvirt(r);
+        r->dest_last = there;
+        now = g_get_monotonic_time();
+        if (there == ITSMIG_PRESENCE_ABSENT) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+                      "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                      "does not answer (%s)",
+                      error->message);
+            return NULL;
+        }
+        if (deadline && now + wait > deadline) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+                      "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                      "the copy %s)",
+                      error->message, (now - first) / G_USEC_PER_SEC,
+                      itsmig_presence_to_string(there));
+            return NULL;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
+                           "the destination's itsmigd does not answer (%s); its libvirt shows "
+                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return NULL;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
 static ItsmigOutcome do_verify_dest(Run *r, Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, phase_deadline(r), res);
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
     gboolean live;
 
     if (!reply)
-        return fail_gerror(res, error);
+        return res->outcome;
     r->dest_last = dest_presence(reply);
     o = json_node_get_object(reply);
     ev = json_object_get_member(o, "its_restore");
@@ -1368,41 +1478,11 @@ static void log_end(Run *r)
     }
 }
 
-static gpointer worker(gpointer data)
+/* Runs the job's actions until it ends (or the daemon stops). */
+static void walk(Run *r, virConnectPtr conn)
 {
-    Run *r = data;
     ItsmigdOrchestrator *o = r->o;
-    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
     ItsmigAction a;
-
-    r->started_mono = g_get_monotonic_time();
-    if (r->recover) {
-        /* What preflight learnt of the guest's ITS is gone with the old
-         * process: check as for an in-kernel ITS, which costs nothing more
-         * for an emulated one. */
-        r->its_in_kernel = TRUE;
-        ItsmigJobFacts facts;
-        gboolean ask;
-        g_autofree char *was = NULL;
-
-        g_mutex_lock(&o->lock);
-        ask = dest_matters(r->job);
-        was = g_strdup(itsmig_phase_to_string(r->job->phase));
-        g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
-        g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, g_get_real_time());
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                           "migration %s: reconciled after a restart (was in %s; the source %s, "
-                           "the destination %s): now %s",
-                           r->job->id, was, itsmig_presence_to_string(facts.source),
-                           itsmig_presence_to_string(facts.destination),
-                           itsmig_phase_to_string(r->job->phase));
-        publish_locked(r, "recovered", NULL, NULL);
-        record_locked(r);
-        r->recover = FALSE;
-        g_mutex_unlock(&o->lock);
-    }
 
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
@@ -1445,10 +1525,128 @@ static gpointer worker(gpointer data)
         result_clear(&res);
         fault_point(o, "reported", a.kind);
     }
-
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
         log_end(r);
+    g_mutex_unlock(&o->lock);
+}
+
+/* Whether the job needs attention only because the destination's itsmigd
+ * did not answer while its copy was verified (itsmig_job_reexamine()). */
+static gboolean awaits_peer_locked(Run *r)
+{
+    return r->job->phase == ITSMIG_PHASE_FAILED &&
+           r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
+           (g_strcmp0(r->job->error_code, "peer-unreachable") == 0 ||
+            g_strcmp0(r->job->error_code, "peer-timeout") == 0);
+}
+
+static gboolean awaits_peer(Run *r)
+{
+    gboolean yes;
+
+    g_mutex_lock(&r->o->lock);
+    yes = awaits_peer_locked(r);
+    g_mutex_unlock(&r->o->lock);
+    return yes;
+}
+
+/* Asks the destination, less and less often, until it answers; then looks
+ * at the job again with what both hosts show.  TRUE when the job goes on;
+ * FALSE when it still needs attention, or the daemon stops. */
+static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    gint64 wait = PEER_RETRY_FIRST_US;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = NULL;
+        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
+        gboolean again;
+
+        if (!sleep_unless_stopped(r, wait, &res)) {
+            result_clear(&res);
+            return FALSE;
+        }
+        wait = MIN(wait * 2, PEER_RECHECK_MAX_US);
+        reply = ask_destination(r, "GET", NULL, NULL, &error);
+        if (!reply && peer_may_return(error))
+            continue;
+        if (reply) {
+            ItsmigJobFacts facts = observe(r, conn, TRUE);
+
+            g_mutex_lock(&o->lock);
+            again = itsmig_job_reexamine(r->job, &facts, g_get_real_time());
+            if (again) {
+                /* The job's time limits count from here. */
+                r->started_mono = g_get_monotonic_time();
+                itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                                   "migration %s: the destination answers again (the domain is "
+                                   "%s there); the job goes on from %s",
+                                   r->job->id, itsmig_presence_to_string(facts.destination),
+                                   itsmig_phase_to_string(r->job->phase));
+                publish_locked(r, "reexamined", NULL, NULL);
+                record_locked(r);
+            } else {
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: the destination answers again, but the job "
+                                   "still needs attention (the source %s, the destination %s): "
+                                   "%s",
+                                   r->job->id, itsmig_presence_to_string(facts.source),
+                                   itsmig_presence_to_string(facts.destination), r->job->attention);
+            }
+            g_mutex_unlock(&o->lock);
+            return again;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                           "migration %s: the destination cannot be asked again (%s); the job "
+                           "still needs attention",
+                           r->job->id, error->message);
+        return FALSE;
+    }
+}
+
+static gpointer worker(gpointer data)
+{
+    Run *r = data;
+    ItsmigdOrchestrator *o = r->o;
+    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
+
+    r->started_mono = g_get_monotonic_time();
+    if (r->recover) {
+        ItsmigJobFacts facts;
+        gboolean ask;
+        g_autofree char *was = NULL;
+
+        /* What preflight learnt of the guest's ITS is gone with the old
+         * process: check as for an in-kernel ITS, which costs nothing more
+         * for an emulated one. */
+        r->its_in_kernel = TRUE;
+        g_mutex_lock(&o->lock);
+        ask = dest_matters(r->job);
+        was = g_strdup(itsmig_phase_to_string(r->job->phase));
+        g_mutex_unlock(&o->lock);
+        facts = observe(r, conn, ask);
+        g_mutex_lock(&o->lock);
+        itsmig_job_recover(r->job, &facts, g_get_real_time());
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                           "migration %s: reconciled after a restart (was in %s; the source %s, "
+                           "the destination %s): now %s",
+                           r->job->id, was, itsmig_presence_to_string(facts.source),
+                           itsmig_presence_to_string(facts.destination),
+                           itsmig_phase_to_string(r->job->phase));
+        publish_locked(r, "recovered", NULL, NULL);
+        record_locked(r);
+        r->recover = FALSE;
+        g_mutex_unlock(&o->lock);
+    }
+
+    walk(r, conn);
+    while (awaits_peer(r) && reexamine_when_peer_answers(r, conn))
+        walk(r, conn);
+
+    g_mutex_lock(&o->lock);
     r->thread = NULL;
     o->workers--;
     prune_locked(o);
@@ -1668,7 +1866,7 @@ void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o)
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* The worker clears r->recover once it has reconciled. */
-        if (r->recover && !r->thread && !o->stopping)
+        if ((r->recover || awaits_peer_locked(r)) && !r->thread && !o->stopping)
             start_worker_locked(o, r);
     }
     g_mutex_unlock(&o->lock);

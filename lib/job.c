@@ -827,7 +827,8 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
     g_autofree char *why = NULL;
 
     if (job->phase != ITSMIG_PHASE_FAILED || job->failed_phase != ITSMIG_PHASE_VERIFY_DEST ||
-        g_strcmp0(job->error_code, "peer-unreachable") != 0 ||
+        (g_strcmp0(job->error_code, "peer-unreachable") != 0 &&
+         g_strcmp0(job->error_code, "peer-timeout") != 0) ||
         job->timings[ITSMIG_PHASE_ROLLBACK].started_us || source_intact(facts) ||
         facts->source == ITSMIG_PRESENCE_UNKNOWN || !dest_holds_copy(facts))
         return FALSE;

@@ -219,7 +219,8 @@ gboolean itsmig_job_can_abort(const ItsmigJob *job);
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
 
 /* A job that needs attention only because the destination could not be
- * asked while its copy was verified (peer-unreachable in VERIFY_DEST, the
+ * asked while its copy was verified (peer-unreachable or peer-timeout in
+ * VERIFY_DEST, the
  * source copy gone): once the destination answers again, with @facts, the job
  * goes back to VERIFY_DEST and on from there, the earlier failure kept as a
  * note.  FALSE, and nothing changed, for any other job. */
