@@ -81,6 +81,7 @@ static const char *const other_keys[][2] = {
     { "api", "socket-mode" },
     { "daemon", "log-level" },
     { "hook", "on-unreachable" },
+    { "migration", "qemu-log-mark" },
     { "policy", "check-emulated" },
     { "policy", "migratable-drivers" },
     { "policy", "non-migratable-devices" },
@@ -135,6 +136,7 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->keep_finished = 100;
     /* libvirt's path, not ours: Debian's libvirt is built for /var. */
     c->qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    c->qemu_log_mark = TRUE;
     return c;
 }
 
@@ -813,6 +815,14 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     }
     read_host(c, kf, error);
     read_policy(c, kf, error);
+    if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
+        g_autofree char *value = g_key_file_get_string(kf, "migration", "qemu-log-mark", NULL);
+
+        g_strstrip(value);
+        if (!parse_bool(value, &c->qemu_log_mark))
+            config_error(error, c->path, "migration", "qemu-log-mark",
+                         "'%s' is not true or false", value);
+    }
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
         g_autofree char *value = g_key_file_get_string(kf, "daemon", "log-level", NULL);
         g_autoptr(GError) local = NULL;

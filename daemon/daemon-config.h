@@ -98,6 +98,7 @@ typedef struct {
      * capabilities change; NULL: not written. */
     char *nova_provider_config; /* a Nova provider config file (YAML) */
     char *nfd_features_file;    /* a Node Feature Discovery feature file */
+    gboolean qemu_log_mark;      /* verify only up to a mark QEMU wrote (qemu-marker.h) */
 } ItsmigdConfig;
 
 /* Command-line values that override the file; NULL fields are unset. */

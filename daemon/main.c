@@ -72,6 +72,7 @@ static void orchestrator_limits_from(const ItsmigdConfig *c, ItsmigdOrchestrator
     l->total_timeout = c->total_timeout;
     l->keep_finished = c->keep_finished;
     l->qemu_log_dir = c->qemu_log_dir;
+    l->qemu_log_mark = c->qemu_log_mark;
     l->hook_record_dir = c->hook_record_dir;
 }
 
@@ -202,6 +203,7 @@ static gboolean on_reload(gpointer data)
         old->nova_provider_config = g_strdup(fresh->nova_provider_config);
         g_free(old->nfd_features_file);
         old->nfd_features_file = g_strdup(fresh->nfd_features_file);
+        old->qemu_log_mark = fresh->qemu_log_mark;
         {
             ItsmigdOrchestratorLimits ol;
 

@@ -17,6 +17,7 @@
 #include "daemon/migration-record.h"
 #include "daemon/orchestrator.h"
 #include "daemon/preflight.h"
+#include "daemon/qemu-marker.h"
 
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
@@ -24,6 +25,11 @@
 #define POLL_US (250 * 1000)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
+/* Back-off between questions to a destination that does not answer. */
+#define PEER_RETRY_FIRST_US (1 * G_USEC_PER_SEC)
+#define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
+/* ... and, once a job needs attention because of it, between re-examinations. */
+#define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
 /* Retrying a job record the journal could not take (a full disk): first and longest wait. */
@@ -39,6 +45,8 @@ typedef struct {
     gboolean recover; /* reconcile before going on */
     /* Worker only. */
     goffset log_offset; /* the QEMU log's size before the vCPUs stopped, -1: none */
+    char *mark_error;   /* why QEMU could not be made to mark its log, NULL: it could */
+    guint marks;        /* marks written so far, for a fresh tag each */
     gboolean its_in_kernel;
     gboolean check_emulated;
     ItsmigPresence dest_last;
@@ -115,6 +123,7 @@ static void fault_parse(ItsmigdOrchestrator *o)
 static void run_free(Run *r)
 {
     itsmig_job_free(r->job);
+    g_free(r->mark_error);
     g_free(r);
 }
 
@@ -375,6 +384,44 @@ static ItsmigPresence dest_presence(JsonNode *reply)
     return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
 }
 
+/* A destination's itsmigd that may answer again: down, restarting, slow. */
+static gboolean peer_may_return(const GError *error)
+{
+    return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+}
+
+/* The destination's state of the domain as its libvirt reports it, through
+ * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
+ * there without its itsmigd. */
+static ItsmigPresence dest_presence_libvirt(Run *r)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = NULL;
+    g_autofree char *uuid = NULL, *dest = NULL;
+    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    gboolean absent;
+    int state, reason;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    dest = g_strdup(r->job->destination);
+    g_mutex_unlock(&r->o->lock);
+    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
+        return ITSMIG_PRESENCE_UNKNOWN;
+    dom = lookup(conn, uuid, &absent);
+    if (absent)
+        p = ITSMIG_PRESENCE_ABSENT;
+    else if (dom && virDomainGetState(dom, &state, &reason, 0) == 0)
+        p = presence_of_state(state);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
+    return p;
+}
+
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
@@ -388,7 +435,12 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
 
-        f.destination = reply ? dest_presence(reply) : ITSMIG_PRESENCE_UNKNOWN;
+        if (reply)
+            f.destination = dest_presence(reply);
+        else if (peer_may_return(error))
+            f.destination = dest_presence_libvirt(r);
+        else
+            f.destination = ITSMIG_PRESENCE_UNKNOWN;
         r->dest_last = f.destination;
     }
     return f;
@@ -759,6 +811,34 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     return outcome;
 }
 
+/* Whether verifications wait for a mark of QEMU's in its log. */
+static gboolean marking(Run *r)
+{
+    gboolean on;
+
+    g_mutex_lock(&r->o->lock);
+    on = r->o->limits.qemu_log_mark;
+    g_mutex_unlock(&r->o->lock);
+    return on && (r->its_in_kernel || r->check_emulated);
+}
+
+/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
+ * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
+ * the first time, which must not wait on a virtlogd that lags after the
+ * stop.  A failure is kept for the verification to report. */
+static void arm_marker(Run *r, virDomainPtr dom, const char *event)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&r->mark_error, g_free);
+    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
+        return;
+    r->mark_error = g_strdup(error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
+                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                       error->message);
+}
+
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL;
@@ -776,6 +856,7 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
         return fail_libvirt(res, "cannot look up the domain");
     /* Before the stop: what QEMU logs from here on is the save's. */
     mark_log(r, name);
+    arm_marker(r, dom, NULL);
     if (virDomainGetState(dom, &state, &reason, 0) < 0)
         outcome = fail_libvirt(res, "cannot read the domain's state");
     else if (state != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
@@ -840,39 +921,151 @@ JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize le
     return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
 }
 
-static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+/* The text whose line in the QEMU log shows that the log holds everything
+ * QEMU wrote up to the stop: a mark QEMU writes now (safe mode, the source
+ * paused), or its trace of the live migration completing. */
+static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
-    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL;
+    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    gboolean absent;
+    virDomainPtr dom;
+    char *mark;
+
+    if (live && r->mark_error) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
+        return NULL;
+    }
+    if (live)
+        return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    id = g_strdup(r->job->id);
+    g_mutex_unlock(&r->o->lock);
+    dom = lookup(conn, uuid, &absent);
+    if (!dom) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                    "the source's QEMU is not there to mark its log: %s", virGetLastErrorMessage());
+        return NULL;
+    }
+    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    mark = itsmigd_qemu_marker_write(dom, tag, error);
+    virDomainFree(dom);
+    return mark;
+}
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...) G_GNUC_PRINTF(4, 5);
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...)
+{
+    g_autofree char *detail = NULL, *why = NULL;
+    va_list ap;
+
+    va_start(ap, format);
+    detail = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    why = g_strdup_printf("cannot verify the ITS save: %s", detail);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
+    g_mutex_unlock(&r->o->lock);
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+}
+
+/* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
+ * @deadline) for it to reach the log and keeps what comes before it. */
+static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, gboolean live,
+                                   gint64 deadline, GBytes **ret_text, gboolean *ret_truncated,
+                                   gboolean *ret_rotated, Result *res)
+{
+    goffset offset = r->log_offset;
+
+    for (;;) {
+        g_autoptr(GBytes) text = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const char *data;
+        gssize end;
+
+        if (offset < 0) {
+            /* After a restart the size before the stop is not known: all
+             * that this QEMU process logged, from libvirt's line that
+             * started it. */
+            gssize start;
+
+            if (!itsmig_qemu_log_read(path, 0, LOG_READ_MAX, &text, NULL, NULL, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+            start = itsmigd_qemu_log_last_start(data, len);
+            if (start < 0)
+                return its_save_unverified(r, path, res,
+                                           "itsmigd restarted, and the last %zu bytes of the QEMU "
+                                           "log do not show where this QEMU's output begins",
+                                           len);
+            data += start;
+            len -= start;
+            *ret_truncated = FALSE;
+            *ret_rotated = FALSE;
+        } else {
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated, ret_rotated,
+                                      &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+        }
+        end = mark ? itsmigd_qemu_marker_find(data, len, mark, live) : (gssize)len;
+        if (end >= 0) {
+            *ret_text = g_bytes_new(data, end);
+            return ITSMIG_OUTCOME_OK;
+        }
+        if (stop_requested(r, 0, res))
+            return res->outcome;
+        if (g_get_monotonic_time() > deadline)
+            return its_save_unverified(
+                r, path, res,
+                "QEMU's mark (%s) did not reach its log within the phase's time, so the log may "
+                "lack what QEMU wrote when the vCPUs stopped (is virtlogd stalled?)",
+                mark);
+        g_usleep(POLL_US);
+    }
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autoptr(GError) error = NULL;
+    gint64 deadline = phase_deadline(r);
     JsonNode *ev;
-    gboolean truncated = FALSE, rotated = FALSE;
+    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
     gsize len;
     const char *data;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
     path = log_path(r, name);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
-    } else if (r->log_offset < 0 || !itsmig_qemu_log_read(path, r->log_offset, LOG_READ_MAX, &text,
-                                                          &truncated, &rotated, &error)) {
-        g_autofree char *why = g_strdup_printf("cannot verify the ITS save: %s",
-                                               error ? error->message
-                                                     : "there was no QEMU log when the vCPUs "
-                                                       "stopped (see [migration] qemu-log-dir)");
-
-        g_mutex_lock(&r->o->lock);
-        g_clear_pointer(&r->job->its_save, json_node_unref);
-        r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
-        g_mutex_unlock(&r->o->lock);
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    } else if (r->log_offset < 0 && !recovered) {
+        return its_save_unverified(r, path, res,
+                                   "there was no QEMU log when the vCPUs stopped (see "
+                                   "[migration] qemu-log-dir)");
     } else {
+        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+            return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
+                                       error->message);
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
+                          &rotated, res) != ITSMIG_OUTCOME_OK)
+            return res->outcome;
         data = g_bytes_get_data(text, &len);
-        where = g_strdup_printf("in the %zu bytes QEMU logged since the vCPUs stopped%s%s", len,
-                                truncated ? " (only the last part was read)" : "",
-                                rotated ? " (the log was rotated meanwhile)" : "");
+        where = g_strdup_printf(
+            "in the %zu bytes QEMU logged %s%s%s%s", len,
+            r->log_offset < 0 ? "since it started (itsmigd restarted)" : "since the vCPUs stopped",
+            mark ? ", up to its mark" : "", truncated ? " (only the last part was read)" : "",
+            rotated ? " (the log was rotated meanwhile)" : "");
         ev = itsmigd_its_evidence_scan(path, data, len,
                                        1u << ITSMIG_QEMU_LOG_ITS_SAVE |
                                            1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
@@ -1003,8 +1196,10 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
          * on, so the guest's pause is QEMU's alone; the save and restore are
          * verified right after. */
         flags |= VIR_MIGRATE_LIVE;
-        /* QEMU stops the vCPUs at switchover: the save is logged after this. */
+        /* QEMU stops the vCPUs at switchover: the save is logged after this,
+         * and the migration's "completed" trace after the save. */
         mark_log(r, name);
+        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
     } else {
         /* Nothing runs on the destination before it is verified. */
         flags |= VIR_MIGRATE_PAUSED;
@@ -1030,8 +1225,12 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
     rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
-    if (rc < 0)
+    if (rc < 0) {
         fail_libvirt(res, "the transfer failed");
+        /* The source QEMU lives on: it need not trace its next migrations. */
+        if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
+            itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
+    }
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
@@ -1051,17 +1250,81 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
 /* ---- the destination ------------------------------------------------------------ */
 
+/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
+ * (and why in @res) then. */
+static gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&r->o->lock);
+    while (!r->o->stopping && !r->job->abort_requested &&
+           g_cond_wait_until(&r->o->cond, &r->o->lock, until))
+        ;
+    g_mutex_unlock(&r->o->lock);
+    return !stop_requested(r, 0, res);
+}
+
+/* GET /v1/incoming/UUID, asked again with back-off while the destination's
+ * itsmigd does not answer (it may be restarting) and libvirt there does not
+ * say the copy is gone, until @deadline (0: none). */
+static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    g_autofree char *name = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    g_mutex_unlock(&r->o->lock);
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = ask_destination(r, "GET", NULL, NULL, &error);
+        ItsmigPresence there;
+        gint64 now;
+
+        if (reply)
+            return reply;
+        if (!peer_may_return(error)) {
+            fail_gerror(res, error);
+            return NULL;
+        }
+        there = dest_presence_libvirt(r);
+        r->dest_last = there;
+        now = g_get_monotonic_time();
+        if (there == ITSMIG_PRESENCE_ABSENT) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+                      "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                      "does not answer (%s)",
+                      error->message);
+            return NULL;
+        }
+        if (deadline && now + wait > deadline) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+                      "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                      "the copy %s)",
+                      error->message, (now - first) / G_USEC_PER_SEC,
+                      itsmig_presence_to_string(there));
+            return NULL;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
+                           "the destination's itsmigd does not answer (%s); its libvirt shows "
+                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return NULL;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
 static ItsmigOutcome do_verify_dest(Run *r, Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, phase_deadline(r), res);
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
     gboolean live;
 
     if (!reply)
-        return fail_gerror(res, error);
+        return res->outcome;
     r->dest_last = dest_presence(reply);
     o = json_node_get_object(reply);
     ev = json_object_get_member(o, "its_restore");
@@ -1228,7 +1491,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
     case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
     case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
-    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, res);
+    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
     case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
     case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
     case ITSMIG_ACTION_RESUME_DEST:
@@ -1279,37 +1542,11 @@ static void log_end(Run *r)
     }
 }
 
-static gpointer worker(gpointer data)
+/* Runs the job's actions until it ends (or the daemon stops). */
+static void walk(Run *r, virConnectPtr conn)
 {
-    Run *r = data;
     ItsmigdOrchestrator *o = r->o;
-    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
     ItsmigAction a;
-
-    r->started_mono = g_get_monotonic_time();
-    if (r->recover) {
-        ItsmigJobFacts facts;
-        gboolean ask;
-        g_autofree char *was = NULL;
-
-        g_mutex_lock(&o->lock);
-        ask = dest_matters(r->job);
-        was = g_strdup(itsmig_phase_to_string(r->job->phase));
-        g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
-        g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, job_now(r->job));
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                           "migration %s: reconciled after a restart (was in %s; the source %s, "
-                           "the destination %s): now %s",
-                           r->job->id, was, itsmig_presence_to_string(facts.source),
-                           itsmig_presence_to_string(facts.destination),
-                           itsmig_phase_to_string(r->job->phase));
-        publish_locked(r, "recovered", NULL, NULL);
-        record_locked(r);
-        r->recover = FALSE;
-        g_mutex_unlock(&o->lock);
-    }
 
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
@@ -1358,7 +1595,6 @@ static gpointer worker(gpointer data)
         result_clear(&res);
         fault_point(o, "reported", a.kind);
     }
-
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
         log_end(r);
@@ -1375,6 +1611,125 @@ static gpointer worker(gpointer data)
                            "migration %s: itsmigd stops with the job's last state not in the "
                            "journal (%s); the next start reconciles an older record",
                            r->job->id, r->job->journal.last_error);
+    g_mutex_unlock(&o->lock);
+}
+
+/* Whether the job needs attention only because the destination's itsmigd
+ * did not answer while its copy was verified (itsmig_job_reexamine()). */
+static gboolean awaits_peer_locked(Run *r)
+{
+    return r->job->phase == ITSMIG_PHASE_FAILED &&
+           r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
+           (g_strcmp0(r->job->error_code, "peer-unreachable") == 0 ||
+            g_strcmp0(r->job->error_code, "peer-timeout") == 0);
+}
+
+static gboolean awaits_peer(Run *r)
+{
+    gboolean yes;
+
+    g_mutex_lock(&r->o->lock);
+    yes = awaits_peer_locked(r);
+    g_mutex_unlock(&r->o->lock);
+    return yes;
+}
+
+/* Asks the destination, less and less often, until it answers; then looks
+ * at the job again with what both hosts show.  TRUE when the job goes on;
+ * FALSE when it still needs attention, or the daemon stops. */
+static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    gint64 wait = PEER_RETRY_FIRST_US;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = NULL;
+        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
+        gboolean again;
+
+        if (!sleep_unless_stopped(r, wait, &res)) {
+            result_clear(&res);
+            return FALSE;
+        }
+        wait = MIN(wait * 2, PEER_RECHECK_MAX_US);
+        reply = ask_destination(r, "GET", NULL, NULL, &error);
+        if (!reply && peer_may_return(error))
+            continue;
+        if (reply) {
+            ItsmigJobFacts facts = observe(r, conn, TRUE);
+
+            g_mutex_lock(&o->lock);
+            again = itsmig_job_reexamine(r->job, &facts, job_now(r->job));
+            if (again) {
+                /* The job's time limits count from here. */
+                r->started_mono = g_get_monotonic_time();
+                itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                                   "migration %s: the destination answers again (the domain is "
+                                   "%s there); the job goes on from %s",
+                                   r->job->id, itsmig_presence_to_string(facts.destination),
+                                   itsmig_phase_to_string(r->job->phase));
+                publish_locked(r, "reexamined", NULL, NULL);
+                record_locked(r);
+            } else {
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: the destination answers again, but the job "
+                                   "still needs attention (the source %s, the destination %s): "
+                                   "%s",
+                                   r->job->id, itsmig_presence_to_string(facts.source),
+                                   itsmig_presence_to_string(facts.destination), r->job->attention);
+            }
+            g_mutex_unlock(&o->lock);
+            return again;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                           "migration %s: the destination cannot be asked again (%s); the job "
+                           "still needs attention",
+                           r->job->id, error->message);
+        return FALSE;
+    }
+}
+
+static gpointer worker(gpointer data)
+{
+    Run *r = data;
+    ItsmigdOrchestrator *o = r->o;
+    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
+
+    r->started_mono = g_get_monotonic_time();
+    if (r->recover) {
+        ItsmigJobFacts facts;
+        gboolean ask;
+        g_autofree char *was = NULL;
+
+        /* What preflight learnt of the guest's ITS is gone with the old
+         * process: check as for an in-kernel ITS, which costs nothing more
+         * for an emulated one. */
+        r->its_in_kernel = TRUE;
+        g_mutex_lock(&o->lock);
+        ask = dest_matters(r->job);
+        was = g_strdup(itsmig_phase_to_string(r->job->phase));
+        g_mutex_unlock(&o->lock);
+        facts = observe(r, conn, ask);
+        g_mutex_lock(&o->lock);
+        itsmig_job_recover(r->job, &facts, job_now(r->job));
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                           "migration %s: reconciled after a restart (was in %s; the source %s, "
+                           "the destination %s): now %s",
+                           r->job->id, was, itsmig_presence_to_string(facts.source),
+                           itsmig_presence_to_string(facts.destination),
+                           itsmig_phase_to_string(r->job->phase));
+        publish_locked(r, "recovered", NULL, NULL);
+        record_locked(r);
+        r->recover = FALSE;
+        g_mutex_unlock(&o->lock);
+    }
+
+    walk(r, conn);
+    while (awaits_peer(r) && reexamine_when_peer_answers(r, conn))
+        walk(r, conn);
+
+    g_mutex_lock(&o->lock);
     r->thread = NULL;
     o->workers--;
     prune_locked(o);
@@ -1485,6 +1840,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    o->limits.qemu_log_mark = TRUE;
     o->limits.hook_record_dir = NULL;
     fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
@@ -1637,7 +1993,7 @@ void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o)
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* The worker clears r->recover once it has reconciled. */
-        if (r->recover && !r->thread && !o->stopping)
+        if ((r->recover || awaits_peer_locked(r)) && !r->thread && !o->stopping)
             start_worker_locked(o, r);
     }
     g_mutex_unlock(&o->lock);

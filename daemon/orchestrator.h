@@ -29,6 +29,7 @@ typedef struct {
     unsigned int total_timeout;
     unsigned int keep_finished;
     char *qemu_log_dir;
+    gboolean qemu_log_mark; /* [migration] qemu-log-mark */
     char *hook_record_dir; /* [hook] record-dir: what the incoming routes check */
 } ItsmigdOrchestratorLimits;
 

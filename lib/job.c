@@ -485,24 +485,32 @@ static void jump_to(ItsmigJob *job, ItsmigPhase phase, gint64 now_us)
 }
 
 /* The transfer completed although something else failed (or an abort came
- * late): the source copy is gone, so the only way is forward, with the
- * destination's copy verified before it runs. */
+ * late, or itsmigd restarted): the source copy is gone, so the only way is
+ * forward, and never past a check that has not passed: the ITS save (live
+ * mode checks it after the transfer) and the destination's copy are verified
+ * again unless they already were, even when the copy already runs. */
 static void roll_forward(ItsmigJob *job, gint64 now_us)
 {
+    static const ItsmigPhase checks[] = {ITSMIG_PHASE_VERIFY_ITS_SAVE, ITSMIG_PHASE_VERIFY_DEST};
+    int transfer = plan_index(job, ITSMIG_PHASE_TRANSFER);
+
     if (job->phase == ITSMIG_PHASE_ROLLBACK)
         phase_end(job, ITSMIG_PHASE_ROLLBACK, "abandoned", now_us);
-    if (job->facts.destination == ITSMIG_PRESENCE_RUNNING) {
-        jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
-    } else {
-        /* Verification runs again unless it already passed. */
-        if (job->timings[ITSMIG_PHASE_VERIFY_DEST].ended_us &&
-            g_strcmp0(job->timings[ITSMIG_PHASE_VERIFY_DEST].outcome, "ok") == 0)
-            jump_to(job, ITSMIG_PHASE_RESUME_DEST, now_us);
-        else {
-            phase_reopen(job, ITSMIG_PHASE_VERIFY_DEST);
-            jump_to(job, ITSMIG_PHASE_VERIFY_DEST, now_us);
-        }
+    for (gsize i = 0; i < G_N_ELEMENTS(checks); i++) {
+        ItsmigPhaseTiming *t = &job->timings[checks[i]];
+
+        /* Safe mode checked the save before the transfer could begin. */
+        if (plan_index(job, checks[i]) < transfer ||
+            (t->ended_us && g_strcmp0(t->outcome, "ok") == 0))
+            continue;
+        phase_reopen(job, checks[i]);
+        jump_to(job, checks[i], now_us);
+        return;
     }
+    if (job->facts.destination == ITSMIG_PRESENCE_RUNNING)
+        jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
+    else
+        jump_to(job, ITSMIG_PHASE_RESUME_DEST, now_us);
 }
 
 static void settle(ItsmigJob *job, gint64 now_us);
@@ -524,21 +532,47 @@ static void source_gone(ItsmigJob *job, gint64 now_us)
         roll_forward(job, now_us);
         return;
     }
-    if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE)
+    if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE &&
+        g_strcmp0(job->error_code, "its-save-failed") != 0)
+        advice = g_strdup_printf(
+            "The transfer completed, but the ITS save on the source could not be checked (%s), "
+            "so the copy on %s may hold stale interrupt translations: %s",
+            job->error_message, dest,
+            f->destination == ITSMIG_PRESENCE_RUNNING
+                ? "it runs; if its devices stop interrupting, reboot it there (virsh reset)."
+                : "resume it there only if a reboot (virsh reset) is acceptable should its "
+                  "devices stop interrupting.");
+    else if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE)
         advice = g_strdup_printf(
             "The transfer completed, but the ITS tables were not saved on the source (%s), so "
             "the copy on %s holds stale interrupt translations: reboot it there (virsh reset "
             "%s) rather than resuming it.",
             job->error_message, dest, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_RUNNING &&
+             g_strcmp0(job->error_code, "its-restore-failed") == 0)
+        advice = g_strdup_printf("The transfer completed and the guest runs on %s, but its QEMU "
+                                 "reported ITS restore errors (%s): its devices' interrupts may "
+                                 "be lost; reboot it there (virsh reset %s).",
+                                 dest, job->error_message, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_RUNNING)
+        advice = g_strdup_printf("The transfer completed and the guest runs on %s, but its ITS "
+                                 "restore could not be verified (%s): if its devices stop "
+                                 "interrupting, reboot it there (virsh reset %s).",
+                                 dest, job->error_message, job->domain);
     else if (dest_holds_copy(f))
         advice = g_strdup_printf("The transfer completed, but verifying the copy on %s failed "
                                  "(%s): decide whether to resume it there (its interrupts may not "
                                  "work) or to reboot it (virsh reset %s).",
                                  dest, job->error_message, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_UNKNOWN && job->mode == ITSMIG_MODE_LIVE)
+        advice = g_strdup_printf("The source copy is gone and neither itsmigd nor libvirt on %s "
+                                 "could be asked: the guest most likely runs there (live mode "
+                                 "resumes it at the switchover); check with virsh list --all.",
+                                 dest);
     else if (f->destination == ITSMIG_PRESENCE_UNKNOWN)
-        advice = g_strdup_printf("The source copy is gone and %s could not be asked: look for the "
-                                 "guest there (virsh list --all); it may be paused, awaiting "
-                                 "verification.",
+        advice = g_strdup_printf("The source copy is gone and neither itsmigd nor libvirt on %s "
+                                 "could be asked: look for the guest there (virsh list --all); "
+                                 "it should be paused, awaiting verification.",
                                  dest);
     else
         advice = g_strdup_printf("Neither host shows a copy that can run: check %s, then start "
@@ -904,6 +938,32 @@ static void salvaged_fail(ItsmigJob *job, gint64 now_us)
     if (detached)
         g_string_append(advice, "; attach them where the guest runs (XML in devices[]).");
     fail(job, advice->str, now_us);
+}
+
+gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
+{
+    g_autofree char *why = NULL;
+
+    if (job->phase != ITSMIG_PHASE_FAILED || job->failed_phase != ITSMIG_PHASE_VERIFY_DEST ||
+        (g_strcmp0(job->error_code, "peer-unreachable") != 0 &&
+         g_strcmp0(job->error_code, "peer-timeout") != 0) ||
+        job->timings[ITSMIG_PHASE_ROLLBACK].started_us || source_intact(facts) ||
+        facts->source == ITSMIG_PRESENCE_UNKNOWN || !dest_holds_copy(facts))
+        return FALSE;
+    why = g_strdup(job->error_message);
+    add_note(job,
+             "The destination could not be asked when its copy was verified (%s); it answered "
+             "again and the job went on.",
+             why);
+    g_clear_pointer(&job->error_code, g_free);
+    g_clear_pointer(&job->error_message, g_free);
+    g_clear_pointer(&job->attention, g_free);
+    job->failed_phase = ITSMIG_PHASE_LAST;
+    job->finished_us = 0;
+    job->facts = *facts;
+    phase_reopen(job, ITSMIG_PHASE_VERIFY_DEST);
+    job->phase = ITSMIG_PHASE_VERIFY_DEST;
+    return TRUE;
 }
 
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)

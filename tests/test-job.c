@@ -718,6 +718,119 @@ static void test_abort_rules(void)
     g_assert_false(itsmig_job_can_abort(job));
 }
 
+/* Runs the forward actions from the start until @stop is under way. */
+static void run_until(ItsmigJob *job, ItsmigActionKind stop)
+{
+    ItsmigAction a;
+
+    for (;;) {
+        gboolean moved;
+
+        g_assert_true(itsmig_job_next(job, &a));
+        itsmig_job_begin(job, &a, tick());
+        if (a.kind == stop)
+            return;
+        moved = a.kind >= ITSMIG_ACTION_MIGRATE;
+        end_ok(job, moved ? ITSMIG_PRESENCE_ABSENT : ITSMIG_PRESENCE_RUNNING,
+               !moved                          ? ITSMIG_PRESENCE_ABSENT
+               : job->mode == ITSMIG_MODE_LIVE ? ITSMIG_PRESENCE_RUNNING
+                                               : ITSMIG_PRESENCE_PAUSED);
+    }
+}
+
+/* itsmigd restarted after a live transfer completed: the checks of the ITS
+ * save and of the destination still run before the job may end DONE. */
+static void test_recover_live_checks(void)
+{
+    Scenario sc = {ITSMIG_MODE_LIVE, 0, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    ItsmigJobFacts moved = {ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_RUNNING, FALSE};
+    ItsmigAction a;
+
+    run_until(job, ITSMIG_ACTION_MIGRATE);
+    itsmig_job_recover(job, &moved, tick());
+    g_assert_true(itsmig_job_next(job, &a));
+    g_assert_cmpint(a.kind, ==, ITSMIG_ACTION_VERIFY_ITS_SAVE);
+    itsmig_job_begin(job, &a, tick());
+    itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &moved, tick());
+    g_assert_true(itsmig_job_next(job, &a));
+    g_assert_cmpint(a.kind, ==, ITSMIG_ACTION_VERIFY_DEST);
+    itsmig_job_begin(job, &a, tick());
+    itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &moved, tick());
+    while (itsmig_job_next(job, &a)) {
+        itsmig_job_begin(job, &a, tick());
+        itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &moved, tick());
+    }
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_DONE);
+    g_assert_cmpstr(job->timings[ITSMIG_PHASE_VERIFY_ITS_SAVE].outcome, ==, "ok");
+    g_assert_cmpstr(job->timings[ITSMIG_PHASE_VERIFY_DEST].outcome, ==, "ok");
+}
+
+/* ... and when the save cannot be checked any more, the job names that
+ * check instead of ending DONE. */
+static void test_recover_live_unverifiable(void)
+{
+    Scenario sc = {ITSMIG_MODE_LIVE, 0, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    ItsmigJobFacts moved = {ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_RUNNING, FALSE};
+    ItsmigAction a;
+
+    run_until(job, ITSMIG_ACTION_VERIFY_ITS_SAVE);
+    itsmig_job_recover(job, &moved, tick());
+    g_assert_true(itsmig_job_next(job, &a));
+    g_assert_cmpint(a.kind, ==, ITSMIG_ACTION_VERIFY_ITS_SAVE);
+    itsmig_job_begin(job, &a, tick());
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "its-save-unverified",
+                   "cannot verify the ITS save: the log was rotated", &moved, tick());
+    g_assert_false(itsmig_job_next(job, &a));
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_cmpint(job->failed_phase, ==, ITSMIG_PHASE_VERIFY_ITS_SAVE);
+    g_assert_nonnull(strstr(job->attention, "ITS save on the source could not be checked"));
+    g_assert_nonnull(strstr(job->attention, "the log was rotated"));
+    g_assert_nonnull(strstr(job->attention, "it runs"));
+}
+
+/* The destination's itsmigd could not be asked while the copy was verified:
+ * the job needs attention, with advice that fits live mode, and goes on
+ * once the destination answers again. */
+static void test_reexamine(gconstpointer data)
+{
+    ItsmigJobMode mode = GPOINTER_TO_INT(data);
+    Scenario sc = {mode, 0, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    ItsmigPresence copy =
+        mode == ITSMIG_MODE_LIVE ? ITSMIG_PRESENCE_RUNNING : ITSMIG_PRESENCE_PAUSED;
+    ItsmigJobFacts unknown = {ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_UNKNOWN, FALSE};
+    ItsmigJobFacts there = {ITSMIG_PRESENCE_ABSENT, copy, FALSE};
+    ItsmigAction a;
+
+    run_until(job, ITSMIG_ACTION_VERIFY_DEST);
+    g_assert_false(itsmig_job_reexamine(job, &there, tick()));
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "peer-unreachable",
+                   "peer b: connection refused (for 300 s)", &unknown, tick());
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_null(strstr(job->attention, "may be paused"));
+    if (mode == ITSMIG_MODE_LIVE)
+        g_assert_nonnull(strstr(job->attention, "most likely runs there"));
+    /* Still unreachable, or the copy gone: nothing to go on with. */
+    g_assert_false(itsmig_job_reexamine(job, &unknown, tick()));
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_true(itsmig_job_reexamine(job, &there, tick()));
+    g_assert_null(job->attention);
+    g_assert_null(job->error_code);
+    g_assert_nonnull(strstr(g_ptr_array_index(job->notes, 0), "connection refused"));
+    g_assert_true(itsmig_job_next(job, &a));
+    g_assert_cmpint(a.kind, ==, ITSMIG_ACTION_VERIFY_DEST);
+    job = round_trip(g_steal_pointer(&job));
+    while (itsmig_job_next(job, &a)) {
+        itsmig_job_begin(job, &a, tick());
+        itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &there, tick());
+        there.destination = ITSMIG_PRESENCE_RUNNING;
+    }
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_DONE);
+    g_assert_false(itsmig_job_reexamine(job, &there, tick()));
+}
+
 static void test_from_json_refuses(void)
 {
     static const struct {
@@ -1099,6 +1212,10 @@ int main(int argc, char **argv)
     g_test_add_func("/job/record/salvage", test_salvage);
     g_test_add_func("/job/recover/says-what-journal-showed", test_recover_says_what_journal_showed);
     g_test_add_func("/job/transient-attention", test_transient_attention);
+    g_test_add_func("/job/recover-live-checks", test_recover_live_checks);
+    g_test_add_func("/job/recover-live-unverifiable", test_recover_live_unverifiable);
+    g_test_add_data_func("/job/reexamine/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), test_reexamine);
+    g_test_add_data_func("/job/reexamine/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE), test_reexamine);
     g_test_add_data_func("/job/table/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), check_table);
     g_test_add_data_func("/job/table/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE), check_table);
     g_test_add_data_func("/job/rollback-failures/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE),

@@ -252,6 +252,14 @@ gboolean itsmig_job_can_abort(const ItsmigJob *job);
  * needs a person. */
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
 
+/* A job that needs attention only because the destination could not be
+ * asked while its copy was verified (peer-unreachable or peer-timeout in
+ * VERIFY_DEST, the
+ * source copy gone): once the destination answers again, with @facts, the job
+ * goes back to VERIFY_DEST and on from there, the earlier failure kept as a
+ * note.  FALSE, and nothing changed, for any other job. */
+gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
+
 /* The record: the API's representation and the journal's.  Every member is
  * always present. */
 JsonNode *itsmig_job_to_json(const ItsmigJob *job);
