@@ -51,6 +51,8 @@ static const NumericKey numeric_keys[] = {
     NUM("migration", "phase-timeout", phase_timeout, 1, 86400),
     NUM("migration", "total-timeout", total_timeout, 0, 604800),
     NUM("migration", "keep-finished", keep_finished, 1, 10000),
+    NUM("metrics", "max-connections", metrics_max_connections, 1, 1024),
+    NUM("metrics", "max-domain-series", metrics_max_domain_series, 0, 1000000),
 };
 
 typedef struct {
@@ -72,6 +74,7 @@ static const StringKey string_keys[] = {
     STR("daemon", "hostname", hostname),
     STR("hook", "record-dir", hook_record_dir),
     STR("migration", "qemu-log-dir", qemu_log_dir),
+    STR("metrics", "listen", metrics_listen),
 };
 
 /* Keys read by hand below, so unknown-key detection knows them. */
@@ -128,6 +131,8 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->peer_cache_ttl = 30;
     c->peers = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_config_free);
     c->max_jobs = 2;
+    c->metrics_max_connections = 8;
+    c->metrics_max_domain_series = 20000;
     c->phase_timeout = 300;
     c->total_timeout = 3600;
     c->keep_finished = 100;
@@ -676,7 +681,8 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
-        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", NULL,
+        "libvirt", "api",    "daemon", "hook",    "host",
+        "policy",  "peers",  "migration", "metrics", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
@@ -691,7 +697,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!g_strv_contains(known_groups, groups[g])) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
                         "%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
-                        "policy, peers, migration, peer NAME)",
+                        "policy, peers, migration, metrics, peer NAME)",
                         c->path, groups[g]);
             return FALSE;
         }
@@ -863,6 +869,17 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
         if (!c->tls_cert || !c->tls_key)
             return config_error(error, where, "api", "listen",
                                 "TCP listening needs tls-cert and tls-key"),
+                   NULL;
+    }
+    if (c->metrics_listen) {
+        g_autofree char *addr = NULL;
+        guint16 port;
+
+        if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local))
+            return config_error(error, where, "metrics", "listen", "%s", local->message), NULL;
+        if (c->listen && !strcmp(c->listen, c->metrics_listen))
+            return config_error(error, where, "metrics", "listen",
+                                "is the same address as [api] listen"),
                    NULL;
     }
     return g_steal_pointer(&c);
