@@ -426,7 +426,6 @@ static void render_host_info(ItsmigDaemon *d, GString *out)
     g_autofree char *page = g_strdup_printf("%u", c->page_size);
     g_autofree char *def = g_strdup_printf("%u", c->default_its_abi_revision);
     g_autofree char *gicd = g_strdup_printf("%u", c->gicd_revision);
-    static const char *const gicv4[] = {"none", "4.0", "4.1"};
     const ItsmigCapMeta *m = c->meta;
 
     for (guint r = 0; r < 16; r++)
@@ -449,8 +448,7 @@ static void render_host_info(ItsmigDaemon *d, GString *out)
     append_info(out, "default_its_abi_revision", def,
                 m[ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION].source);
     append_info(out, "gicd_revision", gicd, m[ITSMIG_CAP_GICD_REVISION].source);
-    append_info(out, "gicv4", (unsigned int)c->gicv4 < G_N_ELEMENTS(gicv4) ? gicv4[c->gicv4] : NULL,
-                m[ITSMIG_CAP_GICV4].source);
+    append_info(out, "gicv4", itsmig_gicv4_level_to_string(c->gicv4), m[ITSMIG_CAP_GICV4].source);
     append_info(out, "save_tables", yes_no(c->save_tables), m[ITSMIG_CAP_SAVE_TABLES].source);
     append_info(out, "restore_tables", yes_no(c->restore_tables),
                 m[ITSMIG_CAP_RESTORE_TABLES].source);
