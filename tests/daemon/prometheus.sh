@@ -264,5 +264,41 @@ expect "the job counters say the same: three rolled back, by phase" \
 alert_absent ItsmigMigrationNeedsAttention && ok "no job needs attention, and no alert says so" ||
     not_ok "no job needs attention, and no alert says so"
 
+# ---- the cap on per-domain series, on reload ---------------------------------------------
+
+use_itsmigd a
+scrape "$T/full.txt" >/dev/null
+series() { # FILE: the per-domain samples in it
+    grep -cE '^itsmigd_domain_(migratable|migratable_peers|blocked|one_way)\{' "$1"
+}
+value() { # FILE METRIC
+    sed -n "s/^$2 //p" "$1"
+}
+full=$(series "$T/full.txt")
+is "$(value "$T/full.txt" itsmigd_metrics_domain_series)" "$full" \
+    "uncapped, itsmigd_metrics_domain_series counts the $full per-domain samples"
+cap=$((full - 1))
+sed -i "s/^\[metrics\]\$/[metrics]\nmax-domain-series = $cap/" "$ITSMIGD_CONF"
+kill -HUP "$ITSMIGD_PID"
+wait_for "scrape '$T/capped.txt' >/dev/null; [ \"\$(value '$T/capped.txt' itsmigd_metrics_domain_series_max)\" = $cap ]" 10
+shown=$(series "$T/capped.txt")
+dropped=$(value "$T/capped.txt" itsmigd_metrics_domain_series_dropped)
+if [ "$shown" -le "$cap" ] && [ "$shown" = "$(value "$T/capped.txt" itsmigd_metrics_domain_series)" ] &&
+    [ "$((shown + dropped))" = "$full" ] && [ "$(value "$T/capped.txt" itsmigd_metrics_domains_dropped)" -ge 1 ]; then
+    ok "max-domain-series = $cap (reloaded): $shown series shown, $dropped dropped and counted"
+else
+    not_ok "max-domain-series = $cap (reloaded): at most $cap shown, the rest counted as dropped"
+    diag "shown $shown, dropped $dropped, of $full"
+fi
+is "$(grep -E '^itsmigd_domains_(unmigratable|blocked|one_way)' "$T/capped.txt")" \
+    "$(grep -E '^itsmigd_domains_(unmigratable|blocked|one_way)' "$T/full.txt")" \
+    "the counts over all domains are the same under the cap"
+if promtool check metrics <"$T/capped.txt" >"$T/lint2.out" 2>&1; then
+    ok "the capped exposition passes promtool check metrics"
+else
+    not_ok "the capped exposition passes promtool check metrics"
+    diag_file "$T/lint2.out" 10
+fi
+
 stop_pid "$PROM_PID" TERM 30
 done_testing
