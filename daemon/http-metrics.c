@@ -14,9 +14,11 @@
  * capabilities are at hand.  A scrape never waits for a peer: it starts a
  * background fetch of stale peers and shows what is cached.  Verdicts are
  * cached per domain and recomputed when the domain's XML, this host's or a
- * peer's capabilities or the policy change, and at the latest after
- * VERDICT_MAX_AGE (the early-boot rule depends on the time), so that a
- * scrape of thousands of domains costs little more than printing them.
+ * peer's capabilities or the policy change, so that a scrape of thousands of
+ * domains costs little more than printing them.  Time changes a verdict only
+ * through the early-boot rule: a domain it named is judged again every
+ * TIME_DEPENDENT_AGE.  What the inputs do not show (a host device bound to
+ * another driver) is caught up within VERDICT_MAX_AGE, spread over domains.
  */
 
 /* A peer that failed is asked again by a scrape after this long at the
@@ -24,7 +26,8 @@
 #define PEER_RETRY_S 10
 /* A cached verdict is recomputed after this long plus a spread of up to as
  * much again, by domain, so that not every domain is judged in one scrape. */
-#define VERDICT_MAX_AGE_US (60 * G_USEC_PER_SEC)
+#define VERDICT_MAX_AGE_US (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+#define TIME_DEPENDENT_AGE_US (10 * G_USEC_PER_SEC)
 
 G_STATIC_ASSERT(ITSMIG_RULE_LAST <= 64);
 
@@ -40,16 +43,26 @@ typedef struct {
     char *stamp; /* the inputs besides the XML */
     gint64 expires_us;
     gboolean judged; /* FALSE: the profile could not be read */
+    gboolean time_dependent; /* a verdict names the early-boot rule */
     guint n_cells;
     Cell *cells; /* one per peer, in the order of the stamp's peers */
+    /* The domain's samples, by family, as a scrape prints them, and how
+     * many there are; a scrape only copies them. */
+    GString *text[4];
+    guint n_series;
     guint64 seen;
 } Entry;
+
+enum { TEXT_MIGRATABLE, TEXT_PEERS, TEXT_BLOCKED, TEXT_ONE_WAY };
 
 static void entry_free(Entry *e)
 {
     g_bytes_unref(e->xml);
     g_free(e->stamp);
     g_free(e->cells);
+    for (gsize i = 0; i < G_N_ELEMENTS(e->text); i++)
+        if (e->text[i])
+            g_string_free(e->text[i], TRUE);
     g_free(e);
 }
 
@@ -122,6 +135,7 @@ static void judge_entry(ItsmigDaemon *d, Entry *e, const ItsmigHostCaps *local, 
     e->n_cells = peers->len;
     e->cells = g_new0(Cell, peers->len);
     e->judged = profile != NULL;
+    e->time_dependent = FALSE;
     if (!profile)
         return;
     for (guint i = 0; i < peers->len; i++) {
@@ -138,6 +152,8 @@ static void judge_entry(ItsmigDaemon *d, Entry *e, const ItsmigHostCaps *local, 
         c->allowed = there->allowed;
         c->back_allowed = back->allowed;
         c->blockers = rule_bits(there->blockers);
+        e->time_dependent |= itsmig_verdict_has(there, ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET) ||
+                             itsmig_verdict_has(back, ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET);
     }
 }
 
@@ -155,22 +171,63 @@ static void append_peer_label(GString *out, const char *peer)
     g_string_append_c(out, '"');
 }
 
-/* How many per-domain series the entry gives. */
-static guint entry_series(const Entry *e)
+/* The domain's samples into e->text, and their count. */
+static void entry_render(Entry *e, const char *name, GPtrArray *peers)
 {
-    guint n = 0, judged = 0;
+    guint judged = 0, allowed = 0;
 
-    if (!e->judged)
-        return 0;
-    for (guint i = 0; i < e->n_cells; i++) {
+    for (gsize i = 0; i < G_N_ELEMENTS(e->text); i++) {
+        if (e->text[i])
+            g_string_truncate(e->text[i], 0);
+        else
+            e->text[i] = g_string_new(NULL);
+    }
+    e->n_series = 0;
+    for (guint i = 0; e->judged && i < e->n_cells; i++) {
+        const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
         const Cell *c = &e->cells[i];
+        GString *t;
 
         if (!c->known)
             continue;
         judged++;
-        n += 1 + __builtin_popcountll(c->blockers) + (c->allowed && !c->back_allowed);
+        allowed += c->allowed;
+        t = e->text[TEXT_MIGRATABLE];
+        g_string_append(t, "itsmigd_domain_migratable");
+        append_domain_label(t, name);
+        g_string_append_c(t, ',');
+        append_peer_label(t, p->name);
+        g_string_append_printf(t, "} %d\n", c->allowed ? 1 : 0);
+        e->n_series++;
+        for (int r = 0; r < ITSMIG_RULE_LAST; r++) {
+            if (!(c->blockers & (G_GUINT64_CONSTANT(1) << r)))
+                continue;
+            t = e->text[TEXT_BLOCKED];
+            g_string_append(t, "itsmigd_domain_blocked");
+            append_domain_label(t, name);
+            g_string_append_c(t, ',');
+            append_peer_label(t, p->name);
+            g_string_append_printf(t, ",rule=\"%s\"} 1\n", itsmig_rule_to_string(r));
+            e->n_series++;
+        }
+        if (c->allowed && !c->back_allowed) {
+            t = e->text[TEXT_ONE_WAY];
+            g_string_append(t, "itsmigd_domain_one_way");
+            append_domain_label(t, name);
+            g_string_append_c(t, ',');
+            append_peer_label(t, p->name);
+            g_string_append(t, "} 1\n");
+            e->n_series++;
+        }
     }
-    return judged ? n + 1 : 0;
+    if (judged) {
+        GString *t = e->text[TEXT_PEERS];
+
+        g_string_append(t, "itsmigd_domain_migratable_peers");
+        append_domain_label(t, name);
+        g_string_append_printf(t, "} %u\n", allowed);
+        e->n_series++;
+    }
 }
 
 static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
@@ -222,9 +279,13 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
             e->xml = g_bytes_ref(x->xml);
             g_free(e->stamp);
             e->stamp = g_strdup(stamp);
-            e->expires_us = now + VERDICT_MAX_AGE_US +
-                            (gint64)(g_str_hash(x->uuid) % 1000) * (VERDICT_MAX_AGE_US / 1000);
             judge_entry(d, e, local, peers, known, &policy);
+            entry_render(e, x->name, peers);
+            e->expires_us =
+                now + (e->time_dependent
+                           ? TIME_DEPENDENT_AGE_US
+                           : VERDICT_MAX_AGE_US + (gint64)(g_str_hash(x->uuid) % 1000) *
+                                                      (VERDICT_MAX_AGE_US / 1000));
         }
         e->seen = cache_generation;
         g_ptr_array_add(entries, e);
@@ -235,62 +296,35 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
             g_hash_table_iter_remove(&iter);
 
     for (guint k = 0; k < domains->len; k++) {
-        const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
         const Entry *e = g_ptr_array_index(entries, k);
-        guint n = entry_series(e), allowed = 0;
-        gboolean emit;
+        guint allowed = 0, judged = 0;
 
-        if (n == 0)
+        if (e->n_series == 0)
             continue;
-        emit = emitted + n <= max;
-        if (emit) {
-            emitted += n;
+        if (emitted + e->n_series <= max) {
+            emitted += e->n_series;
+            g_string_append_len(migratable, e->text[TEXT_MIGRATABLE]->str,
+                                e->text[TEXT_MIGRATABLE]->len);
+            g_string_append_len(peers_ok, e->text[TEXT_PEERS]->str, e->text[TEXT_PEERS]->len);
+            g_string_append_len(blocked, e->text[TEXT_BLOCKED]->str, e->text[TEXT_BLOCKED]->len);
+            g_string_append_len(one_way, e->text[TEXT_ONE_WAY]->str, e->text[TEXT_ONE_WAY]->len);
         } else {
             dropped_domains++;
-            dropped_series += n;
+            dropped_series += e->n_series;
         }
         for (guint i = 0; i < e->n_cells; i++) {
-            const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
             const Cell *c = &e->cells[i];
 
             if (!c->known)
                 continue;
+            judged++;
             allowed += c->allowed;
-            for (int r = 0; r < ITSMIG_RULE_LAST; r++)
-                if (c->blockers & (G_GUINT64_CONSTANT(1) << r))
-                    blocked_count[i * ITSMIG_RULE_LAST + r]++;
+            for (guint64 bits = c->blockers; bits; bits &= bits - 1)
+                blocked_count[i * ITSMIG_RULE_LAST + __builtin_ctzll(bits)]++;
             if (c->allowed && !c->back_allowed)
                 one_way_count[i]++;
-            if (!emit)
-                continue;
-            g_string_append(migratable, "itsmigd_domain_migratable");
-            append_domain_label(migratable, x->name);
-            g_string_append_c(migratable, ',');
-            append_peer_label(migratable, p->name);
-            g_string_append_printf(migratable, "} %d\n", c->allowed ? 1 : 0);
-            for (int r = 0; r < ITSMIG_RULE_LAST; r++) {
-                if (!(c->blockers & (G_GUINT64_CONSTANT(1) << r)))
-                    continue;
-                g_string_append(blocked, "itsmigd_domain_blocked");
-                append_domain_label(blocked, x->name);
-                g_string_append_c(blocked, ',');
-                append_peer_label(blocked, p->name);
-                g_string_append_printf(blocked, ",rule=\"%s\"} 1\n", itsmig_rule_to_string(r));
-            }
-            if (c->allowed && !c->back_allowed) {
-                g_string_append(one_way, "itsmigd_domain_one_way");
-                append_domain_label(one_way, x->name);
-                g_string_append_c(one_way, ',');
-                append_peer_label(one_way, p->name);
-                g_string_append(one_way, "} 1\n");
-            }
         }
-        unmigratable += allowed == 0;
-        if (emit) {
-            g_string_append(peers_ok, "itsmigd_domain_migratable_peers");
-            append_domain_label(peers_ok, x->name);
-            g_string_append_printf(peers_ok, "} %u\n", allowed);
-        }
+        unmigratable += judged && allowed == 0;
     }
     g_mutex_unlock(&cache_lock);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/metrics.h"
 
@@ -138,6 +139,10 @@ guint itsmigd_metrics_domain_series_max(ItsmigdMetrics *m)
 
 void itsmigd_metrics_append_label(GString *out, const char *value)
 {
+    if (!strpbrk(value, "\\\"\n")) {
+        g_string_append(out, value);
+        return;
+    }
     for (const char *p = value; *p; p++) {
         switch (*p) {
         case '\\': g_string_append(out, "\\\\"); break;
