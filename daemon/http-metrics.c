@@ -91,6 +91,41 @@ static void checksum_caps(GChecksum *sum, const ItsmigHostCaps *caps)
     g_checksum_update(sum, (const guchar *)text, len + 1);
 }
 
+/* A peer's document digested, kept while the same fetch is cached: a
+ * document with a register set takes longer to serialise than a scrape
+ * takes to print. */
+typedef struct {
+    gint64 fetched_us;
+    char *digest;
+} PeerDigest;
+
+static void peer_digest_free(PeerDigest *p)
+{
+    g_free(p->digest);
+    g_free(p);
+}
+
+static GHashTable *peer_digests; /* peer name -> PeerDigest, under cache_lock */
+
+static const char *peer_digest(const ItsmigdPeerStatus *p)
+{
+    PeerDigest *pd = g_hash_table_lookup(peer_digests, p->name);
+    g_autoptr(GChecksum) sum = NULL;
+
+    if (!p->caps)
+        return "-";
+    if (pd && pd->fetched_us == p->fetched_us)
+        return pd->digest;
+    sum = g_checksum_new(G_CHECKSUM_SHA256);
+    checksum_caps(sum, p->caps);
+    pd = g_new0(PeerDigest, 1);
+    pd->fetched_us = p->fetched_us;
+    pd->digest = g_strdup(g_checksum_get_string(sum));
+    g_hash_table_replace(peer_digests, g_strdup(p->name), pd);
+    return pd->digest;
+}
+
+/* Called with cache_lock held. */
 static char *inputs_stamp(const ItsmigHostCaps *local, GPtrArray *peers,
                           const ItsmigCompatPolicy *policy)
 {
@@ -100,9 +135,10 @@ static char *inputs_stamp(const ItsmigHostCaps *local, GPtrArray *peers,
     checksum_caps(sum, local);
     for (guint i = 0; i < peers->len; i++) {
         const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
+        const char *digest = peer_digest(p);
 
         g_checksum_update(sum, (const guchar *)p->name, strlen(p->name) + 1);
-        checksum_caps(sum, p->caps);
+        g_checksum_update(sum, (const guchar *)digest, strlen(digest) + 1);
     }
     for (int r = 0; r < ITSMIG_RULE_LAST; r++)
         words[r] = policy->severity[r];
@@ -251,7 +287,6 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
     gpointer value;
 
     itsmigd_host_get_policy(&d->host, &policy);
-    stamp = inputs_stamp(local, peers, &policy);
     /* The one-way rule's hosts: every peer at hand and this one. */
     for (guint i = 0; i < peers->len; i++) {
         const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
@@ -262,8 +297,12 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
     g_ptr_array_add(known, local);
 
     g_mutex_lock(&cache_lock);
-    if (!cache)
+    if (!cache) {
         cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)entry_free);
+        peer_digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify)peer_digest_free);
+    }
+    stamp = inputs_stamp(local, peers, &policy);
     cache_generation++;
     for (guint k = 0; k < domains->len; k++) {
         const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
