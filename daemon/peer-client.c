@@ -530,18 +530,15 @@ void itsmigd_peers_refresh_in_background(ItsmigdPeers *peers, unsigned int min_i
         due = stale && (!st || !st->attempt_us || now - st->attempt_us >= interval);
     }
     if (due) {
+        /* Started under the lock, so that no other scrape can miss it; it
+         * waits for the lock like any caller. */
         old = g_steal_pointer(&peers->refresher);
         peers->refreshing = TRUE;
+        peers->refresher = g_thread_new("itsmigd-peers", refresh_thread, peers);
     }
     g_mutex_unlock(&peers->lock);
-    if (!due)
-        return;
     if (old)
-        g_thread_join(old); /* it has ended: refreshing was FALSE */
-    old = g_thread_new("itsmigd-peers", refresh_thread, peers);
-    g_mutex_lock(&peers->lock);
-    peers->refresher = old;
-    g_mutex_unlock(&peers->lock);
+        g_thread_join(old); /* it has ended, or is ending: refreshing was FALSE */
 }
 
 void itsmigd_peer_status_free(ItsmigdPeerStatus *status)
