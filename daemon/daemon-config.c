@@ -681,8 +681,7 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
-        "libvirt", "api",    "daemon", "hook",    "host",
-        "policy",  "peers",  "migration", "metrics", NULL,
+        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", "metrics", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 

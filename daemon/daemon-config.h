@@ -88,8 +88,8 @@ typedef struct {
     unsigned int peer_cache_ttl;       /* seconds a peer's capabilities are reused */
     GPtrArray *peers;                  /* ItsmigdPeerConfig *, in file order */
     /* [metrics] */
-    char *metrics_listen;                /* plain HTTP, GET /metrics only; NULL: none */
-    unsigned int metrics_max_connections; /* the metrics listener's budget */
+    char *metrics_listen;                   /* plain HTTP, GET /metrics only; NULL: none */
+    unsigned int metrics_max_connections;   /* the metrics listener's budget */
     unsigned int metrics_max_domain_series; /* per-domain series in one scrape */
 
     /* [migration] */

@@ -26,7 +26,7 @@
 #define PEER_RETRY_S 10
 /* A cached verdict is recomputed after this long plus a spread of up to as
  * much again, by domain, so that not every domain is judged in one scrape. */
-#define VERDICT_MAX_AGE_US (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+#define VERDICT_MAX_AGE_US    (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define TIME_DEPENDENT_AGE_US (10 * G_USEC_PER_SEC)
 
 G_STATIC_ASSERT(ITSMIG_RULE_LAST <= 64);
@@ -42,7 +42,7 @@ typedef struct {
     GBytes *xml;
     char *stamp; /* the inputs besides the XML */
     gint64 expires_us;
-    gboolean judged; /* FALSE: the profile could not be read */
+    gboolean judged;         /* FALSE: the profile could not be read */
     gboolean time_dependent; /* a verdict names the early-boot rule */
     guint n_cells;
     Cell *cells; /* one per peer, in the order of the stamp's peers */
@@ -320,11 +320,10 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
             e->stamp = g_strdup(stamp);
             judge_entry(d, e, local, peers, known, &policy);
             entry_render(e, x->name, peers);
-            e->expires_us =
-                now + (e->time_dependent
-                           ? TIME_DEPENDENT_AGE_US
-                           : VERDICT_MAX_AGE_US + (gint64)(g_str_hash(x->uuid) % 1000) *
-                                                      (VERDICT_MAX_AGE_US / 1000));
+            e->expires_us = now + (e->time_dependent
+                                       ? TIME_DEPENDENT_AGE_US
+                                       : VERDICT_MAX_AGE_US + (gint64)(g_str_hash(x->uuid) % 1000) *
+                                                                  (VERDICT_MAX_AGE_US / 1000));
         }
         e->seen = cache_generation;
         g_ptr_array_add(entries, e);

@@ -1068,8 +1068,8 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
 }
 
 /* @listen as a socket address; ORs MHD_USE_IPv6 into @flags for one. */
-static gboolean listen_address(const char *listen, struct sockaddr_storage *ss,
-                               unsigned int *flags, GError **error)
+static gboolean listen_address(const char *listen, struct sockaddr_storage *ss, unsigned int *flags,
+                               GError **error)
 {
     g_autofree char *addr = NULL;
     guint16 port;

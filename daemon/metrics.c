@@ -42,26 +42,26 @@ typedef struct {
 } CounterFamily;
 
 static const CounterFamily counter_families[ITSMIGD_COUNTER_LAST] = {
-    [ITSMIGD_COUNTER_JOBS] = { "itsmigd_migrations_finished_total",
-                               "Migrations this host ran to their end, by mode, result "
-                               "(done, rolled-back, failed-needs-attention), the phase that "
-                               "failed (none) and the first error code (none).",
-                               { "mode", "result", "failed_phase", "reason" } },
-    [ITSMIGD_COUNTER_ITS_SAVE_FAILED] = { "itsmigd_its_save_failures_total",
-                                          "ITS table saves found failed (QEMU reported an "
-                                          "error: its-save-failed) or that could not be "
-                                          "verified (its-save-unverified), each stopping its "
-                                          "migration.",
-                                          { "reason" } },
-    [ITSMIGD_COUNTER_HOOK_DECISIONS] = { "itsmigd_hook_decisions_total",
-                                         "Incoming migrations the libvirt hook asked about, "
-                                         "by decision (allowed, refused).",
-                                         { "decision" } },
-    [ITSMIGD_COUNTER_HOOK_REFUSALS] = { "itsmigd_hook_refusals_total",
-                                        "Blockers of the incoming migrations the hook "
-                                        "refused, by rule code (one refusal may count "
-                                        "under several rules).",
-                                        { "rule" } },
+    [ITSMIGD_COUNTER_JOBS] = {"itsmigd_migrations_finished_total",
+                              "Migrations this host ran to their end, by mode, result "
+                              "(done, rolled-back, failed-needs-attention), the phase that "
+                              "failed (none) and the first error code (none).",
+                              {"mode", "result", "failed_phase", "reason"}},
+    [ITSMIGD_COUNTER_ITS_SAVE_FAILED] = {"itsmigd_its_save_failures_total",
+                                         "ITS table saves found failed (QEMU reported an "
+                                         "error: its-save-failed) or that could not be "
+                                         "verified (its-save-unverified), each stopping its "
+                                         "migration.",
+                                         {"reason"}},
+    [ITSMIGD_COUNTER_HOOK_DECISIONS] = {"itsmigd_hook_decisions_total",
+                                        "Incoming migrations the libvirt hook asked about, "
+                                        "by decision (allowed, refused).",
+                                        {"decision"}},
+    [ITSMIGD_COUNTER_HOOK_REFUSALS] = {"itsmigd_hook_refusals_total",
+                                       "Blockers of the incoming migrations the hook "
+                                       "refused, by rule code (one refusal may count "
+                                       "under several rules).",
+                                       {"rule"}},
 };
 
 ItsmigdMetrics *itsmigd_metrics_new(void)
@@ -113,8 +113,8 @@ void itsmigd_metrics_count(ItsmigdMetrics *m, ItsmigdCounter counter, const char
     if ((unsigned int)counter >= ITSMIGD_COUNTER_LAST)
         return;
     g_string_append_printf(key, "%02d", (int)counter);
-    for (gsize i = 0; i < G_N_ELEMENTS(counter_families[counter].labels) &&
-                      counter_families[counter].labels[i];
+    for (gsize i = 0;
+         i < G_N_ELEMENTS(counter_families[counter].labels) && counter_families[counter].labels[i];
          i++)
         g_string_append_printf(key, "\x1f%s", values[i] ? values[i] : "none");
     g_mutex_lock(&m->lock);
@@ -202,8 +202,7 @@ static void render_counters(ItsmigdMetrics *m, GString *out)
     for (int c = 0; c < ITSMIGD_COUNTER_LAST; c++) {
         const CounterFamily *f = &counter_families[c];
 
-        g_string_append_printf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help,
-                               f->name);
+        g_string_append_printf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
         for (; k < keys->len; k++) {
             const char *key = g_ptr_array_index(keys, k);
             g_auto(GStrv) parts = g_strsplit(key, "\x1f", -1);

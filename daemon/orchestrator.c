@@ -805,7 +805,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
         r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
         g_mutex_unlock(&r->o->lock);
         itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
-                              (const char *[]){ "its-save-unverified" });
+                              (const char *[]){"its-save-unverified"});
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
     } else {
         data = g_bytes_get_data(text, &len);
@@ -824,7 +824,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
     g_mutex_unlock(&r->o->lock);
     if (first) {
         itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
-                              (const char *[]){ "its-save-failed" });
+                              (const char *[]){"its-save-failed"});
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
                          "QEMU reported that saving the ITS state failed: %s", first);
     }

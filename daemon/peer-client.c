@@ -19,8 +19,8 @@ typedef struct {
 /* What the capability fetches from one peer gave, kept by name across
  * reloads for /metrics. */
 typedef struct {
-    int up;             /* the last fetch: 1 ok, 0 failed, -1 none yet */
-    gint64 attempt_us;  /* monotonic, the last fetch's end; 0 none */
+    int up;            /* the last fetch: 1 ok, 0 failed, -1 none yet */
+    gint64 attempt_us; /* monotonic, the last fetch's end; 0 none */
     guint64 failures[ITSMIG_ERROR_LAST];
 } PeerStats;
 
@@ -28,7 +28,7 @@ struct ItsmigdPeers {
     GMutex lock;
     GPtrArray *peers; /* Peer *, in file order */
     ItsmigdPeerLimits limits;
-    GHashTable *stats; /* name -> PeerStats *, the configured peers' */
+    GHashTable *stats;  /* name -> PeerStats *, the configured peers' */
     GThread *refresher; /* a background fetch, NULL when none runs */
     gboolean refreshing;
 };
@@ -461,9 +461,9 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
             st->attempt_us = g_get_monotonic_time();
             if (f->error)
                 st->failures[f->error->domain == ITSMIG_ERROR &&
-                                      (unsigned int)f->error->code < ITSMIG_ERROR_LAST
-                                  ? f->error->code
-                                  : ITSMIG_ERROR_INTERNAL]++;
+                                     (unsigned int)f->error->code < ITSMIG_ERROR_LAST
+                                 ? f->error->code
+                                 : ITSMIG_ERROR_INTERNAL]++;
         }
         if (f->error)
             continue;

@@ -25,8 +25,8 @@ static void test_counters_rendered(void)
 {
     g_autoptr(ItsmigdMetrics) m = itsmigd_metrics_new();
     g_autoptr(GString) out = g_string_new(NULL);
-    const char *job[] = { "safe", "rolled-back", "transfer", "libvirt-error" };
-    const char *done[] = { "live", "done", NULL, NULL };
+    const char *job[] = {"safe", "rolled-back", "transfer", "libvirt-error"};
+    const char *done[] = {"live", "done", NULL, NULL};
 
     itsmigd_metrics_render(m, out);
     g_assert_nonnull(strstr(out->str, "# TYPE itsmigd_migrations_finished_total counter\n"));
@@ -36,16 +36,19 @@ static void test_counters_rendered(void)
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_JOBS, job);
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_JOBS, job);
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_JOBS, done);
-    itsmigd_metrics_count(m, ITSMIGD_COUNTER_HOOK_REFUSALS, (const char *[]){ "its-abi-unsupported" });
+    itsmigd_metrics_count(m, ITSMIGD_COUNTER_HOOK_REFUSALS,
+                          (const char *[]){"its-abi-unsupported"});
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_LAST, job); /* ignored */
     g_string_truncate(out, 0);
     itsmigd_metrics_render(m, out);
     g_assert_nonnull(strstr(out->str, "\nitsmigd_migrations_finished_total{mode=\"safe\","
                                       "result=\"rolled-back\",failed_phase=\"transfer\","
                                       "reason=\"libvirt-error\"} 2\n"));
-    g_assert_nonnull(strstr(out->str, "\nitsmigd_migrations_finished_total{mode=\"live\","
-                                      "result=\"done\",failed_phase=\"none\",reason=\"none\"} 1\n"));
-    g_assert_nonnull(strstr(out->str, "\nitsmigd_hook_refusals_total{rule=\"its-abi-unsupported\"} 1\n"));
+    g_assert_nonnull(strstr(out->str,
+                            "\nitsmigd_migrations_finished_total{mode=\"live\","
+                            "result=\"done\",failed_phase=\"none\",reason=\"none\"} 1\n"));
+    g_assert_nonnull(
+        strstr(out->str, "\nitsmigd_hook_refusals_total{rule=\"its-abi-unsupported\"} 1\n"));
     /* A family's samples follow its own TYPE line, not another's. */
     g_assert_true(strstr(out->str, "# TYPE itsmigd_hook_refusals_total") <
                   strstr(out->str, "itsmigd_hook_refusals_total{"));

@@ -86,10 +86,10 @@ static void request_via(Transport on, const char *token, const char *method, con
     CURL *c = curl_easy_init();
     struct curl_slist *headers = NULL;
     gboolean tcp = on == ON_TCP;
-    g_autofree char *url =
-        tcp               ? g_strdup_printf("https://127.0.0.1:%u%s", tcp_port, path)
-        : on == ON_METRICS ? g_strdup_printf("http://127.0.0.1:%u%s", metrics_port, path)
-                          : g_strconcat("http://localhost", path, NULL);
+    g_autofree char *url = tcp ? g_strdup_printf("https://127.0.0.1:%u%s", tcp_port, path)
+                           : on == ON_METRICS
+                               ? g_strdup_printf("http://127.0.0.1:%u%s", metrics_port, path)
+                               : g_strconcat("http://localhost", path, NULL);
 
     memset(r, 0, sizeof(*r));
     r->body = g_string_new(NULL);
@@ -503,8 +503,8 @@ static void test_transports_as_documented(void)
             if (metrics ? r.status != 200 : r.status != 403)
                 g_test_fail_printf("%s %s on the metrics listener: %ld", upper, url, r.status);
             if (!metrics) {
-                g_autofree char *what = g_strdup_printf("%s %s on the metrics listener", upper,
-                                                        url);
+                g_autofree char *what =
+                    g_strdup_printf("%s %s on the metrics listener", upper, url);
 
                 check_documented(op, what, &r);
             }
