@@ -51,6 +51,8 @@ static const NumericKey numeric_keys[] = {
     NUM("migration", "phase-timeout", phase_timeout, 1, 86400),
     NUM("migration", "total-timeout", total_timeout, 0, 604800),
     NUM("migration", "keep-finished", keep_finished, 1, 10000),
+    NUM("metrics", "max-connections", metrics_max_connections, 1, 1024),
+    NUM("metrics", "max-domain-series", metrics_max_domain_series, 0, 1000000),
 };
 
 typedef struct {
@@ -74,6 +76,7 @@ static const StringKey string_keys[] = {
     STR("migration", "qemu-log-dir", qemu_log_dir),
     STR("fleet", "nova-provider-config", nova_provider_config),
     STR("fleet", "nfd-features-file", nfd_features_file),
+    STR("metrics", "listen", metrics_listen),
 };
 
 /* Keys read by hand below, so unknown-key detection knows them. */
@@ -131,6 +134,8 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->peer_cache_ttl = 30;
     c->peers = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_config_free);
     c->max_jobs = 2;
+    c->metrics_max_connections = 8;
+    c->metrics_max_domain_series = 20000;
     c->phase_timeout = 300;
     c->total_timeout = 3600;
     c->keep_finished = 100;
@@ -719,7 +724,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
         "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", "fleet",
-        NULL,
+        "metrics", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
@@ -733,7 +738,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!g_strv_contains(known_groups, groups[g])) {
             g_autofree char *text =
                 g_strdup_printf("%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
-                                "policy, peers, migration, fleet, peer NAME)",
+                                "policy, peers, migration, fleet, metrics, peer NAME)",
                                 c->path, groups[g]);
 
             add_problem(error, text);
@@ -923,6 +928,18 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
         } else if (!c->tls_cert || !c->tls_key) {
             config_error(&problems, where, "api", "listen",
                          "TCP listening needs tls-cert and tls-key");
+        }
+    }
+    if (c->metrics_listen) {
+        g_autofree char *addr = NULL;
+        guint16 port;
+
+        if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local)) {
+            config_error(&problems, where, "metrics", "listen", "%s", local->message);
+            g_clear_error(&local);
+        } else if (c->listen && !strcmp(c->listen, c->metrics_listen)) {
+            config_error(&problems, where, "metrics", "listen",
+                         "is the same address as [api] listen");
         }
     }
     if (problems) {

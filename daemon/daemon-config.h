@@ -87,6 +87,11 @@ typedef struct {
     unsigned int peer_timeout;         /* seconds, the whole exchange */
     unsigned int peer_cache_ttl;       /* seconds a peer's capabilities are reused */
     GPtrArray *peers;                  /* ItsmigdPeerConfig *, in file order */
+    /* [metrics] */
+    char *metrics_listen;                   /* plain HTTP, GET /metrics only; NULL: none */
+    unsigned int metrics_max_connections;   /* the metrics listener's budget */
+    unsigned int metrics_max_domain_series; /* per-domain series in one scrape */
+
     /* [migration] */
     unsigned int max_jobs;       /* migrations running at once from this host */
     unsigned int phase_timeout;  /* seconds; default for a job's phase_timeout */

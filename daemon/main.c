@@ -144,6 +144,10 @@ static gboolean on_reload(gpointer data)
         warn_if_changed("api tls-cert", old->tls_cert, fresh->tls_cert);
         warn_if_changed("api tls-key", old->tls_key, fresh->tls_key);
         warn_if_changed("daemon state-dir", old->state_dir, fresh->state_dir);
+        warn_if_changed("metrics listen", old->metrics_listen, fresh->metrics_listen);
+        if (old->metrics_max_connections != fresh->metrics_max_connections)
+            g_warning("reload: [metrics] max-connections changed; it takes effect only after a "
+                      "restart");
         if (old->max_body != fresh->max_body || old->max_url != fresh->max_url ||
             old->max_domain_xml != fresh->max_domain_xml ||
             old->max_connections != fresh->max_connections ||
@@ -197,6 +201,8 @@ static gboolean on_reload(gpointer data)
         old->phase_timeout = fresh->phase_timeout;
         old->total_timeout = fresh->total_timeout;
         old->keep_finished = fresh->keep_finished;
+        old->metrics_max_domain_series = fresh->metrics_max_domain_series;
+        itsmigd_metrics_set_domain_series_max(self->d.metrics, fresh->metrics_max_domain_series);
         g_free(old->qemu_log_dir);
         old->qemu_log_dir = g_strdup(fresh->qemu_log_dir);
         g_free(old->nova_provider_config);
@@ -268,6 +274,12 @@ static gboolean start_http(Itsmigd *self, GError **error)
                                             c->peers, error))
             return FALSE;
         g_message("API on https://%s for peers (each with its own bearer token)", c->listen);
+    }
+    if (c->metrics_listen) {
+        if (!itsmigd_http_server_listen_metrics(self->http, c->metrics_listen,
+                                                c->metrics_max_connections, error))
+            return FALSE;
+        g_message("metrics on http://%s/metrics (plain HTTP, no credential)", c->metrics_listen);
     }
     return TRUE;
 }
@@ -405,6 +417,7 @@ int main(int argc, char **argv)
     self.d.bus = itsmigd_event_bus_new_from(self.d.config->event_buffer,
                                             (guint64)g_get_real_time());
     self.d.metrics = itsmigd_metrics_new();
+    itsmigd_metrics_set_domain_series_max(self.d.metrics, self.d.config->metrics_max_domain_series);
     virt_options_from(self.d.config, &vo);
     self.d.virt = itsmigd_virt_new(self.d.config->uri, &vo, self.d.registry, self.d.bus,
                                    self.d.metrics, &self.d.host);

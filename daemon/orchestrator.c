@@ -970,6 +970,8 @@ static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, 
     g_clear_pointer(&r->job->its_save, json_node_unref);
     r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
     g_mutex_unlock(&r->o->lock);
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                          (const char *[]){"its-save-unverified"});
     return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
 }
 
@@ -1076,9 +1078,12 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     g_clear_pointer(&r->job->its_save, json_node_unref);
     r->job->its_save = ev;
     g_mutex_unlock(&r->o->lock);
-    if (first)
+    if (first) {
+        itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                              (const char *[]){"its-save-failed"});
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
                          "QEMU reported that saving the ITS state failed: %s", first);
+    }
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -1523,6 +1528,14 @@ static gboolean dest_matters(const ItsmigJob *job)
 static void log_end(Run *r)
 {
     ItsmigJob *job = r->job;
+    const char *labels[] = {
+        itsmig_job_mode_to_string(job->mode),
+        itsmig_phase_to_string(job->phase),
+        job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase) : NULL,
+        job->error_code,
+    };
+
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_JOBS, labels);
 
     switch (job->phase) {
     case ITSMIG_PHASE_DONE:
@@ -2148,4 +2161,17 @@ guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o)
             n++;
     g_mutex_unlock(&o->lock);
     return n;
+}
+
+void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts)
+{
+    memset(ret_counts, 0, sizeof(guint) * ITSMIG_PHASE_LAST);
+    g_mutex_lock(&o->lock);
+    for (guint i = 0; i < o->runs->len; i++) {
+        ItsmigPhase phase = ((Run *)g_ptr_array_index(o->runs, i))->job->phase;
+
+        if ((unsigned int)phase < ITSMIG_PHASE_LAST)
+            ret_counts[phase]++;
+    }
+    g_mutex_unlock(&o->lock);
 }

@@ -944,6 +944,32 @@ static void test_fleet(Fixture *f, gconstpointer data)
     assert_load_error(f, "[fleet]\nnfd-features-file = rel\n",
                       NAMES("[fleet]", "nfd-features-file"));
     assert_load_error(f, "[fleet]\nnova = /x.yaml\n", NAMES("[fleet]", "nova"));
+/* [metrics]: off by default, a listen address checked like [api] listen and
+ * never the same, the series cap within its range. */
+static void test_metrics(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) d = itsmigd_config_new_default();
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[metrics]\nlisten = 127.0.0.1:9474\nmax-connections = 4\n"
+                   "max-domain-series = 0\n");
+
+    (void)data;
+    g_assert_null(d->metrics_listen);
+    g_assert_cmpuint(d->metrics_max_connections, ==, 8);
+    g_assert_cmpuint(d->metrics_max_domain_series, ==, 20000);
+    g_assert_cmpstr(c->metrics_listen, ==, "127.0.0.1:9474");
+    g_assert_cmpuint(c->metrics_max_connections, ==, 4);
+    g_assert_cmpuint(c->metrics_max_domain_series, ==, 0);
+    assert_load_error(f, "[metrics]\nlisten = localhost:9474\n", NAMES("[metrics]", "listen"));
+    assert_load_error(f, "[metrics]\nlisten = 127.0.0.1\n", NAMES("[metrics]", "listen"));
+    assert_load_error(f,
+                      "[api]\nlisten = 127.0.0.1:7443\ntls-cert = /c\ntls-key = /k\n"
+                      "[metrics]\nlisten = 127.0.0.1:7443\n",
+                      NAMES("[metrics]", "listen", "[api] listen"));
+    assert_load_error(f, "[metrics]\nmax-domain-series = 1000001\n",
+                      NAMES("[metrics]", "max-domain-series"));
+    assert_load_error(f, "[metrics]\nmax-connections = 0\n", NAMES("[metrics]", "max-connections"));
+    assert_load_error(f, "[metrics]\nport = 1\n", NAMES("[metrics]", "port"));
 }
 
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
@@ -969,6 +995,7 @@ int main(int argc, char **argv)
     ADD("/daemon-config/unknown-key", test_unknown_key);
     ADD("/daemon-config/reconnect-max-below-min", test_reconnect_order);
     ADD("/daemon-config/socket-mode", test_socket_mode);
+    ADD("/daemon-config/metrics", test_metrics);
     g_test_add_func("/daemon-config/log-level/names", test_log_level_names);
     g_test_add_func("/daemon-config/log-level/bad", test_log_level_bad);
     ADD("/daemon-config/log-level/in-file", test_log_level_in_file);
