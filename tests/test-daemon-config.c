@@ -944,6 +944,8 @@ static void test_fleet(Fixture *f, gconstpointer data)
     assert_load_error(f, "[fleet]\nnfd-features-file = rel\n",
                       NAMES("[fleet]", "nfd-features-file"));
     assert_load_error(f, "[fleet]\nnova = /x.yaml\n", NAMES("[fleet]", "nova"));
+}
+
 /* [metrics]: off by default, a listen address checked like [api] listen and
  * never the same, the series cap within its range. */
 static void test_metrics(Fixture *f, gconstpointer data)

@@ -92,6 +92,7 @@ mkdir -p "$T/qemu-logs"
 # shellcheck disable=SC2046
 start_itsmigd --name a $(host_sets hostA 0,1 1 bookworm) \
     --set "migration.qemu-log-dir=$T/qemu-logs" --set migration.phase-timeout=20 \
+    --set migration.qemu-log-mark=false \
     --set peers.timeout=3 --set peers.connect-timeout=2 \
     --set "metrics.listen=127.0.0.1:$port_metrics" \
     --set "peer b.url=https://127.0.0.1:$port_b" --set "peer b.ca=$T/cert.pem" \
