@@ -17,6 +17,7 @@
 #include "daemon/migration-record.h"
 #include "daemon/orchestrator.h"
 #include "daemon/preflight.h"
+#include "daemon/qemu-marker.h"
 
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
@@ -27,8 +28,16 @@
 /* How long a step waits for a live libvirt connection when the phase has no
  * time limit of its own. */
 #define CONNECT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Back-off between questions to a destination that does not answer. */
+#define PEER_RETRY_FIRST_US (1 * G_USEC_PER_SEC)
+#define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
+/* ... and, once a job needs attention because of it, between re-examinations. */
+#define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Retrying a job record the journal could not take (a full disk): first and longest wait. */
+#define JOURNAL_RETRY_MIN_US (1 * G_USEC_PER_SEC)
+#define JOURNAL_RETRY_MAX_US (30 * G_USEC_PER_SEC)
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
 
@@ -39,6 +48,8 @@ typedef struct {
     gboolean recover; /* reconcile before going on */
     /* Worker only. */
     goffset log_offset; /* the QEMU log's size before the vCPUs stopped, -1: none */
+    char *mark_error;   /* why QEMU could not be made to mark its log, NULL: it could */
+    guint marks;        /* marks written so far, for a fresh tag each */
     gboolean its_in_kernel;
     gboolean check_emulated;
     ItsmigPresence dest_last;
@@ -56,7 +67,8 @@ typedef struct {
     char *domain;
     char *text;
     guint64 version;
-    int begins; /* the action whose start it records, -1 */
+    int begins;          /* the action whose start it records, -1 */
+    gboolean was_behind; /* the versions before it did not reach the journal */
 } Record;
 
 struct ItsmigdOrchestrator {
@@ -177,6 +189,7 @@ static void fault_parse(ItsmigdOrchestrator *o)
 static void run_free(Run *r)
 {
     itsmig_job_free(r->job);
+    g_free(r->mark_error);
     g_free(r);
 }
 
@@ -189,6 +202,14 @@ static Run *find_locked(ItsmigdOrchestrator *o, const char *id)
             return r;
     }
     return NULL;
+}
+
+/* The wall clock for a transition of @job, which also gets the monotonic clock that its
+ * durations come from. */
+static gint64 job_now(ItsmigJob *job)
+{
+    itsmig_job_set_clock(job, g_get_monotonic_time());
+    return g_get_real_time();
 }
 
 static void record_free(Record *rec)
@@ -206,9 +227,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, record_free)
  * released; @begins: the action whose start it records, or -1. */
 static Record *snapshot_locked(Run *r, int begins)
 {
-    g_autoptr(JsonNode) node = itsmig_job_to_json(r->job);
+    g_autoptr(JsonNode) node = NULL;
     Record *rec = g_new0(Record, 1);
 
+    /* The record says it is written: once it is, that is true (journal_commit() says
+     * otherwise if it is not). */
+    rec->was_behind = r->job->journal.behind;
+    r->job->journal.written_us = g_get_real_time();
+    itsmig_job_journal_written(r->job);
+    node = itsmig_job_to_json(r->job);
     rec->id = g_strdup(r->job->id);
     rec->domain = g_strdup(r->job->domain);
     rec->text = json_to_string(node, FALSE);
@@ -241,15 +268,33 @@ static gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **
     return ok;
 }
 
-/* journal_put(), the failure logged; FALSE when the journal refused it. */
+/* journal_put(); a failure is kept in the job (shown by the API until a later
+ * write succeeds) and logged.  FALSE when the journal refused it. */
 static gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec)
 {
     g_autoptr(GError) error = NULL;
     gboolean ok = journal_put(o, rec, &error);
+    guint failures = 0;
+    Run *r;
 
+    /* Found again by id: a job may be pruned once the lock is released. */
+    g_mutex_lock(&o->lock);
+    r = find_locked(o, rec->id);
+    if (r && !ok)
+        itsmig_job_journal_failed(r->job, error->message);
+    if (r)
+        failures = r->job->journal.failures;
+    g_mutex_unlock(&o->lock);
     if (!ok)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, rec->domain, "migration %s: %s", rec->id,
-                           error->message);
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, rec->domain,
+                           "migration %s: the journal could not record the job (%u failed "
+                           "writes): %s",
+                           rec->id, failures, error->message);
+    else if (rec->was_behind)
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain,
+                           "migration %s: the journal records the job again, after %u failed "
+                           "writes",
+                           rec->id, failures);
     record_free(rec);
     return ok;
 }
@@ -418,6 +463,8 @@ static gboolean incoming_reply_valid(JsonNode *reply, const char **ret_why)
         *ret_why = "\"present\" is not a boolean";
     else if (!member_is(o, "state", G_TYPE_STRING, TRUE))
         *ret_why = "\"state\" is not a string or null";
+    else if (!member_is(o, "name_taken", G_TYPE_BOOLEAN, TRUE))
+        *ret_why = "\"name_taken\" is not a boolean or null";
     else if ((ev = json_object_get_member(o, "its_restore")) && !JSON_NODE_HOLDS_NULL(ev)) {
         JsonNode *errors = JSON_NODE_HOLDS_OBJECT(ev)
                                ? json_object_get_member(json_node_get_object(ev), "errors")
@@ -454,7 +501,9 @@ static JsonNode *ask_destination(Run *r, const char *method, const char *what, J
     uuid = g_strdup(r->job->uuid);
     dest = g_strdup(r->job->destination);
     g_mutex_unlock(&r->o->lock);
-    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what ? "/" : "", what ? what : "");
+    /* @what: an action ("resume"), or a query ("?name=...") */
+    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
+                           what ? what : "");
     reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
     if (reply && !incoming_reply_valid(reply, &why)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
@@ -474,6 +523,44 @@ static ItsmigPresence dest_presence(JsonNode *reply)
     return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
 }
 
+/* A destination's itsmigd that may answer again: down, restarting, slow. */
+static gboolean peer_may_return(const GError *error)
+{
+    return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+}
+
+/* The destination's state of the domain as its libvirt reports it, through
+ * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
+ * there without its itsmigd. */
+static ItsmigPresence dest_presence_libvirt(Run *r)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = NULL;
+    g_autofree char *uuid = NULL, *dest = NULL;
+    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    gboolean absent;
+    int state, reason;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    dest = g_strdup(r->job->destination);
+    g_mutex_unlock(&r->o->lock);
+    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
+        return ITSMIG_PRESENCE_UNKNOWN;
+    dom = lookup(conn, uuid, &absent);
+    if (absent)
+        p = ITSMIG_PRESENCE_ABSENT;
+    else if (dom && virDomainGetState(dom, &state, &reason, 0) == 0)
+        p = presence_of_state(state);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
+    return p;
+}
+
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
@@ -487,7 +574,12 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
 
-        f.destination = reply ? dest_presence(reply) : ITSMIG_PRESENCE_UNKNOWN;
+        if (reply)
+            f.destination = dest_presence(reply);
+        else if (peer_may_return(error))
+            f.destination = dest_presence_libvirt(r);
+        else
+            f.destination = ITSMIG_PRESENCE_UNKNOWN;
         r->dest_last = f.destination;
     }
     return f;
@@ -615,15 +707,37 @@ static gboolean has_alias(virDomainPtr dom, const char *alias, gboolean *ret)
     return dev || g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND);
 }
 
-/* Only a destination that answers, and holds no copy of the domain, may
- * receive one. */
+/* Only a destination that answers, and holds no copy of the domain, nor another domain of
+ * its name (libvirt would refuse the transfer only after the pause), may receive one. */
 static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) incoming = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autofree char *name = NULL;
+    g_autofree char *query = NULL;
+    g_autoptr(JsonNode) incoming = NULL;
+    JsonNode *taken;
 
+    g_mutex_lock(&r->o->lock);
+    name = g_uri_escape_string(r->job->domain, NULL, FALSE);
+    g_mutex_unlock(&r->o->lock);
+    query = g_strconcat("?name=", name, NULL);
+    incoming = ask_destination(r, "GET", query, NULL, &error);
     if (!incoming) {
         fail_gerror(res, error);
+        return FALSE;
+    }
+    /* Absent from a peer too old to look: then libvirt's refusal is the check. */
+    taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
+    if (taken && JSON_NODE_HOLDS_VALUE(taken) && json_node_get_boolean(taken)) {
+        g_autofree char *domain = NULL;
+
+        g_mutex_lock(&r->o->lock);
+        domain = g_strdup(r->job->domain);
+        g_mutex_unlock(&r->o->lock);
+        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                  "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
+                  "the transfer; rename or remove one of them",
+                  dest, domain);
         return FALSE;
     }
     r->dest_last = dest_presence(incoming);
@@ -742,6 +856,14 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         virDomainFree(dom);
         return fail_libvirt(res, "cannot read the domain XML");
     }
+    {
+        /* A transient guest has no definition to fall back on: a person must know that. */
+        gboolean transient = virDomainIsPersistent(dom) == 0;
+
+        g_mutex_lock(&r->o->lock);
+        r->job->transient = transient;
+        g_mutex_unlock(&r->o->lock);
+    }
     virDomainFree(dom);
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
@@ -828,6 +950,34 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     return outcome;
 }
 
+/* Whether verifications wait for a mark of QEMU's in its log. */
+static gboolean marking(Run *r)
+{
+    gboolean on;
+
+    g_mutex_lock(&r->o->lock);
+    on = r->o->limits.qemu_log_mark;
+    g_mutex_unlock(&r->o->lock);
+    return on && (r->its_in_kernel || r->check_emulated);
+}
+
+/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
+ * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
+ * the first time, which must not wait on a virtlogd that lags after the
+ * stop.  A failure is kept for the verification to report. */
+static void arm_marker(Run *r, virDomainPtr dom, const char *event)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&r->mark_error, g_free);
+    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
+        return;
+    r->mark_error = g_strdup(error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
+                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                       error->message);
+}
+
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL;
@@ -845,6 +995,7 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
         return fail_libvirt(res, "cannot look up the domain");
     /* Before the stop: what QEMU logs from here on is the save's. */
     mark_log(r, name);
+    arm_marker(r, dom, NULL);
     if (virDomainGetState(dom, &state, &reason, 0) < 0)
         outcome = fail_libvirt(res, "cannot read the domain's state");
     else if (state != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
@@ -909,39 +1060,153 @@ JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize le
     return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
 }
 
-static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+/* The text whose line in the QEMU log shows that the log holds everything
+ * QEMU wrote up to the stop: a mark QEMU writes now (safe mode, the source
+ * paused), or its trace of the live migration completing. */
+static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
-    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL;
+    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    gboolean absent;
+    virDomainPtr dom;
+    char *mark;
+
+    if (live && r->mark_error) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
+        return NULL;
+    }
+    if (live)
+        return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    id = g_strdup(r->job->id);
+    g_mutex_unlock(&r->o->lock);
+    dom = lookup(conn, uuid, &absent);
+    if (!dom) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                    "the source's QEMU is not there to mark its log: %s", virGetLastErrorMessage());
+        return NULL;
+    }
+    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    mark = itsmigd_qemu_marker_write(dom, tag, error);
+    virDomainFree(dom);
+    return mark;
+}
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...) G_GNUC_PRINTF(4, 5);
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...)
+{
+    g_autofree char *detail = NULL, *why = NULL;
+    va_list ap;
+
+    va_start(ap, format);
+    detail = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    why = g_strdup_printf("cannot verify the ITS save: %s", detail);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
+    g_mutex_unlock(&r->o->lock);
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                          (const char *[]){"its-save-unverified"});
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+}
+
+/* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
+ * @deadline) for it to reach the log and keeps what comes before it. */
+static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, gboolean live,
+                                   gint64 deadline, GBytes **ret_text, gboolean *ret_truncated,
+                                   gboolean *ret_rotated, Result *res)
+{
+    goffset offset = r->log_offset;
+
+    for (;;) {
+        g_autoptr(GBytes) text = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const char *data;
+        gssize end;
+
+        if (offset < 0) {
+            /* After a restart the size before the stop is not known: all
+             * that this QEMU process logged, from libvirt's line that
+             * started it. */
+            gssize start;
+
+            if (!itsmig_qemu_log_read(path, 0, LOG_READ_MAX, &text, NULL, NULL, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+            start = itsmigd_qemu_log_last_start(data, len);
+            if (start < 0)
+                return its_save_unverified(r, path, res,
+                                           "itsmigd restarted, and the last %zu bytes of the QEMU "
+                                           "log do not show where this QEMU's output begins",
+                                           len);
+            data += start;
+            len -= start;
+            *ret_truncated = FALSE;
+            *ret_rotated = FALSE;
+        } else {
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated, ret_rotated,
+                                      &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+        }
+        end = mark ? itsmigd_qemu_marker_find(data, len, mark, live) : (gssize)len;
+        if (end >= 0) {
+            *ret_text = g_bytes_new(data, end);
+            return ITSMIG_OUTCOME_OK;
+        }
+        if (stop_requested(r, 0, res))
+            return res->outcome;
+        if (g_get_monotonic_time() > deadline)
+            return its_save_unverified(
+                r, path, res,
+                "QEMU's mark (%s) did not reach its log within the phase's time, so the log may "
+                "lack what QEMU wrote when the vCPUs stopped (is virtlogd stalled?)",
+                mark);
+        g_usleep(POLL_US);
+    }
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autoptr(GError) error = NULL;
+    gint64 deadline = phase_deadline(r);
     JsonNode *ev;
-    gboolean truncated = FALSE, rotated = FALSE;
+    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
     gsize len;
     const char *data;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
     path = log_path(r, name);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
-    } else if (r->log_offset < 0 || !itsmig_qemu_log_read(path, r->log_offset, LOG_READ_MAX, &text,
-                                                          &truncated, &rotated, &error)) {
-        g_autofree char *why = g_strdup_printf("cannot verify the ITS save: %s",
-                                               error ? error->message
-                                                     : "there was no QEMU log when the vCPUs "
-                                                       "stopped (see [migration] qemu-log-dir)");
-
-        g_mutex_lock(&r->o->lock);
-        g_clear_pointer(&r->job->its_save, json_node_unref);
-        r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
-        g_mutex_unlock(&r->o->lock);
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    } else if (r->log_offset < 0 && !recovered) {
+        return its_save_unverified(r, path, res,
+                                   "there was no QEMU log when the vCPUs stopped (see "
+                                   "[migration] qemu-log-dir)");
     } else {
+        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+            return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
+                                       error->message);
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
+                          &rotated, res) != ITSMIG_OUTCOME_OK)
+            return res->outcome;
         data = g_bytes_get_data(text, &len);
-        where = g_strdup_printf("in the %zu bytes QEMU logged since the vCPUs stopped%s%s", len,
-                                truncated ? " (only the last part was read)" : "",
-                                rotated ? " (the log was rotated meanwhile)" : "");
+        where = g_strdup_printf(
+            "in the %zu bytes QEMU logged %s%s%s%s", len,
+            r->log_offset < 0 ? "since it started (itsmigd restarted)" : "since the vCPUs stopped",
+            mark ? ", up to its mark" : "", truncated ? " (only the last part was read)" : "",
+            rotated ? " (the log was rotated meanwhile)" : "");
         ev = itsmigd_its_evidence_scan(path, data, len,
                                        1u << ITSMIG_QEMU_LOG_ITS_SAVE |
                                            1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
@@ -952,9 +1217,12 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
     g_clear_pointer(&r->job->its_save, json_node_unref);
     r->job->its_save = ev;
     g_mutex_unlock(&r->o->lock);
-    if (first)
+    if (first) {
+        itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                              (const char *[]){"its-save-failed"});
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
                          "QEMU reported that saving the ITS state failed: %s", first);
+    }
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -1072,8 +1340,10 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
          * on, so the guest's pause is QEMU's alone; the save and restore are
          * verified right after. */
         flags |= VIR_MIGRATE_LIVE;
-        /* QEMU stops the vCPUs at switchover: the save is logged after this. */
+        /* QEMU stops the vCPUs at switchover: the save is logged after this,
+         * and the migration's "completed" trace after the save. */
         mark_log(r, name);
+        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
     } else {
         /* Nothing runs on the destination before it is verified. */
         flags |= VIR_MIGRATE_PAUSED;
@@ -1099,8 +1369,12 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
     rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
-    if (rc < 0)
+    if (rc < 0) {
         fail_libvirt(res, "the transfer failed");
+        /* The source QEMU lives on: it need not trace its next migrations. */
+        if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
+            itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
+    }
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
@@ -1120,17 +1394,81 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
 /* ---- the destination ------------------------------------------------------------ */
 
+/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
+ * (and why in @res) then. */
+static gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&r->o->lock);
+    while (!r->o->stopping && !r->job->abort_requested &&
+           g_cond_wait_until(&r->o->cond, &r->o->lock, until))
+        ;
+    g_mutex_unlock(&r->o->lock);
+    return !stop_requested(r, 0, res);
+}
+
+/* GET /v1/incoming/UUID, asked again with back-off while the destination's
+ * itsmigd does not answer (it may be restarting) and libvirt there does not
+ * say the copy is gone, until @deadline (0: none). */
+static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    g_autofree char *name = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    g_mutex_unlock(&r->o->lock);
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = ask_destination(r, "GET", NULL, NULL, &error);
+        ItsmigPresence there;
+        gint64 now;
+
+        if (reply)
+            return reply;
+        if (!peer_may_return(error)) {
+            fail_gerror(res, error);
+            return NULL;
+        }
+        there = dest_presence_libvirt(r);
+        r->dest_last = there;
+        now = g_get_monotonic_time();
+        if (there == ITSMIG_PRESENCE_ABSENT) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+                      "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                      "does not answer (%s)",
+                      error->message);
+            return NULL;
+        }
+        if (deadline && now + wait > deadline) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+                      "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                      "the copy %s)",
+                      error->message, (now - first) / G_USEC_PER_SEC,
+                      itsmig_presence_to_string(there));
+            return NULL;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
+                           "the destination's itsmigd does not answer (%s); its libvirt shows "
+                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return NULL;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
 static ItsmigOutcome do_verify_dest(Run *r, Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, phase_deadline(r), res);
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
     gboolean live;
 
     if (!reply)
-        return fail_gerror(res, error);
+        return res->outcome;
     r->dest_last = dest_presence(reply);
     o = json_node_get_object(reply);
     ev = json_object_get_member(o, "its_restore");
@@ -1297,7 +1635,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
     case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
     case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
-    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, res);
+    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
     case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
     case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
     case ITSMIG_ACTION_RESUME_DEST:
@@ -1322,13 +1660,22 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
 /* Whether the destination may hold a copy, so that it must be asked. */
 static gboolean dest_matters(const ItsmigJob *job)
 {
-    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0;
+    /* A salvaged record may have lost its timings. */
+    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0 || job->salvaged;
 }
 
 /* How the job ended, for the log (written once o->lock is released). */
 static char *end_message_locked(Run *r, GLogLevelFlags *ret_level)
 {
     ItsmigJob *job = r->job;
+    const char *labels[] = {
+        itsmig_job_mode_to_string(job->mode),
+        itsmig_phase_to_string(job->phase),
+        job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase) : NULL,
+        job->error_code,
+    };
+
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_JOBS, labels);
 
     switch (job->phase) {
     case ITSMIG_PHASE_DONE:
@@ -1381,15 +1728,199 @@ static virConnectPtr live_connection(Run *r, virConnectPtr *held, gint64 deadlin
     }
 }
 
+/* The journal must end up with the job's last state, or a restart would reconcile an older
+ * one: try again (the disk may be full) until it takes it or itsmigd stops. */
+static void journal_catch_up(Run *r)
+{
+    ItsmigdOrchestrator *o = r->o;
+    g_autofree char *why = NULL;
+
+    for (gint64 wait = JOURNAL_RETRY_MIN_US;; wait = MIN(wait * 2, JOURNAL_RETRY_MAX_US)) {
+        Record *rec = NULL;
+
+        g_mutex_lock(&o->lock);
+        if (r->job->journal.behind && !o->stopping) {
+            g_cond_wait_until(&o->cond, &o->lock, g_get_monotonic_time() + wait);
+            if (!o->stopping)
+                rec = record_locked(r, -1);
+        }
+        if (!rec && r->job->journal.behind)
+            why = g_strdup(r->job->journal.last_error);
+        g_mutex_unlock(&o->lock);
+        if (!rec)
+            break;
+        journal_commit(o, rec);
+    }
+    if (why)
+        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, r->job->domain,
+                           "migration %s: itsmigd stops with the job's last state not in the "
+                           "journal (%s); the next start reconciles an older record",
+                           r->job->id, why);
+}
+
+/* Runs the job's actions until it ends (or the daemon stops), each step on a
+ * live libvirt connection (@conn, the worker's, renewed when it died). */
+static void walk(Run *r, virConnectPtr *conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    g_autofree char *end = NULL;
+    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
+    ItsmigAction a;
+    Record *rec;
+
+    for (;;) {
+        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
+        ItsmigJobFacts facts;
+        gboolean journaled, ask;
+        virConnectPtr step_conn;
+
+        g_mutex_lock(&o->lock);
+        if (o->stopping || !itsmig_job_next(r->job, &a)) {
+            g_mutex_unlock(&o->lock);
+            break;
+        }
+        itsmig_job_begin(r->job, &a, job_now(r->job));
+        rec = record_locked(r, a.kind);
+        g_mutex_unlock(&o->lock);
+        journaled = journal_commit(o, rec);
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
+                           itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
+
+        fault_point(o, "before", a.kind);
+        /* Per step: the connection of the last step may have died with
+         * libvirtd since. */
+        step_conn = live_connection(r, conn, phase_deadline(r));
+        fault_hang(o, a.kind);
+        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
+            g_autofree char *why = NULL;
+
+            g_mutex_lock(&o->lock);
+            why = g_strdup(r->job->journal.last_error);
+            g_mutex_unlock(&o->lock);
+            /* A step not journaled could not be reconciled after a crash:
+             * forward steps wait for a working journal; rollback goes on. */
+            fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
+                      "the journal could not record the step: %s", why);
+        } else {
+            execute(r, step_conn, &a, &res);
+        }
+        fault_point(o, "after", a.kind);
+
+        g_mutex_lock(&o->lock);
+        ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
+        g_mutex_unlock(&o->lock);
+        facts = observe(r, live_connection(r, conn, phase_deadline(r)), ask);
+        g_mutex_lock(&o->lock);
+        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, job_now(r->job));
+        rec = record_locked(r, -1);
+        g_mutex_unlock(&o->lock);
+        journal_commit(o, rec);
+        if (res.outcome != ITSMIG_OUTCOME_OK)
+            itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
+                               r->job->id, itsmig_action_to_string(a.kind),
+                               itsmig_outcome_to_string(res.outcome), res.message);
+        result_clear(&res);
+        fault_point(o, "reported", a.kind);
+    }
+    g_mutex_lock(&o->lock);
+    if (itsmig_phase_is_terminal(r->job->phase))
+        end = end_message_locked(r, &level);
+    g_mutex_unlock(&o->lock);
+    if (end)
+        itsmigd_log_domain(level, r->job->domain, "%s", end);
+    journal_catch_up(r);
+}
+
+/* Whether the job needs attention only because the destination's itsmigd
+ * did not answer while its copy was verified (itsmig_job_reexamine()). */
+static gboolean awaits_peer_locked(Run *r)
+{
+    return r->job->phase == ITSMIG_PHASE_FAILED &&
+           r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
+           (g_strcmp0(r->job->error_code, "peer-unreachable") == 0 ||
+            g_strcmp0(r->job->error_code, "peer-timeout") == 0);
+}
+
+static gboolean awaits_peer(Run *r)
+{
+    gboolean yes;
+
+    g_mutex_lock(&r->o->lock);
+    yes = awaits_peer_locked(r);
+    g_mutex_unlock(&r->o->lock);
+    return yes;
+}
+
+/* Asks the destination, less and less often, until it answers; then looks
+ * at the job again with what both hosts show.  TRUE when the job goes on;
+ * FALSE when it still needs attention, or the daemon stops. */
+static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    gint64 wait = PEER_RETRY_FIRST_US;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = NULL;
+        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
+        gboolean again;
+
+        if (!sleep_unless_stopped(r, wait, &res)) {
+            result_clear(&res);
+            return FALSE;
+        }
+        wait = MIN(wait * 2, PEER_RECHECK_MAX_US);
+        reply = ask_destination(r, "GET", NULL, NULL, &error);
+        if (!reply && peer_may_return(error))
+            continue;
+        if (reply) {
+            ItsmigJobFacts facts = observe(r, live_connection(r, conn, phase_deadline(r)), TRUE);
+            g_autofree char *attention = NULL;
+            const char *phase;
+            Record *rec = NULL;
+
+            g_mutex_lock(&o->lock);
+            again = itsmig_job_reexamine(r->job, &facts, job_now(r->job));
+            phase = itsmig_phase_to_string(r->job->phase);
+            if (again) {
+                /* The job's time limits count from here. */
+                r->started_mono = g_get_monotonic_time();
+                publish_locked(r, "reexamined", NULL, NULL);
+                rec = record_locked(r, -1);
+            } else {
+                attention = g_strdup(r->job->attention);
+            }
+            g_mutex_unlock(&o->lock);
+            if (again) {
+                itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                                   "migration %s: the destination answers again (the domain is "
+                                   "%s there); the job goes on from %s",
+                                   r->job->id, itsmig_presence_to_string(facts.destination), phase);
+                journal_commit(o, rec);
+            } else {
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: the destination answers again, but the job "
+                                   "still needs attention (the source %s, the destination %s): "
+                                   "%s",
+                                   r->job->id, itsmig_presence_to_string(facts.source),
+                                   itsmig_presence_to_string(facts.destination), attention);
+            }
+            return again;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                           "migration %s: the destination cannot be asked again (%s); the job "
+                           "still needs attention",
+                           r->job->id, error->message);
+        return FALSE;
+    }
+}
+
 static gpointer worker(gpointer data)
 {
     Run *r = data;
     ItsmigdOrchestrator *o = r->o;
     virConnectPtr conn = NULL;
     g_autoptr(GPtrArray) forgotten = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *domain = NULL, *end = NULL;
-    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
-    ItsmigAction a;
     Record *rec;
 
     r->started_mono = g_get_monotonic_time();
@@ -1399,13 +1930,17 @@ static gpointer worker(gpointer data)
         g_autofree char *was = NULL;
         const char *now;
 
+        /* What preflight learnt of the guest's ITS is gone with the old
+         * process: check as for an in-kernel ITS, which costs nothing more
+         * for an emulated one. */
+        r->its_in_kernel = TRUE;
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job);
         was = g_strdup(itsmig_phase_to_string(r->job->phase));
         g_mutex_unlock(&o->lock);
         facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, g_get_real_time());
+        itsmig_job_recover(r->job, &facts, job_now(r->job));
         now = itsmig_phase_to_string(r->job->phase);
         publish_locked(r, "recovered", NULL, NULL);
         rec = record_locked(r, -1);
@@ -1419,67 +1954,16 @@ static gpointer worker(gpointer data)
         journal_commit(o, rec);
     }
 
-    for (;;) {
-        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
-        ItsmigJobFacts facts;
-        gboolean journaled, ask;
-        virConnectPtr step_conn;
-
-        g_mutex_lock(&o->lock);
-        if (o->stopping || !itsmig_job_next(r->job, &a)) {
-            g_mutex_unlock(&o->lock);
-            break;
-        }
-        itsmig_job_begin(r->job, &a, g_get_real_time());
-        rec = record_locked(r, a.kind);
-        g_mutex_unlock(&o->lock);
-        journaled = journal_commit(o, rec);
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
-                           itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
-
-        fault_point(o, "before", a.kind);
-        /* Per step: the connection of the last step may have died with
-         * libvirtd since. */
-        step_conn = live_connection(r, &conn, phase_deadline(r));
-        fault_hang(o, a.kind);
-        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
-            /* A step not journaled could not be reconciled after a crash:
-             * forward steps wait for a working journal; rollback goes on. */
-            fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
-                      "the journal could not record the step (see the log)");
-        else
-            execute(r, step_conn, &a, &res);
-        fault_point(o, "after", a.kind);
-
-        g_mutex_lock(&o->lock);
-        ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
-        g_mutex_unlock(&o->lock);
-        facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
-        g_mutex_lock(&o->lock);
-        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, g_get_real_time());
-        rec = record_locked(r, -1);
-        g_mutex_unlock(&o->lock);
-        journal_commit(o, rec);
-        if (res.outcome != ITSMIG_OUTCOME_OK)
-            itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
-                               r->job->id, itsmig_action_to_string(a.kind),
-                               itsmig_outcome_to_string(res.outcome), res.message);
-        result_clear(&res);
-        fault_point(o, "reported", a.kind);
-    }
+    walk(r, &conn);
+    while (awaits_peer(r) && reexamine_when_peer_answers(r, &conn))
+        walk(r, &conn);
 
     if (conn)
         virConnectClose(conn);
     g_mutex_lock(&o->lock);
-    if (itsmig_phase_is_terminal(r->job->phase)) {
-        domain = g_strdup(r->job->domain);
-        end = end_message_locked(r, &level);
-    }
     r->thread = NULL;
     prune_locked(o, forgotten);
     g_mutex_unlock(&o->lock);
-    if (end)
-        itsmigd_log_domain(level, domain, "%s", end);
     journal_forget(o, forgotten);
     /* Last: a stop that sees no worker left frees what this one used. */
     g_mutex_lock(&o->lock);
@@ -1548,6 +2032,34 @@ static gint by_created(gconstpointer a, gconstpointer b)
                                                      : ra->job->created_us > rb->job->created_us;
 }
 
+/* A job made of what could be read of a record that could not be read whole: journaled again
+ * (so that a crash before its reconciliation does not lose it), reconciled once libvirt is
+ * connected, and listed. */
+static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Record) rec = NULL;
+    Run *r = g_new0(Run, 1);
+
+    r->o = o;
+    r->job = job;
+    r->log_offset = -1;
+    r->published_phase = job->phase;
+    r->recover = TRUE;
+    r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
+    rec = snapshot_locked(r, -1);
+    if (!journal_put(o, rec, &error)) {
+        itsmig_job_journal_failed(job, error->message);
+        g_warning("journal: %s", error->message);
+    }
+    itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
+                       "journal: migration %s to %s could not be read whole (%s); it is "
+                       "reconciled from what could be read once libvirt is connected, and needs "
+                       "attention",
+                       job->id, job->destination, job->salvaged);
+    g_ptr_array_add(o->runs, r);
+}
+
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error)
 {
@@ -1555,6 +2067,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     g_autofree char *dir = g_build_filename(state_dir, "jobs", NULL);
     g_autoptr(GPtrArray) problems = NULL;
     g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
     ItsmigdVirtObserver obs = {on_device_removed, on_job_completed, NULL};
 
     o->d = daemon;
@@ -1566,14 +2079,27 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    o->limits.qemu_log_mark = TRUE;
     o->limits.hook_record_dir = NULL;
     fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
-    records = itsmig_journal_load(o->journal, &problems);
+    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
     for (guint i = 0; problems && i < problems->len; i++)
         g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
+    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
+     * a finished one. */
+    for (guint i = 0; i < set_aside->len; i++) {
+        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
+        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
+                                                 rec->len ? "the record is not a JSON object"
+                                                          : "the record is empty",
+                                                 g_get_real_time());
+
+        if (job)
+            adopt_salvaged(o, job);
+    }
     for (guint i = 0; i < records->len; i++) {
         const ItsmigJournalRecord *rec = g_ptr_array_index(records, i);
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -1589,9 +2115,16 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
         }
         if (!job) {
             g_autofree char *message = NULL;
+            JsonNode *root = json_parser_get_root(parser);
 
             itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
             g_warning("journal: %s", message ? message : local->message);
+            /* An unfinished job is never dropped: what can be read of it is reconciled. */
+            job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
+                                            g_get_real_time())
+                       : NULL;
+            if (job)
+                adopt_salvaged(o, job);
             continue;
         }
         {
@@ -1710,7 +2243,7 @@ void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o)
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* The worker clears r->recover once it has reconciled. */
-        if (r->recover && !r->thread && !o->stopping)
+        if ((r->recover || awaits_peer_locked(r)) && !r->thread && !o->stopping)
             start_worker_locked(o, r);
     }
     g_mutex_unlock(&o->lock);
@@ -1856,7 +2389,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no migration '%s' is known", id);
     } else if (r->job->abort_requested && !itsmig_phase_is_terminal(r->job->phase)) {
         node = itsmig_job_to_json(r->job); /* asked before: the same answer */
-    } else if (!itsmig_job_request_abort(r->job, g_get_real_time())) {
+    } else if (!itsmig_job_request_abort(r->job, job_now(r->job))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     itsmig_phase_is_terminal(r->job->phase)
                         ? "migration %s has ended (%s)"
@@ -1888,4 +2421,17 @@ guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o)
             n++;
     g_mutex_unlock(&o->lock);
     return n;
+}
+
+void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts)
+{
+    memset(ret_counts, 0, sizeof(guint) * ITSMIG_PHASE_LAST);
+    g_mutex_lock(&o->lock);
+    for (guint i = 0; i < o->runs->len; i++) {
+        ItsmigPhase phase = ((Run *)g_ptr_array_index(o->runs, i))->job->phase;
+
+        if ((unsigned int)phase < ITSMIG_PHASE_LAST)
+            ret_counts[phase]++;
+    }
+    g_mutex_unlock(&o->lock);
 }

@@ -31,6 +31,7 @@ typedef struct {
     unsigned int total_timeout;
     unsigned int keep_finished;
     char *qemu_log_dir;
+    gboolean qemu_log_mark; /* [migration] qemu-log-mark */
     char *hook_record_dir; /* [hook] record-dir: what the incoming routes check */
 } ItsmigdOrchestratorLimits;
 
@@ -70,6 +71,9 @@ JsonNode *itsmigd_orchestrator_get(ItsmigdOrchestrator *o, const char *id, GErro
 /* Every job, newest first: {"migrations": [...]} */
 JsonNode *itsmigd_orchestrator_list(ItsmigdOrchestrator *o);
 JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GError **error);
+/* The jobs kept (running, and the last [migration] keep-finished that
+ * ended), by phase: @ret_counts has ITSMIG_PHASE_LAST elements. */
+void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts);
 /* Jobs not yet ended. */
 guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o);
 

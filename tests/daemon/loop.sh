@@ -74,6 +74,7 @@ run_a() {
     # shellcheck disable=SC2046
     start_itsmigd --name a $(host_sets hostA) --set "daemon.state-dir=$T/state-a" \
         --set "migration.qemu-log-dir=$T/qemu-logs" --set migration.phase-timeout=60 \
+        --set migration.qemu-log-mark=false \
         --set peers.timeout=10 --set peers.connect-timeout=5 \
         --set "peer b.url=https://127.0.0.1:$port_b" --set "peer b.ca=$T/cert.pem" \
         --set "peer b.token-file=$T/token-b" --set "peer b.migrate-uri=test:///default" \
