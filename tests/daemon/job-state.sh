@@ -32,10 +32,7 @@ port_b=$base
 tls_peer_files
 
 host_sets() { # HOSTNAME
-    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
-    echo "--set host.its-abi-revisions=0,1 --set host.default-its-abi-revision=1"
-    echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
-    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+    its_host_sets "$1" 0,1 1
     echo "--set policy.check-emulated=true"
 }
 

@@ -29,10 +29,7 @@ wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
 wait_for "[ -s '$T/fake-wrongtype.pid' ]" 10 || bail "the wrongtype peer did not start"
 
 host_sets() { # HOSTNAME REVISIONS DEFAULT
-    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
-    echo "--set host.its-abi-revisions=$2 --set host.default-its-abi-revision=$3"
-    echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
-    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+    its_host_sets "$1" "$2" "$3"
     echo "--set policy.check-emulated=true"
 }
 
