@@ -21,6 +21,7 @@
 
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
+#include "itsmig/its-abi.h"
 #include "itsmig/kvm-its.h"
 
 /*
@@ -117,6 +118,7 @@ static void check_vgic(GPtrArray *checks)
     ItsmigKvmItsCaps caps;
     ItsmigDiag diag = {0};
     g_autoptr(GString) missing = g_string_new(NULL);
+    g_autoptr(GString) revisions = g_string_new(NULL);
     int rc = itsmig_kvm_its_probe(&caps, &diag);
 
     if (!caps.available || rc < 0) {
@@ -130,9 +132,14 @@ static void check_vgic(GPtrArray *checks)
                   "not probed: no vGICv3 with an ITS");
         return;
     }
+    /* Listed as `host probe` lists them: a mask such as 0x0001 reads as revision 1. */
+    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
+        if (itsmig_kvm_its_caps_has_revision(&caps, rev))
+            g_string_append_printf(revisions, "%s%u", revisions->len ? ", " : "", rev);
+    }
     add_check(checks, "vgic-its", "vGICv3 with an in-kernel ITS", CHECK_PASS, "",
-              "ITS table ABI revisions 0x%04x, default %u", caps.abi_revisions,
-              caps.default_abi_revision);
+              "ITS table ABI revisions %s (a new ITS uses %u)",
+              revisions->len ? revisions->str : "none", caps.default_abi_revision);
     if (!caps.has_save_tables)
         g_string_append(missing, " SAVE_TABLES");
     if (!caps.has_restore_tables)
