@@ -548,7 +548,7 @@ fi
 # mount namespace): the KVM checks fail with their reasons on this arm64 host.
 : >"$W/not-kvm"
 # shellcheck disable=SC2016
-unshare -m sh -c 'mount --bind "$1" /dev/kvm && exec itsmigctl host validate --json' sh "$W/not-kvm" \
+unshare -m bash -c 'mount --bind "$1" /dev/kvm && exec itsmigctl host validate --json' bash "$W/not-kvm" \
     >"$W/validate-nokvm.json" 2>"$W/ctl.err"
 VRC=$?
 vcheck kvm fail 'does not answer KVM_GET_API_VERSION' \
