@@ -296,13 +296,16 @@ start_guest() {
 irq_last() {
     grep " ${2:-host[AB]} irq " "$W/console-$1.log" 2>/dev/null | tail -n 1 | awk '{ print $NF }'
 }
-# irq_rises NAME HOST: the count printed on HOST rises twice over the next seconds.
+# irq_rises NAME HOST: the count printed on HOST rises twice over the next
+# seconds.  The probe prints it every 100 of its loops, which take 10 ms when
+# the machine is idle but up to half a second each when the emulated host is
+# starved of CPU: an irq line can then be 50 s from the last.
 irq_rises() {
     _before=$(irq_last "$1" "$2")
     _before=${_before:-0}
-    wait_for "_n=\$(irq_last $1 $2); [ -n \"\$_n\" ] && [ \"\$_n\" -gt $_before ]" 30 || return 1
+    wait_for "_n=\$(irq_last $1 $2); [ -n \"\$_n\" ] && [ \"\$_n\" -gt $_before ]" 120 || return 1
     _mid=$(irq_last "$1" "$2")
-    wait_for "_n=\$(irq_last $1 $2); [ \"\$_n\" -gt $_mid ]" 30
+    wait_for "_n=\$(irq_last $1 $2); [ \"\$_n\" -gt $_mid ]" 120
 }
 
 # pause_ms NAME SINCE-US: the longest gap between two of the guest's ticks
