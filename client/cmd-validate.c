@@ -21,6 +21,7 @@
 
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
+#include "itsmig/its-abi.h"
 #include "itsmig/kvm-its.h"
 
 /*
@@ -117,6 +118,7 @@ static void check_vgic(GPtrArray *checks)
     ItsmigKvmItsCaps caps;
     ItsmigDiag diag = {0};
     g_autoptr(GString) missing = g_string_new(NULL);
+    g_autoptr(GString) revisions = g_string_new(NULL);
     int rc = itsmig_kvm_its_probe(&caps, &diag);
 
     if (!caps.available || rc < 0) {
@@ -130,9 +132,14 @@ static void check_vgic(GPtrArray *checks)
                   "not probed: no vGICv3 with an ITS");
         return;
     }
+    /* Listed as `host probe` lists them: a mask such as 0x0001 reads as revision 1. */
+    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
+        if (itsmig_kvm_its_caps_has_revision(&caps, rev))
+            g_string_append_printf(revisions, "%s%u", revisions->len ? ", " : "", rev);
+    }
     add_check(checks, "vgic-its", "vGICv3 with an in-kernel ITS", CHECK_PASS, "",
-              "ITS table ABI revisions 0x%04x, default %u", caps.abi_revisions,
-              caps.default_abi_revision);
+              "ITS table ABI revisions %s (a new ITS uses %u)",
+              revisions->len ? revisions->str : "none", caps.default_abi_revision);
     if (!caps.has_save_tables)
         g_string_append(missing, " SAVE_TABLES");
     if (!caps.has_restore_tables)
@@ -194,12 +201,55 @@ static void check_qemu_log_dir(GPtrArray *checks, const char *dir)
     add_check(checks, "qemu-log-dir", "QEMU log directory readable", CHECK_PASS, "", "%s", dir);
 }
 
+/*
+ * The string KEY is set to in qemu.conf, read as libvirt's own parser (virconf)
+ * reads it: the first assignment counts, the value is in double or single
+ * quotes, and a comment or a ';' may follow it.  NULL when KEY is not set, or
+ * with *bad set to the line when libvirt would not read it as a string.
+ */
+static char *qemu_conf_string(char **lines, const char *key, char **bad)
+{
+    size_t key_len = strlen(key);
+
+    for (char **l = lines; *l; l++) {
+        const char *p = *l, *end;
+        char quote;
+
+        while (*p == ' ' || *p == '\t')
+            p++;
+        /* A comment, another statement, or a longer name such as KEY_foo. */
+        if (strncmp(p, key, key_len) || g_ascii_isalnum(p[key_len]) || p[key_len] == '_')
+            continue;
+        p += key_len;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p++ == '=') {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            quote = *p;
+            end = quote == '"' || quote == '\'' ? strchr(p + 1, quote) : NULL;
+            if (end) {
+                const char *rest = end + 1;
+
+                while (*rest == ' ' || *rest == '\t' || *rest == '\r')
+                    rest++;
+                if (!*rest || *rest == '#' || *rest == ';')
+                    return g_strndup(p + 1, end - p - 1);
+            }
+        }
+        *bad = g_strstrip(g_strdup(*l));
+        return NULL;
+    }
+    return NULL;
+}
+
 /* qemu.conf's stdio_handler: where QEMU's stderr, with its ITS save errors, goes. */
 static void check_stdio_handler(GPtrArray *checks, const char *qemu_conf)
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *value = NULL;
+    g_autofree char *bad = NULL;
     g_auto(GStrv) lines = NULL;
 
     if (!g_file_get_contents(qemu_conf, &text, NULL, &error)) {
@@ -210,27 +260,23 @@ static void check_stdio_handler(GPtrArray *checks, const char *qemu_conf)
         return;
     }
     lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        char *p = g_strstrip(*l);
-
-        if (g_str_has_prefix(p, "stdio_handler") && strchr(p, '=')) {
-            char *v = g_strstrip(strchr(p, '=') + 1);
-
-            g_free(value);
-            value = g_strdup(v);
-        }
-    }
-    if (!value) {
+    value = qemu_conf_string(lines, "stdio_handler", &bad);
+    if (bad) {
+        add_check(checks, "stdio-handler", "qemu.conf stdio_handler", CHECK_FAIL,
+                  "write it as stdio_handler = \"logd\" (or \"file\"): libvirt reads only a "
+                  "quoted string there",
+                  "%s: cannot read '%s' as a string", qemu_conf, bad);
+    } else if (!value) {
         add_check(checks, "stdio-handler", "qemu.conf stdio_handler", CHECK_PASS, "",
                   "not set: logd, QEMU's output in the per-guest log file");
-    } else if (!strcmp(value, "\"logd\"") || !strcmp(value, "\"file\"")) {
+    } else if (!strcmp(value, "logd") || !strcmp(value, "file")) {
         add_check(checks, "stdio-handler", "qemu.conf stdio_handler", CHECK_PASS, "",
-                  "%s: QEMU's output in the per-guest log file", value);
+                  "\"%s\": QEMU's output in the per-guest log file", value);
     } else {
         add_check(checks, "stdio-handler", "qemu.conf stdio_handler", CHECK_FAIL,
                   "set stdio_handler = \"logd\" (or \"file\") in qemu.conf so that QEMU's "
                   "errors reach the log itsmigd reads",
-                  "%s: %s is neither \"logd\" nor \"file\"", qemu_conf, value);
+                  "%s: \"%s\" is neither \"logd\" nor \"file\"", qemu_conf, value);
     }
 }
 

@@ -168,6 +168,19 @@ mkdir "$V/qemu-logs"
 printf 'stdio_handler = "syslog"\n' >"$V/qemu.conf"
 validate
 check_result stdio-handler fail '"syslog" is neither' "qemu.conf: FAIL for another stdio_handler"
+# As libvirt's parser reads it: single quotes and a comment after the value,
+# commented-out lines and longer names skipped, the first assignment counts.
+printf "stdio_handler = 'file'  # itsmigd reads QEMU's log\n" >"$V/qemu.conf"
+validate
+check_result stdio-handler pass '^"file": ' "qemu.conf: 'file' in single quotes, a comment after it, passes"
+printf '#stdio_handler = "syslog"\nstdio_handlers = "syslog"\n  stdio_handler="logd";\nstdio_handler = "syslog"\n' \
+    >"$V/qemu.conf"
+validate
+check_result stdio-handler pass '^"logd": ' "qemu.conf: the first assignment counts, comments and other names do not"
+printf 'stdio_handler = file\n' >"$V/qemu.conf"
+validate
+check_result stdio-handler fail "cannot read 'stdio_handler = file' as a string" \
+    "qemu.conf: FAIL for a value libvirt cannot read, naming the line"
 rm "$V/qemu.conf"
 validate
 check_result stdio-handler warn "qemu.conf" "qemu.conf: WARN when there is none"

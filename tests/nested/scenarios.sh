@@ -15,6 +15,7 @@
 # hook gate in /etc/libvirt/hooks/qemu.d).  Guests are type='kvm' with
 # host-passthrough and a GICv3: QEMU uses the kernel's vITS, and the outer
 # kernel's trace (kprobe events) shows its table saves and restores.
+# itsmigctl host validate runs on both hosts, as an operator runs it there.
 #
 # Prints TAP: "ok N - ..." / "not ok N - ...", "# ..." comments and, last,
 # the plan.  Lines "ITSMIG-NESTED-PAUSE ..." carry the pause measurements.
@@ -295,13 +296,16 @@ start_guest() {
 irq_last() {
     grep " ${2:-host[AB]} irq " "$W/console-$1.log" 2>/dev/null | tail -n 1 | awk '{ print $NF }'
 }
-# irq_rises NAME HOST: the count printed on HOST rises twice over the next seconds.
+# irq_rises NAME HOST: the count printed on HOST rises twice over the next
+# seconds.  The probe prints it every 100 of its loops, which take 10 ms when
+# the machine is idle but up to half a second each when the emulated host is
+# starved of CPU: an irq line can then be 50 s from the last.
 irq_rises() {
     _before=$(irq_last "$1" "$2")
     _before=${_before:-0}
-    wait_for "_n=\$(irq_last $1 $2); [ -n \"\$_n\" ] && [ \"\$_n\" -gt $_before ]" 30 || return 1
+    wait_for "_n=\$(irq_last $1 $2); [ -n \"\$_n\" ] && [ \"\$_n\" -gt $_before ]" 120 || return 1
     _mid=$(irq_last "$1" "$2")
-    wait_for "_n=\$(irq_last $1 $2); [ \"\$_n\" -gt $_mid ]" 30
+    wait_for "_n=\$(irq_last $1 $2); [ \"\$_n\" -gt $_mid ]" 120
 }
 
 # pause_ms NAME SINCE-US: the longest gap between two of the guest's ticks
@@ -414,6 +418,157 @@ for h in a b; do
          .caps.save_pending_tables == {"value": true, "source": "probed"}' "$W/host-$h.json"
 done
 diag "hostA probed: $(jq -c '[.caps | to_entries[] | select(.value.source == "probed") | {(.key): .value.value}] | add' "$W/host-a.json")"
+
+# ---- itsmigctl host validate on a real arm64 KVM ------------------------------------------
+# Run as an operator would on each host, with the bed's own configuration
+# (the default path): every check must say what is true here.  What it found
+# is compared with what the bed set up and with other witnesses: /v1/host's
+# probe, libvirtd's version, the kernel's clock status read by busybox.
+
+# vcheck ID STATUS DETAIL-REGEX NAME [FILE]: the check ID in the report FILE
+# ($W/ctl.out) has STATUS, a detail matching the regex and, unless it
+# passed, a hint.
+vcheck() {
+    _got=$(jq -r --arg id "$1" '.checks[] | select(.id == $id) | "\(.status)|\(.detail)|\(.hint)"' \
+        "${5:-$W/ctl.out}" 2>/dev/null)
+    _status=${_got%%|*}
+    _rest=${_got#*|}
+    _detail=${_rest%%|*}
+    _hint=${_rest#*|}
+    if [ "$_status" = "$2" ] && printf '%s' "$_detail" | grep -Eq -- "$3" &&
+        { [ "$2" = pass ] || { [ -n "$_hint" ] && [ "$_hint" != null ]; }; }; then
+        ok "$4"
+    else
+        not_ok "$4" "$1: got '$_got', wanted $2 matching '$3'"
+    fi
+}
+# validate_rc FILE: the exit status a report calls for (0 all pass, 1 warnings, 2 a failure).
+validate_rc() {
+    jq 'if .fail > 0 then 2 elif .warn > 0 then 1 else 0 end' "$1" 2>/dev/null
+}
+
+ctl a host validate --json
+cp "$W/ctl.out" "$W/validate-a.json"
+VRC_A=$CTL_RC
+jq_ok "validate hostA: --json reports the checks, counted" \
+    '(.checks | length) > 0 and (.pass + .warn + .fail) == (.checks | length)'
+diag "validate hostA (exit $VRC_A): $(jq -r '[.checks[] | "\(.id)=\(.status)"] | join(" ")' "$W/validate-a.json" 2>/dev/null)"
+jq -r '.checks[] | select(.status != "pass") | "\(.id): \(.status): \(.detail); hint: \(.hint)"' \
+    "$W/validate-a.json" 2>/dev/null | sed 's/^/# validate hostA: /'
+# Everything the bed has must be among the checks, and nothing else.
+jq_ok "validate hostA: exactly the checks of a host with one peer (hostB)" \
+    '[.checks[].id] == ["arch", "kvm", "vgic-its", "its-controls", "config", "libvirt",
+      "qemu-log-dir", "stdio-handler", "hook", "state-dir", "tls", "peer:b", "clock"]'
+vcheck arch pass '^aarch64$' "validate hostA: arch PASS (aarch64)"
+vcheck kvm pass '^KVM API version 12$' "validate hostA: /dev/kvm PASS (KVM API version 12)"
+# The revisions as /v1/host's probe found them.
+revs=$(jq -r '.caps.its_abi_revisions.value | map(tostring) | join(", ")' "$W/host-a.json" 2>/dev/null)
+vcheck vgic-its pass "^ITS table ABI revisions ${revs:-?} \\(a new ITS uses $(jq -r .caps.default_its_abi_revision.value "$W/host-a.json")\\)\$" \
+    "validate hostA: vGICv3 + ITS PASS (revisions ${revs:-?}, as /v1/host's probe found)"
+if [ "$(jq -r .caps.ctrl_reset.value "$W/host-a.json")" = true ]; then
+    vcheck its-controls pass '^SAVE_TABLES RESTORE_TABLES SAVE_PENDING_TABLES CTRL_RESET$' \
+        "validate hostA: ITS controls PASS (save, restore, pending save, reset)"
+else
+    vcheck its-controls warn 'CTRL_RESET missing' \
+        "validate hostA: ITS controls WARN (this kernel has no CTRL_RESET, as /v1/host says)"
+fi
+vcheck config pass '^/etc/itsmig/itsmigd.conf$' "validate hostA: config PASS (the bed's itsmigd.conf)"
+lv=$(libvirtd --version | awk '{ print $NF }')
+vcheck libvirt pass "^qemu:///system, libvirt $lv\$" "validate hostA: libvirt PASS (qemu:///system, libvirt $lv)"
+vcheck qemu-log-dir pass '^/var/log/libvirt/qemu$' "validate hostA: QEMU log directory PASS"
+vcheck stdio-handler pass '^"file": ' "validate hostA: stdio_handler PASS (\"file\", as the bed's qemu.conf sets)"
+vcheck hook pass '^/etc/libvirt/hooks/qemu.d/50-itsmig$' "validate hostA: hook PASS (installed, executable)"
+vcheck state-dir pass '^/var/lib/itsmigd$' "validate hostA: state directory PASS"
+vcheck tls pass '^/etc/itsmig/tls/cert.pem, /etc/itsmig/tls/key.pem$' "validate hostA: TLS PASS"
+vcheck peer:b pass '^https://127.0.0.1:7442$' "validate hostA: peer hostB PASS (reachable, token accepted)"
+# No NTP client runs in the bed: the kernel keeps the clock marked unsynchronized
+# (STA_UNSYNC, 0x40) unless something says otherwise; busybox asks it the same way.
+/bin/busybox adjtimex >"$W/adjtimex.out" 2>&1
+clock_status=$(sed -n 's/^ *status: *\([0-9][0-9]*\).*/\1/p' "$W/adjtimex.out")
+clock_maxerror=$(sed -n 's/^ *maxerror: *\([0-9][0-9]*\).*/\1/p' "$W/adjtimex.out")
+if [ -z "$clock_status" ] || [ -z "$clock_maxerror" ]; then
+    not_ok "validate hostA: the clock's status can be read with busybox adjtimex"
+    diag_file "$W/adjtimex.out"
+elif [ $((clock_status & 64)) != 0 ]; then
+    vcheck clock warn 'not synchronized' "validate hostA: clock WARN (no NTP in the bed: status $clock_status, UNSYNC)"
+elif [ "$clock_maxerror" -gt 1000000 ]; then
+    vcheck clock warn 'estimated error' "validate hostA: clock WARN (estimated error $clock_maxerror us)"
+else
+    vcheck clock pass 'estimated error' "validate hostA: clock PASS (synchronized, as adjtimex says)"
+fi
+want_rc=$(validate_rc "$W/validate-a.json")
+if [ "$VRC_A" = "$want_rc" ] && [ "$(jq -r '.warn' "$W/validate-a.json")" = "$(jq '[.checks[] | select(.status == "warn")] | length' "$W/validate-a.json")" ]; then
+    ok "validate hostA: exit status $VRC_A follows the worst result"
+else
+    not_ok "validate hostA: exit status $VRC_A follows the worst result" "wanted ${want_rc:-?}"
+    diag_file "$W/ctl.err" 10
+fi
+# The text report says the same.
+ctl a host validate
+n_lines=$(grep -Ec '^ITSMIG: Checking .* : (PASS|WARN|FAIL) \(' "$W/ctl.out")
+n_pass=$(grep -Ec '^ITSMIG: Checking .* : PASS \(' "$W/ctl.out")
+n_hints=$(grep -c '^        hint: .' "$W/ctl.out")
+if [ "$CTL_RC" = "$VRC_A" ] && [ "$n_lines" = "$(jq '.checks | length' "$W/validate-a.json")" ] &&
+    [ "$n_pass" = "$(jq .pass "$W/validate-a.json")" ] &&
+    [ "$n_hints" = "$(jq '.warn + .fail' "$W/validate-a.json")" ]; then
+    ok "validate hostA: the text report has the same lines, hints and exit status"
+else
+    not_ok "validate hostA: the text report has the same lines, hints and exit status" \
+        "exit $CTL_RC, $n_lines lines, $n_pass PASS, $n_hints hints"
+    diag_file "$W/ctl.out" 40
+fi
+sed 's/^/# /' "$W/ctl.out"
+
+# hostB, in its own namespaces, sees its own configuration and its peer hostA.
+ctl b host validate --json
+cp "$W/ctl.out" "$W/validate-b.json"
+vcheck peer:a pass '^https://127.0.0.1:7441$' "validate hostB: peer hostA PASS" "$W/validate-b.json"
+if [ "$CTL_RC" = "$(validate_rc "$W/validate-b.json")" ] &&
+    jq -e '[.checks[] | select(.id != "clock") | .status] | all(. == "pass")' "$W/validate-b.json" >/dev/null; then
+    ok "validate hostB: every check but the clock PASS, exit status $CTL_RC"
+else
+    not_ok "validate hostB: every check but the clock PASS, exit status $CTL_RC"
+    diag_file "$W/validate-b.json" 60
+fi
+
+# A token hostB does not accept: the peer check fails on hostB's real answer.
+sed "s|^token-file = .*|token-file = $W/token-wrong|" /etc/itsmig/itsmigd.conf >"$W/validate-wrong.conf"
+echo "nested-token-wrong-0123456789abcdef" >"$W/token-wrong"
+chmod 0600 "$W/token-wrong"
+ctl a host validate --json --config "$W/validate-wrong.conf"
+cp "$W/ctl.out" "$W/validate-wrong.json"
+vcheck peer:b fail '^https://127.0.0.1:7442 refused the token \(HTTP 401\)$' \
+    "validate hostA, wrong token: peer hostB FAIL, refused the token (HTTP 401), with a hint" \
+    "$W/validate-wrong.json"
+if [ "$CTL_RC" = 2 ] && [ "$(jq .fail "$W/validate-wrong.json")" = 1 ]; then
+    ok "validate hostA, wrong token: exit status 2, that check the only failure"
+else
+    not_ok "validate hostA, wrong token: exit status 2, that check the only failure" \
+        "exit $CTL_RC, $(jq -c '[.checks[] | select(.status == "fail") | .id]' "$W/validate-wrong.json")"
+fi
+
+# /dev/kvm that is not KVM's device (an empty file bound over it in a private
+# mount namespace): the KVM checks fail with their reasons on this arm64 host.
+: >"$W/not-kvm"
+# shellcheck disable=SC2016
+unshare -m bash -c 'mount --bind "$1" /dev/kvm && exec itsmigctl host validate --json' bash "$W/not-kvm" \
+    >"$W/validate-nokvm.json" 2>"$W/ctl.err"
+VRC=$?
+vcheck kvm fail 'does not answer KVM_GET_API_VERSION' \
+    "validate hostA, /dev/kvm not KVM's: kvm FAIL, with a hint" "$W/validate-nokvm.json"
+vcheck vgic-its fail '^cannot create one: ' \
+    "validate hostA, /dev/kvm not KVM's: vGICv3 + ITS FAIL, the probe's reason given" "$W/validate-nokvm.json"
+vcheck its-controls fail '^not probed' \
+    "validate hostA, /dev/kvm not KVM's: ITS controls FAIL, not probed" "$W/validate-nokvm.json"
+if [ "$VRC" = 2 ] && [ "$(jq .fail "$W/validate-nokvm.json")" = 3 ]; then
+    ok "validate hostA, /dev/kvm not KVM's: exit status 2, those three the only failures"
+else
+    not_ok "validate hostA, /dev/kvm not KVM's: exit status 2, those three the only failures" \
+        "exit $VRC, $(jq -c '[.checks[] | select(.status == "fail") | .id]' "$W/validate-nokvm.json")"
+    diag_file "$W/ctl.err" 5
+fi
+jq -r '.checks[] | select(.status == "fail") | "\(.id): \(.detail)"' "$W/validate-nokvm.json" 2>/dev/null |
+    sed 's/^/# validate hostA, no KVM: /'
 
 # ---- 1. itsmigctl migrate, safe and live -------------------------------------------------
 
