@@ -317,6 +317,21 @@ static gboolean config_error(GError **error, const char *path, const char *group
     return FALSE;
 }
 
+/* A key's value as GKeyFile unescapes it; NULL after config_error() when it
+ * cannot (not UTF-8, a bad escape), rather than a NULL the caller would use. */
+static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group, const char *key,
+                        GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *value = g_key_file_get_string(kf, group, key, &local);
+
+    if (!value || local) {
+        config_error(error, c->path, group, key, "%s", local ? local->message : "unreadable");
+        return NULL;
+    }
+    return g_steal_pointer(&value);
+}
+
 /* A secret is a few KiB at most (a PEM key); more is not one. */
 #define SECRET_MAX (64 * 1024)
 
@@ -477,9 +492,12 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, "host", keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, "host", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigCapField field;
+
+        if (!value)
+            return FALSE;
 
         if (!strcmp(keys[k], "vcpu-registers-file")) {
             ItsmigKvmRegSet set;
@@ -510,10 +528,12 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, "policy", keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, "policy", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigRule rule;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!strcmp(keys[k], "check-emulated")) {
             if (!parse_bool(value, &c->policy.check_emulated))
@@ -597,9 +617,11 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
     }
     peer->name = g_strdup(name);
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, group, keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, group, keys[k], error);
         char **field;
 
+        if (!value)
+            return FALSE;
         if (!strcmp(keys[k], "url"))
             field = &peer->url;
         else if (!strcmp(keys[k], "ca"))
@@ -731,7 +753,9 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 
         if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
             continue;
-        value = g_key_file_get_string(kf, nk->group, nk->key, NULL);
+        value = key_string(c, kf, nk->group, nk->key, error);
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local))
             return config_error(error, c->path, nk->group, nk->key,
@@ -745,9 +769,11 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     }
 
     if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "api", "socket-mode", NULL);
+        g_autofree char *value = key_string(c, kf, "api", "socket-mode", error);
         guint64 mode;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
             return config_error(error, c->path, "api", "socket-mode",
@@ -755,8 +781,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         c->socket_mode = (unsigned int)mode;
     }
     if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "hook", "on-unreachable", NULL);
+        g_autofree char *value = key_string(c, kf, "hook", "on-unreachable", error);
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!strcmp(value, "deny") || !strcmp(value, "allow"))
             c->hook_fail_open = !strcmp(value, "allow");
@@ -767,9 +795,11 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     if (!read_host(c, kf, error) || !read_policy(c, kf, error))
         return FALSE;
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "daemon", "log-level", NULL);
+        g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
         g_autoptr(GError) local = NULL;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
             return config_error(error, c->path, "daemon", "log-level", "%s", local->message);
@@ -777,25 +807,13 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     return TRUE;
 }
 
-ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **error)
+/* The command line over what the file said (if anything), then the checks
+ * that need both. */
+static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOverrides *o,
+                                    GError **error)
 {
-    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
-    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(ItsmigdConfig) c = config;
     g_autoptr(GError) local = NULL;
-    const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
-
-    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        c->path = g_strdup(path);
-        if (!read_file(c, kf, error))
-            return NULL;
-    } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-        /* The default file is optional: every key has a default. */
-        g_clear_error(&local);
-    } else {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
-                    local->message);
-        return NULL;
-    }
 
     if (o) {
         if (o->connect) {
@@ -866,4 +884,44 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
                    NULL;
     }
     return g_steal_pointer(&c);
+}
+
+ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **error)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
+
+    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        c->path = g_strdup(path);
+        if (!read_file(c, kf, error))
+            return NULL;
+    } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        /* The default file is optional: every key has a default. */
+        g_clear_error(&local);
+    } else {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
+                    local->message);
+        return NULL;
+    }
+    return config_finish(g_steal_pointer(&c), o, error);
+}
+
+ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *path,
+                                    const ItsmigdConfigOverrides *o, GError **error)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+
+    if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
+                    local->message);
+        return NULL;
+    }
+    c->path = g_strdup(path);
+    if (!read_file(c, kf, error))
+        return NULL;
+    return config_finish(g_steal_pointer(&c), o, error);
 }

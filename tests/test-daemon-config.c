@@ -379,6 +379,24 @@ static void test_bad_escape_in_value(Fixture *f, gconstpointer data)
     assert_load_error(f, "[api]\nsocket = /run/\\q\n", NAMES("[api]", "socket"));
 }
 
+/* GKeyFile gives no value at all for text that is not UTF-8: every kind of
+ * key refuses it, naming where (found by tests/fuzz/fuzz-daemon-config.c). */
+static void test_value_not_utf8(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[host]\nvcpu-registers-file = /x\xff.json\n",
+                      NAMES("[host]", "vcpu-registers-file", "UTF-8"));
+    assert_load_error(f, "[host]\narch = aarch\xff\n", NAMES("[host]", "arch"));
+    assert_load_error(f, "[policy]\ncheck-emulated = \xfftrue\n",
+                      NAMES("[policy]", "check-emulated"));
+    assert_load_error(f, "[peer b]\nurl = https://b\xff\n", NAMES("[peer b]", "url"));
+    assert_load_error(f, "[libvirt]\nhistory-size = 1\xff\n", NAMES("[libvirt]", "history-size"));
+    assert_load_error(f, "[api]\nsocket-mode = 06\xff\n", NAMES("[api]", "socket-mode"));
+    assert_load_error(f, "[hook]\non-unreachable = deny\xff\n", NAMES("[hook]", "on-unreachable"));
+    assert_load_error(f, "[daemon]\nlog-level = info\xff\n", NAMES("[daemon]", "log-level"));
+    assert_load_error(f, "[api]\nsocket = /run/\xff\n", NAMES("[api]", "socket"));
+}
+
 static void test_reconnect_order(Fixture *f, gconstpointer data)
 {
     g_autoptr(ItsmigdConfig) equal = NULL;
@@ -897,6 +915,7 @@ int main(int argc, char **argv)
     ADD("/daemon-config/file/empty-value-unsets", test_empty_value_unsets);
     ADD("/daemon-config/file/not-a-key-file", test_not_a_key_file);
     ADD("/daemon-config/file/bad-escape-in-value", test_bad_escape_in_value);
+    ADD("/daemon-config/file/value-not-utf8", test_value_not_utf8);
     ADD("/daemon-config/numeric/out-of-range", test_numeric_out_of_range);
     ADD("/daemon-config/numeric/bounds-accepted", test_numeric_bounds_accepted);
     ADD("/daemon-config/numeric/whitespace", test_numeric_whitespace);
