@@ -322,8 +322,10 @@ static void phase_end(ItsmigJob *job, ItsmigPhase phase, const char *outcome, gi
 
     if (!t->started_us)
         t->started_us = now_us;
+    /* The wall clock may have stepped back since the start: a phase never
+     * ends before it started, which the record's reader refuses. */
     if (!t->ended_us)
-        t->ended_us = now_us;
+        t->ended_us = MAX(now_us, t->started_us);
     g_free(t->outcome);
     t->outcome = g_strdup(outcome);
 }
