@@ -88,6 +88,7 @@ void itsmigd_hook_record_parse(const char *text, gsize len, const char *path, co
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) error = NULL;
     JsonObject *o;
+    JsonNode *member;
     JsonNode *incoming;
 
     memset(ret_record, 0, sizeof(*ret_record));
@@ -100,7 +101,11 @@ void itsmigd_hook_record_parse(const char *text, gsize len, const char *path, co
         return;
     }
     o = json_node_get_object(json_parser_get_root(parser));
-    if (g_strcmp0(json_object_get_string_member_with_default(o, "uuid", ""), uuid) != 0) {
+    member = json_object_get_member(o, "uuid");
+    /* Typed by hand: GLib's getter warns on a member of another type. */
+    if (!member || !JSON_NODE_HOLDS_VALUE(member) ||
+        json_node_get_value_type(member) != G_TYPE_STRING ||
+        g_strcmp0(json_node_get_string(member), uuid) != 0) {
         *ret_problem = g_strdup_printf("%s names another domain", path);
         return;
     }
