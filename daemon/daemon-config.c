@@ -335,8 +335,11 @@ static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
 /* A secret is a few KiB at most (a PEM key); more is not one. */
 #define SECRET_MAX (64 * 1024)
 
-gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
-                                    GError **error)
+/* Reads a whole regular file of at most @max bytes without following it
+ * into a FIFO or a device (O_NONBLOCK, then a regular-file check), and,
+ * when @secret, refuses one that group or others may access. */
+static gboolean read_bounded(const char *path, gsize max, gboolean secret, char **ret_contents,
+                             gsize *ret_len, GError **error)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
     struct stat st;
@@ -353,7 +356,7 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
         close(fd);
         return FALSE;
     }
-    if (st.st_mode & 077) {
+    if (secret && (st.st_mode & 077)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
                     "%s is accessible by group or others (mode %04o): a secret must be mode "
                     "0600 or 0400",
@@ -376,9 +379,9 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
         }
         if (n == 0)
             break;
-        if (buf->len + n > SECRET_MAX) {
+        if (buf->len + (gsize)n > max) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s is larger than %d bytes", path, SECRET_MAX);
+                        "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max);
             explicit_bzero(buf->data, buf->len);
             explicit_bzero(chunk, sizeof(chunk));
             close(fd);
@@ -392,6 +395,12 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
     g_byte_array_append(buf, (const guint8 *)"", 1);
     *ret_contents = (char *)g_byte_array_free(g_steal_pointer(&buf), FALSE);
     return TRUE;
+}
+
+gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
+                                    GError **error)
+{
+    return read_bounded(path, SECRET_MAX, TRUE, ret_contents, ret_len, error);
 }
 
 /* The first line of @file: a bearer token, at least 16 printable ASCII
@@ -452,15 +461,10 @@ gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GErr
     gsize len;
 
     memset(ret_set, 0, sizeof(*ret_set));
-    if (!g_file_get_contents(path, &text, &len, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
+    /* Not g_file_get_contents(): a FIFO would block the daemon's start, and
+     * /dev/zero would be read until memory ran out. */
+    if (!read_bounded(path, ITSMIGD_REGS_FILE_MAX, FALSE, &text, &len, error))
         return FALSE;
-    }
-    if (len > ITSMIGD_REGS_FILE_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %zu bytes, more than %d",
-                    path, len, ITSMIGD_REGS_FILE_MAX);
-        return FALSE;
-    }
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
         !json_parser_load_from_data(parser, text, len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
