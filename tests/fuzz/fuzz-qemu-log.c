@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The QEMU log scanner (itsmig_qemu_log_scan) over any bytes: each finding's
- * line is valid UTF-8 within the length limit and its line number within the
- * text; the scan's time is linear (the fuzzer's -timeout, and the replay's
- * inputs, catch a quadratic line shape).
+ * line is valid UTF-8 within the length limit, its line number within the
+ * text, at most one per line and in order.
  */
 #include "config.h"
 
