@@ -13,9 +13,9 @@
 # usage: campaign.sh SRCDIR BUILDDIR SECONDS RUNS 'HARNESS...'
 #   SECONDS: time per harness (0: no limit); RUNS: executions per harness
 #   (0: no limit).  Environment (from make): FUZZ_CC, FUZZ_CFLAGS, FUZZ_LIBS,
-#   FUZZ_SYSCONFDIR, FUZZ_RUNSTATEDIR, FUZZ_LOCALSTATEDIR (the daemon's
-#   paths, as ITSMIGD_DEFS has them), FUZZ_LIB_SRC, and FUZZ_SRC_<name> (the harness and the daemon sources it
-#   needs, '-' in the name as '_').
+#   FUZZ_SYSCONFDIR, FUZZ_RUNSTATEDIR, FUZZ_LOCALSTATEDIR (the daemon's paths,
+#   as ITSMIGD_DEFS has them), FUZZ_LIB_SRC, and FUZZ_SRC_<name> (the harness
+#   and the daemon sources it needs, '-' in the name as '_').
 #
 # Exit status: 0 when no harness crashed, 1 otherwise.
 
@@ -85,6 +85,7 @@ for h in $only; do
     [ "$runs" -gt 0 ] && limits="$limits -runs=$runs"
     echo "  FUZZ $h ($limits)"
     before=$(find "$crashes" -type f | wc -l)
+    load=$(cut -d' ' -f1 /proc/loadavg)
     # -timeout: one input taking 10 s is a bug (the readers are linear);
     # -rss_limit_mb: so is 1 GiB for an input of at most 64 KiB.
     # shellcheck disable=SC2086
@@ -104,19 +105,24 @@ for h in $only; do
     files=$(find "$corpus" -type f | wc -l)
     kib=$(du -sk "$corpus" | cut -f1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-    printf '%-15s execs=%-11s exec/s=%-7s seconds=%-6s corpus=%s files (%s KiB)  peak_rss=%s MiB  crashes=%s\n' \
-        "$h" "${execs:-?}" "${rate:-?}" "${secs:-?}" "$files" "$kib" "${rss:-?}" "$found" >>"$tmp"
+    fmt='%-15s execs=%-11s exec/s=%-7s seconds=%-6s corpus=%s files (%s KiB)'
+    fmt="$fmt  peak_rss=%s MiB  crashes=%s  load=%s\n"
+    # shellcheck disable=SC2059
+    printf "$fmt" "$h" "${execs:-?}" "${rate:-?}" "${secs:-?}" "$files" "$kib" "${rss:-?}" \
+        "$found" "$load" >>"$tmp"
     tail -1 "$tmp"
 done
 
 # The summary: a header, then one line per harness (this run's, or the last).
 {
     echo "# itsmig: make fuzz (tests/fuzz/campaign.sh), libFuzzer with ASan and UBSan"
-    echo "# $($FUZZ_CC --version | head -1); $(uname -sm); $(nproc) CPUs shared, nice -n 19, one harness at a time"
+    echo "# $($FUZZ_CC --version | head -1); $(uname -sm); $(nproc) CPUs shared;" \
+        "nice -n 19, one harness at a time"
     echo "# last run $(date -u +%Y-%m-%dT%H:%MZ): FUZZ_TIME=$seconds FUZZ_RUNS=$runs over: $only"
     echo "# execs: executions; exec/s: their average rate; corpus: units kept (from the seeds of"
     echo "# tests/fuzz/corpus); peak_rss: the process's; crashes: crashes, leaks, timeouts (10 s)"
-    echo "# and out-of-memory (1 GiB) found in that run"
+    echo "# and out-of-memory (1 GiB) found in that run; load: the machine's load average"
+    echo "# (1 min) when the harness started"
     for h in its-walk qemu-image domain-profile host-caps job-journal qemu-log http-router \
         hook-record daemon-config peer-reply; do
         line=$(grep "^$h " "$tmp" || true)
