@@ -1077,7 +1077,7 @@ static void test_walk_limit(void)
     Img img;
 
     /* 4096 devices whose 16-bit ITTs all overlap: 2^28 reads, where the
-     * 8 MiB of memory allow 2^24 + 16 per entry of it. */
+     * 8 MiB of memory allow 2^20 + 16 per entry of it. */
     img_init(&img);
     put_cte(&img, 0, 0, 0);
     for (unsigned i = 0; i < 4096; i++)
