@@ -37,11 +37,13 @@ set -- "-DSYSCONFDIR=\"$FUZZ_SYSCONFDIR\"" "-DRUNSTATEDIR=\"$FUZZ_RUNSTATEDIR\""
     "-DLOCALSTATEDIR=\"$FUZZ_LOCALSTATEDIR\"" '-DG_LOG_DOMAIN="itsmigd"' \
     -DG_LOG_USE_STRUCTURED=1 -DVIR_ENUM_SENTINELS
 
-# libitsmig once, instrumented for coverage; recompiled when a source changed.
+# libitsmig once, instrumented for coverage; recompiled when its source or
+# any header of include/ or config.h changed.
 objs=
 for src in $FUZZ_LIB_SRC; do
     obj=$work/obj/$(echo "$src" | tr '/' '_' | sed 's/\.c$/.o/')
-    if [ ! -f "$obj" ] || [ "$srcdir/$src" -nt "$obj" ]; then
+    if [ ! -f "$obj" ] || [ "$srcdir/$src" -nt "$obj" ] || [ "$builddir/config.h" -nt "$obj" ] ||
+        [ -n "$(find "$srcdir/include" -name '*.h' -newer "$obj" | head -1)" ]; then
         echo "  CC (fuzz) $src"
         # shellcheck disable=SC2086
         $FUZZ_CC $FUZZ_CFLAGS -fsanitize=fuzzer-no-link $san -c "$srcdir/$src" -o "$obj"
