@@ -1153,6 +1153,10 @@ static gboolean get_time(Reader *r, JsonObject *o, const char *key, gboolean nul
     if (!t)
         return bad(r, key, "must be an ISO 8601 time");
     *ret = g_date_time_to_unix(t) * G_USEC_PER_SEC + g_date_time_get_microsecond(t);
+    /* Times come from the clock: an earlier one was not written by itsmigd,
+     * and 0 stands for "none". */
+    if (*ret <= 0)
+        return bad(r, key, "must be an ISO 8601 time after 1970-01-01T00:00:00Z");
     return TRUE;
 }
 

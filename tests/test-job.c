@@ -744,6 +744,10 @@ static void test_from_json_refuses(void)
         {"finished", "true", "contradicts"},
         {"mode", "\"fast\"", "\"mode\""},
         {"created_at", "\"yesterday\"", "ISO 8601"},
+        /* Not a time itsmigd wrote, and one it would write back as "98-11-14..." (found by
+         * tests/fuzz/fuzz-job-journal.c). */
+        {"created_at", "\"0098-11-14T22:13:20.000000Z\"", "after 1970"},
+        {"created_at", "\"1970-01-01T00:00:00Z\"", "after 1970"},
         {"pending", "{\"action\":\"migrate\",\"device\":7}", "names no device"},
         {"pending", "{\"action\":\"none\",\"device\":null}", "must name an action"},
         {"devices", "[{\"alias\":\"a\",\"xml\":\"x\",\"state\":\"gone\"}]", "\"state\""},
