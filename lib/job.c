@@ -1284,6 +1284,7 @@ static gboolean read_phases(Reader *r, ItsmigJob *job, JsonArray *a)
 {
     static const char *const members[] = {"phase",       "started_at", "ended_at",
                                           "duration_ms", "outcome",    NULL};
+    gboolean seen[ITSMIG_PHASE_LAST] = {FALSE};
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
@@ -1301,6 +1302,10 @@ static gboolean read_phases(Reader *r, ItsmigJob *job, JsonArray *a)
             return FALSE;
         if (itsmig_phase_is_terminal(phase))
             return bad(r, "phase", "of a phases entry must not be a final state");
+        /* Twice would leave one entry's values unread (and leaked). */
+        if (seen[phase])
+            return bad(r, "phase", "appears in two phases entries");
+        seen[phase] = TRUE;
         t = &job->timings[phase];
         if (!get_time(r, o, "started_at", TRUE, &t->started_us) ||
             !get_time(r, o, "ended_at", TRUE, &t->ended_us) ||
