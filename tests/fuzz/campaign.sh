@@ -127,8 +127,8 @@ done
     echo "# (1 min) when the harness started"
     for h in its-walk qemu-image domain-profile host-caps job-journal qemu-log http-router \
         hook-record daemon-config peer-reply; do
-        line=$(grep "^$h " "$tmp" || true)
-        [ -n "$line" ] || line=$(grep "^$h " "$summary" 2>/dev/null || true)
+        line=$(grep "^$h  *execs=" "$tmp" || true)
+        [ -n "$line" ] || line=$(grep "^$h  *execs=" "$summary" 2>/dev/null || true)
         [ -n "$line" ] && echo "$line"
     done
     # Notes kept by hand below this line survive a run.
