@@ -7,6 +7,11 @@
 
 #include "itsmigctl.h"
 
+#include "daemon/daemon-config.h"
+
+#include "itsmig/error.h"
+#include "itsmig/host-caps.h"
+#include "itsmig/host-traits.h"
 #include "itsmig/its-abi.h"
 #include "itsmig/kvm-its.h"
 #include "itsmig/kvm-its-json.h"
@@ -16,6 +21,9 @@
 static const char host_help[] =
     "Usage: itsmigctl host [--json] [CONNECTION OPTIONS]\n"
     "       itsmigctl host probe [--json] [--registers]\n"
+    "       itsmigctl host traits [--format nova-provider-config|nfd] [--output FILE]\n"
+    "                             [--caps FILE] [CONNECTION OPTIONS]\n"
+    "       itsmigctl host validate [--json] [--config FILE]\n"
     "\n"
     "itsmigctl host asks itsmigd for this host's capabilities for ITS migration:\n"
     "each field with its value and where it comes from (probed, declared in\n"
@@ -35,15 +43,29 @@ static const char host_help[] =
     "firmware register values, the writable masks, and which registers need\n"
     "which optional vCPU feature (pmu, sve, ptrauth).\n"
     "\n"
+    "itsmigctl host traits prints what itsmigd's capabilities (or a saved\n"
+    "capabilities document, --caps) say to a fleet scheduler: a Nova provider\n"
+    "config file with CUSTOM_ITSMIG_* traits, or a Node Feature Discovery\n"
+    "feature file with itsmig-* labels (see itsmig-compat(7)).\n"
+    "\n"
+    "itsmigctl host validate checks everything itsmig needs on this host and\n"
+    "prints one PASS, WARN or FAIL line per check, each with a hint.\n"
+    "\n"
     "Options:\n"
     "  --json       print one JSON object instead of text\n"
-    "  --registers  (text) list every register by name\n"
+    "  --registers  (probe, text) list every register by name\n"
+    "  --format F   (traits) nova-provider-config (default) or nfd\n"
+    "  --output F   (traits) write the file atomically instead of printing it\n"
+    "  --caps F     (traits) read a capabilities document (GET /v1/host) from F\n"
+    "  --config F   (validate) itsmigd's configuration (default " ITSMIGD_DEFAULT_CONFIG ")\n"
     "\n";
 
 static const char host_help_end[] =
     "\n"
     "Exit status: 0 success; 1 itsmigd could not be asked, or (probe) probing\n"
-    "is not possible here (the reason is printed) or failed; 2 bad arguments.\n";
+    "is not possible here (the reason is printed) or failed, or (traits) the\n"
+    "file could not be written; 2 bad arguments or an unreadable --caps file.\n"
+    "validate: 0 every check passed, 1 warnings, 2 a check failed.\n";
 
 static const char *yes_no(bool v)
 {
@@ -257,6 +279,85 @@ static int host_probe(int argc, char **argv)
     return rc;
 }
 
+/* The capabilities document: @caps_file's, or itsmigd's GET /v1/host. */
+static int traits_caps(const char *caps_file, const ItsmigctlConn *conn, ItsmigHostCaps **ret_caps)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (caps_file) {
+        if (!g_file_get_contents(caps_file, &text, &len, &error))
+            return itsmigctl_usage_error("host traits: %s", error->message);
+        *ret_caps = itsmig_host_caps_from_json(text, len, &error);
+        if (!*ret_caps)
+            return itsmigctl_usage_error("host traits: %s: %s", caps_file, error->message);
+    } else {
+        g_autoptr(ItsmigRestClient) client = NULL;
+        g_autoptr(JsonObject) doc = NULL;
+        g_autoptr(JsonNode) node = NULL;
+        int r = itsmigctl_conn_open(conn, "host traits", &client);
+
+        if (r)
+            return r;
+        doc = itsmigctl_call(client, "GET", "/v1/host", NULL);
+        if (!doc)
+            return ITSMIGCTL_EXIT_FAILURE;
+        node = json_node_init_object(json_node_alloc(), doc);
+        text = json_to_string(node, FALSE);
+        *ret_caps = itsmig_host_caps_from_json(text, -1, &error);
+        if (!*ret_caps)
+            return itsmigctl_bad_reply(client, "GET /v1/host", error);
+    }
+    return ITSMIGCTL_EXIT_OK;
+}
+
+static int host_traits(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    g_autofree char *format_name = NULL, *output = NULL, *caps_file = NULL;
+    GOptionEntry entries[] = {
+        {"format", 0, 0, G_OPTION_ARG_STRING, &format_name, "nova-provider-config (default) or nfd",
+         "FORMAT"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write FILE atomically", "FILE"},
+        {"caps", 0, 0, G_OPTION_ARG_FILENAME, &caps_file,
+         "A capabilities document (GET /v1/host) instead of itsmigd's", "FILE"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- print this host's scheduler traits");
+    g_autoptr(ItsmigHostCaps) caps = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    ItsmigTraitsFormat format = ITSMIG_TRAITS_FORMAT_NOVA;
+    gboolean changed = FALSE;
+    int r;
+
+    g_set_prgname("itsmigctl host traits");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return itsmigctl_usage_error("host traits: %s", error->message);
+    if (argc > 1)
+        return itsmigctl_usage_error("host traits: unexpected argument '%s'", argv[1]);
+    if (format_name && !itsmig_traits_format_from_string(format_name, &format))
+        return itsmigctl_usage_error("host traits: format '%s' is not nova-provider-config or nfd",
+                                     format_name);
+    r = traits_caps(caps_file, &conn, &caps);
+    if (r)
+        return r;
+    text = itsmig_host_traits_render(caps, format);
+    if (!output) {
+        fputs(text, stdout);
+        return ITSMIGCTL_EXIT_OK;
+    }
+    if (!itsmig_host_traits_write(output, text, &changed, &error)) {
+        fprintf(stderr, "itsmigctl: host traits: %s\n", error->message);
+        return ITSMIGCTL_EXIT_FAILURE;
+    }
+    printf("%s %s\n", changed ? "wrote" : "unchanged:", output);
+    return ITSMIGCTL_EXIT_OK;
+}
+
 int itsmigctl_cmd_host(int argc, char **argv)
 {
     /* Without a subcommand (options only) the question goes to itsmigd. */
@@ -272,6 +373,10 @@ int itsmigctl_cmd_host(int argc, char **argv)
     }
     if (strcmp(argv[1], "probe") == 0)
         return host_probe(argc - 1, argv + 1);
+    if (strcmp(argv[1], "traits") == 0)
+        return host_traits(argc - 1, argv + 1);
+    if (strcmp(argv[1], "validate") == 0)
+        return itsmigctl_cmd_host_validate(argc - 1, argv + 1);
     return itsmigctl_usage_error("host: unknown subcommand '%s' (see 'itsmigctl host --help')",
                                  argv[1]);
 }

@@ -156,7 +156,10 @@ static gboolean progress_check(JsonObject *j, const char *ctx, GError **error)
            itsmigctl_want_int(p, pctx, "data_remaining", &n, error) &&
            itsmigctl_want_int(p, pctx, "bytes_per_second", &n, error) &&
            itsmigctl_want_int(p, pctx, "iteration", &n, error) &&
-           itsmigctl_want_int_or_null(p, pctx, "downtime_ms", &has, &n, error);
+           itsmigctl_want_int_or_null(p, pctx, "downtime_ms", &has, &n, error) &&
+           /* Absent from an older itsmigd. */
+           (!json_object_has_member(p, "paused_ms") ||
+            itsmigctl_want_int_or_null(p, pctx, "paused_ms", &has, &n, error));
 }
 
 /* The rest of a job's members that are objects, or null. */
@@ -577,7 +580,7 @@ static void job_print(JsonObject *job, gboolean detail)
     g_autofree char *created =
         itsmigctl_printable(json_object_get_string_member(job, "created_at"));
     g_autofree char *result = result_text(job);
-    gint64 downtime, total;
+    gint64 downtime, paused, total;
 
     printf("Migration %s: %s (%s) from %s %s %s%s%s%s, %s mode\n", id, domain, uuid, source,
            itsmigctl_arrow(), dest, dest_host ? " (" : "", dest_host ? dest_host : "",
@@ -607,6 +610,10 @@ static void job_print(JsonObject *job, gboolean detail)
     }
     if (job_int(p, "downtime_ms", &downtime))
         printf("Downtime: %" G_GINT64_FORMAT " ms\n", downtime);
+    /* Safe mode: the guest was paused from before the transfer until it was verified and
+     * resumed, far longer than libvirt's switchover figure above. */
+    if (json_object_has_member(p, "paused_ms") && job_int(p, "paused_ms", &paused))
+        printf("Guest paused: %" G_GINT64_FORMAT " ms\n", paused);
     evidence_print(job, "its_save", "ITS save", detail);
     evidence_print(job, "its_restore", "ITS restore", detail);
     if (err) {
@@ -777,6 +784,9 @@ static const char migrate_description[] =
     "the vCPUs run and the destination runs from the switchover on, its ITS\n"
     "verified right after.\n"
     "\n"
+    "A guest that was paused before the migration arrives paused, as with plain\n"
+    "virsh migrate; --resume resumes it on the destination.\n"
+    "\n"
     "The connection's --timeout is not available here: --timeout is the job's.\n"
     "\n"
     "Exit status: 0 started (with --wait: done); 4 blocked by the preflight\n"
@@ -795,6 +805,7 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
     g_autofree char *bandwidth = NULL;
     g_auto(GStrv) detach = NULL;
     gboolean wait = FALSE, auto_converge = FALSE, no_quiesce = FALSE, json = FALSE;
+    gboolean resume = FALSE;
     GOptionEntry entries[] = {
         {"to", 0, 0, G_OPTION_ARG_STRING, &to, "The destination: a peer itsmigd knows", "PEER"},
         {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "safe (default) or live", "MODE"},
@@ -811,6 +822,8 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
          "Let QEMU slow the vCPUs down when memory changes faster than it is copied", NULL},
         {"no-quiesce", 0, 0, G_OPTION_ARG_NONE, &no_quiesce,
          "Do not detach the devices that cannot migrate", NULL},
+        {"resume", 0, 0, G_OPTION_ARG_NONE, &resume,
+         "Resume on the destination a guest that was paused (by default it stays paused)", NULL},
         {"detach", 0, 0, G_OPTION_ARG_STRING_ARRAY, &detach,
          "Detach this device for the move (repeatable; default: what preflight finds)", "ALIAS"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
@@ -869,7 +882,7 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
     }
     /* Only what was asked for: itsmigd's defaults hold for the rest. */
     any_option = phase_timeout || total_timeout || max_downtime || bandwidth || auto_converge ||
-                 no_quiesce || detach;
+                 no_quiesce || detach || resume;
     if (any_option) {
         json_builder_set_member_name(b, "options");
         json_builder_begin_object(b);
@@ -896,6 +909,10 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
         if (no_quiesce) {
             json_builder_set_member_name(b, "quiesce");
             json_builder_add_boolean_value(b, FALSE);
+        }
+        if (resume) {
+            json_builder_set_member_name(b, "resume");
+            json_builder_add_boolean_value(b, TRUE);
         }
         if (detach) {
             json_builder_set_member_name(b, "detach");

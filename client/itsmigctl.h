@@ -24,6 +24,8 @@ int itsmigctl_cmd_preflight(int argc, char **argv);
 int itsmigctl_cmd_matrix(int argc, char **argv);
 /* "itsmigctl host" without a subcommand: itsmigd's view of this host. */
 int itsmigctl_cmd_daemon_host(int argc, char **argv);
+/* "itsmigctl host validate" (client/cmd-validate.c). */
+int itsmigctl_cmd_host_validate(int argc, char **argv);
 int itsmigctl_cmd_migrate(int argc, char **argv);
 int itsmigctl_cmd_jobs(int argc, char **argv);
 int itsmigctl_cmd_job(int argc, char **argv);

@@ -51,6 +51,8 @@ static const NumericKey numeric_keys[] = {
     NUM("migration", "phase-timeout", phase_timeout, 1, 86400),
     NUM("migration", "total-timeout", total_timeout, 0, 604800),
     NUM("migration", "keep-finished", keep_finished, 1, 10000),
+    NUM("metrics", "max-connections", metrics_max_connections, 1, 1024),
+    NUM("metrics", "max-domain-series", metrics_max_domain_series, 0, 1000000),
 };
 
 typedef struct {
@@ -72,6 +74,9 @@ static const StringKey string_keys[] = {
     STR("daemon", "hostname", hostname),
     STR("hook", "record-dir", hook_record_dir),
     STR("migration", "qemu-log-dir", qemu_log_dir),
+    STR("fleet", "nova-provider-config", nova_provider_config),
+    STR("fleet", "nfd-features-file", nfd_features_file),
+    STR("metrics", "listen", metrics_listen),
 };
 
 /* Keys read by hand below, so unknown-key detection knows them. */
@@ -79,6 +84,7 @@ static const char *const other_keys[][2] = {
     { "api", "socket-mode" },
     { "daemon", "log-level" },
     { "hook", "on-unreachable" },
+    { "migration", "qemu-log-mark" },
     { "policy", "check-emulated" },
     { "policy", "migratable-drivers" },
     { "policy", "non-migratable-devices" },
@@ -128,11 +134,14 @@ ItsmigdConfig *itsmigd_config_new_default(void)
     c->peer_cache_ttl = 30;
     c->peers = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_config_free);
     c->max_jobs = 2;
+    c->metrics_max_connections = 8;
+    c->metrics_max_domain_series = 20000;
     c->phase_timeout = 300;
     c->total_timeout = 3600;
     c->keep_finished = 100;
     /* libvirt's path, not ours: Debian's libvirt is built for /var. */
     c->qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    c->qemu_log_mark = TRUE;
     return c;
 }
 
@@ -303,17 +312,31 @@ static gboolean key_known(const char *group, const char *key)
 static gboolean config_error(GError **error, const char *path, const char *group,
                              const char *key, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 
+/* Adds a problem to *@error, one line each, so that the whole file is
+ * checked and every problem reported at once (itsmigd --check-config). */
+static void add_problem(GError **error, const char *text)
+{
+    if (error && *error) {
+        g_autofree char *old = (*error)->message;
+
+        (*error)->message = g_strconcat(old, "\n", text, NULL);
+    } else {
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, text);
+    }
+}
+
 static gboolean config_error(GError **error, const char *path, const char *group,
                              const char *key, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *what = NULL;
+    g_autofree char *text = NULL;
 
     va_start(ap, fmt);
     what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: [%s] %s: %s", path, group,
-                key, what);
+    text = g_strdup_printf("%s: [%s] %s: %s", path, group, key, what);
+    add_problem(error, text);
     return FALSE;
 }
 
@@ -507,24 +530,31 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             ItsmigKvmRegSet set;
 
             g_strstrip(value);
-            if (!g_path_is_absolute(value))
-                return config_error(error, c->path, "host", keys[k], "must be an absolute path");
-            if (!itsmigd_read_regs_file(value, &set, &local))
-                return config_error(error, c->path, "host", keys[k], "%s", local->message);
+            if (!g_path_is_absolute(value)) {
+                config_error(error, c->path, "host", keys[k], "must be an absolute path");
+                continue;
+            }
+            if (!itsmigd_read_regs_file(value, &set, &local)) {
+                config_error(error, c->path, "host", keys[k], "%s", local->message);
+                continue;
+            }
             itsmig_kvm_regs_clear(&set);
             g_free(c->host_regs_file);
             c->host_regs_file = g_steal_pointer(&value);
             continue;
         }
+        /* Unknown keys were reported with the others. */
         if (!itsmig_cap_field_from_string(keys[k], &field))
-            return config_error(error, c->path, "host", keys[k], "unknown key");
+            continue;
         g_strstrip(value);
-        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local))
-            return config_error(error, c->path, "host", keys[k], "%s", local->message);
+        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local)) {
+            config_error(error, c->path, "host", keys[k], "%s", local->message);
+            continue;
+        }
         g_free(c->declared[field]);
         c->declared[field] = g_steal_pointer(&value);
     }
-    return TRUE;
+    return !error || !*error;
 }
 
 static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
@@ -541,22 +571,25 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_strstrip(value);
         if (!strcmp(keys[k], "check-emulated")) {
             if (!parse_bool(value, &c->policy.check_emulated))
-                return config_error(error, c->path, "policy", keys[k],
-                                    "'%s' is not true or false", value);
+                config_error(error, c->path, "policy", keys[k], "'%s' is not true or false",
+                             value);
         } else if (!strcmp(keys[k], "migratable-drivers")) {
             g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
             g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
 
             for (gsize i = 0; list && list[i]; i++) {
+                gboolean fine = TRUE;
+
                 g_strstrip(list[i]);
                 if (!list[i][0])
                     continue;
-                for (const char *p = list[i]; *p; p++) {
-                    if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
-                        return config_error(error, c->path, "policy", keys[k],
-                                            "'%s' is not a driver name", list[i]);
-                }
-                g_ptr_array_add(drivers, g_strdup(list[i]));
+                for (const char *p = list[i]; *p && fine; p++)
+                    fine = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
+                if (!fine)
+                    config_error(error, c->path, "policy", keys[k], "'%s' is not a driver name",
+                                 list[i]);
+                else
+                    g_ptr_array_add(drivers, g_strdup(list[i]));
             }
             g_ptr_array_add(drivers, NULL);
             g_strfreev(c->migratable_drivers);
@@ -566,27 +599,30 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func(g_free);
 
             for (gsize i = 0; list && list[i]; i++) {
+                gboolean fine = TRUE;
+
                 g_strstrip(list[i]);
                 if (!list[i][0])
                     continue;
                 /* Device aliases are letters, digits, '-', '_' and '.'; a
                  * pattern adds '*' and '?'. */
-                for (const char *p = list[i]; *p; p++) {
-                    if (!g_ascii_isalnum(*p) && !strchr("-_.*?", *p))
-                        return config_error(error, c->path, "policy", keys[k],
-                                            "'%s' is not a device alias pattern", list[i]);
-                }
-                g_ptr_array_add(patterns, g_strdup(list[i]));
+                for (const char *p = list[i]; *p && fine; p++)
+                    fine = g_ascii_isalnum(*p) || strchr("-_.*?", *p);
+                if (!fine)
+                    config_error(error, c->path, "policy", keys[k],
+                                 "'%s' is not a device alias pattern", list[i]);
+                else
+                    g_ptr_array_add(patterns, g_strdup(list[i]));
             }
             g_ptr_array_add(patterns, NULL);
             g_strfreev(c->non_migratable);
             c->non_migratable = (char **)g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
         } else if (itsmig_rule_from_string(keys[k], &rule)) {
             if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
-                return config_error(error, c->path, "policy", keys[k], "%s", local->message);
+                config_error(error, c->path, "policy", keys[k], "%s", local->message);
         }
     }
-    return TRUE;
+    return !error || !*error;
 }
 
 static gboolean peer_name_valid(const char *name)
@@ -608,15 +644,21 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
     g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
     const char *name = group + strlen(PEER_GROUP_PREFIX);
 
+    gboolean fine = TRUE;
+
     if (!peer_name_valid(name)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s: [%s]: a peer name is 1 to %d letters, digits, '-', '_' or '.'", c->path,
-                    group, PEER_NAME_MAX);
+        g_autofree char *text =
+            g_strdup_printf("%s: [%s]: a peer name is 1 to %d letters, digits, '-', '_' or '.'",
+                            c->path, group, PEER_NAME_MAX);
+
+        add_problem(error, text);
         return FALSE;
     }
     if (itsmigd_config_find_peer(c, name)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s: [%s]: peer '%s' is configured twice", c->path, group, name);
+        g_autofree char *text =
+            g_strdup_printf("%s: [%s]: peer '%s' is configured twice", c->path, group, name);
+
+        add_problem(error, text);
         return FALSE;
     }
     peer->name = g_strdup(name);
@@ -638,16 +680,18 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
             field = &peer->migrate_uri;
         else if (!strcmp(keys[k], "migrate-address"))
             field = &peer->migrate_address;
-        else
-            return config_error(error, c->path, group, keys[k],
+        else {
+            fine = config_error(error, c->path, group, keys[k],
                                 "unknown key (known: url, ca, token-file, accept-token-file, "
                                 "migrate-uri, migrate-address)");
+            continue;
+        }
         g_strstrip(value);
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
     }
     if (!peer->url && !peer->accept_token_file)
-        return config_error(error, c->path, group, "url",
+        fine = config_error(error, c->path, group, "url",
                             "an https:// URL is required (or accept-token-file alone, for a "
                             "peer that only calls this host)");
     if (peer->url) {
@@ -656,30 +700,31 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
         if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
             !g_uri_get_host(uri)[0] || (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) ||
             g_uri_get_query(uri) || g_uri_get_userinfo(uri))
-            return config_error(error, c->path, group, "url",
+            fine = config_error(error, c->path, group, "url",
                                 "'%s' is not https://HOST[:PORT] (peers speak only HTTPS; no "
                                 "path, query or user)",
                                 peer->url);
     }
     if (peer->ca && !g_path_is_absolute(peer->ca))
-        return config_error(error, c->path, group, "ca", "must be an absolute path");
+        fine = config_error(error, c->path, group, "ca", "must be an absolute path");
     /* libvirt URIs are checked by libvirt; here only what would surely fail. */
     if (peer->migrate_uri && (!strstr(peer->migrate_uri, "://") ||
                               strpbrk(peer->migrate_uri, " \t\n")))
-        return config_error(error, c->path, group, "migrate-uri",
+        fine = config_error(error, c->path, group, "migrate-uri",
                             "'%s' is not a libvirt URI such as qemu+tls://HOST/system",
                             peer->migrate_uri);
     if (peer->migrate_address && (!strstr(peer->migrate_address, "://") ||
                                   strpbrk(peer->migrate_address, " \t\n")))
-        return config_error(error, c->path, group, "migrate-address",
+        fine = config_error(error, c->path, group, "migrate-address",
                             "'%s' is not a migration URI such as tcp://10.0.0.2",
                             peer->migrate_address);
     if (peer->url) {
         if (!peer->token_file)
-            return config_error(error, c->path, group, "token-file",
+            fine = config_error(error, c->path, group, "token-file",
                                 "a bearer token file is required to call the peer");
-        if (!read_token_file(peer->token_file, c->path, group, "token-file", &peer->token, error))
-            return FALSE;
+        else if (!read_token_file(peer->token_file, c->path, group, "token-file", &peer->token,
+                                  error))
+            fine = FALSE;
     }
     if (peer->accept_token_file) {
         if (!read_token_file(peer->accept_token_file, c->path, group, "accept-token-file",
@@ -695,6 +740,8 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
                                     other->name);
         }
     }
+    if (!fine)
+        return FALSE;
     g_ptr_array_add(c->peers, g_steal_pointer(&peer));
     return TRUE;
 }
@@ -702,7 +749,8 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
-        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", NULL,
+        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", "fleet",
+        "metrics", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
@@ -710,25 +758,26 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_auto(GStrv) keys = NULL;
 
         if (g_str_has_prefix(groups[g], PEER_GROUP_PREFIX)) {
-            if (!read_peer(c, kf, groups[g], error))
-                return FALSE;
+            read_peer(c, kf, groups[g], error);
             continue;
         }
         if (!g_strv_contains(known_groups, groups[g])) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
-                        "policy, peers, migration, peer NAME)",
-                        c->path, groups[g]);
-            return FALSE;
+            g_autofree char *text =
+                g_strdup_printf("%s: unknown group [%s] (known: libvirt, api, daemon, hook, host, "
+                                "policy, peers, migration, fleet, metrics, peer NAME)",
+                                c->path, groups[g]);
+
+            add_problem(error, text);
+            continue;
         }
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (gsize k = 0; keys && keys[k]; k++) {
             if (!strcmp(groups[g], "api") && !strcmp(keys[k], "token-file"))
-                return config_error(error, c->path, groups[g], keys[k],
-                                    "one token for every peer is no longer accepted: give each "
-                                    "peer its own in [peer NAME] accept-token-file");
-            if (!key_known(groups[g], keys[k]))
-                return config_error(error, c->path, groups[g], keys[k], "unknown key");
+                config_error(error, c->path, groups[g], keys[k],
+                             "one token for every peer is no longer accepted: give each "
+                             "peer its own in [peer NAME] accept-token-file");
+            else if (!key_known(groups[g], keys[k]))
+                config_error(error, c->path, groups[g], keys[k], "unknown key");
         }
     }
 
@@ -742,8 +791,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             continue;
         /* GKeyFile returns the raw text along with the error for a bad escape. */
         value = g_key_file_get_string(kf, sk->group, sk->key, &local);
-        if (!value || local)
-            return config_error(error, c->path, sk->group, sk->key, "%s", local->message);
+        if (!value || local) {
+            config_error(error, c->path, sk->group, sk->key, "%s", local->message);
+            continue;
+        }
         g_strstrip(value);
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
@@ -761,11 +812,13 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!value)
             return FALSE;
         g_strstrip(value);
-        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local))
-            return config_error(error, c->path, nk->group, nk->key,
-                                "'%s' is not a whole number between %" G_GUINT64_FORMAT
-                                " and %" G_GUINT64_FORMAT,
-                                value, nk->min, nk->max);
+        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local)) {
+            config_error(error, c->path, nk->group, nk->key,
+                         "'%s' is not a whole number between %" G_GUINT64_FORMAT
+                         " and %" G_GUINT64_FORMAT,
+                         value, nk->min, nk->max);
+            continue;
+        }
         if (nk->size == sizeof(gsize) && nk->size != sizeof(unsigned int))
             G_STRUCT_MEMBER(gsize, c, nk->offset) = n;
         else
@@ -780,9 +833,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
-            return config_error(error, c->path, "api", "socket-mode",
-                                "'%s' is not an octal mode between 0 and 0777", value);
-        c->socket_mode = (unsigned int)mode;
+            config_error(error, c->path, "api", "socket-mode",
+                         "'%s' is not an octal mode between 0 and 0777", value);
+        else
+            c->socket_mode = (unsigned int)mode;
     }
     if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
         g_autofree char *value = key_string(c, kf, "hook", "on-unreachable", error);
@@ -793,11 +847,21 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!strcmp(value, "deny") || !strcmp(value, "allow"))
             c->hook_fail_open = !strcmp(value, "allow");
         else
-            return config_error(error, c->path, "hook", "on-unreachable",
-                                "'%s' is not deny or allow", value);
+            config_error(error, c->path, "hook", "on-unreachable", "'%s' is not deny or allow",
+                         value);
     }
-    if (!read_host(c, kf, error) || !read_policy(c, kf, error))
-        return FALSE;
+    read_host(c, kf, error);
+    read_policy(c, kf, error);
+    if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
+        g_autofree char *value = key_string(c, kf, "migration", "qemu-log-mark", error);
+
+        if (!value)
+            return FALSE;
+        g_strstrip(value);
+        if (!parse_bool(value, &c->qemu_log_mark))
+            config_error(error, c->path, "migration", "qemu-log-mark",
+                         "'%s' is not true or false", value);
+    }
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
         g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
         g_autoptr(GError) local = NULL;
@@ -806,18 +870,20 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             return FALSE;
         g_strstrip(value);
         if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
-            return config_error(error, c->path, "daemon", "log-level", "%s", local->message);
+            config_error(error, c->path, "daemon", "log-level", "%s", local->message);
     }
-    return TRUE;
+    return !*error;
 }
 
 /* The command line over what the file said (if anything), then the checks
- * that need both. */
+ * that need both; @file_problems (taken) are the file's, listed first. */
 static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOverrides *o,
-                                    GError **error)
+                                    GError *file_problems, GError **error)
 {
     g_autoptr(ItsmigdConfig) c = config;
     g_autoptr(GError) local = NULL;
+    g_autoptr(GError) problems = file_problems; /* every problem, one line each */
+    const char *where;
 
     if (o) {
         if (o->connect) {
@@ -836,56 +902,74 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
             g_free(c->listen);
             c->listen = o->listen[0] ? g_strdup(o->listen) : NULL;
         }
-        if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, error))
-            return NULL;
+        if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local)) {
+            add_problem(&problems, local->message);
+            g_clear_error(&local);
+        }
     }
 
-    const char *where = c->path ? c->path : "command line";
+    where = c->path ? c->path : "command line";
     if (!c->uri)
-        return config_error(error, where, "libvirt", "uri", "must not be empty"), NULL;
+        config_error(&problems, where, "libvirt", "uri", "must not be empty");
     if (c->reconnect_max < c->reconnect_min)
-        return config_error(error, where, "libvirt", "reconnect-max",
-                            "%u is below reconnect-min (%u)", c->reconnect_max,
-                            c->reconnect_min),
-               NULL;
+        config_error(&problems, where, "libvirt", "reconnect-max",
+                     "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
     if (!c->socket || !g_path_is_absolute(c->socket))
-        return config_error(error, where, "api", "socket", "must be an absolute path"), NULL;
-    if (strlen(c->socket) >= 108)
-        return config_error(error, where, "api", "socket",
-                            "'%s' is longer than a unix socket path may be", c->socket),
-               NULL;
+        config_error(&problems, where, "api", "socket", "must be an absolute path");
+    else if (strlen(c->socket) >= 108)
+        config_error(&problems, where, "api", "socket",
+                     "'%s' is longer than a unix socket path may be", c->socket);
     if (!c->state_dir || !g_path_is_absolute(c->state_dir))
-        return config_error(error, where, "daemon", "state-dir", "must be an absolute path"),
-               NULL;
+        config_error(&problems, where, "daemon", "state-dir", "must be an absolute path");
     if (c->hostname) {
         gboolean fine = strlen(c->hostname) <= 255;
 
         for (const char *p = c->hostname; *p && fine; p++)
             fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
         if (!fine)
-            return config_error(error, where, "daemon", "hostname",
-                                "'%s' is not a host name (letters, digits, '-', '.', '_'; at "
-                                "most 255)",
-                                c->hostname),
-                   NULL;
+            config_error(&problems, where, "daemon", "hostname",
+                         "'%s' is not a host name (letters, digits, '-', '.', '_'; at most 255)",
+                         c->hostname);
     }
     if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
-        return config_error(error, where, "hook", "record-dir", "must be an absolute path"),
-               NULL;
+        config_error(&problems, where, "hook", "record-dir", "must be an absolute path");
     if (!c->qemu_log_dir || !g_path_is_absolute(c->qemu_log_dir))
-        return config_error(error, where, "migration", "qemu-log-dir",
-                            "must be an absolute path"),
-               NULL;
+        config_error(&problems, where, "migration", "qemu-log-dir", "must be an absolute path");
+    if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
+                                    !g_str_has_suffix(c->nova_provider_config, ".yaml")))
+        config_error(&problems, where, "fleet", "nova-provider-config",
+                     "'%s' is not an absolute path ending in .yaml (nova-compute reads only "
+                     "*.yaml files)",
+                     c->nova_provider_config);
+    if (c->nfd_features_file && !g_path_is_absolute(c->nfd_features_file))
+        config_error(&problems, where, "fleet", "nfd-features-file", "must be an absolute path");
     if (c->listen) {
         g_autofree char *addr = NULL;
         guint16 port;
 
-        if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local))
-            return config_error(error, where, "api", "listen", "%s", local->message), NULL;
-        if (!c->tls_cert || !c->tls_key)
-            return config_error(error, where, "api", "listen",
-                                "TCP listening needs tls-cert and tls-key"),
-                   NULL;
+        if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local)) {
+            config_error(&problems, where, "api", "listen", "%s", local->message);
+            g_clear_error(&local);
+        } else if (!c->tls_cert || !c->tls_key) {
+            config_error(&problems, where, "api", "listen",
+                         "TCP listening needs tls-cert and tls-key");
+        }
+    }
+    if (c->metrics_listen) {
+        g_autofree char *addr = NULL;
+        guint16 port;
+
+        if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local)) {
+            config_error(&problems, where, "metrics", "listen", "%s", local->message);
+            g_clear_error(&local);
+        } else if (c->listen && !strcmp(c->listen, c->metrics_listen)) {
+            config_error(&problems, where, "metrics", "listen",
+                         "is the same address as [api] listen");
+        }
+    }
+    if (problems) {
+        g_propagate_error(error, g_steal_pointer(&problems));
+        return NULL;
     }
     return g_steal_pointer(&c);
 }
@@ -895,12 +979,12 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
     g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
+    GError *problems = NULL;
     const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
 
     if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
         c->path = g_strdup(path);
-        if (!read_file(c, kf, error))
-            return NULL;
+        read_file(c, kf, &problems);
     } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
         /* The default file is optional: every key has a default. */
         g_clear_error(&local);
@@ -909,7 +993,7 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
                     local->message);
         return NULL;
     }
-    return config_finish(g_steal_pointer(&c), o, error);
+    return config_finish(g_steal_pointer(&c), o, problems, error);
 }
 
 ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *path,
@@ -918,6 +1002,7 @@ ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *pat
     g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
+    GError *problems = NULL;
 
     if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
@@ -925,7 +1010,6 @@ ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *pat
         return NULL;
     }
     c->path = g_strdup(path);
-    if (!read_file(c, kf, error))
-        return NULL;
-    return config_finish(g_steal_pointer(&c), o, error);
+    read_file(c, kf, &problems);
+    return config_finish(g_steal_pointer(&c), o, problems, error);
 }

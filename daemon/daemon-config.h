@@ -87,12 +87,23 @@ typedef struct {
     unsigned int peer_timeout;         /* seconds, the whole exchange */
     unsigned int peer_cache_ttl;       /* seconds a peer's capabilities are reused */
     GPtrArray *peers;                  /* ItsmigdPeerConfig *, in file order */
+    /* [metrics] */
+    char *metrics_listen;                   /* plain HTTP, GET /metrics only; NULL: none */
+    unsigned int metrics_max_connections;   /* the metrics listener's budget */
+    unsigned int metrics_max_domain_series; /* per-domain series in one scrape */
+
     /* [migration] */
     unsigned int max_jobs;       /* migrations running at once from this host */
     unsigned int phase_timeout;  /* seconds; default for a job's phase_timeout */
     unsigned int total_timeout;  /* seconds; default for a job's total_timeout, 0: none */
     unsigned int keep_finished;  /* finished jobs kept in the API and the journal */
     char *qemu_log_dir;          /* libvirt's per-domain QEMU logs */
+
+    /* [fleet]: files for the fleet's scheduler, written when the
+     * capabilities change; NULL: not written. */
+    char *nova_provider_config; /* a Nova provider config file (YAML) */
+    char *nfd_features_file;    /* a Node Feature Discovery feature file */
+    gboolean qemu_log_mark;      /* verify only up to a mark QEMU wrote (qemu-marker.h) */
 } ItsmigdConfig;
 
 /* Command-line values that override the file; NULL fields are unset. */
@@ -110,8 +121,8 @@ void itsmigd_config_free(ItsmigdConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdConfig, itsmigd_config_free)
 
 /* Reads the file (the default path may be missing; an explicit one may not),
- * applies @overrides and checks every value.  Errors name the file, the group
- * and the key. */
+ * applies @overrides and checks every value.  The error lists every problem
+ * found, one a line, each naming the file, the group and the key. */
 ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *overrides, GError **error);
 /* The same from @len bytes of @text, said to come from @path; @overrides'
  * config member is not used.  Files the text names (tokens) are still read. */

@@ -25,6 +25,10 @@ typedef struct {
     ItsmigDomainProfile *profile;
     char *profile_error;
     GBytes *xml; /* the XML the profile was read from; immutable, so shared */
+    ItsmigdRecordWrite record_write;
+    char *record_cause;
+    char *record_why;
+    gint64 record_since_us;
     GQueue history; /* HistoryEntry*, oldest first */
 } Domain;
 
@@ -57,6 +61,8 @@ static void domain_free(Domain *d)
     g_free(d->uuid);
     itsmig_domain_profile_free(d->profile);
     g_free(d->profile_error);
+    g_free(d->record_cause);
+    g_free(d->record_why);
     if (d->xml)
         g_bytes_unref(d->xml);
     g_queue_clear_full(&d->history, (GDestroyNotify)history_entry_free);
@@ -163,6 +169,27 @@ void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
     }
     g_mutex_unlock(&reg->lock);
     itsmig_domain_profile_free(profile);
+}
+
+void itsmigd_registry_set_record_write(ItsmigdRegistry *reg, const char *uuid,
+                                       ItsmigdRecordWrite state, const char *cause,
+                                       const char *why)
+{
+    Domain *d;
+
+    g_mutex_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d) {
+        if (d->record_write != state)
+            d->record_since_us = g_get_real_time();
+        d->record_write = state;
+        g_free(d->record_cause);
+        d->record_cause = state != ITSMIGD_RECORD_WRITE_NONE ? g_strdup(cause) : NULL;
+        g_free(d->record_why);
+        d->record_why = state != ITSMIGD_RECORD_WRITE_NONE ? g_strdup(why) : NULL;
+        reg->generation++;
+    }
+    g_mutex_unlock(&reg->lock);
 }
 
 void itsmigd_registry_set_xml(ItsmigdRegistry *reg, const char *uuid, GBytes *xml)
@@ -386,6 +413,25 @@ static void add_summary(JsonBuilder *b, const Domain *d)
     json_builder_add_string_value(b, itsmigd_state_reason_name(d->state, d->reason));
     json_builder_set_member_name(b, "persistent");
     json_builder_add_boolean_value(b, d->persistent);
+    json_builder_set_member_name(b, "record_write");
+    if (d->record_write == ITSMIGD_RECORD_WRITE_NONE) {
+        json_builder_add_null_value(b);
+    } else {
+        g_autofree char *since = itsmigd_time_string(d->record_since_us);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, d->record_write == ITSMIGD_RECORD_WRITE_PENDING
+                                             ? "pending"
+                                             : "failed");
+        json_builder_set_member_name(b, "cause");
+        json_builder_add_string_value(b, d->record_cause);
+        json_builder_set_member_name(b, "since");
+        json_builder_add_string_value(b, since);
+        json_builder_set_member_name(b, "reason");
+        json_builder_add_string_value(b, d->record_why);
+        json_builder_end_object(b);
+    }
 }
 
 static GBytes *builder_to_bytes(JsonBuilder *b)

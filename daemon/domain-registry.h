@@ -36,6 +36,21 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
 /* Takes @profile (may be NULL with @profile_error saying why). */
 void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
                                   ItsmigDomainProfile *profile, const char *profile_error);
+/* Where writing the itsmig record into a domain's metadata stands, for
+ * GET /v1/domains: nothing to write, waiting (libvirt holds a job on the
+ * domain, a migration, or the write is under way) or failed. */
+typedef enum {
+    ITSMIGD_RECORD_WRITE_NONE,
+    ITSMIGD_RECORD_WRITE_PENDING,
+    ITSMIGD_RECORD_WRITE_FAILED,
+} ItsmigdRecordWrite;
+
+/* @cause names what calls for the record ("arrival"); @why says what it
+ * waits for, or why it failed.  The time is kept from the first call with
+ * the same state. */
+void itsmigd_registry_set_record_write(ItsmigdRegistry *reg, const char *uuid,
+                                       ItsmigdRecordWrite state, const char *cause,
+                                       const char *why);
 /* The domain XML behind the profile (kept by reference). */
 void itsmigd_registry_set_xml(ItsmigdRegistry *reg, const char *uuid, GBytes *xml);
 /* The XML of the domain called @name and its UUID; NULL when unknown. */

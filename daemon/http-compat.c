@@ -287,6 +287,14 @@ void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
     policy.quiesce = FALSE;
     verdict = itsmigd_judge(profile, source, local, known, &policy);
     line = itsmig_verdict_blockers_line(verdict);
+    itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
+                          (const char *[]){verdict->allowed ? "allowed" : "refused"});
+    for (guint i = 0; i < verdict->blockers->len; i++) {
+        const ItsmigVerdictItem *item = g_ptr_array_index(verdict->blockers, i);
+
+        itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_REFUSALS,
+                              (const char *[]){itsmig_rule_to_string(item->rule)});
+    }
     if (verdict->allowed)
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, profile->name,
                            "incoming migration allowed by the hook gate");

@@ -32,6 +32,9 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
     itsmig_json_add_string_or_null(b, "hypervisor", st.hypervisor);
     itsmig_json_add_string_or_null(b, "hypervisor_version", st.hypervisor_version);
     json_builder_end_object(b);
+    /* Local file paths and write errors are this host's business, not a peer's. */
+    if (itsmigd_http_request_peer(req) == NULL)
+        itsmigd_host_fleet_to_json(&d->host, b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     text = json_to_string(root, FALSE);

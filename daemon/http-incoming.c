@@ -157,6 +157,25 @@ static gboolean caller_migrated(ItsmigdHttpRequest *req, Incoming *in)
     return mac && strcmp(mac, record->peer_mac) == 0;
 }
 
+/* Whether another domain (another UUID) holds the name ?name= asks about, which libvirt would
+ * refuse to migrate in; -1 when not asked or it cannot be told. */
+static int name_taken_here(ItsmigdHttpRequest *req, Incoming *in)
+{
+    const char *name = itsmigd_http_request_query(req, "name");
+    virDomainPtr other;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    int taken;
+
+    if (!name || !in->conn)
+        return -1;
+    other = virDomainLookupByName(in->conn, name);
+    if (!other)
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? 0 : -1;
+    taken = virDomainGetUUIDString(other, uuid) == 0 ? g_ascii_strcasecmp(uuid, in->uuid) != 0 : -1;
+    virDomainFree(other);
+    return taken;
+}
+
 static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int status)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
@@ -166,6 +185,7 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     const char *name = in->dom && ours ? virDomainGetName(in->dom) : NULL;
     gboolean present = in->dom && virDomainGetState(in->dom, &state, &reason, 0) == 0;
     g_autofree char *xml = present && ours ? virDomainGetXMLDesc(in->dom, 0) : NULL;
+    int name_taken = name_taken_here(req, in);
 
     json_builder_begin_object(b);
     itsmig_json_add_string_or_null(b, "uuid", in->uuid);
@@ -175,6 +195,11 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     itsmig_json_add_string_or_null(b, "state", present ? itsmigd_state_name(state) : NULL);
     itsmig_json_add_string_or_null(b, "reason",
                                    present ? itsmigd_state_reason_name(state, reason) : NULL);
+    json_builder_set_member_name(b, "name_taken");
+    if (name_taken < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_boolean_value(b, name_taken);
     json_builder_set_member_name(b, "its_restore");
     if (present && state != VIR_DOMAIN_SHUTOFF && !ours)
         json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",
@@ -193,10 +218,11 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
 /* GET /v1/incoming/{uuid} */
 void itsmigd_http_incoming_get(ItsmigdHttpRequest *req)
 {
+    static const char *const known[] = {"name", NULL};
     g_autoptr(GError) error = NULL;
     Incoming in = {0};
 
-    if (incoming_open(req, &in, &error))
+    if (itsmigd_http_request_check_query(req, known, &error) && incoming_open(req, &in, &error))
         reply_state(req, &in, 200);
     else
         itsmigd_http_reply_error(req, error);

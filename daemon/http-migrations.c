@@ -64,9 +64,9 @@ static gboolean alias_valid(const char *s)
 
 static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **error)
 {
-    static const char *const members[] = {
-        "phase_timeout", "total_timeout", "max_downtime", "bandwidth",
-        "auto_converge", "quiesce",       "detach",       NULL};
+    static const char *const members[] = {"phase_timeout", "total_timeout", "max_downtime",
+                                          "bandwidth",     "auto_converge", "quiesce",
+                                          "detach",        "resume",        NULL};
     JsonObject *o;
     guint64 v;
     JsonNode *n;
@@ -89,7 +89,8 @@ static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **err
     if (!want_uint(o, "max_downtime", 3600 * 1000, &opt->max_downtime_ms, error) ||
         !want_uint(o, "bandwidth", 1024 * 1024, &opt->bandwidth_mibs, error) ||
         !want_bool(o, "auto_converge", &opt->auto_converge, error) ||
-        !want_bool(o, "quiesce", &opt->quiesce, error))
+        !want_bool(o, "quiesce", &opt->quiesce, error) ||
+        !want_bool(o, "resume", &opt->resume, error))
         return FALSE;
     n = json_object_get_member(o, "detach");
     if (n && !JSON_NODE_HOLDS_NULL(n)) {

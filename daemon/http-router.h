@@ -22,6 +22,7 @@ typedef enum {
     ITSMIGD_ROUTE_PEER = 1 << 2,          /* also served to peers over TCP; others 403 there */
     ITSMIGD_ROUTE_STREAM = 1 << 3,        /* long-lived: not in the latency histogram */
     ITSMIGD_ROUTE_XML_BODY = 1 << 4,      /* takes a domain XML body, up to max_domain_xml */
+    ITSMIGD_ROUTE_METRICS = 1 << 5,       /* also served on the [metrics] listener */
 } ItsmigdRouteFlags;
 
 typedef struct {

@@ -34,6 +34,6 @@ const ItsmigdRoute itsmigd_routes[] = {
     { "GET", "/v1/events", itsmigd_http_events, ITSMIGD_ROUTE_STREAM },
     { "GET", "/v1/log", itsmigd_http_log_get, 0 },
     { "PUT", "/v1/log", itsmigd_http_log_put, ITSMIGD_ROUTE_JSON_BODY },
-    { "GET", "/metrics", itsmigd_http_metrics, 0 },
+    { "GET", "/metrics", itsmigd_http_metrics, ITSMIGD_ROUTE_METRICS },
 };
 const gsize itsmigd_n_routes = G_N_ELEMENTS(itsmigd_routes);

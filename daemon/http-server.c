@@ -27,6 +27,8 @@ typedef struct {
     ItsmigdHttpServer *server;
     struct MHD_Daemon *mhd;
     gboolean tcp;
+    gboolean metrics_only; /* plain HTTP, GET /metrics and nothing else, no credential */
+    unsigned int max_connections;
     int fd;
     char *path; /* the unix socket we created, removed on stop */
     char *cert_pem;
@@ -55,6 +57,7 @@ struct ItsmigdHttpServer {
     gsize n_routes;
     Listener unix_listener;
     Listener tcp_listener;
+    Listener metrics_listener;
 
     GMutex token_lock;
     GPtrArray *peer_tokens; /* PeerToken *: who may call over TCP */
@@ -494,7 +497,8 @@ static gpointer reaper_thread(gpointer data)
             break;
         g_mutex_unlock(&server->reaper_lock);
         now = g_get_monotonic_time();
-        cut = reap(&server->unix_listener, now) + reap(&server->tcp_listener, now);
+        cut = reap(&server->unix_listener, now) + reap(&server->tcp_listener, now) +
+              reap(&server->metrics_listener, now);
         if (cut)
             g_debug("http: closed %u connection(s) that sent no complete request within %u s "
                     "([api] request-timeout)",
@@ -574,7 +578,7 @@ static void begin_request(ItsmigdHttpRequest *req)
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_URL_TOO_LONG, msg);
         return;
     }
-    if (req->listener->tcp) {
+    if (req->listener->tcp && !req->listener->metrics_only) {
         req->peer =
             peer_of_token(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
         if (!req->peer) {
@@ -595,6 +599,11 @@ static void begin_request(ItsmigdHttpRequest *req)
         return;
     }
     route = req->match.route;
+    if (req->listener->metrics_only && !(route->flags & ITSMIGD_ROUTE_METRICS)) {
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
+                                         "the metrics listener serves GET /metrics only");
+        return;
+    }
     if (q && q[1]) {
         req->query = itsmigd_http_parse_query(q + 1, &error);
         if (!req->query) {
@@ -603,7 +612,8 @@ static void begin_request(ItsmigdHttpRequest *req)
             return;
         }
     }
-    if (!(route->flags & ITSMIGD_ROUTE_PEER) && req->listener->tcp) {
+    if (!(route->flags & ITSMIGD_ROUTE_PEER) && req->listener->tcp &&
+        !req->listener->metrics_only) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
                                          "this resource is served on the unix socket only; "
                                          "peers get capabilities and incoming migrations");
@@ -809,9 +819,14 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     if (addr)
         OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)addr);
     OPT(MHD_OPTION_CONNECTION_LIMIT,
-        l->tcp ? server->limits.peer_max_connections : server->limits.max_connections, NULL);
+        l->max_connections ? l->max_connections
+        : l->tcp           ? server->limits.peer_max_connections
+                           : server->limits.max_connections,
+        NULL);
     if (l->tcp)
-        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, server->limits.max_connections_per_address, NULL);
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            l->max_connections ? l->max_connections : server->limits.max_connections_per_address,
+            NULL);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, l);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, server->limits.connection_timeout, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
@@ -833,7 +848,10 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     if (!l->mhd) {
         g_mutex_lock(&mhd_log_lock);
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
-                    "cannot start the HTTP server on %s: %s", l->tcp ? "TCP" : "the unix socket",
+                    "cannot start the HTTP server on %s: %s",
+                    l->metrics_only ? "the metrics address"
+                    : l->tcp        ? "TCP"
+                                    : "the unix socket",
                     mhd_last_message ? mhd_last_message : "no reason given");
         g_mutex_unlock(&mhd_log_lock);
         return FALSE;
@@ -868,6 +886,9 @@ ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHt
     listener_init(&server->unix_listener);
     listener_init(&server->tcp_listener);
     server->tcp_listener.tcp = TRUE;
+    listener_init(&server->metrics_listener);
+    server->metrics_listener.tcp = TRUE;
+    server->metrics_listener.metrics_only = TRUE;
     g_mutex_init(&server->reaper_lock);
     g_cond_init(&server->reaper_cond);
     server->reaper = g_thread_new("itsmigd-reaper", reaper_thread, server);
@@ -899,6 +920,7 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
         return;
     listener_stop(&server->unix_listener);
     listener_stop(&server->tcp_listener);
+    listener_stop(&server->metrics_listener);
     g_mutex_lock(&server->reaper_lock);
     server->stopping = TRUE;
     g_cond_signal(&server->reaper_cond);
@@ -908,6 +930,7 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
     g_cond_clear(&server->reaper_cond);
     listener_clear(&server->unix_listener);
     listener_clear(&server->tcp_listener);
+    listener_clear(&server->metrics_listener);
     g_ptr_array_unref(server->peer_tokens);
     g_mutex_clear(&server->token_lock);
     g_free(server);
@@ -1009,36 +1032,68 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
     return start_mhd(server, l, 0, NULL, error);
 }
 
-gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
-                                        const char *cert_file, const char *key_file,
-                                        const GPtrArray *peers, GError **error)
+/* @listen as a socket address; ORs MHD_USE_IPv6 into @flags for one. */
+static gboolean listen_address(const char *listen, struct sockaddr_storage *ss, unsigned int *flags,
+                               GError **error)
 {
-    Listener *l = &server->tcp_listener;
     g_autofree char *addr = NULL;
-    g_autoptr(GError) local = NULL;
-    struct sockaddr_storage ss = { 0 };
     guint16 port;
-    gsize key_len;
-    unsigned int flags = MHD_USE_TLS;
 
     if (!itsmigd_config_parse_listen(listen, &addr, &port, error))
         return FALSE;
+    memset(ss, 0, sizeof(*ss));
     if (strchr(addr, ':')) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons(port);
         if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
             goto bad_addr;
-        flags |= MHD_USE_IPv6;
+        *flags |= MHD_USE_IPv6;
     } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
         sin->sin_family = AF_INET;
         sin->sin_port = htons(port);
         if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
             goto bad_addr;
     }
+    return TRUE;
+
+bad_addr:
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "bad listen address %s", addr);
+    return FALSE;
+}
+
+gboolean itsmigd_http_server_listen_metrics(ItsmigdHttpServer *server, const char *listen,
+                                            unsigned int max_connections, GError **error)
+{
+    Listener *l = &server->metrics_listener;
+    struct sockaddr_storage ss;
+    unsigned int flags = 0;
+
+    if (!listen_address(listen, &ss, &flags, error))
+        return FALSE;
+    l->max_connections = max_connections;
+    if (!start_mhd(server, l, flags, (struct sockaddr *)&ss, error)) {
+        g_prefix_error(error, "%s: ", listen);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
+                                        const char *cert_file, const char *key_file,
+                                        const GPtrArray *peers, GError **error)
+{
+    Listener *l = &server->tcp_listener;
+    g_autoptr(GError) local = NULL;
+    struct sockaddr_storage ss;
+    gsize key_len;
+    unsigned int flags = MHD_USE_TLS;
+
+    if (!listen_address(listen, &ss, &flags, error))
+        return FALSE;
     if (!g_file_get_contents(cert_file, &l->cert_pem, NULL, &local) ||
         !itsmigd_config_read_secret(key_file, &l->key_pem, &key_len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "TLS: %s", local->message);
@@ -1050,10 +1105,6 @@ gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *l
         return FALSE;
     }
     return TRUE;
-
-bad_addr:
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "bad listen address %s", addr);
-    return FALSE;
 }
 
 void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *peers)

@@ -42,6 +42,11 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
 gboolean itsmigd_http_server_listen_tcp(ItsmigdHttpServer *server, const char *listen,
                                         const char *cert_file, const char *key_file,
                                         const GPtrArray *peers, GError **error);
+/* Serves GET /metrics alone (ITSMIGD_ROUTE_METRICS routes; others 403), in
+ * plain HTTP without a credential, on @listen ("ADDR:PORT"), to at most
+ * @max_connections clients at once: what a Prometheus server scrapes. */
+gboolean itsmigd_http_server_listen_metrics(ItsmigdHttpServer *server, const char *listen,
+                                            unsigned int max_connections, GError **error);
 /* Who may call over TCP: each ItsmigdPeerConfig of @peers with an
  * accept_token, by that token (at start and on SIGHUP). */
 void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *peers);

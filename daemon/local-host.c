@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "itsmig/diag.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
 #include "itsmig/kvm-regs-json.h"
 #include "daemon/local-host.h"
@@ -52,6 +53,12 @@ void itsmigd_host_clear(ItsmigdHost *host)
     g_free(host->sysfs_pci);
     g_free(host->record_dir);
     g_free(host->self_check);
+    g_strfreev(host->traits);
+    for (int f = 0; f < ITSMIG_TRAITS_FORMAT_LAST; f++) {
+        g_free(host->fleet[f].path);
+        g_free(host->fleet[f].changed_at);
+        g_free(host->fleet[f].error);
+    }
     g_mutex_clear(&host->lock);
 }
 
@@ -98,6 +105,104 @@ static void set_regs(ItsmigdHost *host, ItsmigHostCaps *caps, const char *file)
         host->regs_file_logged = g_strdup(file);
     }
     itsmig_kvm_regs_clear(&declared);
+}
+
+/* Writes one [fleet] file from @caps when its text changed; logs what the
+ * scheduler side must do.  Main loop only; the results go under the lock. */
+static void publish(ItsmigdHost *host, const ItsmigHostCaps *caps, ItsmigTraitsFormat format,
+                    const char *path)
+{
+    static const char *const keys[ITSMIG_TRAITS_FORMAT_LAST] = {
+        [ITSMIG_TRAITS_FORMAT_NOVA] = "nova-provider-config",
+        [ITSMIG_TRAITS_FORMAT_NFD] = "nfd-features-file",
+    };
+    ItsmigdFleetFile *file = &host->fleet[format];
+    g_autofree char *text = NULL;
+    g_autofree char *failure = NULL;
+    g_autofree char *now = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean changed = FALSE;
+    gboolean existed;
+
+    if (!path) {
+        g_mutex_lock(&host->lock);
+        g_clear_pointer(&file->path, g_free);
+        g_clear_pointer(&file->changed_at, g_free);
+        g_clear_pointer(&file->error, g_free);
+        g_mutex_unlock(&host->lock);
+        return;
+    }
+    text = itsmig_host_traits_render(caps, format);
+    existed = g_file_test(path, G_FILE_TEST_EXISTS);
+    if (!itsmig_host_traits_write(path, text, &changed, &error)) {
+        failure = g_strdup(error->message);
+        /* Once per distinct failure, not at every reconnection. */
+        if (g_strcmp0(file->error, failure) != 0)
+            g_warning("[fleet] %s: cannot write it: %s", keys[format], failure);
+    } else if (changed && format == ITSMIG_TRAITS_FORMAT_NOVA) {
+        g_warning("[fleet] nova-provider-config: %s %s; nova-compute reads it only when it "
+                  "starts: restart nova-compute to give Placement these traits",
+                  existed ? "changed" : "wrote", path);
+    } else if (changed) {
+        g_message("[fleet] nfd-features-file: %s %s; NFD reads it at its next rescan",
+                  existed ? "changed" : "wrote", path);
+    }
+    if (changed) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_utc();
+
+        now = g_date_time_format_iso8601(t);
+    }
+    g_mutex_lock(&host->lock);
+    if (g_strcmp0(file->path, path) != 0) {
+        g_free(file->path);
+        file->path = g_strdup(path);
+        g_clear_pointer(&file->changed_at, g_free);
+    }
+    if (now) {
+        g_free(file->changed_at);
+        file->changed_at = g_steal_pointer(&now);
+    }
+    g_free(file->error);
+    file->error = g_steal_pointer(&failure);
+    g_mutex_unlock(&host->lock);
+}
+
+void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b)
+{
+    static const char *const members[ITSMIG_TRAITS_FORMAT_LAST] = {
+        [ITSMIG_TRAITS_FORMAT_NOVA] = "nova_provider_config",
+        [ITSMIG_TRAITS_FORMAT_NFD] = "nfd_features_file",
+    };
+
+    g_mutex_lock(&host->lock);
+    json_builder_set_member_name(b, "fleet");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "traits");
+    json_builder_begin_array(b);
+    for (char **t = host->traits; t && *t; t++)
+        json_builder_add_string_value(b, *t);
+    json_builder_end_array(b);
+    for (int f = 0; f < ITSMIG_TRAITS_FORMAT_LAST; f++) {
+        const ItsmigdFleetFile *file = &host->fleet[f];
+
+        json_builder_set_member_name(b, members[f]);
+        if (!file->path) {
+            json_builder_add_null_value(b);
+            continue;
+        }
+        json_builder_begin_object(b);
+        itsmig_json_add_string_or_null(b, "path", file->path);
+        itsmig_json_add_string_or_null(b, "changed_at", file->changed_at);
+        itsmig_json_add_string_or_null(b, "error", file->error);
+        if (f == ITSMIG_TRAITS_FORMAT_NOVA) {
+            /* nova-compute reads provider configs only at its start. */
+            json_builder_set_member_name(b, "nova_compute_restart_needed");
+            json_builder_add_boolean_value(b, file->changed_at != NULL);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+    g_mutex_unlock(&host->lock);
 }
 
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
@@ -151,6 +256,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
                       "is used and reported as a conflict",
                       itsmig_cap_field_to_string(f), config->declared[f], probed);
     }
+    g_strfreev(host->traits);
+    host->traits = itsmig_host_traits_list(caps);
     host->caps = g_steal_pointer(&caps);
     host->policy = config->policy;
     g_strfreev(host->migratable_drivers);
@@ -161,6 +268,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
     itsmig_host_caps_free(old);
+    publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NOVA, config->nova_provider_config);
+    publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NFD, config->nfd_features_file);
 }
 
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host)

@@ -6,6 +6,7 @@
 #include "itsmig/compat.h"
 #include "itsmig/domain-profile.h"
 #include "itsmig/host-caps.h"
+#include "itsmig/host-traits.h"
 #include "itsmig/kvm-its.h"
 #include "daemon/daemon-config.h"
 
@@ -15,6 +16,13 @@
  * declared in [host]) and how it judges migrations ([policy]).  The main loop
  * rebuilds it on connection and reload; HTTP threads take copies.
  */
+/* A file [fleet] asks for, as last written. */
+typedef struct {
+    char *path;       /* NULL: not configured */
+    char *changed_at; /* when this daemon last changed it (ISO 8601); NULL: not since start */
+    char *error;      /* why the last write failed; NULL after a success */
+} ItsmigdFleetFile;
+
 typedef struct {
     char *hostname;
     ItsmigKvmItsCaps kvm;
@@ -30,6 +38,10 @@ typedef struct {
     char *sysfs_pci;  /* /sys/bus/pci/devices */
     char *record_dir; /* the hook's records ([hook] record-dir); main loop only */
     char *self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
+    /* [fleet]: the traits of the current capabilities and the files written
+     * from them; under the lock. */
+    char **traits;
+    ItsmigdFleetFile fleet[ITSMIG_TRAITS_FORMAT_LAST];
 } ItsmigdHost;
 
 /* Runs the KVM probes (the vITS and the vCPU register set). */
@@ -45,6 +57,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
                          const char *hypervisor_version, const char *libvirt_version);
 
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
+/* Adds the "fleet" member of GET /v1/host: the traits and the [fleet] files. */
+void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b);
 void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy);
 /* Whether @alias matches a pattern of [policy] non-migratable-devices. */
 gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias);

@@ -16,6 +16,17 @@ typedef enum {
     ITSMIGD_EVENT_KIND_LAST
 } ItsmigdEventKind;
 
+/* Counters with labels, each label's values drawn from a fixed set (modes,
+ * phases, outcomes, rule and error codes), so that none grows without bound. */
+typedef enum {
+    ITSMIGD_COUNTER_JOBS,            /* mode, result, failed_phase, reason */
+    ITSMIGD_COUNTER_ITS_SAVE_FAILED, /* reason */
+    ITSMIGD_COUNTER_HOOK_DECISIONS,  /* decision */
+    ITSMIGD_COUNTER_HOOK_REFUSALS,   /* rule */
+
+    ITSMIGD_COUNTER_LAST
+} ItsmigdCounter;
+
 typedef struct ItsmigdMetrics ItsmigdMetrics;
 
 ItsmigdMetrics *itsmigd_metrics_new(void);
@@ -30,6 +41,18 @@ guint64 itsmigd_metrics_reconnects(ItsmigdMetrics *m);
  * so that clients cannot grow the table. */
 void itsmigd_metrics_request(ItsmigdMetrics *m, const char *route, const char *method,
                              unsigned int status, gint64 duration_us, gboolean timed);
+
+/* Adds one to @counter's sample with @values, one per label of the counter
+ * (in the order above). */
+void itsmigd_metrics_count(ItsmigdMetrics *m, ItsmigdCounter counter, const char *const *values);
+
+/* [metrics] max-domain-series: at start and on reload, read by scrapes. */
+void itsmigd_metrics_set_domain_series_max(ItsmigdMetrics *m, guint max);
+guint itsmigd_metrics_domain_series_max(ItsmigdMetrics *m);
+
+/* Appends @value to @out as a label value: backslash, double quote and
+ * newline escaped. */
+void itsmigd_metrics_append_label(GString *out, const char *value);
 
 /* Appends the daemon's own series in Prometheus text format 0.0.4. */
 void itsmigd_metrics_render(ItsmigdMetrics *m, GString *out);

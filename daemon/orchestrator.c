@@ -18,6 +18,7 @@
 #include "daemon/orchestrator.h"
 #include "daemon/peer-reply.h"
 #include "daemon/preflight.h"
+#include "daemon/qemu-marker.h"
 
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
@@ -25,8 +26,19 @@
 #define POLL_US (250 * 1000)
 /* How long a stop waits for actions under way. */
 #define STOP_WAIT_US (10 * G_USEC_PER_SEC)
+/* How long a step waits for a live libvirt connection when the phase has no
+ * time limit of its own. */
+#define CONNECT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Back-off between questions to a destination that does not answer. */
+#define PEER_RETRY_FIRST_US (1 * G_USEC_PER_SEC)
+#define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
+/* ... and, once a job needs attention because of it, between re-examinations. */
+#define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Retrying a job record the journal could not take (a full disk): first and longest wait. */
+#define JOURNAL_RETRY_MIN_US (1 * G_USEC_PER_SEC)
+#define JOURNAL_RETRY_MAX_US (30 * G_USEC_PER_SEC)
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
 
@@ -37,6 +49,8 @@ typedef struct {
     gboolean recover; /* reconcile before going on */
     /* Worker only. */
     goffset log_offset; /* the QEMU log's size before the vCPUs stopped, -1: none */
+    char *mark_error;   /* why QEMU could not be made to mark its log, NULL: it could */
+    guint marks;        /* marks written so far, for a fresh tag each */
     gboolean its_in_kernel;
     gboolean check_emulated;
     ItsmigPresence dest_last;
@@ -44,7 +58,19 @@ typedef struct {
     /* Under o->lock. */
     gboolean removed; /* a DEVICE_REMOVED for this domain since the last look */
     ItsmigPhase published_phase;
+    guint64 version; /* of the record, counted as it changes */
 } Run;
+
+/* One version of a job's record, taken under o->lock and written after it
+ * is released: nobody waits on the lock while the journal syncs. */
+typedef struct {
+    char *id;
+    char *domain;
+    char *text;
+    guint64 version;
+    int begins;          /* the action whose start it records, -1 */
+    gboolean was_behind; /* the versions before it did not reach the journal */
+} Record;
 
 struct ItsmigdOrchestrator {
     ItsmigDaemon *d;
@@ -54,11 +80,17 @@ struct ItsmigdOrchestrator {
     GPtrArray *runs; /* Run *, oldest first */
     ItsmigdOrchestratorLimits limits;
     gboolean stopping;
+    gboolean gave_up; /* the stop stopped waiting for the workers */
     guint workers;
+    /* Journal writes, in the order of the records' versions.  Never taken
+     * with o->lock held, nor by the main loop. */
+    GMutex io;
+    GHashTable *written; /* job id -> guint64 *: the version on disk; G_MAXUINT64: removed */
     struct {
         char *point;
         char *action;
         gboolean stop;
+        guint seconds;
     } fault;
 };
 
@@ -68,14 +100,43 @@ struct ItsmigdOrchestrator {
  * kill itself because its environment says so. */
 #ifdef ITSMIGD_FAULT_INJECTION
 
+static gboolean fault_armed(ItsmigdOrchestrator *o, const char *point, int kind)
+{
+    return o->fault.point && kind >= 0 && strcmp(o->fault.point, point) == 0 &&
+           strcmp(o->fault.action, itsmig_action_to_string(kind)) == 0;
+}
+
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
-    if (!o->fault.point || strcmp(o->fault.point, point) != 0 ||
-        strcmp(o->fault.action, itsmig_action_to_string(kind)) != 0)
+    if (!fault_armed(o, point, kind))
         return;
     g_warning("fault injection (ITSMIGD_FAULT): %s at %s:%s", o->fault.stop ? "stopping" : "dying",
               point, o->fault.action);
     raise(o->fault.stop ? SIGSTOP : SIGKILL);
+}
+
+/* "journal:ACTION[:SECONDS]": writing the record of ACTION's start takes
+ * SECONDS (10) longer, as a journal whose fsync hangs. */
+static void fault_journal(ItsmigdOrchestrator *o, int kind)
+{
+    if (!fault_armed(o, "journal", kind))
+        return;
+    g_warning("fault injection (ITSMIGD_FAULT): the journal write of %s stalls %u s",
+              o->fault.action, o->fault.seconds);
+    g_usleep((gulong)o->fault.seconds * G_USEC_PER_SEC);
+}
+
+/* "hang:ACTION": ACTION starts only once a stop has given up waiting for
+ * it, as a libvirt call (a transfer) that returns at the worst moment. */
+static void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+{
+    if (!fault_armed(o, "hang", kind))
+        return;
+    g_warning("fault injection (ITSMIGD_FAULT): %s waits for a stop to give up", o->fault.action);
+    g_mutex_lock(&o->lock);
+    while (!o->gave_up)
+        g_cond_wait(&o->cond, &o->lock);
+    g_mutex_unlock(&o->lock);
 }
 
 static void fault_parse(ItsmigdOrchestrator *o)
@@ -85,19 +146,35 @@ static void fault_parse(ItsmigdOrchestrator *o)
 
     if (!spec || !spec[0])
         return;
+    guint64 seconds = 10;
+
     parts = g_strsplit(spec, ":", 3);
     if (g_strv_length(parts) < 2 || itsmig_action_from_string(parts[1]) < 0 ||
-        (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported"))) {
-        g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop]", spec);
+        (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported") &&
+         strcmp(parts[0], "journal") && strcmp(parts[0], "hang")) ||
+        (strcmp(parts[0], "journal") == 0 && parts[2] &&
+         !g_ascii_string_to_unsigned(parts[2], 10, 1, 3600, &seconds, NULL))) {
+        g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop], "
+                  "journal:ACTION[:SECONDS] or hang:ACTION",
+                  spec);
         return;
     }
     o->fault.point = g_strdup(parts[0]);
     o->fault.action = g_strdup(parts[1]);
     o->fault.stop = parts[2] && strcmp(parts[2], "stop") == 0;
+    o->fault.seconds = (guint)seconds;
     g_warning("fault injection armed: %s", spec);
 }
 #else
 static void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+{
+}
+
+static void fault_journal(ItsmigdOrchestrator *o, int kind)
+{
+}
+
+static void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
 {
 }
 
@@ -113,6 +190,7 @@ static void fault_parse(ItsmigdOrchestrator *o)
 static void run_free(Run *r)
 {
     itsmig_job_free(r->job);
+    g_free(r->mark_error);
     g_free(r);
 }
 
@@ -127,12 +205,115 @@ static Run *find_locked(ItsmigdOrchestrator *o, const char *id)
     return NULL;
 }
 
-static gboolean save_locked(Run *r, GError **error)
+/* The wall clock for a transition of @job, which also gets the monotonic clock that its
+ * durations come from. */
+static gint64 job_now(ItsmigJob *job)
 {
-    g_autoptr(JsonNode) node = itsmig_job_to_json(r->job);
-    g_autofree char *text = json_to_string(node, FALSE);
+    itsmig_job_set_clock(job, g_get_monotonic_time());
+    return g_get_real_time();
+}
 
-    return itsmig_journal_write(r->o->journal, r->job->id, text, strlen(text), error);
+static void record_free(Record *rec)
+{
+    if (!rec)
+        return;
+    g_free(rec->id);
+    g_free(rec->domain);
+    g_free(rec->text);
+    g_free(rec);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, record_free)
+
+/* The job as it stands, to be journaled by journal_put() once o->lock is
+ * released; @begins: the action whose start it records, or -1. */
+static Record *snapshot_locked(Run *r, int begins)
+{
+    g_autoptr(JsonNode) node = NULL;
+    Record *rec = g_new0(Record, 1);
+
+    /* The record says it is written: once it is, that is true (journal_commit() says
+     * otherwise if it is not). */
+    rec->was_behind = r->job->journal.behind;
+    r->job->journal.written_us = g_get_real_time();
+    itsmig_job_journal_written(r->job);
+    node = itsmig_job_to_json(r->job);
+    rec->id = g_strdup(r->job->id);
+    rec->domain = g_strdup(r->job->domain);
+    rec->text = json_to_string(node, FALSE);
+    rec->version = ++r->version;
+    rec->begins = begins;
+    return rec;
+}
+
+/* Writes @rec unless a later version of the record (or its removal) is on
+ * disk already; without o->lock, which the main loop and the API wait on. */
+static gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
+{
+    guint64 *on_disk;
+    gboolean ok = TRUE;
+
+    g_mutex_lock(&o->io);
+    on_disk = g_hash_table_lookup(o->written, rec->id);
+    if (!on_disk || *on_disk < rec->version) {
+        fault_journal(o, rec->begins);
+        ok = itsmig_journal_write(o->journal, rec->id, rec->text, strlen(rec->text), error);
+        if (ok) {
+            if (!on_disk) {
+                on_disk = g_new(guint64, 1);
+                g_hash_table_insert(o->written, g_strdup(rec->id), on_disk);
+            }
+            *on_disk = rec->version;
+        }
+    }
+    g_mutex_unlock(&o->io);
+    return ok;
+}
+
+/* journal_put(); a failure is kept in the job (shown by the API until a later
+ * write succeeds) and logged.  FALSE when the journal refused it. */
+static gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean ok = journal_put(o, rec, &error);
+    guint failures = 0;
+    Run *r;
+
+    /* Found again by id: a job may be pruned once the lock is released. */
+    g_mutex_lock(&o->lock);
+    r = find_locked(o, rec->id);
+    if (r && !ok)
+        itsmig_job_journal_failed(r->job, error->message);
+    if (r)
+        failures = r->job->journal.failures;
+    g_mutex_unlock(&o->lock);
+    if (!ok)
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, rec->domain,
+                           "migration %s: the journal could not record the job (%u failed "
+                           "writes): %s",
+                           rec->id, failures, error->message);
+    else if (rec->was_behind)
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain,
+                           "migration %s: the journal records the job again, after %u failed "
+                           "writes",
+                           rec->id, failures);
+    record_free(rec);
+    return ok;
+}
+
+/* Removes the records of @ids (forgotten jobs) for good: a write of an
+ * older version still on its way does not bring one back. */
+static void journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
+{
+    g_mutex_lock(&o->io);
+    for (guint i = 0; ids && i < ids->len; i++) {
+        const char *id = g_ptr_array_index(ids, i);
+        guint64 *gone = g_new(guint64, 1);
+
+        *gone = G_MAXUINT64;
+        itsmig_journal_remove(o->journal, id, NULL);
+        g_hash_table_insert(o->written, g_strdup(id), gone);
+    }
+    g_mutex_unlock(&o->io);
 }
 
 static void publish_locked(Run *r, const char *kind, const char *outcome, const char *message)
@@ -163,15 +344,10 @@ static void publish_locked(Run *r, const char *kind, const char *outcome, const 
     itsmigd_event_bus_publish(r->o->d->bus, "migration", json_builder_get_root(b));
 }
 
-/* Journals the job and tells the API; FALSE when the journal refused it. */
-static gboolean record_locked(Run *r)
+/* Tells the API, and returns the record for journal_commit() to write once
+ * o->lock is released. */
+static Record *record_locked(Run *r, int begins)
 {
-    g_autoptr(GError) error = NULL;
-    gboolean ok = save_locked(r, &error);
-
-    if (!ok)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s", r->job->id,
-                           error->message);
     if (r->job->phase != r->published_phase) {
         r->published_phase = r->job->phase;
         if (itsmig_phase_is_terminal(r->job->phase))
@@ -180,11 +356,12 @@ static gboolean record_locked(Run *r)
         else
             publish_locked(r, "phase", NULL, NULL);
     }
-    return ok;
+    return snapshot_locked(r, begins);
 }
 
-/* Forgets the oldest finished jobs beyond [migration] keep-finished. */
-static void prune_locked(ItsmigdOrchestrator *o)
+/* Forgets the oldest finished jobs beyond [migration] keep-finished; their
+ * ids go into @ret_ids, for journal_forget() once o->lock is released. */
+static void prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids)
 {
     guint finished = 0;
 
@@ -198,7 +375,7 @@ static void prune_locked(ItsmigdOrchestrator *o)
             i++;
             continue;
         }
-        itsmig_journal_remove(o->journal, r->job->id, NULL);
+        g_ptr_array_add(ret_ids, g_strdup(r->job->id));
         g_ptr_array_remove_index(o->runs, i);
         finished--;
     }
@@ -274,7 +451,9 @@ static JsonNode *ask_destination(Run *r, const char *method, const char *what, J
     uuid = g_strdup(r->job->uuid);
     dest = g_strdup(r->job->destination);
     g_mutex_unlock(&r->o->lock);
-    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what ? "/" : "", what ? what : "");
+    /* @what: an action ("resume"), or a query ("?name=...") */
+    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
+                           what ? what : "");
     reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
     if (reply && !itsmigd_peer_reply_incoming_valid(reply, &why)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
@@ -294,6 +473,44 @@ static ItsmigPresence dest_presence(JsonNode *reply)
     return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
 }
 
+/* A destination's itsmigd that may answer again: down, restarting, slow. */
+static gboolean peer_may_return(const GError *error)
+{
+    return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+}
+
+/* The destination's state of the domain as its libvirt reports it, through
+ * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
+ * there without its itsmigd. */
+static ItsmigPresence dest_presence_libvirt(Run *r)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = NULL;
+    g_autofree char *uuid = NULL, *dest = NULL;
+    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    gboolean absent;
+    int state, reason;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    dest = g_strdup(r->job->destination);
+    g_mutex_unlock(&r->o->lock);
+    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
+        return ITSMIG_PRESENCE_UNKNOWN;
+    dom = lookup(conn, uuid, &absent);
+    if (absent)
+        p = ITSMIG_PRESENCE_ABSENT;
+    else if (dom && virDomainGetState(dom, &state, &reason, 0) == 0)
+        p = presence_of_state(state);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
+    return p;
+}
+
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
@@ -307,7 +524,12 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
 
-        f.destination = reply ? dest_presence(reply) : ITSMIG_PRESENCE_UNKNOWN;
+        if (reply)
+            f.destination = dest_presence(reply);
+        else if (peer_may_return(error))
+            f.destination = dest_presence_libvirt(r);
+        else
+            f.destination = ITSMIG_PRESENCE_UNKNOWN;
         r->dest_last = f.destination;
     }
     return f;
@@ -435,15 +657,37 @@ static gboolean has_alias(virDomainPtr dom, const char *alias, gboolean *ret)
     return dev || g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND);
 }
 
-/* Only a destination that answers, and holds no copy of the domain, may
- * receive one. */
+/* Only a destination that answers, and holds no copy of the domain, nor another domain of
+ * its name (libvirt would refuse the transfer only after the pause), may receive one. */
 static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) incoming = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autofree char *name = NULL;
+    g_autofree char *query = NULL;
+    g_autoptr(JsonNode) incoming = NULL;
+    JsonNode *taken;
 
+    g_mutex_lock(&r->o->lock);
+    name = g_uri_escape_string(r->job->domain, NULL, FALSE);
+    g_mutex_unlock(&r->o->lock);
+    query = g_strconcat("?name=", name, NULL);
+    incoming = ask_destination(r, "GET", query, NULL, &error);
     if (!incoming) {
         fail_gerror(res, error);
+        return FALSE;
+    }
+    /* Absent from a peer too old to look: then libvirt's refusal is the check. */
+    taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
+    if (taken && JSON_NODE_HOLDS_VALUE(taken) && json_node_get_boolean(taken)) {
+        g_autofree char *domain = NULL;
+
+        g_mutex_lock(&r->o->lock);
+        domain = g_strdup(r->job->domain);
+        g_mutex_unlock(&r->o->lock);
+        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                  "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
+                  "the transfer; rename or remove one of them",
+                  dest, domain);
         return FALSE;
     }
     r->dest_last = dest_presence(incoming);
@@ -562,6 +806,14 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         virDomainFree(dom);
         return fail_libvirt(res, "cannot read the domain XML");
     }
+    {
+        /* A transient guest has no definition to fall back on: a person must know that. */
+        gboolean transient = virDomainIsPersistent(dom) == 0;
+
+        g_mutex_lock(&r->o->lock);
+        r->job->transient = transient;
+        g_mutex_unlock(&r->o->lock);
+    }
     virDomainFree(dom);
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
@@ -648,6 +900,34 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     return outcome;
 }
 
+/* Whether verifications wait for a mark of QEMU's in its log. */
+static gboolean marking(Run *r)
+{
+    gboolean on;
+
+    g_mutex_lock(&r->o->lock);
+    on = r->o->limits.qemu_log_mark;
+    g_mutex_unlock(&r->o->lock);
+    return on && (r->its_in_kernel || r->check_emulated);
+}
+
+/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
+ * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
+ * the first time, which must not wait on a virtlogd that lags after the
+ * stop.  A failure is kept for the verification to report. */
+static void arm_marker(Run *r, virDomainPtr dom, const char *event)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&r->mark_error, g_free);
+    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
+        return;
+    r->mark_error = g_strdup(error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
+                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                       error->message);
+}
+
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL;
@@ -665,6 +945,7 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
         return fail_libvirt(res, "cannot look up the domain");
     /* Before the stop: what QEMU logs from here on is the save's. */
     mark_log(r, name);
+    arm_marker(r, dom, NULL);
     if (virDomainGetState(dom, &state, &reason, 0) < 0)
         outcome = fail_libvirt(res, "cannot read the domain's state");
     else if (state != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
@@ -729,39 +1010,153 @@ JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize le
     return itsmigd_its_evidence(TRUE, "qemu-log", reason, path, errors, lines);
 }
 
-static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
+/* The text whose line in the QEMU log shows that the log holds everything
+ * QEMU wrote up to the stop: a mark QEMU writes now (safe mode, the source
+ * paused), or its trace of the live migration completing. */
+static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
-    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL;
+    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    gboolean absent;
+    virDomainPtr dom;
+    char *mark;
+
+    if (live && r->mark_error) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
+        return NULL;
+    }
+    if (live)
+        return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    id = g_strdup(r->job->id);
+    g_mutex_unlock(&r->o->lock);
+    dom = lookup(conn, uuid, &absent);
+    if (!dom) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                    "the source's QEMU is not there to mark its log: %s", virGetLastErrorMessage());
+        return NULL;
+    }
+    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    mark = itsmigd_qemu_marker_write(dom, tag, error);
+    virDomainFree(dom);
+    return mark;
+}
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...) G_GNUC_PRINTF(4, 5);
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...)
+{
+    g_autofree char *detail = NULL, *why = NULL;
+    va_list ap;
+
+    va_start(ap, format);
+    detail = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    why = g_strdup_printf("cannot verify the ITS save: %s", detail);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
+    g_mutex_unlock(&r->o->lock);
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                          (const char *[]){"its-save-unverified"});
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+}
+
+/* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
+ * @deadline) for it to reach the log and keeps what comes before it. */
+static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, gboolean live,
+                                   gint64 deadline, GBytes **ret_text, gboolean *ret_truncated,
+                                   gboolean *ret_rotated, Result *res)
+{
+    goffset offset = r->log_offset;
+
+    for (;;) {
+        g_autoptr(GBytes) text = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const char *data;
+        gssize end;
+
+        if (offset < 0) {
+            /* After a restart the size before the stop is not known: all
+             * that this QEMU process logged, from libvirt's line that
+             * started it. */
+            gssize start;
+
+            if (!itsmig_qemu_log_read(path, 0, LOG_READ_MAX, &text, NULL, NULL, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+            start = itsmigd_qemu_log_last_start(data, len);
+            if (start < 0)
+                return its_save_unverified(r, path, res,
+                                           "itsmigd restarted, and the last %zu bytes of the QEMU "
+                                           "log do not show where this QEMU's output begins",
+                                           len);
+            data += start;
+            len -= start;
+            *ret_truncated = FALSE;
+            *ret_rotated = FALSE;
+        } else {
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated, ret_rotated,
+                                      &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+        }
+        end = mark ? itsmigd_qemu_marker_find(data, len, mark, live) : (gssize)len;
+        if (end >= 0) {
+            *ret_text = g_bytes_new(data, end);
+            return ITSMIG_OUTCOME_OK;
+        }
+        if (stop_requested(r, 0, res))
+            return res->outcome;
+        if (g_get_monotonic_time() > deadline)
+            return its_save_unverified(
+                r, path, res,
+                "QEMU's mark (%s) did not reach its log within the phase's time, so the log may "
+                "lack what QEMU wrote when the vCPUs stopped (is virtlogd stalled?)",
+                mark);
+        g_usleep(POLL_US);
+    }
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autoptr(GError) error = NULL;
+    gint64 deadline = phase_deadline(r);
     JsonNode *ev;
-    gboolean truncated = FALSE, rotated = FALSE;
+    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
     gsize len;
     const char *data;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
     path = log_path(r, name);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
-    } else if (r->log_offset < 0 || !itsmig_qemu_log_read(path, r->log_offset, LOG_READ_MAX, &text,
-                                                          &truncated, &rotated, &error)) {
-        g_autofree char *why = g_strdup_printf("cannot verify the ITS save: %s",
-                                               error ? error->message
-                                                     : "there was no QEMU log when the vCPUs "
-                                                       "stopped (see [migration] qemu-log-dir)");
-
-        g_mutex_lock(&r->o->lock);
-        g_clear_pointer(&r->job->its_save, json_node_unref);
-        r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
-        g_mutex_unlock(&r->o->lock);
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    } else if (r->log_offset < 0 && !recovered) {
+        return its_save_unverified(r, path, res,
+                                   "there was no QEMU log when the vCPUs stopped (see "
+                                   "[migration] qemu-log-dir)");
     } else {
+        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+            return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
+                                       error->message);
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
+                          &rotated, res) != ITSMIG_OUTCOME_OK)
+            return res->outcome;
         data = g_bytes_get_data(text, &len);
-        where = g_strdup_printf("in the %zu bytes QEMU logged since the vCPUs stopped%s%s", len,
-                                truncated ? " (only the last part was read)" : "",
-                                rotated ? " (the log was rotated meanwhile)" : "");
+        where = g_strdup_printf(
+            "in the %zu bytes QEMU logged %s%s%s%s", len,
+            r->log_offset < 0 ? "since it started (itsmigd restarted)" : "since the vCPUs stopped",
+            mark ? ", up to its mark" : "", truncated ? " (only the last part was read)" : "",
+            rotated ? " (the log was rotated meanwhile)" : "");
         ev = itsmigd_its_evidence_scan(path, data, len,
                                        1u << ITSMIG_QEMU_LOG_ITS_SAVE |
                                            1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
@@ -772,9 +1167,12 @@ static ItsmigOutcome do_verify_its_save(Run *r, Result *res)
     g_clear_pointer(&r->job->its_save, json_node_unref);
     r->job->its_save = ev;
     g_mutex_unlock(&r->o->lock);
-    if (first)
+    if (first) {
+        itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                              (const char *[]){"its-save-failed"});
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
                          "QEMU reported that saving the ITS state failed: %s", first);
+    }
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -892,8 +1290,10 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
          * on, so the guest's pause is QEMU's alone; the save and restore are
          * verified right after. */
         flags |= VIR_MIGRATE_LIVE;
-        /* QEMU stops the vCPUs at switchover: the save is logged after this. */
+        /* QEMU stops the vCPUs at switchover: the save is logged after this,
+         * and the migration's "completed" trace after the save. */
         mark_log(r, name);
+        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
     } else {
         /* Nothing runs on the destination before it is verified. */
         flags |= VIR_MIGRATE_PAUSED;
@@ -919,8 +1319,12 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
     rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
-    if (rc < 0)
+    if (rc < 0) {
         fail_libvirt(res, "the transfer failed");
+        /* The source QEMU lives on: it need not trace its next migrations. */
+        if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
+            itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
+    }
     g_mutex_lock(&r->o->lock);
     t.done = TRUE;
     g_cond_broadcast(&r->o->cond);
@@ -940,17 +1344,81 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
 /* ---- the destination ------------------------------------------------------------ */
 
+/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
+ * (and why in @res) then. */
+static gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&r->o->lock);
+    while (!r->o->stopping && !r->job->abort_requested &&
+           g_cond_wait_until(&r->o->cond, &r->o->lock, until))
+        ;
+    g_mutex_unlock(&r->o->lock);
+    return !stop_requested(r, 0, res);
+}
+
+/* GET /v1/incoming/UUID, asked again with back-off while the destination's
+ * itsmigd does not answer (it may be restarting) and libvirt there does not
+ * say the copy is gone, until @deadline (0: none). */
+static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    g_autofree char *name = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    g_mutex_unlock(&r->o->lock);
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = ask_destination(r, "GET", NULL, NULL, &error);
+        ItsmigPresence there;
+        gint64 now;
+
+        if (reply)
+            return reply;
+        if (!peer_may_return(error)) {
+            fail_gerror(res, error);
+            return NULL;
+        }
+        there = dest_presence_libvirt(r);
+        r->dest_last = there;
+        now = g_get_monotonic_time();
+        if (there == ITSMIG_PRESENCE_ABSENT) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+                      "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                      "does not answer (%s)",
+                      error->message);
+            return NULL;
+        }
+        if (deadline && now + wait > deadline) {
+            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+                      "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                      "the copy %s)",
+                      error->message, (now - first) / G_USEC_PER_SEC,
+                      itsmig_presence_to_string(there));
+            return NULL;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
+                           "the destination's itsmigd does not answer (%s); its libvirt shows "
+                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return NULL;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
 static ItsmigOutcome do_verify_dest(Run *r, Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, phase_deadline(r), res);
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
     gboolean live;
 
     if (!reply)
-        return fail_gerror(res, error);
+        return res->outcome;
     r->dest_last = dest_presence(reply);
     o = json_node_get_object(reply);
     ev = json_object_get_member(o, "its_restore");
@@ -1117,7 +1585,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
     case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
     case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
-    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, res);
+    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
     case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
     case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
     case ITSMIG_ACTION_RESUME_DEST:
@@ -1142,97 +1610,161 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
 /* Whether the destination may hold a copy, so that it must be asked. */
 static gboolean dest_matters(const ItsmigJob *job)
 {
-    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0;
+    /* A salvaged record may have lost its timings. */
+    return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0 || job->salvaged;
 }
 
-static void log_end(Run *r)
+/* How the job ended, for the log (written once o->lock is released). */
+static char *end_message_locked(Run *r, GLogLevelFlags *ret_level)
 {
     ItsmigJob *job = r->job;
+    const char *labels[] = {
+        itsmig_job_mode_to_string(job->mode),
+        itsmig_phase_to_string(job->phase),
+        job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase) : NULL,
+        job->error_code,
+    };
+
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_JOBS, labels);
 
     switch (job->phase) {
     case ITSMIG_PHASE_DONE:
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, job->domain, "migration %s to %s done", job->id,
-                           job->destination);
-        break;
+        *ret_level = G_LOG_LEVEL_MESSAGE;
+        return g_strdup_printf("migration %s to %s done", job->id, job->destination);
     case ITSMIG_PHASE_ROLLED_BACK:
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, job->domain,
-                           "migration %s to %s rolled back after %s: %s", job->id, job->destination,
-                           job->error_code, job->error_message);
-        break;
+        *ret_level = G_LOG_LEVEL_MESSAGE;
+        return g_strdup_printf("migration %s to %s rolled back after %s: %s", job->id,
+                               job->destination, job->error_code, job->error_message);
     default:
-        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
-                           "migration %s to %s needs attention: %s", job->id, job->destination,
-                           job->attention);
-        break;
+        *ret_level = G_LOG_LEVEL_CRITICAL;
+        return g_strdup_printf("migration %s to %s needs attention: %s", job->id,
+                               job->destination, job->attention);
     }
 }
 
-static gpointer worker(gpointer data)
+/* A live libvirt connection for the next step, in @held (a reference the
+ * worker owns).  The daemon's connection is reopened after libvirtd
+ * restarts; a step waits for that (until @deadline_mono, or the stop)
+ * rather than run on a dead handle.  NULL when none came. */
+static virConnectPtr live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono)
 {
-    Run *r = data;
-    ItsmigdOrchestrator *o = r->o;
-    virConnectPtr conn = itsmigd_virt_ref_connection(o->d->virt);
-    ItsmigAction a;
+    gint64 until = deadline_mono ? deadline_mono : g_get_monotonic_time() + CONNECT_WAIT_US;
+    gboolean told = FALSE;
 
-    r->started_mono = g_get_monotonic_time();
-    if (r->recover) {
-        ItsmigJobFacts facts;
-        gboolean ask;
-        g_autofree char *was = NULL;
+    for (;;) {
+        gboolean stopping;
 
-        g_mutex_lock(&o->lock);
-        ask = dest_matters(r->job);
-        was = g_strdup(itsmig_phase_to_string(r->job->phase));
-        g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
-        g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, g_get_real_time());
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                           "migration %s: reconciled after a restart (was in %s; the source %s, "
-                           "the destination %s): now %s",
-                           r->job->id, was, itsmig_presence_to_string(facts.source),
-                           itsmig_presence_to_string(facts.destination),
-                           itsmig_phase_to_string(r->job->phase));
-        publish_locked(r, "recovered", NULL, NULL);
-        record_locked(r);
-        r->recover = FALSE;
-        g_mutex_unlock(&o->lock);
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (*held) {
+            virConnectClose(*held);
+            *held = NULL;
+        }
+        *held = itsmigd_virt_ref_connection(r->o->d->virt);
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (!told) {
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
+                               "migration %s: waiting for the connection to libvirt", r->job->id);
+            told = TRUE;
+        }
+        g_mutex_lock(&r->o->lock);
+        stopping = r->o->stopping;
+        if (!stopping)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+        g_mutex_unlock(&r->o->lock);
+        if (stopping || g_get_monotonic_time() > until)
+            return *held;
     }
+}
+
+/* The journal must end up with the job's last state, or a restart would reconcile an older
+ * one: try again (the disk may be full) until it takes it or itsmigd stops. */
+static void journal_catch_up(Run *r)
+{
+    ItsmigdOrchestrator *o = r->o;
+    g_autofree char *why = NULL;
+
+    for (gint64 wait = JOURNAL_RETRY_MIN_US;; wait = MIN(wait * 2, JOURNAL_RETRY_MAX_US)) {
+        Record *rec = NULL;
+
+        g_mutex_lock(&o->lock);
+        if (r->job->journal.behind && !o->stopping) {
+            g_cond_wait_until(&o->cond, &o->lock, g_get_monotonic_time() + wait);
+            if (!o->stopping)
+                rec = record_locked(r, -1);
+        }
+        if (!rec && r->job->journal.behind)
+            why = g_strdup(r->job->journal.last_error);
+        g_mutex_unlock(&o->lock);
+        if (!rec)
+            break;
+        journal_commit(o, rec);
+    }
+    if (why)
+        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, r->job->domain,
+                           "migration %s: itsmigd stops with the job's last state not in the "
+                           "journal (%s); the next start reconciles an older record",
+                           r->job->id, why);
+}
+
+/* Runs the job's actions until it ends (or the daemon stops), each step on a
+ * live libvirt connection (@conn, the worker's, renewed when it died). */
+static void walk(Run *r, virConnectPtr *conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    g_autofree char *end = NULL;
+    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
+    ItsmigAction a;
+    Record *rec;
 
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         ItsmigJobFacts facts;
         gboolean journaled, ask;
+        virConnectPtr step_conn;
 
         g_mutex_lock(&o->lock);
         if (o->stopping || !itsmig_job_next(r->job, &a)) {
             g_mutex_unlock(&o->lock);
             break;
         }
-        itsmig_job_begin(r->job, &a, g_get_real_time());
-        journaled = record_locked(r);
+        itsmig_job_begin(r->job, &a, job_now(r->job));
+        rec = record_locked(r, a.kind);
         g_mutex_unlock(&o->lock);
+        journaled = journal_commit(o, rec);
         itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
                            itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
 
         fault_point(o, "before", a.kind);
-        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
+        /* Per step: the connection of the last step may have died with
+         * libvirtd since. */
+        step_conn = live_connection(r, conn, phase_deadline(r));
+        fault_hang(o, a.kind);
+        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
+            g_autofree char *why = NULL;
+
+            g_mutex_lock(&o->lock);
+            why = g_strdup(r->job->journal.last_error);
+            g_mutex_unlock(&o->lock);
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
             fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
-                      "the journal could not record the step (see the log)");
-        else
-            execute(r, conn, &a, &res);
+                      "the journal could not record the step: %s", why);
+        } else {
+            execute(r, step_conn, &a, &res);
+        }
         fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
         g_mutex_unlock(&o->lock);
-        facts = observe(r, conn, ask);
+        facts = observe(r, live_connection(r, conn, phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, g_get_real_time());
-        record_locked(r);
+        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, job_now(r->job));
+        rec = record_locked(r, -1);
         g_mutex_unlock(&o->lock);
+        journal_commit(o, rec);
         if (res.outcome != ITSMIG_OUTCOME_OK)
             itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
                                r->job->id, itsmig_action_to_string(a.kind),
@@ -1240,17 +1772,154 @@ static gpointer worker(gpointer data)
         result_clear(&res);
         fault_point(o, "reported", a.kind);
     }
-
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
-        log_end(r);
-    r->thread = NULL;
-    o->workers--;
-    prune_locked(o);
-    g_cond_broadcast(&o->cond);
+        end = end_message_locked(r, &level);
     g_mutex_unlock(&o->lock);
+    if (end)
+        itsmigd_log_domain(level, r->job->domain, "%s", end);
+    journal_catch_up(r);
+}
+
+/* Whether the job needs attention only because the destination's itsmigd
+ * did not answer while its copy was verified (itsmig_job_reexamine()). */
+static gboolean awaits_peer_locked(Run *r)
+{
+    return r->job->phase == ITSMIG_PHASE_FAILED &&
+           r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
+           (g_strcmp0(r->job->error_code, "peer-unreachable") == 0 ||
+            g_strcmp0(r->job->error_code, "peer-timeout") == 0);
+}
+
+static gboolean awaits_peer(Run *r)
+{
+    gboolean yes;
+
+    g_mutex_lock(&r->o->lock);
+    yes = awaits_peer_locked(r);
+    g_mutex_unlock(&r->o->lock);
+    return yes;
+}
+
+/* Asks the destination, less and less often, until it answers; then looks
+ * at the job again with what both hosts show.  TRUE when the job goes on;
+ * FALSE when it still needs attention, or the daemon stops. */
+static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
+{
+    ItsmigdOrchestrator *o = r->o;
+    gint64 wait = PEER_RETRY_FIRST_US;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = NULL;
+        Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
+        gboolean again;
+
+        if (!sleep_unless_stopped(r, wait, &res)) {
+            result_clear(&res);
+            return FALSE;
+        }
+        wait = MIN(wait * 2, PEER_RECHECK_MAX_US);
+        reply = ask_destination(r, "GET", NULL, NULL, &error);
+        if (!reply && peer_may_return(error))
+            continue;
+        if (reply) {
+            ItsmigJobFacts facts = observe(r, live_connection(r, conn, phase_deadline(r)), TRUE);
+            g_autofree char *attention = NULL;
+            const char *phase;
+            Record *rec = NULL;
+
+            g_mutex_lock(&o->lock);
+            again = itsmig_job_reexamine(r->job, &facts, job_now(r->job));
+            phase = itsmig_phase_to_string(r->job->phase);
+            if (again) {
+                /* The job's time limits count from here. */
+                r->started_mono = g_get_monotonic_time();
+                publish_locked(r, "reexamined", NULL, NULL);
+                rec = record_locked(r, -1);
+            } else {
+                attention = g_strdup(r->job->attention);
+            }
+            g_mutex_unlock(&o->lock);
+            if (again) {
+                itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                                   "migration %s: the destination answers again (the domain is "
+                                   "%s there); the job goes on from %s",
+                                   r->job->id, itsmig_presence_to_string(facts.destination), phase);
+                journal_commit(o, rec);
+            } else {
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: the destination answers again, but the job "
+                                   "still needs attention (the source %s, the destination %s): "
+                                   "%s",
+                                   r->job->id, itsmig_presence_to_string(facts.source),
+                                   itsmig_presence_to_string(facts.destination), attention);
+            }
+            return again;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                           "migration %s: the destination cannot be asked again (%s); the job "
+                           "still needs attention",
+                           r->job->id, error->message);
+        return FALSE;
+    }
+}
+
+static gpointer worker(gpointer data)
+{
+    Run *r = data;
+    ItsmigdOrchestrator *o = r->o;
+    virConnectPtr conn = NULL;
+    g_autoptr(GPtrArray) forgotten = g_ptr_array_new_with_free_func(g_free);
+    Record *rec;
+
+    r->started_mono = g_get_monotonic_time();
+    if (r->recover) {
+        ItsmigJobFacts facts;
+        gboolean ask;
+        g_autofree char *was = NULL;
+        const char *now;
+
+        /* What preflight learnt of the guest's ITS is gone with the old
+         * process: check as for an in-kernel ITS, which costs nothing more
+         * for an emulated one. */
+        r->its_in_kernel = TRUE;
+        g_mutex_lock(&o->lock);
+        ask = dest_matters(r->job);
+        was = g_strdup(itsmig_phase_to_string(r->job->phase));
+        g_mutex_unlock(&o->lock);
+        facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
+        g_mutex_lock(&o->lock);
+        itsmig_job_recover(r->job, &facts, job_now(r->job));
+        now = itsmig_phase_to_string(r->job->phase);
+        publish_locked(r, "recovered", NULL, NULL);
+        rec = record_locked(r, -1);
+        r->recover = FALSE;
+        g_mutex_unlock(&o->lock);
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
+                           "migration %s: reconciled after a restart (was in %s; the source %s, "
+                           "the destination %s): now %s",
+                           r->job->id, was, itsmig_presence_to_string(facts.source),
+                           itsmig_presence_to_string(facts.destination), now);
+        journal_commit(o, rec);
+    }
+
+    walk(r, &conn);
+    while (awaits_peer(r) && reexamine_when_peer_answers(r, &conn))
+        walk(r, &conn);
+
     if (conn)
         virConnectClose(conn);
+    g_mutex_lock(&o->lock);
+    r->thread = NULL;
+    prune_locked(o, forgotten);
+    g_mutex_unlock(&o->lock);
+    journal_forget(o, forgotten);
+    /* Last: a stop that sees no worker left frees what this one used. */
+    g_mutex_lock(&o->lock);
+    o->workers--;
+    g_cond_broadcast(&o->cond);
+    g_mutex_unlock(&o->lock);
     return NULL;
 }
 
@@ -1313,6 +1982,34 @@ static gint by_created(gconstpointer a, gconstpointer b)
                                                      : ra->job->created_us > rb->job->created_us;
 }
 
+/* A job made of what could be read of a record that could not be read whole: journaled again
+ * (so that a crash before its reconciliation does not lose it), reconciled once libvirt is
+ * connected, and listed. */
+static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Record) rec = NULL;
+    Run *r = g_new0(Run, 1);
+
+    r->o = o;
+    r->job = job;
+    r->log_offset = -1;
+    r->published_phase = job->phase;
+    r->recover = TRUE;
+    r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
+    rec = snapshot_locked(r, -1);
+    if (!journal_put(o, rec, &error)) {
+        itsmig_job_journal_failed(job, error->message);
+        g_warning("journal: %s", error->message);
+    }
+    itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
+                       "journal: migration %s to %s could not be read whole (%s); it is "
+                       "reconciled from what could be read once libvirt is connected, and needs "
+                       "attention",
+                       job->id, job->destination, job->salvaged);
+    g_ptr_array_add(o->runs, r);
+}
+
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error)
 {
@@ -1320,23 +2017,39 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     g_autofree char *dir = g_build_filename(state_dir, "jobs", NULL);
     g_autoptr(GPtrArray) problems = NULL;
     g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
     ItsmigdVirtObserver obs = {on_device_removed, on_job_completed, NULL};
 
     o->d = daemon;
     g_mutex_init(&o->lock);
+    g_mutex_init(&o->io);
     g_cond_init(&o->cond);
+    o->written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     o->runs = g_ptr_array_new_with_free_func((GDestroyNotify)run_free);
     o->limits.max_jobs = 2;
     o->limits.keep_finished = 100;
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
+    o->limits.qemu_log_mark = TRUE;
     o->limits.hook_record_dir = NULL;
     fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
-    records = itsmig_journal_load(o->journal, &problems);
+    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
     for (guint i = 0; problems && i < problems->len; i++)
         g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
+    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
+     * a finished one. */
+    for (guint i = 0; i < set_aside->len; i++) {
+        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
+        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
+                                                 rec->len ? "the record is not a JSON object"
+                                                          : "the record is empty",
+                                                 g_get_real_time());
+
+        if (job)
+            adopt_salvaged(o, job);
+    }
     for (guint i = 0; i < records->len; i++) {
         const ItsmigJournalRecord *rec = g_ptr_array_index(records, i);
         g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -1352,9 +2065,16 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
         }
         if (!job) {
             g_autofree char *message = NULL;
+            JsonNode *root = json_parser_get_root(parser);
 
             itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
             g_warning("journal: %s", message ? message : local->message);
+            /* An unfinished job is never dropped: what can be read of it is reconciled. */
+            job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
+                                            g_get_real_time())
+                       : NULL;
+            if (job)
+                adopt_salvaged(o, job);
             continue;
         }
         {
@@ -1381,35 +2101,46 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     return g_steal_pointer(&o);
 }
 
-void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
+gboolean itsmigd_orchestrator_stop(ItsmigdOrchestrator *o)
 {
     gint64 until = g_get_monotonic_time() + STOP_WAIT_US;
     guint left;
 
-    if (!o)
-        return;
     g_mutex_lock(&o->lock);
     o->stopping = TRUE;
     g_cond_broadcast(&o->cond);
     while (o->workers > 0 && g_cond_wait_until(&o->cond, &o->lock, until))
         ;
     left = o->workers;
-    g_mutex_unlock(&o->lock);
     if (left) {
+        o->gave_up = TRUE;
+        g_cond_broadcast(&o->cond);
+    }
+    g_mutex_unlock(&o->lock);
+    if (left)
         /* A thread still inside libvirt (a transfer) cannot be stopped; the
          * journal says where it was, and the next start reconciles it. */
         g_warning("%u migration(s) still under way at exit; they are reconciled at the next "
                   "start",
                   left);
+    return left == 0;
+}
+
+void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
+{
+    if (!o)
         return;
-    }
+    if (!itsmigd_orchestrator_stop(o))
+        return; /* a worker still uses it */
     g_ptr_array_unref(o->runs);
+    g_hash_table_unref(o->written);
     itsmig_journal_free(o->journal);
     g_free(o->limits.qemu_log_dir);
     g_free(o->limits.hook_record_dir);
     g_free(o->fault.point);
     g_free(o->fault.action);
     g_cond_clear(&o->cond);
+    g_mutex_clear(&o->io);
     g_mutex_clear(&o->lock);
     g_free(o);
 }
@@ -1462,7 +2193,7 @@ void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o)
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* The worker clears r->recover once it has reconciled. */
-        if (r->recover && !r->thread && !o->stopping)
+        if ((r->recover || awaits_peer_locked(r)) && !r->thread && !o->stopping)
             start_worker_locked(o, r);
     }
     g_mutex_unlock(&o->lock);
@@ -1482,6 +2213,7 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
 {
     g_autofree char *id = new_id();
     g_autofree char *source = NULL;
+    g_autoptr(Record) rec = NULL;
     guint active = 0;
     Run *r;
 
@@ -1528,19 +2260,37 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
     r->job =
         itsmig_job_new(id, domain, uuid, source, destination, mode, options, g_get_real_time());
     r->published_phase = ITSMIG_PHASE_LAST;
-    if (!save_locked(r, error)) {
+    /* Listed (its id and domain taken) while its first record is written
+     * without the lock; it runs only once journaled. */
+    g_ptr_array_add(o->runs, r);
+    rec = snapshot_locked(r, -1);
+    g_mutex_unlock(&o->lock);
+    if (!journal_put(o, rec, error)) {
+        g_mutex_lock(&o->lock);
+        g_ptr_array_remove(o->runs, r);
         g_mutex_unlock(&o->lock);
-        run_free(r);
         return NULL;
     }
-    g_ptr_array_add(o->runs, r);
+    g_mutex_lock(&o->lock);
+    if (o->stopping) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+
+        /* Nothing done yet: the job is withdrawn. */
+        g_ptr_array_add(ids, g_strdup(r->job->id));
+        g_ptr_array_remove(o->runs, r);
+        g_mutex_unlock(&o->lock);
+        journal_forget(o, ids);
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
+                            "itsmigd is stopping");
+        return NULL;
+    }
     start_worker_locked(o, r);
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
-                       destination, itsmig_job_mode_to_string(mode));
     {
         JsonNode *node = itsmig_job_to_json(r->job);
 
         g_mutex_unlock(&o->lock);
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
+                           destination, itsmig_job_mode_to_string(mode));
         return node;
     }
 }
@@ -1580,6 +2330,7 @@ JsonNode *itsmigd_orchestrator_list(ItsmigdOrchestrator *o)
 JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GError **error)
 {
     JsonNode *node = NULL;
+    Record *rec = NULL;
     Run *r;
 
     g_mutex_lock(&o->lock);
@@ -1588,7 +2339,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no migration '%s' is known", id);
     } else if (r->job->abort_requested && !itsmig_phase_is_terminal(r->job->phase)) {
         node = itsmig_job_to_json(r->job); /* asked before: the same answer */
-    } else if (!itsmig_job_request_abort(r->job, g_get_real_time())) {
+    } else if (!itsmig_job_request_abort(r->job, job_now(r->job))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     itsmig_phase_is_terminal(r->job->phase)
                         ? "migration %s has ended (%s)"
@@ -1596,14 +2347,17 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
                           "completed, so there is no source copy to go back to",
                     id, itsmig_phase_to_string(r->job->phase));
     } else {
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain, "migration %s: abort requested",
-                           id);
         publish_locked(r, "abort-requested", NULL, NULL);
-        record_locked(r);
+        rec = record_locked(r, -1);
         g_cond_broadcast(&o->cond);
         node = itsmig_job_to_json(r->job);
     }
     g_mutex_unlock(&o->lock);
+    if (rec) {
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested",
+                           id);
+        journal_commit(o, rec);
+    }
     return node;
 }
 
@@ -1617,4 +2371,17 @@ guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o)
             n++;
     g_mutex_unlock(&o->lock);
     return n;
+}
+
+void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts)
+{
+    memset(ret_counts, 0, sizeof(guint) * ITSMIG_PHASE_LAST);
+    g_mutex_lock(&o->lock);
+    for (guint i = 0; i < o->runs->len; i++) {
+        ItsmigPhase phase = ((Run *)g_ptr_array_index(o->runs, i))->job->phase;
+
+        if ((unsigned int)phase < ITSMIG_PHASE_LAST)
+            ret_counts[phase]++;
+    }
+    g_mutex_unlock(&o->lock);
 }

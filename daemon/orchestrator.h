@@ -17,7 +17,9 @@
  * (or stop, SIGSTOP) at one step boundary: POINT is "before" (journaled as
  * under way, not yet done), "after" (done, not yet journaled) or "reported"
  * (journaled as done); ACTION is an action's name (lib/job.h), e.g.
- * "after:suspend-source".
+ * "after:suspend-source".  "journal:ACTION[:SECONDS]" makes the journal
+ * write of ACTION's start take SECONDS (10) longer, as a hanging fsync;
+ * "hang:ACTION" holds ACTION until a stop gives up waiting for it.
  */
 
 typedef struct ItsmigdOrchestrator ItsmigdOrchestrator;
@@ -29,6 +31,7 @@ typedef struct {
     unsigned int total_timeout;
     unsigned int keep_finished;
     char *qemu_log_dir;
+    gboolean qemu_log_mark; /* [migration] qemu-log-mark */
     char *hook_record_dir; /* [hook] record-dir: what the incoming routes check */
 } ItsmigdOrchestratorLimits;
 
@@ -36,8 +39,13 @@ typedef struct {
  * logged.  Fails when the directory cannot be used. */
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error);
-/* Lets running actions end (for a few seconds at most), then frees; jobs
- * still under way are reconciled at the next start. */
+/* Stops starting steps and lets running actions end, for a few seconds at
+ * most.  FALSE when a worker is still inside one (a transfer): it still
+ * uses the orchestrator and the daemon's objects, so the caller must exit
+ * without freeing them; its job is in the journal and reconciled at the
+ * next start. */
+gboolean itsmigd_orchestrator_stop(ItsmigdOrchestrator *o);
+/* Stops (as above), then frees, unless a worker is still running. */
 void itsmigd_orchestrator_free(ItsmigdOrchestrator *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdOrchestrator, itsmigd_orchestrator_free)
 
@@ -63,6 +71,9 @@ JsonNode *itsmigd_orchestrator_get(ItsmigdOrchestrator *o, const char *id, GErro
 /* Every job, newest first: {"migrations": [...]} */
 JsonNode *itsmigd_orchestrator_list(ItsmigdOrchestrator *o);
 JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GError **error);
+/* The jobs kept (running, and the last [migration] keep-finished that
+ * ended), by phase: @ret_counts has ITSMIG_PHASE_LAST elements. */
+void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts);
 /* Jobs not yet ended. */
 guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o);
 

@@ -17,10 +17,21 @@ typedef struct {
     gint64 fetched_us;    /* monotonic */
 } Peer;
 
+/* What the capability fetches from one peer gave, kept by name across
+ * reloads for /metrics. */
+typedef struct {
+    int up;            /* the last fetch: 1 ok, 0 failed, -1 none yet */
+    gint64 attempt_us; /* monotonic, the last fetch's end; 0 none */
+    guint64 failures[ITSMIG_ERROR_LAST];
+} PeerStats;
+
 struct ItsmigdPeers {
     GMutex lock;
     GPtrArray *peers; /* Peer *, in file order */
     ItsmigdPeerLimits limits;
+    GHashTable *stats;  /* name -> PeerStats *, the configured peers' */
+    GThread *refresher; /* a background fetch, NULL when none runs */
+    gboolean refreshing;
 };
 
 static void peer_free(Peer *p)
@@ -36,6 +47,7 @@ ItsmigdPeers *itsmigd_peers_new(void)
 
     g_mutex_init(&peers->lock);
     peers->peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
+    peers->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return peers;
 }
 
@@ -43,6 +55,9 @@ void itsmigd_peers_free(ItsmigdPeers *peers)
 {
     if (!peers)
         return;
+    if (peers->refresher)
+        g_thread_join(peers->refresher);
+    g_hash_table_unref(peers->stats);
     g_ptr_array_unref(peers->peers);
     g_mutex_clear(&peers->lock);
     g_free(peers);
@@ -84,6 +99,25 @@ void itsmigd_peers_configure(ItsmigdPeers *peers, const ItsmigdConfig *config)
     }
     g_ptr_array_unref(peers->peers);
     peers->peers = g_steal_pointer(&fresh);
+    {
+        GHashTableIter iter;
+        gpointer name;
+
+        g_hash_table_iter_init(&iter, peers->stats);
+        while (g_hash_table_iter_next(&iter, &name, NULL))
+            if (!find_locked(peers, name))
+                g_hash_table_iter_remove(&iter);
+        for (guint i = 0; i < peers->peers->len; i++) {
+            Peer *p = g_ptr_array_index(peers->peers, i);
+
+            if (!g_hash_table_contains(peers->stats, p->config->name)) {
+                PeerStats *st = g_new0(PeerStats, 1);
+
+                st->up = -1;
+                g_hash_table_insert(peers->stats, g_strdup(p->config->name), st);
+            }
+        }
+    }
     peers->limits.connect_timeout = config->peer_connect_timeout;
     peers->limits.timeout = config->peer_timeout;
     peers->limits.cache_ttl = config->peer_cache_ttl;
@@ -395,7 +429,17 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
     for (guint k = 0; k < fetches->len; k++) {
         Fetch *f = g_ptr_array_index(fetches, k);
         Peer *p = find_locked(peers, f->config->name);
+        PeerStats *st = g_hash_table_lookup(peers->stats, f->config->name);
 
+        if (st) {
+            st->up = f->error == NULL;
+            st->attempt_us = g_get_monotonic_time();
+            if (f->error)
+                st->failures[f->error->domain == ITSMIG_ERROR &&
+                                     (unsigned int)f->error->code < ITSMIG_ERROR_LAST
+                                 ? f->error->code
+                                 : ITSMIG_ERROR_INTERNAL]++;
+        }
         if (f->error)
             continue;
         /* Unless the configuration changed meanwhile. */
@@ -418,6 +462,89 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
         else
             ret_errors[i] = g_error_copy(f->error);
     }
+}
+
+static gpointer refresh_thread(gpointer data)
+{
+    ItsmigdPeers *peers = data;
+    g_auto(GStrv) names = itsmigd_peers_names(peers);
+    gsize n = g_strv_length(names);
+    g_autofree ItsmigHostCaps **caps = g_new0(ItsmigHostCaps *, n + 1);
+    g_autofree GError **errors = g_new0(GError *, n + 1);
+
+    itsmigd_peers_get(peers, (const char *const *)names, n, caps, errors);
+    for (gsize i = 0; i < n; i++) {
+        itsmig_host_caps_free(caps[i]);
+        g_clear_error(&errors[i]);
+    }
+    g_mutex_lock(&peers->lock);
+    peers->refreshing = FALSE;
+    g_mutex_unlock(&peers->lock);
+    return NULL;
+}
+
+void itsmigd_peers_refresh_in_background(ItsmigdPeers *peers, unsigned int min_interval)
+{
+    gint64 now = g_get_monotonic_time();
+    gboolean due = FALSE;
+    GThread *old = NULL;
+
+    g_mutex_lock(&peers->lock);
+    if (peers->refreshing) {
+        g_mutex_unlock(&peers->lock);
+        return;
+    }
+    for (guint i = 0; i < peers->peers->len && !due; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+        PeerStats *st = g_hash_table_lookup(peers->stats, p->config->name);
+        gint64 interval = (gint64)MAX(peers->limits.cache_ttl, min_interval) * G_USEC_PER_SEC;
+        gboolean stale =
+            !p->caps || now - p->fetched_us >= (gint64)peers->limits.cache_ttl * G_USEC_PER_SEC;
+
+        /* A peer that just failed is not asked again before the interval. */
+        due = stale && (!st || !st->attempt_us || now - st->attempt_us >= interval);
+    }
+    if (due) {
+        /* Started under the lock, so that no other scrape can miss it; it
+         * waits for the lock like any caller. */
+        old = g_steal_pointer(&peers->refresher);
+        peers->refreshing = TRUE;
+        peers->refresher = g_thread_new("itsmigd-peers", refresh_thread, peers);
+    }
+    g_mutex_unlock(&peers->lock);
+    if (old)
+        g_thread_join(old); /* it has ended, or is ending: refreshing was FALSE */
+}
+
+void itsmigd_peer_status_free(ItsmigdPeerStatus *status)
+{
+    if (!status)
+        return;
+    g_free(status->name);
+    itsmig_host_caps_free(status->caps);
+    g_free(status);
+}
+
+GPtrArray *itsmigd_peers_status(ItsmigdPeers *peers)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_peer_status_free);
+
+    g_mutex_lock(&peers->lock);
+    for (guint i = 0; i < peers->peers->len; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+        PeerStats *st = g_hash_table_lookup(peers->stats, p->config->name);
+        ItsmigdPeerStatus *s = g_new0(ItsmigdPeerStatus, 1);
+
+        s->name = g_strdup(p->config->name);
+        s->up = st ? st->up : -1;
+        if (st)
+            memcpy(s->failures, st->failures, sizeof(s->failures));
+        s->caps = p->caps ? itsmig_host_caps_copy(p->caps) : NULL;
+        s->fetched_us = p->fetched_us;
+        g_ptr_array_add(all, s);
+    }
+    g_mutex_unlock(&peers->lock);
+    return all;
 }
 
 GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers)

@@ -5,6 +5,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "itsmig/error.h"
 #include "itsmig/host-caps.h"
 #include "daemon/daemon-config.h"
 
@@ -42,6 +43,24 @@ gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name);
  * _INVALID_HOST_CAPS, _INVALID_JSON). */
 void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
                        ItsmigHostCaps **ret_caps, GError **ret_errors);
+
+/* Fetches, on a thread of its own, the capabilities of every peer whose
+ * cache is stale, unless a fetch runs already or every stale peer was asked
+ * less than MAX(cache-ttl, @min_interval) seconds ago; never blocks. */
+void itsmigd_peers_refresh_in_background(ItsmigdPeers *peers, unsigned int min_interval);
+
+/* One peer as /metrics shows it. */
+typedef struct {
+    char *name;
+    int up; /* the last capability fetch: 1 ok, 0 failed, -1 none yet */
+    guint64 failures[ITSMIG_ERROR_LAST]; /* failed fetches by error code */
+    ItsmigHostCaps *caps;                /* the cached document, however old; NULL none */
+    gint64 fetched_us;                   /* monotonic, when @caps came */
+} ItsmigdPeerStatus;
+
+void itsmigd_peer_status_free(ItsmigdPeerStatus *status);
+/* Every configured peer, in file order (ItsmigdPeerStatus *). */
+GPtrArray *itsmigd_peers_status(ItsmigdPeers *peers);
 
 /* Copies of every cached document, however old; never fetches. */
 GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers);

@@ -87,6 +87,8 @@ gboolean itsmigd_peer_reply_incoming_valid(JsonNode *reply, const char **ret_why
         *ret_why = "\"present\" is not a boolean";
     else if (!member_is(o, "state", G_TYPE_STRING, TRUE))
         *ret_why = "\"state\" is not a string or null";
+    else if (!member_is(o, "name_taken", G_TYPE_BOOLEAN, TRUE))
+        *ret_why = "\"name_taken\" is not a boolean or null";
     else if ((ev = json_object_get_member(o, "its_restore")) && !JSON_NODE_HOLDS_NULL(ev)) {
         JsonNode *errors = JSON_NODE_HOLDS_OBJECT(ev)
                                ? json_object_get_member(json_node_get_object(ev), "errors")

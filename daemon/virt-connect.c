@@ -43,6 +43,9 @@ struct ItsmigdVirt {
     unsigned int next_backoff;
 
     ItsmigdVirtObserver observer;
+    /* Records to write (main loop): UUID -> RecordWrite. */
+    GHashTable *record_writes;
+    guint record_retry_source;
 
     /* Read from HTTP threads too. */
     GMutex lock;
@@ -119,35 +122,240 @@ static gboolean domain_ids(virDomainPtr dom, DomainIds *ids)
 /* What refresh_profile() does besides reading: none, or write the itsmig
  * record after this cause. */
 #define PROFILE_READ_ONLY ITSMIGD_METADATA_CAUSE_LAST
+/* How often records waiting for a libvirt job to end are tried again, besides
+ * the domain's events. */
+#define RECORD_RETRY_S 2
+
+static const char *const record_causes[] = { "cold start", "arrival", "guest reset",
+                                             "found running" };
+
+/* A record to write into a domain's metadata.  libvirt takes the domain's
+ * job lock for it, and waits for it (30 s, then fails) while a migration
+ * holds it: so it is written from a thread, and not even tried while the
+ * domain is under a job; the job's end (its events, or the retry timer)
+ * brings it back. */
+typedef struct {
+    ItsmigdMetadataCause cause;
+    gboolean writing; /* a thread is at it */
+    gboolean again;   /* another cause came meanwhile */
+} RecordWrite;
+
+typedef struct {
+    virDomainPtr dom; /* a reference */
+    DomainIds ids;
+    char *xml;
+    unsigned int flags;
+    ItsmigdMetadataCause cause;
+    int revision;
+} RecordTask;
+
+typedef struct {
+    gboolean written;
+    gboolean busy; /* not tried: libvirt holds a job on the domain */
+    gboolean retry; /* failed, but as a job lock that was taken does */
+    char *why;
+} RecordOutcome;
+
+static void record_task_free(RecordTask *t)
+{
+    virDomainFree(t->dom);
+    g_free(t->xml);
+    g_free(t);
+}
+
+static void record_outcome_free(RecordOutcome *o)
+{
+    g_free(o->why);
+    g_free(o);
+}
+
+static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
+                            ItsmigdMetadataCause cause);
+static void schedule_record_retry(ItsmigdVirt *virt);
+
+/* Why libvirt would make a metadata write wait, NULL when nothing says so:
+ * a migration (or another job) on the domain, here or arriving. */
+static char *domain_busy(virDomainPtr dom)
+{
+    virDomainControlInfo control;
+    virDomainJobInfo job;
+    int state, reason;
+
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+        (reason == VIR_DOMAIN_PAUSED_MIGRATION || reason == VIR_DOMAIN_PAUSED_POSTCOPY ||
+         reason == VIR_DOMAIN_PAUSED_STARTING_UP))
+        return g_strdup("the domain is paused by a migration under way");
+    if (virDomainGetControlInfo(dom, &control, 0) == 0 && control.state != VIR_DOMAIN_CONTROL_OK)
+        return g_strdup("libvirt is running a job on the domain");
+    /* Outgoing migrations show here; incoming ones only in the state. */
+    if (virDomainGetJobInfo(dom, &job) == 0 &&
+        (job.type == VIR_DOMAIN_JOB_BOUNDED || job.type == VIR_DOMAIN_JOB_UNBOUNDED))
+        return g_strdup("libvirt is running a job (a migration) on the domain");
+    return NULL;
+}
+
+static void write_record_in_thread(GTask *task, gpointer source, gpointer task_data,
+                                   GCancellable *cancellable)
+{
+    RecordTask *t = task_data;
+    RecordOutcome *o = g_new0(RecordOutcome, 1);
+
+    o->why = domain_busy(t->dom);
+    if (o->why) {
+        o->busy = TRUE;
+    } else if (virDomainSetMetadata(t->dom, VIR_DOMAIN_METADATA_ELEMENT, t->xml,
+                                    ITSMIG_METADATA_PREFIX, ITSMIG_METADATA_NS, t->flags) < 0) {
+        int code = virGetLastErrorCode();
+
+        o->why = g_strdup(virGetLastErrorMessage());
+        /* The job lock timed out, or a job began between the look and the
+         * write: worth another try when it ends. */
+        o->retry = code == VIR_ERR_OPERATION_TIMEOUT;
+        if (!o->retry) {
+            g_autofree char *busy = domain_busy(t->dom);
+
+            o->retry = busy != NULL;
+        }
+    } else {
+        o->written = TRUE;
+    }
+    g_task_return_pointer(task, o, (GDestroyNotify)record_outcome_free);
+}
+
+static void on_record_written(GObject *source, GAsyncResult *result, gpointer data)
+{
+    ItsmigdVirt *virt = data;
+    RecordTask *t = g_task_get_task_data(G_TASK(result));
+    g_autoptr(GError) error = NULL;
+    RecordOutcome *o = g_task_propagate_pointer(G_TASK(result), &error);
+    RecordWrite *w;
+    const char *cause = record_causes[t->cause];
+
+    if (!o)
+        return; /* cancelled: itsmigd is stopping, virt is gone */
+    w = g_hash_table_lookup(virt->record_writes, t->ids.uuid);
+    if (w)
+        w->writing = FALSE;
+    if (!itsmigd_registry_contains(virt->registry, t->ids.uuid)) {
+        g_hash_table_remove(virt->record_writes, t->ids.uuid);
+    } else if (o->written) {
+        gboolean again = w && w->again;
+        ItsmigdMetadataCause next = w ? w->cause : PROFILE_READ_ONLY;
+
+        if (t->revision >= 0)
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, t->ids.name,
+                               "itsmig record written after %s: ITS ABI revision %d", cause,
+                               t->revision);
+        else
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, t->ids.name,
+                               "itsmig record written after %s: ITS ABI revision unknown", cause);
+        g_hash_table_remove(virt->record_writes, t->ids.uuid);
+        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid, ITSMIGD_RECORD_WRITE_NONE,
+                                          NULL, NULL);
+        /* Read back what libvirt now holds, so the registry shows it (and
+         * plan again for a cause that came during the write). */
+        refresh_profile(virt, t->dom, &t->ids, again ? next : PROFILE_READ_ONLY);
+    } else if (o->busy || o->retry) {
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, t->ids.name,
+                           "the itsmig record after %s waits: %s", cause, o->why);
+        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid,
+                                          ITSMIGD_RECORD_WRITE_PENDING, cause, o->why);
+        schedule_record_retry(virt);
+    } else {
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, t->ids.name,
+                           "cannot write the itsmig record after %s: %s", cause, o->why);
+        g_hash_table_remove(virt->record_writes, t->ids.uuid);
+        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid,
+                                          ITSMIGD_RECORD_WRITE_FAILED, cause, o->why);
+    }
+    record_outcome_free(o);
+}
 
 /* Writes the itsmig record into the domain's metadata, live and (for a
- * persistent domain) in its definition, so that it travels with the guest. */
-static gboolean write_metadata(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
-                               const ItsmigItsMetadata *m, ItsmigdMetadataCause cause)
+ * persistent domain) in its definition, so that it travels with the guest;
+ * from a thread, the main loop never waiting for it. */
+static void write_metadata(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
+                           const ItsmigItsMetadata *m, ItsmigdMetadataCause cause)
 {
-    static const char *const causes[] = { "cold start", "arrival", "guest reset",
-                                          "found running" };
-    g_autofree char *xml = itsmig_its_metadata_to_xml(m);
-    unsigned int flags = VIR_DOMAIN_AFFECT_LIVE;
+    RecordWrite *w = g_hash_table_lookup(virt->record_writes, ids->uuid);
+    g_autoptr(GTask) task = NULL;
+    RecordTask *t;
 
-    if (virDomainIsPersistent(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_CONFIG;
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIG_METADATA_PREFIX,
-                             ITSMIG_METADATA_NS, flags) < 0) {
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
-                           "cannot write the itsmig record after %s: %s", causes[cause],
-                           virGetLastErrorMessage());
-        return FALSE;
+    if (!w) {
+        w = g_new0(RecordWrite, 1);
+        g_hash_table_insert(virt->record_writes, g_strdup(ids->uuid), w);
     }
-    if (m->its_abi_revision >= 0)
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, ids->name,
-                           "itsmig record written after %s: ITS ABI revision %d", causes[cause],
-                           m->its_abi_revision);
-    else
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, ids->name,
-                           "itsmig record written after %s: ITS ABI revision unknown",
-                           causes[cause]);
-    return TRUE;
+    w->cause = cause;
+    if (w->writing) {
+        w->again = TRUE;
+        return;
+    }
+    w->writing = TRUE;
+    w->again = FALSE;
+    itsmigd_registry_set_record_write(virt->registry, ids->uuid, ITSMIGD_RECORD_WRITE_PENDING,
+                                      record_causes[cause], "the write is under way");
+    t = g_new0(RecordTask, 1);
+    t->dom = dom;
+    virDomainRef(dom);
+    t->ids = *ids;
+    t->xml = itsmig_its_metadata_to_xml(m);
+    t->flags = VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainIsPersistent(dom) == 1)
+        t->flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    t->cause = cause;
+    t->revision = m->its_abi_revision;
+    task = g_task_new(NULL, virt->cancellable, on_record_written, virt);
+    g_task_set_task_data(task, t, (GDestroyNotify)record_task_free);
+    g_task_run_in_thread(task, write_record_in_thread);
+}
+
+/* The records still to write, tried again: each is planned afresh (the
+ * record may have been written meanwhile, or need no longer). */
+static gboolean on_record_retry(gpointer data)
+{
+    ItsmigdVirt *virt = data;
+    g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    virt->record_retry_source = 0;
+    g_hash_table_iter_init(&iter, virt->record_writes);
+    while (g_hash_table_iter_next(&iter, &key, &value))
+        if (!((RecordWrite *)value)->writing)
+            g_ptr_array_add(uuids, g_strdup(key));
+    for (guint i = 0; virt->conn && i < uuids->len; i++) {
+        const char *uuid = g_ptr_array_index(uuids, i);
+        RecordWrite *w = g_hash_table_lookup(virt->record_writes, uuid);
+        virDomainPtr dom = virDomainLookupByUUIDString(virt->conn, uuid);
+        DomainIds ids;
+
+        if (!dom) {
+            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                g_hash_table_remove(virt->record_writes, uuid);
+            continue;
+        }
+        if (w && domain_ids(dom, &ids))
+            refresh_profile(virt, dom, &ids, w->cause);
+        virDomainFree(dom);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_record_retry(ItsmigdVirt *virt)
+{
+    if (!virt->record_retry_source)
+        virt->record_retry_source = g_timeout_add_seconds(RECORD_RETRY_S, on_record_retry, virt);
+}
+
+/* An event of a domain whose record waits: try now, the job may have ended. */
+static void retry_record_of(ItsmigdVirt *virt, const char *uuid)
+{
+    RecordWrite *w = g_hash_table_lookup(virt->record_writes, uuid);
+
+    if (w && !w->writing) {
+        g_clear_handle_id(&virt->record_retry_source, g_source_remove);
+        virt->record_retry_source = g_idle_add(on_record_retry, virt);
+    }
 }
 
 /* Reads the domain's XML into the registry, after writing the itsmig record
@@ -158,6 +366,7 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
+    gboolean planned = FALSE;
 
     if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
         /* A failing connection: keep the profile read last time. */
@@ -189,19 +398,20 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
                                "the itsmig record in the metadata is unreadable: %s",
                                profile->metadata_error);
         if (itsmigd_metadata_plan(profile, cause, caps, &hook, g_get_real_time() / G_USEC_PER_SEC,
-                                  &m) &&
-            write_metadata(virt, dom, ids, &m, cause)) {
-            /* Read back what libvirt now holds, so the registry shows it. */
-            g_autofree char *fresh = virDomainGetXMLDesc(dom, 0);
-            ItsmigDomainProfile *reread = fresh ? itsmig_domain_profile_parse(fresh, -1, NULL)
-                                                : NULL;
+                                  &m)) {
+            write_metadata(virt, dom, ids, &m, cause);
+            planned = TRUE;
+        }
+    }
+    if (cause != PROFILE_READ_ONLY && !planned) {
+        RecordWrite *w = g_hash_table_lookup(virt->record_writes, ids->uuid);
 
-            if (reread) {
-                g_free(xml);
-                xml = g_steal_pointer(&fresh);
-                itsmig_domain_profile_free(profile);
-                profile = reread;
-            }
+        if (w && !w->writing) {
+            /* Written meanwhile (by the event of the arrival), or no longer
+             * needed (the domain stopped). */
+            g_hash_table_remove(virt->record_writes, ids->uuid);
+            itsmigd_registry_set_record_write(virt->registry, ids->uuid,
+                                              ITSMIGD_RECORD_WRITE_NONE, NULL, NULL);
         }
     }
     if (!profile)
@@ -318,8 +528,12 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     }
     publish_lifecycle(virt, &ids, itsmigd_event_name(event), itsmigd_event_detail_name(event, detail),
                       state, reason, FALSE);
-    if (gone)
+    if (gone) {
         itsmigd_registry_remove(virt->registry, ids.uuid);
+        g_hash_table_remove(virt->record_writes, ids.uuid);
+    } else {
+        retry_record_of(virt, ids.uuid);
+    }
     return 0;
 }
 
@@ -373,6 +587,7 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
         return 0;
     if (virt->observer.job_completed)
         virt->observer.job_completed(virt->observer.data, ids.uuid, params, nparams);
+    retry_record_of(virt, ids.uuid);
     begin_domain_event(b, &ids, g_get_real_time());
     json_builder_set_member_name(b, "stats");
     json_builder_begin_object(b);
@@ -601,6 +816,7 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
             publish_lifecycle(virt, &ids, "undefined", "removed", VIR_DOMAIN_SHUTOFF, 0, TRUE);
         }
         itsmigd_registry_remove(virt->registry, known[i]);
+        g_hash_table_remove(virt->record_writes, known[i]);
     }
     return TRUE;
 }
@@ -818,6 +1034,7 @@ ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options
     virt->cancellable = g_cancellable_new();
     for (int i = 0; i < CB_LAST; i++)
         virt->callback_ids[i] = -1;
+    virt->record_writes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_mutex_init(&virt->lock);
     virt->status.uri = g_strdup(uri);
     return virt;
@@ -830,7 +1047,9 @@ void itsmigd_virt_free(ItsmigdVirt *virt)
     g_cancellable_cancel(virt->cancellable);
     g_clear_handle_id(&virt->retry_source, g_source_remove);
     g_clear_handle_id(&virt->disconnect_source, g_source_remove);
+    g_clear_handle_id(&virt->record_retry_source, g_source_remove);
     close_connection(virt);
+    g_hash_table_destroy(virt->record_writes);
     g_object_unref(virt->cancellable);
     itsmigd_virt_status_clear(&virt->status);
     g_mutex_clear(&virt->lock);

@@ -152,6 +152,12 @@ static gboolean transfer_started(const ItsmigJob *job)
     return job->timings[ITSMIG_PHASE_TRANSFER].started_us != 0;
 }
 
+/* A guest paused before the job arrives paused, unless the job was asked to resume it. */
+static gboolean keep_paused(const ItsmigJob *job)
+{
+    return !job->source_was_running && !job->options.resume;
+}
+
 static ItsmigJobDevice *device_at(const ItsmigJob *job, int i)
 {
     return i >= 0 && (guint)i < job->devices->len ? g_ptr_array_index(job->devices, i) : NULL;
@@ -189,7 +195,11 @@ static ItsmigAction forward_action(const ItsmigJob *job, ItsmigPhase phase)
     case ITSMIG_PHASE_VERIFY_ITS_SAVE: a.kind = ITSMIG_ACTION_VERIFY_ITS_SAVE; break;
     case ITSMIG_PHASE_TRANSFER: a.kind = ITSMIG_ACTION_MIGRATE; break;
     case ITSMIG_PHASE_VERIFY_DEST: a.kind = ITSMIG_ACTION_VERIFY_DEST; break;
-    case ITSMIG_PHASE_RESUME_DEST: a.kind = ITSMIG_ACTION_RESUME_DEST; break;
+    case ITSMIG_PHASE_RESUME_DEST:
+        if (keep_paused(job))
+            return a;
+        a.kind = ITSMIG_ACTION_RESUME_DEST;
+        break;
     case ITSMIG_PHASE_RESTORE_DEVICES:
         a.device = first_device(job, ITSMIG_DEVICE_DETACHED);
         if (a.device >= 0)
@@ -245,7 +255,10 @@ static ItsmigJob *job_alloc(void)
     job->failed_phase = ITSMIG_PHASE_LAST;
     job->progress.percent = -1;
     job->progress.downtime_ms = -1;
+    job->progress.paused_ms = -1;
     job->pending.device = -1;
+    for (int i = 0; i < ITSMIG_PHASE_LAST; i++)
+        job->timings[i].duration_ms = -1;
     return job;
 }
 
@@ -295,7 +308,27 @@ void itsmig_job_free(ItsmigJob *job)
     g_free(job->error_code);
     g_free(job->error_message);
     g_free(job->attention);
+    g_free(job->salvaged);
+    g_free(job->journal.last_error);
     g_free(job);
+}
+
+void itsmig_job_set_clock(ItsmigJob *job, gint64 mono_us)
+{
+    job->mono_us = mono_us;
+}
+
+void itsmig_job_journal_failed(ItsmigJob *job, const char *message)
+{
+    job->journal.behind = TRUE;
+    job->journal.failures++;
+    g_free(job->journal.last_error);
+    job->journal.last_error = g_strdup(message);
+}
+
+void itsmig_job_journal_written(ItsmigJob *job)
+{
+    job->journal.behind = FALSE;
 }
 
 void itsmig_job_add_device(ItsmigJob *job, const char *alias, const char *xml)
@@ -312,22 +345,47 @@ void itsmig_job_add_device(ItsmigJob *job, const char *alias, const char *xml)
 
 static void phase_start(ItsmigJob *job, ItsmigPhase phase, gint64 now_us)
 {
-    if (!job->timings[phase].started_us)
+    if (!job->timings[phase].started_us) {
         job->timings[phase].started_us = now_us;
+        job->timings[phase].started_mono = job->mono_us;
+    }
+}
+
+/* From @from to now: by the monotonic clock when both ends are known, else by the wall
+ * clock, never below 0 (it may have stepped back). */
+static gint64 elapsed_ms(const ItsmigJob *job, gint64 from_us, gint64 from_mono, gint64 now_us)
+{
+    if (from_mono && job->mono_us)
+        return MAX(job->mono_us - from_mono, 0) / 1000;
+    return MAX(now_us - from_us, 0) / 1000;
 }
 
 static void phase_end(ItsmigJob *job, ItsmigPhase phase, const char *outcome, gint64 now_us)
 {
     ItsmigPhaseTiming *t = &job->timings[phase];
 
-    if (!t->started_us)
+    if (!t->started_us) {
         t->started_us = now_us;
-    /* The wall clock may have stepped back since the start: a phase never
-     * ends before it started, which the record's reader refuses. */
-    if (!t->ended_us)
-        t->ended_us = MAX(now_us, t->started_us);
+        t->started_mono = job->mono_us;
+    }
+    /* The wall clock may have stepped back since the start: the record shows
+     * it as it was (its reader takes an end before the start), and the
+     * duration comes from the monotonic clock. */
+    if (!t->ended_us) {
+        t->ended_us = now_us;
+        t->ended_mono = job->mono_us;
+        t->duration_ms = elapsed_ms(job, t->started_us, t->started_mono, now_us);
+    }
     g_free(t->outcome);
     t->outcome = g_strdup(outcome);
+}
+
+/* The phase is to run again. */
+static void phase_reopen(ItsmigJob *job, ItsmigPhase phase)
+{
+    job->timings[phase].ended_us = 0;
+    job->timings[phase].ended_mono = 0;
+    job->timings[phase].duration_ms = -1;
 }
 
 static void add_note(ItsmigJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
@@ -393,6 +451,12 @@ static void fail(ItsmigJob *job, const char *advice, gint64 now_us)
             g_string_append(s, " ");
         g_string_append(s, g_ptr_array_index(job->notes, i));
     }
+    if (job->transient)
+        g_string_append_printf(s,
+                               " '%s' is a transient domain: it has no definition on either host, "
+                               "so destroying a copy (virsh destroy) loses the guest unless "
+                               "another copy runs; keep its XML first (virsh dumpxml %s).",
+                               job->domain, job->domain);
     g_free(job->attention);
     job->attention = g_string_free(g_steal_pointer(&s), FALSE);
     if (job->phase == ITSMIG_PHASE_ROLLBACK)
@@ -424,24 +488,32 @@ static void jump_to(ItsmigJob *job, ItsmigPhase phase, gint64 now_us)
 }
 
 /* The transfer completed although something else failed (or an abort came
- * late): the source copy is gone, so the only way is forward, with the
- * destination's copy verified before it runs. */
+ * late, or itsmigd restarted): the source copy is gone, so the only way is
+ * forward, and never past a check that has not passed: the ITS save (live
+ * mode checks it after the transfer) and the destination's copy are verified
+ * again unless they already were, even when the copy already runs. */
 static void roll_forward(ItsmigJob *job, gint64 now_us)
 {
+    static const ItsmigPhase checks[] = {ITSMIG_PHASE_VERIFY_ITS_SAVE, ITSMIG_PHASE_VERIFY_DEST};
+    int transfer = plan_index(job, ITSMIG_PHASE_TRANSFER);
+
     if (job->phase == ITSMIG_PHASE_ROLLBACK)
         phase_end(job, ITSMIG_PHASE_ROLLBACK, "abandoned", now_us);
-    if (job->facts.destination == ITSMIG_PRESENCE_RUNNING) {
-        jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
-    } else {
-        /* Verification runs again unless it already passed. */
-        if (job->timings[ITSMIG_PHASE_VERIFY_DEST].ended_us &&
-            g_strcmp0(job->timings[ITSMIG_PHASE_VERIFY_DEST].outcome, "ok") == 0)
-            jump_to(job, ITSMIG_PHASE_RESUME_DEST, now_us);
-        else {
-            job->timings[ITSMIG_PHASE_VERIFY_DEST].ended_us = 0;
-            jump_to(job, ITSMIG_PHASE_VERIFY_DEST, now_us);
-        }
+    for (gsize i = 0; i < G_N_ELEMENTS(checks); i++) {
+        ItsmigPhaseTiming *t = &job->timings[checks[i]];
+
+        /* Safe mode checked the save before the transfer could begin. */
+        if (plan_index(job, checks[i]) < transfer ||
+            (t->ended_us && g_strcmp0(t->outcome, "ok") == 0))
+            continue;
+        phase_reopen(job, checks[i]);
+        jump_to(job, checks[i], now_us);
+        return;
     }
+    if (job->facts.destination == ITSMIG_PRESENCE_RUNNING)
+        jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
+    else
+        jump_to(job, ITSMIG_PHASE_RESUME_DEST, now_us);
 }
 
 static void settle(ItsmigJob *job, gint64 now_us);
@@ -463,21 +535,47 @@ static void source_gone(ItsmigJob *job, gint64 now_us)
         roll_forward(job, now_us);
         return;
     }
-    if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE)
+    if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE &&
+        g_strcmp0(job->error_code, "its-save-failed") != 0)
+        advice = g_strdup_printf(
+            "The transfer completed, but the ITS save on the source could not be checked (%s), "
+            "so the copy on %s may hold stale interrupt translations: %s",
+            job->error_message, dest,
+            f->destination == ITSMIG_PRESENCE_RUNNING
+                ? "it runs; if its devices stop interrupting, reboot it there (virsh reset)."
+                : "resume it there only if a reboot (virsh reset) is acceptable should its "
+                  "devices stop interrupting.");
+    else if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE)
         advice = g_strdup_printf(
             "The transfer completed, but the ITS tables were not saved on the source (%s), so "
             "the copy on %s holds stale interrupt translations: reboot it there (virsh reset "
             "%s) rather than resuming it.",
             job->error_message, dest, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_RUNNING &&
+             g_strcmp0(job->error_code, "its-restore-failed") == 0)
+        advice = g_strdup_printf("The transfer completed and the guest runs on %s, but its QEMU "
+                                 "reported ITS restore errors (%s): its devices' interrupts may "
+                                 "be lost; reboot it there (virsh reset %s).",
+                                 dest, job->error_message, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_RUNNING)
+        advice = g_strdup_printf("The transfer completed and the guest runs on %s, but its ITS "
+                                 "restore could not be verified (%s): if its devices stop "
+                                 "interrupting, reboot it there (virsh reset %s).",
+                                 dest, job->error_message, job->domain);
     else if (dest_holds_copy(f))
         advice = g_strdup_printf("The transfer completed, but verifying the copy on %s failed "
                                  "(%s): decide whether to resume it there (its interrupts may not "
                                  "work) or to reboot it (virsh reset %s).",
                                  dest, job->error_message, job->domain);
+    else if (f->destination == ITSMIG_PRESENCE_UNKNOWN && job->mode == ITSMIG_MODE_LIVE)
+        advice = g_strdup_printf("The source copy is gone and neither itsmigd nor libvirt on %s "
+                                 "could be asked: the guest most likely runs there (live mode "
+                                 "resumes it at the switchover); check with virsh list --all.",
+                                 dest);
     else if (f->destination == ITSMIG_PRESENCE_UNKNOWN)
-        advice = g_strdup_printf("The source copy is gone and %s could not be asked: look for the "
-                                 "guest there (virsh list --all); it may be paused, awaiting "
-                                 "verification.",
+        advice = g_strdup_printf("The source copy is gone and neither itsmigd nor libvirt on %s "
+                                 "could be asked: look for the guest there (virsh list --all); "
+                                 "it should be paused, awaiting verification.",
                                  dest);
     else
         advice = g_strdup_printf("Neither host shows a copy that can run: check %s, then start "
@@ -578,8 +676,14 @@ static void settle(ItsmigJob *job, gint64 now_us)
 
         if (a.kind != ITSMIG_ACTION_NONE)
             return;
-        if (!job->timings[job->phase].ended_us)
+        if (!job->timings[job->phase].ended_us && job->phase == ITSMIG_PHASE_RESUME_DEST &&
+            keep_paused(job)) {
+            phase_end(job, job->phase, "skipped", now_us);
+            add_note(job, "The guest was paused before the migration, so it was left paused on "
+                          "the destination (the job's resume option was not set).");
+        } else if (!job->timings[job->phase].ended_us) {
             phase_end(job, job->phase, "ok", now_us);
+        }
         next = plan_next(job, job->phase);
         if (next == ITSMIG_PHASE_DONE) {
             if (last_device(job, ITSMIG_DEVICE_LOST) >= 0) {
@@ -668,6 +772,17 @@ static void rollback_step_failed(ItsmigJob *job, const ItsmigAction *a, const ch
     }
 }
 
+/* The guest runs again after the pause this job made (safe mode): how long it was paused,
+ * which libvirt's downtime figure (the switchover alone) does not show. */
+static void note_paused(ItsmigJob *job, gint64 now_us)
+{
+    const ItsmigPhaseTiming *t = &job->timings[ITSMIG_PHASE_PAUSE_VCPUS];
+
+    if (job->mode != ITSMIG_MODE_SAFE || !job->source_was_running || !t->started_us)
+        return;
+    job->progress.paused_ms = elapsed_ms(job, t->started_us, t->started_mono, now_us);
+}
+
 void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, const char *message,
                     const ItsmigJobFacts *facts, gint64 now_us)
 {
@@ -693,7 +808,10 @@ void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, con
             switch (a.kind) {
             case ITSMIG_ACTION_ABORT_TRANSFER: job->rb_aborted = TRUE; break;
             case ITSMIG_ACTION_DESTROY_DEST: job->rb_destroyed = TRUE; break;
-            case ITSMIG_ACTION_RESUME_SOURCE: job->rb_resumed = TRUE; break;
+            case ITSMIG_ACTION_RESUME_SOURCE:
+                job->rb_resumed = TRUE;
+                note_paused(job, now_us);
+                break;
             case ITSMIG_ACTION_ATTACH_SOURCE:
                 if (d)
                     d->state = ITSMIG_DEVICE_ATTACHED;
@@ -738,6 +856,8 @@ void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, con
             break;
         default: phase_end(job, job->phase, "ok", now_us); break;
         }
+        if (a.kind == ITSMIG_ACTION_RESUME_DEST)
+            note_paused(job, now_us);
         settle(job, now_us);
         return;
     }
@@ -790,6 +910,65 @@ gboolean itsmig_job_request_abort(ItsmigJob *job, gint64 now_us)
     return TRUE;
 }
 
+static char *time_text(gint64 us);
+
+/* A job made from a record that could not be read whole: nothing it did can be trusted to
+ * be known, so a person decides, told where the guest is now and what the record showed. */
+static void salvaged_fail(ItsmigJob *job, gint64 now_us)
+{
+    g_autoptr(GString) advice = g_string_new(NULL);
+    gboolean detached = FALSE;
+
+    g_free(job->error_code);
+    g_free(job->error_message);
+    job->error_code = g_strdup("journal-unreadable");
+    job->error_message =
+        g_strdup_printf("the job's journal record could not be read whole: %s", job->salvaged);
+    g_string_append_printf(advice,
+                           "itsmigd restarted and could not read this job's journal record "
+                           "whole, so it cannot tell what the job had done (%s). Make sure the "
+                           "guest runs on one host only: resume it there if it is paused "
+                           "(virsh resume %s), and destroy a paused copy on the other host "
+                           "(virsh destroy %s).",
+                           job->salvaged, job->domain, job->domain);
+    for (guint i = 0; i < job->devices->len; i++) {
+        const ItsmigJobDevice *d = device_at(job, i);
+
+        g_string_append_printf(advice, "%s%s",
+                               detached ? ", " : " Devices the job detached: ", d->alias);
+        detached = TRUE;
+    }
+    if (detached)
+        g_string_append(advice, "; attach them where the guest runs (XML in devices[]).");
+    fail(job, advice->str, now_us);
+}
+
+gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
+{
+    g_autofree char *why = NULL;
+
+    if (job->phase != ITSMIG_PHASE_FAILED || job->failed_phase != ITSMIG_PHASE_VERIFY_DEST ||
+        (g_strcmp0(job->error_code, "peer-unreachable") != 0 &&
+         g_strcmp0(job->error_code, "peer-timeout") != 0) ||
+        job->timings[ITSMIG_PHASE_ROLLBACK].started_us || source_intact(facts) ||
+        facts->source == ITSMIG_PRESENCE_UNKNOWN || !dest_holds_copy(facts))
+        return FALSE;
+    why = g_strdup(job->error_message);
+    add_note(job,
+             "The destination could not be asked when its copy was verified (%s); it answered "
+             "again and the job went on.",
+             why);
+    g_clear_pointer(&job->error_code, g_free);
+    g_clear_pointer(&job->error_message, g_free);
+    g_clear_pointer(&job->attention, g_free);
+    job->failed_phase = ITSMIG_PHASE_LAST;
+    job->finished_us = 0;
+    job->facts = *facts;
+    phase_reopen(job, ITSMIG_PHASE_VERIFY_DEST);
+    job->phase = ITSMIG_PHASE_VERIFY_DEST;
+    return TRUE;
+}
+
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
 {
     ItsmigAction a = job->pending;
@@ -804,6 +983,10 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         return;
     job->recovered = TRUE;
     job->facts = *facts;
+    if (job->salvaged) {
+        salvaged_fail(job, now_us);
+        return;
+    }
     if (job->has_pending) {
         /* The interrupted action may or may not have happened: a device
          * being detached is treated as gone, so that it is attached back. */
@@ -829,12 +1012,21 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
             settle(job, now_us);
             return;
         }
+        if (facts->destination == ITSMIG_PRESENCE_PAUSED && keep_paused(job)) {
+            add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was paused, as the "
+                     "guest was before the job, so the job went on to plug its devices back in.",
+                     during);
+            jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
+            settle(job, now_us);
+            return;
+        }
         if (facts->destination == ITSMIG_PRESENCE_PAUSED) {
             add_note(job,
                      "itsmigd restarted during %s; the destination's copy was still paused "
                      "and is resumed again.",
                      during);
-            job->timings[ITSMIG_PHASE_RESUME_DEST].ended_us = 0;
+            phase_reopen(job, ITSMIG_PHASE_RESUME_DEST);
             job->phase = ITSMIG_PHASE_RESUME_DEST;
             return;
         }
@@ -847,8 +1039,20 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         settle(job, now_us);
         return;
     }
-    message =
-        g_strdup_printf("itsmigd stopped during %s; the job was reconciled on restart", during);
+    /* The journal may be behind what happened (a write failed), so say what it showed, and
+     * when, rather than claim the daemon stopped there. */
+    if (job->journal.written_us) {
+        g_autofree char *when = time_text(job->journal.written_us);
+
+        message = g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
+                                  "recorded it (at %s); the job was reconciled from what the hosts "
+                                  "showed",
+                                  during, when);
+    } else {
+        message = g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
+                                  "recorded it; the job was reconciled from what the hosts showed",
+                                  during);
+    }
     set_error(job, "daemon-restarted", message);
     phase_end(job, job->phase, "failed", now_us);
     forward_failed(job, now_us);
@@ -856,12 +1060,26 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
 
 /* ---- JSON ------------------------------------------------------------------- */
 
+/* The range of four-digit years, which ISO 8601 (and the reader) requires. */
+#define TIME_MIN_US (G_GINT64_CONSTANT(-62135596800) * G_USEC_PER_SEC) /* 0001-01-01 */
+#define TIME_MAX_US (G_GINT64_CONSTANT(253402300799) * G_USEC_PER_SEC) /* 9999-12-31 */
+
 static char *time_text(gint64 us)
 {
-    g_autoptr(GDateTime) t0 = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
-    g_autoptr(GDateTime) t = t0 ? g_date_time_add(t0, us % G_USEC_PER_SEC) : NULL;
+    g_autoptr(GDateTime) t0 = NULL;
+    g_autoptr(GDateTime) t = NULL;
+    gint64 s;
 
-    return t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%S.%fZ") : g_strdup("1970-01-01T00:00:00Z");
+    /* A clock far off still gives a time the reader takes back. */
+    us = CLAMP(us, TIME_MIN_US, TIME_MAX_US);
+    s = us / G_USEC_PER_SEC - (us % G_USEC_PER_SEC < 0);
+    t0 = g_date_time_new_from_unix_utc(s);
+    t = g_date_time_add(t0, us - s * G_USEC_PER_SEC);
+    /* Not g_date_time_format(): its %Y does not pad years before 1000 to four digits. */
+    return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", g_date_time_get_year(t),
+                           g_date_time_get_month(t), g_date_time_get_day_of_month(t),
+                           g_date_time_get_hour(t), g_date_time_get_minute(t),
+                           g_date_time_get_second(t), g_date_time_get_microsecond(t));
 }
 
 static void add_time(JsonBuilder *b, const char *key, gint64 us)
@@ -904,8 +1122,8 @@ static void add_phase(JsonBuilder *b, const ItsmigJob *job, ItsmigPhase phase)
     add_time(b, "started_at", t->started_us);
     add_time(b, "ended_at", t->ended_us);
     json_builder_set_member_name(b, "duration_ms");
-    if (t->started_us && t->ended_us)
-        json_builder_add_int_value(b, (t->ended_us - t->started_us) / 1000);
+    if (t->ended_us && t->duration_ms >= 0)
+        json_builder_add_int_value(b, t->duration_ms);
     else
         json_builder_add_null_value(b);
     add_string(b, "outcome", t->outcome);
@@ -939,6 +1157,8 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
     json_builder_add_int_value(b, (gint64)job->options.bandwidth_mibs);
     json_builder_set_member_name(b, "auto_converge");
     json_builder_add_boolean_value(b, job->options.auto_converge);
+    json_builder_set_member_name(b, "resume");
+    json_builder_add_boolean_value(b, job->options.resume);
     json_builder_set_member_name(b, "quiesce");
     json_builder_add_boolean_value(b, job->options.quiesce);
     json_builder_set_member_name(b, "detach");
@@ -1032,6 +1252,11 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
         json_builder_add_int_value(b, job->progress.downtime_ms);
     else
         json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "paused_ms");
+    if (job->progress.paused_ms >= 0)
+        json_builder_add_int_value(b, job->progress.paused_ms);
+    else
+        json_builder_add_null_value(b);
     json_builder_end_object(b);
 
     add_node(b, "verdict", job->verdict);
@@ -1057,6 +1282,18 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
     json_builder_add_boolean_value(b, job->abort_requested);
     json_builder_set_member_name(b, "recovered");
     json_builder_add_boolean_value(b, job->recovered);
+    json_builder_set_member_name(b, "transient");
+    json_builder_add_boolean_value(b, job->transient);
+    add_string(b, "salvaged", job->salvaged);
+    json_builder_set_member_name(b, "journal");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "behind");
+    json_builder_add_boolean_value(b, job->journal.behind);
+    json_builder_set_member_name(b, "failures");
+    json_builder_add_int_value(b, job->journal.failures);
+    add_string(b, "last_error", job->journal.last_error);
+    add_time(b, "written_at", job->journal.written_us);
+    json_builder_end_object(b);
     json_builder_set_member_name(b, "rollback");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "aborted");
@@ -1084,18 +1321,25 @@ static gboolean bad(Reader *r, const char *member, const char *want)
     return FALSE;
 }
 
-/* Every member of @o must be one of @known, and each of them present. */
-static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known)
+/* Every member of @o must be one of @known or @optional, and each of @known present.  The
+ * optional ones came later: records written before them lack them. */
+static gboolean members_of(Reader *r, JsonObject *o, const char *const *known,
+                           const char *const *optional)
 {
     g_autoptr(GList) members = json_object_get_members(o);
 
     for (GList *l = members; l; l = l->next)
-        if (!g_strv_contains(known, l->data))
+        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
             return bad(r, l->data, "is not a member of a job record");
     for (const char *const *k = known; *k; k++)
         if (!json_object_has_member(o, *k))
             return bad(r, *k, "is missing");
     return TRUE;
+}
+
+static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known)
+{
+    return members_of(r, o, known, NULL);
 }
 
 static gboolean get_string(Reader *r, JsonObject *o, const char *key, gboolean nullable, char **ret)
@@ -1153,10 +1397,9 @@ static gboolean get_time(Reader *r, JsonObject *o, const char *key, gboolean nul
     if (!t)
         return bad(r, key, "must be an ISO 8601 time");
     *ret = g_date_time_to_unix(t) * G_USEC_PER_SEC + g_date_time_get_microsecond(t);
-    /* Times come from the clock: an earlier one was not written by itsmigd,
-     * and 0 stands for "none". */
-    if (*ret <= 0)
-        return bad(r, key, "must be an ISO 8601 time after 1970-01-01T00:00:00Z");
+    /* 0 stands for "none" in a job, and would be written back as null. */
+    if (*ret == 0)
+        return bad(r, key, "must not be 1970-01-01T00:00:00Z, which stands for no time");
     return TRUE;
 }
 
@@ -1237,10 +1480,14 @@ static gboolean read_options(Reader *r, JsonObject *o, ItsmigJobOptions *opt)
     static const char *const members[] = {
         "phase_timeout", "total_timeout", "max_downtime", "bandwidth",
         "auto_converge", "quiesce",       "detach",       NULL};
+    static const char *const optional[] = {"resume", NULL};
     gint64 v;
     JsonNode *n;
 
-    if (!exact_members(r, o, members))
+    if (!members_of(r, o, members, optional))
+        return FALSE;
+    opt->resume = FALSE;
+    if (json_object_has_member(o, "resume") && !get_bool(r, o, "resume", &opt->resume))
         return FALSE;
     if (!get_int(r, o, "phase_timeout", 0, G_MAXUINT, FALSE, &v))
         return FALSE;
@@ -1284,13 +1531,13 @@ static gboolean read_phases(Reader *r, ItsmigJob *job, JsonArray *a)
 {
     static const char *const members[] = {"phase",       "started_at", "ended_at",
                                           "duration_ms", "outcome",    NULL};
-    gboolean seen[ITSMIG_PHASE_LAST] = {FALSE};
+    guint seen = 0;
 
+    G_STATIC_ASSERT(ITSMIG_PHASE_LAST <= 32);
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *o;
         int phase;
-        gint64 ignored;
         ItsmigPhaseTiming *t;
         char *outcome = NULL;
 
@@ -1302,21 +1549,22 @@ static gboolean read_phases(Reader *r, ItsmigJob *job, JsonArray *a)
             return FALSE;
         if (itsmig_phase_is_terminal(phase))
             return bad(r, "phase", "of a phases entry must not be a final state");
-        /* Twice would leave one entry's values unread (and leaked). */
-        if (seen[phase])
-            return bad(r, "phase", "appears in two phases entries");
-        seen[phase] = TRUE;
+        if (seen & (1u << phase))
+            return bad(r, "phase", "names a phase that an earlier phases entry named");
+        seen |= 1u << phase;
         t = &job->timings[phase];
         if (!get_time(r, o, "started_at", TRUE, &t->started_us) ||
             !get_time(r, o, "ended_at", TRUE, &t->ended_us) ||
-            !get_int(r, o, "duration_ms", 0, G_MAXINT64, TRUE, &ignored) ||
+            !get_int(r, o, "duration_ms", 0, G_MAXINT64, TRUE, &t->duration_ms) ||
             !get_string(r, o, "outcome", TRUE, &outcome))
             return FALSE;
         t->outcome = outcome;
         if (outcome && outcome_text_valid(outcome) < 0)
             return bad(r, "outcome", "has an unknown value");
-        if (t->ended_us && t->ended_us < t->started_us)
-            return bad(r, "ended_at", "is before started_at");
+        /* An end before the start is no error: the wall clock may have stepped back, and
+         * the duration came from the monotonic clock. */
+        if (t->ended_us && !t->started_us)
+            return bad(r, "ended_at", "is set for a phase that never started");
     }
     return TRUE;
 }
@@ -1366,6 +1614,7 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         "recovered",    "rollback",
         NULL,
     };
+    static const char *const optional[] = {"transient", "salvaged", "journal", NULL};
     g_autoptr(ItsmigJob) job = job_alloc();
     Reader r = {error, "job record"};
     JsonObject *o, *sub;
@@ -1381,7 +1630,7 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         return NULL;
     }
     o = json_node_get_object(node);
-    if (!exact_members(&r, o, members) || !get_string(&r, o, "id", FALSE, &job->id) ||
+    if (!members_of(&r, o, members, optional) || !get_string(&r, o, "id", FALSE, &job->id) ||
         !get_string(&r, o, "domain", FALSE, &job->domain) ||
         !get_string(&r, o, "uuid", FALSE, &job->uuid) ||
         !get_string(&r, o, "source", FALSE, &job->source) ||
@@ -1464,9 +1713,13 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         static const char *const pm[] = {
             "percent",          "data_total", "data_processed", "data_remaining",
             "bytes_per_second", "iteration",  "downtime_ms",    NULL};
+        static const char *const pm_optional[] = {"paused_ms", NULL};
         gint64 u;
 
-        if (!exact_members(&r, sub, pm))
+        if (!members_of(&r, sub, pm, pm_optional))
+            return NULL;
+        if (json_object_has_member(sub, "paused_ms") &&
+            !get_int(&r, sub, "paused_ms", 0, G_MAXINT64, TRUE, &job->progress.paused_ms))
             return NULL;
         n = json_object_get_member(sub, "percent");
         if (JSON_NODE_HOLDS_NULL(n))
@@ -1533,9 +1786,162 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
             !get_bool(&r, sub, "resumed", &job->rb_resumed))
             return NULL;
     }
+    if (json_object_has_member(o, "transient") && !get_bool(&r, o, "transient", &job->transient))
+        return NULL;
+    if (json_object_has_member(o, "salvaged") &&
+        !get_string(&r, o, "salvaged", TRUE, &job->salvaged))
+        return NULL;
+    if (json_object_has_member(o, "journal")) {
+        static const char *const jm[] = {"behind", "failures", "last_error", "written_at", NULL};
+
+        if (!(sub = get_object(&r, o, "journal")) || !exact_members(&r, sub, jm) ||
+            !get_bool(&r, sub, "behind", &job->journal.behind) ||
+            !get_int(&r, sub, "failures", 0, G_MAXUINT, FALSE, &i64) ||
+            !get_string(&r, sub, "last_error", TRUE, &job->journal.last_error) ||
+            !get_time(&r, sub, "written_at", TRUE, &job->journal.written_us))
+            return NULL;
+        job->journal.failures = (guint)i64;
+    }
     if (job->phase == ITSMIG_PHASE_FAILED && !job->attention) {
         bad(&r, "attention", "is missing for a job that needs attention");
         return NULL;
     }
     return g_steal_pointer(&job);
+}
+
+/* ---- salvaging a record that cannot be read whole ------------------------------------ */
+
+static JsonNode *loose_member(JsonObject *o, const char *key, GType type)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type ? n : NULL;
+}
+
+static const char *loose_string(JsonObject *o, const char *key)
+{
+    JsonNode *n = loose_member(o, key, G_TYPE_STRING);
+
+    return n ? json_node_get_string(n) : NULL;
+}
+
+static char *dup_or(const char *s, const char *fallback)
+{
+    return g_strdup(s ? s : fallback);
+}
+
+static void salvage_devices(ItsmigJob *job, JsonObject *o)
+{
+    JsonNode *n = o ? json_object_get_member(o, "devices") : NULL;
+    JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        JsonObject *d = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
+        const char *alias = loose_string(d, "alias");
+        const char *xml = loose_string(d, "xml");
+        int state = device_state_from_string(loose_string(d, "state"));
+
+        if (!alias || !xml)
+            continue;
+        itsmig_job_add_device(job, alias, xml);
+        /* Unknown: as if detached, so that the advice names it. */
+        device_at(job, job->devices->len - 1)->state =
+            state < 0 ? ITSMIG_DEVICE_DETACHED : (ItsmigDeviceState)state;
+    }
+}
+
+ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, gint64 now_us)
+{
+    JsonObject *o = node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+    JsonNode *pending = o ? json_object_get_member(o, "pending") : NULL;
+    JsonNode *n;
+    g_autoptr(ItsmigJob) job = job_alloc();
+    g_autoptr(GString) text = g_string_new(why);
+    g_autoptr(GDateTime) created = NULL;
+    int phase = itsmig_phase_from_string(loose_string(o, "phase"));
+    int mode = itsmig_job_mode_from_string(loose_string(o, "mode"));
+    int action = -1;
+    const char *s;
+
+    g_return_val_if_fail(id != NULL && why != NULL, NULL);
+
+    n = loose_member(o, "finished", G_TYPE_BOOLEAN);
+    if (phase >= 0 && itsmig_phase_is_terminal(phase) && n && json_node_get_boolean(n))
+        return NULL;
+    job->id = g_strdup(id);
+    job->domain = dup_or(loose_string(o, "domain"), "(unknown domain)");
+    job->uuid = dup_or(loose_string(o, "uuid"), "");
+    job->source = dup_or(loose_string(o, "source"), "(unknown source)");
+    job->destination = dup_or(loose_string(o, "destination"), "(unknown peer)");
+    job->destination_hostname = g_strdup(loose_string(o, "destination_hostname"));
+    job->mode = mode < 0 ? ITSMIG_MODE_SAFE : (ItsmigJobMode)mode;
+    job->options.quiesce = TRUE;
+    job->phase = ITSMIG_PHASE_PREFLIGHT;
+    if (phase >= 0 && (plan_index(job, phase) >= 0 || phase == ITSMIG_PHASE_ROLLBACK))
+        job->phase = phase;
+    /* Where it was, when that can be read; nothing is claimed otherwise. */
+    job->failed_phase = phase >= 0 ? job->phase : ITSMIG_PHASE_LAST;
+    s = loose_string(o, "created_at");
+    created = s ? g_date_time_new_from_iso8601(s, NULL) : NULL;
+    job->created_us = created ? g_date_time_to_unix(created) * G_USEC_PER_SEC +
+                                    g_date_time_get_microsecond(created)
+                              : now_us;
+    n = loose_member(o, "source_was_running", G_TYPE_BOOLEAN);
+    job->source_was_running = n ? json_node_get_boolean(n) : TRUE;
+    n = loose_member(o, "transient", G_TYPE_BOOLEAN);
+    job->transient = n && json_node_get_boolean(n);
+    salvage_devices(job, o);
+    if (pending && JSON_NODE_HOLDS_OBJECT(pending))
+        action = itsmig_action_from_string(loose_string(json_node_get_object(pending), "action"));
+
+    g_string_append(text, "; ");
+    if (phase < 0)
+        g_string_append(text, "its phase could not be read");
+    else
+        g_string_append_printf(text, "the record showed it in %s", itsmig_phase_to_string(phase));
+    if (action > ITSMIG_ACTION_NONE)
+        g_string_append_printf(text, " with %s under way", itsmig_action_to_string(action));
+    job->salvaged = g_string_free(g_steal_pointer(&text), FALSE);
+    return g_steal_pointer(&job);
+}
+
+ItsmigJob *itsmig_job_salvage_text(const char *text, gsize len, const char *id, const char *why,
+                                   gint64 now_us)
+{
+    /* In the order the writer puts them, each before any nested member of the same name. */
+    static const char *const keys[] = {
+        "domain", "uuid",  "source",   "destination",        "destination_hostname",
+        "mode",   "phase", "finished", "source_was_running", "transient",
+        NULL};
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(JsonObject) found = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GRegex) re = NULL;
+    g_autoptr(GMatchInfo) m = NULL;
+    g_autofree char *copy = NULL;
+
+    g_return_val_if_fail(id != NULL && why != NULL && (text || !len), NULL);
+
+    if (len && json_parser_load_from_data(parser, text, (gssize)len, NULL) &&
+        json_parser_get_root(parser))
+        return itsmig_job_salvage(json_parser_get_root(parser), id, why, now_us);
+    found = json_object_new();
+    /* A string member (with its escapes) or a boolean one. */
+    re = g_regex_new("\"([a-z_]+)\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|true|false)", G_REGEX_RAW, 0,
+                     NULL);
+    copy = g_strndup(text ? text : "", len);
+    g_regex_match(re, copy, 0, &m);
+    while (g_match_info_matches(m)) {
+        g_autofree char *key = g_match_info_fetch(m, 1);
+        g_autofree char *value = g_match_info_fetch(m, 2);
+        JsonNode *v;
+
+        if (g_strv_contains(keys, key) && !json_object_has_member(found, key) &&
+            (v = json_from_string(value, NULL)) != NULL)
+            json_object_set_member(found, key, v);
+        g_match_info_next(m, NULL);
+    }
+    node = json_node_init_object(json_node_alloc(), found);
+    return itsmig_job_salvage(node, id, why, now_us);
 }

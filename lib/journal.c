@@ -464,6 +464,8 @@ static gboolean errno_is_transient(int e)
     return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
 }
 
+/* On READ_UNUSABLE, *@ret_text and *@ret_len are still set when the text could be read (it is
+ * empty, or not a JSON object). */
 static ReadResult read_record(ItsmigJournal *journal, const char *name, const char *what,
                               char **ret_text, gsize *ret_len, char **ret_why)
 {
@@ -542,13 +544,11 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
         *ret_why = g_strdup_printf("%s is larger than %d bytes", what, ITSMIG_JOURNAL_RECORD_MAX);
         return READ_UNUSABLE;
     }
-    if (total == 0) {
-        *ret_why = g_strdup_printf("%s is empty", what);
-        return READ_UNUSABLE;
-    }
     buf[total] = '\0';
-    if (!itsmig_journal_check_text(what, buf, total, &local)) {
-        *ret_why = g_strdup(local->message);
+    if (total == 0 || !itsmig_journal_check_text(what, buf, total, &local)) {
+        *ret_why = total == 0 ? g_strdup_printf("%s is empty", what) : g_strdup(local->message);
+        *ret_text = g_steal_pointer(&buf);
+        *ret_len = total;
         return READ_UNUSABLE;
     }
     *ret_text = g_steal_pointer(&buf);
@@ -557,7 +557,7 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
 }
 
 static void load_record(ItsmigJournal *journal, const char *name, char *id, GPtrArray *records,
-                        GPtrArray *problems)
+                        GPtrArray *problems, GPtrArray *set_aside)
 {
     g_autofree char *path = g_build_filename(journal->dir, name, NULL);
     g_autofree char *what = g_strconcat("journal record ", path, NULL);
@@ -580,12 +580,21 @@ static void load_record(ItsmigJournal *journal, const char *name, char *id, GPtr
     case READ_SKIP: break;
     case READ_LATER: g_ptr_array_add(problems, g_strconcat(why, "; left in place", NULL)); break;
     case READ_UNUSABLE:
-        if (move_aside(journal, name, &dest, &local))
+        if (move_aside(journal, name, &dest, &local)) {
             g_ptr_array_add(problems, g_strdup_printf("%s; set aside as %s", why, dest));
-        else
+            if (text && set_aside) {
+                record = g_new0(ItsmigJournalRecord, 1);
+                record->id = g_steal_pointer(&id);
+                record->text = g_steal_pointer(&text);
+                record->len = len;
+                g_ptr_array_add(set_aside, record);
+            }
+        } else {
             g_ptr_array_add(problems, g_strdup_printf("%s; %s", why, local->message));
+        }
         break;
     }
+    g_free(text);
     g_free(id);
 }
 
@@ -662,8 +671,15 @@ static gint compare_records(gconstpointer a, gconstpointer b)
 
 GPtrArray *itsmig_journal_load(ItsmigJournal *journal, GPtrArray **ret_problems)
 {
+    return itsmig_journal_load_full(journal, ret_problems, NULL);
+}
+
+GPtrArray *itsmig_journal_load_full(ItsmigJournal *journal, GPtrArray **ret_problems,
+                                    GPtrArray **ret_set_aside)
+{
     g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(record_free_cb);
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) set_aside = g_ptr_array_new_with_free_func(record_free_cb);
     g_autoptr(GPtrArray) names = NULL;
 
     g_return_val_if_fail(journal != NULL, NULL);
@@ -678,10 +694,12 @@ GPtrArray *itsmig_journal_load(ItsmigJournal *journal, GPtrArray **ret_problems)
         if (is_temp_name(name))
             remove_temp(journal, name, problems);
         else if ((id = id_of_record_name(name)) != NULL)
-            load_record(journal, name, id, records, problems);
+            load_record(journal, name, id, records, problems, set_aside);
     }
     g_ptr_array_sort(records, compare_records);
     if (ret_problems)
         *ret_problems = g_steal_pointer(&problems);
+    if (ret_set_aside)
+        *ret_set_aside = g_steal_pointer(&set_aside);
     return g_steal_pointer(&records);
 }

@@ -22,12 +22,17 @@ DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
 # make fuzz: clang with libFuzzer and the sanitizer runtimes (make check replays
 # the fuzz inputs with gcc's ASan and UBSan, which build-essential brings).
 FUZZ="clang libclang-rt-14-dev"
+# Nova's own provider config loader reads the traits file itsmig writes.
+DAEMON_TESTS="$DAEMON_TESTS python3-nova"
 # The package test (tests/pkg/): build, lint, and a Debian 12 root to install into.
 PKG_TEST="debhelper bash-completion lintian debootstrap"
+# The alert rules' checks and the scrape test: promtool and a Prometheus server
+# that the test starts itself (the package's own service must not start).
+METRICS_TESTS="prometheus"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $FUZZ $PKG_TEST" ;;
+--test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $FUZZ $PKG_TEST $METRICS_TESTS" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -51,7 +56,19 @@ for p in $want; do
 done
 if [ -n "$missing" ]; then
     [ "$updated" = yes ] || apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    # Packages such as prometheus start a system service on install; tests
+    # start their own instances.  policy-rc.d refuses every start (invoke-rc.d
+    # and deb-systemd-invoke ask it) while we install, unless one exists.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=no
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=yes
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing ||
+        { [ "$own_policy" = no ] || rm -f "$policy"; exit 1; }
+    [ "$own_policy" = no ] || rm -f "$policy"
 fi
 
 # The two-host bed runs libvirtd as on a host, and a privileged libvirtd

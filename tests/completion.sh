@@ -51,7 +51,7 @@ is "$(comp itsmigctl jo)" "job jobs" "a command's prefix"
 CONN="--cacert --help --json --socket --timeout --token-file --url"
 is "$(comp itsmigctl migrate vm1 --)" \
     "--auto-converge --bandwidth --cacert --detach --help --json --max-downtime --mode \
---no-quiesce --phase-timeout --socket --timeout --to --token-file --url --wait" \
+--no-quiesce --phase-timeout --resume --socket --timeout --to --token-file --url --wait" \
     "migrate's options, --timeout once (the job's)"
 is "$(comp itsmigctl migrate vm1 --to b --w)" "--wait" "migrate: an option's prefix after --to PEER"
 is "$(comp itsmigctl preflight vm1 --)" \
@@ -64,8 +64,16 @@ is "$(comp itsmigctl its inspect --)" \
     "--baser0 --baser1 --help --iidr --image --json --memory --pendbaser --propbaser --ram-block \
 --semantics --vcpus" "its inspect: its options"
 is "$(comp itsmigctl its inspect --ram-block '')" "" "--ram-block: nothing offered (NAME@GPA)"
-is "$(comp itsmigctl host '')" "$CONN probe" "host: probe or the connection options"
+is "$(comp itsmigctl host '')" "$CONN probe traits validate" \
+    "host: probe, traits, validate or the connection options"
 is "$(comp itsmigctl host probe -)" "--help --json --registers" "host probe: its options"
+is "$(comp itsmigctl host traits -)" \
+    "--cacert --caps --format --help --output --socket --timeout --token-file --url" \
+    "host traits: its options and the connection options"
+is "$(comp itsmigctl host traits --format '')" "nfd nova-provider-config" \
+    "host traits --format: the two formats"
+is "$(comp itsmigctl host validate -)" "--config --help --hook --json --qemu-conf" \
+    "host validate: its options"
 is "$(comp itsmigctl migrate vm1 --mode '')" "live safe" "--mode: safe and live"
 is "$(comp itsmigctl migrate vm1 --mode l)" "live" "--mode l: live"
 is "$(comp itsmigctl migrate vm1 --mode = s)" "safe" "--mode=s, as readline splits it"
@@ -76,6 +84,9 @@ mkdir "$T/certs"
 : >"$T/certs/ca.pem"
 is "$(comp itsmigctl jobs --cacert "$T/certs/c")" "$T/certs/ca.pem" "--cacert: files"
 is "$(comp itsmigctl host --socket "$T/cer")" "$T/certs" "--socket: files"
+is "$(comp itsmigctl host validate --config "$T/certs/c")" "$T/certs/ca.pem" "--config: files"
+is "$(comp itsmigctl host traits --format nfd --output "$T/certs/c")" "$T/certs/ca.pem" \
+    "--output: files"
 is "$(comp itsmigctl its inspect --image "$T/certs/c")" "$T/certs/ca.pem" "--image: files"
 is "$(comp itsmigctl its inspect --image x --semantics "$T/certs/c")" "$T/certs/ca.pem" \
     "--semantics: files"

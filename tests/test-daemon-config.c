@@ -919,6 +919,99 @@ static void test_hook(Fixture *f, gconstpointer data)
     assert_load_error(f, "[daemon]\nhostname = a b\n", NAMES("[daemon]", "hostname"));
 }
 
+/* Every problem of a file is reported, one a line, in file order within each
+ * kind, not only the first (itsmigd --check-config lists them all). */
+static void test_every_problem(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigdConfig) c = load_text(f,
+                                           "[libvirt]\nhistory-size = 0\nreconnect-min = x\n"
+                                           "[api]\nsocket = rel\nbogus = 1\n"
+                                           "[nonsense]\na = b\n"
+                                           "[policy]\nmigratable-drivers = ok_one;bad/one;b@d\n"
+                                           "[host]\ngicv4 = 5\npage-size = big\n"
+                                           "[peer p]\nurl = http://x\nca = rel\n",
+                                           &error);
+    g_auto(GStrv) lines = NULL;
+    const char *const want[] = {
+        "[api] bogus: unknown key",
+        "unknown group [nonsense]",
+        "[peer p] url: 'http://x'",
+        "[peer p] ca: must be an absolute path",
+        "[peer p] token-file:",
+        "[libvirt] history-size: '0'",
+        "[libvirt] reconnect-min: 'x'",
+        "[host] gicv4:",
+        "[host] page-size:",
+        "[policy] migratable-drivers: 'bad/one'",
+        "[policy] migratable-drivers: 'b@d'",
+        "[api] socket: must be an absolute path",
+        NULL,
+    };
+
+    g_assert_null(c);
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG);
+    lines = g_strsplit(error->message, "\n", -1);
+    g_assert_cmpuint(g_strv_length(lines), ==, g_strv_length((char **)want));
+    for (gsize i = 0; want[i]; i++) {
+        gboolean found = FALSE;
+
+        for (gsize j = 0; lines[j] && !found; j++)
+            found = g_str_has_prefix(lines[j], f->conf) && strstr(lines[j], want[i]);
+        if (!found)
+            g_error("no line says '%s' in:\n%s", want[i], error->message);
+    }
+}
+
+static void test_fleet(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) c = load_ok(f, "[fleet]\n"
+                                            "nova-provider-config = /etc/nova/provider_config/i.yaml\n"
+                                            "nfd-features-file = /etc/nfd/itsmig\n");
+    g_autoptr(ItsmigdConfig) d = load_ok(f, "");
+
+    g_assert_cmpstr(c->nova_provider_config, ==, "/etc/nova/provider_config/i.yaml");
+    g_assert_cmpstr(c->nfd_features_file, ==, "/etc/nfd/itsmig");
+    g_assert_null(d->nova_provider_config);
+    g_assert_null(d->nfd_features_file);
+    assert_load_error(f, "[fleet]\nnova-provider-config = rel.yaml\n",
+                      NAMES("[fleet]", "nova-provider-config"));
+    /* nova-compute reads only *.yaml: another name would be silently ignored. */
+    assert_load_error(f, "[fleet]\nnova-provider-config = /etc/nova/provider_config/i.yml\n",
+                      NAMES("[fleet]", "nova-provider-config", ".yaml"));
+    assert_load_error(f, "[fleet]\nnfd-features-file = rel\n",
+                      NAMES("[fleet]", "nfd-features-file"));
+    assert_load_error(f, "[fleet]\nnova = /x.yaml\n", NAMES("[fleet]", "nova"));
+}
+
+/* [metrics]: off by default, a listen address checked like [api] listen and
+ * never the same, the series cap within its range. */
+static void test_metrics(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) d = itsmigd_config_new_default();
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[metrics]\nlisten = 127.0.0.1:9474\nmax-connections = 4\n"
+                   "max-domain-series = 0\n");
+
+    (void)data;
+    g_assert_null(d->metrics_listen);
+    g_assert_cmpuint(d->metrics_max_connections, ==, 8);
+    g_assert_cmpuint(d->metrics_max_domain_series, ==, 20000);
+    g_assert_cmpstr(c->metrics_listen, ==, "127.0.0.1:9474");
+    g_assert_cmpuint(c->metrics_max_connections, ==, 4);
+    g_assert_cmpuint(c->metrics_max_domain_series, ==, 0);
+    assert_load_error(f, "[metrics]\nlisten = localhost:9474\n", NAMES("[metrics]", "listen"));
+    assert_load_error(f, "[metrics]\nlisten = 127.0.0.1\n", NAMES("[metrics]", "listen"));
+    assert_load_error(f,
+                      "[api]\nlisten = 127.0.0.1:7443\ntls-cert = /c\ntls-key = /k\n"
+                      "[metrics]\nlisten = 127.0.0.1:7443\n",
+                      NAMES("[metrics]", "listen", "[api] listen"));
+    assert_load_error(f, "[metrics]\nmax-domain-series = 1000001\n",
+                      NAMES("[metrics]", "max-domain-series"));
+    assert_load_error(f, "[metrics]\nmax-connections = 0\n", NAMES("[metrics]", "max-connections"));
+    assert_load_error(f, "[metrics]\nport = 1\n", NAMES("[metrics]", "port"));
+}
+
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
 int main(int argc, char **argv)
@@ -944,6 +1037,7 @@ int main(int argc, char **argv)
     ADD("/daemon-config/unknown-key", test_unknown_key);
     ADD("/daemon-config/reconnect-max-below-min", test_reconnect_order);
     ADD("/daemon-config/socket-mode", test_socket_mode);
+    ADD("/daemon-config/metrics", test_metrics);
     g_test_add_func("/daemon-config/log-level/names", test_log_level_names);
     g_test_add_func("/daemon-config/log-level/bad", test_log_level_bad);
     ADD("/daemon-config/log-level/in-file", test_log_level_in_file);
@@ -970,6 +1064,8 @@ int main(int argc, char **argv)
     ADD("/daemon-config/peers/bad", test_peers_bad);
     ADD("/daemon-config/peers/twice", test_peer_twice);
     ADD("/daemon-config/hook", test_hook);
+    ADD("/daemon-config/problems/every-one-listed", test_every_problem);
+    ADD("/daemon-config/fleet", test_fleet);
 
     return g_test_run();
 }

@@ -708,6 +708,41 @@ static void test_set_aside_absent(Fixture *f, gconstpointer data)
     assert_absent(corrupt);
 }
 
+/* What load_full() sets aside as unreadable it also hands back, as it was, for salvage. */
+static void test_load_full_hands_back_set_aside(Fixture *f, gconstpointer data)
+{
+    static const char cut[] = "{\"id\":\"m2\",\"domain\":\"g1\",\"phase\":";
+    g_autofree char *p2 = g_build_filename(f->dir, "m2.json", NULL);
+    g_autofree char *p3 = g_build_filename(f->dir, "m3.json", NULL);
+    g_autofree char *p4 = g_build_filename(f->dir, "m4.json", NULL);
+    g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
+    g_autoptr(GPtrArray) records = NULL;
+    const ItsmigJournalRecord *r;
+
+    write_ok(f, "m1", RECORD_M1);
+    put_file(p2, cut, strlen(cut));
+    put_file(p3, "", 0);
+    put_file(p4, "[1]", 3);
+    records = itsmig_journal_load_full(f->journal, &problems, &set_aside);
+    g_assert_cmpuint(records->len, ==, 1);
+    g_assert_cmpuint(problems->len, ==, 3);
+    g_assert_cmpuint(set_aside->len, ==, 3);
+    r = g_ptr_array_index(set_aside, 0);
+    g_assert_cmpstr(r->id, ==, "m2");
+    g_assert_cmpuint(r->len, ==, strlen(cut));
+    g_assert_cmpmem(r->text, r->len, cut, strlen(cut));
+    r = g_ptr_array_index(set_aside, 1);
+    g_assert_cmpstr(r->id, ==, "m3");
+    g_assert_cmpuint(r->len, ==, 0);
+    g_assert_nonnull(r->text);
+    r = g_ptr_array_index(set_aside, 2);
+    g_assert_cmpstr(r->id, ==, "m4");
+    g_assert_cmpmem(r->text, r->len, "[1]", 3);
+    /* Set aside all the same. */
+    g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -716,6 +751,7 @@ int main(int argc, char **argv)
     ADD("/journal/open/parent-is-a-file-fails", test_open_parent_is_file);
 
     ADD("/journal/write/round-trip-exact", test_write_round_trip);
+    ADD("/journal/load/full-hands-back-set-aside", test_load_full_hands_back_set_aside);
     ADD("/journal/write/overwrite-replaces", test_write_overwrite);
     ADD("/journal/write/many-load-sorted-by-id", test_write_many_sorted);
     ADD("/journal/write/invalid-ids-refused", test_ids);

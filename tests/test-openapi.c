@@ -25,6 +25,7 @@ static char *tmpdir;
 static char *sock_path;
 static char *cert_path;
 static guint tcp_port;
+static guint metrics_port;
 #define PEER_TOKEN "openapi-peer-token-0123456789"
 
 static GSubprocess *daemon_proc;
@@ -74,18 +75,31 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return size * n;
 }
 
-/* On the unix socket, or on the TCP listener with @token when @tcp. */
-static void request_on(gboolean tcp, const char *token, const char *method, const char *path,
-                       const char *content_type, const char *body, Reply *r)
+/* The transports of x-itsmig-transports. */
+typedef enum { ON_UNIX, ON_TCP, ON_METRICS } Transport;
+
+/* On the unix socket, on the TCP listener with @token, or on the plain-HTTP
+ * metrics listener. */
+static void request_via(Transport on, const char *token, const char *method, const char *path,
+                        const char *content_type, const char *body, Reply *r)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *headers = NULL;
+    gboolean tcp = on == ON_TCP;
     g_autofree char *url = tcp ? g_strdup_printf("https://127.0.0.1:%u%s", tcp_port, path)
+                           : on == ON_METRICS
+                               ? g_strdup_printf("http://127.0.0.1:%u%s", metrics_port, path)
                                : g_strconcat("http://localhost", path, NULL);
 
     memset(r, 0, sizeof(*r));
     r->body = g_string_new(NULL);
-    if (tcp) {
+    if (on == ON_METRICS) {
+        if (token) {
+            g_autofree char *auth = g_strconcat("Authorization: Bearer ", token, NULL);
+
+            headers = curl_slist_append(headers, auth);
+        }
+    } else if (tcp) {
         curl_easy_setopt(c, CURLOPT_CAINFO, cert_path);
         if (token) {
             g_autofree char *auth = g_strconcat("Authorization: Bearer ", token, NULL);
@@ -114,6 +128,12 @@ static void request_on(gboolean tcp, const char *token, const char *method, cons
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
+}
+
+static void request_on(gboolean tcp, const char *token, const char *method, const char *path,
+                       const char *content_type, const char *body, Reply *r)
+{
+    request_via(tcp ? ON_TCP : ON_UNIX, token, method, path, content_type, body, r);
 }
 
 static void request(const char *method, const char *path, const char *content_type,
@@ -164,9 +184,11 @@ static void start_daemon(void)
     g_file_set_contents_full(token, PEER_TOKEN "\n", -1, G_FILE_SET_CONTENTS_NONE, 0600, &error);
     g_assert_no_error(error);
     tcp_port = 20000 + getpid() % 20000;
+    metrics_port = tcp_port + 20000;
     text = g_strdup_printf("[daemon]\nlog-level = debug\n[api]\nlisten = 127.0.0.1:%u\n"
-                           "tls-cert = %s\ntls-key = %s\n[peer p]\naccept-token-file = %s\n",
-                           tcp_port, cert_path, key, token);
+                           "tls-cert = %s\ntls-key = %s\n[metrics]\nlisten = 127.0.0.1:%u\n"
+                           "[peer p]\naccept-token-file = %s\n",
+                           tcp_port, cert_path, key, metrics_port, token);
     g_file_set_contents(conf, text, -1, &error);
     g_assert_no_error(error);
     g_subprocess_launcher_set_stderr_file_path(l, log);
@@ -436,7 +458,8 @@ static void test_transports_as_documented(void)
             const ItsmigdRoute *route = NULL;
             JsonObject *op;
             JsonArray *transports, *security;
-            gboolean doc_tcp = FALSE, doc_unix = FALSE, doc_token = FALSE, tcp;
+            gboolean doc_tcp = FALSE, doc_unix = FALSE, doc_token = FALSE, doc_metrics = FALSE;
+            gboolean tcp, metrics;
             Reply r;
 
             if (!json_object_has_member(item, http_methods[m]))
@@ -452,9 +475,10 @@ static void test_transports_as_documented(void)
             for (guint i = 0; i < json_array_get_length(transports); i++) {
                 const char *t = json_array_get_string_element(transports, i);
 
-                g_assert_true(!strcmp(t, "unix") || !strcmp(t, "tcp"));
+                g_assert_true(!strcmp(t, "unix") || !strcmp(t, "tcp") || !strcmp(t, "metrics"));
                 doc_unix |= !strcmp(t, "unix");
                 doc_tcp |= !strcmp(t, "tcp");
+                doc_metrics |= !strcmp(t, "metrics");
             }
             g_assert_true(doc_unix);
             security = json_object_get_array_member(op, "security");
@@ -468,6 +492,23 @@ static void test_transports_as_documented(void)
                                    (const char *)p->data, doc_tcp ? "tcp" : "unix only",
                                    tcp ? "tcp" : "unix only");
             peer_ops += tcp;
+            metrics = (route->flags & ITSMIGD_ROUTE_METRICS) != 0;
+            if (doc_metrics != metrics)
+                g_test_fail_printf("%s %s: the document says %s, the server %s", upper,
+                                   (const char *)p->data, doc_metrics ? "metrics" : "not metrics",
+                                   metrics ? "metrics" : "not metrics");
+            /* The metrics listener: no credential needed, a peer's token no
+             * key to anything else. */
+            request_via(ON_METRICS, PEER_TOKEN, upper, url, "application/json", "{}", &r);
+            if (metrics ? r.status != 200 : r.status != 403)
+                g_test_fail_printf("%s %s on the metrics listener: %ld", upper, url, r.status);
+            if (!metrics) {
+                g_autofree char *what =
+                    g_strdup_printf("%s %s on the metrics listener", upper, url);
+
+                check_documented(op, what, &r);
+            }
+            reply_clear(&r);
 
             request_on(TRUE, NULL, upper, url, "application/json", "{}", &r);
             g_assert_cmpint(r.status, ==, 401);
@@ -486,6 +527,19 @@ static void test_transports_as_documented(void)
     }
     /* Capabilities and the four incoming operations. */
     g_assert_cmpuint(peer_ops, ==, 5);
+    {
+        Reply r;
+
+        /* What no route names is 404 there too, with the error shape. */
+        request_via(ON_METRICS, NULL, "GET", "/v1/nothing-here", NULL, NULL, &r);
+        g_assert_cmpint(r.status, ==, 404);
+        g_assert_nonnull(strstr(r.body->str, "\"not-found\""));
+        reply_clear(&r);
+        request_via(ON_METRICS, NULL, "GET", "/metrics", NULL, NULL, &r);
+        g_assert_cmpint(r.status, ==, 200);
+        g_assert_nonnull(strstr(r.body->str, "\nitsmigd_host_info{"));
+        reply_clear(&r);
+    }
 }
 
 static void test_other_methods_are_405(void)

@@ -126,6 +126,9 @@ typedef struct {
     gboolean auto_converge;
     gboolean quiesce; /* detach what cannot migrate (default TRUE) */
     char **detach;    /* the aliases to detach; NULL: decided at preflight */
+    /* Resume on the destination a guest that was paused before the job; by default it
+     * arrives paused, as it left. */
+    gboolean resume;
 } ItsmigJobOptions;
 
 void itsmig_job_options_clear(ItsmigJobOptions *o);
@@ -135,6 +138,11 @@ typedef struct {
     gint64 started_us; /* real time; 0 when the phase has not run */
     gint64 ended_us;   /* 0 while it runs */
     char *outcome;     /* "ok", "skipped", or an outcome of the failing action */
+    /* The monotonic clock at the start and end (0: unknown, e.g. before a restart): durations
+     * come from it, since the wall clock may step. */
+    gint64 started_mono;
+    gint64 ended_mono;
+    gint64 duration_ms; /* < 0 until the phase has ended */
 } ItsmigPhaseTiming;
 
 typedef struct {
@@ -143,7 +151,18 @@ typedef struct {
     guint64 bytes_per_second;
     guint64 iteration;
     gint64 downtime_ms; /* < 0 until known */
+    /* Safe mode: how long the guest was paused by the job, from the pause to its resume on
+     * either host; < 0 until known, or when the job did not pause it. */
+    gint64 paused_ms;
 } ItsmigJobProgress;
+
+/* Whether the job's record reached the journal. */
+typedef struct {
+    gboolean behind;   /* the last write failed: the journal holds an older record */
+    guint failures;    /* writes that failed */
+    char *last_error;  /* the last failure, NULL if none */
+    gint64 written_us; /* real time of the write this record is (or was to be) */
+} ItsmigJobJournalState;
 
 typedef struct {
     char *id;
@@ -182,6 +201,13 @@ typedef struct {
 
     gboolean abort_requested;
     gboolean recovered; /* reconciled after a restart of the daemon */
+    gboolean transient; /* the domain has no persistent definition (set at preflight) */
+    /* Made from a record that could not be read whole: what could not be read, and what was.
+     * Recovery then ends the job needing attention, with the hosts' state. */
+    char *salvaged;
+    ItsmigJobJournalState journal;
+    /* The monotonic clock of the transition under way (itsmig_job_set_clock()), 0 if unknown. */
+    gint64 mono_us;
 
     /* Rollback progress. */
     gboolean rb_aborted;   /* ABORT_TRANSFER done */
@@ -194,6 +220,14 @@ ItsmigJob *itsmig_job_new(const char *id, const char *domain, const char *uuid, 
                           const ItsmigJobOptions *options, gint64 now_us);
 void itsmig_job_free(ItsmigJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigJob, itsmig_job_free)
+
+/* The monotonic clock (g_get_monotonic_time()) for the next transition: phase durations and the
+ * guest's paused time come from it rather than from the wall clock. */
+void itsmig_job_set_clock(ItsmigJob *job, gint64 mono_us);
+
+/* The journal could not record the job (@message says why) / recorded it. */
+void itsmig_job_journal_failed(ItsmigJob *job, const char *message);
+void itsmig_job_journal_written(ItsmigJob *job);
 
 /* After the PREFLIGHT action, before reporting it: the devices to detach, in
  * order, each with its XML. */
@@ -218,9 +252,27 @@ gboolean itsmig_job_can_abort(const ItsmigJob *job);
  * needs a person. */
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
 
+/* A job that needs attention only because the destination could not be
+ * asked while its copy was verified (peer-unreachable or peer-timeout in
+ * VERIFY_DEST, the
+ * source copy gone): once the destination answers again, with @facts, the job
+ * goes back to VERIFY_DEST and on from there, the earlier failure kept as a
+ * note.  FALSE, and nothing changed, for any other job. */
+gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
+
 /* The record: the API's representation and the journal's.  Every member is
  * always present. */
 JsonNode *itsmig_job_to_json(const ItsmigJob *job);
 /* Strict: unknown or missing members, wrong types and impossible states are
- * errors (ITSMIG_ERROR_INVALID_JSON). */
+ * errors (ITSMIG_ERROR_INVALID_JSON).  Members added after the first version ("transient",
+ * "salvaged", "journal", options' "resume", progress' "paused_ms") may be absent. */
 ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error);
+/* For a record itsmig_job_from_json() refused (@why): a job made of what can be read of it (the
+ * domain, the hosts, the phase and the action under way, the devices), so that a job is never
+ * lost silently.  Recovering it ends it needing attention, with what the hosts then show.  NULL
+ * when the record shows a finished job.  @id is the record's name. */
+ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, gint64 now_us);
+/* The same from a record's @len bytes of text, which may not be JSON at all (cut short,
+ * damaged): the members that can still be found in it, by their first occurrence. */
+ItsmigJob *itsmig_job_salvage_text(const char *text, gsize len, const char *id, const char *why,
+                                   gint64 now_us);

@@ -85,6 +85,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigJournalRecord, itsmig_journal_record_free)
  * No file is followed through a symbolic link, and none is read beyond the size limit. */
 GPtrArray *itsmig_journal_load(ItsmigJournal *journal, GPtrArray **ret_problems);
 
+/* As itsmig_journal_load(); *@ret_set_aside (when not NULL) also gets the records it set aside
+ * that it could read (empty, not JSON, not an object), as an array of ItsmigJournalRecord with
+ * the text as it was, so that the caller can save what can still be read of them. */
+GPtrArray *itsmig_journal_load_full(ItsmigJournal *journal, GPtrArray **ret_problems,
+                                    GPtrArray **ret_set_aside);
+
 /* For a record the caller found unusable (its own parser refused it): moves it aside as
  * itsmig_journal_load() does, and sets *@ret_message (when not NULL) to a line of the same kind,
  * "journal record /x/m1.json cannot be used: <@why>; set aside as /x/corrupt/m1.json.<time>".

@@ -471,7 +471,7 @@ jq -n --argjson j0 "$POSTED" \
         | ok(\"restore-devices\") | .phase = \"done\" | $J_FINISHED | $J_EVIDENCE
         | .verdict = $VERDICT | .devices[0].state = \"on-destination\"
         | .progress += {\"percent\":100,\"data_total\":4294967296,\"data_processed\":4294967296,
-                        \"iteration\":3,\"downtime_ms\":87}
+                        \"iteration\":3,\"downtime_ms\":87,\"paused_ms\":2400}
         | .notes = [\"hostdev0 came back on hostB as hostdev0\"]")" \
     '{"POST /v1/migrations": [{"status": 202, "body": $j0}],
       "GET /v1/migrations/m-0001": [$j1, $j2, $j2, $j3, $j4, $j4, $j5, $j6, $j7, $j8, $j9]
@@ -490,14 +490,15 @@ check "... after POST /v1/migrations with the domain and the destination only" \
                   and (.body | fromjson) == {"domain": "vm1", "destination": "b"}'
 is "$(wc -l <"$T/ctl.out")" 1 "... and nothing more: it does not wait"
 ctl migrate vm1 --to b --mode live --phase-timeout 30 --timeout 300 --max-downtime 250 \
-    --bandwidth 500 --auto-converge --no-quiesce --detach hostdev0 --detach net1 --json --socket "$FS"
+    --bandwidth 500 --auto-converge --no-quiesce --resume --detach hostdev0 --detach net1 --json \
+    --socket "$FS"
 check_ctl "migrate --json: exit 0" 0 '.' ''
 out_true "migrate --json: the job as itsmigd sent it" '.id == "m-0001" and .phase == "preflight"'
 check "migrate with every option: the mode and each option in the request" \
     last_request '(.body | fromjson) == {"domain": "vm1", "destination": "b", "mode": "live",
         "options": {"phase_timeout": 30, "total_timeout": 300, "max_downtime": 250,
                     "bandwidth": 500, "auto_converge": true, "quiesce": false,
-                    "detach": ["hostdev0", "net1"]}}'
+                    "resume": true, "detach": ["hostdev0", "net1"]}}'
 
 fake_script "$T/done.json"
 ctl migrate vm1 --to b --wait --socket "$FS"
@@ -523,6 +524,7 @@ check_ctl "... a summary naming the job, the domain and the destination" 0 \
     '^Migration m-0001: vm1 \(6695eb01-f6a4-8304-79aa-97f2502e193f\) from hostA -> b \(hostB\), safe mode$' ''
 check_ctl "... each phase with its outcome and duration" 0 '^  verify-its-save +ok +1\.5 s$' ''
 check_ctl "... the downtime" 0 '^Downtime: 87 ms$' ''
+check_ctl "... and how long the guest was paused (safe mode)" 0 '^Guest paused: 2400 ms$' ''
 check_ctl "... the ITS save evidence" 0 \
     '^ITS save: checked \(qemu-log\): QEMU logged the ITS tables saved$' ''
 check_ctl "... the ITS restore evidence with its error lines" 0 \

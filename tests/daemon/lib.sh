@@ -650,6 +650,17 @@ tls_sets() {
     echo "--set api.tls-key=$T/key.pem"
 }
 
+# its_host_sets HOSTNAME REVISIONS DEFAULT: the itsmigd options that declare an
+# arm64 host with an in-kernel ITS taking ITS ABI REVISIONS ("0,1"), DEFAULT
+# the revision new guests get, and every ITS control, as a bed without KVM
+# must declare it.
+its_host_sets() {
+    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
+    echo "--set host.its-abi-revisions=$2 --set host.default-its-abi-revision=$3"
+    echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
+    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+}
+
 # fake_peer MODE PORT [PROBE-FILE]: tests/daemon/fake-peer.py in MODE on PORT
 # with the tls_peer_files certificate; its pid file is $T/fake-MODE.pid.
 fake_peer() {

@@ -38,11 +38,7 @@ done
 # The capabilities every test host declares: this machine cannot probe an
 # arm64 kernel, so its ITS facts are declared as an operator would.
 host_sets() { # HOSTNAME REVISIONS DEFAULT
-    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
-    echo "--set host.its-abi-revisions=$2"
-    echo "--set host.default-its-abi-revision=$3 --set host.save-tables=true"
-    echo "--set host.restore-tables=true --set host.ctrl-reset=true"
-    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+    its_host_sets "$1" "$2" "$3"
 }
 
 # B and C run on libvirt's embedded test driver, A on the private libvirtd.

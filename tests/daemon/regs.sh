@@ -36,10 +36,7 @@ done
 
 # What every test host declares besides its register set.
 host_sets() { # HOSTNAME SUITE
-    echo "--set daemon.hostname=$1 --set host.arch=aarch64 --set host.vgic-its=true"
-    echo "--set host.its-abi-revisions=0 --set host.default-its-abi-revision=0"
-    echo "--set host.save-tables=true --set host.restore-tables=true --set host.ctrl-reset=true"
-    echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
+    its_host_sets "$1" 0 0
     echo "--set host.vcpu-registers-file=$probe/$2.json"
 }
 

@@ -218,6 +218,8 @@ f /usr/lib/tmpfiles.d/itsmigd.conf
 f /usr/share/man/man8/itsmigd.8.gz
 f /usr/share/man/man5/itsmigd.conf.5.gz
 f /usr/share/man/man7/itsmig-compat.7.gz
+f /usr/share/man/man7/itsmig-alerts.7.gz
+f /usr/share/itsmig/itsmig-alerts.yml
 f /usr/share/man/man1/itsmigctl.1.gz
 f /usr/share/bash-completion/completions/itsmigctl
 f /usr/share/doc/itsmigd/openapi.json.gz
