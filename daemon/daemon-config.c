@@ -340,11 +340,29 @@ static gboolean config_error(GError **error, const char *path, const char *group
     return FALSE;
 }
 
+/* A key's value as GKeyFile unescapes it; NULL after config_error() when it
+ * cannot (not UTF-8, a bad escape), rather than a NULL the caller would use. */
+static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group, const char *key,
+                        GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *value = g_key_file_get_string(kf, group, key, &local);
+
+    if (!value || local) {
+        config_error(error, c->path, group, key, "%s", local ? local->message : "unreadable");
+        return NULL;
+    }
+    return g_steal_pointer(&value);
+}
+
 /* A secret is a few KiB at most (a PEM key); more is not one. */
 #define SECRET_MAX (64 * 1024)
 
-gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
-                                    GError **error)
+/* Reads a whole regular file of at most @max bytes without following it
+ * into a FIFO or a device (O_NONBLOCK, then a regular-file check), and,
+ * when @secret, refuses one that group or others may access. */
+static gboolean read_bounded(const char *path, gsize max, gboolean secret, char **ret_contents,
+                             gsize *ret_len, GError **error)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
     struct stat st;
@@ -361,7 +379,7 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
         close(fd);
         return FALSE;
     }
-    if (st.st_mode & 077) {
+    if (secret && (st.st_mode & 077)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
                     "%s is accessible by group or others (mode %04o): a secret must be mode "
                     "0600 or 0400",
@@ -384,9 +402,9 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
         }
         if (n == 0)
             break;
-        if (buf->len + n > SECRET_MAX) {
+        if (buf->len + (gsize)n > max) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s is larger than %d bytes", path, SECRET_MAX);
+                        "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max);
             explicit_bzero(buf->data, buf->len);
             explicit_bzero(chunk, sizeof(chunk));
             close(fd);
@@ -400,6 +418,12 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
     g_byte_array_append(buf, (const guint8 *)"", 1);
     *ret_contents = (char *)g_byte_array_free(g_steal_pointer(&buf), FALSE);
     return TRUE;
+}
+
+gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
+                                    GError **error)
+{
+    return read_bounded(path, SECRET_MAX, TRUE, ret_contents, ret_len, error);
 }
 
 /* The first line of @file: a bearer token, at least 16 printable ASCII
@@ -460,15 +484,10 @@ gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GErr
     gsize len;
 
     memset(ret_set, 0, sizeof(*ret_set));
-    if (!g_file_get_contents(path, &text, &len, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
+    /* Not g_file_get_contents(): a FIFO would block the daemon's start, and
+     * /dev/zero would be read until memory ran out. */
+    if (!read_bounded(path, ITSMIGD_REGS_FILE_MAX, FALSE, &text, &len, error))
         return FALSE;
-    }
-    if (len > ITSMIGD_REGS_FILE_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %zu bytes, more than %d",
-                    path, len, ITSMIGD_REGS_FILE_MAX);
-        return FALSE;
-    }
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
         !json_parser_load_from_data(parser, text, len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
@@ -500,9 +519,12 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, "host", keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, "host", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigCapField field;
+
+        if (!value)
+            return FALSE;
 
         if (!strcmp(keys[k], "vcpu-registers-file")) {
             ItsmigKvmRegSet set;
@@ -540,10 +562,12 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, "policy", keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, "policy", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigRule rule;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!strcmp(keys[k], "check-emulated")) {
             if (!parse_bool(value, &c->policy.check_emulated))
@@ -639,9 +663,11 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
     }
     peer->name = g_strdup(name);
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = g_key_file_get_string(kf, group, keys[k], NULL);
+        g_autofree char *value = key_string(c, kf, group, keys[k], error);
         char **field;
 
+        if (!value)
+            return FALSE;
         if (!strcmp(keys[k], "url"))
             field = &peer->url;
         else if (!strcmp(keys[k], "ca"))
@@ -782,7 +808,9 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 
         if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
             continue;
-        value = g_key_file_get_string(kf, nk->group, nk->key, NULL);
+        value = key_string(c, kf, nk->group, nk->key, error);
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local)) {
             config_error(error, c->path, nk->group, nk->key,
@@ -798,9 +826,11 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     }
 
     if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "api", "socket-mode", NULL);
+        g_autofree char *value = key_string(c, kf, "api", "socket-mode", error);
         guint64 mode;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
             config_error(error, c->path, "api", "socket-mode",
@@ -809,8 +839,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             c->socket_mode = (unsigned int)mode;
     }
     if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "hook", "on-unreachable", NULL);
+        g_autofree char *value = key_string(c, kf, "hook", "on-unreachable", error);
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!strcmp(value, "deny") || !strcmp(value, "allow"))
             c->hook_fail_open = !strcmp(value, "allow");
@@ -821,17 +853,21 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     read_host(c, kf, error);
     read_policy(c, kf, error);
     if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "migration", "qemu-log-mark", NULL);
+        g_autofree char *value = key_string(c, kf, "migration", "qemu-log-mark", error);
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!parse_bool(value, &c->qemu_log_mark))
             config_error(error, c->path, "migration", "qemu-log-mark",
                          "'%s' is not true or false", value);
     }
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
-        g_autofree char *value = g_key_file_get_string(kf, "daemon", "log-level", NULL);
+        g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
         g_autoptr(GError) local = NULL;
 
+        if (!value)
+            return FALSE;
         g_strstrip(value);
         if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
             config_error(error, c->path, "daemon", "log-level", "%s", local->message);
@@ -839,26 +875,15 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     return !*error;
 }
 
-ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **error)
+/* The command line over what the file said (if anything), then the checks
+ * that need both; @file_problems (taken) are the file's, listed first. */
+static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOverrides *o,
+                                    GError *file_problems, GError **error)
 {
-    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
-    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(ItsmigdConfig) c = config;
     g_autoptr(GError) local = NULL;
-    g_autoptr(GError) problems = NULL; /* every problem, one line each */
-    const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
+    g_autoptr(GError) problems = file_problems; /* every problem, one line each */
     const char *where;
-
-    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        c->path = g_strdup(path);
-        read_file(c, kf, &problems);
-    } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-        /* The default file is optional: every key has a default. */
-        g_clear_error(&local);
-    } else {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
-                    local->message);
-        return NULL;
-    }
 
     if (o) {
         if (o->connect) {
@@ -947,4 +972,44 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **err
         return NULL;
     }
     return g_steal_pointer(&c);
+}
+
+ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *o, GError **error)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    GError *problems = NULL;
+    const char *path = o && o->config ? o->config : ITSMIGD_DEFAULT_CONFIG;
+
+    if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        c->path = g_strdup(path);
+        read_file(c, kf, &problems);
+    } else if (!(o && o->config) && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        /* The default file is optional: every key has a default. */
+        g_clear_error(&local);
+    } else {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
+                    local->message);
+        return NULL;
+    }
+    return config_finish(g_steal_pointer(&c), o, problems, error);
+}
+
+ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *path,
+                                    const ItsmigdConfigOverrides *o, GError **error)
+{
+    g_autoptr(ItsmigdConfig) c = itsmigd_config_new_default();
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    GError *problems = NULL;
+
+    if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s: %s", path,
+                    local->message);
+        return NULL;
+    }
+    c->path = g_strdup(path);
+    read_file(c, kf, &problems);
+    return config_finish(g_steal_pointer(&c), o, problems, error);
 }

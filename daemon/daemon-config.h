@@ -124,6 +124,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigdConfig, itsmigd_config_free)
  * applies @overrides and checks every value.  The error lists every problem
  * found, one a line, each naming the file, the group and the key. */
 ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *overrides, GError **error);
+/* The same from @len bytes of @text, said to come from @path; @overrides'
+ * config member is not used.  Files the text names (tokens) are still read. */
+ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *path,
+                                    const ItsmigdConfigOverrides *overrides, GError **error);
 
 /* Splits "ADDR:PORT" or "[ADDR]:PORT" into an address and a port. */
 gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint16 *ret_port,

@@ -82,25 +82,17 @@ static char *read_record(const char *path, gsize *ret_len, char **ret_problem)
     return g_steal_pointer(&text);
 }
 
-void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
-                              char **ret_problem)
+void itsmigd_hook_record_parse(const char *text, gsize len, const char *path, const char *uuid,
+                               ItsmigdHookRecord *ret_record, char **ret_problem)
 {
-    g_autofree char *path = NULL;
-    g_autofree char *text = NULL;
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) error = NULL;
-    gsize len = 0;
     JsonObject *o;
+    JsonNode *member;
     JsonNode *incoming;
 
     memset(ret_record, 0, sizeof(*ret_record));
     *ret_problem = NULL;
-    if (!dir || !uuid_valid(uuid))
-        return;
-    path = g_strdup_printf("%s/%s.json", dir, uuid);
-    text = read_record(path, &len, ret_problem);
-    if (!text)
-        return;
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &error) ||
         !json_parser_load_from_data(parser, text, len, &error) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
@@ -109,7 +101,11 @@ void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookReco
         return;
     }
     o = json_node_get_object(json_parser_get_root(parser));
-    if (g_strcmp0(json_object_get_string_member_with_default(o, "uuid", ""), uuid) != 0) {
+    member = json_object_get_member(o, "uuid");
+    /* Typed by hand: GLib's getter warns on a member of another type. */
+    if (!member || !JSON_NODE_HOLDS_VALUE(member) ||
+        json_node_get_value_type(member) != G_TYPE_STRING ||
+        g_strcmp0(json_node_get_string(member), uuid) != 0) {
         *ret_problem = g_strdup_printf("%s names another domain", path);
         return;
     }
@@ -123,6 +119,24 @@ void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookReco
     ret_record->incoming = json_node_get_boolean(incoming);
     ret_record->migrate_begin_at = member_time(o, "migrate_begin_at");
     ret_record->started_at = member_time(o, "started_at");
+}
+
+void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
+                              char **ret_problem)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    memset(ret_record, 0, sizeof(*ret_record));
+    *ret_problem = NULL;
+    if (!dir || !uuid_valid(uuid))
+        return;
+    path = g_strdup_printf("%s/%s.json", dir, uuid);
+    text = read_record(path, &len, ret_problem);
+    if (!text)
+        return;
+    itsmigd_hook_record_parse(text, len, path, uuid, ret_record, ret_problem);
 }
 
 static void set_host(ItsmigItsMetadata *m, const ItsmigHostCaps *caps,

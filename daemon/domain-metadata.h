@@ -34,6 +34,11 @@ typedef struct {
     gint64 started_at;       /* unix seconds, 0 when not recorded */
 } ItsmigdHookRecord;
 
+/* The record @text (@len bytes, from the file @path) of @uuid's domain, as
+ * itsmigd_hook_record_read() takes it; no I/O. */
+void itsmigd_hook_record_parse(const char *text, gsize len, const char *path, const char *uuid,
+                               ItsmigdHookRecord *ret_record, char **ret_problem);
+
 /* Reads @dir/@uuid.json; an absent, oversized or malformed file gives an
  * invalid record (and @ret_problem says why when it exists but is bad). */
 void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,

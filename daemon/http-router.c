@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "daemon/http-router.h"
 
 /* Longer than any libvirt domain name (libvirt itself does not cap them, but
@@ -200,4 +201,48 @@ GHashTable *itsmigd_http_parse_query(const char *query, GError **error)
         p = *end ? end + 1 : end;
     }
     return g_steal_pointer(&table);
+}
+
+JsonNode *itsmigd_http_parse_json_body(const char *body, gsize len, GError **error)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(GError) local = NULL;
+    JsonNode *root;
+
+    if (len == 0) {
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
+                            "the body is empty; a JSON object is expected");
+        return NULL;
+    }
+    /* Before json-glib, which recurses without a limit on a connection
+     * thread's small stack. */
+    if (!itsmig_json_check(body, len, ITSMIG_JSON_DEPTH_MAX, "the body", error))
+        return NULL;
+    if (!json_parser_load_from_data(parser, body, (gssize)len, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "the body is not JSON: %s",
+                    local ? local->message : "unreadable");
+        return NULL;
+    }
+    root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
+                            "the body must be a JSON object");
+        return NULL;
+    }
+    return json_node_ref(root);
+}
+
+gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
+                                    GError **error)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next) {
+        if (!g_strv_contains(known, l->data)) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                        "unknown member \"%s\" in %s", (const char *)l->data, where);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }

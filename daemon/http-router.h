@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /*
  * The route table's matching, apart from libmicrohttpd so that it can be
@@ -55,3 +56,14 @@ char *itsmigd_http_unescape(const char *text, gssize len, gboolean plus_is_space
 /* Splits "a=1&b=2" into a table of decoded strings.  A repeated or empty key
  * is an error. */
 GHashTable *itsmigd_http_parse_query(const char *query, GError **error);
+
+/* The JSON body of a ITSMIGD_ROUTE_JSON_BODY route: an object, or NULL with
+ * ITSMIG_ERROR_INVALID_JSON (empty, not JSON, not an object) or the error of
+ * itsmig_json_check() (nested too deep, too large). */
+JsonNode *itsmigd_http_parse_json_body(const char *body, gsize len, GError **error);
+
+/* Refuses (ITSMIG_ERROR_INVALID_ARGUMENT) members of @o other than @known,
+ * so that a misspelt option is not silently ignored; @where names @o in the
+ * message ("the request body"). */
+gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
+                                    GError **error);

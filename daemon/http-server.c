@@ -368,21 +368,6 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
     return req->json;
 }
 
-gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
-                                    GError **error)
-{
-    g_autoptr(GList) members = json_object_get_members(o);
-
-    for (GList *l = members; l; l = l->next) {
-        if (!g_strv_contains(known, l->data)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "unknown member \"%s\" in %s", (const char *)l->data, where);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
 {
     *ret_len = req->body ? req->body->len : 0;
@@ -681,34 +666,14 @@ static void finish_request(ItsmigdHttpRequest *req)
         return;
     }
     if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
-        g_autoptr(JsonParser) parser = json_parser_new_immutable();
         g_autoptr(GError) error = NULL;
 
-        if (req->body->len == 0) {
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
-                                             "the body is empty; a JSON object is expected");
-            return;
-        }
-        /* Before json-glib, which recurses without a limit on a connection
-         * thread's small stack. */
-        if (!itsmig_json_check((const char *)req->body->data, req->body->len,
-                               ITSMIG_JSON_DEPTH_MAX, "the body", &error)) {
+        req->json = itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len,
+                                                 &error);
+        if (!req->json) {
             itsmigd_http_reply_error(req, error);
             return;
         }
-        if (!json_parser_load_from_data(parser, (const char *)req->body->data, req->body->len,
-                                        &error)) {
-            g_autofree char *msg = g_strdup_printf("the body is not JSON: %s",
-                                                   error ? error->message : "unreadable");
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON, msg);
-            return;
-        }
-        if (!json_parser_get_root(parser) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_JSON,
-                                             "the body must be a JSON object");
-            return;
-        }
-        req->json = json_node_ref(json_parser_get_root(parser));
     }
     if (route->flags & ITSMIGD_ROUTE_XML_BODY) {
         if (req->body->len == 0 ||

@@ -72,11 +72,6 @@ JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
 /* The body of a ITSMIGD_ROUTE_XML_BODY route: UTF-8 checked, not parsed. */
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
 
-/* Refuses (ITSMIG_ERROR_INVALID_ARGUMENT) members of @o other than @known,
- * so that a misspelt option is not silently ignored; @where names @o in the
- * message ("the request body"). */
-gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
-                                    GError **error);
 
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);

@@ -16,6 +16,7 @@
 #include "daemon/log.h"
 #include "daemon/migration-record.h"
 #include "daemon/orchestrator.h"
+#include "daemon/peer-reply.h"
 #include "daemon/preflight.h"
 #include "daemon/qemu-marker.h"
 
@@ -437,57 +438,6 @@ static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f
     virDomainFree(dom);
 }
 
-/* The destination's view of the domain (GET /v1/incoming/UUID). */
-static gboolean member_is(JsonObject *o, const char *name, GType type, gboolean nullable)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n)
-        return nullable;
-    if (JSON_NODE_HOLDS_NULL(n))
-        return nullable;
-    return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
-}
-
-/* What the orchestrator reads of GET/POST /v1/incoming/UUID, with the types
- * it reads them as; @ret_why names the first member that is not. */
-static gboolean incoming_reply_valid(JsonNode *reply, const char **ret_why)
-{
-    JsonObject *o = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
-    JsonNode *ev;
-
-    *ret_why = NULL;
-    if (!o)
-        *ret_why = "not a JSON object";
-    else if (!member_is(o, "present", G_TYPE_BOOLEAN, FALSE))
-        *ret_why = "\"present\" is not a boolean";
-    else if (!member_is(o, "state", G_TYPE_STRING, TRUE))
-        *ret_why = "\"state\" is not a string or null";
-    else if (!member_is(o, "name_taken", G_TYPE_BOOLEAN, TRUE))
-        *ret_why = "\"name_taken\" is not a boolean or null";
-    else if ((ev = json_object_get_member(o, "its_restore")) && !JSON_NODE_HOLDS_NULL(ev)) {
-        JsonNode *errors = JSON_NODE_HOLDS_OBJECT(ev)
-                               ? json_object_get_member(json_node_get_object(ev), "errors")
-                               : NULL;
-
-        if (!JSON_NODE_HOLDS_OBJECT(ev))
-            *ret_why = "\"its_restore\" is not an object";
-        else if (errors && !JSON_NODE_HOLDS_ARRAY(errors))
-            *ret_why = "\"its_restore\".\"errors\" is not an array";
-        else if (errors) {
-            JsonArray *a = json_node_get_array(errors);
-
-            for (guint i = 0; i < json_array_get_length(a) && !*ret_why; i++) {
-                JsonNode *e = json_array_get_element(a, i);
-
-                if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
-                    *ret_why = "\"its_restore\".\"errors\" holds something other than strings";
-            }
-        }
-    }
-    return *ret_why == NULL;
-}
-
 static JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
                                  GError **error)
 {
@@ -505,7 +455,7 @@ static JsonNode *ask_destination(Run *r, const char *method, const char *what, J
     path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
                            what ? what : "");
     reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
-    if (reply && !incoming_reply_valid(reply, &why)) {
+    if (reply && !itsmigd_peer_reply_incoming_valid(reply, &why)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
                     "peer %s: the reply to %s %s is not an incoming domain: %s", dest, method,
                     path, why);

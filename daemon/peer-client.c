@@ -8,6 +8,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
+#include "daemon/peer-reply.h"
 #include "daemon/peer-client.h"
 
 typedef struct {
@@ -247,25 +248,6 @@ static gboolean fetch_setup(Fetch *f, const ItsmigdPeerLimits *limits)
     return TRUE;
 }
 
-/* The peer's {"error":{"code","message"}}, for people; NULL when it sent none. */
-static char *peer_error_text(const GByteArray *body)
-{
-    g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *root, *err;
-
-    if (!itsmig_json_check((const char *)body->data, body->len, ITSMIG_JSON_DEPTH_MAX, "reply",
-                           NULL) ||
-        !json_parser_load_from_data(parser, (const char *)body->data, body->len, NULL) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-        return NULL;
-    root = json_node_get_object(json_parser_get_root(parser));
-    err = json_object_get_object_member(root, "error");
-    if (!err || !json_object_has_member(err, "message"))
-        return NULL;
-    return g_strdup_printf("%s: %s", json_object_get_string_member_with_default(err, "code", "?"),
-                           json_object_get_string_member_with_default(err, "message", "?"));
-}
-
 static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits)
 {
     const char *name = f->config->name;
@@ -316,7 +298,8 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     f->status = status;
     if (f->caps_mode ? status != 200 : (status < 200 || status > 299)) {
-        g_autofree char *text = peer_error_text(f->body);
+        g_autofree char *text =
+            itsmigd_peer_reply_error_text((const char *)f->body->data, f->body->len);
 
         g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
                     "peer %s (%s) answered %s %s with HTTP %ld%s%s%s", name, url, f->method,
@@ -325,20 +308,12 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
         return;
     }
     if (!f->caps_mode) {
-        g_autoptr(JsonParser) parser = json_parser_new_immutable();
-
-        if (!itsmig_json_check((const char *)f->body->data, f->body->len, ITSMIG_JSON_DEPTH_MAX,
-                               "reply", &local) ||
-            !json_parser_load_from_data(parser, (const char *)f->body->data, f->body->len,
-                                        &local) ||
-            !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        f->reply = itsmigd_peer_reply_parse((const char *)f->body->data, f->body->len, &local);
+        if (!f->reply)
             g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                        "peer %s (%s) answered %s %s with something that is not a JSON object%s%s",
-                        name, url, f->method, f->path, local ? ": " : "",
-                        local ? local->message : "");
-            return;
-        }
-        f->reply = json_node_ref(json_parser_get_root(parser));
+                        "peer %s (%s) answered %s %s with something that is not a JSON object: "
+                        "%s",
+                        name, url, f->method, f->path, local->message);
         return;
     }
     f->caps = itsmig_host_caps_from_json((const char *)f->body->data, f->body->len, &local);

@@ -656,7 +656,7 @@ const char *itsmig_severity_to_string(ItsmigSeverity s)
 #define WALK_DEFAULT_MAX_FINDINGS 1024
 /* Table entries one walk reads at most: overlapping ITTs could otherwise
  * make a small image cost 2^32 reads.  2^28 entries are 2 GiB of tables. */
-#define WALK_MAX_ENTRIES (UINT64_C(1) << 28)
+#define WALK_MAX_ENTRIES ITSMIG_ITS_WALK_MAX_READS
 #define WALK_EVENT_RESERVE (UINT64_C(1) << 22)
 
 typedef struct {
@@ -674,6 +674,8 @@ typedef struct {
     size_t lpi_seen_cap, lpi_seen_n;
     size_t max_events; /* the ITEs guest memory can hold: more are ITTs shared */
     bool events_capped;
+    uint64_t max_entries; /* entry reads allowed, by the size of guest memory */
+    uint64_t mem_bytes;
     bool budget_exhausted;
     bool oom;
 } Walk;
@@ -724,7 +726,7 @@ static inline __attribute__((always_inline)) int walk_load(Walk *w, uint64_t gpa
 {
     const ItsmigGuestRegion *r = w->cached;
 
-    if (w->rep->entries_scanned >= WALK_MAX_ENTRIES) {
+    if (w->rep->entries_scanned >= w->max_entries) {
         w->budget_exhausted = true;
         return -E2BIG;
     }
@@ -988,7 +990,7 @@ static int restore_itt(Walk *w, ItsmigItsDevice *d)
         uint64_t raw;
         int64_t next;
 
-        if (span && w->rep->entries_scanned < WALK_MAX_ENTRIES) {
+        if (span && w->rep->entries_scanned < w->max_entries) {
             w->rep->entries_scanned++;
             raw = itsmig_le64_load(span + id * ITSMIG_ITS_ESZ);
         } else if (walk_load(w, gpa, &raw) < 0) {
@@ -1293,6 +1295,15 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         if (mem->read)
             total += mem->read_size / ITSMIG_ITS_ESZ;
         w.max_events = (size_t)total;
+        /* Tables that do not overlap are read about twice (the walk, then
+         * the lint of skipped entries): more reads per byte of memory can
+         * only come from ITTs shared between devices. */
+        w.mem_bytes = total * ITSMIG_ITS_ESZ;
+        w.max_entries = total < WALK_MAX_ENTRIES / ITSMIG_ITS_WALK_READS_PER_ENTRY
+                            ? ITSMIG_ITS_WALK_MIN_READS + ITSMIG_ITS_WALK_READS_PER_ENTRY * total
+                            : WALK_MAX_ENTRIES;
+        if (w.max_entries > WALK_MAX_ENTRIES)
+            w.max_entries = WALK_MAX_ENTRIES;
         w.cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
         ret_report->mapping.events = malloc(w.cap_events * sizeof(ItsmigItsEvent));
         if (!ret_report->mapping.events)
@@ -1327,8 +1338,9 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         w.max_findings = ret_report->n_findings + 2;
     if (w.budget_exhausted) {
         finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-limit-reached", 0,
-                "the tables need more than %" PRIu64 " entry reads; the walk stopped there",
-                WALK_MAX_ENTRIES);
+                "the tables need more than %" PRIu64 " entry reads (for %" PRIu64
+                " bytes of guest memory); the walk stopped there",
+                w.max_entries, w.mem_bytes);
     }
     if (w.events_capped) {
         finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-event-limit-reached", 0,

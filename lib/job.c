@@ -368,6 +368,9 @@ static void phase_end(ItsmigJob *job, ItsmigPhase phase, const char *outcome, gi
         t->started_us = now_us;
         t->started_mono = job->mono_us;
     }
+    /* The wall clock may have stepped back since the start: the record shows
+     * it as it was (its reader takes an end before the start), and the
+     * duration comes from the monotonic clock. */
     if (!t->ended_us) {
         t->ended_us = now_us;
         t->ended_mono = job->mono_us;
@@ -1394,6 +1397,9 @@ static gboolean get_time(Reader *r, JsonObject *o, const char *key, gboolean nul
     if (!t)
         return bad(r, key, "must be an ISO 8601 time");
     *ret = g_date_time_to_unix(t) * G_USEC_PER_SEC + g_date_time_get_microsecond(t);
+    /* 0 stands for "none" in a job, and would be written back as null. */
+    if (*ret == 0)
+        return bad(r, key, "must not be 1970-01-01T00:00:00Z, which stands for no time");
     return TRUE;
 }
 
@@ -1525,7 +1531,6 @@ static gboolean read_phases(Reader *r, ItsmigJob *job, JsonArray *a)
 {
     static const char *const members[] = {"phase",       "started_at", "ended_at",
                                           "duration_ms", "outcome",    NULL};
-
     guint seen = 0;
 
     G_STATIC_ASSERT(ITSMIG_PHASE_LAST <= 32);

@@ -160,9 +160,7 @@ static void record_free_cb(gpointer record)
 
 /* ---- content ------------------------------------------------------------- */
 
-/* What load() gives back, so that write() refuses what load() would set aside.  @what begins
- * the message: "journal record /x/m1.json". */
-static gboolean check_text(const char *what, const char *text, gsize len, GError **error)
+gboolean itsmig_journal_check_text(const char *what, const char *text, gsize len, GError **error)
 {
     gsize i = 0;
 
@@ -256,7 +254,7 @@ gboolean itsmig_journal_write(ItsmigJournal *journal, const char *id, const char
         return FALSE;
     }
     what = g_strconcat("journal record ", path, NULL);
-    if (!check_text(what, text ? text : "", len, &local)) {
+    if (!itsmig_journal_check_text(what, text ? text : "", len, &local)) {
         g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT, local->message);
         return FALSE;
     }
@@ -547,7 +545,7 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
         return READ_UNUSABLE;
     }
     buf[total] = '\0';
-    if (total == 0 || !check_text(what, buf, total, &local)) {
+    if (total == 0 || !itsmig_journal_check_text(what, buf, total, &local)) {
         *ret_why = total == 0 ? g_strdup_printf("%s is empty", what) : g_strdup(local->message);
         *ret_text = g_steal_pointer(&buf);
         *ret_len = total;

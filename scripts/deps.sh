@@ -19,6 +19,9 @@ NESTED_BED="e2fsprogs git"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
+# make fuzz: clang with libFuzzer and the sanitizer runtimes (make check replays
+# the fuzz inputs with gcc's ASan and UBSan, which build-essential brings).
+FUZZ="clang libclang-rt-14-dev"
 # Nova's own provider config loader reads the traits file itsmig writes.
 DAEMON_TESTS="$DAEMON_TESTS python3-nova"
 # The package test (tests/pkg/): build, lint, and a Debian 12 root to install into.
@@ -29,7 +32,7 @@ METRICS_TESTS="prometheus"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $PKG_TEST $METRICS_TESTS" ;;
+--test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $FUZZ $PKG_TEST $METRICS_TESTS" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac

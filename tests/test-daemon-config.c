@@ -379,6 +379,44 @@ static void test_bad_escape_in_value(Fixture *f, gconstpointer data)
     assert_load_error(f, "[api]\nsocket = /run/\\q\n", NAMES("[api]", "socket"));
 }
 
+/* GKeyFile gives no value at all for text that is not UTF-8: every kind of
+ * key refuses it, naming where (found by tests/fuzz/fuzz-daemon-config.c). */
+static void test_value_not_utf8(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    assert_load_error(f, "[host]\nvcpu-registers-file = /x\xff.json\n",
+                      NAMES("[host]", "vcpu-registers-file", "UTF-8"));
+    assert_load_error(f, "[host]\narch = aarch\xff\n", NAMES("[host]", "arch"));
+    assert_load_error(f, "[policy]\ncheck-emulated = \xfftrue\n",
+                      NAMES("[policy]", "check-emulated"));
+    assert_load_error(f, "[peer b]\nurl = https://b\xff\n", NAMES("[peer b]", "url"));
+    assert_load_error(f, "[libvirt]\nhistory-size = 1\xff\n", NAMES("[libvirt]", "history-size"));
+    assert_load_error(f, "[api]\nsocket-mode = 06\xff\n", NAMES("[api]", "socket-mode"));
+    assert_load_error(f, "[hook]\non-unreachable = deny\xff\n", NAMES("[hook]", "on-unreachable"));
+    assert_load_error(f, "[daemon]\nlog-level = info\xff\n", NAMES("[daemon]", "log-level"));
+    assert_load_error(f, "[api]\nsocket = /run/\xff\n", NAMES("[api]", "socket"));
+}
+
+/* vcpu-registers-file naming a FIFO or a device is refused at once: it was
+ * read with g_file_get_contents(), which blocks on a FIFO and reads
+ * /dev/zero until memory runs out. */
+static void test_regs_file_not_regular(Fixture *f, gconstpointer data)
+{
+    g_autofree char *fifo = g_build_filename(f->dir, "regs.fifo", NULL);
+    g_autofree char *text = g_strdup_printf("[host]\nvcpu-registers-file = %s\n", fifo);
+
+    (void)data;
+    if (g_test_subprocess()) {
+        g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+        assert_load_error(f, text, NAMES("[host]", "vcpu-registers-file", "not a regular file"));
+        assert_load_error(f, "[host]\nvcpu-registers-file = /dev/zero\n",
+                          NAMES("[host]", "vcpu-registers-file", "not a regular file"));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+}
+
 static void test_reconnect_order(Fixture *f, gconstpointer data)
 {
     g_autoptr(ItsmigdConfig) equal = NULL;
@@ -990,6 +1028,8 @@ int main(int argc, char **argv)
     ADD("/daemon-config/file/empty-value-unsets", test_empty_value_unsets);
     ADD("/daemon-config/file/not-a-key-file", test_not_a_key_file);
     ADD("/daemon-config/file/bad-escape-in-value", test_bad_escape_in_value);
+    ADD("/daemon-config/file/value-not-utf8", test_value_not_utf8);
+    ADD("/daemon-config/file/regs-file-not-regular", test_regs_file_not_regular);
     ADD("/daemon-config/numeric/out-of-range", test_numeric_out_of_range);
     ADD("/daemon-config/numeric/bounds-accepted", test_numeric_bounds_accepted);
     ADD("/daemon-config/numeric/whitespace", test_numeric_whitespace);

@@ -274,6 +274,10 @@ static void test_hook_record_read(void)
         "{\"uuid\":\"00000000-0000-0000-0000-000000000000\",\"incoming\":false}",
         "{\"uuid\":\"" UUID "\"}",
         "{\"uuid\":\"" UUID "\",\"incoming\":\"no\"}",
+        /* A uuid of another type, without a GLib critical (found by
+         * tests/fuzz/fuzz-hook-record.c). */
+        "{\"uuid\":{},\"incoming\":true}",
+        "{\"uuid\":[\"" UUID "\"],\"incoming\":true}",
     };
     ItsmigdHookRecord r;
     char *problem = NULL;

@@ -1076,12 +1076,15 @@ static void test_walk_limit(void)
 {
     Img img;
 
-    /* 4096 devices whose 16-bit ITTs all overlap: 2^28 reads. */
+    /* 4096 devices whose 16-bit ITTs all overlap: 2^28 reads, where the
+     * 8 MiB of memory allow 2^20 + 16 per entry of it. */
     img_init(&img);
     put_cte(&img, 0, 0, 0);
     for (unsigned i = 0; i < 4096; i++)
         put_dte(&img, DT + 8ull * i, i + 1 < 4096 ? 1 : 0, ITT, 16);
     expect_failure(&img, "walk-limit-reached", E2BIG);
+    g_assert_cmpuint(img.rep.entries_scanned, ==,
+                     ITSMIG_ITS_WALK_MIN_READS + ITSMIG_ITS_WALK_READS_PER_ENTRY * (RAM_SIZE / 8));
     img_clear(&img);
 }
 

@@ -601,6 +601,27 @@ static void test_safe_order(void)
     g_assert_cmpint(job->timings[ITSMIG_PHASE_ROLLBACK].started_us, ==, 0);
 }
 
+/* The wall clock stepped back (NTP) while a phase ran: the record shows the
+ * end as the clock said it, and stays one the journal reads back after a
+ * restart (found by tests/fuzz/fuzz-job-journal.c). */
+static void test_clock_steps_back(void)
+{
+    Scenario sc = {ITSMIG_MODE_SAFE, 0, -1, F_NONE, -1, FALSE};
+    ItsmigJob *job = new_job(&sc);
+    ItsmigJobFacts f = {ITSMIG_PRESENCE_RUNNING, ITSMIG_PRESENCE_ABSENT, FALSE};
+    ItsmigAction a;
+    gint64 start;
+
+    g_assert_true(itsmig_job_next(job, &a));
+    start = tick();
+    itsmig_job_begin(job, &a, start);
+    itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &f, start - 10 * G_USEC_PER_SEC);
+    g_assert_cmpint(job->timings[ITSMIG_PHASE_PREFLIGHT].ended_us, ==, start - 10 * G_USEC_PER_SEC);
+    job = round_trip(job);
+    g_assert_cmpint(job->timings[ITSMIG_PHASE_PREFLIGHT].ended_us, ==, start - 10 * G_USEC_PER_SEC);
+    itsmig_job_free(job);
+}
+
 static void test_live_skips_pause(void)
 {
     Scenario sc = {ITSMIG_MODE_LIVE, 0, -1, F_NONE, -1, FALSE};
@@ -844,6 +865,8 @@ static void test_from_json_refuses(void)
         {"finished", "true", "contradicts"},
         {"mode", "\"fast\"", "\"mode\""},
         {"created_at", "\"yesterday\"", "ISO 8601"},
+        /* 0 stands for no time (found by tests/fuzz/fuzz-job-journal.c). */
+        {"created_at", "\"1970-01-01T00:00:00Z\"", "no time"},
         {"pending", "{\"action\":\"migrate\",\"device\":7}", "names no device"},
         {"pending", "{\"action\":\"none\",\"device\":null}", "must name an action"},
         {"devices", "[{\"alias\":\"a\",\"xml\":\"x\",\"state\":\"gone\"}]", "\"state\""},
@@ -1195,6 +1218,7 @@ int main(int argc, char **argv)
     g_test_add_func("/job/names", test_names);
     g_test_add_func("/job/safe-order", test_safe_order);
     g_test_add_func("/job/live-skips-pause", test_live_skips_pause);
+    g_test_add_func("/job/clock-steps-back", test_clock_steps_back);
     g_test_add_func("/job/blocked", test_blocked);
     g_test_add_func("/job/paused-guest-stays-paused", test_paused_guest_stays_paused);
     g_test_add_func("/job/dest-resumed-elsewhere", test_dest_resumed_elsewhere);

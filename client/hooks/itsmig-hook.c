@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/hooks/hook-record.h"
 #include "client/rest-client.h"
 #include "daemon/daemon-config.h"
 #include "itsmig/domain-profile.h"
@@ -136,25 +137,6 @@ static void say(const char *fmt, ...)
 
 /* ---- records ---------------------------------------------------------------------- */
 
-typedef struct {
-    char *uuid;
-    char *name;
-    gboolean incoming;
-    gint64 migrate_begin_at; /* 0: null */
-    gint64 started_at;       /* 0: null */
-} HookRecord;
-
-static void hook_record_free(HookRecord *r)
-{
-    if (!r)
-        return;
-    g_free(r->uuid);
-    g_free(r->name);
-    g_free(r);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(HookRecord, hook_record_free)
-
 /* The canonical lower-case form of a UUID "8-4-4-4-12" (libvirt's), or NULL:
  * it becomes a file name, so nothing else may pass. */
 static char *uuid_canonical(const char *uuid)
@@ -185,32 +167,12 @@ static const char *string_member(JsonObject *o, const char *name)
     return n && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
 }
 
-static gboolean member_time(JsonObject *o, const char *name, gint64 *ret)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = 0;
-        return TRUE;
-    }
-    if (!n || json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) <= 0)
-        return FALSE;
-    *ret = json_node_get_int(n);
-    return TRUE;
-}
-
 /* The record of @uuid; NULL with *@error unset when there is none. */
 static HookRecord *record_read(const char *dir, const char *uuid, GError **error)
 {
     g_autofree char *path = record_path(dir, uuid);
     g_autofree char *text = g_malloc(RECORD_MAX + 1);
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    g_autoptr(HookRecord) r = g_new0(HookRecord, 1);
-    g_autoptr(GError) local = NULL;
     gsize len = 0;
-    JsonNode *root;
-    JsonObject *o;
-    JsonNode *n;
     int fd;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -243,27 +205,7 @@ static HookRecord *record_read(const char *dir, const char *uuid, GError **error
                     "%s: larger than %d bytes, not a record", path, RECORD_MAX);
         return NULL;
     }
-    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, error))
-        return NULL;
-    if (!json_parser_load_from_data(parser, text, (gssize)len, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: %s", path, local->message);
-        return NULL;
-    }
-    root = json_parser_get_root(parser);
-    o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    n = o ? json_object_get_member(o, "incoming") : NULL;
-    if (!o || !n || json_node_get_value_type(n) != G_TYPE_BOOLEAN ||
-        g_strcmp0(string_member(o, "uuid"), uuid) != 0 ||
-        !member_time(o, "migrate_begin_at", &r->migrate_begin_at) ||
-        !member_time(o, "started_at", &r->started_at)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: not a record of domain %s",
-                    path, uuid);
-        return NULL;
-    }
-    r->incoming = json_node_get_boolean(n);
-    r->uuid = g_strdup(uuid);
-    r->name = g_strdup(string_member(o, "name"));
-    return g_steal_pointer(&r);
+    return itsmig_hook_record_parse(text, len, path, uuid, error);
 }
 
 static gboolean write_all(int fd, const char *data, gsize len)

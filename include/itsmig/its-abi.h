@@ -327,6 +327,21 @@ typedef struct {
     uint64_t entries_scanned;
 } ItsmigItsReport;
 
+/* Bounds of one walk, by the guest memory it is given (the bytes of its
+ * regions plus read_size, M): at most ITSMIG_ITS_WALK_MIN_READS +
+ * ITSMIG_ITS_WALK_READS_PER_ENTRY * M / 8 entry reads, and never more than
+ * ITSMIG_ITS_WALK_MAX_READS; past that the walk stops with the error finding
+ * "walk-limit-reached" (E2BIG).  2^20 reads take a few milliseconds; tables
+ * that do not overlap need about two per entry.  A walk keeps at most M / 8
+ * events and allocates at most ITSMIG_ITS_WALK_BYTES_PER_BYTE * M +
+ * ITSMIG_ITS_WALK_FIXED_BYTES bytes at once; tests/fuzz/fuzz-its-walk.c
+ * asserts all three. */
+#define ITSMIG_ITS_WALK_MIN_READS (UINT64_C(1) << 20)
+#define ITSMIG_ITS_WALK_READS_PER_ENTRY UINT64_C(16)
+#define ITSMIG_ITS_WALK_MAX_READS (UINT64_C(1) << 28)
+#define ITSMIG_ITS_WALK_BYTES_PER_BYTE UINT64_C(16)
+#define ITSMIG_ITS_WALK_FIXED_BYTES (UINT64_C(2) << 20)
+
 int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
                     ItsmigItsReport *ret_report, ItsmigDiag *diag);
 void itsmig_its_report_clear(ItsmigItsReport *r);

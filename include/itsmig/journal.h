@@ -52,6 +52,11 @@ gboolean itsmig_journal_write(ItsmigJournal *journal, const char *id, const char
 /* Removes the record @id and syncs the directory; an absent record is not an error. */
 gboolean itsmig_journal_remove(ItsmigJournal *journal, const char *id, GError **error);
 
+/* Whether @text is what itsmig_journal_load() gives back (JSON as itsmig_json_check() sees it,
+ * an object), so that write() refuses what load() would set aside.  @what begins the message:
+ * "journal record /x/m1.json".  Pure: the fuzz harness checks it apart from the files. */
+gboolean itsmig_journal_check_text(const char *what, const char *text, gsize len, GError **error);
+
 typedef struct {
     char *id;
     char *text; /* @len bytes, followed by a NUL that is not part of the record */

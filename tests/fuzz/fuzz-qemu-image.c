@@ -2,9 +2,8 @@
 /*
  * libFuzzer harness for the migration stream / save image reader: any input
  * is opened as an image; when it is accepted, its blocks are mapped and the
- * tables its registers point at are read as the walker would.  Built by
- * `make fuzz` with clang -fsanitize=fuzzer,address,undefined; seeds from
- * tests/fuzz/make-seeds.
+ * tables its registers point at are read as the walker would.  Seeds from
+ * tests/fuzz/make-seeds (tests/fuzz/corpus/qemu-image holds some of them).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "itsmig/qemu-image.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ItsmigQemuImage *img;
     size_t off = 0;
 
+    fuzz_glib_fatal();
     if (fd < 0)
         return 0;
     while (off < size) {
