@@ -661,6 +661,21 @@ its_host_sets() {
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
 }
 
+# test_domain_xml NAME UUID: the XML of an arm64 GICv3 guest for libvirt's
+# test driver, on stdout.
+test_domain_xml() {
+    cat <<EOT
+<domain type='test'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory>1048576</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
+  <features><gic version='3'/></features>
+</domain>
+EOT
+}
+
 # fake_peer MODE PORT [PROBE-FILE]: tests/daemon/fake-peer.py in MODE on PORT
 # with the tls_peer_files certificate; its pid file is $T/fake-MODE.pid.
 fake_peer() {

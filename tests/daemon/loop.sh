@@ -32,16 +32,7 @@ start_itsmigd --name b --uri test:///default $(host_sets hostB) $(tls_sets "$por
 
 mkdir -p "$T/qemu-logs" "$T/state-a"
 : >"$T/qemu-logs/g1.log"
-cat >"$T/g1.xml" <<'EOF'
-<domain type='test'>
-  <name>g1</name>
-  <uuid>0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a02</uuid>
-  <memory>1048576</memory>
-  <vcpu>2</vcpu>
-  <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
-  <features><gic version='3'/></features>
-</domain>
-EOF
+test_domain_xml g1 0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a02 >"$T/g1.xml"
 
 # libvirt_up: the private libvirtd with g1 running, its state held by an open
 # connection (the test driver forgets it when the last client leaves).

@@ -69,16 +69,7 @@ run_a() {
 }
 run_a
 
-cat >"$T/g1.xml" <<'EOF'
-<domain type='test'>
-  <name>g1</name>
-  <uuid>0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a01</uuid>
-  <memory>1048576</memory>
-  <vcpu>2</vcpu>
-  <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
-  <features><gic version='3'/></features>
-</domain>
-EOF
+test_domain_xml g1 0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a01 >"$T/g1.xml"
 UUID=0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a01
 echo "define $T/g1.xml" >&9
 echo "start g1" >&9

@@ -49,16 +49,7 @@ track_pid $!
 exec 9>"$T/hold"
 # g1: an ordinary guest, revision 1 (A's default).  g2: its metadata says
 # ITS ABI revision 2, which no peer supports.
-cat >"$T/g1.xml" <<'XML'
-<domain type='test'>
-  <name>g1</name>
-  <uuid>0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a11</uuid>
-  <memory>1048576</memory>
-  <vcpu>2</vcpu>
-  <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
-  <features><gic version='3'/></features>
-</domain>
-XML
+test_domain_xml g1 0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a11 >"$T/g1.xml"
 DAY_AGO=$(date -u -d "@$(($(date +%s) - 86400))" +%Y-%m-%dT%H:%M:%SZ)
 cat >"$T/g2.xml" <<XML
 <domain type='test'>
