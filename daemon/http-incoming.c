@@ -27,6 +27,7 @@
 #include "daemon/domain-metadata.h"
 #include "daemon/log.h"
 #include "daemon/migration-record.h"
+#include "daemon/virt-domain.h"
 #include "daemon/virt-names.h"
 
 /* What is read of a QEMU log, from its end. */
@@ -42,11 +43,10 @@ typedef struct {
 
 static void incoming_clear(Incoming *in)
 {
-    if (in->dom)
-        virDomainFree(in->dom);
-    if (in->conn)
-        virConnectClose(in->conn);
+    g_clear_pointer(&in->dom, virDomainFree);
+    g_clear_pointer(&in->conn, virConnectClose);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Incoming, incoming_clear)
 
 static gboolean uuid_valid(const char *s)
 {
@@ -72,6 +72,7 @@ static gboolean incoming_open(ItsmigdHttpRequest *req, Incoming *in, GError **er
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     const char *uuid = itsmigd_http_request_param(req, 0);
+    g_autoptr(GError) local = NULL;
 
     if (!uuid_valid(uuid)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID",
@@ -85,10 +86,9 @@ static gboolean incoming_open(ItsmigdHttpRequest *req, Incoming *in, GError **er
                             "not connected to libvirt");
         return FALSE;
     }
-    in->dom = virDomainLookupByUUIDString(in->conn, uuid);
-    if (!in->dom && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot look up domain %s: %s", uuid,
-                    virGetLastErrorMessage());
+    in->dom = itsmigd_virt_domain_lookup(in->conn, uuid, &local);
+    if (!in->dom && !g_error_matches(local, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&local));
         return FALSE;
     }
     return TRUE;
@@ -162,18 +162,18 @@ static gboolean caller_migrated(ItsmigdHttpRequest *req, Incoming *in)
 static int name_taken_here(ItsmigdHttpRequest *req, Incoming *in)
 {
     const char *name = itsmigd_http_request_query(req, "name");
-    virDomainPtr other;
+    g_autoptr(virDomain) other = NULL;
+    g_autoptr(GError) error = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
-    int taken;
 
     if (!name || !in->conn)
         return -1;
     other = virDomainLookupByName(in->conn, name);
-    if (!other)
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? 0 : -1;
-    taken = virDomainGetUUIDString(other, uuid) == 0 ? g_ascii_strcasecmp(uuid, in->uuid) != 0 : -1;
-    virDomainFree(other);
-    return taken;
+    if (!other) {
+        itsmigd_virt_error(&error, NULL);
+        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND) ? 0 : -1;
+    }
+    return virDomainGetUUIDString(other, uuid) == 0 ? g_ascii_strcasecmp(uuid, in->uuid) != 0 : -1;
 }
 
 static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int status)
@@ -183,7 +183,7 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     int state = -1, reason = 0;
     gboolean ours = caller_migrated(req, in);
     const char *name = in->dom && ours ? virDomainGetName(in->dom) : NULL;
-    gboolean present = in->dom && virDomainGetState(in->dom, &state, &reason, 0) == 0;
+    gboolean present = in->dom && itsmigd_virt_domain_get_state(in->dom, &state, &reason, NULL);
     g_autofree char *xml = present && ours ? virDomainGetXMLDesc(in->dom, 0) : NULL;
     int name_taken = name_taken_here(req, in);
 
@@ -220,27 +220,26 @@ void itsmigd_http_incoming_get(ItsmigdHttpRequest *req)
 {
     static const char *const known[] = {"name", NULL};
     g_autoptr(GError) error = NULL;
-    Incoming in = {0};
+    g_auto(Incoming) in = {0};
 
     if (itsmigd_http_request_check_query(req, known, &error) && incoming_open(req, &in, &error))
         reply_state(req, &in, 200);
     else
         itsmigd_http_reply_error(req, error);
-    incoming_clear(&in);
 }
 
+/* A domain that is not here counts as shut off. */
 static gboolean current_state(Incoming *in, int *state, GError **error)
 {
-    int reason;
+    g_autoptr(GError) local = NULL;
 
-    if (!in->dom || virDomainGetState(in->dom, state, &reason, 0) < 0) {
-        if (in->dom && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot read the state: %s",
-                        virGetLastErrorMessage());
-            return FALSE;
-        }
-        *state = VIR_DOMAIN_SHUTOFF;
+    if (in->dom && itsmigd_virt_domain_get_state(in->dom, state, NULL, &local))
+        return TRUE;
+    if (local && !g_error_matches(local, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
     }
+    *state = VIR_DOMAIN_SHUTOFF;
     return TRUE;
 }
 
@@ -315,9 +314,8 @@ static gboolean paused_by_migration(Incoming *in, GError **error)
 {
     int state, reason;
 
-    if (virDomainGetState(in->dom, &state, &reason, 0) < 0)
-        return refuse(error, ITSMIG_ERROR_LIBVIRT, "cannot read the state: %s",
-                      virGetLastErrorMessage());
+    if (!itsmigd_virt_domain_get_state(in->dom, &state, &reason, error))
+        return FALSE;
     if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_MIGRATION &&
         reason != VIR_DOMAIN_PAUSED_USER && reason != VIR_DOMAIN_PAUSED_POSTCOPY &&
         reason != VIR_DOMAIN_PAUSED_STARTING_UP)
@@ -335,7 +333,7 @@ typedef gboolean (*IncomingAction)(Incoming *in, int state, const Claim *claim, 
 static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, Claim *claim)
 {
     g_autoptr(GError) error = NULL;
-    Incoming in = {0};
+    g_auto(Incoming) in = {0};
     int state;
 
     if (incoming_open(req, &in, &error) && current_state(&in, &state, &error) &&
@@ -347,7 +345,6 @@ static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, Claim *cla
         itsmigd_http_reply_error(req, error);
     itsmigd_migration_record_free(claim->record);
     claim->record = NULL;
-    incoming_clear(&in);
 }
 
 static gboolean need_domain(Incoming *in, int state, GError **error)
@@ -360,13 +357,8 @@ static gboolean need_domain(Incoming *in, int state, GError **error)
 
 static gboolean resume(Incoming *in, int state, const Claim *claim, GError **error)
 {
-    if (!need_domain(in, state, error))
+    if (!need_domain(in, state, error) || !itsmigd_virt_domain_resume(in->dom, error))
         return FALSE;
-    if (state == VIR_DOMAIN_PAUSED && virDomainResume(in->dom) < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot resume %s: %s",
-                    virDomainGetName(in->dom), virGetLastErrorMessage());
-        return FALSE;
-    }
     itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
                        "incoming migration %s: resumed at the source's request", claim->job);
     return TRUE;
@@ -375,6 +367,8 @@ static gboolean resume(Incoming *in, int state, const Claim *claim, GError **err
 /* A paused copy only. */
 static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **error)
 {
+    const char *name;
+
     if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_PAUSED) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     "domain %s is %s here: itsmigd never destroys a running guest",
@@ -383,12 +377,12 @@ static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **er
     }
     if (state != VIR_DOMAIN_PAUSED)
         return TRUE;
+    name = virDomainGetName(in->dom);
     if (virDomainDestroy(in->dom) < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot destroy %s: %s",
-                    virDomainGetName(in->dom), virGetLastErrorMessage());
+        itsmigd_virt_error(error, "cannot destroy %s", name);
         return FALSE;
     }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
+    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, name,
                        "incoming migration %s: paused copy destroyed at the source's request "
                        "(rollback)",
                        claim->job);
@@ -397,8 +391,7 @@ static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **er
 
 static gboolean attach(Incoming *in, int state, const Claim *claim, GError **error)
 {
-    g_autofree char *current = NULL;
-    g_autofree char *dev = NULL;
+    gboolean attached;
     const char *xml;
 
     if (!need_domain(in, state, error))
@@ -411,18 +404,13 @@ static gboolean attach(Incoming *in, int state, const Claim *claim, GError **err
         return FALSE;
     }
     /* Already there (a retry): nothing to do. */
-    current = virDomainGetXMLDesc(in->dom, 0);
-    dev = current ? itsmig_domain_device_xml(current, -1, claim->alias, NULL) : NULL;
-    if (dev)
-        return TRUE;
-    if (virDomainAttachDeviceFlags(in->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot attach the device: %s",
-                    virGetLastErrorMessage());
+    if (!itsmigd_virt_domain_attach(in->dom, claim->alias, xml, &attached, error))
         return FALSE;
-    }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration %s: device %s attached again at the source's request",
-                       claim->job, claim->alias);
+    if (attached)
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
+                           "incoming migration %s: device %s attached again at the source's "
+                           "request",
+                           claim->job, claim->alias);
     return TRUE;
 }
 
