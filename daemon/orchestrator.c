@@ -19,6 +19,7 @@
 #include "daemon/peer-reply.h"
 #include "daemon/preflight.h"
 #include "daemon/qemu-marker.h"
+#include "daemon/virt-domain.h"
 
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
@@ -406,36 +407,35 @@ static ItsmigPresence presence_of_name(const char *state)
     return ITSMIG_PRESENCE_ABSENT;
 }
 
-/* The domain here, looked up by UUID; NULL with *absent set when libvirt
- * says it does not exist. */
-static virDomainPtr lookup(virConnectPtr conn, const char *uuid, gboolean *absent)
+/* Whether the domain is on @conn's host and how: absent only when libvirt
+ * says it does not exist, unknown when it cannot tell (or @conn is NULL).
+ * The domain, when found, in @ret_dom. */
+static ItsmigPresence presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom)
 {
-    virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
+    int state;
 
-    *absent = !dom && conn && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
-    return dom;
+    if (dom && itsmigd_virt_domain_get_state(dom, &state, NULL, &error))
+        p = presence_of_state(state);
+    else if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
+        p = ITSMIG_PRESENCE_ABSENT;
+    *ret_dom = g_steal_pointer(&dom);
+    return p;
 }
 
 static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f)
 {
-    gboolean absent;
-    virDomainPtr dom = lookup(conn, uuid, &absent);
-    int state, reason;
+    g_autoptr(virDomain) dom = NULL;
     virDomainJobInfo info;
 
-    f->source = absent ? ITSMIG_PRESENCE_ABSENT : ITSMIG_PRESENCE_UNKNOWN;
+    f->source = presence_on(conn, uuid, &dom);
     f->transfer_active = FALSE;
-    if (!dom)
-        return;
-    if (virDomainGetState(dom, &state, &reason, 0) == 0)
-        f->source = presence_of_state(state);
-    else if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-        f->source = ITSMIG_PRESENCE_ABSENT;
     /* Drivers without jobs (the test driver) have no transfer either. */
-    if (virDomainGetJobInfo(dom, &info) == 0)
+    if (dom && virDomainGetJobInfo(dom, &info) == 0)
         f->transfer_active =
             info.type == VIR_DOMAIN_JOB_BOUNDED || info.type == VIR_DOMAIN_JOB_UNBOUNDED;
-    virDomainFree(dom);
 }
 
 static JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
@@ -487,11 +487,8 @@ static ItsmigPresence dest_presence_libvirt(Run *r)
 {
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
     g_autofree char *uuid = NULL, *dest = NULL;
-    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
-    virConnectPtr conn;
-    virDomainPtr dom;
-    gboolean absent;
-    int state, reason;
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
@@ -500,15 +497,7 @@ static ItsmigPresence dest_presence_libvirt(Run *r)
     peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
         return ITSMIG_PRESENCE_UNKNOWN;
-    dom = lookup(conn, uuid, &absent);
-    if (absent)
-        p = ITSMIG_PRESENCE_ABSENT;
-    else if (dom && virDomainGetState(dom, &state, &reason, 0) == 0)
-        p = presence_of_state(state);
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(conn);
-    return p;
+    return presence_on(conn, uuid, &dom);
 }
 
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
@@ -574,10 +563,19 @@ static ItsmigOutcome fail_gerror(Result *res, const GError *error)
     return fail_with(res, ITSMIG_OUTCOME_FAILED, code, "%s", error->message);
 }
 
+/* A domain operation's failure (virt-domain.h). */
+static ItsmigOutcome fail_domain_op(Result *res, const GError *error)
+{
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s", error->message);
+}
+
+/* A libvirt call's failure, from libvirt's last error. */
 static ItsmigOutcome fail_libvirt(Result *res, const char *what)
 {
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s: %s", what,
-                     virGetLastErrorMessage());
+    g_autoptr(GError) error = NULL;
+
+    itsmigd_virt_error(&error, "%s", what);
+    return fail_domain_op(res, error);
 }
 
 static char *log_path(Run *r, const char *domain)
@@ -644,19 +642,6 @@ static gint64 phase_deadline(Run *r)
     return d;
 }
 
-static gboolean has_alias(virDomainPtr dom, const char *alias, gboolean *ret)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autofree char *dev = NULL;
-    g_autoptr(GError) error = NULL;
-
-    if (!xml)
-        return FALSE;
-    dev = itsmig_domain_device_xml(xml, -1, alias, &error);
-    *ret = dev != NULL;
-    return dev || g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND);
-}
-
 /* Only a destination that answers, and holds no copy of the domain, nor another domain of
  * its name (libvirt would refuse the transfer only after the pause), may receive one. */
 static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
@@ -715,9 +700,8 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     g_autofree char *job = NULL;
     g_autofree char *mac = NULL;
     g_autofree char *xml = NULL;
-    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
-    gboolean absent;
-    virDomainPtr dom;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     if (!peer || !peer->token)
         return fail_with(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
@@ -733,14 +717,13 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     g_mutex_unlock(&r->o->lock);
     mac = itsmigd_migration_mac(peer->token, lower, job);
     xml = itsmigd_migration_record_to_xml(job, mac, aliases, xmls);
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
+        return fail_domain_op(res, error);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIGD_MIGRATION_PREFIX,
                              ITSMIGD_MIGRATION_NS, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        outcome = fail_libvirt(res, "cannot record the migration in the domain's metadata");
-    virDomainFree(dom);
-    return outcome;
+        return fail_libvirt(res, "cannot record the migration in the domain's metadata");
+    return ITSMIG_OUTCOME_OK;
 }
 
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
@@ -754,8 +737,8 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *xml = NULL;
     ItsmigCompatPolicy policy;
-    virDomainPtr dom;
-    gboolean absent, explicit_list;
+    g_autoptr(virDomain) dom = NULL;
+    gboolean explicit_list;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
@@ -796,16 +779,15 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (!dest_holds_nothing(r, uuid, dest, res))
         return res->outcome;
 
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return absent ? fail_with(res, ITSMIG_OUTCOME_FAILED, "not-found",
-                                  "domain '%s' no longer exists here", name)
-                      : fail_libvirt(res, "cannot look up the domain");
+        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
+                   ? fail_with(res, ITSMIG_OUTCOME_FAILED, "not-found",
+                               "domain '%s' no longer exists here", name)
+                   : fail_domain_op(res, error);
     xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml) {
-        virDomainFree(dom);
+    if (!xml)
         return fail_libvirt(res, "cannot read the domain XML");
-    }
     {
         /* A transient guest has no definition to fall back on: a person must know that. */
         gboolean transient = virDomainIsPersistent(dom) == 0;
@@ -814,7 +796,6 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         r->job->transient = transient;
         g_mutex_unlock(&r->o->lock);
     }
-    virDomainFree(dom);
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
      * injection (its vLPI state cannot be saved). */
@@ -856,9 +837,9 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
 {
     g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
     gint64 deadline = phase_deadline(r);
-    gboolean absent, present;
-    virDomainPtr dom;
-    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    gboolean present;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
@@ -870,34 +851,23 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     }
     r->removed = FALSE;
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
-    if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
-    if (!has_alias(dom, alias, &present)) {
-        outcome = fail_libvirt(res, "cannot read the domain XML");
-    } else if (present && virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        outcome = fail_libvirt(res, "cannot detach the device");
-    } else {
-        /* The guest acknowledges the unplug in its own time; libvirt says so
-         * with DEVICE_REMOVED, and the XML is the truth either way. */
-        while (present) {
-            if (stop_requested(r, deadline, res)) {
-                outcome = res->outcome;
-                break;
-            }
-            g_mutex_lock(&r->o->lock);
-            if (!r->removed)
-                g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
-            r->removed = FALSE;
-            g_mutex_unlock(&r->o->lock);
-            if (!has_alias(dom, alias, &present)) {
-                outcome = fail_libvirt(res, "cannot read the domain XML");
-                break;
-            }
-        }
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
+        return fail_domain_op(res, error);
+    /* The guest acknowledges the unplug in its own time; libvirt says so
+     * with DEVICE_REMOVED, and the XML is the truth either way. */
+    while (present) {
+        if (stop_requested(r, deadline, res))
+            return res->outcome;
+        g_mutex_lock(&r->o->lock);
+        if (!r->removed)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+        r->removed = FALSE;
+        g_mutex_unlock(&r->o->lock);
+        if (!itsmigd_virt_domain_has_device(dom, alias, &present, &error))
+            return fail_domain_op(res, error);
     }
-    virDomainFree(dom);
-    return outcome;
+    return ITSMIG_OUTCOME_OK;
 }
 
 /* Whether verifications wait for a mark of QEMU's in its log. */
@@ -931,27 +901,22 @@ static void arm_marker(Run *r, virDomainPtr dom, const char *event)
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL;
-    gboolean absent;
-    virDomainPtr dom;
-    int state, reason;
-    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
     name = g_strdup(r->job->domain);
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
+        return fail_domain_op(res, error);
     /* Before the stop: what QEMU logs from here on is the save's. */
     mark_log(r, name);
     arm_marker(r, dom, NULL);
-    if (virDomainGetState(dom, &state, &reason, 0) < 0)
-        outcome = fail_libvirt(res, "cannot read the domain's state");
-    else if (state != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
-        outcome = fail_libvirt(res, "cannot pause the vCPUs");
-    virDomainFree(dom);
-    return outcome;
+    if (!itsmigd_virt_domain_suspend(dom, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
 }
 
 JsonNode *itsmigd_its_evidence(gboolean checked, const char *method, const char *reason,
@@ -1016,9 +981,8 @@ JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize le
 static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
     g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
-    gboolean absent;
-    virDomainPtr dom;
-    char *mark;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     if (live && r->mark_error) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
@@ -1030,16 +994,14 @@ static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **e
     uuid = g_strdup(r->job->uuid);
     id = g_strdup(r->job->id);
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &local);
     if (!dom) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
-                    "the source's QEMU is not there to mark its log: %s", virGetLastErrorMessage());
+                    "the source's QEMU is not there to mark its log: %s", local->message);
         return NULL;
     }
     tag = g_strdup_printf("%s-%u", id, ++r->marks);
-    mark = itsmigd_qemu_marker_write(dom, tag, error);
-    virDomainFree(dom);
-    return mark;
+    return itsmigd_qemu_marker_write(dom, tag, error);
 }
 
 static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
@@ -1241,10 +1203,15 @@ static gpointer transfer_watch(gpointer data)
             t->res.outcome != ITSMIG_OUTCOME_FAILED) {
             /* Abort or time out; a daemon stop lets the transfer finish and
              * leaves it to the next start. */
+            const char *name = virDomainGetName(t->dom);
+
             t->aborted = TRUE;
-            if (virDomainAbortJob(t->dom) < 0)
-                g_warning("cannot abort the transfer of %s: %s", virDomainGetName(t->dom),
-                          virGetLastErrorMessage());
+            if (virDomainAbortJob(t->dom) < 0) {
+                g_autoptr(GError) error = NULL;
+
+                itsmigd_virt_error(&error, "cannot abort the transfer of %s", name);
+                g_warning("%s", error->message);
+            }
             continue;
         }
         update_progress(r, t->dom);
@@ -1261,8 +1228,8 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     unsigned int flags = VIR_MIGRATE_PEER2PEER;
     ItsmigJobOptions opt;
     ItsmigJobMode mode;
-    gboolean absent;
-    virDomainPtr dom;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
     Transfer t = {0};
     GThread *watch;
 
@@ -1282,9 +1249,9 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     if (!dest_holds_nothing(r, uuid, dest, res))
         return res->outcome;
 
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
+        return fail_domain_op(res, error);
     if (mode == ITSMIG_MODE_LIVE) {
         /* As plain live migration: the destination runs from the switchover
          * on, so the guest's pause is QEMU's alone; the save and restore are
@@ -1308,9 +1275,10 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     if (opt.bandwidth_mibs)
         virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
                                 opt.bandwidth_mibs);
-    if (opt.max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, opt.max_downtime_ms, 0) < 0)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "cannot set the maximum downtime: %s",
-                           virGetLastErrorMessage());
+    if (opt.max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, opt.max_downtime_ms, 0) < 0) {
+        itsmigd_virt_error(&error, "cannot set the maximum downtime");
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
+    }
 
     t.r = r;
     t.dom = dom;
@@ -1331,7 +1299,6 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     g_mutex_unlock(&r->o->lock);
     g_thread_join(watch);
     virTypedParamsFree(params, nparams);
-    virDomainFree(dom);
     if (rc < 0 && t.aborted) {
         /* libvirt's message says "cancelled"; ours says why. */
         result_clear(res);
@@ -1498,80 +1465,70 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL;
     gint64 until = g_get_monotonic_time() + ABORT_WAIT_US;
-    gboolean absent;
-    virDomainPtr dom;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    const char *name;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return absent ? ITSMIG_OUTCOME_OK : fail_libvirt(res, "cannot look up the domain");
-    if (virDomainAbortJob(dom) < 0 && virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom), "aborting the transfer: %s",
-                           virGetLastErrorMessage());
+        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
+                   ? ITSMIG_OUTCOME_OK
+                   : fail_domain_op(res, error);
+    name = virDomainGetName(dom);
+    /* No job to abort (it ended meanwhile) is what is wanted. */
+    if (virDomainAbortJob(dom) < 0 && virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID) {
+        itsmigd_virt_error(&error, "aborting the transfer");
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
+    }
     for (;;) {
         virDomainJobInfo info;
 
         if (virDomainGetJobInfo(dom, &info) < 0 ||
             (info.type != VIR_DOMAIN_JOB_BOUNDED && info.type != VIR_DOMAIN_JOB_UNBOUNDED))
             break;
-        if (g_get_monotonic_time() > until) {
-            virDomainFree(dom);
+        if (g_get_monotonic_time() > until)
             return fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout",
                              "the transfer did not stop within %d s of being aborted",
                              (int)(ABORT_WAIT_US / G_USEC_PER_SEC));
-        }
         g_usleep(POLL_US);
     }
-    virDomainFree(dom);
     return ITSMIG_OUTCOME_OK;
 }
 
 static ItsmigOutcome do_resume_source(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL;
-    gboolean absent;
-    virDomainPtr dom;
-    int state, reason;
-    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
-    if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     /* Resuming makes KVM map the vPEs again and QEMU restart the devices. */
-    if (virDomainGetState(dom, &state, &reason, 0) < 0)
-        outcome = fail_libvirt(res, "cannot read the domain's state");
-    else if (state == VIR_DOMAIN_PAUSED && virDomainResume(dom) < 0)
-        outcome = fail_libvirt(res, "cannot resume the vCPUs");
-    virDomainFree(dom);
-    return outcome;
+    if (!dom || !itsmigd_virt_domain_resume(dom, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
 }
 
 static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Result *res)
 {
     g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
-    gboolean absent, present;
-    virDomainPtr dom;
-    ItsmigOutcome outcome = ITSMIG_OUTCOME_OK;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
     alias = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->alias);
     xml = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->xml);
     g_mutex_unlock(&r->o->lock);
-    dom = lookup(conn, uuid, &absent);
-    if (!dom)
-        return fail_libvirt(res, "cannot look up the domain");
-    if (!has_alias(dom, alias, &present))
-        outcome = fail_libvirt(res, "cannot read the domain XML");
-    else if (!present && virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        outcome = fail_libvirt(res, "cannot attach the device back");
-    virDomainFree(dom);
-    return outcome;
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom || !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
 }
 
 static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res)
