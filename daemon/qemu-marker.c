@@ -8,6 +8,7 @@
 
 #include "itsmig/error.h"
 #include "daemon/qemu-marker.h"
+#include "daemon/virt-domain.h"
 
 /* QMP's trace of the command that carries the mark: its arguments, with the
  * tag, are in the line.  trace-event-get-state on a pattern that matches no
@@ -21,8 +22,7 @@ static gboolean qmp(virDomainPtr dom, const char *cmd, GError **error)
     gboolean ok;
 
     if (virDomainQemuMonitorCommand(dom, cmd, &reply, 0) < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot talk to QEMU's monitor: %s",
-                    virGetLastErrorMessage());
+        itsmigd_virt_error(error, "cannot talk to QEMU's monitor");
         return FALSE;
     }
     /* A QMP error comes back as a reply, not as a libvirt error. */

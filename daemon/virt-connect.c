@@ -8,9 +8,11 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/domain-profile.h"
+#include "itsmig/error.h"
 #include "daemon/domain-metadata.h"
 #include "daemon/log.h"
 #include "daemon/virt-connect.h"
+#include "daemon/virt-domain.h"
 #include "daemon/virt-names.h"
 
 enum {
@@ -205,12 +207,14 @@ static void write_record_in_thread(GTask *task, gpointer source, gpointer task_d
         o->busy = TRUE;
     } else if (virDomainSetMetadata(t->dom, VIR_DOMAIN_METADATA_ELEMENT, t->xml,
                                     ITSMIG_METADATA_PREFIX, ITSMIG_METADATA_NS, t->flags) < 0) {
-        int code = virGetLastErrorCode();
-
-        o->why = g_strdup(virGetLastErrorMessage());
+        g_autoptr(GError) error = NULL;
         /* The job lock timed out, or a job began between the look and the
          * write: worth another try when it ends. */
-        o->retry = code == VIR_ERR_OPERATION_TIMEOUT;
+        gboolean timeout = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
+
+        itsmigd_virt_error(&error, NULL);
+        o->why = g_strdup(error->message);
+        o->retry = timeout;
         if (!o->retry) {
             g_autofree char *busy = domain_busy(t->dom);
 
@@ -326,17 +330,14 @@ static gboolean on_record_retry(gpointer data)
     for (guint i = 0; virt->conn && i < uuids->len; i++) {
         const char *uuid = g_ptr_array_index(uuids, i);
         RecordWrite *w = g_hash_table_lookup(virt->record_writes, uuid);
-        virDomainPtr dom = virDomainLookupByUUIDString(virt->conn, uuid);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(virt->conn, uuid, &error);
         DomainIds ids;
 
-        if (!dom) {
-            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-                g_hash_table_remove(virt->record_writes, uuid);
-            continue;
-        }
-        if (w && domain_ids(dom, &ids))
+        if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
+            g_hash_table_remove(virt->record_writes, uuid);
+        else if (dom && w && domain_ids(dom, &ids))
             refresh_profile(virt, dom, &ids, w->cause);
-        virDomainFree(dom);
     }
     return G_SOURCE_REMOVE;
 }
@@ -368,15 +369,13 @@ static void refresh_profile(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds
     g_autoptr(ItsmigDomainProfile) profile = NULL;
     gboolean planned = FALSE;
 
-    if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
-        /* A failing connection: keep the profile read last time. */
-        return;
-    }
     if (!xml) {
-        g_autofree char *why = g_strdup_printf("cannot read the domain XML: %s",
-                                               virGetLastErrorMessage());
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "%s", why);
-        itsmigd_registry_set_profile(virt->registry, ids->uuid, NULL, why);
+        itsmigd_virt_error(&error, "cannot read the domain XML");
+        /* A failing connection: keep the profile read last time. */
+        if (!g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
+            return;
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "%s", error->message);
+        itsmigd_registry_set_profile(virt->registry, ids->uuid, NULL, error->message);
         itsmigd_registry_set_xml(virt->registry, ids->uuid, NULL);
         return;
     }
@@ -478,6 +477,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     DomainIds ids;
     int state = -1, reason = 0, old_state = -1;
     g_autofree char *known_name = NULL;
+    g_autoptr(GError) error = NULL;
     gboolean known, added = FALSE, gone = FALSE;
 
     itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_LIFECYCLE);
@@ -492,7 +492,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         publish_lifecycle(virt, &ids, "undefined", "renamed", old_state, 0, FALSE);
         return 0;
     }
-    if (virDomainGetState(dom, &state, &reason, 0) == 0) {
+    if (itsmigd_virt_domain_get_state(dom, &state, &reason, &error)) {
         info.name = ids.name;
         info.uuid = ids.uuid;
         /* One round trip per event: the id comes with the event's domain
@@ -513,7 +513,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
             refresh_profile(virt, dom, &ids, itsmigd_metadata_cause_of_start(detail));
         else if (added || event == VIR_DOMAIN_EVENT_DEFINED)
             refresh_profile(virt, dom, &ids, added ? ITSMIGD_METADATA_FOUND : PROFILE_READ_ONLY);
-    } else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
+    } else if (!g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)) {
         /* The connection is going: events still queued describe states the
          * resynchronisation after the reconnection will establish. */
         return 0;
@@ -704,9 +704,7 @@ static gboolean register_events(ItsmigdVirt *virt, GError **error)
             virConnectDomainEventRegisterAny(virt->conn, NULL, events[i].id, events[i].cb, virt,
                                              NULL);
         if (virt->callback_ids[i] < 0) {
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                        "cannot register for %s events: %s", events[i].name,
-                        virGetLastErrorMessage());
+            itsmigd_virt_error(error, "cannot register for %s events", events[i].name);
             deregister_events(virt);
             return FALSE;
         }
@@ -746,28 +744,27 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
     int n = virConnectListAllDomains(virt->conn, &doms, 0);
 
     if (n < 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s",
-                    virGetLastErrorMessage());
+        itsmigd_virt_error(error, "cannot list domains");
         return FALSE;
     }
     for (int i = 0; i < n; i++) {
-        virDomainPtr dom = doms[i];
+        g_autoptr(virDomain) dom = g_steal_pointer(&doms[i]);
         ItsmigdDomainInfo info;
         DomainIds ids;
         int state, reason, old_state = -1;
         gboolean added;
 
         if (!domain_ids(dom, &ids) || virDomainGetState(dom, &state, &reason, 0) < 0) {
-            if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
-                /* Gone between the listing and now: its event will follow. */
-                virDomainFree(dom);
+            g_autoptr(GError) local = NULL;
+
+            itsmigd_virt_error(&local, "cannot read domain states");
+            /* Gone between the listing and now: its event will follow. */
+            if (g_error_matches(local, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
                 continue;
-            }
             /* The connection failed midway: nothing may be concluded about
              * the domains not seen yet. */
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain states: %s",
-                        virGetLastErrorMessage());
-            for (int j = i; j < n; j++)
+            g_propagate_error(error, g_steal_pointer(&local));
+            for (int j = i + 1; j < n; j++)
                 virDomainFree(doms[j]);
             free(doms);
             return FALSE;
@@ -794,7 +791,6 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
             publish_lifecycle(virt, &ids, reconstructed_event(old_state, state),
                               itsmigd_state_reason_name(state, reason), state, reason, TRUE);
         }
-        virDomainFree(dom);
     }
     free(doms);
 
@@ -909,8 +905,10 @@ static void open_in_thread(GTask *task, gpointer source, gpointer task_data,
     virConnectPtr conn = virConnectOpen(uri);
 
     if (!conn) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
-                                virGetLastErrorMessage());
+        GError *error = NULL;
+
+        itsmigd_virt_error(&error, NULL);
+        g_task_return_error(task, error);
         return;
     }
     g_task_return_pointer(task, conn, close_unused);
@@ -923,8 +921,7 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
     gboolean reconnect;
 
     if (virConnectRegisterCloseCallback(virt->conn, on_close, virt, NULL) < 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot watch the connection: %s",
-                    virGetLastErrorMessage());
+        itsmigd_virt_error(error, "cannot watch the connection");
         return FALSE;
     }
     /* Without keepalive a dead peer on an idle connection goes unnoticed,
@@ -932,11 +929,14 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
     if (virt->options.keepalive_interval > 0 &&
         virConnectSetKeepAlive(virt->conn, virt->options.keepalive_interval,
                                virt->options.keepalive_count) < 0) {
-        if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
+        g_autoptr(GError) local = NULL;
+
+        if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT) {
             g_debug("libvirt: %s is a local driver; no keepalive needed", virt->uri);
-        else
-            g_warning("libvirt: keepalive not enabled on %s: %s", virt->uri,
-                      virGetLastErrorMessage());
+        } else {
+            itsmigd_virt_error(&local, "libvirt: keepalive not enabled on %s", virt->uri);
+            g_warning("%s", local->message);
+        }
     }
 
     /* Events first, then the listing: a change in between is then both in
