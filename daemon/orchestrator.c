@@ -1479,10 +1479,9 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
                    : fail_domain_op(res, error);
     name = virDomainGetName(dom);
     /* No job to abort (it ended meanwhile) is what is wanted. */
-    if (virDomainAbortJob(dom) < 0 && virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID) {
-        itsmigd_virt_error(&error, "aborting the transfer");
+    if (virDomainAbortJob(dom) < 0 &&
+        itsmigd_virt_error(&error, "aborting the transfer") != VIR_ERR_OPERATION_INVALID)
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
-    }
     for (;;) {
         virDomainJobInfo info;
 

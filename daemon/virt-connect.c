@@ -208,13 +208,11 @@ static void write_record_in_thread(GTask *task, gpointer source, gpointer task_d
     } else if (virDomainSetMetadata(t->dom, VIR_DOMAIN_METADATA_ELEMENT, t->xml,
                                     ITSMIG_METADATA_PREFIX, ITSMIG_METADATA_NS, t->flags) < 0) {
         g_autoptr(GError) error = NULL;
+
         /* The job lock timed out, or a job began between the look and the
          * write: worth another try when it ends. */
-        gboolean timeout = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
-
-        itsmigd_virt_error(&error, NULL);
+        o->retry = itsmigd_virt_error(&error, NULL) == VIR_ERR_OPERATION_TIMEOUT;
         o->why = g_strdup(error->message);
-        o->retry = timeout;
         if (!o->retry) {
             g_autofree char *busy = domain_busy(t->dom);
 
@@ -931,12 +929,11 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
                                virt->options.keepalive_count) < 0) {
         g_autoptr(GError) local = NULL;
 
-        if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT) {
+        if (itsmigd_virt_error(&local, "libvirt: keepalive not enabled on %s", virt->uri) ==
+            VIR_ERR_NO_SUPPORT)
             g_debug("libvirt: %s is a local driver; no keepalive needed", virt->uri);
-        } else {
-            itsmigd_virt_error(&local, "libvirt: keepalive not enabled on %s", virt->uri);
+        else
             g_warning("%s", local->message);
-        }
     }
 
     /* Events first, then the listing: a change in between is then both in

@@ -7,7 +7,7 @@
 #include "itsmig/error.h"
 #include "daemon/virt-domain.h"
 
-void itsmigd_virt_error(GError **error, const char *format, ...)
+int itsmigd_virt_error(GError **error, const char *format, ...)
 {
     /* Taken first: nothing below may call into libvirt and reset it. */
     int code = virGetLastErrorCode();
@@ -16,7 +16,7 @@ void itsmigd_virt_error(GError **error, const char *format, ...)
     va_list ap;
 
     if (!error)
-        return;
+        return code;
     if (format) {
         va_start(ap, format);
         what = g_strdup_vprintf(format, ap);
@@ -25,6 +25,7 @@ void itsmigd_virt_error(GError **error, const char *format, ...)
     g_set_error(error, ITSMIG_ERROR,
                 code == VIR_ERR_NO_DOMAIN ? ITSMIG_ERROR_NOT_FOUND : ITSMIG_ERROR_LIBVIRT, "%s%s%s",
                 what ? what : "", what ? ": " : "", message);
+    return code;
 }
 
 virDomainPtr itsmigd_virt_domain_lookup(virConnectPtr conn, const char *uuid, GError **error)
@@ -58,8 +59,8 @@ gboolean itsmigd_virt_domain_get_state(virDomainPtr dom, int *ret_state, int *re
     return TRUE;
 }
 
-gboolean itsmigd_virt_domain_has_device(virDomainPtr dom, const char *alias,
-                                        gboolean *ret_present, GError **error)
+gboolean itsmigd_virt_domain_has_device(virDomainPtr dom, const char *alias, gboolean *ret_present,
+                                        GError **error)
 {
     const char *name = virDomainGetName(dom);
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);

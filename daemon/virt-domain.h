@@ -18,9 +18,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 
 /* Sets @error from libvirt's last error in this thread: the message is
  * @format's text, ": ", and libvirt's message (libvirt's alone when @format
- * is NULL).  Every libvirt call resets that error, virDomainGetName() too:
- * the arguments must not call libvirt. */
-void itsmigd_virt_error(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+ * is NULL).  Returns libvirt's code (virErrorNumber), for the few callers
+ * that tell its failures apart.  Every libvirt call resets that error,
+ * virDomainGetName() too: the arguments must not call libvirt. */
+int itsmigd_virt_error(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 /* The domain whose UUID is @uuid; NULL with @error when it is not there, or
  * when @conn is NULL (ITSMIG_ERROR_LIBVIRT_UNAVAILABLE). */
@@ -31,8 +32,8 @@ gboolean itsmigd_virt_domain_get_state(virDomainPtr dom, int *ret_state, int *re
                                        GError **error);
 
 /* Whether a device with user alias @alias is in the domain's live XML. */
-gboolean itsmigd_virt_domain_has_device(virDomainPtr dom, const char *alias,
-                                        gboolean *ret_present, GError **error);
+gboolean itsmigd_virt_domain_has_device(virDomainPtr dom, const char *alias, gboolean *ret_present,
+                                        GError **error);
 
 /* Pauses the vCPUs unless they are paused already. */
 gboolean itsmigd_virt_domain_suspend(virDomainPtr dom, GError **error);

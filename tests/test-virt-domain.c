@@ -14,13 +14,13 @@
 #include "itsmig/error.h"
 #include "daemon/virt-domain.h"
 
-#define UUID "6b1a4c58-6d0d-4b47-9a9e-0c5b0e3a7d11"
+#define UUID        "6b1a4c58-6d0d-4b47-9a9e-0c5b0e3a7d11"
 #define ABSENT_UUID "6b1a4c58-6d0d-4b47-9a9e-0c5b0e3a7d12"
 #define DOMAIN_XML                                                                                 \
     "<domain type='test'><name>vd</name><uuid>" UUID "</uuid>"                                     \
     "<memory>1048576</memory><vcpu>1</vcpu>"                                                       \
     "<os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>"                                  \
-    "<devices><input type='tablet' bus='usb'><alias name='ua-tablet'/></input></devices>"       \
+    "<devices><input type='tablet' bus='usb'><alias name='ua-tablet'/></input></devices>"          \
     "</domain>"
 #define TABLET_XML "<input type='tablet' bus='usb'><alias name='ua-tablet'/></input>"
 #define KBD_XML    "<input type='keyboard' bus='usb'><alias name='ua-kbd'/></input>"
@@ -86,14 +86,15 @@ static void test_error(Fixture *f, gconstpointer data)
     g_autoptr(GError) bare = NULL;
 
     g_assert_null(virDomainDefineXML(f->conn, "<domain"));
-    itsmigd_virt_error(&error, "cannot define %s", "it");
+    g_assert_cmpint(itsmigd_virt_error(&error, "cannot define %s", "it"), ==, VIR_ERR_XML_DETAIL);
     g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT);
     g_assert_true(g_str_has_prefix(error->message, "cannot define it: "));
     g_assert_null(virDomainDefineXML(f->conn, "<domain"));
     itsmigd_virt_error(&bare, NULL);
     g_assert_cmpstr(bare->message, ==, error->message + strlen("cannot define it: "));
-    /* No error wanted: nothing happens. */
-    itsmigd_virt_error(NULL, "ignored");
+    /* No error wanted: only the code. */
+    g_assert_null(virDomainLookupByUUIDString(f->conn, ABSENT_UUID));
+    g_assert_cmpint(itsmigd_virt_error(NULL, "ignored"), ==, VIR_ERR_NO_DOMAIN);
 }
 
 /* Pausing and resuming twice each: the second call finds it done. */
