@@ -356,11 +356,39 @@ static const char *reconstructed_event(int old, int now)
     }
 }
 
+/* The domains in the registry that the listing did not show (@seen): gone,
+ * and with @reconstruct, published as stopped and undefined. */
+static void forget_unseen(ItsmigdVirt *virt, GHashTable *seen, gboolean reconstruct)
+{
+    g_auto(GStrv) known = itsmigd_registry_uuids(virt->registry);
+
+    for (gsize i = 0; known[i]; i++) {
+        g_autofree char *name = NULL;
+        int old_state = -1;
+
+        if (g_hash_table_contains(seen, known[i]))
+            continue;
+        if (reconstruct && itsmigd_registry_get(virt->registry, known[i], &name, &old_state)) {
+            DomainIds ids;
+
+            g_strlcpy(ids.name, name, sizeof(ids.name));
+            g_strlcpy(ids.uuid, known[i], sizeof(ids.uuid));
+            itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_RECONSTRUCTED);
+            if (old_state != VIR_DOMAIN_SHUTOFF)
+                itsmigd_virt_publish_lifecycle(virt, &ids, "stopped", "unknown", VIR_DOMAIN_SHUTOFF,
+                                               0, TRUE);
+            itsmigd_virt_publish_lifecycle(virt, &ids, "undefined", "removed", VIR_DOMAIN_SHUTOFF,
+                                           0, TRUE);
+        }
+        itsmigd_registry_remove(virt->registry, known[i]);
+        itsmigd_domain_sync_forget(virt, known[i]);
+    }
+}
+
 gboolean itsmigd_domain_sync_all(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
 {
     virDomainPtr *doms = NULL;
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_auto(GStrv) known = NULL;
     int n = virConnectListAllDomains(virt->conn, &doms, 0);
 
     if (n < 0) {
@@ -416,27 +444,6 @@ gboolean itsmigd_domain_sync_all(ItsmigdVirt *virt, gboolean reconstruct, GError
     }
     free(doms);
 
-    known = itsmigd_registry_uuids(virt->registry);
-    for (gsize i = 0; known[i]; i++) {
-        g_autofree char *name = NULL;
-        int old_state = -1;
-
-        if (g_hash_table_contains(seen, known[i]))
-            continue;
-        if (reconstruct && itsmigd_registry_get(virt->registry, known[i], &name, &old_state)) {
-            DomainIds ids;
-
-            g_strlcpy(ids.name, name, sizeof(ids.name));
-            g_strlcpy(ids.uuid, known[i], sizeof(ids.uuid));
-            itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_RECONSTRUCTED);
-            if (old_state != VIR_DOMAIN_SHUTOFF)
-                itsmigd_virt_publish_lifecycle(virt, &ids, "stopped", "unknown", VIR_DOMAIN_SHUTOFF,
-                                               0, TRUE);
-            itsmigd_virt_publish_lifecycle(virt, &ids, "undefined", "removed", VIR_DOMAIN_SHUTOFF,
-                                           0, TRUE);
-        }
-        itsmigd_registry_remove(virt->registry, known[i]);
-        itsmigd_domain_sync_forget(virt, known[i]);
-    }
+    forget_unseen(virt, seen, reconstruct);
     return TRUE;
 }
