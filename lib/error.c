@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "itsmig/error.h"
 
 G_DEFINE_QUARK(itsmig-error-quark, itsmig_error)
@@ -47,4 +49,22 @@ unsigned int itsmig_error_code_http_status(ItsmigErrorCode code)
     if ((unsigned int)code >= ITSMIG_ERROR_LAST)
         return 500;
     return error_codes[code].http_status;
+}
+
+gboolean itsmig_error_code_from_string(const char *text, ItsmigErrorCode *ret_code)
+{
+    for (int code = 0; code < ITSMIG_ERROR_LAST; code++) {
+        if (strcmp(error_codes[code].name, text) == 0) {
+            *ret_code = code;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+ItsmigErrorCode itsmig_error_get_code(const GError *error)
+{
+    if (error->domain != ITSMIG_ERROR || (unsigned int)error->code >= ITSMIG_ERROR_LAST)
+        return ITSMIG_ERROR_INTERNAL;
+    return error->code;
 }

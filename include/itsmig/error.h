@@ -46,3 +46,8 @@ GQuark itsmig_error_quark(void);
 const char *itsmig_error_code_to_string(ItsmigErrorCode code);
 /* 404 for ITSMIG_ERROR_NOT_FOUND; 500 for codes without a client-facing status. */
 unsigned int itsmig_error_code_http_status(ItsmigErrorCode code);
+/* The code whose string is @text; FALSE (and *@ret_code untouched) when none is. */
+gboolean itsmig_error_code_from_string(const char *text, ItsmigErrorCode *ret_code);
+/* The code @error stands for: its own in the ITSMIG_ERROR domain, else
+ * ITSMIG_ERROR_INTERNAL (another domain's error is one we did not expect). */
+ItsmigErrorCode itsmig_error_get_code(const GError *error);
