@@ -35,6 +35,16 @@ static const struct {
     [ITSMIG_ERROR_TOO_MANY_JOBS] = { "too-many-jobs", 429 },
     [ITSMIG_ERROR_JOURNAL] = { "journal-error", 500 },
     [ITSMIG_ERROR_LENGTH_REQUIRED] = { "length-required", 411 },
+    [ITSMIG_ERROR_BLOCKED] = { "blocked", 409 },
+    [ITSMIG_ERROR_ABORTED] = { "aborted", 409 },
+    [ITSMIG_ERROR_TIMEOUT] = { "timeout", 504 },
+    [ITSMIG_ERROR_UNEXPECTED_STATE] = { "unexpected-state", 409 },
+    [ITSMIG_ERROR_ITS_SAVE_FAILED] = { "its-save-failed", 500 },
+    [ITSMIG_ERROR_ITS_SAVE_UNVERIFIED] = { "its-save-unverified", 500 },
+    [ITSMIG_ERROR_ITS_RESTORE_FAILED] = { "its-restore-failed", 502 },
+    [ITSMIG_ERROR_DAEMON_STOPPING] = { "daemon-stopping", 503 },
+    [ITSMIG_ERROR_DAEMON_RESTARTED] = { "daemon-restarted", 503 },
+    [ITSMIG_ERROR_JOURNAL_UNREADABLE] = { "journal-unreadable", 500 },
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)

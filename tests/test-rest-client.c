@@ -4,7 +4,7 @@
  * test's own: each way a request can fail has its kind, its one error code
  * and the words itsmigctl and the hook show; the reply limit and the connect
  * timeout that the daemon sets for its peers hold; and an error reply maps
- * to the error enum.  Also the one
+ * to the error enum, the job failure codes included.  Also the one
  * GError -> code mapping of lib/error.c.
  */
 #include "config.h"
@@ -22,7 +22,7 @@
 
 typedef enum {
     ANSWER_JSON,    /* 200 with a small JSON object */
-    ANSWER_ERROR,   /* 404 with {"error":{...}} */
+    ANSWER_ERROR,   /* 404 with {"error":{...}} of a job failure code */
     ANSWER_BIG,     /* 200 with 64 KiB */
     ANSWER_CLOSE,   /* reads the request, closes without a word */
     ANSWER_SILENCE, /* reads the request, answers nothing until the client gives up */
@@ -83,7 +83,7 @@ static gpointer serve(gpointer data)
     int fd = accept(s->listen_fd, NULL, NULL);
     static const char json[] = "{\"a\":1}";
     static const char error[] =
-        "{\"error\":{\"code\":\"unknown-peer\",\"message\":\"no peer x\"}}";
+        "{\"error\":{\"code\":\"its-save-failed\",\"message\":\"the save failed\"}}";
 
     if (fd < 0)
         return NULL;
@@ -173,7 +173,7 @@ static void test_ok(void)
     server_stop(&s);
 }
 
-/* An error reply's code is the enum's, with the text as the daemon put it. */
+/* A job failure code in an error reply is the enum's, with its own text. */
 static void test_error_reply(void)
 {
     Server s;
@@ -187,8 +187,8 @@ static void test_error_reply(void)
     g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_NONE);
     obj = itsmig_rest_client_parse_reply(client, reply, &error);
     g_assert_null(obj);
-    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_UNKNOWN_PEER);
-    g_assert_cmpstr(error->message, ==, "unknown-peer: no peer x");
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_ITS_SAVE_FAILED);
+    g_assert_cmpstr(error->message, ==, "its-save-failed: the save failed");
     server_stop(&s);
 }
 
@@ -297,6 +297,10 @@ static void test_error_codes(void)
     code = ITSMIG_ERROR_CONFLICT;
     g_assert_false(itsmig_error_code_from_string("no-such-code", &code));
     g_assert_cmpint(code, ==, ITSMIG_ERROR_CONFLICT);
+    /* The job failure codes are the enum's. */
+    g_assert_true(itsmig_error_code_from_string("its-restore-failed", &code));
+    g_assert_cmpint(code, ==, ITSMIG_ERROR_ITS_RESTORE_FAILED);
+    g_assert_cmpuint(itsmig_error_code_http_status(ITSMIG_ERROR_TIMEOUT), ==, 504);
 }
 
 static void test_error_get_code(void)
@@ -314,7 +318,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/rest-client/request/ok", test_ok);
-    g_test_add_func("/rest-client/request/error-reply-code", test_error_reply);
+    g_test_add_func("/rest-client/request/error-reply-job-code", test_error_reply);
     g_test_add_func("/rest-client/failure/refused-unreachable", test_refused);
     g_test_add_func("/rest-client/failure/dropped-unreachable", test_dropped);
     g_test_add_func("/rest-client/failure/timeout", test_timeout);

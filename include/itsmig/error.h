@@ -30,11 +30,23 @@ typedef enum {
     ITSMIG_ERROR_UNKNOWN_PEER,
     ITSMIG_ERROR_PEER_UNREACHABLE,
     ITSMIG_ERROR_PEER_TIMEOUT,
-    ITSMIG_ERROR_PEER_ERROR, /* TLS, authentication or an HTTP error from the peer */
-    ITSMIG_ERROR_CONFLICT,      /* the request contradicts what is under way (409) */
-    ITSMIG_ERROR_TOO_MANY_JOBS, /* [migration] max-jobs are running (429) */
-    ITSMIG_ERROR_JOURNAL,       /* the state directory refused a journal record */
+    ITSMIG_ERROR_PEER_ERROR,      /* TLS, authentication or an HTTP error from the peer */
+    ITSMIG_ERROR_CONFLICT,        /* the request contradicts what is under way (409) */
+    ITSMIG_ERROR_TOO_MANY_JOBS,   /* [migration] max-jobs are running (429) */
+    ITSMIG_ERROR_JOURNAL,         /* the state directory refused a journal record */
     ITSMIG_ERROR_LENGTH_REQUIRED, /* a request body without Content-Length (411) */
+    /* How a migration job can end besides the codes above; a job document's
+     * error.code is one of this enum's strings. */
+    ITSMIG_ERROR_BLOCKED,             /* the preflight verdict has blockers */
+    ITSMIG_ERROR_ABORTED,             /* aborted on request */
+    ITSMIG_ERROR_TIMEOUT,             /* a phase ran out of time */
+    ITSMIG_ERROR_UNEXPECTED_STATE,    /* a domain was not in the state the phase needs */
+    ITSMIG_ERROR_ITS_SAVE_FAILED,     /* the source's QEMU reported an ITS table save error */
+    ITSMIG_ERROR_ITS_SAVE_UNVERIFIED, /* the source's ITS save could not be checked */
+    ITSMIG_ERROR_ITS_RESTORE_FAILED,  /* the destination's QEMU reported an ITS restore error */
+    ITSMIG_ERROR_DAEMON_STOPPING,     /* itsmigd stopped while the job ran */
+    ITSMIG_ERROR_DAEMON_RESTARTED,    /* the job was reconciled after a restart */
+    ITSMIG_ERROR_JOURNAL_UNREADABLE,  /* the job's journal record could not be read whole */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;
