@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/domain-profile.h"
+#include "itsmig/error.h"
 #include "daemon/domain-metadata.h"
 #include "daemon/log.h"
 #include "daemon/virt-connect.h"
@@ -704,7 +705,7 @@ static gboolean register_events(ItsmigdVirt *virt, GError **error)
             virConnectDomainEventRegisterAny(virt->conn, NULL, events[i].id, events[i].cb, virt,
                                              NULL);
         if (virt->callback_ids[i] < 0) {
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
                         "cannot register for %s events: %s", events[i].name,
                         virGetLastErrorMessage());
             deregister_events(virt);
@@ -746,7 +747,7 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
     int n = virConnectListAllDomains(virt->conn, &doms, 0);
 
     if (n < 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s",
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot list domains: %s",
                     virGetLastErrorMessage());
         return FALSE;
     }
@@ -765,7 +766,7 @@ static gboolean resync(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
             }
             /* The connection failed midway: nothing may be concluded about
              * the domains not seen yet. */
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain states: %s",
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot read domain states: %s",
                         virGetLastErrorMessage());
             for (int j = i; j < n; j++)
                 virDomainFree(doms[j]);
@@ -909,7 +910,7 @@ static void open_in_thread(GTask *task, gpointer source, gpointer task_data,
     virConnectPtr conn = virConnectOpen(uri);
 
     if (!conn) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+        g_task_return_new_error(task, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE, "%s",
                                 virGetLastErrorMessage());
         return;
     }
@@ -923,7 +924,7 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
     gboolean reconnect;
 
     if (virConnectRegisterCloseCallback(virt->conn, on_close, virt, NULL) < 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot watch the connection: %s",
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "cannot watch the connection: %s",
                     virGetLastErrorMessage());
         return FALSE;
     }
