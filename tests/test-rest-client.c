@@ -141,55 +141,70 @@ static void server_stop(Server *s)
     g_free(s->dir);
 }
 
-/* One GET /v1/x; its failure kind, and the error through @ret_error. */
-static ItsmigRestFailure get(ItsmigRestClient *client, ItsmigRestReply **ret_reply,
-                             GError **ret_error)
-{
-    gboolean ok = itsmig_rest_client_request(client, "GET", "/v1/x", NULL, NULL, 0, ret_reply,
-                                             ret_error);
+/* One GET /v1/x against a server giving @answer, by a client with
+ * @timeout_s and, unless 0, @reply_max. */
+typedef struct {
+    char *path; /* where the server was */
+    ItsmigRestClient *client;
+    ItsmigRestReply *reply;
+    GError *error;
+    ItsmigRestFailure failure;
+} Exchange;
 
-    g_assert_true(ok == (*ret_error == NULL));
-    return itsmig_rest_client_get_failure(client, NULL);
+static void exchange_run(Exchange *x, Answer answer, guint timeout_s, gsize reply_max)
+{
+    Server s;
+    gboolean ok;
+
+    server_start(&s, answer);
+    x->path = g_strdup(s.path);
+    x->client = itsmig_rest_client_new_unix(s.path, timeout_s);
+    if (reply_max)
+        itsmig_rest_client_set_reply_max(x->client, reply_max);
+    ok = itsmig_rest_client_request(x->client, "GET", "/v1/x", NULL, NULL, 0, &x->reply, &x->error);
+    g_assert_true(ok == (x->error == NULL));
+    x->failure = itsmig_rest_client_get_failure(x->client, NULL);
+    server_stop(&s);
+}
+
+static void exchange_clear(Exchange *x)
+{
+    g_free(x->path);
+    itsmig_rest_client_free(x->client);
+    itsmig_rest_reply_free(x->reply);
+    g_clear_error(&x->error);
 }
 
 /* ---- the tests ------------------------------------------------------------------ */
 
 static void test_ok(void)
 {
-    Server s;
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
+    Exchange x = {0};
     g_autoptr(JsonObject) obj = NULL;
 
-    server_start(&s, ANSWER_JSON);
-    client = itsmig_rest_client_new_unix(s.path, 5);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_NONE);
-    g_assert_cmpint(reply->status, ==, 200);
-    obj = itsmig_rest_client_parse_reply(client, reply, &error);
-    g_assert_no_error(error);
+    exchange_run(&x, ANSWER_JSON, 5, 0);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_NONE);
+    g_assert_cmpint(x.reply->status, ==, 200);
+    obj = itsmig_rest_client_parse_reply(x.client, x.reply, &x.error);
+    g_assert_no_error(x.error);
     g_assert_cmpint(json_object_get_int_member(obj, "a"), ==, 1);
-    g_assert_null(itsmig_rest_client_get_failure_reason(client));
-    server_stop(&s);
+    g_assert_null(itsmig_rest_client_get_failure_reason(x.client));
+    exchange_clear(&x);
 }
 
 /* A job failure code in an error reply is the enum's, with its own text. */
 static void test_error_reply(void)
 {
-    Server s;
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
+    Exchange x = {0};
     g_autoptr(JsonObject) obj = NULL;
 
-    server_start(&s, ANSWER_ERROR);
-    client = itsmig_rest_client_new_unix(s.path, 5);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_NONE);
-    obj = itsmig_rest_client_parse_reply(client, reply, &error);
+    exchange_run(&x, ANSWER_ERROR, 5, 0);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_NONE);
+    obj = itsmig_rest_client_parse_reply(x.client, x.reply, &x.error);
     g_assert_null(obj);
-    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_ITS_SAVE_FAILED);
-    g_assert_cmpstr(error->message, ==, "its-save-failed: the save failed");
-    server_stop(&s);
+    g_assert_error(x.error, ITSMIG_ERROR, ITSMIG_ERROR_ITS_SAVE_FAILED);
+    g_assert_cmpstr(x.error->message, ==, "its-save-failed: the save failed");
+    exchange_clear(&x);
 }
 
 static void test_refused(void)
@@ -202,7 +217,9 @@ static void test_refused(void)
     g_autofree char *want = g_strdup_printf("cannot reach itsmigd at %s: %s", path,
                                             g_strerror(ENOENT));
 
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_CONNECT);
+    g_assert_false(
+        itsmig_rest_client_request(client, "GET", "/v1/x", NULL, NULL, 0, &reply, &error));
+    g_assert_cmpint(itsmig_rest_client_get_failure(client, NULL), ==, ITSMIG_REST_FAILURE_CONNECT);
     g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE);
     g_assert_cmpstr(error->message, ==, want);
     g_assert_cmpstr(itsmig_rest_client_get_failure_reason(client), ==, g_strerror(ENOENT));
@@ -211,70 +228,55 @@ static void test_refused(void)
 
 static void test_dropped(void)
 {
-    Server s;
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
+    Exchange x = {0};
     const char *detail = NULL;
 
-    server_start(&s, ANSWER_CLOSE);
-    client = itsmig_rest_client_new_unix(s.path, 5);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_DROPPED);
-    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE);
-    g_assert_true(g_str_has_prefix(error->message, "no complete reply from itsmigd at "));
-    itsmig_rest_client_get_failure(client, &detail);
+    exchange_run(&x, ANSWER_CLOSE, 5, 0);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_DROPPED);
+    g_assert_error(x.error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE);
+    g_assert_true(g_str_has_prefix(x.error->message, "no complete reply from itsmigd at "));
+    itsmig_rest_client_get_failure(x.client, &detail);
     g_assert_nonnull(detail);
-    g_assert_nonnull(strstr(error->message, detail));
-    server_stop(&s);
+    g_assert_nonnull(strstr(x.error->message, detail));
+    exchange_clear(&x);
 }
 
 static void test_timeout(void)
 {
-    Server s;
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
+    Exchange x = {0};
     g_autofree char *want = NULL;
     gint64 t0 = g_get_monotonic_time();
 
-    server_start(&s, ANSWER_SILENCE);
-    client = itsmig_rest_client_new_unix(s.path, 1);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_TIMEOUT);
+    exchange_run(&x, ANSWER_SILENCE, 1, 0);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_TIMEOUT);
     /* Bounded by the timeout, with room for a loaded machine. */
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * G_USEC_PER_SEC);
-    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
-    want = g_strdup_printf("itsmigd at %s sent no complete reply within 1 s", s.path);
-    g_assert_cmpstr(error->message, ==, want);
-    g_assert_cmpstr(itsmig_rest_client_get_failure_reason(client), ==,
+    g_assert_error(x.error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+    want = g_strdup_printf("itsmigd at %s sent no complete reply within 1 s", x.path);
+    g_assert_cmpstr(x.error->message, ==, want);
+    g_assert_cmpstr(itsmig_rest_client_get_failure_reason(x.client), ==,
                     "no complete reply within 1 s");
-    server_stop(&s);
+    exchange_clear(&x);
 }
 
 /* The default limit takes 64 KiB; the daemon's smaller one for peers does not. */
 static void test_reply_max(void)
 {
-    Server s;
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(ItsmigRestReply) reply = NULL;
-    g_autoptr(GError) error = NULL;
+    Exchange x = {0};
 
-    server_start(&s, ANSWER_BIG);
-    client = itsmig_rest_client_new_unix(s.path, 5);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_NONE);
-    g_assert_cmpuint(reply->body_len, ==, 64 * 1024);
-    server_stop(&s);
-    g_clear_pointer(&reply, itsmig_rest_reply_free);
+    exchange_run(&x, ANSWER_BIG, 5, 0);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_NONE);
+    g_assert_cmpuint(x.reply->body_len, ==, 64 * 1024);
+    exchange_clear(&x);
 
-    server_start(&s, ANSWER_BIG);
-    g_clear_pointer(&client, itsmig_rest_client_free);
-    client = itsmig_rest_client_new_unix(s.path, 5);
-    itsmig_rest_client_set_reply_max(client, 16 * 1024);
-    g_assert_cmpint(get(client, &reply, &error), ==, ITSMIG_REST_FAILURE_TOO_LARGE);
-    g_assert_null(reply);
-    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR);
-    g_assert_cmpstr(itsmig_rest_client_get_failure_reason(client), ==,
+    memset(&x, 0, sizeof(x));
+    exchange_run(&x, ANSWER_BIG, 5, 16 * 1024);
+    g_assert_cmpint(x.failure, ==, ITSMIG_REST_FAILURE_TOO_LARGE);
+    g_assert_null(x.reply);
+    g_assert_error(x.error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR);
+    g_assert_cmpstr(itsmig_rest_client_get_failure_reason(x.client), ==,
                     "a reply larger than 16 KiB");
-    server_stop(&s);
+    exchange_clear(&x);
 }
 
 /* Every code has its own string and an HTTP status, and reads back. */
