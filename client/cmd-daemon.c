@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/rest-client.h"
+#include "itsmig/rest-client.h"
 #include "itsmig/error.h"
 #include "itsmigctl.h"
 

@@ -3,7 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "client/rest-client.h"
+#include "itsmig/rest-client.h"
 
 /* Exit statuses shared by every itsmigctl command (see itsmigctl(1)). */
 enum {

@@ -168,10 +168,8 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
         json_builder_set_member_name(b, "error");
         if (errors[i]) {
             json_builder_begin_object(b);
-            itsmig_json_add_string_or_null(b, "code",
-                                           errors[i]->domain == ITSMIG_ERROR
-                                               ? itsmig_error_code_to_string(errors[i]->code)
-                                               : "internal-error");
+            itsmig_json_add_string_or_null(
+                b, "code", itsmig_error_code_to_string(itsmig_error_get_code(errors[i])));
             itsmig_json_add_string_or_null(b, "message", errors[i]->message);
             json_builder_end_object(b);
         } else {

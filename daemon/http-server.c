@@ -246,10 +246,7 @@ void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const c
 
 void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
 {
-    if (error->domain == ITSMIG_ERROR)
-        reply_error_with(req, error->code, error->message, NULL, NULL);
-    else
-        reply_error_with(req, ITSMIG_ERROR_INTERNAL, error->message, NULL, NULL);
+    reply_error_with(req, itsmig_error_get_code(error), error->message, NULL, NULL);
 }
 
 typedef struct {

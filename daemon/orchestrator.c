@@ -538,10 +538,10 @@ static void result_clear(Result *res)
     g_clear_pointer(&res->message, g_free);
 }
 
-static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
+static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, ItsmigErrorCode code,
                                const char *format, ...) G_GNUC_PRINTF(4, 5);
 
-static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
+static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, ItsmigErrorCode code,
                                const char *format, ...)
 {
     va_list ap;
@@ -549,7 +549,7 @@ static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *c
     va_start(ap, format);
     result_clear(res);
     res->outcome = outcome;
-    res->code = g_strdup(code);
+    res->code = g_strdup(itsmig_error_code_to_string(code));
     res->message = g_strdup_vprintf(format, ap);
     va_end(ap);
     return outcome;
@@ -557,16 +557,14 @@ static ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *c
 
 static ItsmigOutcome fail_gerror(Result *res, const GError *error)
 {
-    const char *code =
-        error->domain == ITSMIG_ERROR ? itsmig_error_code_to_string(error->code) : "internal-error";
-
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, code, "%s", error->message);
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error), "%s",
+                     error->message);
 }
 
 /* A domain operation's failure (virt-domain.h). */
 static ItsmigOutcome fail_domain_op(Result *res, const GError *error)
 {
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s", error->message);
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_LIBVIRT, "%s", error->message);
 }
 
 /* A libvirt call's failure, from libvirt's last error. */
@@ -608,15 +606,16 @@ static gboolean stop_requested(Run *r, gint64 deadline_mono, Result *res)
     stopping = r->o->stopping;
     g_mutex_unlock(&r->o->lock);
     if (abort_requested) {
-        fail_with(res, ITSMIG_OUTCOME_ABORTED, "aborted", "the migration was aborted on request");
+        fail_with(res, ITSMIG_OUTCOME_ABORTED, ITSMIG_ERROR_ABORTED,
+                  "the migration was aborted on request");
         return TRUE;
     }
     if (stopping) {
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "daemon-stopping", "itsmigd is stopping");
+        fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_DAEMON_STOPPING, "itsmigd is stopping");
         return TRUE;
     }
     if (deadline_mono && g_get_monotonic_time() > deadline_mono) {
-        fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout", "the phase ran out of time");
+        fail_with(res, ITSMIG_OUTCOME_TIMEOUT, ITSMIG_ERROR_TIMEOUT, "the phase ran out of time");
         return TRUE;
     }
     return FALSE;
@@ -669,7 +668,7 @@ static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, R
         g_mutex_lock(&r->o->lock);
         domain = g_strdup(r->job->domain);
         g_mutex_unlock(&r->o->lock);
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+        fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_CONFLICT,
                   "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
                   "the transfer; rename or remove one of them",
                   dest, domain);
@@ -677,7 +676,7 @@ static gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, R
     }
     r->dest_last = dest_presence(incoming);
     if (r->dest_last != ITSMIG_PRESENCE_ABSENT) {
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+        fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_CONFLICT,
                   "a domain with UUID %s is already %s on %s", uuid,
                   itsmig_presence_to_string(r->dest_last), dest);
         return FALSE;
@@ -704,7 +703,7 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     g_autoptr(virDomain) dom = NULL;
 
     if (!peer || !peer->token)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_UNKNOWN_PEER,
                          "peer '%s' is no longer configured", dest);
     g_mutex_lock(&r->o->lock);
     job = g_strdup(r->job->id);
@@ -773,7 +772,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (!verdict->allowed) {
         g_autofree char *line = itsmig_verdict_blockers_line(verdict);
 
-        return fail_with(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
+        return fail_with(res, ITSMIG_OUTCOME_BLOCKED, ITSMIG_ERROR_BLOCKED, "%s", line);
     }
 
     if (!dest_holds_nothing(r, uuid, dest, res))
@@ -782,7 +781,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
         return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
-                   ? fail_with(res, ITSMIG_OUTCOME_FAILED, "not-found",
+                   ? fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_NOT_FOUND,
                                "domain '%s' no longer exists here", name)
                    : fail_domain_op(res, error);
     xml = virDomainGetXMLDesc(dom, 0);
@@ -824,7 +823,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         g_autofree char *dev = itsmig_domain_device_xml(xml, -1, alias, &error);
 
         if (!dev)
-            return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
+            return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INVALID_ARGUMENT,
                              "cannot detach '%s': %s", alias, error->message);
         g_mutex_lock(&r->o->lock);
         itsmig_job_add_device(r->job, alias, dev);
@@ -1023,7 +1022,7 @@ static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, 
     g_mutex_unlock(&r->o->lock);
     itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
                           (const char *[]){"its-save-unverified"});
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_SAVE_UNVERIFIED, "%s", why);
 }
 
 /* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
@@ -1132,7 +1131,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     if (first) {
         itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
                               (const char *[]){"its-save-failed"});
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_SAVE_FAILED,
                          "QEMU reported that saving the ITS state failed: %s", first);
     }
     return ITSMIG_OUTCOME_OK;
@@ -1244,7 +1243,7 @@ static ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
     peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-config",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INVALID_CONFIG,
                          "peer %s has no migrate-uri (set it in [peer %s])", dest, dest);
     if (!dest_holds_nothing(r, uuid, dest, res))
         return res->outcome;
@@ -1352,14 +1351,14 @@ static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
         r->dest_last = there;
         now = g_get_monotonic_time();
         if (there == ITSMIG_PRESENCE_ABSENT) {
-            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+            fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_UNEXPECTED_STATE,
                       "the destination's libvirt shows no copy of the domain, and its itsmigd "
                       "does not answer (%s)",
                       error->message);
             return NULL;
         }
         if (deadline && now + wait > deadline) {
-            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),
                       "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
                       "the copy %s)",
                       error->message, (now - first) / G_USEC_PER_SEC,
@@ -1399,16 +1398,16 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
     live = r->job->mode == ITSMIG_MODE_LIVE;
     if (r->dest_last != ITSMIG_PRESENCE_PAUSED &&
         !(live && r->dest_last == ITSMIG_PRESENCE_RUNNING))
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_UNEXPECTED_STATE,
                          live ? "the destination's copy is %s, not running or paused"
                               : "the destination's copy is %s, not paused awaiting verification",
                          itsmig_presence_to_string(r->dest_last));
     if (!ev || !JSON_NODE_HOLDS_OBJECT(ev))
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "peer-error",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_PEER_ERROR,
                          "the destination sent no ITS restore evidence");
     errors = json_object_get_array_member(json_node_get_object(ev), "errors");
     if (errors && json_array_get_length(errors) > 0)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-restore-failed",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_RESTORE_FAILED,
                          "the destination's QEMU reported ITS restore errors: %s",
                          json_array_get_string_element(errors, 0));
     return ITSMIG_OUTCOME_OK;
@@ -1489,7 +1488,7 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
             (info.type != VIR_DOMAIN_JOB_BOUNDED && info.type != VIR_DOMAIN_JOB_UNBOUNDED))
             break;
         if (g_get_monotonic_time() > until)
-            return fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout",
+            return fail_with(res, ITSMIG_OUTCOME_TIMEOUT, ITSMIG_ERROR_TIMEOUT,
                              "the transfer did not stop within %d s of being aborted",
                              (int)(ABORT_WAIT_US / G_USEC_PER_SEC));
         g_usleep(POLL_US);
@@ -1535,7 +1534,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     res->outcome = ITSMIG_OUTCOME_OK;
     if (!conn && a->kind != ITSMIG_ACTION_VERIFY_DEST && a->kind != ITSMIG_ACTION_RESUME_DEST &&
         a->kind != ITSMIG_ACTION_ATTACH_DEST && a->kind != ITSMIG_ACTION_DESTROY_DEST)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-unavailable",
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                          "not connected to libvirt");
     switch (a->kind) {
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
@@ -1557,7 +1556,7 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
     case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
     case ITSMIG_ACTION_CONFIRM_SOURCE:
         return ITSMIG_OUTCOME_OK; /* the facts observed next are the confirmation */
-    default: return fail_with(res, ITSMIG_OUTCOME_FAILED, "internal-error", "no such action");
+    default: return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INTERNAL, "no such action");
     }
 }
 
@@ -1705,7 +1704,7 @@ static void walk(Run *r, virConnectPtr *conn)
             g_mutex_unlock(&o->lock);
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
-            fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
+            fail_with(&res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_JOURNAL,
                       "the journal could not record the step: %s", why);
         } else {
             execute(r, step_conn, &a, &res);

@@ -3,11 +3,11 @@
 
 #include <string.h>
 
-#include <curl/curl.h>
 #include <json-glib/json-glib.h>
 
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
+#include "itsmig/rest-client.h"
 #include "daemon/peer-reply.h"
 #include "daemon/peer-client.h"
 
@@ -153,17 +153,13 @@ gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name)
 
 typedef struct {
     ItsmigdPeerConfig *config;
+    ItsmigdPeerLimits limits;
     /* The request: GET /v1/host for capabilities, or a call's. */
     const char *method;
     char *path;
     char *request; /* JSON text, NULL when no body */
     gsize max;     /* the largest reply taken */
     gboolean caps_mode;
-    CURL *easy;
-    struct curl_slist *headers;
-    GByteArray *body;
-    gboolean too_large;
-    char errbuf[CURL_ERROR_SIZE];
     long status;
     ItsmigHostCaps *caps; /* caps_mode */
     JsonNode *reply;      /* a call's reply object */
@@ -172,11 +168,6 @@ typedef struct {
 
 static void fetch_free(Fetch *f)
 {
-    if (f->easy)
-        curl_easy_cleanup(f->easy);
-    curl_slist_free_all(f->headers);
-    if (f->body)
-        g_byte_array_unref(f->body);
     itsmigd_peer_config_free(f->config);
     itsmig_host_caps_free(f->caps);
     g_clear_pointer(&f->reply, json_node_unref);
@@ -186,120 +177,55 @@ static void fetch_free(Fetch *f)
     g_free(f);
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *user)
-{
-    Fetch *f = user;
-    size_t len = size * n;
-
-    if (f->body->len + len > f->max) {
-        f->too_large = TRUE;
-        return 0; /* aborts the transfer */
-    }
-    g_byte_array_append(f->body, (const guint8 *)data, len);
-    return len;
-}
-
-static gboolean fetch_setup(Fetch *f, const ItsmigdPeerLimits *limits)
-{
-    g_autofree char *url = NULL;
-    g_autofree char *auth = NULL;
-    gsize len = strlen(f->config->url);
-
-    url = g_strdup_printf("%.*s%s",
-                          (int)(len && f->config->url[len - 1] == '/' ? len - 1 : len),
-                          f->config->url, f->path);
-    auth = g_strdup_printf("Authorization: Bearer %s", f->config->token);
-    f->body = g_byte_array_new();
-    f->easy = curl_easy_init();
-    f->headers = curl_slist_append(f->headers, auth);
-    f->headers = curl_slist_append(f->headers, "Accept: application/json");
-    if (f->request)
-        f->headers = curl_slist_append(f->headers, "Content-Type: application/json");
-    explicit_bzero(auth, strlen(auth));
-    if (!f->easy || !f->headers) {
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
-                    "cannot set up a request to peer %s", f->config->name);
-        return FALSE;
-    }
-    curl_easy_setopt(f->easy, CURLOPT_URL, url);
-    curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(f->easy, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(f->easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(f->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(f->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (f->config->ca)
-        curl_easy_setopt(f->easy, CURLOPT_CAINFO, f->config->ca);
-    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)limits->connect_timeout * 1000);
-    curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, (long)limits->timeout * 1000);
-    curl_easy_setopt(f->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max);
-    if (strcmp(f->method, "GET") != 0)
-        curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, f->method);
-    if (f->request) {
-        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, f->request);
-        curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(f->request));
-    }
-    curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
-    curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
-    return TRUE;
-}
-
-static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits)
+/* Says, in the peer's terms, why no reply came; the code is the client's. */
+static void fetch_failed(Fetch *f, const ItsmigRestClient *client, const GError *local)
 {
     const char *name = f->config->name;
     const char *url = f->config->url;
-    const char *why = f->errbuf[0] ? f->errbuf : curl_easy_strerror(res);
-    g_autoptr(GError) local = NULL;
-    long status = 0;
+    const char *why = NULL;
+    ItsmigErrorCode code = itsmig_error_get_code(local);
 
-    switch (res) {
-    case CURLE_OK: break;
-    case CURLE_OPERATION_TIMEDOUT:
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT,
+    switch (itsmig_rest_client_get_failure(client, &why)) {
+    case ITSMIG_REST_FAILURE_TIMEOUT:
+        g_set_error(&f->error, ITSMIG_ERROR, code,
                     "peer %s (%s) did not answer within %u s (connect limit %u s): %s", name, url,
-                    limits->timeout, limits->connect_timeout, why);
+                    f->limits.timeout, f->limits.connect_timeout, why);
         return;
-    case CURLE_WRITE_ERROR:
-    case CURLE_FILESIZE_EXCEEDED:
-        if (f->too_large || res == CURLE_FILESIZE_EXCEEDED) {
-            g_set_error(&f->error, ITSMIG_ERROR,
-                        f->caps_mode ? ITSMIG_ERROR_INVALID_HOST_CAPS : ITSMIG_ERROR_PEER_ERROR,
-                        "peer %s (%s) sent more than %zu KiB for %s %s", name, url,
-                        f->max / 1024, f->method, f->path);
-            return;
-        }
-        G_GNUC_FALLTHROUGH;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE,
-                    "cannot reach peer %s at %s: %s", name, url, why);
+    case ITSMIG_REST_FAILURE_TOO_LARGE:
+        g_set_error(&f->error, ITSMIG_ERROR, f->caps_mode ? ITSMIG_ERROR_INVALID_HOST_CAPS : code,
+                    "peer %s (%s) sent more than %zu KiB for %s %s", name, url, f->max / 1024,
+                    f->method, f->path);
         return;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CIPHER:
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "TLS with peer %s (%s) failed: %s", name, url, why);
+    case ITSMIG_REST_FAILURE_CONNECT:
+    case ITSMIG_REST_FAILURE_DROPPED:
+        g_set_error(&f->error, ITSMIG_ERROR, code, "cannot reach peer %s at %s: %s", name, url,
+                    why);
+        return;
+    case ITSMIG_REST_FAILURE_TLS:
+        g_set_error(&f->error, ITSMIG_ERROR, code, "TLS with peer %s (%s) failed: %s", name, url,
+                    why);
+        return;
+    case ITSMIG_REST_FAILURE_SETUP:
+        g_set_error(&f->error, ITSMIG_ERROR, code, "cannot set up a request to peer %s: %s", name,
+                    why);
         return;
     default:
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "exchange with peer %s (%s) failed: %s", name, url, why);
+        g_set_error(&f->error, ITSMIG_ERROR, code, "exchange with peer %s (%s) failed: %s", name,
+                    url, why ? why : local->message);
         return;
     }
+}
 
-    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+static void fetch_finish(Fetch *f, const ItsmigRestReply *reply)
+{
+    const char *name = f->config->name;
+    const char *url = f->config->url;
+    g_autoptr(GError) local = NULL;
+    long status = reply->status;
+
     f->status = status;
     if (f->caps_mode ? status != 200 : (status < 200 || status > 299)) {
-        g_autofree char *text =
-            itsmigd_peer_reply_error_text((const char *)f->body->data, f->body->len);
+        g_autofree char *text = itsmigd_peer_reply_error_text(reply->body, reply->body_len);
 
         g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
                     "peer %s (%s) answered %s %s with HTTP %ld%s%s%s", name, url, f->method,
@@ -308,7 +234,7 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
         return;
     }
     if (!f->caps_mode) {
-        f->reply = itsmigd_peer_reply_parse((const char *)f->body->data, f->body->len, &local);
+        f->reply = itsmigd_peer_reply_parse(reply->body, reply->body_len, &local);
         if (!f->reply)
             g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
                         "peer %s (%s) answered %s %s with something that is not a JSON object: "
@@ -316,7 +242,7 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
                         name, url, f->method, f->path, local->message);
         return;
     }
-    f->caps = itsmig_host_caps_from_json((const char *)f->body->data, f->body->len, &local);
+    f->caps = itsmig_host_caps_from_json(reply->body, reply->body_len, &local);
     /* Not JSON or not the schema: either way the peer's fault, not the client's. */
     if (!f->caps)
         g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
@@ -324,58 +250,56 @@ static void fetch_finish(Fetch *f, CURLcode res, const ItsmigdPeerLimits *limits
                     local->message);
 }
 
-/* Runs every exchange at once; each ends on its own timeouts. */
+/* One exchange, blocking up to the peer timeouts. */
+static gpointer fetch_run(gpointer data)
+{
+    Fetch *f = data;
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(ItsmigRestReply) reply = NULL;
+    g_autoptr(GError) local = NULL;
+
+    client = itsmig_rest_client_new_https(f->config->url, f->config->token, f->config->ca,
+                                          f->limits.timeout, &local);
+    if (!client) {
+        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                    "cannot set up a request to peer %s: %s", f->config->name, local->message);
+        return NULL;
+    }
+    itsmig_rest_client_set_connect_timeout(client, f->limits.connect_timeout);
+    itsmig_rest_client_set_reply_max(client, f->max);
+    if (itsmig_rest_client_request(client, f->method, f->path, "application/json", f->request,
+                                   f->request ? strlen(f->request) : 0, &reply, &local))
+        fetch_finish(f, reply);
+    else
+        fetch_failed(f, client, local);
+    return NULL;
+}
+
+/* Runs every exchange at once, each on a thread of its own, so that one slow
+ * peer does not hold up the others; each ends on its own timeouts. */
 static void fetch_all(GPtrArray *fetches, const ItsmigdPeerLimits *limits)
 {
-    CURLM *multi = curl_multi_init();
-    int running = 0;
+    g_autofree GThread **threads = g_new0(GThread *, fetches->len);
 
-    if (!multi) {
-        for (guint i = 0; i < fetches->len; i++) {
-            Fetch *f = g_ptr_array_index(fetches, i);
-
-            g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL, "curl_multi_init failed");
-        }
+    for (guint i = 0; i < fetches->len; i++)
+        ((Fetch *)g_ptr_array_index(fetches, i))->limits = *limits;
+    if (fetches->len == 1) {
+        fetch_run(g_ptr_array_index(fetches, 0));
         return;
     }
     for (guint i = 0; i < fetches->len; i++) {
         Fetch *f = g_ptr_array_index(fetches, i);
+        g_autoptr(GError) local = NULL;
 
-        if (fetch_setup(f, limits))
-            curl_multi_add_handle(multi, f->easy);
-    }
-    do {
-        CURLMcode mc = curl_multi_perform(multi, &running);
-
-        if (mc == CURLM_OK && running)
-            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
-        if (mc != CURLM_OK)
-            break;
-    } while (running);
-
-    for (;;) {
-        int left;
-        CURLMsg *msg = curl_multi_info_read(multi, &left);
-        Fetch *f = NULL;
-
-        if (!msg)
-            break;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
-        fetch_finish(f, msg->data.result, limits);
-        curl_multi_remove_handle(multi, msg->easy_handle);
-    }
-    for (guint i = 0; i < fetches->len; i++) {
-        Fetch *f = g_ptr_array_index(fetches, i);
-
-        if (!f->caps && !f->reply && !f->error)
+        threads[i] = g_thread_try_new("itsmigd-peer", fetch_run, f, &local);
+        if (!threads[i])
             g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
-                        "the exchange with peer %s did not complete", f->config->name);
-        if (f->easy)
-            curl_multi_remove_handle(multi, f->easy);
+                        "cannot start the exchange with peer %s: %s", f->config->name,
+                        local->message);
     }
-    curl_multi_cleanup(multi);
+    for (guint i = 0; i < fetches->len; i++)
+        if (threads[i])
+            g_thread_join(threads[i]);
 }
 
 void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
@@ -435,10 +359,7 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
             st->up = f->error == NULL;
             st->attempt_us = g_get_monotonic_time();
             if (f->error)
-                st->failures[f->error->domain == ITSMIG_ERROR &&
-                                     (unsigned int)f->error->code < ITSMIG_ERROR_LAST
-                                 ? f->error->code
-                                 : ITSMIG_ERROR_INTERNAL]++;
+                st->failures[itsmig_error_get_code(f->error)]++;
         }
         if (f->error)
             continue;

@@ -11,11 +11,12 @@
 
 /*
  * The other itsmigd instances named in [peer NAME]: their GET /v1/host over
- * HTTPS with the peer's token (libcurl), with connect and total timeouts, a
- * size limit and schema validation, kept for [peers] cache-ttl seconds.  A
- * peer that is down, hangs or answers with anything but a valid document
- * gives an error that says so; nothing is assumed of it.  Fetches block, so
- * they are made on HTTP connection threads, never on the main loop.
+ * HTTPS with the peer's token (libitsmig's REST client), with connect and
+ * total timeouts, a size limit and schema validation, kept for [peers]
+ * cache-ttl seconds.  A peer that is down, hangs or answers with anything
+ * but a valid document gives an error that says so; nothing is assumed of
+ * it.  Fetches block, so they are made on HTTP connection threads, never on
+ * the main loop.
  */
 typedef struct ItsmigdPeers ItsmigdPeers;
 

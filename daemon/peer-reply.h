@@ -7,7 +7,7 @@
 
 /*
  * What itsmigd makes of another itsmigd's reply body: pure functions, apart
- * from libcurl (peer-client.c) and the orchestrator, so that the fuzz harness
+ * from the exchange (peer-client.c) and the orchestrator, so that the fuzz harness
  * can feed them anything a peer could send.
  */
 

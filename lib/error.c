@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "itsmig/error.h"
 
 G_DEFINE_QUARK(itsmig-error-quark, itsmig_error)
@@ -33,6 +35,16 @@ static const struct {
     [ITSMIG_ERROR_TOO_MANY_JOBS] = { "too-many-jobs", 429 },
     [ITSMIG_ERROR_JOURNAL] = { "journal-error", 500 },
     [ITSMIG_ERROR_LENGTH_REQUIRED] = { "length-required", 411 },
+    [ITSMIG_ERROR_BLOCKED] = { "blocked", 409 },
+    [ITSMIG_ERROR_ABORTED] = { "aborted", 409 },
+    [ITSMIG_ERROR_TIMEOUT] = { "timeout", 504 },
+    [ITSMIG_ERROR_UNEXPECTED_STATE] = { "unexpected-state", 409 },
+    [ITSMIG_ERROR_ITS_SAVE_FAILED] = { "its-save-failed", 500 },
+    [ITSMIG_ERROR_ITS_SAVE_UNVERIFIED] = { "its-save-unverified", 500 },
+    [ITSMIG_ERROR_ITS_RESTORE_FAILED] = { "its-restore-failed", 502 },
+    [ITSMIG_ERROR_DAEMON_STOPPING] = { "daemon-stopping", 503 },
+    [ITSMIG_ERROR_DAEMON_RESTARTED] = { "daemon-restarted", 503 },
+    [ITSMIG_ERROR_JOURNAL_UNREADABLE] = { "journal-unreadable", 500 },
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)
@@ -47,4 +59,22 @@ unsigned int itsmig_error_code_http_status(ItsmigErrorCode code)
     if ((unsigned int)code >= ITSMIG_ERROR_LAST)
         return 500;
     return error_codes[code].http_status;
+}
+
+gboolean itsmig_error_code_from_string(const char *text, ItsmigErrorCode *ret_code)
+{
+    for (int code = 0; code < ITSMIG_ERROR_LAST; code++) {
+        if (strcmp(error_codes[code].name, text) == 0) {
+            *ret_code = code;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+ItsmigErrorCode itsmig_error_get_code(const GError *error)
+{
+    if (error->domain != ITSMIG_ERROR || (unsigned int)error->code >= ITSMIG_ERROR_LAST)
+        return ITSMIG_ERROR_INTERNAL;
+    return error->code;
 }

@@ -399,6 +399,12 @@ static void add_note(ItsmigJob *job, const char *format, ...)
     va_end(ap);
 }
 
+/* Whether the job's first failure was @code. */
+static gboolean error_is(const ItsmigJob *job, ItsmigErrorCode code)
+{
+    return g_strcmp0(job->error_code, itsmig_error_code_to_string(code)) == 0;
+}
+
 static void set_error(ItsmigJob *job, const char *code, const char *message)
 {
     /* The first failure is the one that explains the job's end. */
@@ -536,7 +542,7 @@ static void source_gone(ItsmigJob *job, gint64 now_us)
         return;
     }
     if (dest_holds_copy(f) && job->failed_phase == ITSMIG_PHASE_VERIFY_ITS_SAVE &&
-        g_strcmp0(job->error_code, "its-save-failed") != 0)
+        !error_is(job, ITSMIG_ERROR_ITS_SAVE_FAILED))
         advice = g_strdup_printf(
             "The transfer completed, but the ITS save on the source could not be checked (%s), "
             "so the copy on %s may hold stale interrupt translations: %s",
@@ -552,7 +558,7 @@ static void source_gone(ItsmigJob *job, gint64 now_us)
             "%s) rather than resuming it.",
             job->error_message, dest, job->domain);
     else if (f->destination == ITSMIG_PRESENCE_RUNNING &&
-             g_strcmp0(job->error_code, "its-restore-failed") == 0)
+             error_is(job, ITSMIG_ERROR_ITS_RESTORE_FAILED))
         advice = g_strdup_printf("The transfer completed and the guest runs on %s, but its QEMU "
                                  "reported ITS restore errors (%s): its devices' interrupts may "
                                  "be lost; reboot it there (virsh reset %s).",
@@ -664,7 +670,8 @@ static void settle(ItsmigJob *job, gint64 now_us)
     if (itsmig_phase_is_terminal(job->phase))
         return;
     if (job->abort_requested && itsmig_job_can_abort(job)) {
-        set_error(job, "aborted", "the migration was aborted on request");
+        set_error(job, itsmig_error_code_to_string(ITSMIG_ERROR_ABORTED),
+                  "the migration was aborted on request");
         phase_end(job, job->phase, "aborted", now_us);
         forward_failed(job, now_us);
         return;
@@ -921,7 +928,7 @@ static void salvaged_fail(ItsmigJob *job, gint64 now_us)
 
     g_free(job->error_code);
     g_free(job->error_message);
-    job->error_code = g_strdup("journal-unreadable");
+    job->error_code = g_strdup(itsmig_error_code_to_string(ITSMIG_ERROR_JOURNAL_UNREADABLE));
     job->error_message =
         g_strdup_printf("the job's journal record could not be read whole: %s", job->salvaged);
     g_string_append_printf(advice,
@@ -948,8 +955,8 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
     g_autofree char *why = NULL;
 
     if (job->phase != ITSMIG_PHASE_FAILED || job->failed_phase != ITSMIG_PHASE_VERIFY_DEST ||
-        (g_strcmp0(job->error_code, "peer-unreachable") != 0 &&
-         g_strcmp0(job->error_code, "peer-timeout") != 0) ||
+        (!error_is(job, ITSMIG_ERROR_PEER_UNREACHABLE) &&
+         !error_is(job, ITSMIG_ERROR_PEER_TIMEOUT)) ||
         job->timings[ITSMIG_PHASE_ROLLBACK].started_us || source_intact(facts) ||
         facts->source == ITSMIG_PRESENCE_UNKNOWN || !dest_holds_copy(facts))
         return FALSE;
@@ -1053,7 +1060,7 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
                                   "recorded it; the job was reconciled from what the hosts showed",
                                   during);
     }
-    set_error(job, "daemon-restarted", message);
+    set_error(job, itsmig_error_code_to_string(ITSMIG_ERROR_DAEMON_RESTARTED), message);
     phase_end(job, job->phase, "failed", now_us);
     forward_failed(job, now_us);
 }

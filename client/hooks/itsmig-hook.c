@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "client/hooks/hook-record.h"
-#include "client/rest-client.h"
+#include "itsmig/rest-client.h"
 #include "daemon/daemon-config.h"
 #include "itsmig/domain-profile.h"
 #include "itsmig/error.h"

@@ -63,6 +63,8 @@ liar $port_lie $T/token-b
 garbage $port_garbage $T/token-b
 huge $port_huge $T/token-b
 hang $port_hang $T/token-b
+hang2 $port_hang $T/token-b
+hang3 $port_hang $T/token-b
 down $port_down $T/token-b
 badtoken $port_b $T/token-c
 EOF
@@ -171,6 +173,18 @@ is "$(pid_alive "$ITSMIGD_PID" && echo yes)" yes "itsmigd A is still running aft
 api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":["c","hang","liar"]}'
 check_json "matrix: g1 allowed to C; the hanging and lying peers are errors, never allowed" \
     '([.domains[] | select(.name == "g1") | .cells[]] | map({(.host): .allowed}) | add) == {"c": true, "hang": false, "liar": false} and ([.hosts[] | select(.name == "hang") | .error.code] == ["peer-timeout"])'
+# Peers are asked at once: three that hang (the TLS handshake never ends) cost
+# one connect-timeout (2 s), not three (6 s).
+_t0=$(now_ms)
+api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":["hang","hang2","hang3"]}'
+_dt=$(($(now_ms) - _t0))
+if [ "$(jbody '[.hosts[] | select(.error.code == "peer-timeout")] | length == 3')" = true ] &&
+    [ "$_dt" -lt 4500 ]; then
+    ok "matrix with three hanging peers: each peer-timeout, asked at once (${_dt} ms)"
+else
+    not_ok "matrix with three hanging peers: each peer-timeout, asked at once" \
+        "after ${_dt} ms" "body: $API_BODY"
+fi
 api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":["nobody"]}'
 check_error "matrix with an unknown peer: 404 unknown-peer" 404 unknown-peer
 api POST /v1/compat/matrix -H 'Content-Type: application/json' -d '{"peers":"c"}'

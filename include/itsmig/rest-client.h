@@ -1,18 +1,21 @@
-/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 /*
- * A small blocking client of itsmigd's REST API, shared by itsmigctl and the
- * libvirt hook: over the local unix socket, or over HTTPS with a bearer
- * token.  One request at a time; every request is bounded in time and in
- * the size of the reply.
+ * The one client of itsmigd's REST API (libcurl), shared by itsmigctl, the
+ * libvirt hook and the daemon's calls to its peers: over the local unix
+ * socket, or over HTTPS (TLS 1.2 or later, verified) with a bearer token.
+ * One blocking request at a time per client; every request is bounded in
+ * time and in the size of the reply.  A client may be used by one thread at
+ * a time; separate clients may run on separate threads at once.
  */
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
 #define ITSMIG_REST_DEFAULT_SOCKET "/run/itsmigd/api.sock"
-/* The largest reply body kept; a larger one fails the request. */
+/* The largest reply body kept unless itsmig_rest_client_set_reply_max() says
+ * otherwise; a larger one fails the request. */
 #define ITSMIG_REST_REPLY_MAX (16 * 1024 * 1024)
 /* The longest line kept of a streamed reply; a longer one fails the request. */
 #define ITSMIG_REST_LINE_MAX (1024 * 1024)
@@ -48,6 +51,12 @@ gboolean itsmig_rest_check_url(const char *url, GError **error);
 void itsmig_rest_client_free(ItsmigRestClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigRestClient, itsmig_rest_client_free)
 
+/* Connecting may take at most @seconds (at least 1), instead of the default
+ * MIN(timeout, 10 s). */
+void itsmig_rest_client_set_connect_timeout(ItsmigRestClient *client, guint seconds);
+/* Replies larger than @bytes (at least 1) fail with ITSMIG_REST_FAILURE_TOO_LARGE. */
+void itsmig_rest_client_set_reply_max(ItsmigRestClient *client, gsize bytes);
+
 /* The socket path or the URL, for messages. */
 const char *itsmig_rest_client_get_endpoint(const ItsmigRestClient *client);
 
@@ -55,9 +64,10 @@ const char *itsmig_rest_client_get_endpoint(const ItsmigRestClient *client);
  * Sends one request; @body (of @body_len bytes, with @content_type) may be
  * NULL.  Any HTTP reply, whatever its status, is a success: see
  * itsmig_rest_reply_to_json().  Fails when no complete reply arrived:
- * ITSMIG_ERROR_PEER_UNREACHABLE (cannot connect), ITSMIG_ERROR_PEER_TIMEOUT
- * (no complete reply in time), ITSMIG_ERROR_PEER_ERROR (TLS, a broken or
- * oversized reply), with a message naming the endpoint.
+ * ITSMIG_ERROR_PEER_UNREACHABLE (cannot connect, or the connection broke),
+ * ITSMIG_ERROR_PEER_TIMEOUT (no complete reply in time),
+ * ITSMIG_ERROR_PEER_ERROR (TLS, an oversized reply), with a message naming
+ * the endpoint; itsmig_rest_client_get_failure() tells which.
  */
 gboolean itsmig_rest_client_request(ItsmigRestClient *client, const char *method, const char *path,
                                     const char *content_type, const char *body, gsize body_len,
@@ -89,6 +99,27 @@ gboolean itsmig_rest_client_stream(ItsmigRestClient *client, const char *path, c
 /* Why the last request failed, without the endpoint ("Connection refused",
  * "no complete reply within 10 s"); NULL after a success. */
 const char *itsmig_rest_client_get_failure_reason(const ItsmigRestClient *client);
+
+/* What kind of failure ended the last request, for callers that word their
+ * own messages (the daemon names a peer, not "itsmigd at"). */
+typedef enum {
+    ITSMIG_REST_FAILURE_NONE,
+    ITSMIG_REST_FAILURE_SETUP,     /* the request could not be set up (libcurl refused) */
+    ITSMIG_REST_FAILURE_CONNECT,   /* no connection: refused, unknown host, bad socket path */
+    ITSMIG_REST_FAILURE_DROPPED,   /* the connection broke before a complete reply */
+    ITSMIG_REST_FAILURE_TIMEOUT,   /* no complete reply (or, streaming, no connection) in time */
+    ITSMIG_REST_FAILURE_TOO_LARGE, /* a reply over the limit, or a streamed line over its own */
+    ITSMIG_REST_FAILURE_TLS,       /* the TLS handshake or the certificate check failed */
+    ITSMIG_REST_FAILURE_OTHER,     /* anything else libcurl reports, or a wrong media type */
+} ItsmigRestFailure;
+
+/* The kind of the last failure, and libcurl's own text for it in
+ * *@ret_detail (or ours where libcurl has none); NONE after a success.
+ * Each kind always comes with the same ITSMIG_ERROR code: SETUP internal,
+ * CONNECT and DROPPED peer-unreachable, TIMEOUT peer-timeout, the others
+ * peer-error. */
+ItsmigRestFailure itsmig_rest_client_get_failure(const ItsmigRestClient *client,
+                                                 const char **ret_detail);
 
 /*
  * Turns a reply of @client into its JSON object.  A 2xx reply must be a JSON

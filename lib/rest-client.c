@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
 #include <string.h>
@@ -6,7 +6,7 @@
 
 #include <curl/curl.h>
 
-#include "client/rest-client.h"
+#include "itsmig/rest-client.h"
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
 
@@ -19,7 +19,11 @@ struct ItsmigRestClient {
     char *token;       /* NULL for the socket */
     char *cacert;      /* NULL: the system's CAs */
     guint timeout_s;
+    guint connect_timeout_s; /* 0: MIN(timeout_s, CONNECT_TIMEOUT_MAX_S) */
+    gsize reply_max;
+    ItsmigRestFailure failure;
     char *failure_reason;
+    char *failure_detail;
 };
 
 void itsmig_rest_reply_free(ItsmigRestReply *reply)
@@ -48,6 +52,7 @@ ItsmigRestClient *itsmig_rest_client_new_unix(const char *socket_path, guint tim
     ensure_curl();
     c->socket_path = g_strdup(socket_path);
     c->timeout_s = MAX(timeout_s, 1);
+    c->reply_max = ITSMIG_REST_REPLY_MAX;
     return c;
 }
 
@@ -143,6 +148,7 @@ ItsmigRestClient *itsmig_rest_client_new_https(const char *url, const char *toke
     c->token = g_strdup(token);
     c->cacert = g_strdup(cacert);
     c->timeout_s = MAX(timeout_s, 1);
+    c->reply_max = ITSMIG_REST_REPLY_MAX;
     return g_steal_pointer(&c);
 }
 
@@ -157,7 +163,23 @@ void itsmig_rest_client_free(ItsmigRestClient *c)
     g_free(c->token);
     g_free(c->cacert);
     g_free(c->failure_reason);
+    g_free(c->failure_detail);
     g_free(c);
+}
+
+void itsmig_rest_client_set_connect_timeout(ItsmigRestClient *c, guint seconds)
+{
+    c->connect_timeout_s = MAX(seconds, 1);
+}
+
+void itsmig_rest_client_set_reply_max(ItsmigRestClient *c, gsize bytes)
+{
+    c->reply_max = MAX(bytes, 1);
+}
+
+static guint connect_timeout(const ItsmigRestClient *c)
+{
+    return c->connect_timeout_s ? c->connect_timeout_s : MIN(c->timeout_s, CONNECT_TIMEOUT_MAX_S);
 }
 
 const char *itsmig_rest_client_get_endpoint(const ItsmigRestClient *c)
@@ -170,8 +192,43 @@ const char *itsmig_rest_client_get_failure_reason(const ItsmigRestClient *c)
     return c->failure_reason;
 }
 
+ItsmigRestFailure itsmig_rest_client_get_failure(const ItsmigRestClient *c, const char **ret_detail)
+{
+    if (ret_detail)
+        *ret_detail = c->failure_detail;
+    return c->failure;
+}
+
+static void clear_failure(ItsmigRestClient *c)
+{
+    c->failure = ITSMIG_REST_FAILURE_NONE;
+    g_clear_pointer(&c->failure_reason, g_free);
+    g_clear_pointer(&c->failure_detail, g_free);
+}
+
+/* The one code each kind of failure has, whoever made the request. */
+static ItsmigErrorCode failure_code(ItsmigRestFailure kind)
+{
+    switch (kind) {
+    case ITSMIG_REST_FAILURE_SETUP: return ITSMIG_ERROR_INTERNAL;
+    case ITSMIG_REST_FAILURE_CONNECT:
+    case ITSMIG_REST_FAILURE_DROPPED: return ITSMIG_ERROR_PEER_UNREACHABLE;
+    case ITSMIG_REST_FAILURE_TIMEOUT: return ITSMIG_ERROR_PEER_TIMEOUT;
+    default: return ITSMIG_ERROR_PEER_ERROR;
+    }
+}
+
+/* "16 MiB", or KiB for a limit that is no whole number of MiB. */
+static char *size_text(gsize bytes)
+{
+    if (bytes % (1024 * 1024) == 0)
+        return g_strdup_printf("%zu MiB", bytes / (1024 * 1024));
+    return g_strdup_printf("%zu KiB", bytes / 1024);
+}
+
 typedef struct {
     GByteArray *body;
+    gsize max;
     gboolean too_large;
 } Receiver;
 
@@ -180,7 +237,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     Receiver *r = user;
     size_t n = size * nmemb;
 
-    if (n > ITSMIG_REST_REPLY_MAX - r->body->len) {
+    if (n > r->max - r->body->len) {
         r->too_large = TRUE;
         return 0; /* makes curl stop with CURLE_WRITE_ERROR */
     }
@@ -188,23 +245,53 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-/* Records why the request failed and sets @error; returns FALSE. */
-static gboolean request_failed(ItsmigRestClient *c, GError **error, ItsmigErrorCode code,
-                               const char *reason, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+/* Records why the request failed (@detail: libcurl's text, NULL to use
+ * @reason) and sets @error; returns FALSE. */
+static gboolean request_failed(ItsmigRestClient *c, GError **error, ItsmigRestFailure kind,
+                               const char *detail, const char *reason, const char *fmt, ...)
+    G_GNUC_PRINTF(6, 7);
 
-static gboolean request_failed(ItsmigRestClient *c, GError **error, ItsmigErrorCode code,
-                               const char *reason, const char *fmt, ...)
+static gboolean request_failed(ItsmigRestClient *c, GError **error, ItsmigRestFailure kind,
+                               const char *detail, const char *reason, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
+    g_autofree char *kept_detail = g_strdup(detail ? detail : reason);
+    g_autofree char *kept_reason = g_strdup(reason);
 
-    g_free(c->failure_reason);
-    c->failure_reason = g_strdup(reason);
+    clear_failure(c);
+    c->failure = kind;
+    c->failure_reason = g_steal_pointer(&kept_reason);
+    c->failure_detail = g_steal_pointer(&kept_detail);
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error_literal(error, ITSMIG_ERROR, code, msg);
+    g_set_error_literal(error, ITSMIG_ERROR, failure_code(kind), msg);
     return FALSE;
+}
+
+static ItsmigRestFailure failure_of(CURLcode rc, gboolean too_large)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return ITSMIG_REST_FAILURE_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return ITSMIG_REST_FAILURE_CONNECT;
+    case CURLE_FILESIZE_EXCEEDED: return ITSMIG_REST_FAILURE_TOO_LARGE;
+    case CURLE_WRITE_ERROR:
+        return too_large ? ITSMIG_REST_FAILURE_TOO_LARGE : ITSMIG_REST_FAILURE_DROPPED;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING: return ITSMIG_REST_FAILURE_DROPPED;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE: return ITSMIG_REST_FAILURE_TLS;
+    default: return ITSMIG_REST_FAILURE_OTHER;
+    }
 }
 
 /* Keeps the first option libcurl refuses: a request is not sent half configured. */
@@ -229,50 +316,39 @@ static gboolean curl_failed(ItsmigRestClient *c, CURL *curl, CURLcode rc, const 
 {
     const char *where = itsmig_rest_client_get_endpoint(c);
     const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    ItsmigRestFailure kind = failure_of(rc, r->too_large);
     g_autofree char *reason = NULL;
+    g_autofree char *size = NULL;
     long os_errno = 0;
 
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
+    switch (kind) {
+    case ITSMIG_REST_FAILURE_TIMEOUT:
         reason = g_strdup_printf("no complete reply within %u s", c->timeout_s);
-        return request_failed(c, error, ITSMIG_ERROR_PEER_TIMEOUT, reason,
+        return request_failed(c, error, kind, detail, reason,
                               "itsmigd at %s sent no complete reply within %u s", where,
                               c->timeout_s);
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+    case ITSMIG_REST_FAILURE_CONNECT:
         /* For a unix socket curl's own text names "localhost port 80";
          * the system's errno says what happened. */
         if (curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno)
             reason = g_strdup(g_strerror((int)os_errno));
         else
             reason = g_strdup(detail);
-        return request_failed(c, error, ITSMIG_ERROR_PEER_UNREACHABLE, reason,
-                              "cannot reach itsmigd at %s: %s", where, reason);
-    case CURLE_WRITE_ERROR:
-    case CURLE_FILESIZE_EXCEEDED:
-        if (rc == CURLE_FILESIZE_EXCEEDED || r->too_large) {
-            reason = g_strdup_printf("a reply larger than %d MiB",
-                                     ITSMIG_REST_REPLY_MAX / (1024 * 1024));
-            return request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason,
-                                  "itsmigd at %s sent %s", where, reason);
-        }
-        break;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
+        return request_failed(c, error, kind, detail, reason, "cannot reach itsmigd at %s: %s",
+                              where, reason);
+    case ITSMIG_REST_FAILURE_TOO_LARGE:
+        size = size_text(r->max);
+        reason = g_strdup_printf("a reply larger than %s", size);
+        return request_failed(c, error, kind, detail, reason, "itsmigd at %s sent %s", where,
+                              reason);
+    case ITSMIG_REST_FAILURE_TLS:
         reason = g_strdup_printf("TLS failed: %s", detail);
-        return request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason,
-                              "TLS with itsmigd at %s failed: %s", where, detail);
-    default: break;
+        return request_failed(c, error, kind, detail, reason, "TLS with itsmigd at %s failed: %s",
+                              where, detail);
+    default:
+        return request_failed(c, error, kind, detail, detail,
+                              "no complete reply from itsmigd at %s: %s", where, detail);
     }
-    reason = g_strdup(detail);
-    return request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason,
-                          "no complete reply from itsmigd at %s: %s", where, detail);
 }
 
 /* One easy handle with what every request has: the URL, the transport, TLS
@@ -289,7 +365,7 @@ static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *acce
     CURL *curl;
 
     if (c->socket_path && strlen(c->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        request_failed(c, error, ITSMIG_ERROR_PEER_UNREACHABLE, "the socket path is too long",
+        request_failed(c, error, ITSMIG_REST_FAILURE_CONNECT, NULL, "the socket path is too long",
                        "cannot reach itsmigd at %s: the path is longer than a unix "
                        "socket path may be",
                        c->socket_path);
@@ -298,7 +374,7 @@ static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *acce
 
     curl = curl_easy_init();
     if (!curl) {
-        request_failed(c, error, ITSMIG_ERROR_INTERNAL, "libcurl could not start",
+        request_failed(c, error, ITSMIG_REST_FAILURE_SETUP, NULL, "libcurl could not start",
                        "cannot send a request to itsmigd at %s: libcurl could not start",
                        itsmig_rest_client_get_endpoint(c));
         return NULL;
@@ -310,7 +386,7 @@ static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *acce
     SETOPT(curl, CURLOPT_NOPROXY, "*");
     SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
-    SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(c->timeout_s, CONNECT_TIMEOUT_MAX_S) * 1000);
+    SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout(c) * 1000);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT(curl, CURLOPT_PROTOCOLS_STR, c->socket_path ? "http" : "https");
 #else
@@ -319,6 +395,7 @@ static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *acce
     if (c->socket_path) {
         SETOPT(curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
     } else {
+        SETOPT(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
         SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
         if (c->cacert)
@@ -339,7 +416,7 @@ static CURL *open_handle(ItsmigRestClient *c, const char *path, const char *acce
 
         curl_slist_free_all(headers);
         curl_easy_cleanup(curl);
-        request_failed(c, error, ITSMIG_ERROR_INTERNAL, reason,
+        request_failed(c, error, ITSMIG_REST_FAILURE_SETUP, NULL, reason,
                        "cannot send a request to itsmigd at %s: %s",
                        itsmig_rest_client_get_endpoint(c), reason);
         return NULL;
@@ -356,7 +433,7 @@ static gboolean check_options(ItsmigRestClient *c, const SetoptState *st, GError
     if (st->rc == CURLE_OK)
         return TRUE;
     reason = g_strdup_printf("libcurl refused %s: %s", st->option, curl_easy_strerror(st->rc));
-    return request_failed(c, error, ITSMIG_ERROR_INTERNAL, reason,
+    return request_failed(c, error, ITSMIG_REST_FAILURE_SETUP, NULL, reason,
                           "cannot send a request to itsmigd at %s: %s",
                           itsmig_rest_client_get_endpoint(c), reason);
 }
@@ -382,20 +459,20 @@ gboolean itsmig_rest_client_request(ItsmigRestClient *c, const char *method, con
     g_autoptr(GByteArray) received = g_byte_array_new();
     struct curl_slist *headers = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
-    Receiver r = {received, FALSE};
+    Receiver r = {received, c->reply_max, FALSE};
     SetoptState state = {CURLE_OK, NULL}, *st = &state;
     gboolean ok;
     CURLcode rc;
     CURL *curl;
 
     g_return_val_if_fail(path && path[0] == '/', FALSE);
-    g_clear_pointer(&c->failure_reason, g_free);
+    clear_failure(c);
 
     curl = open_handle(c, path, "application/json", errbuf, &headers, error);
     if (!curl)
         return FALSE;
     SETOPT(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_s * 1000);
-    SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ITSMIG_REST_REPLY_MAX);
+    SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->reply_max);
     SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(curl, CURLOPT_WRITEDATA, &r);
     if (body) {
@@ -480,7 +557,7 @@ static size_t on_stream(char *data, size_t size, size_t nmemb, void *user)
         s->decided = TRUE;
     }
     if (!s->streaming) {
-        if (n > ITSMIG_REST_REPLY_MAX - s->buf->len) {
+        if (n > s->client->reply_max - s->buf->len) {
             s->too_large = TRUE;
             return 0;
         }
@@ -531,7 +608,7 @@ gboolean itsmig_rest_client_stream(ItsmigRestClient *c, const char *path, const 
     CURL *curl;
 
     g_return_val_if_fail(path && path[0] == '/', FALSE);
-    g_clear_pointer(&c->failure_reason, g_free);
+    clear_failure(c);
     *ret_reply = NULL;
 
     curl = open_handle(c, path, accept, errbuf, &headers, error);
@@ -551,25 +628,24 @@ gboolean itsmig_rest_client_stream(ItsmigRestClient *c, const char *path, const 
     } else {
         rc = curl_easy_perform(curl);
         if (s.too_large) {
-            g_autofree char *reason =
-                s.streaming
-                    ? g_strdup_printf("a line longer than %d KiB", ITSMIG_REST_LINE_MAX / 1024)
-                    : g_strdup_printf("a reply larger than %d MiB",
-                                      ITSMIG_REST_REPLY_MAX / (1024 * 1024));
+            g_autofree char *size = size_text(c->reply_max);
+            g_autofree char *reason = s.streaming ? g_strdup_printf("a line longer than %d KiB",
+                                                                    ITSMIG_REST_LINE_MAX / 1024)
+                                                  : g_strdup_printf("a reply larger than %s", size);
 
-            ok = request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason, "itsmigd at %s sent %s",
-                                where, reason);
+            ok = request_failed(c, error, ITSMIG_REST_FAILURE_TOO_LARGE, NULL, reason,
+                                "itsmigd at %s sent %s", where, reason);
         } else if (s.wrong_type && !s.stopped) {
             g_autofree char *reason =
                 g_strdup_printf("a reply as %s, not %s", s.wrong_type, accept);
 
-            ok = request_failed(c, error, ITSMIG_ERROR_PEER_ERROR, reason, "itsmigd at %s sent %s",
-                                where, reason);
+            ok = request_failed(c, error, ITSMIG_REST_FAILURE_OTHER, NULL, reason,
+                                "itsmigd at %s sent %s", where, reason);
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            g_autofree char *reason = g_strdup_printf("no connection within %u s",
-                                                      MIN(c->timeout_s, CONNECT_TIMEOUT_MAX_S));
+            g_autofree char *reason =
+                g_strdup_printf("no connection within %u s", connect_timeout(c));
 
-            ok = request_failed(c, error, ITSMIG_ERROR_PEER_TIMEOUT, reason,
+            ok = request_failed(c, error, ITSMIG_REST_FAILURE_TIMEOUT, NULL, reason,
                                 "cannot reach itsmigd at %s: %s", where, reason);
         } else if (s.stopped ||
                    (s.streaming && (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR))) {
@@ -577,7 +653,7 @@ gboolean itsmig_rest_client_stream(ItsmigRestClient *c, const char *path, const 
              * stream: both end it. */
             ok = TRUE;
         } else if (rc != CURLE_OK) {
-            Receiver r = {buf, FALSE};
+            Receiver r = {buf, c->reply_max, FALSE};
 
             ok = curl_failed(c, curl, rc, &r, errbuf, error);
         } else if (s.streaming) {
@@ -591,17 +667,6 @@ gboolean itsmig_rest_client_stream(ItsmigRestClient *c, const char *path, const 
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return ok;
-}
-
-static gboolean error_code_from_string(const char *text, ItsmigErrorCode *ret_code)
-{
-    for (int code = 0; code < ITSMIG_ERROR_LAST; code++) {
-        if (strcmp(itsmig_error_code_to_string(code), text) == 0) {
-            *ret_code = code;
-            return TRUE;
-        }
-    }
-    return FALSE;
 }
 
 /* At most 80 bytes of @text on one line, for a message about a bad reply. */
@@ -654,7 +719,8 @@ JsonObject *itsmig_rest_client_parse_reply(const ItsmigRestClient *c, const Itsm
                         reply->status);
             return NULL;
         }
-        error_code_from_string(json_node_get_string(code), &ec);
+        if (!itsmig_error_code_from_string(json_node_get_string(code), &ec))
+            ec = ITSMIG_ERROR_PEER_ERROR;
         g_set_error(error, ITSMIG_ERROR, ec, "%s: %s", json_node_get_string(code),
                     json_node_get_string(msg));
         return NULL;
