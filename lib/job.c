@@ -5,6 +5,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/job.h"
+#include "itsmig/json-member.h"
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -1311,13 +1312,12 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
 
 typedef struct {
     GError **error;
-    const char *where;
+    ItsmigJsonAt at;
 } Reader;
 
 static gboolean bad(Reader *r, const char *member, const char *want)
 {
-    g_set_error(r->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: \"%s\" %s", r->where,
-                member, want);
+    g_set_error(r->error, ITSMIG_ERROR, r->at.code, "%s: \"%s\" %s", r->at.prefix, member, want);
     return FALSE;
 }
 
@@ -1342,44 +1342,34 @@ static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known
     return members_of(r, o, known, NULL);
 }
 
+/* The json-member.h readers, with the job's own conventions: strings copied, -1 for null. */
 static gboolean get_string(Reader *r, JsonObject *o, const char *key, gboolean nullable, char **ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    const char *s;
 
-    if (nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-        return bad(r, key, nullable ? "must be a string or null" : "must be a string");
-    *ret = g_strdup(json_node_get_string(n));
+    if (!itsmig_json_get_string(&r->at, o, key, nullable, &s, r->error))
+        return FALSE;
+    *ret = g_strdup(s);
     return TRUE;
 }
 
 static gboolean get_bool(Reader *r, JsonObject *o, const char *key, gboolean *ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
-
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-        return bad(r, key, "must be true or false");
-    *ret = json_node_get_boolean(n);
-    return TRUE;
+    return itsmig_json_get_bool(&r->at, o, key, ret, r->error);
 }
 
 /* An integer in [@min, @max], or null (-1) when @nullable. */
 static gboolean get_int(Reader *r, JsonObject *o, const char *key, gint64 min, gint64 max,
                         gboolean nullable, gint64 *ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    gboolean has = TRUE;
 
-    if (nullable && JSON_NODE_HOLDS_NULL(n)) {
+    if (!nullable)
+        return itsmig_json_get_int(&r->at, o, key, min, max, ret, r->error);
+    if (!itsmig_json_get_int_or_null(&r->at, o, key, min, max, &has, ret, r->error))
+        return FALSE;
+    if (!has)
         *ret = -1;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
-        json_node_get_int(n) < min || json_node_get_int(n) > max)
-        return bad(r, key, "must be an integer in range");
-    *ret = json_node_get_int(n);
     return TRUE;
 }
 
@@ -1406,18 +1396,7 @@ static gboolean get_time(Reader *r, JsonObject *o, const char *key, gboolean nul
 static gboolean get_enum(Reader *r, JsonObject *o, const char *key, int (*parse)(const char *),
                          gboolean nullable, int *ret)
 {
-    g_autofree char *s = NULL;
-
-    if (!get_string(r, o, key, nullable, &s))
-        return FALSE;
-    if (!s) {
-        *ret = -1;
-        return TRUE;
-    }
-    *ret = parse(s);
-    if (*ret < 0)
-        return bad(r, key, "has an unknown value");
-    return TRUE;
+    return itsmig_json_get_enum(&r->at, o, key, parse, nullable, ret, r->error);
 }
 
 static int presence_from_string(const char *s)
@@ -1441,37 +1420,25 @@ static int outcome_text_valid(const char *s)
 
 static JsonObject *get_object(Reader *r, JsonObject *o, const char *key)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonObject *sub = NULL;
 
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-        bad(r, key, "must be an object");
-        return NULL;
-    }
-    return json_node_get_object(n);
+    return itsmig_json_get_object(&r->at, o, key, FALSE, &sub, r->error) ? sub : NULL;
 }
 
 static JsonArray *get_array(Reader *r, JsonObject *o, const char *key)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonArray *a = NULL;
 
-    if (!JSON_NODE_HOLDS_ARRAY(n)) {
-        bad(r, key, "must be an array");
-        return NULL;
-    }
-    return json_node_get_array(n);
+    return itsmig_json_get_array(&r->at, o, key, FALSE, &a, r->error) ? a : NULL;
 }
 
 static gboolean get_node(Reader *r, JsonObject *o, const char *key, JsonNode **ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonObject *sub;
 
-    if (JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(n))
-        return bad(r, key, "must be an object or null");
-    *ret = json_node_copy(n);
+    if (!itsmig_json_get_object(&r->at, o, key, TRUE, &sub, r->error))
+        return FALSE;
+    *ret = sub ? json_node_copy(json_object_get_member(o, key)) : NULL;
     return TRUE;
 }
 
@@ -1482,7 +1449,7 @@ static gboolean read_options(Reader *r, JsonObject *o, ItsmigJobOptions *opt)
         "auto_converge", "quiesce",       "detach",       NULL};
     static const char *const optional[] = {"resume", NULL};
     gint64 v;
-    JsonNode *n;
+    JsonArray *a;
 
     if (!members_of(r, o, members, optional))
         return FALSE;
@@ -1504,25 +1471,12 @@ static gboolean read_options(Reader *r, JsonObject *o, ItsmigJobOptions *opt)
     if (!get_bool(r, o, "auto_converge", &opt->auto_converge) ||
         !get_bool(r, o, "quiesce", &opt->quiesce))
         return FALSE;
-    n = json_object_get_member(o, "detach");
-    if (JSON_NODE_HOLDS_ARRAY(n)) {
-        JsonArray *a = json_node_get_array(n);
-        GPtrArray *list = g_ptr_array_new();
-
-        for (guint i = 0; i < json_array_get_length(a); i++) {
-            JsonNode *e = json_array_get_element(a, i);
-
-            if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING) {
-                g_ptr_array_add(list, NULL);
-                g_strfreev((char **)g_ptr_array_free(list, FALSE));
-                return bad(r, "detach", "must hold strings");
-            }
-            g_ptr_array_add(list, g_strdup(json_node_get_string(e)));
-        }
-        g_ptr_array_add(list, NULL);
-        opt->detach = (char **)g_ptr_array_free(list, FALSE);
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        return bad(r, "detach", "must be an array or null");
+    if (!itsmig_json_get_string_array(&r->at, o, "detach", TRUE, &a, r->error))
+        return FALSE;
+    if (a) {
+        opt->detach = g_new0(char *, json_array_get_length(a) + 1);
+        for (guint i = 0; i < json_array_get_length(a); i++)
+            opt->detach[i] = g_strdup(json_array_get_string_element(a, i));
     }
     return TRUE;
 }
@@ -1616,13 +1570,13 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     };
     static const char *const optional[] = {"transient", "salvaged", "journal", NULL};
     g_autoptr(ItsmigJob) job = job_alloc();
-    Reader r = {error, "job record"};
+    Reader r = {error, {ITSMIG_ERROR_INVALID_JSON, "job record", NULL}};
     JsonObject *o, *sub;
     JsonArray *a;
-    JsonNode *n;
     int v;
     gint64 i64;
-    gboolean finished;
+    gboolean finished, has;
+    double percent;
 
     if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
         g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
@@ -1664,11 +1618,11 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     if (!(a = get_array(&r, o, "phases")) || !read_phases(&r, job, a))
         return NULL;
 
-    n = json_object_get_member(o, "pending");
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
+    if (!itsmig_json_get_object(&r.at, o, "pending", TRUE, &sub, error))
+        return NULL;
+    if (sub) {
         static const char *const pm[] = {"action", "device", NULL};
 
-        sub = json_node_get_object(n);
         if (!exact_members(&r, sub, pm) ||
             !get_enum(&r, sub, "action", itsmig_action_from_string, FALSE, &v) ||
             !get_int(&r, sub, "device", 0, G_MAXINT, TRUE, &i64))
@@ -1680,9 +1634,6 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         job->has_pending = TRUE;
         job->pending.kind = v;
         job->pending.device = (int)i64;
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        bad(&r, "pending", "must be an object or null");
-        return NULL;
     }
     if (!get_bool(&r, o, "source_was_running", &job->source_was_running))
         return NULL;
@@ -1721,16 +1672,9 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         if (json_object_has_member(sub, "paused_ms") &&
             !get_int(&r, sub, "paused_ms", 0, G_MAXINT64, TRUE, &job->progress.paused_ms))
             return NULL;
-        n = json_object_get_member(sub, "percent");
-        if (JSON_NODE_HOLDS_NULL(n))
-            job->progress.percent = -1;
-        else if (JSON_NODE_HOLDS_VALUE(n) && (json_node_get_value_type(n) == G_TYPE_DOUBLE ||
-                                              json_node_get_value_type(n) == G_TYPE_INT64))
-            job->progress.percent = CLAMP(json_node_get_double(n), 0, 100);
-        else {
-            bad(&r, "percent", "must be a number or null");
+        if (!itsmig_json_get_number_or_null(&r.at, sub, "percent", &has, &percent, error))
             return NULL;
-        }
+        job->progress.percent = has ? CLAMP(percent, 0, 100) : -1;
 #define PROGRESS_INT(name)                                                                         \
     if (!get_int(&r, sub, #name, 0, G_MAXINT64, FALSE, &u))                                        \
         return NULL;                                                                               \
@@ -1748,17 +1692,14 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         !get_node(&r, o, "its_save", &job->its_save) ||
         !get_node(&r, o, "its_restore", &job->its_restore))
         return NULL;
-    n = json_object_get_member(o, "error");
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
+    if (!itsmig_json_get_object(&r.at, o, "error", TRUE, &sub, error))
+        return NULL;
+    if (sub) {
         static const char *const em[] = {"code", "message", NULL};
 
-        sub = json_node_get_object(n);
         if (!exact_members(&r, sub, em) || !get_string(&r, sub, "code", FALSE, &job->error_code) ||
             !get_string(&r, sub, "message", FALSE, &job->error_message))
             return NULL;
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        bad(&r, "error", "must be an object or null");
-        return NULL;
     }
     if (!get_string(&r, o, "attention", TRUE, &job->attention))
         return NULL;
@@ -1820,9 +1761,7 @@ static JsonNode *loose_member(JsonObject *o, const char *key, GType type)
 
 static const char *loose_string(JsonObject *o, const char *key)
 {
-    JsonNode *n = loose_member(o, key, G_TYPE_STRING);
-
-    return n ? json_node_get_string(n) : NULL;
+    return o ? itsmig_json_lookup_string(o, key) : NULL;
 }
 
 static char *dup_or(const char *s, const char *fallback)

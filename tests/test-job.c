@@ -872,11 +872,11 @@ static void test_from_json_refuses(void)
         {"devices", "[{\"alias\":\"a\",\"xml\":\"x\",\"state\":\"gone\"}]", "\"state\""},
         {"facts", "{\"source\":\"here\",\"destination\":\"absent\",\"transfer_active\":false}",
          "\"source\" has an unknown value"},
-        {"progress", "[]", "\"progress\" must be an object"},
+        {"progress", "[]", "\"progress\" is missing or not an object"},
         {"notes", "[1]", "must hold strings"},
         {"rollback", "{\"aborted\":true}", "\"destroyed\" is missing"},
         {"options", "{}", "\"phase_timeout\" is missing"},
-        {"id", "5", "\"id\" must be a string"},
+        {"id", "5", "\"id\" is missing or not a string"},
         {"id", NULL, "\"id\" is missing"},
         {"surprise", "1", "\"surprise\" is not a member"},
     };
