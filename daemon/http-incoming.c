@@ -274,22 +274,22 @@ static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *clai
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autofree char *dir = itsmigd_orchestrator_hook_record_dir(d->orchestrator);
-    g_autofree char *problem = NULL;
     g_autofree char *lower = g_ascii_strdown(in->uuid, -1);
     g_autofree char *meta = NULL;
     g_autofree char *mac = NULL;
     g_autoptr(GError) local = NULL;
     const char *peer = itsmigd_http_request_peer(req);
     const char *name = virDomainGetName(in->dom);
-    ItsmigdHookRecord hook;
+    g_autoptr(ItsmigHookRecord) hook = NULL;
+    g_autoptr(GError) problem = NULL;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
-    itsmigd_hook_record_read(dir, lower, &hook, &problem);
-    if (!hook.valid || !hook.incoming || !hook.migrate_begin_at ||
-        now - hook.migrate_begin_at > ARRIVAL_MAX_AGE_S || hook.migrate_begin_at > now + 60)
+    hook = itsmig_hook_record_load(dir, lower, &problem);
+    if (!hook || !hook->incoming || !hook->migrate_begin_at ||
+        now - hook->migrate_begin_at > ARRIVAL_MAX_AGE_S || hook->migrate_begin_at > now + 60)
         return refuse(error, ITSMIG_ERROR_CONFLICT,
                       "domain %s did not arrive here by migration in the last day (%s)", name,
-                      problem ? problem : "no hook record of an incoming migration");
+                      problem ? problem->message : "no hook record of an incoming migration");
     meta = virDomainGetMetadata(in->dom, VIR_DOMAIN_METADATA_ELEMENT, ITSMIGD_MIGRATION_NS,
                                 VIR_DOMAIN_AFFECT_LIVE);
     if (!meta)
