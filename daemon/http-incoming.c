@@ -21,6 +21,7 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/qemu-log.h"
 #include "daemon/http-routes.h"
@@ -433,23 +434,19 @@ static gboolean read_claim(ItsmigdHttpRequest *req, gboolean alias, Claim *ret_c
     static const char *const job_only[] = {"job", NULL};
     static const char *const job_alias[] = {"job", "alias", NULL};
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    JsonNode *job = json_object_get_member(body, "job");
-    JsonNode *al = json_object_get_member(body, "alias");
+    const char *job = itsmig_json_lookup_string(body, "job");
+    const char *al = itsmig_json_lookup_string(body, "alias");
 
     if (!itsmigd_http_check_members(body, alias ? job_alias : job_only, "the request body",
                                     error))
         return FALSE;
-    if (!job || !JSON_NODE_HOLDS_VALUE(job) || json_node_get_value_type(job) != G_TYPE_STRING ||
-        !json_node_get_string(job)[0] ||
-        (alias && (!al || !JSON_NODE_HOLDS_VALUE(al) ||
-                   json_node_get_value_type(al) != G_TYPE_STRING ||
-                   !json_node_get_string(al)[0]))) {
+    if (!job || !*job || (alias && (!al || !*al))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "the body must be {\"job\": ID%s}", alias ? ", \"alias\": ALIAS" : "");
         return FALSE;
     }
-    ret_claim->job = json_node_get_string(job);
-    ret_claim->alias = alias ? json_node_get_string(al) : NULL;
+    ret_claim->job = job;
+    ret_claim->alias = alias ? al : NULL;
     return TRUE;
 }
 
