@@ -39,175 +39,21 @@ static gboolean evidence_check(JsonObject *j, const char *ctx, const char *name,
                   itsmig_json_get_string_array(ITSMIGCTL_AT(ectx), e, "lines", FALSE, &a, error));
 }
 
-static gboolean options_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *octx = member_ctx(ctx, "options");
-    JsonObject *o;
-    JsonArray *a;
-    gboolean b;
-    gint64 n;
-
-    return itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "options", FALSE, &o, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(octx), o, "phase_timeout", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(octx), o, "total_timeout", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(octx), o, "max_downtime", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(octx), o, "bandwidth", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_bool(ITSMIGCTL_AT(octx), o, "auto_converge", &b, error) &&
-           itsmig_json_get_bool(ITSMIGCTL_AT(octx), o, "quiesce", &b, error) &&
-           itsmig_json_get_string_array(ITSMIGCTL_AT(octx), o, "detach", TRUE, &a, error);
-}
-
-static gboolean phases_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *what = member_ctx(ctx, "phases");
-    JsonArray *a;
-
-    if (!itsmig_json_get_array(ITSMIGCTL_AT(ctx), j, "phases", FALSE, &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *pctx = g_strdup_printf("%s[%u]", what, i);
-        JsonObject *p;
-        const char *s;
-        gboolean has;
-        gint64 n;
-        int v;
-
-        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), what, a, i, &p, error) ||
-            !itsmig_json_get_enum(ITSMIGCTL_AT(pctx), p, "phase", itsmig_phase_from_string, FALSE,
-                                  &v, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(pctx), p, "started_at", TRUE, &s, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(pctx), p, "ended_at", TRUE, &s, error) ||
-            !itsmig_json_get_int_or_null(ITSMIGCTL_AT(pctx), p, "duration_ms", G_MININT64,
-                                         G_MAXINT64, &has, &n, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(pctx), p, "outcome", TRUE, &s, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean devices_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *what = member_ctx(ctx, "devices");
-    JsonArray *a;
-
-    if (!itsmig_json_get_array(ITSMIGCTL_AT(ctx), j, "devices", FALSE, &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *dctx = g_strdup_printf("%s[%u]", what, i);
-        JsonObject *d;
-        const char *s;
-
-        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), what, a, i, &d, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(dctx), d, "alias", FALSE, &s, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(dctx), d, "xml", FALSE, &s, error) ||
-            !itsmig_json_get_string(ITSMIGCTL_AT(dctx), d, "state", FALSE, &s, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean progress_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *pctx = member_ctx(ctx, "progress");
-    JsonObject *p;
-    gboolean has;
-    double d;
-    gint64 n;
-
-    return itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "progress", FALSE, &p, error) &&
-           itsmig_json_get_number_or_null(ITSMIGCTL_AT(pctx), p, "percent", &has, &d, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(pctx), p, "data_total", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(pctx), p, "data_processed", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(pctx), p, "data_remaining", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(pctx), p, "bytes_per_second", 0, G_MAXINT64, &n,
-                               error) &&
-           itsmig_json_get_int(ITSMIGCTL_AT(pctx), p, "iteration", 0, G_MAXINT64, &n, error) &&
-           itsmig_json_get_int_or_null(ITSMIGCTL_AT(pctx), p, "downtime_ms", G_MININT64, G_MAXINT64,
-                                       &has, &n, error) &&
-           /* Absent from an older itsmigd. */
-           (!json_object_has_member(p, "paused_ms") ||
-            itsmig_json_get_int_or_null(ITSMIGCTL_AT(pctx), p, "paused_ms", G_MININT64, G_MAXINT64,
-                                        &has, &n, error));
-}
-
-/* The rest of a job's members that are objects, or null. */
-static gboolean parts_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *pctx = member_ctx(ctx, "pending");
-    g_autofree char *fctx = member_ctx(ctx, "facts");
-    g_autofree char *vctx = member_ctx(ctx, "verdict");
-    g_autofree char *ectx = member_ctx(ctx, "error");
-    g_autofree char *rctx = member_ctx(ctx, "rollback");
-    JsonObject *pending, *facts, *verdict, *err, *rb;
-    const char *s;
-    gboolean b, has;
-    gint64 n;
-
-    if (!itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "pending", TRUE, &pending, error) ||
-        (pending &&
-         (!itsmig_json_get_string(ITSMIGCTL_AT(pctx), pending, "action", FALSE, &s, error) ||
-          !itsmig_json_get_int_or_null(ITSMIGCTL_AT(pctx), pending, "device", G_MININT64,
-                                       G_MAXINT64, &has, &n, error))))
-        return FALSE;
-    if (!itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "facts", FALSE, &facts, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(fctx), facts, "source", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(fctx), facts, "destination", FALSE, &s, error) ||
-        !itsmig_json_get_bool(ITSMIGCTL_AT(fctx), facts, "transfer_active", &b, error))
-        return FALSE;
-    if (!itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "verdict", TRUE, &verdict, error) ||
-        (verdict && !itsmigctl_verdict_check(verdict, vctx, FALSE, error)))
-        return FALSE;
-    if (!itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "error", TRUE, &err, error) ||
-        (err && (!itsmig_json_get_string(ITSMIGCTL_AT(ectx), err, "code", FALSE, &s, error) ||
-                 !itsmig_json_get_string(ITSMIGCTL_AT(ectx), err, "message", FALSE, &s, error))))
-        return FALSE;
-    return itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "rollback", FALSE, &rb, error) &&
-           itsmig_json_get_bool(ITSMIGCTL_AT(rctx), rb, "aborted", &b, error) &&
-           itsmig_json_get_bool(ITSMIGCTL_AT(rctx), rb, "destroyed", &b, error) &&
-           itsmig_json_get_bool(ITSMIGCTL_AT(rctx), rb, "resumed", &b, error);
-}
-
-/* Every member of a Job; @ctx ("migrations[2]") prefixes the names in messages. */
+/* A Job: what lib/job.c reads back from the journal (the record itsmigd writes
+ * for the API as well), and the parts a job carries as they came (the verdict,
+ * the ITS evidence), which are printed.  @ctx ("migrations[2]") names the job
+ * in messages. */
 static gboolean job_check(JsonObject *j, const char *ctx, GError **error)
 {
-    const char *s;
-    gboolean b, finished;
-    JsonArray *a;
-    int v, phase;
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), j);
+    g_autoptr(ItsmigJob) job = itsmig_job_read(node, ITSMIGCTL_AT(ctx), error);
+    g_autofree char *vctx = member_ctx(ctx, "verdict");
+    JsonObject *verdict;
 
-    if (!itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "id", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "domain", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "uuid", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "source", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "destination", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "destination_hostname", TRUE, &s, error) ||
-        !itsmig_json_get_enum(ITSMIGCTL_AT(ctx), j, "mode", itsmig_job_mode_from_string, FALSE, &v,
-                              error) ||
-        !options_check(j, ctx, error) ||
-        !itsmig_json_get_enum(ITSMIGCTL_AT(ctx), j, "phase", itsmig_phase_from_string, FALSE,
-                              &phase, error) ||
-        !itsmig_json_get_bool(ITSMIGCTL_AT(ctx), j, "finished", &finished, error) ||
-        !itsmig_json_get_enum(ITSMIGCTL_AT(ctx), j, "failed_phase", itsmig_phase_from_string, TRUE,
-                              &v, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "created_at", FALSE, &s, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "finished_at", TRUE, &s, error) ||
-        !phases_check(j, ctx, error) ||
-        !itsmig_json_get_bool(ITSMIGCTL_AT(ctx), j, "source_was_running", &b, error) ||
-        !devices_check(j, ctx, error) || !progress_check(j, ctx, error) ||
-        !evidence_check(j, ctx, "its_save", error) ||
-        !evidence_check(j, ctx, "its_restore", error) || !parts_check(j, ctx, error) ||
-        !itsmig_json_get_string(ITSMIGCTL_AT(ctx), j, "attention", TRUE, &s, error) ||
-        !itsmig_json_get_string_array(ITSMIGCTL_AT(ctx), j, "notes", FALSE, &a, error) ||
-        !itsmig_json_get_bool(ITSMIGCTL_AT(ctx), j, "abort_requested", &b, error) ||
-        !itsmig_json_get_bool(ITSMIGCTL_AT(ctx), j, "recovered", &b, error))
-        return FALSE;
-    if (finished != itsmig_phase_is_terminal(phase)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "\"%s%sfinished\" is %s in phase %s", ctx ? ctx : "", ctx ? "." : "",
-                    finished ? "true" : "false", itsmig_phase_to_string(phase));
-        return FALSE;
-    }
-    return TRUE;
+    return job && itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "verdict", TRUE, &verdict, error) &&
+           (!verdict || itsmigctl_verdict_check(verdict, vctx, FALSE, error)) &&
+           evidence_check(j, ctx, "its_save", error) &&
+           evidence_check(j, ctx, "its_restore", error);
 }
 
 /* ---- reading a checked job ------------------------------------------------------- */

@@ -1317,8 +1317,31 @@ typedef struct {
 
 static gboolean bad(Reader *r, const char *member, const char *want)
 {
-    g_set_error(r->error, ITSMIG_ERROR, r->at.code, "%s: \"%s\" %s", r->at.prefix, member, want);
+    g_autofree char *path = itsmig_json_path(&r->at, member);
+
+    g_set_error(r->error, ITSMIG_ERROR, r->at.code, "%s%s\"%s\" %s",
+                r->at.prefix ? r->at.prefix : "", r->at.prefix ? ": " : "", path, want);
     return FALSE;
+}
+
+/* Every member of @o must be one of @known or @optional. */
+static gboolean no_unknown_members(Reader *r, JsonObject *o, const char *const *known,
+                                   const char *const *optional)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next)
+        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
+            return bad(r, l->data, "is not a member of a job record");
+    return TRUE;
+}
+
+static gboolean no_missing_members(Reader *r, JsonObject *o, const char *const *known)
+{
+    for (const char *const *k = known; *k; k++)
+        if (!json_object_has_member(o, *k))
+            return bad(r, *k, "is missing");
+    return TRUE;
 }
 
 /* Every member of @o must be one of @known or @optional, and each of @known present.  The
@@ -1326,15 +1349,7 @@ static gboolean bad(Reader *r, const char *member, const char *want)
 static gboolean members_of(Reader *r, JsonObject *o, const char *const *known,
                            const char *const *optional)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
-
-    for (GList *l = members; l; l = l->next)
-        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
-            return bad(r, l->data, "is not a member of a job record");
-    for (const char *const *k = known; *k; k++)
-        if (!json_object_has_member(o, *k))
-            return bad(r, *k, "is missing");
-    return TRUE;
+    return no_unknown_members(r, o, known, optional) && no_missing_members(r, o, known);
 }
 
 static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known)
@@ -1551,6 +1566,13 @@ static gboolean read_devices(Reader *r, ItsmigJob *job, JsonArray *a)
 
 ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
 {
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, "job record", NULL};
+
+    return itsmig_job_read(node, &at, error);
+}
+
+ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **error)
+{
     static const char *const members[] = {
         "id",           "domain",
         "uuid",         "source",
@@ -1570,7 +1592,7 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     };
     static const char *const optional[] = {"transient", "salvaged", "journal", NULL};
     g_autoptr(ItsmigJob) job = job_alloc();
-    Reader r = {error, {ITSMIG_ERROR_INVALID_JSON, "job record", NULL}};
+    Reader r = {error, *at};
     JsonObject *o, *sub;
     JsonArray *a;
     int v;
@@ -1579,12 +1601,15 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     double percent;
 
     if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
-                            "job record: not a JSON object");
+        g_set_error(error, ITSMIG_ERROR, at->code, "%s%s%s%snot a JSON object",
+                    at->prefix ? at->prefix : "", at->prefix ? ": " : "", at->path ? at->path : "",
+                    at->path ? " is " : "");
         return NULL;
     }
     o = json_node_get_object(node);
-    if (!members_of(&r, o, members, optional) || !get_string(&r, o, "id", FALSE, &job->id) ||
+    /* What is missing is reported by the reads below, with the type it should have. */
+    if (!no_unknown_members(&r, o, members, optional) ||
+        !get_string(&r, o, "id", FALSE, &job->id) ||
         !get_string(&r, o, "domain", FALSE, &job->domain) ||
         !get_string(&r, o, "uuid", FALSE, &job->uuid) ||
         !get_string(&r, o, "source", FALSE, &job->source) ||
@@ -1606,7 +1631,10 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     if (!get_bool(&r, o, "finished", &finished))
         return NULL;
     if (finished != itsmig_phase_is_terminal(job->phase)) {
-        bad(&r, "finished", "contradicts \"phase\"");
+        g_autofree char *why = g_strdup_printf("is %s in phase %s", finished ? "true" : "false",
+                                               itsmig_phase_to_string(job->phase));
+
+        bad(&r, "finished", why);
         return NULL;
     }
     if (!get_enum(&r, o, "failed_phase", itsmig_phase_from_string, TRUE, &v))
@@ -1747,6 +1775,8 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         bad(&r, "attention", "is missing for a job that needs attention");
         return NULL;
     }
+    if (!no_missing_members(&r, o, members))
+        return NULL;
     return g_steal_pointer(&job);
 }
 
@@ -1757,11 +1787,6 @@ static JsonNode *loose_member(JsonObject *o, const char *key, GType type)
     JsonNode *n = o ? json_object_get_member(o, key) : NULL;
 
     return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type ? n : NULL;
-}
-
-static const char *loose_string(JsonObject *o, const char *key)
-{
-    return o ? itsmig_json_lookup_string(o, key) : NULL;
 }
 
 static char *dup_or(const char *s, const char *fallback)
@@ -1777,9 +1802,9 @@ static void salvage_devices(ItsmigJob *job, JsonObject *o)
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *d = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *alias = loose_string(d, "alias");
-        const char *xml = loose_string(d, "xml");
-        int state = device_state_from_string(loose_string(d, "state"));
+        const char *alias = itsmig_json_lookup_string(d, "alias");
+        const char *xml = itsmig_json_lookup_string(d, "xml");
+        int state = device_state_from_string(itsmig_json_lookup_string(d, "state"));
 
         if (!alias || !xml)
             continue;
@@ -1798,8 +1823,8 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     g_autoptr(ItsmigJob) job = job_alloc();
     g_autoptr(GString) text = g_string_new(why);
     g_autoptr(GDateTime) created = NULL;
-    int phase = itsmig_phase_from_string(loose_string(o, "phase"));
-    int mode = itsmig_job_mode_from_string(loose_string(o, "mode"));
+    int phase = itsmig_phase_from_string(itsmig_json_lookup_string(o, "phase"));
+    int mode = itsmig_job_mode_from_string(itsmig_json_lookup_string(o, "mode"));
     int action = -1;
     const char *s;
 
@@ -1809,11 +1834,11 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     if (phase >= 0 && itsmig_phase_is_terminal(phase) && n && json_node_get_boolean(n))
         return NULL;
     job->id = g_strdup(id);
-    job->domain = dup_or(loose_string(o, "domain"), "(unknown domain)");
-    job->uuid = dup_or(loose_string(o, "uuid"), "");
-    job->source = dup_or(loose_string(o, "source"), "(unknown source)");
-    job->destination = dup_or(loose_string(o, "destination"), "(unknown peer)");
-    job->destination_hostname = g_strdup(loose_string(o, "destination_hostname"));
+    job->domain = dup_or(itsmig_json_lookup_string(o, "domain"), "(unknown domain)");
+    job->uuid = dup_or(itsmig_json_lookup_string(o, "uuid"), "");
+    job->source = dup_or(itsmig_json_lookup_string(o, "source"), "(unknown source)");
+    job->destination = dup_or(itsmig_json_lookup_string(o, "destination"), "(unknown peer)");
+    job->destination_hostname = g_strdup(itsmig_json_lookup_string(o, "destination_hostname"));
     job->mode = mode < 0 ? ITSMIG_MODE_SAFE : (ItsmigJobMode)mode;
     job->options.quiesce = TRUE;
     job->phase = ITSMIG_PHASE_PREFLIGHT;
@@ -1821,7 +1846,7 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
         job->phase = phase;
     /* Where it was, when that can be read; nothing is claimed otherwise. */
     job->failed_phase = phase >= 0 ? job->phase : ITSMIG_PHASE_LAST;
-    s = loose_string(o, "created_at");
+    s = itsmig_json_lookup_string(o, "created_at");
     created = s ? g_date_time_new_from_iso8601(s, NULL) : NULL;
     job->created_us = created ? g_date_time_to_unix(created) * G_USEC_PER_SEC +
                                     g_date_time_get_microsecond(created)
@@ -1832,7 +1857,8 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     job->transient = n && json_node_get_boolean(n);
     salvage_devices(job, o);
     if (pending && JSON_NODE_HOLDS_OBJECT(pending))
-        action = itsmig_action_from_string(loose_string(json_node_get_object(pending), "action"));
+        action = itsmig_action_from_string(
+            itsmig_json_lookup_string(json_node_get_object(pending), "action"));
 
     g_string_append(text, "; ");
     if (phase < 0)

@@ -36,7 +36,7 @@ static gboolean is_null(JsonObject *o, const char *name)
 
 const char *itsmig_json_lookup_string(JsonObject *o, const char *name)
 {
-    JsonNode *n = value_of(o, name, G_TYPE_STRING);
+    JsonNode *n = o ? value_of(o, name, G_TYPE_STRING) : NULL;
 
     return n ? json_node_get_string(n) : NULL;
 }

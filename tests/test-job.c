@@ -862,7 +862,7 @@ static void test_from_json_refuses(void)
         {"phase", "\"warp\"", "\"phase\" has an unknown value"},
         /* Live mode has no PAUSE_VCPUS. */
         {"phase", "\"pause-vcpus\"", "not a phase of this mode"},
-        {"finished", "true", "contradicts"},
+        {"finished", "true", "\"finished\" is true in phase"},
         {"mode", "\"fast\"", "\"mode\""},
         {"created_at", "\"yesterday\"", "ISO 8601"},
         /* 0 stands for no time (found by tests/fuzz/fuzz-job-journal.c). */

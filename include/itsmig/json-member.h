@@ -27,8 +27,9 @@ gboolean itsmig_json_bad_member(const ItsmigJsonAt *at, const char *name, const 
 /* "PATH.NAME", or NAME at the top; for the ItsmigJsonAt of a member object. */
 char *itsmig_json_path(const ItsmigJsonAt *at, const char *name);
 
-/* Member @name's string; NULL when it is missing or not a string.  For members
- * whose absence is fine or has been checked, never to check one. */
+/* Member @name's string; NULL when it is missing or not a string, or @o is
+ * NULL.  For members whose absence is fine or has been checked, never to
+ * check one. */
 const char *itsmig_json_lookup_string(JsonObject *o, const char *name);
 
 /* Each reads member @name of @o into *@ret, or sets @error and returns FALSE.
