@@ -135,15 +135,6 @@ static gboolean host_check(JsonObject *doc, GError **error)
     return TRUE;
 }
 
-static const char *member_string(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
-}
-
 /* The register set and the vITS facts, from an itsmigd that sends them
  * (minor version 1); an older one says nothing of them. */
 static void host_print_regs(JsonObject *doc)
@@ -156,14 +147,16 @@ static void host_print_regs(JsonObject *doc)
         JsonNode *count = json_object_get_member(r, "count");
 
         if (count && JSON_NODE_HOLDS_VALUE(count) &&
-            json_node_get_value_type(count) == G_TYPE_INT64 && member_string(r, "digest")) {
-            g_autofree char *digest = itsmigctl_printable(member_string(r, "digest"));
+            json_node_get_value_type(count) == G_TYPE_INT64 &&
+            itsmig_json_lookup_string(r, "digest")) {
+            g_autofree char *digest = itsmigctl_printable(itsmig_json_lookup_string(r, "digest"));
 
             printf("vCPU registers: %" G_GINT64_FORMAT " (%s)\n", json_node_get_int(count), digest);
         } else {
-            g_autofree char *reason = itsmigctl_printable(
-                member_string(r, "unavailable_reason") ? member_string(r, "unavailable_reason")
-                                                       : "no reason given");
+            g_autofree char *reason =
+                itsmigctl_printable(itsmig_json_lookup_string(r, "unavailable_reason")
+                                        ? itsmig_json_lookup_string(r, "unavailable_reason")
+                                        : "no reason given");
 
             printf("vCPU registers: unknown: %s\n", reason);
         }
@@ -171,7 +164,7 @@ static void host_print_regs(JsonObject *doc)
     if (sn && JSON_NODE_HOLDS_OBJECT(sn)) {
         JsonObject *o = json_node_get_object(sn);
 
-        if (g_strcmp0(member_string(o, "source"), "probed") == 0) {
+        if (g_strcmp0(itsmig_json_lookup_string(o, "source"), "probed") == 0) {
             JsonNode *save = json_object_get_member(o, "save_unreachable_device");
             JsonNode *baser = json_object_get_member(o, "baser_write");
             gint64 err = -1;
@@ -191,7 +184,8 @@ static void host_print_regs(JsonObject *doc)
                    keeps ? "keeps" : "drops");
         } else {
             g_autofree char *reason = itsmigctl_printable(
-                member_string(o, "reason") ? member_string(o, "reason") : "no reason given");
+                itsmig_json_lookup_string(o, "reason") ? itsmig_json_lookup_string(o, "reason")
+                                                       : "no reason given");
 
             printf("vITS behaviour: unknown: %s\n", reason);
         }
