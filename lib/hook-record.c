@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,29 +176,13 @@ ItsmigHookRecord *itsmig_hook_record_load(const char *dir, const char *uuid, GEr
     return itsmig_hook_record_parse(text, len, path, uuid, error);
 }
 
-static gboolean write_all(int fd, const char *data, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return FALSE;
-        data += n;
-        len -= (gsize)n;
-    }
-    return TRUE;
-}
-
 gboolean itsmig_hook_record_save(const char *dir, const ItsmigHookRecord *r, GError **error)
 {
     g_autoptr(JsonNode) root = NULL;
+    g_autofree char *json = NULL;
     g_autofree char *text = NULL;
     g_autofree char *path = NULL;
-    g_autofree char *tmp = NULL;
     struct stat st;
-    int fd;
 
     if (!itsmig_hook_record_uuid_valid(r->uuid)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
@@ -215,27 +198,12 @@ gboolean itsmig_hook_record_save(const char *dir, const ItsmigHookRecord *r, GEr
         return FALSE;
     }
     root = itsmig_hook_record_to_json(r);
-    text = json_to_string(root, FALSE);
+    json = json_to_string(root, FALSE);
+    text = g_strconcat(json, "\n", NULL);
     path = record_path(dir, r->uuid);
-    tmp = g_strdup_printf("%s/.%s.json.XXXXXX", dir, r->uuid);
-    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return fail_errno(error, errno, "create", tmp);
-    /* fsync: after a crash the file is the old record or the new, never empty. */
-    if (!write_all(fd, text, strlen(text)) || !write_all(fd, "\n", 1) || fsync(fd) < 0) {
-        int e = errno;
-
-        close(fd);
-        unlink(tmp);
-        return fail_errno(error, e, "write", tmp);
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-
-        unlink(tmp);
-        return fail_errno(error, e, "write", path);
-    }
-    return TRUE;
+    /* Durable: after a crash the file is the old record or the new, never empty. */
+    return g_file_set_contents_full(
+        path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, error);
 }
 
 gboolean itsmig_hook_record_remove(const char *dir, const char *uuid, GError **error)
