@@ -1328,12 +1328,9 @@ static gboolean bad(Reader *r, const char *member, const char *want)
 static gboolean no_unknown_members(Reader *r, JsonObject *o, const char *const *known,
                                    const char *const *optional)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
+    const char *unknown = itsmig_json_unknown_member(o, known, optional);
 
-    for (GList *l = members; l; l = l->next)
-        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
-            return bad(r, l->data, "is not a member of a job record");
-    return TRUE;
+    return !unknown || bad(r, unknown, "is not a member of a job record");
 }
 
 static gboolean no_missing_members(Reader *r, JsonObject *o, const char *const *known)

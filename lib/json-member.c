@@ -34,6 +34,17 @@ static gboolean is_null(JsonObject *o, const char *name)
     return n && JSON_NODE_HOLDS_NULL(n);
 }
 
+const char *itsmig_json_unknown_member(JsonObject *o, const char *const *known,
+                                       const char *const *optional)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+
+    for (GList *l = members; l; l = l->next)
+        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
+            return l->data; /* owned by @o */
+    return NULL;
+}
+
 const char *itsmig_json_lookup_string(JsonObject *o, const char *name)
 {
     JsonNode *n = o ? value_of(o, name, G_TYPE_STRING) : NULL;

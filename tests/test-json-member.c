@@ -151,11 +151,30 @@ static void test_lookup(Fixture *f, gconstpointer data)
     g_assert_null(itsmig_json_lookup_string(f->o, "absent"));
 }
 
+static void test_unknown_member(Fixture *f, gconstpointer data)
+{
+    static const char *const all[] = {"s", "n",     "b",    "i", "neg", "d", "o",
+                                      "a", "mixed", "objs", "e", "big", NULL};
+    static const char *const most[] = {"s", "n", "b", "i", "neg", "d", "o", "a", NULL};
+    static const char *const rest[] = {"mixed", "objs", "e", "big", NULL};
+    static const char *const none[] = {NULL};
+    g_autoptr(JsonNode) empty = json_from_string("{}", NULL);
+    const char *unknown;
+
+    g_assert_null(itsmig_json_unknown_member(f->o, all, NULL));
+    g_assert_null(itsmig_json_unknown_member(f->o, most, rest));
+    unknown = itsmig_json_unknown_member(f->o, most, NULL);
+    g_assert_nonnull(unknown);
+    g_assert_true(g_strv_contains(rest, unknown));
+    g_assert_null(itsmig_json_unknown_member(json_node_get_object(empty), none, NULL));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add("/json-member/typed-readers", Fixture, NULL, setup, test_typed, teardown);
     g_test_add("/json-member/paths-in-messages", Fixture, NULL, setup, test_paths, teardown);
     g_test_add("/json-member/lookup-string", Fixture, NULL, setup, test_lookup, teardown);
+    g_test_add("/json-member/unknown-member", Fixture, NULL, setup, test_unknown_member, teardown);
     return g_test_run();
 }

@@ -27,6 +27,12 @@ gboolean itsmig_json_bad_member(const ItsmigJsonAt *at, const char *name, const 
 /* "PATH.NAME", or NAME at the top; for the ItsmigJsonAt of a member object. */
 char *itsmig_json_path(const ItsmigJsonAt *at, const char *name);
 
+/* The first member of @o that is neither in @known nor in @optional (each
+ * NULL-terminated; @optional may be NULL), or NULL when there is none; the
+ * caller says what an unknown member means in its document. */
+const char *itsmig_json_unknown_member(JsonObject *o, const char *const *known,
+                                       const char *const *optional);
+
 /* Member @name's string; NULL when it is missing or not a string, or @o is
  * NULL.  For members whose absence is fine or has been checked, never to
  * check one. */
