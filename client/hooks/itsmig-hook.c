@@ -315,13 +315,14 @@ static char *items_line(JsonNode *list)
 /* The blockers' line, or NULL when the verdict is not one. */
 static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
 {
-    JsonNode *allowed = json_object_get_member(v, "allowed");
+    const ItsmigJsonAt at = {ITSMIG_ERROR_PEER_ERROR, NULL, NULL};
+    gboolean allowed;
     char *line;
 
-    if (!allowed || json_node_get_value_type(allowed) != G_TYPE_BOOLEAN ||
+    if (!itsmig_json_get_bool(&at, v, "allowed", &allowed, NULL) ||
         !(line = items_line(json_object_get_member(v, "blockers"))))
         return NULL;
-    *ret_allowed = json_node_get_boolean(allowed);
+    *ret_allowed = allowed;
     return line;
 }
 
