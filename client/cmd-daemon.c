@@ -62,7 +62,7 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
     JsonObject *caps;
     GList *names;
 
-    if (!itsmigctl_want_object(doc, NULL, "caps", FALSE, &caps, error))
+    if (!itsmig_json_get_object(ITSMIGCTL_AT(NULL), doc, "caps", FALSE, &caps, error))
         return FALSE;
     /* Document order, which is the schema's. */
     names = json_object_get_members(caps);
@@ -74,8 +74,8 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
         JsonNode *probed;
         CapRow *row;
 
-        if (!itsmigctl_want_object(caps, "caps", field, FALSE, &cap, error) ||
-            !itsmigctl_want_string(cap, ctx, "source", FALSE, &source, error)) {
+        if (!itsmig_json_get_object(ITSMIGCTL_AT("caps"), caps, field, FALSE, &cap, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), cap, "source", FALSE, &source, error)) {
             g_list_free(names);
             return FALSE;
         }
@@ -110,11 +110,12 @@ static gboolean host_check(JsonObject *doc, GError **error)
     gint64 version = 0;
     JsonObject *probe;
 
-    if (!itsmigctl_want_string(doc, NULL, "schema", FALSE, &schema, error) ||
-        !itsmigctl_want_int_or_null(doc, NULL, "version", &has_version, &version, error) ||
-        !itsmigctl_want_string(doc, NULL, "hostname", FALSE, &hostname, error) ||
-        !itsmigctl_want_object(doc, NULL, "probe", FALSE, &probe, error) ||
-        !itsmigctl_want_bool(probe, "probe", "available", &available, error))
+    if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), doc, "schema", FALSE, &schema, error) ||
+        !itsmig_json_get_int_or_null(ITSMIGCTL_AT(NULL), doc, "version", G_MININT64, G_MAXINT64,
+                                     &has_version, &version, error) ||
+        !itsmig_json_get_string(ITSMIGCTL_AT(NULL), doc, "hostname", FALSE, &hostname, error) ||
+        !itsmig_json_get_object(ITSMIGCTL_AT(NULL), doc, "probe", FALSE, &probe, error) ||
+        !itsmig_json_get_bool(ITSMIGCTL_AT("probe"), probe, "available", &available, error))
         return FALSE;
     if (strcmp(schema, "itsmig-host-caps") != 0) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
@@ -129,18 +130,9 @@ static gboolean host_check(JsonObject *doc, GError **error)
         return FALSE;
     }
     if (!available && json_object_has_member(probe, "reason") &&
-        !itsmigctl_want_string(probe, "probe", "reason", TRUE, &reason, error))
+        !itsmig_json_get_string(ITSMIGCTL_AT("probe"), probe, "reason", TRUE, &reason, error))
         return FALSE;
     return TRUE;
-}
-
-static const char *member_string(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
 }
 
 /* The register set and the vITS facts, from an itsmigd that sends them
@@ -155,14 +147,16 @@ static void host_print_regs(JsonObject *doc)
         JsonNode *count = json_object_get_member(r, "count");
 
         if (count && JSON_NODE_HOLDS_VALUE(count) &&
-            json_node_get_value_type(count) == G_TYPE_INT64 && member_string(r, "digest")) {
-            g_autofree char *digest = itsmigctl_printable(member_string(r, "digest"));
+            json_node_get_value_type(count) == G_TYPE_INT64 &&
+            itsmig_json_lookup_string(r, "digest")) {
+            g_autofree char *digest = itsmigctl_printable(itsmig_json_lookup_string(r, "digest"));
 
             printf("vCPU registers: %" G_GINT64_FORMAT " (%s)\n", json_node_get_int(count), digest);
         } else {
-            g_autofree char *reason = itsmigctl_printable(
-                member_string(r, "unavailable_reason") ? member_string(r, "unavailable_reason")
-                                                       : "no reason given");
+            g_autofree char *reason =
+                itsmigctl_printable(itsmig_json_lookup_string(r, "unavailable_reason")
+                                        ? itsmig_json_lookup_string(r, "unavailable_reason")
+                                        : "no reason given");
 
             printf("vCPU registers: unknown: %s\n", reason);
         }
@@ -170,7 +164,7 @@ static void host_print_regs(JsonObject *doc)
     if (sn && JSON_NODE_HOLDS_OBJECT(sn)) {
         JsonObject *o = json_node_get_object(sn);
 
-        if (g_strcmp0(member_string(o, "source"), "probed") == 0) {
+        if (g_strcmp0(itsmig_json_lookup_string(o, "source"), "probed") == 0) {
             JsonNode *save = json_object_get_member(o, "save_unreachable_device");
             JsonNode *baser = json_object_get_member(o, "baser_write");
             gint64 err = -1;
@@ -190,7 +184,8 @@ static void host_print_regs(JsonObject *doc)
                    keeps ? "keeps" : "drops");
         } else {
             g_autofree char *reason = itsmigctl_printable(
-                member_string(o, "reason") ? member_string(o, "reason") : "no reason given");
+                itsmig_json_lookup_string(o, "reason") ? itsmig_json_lookup_string(o, "reason")
+                                                       : "no reason given");
 
             printf("vITS behaviour: unknown: %s\n", reason);
         }
@@ -389,24 +384,24 @@ static gboolean matrix_check(JsonObject *m, GError **error)
     JsonArray *hosts, *domains;
     const char *s;
 
-    if (!itsmigctl_want_string(m, NULL, "source", FALSE, &s, error) ||
-        !itsmigctl_want_array(m, NULL, "hosts", &hosts, error) ||
-        !itsmigctl_want_array(m, NULL, "domains", &domains, error))
+    if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), m, "source", FALSE, &s, error) ||
+        !itsmig_json_get_array(ITSMIGCTL_AT(NULL), m, "hosts", FALSE, &hosts, error) ||
+        !itsmig_json_get_array(ITSMIGCTL_AT(NULL), m, "domains", FALSE, &domains, error))
         return FALSE;
     for (guint i = 0; i < json_array_get_length(hosts); i++) {
         g_autofree char *ctx = g_strdup_printf("hosts[%u]", i);
         JsonObject *h, *err;
 
-        if (!itsmigctl_want_element_object(hosts, i, "hosts", &h, error) ||
-            !itsmigctl_want_string(h, ctx, "name", FALSE, &s, error) ||
-            !itsmigctl_want_string(h, ctx, "hostname", TRUE, &s, error) ||
-            !itsmigctl_want_object(h, ctx, "error", TRUE, &err, error))
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "hosts", hosts, i, &h, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), h, "name", FALSE, &s, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), h, "hostname", TRUE, &s, error) ||
+            !itsmig_json_get_object(ITSMIGCTL_AT(ctx), h, "error", TRUE, &err, error))
             return FALSE;
         if (err) {
             g_autofree char *ectx = g_strdup_printf("hosts[%u].error", i);
 
-            if (!itsmigctl_want_string(err, ectx, "code", FALSE, &s, error) ||
-                !itsmigctl_want_string(err, ectx, "message", FALSE, &s, error))
+            if (!itsmig_json_get_string(ITSMIGCTL_AT(ectx), err, "code", FALSE, &s, error) ||
+                !itsmig_json_get_string(ITSMIGCTL_AT(ectx), err, "message", FALSE, &s, error))
                 return FALSE;
         }
     }
@@ -415,9 +410,9 @@ static gboolean matrix_check(JsonObject *m, GError **error)
         JsonArray *cells, *codes;
         JsonObject *d;
 
-        if (!itsmigctl_want_element_object(domains, i, "domains", &d, error) ||
-            !itsmigctl_want_string(d, ctx, "name", FALSE, &s, error) ||
-            !itsmigctl_want_array(d, ctx, "cells", &cells, error))
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "domains", domains, i, &d, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), d, "name", FALSE, &s, error) ||
+            !itsmig_json_get_array(ITSMIGCTL_AT(ctx), d, "cells", FALSE, &cells, error))
             return FALSE;
         for (guint j = 0; j < json_array_get_length(cells); j++) {
             g_autofree char *cctx = g_strdup_printf("domains[%u].cells[%u]", i, j);
@@ -425,19 +420,22 @@ static gboolean matrix_check(JsonObject *m, GError **error)
             JsonObject *c;
             gboolean allowed;
 
-            if (!itsmigctl_want_element_object(cells, j, what, &c, error) ||
-                !itsmigctl_want_string(c, cctx, "host", FALSE, &s, error) ||
-                !itsmigctl_want_bool(c, cctx, "allowed", &allowed, error) ||
-                !itsmigctl_want_string_array(c, cctx, "blockers", &codes, error) ||
-                !itsmigctl_want_string_array(c, cctx, "warnings", &codes, error))
+            if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), what, cells, j, &c, error) ||
+                !itsmig_json_get_string(ITSMIGCTL_AT(cctx), c, "host", FALSE, &s, error) ||
+                !itsmig_json_get_bool(ITSMIGCTL_AT(cctx), c, "allowed", &allowed, error) ||
+                !itsmig_json_get_string_array(ITSMIGCTL_AT(cctx), c, "blockers", FALSE, &codes,
+                                              error) ||
+                !itsmig_json_get_string_array(ITSMIGCTL_AT(cctx), c, "warnings", FALSE, &codes,
+                                              error))
                 return FALSE;
             if (json_object_has_member(c, "error") &&
-                !itsmigctl_want_string(c, cctx, "error", TRUE, &s, error))
+                !itsmig_json_get_string(ITSMIGCTL_AT(cctx), c, "error", TRUE, &s, error))
                 return FALSE;
             /* Absent from an itsmigd that predates them. */
             if (json_object_has_member(c, "back_allowed") &&
-                (!itsmigctl_want_bool(c, cctx, "back_allowed", &allowed, error) ||
-                 !itsmigctl_want_string_array(c, cctx, "back_blockers", &codes, error)))
+                (!itsmig_json_get_bool(ITSMIGCTL_AT(cctx), c, "back_allowed", &allowed, error) ||
+                 !itsmig_json_get_string_array(ITSMIGCTL_AT(cctx), c, "back_blockers", FALSE,
+                                               &codes, error)))
                 return FALSE;
         }
     }

@@ -49,63 +49,64 @@ static gboolean event_summary(const char *type, JsonObject *d, GString *s, GErro
         JsonObject *progress;
         double percent;
 
-        if (!itsmigctl_want_string(d, NULL, "id", FALSE, &a, error) ||
-            !itsmigctl_want_string(d, NULL, "domain", FALSE, &b, error) ||
-            !itsmigctl_want_string(d, NULL, "phase", FALSE, &c, error) ||
-            !itsmigctl_want_string(d, NULL, "kind", FALSE, &e, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "id", FALSE, &a, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "domain", FALSE, &b, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "phase", FALSE, &c, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "kind", FALSE, &e, error))
             return FALSE;
         g_string_append_printf(s, "%s %s %s %s", a, b, c, e);
-        if (!itsmigctl_want_string(d, NULL, "outcome", TRUE, &a, error) ||
-            !itsmigctl_want_string(d, NULL, "message", TRUE, &b, error) ||
-            !itsmigctl_want_object(d, NULL, "progress", TRUE, &progress, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "outcome", TRUE, &a, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "message", TRUE, &b, error) ||
+            !itsmig_json_get_object(ITSMIGCTL_AT(NULL), d, "progress", TRUE, &progress, error))
             return FALSE;
         if (a)
             g_string_append_printf(s, " %s", a);
         if (b)
             g_string_append_printf(s, ": %s", b);
         if (progress) {
-            if (!itsmigctl_want_number_or_null(progress, "progress", "percent", &has, &percent,
-                                               error))
+            if (!itsmig_json_get_number_or_null(ITSMIGCTL_AT("progress"), progress, "percent", &has,
+                                                &percent, error))
                 return FALSE;
             if (has && !a && !b)
                 g_string_append_printf(s, " %.0f%%", percent);
         }
     } else if (strcmp(type, "lifecycle") == 0) {
-        if (!itsmigctl_want_string(d, NULL, "domain", FALSE, &a, error) ||
-            !itsmigctl_want_string(d, NULL, "event", FALSE, &b, error) ||
-            !itsmigctl_want_string(d, NULL, "detail", FALSE, &c, error) ||
-            !itsmigctl_want_string(d, NULL, "state", FALSE, &e, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "domain", FALSE, &a, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "event", FALSE, &b, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "detail", FALSE, &c, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "state", FALSE, &e, error))
             return FALSE;
         g_string_append_printf(s, "%s %s %s (%s)", a, b, c, e);
     } else if (strcmp(type, "device-added") == 0 || strcmp(type, "device-removed") == 0) {
-        if (!itsmigctl_want_string(d, NULL, "domain", FALSE, &a, error) ||
-            !itsmigctl_want_string(d, NULL, "alias", FALSE, &b, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "domain", FALSE, &a, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "alias", FALSE, &b, error))
             return FALSE;
         g_string_append_printf(s, "%s %s", a, b);
     } else if (strcmp(type, "migration-iteration") == 0) {
-        if (!itsmigctl_want_string(d, NULL, "domain", FALSE, &a, error) ||
-            !itsmigctl_want_int(d, NULL, "iteration", &n, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "domain", FALSE, &a, error) ||
+            !itsmig_json_get_int(ITSMIGCTL_AT(NULL), d, "iteration", 0, G_MAXINT64, &n, error))
             return FALSE;
         g_string_append_printf(s, "%s iteration %" G_GINT64_FORMAT, a, n);
     } else if (strcmp(type, "connection") == 0) {
-        if (!itsmigctl_want_bool(d, NULL, "connected", &flag, error) ||
-            !itsmigctl_want_string(d, NULL, "uri", FALSE, &a, error) ||
-            !itsmigctl_want_string(d, NULL, "message", TRUE, &b, error))
+        if (!itsmig_json_get_bool(ITSMIGCTL_AT(NULL), d, "connected", &flag, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "uri", FALSE, &a, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "message", TRUE, &b, error))
             return FALSE;
         g_string_append_printf(s, "%s %s%s%s", flag ? "connected to" : "disconnected from", a,
                                b && *b ? ": " : "", b && *b ? b : "");
     } else if (strcmp(type, "gap") == 0) {
         gint64 first;
 
-        if (!itsmigctl_want_int(d, NULL, "requested", &n, error) ||
-            !itsmigctl_want_int(d, NULL, "first_available", &first, error))
+        if (!itsmig_json_get_int(ITSMIGCTL_AT(NULL), d, "requested", 0, G_MAXINT64, &n, error) ||
+            !itsmig_json_get_int(ITSMIGCTL_AT(NULL), d, "first_available", 0, G_MAXINT64, &first,
+                                 error))
             return FALSE;
         g_string_append_printf(
             s, "events after %" G_GINT64_FORMAT " are lost; resuming at %" G_GINT64_FORMAT, n,
             first);
     } else if (json_object_has_member(d, "domain")) {
         /* reboot, job-completed, and types this itsmigctl does not know. */
-        if (!itsmigctl_want_string(d, NULL, "domain", FALSE, &a, error))
+        if (!itsmig_json_get_string(ITSMIGCTL_AT(NULL), d, "domain", FALSE, &a, error))
             return FALSE;
         g_string_append(s, a);
     }
@@ -165,7 +166,7 @@ static gboolean event_dispatch(EventReader *r)
         g_autofree char *shown_time = NULL;
 
         if (json_object_has_member(data, "time") &&
-            !itsmigctl_want_string(data, NULL, "time", FALSE, &time, &r->error))
+            !itsmig_json_get_string(ITSMIGCTL_AT(NULL), data, "time", FALSE, &time, &r->error))
             return FALSE;
         if (!event_summary(type, data, s, &r->error))
             return FALSE;
@@ -299,18 +300,18 @@ static gboolean domains_check(JsonObject *page, guint first, GError **error)
     JsonArray *a;
     gint64 n;
 
-    if (!itsmigctl_want_array(page, NULL, "domains", &a, error) ||
-        !itsmigctl_want_int(page, NULL, "total", &n, error))
+    if (!itsmig_json_get_array(ITSMIGCTL_AT(NULL), page, "domains", FALSE, &a, error) ||
+        !itsmig_json_get_int(ITSMIGCTL_AT(NULL), page, "total", 0, G_MAXINT64, &n, error))
         return FALSE;
     for (guint i = 0; i < json_array_get_length(a); i++) {
         g_autofree char *ctx = g_strdup_printf("domains[%u]", first + i);
         JsonObject *d;
         const char *s;
 
-        if (!itsmigctl_want_element_object(a, i, "domains", &d, error) ||
-            !itsmigctl_want_string(d, ctx, "name", FALSE, &s, error) ||
-            !itsmigctl_want_string(d, ctx, "state", FALSE, &s, error) ||
-            !itsmigctl_want_string(d, ctx, "reason", FALSE, &s, error))
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "domains", a, i, &d, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), d, "name", FALSE, &s, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), d, "state", FALSE, &s, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), d, "reason", FALSE, &s, error))
             return FALSE;
     }
     return TRUE;

@@ -11,6 +11,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-its.h"
 #include "itsmig/qemu-image.h"
@@ -152,9 +153,12 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
     g_autoptr(JsonParser) parser = json_parser_new();
     gsize len;
     JsonObject *root, *sem, *unreach, *bw, *errs;
+    /* Only whether a member fits is asked: the message is semantics_bad()'s. */
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
     JsonArray *revs;
     JsonNode *n;
-    const char *outcome;
+    const char *outcome, *release;
+    gboolean b;
 
     if (!g_file_get_contents(path, &text, &len, error))
         return FALSE;
@@ -167,8 +171,7 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
     if (!JSON_NODE_HOLDS_OBJECT(n))
         return semantics_bad(error, path, "not an object");
     root = json_node_get_object(n);
-    if (!json_object_has_member(root, "available") ||
-        !json_object_get_boolean_member(root, "available"))
+    if (!itsmig_json_get_bool(&at, root, "available", &b, NULL) || !b)
         return semantics_bad(error, path, "the probe was not available on that host");
     n = json_object_get_member(root, "its_abi_revisions");
     if (!n || !JSON_NODE_HOLDS_ARRAY(n))
@@ -199,20 +202,20 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
     if (!n || !JSON_NODE_HOLDS_OBJECT(n))
         return semantics_bad(error, path, "no semantics object");
     sem = json_node_get_object(n);
-    if (!json_object_has_member(sem, "measured") ||
-        !json_object_get_boolean_member(sem, "measured"))
+    if (!itsmig_json_get_bool(&at, sem, "measured", &b, NULL) || !b)
         return semantics_bad(error, path, "the semantics were not measured");
     n = json_object_get_member(sem, "save_unreachable_device");
     if (!n || !JSON_NODE_HOLDS_OBJECT(n))
         return semantics_bad(error, path, "no semantics.save_unreachable_device");
     unreach = json_node_get_object(n);
-    outcome = json_object_get_string_member_with_default(unreach, "outcome", "");
+    outcome = itsmig_json_lookup_string(unreach, "outcome");
+    outcome = outcome ? outcome : "";
     if (strcmp(outcome, "skips") == 0) {
         ret->save.unreachable_device_errno = 0;
     } else if (strcmp(outcome, "fails") == 0) {
-        const char *en = json_object_get_string_member_with_default(unreach, "errno", "");
+        const char *en = itsmig_json_lookup_string(unreach, "errno");
 
-        ret->save.unreachable_device_errno = errno_from_name(en);
+        ret->save.unreachable_device_errno = errno_from_name(en ? en : "");
         if (!ret->save.unreachable_device_errno)
             return semantics_bad(error, path, "semantics.save_unreachable_device.errno is unknown");
     } else {
@@ -220,13 +223,12 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
                                           "\"fails\" nor \"skips\"");
     }
     n = json_object_get_member(sem, "baser_write");
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n) ||
-        !json_object_has_member(json_node_get_object(n), "keeps_mappings"))
+    bw = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+    if (!bw || !itsmig_json_get_bool(&at, bw, "keeps_mappings", &b, NULL))
         return semantics_bad(error, path, "no semantics.baser_write.keeps_mappings");
-    bw = json_node_get_object(n);
-    ret->save.baser_write_keeps_mappings = json_object_get_boolean_member(bw, "keeps_mappings");
-    ret->kernel_release =
-        g_strdup(json_object_get_string_member_with_default(root, "kernel_release", "unknown"));
+    ret->save.baser_write_keeps_mappings = b;
+    release = itsmig_json_lookup_string(root, "kernel_release");
+    ret->kernel_release = g_strdup(release ? release : "unknown");
     ret->source = g_strdup(path);
     ret->known = TRUE;
     return TRUE;

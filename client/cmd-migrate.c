@@ -7,57 +7,18 @@
 #include <unistd.h>
 
 #include "itsmig/error.h"
+#include "itsmig/job.h"
 #include "itsmigctl.h"
 
 #define POLL_INTERVAL_US      (100 * 1000)
 #define POLL_STEP_US          (50 * 1000)
 #define PLAIN_PROGRESS_GAP_US (5 * G_USEC_PER_SEC)
 
-static const char *const phase_names[] = {
-    "preflight", "quiesce-devices", "pause-vcpus", "verify-its-save",
-    "transfer",  "verify-dest",     "resume-dest", "restore-devices",
-    "done",      "rollback",        "rolled-back", "failed-needs-attention",
-    NULL,
-};
-static const char *const terminal_phases[] = {"done", "rolled-back", "failed-needs-attention",
-                                              NULL};
-static const char *const mode_names[] = {"safe", "live", NULL};
-
 /* ---- checking a job ------------------------------------------------------------- */
 
 static char *member_ctx(const char *ctx, const char *name)
 {
     return ctx ? g_strdup_printf("%s.%s", ctx, name) : g_strdup(name);
-}
-
-/* A string member that must be one of @values. */
-static gboolean want_enum(JsonObject *o, const char *ctx, const char *name,
-                          const char *const *values, gboolean nullable, const char **ret,
-                          GError **error)
-{
-    g_autofree char *list = NULL;
-
-    if (!itsmigctl_want_string(o, ctx, name, nullable, ret, error))
-        return FALSE;
-    if (!*ret || g_strv_contains(values, *ret))
-        return TRUE;
-    list = g_strjoinv(", ", (char **)values);
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s%s%s\" is '%s', not one of %s",
-                ctx ? ctx : "", ctx ? "." : "", name, *ret, list);
-    return FALSE;
-}
-
-static gboolean want_string_array_or_null(JsonObject *o, const char *ctx, const char *name,
-                                          GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-    JsonArray *a;
-
-    if (n && JSON_NODE_HOLDS_NULL(n))
-        return TRUE;
-    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
-        return itsmigctl_bad_member(error, ctx, name, "an array of strings or null");
-    return itsmigctl_want_string_array(o, ctx, name, &a, error);
 }
 
 static gboolean evidence_check(JsonObject *j, const char *ctx, const char *name, GError **error)
@@ -68,171 +29,31 @@ static gboolean evidence_check(JsonObject *j, const char *ctx, const char *name,
     const char *s;
     gboolean b;
 
-    if (!itsmigctl_want_object(j, ctx, name, TRUE, &e, error))
+    if (!itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, name, TRUE, &e, error))
         return FALSE;
-    return !e || (itsmigctl_want_bool(e, ectx, "checked", &b, error) &&
-                  itsmigctl_want_string(e, ectx, "method", FALSE, &s, error) &&
-                  itsmigctl_want_string(e, ectx, "reason", FALSE, &s, error) &&
-                  itsmigctl_want_string(e, ectx, "log", TRUE, &s, error) &&
-                  itsmigctl_want_string_array(e, ectx, "errors", &a, error) &&
-                  itsmigctl_want_string_array(e, ectx, "lines", &a, error));
+    return !e || (itsmig_json_get_bool(ITSMIGCTL_AT(ectx), e, "checked", &b, error) &&
+                  itsmig_json_get_string(ITSMIGCTL_AT(ectx), e, "method", FALSE, &s, error) &&
+                  itsmig_json_get_string(ITSMIGCTL_AT(ectx), e, "reason", FALSE, &s, error) &&
+                  itsmig_json_get_string(ITSMIGCTL_AT(ectx), e, "log", TRUE, &s, error) &&
+                  itsmig_json_get_string_array(ITSMIGCTL_AT(ectx), e, "errors", FALSE, &a, error) &&
+                  itsmig_json_get_string_array(ITSMIGCTL_AT(ectx), e, "lines", FALSE, &a, error));
 }
 
-static gboolean options_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *octx = member_ctx(ctx, "options");
-    JsonObject *o;
-    gboolean b;
-    gint64 n;
-
-    return itsmigctl_want_object(j, ctx, "options", FALSE, &o, error) &&
-           itsmigctl_want_int(o, octx, "phase_timeout", &n, error) &&
-           itsmigctl_want_int(o, octx, "total_timeout", &n, error) &&
-           itsmigctl_want_int(o, octx, "max_downtime", &n, error) &&
-           itsmigctl_want_int(o, octx, "bandwidth", &n, error) &&
-           itsmigctl_want_bool(o, octx, "auto_converge", &b, error) &&
-           itsmigctl_want_bool(o, octx, "quiesce", &b, error) &&
-           want_string_array_or_null(o, octx, "detach", error);
-}
-
-static gboolean phases_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *what = member_ctx(ctx, "phases");
-    JsonArray *a;
-
-    if (!itsmigctl_want_array(j, ctx, "phases", &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *pctx = g_strdup_printf("%s[%u]", what, i);
-        JsonObject *p;
-        const char *s;
-        gboolean has;
-        gint64 n;
-
-        if (!itsmigctl_want_element_object(a, i, what, &p, error) ||
-            !want_enum(p, pctx, "phase", phase_names, FALSE, &s, error) ||
-            !itsmigctl_want_string(p, pctx, "started_at", TRUE, &s, error) ||
-            !itsmigctl_want_string(p, pctx, "ended_at", TRUE, &s, error) ||
-            !itsmigctl_want_int_or_null(p, pctx, "duration_ms", &has, &n, error) ||
-            !itsmigctl_want_string(p, pctx, "outcome", TRUE, &s, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean devices_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *what = member_ctx(ctx, "devices");
-    JsonArray *a;
-
-    if (!itsmigctl_want_array(j, ctx, "devices", &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_autofree char *dctx = g_strdup_printf("%s[%u]", what, i);
-        JsonObject *d;
-        const char *s;
-
-        if (!itsmigctl_want_element_object(a, i, what, &d, error) ||
-            !itsmigctl_want_string(d, dctx, "alias", FALSE, &s, error) ||
-            !itsmigctl_want_string(d, dctx, "xml", FALSE, &s, error) ||
-            !itsmigctl_want_string(d, dctx, "state", FALSE, &s, error))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean progress_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *pctx = member_ctx(ctx, "progress");
-    JsonObject *p;
-    gboolean has;
-    double d;
-    gint64 n;
-
-    return itsmigctl_want_object(j, ctx, "progress", FALSE, &p, error) &&
-           itsmigctl_want_number_or_null(p, pctx, "percent", &has, &d, error) &&
-           itsmigctl_want_int(p, pctx, "data_total", &n, error) &&
-           itsmigctl_want_int(p, pctx, "data_processed", &n, error) &&
-           itsmigctl_want_int(p, pctx, "data_remaining", &n, error) &&
-           itsmigctl_want_int(p, pctx, "bytes_per_second", &n, error) &&
-           itsmigctl_want_int(p, pctx, "iteration", &n, error) &&
-           itsmigctl_want_int_or_null(p, pctx, "downtime_ms", &has, &n, error) &&
-           /* Absent from an older itsmigd. */
-           (!json_object_has_member(p, "paused_ms") ||
-            itsmigctl_want_int_or_null(p, pctx, "paused_ms", &has, &n, error));
-}
-
-/* The rest of a job's members that are objects, or null. */
-static gboolean parts_check(JsonObject *j, const char *ctx, GError **error)
-{
-    g_autofree char *pctx = member_ctx(ctx, "pending");
-    g_autofree char *fctx = member_ctx(ctx, "facts");
-    g_autofree char *vctx = member_ctx(ctx, "verdict");
-    g_autofree char *ectx = member_ctx(ctx, "error");
-    g_autofree char *rctx = member_ctx(ctx, "rollback");
-    JsonObject *pending, *facts, *verdict, *err, *rb;
-    const char *s;
-    gboolean b, has;
-    gint64 n;
-
-    if (!itsmigctl_want_object(j, ctx, "pending", TRUE, &pending, error) ||
-        (pending && (!itsmigctl_want_string(pending, pctx, "action", FALSE, &s, error) ||
-                     !itsmigctl_want_int_or_null(pending, pctx, "device", &has, &n, error))))
-        return FALSE;
-    if (!itsmigctl_want_object(j, ctx, "facts", FALSE, &facts, error) ||
-        !itsmigctl_want_string(facts, fctx, "source", FALSE, &s, error) ||
-        !itsmigctl_want_string(facts, fctx, "destination", FALSE, &s, error) ||
-        !itsmigctl_want_bool(facts, fctx, "transfer_active", &b, error))
-        return FALSE;
-    if (!itsmigctl_want_object(j, ctx, "verdict", TRUE, &verdict, error) ||
-        (verdict && !itsmigctl_verdict_check(verdict, vctx, FALSE, error)))
-        return FALSE;
-    if (!itsmigctl_want_object(j, ctx, "error", TRUE, &err, error) ||
-        (err && (!itsmigctl_want_string(err, ectx, "code", FALSE, &s, error) ||
-                 !itsmigctl_want_string(err, ectx, "message", FALSE, &s, error))))
-        return FALSE;
-    return itsmigctl_want_object(j, ctx, "rollback", FALSE, &rb, error) &&
-           itsmigctl_want_bool(rb, rctx, "aborted", &b, error) &&
-           itsmigctl_want_bool(rb, rctx, "destroyed", &b, error) &&
-           itsmigctl_want_bool(rb, rctx, "resumed", &b, error);
-}
-
-/* Every member of a Job; @ctx ("migrations[2]") prefixes the names in messages. */
+/* A Job: what lib/job.c reads back from the journal (the record itsmigd writes
+ * for the API as well), and the parts a job carries as they came (the verdict,
+ * the ITS evidence), which are printed.  @ctx ("migrations[2]") names the job
+ * in messages. */
 static gboolean job_check(JsonObject *j, const char *ctx, GError **error)
 {
-    const char *s, *phase;
-    gboolean b, finished;
-    JsonArray *a;
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), j);
+    g_autoptr(ItsmigJob) job = itsmig_job_read(node, ITSMIGCTL_AT(ctx), error);
+    g_autofree char *vctx = member_ctx(ctx, "verdict");
+    JsonObject *verdict;
 
-    if (!itsmigctl_want_string(j, ctx, "id", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "domain", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "uuid", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "source", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "destination", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "destination_hostname", TRUE, &s, error) ||
-        !want_enum(j, ctx, "mode", mode_names, FALSE, &s, error) || !options_check(j, ctx, error) ||
-        !want_enum(j, ctx, "phase", phase_names, FALSE, &phase, error) ||
-        !itsmigctl_want_bool(j, ctx, "finished", &finished, error) ||
-        !want_enum(j, ctx, "failed_phase", phase_names, TRUE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "created_at", FALSE, &s, error) ||
-        !itsmigctl_want_string(j, ctx, "finished_at", TRUE, &s, error) ||
-        !phases_check(j, ctx, error) ||
-        !itsmigctl_want_bool(j, ctx, "source_was_running", &b, error) ||
-        !devices_check(j, ctx, error) || !progress_check(j, ctx, error) ||
-        !evidence_check(j, ctx, "its_save", error) ||
-        !evidence_check(j, ctx, "its_restore", error) || !parts_check(j, ctx, error) ||
-        !itsmigctl_want_string(j, ctx, "attention", TRUE, &s, error) ||
-        !itsmigctl_want_string_array(j, ctx, "notes", &a, error) ||
-        !itsmigctl_want_bool(j, ctx, "abort_requested", &b, error) ||
-        !itsmigctl_want_bool(j, ctx, "recovered", &b, error))
-        return FALSE;
-    if (finished != g_strv_contains(terminal_phases, phase)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "\"%s%sfinished\" is %s in phase %s", ctx ? ctx : "", ctx ? "." : "",
-                    finished ? "true" : "false", phase);
-        return FALSE;
-    }
-    return TRUE;
+    return job && itsmig_json_get_object(ITSMIGCTL_AT(ctx), j, "verdict", TRUE, &verdict, error) &&
+           (!verdict || itsmigctl_verdict_check(verdict, vctx, FALSE, error)) &&
+           evidence_check(j, ctx, "its_save", error) &&
+           evidence_check(j, ctx, "its_restore", error);
 }
 
 /* ---- reading a checked job ------------------------------------------------------- */
@@ -855,7 +676,7 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
         return itsmigctl_usage_error("migrate: --to PEER is required (a peer from itsmigd.conf)");
     if (!g_utf8_validate(to, -1, NULL))
         return itsmigctl_usage_error("migrate: --to is not valid UTF-8");
-    if (mode && !g_strv_contains(mode_names, mode))
+    if (mode && itsmig_job_mode_from_string(mode) < 0)
         return itsmigctl_usage_error("migrate: --mode '%s' is neither safe nor live", mode);
     if ((phase_timeout && !parse_count(phase_timeout, "--phase-timeout", "seconds", &n_phase)) ||
         (total_timeout && !parse_count(total_timeout, "--timeout", "seconds", &n_total)) ||
@@ -996,14 +817,15 @@ int itsmigctl_cmd_jobs(int argc, char **argv)
     reply = itsmigctl_call(client, "GET", "/v1/migrations", NULL);
     if (!reply)
         return ITSMIGCTL_EXIT_FAILURE;
-    if (!itsmigctl_want_array(reply, NULL, "migrations", &jobs, &error))
+    if (!itsmig_json_get_array(ITSMIGCTL_AT(NULL), reply, "migrations", FALSE, &jobs, &error))
         return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
     n = json_array_get_length(jobs);
     for (guint i = 0; i < n; i++) {
         g_autofree char *jctx = g_strdup_printf("migrations[%u]", i);
         JsonObject *job;
 
-        if (!itsmigctl_want_element_object(jobs, i, "migrations", &job, &error) ||
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "migrations", jobs, i, &job,
+                                            &error) ||
             !job_check(job, jctx, &error))
             return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
     }

@@ -145,140 +145,6 @@ int itsmigctl_bad_reply(const ItsmigRestClient *client, const char *request, con
     return ITSMIGCTL_EXIT_FAILURE;
 }
 
-/* ---- checking a reply --------------------------------------------------------- */
-
-gboolean itsmigctl_bad_member(GError **error, const char *ctx, const char *name, const char *want)
-{
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s%s%s\" is missing or not %s",
-                ctx ? ctx : "", ctx ? "." : "", name, want);
-    return FALSE;
-}
-
-gboolean itsmigctl_want_string(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                               const char **ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!n || json_node_get_value_type(n) != G_TYPE_STRING)
-        return itsmigctl_bad_member(error, ctx, name, nullable ? "a string or null" : "a string");
-    *ret = json_node_get_string(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_bool(JsonObject *o, const char *ctx, const char *name, gboolean *ret,
-                             GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-        return itsmigctl_bad_member(error, ctx, name, "a boolean");
-    *ret = json_node_get_boolean(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_int_or_null(JsonObject *o, const char *ctx, const char *name,
-                                    gboolean *ret_has, gint64 *ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && JSON_NODE_HOLDS_NULL(n)) {
-        *ret_has = FALSE;
-        return TRUE;
-    }
-    if (!n || json_node_get_value_type(n) != G_TYPE_INT64)
-        return itsmigctl_bad_member(error, ctx, name, "an integer or null");
-    *ret_has = TRUE;
-    *ret = json_node_get_int(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_int(JsonObject *o, const char *ctx, const char *name, gint64 *ret,
-                            GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n || json_node_get_value_type(n) != G_TYPE_INT64 || json_node_get_int(n) < 0)
-        return itsmigctl_bad_member(error, ctx, name, "a whole number");
-    *ret = json_node_get_int(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_number_or_null(JsonObject *o, const char *ctx, const char *name,
-                                       gboolean *ret_has, double *ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-    GType t = n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_value_type(n) : G_TYPE_INVALID;
-
-    if (n && JSON_NODE_HOLDS_NULL(n)) {
-        *ret_has = FALSE;
-        return TRUE;
-    }
-    if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE)
-        return itsmigctl_bad_member(error, ctx, name, "a number or null");
-    *ret_has = TRUE;
-    *ret = t == G_TYPE_INT64 ? (double)json_node_get_int(n) : json_node_get_double(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_array(JsonObject *o, const char *ctx, const char *name, JsonArray **ret,
-                              GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
-        return itsmigctl_bad_member(error, ctx, name, "an array");
-    *ret = json_node_get_array(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_object(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                               JsonObject **ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    if (n && nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n))
-        return itsmigctl_bad_member(error, ctx, name, nullable ? "an object or null" : "an object");
-    *ret = json_node_get_object(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_element_object(JsonArray *a, guint i, const char *what, JsonObject **ret,
-                                       GError **error)
-{
-    JsonNode *n = json_array_get_element(a, i);
-
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "\"%s[%u]\" is not an object",
-                    what, i);
-        return FALSE;
-    }
-    *ret = json_node_get_object(n);
-    return TRUE;
-}
-
-gboolean itsmigctl_want_string_array(JsonObject *o, const char *ctx, const char *name,
-                                     JsonArray **ret, GError **error)
-{
-    JsonArray *a;
-
-    if (!itsmigctl_want_array(o, ctx, name, &a, error))
-        return FALSE;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        if (json_node_get_value_type(json_array_get_element(a, i)) != G_TYPE_STRING)
-            return itsmigctl_bad_member(error, ctx, name, "an array of strings");
-    }
-    *ret = a;
-    return TRUE;
-}
-
 /* ---- text for people ---------------------------------------------------------- */
 
 char *itsmigctl_printable(const char *text)
@@ -325,19 +191,19 @@ static gboolean items_check(JsonObject *v, const char *vctx, const char *name, G
     g_autofree char *what = vctx ? g_strdup_printf("%s.%s", vctx, name) : g_strdup(name);
     JsonArray *a;
 
-    if (!itsmigctl_want_array(v, vctx, name, &a, error))
+    if (!itsmig_json_get_array(ITSMIGCTL_AT(vctx), v, name, FALSE, &a, error))
         return FALSE;
     for (guint i = 0; i < json_array_get_length(a); i++) {
         g_autofree char *ctx = g_strdup_printf("%s[%u]", what, i);
         const char *s;
         JsonObject *item;
 
-        if (!itsmigctl_want_element_object(a, i, what, &item, error) ||
-            !itsmigctl_want_string(item, ctx, "code", FALSE, &s, error) ||
-            !itsmigctl_want_string(item, ctx, "message", FALSE, &s, error))
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), what, a, i, &item, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), item, "code", FALSE, &s, error) ||
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), item, "message", FALSE, &s, error))
             return FALSE;
         if (json_object_has_member(item, "hint") &&
-            !itsmigctl_want_string(item, ctx, "hint", TRUE, &s, error))
+            !itsmig_json_get_string(ITSMIGCTL_AT(ctx), item, "hint", TRUE, &s, error))
             return FALSE;
     }
     return TRUE;
@@ -360,14 +226,16 @@ gboolean itsmigctl_verdict_check(JsonObject *v, const char *ctx, gboolean whole,
     gboolean b, has;
     gint64 n;
 
-    if (whole && (!itsmigctl_want_string(v, ctx, "domain", FALSE, &s, error) ||
-                  !itsmigctl_want_string(v, ctx, "destination", FALSE, &s, error) ||
-                  !itsmigctl_want_string(v, ctx, "destination_hostname", TRUE, &s, error)))
+    if (whole &&
+        (!itsmig_json_get_string(ITSMIGCTL_AT(ctx), v, "domain", FALSE, &s, error) ||
+         !itsmig_json_get_string(ITSMIGCTL_AT(ctx), v, "destination", FALSE, &s, error) ||
+         !itsmig_json_get_string(ITSMIGCTL_AT(ctx), v, "destination_hostname", TRUE, &s, error)))
         return FALSE;
-    return itsmigctl_want_bool(v, ctx, "allowed", &b, error) &&
-           itsmigctl_want_int_or_null(v, ctx, "its_abi_revision", &has, &n, error) &&
-           itsmigctl_want_string(v, ctx, origin_member(v), FALSE, &s, error) &&
-           itsmigctl_want_bool(v, ctx, "direct_injection", &b, error) &&
+    return itsmig_json_get_bool(ITSMIGCTL_AT(ctx), v, "allowed", &b, error) &&
+           itsmig_json_get_int_or_null(ITSMIGCTL_AT(ctx), v, "its_abi_revision", G_MININT64,
+                                       G_MAXINT64, &has, &n, error) &&
+           itsmig_json_get_string(ITSMIGCTL_AT(ctx), v, origin_member(v), FALSE, &s, error) &&
+           itsmig_json_get_bool(ITSMIGCTL_AT(ctx), v, "direct_injection", &b, error) &&
            items_check(v, ctx, "blockers", error) && items_check(v, ctx, "warnings", error);
 }
 

@@ -3,6 +3,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/rest-client.h"
 
 /* Exit statuses shared by every itsmigctl command (see itsmigctl(1)). */
@@ -71,31 +73,9 @@ JsonObject *itsmigctl_call(ItsmigRestClient *client, const char *method, const c
  * /v1/host"); returns ITSMIGCTL_EXIT_FAILURE. */
 int itsmigctl_bad_reply(const ItsmigRestClient *client, const char *request, const GError *error);
 
-/* Checking a reply: each sets @error naming "CTX.NAME" and what it should be.
- * @ctx may be NULL for top-level members. */
-gboolean itsmigctl_bad_member(GError **error, const char *ctx, const char *name, const char *want);
-gboolean itsmigctl_want_string(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                               const char **ret, GError **error);
-gboolean itsmigctl_want_bool(JsonObject *o, const char *ctx, const char *name, gboolean *ret,
-                             GError **error);
-/* @ret_has is FALSE for null. */
-gboolean itsmigctl_want_int_or_null(JsonObject *o, const char *ctx, const char *name,
-                                    gboolean *ret_has, gint64 *ret, GError **error);
-/* An integer of at least 0. */
-gboolean itsmigctl_want_int(JsonObject *o, const char *ctx, const char *name, gint64 *ret,
-                            GError **error);
-/* An integer or a fraction; @ret_has is FALSE for null. */
-gboolean itsmigctl_want_number_or_null(JsonObject *o, const char *ctx, const char *name,
-                                       gboolean *ret_has, double *ret, GError **error);
-gboolean itsmigctl_want_array(JsonObject *o, const char *ctx, const char *name, JsonArray **ret,
-                              GError **error);
-gboolean itsmigctl_want_object(JsonObject *o, const char *ctx, const char *name, gboolean nullable,
-                               JsonObject **ret, GError **error);
-/* Element @i of @a as an object; @what names the array for the message. */
-gboolean itsmigctl_want_element_object(JsonArray *a, guint i, const char *what, JsonObject **ret,
-                                       GError **error);
-gboolean itsmigctl_want_string_array(JsonObject *o, const char *ctx, const char *name,
-                                     JsonArray **ret, GError **error);
+/* A reply's object at @path ("hosts[0]", NULL at the top), for the
+ * itsmig_json_get_*() readers: what does not fit is a peer error. */
+#define ITSMIGCTL_AT(path) (&(const ItsmigJsonAt){ITSMIG_ERROR_PEER_ERROR, NULL, (path)})
 
 /* @text with control characters (C0 and C1) replaced by '?', so that a reply
  * cannot drive the terminal. */

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "itsmig/domain-profile.h"
+#include "itsmig/hook-record.h"
 #include "itsmig/host-caps.h"
 
 /*
@@ -26,29 +27,11 @@ typedef enum {
  * from suspend to disk is a fresh QEMU whose guest reprograms a new ITS. */
 ItsmigdMetadataCause itsmigd_metadata_cause_of_start(int detail);
 
-/* What the libvirt hook recorded of a domain (client/hooks/itsmig-hook.c). */
-typedef struct {
-    gboolean valid;
-    gboolean incoming;       /* arrived by migration */
-    gint64 migrate_begin_at; /* unix seconds, 0 when not recorded */
-    gint64 started_at;       /* unix seconds, 0 when not recorded */
-} ItsmigdHookRecord;
-
-/* The record @text (@len bytes, from the file @path) of @uuid's domain, as
- * itsmigd_hook_record_read() takes it; no I/O. */
-void itsmigd_hook_record_parse(const char *text, gsize len, const char *path, const char *uuid,
-                               ItsmigdHookRecord *ret_record, char **ret_problem);
-
-/* Reads @dir/@uuid.json; an absent, oversized or malformed file gives an
- * invalid record (and @ret_problem says why when it exists but is bad). */
-void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookRecord *ret_record,
-                              char **ret_problem);
-
 /*
  * Decides whether @profile's domain, running on the host described by @caps,
  * needs its record (re)written after @cause, and fills @ret_metadata with
  * the record to write.  Returns FALSE when the record stands as it is (or
- * the domain has no ITS).  @hook may be NULL.
+ * the domain has no ITS).  @hook, the hook's record of the domain, may be NULL.
  *  - cold start: this host's default revision and GICD revision, started now;
  *  - arrival: revision, GICD revision and times kept from the source, host now
  *    us (with our register digest: the guest's QEMU now has our register list);
@@ -60,5 +43,5 @@ void itsmigd_hook_record_read(const char *dir, const char *uuid, ItsmigdHookReco
  *    a revision (it cannot be known; verdicts then say they assume one).
  */
 gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,
-                               const ItsmigHostCaps *caps, const ItsmigdHookRecord *hook,
+                               const ItsmigHostCaps *caps, const ItsmigHookRecord *hook,
                                gint64 now, ItsmigItsMetadata *ret_metadata);

@@ -273,20 +273,20 @@ void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const Doma
     if (profile && cause != PROFILE_READ_ONLY && virDomainIsActive(dom) == 1) {
         g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(virt->host);
         g_auto(ItsmigItsMetadata) m;
-        ItsmigdHookRecord hook = { 0 };
-        g_autofree char *hook_problem = NULL;
+        g_autoptr(ItsmigHookRecord) hook = NULL;
+        g_autoptr(GError) hook_error = NULL;
 
         if (cause == ITSMIGD_METADATA_FOUND && !profile->has_metadata) {
-            itsmigd_hook_record_read(virt->host->record_dir, ids->uuid, &hook, &hook_problem);
-            if (hook_problem)
+            hook = itsmig_hook_record_load(virt->host->record_dir, ids->uuid, &hook_error);
+            if (hook_error)
                 itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
-                                   "ignoring the hook's record: %s", hook_problem);
+                                   "ignoring the hook's record: %s", hook_error->message);
         }
         if (profile->metadata_error)
             itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
                                "the itsmig record in the metadata is unreadable: %s",
                                profile->metadata_error);
-        if (itsmigd_metadata_plan(profile, cause, caps, &hook, g_get_real_time() / G_USEC_PER_SEC,
+        if (itsmigd_metadata_plan(profile, cause, caps, hook, g_get_real_time() / G_USEC_PER_SEC,
                                   &m)) {
             write_metadata(virt, dom, ids, &m, cause);
             planned = TRUE;

@@ -5,6 +5,7 @@
 
 #include "itsmig/compat.h"
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "daemon/http-routes.h"
 #include "daemon/log.h"
@@ -44,25 +45,19 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
     g_autoptr(ItsmigHostCaps) dest = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
     ItsmigCompatPolicy policy;
-    JsonNode *node;
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_ARGUMENT, NULL, NULL};
     const char *destination;
 
     if (!itsmigd_http_check_members(body, members, "the request body", &error))
         return itsmigd_http_reply_error(req, error);
-    node = json_object_get_member(body, "destination");
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING ||
-        !json_node_get_string(node)[0])
+    destination = itsmig_json_lookup_string(body, "destination");
+    if (!destination || !*destination)
         return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
                                                 "\"destination\" must name a configured peer");
-    destination = json_node_get_string(node);
     itsmigd_host_get_policy(&d->host, &policy);
-    node = json_object_get_member(body, "quiesce");
-    if (node) {
-        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
-            return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                                    "\"quiesce\" must be true or false");
-        policy.quiesce = json_node_get_boolean(node);
-    }
+    if (json_object_has_member(body, "quiesce") &&
+        !itsmig_json_get_bool(&at, body, "quiesce", &policy.quiesce, &error))
+        return itsmigd_http_reply_error(req, error);
 
     verdict =
         itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest, &error);
@@ -88,35 +83,24 @@ static char **matrix_peers(ItsmigDaemon *d, JsonObject *body, GError **error)
 {
     static const char *const members[] = {"peers", NULL};
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    JsonNode *node;
-    JsonArray *list;
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_ARGUMENT, NULL, NULL};
+    JsonArray *list = NULL;
 
     if (!itsmigd_http_check_members(body, members, "the request body", error))
         return NULL;
-    node = json_object_get_member(body, "peers");
-    if (!node || JSON_NODE_HOLDS_NULL(node))
-        return itsmigd_peers_names(d->peers);
-    if (!JSON_NODE_HOLDS_ARRAY(node)) {
-        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                            "\"peers\" must be an array of peer names");
+    if (json_object_has_member(body, "peers") &&
+        !itsmig_json_get_string_array(&at, body, "peers", TRUE, &list, error))
         return NULL;
-    }
-    list = json_node_get_array(node);
+    if (!list)
+        return itsmigd_peers_names(d->peers);
     if (json_array_get_length(list) > MATRIX_PEERS_MAX) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "\"peers\" names more than %d peers", MATRIX_PEERS_MAX);
         return NULL;
     }
     for (guint i = 0; i < json_array_get_length(list); i++) {
-        JsonNode *n = json_array_get_element(list, i);
-        const char *name;
+        const char *name = json_array_get_string_element(list, i);
 
-        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "\"peers\"[%u] is not a string", i);
-            return NULL;
-        }
-        name = json_node_get_string(n);
         if (!itsmigd_peers_exists(d->peers, name)) {
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_UNKNOWN_PEER,
                         "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", name);

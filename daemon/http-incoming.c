@@ -21,6 +21,7 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/qemu-log.h"
 #include "daemon/http-routes.h"
@@ -273,22 +274,22 @@ static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *clai
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autofree char *dir = itsmigd_orchestrator_hook_record_dir(d->orchestrator);
-    g_autofree char *problem = NULL;
     g_autofree char *lower = g_ascii_strdown(in->uuid, -1);
     g_autofree char *meta = NULL;
     g_autofree char *mac = NULL;
     g_autoptr(GError) local = NULL;
     const char *peer = itsmigd_http_request_peer(req);
     const char *name = virDomainGetName(in->dom);
-    ItsmigdHookRecord hook;
+    g_autoptr(ItsmigHookRecord) hook = NULL;
+    g_autoptr(GError) problem = NULL;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
-    itsmigd_hook_record_read(dir, lower, &hook, &problem);
-    if (!hook.valid || !hook.incoming || !hook.migrate_begin_at ||
-        now - hook.migrate_begin_at > ARRIVAL_MAX_AGE_S || hook.migrate_begin_at > now + 60)
+    hook = itsmig_hook_record_load(dir, lower, &problem);
+    if (!hook || !hook->incoming || !hook->migrate_begin_at ||
+        now - hook->migrate_begin_at > ARRIVAL_MAX_AGE_S || hook->migrate_begin_at > now + 60)
         return refuse(error, ITSMIG_ERROR_CONFLICT,
                       "domain %s did not arrive here by migration in the last day (%s)", name,
-                      problem ? problem : "no hook record of an incoming migration");
+                      problem ? problem->message : "no hook record of an incoming migration");
     meta = virDomainGetMetadata(in->dom, VIR_DOMAIN_METADATA_ELEMENT, ITSMIGD_MIGRATION_NS,
                                 VIR_DOMAIN_AFFECT_LIVE);
     if (!meta)
@@ -421,23 +422,19 @@ static gboolean read_claim(ItsmigdHttpRequest *req, gboolean alias, Claim *ret_c
     static const char *const job_only[] = {"job", NULL};
     static const char *const job_alias[] = {"job", "alias", NULL};
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    JsonNode *job = json_object_get_member(body, "job");
-    JsonNode *al = json_object_get_member(body, "alias");
+    const char *job = itsmig_json_lookup_string(body, "job");
+    const char *al = itsmig_json_lookup_string(body, "alias");
 
     if (!itsmigd_http_check_members(body, alias ? job_alias : job_only, "the request body",
                                     error))
         return FALSE;
-    if (!job || !JSON_NODE_HOLDS_VALUE(job) || json_node_get_value_type(job) != G_TYPE_STRING ||
-        !json_node_get_string(job)[0] ||
-        (alias && (!al || !JSON_NODE_HOLDS_VALUE(al) ||
-                   json_node_get_value_type(al) != G_TYPE_STRING ||
-                   !json_node_get_string(al)[0]))) {
+    if (!job || !*job || (alias && (!al || !*al))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "the body must be {\"job\": ID%s}", alias ? ", \"alias\": ALIAS" : "");
         return FALSE;
     }
-    ret_claim->job = json_node_get_string(job);
-    ret_claim->alias = alias ? json_node_get_string(al) : NULL;
+    ret_claim->job = job;
+    ret_claim->alias = alias ? al : NULL;
     return TRUE;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "daemon/http-routes.h"
 #include "daemon/log.h"
 
@@ -26,22 +27,21 @@ void itsmigd_http_log_get(ItsmigdHttpRequest *req)
 void itsmigd_http_log_put(ItsmigdHttpRequest *req)
 {
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    JsonNode *level = json_object_get_member(body, "level");
+    const char *level = itsmig_json_lookup_string(body, "level");
     g_autoptr(GError) error = NULL;
     GLogLevelFlags value;
 
-    if (json_object_get_size(body) != 1 || !level || !JSON_NODE_HOLDS_VALUE(level) ||
-        json_node_get_value_type(level) != G_TYPE_STRING) {
+    if (json_object_get_size(body) != 1 || !level) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
                                          "the body must be {\"level\": \"error|warning|message|"
                                          "info|debug\"}");
         return;
     }
-    if (!itsmigd_config_parse_log_level(json_node_get_string(level), &value, &error)) {
+    if (!itsmigd_config_parse_log_level(level, &value, &error)) {
         itsmigd_http_reply_error(req, error);
         return;
     }
     itsmigd_log_set_level(value);
-    g_message("log level set to %s through the API", json_node_get_string(level));
+    g_message("log level set to %s through the API", level);
     reply_level(req);
 }

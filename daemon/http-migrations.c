@@ -5,6 +5,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/journal.h"
+#include "itsmig/json-member.h"
 #include "daemon/http-routes.h"
 
 /* Longest alias a detach list may name, and most aliases. */
@@ -24,30 +25,27 @@ static gboolean bad(GError **error, const char *format, ...)
     return FALSE;
 }
 
-static gboolean want_uint(JsonObject *o, const char *key, guint64 max, guint64 *ret, GError **error)
-{
-    JsonNode *n = json_object_get_member(o, key);
+/* The request's errors name the member ("options.bandwidth"); they are the client's. */
+static const ItsmigJsonAt body_at = {ITSMIG_ERROR_INVALID_ARGUMENT, NULL, NULL};
+static const ItsmigJsonAt options_at = {ITSMIG_ERROR_INVALID_ARGUMENT, NULL, "options"};
 
-    if (!n)
+/* An option left out keeps its default. */
+static gboolean option_uint(JsonObject *o, const char *key, guint64 max, guint64 *ret,
+                            GError **error)
+{
+    gint64 v;
+
+    if (!json_object_has_member(o, key))
         return TRUE;
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
-        json_node_get_int(n) < 0 || (guint64)json_node_get_int(n) > max)
-        return bad(error, "\"options\".\"%s\" must be an integer from 0 to %" G_GUINT64_FORMAT, key,
-                   max);
-    *ret = (guint64)json_node_get_int(n);
+    if (!itsmig_json_get_int(&options_at, o, key, 0, (gint64)max, &v, error))
+        return FALSE;
+    *ret = (guint64)v;
     return TRUE;
 }
 
-static gboolean want_bool(JsonObject *o, const char *key, gboolean *ret, GError **error)
+static gboolean option_bool(JsonObject *o, const char *key, gboolean *ret, GError **error)
 {
-    JsonNode *n = json_object_get_member(o, key);
-
-    if (!n)
-        return TRUE;
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-        return bad(error, "\"options\".\"%s\" must be true or false", key);
-    *ret = json_node_get_boolean(n);
-    return TRUE;
+    return !json_object_has_member(o, key) || itsmig_json_get_bool(&options_at, o, key, ret, error);
 }
 
 static gboolean alias_valid(const char *s)
@@ -62,7 +60,7 @@ static gboolean alias_valid(const char *s)
     return TRUE;
 }
 
-static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **error)
+static gboolean read_options(JsonObject *body, ItsmigJobOptions *opt, GError **error)
 {
     static const char *const members[] = {"phase_timeout", "total_timeout", "max_downtime",
                                           "bandwidth",     "auto_converge", "quiesce",
@@ -71,26 +69,25 @@ static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **err
     guint64 v;
     JsonNode *n;
 
-    if (!node)
+    if (!json_object_has_member(body, "options"))
         return TRUE;
-    if (!JSON_NODE_HOLDS_OBJECT(node))
-        return bad(error, "\"options\" must be an object");
-    o = json_node_get_object(node);
+    if (!itsmig_json_get_object(&body_at, body, "options", FALSE, &o, error))
+        return FALSE;
     if (!itsmigd_http_check_members(o, members, "\"options\"", error))
         return FALSE;
     v = opt->phase_timeout_s;
-    if (!want_uint(o, "phase_timeout", 86400, &v, error))
+    if (!option_uint(o, "phase_timeout", 86400, &v, error))
         return FALSE;
     opt->phase_timeout_s = (guint)v;
     v = opt->total_timeout_s;
-    if (!want_uint(o, "total_timeout", 604800, &v, error))
+    if (!option_uint(o, "total_timeout", 604800, &v, error))
         return FALSE;
     opt->total_timeout_s = (guint)v;
-    if (!want_uint(o, "max_downtime", 3600 * 1000, &opt->max_downtime_ms, error) ||
-        !want_uint(o, "bandwidth", 1024 * 1024, &opt->bandwidth_mibs, error) ||
-        !want_bool(o, "auto_converge", &opt->auto_converge, error) ||
-        !want_bool(o, "quiesce", &opt->quiesce, error) ||
-        !want_bool(o, "resume", &opt->resume, error))
+    if (!option_uint(o, "max_downtime", 3600 * 1000, &opt->max_downtime_ms, error) ||
+        !option_uint(o, "bandwidth", 1024 * 1024, &opt->bandwidth_mibs, error) ||
+        !option_bool(o, "auto_converge", &opt->auto_converge, error) ||
+        !option_bool(o, "quiesce", &opt->quiesce, error) ||
+        !option_bool(o, "resume", &opt->resume, error))
         return FALSE;
     n = json_object_get_member(o, "detach");
     if (n && !JSON_NODE_HOLDS_NULL(n)) {
@@ -125,14 +122,15 @@ static gboolean read_options(JsonNode *node, ItsmigJobOptions *opt, GError **err
 
 static const char *want_string(JsonObject *o, const char *key, GError **error)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    const char *s;
 
-    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
-        !json_node_get_string(n)[0]) {
-        bad(error, "\"%s\" must be a non-empty string", key);
+    if (!itsmig_json_get_string(&body_at, o, key, FALSE, &s, error))
+        return NULL;
+    if (!*s) {
+        itsmig_json_bad_member(&body_at, key, "a non-empty string", error);
         return NULL;
     }
-    return json_node_get_string(n);
+    return s;
 }
 
 /* POST /v1/migrations {"domain", "destination", "mode", "options"} */
@@ -149,16 +147,15 @@ void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
     g_auto(ItsmigJobOptions) opt = {0};
     const char *domain, *destination;
     int mode = ITSMIG_MODE_SAFE;
-    JsonNode *n;
 
     if (!itsmigd_http_check_members(body, members, "the request body", &error) ||
         !(domain = want_string(body, "domain", &error)) ||
         !(destination = want_string(body, "destination", &error)))
         return itsmigd_http_reply_error(req, error);
-    n = json_object_get_member(body, "mode");
-    if (n) {
-        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
-            (mode = itsmig_job_mode_from_string(json_node_get_string(n))) < 0)
+    if (json_object_has_member(body, "mode")) {
+        const char *s = itsmig_json_lookup_string(body, "mode");
+
+        if (!s || (mode = itsmig_job_mode_from_string(s)) < 0)
             return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
                                                     "\"mode\" must be \"safe\" or \"live\"");
     }
@@ -170,7 +167,7 @@ void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
         opt.phase_timeout_s = lim.phase_timeout;
         opt.total_timeout_s = lim.total_timeout;
     }
-    if (!read_options(json_object_get_member(body, "options"), &opt, &error))
+    if (!read_options(body, &opt, &error))
         return itsmigd_http_reply_error(req, error);
 
     peer = itsmigd_peers_get_config(d->peers, destination);

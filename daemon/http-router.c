@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "daemon/http-router.h"
 
@@ -235,14 +236,12 @@ JsonNode *itsmigd_http_parse_json_body(const char *body, gsize len, GError **err
 gboolean itsmigd_http_check_members(JsonObject *o, const char *const *known, const char *where,
                                     GError **error)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
+    const char *unknown = itsmig_json_unknown_member(o, known, NULL);
 
-    for (GList *l = members; l; l = l->next) {
-        if (!g_strv_contains(known, l->data)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "unknown member \"%s\" in %s", (const char *)l->data, where);
-            return FALSE;
-        }
+    if (unknown) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "unknown member \"%s\" in %s", unknown, where);
+        return FALSE;
     }
     return TRUE;
 }

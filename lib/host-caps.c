@@ -8,6 +8,7 @@
 #include "itsmig/error.h"
 #include "itsmig/host-caps.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-regs-json.h"
 
@@ -1397,18 +1398,15 @@ static gboolean parse_conflicts(const ItsmigHostCaps *caps, JsonObject *root, GE
 static gboolean only_members(JsonObject *o, const char *path, const char *const *allowed,
                              const char *expected, GError **error)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
+    const char *unknown = itsmig_json_unknown_member(o, allowed, NULL);
+    g_autofree char *shown = NULL;
 
-    for (GList *l = members; l; l = l->next) {
-        if (!g_strv_contains(allowed, l->data)) {
-            g_autofree char *shown = for_message(l->data);
-
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s.%s: unknown member; expected %s", path, shown, expected);
-            return FALSE;
-        }
-    }
-    return TRUE;
+    if (!unknown)
+        return TRUE;
+    shown = for_message(unknown);
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                "%s.%s: unknown member; expected %s", path, shown, expected);
+    return FALSE;
 }
 
 /* What itsmig_kvm_regs_from_json() leaves to the document: sizes KVM has,

@@ -5,6 +5,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/job.h"
+#include "itsmig/json-member.h"
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -1318,14 +1319,33 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
 
 typedef struct {
     GError **error;
-    const char *where;
+    ItsmigJsonAt at;
 } Reader;
 
 static gboolean bad(Reader *r, const char *member, const char *want)
 {
-    g_set_error(r->error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "%s: \"%s\" %s", r->where,
-                member, want);
+    g_autofree char *path = itsmig_json_path(&r->at, member);
+
+    g_set_error(r->error, ITSMIG_ERROR, r->at.code, "%s%s\"%s\" %s",
+                r->at.prefix ? r->at.prefix : "", r->at.prefix ? ": " : "", path, want);
     return FALSE;
+}
+
+/* Every member of @o must be one of @known or @optional. */
+static gboolean no_unknown_members(Reader *r, JsonObject *o, const char *const *known,
+                                   const char *const *optional)
+{
+    const char *unknown = itsmig_json_unknown_member(o, known, optional);
+
+    return !unknown || bad(r, unknown, "is not a member of a job record");
+}
+
+static gboolean no_missing_members(Reader *r, JsonObject *o, const char *const *known)
+{
+    for (const char *const *k = known; *k; k++)
+        if (!json_object_has_member(o, *k))
+            return bad(r, *k, "is missing");
+    return TRUE;
 }
 
 /* Every member of @o must be one of @known or @optional, and each of @known present.  The
@@ -1333,15 +1353,7 @@ static gboolean bad(Reader *r, const char *member, const char *want)
 static gboolean members_of(Reader *r, JsonObject *o, const char *const *known,
                            const char *const *optional)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
-
-    for (GList *l = members; l; l = l->next)
-        if (!g_strv_contains(known, l->data) && !(optional && g_strv_contains(optional, l->data)))
-            return bad(r, l->data, "is not a member of a job record");
-    for (const char *const *k = known; *k; k++)
-        if (!json_object_has_member(o, *k))
-            return bad(r, *k, "is missing");
-    return TRUE;
+    return no_unknown_members(r, o, known, optional) && no_missing_members(r, o, known);
 }
 
 static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known)
@@ -1349,44 +1361,34 @@ static gboolean exact_members(Reader *r, JsonObject *o, const char *const *known
     return members_of(r, o, known, NULL);
 }
 
+/* The json-member.h readers, with the job's own conventions: strings copied, -1 for null. */
 static gboolean get_string(Reader *r, JsonObject *o, const char *key, gboolean nullable, char **ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    const char *s;
 
-    if (nullable && JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-        return bad(r, key, nullable ? "must be a string or null" : "must be a string");
-    *ret = g_strdup(json_node_get_string(n));
+    if (!itsmig_json_get_string(&r->at, o, key, nullable, &s, r->error))
+        return FALSE;
+    *ret = g_strdup(s);
     return TRUE;
 }
 
 static gboolean get_bool(Reader *r, JsonObject *o, const char *key, gboolean *ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
-
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-        return bad(r, key, "must be true or false");
-    *ret = json_node_get_boolean(n);
-    return TRUE;
+    return itsmig_json_get_bool(&r->at, o, key, ret, r->error);
 }
 
 /* An integer in [@min, @max], or null (-1) when @nullable. */
 static gboolean get_int(Reader *r, JsonObject *o, const char *key, gint64 min, gint64 max,
                         gboolean nullable, gint64 *ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    gboolean has = TRUE;
 
-    if (nullable && JSON_NODE_HOLDS_NULL(n)) {
+    if (!nullable)
+        return itsmig_json_get_int(&r->at, o, key, min, max, ret, r->error);
+    if (!itsmig_json_get_int_or_null(&r->at, o, key, min, max, &has, ret, r->error))
+        return FALSE;
+    if (!has)
         *ret = -1;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
-        json_node_get_int(n) < min || json_node_get_int(n) > max)
-        return bad(r, key, "must be an integer in range");
-    *ret = json_node_get_int(n);
     return TRUE;
 }
 
@@ -1413,18 +1415,7 @@ static gboolean get_time(Reader *r, JsonObject *o, const char *key, gboolean nul
 static gboolean get_enum(Reader *r, JsonObject *o, const char *key, int (*parse)(const char *),
                          gboolean nullable, int *ret)
 {
-    g_autofree char *s = NULL;
-
-    if (!get_string(r, o, key, nullable, &s))
-        return FALSE;
-    if (!s) {
-        *ret = -1;
-        return TRUE;
-    }
-    *ret = parse(s);
-    if (*ret < 0)
-        return bad(r, key, "has an unknown value");
-    return TRUE;
+    return itsmig_json_get_enum(&r->at, o, key, parse, nullable, ret, r->error);
 }
 
 static int presence_from_string(const char *s)
@@ -1448,37 +1439,25 @@ static int outcome_text_valid(const char *s)
 
 static JsonObject *get_object(Reader *r, JsonObject *o, const char *key)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonObject *sub = NULL;
 
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-        bad(r, key, "must be an object");
-        return NULL;
-    }
-    return json_node_get_object(n);
+    return itsmig_json_get_object(&r->at, o, key, FALSE, &sub, r->error) ? sub : NULL;
 }
 
 static JsonArray *get_array(Reader *r, JsonObject *o, const char *key)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonArray *a = NULL;
 
-    if (!JSON_NODE_HOLDS_ARRAY(n)) {
-        bad(r, key, "must be an array");
-        return NULL;
-    }
-    return json_node_get_array(n);
+    return itsmig_json_get_array(&r->at, o, key, FALSE, &a, r->error) ? a : NULL;
 }
 
 static gboolean get_node(Reader *r, JsonObject *o, const char *key, JsonNode **ret)
 {
-    JsonNode *n = json_object_get_member(o, key);
+    JsonObject *sub;
 
-    if (JSON_NODE_HOLDS_NULL(n)) {
-        *ret = NULL;
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(n))
-        return bad(r, key, "must be an object or null");
-    *ret = json_node_copy(n);
+    if (!itsmig_json_get_object(&r->at, o, key, TRUE, &sub, r->error))
+        return FALSE;
+    *ret = sub ? json_node_copy(json_object_get_member(o, key)) : NULL;
     return TRUE;
 }
 
@@ -1489,7 +1468,7 @@ static gboolean read_options(Reader *r, JsonObject *o, ItsmigJobOptions *opt)
         "auto_converge", "quiesce",       "detach",       NULL};
     static const char *const optional[] = {"resume", NULL};
     gint64 v;
-    JsonNode *n;
+    JsonArray *a;
 
     if (!members_of(r, o, members, optional))
         return FALSE;
@@ -1511,25 +1490,12 @@ static gboolean read_options(Reader *r, JsonObject *o, ItsmigJobOptions *opt)
     if (!get_bool(r, o, "auto_converge", &opt->auto_converge) ||
         !get_bool(r, o, "quiesce", &opt->quiesce))
         return FALSE;
-    n = json_object_get_member(o, "detach");
-    if (JSON_NODE_HOLDS_ARRAY(n)) {
-        JsonArray *a = json_node_get_array(n);
-        GPtrArray *list = g_ptr_array_new();
-
-        for (guint i = 0; i < json_array_get_length(a); i++) {
-            JsonNode *e = json_array_get_element(a, i);
-
-            if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING) {
-                g_ptr_array_add(list, NULL);
-                g_strfreev((char **)g_ptr_array_free(list, FALSE));
-                return bad(r, "detach", "must hold strings");
-            }
-            g_ptr_array_add(list, g_strdup(json_node_get_string(e)));
-        }
-        g_ptr_array_add(list, NULL);
-        opt->detach = (char **)g_ptr_array_free(list, FALSE);
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        return bad(r, "detach", "must be an array or null");
+    if (!itsmig_json_get_string_array(&r->at, o, "detach", TRUE, &a, r->error))
+        return FALSE;
+    if (a) {
+        opt->detach = g_new0(char *, json_array_get_length(a) + 1);
+        for (guint i = 0; i < json_array_get_length(a); i++)
+            opt->detach[i] = g_strdup(json_array_get_string_element(a, i));
     }
     return TRUE;
 }
@@ -1604,6 +1570,13 @@ static gboolean read_devices(Reader *r, ItsmigJob *job, JsonArray *a)
 
 ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
 {
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, "job record", NULL};
+
+    return itsmig_job_read(node, &at, error);
+}
+
+ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **error)
+{
     static const char *const members[] = {
         "id",           "domain",
         "uuid",         "source",
@@ -1623,21 +1596,24 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     };
     static const char *const optional[] = {"transient", "salvaged", "journal", NULL};
     g_autoptr(ItsmigJob) job = job_alloc();
-    Reader r = {error, "job record"};
+    Reader r = {error, *at};
     JsonObject *o, *sub;
     JsonArray *a;
-    JsonNode *n;
     int v;
     gint64 i64;
-    gboolean finished;
+    gboolean finished, has;
+    double percent;
 
     if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
-                            "job record: not a JSON object");
+        g_set_error(error, ITSMIG_ERROR, at->code, "%s%s%s%snot a JSON object",
+                    at->prefix ? at->prefix : "", at->prefix ? ": " : "", at->path ? at->path : "",
+                    at->path ? " is " : "");
         return NULL;
     }
     o = json_node_get_object(node);
-    if (!members_of(&r, o, members, optional) || !get_string(&r, o, "id", FALSE, &job->id) ||
+    /* What is missing is reported by the reads below, with the type it should have. */
+    if (!no_unknown_members(&r, o, members, optional) ||
+        !get_string(&r, o, "id", FALSE, &job->id) ||
         !get_string(&r, o, "domain", FALSE, &job->domain) ||
         !get_string(&r, o, "uuid", FALSE, &job->uuid) ||
         !get_string(&r, o, "source", FALSE, &job->source) ||
@@ -1659,7 +1635,10 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     if (!get_bool(&r, o, "finished", &finished))
         return NULL;
     if (finished != itsmig_phase_is_terminal(job->phase)) {
-        bad(&r, "finished", "contradicts \"phase\"");
+        g_autofree char *why = g_strdup_printf("is %s in phase %s", finished ? "true" : "false",
+                                               itsmig_phase_to_string(job->phase));
+
+        bad(&r, "finished", why);
         return NULL;
     }
     if (!get_enum(&r, o, "failed_phase", itsmig_phase_from_string, TRUE, &v))
@@ -1671,11 +1650,11 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     if (!(a = get_array(&r, o, "phases")) || !read_phases(&r, job, a))
         return NULL;
 
-    n = json_object_get_member(o, "pending");
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
+    if (!itsmig_json_get_object(&r.at, o, "pending", TRUE, &sub, error))
+        return NULL;
+    if (sub) {
         static const char *const pm[] = {"action", "device", NULL};
 
-        sub = json_node_get_object(n);
         if (!exact_members(&r, sub, pm) ||
             !get_enum(&r, sub, "action", itsmig_action_from_string, FALSE, &v) ||
             !get_int(&r, sub, "device", 0, G_MAXINT, TRUE, &i64))
@@ -1687,9 +1666,6 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         job->has_pending = TRUE;
         job->pending.kind = v;
         job->pending.device = (int)i64;
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        bad(&r, "pending", "must be an object or null");
-        return NULL;
     }
     if (!get_bool(&r, o, "source_was_running", &job->source_was_running))
         return NULL;
@@ -1728,16 +1704,9 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         if (json_object_has_member(sub, "paused_ms") &&
             !get_int(&r, sub, "paused_ms", 0, G_MAXINT64, TRUE, &job->progress.paused_ms))
             return NULL;
-        n = json_object_get_member(sub, "percent");
-        if (JSON_NODE_HOLDS_NULL(n))
-            job->progress.percent = -1;
-        else if (JSON_NODE_HOLDS_VALUE(n) && (json_node_get_value_type(n) == G_TYPE_DOUBLE ||
-                                              json_node_get_value_type(n) == G_TYPE_INT64))
-            job->progress.percent = CLAMP(json_node_get_double(n), 0, 100);
-        else {
-            bad(&r, "percent", "must be a number or null");
+        if (!itsmig_json_get_number_or_null(&r.at, sub, "percent", &has, &percent, error))
             return NULL;
-        }
+        job->progress.percent = has ? CLAMP(percent, 0, 100) : -1;
 #define PROGRESS_INT(name)                                                                         \
     if (!get_int(&r, sub, #name, 0, G_MAXINT64, FALSE, &u))                                        \
         return NULL;                                                                               \
@@ -1755,17 +1724,14 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         !get_node(&r, o, "its_save", &job->its_save) ||
         !get_node(&r, o, "its_restore", &job->its_restore))
         return NULL;
-    n = json_object_get_member(o, "error");
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
+    if (!itsmig_json_get_object(&r.at, o, "error", TRUE, &sub, error))
+        return NULL;
+    if (sub) {
         static const char *const em[] = {"code", "message", NULL};
 
-        sub = json_node_get_object(n);
         if (!exact_members(&r, sub, em) || !get_string(&r, sub, "code", FALSE, &job->error_code) ||
             !get_string(&r, sub, "message", FALSE, &job->error_message))
             return NULL;
-    } else if (!JSON_NODE_HOLDS_NULL(n)) {
-        bad(&r, "error", "must be an object or null");
-        return NULL;
     }
     if (!get_string(&r, o, "attention", TRUE, &job->attention))
         return NULL;
@@ -1813,6 +1779,8 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
         bad(&r, "attention", "is missing for a job that needs attention");
         return NULL;
     }
+    if (!no_missing_members(&r, o, members))
+        return NULL;
     return g_steal_pointer(&job);
 }
 
@@ -1823,13 +1791,6 @@ static JsonNode *loose_member(JsonObject *o, const char *key, GType type)
     JsonNode *n = o ? json_object_get_member(o, key) : NULL;
 
     return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type ? n : NULL;
-}
-
-static const char *loose_string(JsonObject *o, const char *key)
-{
-    JsonNode *n = loose_member(o, key, G_TYPE_STRING);
-
-    return n ? json_node_get_string(n) : NULL;
 }
 
 static char *dup_or(const char *s, const char *fallback)
@@ -1845,9 +1806,9 @@ static void salvage_devices(ItsmigJob *job, JsonObject *o)
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *e = json_array_get_element(a, i);
         JsonObject *d = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) : NULL;
-        const char *alias = loose_string(d, "alias");
-        const char *xml = loose_string(d, "xml");
-        int state = device_state_from_string(loose_string(d, "state"));
+        const char *alias = itsmig_json_lookup_string(d, "alias");
+        const char *xml = itsmig_json_lookup_string(d, "xml");
+        int state = device_state_from_string(itsmig_json_lookup_string(d, "state"));
 
         if (!alias || !xml)
             continue;
@@ -1866,8 +1827,8 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     g_autoptr(ItsmigJob) job = job_alloc();
     g_autoptr(GString) text = g_string_new(why);
     g_autoptr(GDateTime) created = NULL;
-    int phase = itsmig_phase_from_string(loose_string(o, "phase"));
-    int mode = itsmig_job_mode_from_string(loose_string(o, "mode"));
+    int phase = itsmig_phase_from_string(itsmig_json_lookup_string(o, "phase"));
+    int mode = itsmig_job_mode_from_string(itsmig_json_lookup_string(o, "mode"));
     int action = -1;
     const char *s;
 
@@ -1877,11 +1838,11 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     if (phase >= 0 && itsmig_phase_is_terminal(phase) && n && json_node_get_boolean(n))
         return NULL;
     job->id = g_strdup(id);
-    job->domain = dup_or(loose_string(o, "domain"), "(unknown domain)");
-    job->uuid = dup_or(loose_string(o, "uuid"), "");
-    job->source = dup_or(loose_string(o, "source"), "(unknown source)");
-    job->destination = dup_or(loose_string(o, "destination"), "(unknown peer)");
-    job->destination_hostname = g_strdup(loose_string(o, "destination_hostname"));
+    job->domain = dup_or(itsmig_json_lookup_string(o, "domain"), "(unknown domain)");
+    job->uuid = dup_or(itsmig_json_lookup_string(o, "uuid"), "");
+    job->source = dup_or(itsmig_json_lookup_string(o, "source"), "(unknown source)");
+    job->destination = dup_or(itsmig_json_lookup_string(o, "destination"), "(unknown peer)");
+    job->destination_hostname = g_strdup(itsmig_json_lookup_string(o, "destination_hostname"));
     job->mode = mode < 0 ? ITSMIG_MODE_SAFE : (ItsmigJobMode)mode;
     job->options.quiesce = TRUE;
     job->phase = ITSMIG_PHASE_PREFLIGHT;
@@ -1889,7 +1850,7 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
         job->phase = phase;
     /* Where it was, when that can be read; nothing is claimed otherwise. */
     job->failed_phase = phase >= 0 ? job->phase : ITSMIG_PHASE_LAST;
-    s = loose_string(o, "created_at");
+    s = itsmig_json_lookup_string(o, "created_at");
     created = s ? g_date_time_new_from_iso8601(s, NULL) : NULL;
     job->created_us = created ? g_date_time_to_unix(created) * G_USEC_PER_SEC +
                                     g_date_time_get_microsecond(created)
@@ -1900,7 +1861,8 @@ ItsmigJob *itsmig_job_salvage(JsonNode *node, const char *id, const char *why, g
     job->transient = n && json_node_get_boolean(n);
     salvage_devices(job, o);
     if (pending && JSON_NODE_HOLDS_OBJECT(pending))
-        action = itsmig_action_from_string(loose_string(json_node_get_object(pending), "action"));
+        action = itsmig_action_from_string(
+            itsmig_json_lookup_string(json_node_get_object(pending), "action"));
 
     g_string_append(text, "; ");
     if (phase < 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
 #include "itsmig/kvm-regs-json.h"
@@ -182,27 +183,22 @@ static gboolean parse_features(JsonNode *node, const char *what, const char *pat
     return TRUE;
 }
 
-static gboolean only_members(JsonObject *o, const char *const *known, size_t n_known,
-                             const char *what, const char *path, GError **error)
+static gboolean only_members(JsonObject *o, const char *const *known, const char *what,
+                             const char *path, GError **error)
 {
-    g_autoptr(GList) members = json_object_get_members(o);
+    const char *unknown = itsmig_json_unknown_member(o, known, NULL);
+    g_autofree char *p = NULL;
 
-    for (GList *l = members; l; l = l->next) {
-        gboolean ok = FALSE;
-        for (size_t i = 0; i < n_known && !ok; i++)
-            ok = strcmp(l->data, known[i]) == 0;
-        if (!ok) {
-            g_autofree char *p = g_strdup_printf("%s.%s", path, (const char *)l->data);
-            return fail(error, what, p, "unknown member");
-        }
-    }
-    return TRUE;
+    if (!unknown)
+        return TRUE;
+    p = g_strdup_printf("%s.%s", path, unknown);
+    return fail(error, what, p, "unknown member");
 }
 
 static gboolean parse_register(JsonNode *node, const char *what, guint i, guint32 set_features,
                                ItsmigKvmReg *ret, GError **error)
 {
-    static const char *const known[] = {"id", "value", "writable", "needs"};
+    static const char *const known[] = {"id", "value", "writable", "needs", NULL};
     g_autofree char *path = g_strdup_printf("registers[%u]", i);
     JsonObject *o;
     JsonNode *m;
@@ -210,7 +206,7 @@ static gboolean parse_register(JsonNode *node, const char *what, guint i, guint3
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return fail(error, what, path, "expected an object");
     o = json_node_get_object(node);
-    if (!only_members(o, known, G_N_ELEMENTS(known), what, path, error))
+    if (!only_members(o, known, what, path, error))
         return FALSE;
     m = json_object_get_member(o, "id");
     if (!m)
@@ -283,7 +279,7 @@ gboolean itsmig_kvm_regs_from_json(JsonNode *node, const char *what, ItsmigKvmRe
 {
     static const char *const known[] = {
         "available", "unavailable_reason", "features", "writable_masks", "count",
-        "digest",    "registers"};
+        "digest",    "registers",          NULL};
     ItsmigKvmRegSet set = {0};
     JsonObject *o;
     JsonNode *m;
@@ -296,9 +292,9 @@ gboolean itsmig_kvm_regs_from_json(JsonNode *node, const char *what, ItsmigKvmRe
     if (!node || !JSON_NODE_HOLDS_OBJECT(node))
         return fail(error, what, "vcpu_registers", "expected an object");
     o = json_node_get_object(node);
-    if (!only_members(o, known, G_N_ELEMENTS(known), what, "vcpu_registers", error))
+    if (!only_members(o, known, what, "vcpu_registers", error))
         return FALSE;
-    for (size_t i = 0; i < G_N_ELEMENTS(known); i++) {
+    for (size_t i = 0; known[i]; i++) {
         if (!json_object_has_member(o, known[i]))
             return fail(error, what, known[i], "missing");
     }
@@ -311,7 +307,7 @@ gboolean itsmig_kvm_regs_from_json(JsonNode *node, const char *what, ItsmigKvmRe
         if (!is_string(m) || strlen(json_node_get_string(m)) >= sizeof(set.unavailable_reason))
             return fail(error, what, "unavailable_reason", "expected a string of at most %zu bytes",
                         sizeof(set.unavailable_reason) - 1);
-        for (size_t i = 2; i < G_N_ELEMENTS(known); i++) {
+        for (size_t i = 2; known[i]; i++) {
             if (!JSON_NODE_HOLDS_NULL(json_object_get_member(o, known[i])))
                 return fail(error, what, known[i], "not null although the set is unavailable");
         }

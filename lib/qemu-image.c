@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/qemu-image.h"
 
@@ -545,15 +546,6 @@ static gboolean json_get_int(JsonObject *o, const char *member, gboolean require
     return TRUE;
 }
 
-static const char *json_get_str(JsonObject *o, const char *member)
-{
-    JsonNode *n = json_object_get_member(o, member);
-
-    if (!n || json_node_get_value_type(n) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(n);
-}
-
 static JsonArray *json_get_array(JsonObject *o, const char *member, gboolean *ret_bad)
 {
     JsonNode *n = json_object_get_member(o, member);
@@ -633,8 +625,8 @@ static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap
         if (!JSON_NODE_HOLDS_OBJECT(fn))
             return fail(img, img->r.pos, error, "a vmstate field description is not an object");
         f = json_node_get_object(fn);
-        name = json_get_str(f, "name");
-        type = json_get_str(f, "type");
+        name = itsmig_json_lookup_string(f, "name");
+        type = itsmig_json_lookup_string(f, "type");
         if (!name || !type)
             return fail(img, img->r.pos, error, "a vmstate field lacks its name or type");
         if (!json_get_int(f, "size", TRUE, INT32_MAX, &size, img, error) ||
@@ -701,7 +693,7 @@ static gboolean walk_vmsd(ItsmigQemuImage *img, JsonObject *desc, Capture *cap, 
 
         if (!JSON_NODE_HOLDS_OBJECT(sn))
             return fail(img, at, error, "a subsection description is not an object");
-        vmsd_name = json_get_str(json_node_get_object(sn), "vmsd_name");
+        vmsd_name = itsmig_json_lookup_string(json_node_get_object(sn), "vmsd_name");
         if (!vmsd_name || !json_get_int(json_node_get_object(sn), "version", TRUE, UINT32_MAX,
                                         &version, img, error))
             return fail(img, at, error, "a subsection description lacks its name or version");
@@ -735,7 +727,7 @@ static JsonObject *device_desc(ItsmigQemuImage *img, const char *idstr, uint32_t
         if (!JSON_NODE_HOLDS_OBJECT(n))
             continue;
         o = json_node_get_object(n);
-        name = json_get_str(o, "name");
+        name = itsmig_json_lookup_string(o, "name");
         inst = json_object_get_member(o, "instance_id");
         if (name && strcmp(name, idstr) == 0 && inst &&
             json_node_get_value_type(inst) == G_TYPE_INT64 &&
@@ -758,7 +750,7 @@ static gboolean read_device(ItsmigQemuImage *img, const char *idstr, uint32_t in
                     "section '%s' instance %" PRIu32
                     " is not in the vmstate description: its length is unknown",
                     idstr, instance_id);
-    vmsd_name = json_get_str(desc, "vmsd_name");
+    vmsd_name = itsmig_json_lookup_string(desc, "vmsd_name");
     if (!vmsd_name)
         return fail(img, at, error, "the description of '%s' lacks its vmsd_name", idstr);
     if (!json_get_int(desc, "version", TRUE, UINT32_MAX, &version, img, error))

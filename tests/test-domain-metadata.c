@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <glib.h>
-#include <glib/gstdio.h>
 
 #include "daemon/domain-metadata.h"
 
@@ -242,8 +241,8 @@ static void test_found_adopted(void)
     g_autoptr(ItsmigHostCaps) caps = host_caps("1");
     g_autoptr(ItsmigDomainProfile) p = guest(NULL);
     g_auto(ItsmigItsMetadata) m = {0};
-    ItsmigdHookRecord cold = {.valid = TRUE, .incoming = FALSE, .started_at = NOW - 60};
-    ItsmigdHookRecord incoming = {.valid = TRUE, .incoming = TRUE, .started_at = NOW - 60};
+    ItsmigHookRecord cold = {.incoming = FALSE, .started_at = NOW - 60};
+    ItsmigHookRecord incoming = {.incoming = TRUE, .started_at = NOW - 60};
 
     /* The hook saw it start here: a cold start, with the hook's time. */
     g_assert_true(itsmigd_metadata_plan(p, ITSMIGD_METADATA_FOUND, caps, &cold, NOW, &m));
@@ -263,63 +262,6 @@ static void test_found_adopted(void)
     g_assert_cmpint(m.written, ==, ITSMIG_METADATA_WRITTEN_ADOPTED);
 }
 
-static void test_hook_record_read(void)
-{
-    g_autofree char *dir = g_dir_make_tmp("itsmig-hook-XXXXXX", NULL);
-    g_autofree char *path = g_strdup_printf("%s/%s.json", dir, UUID);
-    g_autofree char *big = g_strnfill(5000, ' ');
-    static const char *const bad[] = {
-        "not json",
-        "[1]",
-        "{\"uuid\":\"00000000-0000-0000-0000-000000000000\",\"incoming\":false}",
-        "{\"uuid\":\"" UUID "\"}",
-        "{\"uuid\":\"" UUID "\",\"incoming\":\"no\"}",
-        /* A uuid of another type, without a GLib critical (found by
-         * tests/fuzz/fuzz-hook-record.c). */
-        "{\"uuid\":{},\"incoming\":true}",
-        "{\"uuid\":[\"" UUID "\"],\"incoming\":true}",
-    };
-    ItsmigdHookRecord r;
-    char *problem = NULL;
-
-    /* None there: invalid, and no problem to report. */
-    itsmigd_hook_record_read(dir, UUID, &r, &problem);
-    g_assert_false(r.valid);
-    g_assert_null(problem);
-
-    g_assert_true(g_file_set_contents(path,
-                                      "{\"uuid\":\"" UUID "\",\"name\":\"vm1\",\"incoming\":true,"
-                                      "\"migrate_begin_at\":1790000000,\"started_at\":null}",
-                                      -1, NULL));
-    itsmigd_hook_record_read(dir, UUID, &r, &problem);
-    g_assert_null(problem);
-    g_assert_true(r.valid);
-    g_assert_true(r.incoming);
-    g_assert_cmpint(r.migrate_begin_at, ==, 1790000000);
-    g_assert_cmpint(r.started_at, ==, 0);
-
-    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
-        itsmigd_hook_record_read(dir, UUID, &r, &problem);
-        g_assert_false(r.valid);
-        g_assert_nonnull(problem);
-        g_assert_nonnull(strstr(problem, path));
-        g_clear_pointer(&problem, g_free);
-    }
-    g_assert_true(g_file_set_contents(path, big, -1, NULL));
-    itsmigd_hook_record_read(dir, UUID, &r, &problem);
-    g_assert_false(r.valid);
-    g_assert_nonnull(strstr(problem, "larger than"));
-    g_clear_pointer(&problem, g_free);
-
-    /* A UUID that is not one never becomes a path. */
-    itsmigd_hook_record_read(dir, "../../etc/passwd", &r, &problem);
-    g_assert_false(r.valid);
-    g_assert_null(problem);
-    g_unlink(path);
-    g_rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -336,6 +278,5 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-metadata/found-own-record-gets-digest",
                     test_found_own_record_without_digest);
     g_test_add_func("/domain-metadata/found-without-record-adopted", test_found_adopted);
-    g_test_add_func("/domain-metadata/hook-record", test_hook_record_read);
     return g_test_run();
 }

@@ -453,9 +453,11 @@ static void test_image_bad_args(Fixture *f, gconstpointer data)
 {
     g_autofree char *image = write_image(f);
     g_autofree char *bad = g_build_filename(f->dir, "bad.json", NULL);
+    g_autofree char *mistyped = g_build_filename(f->dir, "mistyped.json", NULL);
     g_autofree char *mem = g_strdup_printf("%s@0x40000000", f->ram);
     const char *conflict[] = {"its", "inspect", "--image", image, "--memory", mem, NULL};
     const char *semantics[] = {"its", "inspect", "--image", image, "--semantics", bad, NULL};
+    const char *typed[] = {"its", "inspect", "--image", image, "--semantics", mistyped, NULL};
     const char *block[] = {"its", "inspect", "--image", image, "--ram-block", "nope@0", NULL};
     const char *notimage[] = {"its", "inspect", "--image", f->ram, NULL};
     const char *alone[] = {"its", "inspect", "--semantics", bad, "--memory", mem, "--baser0",
@@ -466,12 +468,20 @@ static void test_image_bad_args(Fixture *f, gconstpointer data)
     } cases[] = {
         {conflict, "--memory and --image exclude each other"},
         {semantics, "not a probe document"},
+        /* A member of another type is refused, not read as a NULL string. */
+        {typed, "outcome is neither"},
         {block, "no RAM block 'nope'"},
         {notimage, "zero bytes at the end of the file"},
         {alone, "need --image"},
     };
 
     g_assert_true(g_file_set_contents(bad, "{\"available\": true}", -1, NULL));
+    g_assert_true(g_file_set_contents(
+        mistyped,
+        "{\"available\": true, \"its_abi_revisions\": [0], \"semantics\": {\"measured\": true, "
+        "\"save_unreachable_device\": {\"outcome\": 1}, \"baser_write\": {\"keeps_mappings\": "
+        "true}}}",
+        -1, NULL));
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         Run r = run_ctl(cases[i].args);
 

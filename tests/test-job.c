@@ -862,7 +862,7 @@ static void test_from_json_refuses(void)
         {"phase", "\"warp\"", "\"phase\" has an unknown value"},
         /* Live mode has no PAUSE_VCPUS. */
         {"phase", "\"pause-vcpus\"", "not a phase of this mode"},
-        {"finished", "true", "contradicts"},
+        {"finished", "true", "\"finished\" is true in phase"},
         {"mode", "\"fast\"", "\"mode\""},
         {"created_at", "\"yesterday\"", "ISO 8601"},
         /* 0 stands for no time (found by tests/fuzz/fuzz-job-journal.c). */
@@ -872,11 +872,11 @@ static void test_from_json_refuses(void)
         {"devices", "[{\"alias\":\"a\",\"xml\":\"x\",\"state\":\"gone\"}]", "\"state\""},
         {"facts", "{\"source\":\"here\",\"destination\":\"absent\",\"transfer_active\":false}",
          "\"source\" has an unknown value"},
-        {"progress", "[]", "\"progress\" must be an object"},
+        {"progress", "[]", "\"progress\" is missing or not an object"},
         {"notes", "[1]", "must hold strings"},
         {"rollback", "{\"aborted\":true}", "\"destroyed\" is missing"},
         {"options", "{}", "\"phase_timeout\" is missing"},
-        {"id", "5", "\"id\" must be a string"},
+        {"id", "5", "\"id\" is missing or not a string"},
         {"id", NULL, "\"id\" is missing"},
         {"surprise", "1", "\"surprise\" is not a member"},
     };

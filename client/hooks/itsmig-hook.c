@@ -41,17 +41,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/hooks/hook-record.h"
 #include "itsmig/rest-client.h"
 #include "daemon/daemon-config.h"
 #include "itsmig/domain-profile.h"
 #include "itsmig/error.h"
-#include "itsmig/json-strict.h"
+#include "itsmig/hook-record.h"
+#include "itsmig/json-member.h"
 
 /* What of stdin is kept: a domain XML itsmigd and the parser would accept. */
 #define INPUT_MAX ITSMIG_DOMAIN_XML_MAX
-/* A record is a few hundred bytes; anything much larger is not ours. */
-#define RECORD_MAX (64 * 1024)
 /* How long after "migrate begin" a start still counts as the migration's. */
 #define INCOMING_WINDOW_S (24 * 60 * 60)
 /* Clock steps backwards that still count as "after". */
@@ -141,173 +139,7 @@ static void say(const char *fmt, ...)
  * it becomes a file name, so nothing else may pass. */
 static char *uuid_canonical(const char *uuid)
 {
-    if (!uuid || strlen(uuid) != 36)
-        return NULL;
-    for (int i = 0; i < 36; i++) {
-        gboolean dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-        if (dash ? uuid[i] != '-' : !g_ascii_isxdigit(uuid[i]))
-            return NULL;
-    }
-    return g_ascii_strdown(uuid, -1);
-}
-
-static char *record_path(const char *dir, const char *uuid)
-{
-    g_autofree char *file = g_strconcat(uuid, ".json", NULL);
-
-    return g_build_filename(dir, file, NULL);
-}
-
-/* A string member, NULL when missing or of another type. */
-static const char *string_member(JsonObject *o, const char *name)
-{
-    JsonNode *n = json_object_get_member(o, name);
-
-    return n && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
-}
-
-/* The record of @uuid; NULL with *@error unset when there is none. */
-static HookRecord *record_read(const char *dir, const char *uuid, GError **error)
-{
-    g_autofree char *path = record_path(dir, uuid);
-    g_autofree char *text = g_malloc(RECORD_MAX + 1);
-    gsize len = 0;
-    int fd;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno != ENOENT)
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-                        g_strerror(errno));
-        return NULL;
-    }
-    while (len <= RECORD_MAX) {
-        ssize_t k = read(fd, text + len, RECORD_MAX + 1 - len);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            int e = errno;
-
-            close(fd);
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path,
-                        g_strerror(e));
-            return NULL;
-        }
-        if (k == 0)
-            break;
-        len += (gsize)k;
-    }
-    close(fd);
-    if (len > RECORD_MAX) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
-                    "%s: larger than %d bytes, not a record", path, RECORD_MAX);
-        return NULL;
-    }
-    return itsmig_hook_record_parse(text, len, path, uuid, error);
-}
-
-static gboolean write_all(int fd, const char *data, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return FALSE;
-        data += n;
-        len -= (gsize)n;
-    }
-    return TRUE;
-}
-
-static void add_time(JsonBuilder *b, const char *name, gint64 t)
-{
-    json_builder_set_member_name(b, name);
-    if (t)
-        json_builder_add_int_value(b, t);
-    else
-        json_builder_add_null_value(b);
-}
-
-static gboolean record_write(const char *dir, const HookRecord *r, GError **error)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-    g_autofree char *text = NULL;
-    g_autofree char *path = record_path(dir, r->uuid);
-    g_autofree char *tmp = NULL;
-    struct stat st;
-    gsize len = 0;
-    int fd;
-
-    if (g_mkdir_with_parents(dir, 0700) < 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        int e = errno ? errno : ENOTDIR;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "cannot create the record directory %s: %s", dir, g_strerror(e));
-        return FALSE;
-    }
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, r->uuid);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, r->name);
-    json_builder_set_member_name(b, "incoming");
-    json_builder_add_boolean_value(b, r->incoming);
-    add_time(b, "migrate_begin_at", r->migrate_begin_at);
-    add_time(b, "started_at", r->started_at);
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    text = json_generator_to_data(gen, &len);
-
-    tmp = g_strdup_printf("%s/.%s.json.XXXXXX", dir, r->uuid);
-    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot create %s: %s", tmp,
-                    g_strerror(e));
-        return FALSE;
-    }
-    /* fsync: after a crash the file is the old record or the new, never empty. */
-    if (!write_all(fd, text, len) || !write_all(fd, "\n", 1) || fsync(fd) < 0) {
-        int e = errno;
-
-        close(fd);
-        unlink(tmp);
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot write %s: %s", tmp,
-                    g_strerror(e));
-        return FALSE;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-
-        unlink(tmp);
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot write %s: %s", path,
-                    g_strerror(e));
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean record_remove(const char *dir, const char *uuid, GError **error)
-{
-    g_autofree char *path = record_path(dir, uuid);
-
-    if (unlink(path) < 0 && errno != ENOENT) {
-        int e = errno;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot remove %s: %s", path,
-                    g_strerror(e));
-        return FALSE;
-    }
-    return TRUE;
+    return itsmig_hook_record_uuid_valid(uuid) ? g_ascii_strdown(uuid, -1) : NULL;
 }
 
 /* The domain's UUID for a record, or NULL after saying why there is none. */
@@ -339,15 +171,15 @@ static ItsmigDomainProfile *profile_for_record(const Input *in, const char *name
 static void on_started(const Input *in, const char *name, const char *dir)
 {
     g_autoptr(ItsmigDomainProfile) p = profile_for_record(in, name, "started");
-    g_autoptr(HookRecord) old = NULL;
+    g_autoptr(ItsmigHookRecord) old = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *uuid = NULL;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-    HookRecord r = {0};
+    ItsmigHookRecord r = {0};
 
     if (!p || !(uuid = record_uuid(p, name)))
         return;
-    old = record_read(dir, uuid, &error);
+    old = itsmig_hook_record_load(dir, uuid, &error);
     if (error) {
         say("replacing an unreadable record: %s", error->message);
         g_clear_error(&error);
@@ -361,7 +193,7 @@ static void on_started(const Input *in, const char *name, const char *dir)
     r.uuid = uuid;
     r.name = p->name ? p->name : (char *)name;
     r.started_at = now;
-    if (!record_write(dir, &r, &error))
+    if (!itsmig_hook_record_save(dir, &r, &error))
         say("cannot record the start of domain %s: %s", name, error->message);
 }
 
@@ -373,7 +205,7 @@ static void on_release(const Input *in, const char *name, const char *dir)
 
     if (!p || !(uuid = record_uuid(p, name)))
         return;
-    if (!record_remove(dir, uuid, &error))
+    if (!itsmig_hook_record_remove(dir, uuid, &error))
         say("cannot drop the record of domain %s: %s", name, error->message);
 }
 
@@ -394,21 +226,21 @@ static int refuse(Incoming *ctx)
 {
     g_autoptr(GError) error = NULL;
 
-    if (ctx->recorded_uuid && !record_remove(ctx->record_dir, ctx->recorded_uuid, &error))
+    if (ctx->recorded_uuid && !itsmig_hook_record_remove(ctx->record_dir, ctx->recorded_uuid, &error))
         say("cannot drop the record of domain %s: %s", ctx->name, error->message);
     return 1;
 }
 
 static void record_incoming(Incoming *ctx, const ItsmigDomainProfile *p)
 {
-    g_autoptr(HookRecord) old = NULL;
+    g_autoptr(ItsmigHookRecord) old = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *uuid = record_uuid(p, ctx->name);
-    HookRecord r = {0};
+    ItsmigHookRecord r = {0};
 
     if (!uuid)
         return;
-    old = record_read(ctx->record_dir, uuid, &error);
+    old = itsmig_hook_record_load(ctx->record_dir, uuid, &error);
     if (error) {
         say("replacing an unreadable record: %s", error->message);
         g_clear_error(&error);
@@ -422,7 +254,7 @@ static void record_incoming(Incoming *ctx, const ItsmigDomainProfile *p)
     r.name = p->name ? p->name : (char *)ctx->name;
     r.incoming = TRUE;
     r.migrate_begin_at = g_get_real_time() / G_USEC_PER_SEC;
-    if (!record_write(ctx->record_dir, &r, &error)) {
+    if (!itsmig_hook_record_save(ctx->record_dir, &r, &error)) {
         say("cannot record the incoming migration of domain %s: %s", ctx->name, error->message);
         return;
     }
@@ -470,8 +302,8 @@ static char *items_line(JsonNode *list)
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *item = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        const char *code = item ? string_member(item, "code") : NULL;
-        const char *msg = item ? string_member(item, "message") : NULL;
+        const char *code = item ? itsmig_json_lookup_string(item, "code") : NULL;
+        const char *msg = item ? itsmig_json_lookup_string(item, "message") : NULL;
 
         if (!code || !msg)
             return NULL;
@@ -483,13 +315,14 @@ static char *items_line(JsonNode *list)
 /* The blockers' line, or NULL when the verdict is not one. */
 static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
 {
-    JsonNode *allowed = json_object_get_member(v, "allowed");
+    const ItsmigJsonAt at = {ITSMIG_ERROR_PEER_ERROR, NULL, NULL};
+    gboolean allowed;
     char *line;
 
-    if (!allowed || json_node_get_value_type(allowed) != G_TYPE_BOOLEAN ||
+    if (!itsmig_json_get_bool(&at, v, "allowed", &allowed, NULL) ||
         !(line = items_line(json_object_get_member(v, "blockers"))))
         return NULL;
-    *ret_allowed = json_node_get_boolean(allowed);
+    *ret_allowed = allowed;
     return line;
 }
 

@@ -19,6 +19,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "itsmig/json-member.h"
+
 typedef enum {
     ITSMIG_PHASE_PREFLIGHT,
     ITSMIG_PHASE_QUIESCE_DEVICES,
@@ -267,6 +269,9 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job);
  * errors (ITSMIG_ERROR_INVALID_JSON).  Members added after the first version ("transient",
  * "salvaged", "journal", options' "resume", progress' "paused_ms") may be absent. */
 ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error);
+/* The same for a job from elsewhere (itsmigctl reading a reply): the errors
+ * have @at's code and name the members from @at. */
+ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **error);
 /* For a record itsmig_job_from_json() refused (@why): a job made of what can be read of it (the
  * domain, the hosts, the phase and the action under way, the devices), so that a job is never
  * lost silently.  Recovering it ends it needing attention, with what the hosts then show.  NULL

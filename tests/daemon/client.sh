@@ -699,6 +699,19 @@ check_ctl "job, a job in phase done but not finished: exit 1" 1 '' \
 ctl jobs --socket "$FS"
 check_ctl "jobs, a malformed job: exit 1, naming which" 1 '' \
     'reply to GET /v1/migrations: "migrations\[0\]\.phases" is missing or not an array$'
+# itsmigctl reads a job as itsmigd reads its own journal (lib/job.c): what
+# the daemon would refuse, the client refuses too.
+jq -n --argjson j "$(job '.mode = "live" | .phase = "pause-vcpus"')" \
+    --argjson k "$(job '.devices[0].state = "misplaced"')" \
+    '{"GET /v1/migrations/m-0001": [{"status": 200, "body": $j}, {"status": 200, "body": $k}]}' \
+    >"$T/unreadable.json"
+fake_script "$T/unreadable.json"
+ctl job m-0001 --socket "$FS"
+check_ctl "job, a phase its mode does not have: exit 1" 1 '' \
+    'reply to GET /v1/migrations/m-0001: "phase" is not a phase of this mode$'
+ctl job m-0001 --socket "$FS"
+check_ctl "job, a device in a state jobs do not have: exit 1" 1 '' \
+    'reply to GET /v1/migrations/m-0001: "state" has an unknown value$'
 
 # events: one line per event, comments skipped, until the stream ends.
 EVENTS='retry: 2000
