@@ -126,7 +126,7 @@ done
     echo "# and out-of-memory (1 GiB) found in that run; load: the machine's load average"
     echo "# (1 min) when the harness started"
     for h in its-walk qemu-image domain-profile host-caps job-journal qemu-log http-router \
-        hook-record daemon-config peer-reply; do
+        hook-record daemon-config peer-reply migration-record; do
         line=$(grep "^$h  *execs=" "$tmp" || true)
         [ -n "$line" ] || line=$(grep "^$h  *execs=" "$summary" 2>/dev/null || true)
         [ -n "$line" ] && echo "$line"
