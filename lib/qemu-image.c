@@ -66,8 +66,11 @@ typedef struct {
     ItsmigQemuImageBlock pub;
     char *name;
     uint64_t n_pages;
+    uint64_t n_chunks; /* of the block */
+    /* Grown up to the last chunk a page record names, not allocated for the
+     * whole block up front: the memory follows what the stream holds. */
     Chunk **chunks;
-    uint64_t n_chunks;
+    uint64_t chunks_len;
 } Block;
 
 typedef struct {
@@ -235,7 +238,7 @@ static gboolean read_counted_string(ItsmigQemuImage *img, char *ret, const char 
 
 static void block_clear(Block *b)
 {
-    for (uint64_t i = 0; i < b->n_chunks; i++) {
+    for (uint64_t i = 0; i < b->chunks_len; i++) {
         if (b->chunks[i])
             g_free(b->chunks[i]->offset);
         g_free(b->chunks[i]);
@@ -244,11 +247,35 @@ static void block_clear(Block *b)
     g_free(b->name);
 }
 
+/* The chunk of @idx, or NULL when no record named a page of it. */
+static inline Chunk *chunk_find(const Block *b, uint64_t idx)
+{
+    return idx / CHUNK_PAGES < b->chunks_len ? b->chunks[idx / CHUNK_PAGES] : NULL;
+}
+
 static Chunk *chunk_get(ItsmigQemuImage *img, Block *b, uint64_t page, gboolean with_offsets,
                         GError **error)
 {
-    Chunk **slot = &b->chunks[page / CHUNK_PAGES];
+    uint64_t i = page / CHUNK_PAGES;
+    Chunk **slot;
 
+    if (i >= b->chunks_len) {
+        uint64_t len = MAX(MAX(i + 1, b->chunks_len * 2), 16);
+
+        len = MIN(len, b->n_chunks);
+        if (img->stats.index_bytes + (len - b->chunks_len) * sizeof(Chunk *) >
+            ITSMIG_QEMU_IMAGE_INDEX_MAX) {
+            fail(img, img->r.pos, error,
+                 "the RAM page index would need more than %u MiB: the image is too large",
+                 ITSMIG_QEMU_IMAGE_INDEX_MAX >> 20);
+            return NULL;
+        }
+        b->chunks = g_renew(Chunk *, b->chunks, len);
+        memset(b->chunks + b->chunks_len, 0, (len - b->chunks_len) * sizeof(Chunk *));
+        img->stats.index_bytes += (len - b->chunks_len) * sizeof(Chunk *);
+        b->chunks_len = len;
+    }
+    slot = &b->chunks[i];
     if (!*slot) {
         if (img->stats.index_bytes + sizeof(Chunk) > ITSMIG_QEMU_IMAGE_INDEX_MAX) {
             fail(img, img->r.pos, error,
@@ -286,6 +313,7 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
     uint64_t page = UINT64_C(1) << img->page_bits;
     uint64_t left = first & ~(page - 1);
     uint64_t at = img->r.pos - 8;
+    uint64_t tables = 0;
 
     if ((first & (page - 1)) != RAM_SAVE_FLAG_MEM_SIZE)
         return fail(img, at, error, "RAM setup: flags 0x%" PRIx64 " where MEM_SIZE belongs",
@@ -318,8 +346,9 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
         if (img->ignore_shared && !read_be64(img, &addr, "a RAM block address", error))
             return FALSE;
         n_chunks = (len / page + CHUNK_PAGES - 1) / CHUNK_PAGES;
-        /* The chunk table too is index: counted before it is allocated. */
-        if (img->stats.index_bytes + n_chunks * sizeof(Chunk *) > ITSMIG_QEMU_IMAGE_INDEX_MAX)
+        /* The chunk tables too are index, and may grow to this. */
+        tables += n_chunks * sizeof(Chunk *);
+        if (img->stats.index_bytes + tables > ITSMIG_QEMU_IMAGE_INDEX_MAX)
             return fail(img, at, error,
                         "the RAM page index would need more than %u MiB: the RAM blocks are "
                         "too large for %" PRIu64 "-byte pages",
@@ -335,8 +364,6 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
         b->pub.length = len;
         b->n_pages = len / page;
         b->n_chunks = n_chunks;
-        b->chunks = g_new0(Chunk *, b->n_chunks);
-        img->stats.index_bytes += b->n_chunks * sizeof(Chunk *);
         left -= len;
     }
     img->ram_setup_done = TRUE;
@@ -371,7 +398,7 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
             img->r.buf[img->r.pos - img->r.buf_off] == 0) {
             b = img->last_block;
             idx = addr >> img->page_bits;
-            c = b->chunks[idx / CHUNK_PAGES];
+            c = chunk_find(b, idx);
             if (c && !c->offset) {
                 c->zero[(idx % CHUNK_PAGES) / 64] |= UINT64_C(1) << (idx % 64);
                 b->pub.pages_zero++;
@@ -1321,7 +1348,7 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         idx = off >> img->page_bits;
         in_page = off & (page - 1);
         n = page - in_page < len ? page - in_page : len;
-        c = b->chunks[idx / CHUNK_PAGES];
+        c = chunk_find(b, idx);
         foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;
         if (foff) {
             foff--;
