@@ -107,10 +107,11 @@ for h in $only; do
         status=1
     fi
     secs=$(($(date +%s) - start))
-    # The stats of each process (one, or one per job): executions add up,
-    # the rate is theirs over the wall-clock time, the peak RSS the largest.
+    # The stats of each process (one, or one per job, whose logs libFuzzer
+    # copies into its own output as each job ends): executions add up, the
+    # rate is theirs over the wall-clock time, the peak RSS the largest.
     stat() {
-        cat "$log" "$jobdir"/fuzz-*.log 2>/dev/null | sed -n "s/^stat::$1: *//p"
+        sed -n "s/^stat::$1: *//p" "$log"
     }
     execs=$(stat number_of_executed_units | awk '{ n += $1 } END { if (NR) print n }')
     rss=$(stat peak_rss_mb | sort -n | tail -1)
