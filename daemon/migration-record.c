@@ -34,21 +34,42 @@ char *itsmigd_migration_mac(const char *token, const char *uuid, const char *job
                                      message, -1);
 }
 
+/* g_markup_escape_text() leaves line ends and tabs as they are, which a
+ * reader normalises (CR to LF anywhere, any of them to a space in an
+ * attribute): as character references they are read back as written. */
+static void append_escaped(GString *s, const char *text, gboolean attribute)
+{
+    g_autofree char *escaped = g_markup_escape_text(text, -1);
+
+    for (const char *p = escaped; *p; p++) {
+        if (*p == '\r')
+            g_string_append(s, "&#13;");
+        else if (attribute && *p == '\n')
+            g_string_append(s, "&#10;");
+        else if (attribute && *p == '\t')
+            g_string_append(s, "&#9;");
+        else
+            g_string_append_c(s, *p);
+    }
+}
+
 char *itsmigd_migration_record_to_xml(const char *job, const char *peer_mac,
                                       const GPtrArray *aliases, const GPtrArray *xmls)
 {
     g_autoptr(GString) s = g_string_new(NULL);
+
     /* libvirt puts the element in ITSMIGD_MIGRATION_NS itself. */
-    g_autofree char *head =
-        g_markup_printf_escaped("<migration job=\"%s\" peer-mac=\"%s\">", job, peer_mac);
-
-    g_string_append(s, head);
+    g_string_append(s, "<migration job=\"");
+    append_escaped(s, job, TRUE);
+    g_string_append(s, "\" peer-mac=\"");
+    append_escaped(s, peer_mac, TRUE);
+    g_string_append(s, "\">");
     for (guint i = 0; aliases && i < aliases->len; i++) {
-        g_autofree char *dev = g_markup_printf_escaped(
-            "<device alias=\"%s\">%s</device>", (const char *)g_ptr_array_index(aliases, i),
-            (const char *)g_ptr_array_index(xmls, i));
-
-        g_string_append(s, dev);
+        g_string_append(s, "<device alias=\"");
+        append_escaped(s, g_ptr_array_index(aliases, i), TRUE);
+        g_string_append(s, "\">");
+        append_escaped(s, g_ptr_array_index(xmls, i), FALSE);
+        g_string_append(s, "</device>");
     }
     g_string_append(s, "</migration>");
     return g_string_free(g_steal_pointer(&s), FALSE);
@@ -115,6 +136,13 @@ ItsmigdMigrationRecord *itsmigd_migration_record_parse(const char *xml, GError *
             if (!alias || !alias[0]) {
                 g_free(alias);
                 ok = bad(error, "a device without alias");
+                break;
+            }
+            /* The source records each detached device once: a second entry
+             * would leave which XML gets attached to the order of lookup. */
+            if (itsmigd_migration_record_device(r, alias)) {
+                g_free(alias);
+                ok = bad(error, "a device alias listed twice");
                 break;
             }
             text = xmlNodeGetContent(n);

@@ -67,8 +67,11 @@ typedef struct {
     ItsmigQemuImageBlock pub;
     char *name;
     uint64_t n_pages;
+    uint64_t n_chunks; /* of the block */
+    /* Grown up to the last chunk a page record names, not allocated for the
+     * whole block up front: the memory follows what the stream holds. */
     Chunk **chunks;
-    uint64_t n_chunks;
+    uint64_t chunks_len;
 } Block;
 
 typedef struct {
@@ -93,8 +96,8 @@ struct ItsmigQemuImage {
     gboolean ignore_shared;
     ItsmigQemuImageStats stats;
 
-    Block *blocks;
-    size_t n_blocks;
+    Block *blocks; /* grown only while the RAM setup lists them */
+    size_t n_blocks, blocks_size;
     Block *last_block; /* RAM_SAVE_FLAG_CONTINUE refers to it */
     uint64_t ram_total;
     gboolean ram_setup_done;
@@ -106,7 +109,8 @@ struct ItsmigQemuImage {
 
     gboolean its_present;
     ItsmigQemuImageIts its;
-    uint64_t *propbasers, *pendbasers;
+    gboolean gic_present;
+    uint64_t *propbasers, *pendbasers; /* n_redists of them */
     size_t n_redists;
 
     /* guest memory reads */
@@ -235,7 +239,7 @@ static gboolean read_counted_string(ItsmigQemuImage *img, char *ret, const char 
 
 static void block_clear(Block *b)
 {
-    for (uint64_t i = 0; i < b->n_chunks; i++) {
+    for (uint64_t i = 0; i < b->chunks_len; i++) {
         if (b->chunks[i])
             g_free(b->chunks[i]->offset);
         g_free(b->chunks[i]);
@@ -244,11 +248,35 @@ static void block_clear(Block *b)
     g_free(b->name);
 }
 
+/* The chunk of @idx, or NULL when no record named a page of it. */
+static inline Chunk *chunk_find(const Block *b, uint64_t idx)
+{
+    return idx / CHUNK_PAGES < b->chunks_len ? b->chunks[idx / CHUNK_PAGES] : NULL;
+}
+
 static Chunk *chunk_get(ItsmigQemuImage *img, Block *b, uint64_t page, gboolean with_offsets,
                         GError **error)
 {
-    Chunk **slot = &b->chunks[page / CHUNK_PAGES];
+    uint64_t i = page / CHUNK_PAGES;
+    Chunk **slot;
 
+    if (i >= b->chunks_len) {
+        uint64_t len = MAX(MAX(i + 1, b->chunks_len * 2), 16);
+
+        len = MIN(len, b->n_chunks);
+        if (img->stats.index_bytes + (len - b->chunks_len) * sizeof(Chunk *) >
+            ITSMIG_QEMU_IMAGE_INDEX_MAX) {
+            fail(img, img->r.pos, error,
+                 "the RAM page index would need more than %u MiB: the image is too large",
+                 ITSMIG_QEMU_IMAGE_INDEX_MAX >> 20);
+            return NULL;
+        }
+        b->chunks = g_renew(Chunk *, b->chunks, len);
+        memset(b->chunks + b->chunks_len, 0, (len - b->chunks_len) * sizeof(Chunk *));
+        img->stats.index_bytes += (len - b->chunks_len) * sizeof(Chunk *);
+        b->chunks_len = len;
+    }
+    slot = &b->chunks[i];
     if (!*slot) {
         if (img->stats.index_bytes + sizeof(Chunk) > ITSMIG_QEMU_IMAGE_INDEX_MAX) {
             fail(img, img->r.pos, error,
@@ -286,6 +314,7 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
     uint64_t page = UINT64_C(1) << img->page_bits;
     uint64_t left = first & ~(page - 1);
     uint64_t at = img->r.pos - 8;
+    uint64_t tables = 0;
 
     if ((first & (page - 1)) != RAM_SAVE_FLAG_MEM_SIZE)
         return fail(img, at, error, "RAM setup: flags 0x%" PRIx64 " where MEM_SIZE belongs",
@@ -297,10 +326,9 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
                     "RAM total of %" PRIu64 " bytes is out of range (1..%" PRIu64 ")", left,
                     ITSMIG_QEMU_IMAGE_RAM_MAX);
     img->ram_total = left;
-    img->blocks = g_new0(Block, ITSMIG_QEMU_IMAGE_MAX_BLOCKS);
     while (left > 0) {
         char name[257];
-        uint64_t len, addr;
+        uint64_t len, addr, n_chunks;
         Block *b;
 
         at = img->r.pos;
@@ -318,14 +346,25 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
                         name, len, left, page);
         if (img->ignore_shared && !read_be64(img, &addr, "a RAM block address", error))
             return FALSE;
+        n_chunks = (len / page + CHUNK_PAGES - 1) / CHUNK_PAGES;
+        /* The chunk tables too are index, and may grow to this. */
+        tables += n_chunks * sizeof(Chunk *);
+        if (img->stats.index_bytes + tables > ITSMIG_QEMU_IMAGE_INDEX_MAX)
+            return fail(img, at, error,
+                        "the RAM page index would need more than %u MiB: the RAM blocks are "
+                        "too large for %" PRIu64 "-byte pages",
+                        ITSMIG_QEMU_IMAGE_INDEX_MAX >> 20, page);
+        if (img->n_blocks == img->blocks_size) {
+            img->blocks_size = img->blocks_size ? img->blocks_size * 2 : 4;
+            img->blocks = g_renew(Block, img->blocks, img->blocks_size);
+        }
         b = &img->blocks[img->n_blocks++];
+        memset(b, 0, sizeof(*b));
         b->name = g_strdup(name);
         b->pub.name = b->name;
         b->pub.length = len;
         b->n_pages = len / page;
-        b->n_chunks = (b->n_pages + CHUNK_PAGES - 1) / CHUNK_PAGES;
-        b->chunks = g_new0(Chunk *, b->n_chunks);
-        img->stats.index_bytes += b->n_chunks * sizeof(Chunk *);
+        b->n_chunks = n_chunks;
         left -= len;
     }
     img->ram_setup_done = TRUE;
@@ -360,7 +399,7 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
             img->r.buf[img->r.pos - img->r.buf_off] == 0) {
             b = img->last_block;
             idx = addr >> img->page_bits;
-            c = b->chunks[idx / CHUNK_PAGES];
+            c = chunk_find(b, idx);
             if (c && !c->offset) {
                 c->zero[(idx % CHUNK_PAGES) / 64] |= UINT64_C(1) << (idx % 64);
                 b->pub.pages_zero++;
@@ -650,8 +689,16 @@ static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap
                     if (cpu >= (int64_t)ITSMIG_QEMU_IMAGE_MAX_REDISTS)
                         return fail(img, img->r.pos, error, "more than %u redistributors",
                                     ITSMIG_QEMU_IMAGE_MAX_REDISTS);
-                    if ((size_t)cpu >= img->n_redists)
+                    /* As many as the stream has (a few), not the most it may have. */
+                    if ((size_t)cpu >= img->n_redists) {
+                        size_t was = img->n_redists;
+
                         img->n_redists = (size_t)cpu + 1;
+                        img->propbasers = g_renew(uint64_t, img->propbasers, img->n_redists);
+                        img->pendbasers = g_renew(uint64_t, img->pendbasers, img->n_redists);
+                        memset(img->propbasers + was, 0, (img->n_redists - was) * 8);
+                        memset(img->pendbasers + was, 0, (img->n_redists - was) * 8);
+                    }
                     inner.cpu = cpu;
                 }
                 if (!walk_vmsd(img, json_node_get_object(sn), &inner, depth + 1, error))
@@ -767,11 +814,10 @@ static gboolean read_device(ItsmigQemuImage *img, const char *idstr, uint32_t in
         img->its.instance_id = instance_id;
         img->its.version_id = version_id;
     } else if (strcmp(vmsd_name, "arm_gicv3") == 0) {
-        if (img->propbasers)
+        if (img->gic_present)
             return fail(img, at, error, "more than one arm_gicv3: not supported");
         cap.gic = TRUE;
-        img->propbasers = g_new0(uint64_t, ITSMIG_QEMU_IMAGE_MAX_REDISTS);
-        img->pendbasers = g_new0(uint64_t, ITSMIG_QEMU_IMAGE_MAX_REDISTS);
+        img->gic_present = TRUE;
     }
     return walk_vmsd(img, desc, &cap, 0, error);
 }
@@ -825,11 +871,15 @@ static gboolean find_description(ItsmigQemuImage *img, uint64_t start, GError **
                     "the stream does not end with QEMU's vmstate description (JSON); QEMU "
                     "writes it unless the machine suppresses it");
     /* QEMU_VM_VMDESCRIPTION, a be32 length, then exactly that much JSON up to
-     * the end: the only self-consistent place, searched from the end. */
-    for (uint64_t p = tail_len - 1; p >= 5; p--) {
+     * the end: the only self-consistent place, searched from the end, from
+     * one '{' to the one before it (memrchr, not byte by byte: the JSON is
+     * most of what it passes). */
+    for (const uint8_t *q = tail + tail_len;
+         tail_len > 5 && (q = memrchr(tail + 5, '{', (size_t)(q - (tail + 5))));) {
+        uint64_t p = (uint64_t)(q - tail);
         uint32_t len;
 
-        if (tail[p] != '{' || tail[p - 5] != QEMU_VM_VMDESCRIPTION)
+        if (tail[p - 5] != QEMU_VM_VMDESCRIPTION)
             continue;
         len = (uint32_t)tail[p - 4] << 24 | (uint32_t)tail[p - 3] << 16 |
               (uint32_t)tail[p - 2] << 8 | tail[p - 1];
@@ -1290,7 +1340,7 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         idx = off >> img->page_bits;
         in_page = off & (page - 1);
         n = page - in_page < len ? page - in_page : len;
-        c = b->chunks[idx / CHUNK_PAGES];
+        c = chunk_find(b, idx);
         foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;
         if (foff) {
             foff--;

@@ -33,6 +33,28 @@ static void test_round_trip(void)
     g_assert_null(itsmigd_migration_record_device(r, "hostdev1"));
 }
 
+/* Line ends and tabs come back as they were written, in attributes and in
+ * the device XML alike, where a reader would otherwise normalise them. */
+static void test_line_ends_kept(void)
+{
+    g_autoptr(GPtrArray) aliases = g_ptr_array_new();
+    g_autoptr(GPtrArray) xmls = g_ptr_array_new();
+    g_autofree char *xml = NULL;
+    g_autoptr(ItsmigdMigrationRecord) r = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_ptr_array_add(aliases, (gpointer) "a\tb\nc\r\nd");
+    g_ptr_array_add(xmls, (gpointer) "<disk>\r\n\t<source\rfile='x'/></disk>\r");
+    xml = itsmigd_migration_record_to_xml("job\r\n\t1", "m\rac", aliases, xmls);
+    r = itsmigd_migration_record_parse(xml, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(r->job, ==, "job\r\n\t1");
+    g_assert_cmpstr(r->peer_mac, ==, "m\rac");
+    g_assert_cmpstr(g_ptr_array_index(r->aliases, 0), ==, "a\tb\nc\r\nd");
+    g_assert_cmpstr(itsmigd_migration_record_device(r, "a\tb\nc\r\nd"), ==,
+                    "<disk>\r\n\t<source\rfile='x'/></disk>\r");
+}
+
 /* The device XML is text: markup in it never becomes elements of the record. */
 static void test_device_is_text(void)
 {
@@ -54,6 +76,8 @@ static void test_refused(void)
         "<migration job='' peer-mac='m'/>",
         "<migration job='j'/>",
         "<migration job='j' peer-mac='m'><device>x</device></migration>",
+        "<migration job='j' peer-mac='m'><device alias='a'>x</device>"
+        "<device alias='a'>y</device></migration>",
         "<!DOCTYPE m [<!ENTITY e SYSTEM 'file:///etc/shadow'>]>"
         "<migration job='j' peer-mac='m'><device alias='a'>&e;</device></migration>",
     };
@@ -95,6 +119,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration-record/round-trip", test_round_trip);
+    g_test_add_func("/migration-record/line-ends-kept", test_line_ends_kept);
     g_test_add_func("/migration-record/device-is-text", test_device_is_text);
     g_test_add_func("/migration-record/refused", test_refused);
     g_test_add_func("/migration-record/mac", test_mac);

@@ -368,6 +368,33 @@ static void test_lying_lengths(void)
     assert_refused(s, "");
 }
 
+/* RAM blocks that claim more pages than the page index may track are
+ * refused before the index is allocated: 4 TiB of 1 KiB pages would need a
+ * 64 MiB chunk table, for a file of a few KiB. */
+static void test_index_bound(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    ItsmigQemuImageStats stats;
+    guint8 *bits;
+
+    p.ram_size = ITSMIG_QEMU_IMAGE_RAM_MAX;
+    qib_begin(s, &p);
+    qib_end(s, &p);
+    /* with 4 KiB pages the same RAM fits (a 16 MiB table) */
+    img = open_bytes(s->data, s->len, &error);
+    g_assert_no_error(error);
+    itsmig_qemu_image_get_stats(img, &stats);
+    g_assert_cmpuint(stats.index_bytes, <=, ITSMIG_QEMU_IMAGE_INDEX_MAX);
+    bits = memmem(s->data, s->len, "configuration/target-page-bits", 30);
+    g_assert_nonnull(bits);
+    g_assert_cmpuint(bits[30 + 4 + 3], ==, QIB_PAGE_BITS);
+    bits[30 + 4 + 3] = 10;
+    assert_refused(s, "the RAM page index would need more than 40 MiB");
+}
+
 static void test_unknown_section(void)
 {
     QibParams p = default_params();
@@ -502,6 +529,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qemu-image/refused/truncated", test_truncated);
     g_test_add_func("/qemu-image/refused/lying-lengths", test_lying_lengths);
     g_test_add_func("/qemu-image/refused/unknown-section", test_unknown_section);
+    g_test_add_func("/qemu-image/refused/index-bound", test_index_bound);
     g_test_add_func("/qemu-image/refused/oversized-json", test_oversized_json);
     g_test_add_func("/qemu-image/refused/bad-json", test_bad_json);
     g_test_add_func("/qemu-image/refused/page-flags", test_page_flags);

@@ -107,7 +107,7 @@ void itsmig_qemu_image_get_stats(const ItsmigQemuImage *img, ItsmigQemuImageStat
 /* NULL when the image has no arm_gicv3_its device. */
 const ItsmigQemuImageIts *itsmig_qemu_image_get_its(const ItsmigQemuImage *img);
 /* GICR_PROPBASER and GICR_PENDBASER of each redistributor (vCPU order) of
- * the arm_gicv3 device; 0 redistributors when there is none. */
+ * the arm_gicv3 device; 0 redistributors (and NULL) when there is none. */
 size_t itsmig_qemu_image_get_n_redists(const ItsmigQemuImage *img);
 const uint64_t *itsmig_qemu_image_get_propbasers(const ItsmigQemuImage *img);
 const uint64_t *itsmig_qemu_image_get_pendbasers(const ItsmigQemuImage *img);

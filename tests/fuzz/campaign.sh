@@ -12,7 +12,9 @@
 #
 # usage: campaign.sh SRCDIR BUILDDIR SECONDS RUNS 'HARNESS...'
 #   SECONDS: time per harness (0: no limit); RUNS: executions per harness
-#   (0: no limit).  Environment (from make): FUZZ_CC, FUZZ_CFLAGS, FUZZ_LIBS,
+#   (0: no limit).  Environment (from make): FUZZ_JOBS (libFuzzer processes per
+#   harness, sharing its corpus: 1 by default; with N, each runs RUNS / N
+#   executions and the record adds them up), FUZZ_CC, FUZZ_CFLAGS, FUZZ_LIBS,
 #   FUZZ_SYSCONFDIR, FUZZ_RUNSTATEDIR, FUZZ_LOCALSTATEDIR (the daemon's paths,
 #   as ITSMIGD_DEFS has them), FUZZ_LIB_SRC, and FUZZ_SRC_<name> (the harness
 #   and the daemon sources it needs, '-' in the name as '_').
@@ -26,6 +28,7 @@ builddir=$2
 seconds=$3
 runs=$4
 only=$5
+jobs=${FUZZ_JOBS:-1}
 work=$builddir/tests/fuzz/work
 summary=$srcdir/tests/bench/fuzz.txt
 san='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer'
@@ -84,34 +87,44 @@ for h in $only; do
         extra="$extra $work/seeds/$h"
     fi
     limits="-max_total_time=$seconds"
-    [ "$runs" -gt 0 ] && limits="$limits -runs=$runs"
+    [ "$runs" -gt 0 ] && limits="$limits -runs=$(((runs + jobs - 1) / jobs))"
+    # libFuzzer writes each job's output to fuzz-JOB.log in the current directory.
+    jobdir=$work/jobs/$h
+    rm -rf "$jobdir"
+    mkdir -p "$jobdir"
+    [ "$jobs" -gt 1 ] && limits="$limits -jobs=$jobs -workers=$jobs"
     echo "  FUZZ $h ($limits)"
     before=$(find "$crashes" -type f | wc -l)
     load=$(cut -d' ' -f1 /proc/loadavg)
+    start=$(date +%s)
     # -timeout: one input taking 10 s is a bug (the readers are linear);
     # -rss_limit_mb: so is 1 GiB for an input of at most 64 KiB.
     # shellcheck disable=SC2086
-    if ! nice -n 19 "$work/fuzz-$h" $limits -max_len=65536 -timeout=10 -rss_limit_mb=1024 \
-        -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "$seeds" $extra \
-        </dev/null >"$log" 2>&1; then
-        echo "  $h: the harness failed; see $log" >&2
+    if ! (cd "$jobdir" && exec nice -n 19 "$work/fuzz-$h" $limits -max_len=65536 -timeout=10 \
+        -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" \
+        "$seeds" $extra </dev/null >"$log" 2>&1); then
+        echo "  $h: the harness failed; see $log and $jobdir" >&2
         status=1
     fi
+    secs=$(($(date +%s) - start))
+    # The stats of each process (one, or one per job, whose logs libFuzzer
+    # copies into its own output as each job ends): executions add up, the
+    # rate is theirs over the wall-clock time, the peak RSS the largest.
     stat() {
-        sed -n "s/^stat::$1: *//p" "$log" | tail -1
+        sed -n "s/^stat::$1: *//p" "$log"
     }
-    execs=$(stat number_of_executed_units)
-    rate=$(stat average_exec_per_sec)
-    rss=$(stat peak_rss_mb)
+    execs=$(stat number_of_executed_units | awk '{ n += $1 } END { if (NR) print n }')
+    rss=$(stat peak_rss_mb | sort -n | tail -1)
+    rate=
+    [ -n "$execs" ] && rate=$((execs / (secs > 0 ? secs : 1)))
     found=$(($(find "$crashes" -type f | wc -l) - before))
     files=$(find "$corpus" -type f | wc -l)
     kib=$(du -sk "$corpus" | cut -f1)
-    secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-    fmt='%-15s execs=%-11s exec/s=%-7s seconds=%-6s corpus=%s files (%s KiB)'
-    fmt="$fmt  peak_rss=%s MiB  crashes=%s  load=%s\n"
+    fmt='%-16s execs=%-11s exec/s=%-7s seconds=%-6s corpus=%s files (%s KiB)'
+    fmt="$fmt  peak_rss=%s MiB  crashes=%s  load=%s  jobs=%s\n"
     # shellcheck disable=SC2059
-    printf "$fmt" "$h" "${execs:-?}" "${rate:-?}" "${secs:-?}" "$files" "$kib" "${rss:-?}" \
-        "$found" "$load" >>"$tmp"
+    printf "$fmt" "$h" "${execs:-?}" "${rate:-?}" "$secs" "$files" "$kib" "${rss:-?}" \
+        "$found" "$load" "$jobs" >>"$tmp"
     tail -1 "$tmp"
 done
 
@@ -126,7 +139,7 @@ done
     echo "# and out-of-memory (1 GiB) found in that run; load: the machine's load average"
     echo "# (1 min) when the harness started"
     for h in its-walk qemu-image domain-profile host-caps job-journal qemu-log http-router \
-        hook-record daemon-config peer-reply; do
+        hook-record daemon-config peer-reply migration-record; do
         line=$(grep "^$h  *execs=" "$tmp" || true)
         [ -n "$line" ] || line=$(grep "^$h  *execs=" "$summary" 2>/dev/null || true)
         [ -n "$line" ] && echo "$line"

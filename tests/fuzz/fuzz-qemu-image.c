@@ -4,6 +4,9 @@
  * is opened as an image; when it is accepted, its blocks are mapped and the
  * tables its registers point at are read as the walker would.  Seeds from
  * tests/fuzz/make-seeds (tests/fuzz/corpus/qemu-image holds some of them).
+ * The input is a file, as the reader takes it: one memfd, written again
+ * for each input (creating and tearing down a file per input cost more
+ * than the reader).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -17,26 +20,32 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz-image", MFD_CLOEXEC);
+    static int fd = -1;
     ItsmigQemuImage *img;
     size_t off = 0;
 
     fuzz_glib_fatal();
     if (fd < 0)
-        return 0;
+        fd = memfd_create("fuzz-image", MFD_CLOEXEC);
+    FUZZ_ASSERT(fd >= 0);
+    /* Over the last input, then cut to this one's size: the file's pages stay. */
     while (off < size) {
-        ssize_t n = write(fd, data + off, size - off);
+        ssize_t n = pwrite(fd, data + off, size - off, (off_t)off);
 
-        if (n <= 0)
-            break;
+        FUZZ_ASSERT(n > 0);
         off += (size_t)n;
     }
+    FUZZ_ASSERT(ftruncate(fd, (off_t)size) == 0);
     img = itsmig_qemu_image_open_fd(fd, "fuzz", NULL);
     if (img) {
         const ItsmigQemuImageIts *its = itsmig_qemu_image_get_its(img);
+        ItsmigQemuImageStats stats;
         ItsmigGuestMem mem;
         uint8_t buf[64];
 
+        /* The bound the header promises, whatever the blocks claim. */
+        itsmig_qemu_image_get_stats(img, &stats);
+        FUZZ_ASSERT(stats.index_bytes <= ITSMIG_QEMU_IMAGE_INDEX_MAX);
         itsmig_qemu_image_map_default(img, NULL);
         itsmig_qemu_image_guest_mem(img, &mem);
         if (its) {
@@ -52,6 +61,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   sizeof(buf));
         itsmig_qemu_image_free(img);
     }
-    close(fd);
     return 0;
 }

@@ -16,7 +16,7 @@ set -u
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-$srcdir}
 harnesses=${FUZZ_HARNESSES:-its-walk qemu-image domain-profile host-caps job-journal qemu-log
-    http-router hook-record daemon-config peer-reply}
+    http-router hook-record daemon-config peer-reply migration-record}
 
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=1
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
