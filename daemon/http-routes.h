@@ -2,6 +2,13 @@
 #pragma once
 
 #include "daemon/http-server.h"
+#include "daemon/itsmigd.h"
+
+/* The handlers' context: the daemon's parts (daemon.c hands them over). */
+static inline ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req)
+{
+    return itsmigd_http_request_context(req);
+}
 
 /* The one route table (http-routes.c) and the handlers, one file per
  * resource.  docs/openapi.json describes the same routes; a test checks it. */

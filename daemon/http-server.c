@@ -51,7 +51,7 @@ typedef struct {
 } Conn;
 
 struct ItsmigdHttpServer {
-    ItsmigDaemon *daemon;
+    ItsmigdHttpParts parts;
     ItsmigdHttpLimits limits;
     const ItsmigdRoute *routes;
     gsize n_routes;
@@ -293,9 +293,9 @@ void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type
 
 /* ---- request accessors ------------------------------------------------------------ */
 
-ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req)
+gpointer itsmigd_http_request_context(ItsmigdHttpRequest *req)
 {
-    return req->listener->server->daemon;
+    return req->listener->server->parts.context;
 }
 
 const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
@@ -681,7 +681,7 @@ static void finish_request(ItsmigdHttpRequest *req)
         }
     }
     if ((route->flags & ITSMIGD_ROUTE_NEEDS_LIBVIRT) &&
-        !itsmigd_virt_is_connected(server->daemon->virt)) {
+        !itsmigd_virt_is_connected(server->parts.virt)) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                                          "not connected to libvirt; reconnecting");
         return;
@@ -768,7 +768,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->started) {
         const ItsmigdRoute *route = req->match.route;
 
-        itsmigd_metrics_request(l->server->daemon->metrics, route ? route->pattern : "unmatched",
+        itsmigd_metrics_request(l->server->parts.metrics, route ? route->pattern : "unmatched",
                                 method_label(req->method), req->responded ? req->status : 0,
                                 g_get_monotonic_time() - req->start_us,
                                 !route || !(route->flags & ITSMIGD_ROUTE_STREAM));
@@ -871,12 +871,13 @@ static void listener_clear(Listener *l)
     g_mutex_clear(&l->conn_lock);
 }
 
-ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
+ItsmigdHttpServer *itsmigd_http_server_new(const ItsmigdHttpParts *parts,
+                                           const ItsmigdHttpLimits *limits,
                                            const ItsmigdRoute *routes, gsize n_routes)
 {
     ItsmigdHttpServer *server = g_new0(ItsmigdHttpServer, 1);
 
-    server->daemon = daemon;
+    server->parts = *parts;
     server->limits = *limits;
     server->routes = routes;
     server->n_routes = n_routes;
