@@ -239,14 +239,21 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     reply_bytes_with(req, status, JSON_TYPE, body, header, header_value);
 }
 
-void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)
+static void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code,
+                                             const char *message)
 {
     reply_error_with(req, code, message, NULL, NULL);
 }
 
-void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
+static void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
 {
     reply_error_with(req, itsmig_error_get_code(error), error->message, NULL, NULL);
+}
+
+gboolean itsmigd_http_fail(GError **error, int code, const char *message)
+{
+    g_set_error_literal(error, ITSMIG_ERROR, code, message);
+    return FALSE;
 }
 
 typedef struct {
@@ -655,6 +662,7 @@ static void finish_request(ItsmigdHttpRequest *req)
 {
     ItsmigdHttpServer *server = req->listener->server;
     const ItsmigdRoute *route = req->match.route;
+    g_autoptr(GError) error = NULL;
 
     if (req->body_too_large) {
         g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes",
@@ -663,8 +671,6 @@ static void finish_request(ItsmigdHttpRequest *req)
         return;
     }
     if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
-        g_autoptr(GError) error = NULL;
-
         req->json = itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len,
                                                  &error);
         if (!req->json) {
@@ -686,9 +692,16 @@ static void finish_request(ItsmigdHttpRequest *req)
                                          "not connected to libvirt; reconnecting");
         return;
     }
-    route->handler(req);
-    if (!req->responded)
+    /* The one place a handler's failure becomes the reply. */
+    if (!route->handler(req, &error)) {
+        if (error)
+            itsmigd_http_reply_error(req, error);
+        else
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL,
+                                             "the handler failed without saying why");
+    } else if (!req->responded) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL, "the handler gave no reply");
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

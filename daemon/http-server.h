@@ -89,10 +89,11 @@ void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);
 void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node);
 void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b);
-/* The one place an error becomes a reply: {"error":{"code","message"}} with
- * the code's status; errors of other domains are internal errors. */
-void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error);
-void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message);
+/* A handler fails by returning FALSE with its error set; the server's
+ * dispatcher alone writes it: {"error":{"code","message"}} with the code's
+ * status, errors of other domains as internal errors.  This sets @code of
+ * ITSMIG_ERROR with @message, and returns FALSE. */
+gboolean itsmigd_http_fail(GError **error, int code, const char *message);
 
 /* An event stream reader: fills @buf, or blocks; see MHD_ContentReaderCallback. */
 typedef gssize (*ItsmigdHttpStreamRead)(gpointer data, char *buf, gsize max);
