@@ -360,8 +360,8 @@ static gboolean resume(Incoming *in, int state, const Claim *claim, GError **err
 {
     if (!need_domain(in, state, error) || !itsmigd_virt_domain_resume(in->dom, error))
         return FALSE;
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration %s: resumed at the source's request", claim->job);
+    itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
+                    "incoming migration %s: resumed at the source's request", claim->job);
     return TRUE;
 }
 
@@ -383,10 +383,10 @@ static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **er
         itsmigd_virt_error(error, "cannot destroy %s", name);
         return FALSE;
     }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, name,
-                       "incoming migration %s: paused copy destroyed at the source's request "
-                       "(rollback)",
-                       claim->job);
+    itsmigd_log_job(G_LOG_LEVEL_MESSAGE, name, claim->job,
+                    "incoming migration %s: paused copy destroyed at the source's request "
+                    "(rollback)",
+                    claim->job);
     return TRUE;
 }
 
@@ -408,10 +408,10 @@ static gboolean attach(Incoming *in, int state, const Claim *claim, GError **err
     if (!itsmigd_virt_domain_attach(in->dom, claim->alias, xml, &attached, error))
         return FALSE;
     if (attached)
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                           "incoming migration %s: device %s attached again at the source's "
-                           "request",
-                           claim->job, claim->alias);
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
+                        "incoming migration %s: device %s attached again at the source's "
+                        "request",
+                        claim->job, claim->alias);
     return TRUE;
 }
 
