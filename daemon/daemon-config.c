@@ -20,74 +20,108 @@ typedef struct {
     gsize size; /* sizeof the field: unsigned int, int or gsize */
     guint64 min;
     guint64 max;
+    ItsmigdReload reload;
 } NumericKey;
 
-#define NUM(g, k, field, lo, hi)                                                                \
-    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), sizeof(((ItsmigdConfig *)0)->field), lo, hi }
+#define FIELD_SIZE(field) sizeof(((ItsmigdConfig *)0)->field)
+#define NUM(g, k, field, lo, hi, reload)                                                        \
+    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), lo, hi,                  \
+      ITSMIGD_RELOAD_##reload }
 
 static const NumericKey numeric_keys[] = {
-    NUM("libvirt", "keepalive-interval", keepalive_interval, 0, 3600),
-    NUM("libvirt", "keepalive-count", keepalive_count, 1, 100),
-    NUM("libvirt", "reconnect-min", reconnect_min, 1, 3600),
-    NUM("libvirt", "reconnect-max", reconnect_max, 1, 3600),
-    NUM("libvirt", "history-size", history_size, 1, 4096),
-    NUM("api", "max-body", max_body, 1024, 64 * 1024 * 1024),
-    NUM("api", "max-domain-xml", max_domain_xml, 65536, 16 * 1024 * 1024),
-    NUM("api", "max-url", max_url, 64, 65536),
-    NUM("api", "max-connections", max_connections, 1, 65536),
-    NUM("api", "max-connections-per-user", max_connections_per_user, 1, 65536),
-    NUM("api", "peer-max-connections", peer_max_connections, 1, 65536),
-    NUM("api", "max-connections-per-address", max_connections_per_address, 1, 65536),
-    NUM("api", "connection-timeout", connection_timeout, 1, 86400),
-    NUM("api", "request-timeout", request_timeout, 1, 3600),
-    NUM("api", "event-buffer", event_buffer, 16, 1000000),
-    NUM("api", "max-event-streams", max_event_streams, 1, 10000),
-    NUM("hook", "timeout", hook_timeout, 1, 300),
-    NUM("policy", "early-boot-window", policy.early_boot_window, 0, 86400),
-    NUM("peers", "connect-timeout", peer_connect_timeout, 1, 60),
-    NUM("peers", "timeout", peer_timeout, 1, 600),
-    NUM("peers", "cache-ttl", peer_cache_ttl, 0, 3600),
-    NUM("migration", "max-jobs", max_jobs, 1, 64),
-    NUM("migration", "phase-timeout", phase_timeout, 1, 86400),
-    NUM("migration", "total-timeout", total_timeout, 0, 604800),
-    NUM("migration", "keep-finished", keep_finished, 1, 10000),
-    NUM("metrics", "max-connections", metrics_max_connections, 1, 1024),
-    NUM("metrics", "max-domain-series", metrics_max_domain_series, 0, 1000000),
+    NUM("libvirt", "keepalive-interval", keepalive_interval, 0, 3600, LIVE),
+    NUM("libvirt", "keepalive-count", keepalive_count, 1, 100, LIVE),
+    NUM("libvirt", "reconnect-min", reconnect_min, 1, 3600, LIVE),
+    NUM("libvirt", "reconnect-max", reconnect_max, 1, 3600, LIVE),
+    NUM("libvirt", "history-size", history_size, 1, 4096, LIVE),
+    NUM("api", "max-body", max_body, 1024, 64 * 1024 * 1024, RESTART),
+    NUM("api", "max-domain-xml", max_domain_xml, 65536, 16 * 1024 * 1024, RESTART),
+    NUM("api", "max-url", max_url, 64, 65536, RESTART),
+    NUM("api", "max-connections", max_connections, 1, 65536, RESTART),
+    NUM("api", "max-connections-per-user", max_connections_per_user, 1, 65536, RESTART),
+    NUM("api", "peer-max-connections", peer_max_connections, 1, 65536, RESTART),
+    NUM("api", "max-connections-per-address", max_connections_per_address, 1, 65536, RESTART),
+    NUM("api", "connection-timeout", connection_timeout, 1, 86400, RESTART),
+    NUM("api", "request-timeout", request_timeout, 1, 3600, RESTART),
+    NUM("api", "event-buffer", event_buffer, 16, 1000000, RESTART),
+    NUM("api", "max-event-streams", max_event_streams, 1, 10000, RESTART),
+    NUM("hook", "timeout", hook_timeout, 1, 300, LIVE),
+    NUM("policy", "early-boot-window", policy.early_boot_window, 0, 86400, LIVE),
+    NUM("peers", "connect-timeout", peer_connect_timeout, 1, 60, LIVE),
+    NUM("peers", "timeout", peer_timeout, 1, 600, LIVE),
+    NUM("peers", "cache-ttl", peer_cache_ttl, 0, 3600, LIVE),
+    NUM("migration", "max-jobs", max_jobs, 1, 64, LIVE),
+    NUM("migration", "phase-timeout", phase_timeout, 1, 86400, LIVE),
+    NUM("migration", "total-timeout", total_timeout, 0, 604800, LIVE),
+    NUM("migration", "keep-finished", keep_finished, 1, 10000, LIVE),
+    NUM("metrics", "max-connections", metrics_max_connections, 1, 1024, RESTART),
+    NUM("metrics", "max-domain-series", metrics_max_domain_series, 0, 1000000, LIVE),
 };
 
 typedef struct {
     const char *group;
     const char *key;
     gsize offset;
+    ItsmigdReload reload;
 } StringKey;
 
-#define STR(g, k, field) { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field) }
+#define STR(g, k, field, reload)                                                                \
+    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), ITSMIGD_RELOAD_##reload }
 
 static const StringKey string_keys[] = {
-    STR("libvirt", "uri", uri),
-    STR("api", "socket", socket),
-    STR("api", "socket-group", socket_group),
-    STR("api", "listen", listen),
-    STR("api", "tls-cert", tls_cert),
-    STR("api", "tls-key", tls_key),
-    STR("daemon", "state-dir", state_dir),
-    STR("daemon", "hostname", hostname),
-    STR("hook", "record-dir", hook_record_dir),
-    STR("migration", "qemu-log-dir", qemu_log_dir),
-    STR("fleet", "nova-provider-config", nova_provider_config),
-    STR("fleet", "nfd-features-file", nfd_features_file),
-    STR("metrics", "listen", metrics_listen),
+    STR("libvirt", "uri", uri, RESTART),
+    STR("api", "socket", socket, RESTART),
+    STR("api", "socket-group", socket_group, RESTART),
+    STR("api", "listen", listen, RESTART),
+    STR("api", "tls-cert", tls_cert, RESTART),
+    STR("api", "tls-key", tls_key, RESTART),
+    STR("daemon", "state-dir", state_dir, RESTART),
+    STR("daemon", "hostname", hostname, LIVE),
+    STR("hook", "record-dir", hook_record_dir, LIVE),
+    STR("migration", "qemu-log-dir", qemu_log_dir, LIVE),
+    STR("fleet", "nova-provider-config", nova_provider_config, LIVE),
+    STR("fleet", "nfd-features-file", nfd_features_file, LIVE),
+    STR("metrics", "listen", metrics_listen, RESTART),
 };
 
-/* Keys read by hand below, so unknown-key detection knows them. */
-static const char *const other_keys[][2] = {
-    { "api", "socket-mode" },
-    { "daemon", "log-level" },
-    { "hook", "on-unreachable" },
-    { "migration", "qemu-log-mark" },
-    { "policy", "check-emulated" },
-    { "policy", "migratable-drivers" },
-    { "policy", "non-migratable-devices" },
+/* How a value read by hand is copied on reload. */
+typedef enum {
+    FIELD_PLAIN,    /* the bytes of the field */
+    FIELD_STRING,   /* char * */
+    FIELD_STRV,     /* char ** */
+    FIELD_DECLARED, /* char *declared[ITSMIG_CAP_LAST] */
+    FIELD_PEERS,    /* GPtrArray * of ItsmigdPeerConfig */
+} FieldKind;
+
+typedef struct {
+    const char *group;
+    const char *key; /* NULL: the group's keys are not a fixed set */
+    gsize offset;
+    gsize size;
+    FieldKind kind;
+    ItsmigdReload reload;
+} OtherKey;
+
+#define OTHER(g, k, field, kind, reload)                                                        \
+    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), kind,                     \
+      ITSMIGD_RELOAD_##reload }
+
+/* Keys read by hand below, so unknown-key detection knows them, and the
+ * values of whole groups, so that reload knows them too. */
+static const OtherKey other_keys[] = {
+    OTHER("api", "socket-mode", socket_mode, FIELD_PLAIN, RESTART),
+    OTHER("daemon", "log-level", log_level, FIELD_PLAIN, LIVE),
+    OTHER("hook", "on-unreachable", hook_fail_open, FIELD_PLAIN, LIVE),
+    OTHER("migration", "qemu-log-mark", qemu_log_mark, FIELD_PLAIN, LIVE),
+    OTHER("policy", "check-emulated", policy.check_emulated, FIELD_PLAIN, LIVE),
+    OTHER("policy", "migratable-drivers", migratable_drivers, FIELD_STRV, LIVE),
+    OTHER("policy", "non-migratable-devices", non_migratable, FIELD_STRV, LIVE),
+    OTHER("host", "vcpu-registers-file", host_regs_file, FIELD_STRING, LIVE),
+    /* The rule codes, check-emulated and early-boot-window: the whole policy. */
+    OTHER("policy", NULL, policy, FIELD_PLAIN, LIVE),
+    OTHER("host", NULL, declared, FIELD_DECLARED, LIVE),
+    /* Each peer's tokens included: added, replaced or withdrawn at once. */
+    OTHER("peer NAME", NULL, peers, FIELD_PEERS, LIVE),
 };
 
 /* Upstream VFIO variant drivers that implement migration v2. */
@@ -160,6 +194,120 @@ void itsmigd_config_free(ItsmigdConfig *c)
     if (c->peers)
         g_ptr_array_unref(c->peers);
     g_free(c);
+}
+
+static void reload_string(ItsmigdConfig *running, const ItsmigdConfig *fresh, gsize offset)
+{
+    char **to = &G_STRUCT_MEMBER(char *, running, offset);
+    char *value = g_strdup(G_STRUCT_MEMBER(char *, fresh, offset));
+
+    /* Copied before the old value goes: @fresh may be @running. */
+    g_free(*to);
+    *to = value;
+}
+
+static void reload_other(ItsmigdConfig *running, const ItsmigdConfig *fresh, const OtherKey *ok)
+{
+    gpointer to = G_STRUCT_MEMBER_P(running, ok->offset);
+    gconstpointer from = G_STRUCT_MEMBER_P(fresh, ok->offset);
+
+    switch (ok->kind) {
+    case FIELD_PLAIN:
+        memmove(to, from, ok->size); /* @fresh may be @running */
+        break;
+    case FIELD_STRING:
+        reload_string(running, fresh, ok->offset);
+        break;
+    case FIELD_STRV: {
+        char **value = g_strdupv(*(char **const *)from);
+
+        g_strfreev(*(char ***)to);
+        *(char ***)to = value;
+        break;
+    }
+    case FIELD_DECLARED:
+        for (int f = 0; f < ITSMIG_CAP_LAST; f++)
+            reload_string(running, fresh, ok->offset + f * sizeof(char *));
+        break;
+    case FIELD_PEERS: {
+        GPtrArray *value = g_ptr_array_ref(fresh->peers);
+
+        g_ptr_array_unref(running->peers);
+        running->peers = value;
+        break;
+    }
+    }
+}
+
+static gboolean other_changed(const ItsmigdConfig *a, const ItsmigdConfig *b, const OtherKey *ok)
+{
+    gconstpointer pa = G_STRUCT_MEMBER_P(a, ok->offset);
+    gconstpointer pb = G_STRUCT_MEMBER_P(b, ok->offset);
+
+    /* Only what a restart-only key can be: the table says which. */
+    switch (ok->kind) {
+    case FIELD_PLAIN:
+        return memcmp(pa, pb, ok->size) != 0;
+    case FIELD_STRING:
+        return g_strcmp0(*(char *const *)pa, *(char *const *)pb) != 0;
+    default:
+        g_return_val_if_reached(TRUE);
+    }
+}
+
+GPtrArray *itsmigd_config_reload(ItsmigdConfig *running, const ItsmigdConfig *fresh)
+{
+    GPtrArray *restart = g_ptr_array_new_with_free_func(g_free);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++) {
+        const NumericKey *nk = &numeric_keys[i];
+        gpointer to = G_STRUCT_MEMBER_P(running, nk->offset);
+        gconstpointer from = G_STRUCT_MEMBER_P(fresh, nk->offset);
+
+        if (nk->reload == ITSMIGD_RELOAD_LIVE)
+            memmove(to, from, nk->size);
+        else if (memcmp(to, from, nk->size) != 0)
+            g_ptr_array_add(restart, g_strdup_printf("[%s] %s", nk->group, nk->key));
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++) {
+        const StringKey *sk = &string_keys[i];
+
+        if (sk->reload == ITSMIGD_RELOAD_LIVE)
+            reload_string(running, fresh, sk->offset);
+        else if (g_strcmp0(G_STRUCT_MEMBER(char *, running, sk->offset),
+                           G_STRUCT_MEMBER(char *, fresh, sk->offset)) != 0)
+            g_ptr_array_add(restart, g_strdup_printf("[%s] %s", sk->group, sk->key));
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(other_keys); i++) {
+        const OtherKey *ok = &other_keys[i];
+
+        if (ok->reload == ITSMIGD_RELOAD_LIVE)
+            reload_other(running, fresh, ok);
+        else if (other_changed(running, fresh, ok))
+            g_ptr_array_add(restart, g_strdup_printf("[%s] %s", ok->group, ok->key));
+    }
+    return restart;
+}
+
+gboolean itsmigd_config_key_reloads(const char *group, const char *key, gboolean *ret_reloads)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++)
+        if (!strcmp(numeric_keys[i].group, group) && !strcmp(numeric_keys[i].key, key)) {
+            *ret_reloads = numeric_keys[i].reload == ITSMIGD_RELOAD_LIVE;
+            return TRUE;
+        }
+    for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++)
+        if (!strcmp(string_keys[i].group, group) && !strcmp(string_keys[i].key, key)) {
+            *ret_reloads = string_keys[i].reload == ITSMIGD_RELOAD_LIVE;
+            return TRUE;
+        }
+    for (gsize i = 0; i < G_N_ELEMENTS(other_keys); i++)
+        if (!strcmp(other_keys[i].group, group) &&
+            (!other_keys[i].key || !strcmp(other_keys[i].key, key))) {
+            *ret_reloads = other_keys[i].reload == ITSMIGD_RELOAD_LIVE;
+            return TRUE;
+        }
+    return FALSE;
 }
 
 void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
@@ -304,7 +452,8 @@ static gboolean key_known(const char *group, const char *key)
         if (!strcmp(string_keys[i].group, group) && !strcmp(string_keys[i].key, key))
             return TRUE;
     for (gsize i = 0; i < G_N_ELEMENTS(other_keys); i++)
-        if (!strcmp(other_keys[i][0], group) && !strcmp(other_keys[i][1], key))
+        if (other_keys[i].key && !strcmp(other_keys[i].group, group) &&
+            !strcmp(other_keys[i].key, key))
             return TRUE;
     return FALSE;
 }

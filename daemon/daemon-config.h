@@ -106,6 +106,13 @@ typedef struct {
     gboolean qemu_log_mark;      /* verify only up to a mark QEMU wrote (qemu-marker.h) */
 } ItsmigdConfig;
 
+/* How a key takes a new value on SIGHUP; each key of the schema in
+ * daemon-config.c declares its own. */
+typedef enum {
+    ITSMIGD_RELOAD_RESTART, /* the running value stays; a change is reported */
+    ITSMIGD_RELOAD_LIVE,    /* copied into the running configuration */
+} ItsmigdReload;
+
 /* Command-line values that override the file; NULL fields are unset. */
 typedef struct {
     const char *config;
@@ -128,6 +135,14 @@ ItsmigdConfig *itsmigd_config_load(const ItsmigdConfigOverrides *overrides, GErr
  * config member is not used.  Files the text names (tokens) are still read. */
 ItsmigdConfig *itsmigd_config_parse(const char *text, gsize len, const char *path,
                                     const ItsmigdConfigOverrides *overrides, GError **error);
+
+/* Copies into @running every key of @fresh that reloads, and returns the
+ * restart-only keys whose value differs, each as "[group] key".  The caller
+ * then hands the new values to the parts that use them. */
+GPtrArray *itsmigd_config_reload(ItsmigdConfig *running, const ItsmigdConfig *fresh);
+/* Whether [@group] @key reloads (@group "peer NAME" for a peer's keys);
+ * FALSE when the schema has no such key. */
+gboolean itsmigd_config_key_reloads(const char *group, const char *key, gboolean *ret_reloads);
 
 /* Splits "ADDR:PORT" or "[ADDR]:PORT" into an address and a port. */
 gboolean itsmigd_config_parse_listen(const char *listen, char **ret_addr, guint16 *ret_port,

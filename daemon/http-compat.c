@@ -32,13 +32,12 @@ static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *pr
 }
 
 /* POST /v1/domains/{name}/preflight {"destination": PEER, "quiesce": bool} */
-void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_domains_preflight(ItsmigdHttpRequest *req, GError **error)
 {
     static const char *const members[] = {"destination", "quiesce", NULL};
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     const char *name = itsmigd_http_request_param(req, 0);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    g_autoptr(GError) error = NULL;
     g_autofree char *uuid = NULL;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL;
@@ -48,22 +47,23 @@ void itsmigd_http_domains_preflight(ItsmigdHttpRequest *req)
     const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_ARGUMENT, NULL, NULL};
     const char *destination;
 
-    if (!itsmigd_http_check_members(body, members, "the request body", &error))
-        return itsmigd_http_reply_error(req, error);
+    if (!itsmigd_http_check_members(body, members, "the request body", error))
+        return FALSE;
     destination = itsmig_json_lookup_string(body, "destination");
     if (!destination || !*destination)
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                                "\"destination\" must name a configured peer");
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "\"destination\" must name a configured peer");
     itsmigd_host_get_policy(&d->host, &policy);
     if (json_object_has_member(body, "quiesce") &&
-        !itsmig_json_get_bool(&at, body, "quiesce", &policy.quiesce, &error))
-        return itsmigd_http_reply_error(req, error);
+        !itsmig_json_get_bool(&at, body, "quiesce", &policy.quiesce, error))
+        return FALSE;
 
     verdict =
-        itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest, &error);
+        itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest, error);
     if (!verdict)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     reply_verdict(req, profile, uuid, local->hostname, destination, dest->hostname, verdict);
+    return TRUE;
 }
 
 static void add_codes(JsonBuilder *b, const char *key, GPtrArray *items)
@@ -115,13 +115,12 @@ static char **matrix_peers(ItsmigDaemon *d, JsonObject *body, GError **error)
 
 /* POST /v1/compat/matrix {"peers": [...]}: every domain here against every
  * peer named (default: all configured). */
-void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    g_autoptr(GError) error = NULL;
-    g_auto(GStrv) names = matrix_peers(d, body, &error);
+    g_auto(GStrv) names = matrix_peers(d, body, error);
     g_autoptr(ItsmigHostCaps) local = NULL;
     g_autoptr(GPtrArray) known = NULL;
     g_autoptr(GPtrArray) domains = NULL;
@@ -131,7 +130,7 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
     gsize n;
 
     if (!names)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     n = g_strv_length(names);
     caps = g_new0(ItsmigHostCaps *, n + 1);
     errors = g_new0(GError *, n + 1);
@@ -234,15 +233,15 @@ void itsmigd_http_compat_matrix(ItsmigdHttpRequest *req)
         g_clear_error(&errors[i]);
     }
     itsmigd_http_reply_builder(req, 200, b);
+    return TRUE;
 }
 
 /* POST /v1/hook/migrate-begin, the domain XML libvirt hands the hook on the
  * destination: may it arrive here?  No libvirt call may happen on this path:
  * libvirt waits for the hook, and the hook for us. */
-void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
-    g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL;
     g_autoptr(ItsmigHostCaps) source = NULL;
@@ -254,9 +253,9 @@ void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
     gsize len;
 
     xml = itsmigd_http_request_body(req, &len);
-    profile = itsmig_domain_profile_parse(xml, len, &error);
+    profile = itsmig_domain_profile_parse(xml, len, error);
     if (!profile)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     itsmigd_host_describe_hostdevs(&d->host, profile);
     local = itsmigd_host_get_caps(&d->host);
     /* The source, when it is a peer already asked; else what the domain's
@@ -285,4 +284,5 @@ void itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req)
                            "incoming migration refused by the hook gate: %s", line);
     reply_verdict(req, profile, NULL, profile->has_metadata ? profile->metadata.host : NULL,
                   local->hostname, local->hostname, verdict);
+    return TRUE;
 }

@@ -27,51 +27,45 @@ static gboolean parse_uint(ItsmigdHttpRequest *req, const char *key, guint min, 
 }
 
 /* GET /v1/domains[?state=S][&offset=N][&limit=N] */
-void itsmigd_http_domains_list(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_domains_list(ItsmigdHttpRequest *req, GError **error)
 {
     static const char *const known[] = { "state", "offset", "limit", NULL };
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
-    g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) body = NULL;
     const char *state_name = itsmigd_http_request_query(req, "state");
     guint offset = 0, limit = DEFAULT_LIMIT;
     int state = -1;
 
-    if (!itsmigd_http_request_check_query(req, known, &error) ||
-        !parse_uint(req, "offset", 0, G_MAXINT, &offset, &error) ||
-        !parse_uint(req, "limit", 1, MAX_LIMIT, &limit, &error)) {
-        itsmigd_http_reply_error(req, error);
-        return;
-    }
+    if (!itsmigd_http_request_check_query(req, known, error) ||
+        !parse_uint(req, "offset", 0, G_MAXINT, &offset, error) ||
+        !parse_uint(req, "limit", 1, MAX_LIMIT, &limit, error))
+        return FALSE;
     if (state_name && (state = itsmigd_state_from_name(state_name)) < 0) {
         g_autofree char *msg = g_strdup_printf(
             "state '%s' is not one of nostate, running, blocked, paused, shutdown, shutoff, "
             "crashed, pmsuspended",
             state_name);
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
-        return;
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
     }
     body = itsmigd_registry_list_json(d->registry, state, offset, limit);
     itsmigd_http_reply_bytes(req, 200, "application/json; charset=utf-8", body);
+    return TRUE;
 }
 
 /* GET /v1/domains/{name} */
-void itsmigd_http_domains_get(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_domains_get(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     const char *name = itsmigd_http_request_param(req, 0);
-    g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) body = NULL;
 
-    if (!itsmigd_http_request_check_query(req, NULL, &error)) {
-        itsmigd_http_reply_error(req, error);
-        return;
-    }
+    if (!itsmigd_http_request_check_query(req, NULL, error))
+        return FALSE;
     body = itsmigd_registry_domain_json(d->registry, name);
     if (!body) {
         g_autofree char *msg = g_strdup_printf("no domain named '%s'", name);
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_NOT_FOUND, msg);
-        return;
+        return itsmigd_http_fail(error, ITSMIG_ERROR_NOT_FOUND, msg);
     }
     itsmigd_http_reply_bytes(req, 200, "application/json; charset=utf-8", body);
+    return TRUE;
 }

@@ -54,27 +54,23 @@ static gssize event_stream_read(gpointer data, char *buf, gsize max)
 /* GET /v1/events: Server-Sent Events.  Last-Event-ID (header, or the
  * last_event_id query parameter for clients that cannot set headers)
  * resumes after that event. */
-void itsmigd_http_events(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_events(ItsmigdHttpRequest *req, GError **error)
 {
     static const char *const known[] = { "last_event_id", NULL };
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     const ItsmigdHttpLimits *limits = itsmigd_http_request_limits(req);
     const char *last = itsmigd_http_request_header(req, "Last-Event-ID");
-    g_autoptr(GError) error = NULL;
     EventStream *s;
     guint64 after;
 
-    if (!itsmigd_http_request_check_query(req, known, &error)) {
-        itsmigd_http_reply_error(req, error);
-        return;
-    }
+    if (!itsmigd_http_request_check_query(req, known, error))
+        return FALSE;
     if (!last)
         last = itsmigd_http_request_query(req, "last_event_id");
     if (last) {
         if (!g_ascii_string_to_unsigned(last, 10, 0, G_MAXUINT64, &after, NULL)) {
             g_autofree char *msg = g_strdup_printf("Last-Event-ID '%s' is not an event id", last);
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
-            return;
+            return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
         }
     } else {
         /* A new subscriber gets what happens from now on. */
@@ -83,8 +79,7 @@ void itsmigd_http_events(ItsmigdHttpRequest *req)
     if (!itsmigd_event_bus_stream_open(d->bus, limits->max_event_streams)) {
         g_autofree char *msg = g_strdup_printf("already %u event streams open",
                                                limits->max_event_streams);
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_TOO_MANY_STREAMS, msg);
-        return;
+        return itsmigd_http_fail(error, ITSMIG_ERROR_TOO_MANY_STREAMS, msg);
     }
     s = g_new0(EventStream, 1);
     s->bus = d->bus;
@@ -94,4 +89,5 @@ void itsmigd_http_events(ItsmigdHttpRequest *req)
     s->keepalive_us = MIN(KEEPALIVE_MAX_US,
                           (gint64)limits->connection_timeout * G_USEC_PER_SEC / 2);
     itsmigd_http_reply_stream(req, "text/event-stream", event_stream_read, s, event_stream_free);
+    return TRUE;
 }

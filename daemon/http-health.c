@@ -4,7 +4,7 @@
 #include "daemon/http-routes.h"
 
 /* GET /v1/health: the daemon answers, and says whether libvirt does. */
-void itsmigd_http_health(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_health(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
@@ -45,4 +45,5 @@ void itsmigd_http_health(ItsmigdHttpRequest *req)
     json_builder_end_object(b);
     json_builder_end_object(b);
     itsmigd_http_reply_builder(req, 200, b);
+    return TRUE;
 }

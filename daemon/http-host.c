@@ -9,7 +9,7 @@
 /* GET /v1/host: the host capabilities document peers exchange
  * (docs/host-caps.schema.json), then this daemon's libvirt connection and
  * the KVM probe in full. */
-void itsmigd_http_host(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_host(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
@@ -43,4 +43,5 @@ void itsmigd_http_host(ItsmigdHttpRequest *req)
     body = g_strconcat(text, ",\"kvm\":", d->host.kvm_json, "}", NULL);
     bytes = g_bytes_new_take(body, strlen(body));
     itsmigd_http_reply_bytes(req, 200, "application/json; charset=utf-8", bytes);
+    return TRUE;
 }

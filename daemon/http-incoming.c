@@ -217,16 +217,15 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
 }
 
 /* GET /v1/incoming/{uuid} */
-void itsmigd_http_incoming_get(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_incoming_get(ItsmigdHttpRequest *req, GError **error)
 {
     static const char *const known[] = {"name", NULL};
-    g_autoptr(GError) error = NULL;
     g_auto(Incoming) in = {0};
 
-    if (itsmigd_http_request_check_query(req, known, &error) && incoming_open(req, &in, &error))
-        reply_state(req, &in, 200);
-    else
-        itsmigd_http_reply_error(req, error);
+    if (!itsmigd_http_request_check_query(req, known, error) || !incoming_open(req, &in, error))
+        return FALSE;
+    reply_state(req, &in, 200);
+    return TRUE;
 }
 
 /* A domain that is not here counts as shut off. */
@@ -331,21 +330,22 @@ typedef gboolean (*IncomingAction)(Incoming *in, int state, const Claim *claim, 
 
 /* Opens the domain, checks that it is arriving from the caller for the
  * job, acts, and answers with its state or the error. */
-static void incoming_act(ItsmigdHttpRequest *req, IncomingAction act, Claim *claim)
+static gboolean incoming_act(ItsmigdHttpRequest *req, IncomingAction act, Claim *claim,
+                             GError **error)
 {
-    g_autoptr(GError) error = NULL;
     g_auto(Incoming) in = {0};
+    gboolean done;
     int state;
 
-    if (incoming_open(req, &in, &error) && current_state(&in, &state, &error) &&
-        (state == VIR_DOMAIN_SHUTOFF || (check_arrival(req, &in, claim, &error) &&
-                                         paused_by_migration(&in, &error))) &&
-        act(&in, state, claim, &error))
+    done = incoming_open(req, &in, error) && current_state(&in, &state, error) &&
+           (state == VIR_DOMAIN_SHUTOFF ||
+            (check_arrival(req, &in, claim, error) && paused_by_migration(&in, error))) &&
+           act(&in, state, claim, error);
+    if (done)
         reply_state(req, &in, 200);
-    else
-        itsmigd_http_reply_error(req, error);
     itsmigd_migration_record_free(claim->record);
     claim->record = NULL;
+    return done;
 }
 
 static gboolean need_domain(Incoming *in, int state, GError **error)
@@ -360,8 +360,8 @@ static gboolean resume(Incoming *in, int state, const Claim *claim, GError **err
 {
     if (!need_domain(in, state, error) || !itsmigd_virt_domain_resume(in->dom, error))
         return FALSE;
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                       "incoming migration %s: resumed at the source's request", claim->job);
+    itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
+                    "incoming migration %s: resumed at the source's request", claim->job);
     return TRUE;
 }
 
@@ -383,10 +383,10 @@ static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **er
         itsmigd_virt_error(error, "cannot destroy %s", name);
         return FALSE;
     }
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, name,
-                       "incoming migration %s: paused copy destroyed at the source's request "
-                       "(rollback)",
-                       claim->job);
+    itsmigd_log_job(G_LOG_LEVEL_MESSAGE, name, claim->job,
+                    "incoming migration %s: paused copy destroyed at the source's request "
+                    "(rollback)",
+                    claim->job);
     return TRUE;
 }
 
@@ -408,10 +408,10 @@ static gboolean attach(Incoming *in, int state, const Claim *claim, GError **err
     if (!itsmigd_virt_domain_attach(in->dom, claim->alias, xml, &attached, error))
         return FALSE;
     if (attached)
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom),
-                           "incoming migration %s: device %s attached again at the source's "
-                           "request",
-                           claim->job, claim->alias);
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
+                        "incoming migration %s: device %s attached again at the source's "
+                        "request",
+                        claim->job, claim->alias);
     return TRUE;
 }
 
@@ -438,30 +438,28 @@ static gboolean read_claim(ItsmigdHttpRequest *req, gboolean alias, Claim *ret_c
     return TRUE;
 }
 
-static void incoming_post(ItsmigdHttpRequest *req, IncomingAction act, gboolean alias)
+static gboolean incoming_post(ItsmigdHttpRequest *req, IncomingAction act, gboolean alias,
+                              GError **error)
 {
-    g_autoptr(GError) error = NULL;
     Claim claim = {0};
 
-    if (!read_claim(req, alias, &claim, &error))
-        return itsmigd_http_reply_error(req, error);
-    incoming_act(req, act, &claim);
+    return read_claim(req, alias, &claim, error) && incoming_act(req, act, &claim, error);
 }
 
 /* POST /v1/incoming/{uuid}/resume {"job": ID} */
-void itsmigd_http_incoming_resume(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_incoming_resume(ItsmigdHttpRequest *req, GError **error)
 {
-    incoming_post(req, resume, FALSE);
+    return incoming_post(req, resume, FALSE, error);
 }
 
 /* POST /v1/incoming/{uuid}/destroy {"job": ID} */
-void itsmigd_http_incoming_destroy(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_incoming_destroy(ItsmigdHttpRequest *req, GError **error)
 {
-    incoming_post(req, destroy, FALSE);
+    return incoming_post(req, destroy, FALSE, error);
 }
 
 /* POST /v1/incoming/{uuid}/attach {"job": ID, "alias": ALIAS} */
-void itsmigd_http_incoming_attach(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_incoming_attach(ItsmigdHttpRequest *req, GError **error)
 {
-    incoming_post(req, attach, TRUE);
+    return incoming_post(req, attach, TRUE, error);
 }

@@ -18,30 +18,28 @@ static void reply_level(ItsmigdHttpRequest *req)
 }
 
 /* GET /v1/log */
-void itsmigd_http_log_get(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_log_get(ItsmigdHttpRequest *req, GError **error)
 {
     reply_level(req);
+    return TRUE;
 }
 
 /* PUT /v1/log {"level": "debug"}: the log level until the next reload. */
-void itsmigd_http_log_put(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_log_put(ItsmigdHttpRequest *req, GError **error)
 {
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
     const char *level = itsmig_json_lookup_string(body, "level");
-    g_autoptr(GError) error = NULL;
     GLogLevelFlags value;
 
     if (json_object_get_size(body) != 1 || !level) {
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                         "the body must be {\"level\": \"error|warning|message|"
-                                         "info|debug\"}");
-        return;
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "the body must be {\"level\": \"error|warning|message|"
+                                 "info|debug\"}");
     }
-    if (!itsmigd_config_parse_log_level(level, &value, &error)) {
-        itsmigd_http_reply_error(req, error);
-        return;
-    }
+    if (!itsmigd_config_parse_log_level(level, &value, error))
+        return FALSE;
     itsmigd_log_set_level(value);
     g_message("log level set to %s through the API", level);
     reply_level(req);
+    return TRUE;
 }

@@ -545,7 +545,7 @@ static void render_jobs(ItsmigDaemon *d, GString *out)
 }
 
 /* GET /metrics: Prometheus text format. */
-void itsmigd_http_metrics(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_metrics(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(GString) out = g_string_sized_new(4096);
@@ -581,4 +581,5 @@ void itsmigd_http_metrics(ItsmigdHttpRequest *req)
     itsmigd_metrics_render(d->metrics, out);
     body = g_string_free_to_bytes(g_steal_pointer(&out));
     itsmigd_http_reply_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+    return TRUE;
 }

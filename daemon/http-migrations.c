@@ -134,12 +134,11 @@ static const char *want_string(JsonObject *o, const char *key, GError **error)
 }
 
 /* POST /v1/migrations {"domain", "destination", "mode", "options"} */
-void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_migrations_start(ItsmigdHttpRequest *req, GError **error)
 {
     static const char *const members[] = {"domain", "destination", "mode", "options", NULL};
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    g_autoptr(GError) error = NULL;
     g_autofree char *uuid = NULL;
     g_autoptr(GBytes) xml = NULL;
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
@@ -148,16 +147,16 @@ void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
     const char *domain, *destination;
     int mode = ITSMIG_MODE_SAFE;
 
-    if (!itsmigd_http_check_members(body, members, "the request body", &error) ||
-        !(domain = want_string(body, "domain", &error)) ||
-        !(destination = want_string(body, "destination", &error)))
-        return itsmigd_http_reply_error(req, error);
+    if (!itsmigd_http_check_members(body, members, "the request body", error) ||
+        !(domain = want_string(body, "domain", error)) ||
+        !(destination = want_string(body, "destination", error)))
+        return FALSE;
     if (json_object_has_member(body, "mode")) {
         const char *s = itsmig_json_lookup_string(body, "mode");
 
         if (!s || (mode = itsmig_job_mode_from_string(s)) < 0)
-            return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT,
-                                                    "\"mode\" must be \"safe\" or \"live\"");
+            return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                     "\"mode\" must be \"safe\" or \"live\"");
     }
     opt.quiesce = TRUE;
     {
@@ -167,64 +166,66 @@ void itsmigd_http_migrations_start(ItsmigdHttpRequest *req)
         opt.phase_timeout_s = lim.phase_timeout;
         opt.total_timeout_s = lim.total_timeout;
     }
-    if (!read_options(body, &opt, &error))
-        return itsmigd_http_reply_error(req, error);
+    if (!read_options(body, &opt, error))
+        return FALSE;
 
     peer = itsmigd_peers_get_config(d->peers, destination);
     if (!peer) {
         g_autofree char *msg = g_strdup_printf(
             "no peer '%s' is configured (see [peer NAME] in itsmigd.conf)", destination);
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNKNOWN_PEER, msg);
+        return itsmigd_http_fail(error, ITSMIG_ERROR_UNKNOWN_PEER, msg);
     }
     if (!peer->migrate_uri) {
         g_autofree char *msg = g_strdup_printf(
             "peer '%s' has no migrate-uri: set the libvirt URI of its libvirtd in [peer %s]",
             destination, destination);
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
     }
     xml = itsmigd_registry_get_xml(d->registry, domain, &uuid);
     if (!xml || !uuid) {
         g_autofree char *msg = g_strdup_printf("no domain named '%s' is known", domain);
-        return itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_NOT_FOUND, msg);
+        return itsmigd_http_fail(error, ITSMIG_ERROR_NOT_FOUND, msg);
     }
     job =
-        itsmigd_orchestrator_start(d->orchestrator, domain, uuid, destination, mode, &opt, &error);
+        itsmigd_orchestrator_start(d->orchestrator, domain, uuid, destination, mode, &opt, error);
     if (!job)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     itsmigd_http_reply_json(req, 202, job);
+    return TRUE;
 }
 
 /* GET /v1/migrations */
-void itsmigd_http_migrations_list(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_migrations_list(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonNode) list = itsmigd_orchestrator_list(d->orchestrator);
 
     itsmigd_http_reply_json(req, 200, list);
+    return TRUE;
 }
 
 /* GET /v1/migrations/{id} */
-void itsmigd_http_migrations_get(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_migrations_get(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
-    g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) job =
-        itsmigd_orchestrator_get(d->orchestrator, itsmigd_http_request_param(req, 0), &error);
+        itsmigd_orchestrator_get(d->orchestrator, itsmigd_http_request_param(req, 0), error);
 
     if (!job)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     itsmigd_http_reply_json(req, 200, job);
+    return TRUE;
 }
 
 /* DELETE /v1/migrations/{id} */
-void itsmigd_http_migrations_abort(ItsmigdHttpRequest *req)
+gboolean itsmigd_http_migrations_abort(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
-    g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) job =
-        itsmigd_orchestrator_abort(d->orchestrator, itsmigd_http_request_param(req, 0), &error);
+        itsmigd_orchestrator_abort(d->orchestrator, itsmigd_http_request_param(req, 0), error);
 
     if (!job)
-        return itsmigd_http_reply_error(req, error);
+        return FALSE;
     itsmigd_http_reply_json(req, 202, job);
+    return TRUE;
 }

@@ -14,7 +14,9 @@
 #define ITSMIGD_ROUTE_MAX_PARAMS 4
 
 typedef struct ItsmigdHttpRequest ItsmigdHttpRequest;
-typedef void (*ItsmigdRouteHandler)(ItsmigdHttpRequest *req);
+/* Writes its reply, or fails with @error, which the server's one dispatcher
+ * then writes as the error reply. */
+typedef gboolean (*ItsmigdRouteHandler)(ItsmigdHttpRequest *req, GError **error);
 
 typedef enum {
     ITSMIGD_ROUTE_NEEDS_LIBVIRT = 1 << 0, /* 503 while disconnected */

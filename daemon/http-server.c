@@ -51,7 +51,7 @@ typedef struct {
 } Conn;
 
 struct ItsmigdHttpServer {
-    ItsmigDaemon *daemon;
+    ItsmigdHttpParts parts;
     ItsmigdHttpLimits limits;
     const ItsmigdRoute *routes;
     gsize n_routes;
@@ -239,14 +239,21 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     reply_bytes_with(req, status, JSON_TYPE, body, header, header_value);
 }
 
-void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)
+static void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code,
+                                             const char *message)
 {
     reply_error_with(req, code, message, NULL, NULL);
 }
 
-void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
+static void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
 {
     reply_error_with(req, itsmig_error_get_code(error), error->message, NULL, NULL);
+}
+
+gboolean itsmigd_http_fail(GError **error, int code, const char *message)
+{
+    g_set_error_literal(error, ITSMIG_ERROR, code, message);
+    return FALSE;
 }
 
 typedef struct {
@@ -293,9 +300,9 @@ void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type
 
 /* ---- request accessors ------------------------------------------------------------ */
 
-ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req)
+gpointer itsmigd_http_request_context(ItsmigdHttpRequest *req)
 {
-    return req->listener->server->daemon;
+    return req->listener->server->parts.context;
 }
 
 const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
@@ -655,6 +662,7 @@ static void finish_request(ItsmigdHttpRequest *req)
 {
     ItsmigdHttpServer *server = req->listener->server;
     const ItsmigdRoute *route = req->match.route;
+    g_autoptr(GError) error = NULL;
 
     if (req->body_too_large) {
         g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes",
@@ -663,8 +671,6 @@ static void finish_request(ItsmigdHttpRequest *req)
         return;
     }
     if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
-        g_autoptr(GError) error = NULL;
-
         req->json = itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len,
                                                  &error);
         if (!req->json) {
@@ -681,14 +687,21 @@ static void finish_request(ItsmigdHttpRequest *req)
         }
     }
     if ((route->flags & ITSMIGD_ROUTE_NEEDS_LIBVIRT) &&
-        !itsmigd_virt_is_connected(server->daemon->virt)) {
+        !itsmigd_virt_is_connected(server->parts.virt)) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                                          "not connected to libvirt; reconnecting");
         return;
     }
-    route->handler(req);
-    if (!req->responded)
+    /* The one place a handler's failure becomes the reply. */
+    if (!route->handler(req, &error)) {
+        if (error)
+            itsmigd_http_reply_error(req, error);
+        else
+            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL,
+                                             "the handler failed without saying why");
+    } else if (!req->responded) {
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL, "the handler gave no reply");
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -768,7 +781,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->started) {
         const ItsmigdRoute *route = req->match.route;
 
-        itsmigd_metrics_request(l->server->daemon->metrics, route ? route->pattern : "unmatched",
+        itsmigd_metrics_request(l->server->parts.metrics, route ? route->pattern : "unmatched",
                                 method_label(req->method), req->responded ? req->status : 0,
                                 g_get_monotonic_time() - req->start_us,
                                 !route || !(route->flags & ITSMIGD_ROUTE_STREAM));
@@ -871,12 +884,13 @@ static void listener_clear(Listener *l)
     g_mutex_clear(&l->conn_lock);
 }
 
-ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
+ItsmigdHttpServer *itsmigd_http_server_new(const ItsmigdHttpParts *parts,
+                                           const ItsmigdHttpLimits *limits,
                                            const ItsmigdRoute *routes, gsize n_routes)
 {
     ItsmigdHttpServer *server = g_new0(ItsmigdHttpServer, 1);
 
-    server->daemon = daemon;
+    server->parts = *parts;
     server->limits = *limits;
     server->routes = routes;
     server->n_routes = n_routes;

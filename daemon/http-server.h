@@ -5,7 +5,8 @@
 #include <json-glib/json-glib.h>
 
 #include "daemon/http-router.h"
-#include "daemon/itsmigd.h"
+#include "daemon/metrics.h"
+#include "daemon/virt-connect.h"
 
 /*
  * The REST server: libmicrohttpd with a thread per connection (so that an
@@ -29,7 +30,18 @@ typedef struct {
     unsigned int max_event_streams;
 } ItsmigdHttpLimits;
 
-ItsmigdHttpServer *itsmigd_http_server_new(ItsmigDaemon *daemon, const ItsmigdHttpLimits *limits,
+/* What the server itself uses of the daemon: the connection to libvirt (a
+ * ITSMIGD_ROUTE_NEEDS_LIBVIRT route is refused without it) and the metrics
+ * each request is counted in.  @context is the handlers' own, handed back by
+ * itsmigd_http_request_context(); the server never looks into it. */
+typedef struct {
+    ItsmigdVirt *virt;
+    ItsmigdMetrics *metrics;
+    gpointer context;
+} ItsmigdHttpParts;
+
+ItsmigdHttpServer *itsmigd_http_server_new(const ItsmigdHttpParts *parts,
+                                           const ItsmigdHttpLimits *limits,
                                            const ItsmigdRoute *routes, gsize n_routes);
 /* Closes the listeners, ends event streams and waits for connections. */
 void itsmigd_http_server_free(ItsmigdHttpServer *server);
@@ -53,7 +65,7 @@ void itsmigd_http_server_set_peers(ItsmigdHttpServer *server, const GPtrArray *p
 
 /* ---- for route handlers (they run on connection threads) ---- */
 
-ItsmigDaemon *itsmigd_http_request_daemon(ItsmigdHttpRequest *req);
+gpointer itsmigd_http_request_context(ItsmigdHttpRequest *req);
 const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req);
 /* The [peer NAME] a TCP request authenticated as; NULL on the unix socket. */
 const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req);
@@ -77,10 +89,11 @@ void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);
 void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node);
 void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b);
-/* The one place an error becomes a reply: {"error":{"code","message"}} with
- * the code's status; errors of other domains are internal errors. */
-void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error);
-void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message);
+/* A handler fails by returning FALSE with its error set; the server's
+ * dispatcher alone writes it: {"error":{"code","message"}} with the code's
+ * status, errors of other domains as internal errors.  This sets @code of
+ * ITSMIG_ERROR with @message, and returns FALSE. */
+gboolean itsmigd_http_fail(GError **error, int code, const char *message);
 
 /* An event stream reader: fills @buf, or blocks; see MHD_ContentReaderCallback. */
 typedef gssize (*ItsmigdHttpStreamRead)(gpointer data, char *buf, gsize max);

@@ -453,6 +453,96 @@ static void test_socket_mode(Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- reload ------------------------------------------------------------------- */
+
+static gboolean has_string(GPtrArray *a, const char *s)
+{
+    for (guint i = 0; i < a->len; i++)
+        if (!strcmp(a->pdata[i], s))
+            return TRUE;
+    return FALSE;
+}
+
+/* What SIGHUP does with each key comes from the schema: reloading keys are
+ * copied, restart-only keys stay and are named. */
+static void test_reload(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigdConfig) running = NULL;
+    g_autoptr(ItsmigdConfig) fresh = NULL;
+    g_autoptr(GPtrArray) restart = NULL;
+    ItsmigRule rule;
+
+    (void)data;
+    g_assert_true(itsmig_rule_from_string("gicv4-direct-injection", &rule));
+    running = load_ok(f, "[libvirt]\nhistory-size = 8\n");
+    fresh = load_ok(f, "[libvirt]\nuri = test:///default\nhistory-size = 9\n"
+                       "[api]\nmax-body = 2048\nsocket-mode = 0600\nsocket-group = kvm\n"
+                       "[daemon]\nlog-level = debug\nhostname = h2\n"
+                       "[host]\narch = aarch64\n"
+                       "[policy]\nearly-boot-window = 7\ncheck-emulated = true\n"
+                       "gicv4-direct-injection = warning\nnon-migratable-devices = hostdev*\n"
+                       "[hook]\non-unreachable = allow\n"
+                       "[migration]\nmax-jobs = 5\nqemu-log-mark = false\n"
+                       "[metrics]\nmax-connections = 3\nmax-domain-series = 4\n");
+    restart = itsmigd_config_reload(running, fresh);
+
+    /* Live: copied. */
+    g_assert_cmpuint(running->history_size, ==, 9);
+    g_assert_cmpint(running->log_level, ==, G_LOG_LEVEL_DEBUG);
+    g_assert_cmpstr(running->hostname, ==, "h2");
+    g_assert_cmpstr(running->declared[ITSMIG_CAP_ARCH], ==, "aarch64");
+    g_assert_cmpuint(running->policy.early_boot_window, ==, 7);
+    g_assert_true(running->policy.check_emulated);
+    g_assert_cmpint(running->policy.severity[rule], ==, ITSMIG_VERDICT_WARNING);
+    g_assert_cmpstr(running->non_migratable[0], ==, "hostdev*");
+    g_assert_true(running->non_migratable != fresh->non_migratable);
+    g_assert_true(running->hook_fail_open);
+    g_assert_cmpuint(running->max_jobs, ==, 5);
+    g_assert_false(running->qemu_log_mark);
+    g_assert_cmpuint(running->metrics_max_domain_series, ==, 4);
+    g_assert_true(running->peers == fresh->peers);
+
+    /* Restart-only: kept, and each named once. */
+    g_assert_cmpstr(running->uri, ==, "qemu:///system");
+    g_assert_cmpuint(running->max_body, ==, 65536);
+    g_assert_cmpuint(running->socket_mode, ==, 0660);
+    g_assert_null(running->socket_group);
+    g_assert_cmpuint(running->metrics_max_connections, ==, 8);
+    g_assert_cmpuint(restart->len, ==, 5);
+    g_assert_true(has_string(restart, "[libvirt] uri"));
+    g_assert_true(has_string(restart, "[api] max-body"));
+    g_assert_true(has_string(restart, "[api] socket-mode"));
+    g_assert_true(has_string(restart, "[api] socket-group"));
+    g_assert_true(has_string(restart, "[metrics] max-connections"));
+
+    /* Nothing changed: nothing to report. */
+    g_clear_pointer(&restart, g_ptr_array_unref);
+    restart = itsmigd_config_reload(running, running);
+    g_assert_cmpuint(restart->len, ==, 0);
+}
+
+static void test_key_reloads(void)
+{
+    static const struct {
+        const char *group, *key;
+        gboolean reloads;
+    } keys[] = {
+        {"libvirt", "uri", FALSE},         {"libvirt", "history-size", TRUE},
+        {"api", "max-body", FALSE},        {"api", "socket-mode", FALSE},
+        {"daemon", "log-level", TRUE},     {"daemon", "state-dir", FALSE},
+        {"host", "arch", TRUE},            {"policy", "arch-mismatch", TRUE},
+        {"peer NAME", "url", TRUE},        {"metrics", "listen", FALSE},
+        {"fleet", "nfd-features-file", TRUE},
+    };
+    gboolean reloads;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+        g_assert_true(itsmigd_config_key_reloads(keys[i].group, keys[i].key, &reloads));
+        g_assert_cmpint(reloads, ==, keys[i].reloads);
+    }
+    g_assert_false(itsmigd_config_key_reloads("api", "no-such-key", &reloads));
+}
+
 static void test_log_level_names(void)
 {
     static const struct {
@@ -1037,6 +1127,8 @@ int main(int argc, char **argv)
     ADD("/daemon-config/unknown-key", test_unknown_key);
     ADD("/daemon-config/reconnect-max-below-min", test_reconnect_order);
     ADD("/daemon-config/socket-mode", test_socket_mode);
+    ADD("/daemon-config/reload", test_reload);
+    g_test_add_func("/daemon-config/reload/key", test_key_reloads);
     ADD("/daemon-config/metrics", test_metrics);
     g_test_add_func("/daemon-config/log-level/names", test_log_level_names);
     g_test_add_func("/daemon-config/log-level/bad", test_log_level_bad);

@@ -10,29 +10,41 @@
 
 /* ---- a route table of our own ---------------------------------------------- */
 
-static void handler_health(ItsmigdHttpRequest *req)
+static gboolean handler_health(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
-static void handler_domains(ItsmigdHttpRequest *req)
+static gboolean handler_domains(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
-static void handler_domain(ItsmigdHttpRequest *req)
+static gboolean handler_domain(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
-static void handler_log_get(ItsmigdHttpRequest *req)
+static gboolean handler_log_get(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
-static void handler_log_put(ItsmigdHttpRequest *req)
+static gboolean handler_log_put(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
-static void handler_pair(ItsmigdHttpRequest *req)
+static gboolean handler_pair(ItsmigdHttpRequest *req, GError **error)
 {
     (void)req;
+    (void)error;
+    return TRUE;
 }
 
 static const ItsmigdRoute routes[] = {

@@ -242,5 +242,10 @@ peer "$TOKEN_A" destroy "$U_ARRIVED" "{\"job\":\"$JOB\"}"
 refused "... and cannot destroy it once it runs: 409" 409 conflict arrived running
 grep -q "incoming migration $JOB: resumed at the source's request" "$ITSMIGD_LOG" &&
     ok "the log names the job" || not_ok "the log names the job" "$(tail -5 "$ITSMIGD_LOG")"
+# The stderr writer shows the ITSMIG_JOB field journald gets as "[job=ID]".
+grep "incoming migration $JOB: resumed at the source's request" "$ITSMIGD_LOG" |
+    grep -qF "[job=$JOB]" &&
+    ok "... in its own field, ITSMIG_JOB" ||
+    not_ok "... in its own field, ITSMIG_JOB" "$(tail -5 "$ITSMIGD_LOG")"
 
 done_testing

@@ -17,7 +17,7 @@
 
 /* The route table names the handlers; a match never runs them here. */
 #define HANDLER(name)                                                                            \
-    void name(ItsmigdHttpRequest *req)                                                           \
+    gboolean name(ItsmigdHttpRequest *req, GError **error)                                       \
     {                                                                                            \
         abort();                                                                                 \
     }
