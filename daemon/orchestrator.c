@@ -1721,7 +1721,7 @@ static void walk(Run *r, virConnectPtr *conn)
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         ItsmigJobFacts facts;
-        gboolean journaled, ask;
+        gboolean journaled, ask, run;
         virConnectPtr step_conn;
 
         g_mutex_lock(&o->lock);
@@ -1741,19 +1741,26 @@ static void walk(Run *r, virConnectPtr *conn)
          * libvirtd since. */
         step_conn = live_connection(r, conn, phase_deadline(r));
         fault_hang(o, a.kind);
-        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
+        run = TRUE;
+        if (!journaled) {
             g_autofree char *why = NULL;
 
             g_mutex_lock(&o->lock);
             why = g_strdup(r->job->journal.last_error);
+            run = itsmig_job_may_run_unjournaled(r->job, &a);
             g_mutex_unlock(&o->lock);
-            /* A step not journaled could not be reconciled after a crash:
-             * forward steps wait for a working journal; rollback goes on. */
-            fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
-                      "the journal could not record the step: %s", why);
-        } else {
-            execute(r, step_conn, &a, &res);
+            if (!run)
+                fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
+                          "the journal could not record the step: %s", why);
+            else if (a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: %s runs unjournaled: the transfer has "
+                                   "completed, and stopping would leave the guest paused on the "
+                                   "destination",
+                                   r->job->id, itsmig_action_to_string(a.kind));
         }
+        if (run)
+            execute(r, step_conn, &a, &res);
         fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
