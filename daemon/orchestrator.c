@@ -36,6 +36,11 @@
 #define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Bounds of waiting, before a device is attached back to the source, for an unplug the job
+ * asked for to complete: the guest acknowledges it in its own time (a PCIe hot-unplug waits
+ * 5 s for its attention button), and attaching back while it is pending does nothing, so the
+ * late removal would leave the guest without the device. */
+#define UNPLUG_GRACE_US (15 * G_USEC_PER_SEC)
 /* Retrying a job record the journal could not take (a full disk): first and longest wait. */
 #define JOURNAL_RETRY_MIN_US (1 * G_USEC_PER_SEC)
 #define JOURNAL_RETRY_MAX_US (30 * G_USEC_PER_SEC)
@@ -1566,9 +1571,33 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     dom = lookup(conn, uuid, &absent);
     if (!dom)
         return fail_libvirt(res, "cannot look up the domain");
-    if (!has_alias(dom, alias, &present))
-        outcome = fail_libvirt(res, "cannot read the domain XML");
-    else if (!present && virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+    if (!has_alias(dom, alias, &present)) {
+        virDomainFree(dom);
+        return fail_libvirt(res, "cannot read the domain XML");
+    }
+    /* Still there: the job's unplug, interrupted by the rollback, may yet complete. */
+    if (present) {
+        gint64 until = g_get_monotonic_time() + UNPLUG_GRACE_US;
+        gboolean stopping = FALSE;
+
+        while (present && !stopping && g_get_monotonic_time() < until) {
+            g_mutex_lock(&r->o->lock);
+            if (!r->removed)
+                g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+            r->removed = FALSE;
+            stopping = r->o->stopping;
+            g_mutex_unlock(&r->o->lock);
+            if (!has_alias(dom, alias, &present)) {
+                virDomainFree(dom);
+                return fail_libvirt(res, "cannot read the domain XML");
+            }
+        }
+        if (!present)
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, virDomainGetName(dom),
+                               "migration %s: device %s went only after the rollback began; "
+                               "attaching it back", r->job->id, alias);
+    }
+    if (!present && virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
         outcome = fail_libvirt(res, "cannot attach the device back");
     virDomainFree(dom);
     return outcome;
