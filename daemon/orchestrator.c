@@ -761,6 +761,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     ItsmigCompatPolicy policy;
     virDomainPtr dom;
     gboolean absent, explicit_list;
+    int state = VIR_DOMAIN_NOSTATE, reason;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
@@ -819,6 +820,10 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         r->job->transient = transient;
         g_mutex_unlock(&r->o->lock);
     }
+    if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+        virDomainFree(dom);
+        return fail_libvirt(res, "cannot read the domain's state");
+    }
     virDomainFree(dom);
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
@@ -842,6 +847,20 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
                 !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
                 g_ptr_array_add(aliases, g_strdup(m->alias));
         }
+    }
+    /* A paused guest cannot acknowledge an unplug: the request would wait in QEMU and
+     * complete whenever the guest next runs, after the job, taking the device away. */
+    if (aliases->len && state == VIR_DOMAIN_PAUSED) {
+        g_autofree char *list = NULL;
+
+        g_ptr_array_add(aliases, NULL);
+        list = g_strjoinv(", ", (char **)aliases->pdata);
+        g_ptr_array_remove_index(aliases, aliases->len - 1);
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                         "'%s' is paused, so its guest cannot release the devices that must be "
+                         "detached for the move (%s): resume it first, or migrate it without "
+                         "detaching them (options.quiesce false)",
+                         name, list);
     }
     for (guint i = 0; i < aliases->len; i++) {
         const char *alias = g_ptr_array_index(aliases, i);

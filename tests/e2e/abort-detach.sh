@@ -7,6 +7,11 @@
 # found the device still there, left it, and the unplug completed afterwards: the guest lost
 # its device after a job that said it rolled back.  The rollback now waits for the pending
 # unplug and attaches the device back.
+#
+# A paused guest cannot acknowledge an unplug at all: the request waited in QEMU, the job
+# timed out and rolled back, and the device went whenever the guest next ran.  A job for a
+# paused guest with devices to detach is now refused at preflight, naming them, and nothing
+# is asked of QEMU.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 . "$srcdir/tests/e2e/bed.sh"
@@ -36,6 +41,23 @@ check_json "the job rolls back, aborted in quiesce-devices" \
 # Longer than the guest takes to complete an unplug it was asked for.
 sleep 12
 bed_invariants "aborted detach, 12 s after the rollback" g1 a ua-scratch0
+check "... and the guest sees the device on its PCI bus" bed_guest_sees_scratch g1 hostA
+
+# ---- a paused guest --------------------------------------------------------------------
+
+bed_virsh a suspend g1 || bail "cannot pause g1"
+api POST /v1/migrations -H 'Content-Type: application/json' -d '{"domain":"g1","destination":"b"}'
+ID=$(jbody .id)
+[ "$API_STATUS" = 202 ] || { api_diag; bail "cannot start a job"; }
+wait_for "api GET /v1/migrations/$ID; [ \"\$(jbody .finished)\" = true ]" 60 || api_diag
+check_json "a paused guest with a device to detach: refused at preflight, naming the device" \
+    '.phase == "rolled-back" and .failed_phase == "preflight" and .error.code == "conflict" and (.error.message | test("paused")) and (.error.message | test("ua-scratch0"))'
+check_json "... before anything was detached or paused" \
+    '[.phases[] | select(.phase == "quiesce-devices" or .phase == "pause-vcpus" or .phase == "transfer") | .started_at] == [null, null, null]'
+is "$(bed_domstate a g1)" paused "g1 is still paused on hostA"
+bed_virsh a resume g1 || bail "cannot resume g1"
+sleep 12
+bed_invariants "paused guest, 12 s after it runs again" g1 a ua-scratch0
 check "... and the guest sees the device on its PCI bus" bed_guest_sees_scratch g1 hostA
 
 done_testing
