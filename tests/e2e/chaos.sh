@@ -262,10 +262,26 @@ repair() {
     fi
     if ! bed_has_device "$HERE" g1 ua-scratch0; then
         printf '%s\n' "$DEVICE_XML" >"$T/device.xml"
+        if qemu_has_device "$HERE"; then
+            # QEMU has it and libvirt does not: libvirtd was killed after QEMU added it (a
+            # restarted libvirtd does not learn of it).  Out of QEMU first, then in again.
+            bed_in "$HERE" virsh -q -c qemu:///system qemu-monitor-command g1 --hmp \
+                'device_del ua-scratch0' >"$T/virsh.out" 2>&1
+            if [ "$(bed_domstate "$HERE" g1)" = running ] &&
+                wait_for "! qemu_has_device $HERE" 30; then
+                REPAIRED="$REPAIRED removed-device-libvirt-did-not-know-from-qemu"
+            fi
+        fi
         bed_in "$HERE" virsh -q -c qemu:///system attach-device g1 "$T/device.xml" --live \
             >"$T/virsh.out" 2>&1 && REPAIRED="$REPAIRED attached-device-on-$(bed_hostname "$HERE")"
-        wait_for "bed_has_device $HERE g1 ua-scratch0" 30
+        wait_for "bed_has_device $HERE g1 ua-scratch0" 30 || diag_file "$T/virsh.out" 3
     fi
+}
+
+# qemu_has_device H: g1's QEMU on H has the device, whatever libvirt says.
+qemu_has_device() {
+    bed_in "$1" virsh -q -c qemu:///system qemu-monitor-command g1 --hmp 'info qtree' 2>/dev/null |
+        grep -q 'id "ua-scratch0"'
 }
 
 # ---- bookkeeping -------------------------------------------------------------------------
