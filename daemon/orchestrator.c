@@ -60,6 +60,9 @@ typedef struct {
     gboolean check_emulated;
     ItsmigPresence dest_last;
     gint64 started_mono;
+    /* Bit i: libvirt took this worker's request to unplug job->devices[i] (G_MAXUINT64 after
+     * a restart, when that is not known), so the guest may still be releasing it. */
+    guint64 unplug_asked;
     /* Under o->lock. */
     gboolean removed; /* a DEVICE_REMOVED for this domain since the last look */
     ItsmigPhase published_phase;
@@ -902,6 +905,8 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     } else if (present && virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
         outcome = fail_libvirt(res, "cannot detach the device");
     } else {
+        if (present)
+            r->unplug_asked |= index < 64 ? G_GUINT64_CONSTANT(1) << index : G_MAXUINT64;
         /* The guest acknowledges the unplug in its own time; libvirt says so
          * with DEVICE_REMOVED, and the XML is the truth either way. */
         while (present) {
@@ -1595,7 +1600,7 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
         return fail_libvirt(res, "cannot read the domain XML");
     }
     /* Still there: the job's unplug, interrupted by the rollback, may yet complete. */
-    if (present) {
+    if (present && (index >= 64 || (r->unplug_asked & (G_GUINT64_CONSTANT(1) << index)))) {
         gint64 until = g_get_monotonic_time() + UNPLUG_GRACE_US;
         gboolean stopping = FALSE;
 
@@ -2051,6 +2056,7 @@ static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
     r->log_offset = -1;
     r->published_phase = job->phase;
     r->recover = TRUE;
+    r->unplug_asked = G_MAXUINT64;
     r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
     rec = snapshot_locked(r, -1);
     if (!journal_put(o, rec, &error)) {
@@ -2140,6 +2146,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
             r->log_offset = -1;
             r->published_phase = job->phase;
             r->recover = !itsmig_phase_is_terminal(job->phase);
+            r->unplug_asked = G_MAXUINT64;
             r->dest_last = job->facts.destination;
             if (r->recover)
                 g_message("journal: migration %s of %s to %s was in %s when itsmigd stopped; "
