@@ -1476,15 +1476,41 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
     return ITSMIG_OUTCOME_OK;
 }
 
-static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, Result *res)
+/* POST /v1/incoming/UUID/WHAT.  When @patient, asked again with back-off while the
+ * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
+ * deadline: past the transfer there is no going back, and each call is idempotent there, so
+ * a request that did arrive is not done twice. */
+static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolean patient,
+                               Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "POST", what, body, &error);
+    gint64 deadline = phase_deadline(r), first = g_get_monotonic_time();
+    gint64 wait = PEER_RETRY_FIRST_US;
 
-    if (!reply)
-        return fail_gerror(res, error);
-    r->dest_last = dest_presence(reply);
-    return ITSMIG_OUTCOME_OK;
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = ask_destination(r, "POST", what, body, &error);
+        gint64 now;
+
+        if (reply) {
+            r->dest_last = dest_presence(reply);
+            return ITSMIG_OUTCOME_OK;
+        }
+        now = g_get_monotonic_time();
+        if (!patient || !peer_may_return(error))
+            return fail_gerror(res, error);
+        if (deadline && now + wait > deadline)
+            return fail_with(res, ITSMIG_OUTCOME_FAILED,
+                             itsmig_error_code_to_string(error->code),
+                             "%s (asked to %s for %" G_GINT64_FORMAT " s)", error->message,
+                             what, (now - first) / G_USEC_PER_SEC);
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
+                           "migration %s: the destination's itsmigd does not answer (%s); "
+                           "asking it to %s again in %" G_GINT64_FORMAT " s",
+                           r->job->id, error->message, what, wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return res->outcome;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
 }
 
 /* {"job": ID} and, for a device, "alias": the destination takes the XML from
@@ -1507,18 +1533,18 @@ static JsonNode *dest_claim(Run *r, int device)
     return json_builder_get_root(b);
 }
 
-static ItsmigOutcome do_dest_call(Run *r, const char *what, Result *res)
+static ItsmigOutcome do_dest_call(Run *r, const char *what, gboolean patient, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, -1);
 
-    return dest_call(r, what, body, res);
+    return dest_call(r, what, body, patient, res);
 }
 
 static ItsmigOutcome do_attach_dest(Run *r, int index, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, index);
 
-    return dest_call(r, "attach", body, res);
+    return dest_call(r, "attach", body, TRUE, res);
 }
 
 /* ---- rollback on the source --------------------------------------------------------- */
@@ -1646,10 +1672,10 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
          * has just seen it run: no round trip on the way to done. */
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
-        return do_dest_call(r, "resume", res);
+        return do_dest_call(r, "resume", TRUE, res);
     case ITSMIG_ACTION_ATTACH_DEST: return do_attach_dest(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
-    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", res);
+    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", FALSE, res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
     case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
     case ITSMIG_ACTION_CONFIRM_SOURCE:
