@@ -37,6 +37,11 @@
 #define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
 #define ABORT_WAIT_US (60 * G_USEC_PER_SEC)
+/* Bounds of waiting, before a device is attached back to the source, for an unplug the job
+ * asked for to complete: the guest acknowledges it in its own time (a PCIe hot-unplug waits
+ * 5 s for its attention button), and attaching back while it is pending does nothing, so the
+ * late removal would leave the guest without the device. */
+#define UNPLUG_GRACE_US (15 * G_USEC_PER_SEC)
 /* Retrying a job record the journal could not take (a full disk): first and longest wait. */
 #define JOURNAL_RETRY_MIN_US (1 * G_USEC_PER_SEC)
 #define JOURNAL_RETRY_MAX_US (30 * G_USEC_PER_SEC)
@@ -56,6 +61,9 @@ typedef struct {
     gboolean check_emulated;
     ItsmigPresence dest_last;
     gint64 started_mono;
+    /* Bit i: libvirt took this worker's request to unplug job->devices[i] (G_MAXUINT64 after
+     * a restart, when that is not known), so the guest may still be releasing it. */
+    guint64 unplug_asked;
     /* Under o->lock. */
     gboolean removed; /* a DEVICE_REMOVED for this domain since the last look */
     ItsmigPhase published_phase;
@@ -738,6 +746,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     ItsmigCompatPolicy policy;
     g_autoptr(virDomain) dom = NULL;
     gboolean explicit_list;
+    int state = VIR_DOMAIN_NOSTATE, reason;
 
     g_mutex_lock(&r->o->lock);
     name = g_strdup(r->job->domain);
@@ -795,6 +804,8 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         r->job->transient = transient;
         g_mutex_unlock(&r->o->lock);
     }
+    if (virDomainGetState(dom, &state, &reason, 0) < 0)
+        return fail_libvirt(res, "cannot read the domain's state");
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
      * injection (its vLPI state cannot be saved). */
@@ -817,6 +828,20 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
                 !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
                 g_ptr_array_add(aliases, g_strdup(m->alias));
         }
+    }
+    /* A paused guest cannot acknowledge an unplug: the request would wait in QEMU and
+     * complete whenever the guest next runs, after the job, taking the device away. */
+    if (aliases->len && state == VIR_DOMAIN_PAUSED) {
+        g_autofree char *list = NULL;
+
+        g_ptr_array_add(aliases, NULL);
+        list = g_strjoinv(", ", (char **)aliases->pdata);
+        g_ptr_array_remove_index(aliases, aliases->len - 1);
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_CONFLICT,
+                         "'%s' is paused, so its guest cannot release the devices that must be "
+                         "detached for the move (%s): resume it first, or migrate it without "
+                         "detaching them (options.quiesce false)",
+                         name, list);
     }
     for (guint i = 0; i < aliases->len; i++) {
         const char *alias = g_ptr_array_index(aliases, i);
@@ -853,6 +878,8 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
         return fail_domain_op(res, error);
+    if (present)
+        r->unplug_asked |= index < 64 ? G_GUINT64_CONSTANT(1) << index : G_MAXUINT64;
     /* The guest acknowledges the unplug in its own time; libvirt says so
      * with DEVICE_REMOVED, and the XML is the truth either way. */
     while (present) {
@@ -1413,15 +1440,40 @@ static ItsmigOutcome do_verify_dest(Run *r, Result *res)
     return ITSMIG_OUTCOME_OK;
 }
 
-static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, Result *res)
+/* POST /v1/incoming/UUID/WHAT.  When @patient, asked again with back-off while the
+ * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
+ * deadline: past the transfer there is no going back, and each call is idempotent there, so
+ * a request that did arrive is not done twice. */
+static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolean patient,
+                               Result *res)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "POST", what, body, &error);
+    gint64 deadline = phase_deadline(r), first = g_get_monotonic_time();
+    gint64 wait = PEER_RETRY_FIRST_US;
 
-    if (!reply)
-        return fail_gerror(res, error);
-    r->dest_last = dest_presence(reply);
-    return ITSMIG_OUTCOME_OK;
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = ask_destination(r, "POST", what, body, &error);
+        gint64 now;
+
+        if (reply) {
+            r->dest_last = dest_presence(reply);
+            return ITSMIG_OUTCOME_OK;
+        }
+        now = g_get_monotonic_time();
+        if (!patient || !peer_may_return(error))
+            return fail_gerror(res, error);
+        if (deadline && now + wait > deadline)
+            return fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),
+                             "%s (asked to %s for %" G_GINT64_FORMAT " s)", error->message,
+                             what, (now - first) / G_USEC_PER_SEC);
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
+                           "migration %s: the destination's itsmigd does not answer (%s); "
+                           "asking it to %s again in %" G_GINT64_FORMAT " s",
+                           r->job->id, error->message, what, wait / G_USEC_PER_SEC);
+        if (!sleep_unless_stopped(r, wait, res))
+            return res->outcome;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
 }
 
 /* {"job": ID} and, for a device, "alias": the destination takes the XML from
@@ -1444,18 +1496,18 @@ static JsonNode *dest_claim(Run *r, int device)
     return json_builder_get_root(b);
 }
 
-static ItsmigOutcome do_dest_call(Run *r, const char *what, Result *res)
+static ItsmigOutcome do_dest_call(Run *r, const char *what, gboolean patient, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, -1);
 
-    return dest_call(r, what, body, res);
+    return dest_call(r, what, body, patient, res);
 }
 
 static ItsmigOutcome do_attach_dest(Run *r, int index, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, index);
 
-    return dest_call(r, "attach", body, res);
+    return dest_call(r, "attach", body, TRUE, res);
 }
 
 /* ---- rollback on the source --------------------------------------------------------- */
@@ -1517,6 +1569,7 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = NULL;
+    gboolean present;
 
     g_mutex_lock(&r->o->lock);
     uuid = g_strdup(r->job->uuid);
@@ -1524,7 +1577,29 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     xml = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->xml);
     g_mutex_unlock(&r->o->lock);
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
-    if (!dom || !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
+    if (!dom || !itsmigd_virt_domain_has_device(dom, alias, &present, &error))
+        return fail_domain_op(res, error);
+    /* Still there: the job's unplug, interrupted by the rollback, may yet complete. */
+    if (present && (index >= 64 || (r->unplug_asked & (G_GUINT64_CONSTANT(1) << index)))) {
+        gint64 until = g_get_monotonic_time() + UNPLUG_GRACE_US;
+        gboolean stopping = FALSE;
+
+        while (present && !stopping && g_get_monotonic_time() < until) {
+            g_mutex_lock(&r->o->lock);
+            if (!r->removed)
+                g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+            r->removed = FALSE;
+            stopping = r->o->stopping;
+            g_mutex_unlock(&r->o->lock);
+            if (!itsmigd_virt_domain_has_device(dom, alias, &present, &error))
+                return fail_domain_op(res, error);
+        }
+        if (!present)
+            itsmigd_log_domain(G_LOG_LEVEL_INFO, virDomainGetName(dom),
+                               "migration %s: device %s went only after the rollback began; "
+                               "attaching it back", r->job->id, alias);
+    }
+    if (!present && !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
         return fail_domain_op(res, error);
     return ITSMIG_OUTCOME_OK;
 }
@@ -1548,10 +1623,10 @@ static ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, 
          * has just seen it run: no round trip on the way to done. */
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
-        return do_dest_call(r, "resume", res);
+        return do_dest_call(r, "resume", TRUE, res);
     case ITSMIG_ACTION_ATTACH_DEST: return do_attach_dest(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
-    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", res);
+    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", FALSE, res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
     case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
     case ITSMIG_ACTION_CONFIRM_SOURCE:
@@ -1676,7 +1751,7 @@ static void walk(Run *r, virConnectPtr *conn)
     for (;;) {
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         ItsmigJobFacts facts;
-        gboolean journaled, ask;
+        gboolean journaled, ask, run;
         virConnectPtr step_conn;
 
         g_mutex_lock(&o->lock);
@@ -1696,19 +1771,26 @@ static void walk(Run *r, virConnectPtr *conn)
          * libvirtd since. */
         step_conn = live_connection(r, conn, phase_deadline(r));
         fault_hang(o, a.kind);
-        if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
+        run = TRUE;
+        if (!journaled) {
             g_autofree char *why = NULL;
 
             g_mutex_lock(&o->lock);
             why = g_strdup(r->job->journal.last_error);
+            run = itsmig_job_may_run_unjournaled(r->job, &a);
             g_mutex_unlock(&o->lock);
-            /* A step not journaled could not be reconciled after a crash:
-             * forward steps wait for a working journal; rollback goes on. */
-            fail_with(&res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_JOURNAL,
-                      "the journal could not record the step: %s", why);
-        } else {
-            execute(r, step_conn, &a, &res);
+            if (!run)
+                fail_with(&res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_JOURNAL,
+                          "the journal could not record the step: %s", why);
+            else if (a.kind < ITSMIG_ACTION_ABORT_TRANSFER)
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
+                                   "migration %s: %s runs unjournaled: the transfer has "
+                                   "completed, and stopping would leave the guest paused on the "
+                                   "destination",
+                                   r->job->id, itsmig_action_to_string(a.kind));
         }
+        if (run)
+            execute(r, step_conn, &a, &res);
         fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
@@ -1951,6 +2033,7 @@ static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
     r->log_offset = -1;
     r->published_phase = job->phase;
     r->recover = TRUE;
+    r->unplug_asked = G_MAXUINT64;
     r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
     rec = snapshot_locked(r, -1);
     if (!journal_put(o, rec, &error)) {
@@ -2040,6 +2123,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
             r->log_offset = -1;
             r->published_phase = job->phase;
             r->recover = !itsmig_phase_is_terminal(job->phase);
+            r->unplug_asked = G_MAXUINT64;
             r->dest_last = job->facts.destination;
             if (r->recover)
                 g_message("journal: migration %s of %s to %s was in %s when itsmigd stopped; "

@@ -332,6 +332,34 @@ void itsmig_job_journal_written(ItsmigJob *job)
     job->journal.behind = FALSE;
 }
 
+static void add_note(ItsmigJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean transfer_completed(const ItsmigJob *job)
+{
+    return job->timings[ITSMIG_PHASE_TRANSFER].ended_us &&
+           g_strcmp0(job->timings[ITSMIG_PHASE_TRANSFER].outcome, "ok") == 0;
+}
+
+#define UNJOURNALED_NOTE "The journal could not record "
+
+gboolean itsmig_job_may_run_unjournaled(ItsmigJob *job, const ItsmigAction *action)
+{
+    if (action->kind >= ITSMIG_ACTION_ABORT_TRANSFER)
+        return TRUE;
+    if (!transfer_completed(job))
+        return FALSE;
+    for (guint i = 0; i < job->notes->len; i++) {
+        if (g_str_has_prefix(g_ptr_array_index(job->notes, i), UNJOURNALED_NOTE))
+            return TRUE;
+    }
+    add_note(job,
+             UNJOURNALED_NOTE "%s (%s); the transfer had completed, so the job went on "
+             "rather than leave the guest paused on the destination.",
+             itsmig_action_to_string(action->kind),
+             job->journal.last_error ? job->journal.last_error : "no reason given");
+    return TRUE;
+}
+
 void itsmig_job_add_device(ItsmigJob *job, const char *alias, const char *xml)
 {
     ItsmigJobDevice *d = g_new0(ItsmigJobDevice, 1);
@@ -388,8 +416,6 @@ static void phase_reopen(ItsmigJob *job, ItsmigPhase phase)
     job->timings[phase].ended_mono = 0;
     job->timings[phase].duration_ms = -1;
 }
-
-static void add_note(ItsmigJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 static void add_note(ItsmigJob *job, const char *format, ...)
 {

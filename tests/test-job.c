@@ -759,6 +759,44 @@ static void run_until(ItsmigJob *job, ItsmigActionKind stop)
     }
 }
 
+/* A forward step the journal could not record runs only once the transfer has completed
+ * (stopping then would leave the guest paused on the destination for a person), saying so
+ * once; before, the job fails into a rollback, whose steps always run. */
+static void check_unjournaled(gconstpointer data)
+{
+    ItsmigJobMode mode = GPOINTER_TO_INT(data);
+    ItsmigActionKind order[8];
+    guint n = happy_sequence(mode, 0, order);
+    gboolean past_transfer = FALSE;
+
+    for (guint i = 0; i < n; i++) {
+        Scenario sc = {mode, 0, -1, F_NONE, -1, FALSE};
+        g_autoptr(ItsmigJob) job = new_job(&sc);
+        ItsmigAction rb = {ITSMIG_ACTION_RESUME_SOURCE, -1};
+        guint notes;
+
+        run_until(job, order[i]);
+        itsmig_job_journal_failed(job, "No space left on device");
+        notes = job->notes->len;
+        g_assert_cmpint(itsmig_job_may_run_unjournaled(job, &job->pending), ==, past_transfer);
+        if (past_transfer) {
+            g_assert_cmpuint(job->notes->len, ==, notes + 1);
+            g_assert_nonnull(strstr(g_ptr_array_index(job->notes, notes), "No space left"));
+            g_assert_nonnull(strstr(g_ptr_array_index(job->notes, notes),
+                                    itsmig_action_to_string(order[i])));
+            /* Once per job. */
+            g_assert_true(itsmig_job_may_run_unjournaled(job, &job->pending));
+            g_assert_cmpuint(job->notes->len, ==, notes + 1);
+        } else {
+            g_assert_cmpuint(job->notes->len, ==, notes);
+        }
+        g_assert_true(itsmig_job_may_run_unjournaled(job, &rb));
+        if (order[i] == ITSMIG_ACTION_MIGRATE)
+            past_transfer = TRUE;
+    }
+    g_assert_true(past_transfer);
+}
+
 /* itsmigd restarted after a live transfer completed: the checks of the ITS
  * save and of the destination still run before the job may end DONE. */
 static void test_recover_live_checks(void)
@@ -1236,6 +1274,10 @@ int main(int argc, char **argv)
     g_test_add_func("/job/record/salvage", test_salvage);
     g_test_add_func("/job/recover/says-what-journal-showed", test_recover_says_what_journal_showed);
     g_test_add_func("/job/transient-attention", test_transient_attention);
+    g_test_add_data_func("/job/journal/unjournaled-step/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE),
+                         check_unjournaled);
+    g_test_add_data_func("/job/journal/unjournaled-step/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE),
+                         check_unjournaled);
     g_test_add_func("/job/recover-live-checks", test_recover_live_checks);
     g_test_add_func("/job/recover-live-unverifiable", test_recover_live_unverifiable);
     g_test_add_data_func("/job/reexamine/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), test_reexamine);

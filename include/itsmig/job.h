@@ -230,6 +230,13 @@ void itsmig_job_set_clock(ItsmigJob *job, gint64 mono_us);
 /* The journal could not record the job (@message says why) / recorded it. */
 void itsmig_job_journal_failed(ItsmigJob *job, const char *message);
 void itsmig_job_journal_written(ItsmigJob *job);
+/* Whether @action may run although the journal could not record its start.  Rollback steps
+ * always may.  A forward step may only once the transfer has completed: before, a rollback is
+ * possible, and a step the journal never saw could not be reconciled after a crash; after it,
+ * the source copy is gone, a restart would reconcile forward from where libvirt shows the
+ * guest just the same, and stopping would leave the guest paused on the destination for a
+ * person.  When a forward step runs so, a note (once per job) says so. */
+gboolean itsmig_job_may_run_unjournaled(ItsmigJob *job, const ItsmigAction *action);
 
 /* After the PREFLIGHT action, before reporting it: the devices to detach, in
  * order, each with its XML. */

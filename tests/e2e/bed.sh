@@ -8,6 +8,7 @@
 #   bed_up                 namespaces, libvirtd + virtlogd on both, the initramfs
 #   bed_itsmigd H [SET...] itsmigd on host H (a or b), with the peer, TLS and hook
 #   bed_guest H NAME [XML-EXTRA]  defines and starts a guest on H, waits for its probe
+#   bed_invariants DESC NAME H ...  the checks every fault must keep (see below)
 #
 # Each host has private copies of /etc/libvirt, /run/libvirt, /var/lib/libvirt,
 # /var/log/libvirt and /var/cache/libvirt (bind mounts in its mount
@@ -294,6 +295,22 @@ bed_itsmigd() {
     _bed_save_caps "$_h"
 }
 
+# bed_state_tmpfs H MIB: host H's itsmigd state directory on a tmpfs of MIB MiB, mounted in
+# the host's mount namespace only (it goes with the namespace), before bed_itsmigd H, so that
+# a test can fill it (bed_state_fill H) and free it again (bed_state_free H).  The directory
+# is then only seen from inside: read it with bed_in H.
+bed_state_tmpfs() {
+    mkdir -p "$T/h$1/state"
+    bed_in "$1" mount -t tmpfs -o "size=${2}m,mode=0700" "itsmig-state-$1" "$T/h$1/state" ||
+        bail "cannot mount a tmpfs on host $1's state directory"
+}
+bed_state_fill() {
+    bed_in "$1" sh -c "dd if=/dev/zero of='$T/h$1/state/fill' bs=4096 2>/dev/null; sync"
+}
+bed_state_free() {
+    bed_in "$1" rm -f "$T/h$1/state/fill"
+}
+
 # A hot-pluggable device (a virtio tablet behind a PCIe root port) for the
 # guest to lose and get back; policy marks ua-scratch* as non-migratable.
 BED_SCRATCH_DEVICE="<controller type='pci' index='1' model='pcie-root-port'/>
@@ -396,6 +413,49 @@ bed_irq_rises() {
     diag "$1's ITS-MSI count on $2 was $_before before; its last console lines:"
     tail -n 8 "$T/console-$1.log" 2>/dev/null | while IFS= read -r _l; do diag "  $_l"; done
     return 1
+}
+
+# bed_invariants DESC NAME HOST [ALIAS [STATE]]: TAP lines for the invariants every
+# fault must keep: NAME is STATE (default running) on HOST and absent from the
+# other host; its non-migratable device ALIAS, when given, is plugged in there;
+# and, when it runs, its ITS-MSI interrupts keep rising there.  Status 1 when
+# one of them failed; BED_INV_FAILED then names them.
+bed_invariants() {
+    _iv_desc=$1 _iv_name=$2 _iv_here=$3 _iv_alias=${4:-} _iv_want=${5:-running}
+    _iv_there=$(bed_peer "$_iv_here")
+    _iv_hn=$(bed_hostname "$_iv_here")
+    BED_INV_FAILED=
+    _iv_s_here=$(bed_domstate "$_iv_here" "$_iv_name")
+    _iv_s_there=$(bed_domstate "$_iv_there" "$_iv_name")
+    if [ "$_iv_want" = running ]; then
+        _iv_what="$_iv_name runs on $_iv_hn only"
+    else
+        _iv_what="$_iv_name is $_iv_want on $_iv_hn only"
+    fi
+    if [ "$_iv_s_here" = "$_iv_want" ] && [ "$_iv_s_there" = absent ]; then
+        ok "$_iv_desc: $_iv_what"
+    else
+        not_ok "$_iv_desc: $_iv_what" \
+            "$_iv_hn: $_iv_s_here, $(bed_hostname "$_iv_there"): $_iv_s_there"
+        BED_INV_FAILED="$BED_INV_FAILED state"
+    fi
+    if [ -n "$_iv_alias" ]; then
+        if bed_has_device "$_iv_here" "$_iv_name" "$_iv_alias"; then
+            ok "$_iv_desc: its non-migratable device is plugged in on $_iv_hn"
+        else
+            not_ok "$_iv_desc: its non-migratable device is plugged in on $_iv_hn"
+            BED_INV_FAILED="$BED_INV_FAILED device"
+        fi
+    fi
+    if [ "$_iv_want" = running ]; then
+        if bed_irq_rises "$_iv_name" "$_iv_hn"; then
+            ok "$_iv_desc: its ITS-MSI interrupts keep rising on $_iv_hn"
+        else
+            not_ok "$_iv_desc: its ITS-MSI interrupts keep rising on $_iv_hn"
+            BED_INV_FAILED="$BED_INV_FAILED interrupts"
+        fi
+    fi
+    [ -z "$BED_INV_FAILED" ]
 }
 
 _bed_on_exit() {

@@ -34,26 +34,7 @@ HERE=a # where g1 runs
 # invariants DESC: g1 runs on $HERE only, not paused, with its device, and
 # its interrupts rise there.
 invariants() {
-    _there=$(bed_peer "$HERE")
-    _s_here=$(bed_domstate "$HERE" g1)
-    _s_there=$(bed_domstate "$_there" g1)
-    if [ "$_s_here" = running ] && [ "$_s_there" = absent ]; then
-        ok "$1: g1 runs on $(bed_hostname "$HERE") only"
-    else
-        not_ok "$1: g1 runs on $(bed_hostname "$HERE") only" \
-            "$(bed_hostname "$HERE"): $_s_here, $(bed_hostname "$_there"): $_s_there"
-    fi
-    if bed_has_device "$HERE" g1 ua-scratch0; then
-        ok "$1: its non-migratable device is plugged in on $(bed_hostname "$HERE")"
-    else
-        not_ok "$1: its non-migratable device is plugged in on $(bed_hostname "$HERE")"
-    fi
-    if bed_irq_rises g1 "$(bed_hostname "$HERE")"; then
-        ok "$1: its ITS-MSI interrupts keep rising on $(bed_hostname "$HERE")"
-    else
-        not_ok "$1: its ITS-MSI interrupts keep rising on $(bed_hostname "$HERE")"
-        diag "$(tail -n 3 "$T/console-g1.log")"
-    fi
+    bed_invariants "$1" g1 "$HERE" ua-scratch0
 }
 
 # start_job BODY-EXTRA: a job for g1 from $HERE to the other host; sets ID.
