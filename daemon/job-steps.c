@@ -1,0 +1,626 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "itsmig/error.h"
+#include "itsmig/qemu-log.h"
+#include "daemon/its-evidence.h"
+#include "daemon/itsmigd.h"
+#include "daemon/log.h"
+#include "daemon/migration-record.h"
+#include "daemon/preflight.h"
+#include "daemon/qemu-marker.h"
+#include "daemon/virt-domain.h"
+#include "daemon/job-run.h"
+
+/* ---- actions ------------------------------------------------------------------------ */
+
+void result_clear(Result *res)
+{
+    g_clear_pointer(&res->code, g_free);
+    g_clear_pointer(&res->message, g_free);
+}
+
+ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
+                               const char *format, ...)
+{
+    va_list ap;
+
+    va_start(ap, format);
+    result_clear(res);
+    res->outcome = outcome;
+    res->code = g_strdup(code);
+    res->message = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    return outcome;
+}
+
+ItsmigOutcome fail_gerror(Result *res, const GError *error)
+{
+    const char *code =
+        error->domain == ITSMIG_ERROR ? itsmig_error_code_to_string(error->code) : "internal-error";
+
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, code, "%s", error->message);
+}
+
+/* A domain operation's failure (virt-domain.h). */
+ItsmigOutcome fail_domain_op(Result *res, const GError *error)
+{
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s", error->message);
+}
+
+/* A libvirt call's failure, from libvirt's last error. */
+ItsmigOutcome fail_libvirt(Result *res, const char *what)
+{
+    g_autoptr(GError) error = NULL;
+
+    itsmigd_virt_error(&error, "%s", what);
+    return fail_domain_op(res, error);
+}
+
+static char *log_path(Run *r, const char *domain)
+{
+    g_autofree char *dir = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    dir = g_strdup(r->o->limits.qemu_log_dir);
+    g_mutex_unlock(&r->o->lock);
+    return g_strdup_printf("%s/%s.log", dir, domain);
+}
+
+void mark_log(Run *r, const char *domain)
+{
+    g_autofree char *path = log_path(r, domain);
+    g_autoptr(GError) error = NULL;
+
+    r->log_offset = itsmig_qemu_log_size(path, &error);
+    if (r->log_offset < 0)
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, domain, "no QEMU log to verify from (%s)",
+                           error->message);
+}
+
+gboolean stop_requested(Run *r, gint64 deadline_mono, Result *res)
+{
+    gboolean abort_requested, stopping;
+
+    g_mutex_lock(&r->o->lock);
+    abort_requested = r->job->abort_requested;
+    stopping = r->o->stopping;
+    g_mutex_unlock(&r->o->lock);
+    if (abort_requested) {
+        fail_with(res, ITSMIG_OUTCOME_ABORTED, "aborted", "the migration was aborted on request");
+        return TRUE;
+    }
+    if (stopping) {
+        fail_with(res, ITSMIG_OUTCOME_FAILED, "daemon-stopping", "itsmigd is stopping");
+        return TRUE;
+    }
+    if (deadline_mono && g_get_monotonic_time() > deadline_mono) {
+        fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout", "the phase ran out of time");
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* The deadline of the phase beginning now (monotonic), 0 for none. */
+gint64 phase_deadline(Run *r)
+{
+    guint phase_s, total_s;
+    gint64 d = 0;
+
+    g_mutex_lock(&r->o->lock);
+    phase_s = r->job->options.phase_timeout_s;
+    total_s = r->job->options.total_timeout_s;
+    g_mutex_unlock(&r->o->lock);
+    if (phase_s)
+        d = g_get_monotonic_time() + (gint64)phase_s * G_USEC_PER_SEC;
+    if (total_s) {
+        gint64 t = r->started_mono + (gint64)total_s * G_USEC_PER_SEC;
+
+        d = d ? MIN(d, t) : t;
+    }
+    return d;
+}
+
+/* Writes the migration record (migration-record.h) into the domain's live
+ * metadata, before anything is detached, so that it travels with the
+ * domain: the destination then acts only for this job, only at the request
+ * of the peer holding the token we send it, and re-attaches only these
+ * devices from this XML. */
+static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uuid,
+                                      const char *dest, Result *res)
+{
+    g_autoptr(ItsmigdPeerConfig) peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) xmls = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *lower = g_ascii_strdown(uuid, -1);
+    g_autofree char *job = NULL;
+    g_autofree char *mac = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    if (!peer || !peer->token)
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
+                         "peer '%s' is no longer configured", dest);
+    g_mutex_lock(&r->o->lock);
+    job = g_strdup(r->job->id);
+    for (guint i = 0; r->job->devices && i < r->job->devices->len; i++) {
+        const ItsmigJobDevice *dev = g_ptr_array_index(r->job->devices, i);
+
+        g_ptr_array_add(aliases, g_strdup(dev->alias));
+        g_ptr_array_add(xmls, g_strdup(dev->xml));
+    }
+    g_mutex_unlock(&r->o->lock);
+    mac = itsmigd_migration_mac(peer->token, lower, job);
+    xml = itsmigd_migration_record_to_xml(job, mac, aliases, xmls);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom)
+        return fail_domain_op(res, error);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIGD_MIGRATION_PREFIX,
+                             ITSMIGD_MIGRATION_NS, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return fail_libvirt(res, "cannot record the migration in the domain's metadata");
+    return ITSMIG_OUTCOME_OK;
+}
+
+static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
+{
+    ItsmigDaemon *d = r->o->d;
+    g_autofree char *name = NULL, *uuid = NULL, *dest = NULL;
+    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigHostCaps) local = NULL, remote = NULL;
+    g_autoptr(ItsmigVerdict) verdict = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *xml = NULL;
+    ItsmigCompatPolicy policy;
+    g_autoptr(virDomain) dom = NULL;
+    gboolean explicit_list;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    uuid = g_strdup(r->job->uuid);
+    dest = g_strdup(r->job->destination);
+    itsmigd_host_get_policy(&d->host, &policy);
+    policy.quiesce = r->job->options.quiesce;
+    if (r->job->options.detach)
+        for (char **a = r->job->options.detach; *a; a++)
+            g_ptr_array_add(aliases, g_strdup(*a));
+    explicit_list = aliases->len > 0;
+    g_mutex_unlock(&r->o->lock);
+
+    verdict = itsmigd_preflight(d, name, dest, &policy, NULL, &profile, &local, &remote, &error);
+    if (!verdict)
+        return fail_gerror(res, error);
+    r->its_in_kernel = itsmig_domain_profile_its_in_kernel(profile);
+    r->check_emulated = policy.check_emulated;
+    {
+        g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+
+        json_builder_begin_object(b);
+        itsmig_verdict_to_json_members(verdict, b);
+        json_builder_end_object(b);
+        g_mutex_lock(&r->o->lock);
+        g_clear_pointer(&r->job->verdict, json_node_unref);
+        r->job->verdict = json_builder_get_root(b);
+        g_free(r->job->destination_hostname);
+        r->job->destination_hostname = g_strdup(remote->hostname);
+        g_mutex_unlock(&r->o->lock);
+    }
+    if (!verdict->allowed) {
+        g_autofree char *line = itsmig_verdict_blockers_line(verdict);
+
+        return fail_with(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
+    }
+
+    if (!dest_holds_nothing(r, uuid, dest, res))
+        return res->outcome;
+
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom)
+        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
+                   ? fail_with(res, ITSMIG_OUTCOME_FAILED, "not-found",
+                               "domain '%s' no longer exists here", name)
+                   : fail_domain_op(res, error);
+    xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return fail_libvirt(res, "cannot read the domain XML");
+    {
+        /* A transient guest has no definition to fall back on: a person must know that. */
+        gboolean transient = virDomainIsPersistent(dom) == 0;
+
+        g_mutex_lock(&r->o->lock);
+        r->job->transient = transient;
+        g_mutex_unlock(&r->o->lock);
+    }
+    /* Devices that cannot keep their interrupt state across the move: VFIO
+     * without a migration-capable driver, every hostdev under GICv4.0 direct
+     * injection (its vLPI state cannot be saved). */
+    if (!explicit_list && policy.quiesce && profile->hostdevs) {
+        for (guint i = 0; i < profile->hostdevs->len; i++) {
+            const ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
+
+            if (h->alias && (verdict->direct_injection || h->migratable != 1))
+                g_ptr_array_add(aliases, g_strdup(h->alias));
+        }
+    }
+    /* And the devices the operator marked as not to be migrated with the
+     * guest (emulated or not): unplugged here, plugged back where it runs. */
+    if (!explicit_list && policy.quiesce && profile->msi_devices) {
+        for (guint i = 0; i < profile->msi_devices->len; i++) {
+            const ItsmigMsiDevice *m = g_ptr_array_index(profile->msi_devices, i);
+
+            if (m->alias && g_strcmp0(m->kind, "controller") != 0 &&
+                itsmigd_host_non_migratable(&d->host, m->alias) &&
+                !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
+                g_ptr_array_add(aliases, g_strdup(m->alias));
+        }
+    }
+    for (guint i = 0; i < aliases->len; i++) {
+        const char *alias = g_ptr_array_index(aliases, i);
+        g_autofree char *dev = itsmig_domain_device_xml(xml, -1, alias, &error);
+
+        if (!dev)
+            return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
+                             "cannot detach '%s': %s", alias, error->message);
+        g_mutex_lock(&r->o->lock);
+        itsmig_job_add_device(r->job, alias, dev);
+        g_mutex_unlock(&r->o->lock);
+    }
+    return record_migration(r, conn, uuid, dest, res);
+}
+
+static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *res)
+{
+    g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
+    gint64 deadline = phase_deadline(r);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    gboolean present;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    {
+        ItsmigJobDevice *dev = g_ptr_array_index(r->job->devices, index);
+
+        alias = g_strdup(dev->alias);
+        xml = g_strdup(dev->xml);
+    }
+    r->removed = FALSE;
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
+        return fail_domain_op(res, error);
+    /* The guest acknowledges the unplug in its own time; libvirt says so
+     * with DEVICE_REMOVED, and the XML is the truth either way. */
+    while (present) {
+        if (stop_requested(r, deadline, res))
+            return res->outcome;
+        g_mutex_lock(&r->o->lock);
+        if (!r->removed)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+        r->removed = FALSE;
+        g_mutex_unlock(&r->o->lock);
+        if (!itsmigd_virt_domain_has_device(dom, alias, &present, &error))
+            return fail_domain_op(res, error);
+    }
+    return ITSMIG_OUTCOME_OK;
+}
+
+/* Whether verifications wait for a mark of QEMU's in its log. */
+static gboolean marking(Run *r)
+{
+    gboolean on;
+
+    g_mutex_lock(&r->o->lock);
+    on = r->o->limits.qemu_log_mark;
+    g_mutex_unlock(&r->o->lock);
+    return on && (r->its_in_kernel || r->check_emulated);
+}
+
+/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
+ * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
+ * the first time, which must not wait on a virtlogd that lags after the
+ * stop.  A failure is kept for the verification to report. */
+void arm_marker(Run *r, virDomainPtr dom, const char *event)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&r->mark_error, g_free);
+    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
+        return;
+    r->mark_error = g_strdup(error->message);
+    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
+                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                       error->message);
+}
+
+static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *uuid = NULL, *name = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    name = g_strdup(r->job->domain);
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom)
+        return fail_domain_op(res, error);
+    /* Before the stop: what QEMU logs from here on is the save's. */
+    mark_log(r, name);
+    arm_marker(r, dom, NULL);
+    if (!itsmigd_virt_domain_suspend(dom, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
+}
+
+/* The text whose line in the QEMU log shows that the log holds everything
+ * QEMU wrote up to the stop: a mark QEMU writes now (safe mode, the source
+ * paused), or its trace of the live migration completing. */
+static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
+{
+    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    if (live && r->mark_error) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "%s", r->mark_error);
+        return NULL;
+    }
+    if (live)
+        return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    id = g_strdup(r->job->id);
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &local);
+    if (!dom) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                    "the source's QEMU is not there to mark its log: %s", local->message);
+        return NULL;
+    }
+    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    return itsmigd_qemu_marker_write(dom, tag, error);
+}
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...) G_GNUC_PRINTF(4, 5);
+
+static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, const char *format,
+                                         ...)
+{
+    g_autofree char *detail = NULL, *why = NULL;
+    va_list ap;
+
+    va_start(ap, format);
+    detail = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    why = g_strdup_printf("cannot verify the ITS save: %s", detail);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = itsmigd_its_evidence(FALSE, "qemu-log", why, path, NULL, NULL);
+    g_mutex_unlock(&r->o->lock);
+    itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                          (const char *[]){"its-save-unverified"});
+    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+}
+
+/* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
+ * @deadline) for it to reach the log and keeps what comes before it. */
+static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, gboolean live,
+                                   gint64 deadline, GBytes **ret_text, gboolean *ret_truncated,
+                                   gboolean *ret_rotated, Result *res)
+{
+    goffset offset = r->log_offset;
+
+    for (;;) {
+        g_autoptr(GBytes) text = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const char *data;
+        gssize end;
+
+        if (offset < 0) {
+            /* After a restart the size before the stop is not known: all
+             * that this QEMU process logged, from libvirt's line that
+             * started it. */
+            gssize start;
+
+            if (!itsmig_qemu_log_read(path, 0, LOG_READ_MAX, &text, NULL, NULL, &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+            start = itsmigd_qemu_log_last_start(data, len);
+            if (start < 0)
+                return its_save_unverified(r, path, res,
+                                           "itsmigd restarted, and the last %zu bytes of the QEMU "
+                                           "log do not show where this QEMU's output begins",
+                                           len);
+            data += start;
+            len -= start;
+            *ret_truncated = FALSE;
+            *ret_rotated = FALSE;
+        } else {
+            if (!itsmig_qemu_log_read(path, offset, LOG_READ_MAX, &text, ret_truncated, ret_rotated,
+                                      &error))
+                return its_save_unverified(r, path, res, "%s", error->message);
+            data = g_bytes_get_data(text, &len);
+        }
+        end = mark ? itsmigd_qemu_marker_find(data, len, mark, live) : (gssize)len;
+        if (end >= 0) {
+            *ret_text = g_bytes_new(data, end);
+            return ITSMIG_OUTCOME_OK;
+        }
+        if (stop_requested(r, 0, res))
+            return res->outcome;
+        if (g_get_monotonic_time() > deadline)
+            return its_save_unverified(
+                r, path, res,
+                "QEMU's mark (%s) did not reach its log within the phase's time, so the log may "
+                "lack what QEMU wrote when the vCPUs stopped (is virtlogd stalled?)",
+                mark);
+        g_usleep(POLL_US);
+    }
+}
+
+static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
+    g_autoptr(GBytes) text = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 deadline = phase_deadline(r);
+    JsonNode *ev;
+    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
+    gsize len;
+    const char *data;
+
+    g_mutex_lock(&r->o->lock);
+    name = g_strdup(r->job->domain);
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    recovered = r->job->recovered;
+    g_mutex_unlock(&r->o->lock);
+    path = log_path(r, name);
+    if (!r->its_in_kernel && !r->check_emulated) {
+        ev = itsmigd_its_evidence_not_kvm();
+    } else if (r->log_offset < 0 && !recovered) {
+        return its_save_unverified(r, path, res,
+                                   "there was no QEMU log when the vCPUs stopped (see "
+                                   "[migration] qemu-log-dir)");
+    } else {
+        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+            return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
+                                       error->message);
+        if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
+                          &rotated, res) != ITSMIG_OUTCOME_OK)
+            return res->outcome;
+        data = g_bytes_get_data(text, &len);
+        where = g_strdup_printf(
+            "in the %zu bytes QEMU logged %s%s%s%s", len,
+            r->log_offset < 0 ? "since it started (itsmigd restarted)" : "since the vCPUs stopped",
+            mark ? ", up to its mark" : "", truncated ? " (only the last part was read)" : "",
+            rotated ? " (the log was rotated meanwhile)" : "");
+        ev = itsmigd_its_evidence_scan(path, data, len,
+                                       1u << ITSMIG_QEMU_LOG_ITS_SAVE |
+                                           1u << ITSMIG_QEMU_LOG_PENDING_SAVE |
+                                           1u << ITSMIG_QEMU_LOG_ITS_REGS,
+                                       "ITS save", where, &first);
+    }
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->its_save, json_node_unref);
+    r->job->its_save = ev;
+    g_mutex_unlock(&r->o->lock);
+    if (first) {
+        itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
+                              (const char *[]){"its-save-failed"});
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
+                         "QEMU reported that saving the ITS state failed: %s", first);
+    }
+    return ITSMIG_OUTCOME_OK;
+}
+
+/* ---- rollback on the source --------------------------------------------------------- */
+
+static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *uuid = NULL;
+    gint64 until = g_get_monotonic_time() + ABORT_WAIT_US;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    const char *name;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom)
+        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
+                   ? ITSMIG_OUTCOME_OK
+                   : fail_domain_op(res, error);
+    name = virDomainGetName(dom);
+    /* No job to abort (it ended meanwhile) is what is wanted. */
+    if (virDomainAbortJob(dom) < 0 &&
+        itsmigd_virt_error(&error, "aborting the transfer") != VIR_ERR_OPERATION_INVALID)
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
+    for (;;) {
+        virDomainJobInfo info;
+
+        if (virDomainGetJobInfo(dom, &info) < 0 ||
+            (info.type != VIR_DOMAIN_JOB_BOUNDED && info.type != VIR_DOMAIN_JOB_UNBOUNDED))
+            break;
+        if (g_get_monotonic_time() > until)
+            return fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout",
+                             "the transfer did not stop within %d s of being aborted",
+                             (int)(ABORT_WAIT_US / G_USEC_PER_SEC));
+        g_usleep(POLL_US);
+    }
+    return ITSMIG_OUTCOME_OK;
+}
+
+static ItsmigOutcome do_resume_source(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *uuid = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    /* Resuming makes KVM map the vPEs again and QEMU restart the devices. */
+    if (!dom || !itsmigd_virt_domain_resume(dom, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
+}
+
+static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Result *res)
+{
+    g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    alias = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->alias);
+    xml = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->xml);
+    g_mutex_unlock(&r->o->lock);
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom || !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
+        return fail_domain_op(res, error);
+    return ITSMIG_OUTCOME_OK;
+}
+
+ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res)
+{
+    res->outcome = ITSMIG_OUTCOME_OK;
+    if (!conn && a->kind != ITSMIG_ACTION_VERIFY_DEST && a->kind != ITSMIG_ACTION_RESUME_DEST &&
+        a->kind != ITSMIG_ACTION_ATTACH_DEST && a->kind != ITSMIG_ACTION_DESTROY_DEST)
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-unavailable",
+                         "not connected to libvirt");
+    switch (a->kind) {
+    case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
+    case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
+    case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
+    case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
+    case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
+    case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
+    case ITSMIG_ACTION_RESUME_DEST:
+        /* In live mode libvirt resumed it at the switchover, and VERIFY_DEST
+         * has just seen it run: no round trip on the way to done. */
+        if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
+            return ITSMIG_OUTCOME_OK;
+        return do_dest_call(r, "resume", res);
+    case ITSMIG_ACTION_ATTACH_DEST: return do_attach_dest(r, a->device, res);
+    case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
+    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", res);
+    case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
+    case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
+    case ITSMIG_ACTION_CONFIRM_SOURCE:
+        return ITSMIG_OUTCOME_OK; /* the facts observed next are the confirmation */
+    default: return fail_with(res, ITSMIG_OUTCOME_FAILED, "internal-error", "no such action");
+    }
+}

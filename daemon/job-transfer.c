@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "daemon/itsmigd.h"
+#include "daemon/log.h"
+#include "daemon/qemu-marker.h"
+#include "daemon/virt-domain.h"
+#include "daemon/job-run.h"
+
+/* ---- the transfer ---------------------------------------------------------- */
+
+typedef struct {
+    Run *r;
+    virDomainPtr dom;
+    gint64 deadline;
+    gboolean done;    /* under r->o->lock */
+    gboolean aborted; /* we asked libvirt to abort: why is in res */
+    Result res;
+} Transfer;
+
+/* Takes a job's statistics (polled, or from JOB_COMPLETED) into its progress. */
+void take_stats_locked(Run *r, virTypedParameterPtr params, int nparams)
+{
+    unsigned long long total = 0, processed = 0, remaining = 0, bps = 0, iteration = 0;
+
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
+    virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+    r->job->progress.data_total = total;
+    r->job->progress.data_processed = processed;
+    r->job->progress.data_remaining = remaining;
+    r->job->progress.bytes_per_second = bps;
+    r->job->progress.iteration = iteration;
+    r->job->progress.percent = total ? 100.0 * (double)(total - MIN(remaining, total)) / total : -1;
+}
+
+static void update_progress(Run *r, virDomainPtr dom)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, type;
+
+    if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0)
+        return;
+    if (type == VIR_DOMAIN_JOB_UNBOUNDED || type == VIR_DOMAIN_JOB_BOUNDED) {
+        g_mutex_lock(&r->o->lock);
+        take_stats_locked(r, params, nparams);
+        publish_locked(r, "progress", NULL, NULL);
+        g_mutex_unlock(&r->o->lock);
+    }
+    virTypedParamsFree(params, nparams);
+}
+
+/* Watches a running transfer: progress, the deadline, an abort. */
+static gpointer transfer_watch(gpointer data)
+{
+    Transfer *t = data;
+    Run *r = t->r;
+
+    for (;;) {
+        gboolean done;
+
+        g_mutex_lock(&r->o->lock);
+        if (!t->done)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + G_USEC_PER_SEC);
+        done = t->done;
+        g_mutex_unlock(&r->o->lock);
+        if (done)
+            break;
+        if (!t->aborted && stop_requested(r, t->deadline, &t->res) &&
+            t->res.outcome != ITSMIG_OUTCOME_FAILED) {
+            /* Abort or time out; a daemon stop lets the transfer finish and
+             * leaves it to the next start. */
+            const char *name = virDomainGetName(t->dom);
+
+            t->aborted = TRUE;
+            if (virDomainAbortJob(t->dom) < 0) {
+                g_autoptr(GError) error = NULL;
+
+                itsmigd_virt_error(&error, "cannot abort the transfer of %s", name);
+                g_warning("%s", error->message);
+            }
+            continue;
+        }
+        update_progress(r, t->dom);
+    }
+    return NULL;
+}
+
+ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autofree char *uuid = NULL, *name = NULL, *dest = NULL;
+    g_autoptr(ItsmigdPeerConfig) peer = NULL;
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, maxparams = 0, rc;
+    unsigned int flags = VIR_MIGRATE_PEER2PEER;
+    ItsmigJobOptions opt;
+    ItsmigJobMode mode;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    Transfer t = {0};
+    GThread *watch;
+
+    g_mutex_lock(&r->o->lock);
+    uuid = g_strdup(r->job->uuid);
+    name = g_strdup(r->job->domain);
+    dest = g_strdup(r->job->destination);
+    opt = r->job->options;
+    opt.detach = NULL;
+    mode = r->job->mode;
+    g_mutex_unlock(&r->o->lock);
+
+    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
+    if (!peer || !peer->migrate_uri)
+        return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-config",
+                         "peer %s has no migrate-uri (set it in [peer %s])", dest, dest);
+    if (!dest_holds_nothing(r, uuid, dest, res))
+        return res->outcome;
+
+    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    if (!dom)
+        return fail_domain_op(res, error);
+    if (mode == ITSMIG_MODE_LIVE) {
+        /* As plain live migration: the destination runs from the switchover
+         * on, so the guest's pause is QEMU's alone; the save and restore are
+         * verified right after. */
+        flags |= VIR_MIGRATE_LIVE;
+        /* QEMU stops the vCPUs at switchover: the save is logged after this,
+         * and the migration's "completed" trace after the save. */
+        mark_log(r, name);
+        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
+    } else {
+        /* Nothing runs on the destination before it is verified. */
+        flags |= VIR_MIGRATE_PAUSED;
+    }
+    if (opt.auto_converge)
+        flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (virDomainIsPersistent(dom) == 1)
+        flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+    if (peer->migrate_address)
+        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+                                peer->migrate_address);
+    if (opt.bandwidth_mibs)
+        virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                opt.bandwidth_mibs);
+    if (opt.max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, opt.max_downtime_ms, 0) < 0) {
+        itsmigd_virt_error(&error, "cannot set the maximum downtime");
+        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
+    }
+
+    t.r = r;
+    t.dom = dom;
+    t.deadline = phase_deadline(r);
+    watch = g_thread_new("itsmigd-transfer", transfer_watch, &t);
+    itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
+                       peer->migrate_uri, itsmig_job_mode_to_string(mode));
+    rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
+    if (rc < 0) {
+        fail_libvirt(res, "the transfer failed");
+        /* The source QEMU lives on: it need not trace its next migrations. */
+        if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
+            itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
+    }
+    g_mutex_lock(&r->o->lock);
+    t.done = TRUE;
+    g_cond_broadcast(&r->o->cond);
+    g_mutex_unlock(&r->o->lock);
+    g_thread_join(watch);
+    virTypedParamsFree(params, nparams);
+    if (rc < 0 && t.aborted) {
+        /* libvirt's message says "cancelled"; ours says why. */
+        result_clear(res);
+        *res = t.res;
+        return res->outcome;
+    }
+    result_clear(&t.res);
+    return rc < 0 ? ITSMIG_OUTCOME_FAILED : ITSMIG_OUTCOME_OK;
+}
