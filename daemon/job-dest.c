@@ -26,8 +26,8 @@ static ItsmigPresence presence_of_name(const char *state)
     return ITSMIG_PRESENCE_ABSENT;
 }
 
-JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
-                                 GError **error)
+JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
+                                      GError **error)
 {
     g_autofree char *path = NULL;
     JsonNode *reply;
@@ -52,7 +52,7 @@ JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode
     return reply;
 }
 
-ItsmigPresence dest_presence(JsonNode *reply)
+ItsmigPresence itsmigd_job_dest_presence(JsonNode *reply)
 {
     JsonObject *o = json_node_get_object(reply);
 
@@ -62,7 +62,7 @@ ItsmigPresence dest_presence(JsonNode *reply)
 }
 
 /* A destination's itsmigd that may answer again: down, restarting, slow. */
-gboolean peer_may_return(const GError *error)
+gboolean itsmigd_job_peer_may_return(const GError *error)
 {
     return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
            g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
@@ -71,7 +71,7 @@ gboolean peer_may_return(const GError *error)
 /* The destination's state of the domain as its libvirt reports it, through
  * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
  * there without its itsmigd. */
-ItsmigPresence dest_presence_libvirt(Run *r)
+ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r)
 {
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
     g_autofree char *uuid = NULL, *dest = NULL;
@@ -85,12 +85,12 @@ ItsmigPresence dest_presence_libvirt(Run *r)
     peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
         return ITSMIG_PRESENCE_UNKNOWN;
-    return presence_on(conn, uuid, &dom);
+    return itsmigd_job_presence_on(conn, uuid, &dom);
 }
 
 /* Only a destination that answers, and holds no copy of the domain, nor another domain of
  * its name (libvirt would refuse the transfer only after the pause), may receive one. */
-gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
+gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *name = NULL;
@@ -102,9 +102,9 @@ gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *
     name = g_uri_escape_string(r->job->domain, NULL, FALSE);
     g_mutex_unlock(&r->o->lock);
     query = g_strconcat("?name=", name, NULL);
-    incoming = ask_destination(r, "GET", query, NULL, &error);
+    incoming = itsmigd_job_ask_destination(r, "GET", query, NULL, &error);
     if (!incoming) {
-        fail_gerror(res, error);
+        itsmigd_job_fail_gerror(res, error);
         return FALSE;
     }
     /* Absent from a peer too old to look: then libvirt's refusal is the check. */
@@ -115,17 +115,18 @@ gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *
         g_mutex_lock(&r->o->lock);
         domain = g_strdup(r->job->domain);
         g_mutex_unlock(&r->o->lock);
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
-                  "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
-                  "the transfer; rename or remove one of them",
-                  dest, domain);
+        itsmigd_job_fail(
+            res, ITSMIG_OUTCOME_FAILED, "conflict",
+            "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
+            "the transfer; rename or remove one of them",
+            dest, domain);
         return FALSE;
     }
-    r->dest_last = dest_presence(incoming);
+    r->dest_last = itsmigd_job_dest_presence(incoming);
     if (r->dest_last != ITSMIG_PRESENCE_ABSENT) {
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "conflict",
-                  "a domain with UUID %s is already %s on %s", uuid,
-                  itsmig_presence_to_string(r->dest_last), dest);
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "conflict",
+                         "a domain with UUID %s is already %s on %s", uuid,
+                         itsmig_presence_to_string(r->dest_last), dest);
         return FALSE;
     }
     return TRUE;
@@ -133,7 +134,7 @@ gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *
 
 /* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
  * (and why in @res) then. */
-gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
+gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res)
 {
     gint64 until = g_get_monotonic_time() + us;
 
@@ -142,7 +143,7 @@ gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res)
            g_cond_wait_until(&r->o->cond, &r->o->lock, until))
         ;
     g_mutex_unlock(&r->o->lock);
-    return !stop_requested(r, 0, res);
+    return !itsmigd_job_stop_requested(r, 0, res);
 }
 
 /* GET /v1/incoming/UUID, asked again with back-off while the destination's
@@ -158,47 +159,48 @@ static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
     g_mutex_unlock(&r->o->lock);
     for (;;) {
         g_autoptr(GError) error = NULL;
-        JsonNode *reply = ask_destination(r, "GET", NULL, NULL, &error);
+        JsonNode *reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
         ItsmigPresence there;
         gint64 now;
 
         if (reply)
             return reply;
-        if (!peer_may_return(error)) {
-            fail_gerror(res, error);
+        if (!itsmigd_job_peer_may_return(error)) {
+            itsmigd_job_fail_gerror(res, error);
             return NULL;
         }
-        there = dest_presence_libvirt(r);
+        there = itsmigd_job_dest_presence_libvirt(r);
         r->dest_last = there;
         now = g_get_monotonic_time();
         if (there == ITSMIG_PRESENCE_ABSENT) {
-            fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
-                      "the destination's libvirt shows no copy of the domain, and its itsmigd "
-                      "does not answer (%s)",
-                      error->message);
+            itsmigd_job_fail(
+                res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+                "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                "does not answer (%s)",
+                error->message);
             return NULL;
         }
         if (deadline && now + wait > deadline) {
-            fail_with(res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
-                      "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
-                      "the copy %s)",
-                      error->message, (now - first) / G_USEC_PER_SEC,
-                      itsmig_presence_to_string(there));
+            itsmigd_job_fail(
+                res, ITSMIG_OUTCOME_FAILED, itsmig_error_code_to_string(error->code),
+                "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                "the copy %s)",
+                error->message, (now - first) / G_USEC_PER_SEC, itsmig_presence_to_string(there));
             return NULL;
         }
         itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
                            "the destination's itsmigd does not answer (%s); its libvirt shows "
                            "the copy %s; asking again in %" G_GINT64_FORMAT " s",
                            error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
-        if (!sleep_unless_stopped(r, wait, res))
+        if (!itsmigd_job_sleep_unless_stopped(r, wait, res))
             return NULL;
         wait = MIN(wait * 2, PEER_RETRY_MAX_US);
     }
 }
 
-ItsmigOutcome do_verify_dest(Run *r, Result *res)
+ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res)
 {
-    g_autoptr(JsonNode) reply = ask_destination_patiently(r, phase_deadline(r), res);
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, itsmigd_job_phase_deadline(r), res);
     JsonObject *o;
     JsonNode *ev;
     JsonArray *errors;
@@ -206,7 +208,7 @@ ItsmigOutcome do_verify_dest(Run *r, Result *res)
 
     if (!reply)
         return res->outcome;
-    r->dest_last = dest_presence(reply);
+    r->dest_last = itsmigd_job_dest_presence(reply);
     o = json_node_get_object(reply);
     ev = json_object_get_member(o, "its_restore");
     if (ev && JSON_NODE_HOLDS_OBJECT(ev)) {
@@ -219,29 +221,30 @@ ItsmigOutcome do_verify_dest(Run *r, Result *res)
     live = r->job->mode == ITSMIG_MODE_LIVE;
     if (r->dest_last != ITSMIG_PRESENCE_PAUSED &&
         !(live && r->dest_last == ITSMIG_PRESENCE_RUNNING))
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
-                         live ? "the destination's copy is %s, not running or paused"
-                              : "the destination's copy is %s, not paused awaiting verification",
-                         itsmig_presence_to_string(r->dest_last));
+        return itsmigd_job_fail(
+            res, ITSMIG_OUTCOME_FAILED, "unexpected-state",
+            live ? "the destination's copy is %s, not running or paused"
+                 : "the destination's copy is %s, not paused awaiting verification",
+            itsmig_presence_to_string(r->dest_last));
     if (!ev || !JSON_NODE_HOLDS_OBJECT(ev))
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "peer-error",
-                         "the destination sent no ITS restore evidence");
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "peer-error",
+                                "the destination sent no ITS restore evidence");
     errors = json_object_get_array_member(json_node_get_object(ev), "errors");
     if (errors && json_array_get_length(errors) > 0)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-restore-failed",
-                         "the destination's QEMU reported ITS restore errors: %s",
-                         json_array_get_string_element(errors, 0));
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "its-restore-failed",
+                                "the destination's QEMU reported ITS restore errors: %s",
+                                json_array_get_string_element(errors, 0));
     return ITSMIG_OUTCOME_OK;
 }
 
 static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, Result *res)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) reply = ask_destination(r, "POST", what, body, &error);
+    g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "POST", what, body, &error);
 
     if (!reply)
-        return fail_gerror(res, error);
-    r->dest_last = dest_presence(reply);
+        return itsmigd_job_fail_gerror(res, error);
+    r->dest_last = itsmigd_job_dest_presence(reply);
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -265,14 +268,14 @@ static JsonNode *dest_claim(Run *r, int device)
     return json_builder_get_root(b);
 }
 
-ItsmigOutcome do_dest_call(Run *r, const char *what, Result *res)
+ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, -1);
 
     return dest_call(r, what, body, res);
 }
 
-ItsmigOutcome do_attach_dest(Run *r, int index, Result *res)
+ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res)
 {
     g_autoptr(JsonNode) body = dest_claim(r, index);
 

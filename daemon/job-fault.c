@@ -21,7 +21,7 @@ static gboolean fault_armed(ItsmigdOrchestrator *o, const char *point, int kind)
            strcmp(o->fault.action, itsmig_action_to_string(kind)) == 0;
 }
 
-void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
     if (!fault_armed(o, point, kind))
         return;
@@ -32,7 +32,7 @@ void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kin
 
 /* "journal:ACTION[:SECONDS]": writing the record of ACTION's start takes
  * SECONDS (10) longer, as a journal whose fsync hangs. */
-void fault_journal(ItsmigdOrchestrator *o, int kind)
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind)
 {
     if (!fault_armed(o, "journal", kind))
         return;
@@ -43,7 +43,7 @@ void fault_journal(ItsmigdOrchestrator *o, int kind)
 
 /* "hang:ACTION": ACTION starts only once a stop has given up waiting for
  * it, as a libvirt call (a transfer) that returns at the worst moment. */
-void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
 {
     if (!fault_armed(o, "hang", kind))
         return;
@@ -54,7 +54,7 @@ void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
     g_mutex_unlock(&o->lock);
 }
 
-void fault_parse(ItsmigdOrchestrator *o)
+void itsmigd_job_fault_parse(ItsmigdOrchestrator *o)
 {
     const char *spec = g_getenv("ITSMIGD_FAULT");
     g_auto(GStrv) parts = NULL;
@@ -81,19 +81,19 @@ void fault_parse(ItsmigdOrchestrator *o)
     g_warning("fault injection armed: %s", spec);
 }
 #else
-void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
 {
 }
 
-void fault_journal(ItsmigdOrchestrator *o, int kind)
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind)
 {
 }
 
-void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
 {
 }
 
-void fault_parse(ItsmigdOrchestrator *o)
+void itsmigd_job_fault_parse(ItsmigdOrchestrator *o)
 {
     if (g_getenv("ITSMIGD_FAULT"))
         g_warning("ITSMIGD_FAULT ignored: fault injection is only in the test build");

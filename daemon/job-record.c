@@ -15,7 +15,7 @@
 
 /* ---- records and events ------------------------------------------------------ */
 
-void record_free(Record *rec)
+void itsmigd_job_record_free(Record *rec)
 {
     if (!rec)
         return;
@@ -25,14 +25,14 @@ void record_free(Record *rec)
     g_free(rec);
 }
 
-/* The job as it stands, to be journaled by journal_put() once o->lock is
+/* The job as it stands, to be journaled by itsmigd_job_journal_put() once o->lock is
  * released; @begins: the action whose start it records, or -1. */
-Record *snapshot_locked(Run *r, int begins)
+Record *itsmigd_job_snapshot_locked(Run *r, int begins)
 {
     g_autoptr(JsonNode) node = NULL;
     Record *rec = g_new0(Record, 1);
 
-    /* The record says it is written: once it is, that is true (journal_commit() says
+    /* The record says it is written: once it is, that is true (itsmigd_job_journal_commit() says
      * otherwise if it is not). */
     rec->was_behind = r->job->journal.behind;
     r->job->journal.written_us = g_get_real_time();
@@ -48,7 +48,7 @@ Record *snapshot_locked(Run *r, int begins)
 
 /* Writes @rec unless a later version of the record (or its removal) is on
  * disk already; without o->lock, which the main loop and the API wait on. */
-gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
+gboolean itsmigd_job_journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
 {
     guint64 *on_disk;
     gboolean ok = TRUE;
@@ -56,7 +56,7 @@ gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
     g_mutex_lock(&o->io);
     on_disk = g_hash_table_lookup(o->written, rec->id);
     if (!on_disk || *on_disk < rec->version) {
-        fault_journal(o, rec->begins);
+        itsmigd_job_fault_journal(o, rec->begins);
         ok = itsmig_journal_write(o->journal, rec->id, rec->text, strlen(rec->text), error);
         if (ok) {
             if (!on_disk) {
@@ -70,18 +70,18 @@ gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
     return ok;
 }
 
-/* journal_put(); a failure is kept in the job (shown by the API until a later
+/* itsmigd_job_journal_put(); a failure is kept in the job (shown by the API until a later
  * write succeeds) and logged.  FALSE when the journal refused it. */
-gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec)
+gboolean itsmigd_job_journal_commit(ItsmigdOrchestrator *o, Record *rec)
 {
     g_autoptr(GError) error = NULL;
-    gboolean ok = journal_put(o, rec, &error);
+    gboolean ok = itsmigd_job_journal_put(o, rec, &error);
     guint failures = 0;
     Run *r;
 
     /* Found again by id: a job may be pruned once the lock is released. */
     g_mutex_lock(&o->lock);
-    r = find_locked(o, rec->id);
+    r = itsmigd_job_find_locked(o, rec->id);
     if (r && !ok)
         itsmig_job_journal_failed(r->job, error->message);
     if (r)
@@ -97,13 +97,13 @@ gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec)
                            "migration %s: the journal records the job again, after %u failed "
                            "writes",
                            rec->id, failures);
-    record_free(rec);
+    itsmigd_job_record_free(rec);
     return ok;
 }
 
 /* Removes the records of @ids (forgotten jobs) for good: a write of an
  * older version still on its way does not bring one back. */
-void journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
+void itsmigd_job_journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
 {
     g_mutex_lock(&o->io);
     for (guint i = 0; ids && i < ids->len; i++) {
@@ -117,7 +117,7 @@ void journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
     g_mutex_unlock(&o->io);
 }
 
-void publish_locked(Run *r, const char *kind, const char *outcome, const char *message)
+void itsmigd_job_publish_locked(Run *r, const char *kind, const char *outcome, const char *message)
 {
     ItsmigJob *job = r->job;
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
@@ -145,17 +145,18 @@ void publish_locked(Run *r, const char *kind, const char *outcome, const char *m
     itsmigd_event_bus_publish(r->o->d->bus, "migration", json_builder_get_root(b));
 }
 
-/* Tells the API, and returns the record for journal_commit() to write once
+/* Tells the API, and returns the record for itsmigd_job_journal_commit() to write once
  * o->lock is released. */
-Record *record_locked(Run *r, int begins)
+Record *itsmigd_job_record_locked(Run *r, int begins)
 {
     if (r->job->phase != r->published_phase) {
         r->published_phase = r->job->phase;
         if (itsmig_phase_is_terminal(r->job->phase))
-            publish_locked(r, "finished", itsmig_phase_to_string(r->job->phase),
-                           r->job->attention ? r->job->attention : r->job->error_message);
+            itsmigd_job_publish_locked(r, "finished", itsmig_phase_to_string(r->job->phase),
+                                       r->job->attention ? r->job->attention
+                                                         : r->job->error_message);
         else
-            publish_locked(r, "phase", NULL, NULL);
+            itsmigd_job_publish_locked(r, "phase", NULL, NULL);
     }
-    return snapshot_locked(r, begins);
+    return itsmigd_job_snapshot_locked(r, begins);
 }

@@ -103,59 +103,58 @@ typedef struct {
     char *message;
 } Result;
 
-ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
+ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, const char *code,
                                const char *format, ...) G_GNUC_PRINTF(4, 5);
 
-
 /* job-table.c */
-Run *find_locked(ItsmigdOrchestrator *o, const char *id);
-gint64 job_now(ItsmigJob *job);
-void prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids);
+Run *itsmigd_job_find_locked(ItsmigdOrchestrator *o, const char *id);
+gint64 itsmigd_job_now(ItsmigJob *job);
+void itsmigd_job_prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids);
 
 /* job-record.c */
-void record_free(Record *rec);
-Record *snapshot_locked(Run *r, int begins);
-gboolean journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error);
-gboolean journal_commit(ItsmigdOrchestrator *o, Record *rec);
-void journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids);
-void publish_locked(Run *r, const char *kind, const char *outcome, const char *message);
-Record *record_locked(Run *r, int begins);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, record_free)
+void itsmigd_job_record_free(Record *rec);
+Record *itsmigd_job_snapshot_locked(Run *r, int begins);
+gboolean itsmigd_job_journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error);
+gboolean itsmigd_job_journal_commit(ItsmigdOrchestrator *o, Record *rec);
+void itsmigd_job_journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids);
+void itsmigd_job_publish_locked(Run *r, const char *kind, const char *outcome, const char *message);
+Record *itsmigd_job_record_locked(Run *r, int begins);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, itsmigd_job_record_free)
 
 /* job-worker.c */
-ItsmigPresence presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom);
-gboolean awaits_peer_locked(Run *r);
-void start_worker_locked(ItsmigdOrchestrator *o, Run *r);
+ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom);
+gboolean itsmigd_job_awaits_peer_locked(Run *r);
+void itsmigd_job_start_worker_locked(ItsmigdOrchestrator *o, Run *r);
 
 /* job-steps.c */
-void result_clear(Result *res);
-ItsmigOutcome fail_gerror(Result *res, const GError *error);
-ItsmigOutcome fail_domain_op(Result *res, const GError *error);
-ItsmigOutcome fail_libvirt(Result *res, const char *what);
-void mark_log(Run *r, const char *domain);
-gboolean stop_requested(Run *r, gint64 deadline_mono, Result *res);
-gint64 phase_deadline(Run *r);
-void arm_marker(Run *r, virDomainPtr dom, const char *event);
-ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res);
+void itsmigd_job_result_clear(Result *res);
+ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error);
+ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error);
+ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what);
+void itsmigd_job_mark_log(Run *r, const char *domain);
+gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res);
+gint64 itsmigd_job_phase_deadline(Run *r);
+void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event);
+ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res);
 
 /* job-transfer.c */
-void take_stats_locked(Run *r, virTypedParameterPtr params, int nparams);
-ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res);
+void itsmigd_job_take_stats_locked(Run *r, virTypedParameterPtr params, int nparams);
+ItsmigOutcome itsmigd_job_migrate(Run *r, virConnectPtr conn, Result *res);
 
 /* job-dest.c */
-JsonNode *ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
-                          GError **error);
-ItsmigPresence dest_presence(JsonNode *reply);
-gboolean peer_may_return(const GError *error);
-ItsmigPresence dest_presence_libvirt(Run *r);
-gboolean dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res);
-gboolean sleep_unless_stopped(Run *r, gint64 us, Result *res);
-ItsmigOutcome do_verify_dest(Run *r, Result *res);
-ItsmigOutcome do_dest_call(Run *r, const char *what, Result *res);
-ItsmigOutcome do_attach_dest(Run *r, int index, Result *res);
+JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
+                                      GError **error);
+ItsmigPresence itsmigd_job_dest_presence(JsonNode *reply);
+gboolean itsmigd_job_peer_may_return(const GError *error);
+ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r);
+gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res);
+gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res);
+ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res);
+ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, Result *res);
+ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res);
 
 /* job-fault.c */
-void fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind);
-void fault_journal(ItsmigdOrchestrator *o, int kind);
-void fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind);
-void fault_parse(ItsmigdOrchestrator *o);
+void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind);
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind);
+void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind);
+void itsmigd_job_fault_parse(ItsmigdOrchestrator *o);

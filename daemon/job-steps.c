@@ -19,19 +19,19 @@
 
 /* ---- actions ------------------------------------------------------------------------ */
 
-void result_clear(Result *res)
+void itsmigd_job_result_clear(Result *res)
 {
     g_clear_pointer(&res->code, g_free);
     g_clear_pointer(&res->message, g_free);
 }
 
-ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
+ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, const char *code,
                                const char *format, ...)
 {
     va_list ap;
 
     va_start(ap, format);
-    result_clear(res);
+    itsmigd_job_result_clear(res);
     res->outcome = outcome;
     res->code = g_strdup(code);
     res->message = g_strdup_vprintf(format, ap);
@@ -39,27 +39,27 @@ ItsmigOutcome fail_with(Result *res, ItsmigOutcome outcome, const char *code,
     return outcome;
 }
 
-ItsmigOutcome fail_gerror(Result *res, const GError *error)
+ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error)
 {
     const char *code =
         error->domain == ITSMIG_ERROR ? itsmig_error_code_to_string(error->code) : "internal-error";
 
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, code, "%s", error->message);
+    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, code, "%s", error->message);
 }
 
 /* A domain operation's failure (virt-domain.h). */
-ItsmigOutcome fail_domain_op(Result *res, const GError *error)
+ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error)
 {
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s", error->message);
+    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "libvirt-error", "%s", error->message);
 }
 
 /* A libvirt call's failure, from libvirt's last error. */
-ItsmigOutcome fail_libvirt(Result *res, const char *what)
+ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what)
 {
     g_autoptr(GError) error = NULL;
 
     itsmigd_virt_error(&error, "%s", what);
-    return fail_domain_op(res, error);
+    return itsmigd_job_fail_domain_op(res, error);
 }
 
 static char *log_path(Run *r, const char *domain)
@@ -72,7 +72,7 @@ static char *log_path(Run *r, const char *domain)
     return g_strdup_printf("%s/%s.log", dir, domain);
 }
 
-void mark_log(Run *r, const char *domain)
+void itsmigd_job_mark_log(Run *r, const char *domain)
 {
     g_autofree char *path = log_path(r, domain);
     g_autoptr(GError) error = NULL;
@@ -83,7 +83,7 @@ void mark_log(Run *r, const char *domain)
                            error->message);
 }
 
-gboolean stop_requested(Run *r, gint64 deadline_mono, Result *res)
+gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
 {
     gboolean abort_requested, stopping;
 
@@ -92,22 +92,23 @@ gboolean stop_requested(Run *r, gint64 deadline_mono, Result *res)
     stopping = r->o->stopping;
     g_mutex_unlock(&r->o->lock);
     if (abort_requested) {
-        fail_with(res, ITSMIG_OUTCOME_ABORTED, "aborted", "the migration was aborted on request");
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_ABORTED, "aborted",
+                         "the migration was aborted on request");
         return TRUE;
     }
     if (stopping) {
-        fail_with(res, ITSMIG_OUTCOME_FAILED, "daemon-stopping", "itsmigd is stopping");
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "daemon-stopping", "itsmigd is stopping");
         return TRUE;
     }
     if (deadline_mono && g_get_monotonic_time() > deadline_mono) {
-        fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout", "the phase ran out of time");
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_TIMEOUT, "timeout", "the phase ran out of time");
         return TRUE;
     }
     return FALSE;
 }
 
 /* The deadline of the phase beginning now (monotonic), 0 for none. */
-gint64 phase_deadline(Run *r)
+gint64 itsmigd_job_phase_deadline(Run *r)
 {
     guint phase_s, total_s;
     gint64 d = 0;
@@ -145,8 +146,8 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     g_autoptr(virDomain) dom = NULL;
 
     if (!peer || !peer->token)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
-                         "peer '%s' is no longer configured", dest);
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
+                                "peer '%s' is no longer configured", dest);
     g_mutex_lock(&r->o->lock);
     job = g_strdup(r->job->id);
     for (guint i = 0; r->job->devices && i < r->job->devices->len; i++) {
@@ -160,10 +161,11 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     xml = itsmigd_migration_record_to_xml(job, mac, aliases, xmls);
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, ITSMIGD_MIGRATION_PREFIX,
                              ITSMIGD_MIGRATION_NS, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return fail_libvirt(res, "cannot record the migration in the domain's metadata");
+        return itsmigd_job_fail_libvirt(res,
+                                        "cannot record the migration in the domain's metadata");
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -195,7 +197,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 
     verdict = itsmigd_preflight(d, name, dest, &policy, NULL, &profile, &local, &remote, &error);
     if (!verdict)
-        return fail_gerror(res, error);
+        return itsmigd_job_fail_gerror(res, error);
     r->its_in_kernel = itsmig_domain_profile_its_in_kernel(profile);
     r->check_emulated = policy.check_emulated;
     {
@@ -214,21 +216,21 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (!verdict->allowed) {
         g_autofree char *line = itsmig_verdict_blockers_line(verdict);
 
-        return fail_with(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
     }
 
-    if (!dest_holds_nothing(r, uuid, dest, res))
+    if (!itsmigd_job_dest_holds_nothing(r, uuid, dest, res))
         return res->outcome;
 
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
         return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
-                   ? fail_with(res, ITSMIG_OUTCOME_FAILED, "not-found",
-                               "domain '%s' no longer exists here", name)
-                   : fail_domain_op(res, error);
+                   ? itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "not-found",
+                                      "domain '%s' no longer exists here", name)
+                   : itsmigd_job_fail_domain_op(res, error);
     xml = virDomainGetXMLDesc(dom, 0);
     if (!xml)
-        return fail_libvirt(res, "cannot read the domain XML");
+        return itsmigd_job_fail_libvirt(res, "cannot read the domain XML");
     {
         /* A transient guest has no definition to fall back on: a person must know that. */
         gboolean transient = virDomainIsPersistent(dom) == 0;
@@ -265,8 +267,8 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
         g_autofree char *dev = itsmig_domain_device_xml(xml, -1, alias, &error);
 
         if (!dev)
-            return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
-                             "cannot detach '%s': %s", alias, error->message);
+            return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
+                                    "cannot detach '%s': %s", alias, error->message);
         g_mutex_lock(&r->o->lock);
         itsmig_job_add_device(r->job, alias, dev);
         g_mutex_unlock(&r->o->lock);
@@ -277,7 +279,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *res)
 {
     g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
-    gint64 deadline = phase_deadline(r);
+    gint64 deadline = itsmigd_job_phase_deadline(r);
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = NULL;
     gboolean present;
@@ -294,11 +296,11 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     g_mutex_unlock(&r->o->lock);
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     /* The guest acknowledges the unplug in its own time; libvirt says so
      * with DEVICE_REMOVED, and the XML is the truth either way. */
     while (present) {
-        if (stop_requested(r, deadline, res))
+        if (itsmigd_job_stop_requested(r, deadline, res))
             return res->outcome;
         g_mutex_lock(&r->o->lock);
         if (!r->removed)
@@ -306,7 +308,7 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
         r->removed = FALSE;
         g_mutex_unlock(&r->o->lock);
         if (!itsmigd_virt_domain_has_device(dom, alias, &present, &error))
-            return fail_domain_op(res, error);
+            return itsmigd_job_fail_domain_op(res, error);
     }
     return ITSMIG_OUTCOME_OK;
 }
@@ -326,7 +328,7 @@ static gboolean marking(Run *r)
  * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
  * the first time, which must not wait on a virtlogd that lags after the
  * stop.  A failure is kept for the verification to report. */
-void arm_marker(Run *r, virDomainPtr dom, const char *event)
+void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event)
 {
     g_autoptr(GError) error = NULL;
 
@@ -351,12 +353,12 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
     g_mutex_unlock(&r->o->lock);
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     /* Before the stop: what QEMU logs from here on is the save's. */
-    mark_log(r, name);
-    arm_marker(r, dom, NULL);
+    itsmigd_job_mark_log(r, name);
+    itsmigd_job_arm_marker(r, dom, NULL);
     if (!itsmigd_virt_domain_suspend(dom, &error))
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -408,7 +410,7 @@ static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, 
     g_mutex_unlock(&r->o->lock);
     itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
                           (const char *[]){"its-save-unverified"});
-    return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
+    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "its-save-unverified", "%s", why);
 }
 
 /* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
@@ -456,7 +458,7 @@ static ItsmigOutcome read_save_log(Run *r, const char *path, const char *mark, g
             *ret_text = g_bytes_new(data, end);
             return ITSMIG_OUTCOME_OK;
         }
-        if (stop_requested(r, 0, res))
+        if (itsmigd_job_stop_requested(r, 0, res))
             return res->outcome;
         if (g_get_monotonic_time() > deadline)
             return its_save_unverified(
@@ -473,7 +475,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     g_autofree char *name = NULL, *path = NULL, *where = NULL, *first = NULL, *mark = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autoptr(GError) error = NULL;
-    gint64 deadline = phase_deadline(r);
+    gint64 deadline = itsmigd_job_phase_deadline(r);
     JsonNode *ev;
     gboolean truncated = FALSE, rotated = FALSE, live, recovered;
     gsize len;
@@ -517,8 +519,8 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     if (first) {
         itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
                               (const char *[]){"its-save-failed"});
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
-                         "QEMU reported that saving the ITS state failed: %s", first);
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "its-save-failed",
+                                "QEMU reported that saving the ITS state failed: %s", first);
     }
     return ITSMIG_OUTCOME_OK;
 }
@@ -540,7 +542,7 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
     if (!dom)
         return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
                    ? ITSMIG_OUTCOME_OK
-                   : fail_domain_op(res, error);
+                   : itsmigd_job_fail_domain_op(res, error);
     name = virDomainGetName(dom);
     /* No job to abort (it ended meanwhile) is what is wanted. */
     if (virDomainAbortJob(dom) < 0 &&
@@ -553,9 +555,9 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
             (info.type != VIR_DOMAIN_JOB_BOUNDED && info.type != VIR_DOMAIN_JOB_UNBOUNDED))
             break;
         if (g_get_monotonic_time() > until)
-            return fail_with(res, ITSMIG_OUTCOME_TIMEOUT, "timeout",
-                             "the transfer did not stop within %d s of being aborted",
-                             (int)(ABORT_WAIT_US / G_USEC_PER_SEC));
+            return itsmigd_job_fail(res, ITSMIG_OUTCOME_TIMEOUT, "timeout",
+                                    "the transfer did not stop within %d s of being aborted",
+                                    (int)(ABORT_WAIT_US / G_USEC_PER_SEC));
         g_usleep(POLL_US);
     }
     return ITSMIG_OUTCOME_OK;
@@ -573,7 +575,7 @@ static ItsmigOutcome do_resume_source(Run *r, virConnectPtr conn, Result *res)
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     /* Resuming makes KVM map the vPEs again and QEMU restart the devices. */
     if (!dom || !itsmigd_virt_domain_resume(dom, &error))
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -590,37 +592,38 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     g_mutex_unlock(&r->o->lock);
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom || !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     return ITSMIG_OUTCOME_OK;
 }
 
-ItsmigOutcome execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res)
+ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res)
 {
     res->outcome = ITSMIG_OUTCOME_OK;
     if (!conn && a->kind != ITSMIG_ACTION_VERIFY_DEST && a->kind != ITSMIG_ACTION_RESUME_DEST &&
         a->kind != ITSMIG_ACTION_ATTACH_DEST && a->kind != ITSMIG_ACTION_DESTROY_DEST)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "libvirt-unavailable",
-                         "not connected to libvirt");
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "libvirt-unavailable",
+                                "not connected to libvirt");
     switch (a->kind) {
     case ITSMIG_ACTION_PREFLIGHT: return do_preflight(r, conn, res);
     case ITSMIG_ACTION_DETACH: return do_detach(r, conn, a->device, res);
     case ITSMIG_ACTION_SUSPEND_SOURCE: return do_suspend(r, conn, res);
     case ITSMIG_ACTION_VERIFY_ITS_SAVE: return do_verify_its_save(r, conn, res);
-    case ITSMIG_ACTION_MIGRATE: return do_migrate(r, conn, res);
-    case ITSMIG_ACTION_VERIFY_DEST: return do_verify_dest(r, res);
+    case ITSMIG_ACTION_MIGRATE: return itsmigd_job_migrate(r, conn, res);
+    case ITSMIG_ACTION_VERIFY_DEST: return itsmigd_job_verify_dest(r, res);
     case ITSMIG_ACTION_RESUME_DEST:
         /* In live mode libvirt resumed it at the switchover, and VERIFY_DEST
          * has just seen it run: no round trip on the way to done. */
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
-        return do_dest_call(r, "resume", res);
-    case ITSMIG_ACTION_ATTACH_DEST: return do_attach_dest(r, a->device, res);
+        return itsmigd_job_dest_call(r, "resume", res);
+    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
-    case ITSMIG_ACTION_DESTROY_DEST: return do_dest_call(r, "destroy", res);
+    case ITSMIG_ACTION_DESTROY_DEST: return itsmigd_job_dest_call(r, "destroy", res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
     case ITSMIG_ACTION_ATTACH_SOURCE: return do_attach_source(r, conn, a->device, res);
     case ITSMIG_ACTION_CONFIRM_SOURCE:
         return ITSMIG_OUTCOME_OK; /* the facts observed next are the confirmation */
-    default: return fail_with(res, ITSMIG_OUTCOME_FAILED, "internal-error", "no such action");
+    default:
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "internal-error", "no such action");
     }
 }

@@ -21,7 +21,7 @@ static void run_free(Run *r)
     g_free(r);
 }
 
-Run *find_locked(ItsmigdOrchestrator *o, const char *id)
+Run *itsmigd_job_find_locked(ItsmigdOrchestrator *o, const char *id)
 {
     for (guint i = 0; i < o->runs->len; i++) {
         Run *r = g_ptr_array_index(o->runs, i);
@@ -34,14 +34,14 @@ Run *find_locked(ItsmigdOrchestrator *o, const char *id)
 
 /* The wall clock for a transition of @job, which also gets the monotonic clock that its
  * durations come from. */
-gint64 job_now(ItsmigJob *job)
+gint64 itsmigd_job_now(ItsmigJob *job)
 {
     itsmig_job_set_clock(job, g_get_monotonic_time());
     return g_get_real_time();
 }
 /* Forgets the oldest finished jobs beyond [migration] keep-finished; their
- * ids go into @ret_ids, for journal_forget() once o->lock is released. */
-void prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids)
+ * ids go into @ret_ids, for itsmigd_job_journal_forget() once o->lock is released. */
+void itsmigd_job_prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids)
 {
     guint finished = 0;
 
@@ -97,7 +97,7 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
             continue;
         /* The final figures of the transfer, which polling may have missed. */
         r->job->progress.downtime_ms = (gint64)MIN(downtime, (unsigned long long)G_MAXINT64);
-        take_stats_locked(r, params, nparams);
+        itsmigd_job_take_stats_locked(r, params, nparams);
     }
     g_mutex_unlock(&o->lock);
 }
@@ -127,8 +127,8 @@ static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
     r->published_phase = job->phase;
     r->recover = TRUE;
     r->dest_last = ITSMIG_PRESENCE_UNKNOWN;
-    rec = snapshot_locked(r, -1);
-    if (!journal_put(o, rec, &error)) {
+    rec = itsmigd_job_snapshot_locked(r, -1);
+    if (!itsmigd_job_journal_put(o, rec, &error)) {
         itsmig_job_journal_failed(job, error->message);
         g_warning("journal: %s", error->message);
     }
@@ -161,7 +161,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->limits.qemu_log_dir = g_strdup("/var/log/libvirt/qemu");
     o->limits.qemu_log_mark = TRUE;
     o->limits.hook_record_dir = NULL;
-    fault_parse(o);
+    itsmigd_job_fault_parse(o);
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
@@ -323,8 +323,8 @@ void itsmigd_orchestrator_connected(ItsmigdOrchestrator *o)
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* The worker clears r->recover once it has reconciled. */
-        if ((r->recover || awaits_peer_locked(r)) && !r->thread && !o->stopping)
-            start_worker_locked(o, r);
+        if ((r->recover || itsmigd_job_awaits_peer_locked(r)) && !r->thread && !o->stopping)
+            itsmigd_job_start_worker_locked(o, r);
     }
     g_mutex_unlock(&o->lock);
 }
@@ -379,7 +379,7 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
         g_mutex_unlock(&o->lock);
         return NULL;
     }
-    while (find_locked(o, id)) {
+    while (itsmigd_job_find_locked(o, id)) {
         g_free(id);
         id = new_id();
     }
@@ -393,9 +393,9 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
     /* Listed (its id and domain taken) while its first record is written
      * without the lock; it runs only once journaled. */
     g_ptr_array_add(o->runs, r);
-    rec = snapshot_locked(r, -1);
+    rec = itsmigd_job_snapshot_locked(r, -1);
     g_mutex_unlock(&o->lock);
-    if (!journal_put(o, rec, error)) {
+    if (!itsmigd_job_journal_put(o, rec, error)) {
         g_mutex_lock(&o->lock);
         g_ptr_array_remove(o->runs, r);
         g_mutex_unlock(&o->lock);
@@ -409,12 +409,12 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
         g_ptr_array_add(ids, g_strdup(r->job->id));
         g_ptr_array_remove(o->runs, r);
         g_mutex_unlock(&o->lock);
-        journal_forget(o, ids);
+        itsmigd_job_journal_forget(o, ids);
         g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                             "itsmigd is stopping");
         return NULL;
     }
-    start_worker_locked(o, r);
+    itsmigd_job_start_worker_locked(o, r);
     {
         JsonNode *node = itsmig_job_to_json(r->job);
 
@@ -431,7 +431,7 @@ JsonNode *itsmigd_orchestrator_get(ItsmigdOrchestrator *o, const char *id, GErro
     Run *r;
 
     g_mutex_lock(&o->lock);
-    r = find_locked(o, id);
+    r = itsmigd_job_find_locked(o, id);
     if (r)
         node = itsmig_job_to_json(r->job);
     g_mutex_unlock(&o->lock);
@@ -464,12 +464,12 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
     Run *r;
 
     g_mutex_lock(&o->lock);
-    r = find_locked(o, id);
+    r = itsmigd_job_find_locked(o, id);
     if (!r) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no migration '%s' is known", id);
     } else if (r->job->abort_requested && !itsmig_phase_is_terminal(r->job->phase)) {
         node = itsmig_job_to_json(r->job); /* asked before: the same answer */
-    } else if (!itsmig_job_request_abort(r->job, job_now(r->job))) {
+    } else if (!itsmig_job_request_abort(r->job, itsmigd_job_now(r->job))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                     itsmig_phase_is_terminal(r->job->phase)
                         ? "migration %s has ended (%s)"
@@ -477,8 +477,8 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
                           "completed, so there is no source copy to go back to",
                     id, itsmig_phase_to_string(r->job->phase));
     } else {
-        publish_locked(r, "abort-requested", NULL, NULL);
-        rec = record_locked(r, -1);
+        itsmigd_job_publish_locked(r, "abort-requested", NULL, NULL);
+        rec = itsmigd_job_record_locked(r, -1);
         g_cond_broadcast(&o->cond);
         node = itsmig_job_to_json(r->job);
     }
@@ -486,7 +486,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
     if (rec) {
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested",
                            id);
-        journal_commit(o, rec);
+        itsmigd_job_journal_commit(o, rec);
     }
     return node;
 }

@@ -24,7 +24,7 @@ typedef struct {
 } Transfer;
 
 /* Takes a job's statistics (polled, or from JOB_COMPLETED) into its progress. */
-void take_stats_locked(Run *r, virTypedParameterPtr params, int nparams)
+void itsmigd_job_take_stats_locked(Run *r, virTypedParameterPtr params, int nparams)
 {
     unsigned long long total = 0, processed = 0, remaining = 0, bps = 0, iteration = 0;
 
@@ -50,8 +50,8 @@ static void update_progress(Run *r, virDomainPtr dom)
         return;
     if (type == VIR_DOMAIN_JOB_UNBOUNDED || type == VIR_DOMAIN_JOB_BOUNDED) {
         g_mutex_lock(&r->o->lock);
-        take_stats_locked(r, params, nparams);
-        publish_locked(r, "progress", NULL, NULL);
+        itsmigd_job_take_stats_locked(r, params, nparams);
+        itsmigd_job_publish_locked(r, "progress", NULL, NULL);
         g_mutex_unlock(&r->o->lock);
     }
     virTypedParamsFree(params, nparams);
@@ -73,7 +73,7 @@ static gpointer transfer_watch(gpointer data)
         g_mutex_unlock(&r->o->lock);
         if (done)
             break;
-        if (!t->aborted && stop_requested(r, t->deadline, &t->res) &&
+        if (!t->aborted && itsmigd_job_stop_requested(r, t->deadline, &t->res) &&
             t->res.outcome != ITSMIG_OUTCOME_FAILED) {
             /* Abort or time out; a daemon stop lets the transfer finish and
              * leaves it to the next start. */
@@ -93,7 +93,7 @@ static gpointer transfer_watch(gpointer data)
     return NULL;
 }
 
-ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
+ItsmigOutcome itsmigd_job_migrate(Run *r, virConnectPtr conn, Result *res)
 {
     g_autofree char *uuid = NULL, *name = NULL, *dest = NULL;
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
@@ -118,14 +118,14 @@ ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
     peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri)
-        return fail_with(res, ITSMIG_OUTCOME_FAILED, "invalid-config",
-                         "peer %s has no migrate-uri (set it in [peer %s])", dest, dest);
-    if (!dest_holds_nothing(r, uuid, dest, res))
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "invalid-config",
+                                "peer %s has no migrate-uri (set it in [peer %s])", dest, dest);
+    if (!itsmigd_job_dest_holds_nothing(r, uuid, dest, res))
         return res->outcome;
 
     dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
-        return fail_domain_op(res, error);
+        return itsmigd_job_fail_domain_op(res, error);
     if (mode == ITSMIG_MODE_LIVE) {
         /* As plain live migration: the destination runs from the switchover
          * on, so the guest's pause is QEMU's alone; the save and restore are
@@ -133,8 +133,8 @@ ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
         flags |= VIR_MIGRATE_LIVE;
         /* QEMU stops the vCPUs at switchover: the save is logged after this,
          * and the migration's "completed" trace after the save. */
-        mark_log(r, name);
-        arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
+        itsmigd_job_mark_log(r, name);
+        itsmigd_job_arm_marker(r, dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT);
     } else {
         /* Nothing runs on the destination before it is verified. */
         flags |= VIR_MIGRATE_PAUSED;
@@ -156,13 +156,13 @@ ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
 
     t.r = r;
     t.dom = dom;
-    t.deadline = phase_deadline(r);
+    t.deadline = itsmigd_job_phase_deadline(r);
     watch = g_thread_new("itsmigd-transfer", transfer_watch, &t);
     itsmigd_log_domain(G_LOG_LEVEL_INFO, name, "migration: transfer to %s (%s) begins",
                        peer->migrate_uri, itsmig_job_mode_to_string(mode));
     rc = virDomainMigrateToURI3(dom, peer->migrate_uri, params, nparams, flags);
     if (rc < 0) {
-        fail_libvirt(res, "the transfer failed");
+        itsmigd_job_fail_libvirt(res, "the transfer failed");
         /* The source QEMU lives on: it need not trace its next migrations. */
         if (mode == ITSMIG_MODE_LIVE && !r->mark_error)
             itsmigd_qemu_marker_disarm(dom, ITSMIGD_QEMU_MARK_MIGRATION_EVENT, NULL);
@@ -175,10 +175,10 @@ ItsmigOutcome do_migrate(Run *r, virConnectPtr conn, Result *res)
     virTypedParamsFree(params, nparams);
     if (rc < 0 && t.aborted) {
         /* libvirt's message says "cancelled"; ours says why. */
-        result_clear(res);
+        itsmigd_job_result_clear(res);
         *res = t.res;
         return res->outcome;
     }
-    result_clear(&t.res);
+    itsmigd_job_result_clear(&t.res);
     return rc < 0 ? ITSMIG_OUTCOME_FAILED : ITSMIG_OUTCOME_OK;
 }

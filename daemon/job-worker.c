@@ -29,7 +29,7 @@ static ItsmigPresence presence_of_state(int state)
 /* Whether the domain is on @conn's host and how: absent only when libvirt
  * says it does not exist, unknown when it cannot tell (or @conn is NULL).
  * The domain, when found, in @ret_dom. */
-ItsmigPresence presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom)
+ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
@@ -49,7 +49,7 @@ static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f
     g_autoptr(virDomain) dom = NULL;
     virDomainJobInfo info;
 
-    f->source = presence_on(conn, uuid, &dom);
+    f->source = itsmigd_job_presence_on(conn, uuid, &dom);
     f->transfer_active = FALSE;
     /* Drivers without jobs (the test driver) have no transfer either. */
     if (dom && virDomainGetJobInfo(dom, &info) == 0)
@@ -68,12 +68,12 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
     source_facts(conn, uuid, &f);
     if (ask_dest) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = ask_destination(r, "GET", NULL, NULL, &error);
+        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
 
         if (reply)
-            f.destination = dest_presence(reply);
-        else if (peer_may_return(error))
-            f.destination = dest_presence_libvirt(r);
+            f.destination = itsmigd_job_dest_presence(reply);
+        else if (itsmigd_job_peer_may_return(error))
+            f.destination = itsmigd_job_dest_presence_libvirt(r);
         else
             f.destination = ITSMIG_PRESENCE_UNKNOWN;
         r->dest_last = f.destination;
@@ -168,14 +168,14 @@ static void journal_catch_up(Run *r)
         if (r->job->journal.behind && !o->stopping) {
             g_cond_wait_until(&o->cond, &o->lock, g_get_monotonic_time() + wait);
             if (!o->stopping)
-                rec = record_locked(r, -1);
+                rec = itsmigd_job_record_locked(r, -1);
         }
         if (!rec && r->job->journal.behind)
             why = g_strdup(r->job->journal.last_error);
         g_mutex_unlock(&o->lock);
         if (!rec)
             break;
-        journal_commit(o, rec);
+        itsmigd_job_journal_commit(o, rec);
     }
     if (why)
         itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, r->job->domain,
@@ -205,18 +205,18 @@ static void walk(Run *r, virConnectPtr *conn)
             g_mutex_unlock(&o->lock);
             break;
         }
-        itsmig_job_begin(r->job, &a, job_now(r->job));
-        rec = record_locked(r, a.kind);
+        itsmig_job_begin(r->job, &a, itsmigd_job_now(r->job));
+        rec = itsmigd_job_record_locked(r, a.kind);
         g_mutex_unlock(&o->lock);
-        journaled = journal_commit(o, rec);
+        journaled = itsmigd_job_journal_commit(o, rec);
         itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
                            itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
 
-        fault_point(o, "before", a.kind);
+        itsmigd_job_fault_point(o, "before", a.kind);
         /* Per step: the connection of the last step may have died with
          * libvirtd since. */
-        step_conn = live_connection(r, conn, phase_deadline(r));
-        fault_hang(o, a.kind);
+        step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
+        itsmigd_job_fault_hang(o, a.kind);
         if (!journaled && a.kind < ITSMIG_ACTION_ABORT_TRANSFER) {
             g_autofree char *why = NULL;
 
@@ -225,28 +225,28 @@ static void walk(Run *r, virConnectPtr *conn)
             g_mutex_unlock(&o->lock);
             /* A step not journaled could not be reconciled after a crash:
              * forward steps wait for a working journal; rollback goes on. */
-            fail_with(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
-                      "the journal could not record the step: %s", why);
+            itsmigd_job_fail(&res, ITSMIG_OUTCOME_FAILED, "journal-error",
+                             "the journal could not record the step: %s", why);
         } else {
-            execute(r, step_conn, &a, &res);
+            itsmigd_job_execute(r, step_conn, &a, &res);
         }
-        fault_point(o, "after", a.kind);
+        itsmigd_job_fault_point(o, "after", a.kind);
 
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
         g_mutex_unlock(&o->lock);
-        facts = observe(r, live_connection(r, conn, phase_deadline(r)), ask);
+        facts = observe(r, live_connection(r, conn, itsmigd_job_phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, job_now(r->job));
-        rec = record_locked(r, -1);
+        itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, itsmigd_job_now(r->job));
+        rec = itsmigd_job_record_locked(r, -1);
         g_mutex_unlock(&o->lock);
-        journal_commit(o, rec);
+        itsmigd_job_journal_commit(o, rec);
         if (res.outcome != ITSMIG_OUTCOME_OK)
             itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
                                r->job->id, itsmig_action_to_string(a.kind),
                                itsmig_outcome_to_string(res.outcome), res.message);
-        result_clear(&res);
-        fault_point(o, "reported", a.kind);
+        itsmigd_job_result_clear(&res);
+        itsmigd_job_fault_point(o, "reported", a.kind);
     }
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
@@ -259,7 +259,7 @@ static void walk(Run *r, virConnectPtr *conn)
 
 /* Whether the job needs attention only because the destination's itsmigd
  * did not answer while its copy was verified (itsmig_job_reexamine()). */
-gboolean awaits_peer_locked(Run *r)
+gboolean itsmigd_job_awaits_peer_locked(Run *r)
 {
     return r->job->phase == ITSMIG_PHASE_FAILED &&
            r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
@@ -272,7 +272,7 @@ static gboolean awaits_peer(Run *r)
     gboolean yes;
 
     g_mutex_lock(&r->o->lock);
-    yes = awaits_peer_locked(r);
+    yes = itsmigd_job_awaits_peer_locked(r);
     g_mutex_unlock(&r->o->lock);
     return yes;
 }
@@ -291,28 +291,29 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         gboolean again;
 
-        if (!sleep_unless_stopped(r, wait, &res)) {
-            result_clear(&res);
+        if (!itsmigd_job_sleep_unless_stopped(r, wait, &res)) {
+            itsmigd_job_result_clear(&res);
             return FALSE;
         }
         wait = MIN(wait * 2, PEER_RECHECK_MAX_US);
-        reply = ask_destination(r, "GET", NULL, NULL, &error);
-        if (!reply && peer_may_return(error))
+        reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
+        if (!reply && itsmigd_job_peer_may_return(error))
             continue;
         if (reply) {
-            ItsmigJobFacts facts = observe(r, live_connection(r, conn, phase_deadline(r)), TRUE);
+            ItsmigJobFacts facts =
+                observe(r, live_connection(r, conn, itsmigd_job_phase_deadline(r)), TRUE);
             g_autofree char *attention = NULL;
             const char *phase;
             Record *rec = NULL;
 
             g_mutex_lock(&o->lock);
-            again = itsmig_job_reexamine(r->job, &facts, job_now(r->job));
+            again = itsmig_job_reexamine(r->job, &facts, itsmigd_job_now(r->job));
             phase = itsmig_phase_to_string(r->job->phase);
             if (again) {
                 /* The job's time limits count from here. */
                 r->started_mono = g_get_monotonic_time();
-                publish_locked(r, "reexamined", NULL, NULL);
-                rec = record_locked(r, -1);
+                itsmigd_job_publish_locked(r, "reexamined", NULL, NULL);
+                rec = itsmigd_job_record_locked(r, -1);
             } else {
                 attention = g_strdup(r->job->attention);
             }
@@ -322,7 +323,7 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
                                    "migration %s: the destination answers again (the domain is "
                                    "%s there); the job goes on from %s",
                                    r->job->id, itsmig_presence_to_string(facts.destination), phase);
-                journal_commit(o, rec);
+                itsmigd_job_journal_commit(o, rec);
             } else {
                 itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
                                    "migration %s: the destination answers again, but the job "
@@ -364,12 +365,12 @@ static gpointer worker(gpointer data)
         ask = dest_matters(r->job);
         was = g_strdup(itsmig_phase_to_string(r->job->phase));
         g_mutex_unlock(&o->lock);
-        facts = observe(r, live_connection(r, &conn, phase_deadline(r)), ask);
+        facts = observe(r, live_connection(r, &conn, itsmigd_job_phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
-        itsmig_job_recover(r->job, &facts, job_now(r->job));
+        itsmig_job_recover(r->job, &facts, itsmigd_job_now(r->job));
         now = itsmig_phase_to_string(r->job->phase);
-        publish_locked(r, "recovered", NULL, NULL);
-        rec = record_locked(r, -1);
+        itsmigd_job_publish_locked(r, "recovered", NULL, NULL);
+        rec = itsmigd_job_record_locked(r, -1);
         r->recover = FALSE;
         g_mutex_unlock(&o->lock);
         itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
@@ -377,7 +378,7 @@ static gpointer worker(gpointer data)
                            "the destination %s): now %s",
                            r->job->id, was, itsmig_presence_to_string(facts.source),
                            itsmig_presence_to_string(facts.destination), now);
-        journal_commit(o, rec);
+        itsmigd_job_journal_commit(o, rec);
     }
 
     walk(r, &conn);
@@ -388,9 +389,9 @@ static gpointer worker(gpointer data)
         virConnectClose(conn);
     g_mutex_lock(&o->lock);
     r->thread = NULL;
-    prune_locked(o, forgotten);
+    itsmigd_job_prune_locked(o, forgotten);
     g_mutex_unlock(&o->lock);
-    journal_forget(o, forgotten);
+    itsmigd_job_journal_forget(o, forgotten);
     /* Last: a stop that sees no worker left frees what this one used. */
     g_mutex_lock(&o->lock);
     o->workers--;
@@ -399,7 +400,7 @@ static gpointer worker(gpointer data)
     return NULL;
 }
 
-void start_worker_locked(ItsmigdOrchestrator *o, Run *r)
+void itsmigd_job_start_worker_locked(ItsmigdOrchestrator *o, Run *r)
 {
     o->workers++;
     r->thread = g_thread_new("itsmigd-job", worker, r);
