@@ -32,13 +32,8 @@ JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *wh
     g_autofree char *path = NULL;
     JsonNode *reply;
     const char *why;
-    g_autofree char *uuid = NULL;
-    g_autofree char *dest = NULL;
+    const char *uuid = r->job->uuid, *dest = r->job->destination;
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    dest = g_strdup(r->job->destination);
-    g_mutex_unlock(&r->o->lock);
     /* @what: an action ("resume"), or a query ("?name=...") */
     path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
                            what ? what : "");
@@ -73,19 +68,14 @@ gboolean itsmigd_job_peer_may_return(const GError *error)
  * there without its itsmigd. */
 ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r)
 {
-    g_autoptr(ItsmigdPeerConfig) peer = NULL;
-    g_autofree char *uuid = NULL, *dest = NULL;
+    g_autoptr(ItsmigdPeerConfig) peer =
+        itsmigd_peers_get_config(r->o->d->peers, r->job->destination);
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    dest = g_strdup(r->job->destination);
-    g_mutex_unlock(&r->o->lock);
-    peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
         return ITSMIG_PRESENCE_UNKNOWN;
-    return itsmigd_job_presence_on(conn, uuid, &dom);
+    return itsmigd_job_presence_on(conn, r->job->uuid, &dom);
 }
 
 /* Only a destination that answers, and holds no copy of the domain, nor another domain of
@@ -93,14 +83,11 @@ ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r)
 gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *name = NULL;
+    g_autofree char *name = g_uri_escape_string(r->job->domain, NULL, FALSE);
     g_autofree char *query = NULL;
     g_autoptr(JsonNode) incoming = NULL;
     JsonNode *taken;
 
-    g_mutex_lock(&r->o->lock);
-    name = g_uri_escape_string(r->job->domain, NULL, FALSE);
-    g_mutex_unlock(&r->o->lock);
     query = g_strconcat("?name=", name, NULL);
     incoming = itsmigd_job_ask_destination(r, "GET", query, NULL, &error);
     if (!incoming) {
@@ -110,16 +97,11 @@ gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *de
     /* Absent from a peer too old to look: then libvirt's refusal is the check. */
     taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
     if (taken && JSON_NODE_HOLDS_VALUE(taken) && json_node_get_boolean(taken)) {
-        g_autofree char *domain = NULL;
-
-        g_mutex_lock(&r->o->lock);
-        domain = g_strdup(r->job->domain);
-        g_mutex_unlock(&r->o->lock);
         itsmigd_job_fail(
             res, ITSMIG_OUTCOME_FAILED, "conflict",
             "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
             "the transfer; rename or remove one of them",
-            dest, domain);
+            dest, r->job->domain);
         return FALSE;
     }
     r->dest_last = itsmigd_job_dest_presence(incoming);
@@ -152,11 +134,8 @@ gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res)
 static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
 {
     gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
-    g_autofree char *name = NULL;
+    const char *name = r->job->domain;
 
-    g_mutex_lock(&r->o->lock);
-    name = g_strdup(r->job->domain);
-    g_mutex_unlock(&r->o->lock);
     for (;;) {
         g_autoptr(GError) error = NULL;
         JsonNode *reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);

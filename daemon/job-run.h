@@ -47,7 +47,9 @@
 
 typedef struct {
     ItsmigdOrchestrator *o;
-    ItsmigJob *job; /* under o->lock */
+    /* Under o->lock, but for what is fixed when the job is made (id, domain,
+     * uuid, source, destination, mode, options, created_us): read freely. */
+    ItsmigJob *job;
     GThread *thread;
     gboolean recover; /* reconcile before going on */
     /* Worker only. */

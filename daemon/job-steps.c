@@ -110,13 +110,9 @@ gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
 /* The deadline of the phase beginning now (monotonic), 0 for none. */
 gint64 itsmigd_job_phase_deadline(Run *r)
 {
-    guint phase_s, total_s;
+    guint phase_s = r->job->options.phase_timeout_s, total_s = r->job->options.total_timeout_s;
     gint64 d = 0;
 
-    g_mutex_lock(&r->o->lock);
-    phase_s = r->job->options.phase_timeout_s;
-    total_s = r->job->options.total_timeout_s;
-    g_mutex_unlock(&r->o->lock);
     if (phase_s)
         d = g_get_monotonic_time() + (gint64)phase_s * G_USEC_PER_SEC;
     if (total_s) {
@@ -139,7 +135,7 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) xmls = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *lower = g_ascii_strdown(uuid, -1);
-    g_autofree char *job = NULL;
+    const char *job = r->job->id;
     g_autofree char *mac = NULL;
     g_autofree char *xml = NULL;
     g_autoptr(GError) error = NULL;
@@ -149,7 +145,6 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
         return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "unknown-peer",
                                 "peer '%s' is no longer configured", dest);
     g_mutex_lock(&r->o->lock);
-    job = g_strdup(r->job->id);
     for (guint i = 0; r->job->devices && i < r->job->devices->len; i++) {
         const ItsmigJobDevice *dev = g_ptr_array_index(r->job->devices, i);
 
@@ -172,7 +167,7 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 {
     ItsmigDaemon *d = r->o->d;
-    g_autofree char *name = NULL, *uuid = NULL, *dest = NULL;
+    const char *name = r->job->domain, *uuid = r->job->uuid, *dest = r->job->destination;
     g_autoptr(ItsmigDomainProfile) profile = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL, remote = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
@@ -183,17 +178,12 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(virDomain) dom = NULL;
     gboolean explicit_list;
 
-    g_mutex_lock(&r->o->lock);
-    name = g_strdup(r->job->domain);
-    uuid = g_strdup(r->job->uuid);
-    dest = g_strdup(r->job->destination);
     itsmigd_host_get_policy(&d->host, &policy);
     policy.quiesce = r->job->options.quiesce;
     if (r->job->options.detach)
         for (char **a = r->job->options.detach; *a; a++)
             g_ptr_array_add(aliases, g_strdup(*a));
     explicit_list = aliases->len > 0;
-    g_mutex_unlock(&r->o->lock);
 
     verdict = itsmigd_preflight(d, name, dest, &policy, NULL, &profile, &local, &remote, &error);
     if (!verdict)
@@ -278,14 +268,13 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 
 static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *res)
 {
-    g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
+    g_autofree char *alias = NULL, *xml = NULL;
     gint64 deadline = itsmigd_job_phase_deadline(r);
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = NULL;
     gboolean present;
 
     g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
     {
         ItsmigJobDevice *dev = g_ptr_array_index(r->job->devices, index);
 
@@ -294,7 +283,7 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     }
     r->removed = FALSE;
     g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
     if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
         return itsmigd_job_fail_domain_op(res, error);
     /* The guest acknowledges the unplug in its own time; libvirt says so
@@ -343,19 +332,13 @@ void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event)
 
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
-    g_autofree char *uuid = NULL, *name = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    name = g_strdup(r->job->domain);
-    g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
         return itsmigd_job_fail_domain_op(res, error);
     /* Before the stop: what QEMU logs from here on is the save's. */
-    itsmigd_job_mark_log(r, name);
+    itsmigd_job_mark_log(r, r->job->domain);
     itsmigd_job_arm_marker(r, dom, NULL);
     if (!itsmigd_virt_domain_suspend(dom, &error))
         return itsmigd_job_fail_domain_op(res, error);
@@ -367,7 +350,7 @@ static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
  * paused), or its trace of the live migration completing. */
 static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **error)
 {
-    g_autofree char *uuid = NULL, *id = NULL, *tag = NULL;
+    g_autofree char *tag = NULL;
     g_autoptr(GError) local = NULL;
     g_autoptr(virDomain) dom = NULL;
 
@@ -377,17 +360,13 @@ static char *its_save_mark(Run *r, virConnectPtr conn, gboolean live, GError **e
     }
     if (live)
         return g_strdup(ITSMIGD_QEMU_MARK_MIGRATION_LINE);
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    id = g_strdup(r->job->id);
-    g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &local);
+    dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &local);
     if (!dom) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
                     "the source's QEMU is not there to mark its log: %s", local->message);
         return NULL;
     }
-    tag = g_strdup_printf("%s-%u", id, ++r->marks);
+    tag = g_strdup_printf("%s-%u", r->job->id, ++r->marks);
     return itsmigd_qemu_marker_write(dom, tag, error);
 }
 
@@ -477,16 +456,15 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(GError) error = NULL;
     gint64 deadline = itsmigd_job_phase_deadline(r);
     JsonNode *ev;
-    gboolean truncated = FALSE, rotated = FALSE, live, recovered;
+    gboolean truncated = FALSE, rotated = FALSE, live = r->job->mode == ITSMIG_MODE_LIVE;
+    gboolean recovered;
     gsize len;
     const char *data;
 
     g_mutex_lock(&r->o->lock);
-    name = g_strdup(r->job->domain);
-    live = r->job->mode == ITSMIG_MODE_LIVE;
     recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
-    path = log_path(r, name);
+    path = log_path(r, r->job->domain);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
     } else if (r->log_offset < 0 && !recovered) {
@@ -529,16 +507,11 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
 
 static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
 {
-    g_autofree char *uuid = NULL;
     gint64 until = g_get_monotonic_time() + ABORT_WAIT_US;
     g_autoptr(GError) error = NULL;
-    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
     const char *name;
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     if (!dom)
         return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
                    ? ITSMIG_OUTCOME_OK
@@ -565,14 +538,9 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
 
 static ItsmigOutcome do_resume_source(Run *r, virConnectPtr conn, Result *res)
 {
-    g_autofree char *uuid = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
     /* Resuming makes KVM map the vPEs again and QEMU restart the devices. */
     if (!dom || !itsmigd_virt_domain_resume(dom, &error))
         return itsmigd_job_fail_domain_op(res, error);
@@ -581,16 +549,15 @@ static ItsmigOutcome do_resume_source(Run *r, virConnectPtr conn, Result *res)
 
 static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Result *res)
 {
-    g_autofree char *uuid = NULL, *alias = NULL, *xml = NULL;
+    g_autofree char *alias = NULL, *xml = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = NULL;
 
     g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
     alias = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->alias);
     xml = g_strdup(((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, index))->xml);
     g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
+    dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
     if (!dom || !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
         return itsmigd_job_fail_domain_op(res, error);
     return ITSMIG_OUTCOME_OK;

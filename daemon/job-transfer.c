@@ -95,26 +95,17 @@ static gpointer transfer_watch(gpointer data)
 
 ItsmigOutcome itsmigd_job_migrate(Run *r, virConnectPtr conn, Result *res)
 {
-    g_autofree char *uuid = NULL, *name = NULL, *dest = NULL;
+    const char *uuid = r->job->uuid, *name = r->job->domain, *dest = r->job->destination;
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
     virTypedParameterPtr params = NULL;
     int nparams = 0, maxparams = 0, rc;
     unsigned int flags = VIR_MIGRATE_PEER2PEER;
-    ItsmigJobOptions opt;
-    ItsmigJobMode mode;
+    ItsmigJobOptions opt = r->job->options;
+    ItsmigJobMode mode = r->job->mode;
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = NULL;
     Transfer t = {0};
     GThread *watch;
-
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    name = g_strdup(r->job->domain);
-    dest = g_strdup(r->job->destination);
-    opt = r->job->options;
-    opt.detach = NULL;
-    mode = r->job->mode;
-    g_mutex_unlock(&r->o->lock);
 
     peer = itsmigd_peers_get_config(r->o->d->peers, dest);
     if (!peer || !peer->migrate_uri)

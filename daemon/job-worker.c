@@ -60,12 +60,8 @@ static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
-    g_autofree char *uuid = NULL;
 
-    g_mutex_lock(&r->o->lock);
-    uuid = g_strdup(r->job->uuid);
-    g_mutex_unlock(&r->o->lock);
-    source_facts(conn, uuid, &f);
+    source_facts(conn, r->job->uuid, &f);
     if (ask_dest) {
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
