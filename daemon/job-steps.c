@@ -164,106 +164,148 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
     return ITSMIG_OUTCOME_OK;
 }
 
-static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
+/* The verdict on the move (kept in the job, with the destination's host
+ * name); FALSE, and why in @res, when there is none or it blocks. */
+static gboolean judge(Run *r, ItsmigCompatPolicy *ret_policy, ItsmigDomainProfile **ret_profile,
+                      ItsmigVerdict **ret_verdict, Result *res)
 {
     ItsmigDaemon *d = r->o->d;
-    const char *name = r->job->domain, *uuid = r->job->uuid, *dest = r->job->destination;
-    g_autoptr(ItsmigDomainProfile) profile = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL, remote = NULL;
-    g_autoptr(ItsmigVerdict) verdict = NULL;
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *xml = NULL;
-    ItsmigCompatPolicy policy;
-    g_autoptr(virDomain) dom = NULL;
-    gboolean explicit_list;
+    ItsmigVerdict *verdict;
 
-    itsmigd_host_get_policy(&d->host, &policy);
-    policy.quiesce = r->job->options.quiesce;
-    if (r->job->options.detach)
-        for (char **a = r->job->options.detach; *a; a++)
-            g_ptr_array_add(aliases, g_strdup(*a));
-    explicit_list = aliases->len > 0;
-
-    verdict = itsmigd_preflight(d, name, dest, &policy, NULL, &profile, &local, &remote, &error);
-    if (!verdict)
-        return itsmigd_job_fail_gerror(res, error);
-    r->its_in_kernel = itsmig_domain_profile_its_in_kernel(profile);
-    r->check_emulated = policy.check_emulated;
-    {
-        g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-
-        json_builder_begin_object(b);
-        itsmig_verdict_to_json_members(verdict, b);
-        json_builder_end_object(b);
-        g_mutex_lock(&r->o->lock);
-        g_clear_pointer(&r->job->verdict, json_node_unref);
-        r->job->verdict = json_builder_get_root(b);
-        g_free(r->job->destination_hostname);
-        r->job->destination_hostname = g_strdup(remote->hostname);
-        g_mutex_unlock(&r->o->lock);
+    itsmigd_host_get_policy(&d->host, ret_policy);
+    ret_policy->quiesce = r->job->options.quiesce;
+    verdict = itsmigd_preflight(d, r->job->domain, r->job->destination, ret_policy, NULL,
+                                ret_profile, &local, &remote, &error);
+    if (!verdict) {
+        itsmigd_job_fail_gerror(res, error);
+        return FALSE;
     }
+    *ret_verdict = verdict;
+    r->its_in_kernel = itsmig_domain_profile_its_in_kernel(*ret_profile);
+    r->check_emulated = ret_policy->check_emulated;
+    json_builder_begin_object(b);
+    itsmig_verdict_to_json_members(verdict, b);
+    json_builder_end_object(b);
+    g_mutex_lock(&r->o->lock);
+    g_clear_pointer(&r->job->verdict, json_node_unref);
+    r->job->verdict = json_builder_get_root(b);
+    g_free(r->job->destination_hostname);
+    r->job->destination_hostname = g_strdup(remote->hostname);
+    g_mutex_unlock(&r->o->lock);
     if (!verdict->allowed) {
         g_autofree char *line = itsmig_verdict_blockers_line(verdict);
 
-        return itsmigd_job_fail(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_BLOCKED, "blocked", "%s", line);
+        return FALSE;
     }
+    return TRUE;
+}
 
-    if (!itsmigd_job_dest_holds_nothing(r, uuid, dest, res))
-        return res->outcome;
+/* The domain's live XML, NULL (why in @res) when it cannot be read; whether
+ * the domain is transient is kept in the job. */
+static char *source_xml(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
+    char *xml;
+    gboolean transient;
 
-    dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
-    if (!dom)
-        return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)
-                   ? itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "not-found",
-                                      "domain '%s' no longer exists here", name)
-                   : itsmigd_job_fail_domain_op(res, error);
+    if (!dom) {
+        if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
+            itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "not-found",
+                             "domain '%s' no longer exists here", r->job->domain);
+        else
+            itsmigd_job_fail_domain_op(res, error);
+        return NULL;
+    }
     xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml)
-        return itsmigd_job_fail_libvirt(res, "cannot read the domain XML");
-    {
-        /* A transient guest has no definition to fall back on: a person must know that. */
-        gboolean transient = virDomainIsPersistent(dom) == 0;
-
-        g_mutex_lock(&r->o->lock);
-        r->job->transient = transient;
-        g_mutex_unlock(&r->o->lock);
+    if (!xml) {
+        itsmigd_job_fail_libvirt(res, "cannot read the domain XML");
+        return NULL;
     }
+    /* A transient guest has no definition to fall back on: a person must know that. */
+    transient = virDomainIsPersistent(dom) == 0;
+    g_mutex_lock(&r->o->lock);
+    r->job->transient = transient;
+    g_mutex_unlock(&r->o->lock);
+    return xml;
+}
+
+/* The aliases of the devices to unplug for the move: those the request
+ * names, or else (when the policy quiesces) those chosen below. */
+static GPtrArray *devices_to_detach(Run *r, const ItsmigCompatPolicy *policy,
+                                    ItsmigDomainProfile *profile, ItsmigVerdict *verdict)
+{
+    GPtrArray *aliases = g_ptr_array_new_with_free_func(g_free);
+
+    for (char **a = r->job->options.detach; a && *a; a++)
+        g_ptr_array_add(aliases, g_strdup(*a));
+    if (aliases->len > 0 || !policy->quiesce)
+        return aliases;
     /* Devices that cannot keep their interrupt state across the move: VFIO
      * without a migration-capable driver, every hostdev under GICv4.0 direct
      * injection (its vLPI state cannot be saved). */
-    if (!explicit_list && policy.quiesce && profile->hostdevs) {
-        for (guint i = 0; i < profile->hostdevs->len; i++) {
-            const ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
+    for (guint i = 0; profile->hostdevs && i < profile->hostdevs->len; i++) {
+        const ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
 
-            if (h->alias && (verdict->direct_injection || h->migratable != 1))
-                g_ptr_array_add(aliases, g_strdup(h->alias));
-        }
+        if (h->alias && (verdict->direct_injection || h->migratable != 1))
+            g_ptr_array_add(aliases, g_strdup(h->alias));
     }
     /* And the devices the operator marked as not to be migrated with the
      * guest (emulated or not): unplugged here, plugged back where it runs. */
-    if (!explicit_list && policy.quiesce && profile->msi_devices) {
-        for (guint i = 0; i < profile->msi_devices->len; i++) {
-            const ItsmigMsiDevice *m = g_ptr_array_index(profile->msi_devices, i);
+    for (guint i = 0; profile->msi_devices && i < profile->msi_devices->len; i++) {
+        const ItsmigMsiDevice *m = g_ptr_array_index(profile->msi_devices, i);
 
-            if (m->alias && g_strcmp0(m->kind, "controller") != 0 &&
-                itsmigd_host_non_migratable(&d->host, m->alias) &&
-                !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
-                g_ptr_array_add(aliases, g_strdup(m->alias));
-        }
+        if (m->alias && g_strcmp0(m->kind, "controller") != 0 &&
+            itsmigd_host_non_migratable(&r->o->d->host, m->alias) &&
+            !g_ptr_array_find_with_equal_func(aliases, m->alias, g_str_equal, NULL))
+            g_ptr_array_add(aliases, g_strdup(m->alias));
     }
+    return aliases;
+}
+
+/* Each device of @aliases goes into the job with its XML from @xml, for its
+ * re-attachment; FALSE (why in @res) when one is not in the domain. */
+static gboolean keep_devices(Run *r, const char *xml, GPtrArray *aliases, Result *res)
+{
     for (guint i = 0; i < aliases->len; i++) {
         const char *alias = g_ptr_array_index(aliases, i);
+        g_autoptr(GError) error = NULL;
         g_autofree char *dev = itsmig_domain_device_xml(xml, -1, alias, &error);
 
-        if (!dev)
-            return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
-                                    "cannot detach '%s': %s", alias, error->message);
+        if (!dev) {
+            itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, "invalid-argument",
+                             "cannot detach '%s': %s", alias, error->message);
+            return FALSE;
+        }
         g_mutex_lock(&r->o->lock);
         itsmig_job_add_device(r->job, alias, dev);
         g_mutex_unlock(&r->o->lock);
     }
-    return record_migration(r, conn, uuid, dest, res);
+    return TRUE;
+}
+
+/* The verdict, a destination with room for the domain, the devices to
+ * unplug, and the migration's record in the domain. */
+static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
+{
+    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigVerdict) verdict = NULL;
+    g_autoptr(GPtrArray) aliases = NULL;
+    g_autofree char *xml = NULL;
+    ItsmigCompatPolicy policy;
+
+    if (!judge(r, &policy, &profile, &verdict, res) ||
+        !itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
+        !(xml = source_xml(r, conn, res)))
+        return res->outcome;
+    aliases = devices_to_detach(r, &policy, profile, verdict);
+    if (!keep_devices(r, xml, aliases, res))
+        return res->outcome;
+    return record_migration(r, conn, r->job->uuid, r->job->destination, res);
 }
 
 static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *res)

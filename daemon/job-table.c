@@ -140,14 +140,90 @@ static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
     g_ptr_array_add(o->runs, r);
 }
 
+/* A job read back from the journal: reconciled once libvirt is connected
+ * unless it had ended. */
+static void adopt_journaled(ItsmigdOrchestrator *o, ItsmigJob *job)
+{
+    Run *r = g_new0(Run, 1);
+
+    r->o = o;
+    r->job = job;
+    r->log_offset = -1;
+    r->published_phase = job->phase;
+    r->recover = !itsmig_phase_is_terminal(job->phase);
+    r->dest_last = job->facts.destination;
+    if (r->recover)
+        g_message("journal: migration %s of %s to %s was in %s when itsmigd stopped; "
+                  "it is reconciled once libvirt is connected",
+                  job->id, job->domain, job->destination, itsmig_phase_to_string(job->phase));
+    g_ptr_array_add(o->runs, r);
+}
+
+/* A record of the journal, as JSON: its job is adopted; a record that does
+ * not read as a job is set aside, and what can be read of it salvaged. */
+static void load_record(ItsmigdOrchestrator *o, const ItsmigJournalRecord *rec)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(GError) local = NULL;
+    g_autofree char *message = NULL;
+    ItsmigJob *job = NULL;
+    JsonNode *root;
+
+    if (json_parser_load_from_data(parser, rec->text, rec->len, &local))
+        job = itsmig_job_from_json(json_parser_get_root(parser), &local);
+    if (job && strcmp(job->id, rec->id) != 0) {
+        g_set_error(&local, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "it names job %s, not %s",
+                    job->id, rec->id);
+        g_clear_pointer(&job, itsmig_job_free);
+    }
+    if (job) {
+        adopt_journaled(o, job);
+        return;
+    }
+    root = json_parser_get_root(parser);
+    itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
+    g_warning("journal: %s", message ? message : local->message);
+    /* An unfinished job is never dropped: what can be read of it is reconciled. */
+    job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
+                                    g_get_real_time())
+               : NULL;
+    if (job)
+        adopt_salvaged(o, job);
+}
+
+/* Every job the journal holds, oldest first. */
+static void load_journal(ItsmigdOrchestrator *o)
+{
+    g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(GPtrArray) set_aside = NULL;
+
+    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
+    for (guint i = 0; problems && i < problems->len; i++)
+        g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
+    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
+     * a finished one. */
+    for (guint i = 0; i < set_aside->len; i++) {
+        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
+        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
+                                                 rec->len ? "the record is not a JSON object"
+                                                          : "the record is empty",
+                                                 g_get_real_time());
+
+        if (job)
+            adopt_salvaged(o, job);
+    }
+    for (guint i = 0; i < records->len; i++)
+        load_record(o, g_ptr_array_index(records, i));
+    /* Oldest first, by creation. */
+    g_ptr_array_sort(o->runs, by_created);
+}
+
 ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *state_dir,
                                               GError **error)
 {
     g_autoptr(ItsmigdOrchestrator) o = g_new0(ItsmigdOrchestrator, 1);
     g_autofree char *dir = g_build_filename(state_dir, "jobs", NULL);
-    g_autoptr(GPtrArray) problems = NULL;
-    g_autoptr(GPtrArray) records = NULL;
-    g_autoptr(GPtrArray) set_aside = NULL;
     ItsmigdVirtObserver obs = {on_device_removed, on_job_completed, NULL};
 
     o->d = daemon;
@@ -165,67 +241,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->journal = itsmig_journal_open(dir, error);
     if (!o->journal)
         return NULL;
-    records = itsmig_journal_load_full(o->journal, &problems, &set_aside);
-    for (guint i = 0; problems && i < problems->len; i++)
-        g_warning("journal: %s", (const char *)g_ptr_array_index(problems, i));
-    /* Set aside as not JSON: what can be found in the text still makes a job, unless it shows
-     * a finished one. */
-    for (guint i = 0; i < set_aside->len; i++) {
-        const ItsmigJournalRecord *rec = g_ptr_array_index(set_aside, i);
-        ItsmigJob *job = itsmig_job_salvage_text(rec->text, rec->len, rec->id,
-                                                 rec->len ? "the record is not a JSON object"
-                                                          : "the record is empty",
-                                                 g_get_real_time());
-
-        if (job)
-            adopt_salvaged(o, job);
-    }
-    for (guint i = 0; i < records->len; i++) {
-        const ItsmigJournalRecord *rec = g_ptr_array_index(records, i);
-        g_autoptr(JsonParser) parser = json_parser_new_immutable();
-        g_autoptr(GError) local = NULL;
-        ItsmigJob *job = NULL;
-
-        if (json_parser_load_from_data(parser, rec->text, rec->len, &local))
-            job = itsmig_job_from_json(json_parser_get_root(parser), &local);
-        if (job && strcmp(job->id, rec->id) != 0) {
-            g_set_error(&local, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON, "it names job %s, not %s",
-                        job->id, rec->id);
-            g_clear_pointer(&job, itsmig_job_free);
-        }
-        if (!job) {
-            g_autofree char *message = NULL;
-            JsonNode *root = json_parser_get_root(parser);
-
-            itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
-            g_warning("journal: %s", message ? message : local->message);
-            /* An unfinished job is never dropped: what can be read of it is reconciled. */
-            job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
-                                            g_get_real_time())
-                       : NULL;
-            if (job)
-                adopt_salvaged(o, job);
-            continue;
-        }
-        {
-            Run *r = g_new0(Run, 1);
-
-            r->o = o;
-            r->job = job;
-            r->log_offset = -1;
-            r->published_phase = job->phase;
-            r->recover = !itsmig_phase_is_terminal(job->phase);
-            r->dest_last = job->facts.destination;
-            if (r->recover)
-                g_message("journal: migration %s of %s to %s was in %s when itsmigd stopped; "
-                          "it is reconciled once libvirt is connected",
-                          job->id, job->domain, job->destination,
-                          itsmig_phase_to_string(job->phase));
-            g_ptr_array_add(o->runs, r);
-        }
-    }
-    /* Oldest first, by creation. */
-    g_ptr_array_sort(o->runs, by_created);
+    load_journal(o);
     obs.data = o;
     itsmigd_virt_set_observer(daemon->virt, &obs);
     return g_steal_pointer(&o);
@@ -337,27 +353,17 @@ static char *new_id(void)
     return g_strdup_printf("%s-%06x", stamp, g_random_int_range(0, 0xffffff));
 }
 
-JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain, const char *uuid,
-                                     const char *destination, ItsmigJobMode mode,
-                                     const ItsmigJobOptions *options, GError **error)
+/* Whether a migration of @uuid may start now: itsmigd is not stopping, no
+ * other job moves the domain, and [migration] max-jobs leaves room. */
+static gboolean admit_locked(ItsmigdOrchestrator *o, const char *domain, const char *uuid,
+                             GError **error)
 {
-    g_autofree char *id = new_id();
-    g_autofree char *source = NULL;
-    g_autoptr(Record) rec = NULL;
     guint active = 0;
-    Run *r;
 
-    {
-        g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(&o->d->host);
-
-        source = g_strdup(caps->hostname);
-    }
-    g_mutex_lock(&o->lock);
     if (o->stopping) {
-        g_mutex_unlock(&o->lock);
         g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                             "itsmigd is stopping");
-        return NULL;
+        return FALSE;
     }
     for (guint i = 0; i < o->runs->len; i++) {
         Run *other = g_ptr_array_index(o->runs, i);
@@ -368,17 +374,26 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
             g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_CONFLICT,
                         "migration %s of '%s' is under way (%s)", other->job->id, domain,
                         itsmig_phase_to_string(other->job->phase));
-            g_mutex_unlock(&o->lock);
-            return NULL;
+            return FALSE;
         }
         active++;
     }
     if (active >= o->limits.max_jobs) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_TOO_MANY_JOBS,
                     "%u migrations are under way, the most [migration] max-jobs allows", active);
-        g_mutex_unlock(&o->lock);
-        return NULL;
+        return FALSE;
     }
+    return TRUE;
+}
+
+/* A new job, listed under an id of its own. */
+static Run *add_run_locked(ItsmigdOrchestrator *o, const char *domain, const char *uuid,
+                           const char *source, const char *destination, ItsmigJobMode mode,
+                           const ItsmigJobOptions *options)
+{
+    g_autofree char *id = new_id();
+    Run *r;
+
     while (itsmigd_job_find_locked(o, id)) {
         g_free(id);
         id = new_id();
@@ -390,9 +405,29 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
     r->job =
         itsmig_job_new(id, domain, uuid, source, destination, mode, options, g_get_real_time());
     r->published_phase = ITSMIG_PHASE_LAST;
+    g_ptr_array_add(o->runs, r);
+    return r;
+}
+
+JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain, const char *uuid,
+                                     const char *destination, ItsmigJobMode mode,
+                                     const ItsmigJobOptions *options, GError **error)
+{
+    g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(&o->d->host);
+    g_autofree char *id = NULL;
+    g_autoptr(Record) rec = NULL;
+    JsonNode *node;
+    Run *r;
+
+    g_mutex_lock(&o->lock);
+    if (!admit_locked(o, domain, uuid, error)) {
+        g_mutex_unlock(&o->lock);
+        return NULL;
+    }
+    r = add_run_locked(o, domain, uuid, caps->hostname, destination, mode, options);
+    id = g_strdup(r->job->id);
     /* Listed (its id and domain taken) while its first record is written
      * without the lock; it runs only once journaled. */
-    g_ptr_array_add(o->runs, r);
     rec = itsmigd_job_snapshot_locked(r, -1);
     g_mutex_unlock(&o->lock);
     if (!itsmigd_job_journal_put(o, rec, error)) {
@@ -406,7 +441,7 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
         g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
 
         /* Nothing done yet: the job is withdrawn. */
-        g_ptr_array_add(ids, g_strdup(r->job->id));
+        g_ptr_array_add(ids, g_strdup(id));
         g_ptr_array_remove(o->runs, r);
         g_mutex_unlock(&o->lock);
         itsmigd_job_journal_forget(o, ids);
@@ -415,14 +450,11 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
         return NULL;
     }
     itsmigd_job_start_worker_locked(o, r);
-    {
-        JsonNode *node = itsmig_job_to_json(r->job);
-
-        g_mutex_unlock(&o->lock);
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
-                           destination, itsmig_job_mode_to_string(mode));
-        return node;
-    }
+    node = itsmig_job_to_json(r->job);
+    g_mutex_unlock(&o->lock);
+    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
+                       destination, itsmig_job_mode_to_string(mode));
+    return node;
 }
 
 JsonNode *itsmigd_orchestrator_get(ItsmigdOrchestrator *o, const char *id, GError **error)
