@@ -12,6 +12,7 @@
  * (lib/journal.c) before and after every action in [daemon] state-dir/jobs.
  * At start the journal is read back and every unfinished job is reconciled
  * with what libvirt and the destination report, once libvirt is connected.
+ * The code is in daemon/job-*.c; job-run.h says which file holds what.
  *
  * For tests, ITSMIGD_FAULT=POINT:ACTION[:stop] makes the daemon kill itself
  * (or stop, SIGSTOP) at one step boundary: POINT is "before" (journaled as
