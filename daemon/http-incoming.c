@@ -26,6 +26,7 @@
 #include "itsmig/qemu-log.h"
 #include "daemon/http-routes.h"
 #include "daemon/domain-metadata.h"
+#include "daemon/its-evidence.h"
 #include "daemon/log.h"
 #include "daemon/migration-record.h"
 #include "daemon/virt-domain.h"

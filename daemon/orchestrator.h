@@ -12,6 +12,7 @@
  * (lib/journal.c) before and after every action in [daemon] state-dir/jobs.
  * At start the journal is read back and every unfinished job is reconciled
  * with what libvirt and the destination report, once libvirt is connected.
+ * The code is in daemon/job-*.c; job-run.h says which file holds what.
  *
  * For tests, ITSMIGD_FAULT=POINT:ACTION[:stop] makes the daemon kill itself
  * (or stop, SIGSTOP) at one step boundary: POINT is "before" (journaled as
@@ -76,16 +77,3 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
 void itsmigd_orchestrator_count_by_phase(ItsmigdOrchestrator *o, guint *ret_counts);
 /* Jobs not yet ended. */
 guint itsmigd_orchestrator_active(ItsmigdOrchestrator *o);
-
-/* An ITS verification's evidence object: {"checked", "method", "reason",
- * "log", "errors": [...], "lines": [...]}; @errors and @lines hold char *. */
-JsonNode *itsmigd_its_evidence(gboolean checked, const char *method, const char *reason,
-                               const char *log, GPtrArray *errors, GPtrArray *lines);
-/* The evidence for a guest whose ITS QEMU emulates (nothing to verify). */
-JsonNode *itsmigd_its_evidence_not_kvm(void);
-/* The evidence from what QEMU logged (@data, from @path): every ITS finding
- * is kept, those of @kinds (bits 1 << ItsmigQemuLogKind) count as errors;
- * the reason reads "[no] @what error(s) @where".  *@ret_first_error is the
- * first error, NULL when none. */
-JsonNode *itsmigd_its_evidence_scan(const char *path, const char *data, gsize len, guint kinds,
-                                    const char *what, const char *where, char **ret_first_error);

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "itsmig/error.h"
+#include "daemon/itsmigd.h"
+#include "daemon/log.h"
+#include "daemon/peer-reply.h"
+#include "daemon/virt-domain.h"
+#include "daemon/job-run.h"
+
+/* ---- the destination ------------------------------------------------------------ */
+
+static ItsmigPresence presence_of_name(const char *state)
+{
+    if (!state)
+        return ITSMIG_PRESENCE_ABSENT;
+    if (!strcmp(state, "running") || !strcmp(state, "blocked") || !strcmp(state, "shutdown"))
+        return ITSMIG_PRESENCE_RUNNING;
+    if (!strcmp(state, "paused") || !strcmp(state, "pmsuspended"))
+        return ITSMIG_PRESENCE_PAUSED;
+    return ITSMIG_PRESENCE_ABSENT;
+}
+
+JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *what, JsonNode *body,
+                                      GError **error)
+{
+    g_autofree char *path = NULL;
+    JsonNode *reply;
+    const char *why;
+    const char *uuid = r->job->uuid, *dest = r->job->destination;
+
+    /* @what: an action ("resume"), or a query ("?name=...") */
+    path = g_strdup_printf("/v1/incoming/%s%s%s", uuid, what && what[0] != '?' ? "/" : "",
+                           what ? what : "");
+    reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
+    if (reply && !itsmigd_peer_reply_incoming_valid(reply, &why)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+                    "peer %s: the reply to %s %s is not an incoming domain: %s", dest, method,
+                    path, why);
+        g_clear_pointer(&reply, json_node_unref);
+    }
+    return reply;
+}
+
+ItsmigPresence itsmigd_job_dest_presence(JsonNode *reply)
+{
+    JsonObject *o = json_node_get_object(reply);
+
+    if (!json_object_get_boolean_member_with_default(o, "present", FALSE))
+        return ITSMIG_PRESENCE_ABSENT;
+    return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
+}
+
+/* A destination's itsmigd that may answer again: down, restarting, slow. */
+gboolean itsmigd_job_peer_may_return(const GError *error)
+{
+    return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+}
+
+/* The destination's state of the domain as its libvirt reports it, through
+ * the URI the transfer uses ([peer NAME] migrate-uri): what can be known
+ * there without its itsmigd. */
+ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r)
+{
+    g_autoptr(ItsmigdPeerConfig) peer =
+        itsmigd_peers_get_config(r->o->d->peers, r->job->destination);
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(virDomain) dom = NULL;
+
+    if (!peer || !peer->migrate_uri || !(conn = virConnectOpen(peer->migrate_uri)))
+        return ITSMIG_PRESENCE_UNKNOWN;
+    return itsmigd_job_presence_on(conn, r->job->uuid, &dom);
+}
+
+/* Only a destination that answers, and holds no copy of the domain, nor another domain of
+ * its name (libvirt would refuse the transfer only after the pause), may receive one. */
+gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *name = g_uri_escape_string(r->job->domain, NULL, FALSE);
+    g_autofree char *query = NULL;
+    g_autoptr(JsonNode) incoming = NULL;
+    JsonNode *taken;
+
+    query = g_strconcat("?name=", name, NULL);
+    incoming = itsmigd_job_ask_destination(r, "GET", query, NULL, &error);
+    if (!incoming) {
+        itsmigd_job_fail_gerror(res, error);
+        return FALSE;
+    }
+    /* Absent from a peer too old to look: then libvirt's refusal is the check. */
+    taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
+    if (taken && JSON_NODE_HOLDS_VALUE(taken) && json_node_get_boolean(taken)) {
+        itsmigd_job_fail(
+            res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_CONFLICT,
+            "%s holds another domain named '%s' (a different UUID): libvirt would refuse "
+            "the transfer; rename or remove one of them",
+            dest, r->job->domain);
+        return FALSE;
+    }
+    r->dest_last = itsmigd_job_dest_presence(incoming);
+    if (r->dest_last != ITSMIG_PRESENCE_ABSENT) {
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_CONFLICT,
+                         "a domain with UUID %s is already %s on %s", uuid,
+                         itsmig_presence_to_string(r->dest_last), dest);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
+ * (and why in @res) then. */
+gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&r->o->lock);
+    while (!r->o->stopping && !r->job->abort_requested &&
+           g_cond_wait_until(&r->o->cond, &r->o->lock, until))
+        ;
+    g_mutex_unlock(&r->o->lock);
+    return !itsmigd_job_stop_requested(r, 0, res);
+}
+
+/* GET /v1/incoming/UUID, asked again with back-off while the destination's
+ * itsmigd does not answer (it may be restarting) and libvirt there does not
+ * say the copy is gone, until @deadline (0: none). */
+static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    const char *name = r->job->domain;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
+        ItsmigPresence there;
+        gint64 now;
+
+        if (reply)
+            return reply;
+        if (!itsmigd_job_peer_may_return(error)) {
+            itsmigd_job_fail_gerror(res, error);
+            return NULL;
+        }
+        there = itsmigd_job_dest_presence_libvirt(r);
+        r->dest_last = there;
+        now = g_get_monotonic_time();
+        if (there == ITSMIG_PRESENCE_ABSENT) {
+            itsmigd_job_fail(
+                res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_UNEXPECTED_STATE,
+                "the destination's libvirt shows no copy of the domain, and its itsmigd "
+                "does not answer (%s)",
+                error->message);
+            return NULL;
+        }
+        if (deadline && now + wait > deadline) {
+            itsmigd_job_fail(
+                res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),
+                "%s (asked for %" G_GINT64_FORMAT " s; the destination's libvirt shows "
+                "the copy %s)",
+                error->message, (now - first) / G_USEC_PER_SEC, itsmig_presence_to_string(there));
+            return NULL;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
+                           "the destination's itsmigd does not answer (%s); its libvirt shows "
+                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        if (!itsmigd_job_sleep_unless_stopped(r, wait, res))
+            return NULL;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
+ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res)
+{
+    g_autoptr(JsonNode) reply = ask_destination_patiently(r, itsmigd_job_phase_deadline(r), res);
+    JsonObject *o;
+    JsonNode *ev;
+    JsonArray *errors;
+    gboolean live;
+
+    if (!reply)
+        return res->outcome;
+    r->dest_last = itsmigd_job_dest_presence(reply);
+    o = json_node_get_object(reply);
+    ev = json_object_get_member(o, "its_restore");
+    if (ev && JSON_NODE_HOLDS_OBJECT(ev)) {
+        g_mutex_lock(&r->o->lock);
+        g_clear_pointer(&r->job->its_restore, json_node_unref);
+        r->job->its_restore = json_node_copy(ev);
+        g_mutex_unlock(&r->o->lock);
+    }
+    /* The mode is fixed when the job is made. */
+    live = r->job->mode == ITSMIG_MODE_LIVE;
+    if (r->dest_last != ITSMIG_PRESENCE_PAUSED &&
+        !(live && r->dest_last == ITSMIG_PRESENCE_RUNNING))
+        return itsmigd_job_fail(
+            res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_UNEXPECTED_STATE,
+            live ? "the destination's copy is %s, not running or paused"
+                 : "the destination's copy is %s, not paused awaiting verification",
+            itsmig_presence_to_string(r->dest_last));
+    if (!ev || !JSON_NODE_HOLDS_OBJECT(ev))
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_PEER_ERROR,
+                                "the destination sent no ITS restore evidence");
+    errors = json_object_get_array_member(json_node_get_object(ev), "errors");
+    if (errors && json_array_get_length(errors) > 0)
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_RESTORE_FAILED,
+                                "the destination's QEMU reported ITS restore errors: %s",
+                                json_array_get_string_element(errors, 0));
+    return ITSMIG_OUTCOME_OK;
+}
+
+/* POST /v1/incoming/UUID/WHAT.  When @patient, asked again with back-off while the
+ * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
+ * deadline: past the transfer there is no going back, and each call is idempotent there, so
+ * a request that did arrive is not done twice. */
+static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolean patient,
+                               Result *res)
+{
+    gint64 deadline = itsmigd_job_phase_deadline(r), first = g_get_monotonic_time();
+    gint64 wait = PEER_RETRY_FIRST_US;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "POST", what, body, &error);
+        gint64 now;
+
+        if (reply) {
+            r->dest_last = itsmigd_job_dest_presence(reply);
+            return ITSMIG_OUTCOME_OK;
+        }
+        now = g_get_monotonic_time();
+        if (!patient || !itsmigd_job_peer_may_return(error))
+            return itsmigd_job_fail_gerror(res, error);
+        if (deadline && now + wait > deadline)
+            return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),
+                                    "%s (asked to %s for %" G_GINT64_FORMAT " s)", error->message,
+                                    what, (now - first) / G_USEC_PER_SEC);
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
+                           "migration %s: the destination's itsmigd does not answer (%s); "
+                           "asking it to %s again in %" G_GINT64_FORMAT " s",
+                           r->job->id, error->message, what, wait / G_USEC_PER_SEC);
+        if (!itsmigd_job_sleep_unless_stopped(r, wait, res))
+            return res->outcome;
+        wait = MIN(wait * 2, PEER_RETRY_MAX_US);
+    }
+}
+
+/* {"job": ID} and, for a device, "alias": the destination takes the XML from
+ * the record that came with the domain, never from us. */
+static JsonNode *dest_claim(Run *r, int device)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+
+    g_mutex_lock(&r->o->lock);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "job");
+    json_builder_add_string_value(b, r->job->id);
+    if (device >= 0) {
+        json_builder_set_member_name(b, "alias");
+        json_builder_add_string_value(
+            b, ((ItsmigJobDevice *)g_ptr_array_index(r->job->devices, device))->alias);
+    }
+    json_builder_end_object(b);
+    g_mutex_unlock(&r->o->lock);
+    return json_builder_get_root(b);
+}
+
+ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, gboolean patient, Result *res)
+{
+    g_autoptr(JsonNode) body = dest_claim(r, -1);
+
+    return dest_call(r, what, body, patient, res);
+}
+
+ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res)
+{
+    g_autoptr(JsonNode) body = dest_claim(r, index);
+
+    return dest_call(r, "attach", body, TRUE, res);
+}
