@@ -17,8 +17,8 @@
 #include "itsmig/qemu-image.h"
 #include "itsmigctl.h"
 
-#define MAX_MEMORY_FILES 64
-#define MAX_PENDBASERS 512
+#define MAX_MEMORY_FILES   64
+#define MAX_PENDBASERS     512
 #define MAX_SEMANTICS_FILE (4 * 1024 * 1024)
 
 typedef struct {
@@ -111,7 +111,7 @@ static const char *target_text(uint32_t target, char *buf, size_t len)
  * tests/data/probe/<kernel>.json) or from probing this host. */
 typedef struct {
     gboolean known;
-    char *source;         /* the file, or "this host" */
+    char *source; /* the file, or "this host" */
     char *kernel_release;
     char *unknown_reason; /* when !known */
     uint16_t abi_revisions;
@@ -219,8 +219,9 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
         if (!ret->save.unreachable_device_errno)
             return semantics_bad(error, path, "semantics.save_unreachable_device.errno is unknown");
     } else {
-        return semantics_bad(error, path, "semantics.save_unreachable_device.outcome is neither "
-                                          "\"fails\" nor \"skips\"");
+        return semantics_bad(error, path,
+                             "semantics.save_unreachable_device.outcome is neither "
+                             "\"fails\" nor \"skips\"");
     }
     n = json_object_get_member(sem, "baser_write");
     bw = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
@@ -318,15 +319,13 @@ static void print_image_human(const char *path, ItsmigQemuImage *img, const Itsm
 
     itsmig_qemu_image_get_stats(img, &st);
     printf("Image %s: %s, machine %s, %" PRIu32 "-byte pages, %" PRIu64 " sections\n", path,
-           itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT
-               ? "libvirt save image"
-               : "QEMU migration stream",
+           itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT ? "libvirt save image"
+                                                                          : "QEMU migration stream",
            itsmig_qemu_image_get_machine(img), itsmig_qemu_image_get_page_size(img), st.sections);
     for (size_t i = 0; i < itsmig_qemu_image_get_n_blocks(img); i++) {
         const ItsmigQemuImageBlock *b = itsmig_qemu_image_get_block(img, i);
 
-        printf("  RAM block %-24s %10" PRIu64 " KiB, %" PRIu64 " pages with data, %" PRIu64
-               " zero",
+        printf("  RAM block %-24s %10" PRIu64 " KiB, %" PRIu64 " pages with data, %" PRIu64 " zero",
                b->name, b->length >> 10, b->pages_data, b->pages_zero);
         if (b->mapped)
             printf(", at 0x%" PRIx64, b->gpa);
@@ -394,11 +393,11 @@ static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img
     json_builder_add_int_value(b, itsmig_qemu_image_get_page_size(img));
     json_builder_set_member_name(b, "its");
     json_builder_begin_object(b);
-#define HEX(name, v)                                                                              \
-    do {                                                                                          \
-        g_snprintf(hex, sizeof(hex), "0x%" PRIx64, (uint64_t)(v));                                \
-        json_builder_set_member_name(b, name);                                                    \
-        json_builder_add_string_value(b, hex);                                                    \
+#define HEX(name, v)                                                                               \
+    do {                                                                                           \
+        g_snprintf(hex, sizeof(hex), "0x%" PRIx64, (uint64_t)(v));                                 \
+        json_builder_set_member_name(b, name);                                                     \
+        json_builder_add_string_value(b, hex);                                                     \
     } while (0)
     HEX("gits_ctlr", its->ctlr);
     HEX("gits_iidr", its->iidr);
@@ -501,9 +500,9 @@ static void print_human(const ItsmigItsReport *r)
 
 static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGuestMem *mem);
 
-static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path, ItsmigQemuImage *img,
-                                const ItsmigGuestMem *gmem, const Semantics *sem,
-                                const KernelPrediction *kp)
+static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path,
+                                ItsmigQemuImage *img, const ItsmigGuestMem *gmem,
+                                const Semantics *sem, const KernelPrediction *kp)
 {
     const ItsmigItsMapping *m = &r->mapping;
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -629,8 +628,8 @@ static void image_findings(const ItsmigQemuImageIts *its, ItsmigItsReport *r)
 {
     ItsmigItsFinding *n;
 
-    if (!(its->ctlr & ITSMIG_GITS_CTLR_ENABLED) || its->creadr == 0 ||
-        r->mapping.n_devices != 0 || r->mapping.n_collections != 0)
+    if (!(its->ctlr & ITSMIG_GITS_CTLR_ENABLED) || its->creadr == 0 || r->mapping.n_devices != 0 ||
+        r->mapping.n_collections != 0)
         return;
     n = realloc(r->findings, (r->n_findings + 1) * sizeof(*n));
     if (!n) {
@@ -745,8 +744,7 @@ static int image_map_blocks(ItsmigQemuImage *img, char **specs)
 
     if (!specs || !specs[0]) {
         if (!itsmig_qemu_image_map_default(img, &error))
-            return itsmigctl_usage_error("its inspect: %s (--ram-block NAME@GPA)",
-                                         error->message);
+            return itsmigctl_usage_error("its inspect: %s (--ram-block NAME@GPA)", error->message);
         return 0;
     }
     for (char **s = specs; *s; s++) {
@@ -788,8 +786,7 @@ static int cmd_inspect(int argc, char **argv)
          "instead of this host's",
          "FILE"},
         {"baser0", 0, 0, G_OPTION_ARG_STRING, &baser0_s, "GITS_BASER0 (device table)", "VALUE"},
-        {"baser1", 0, 0, G_OPTION_ARG_STRING, &baser1_s, "GITS_BASER1 (collection table)",
-         "VALUE"},
+        {"baser1", 0, 0, G_OPTION_ARG_STRING, &baser1_s, "GITS_BASER1 (collection table)", "VALUE"},
         {"vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus,
          "vCPUs of the VM the tables are restored into (enables the target check; with "
          "--image, default: the image's redistributors)",
@@ -828,11 +825,11 @@ static int cmd_inspect(int argc, char **argv)
         return itsmigctl_usage_error("its inspect: --vcpus %d is out of range (1..4096)", vcpus);
     in.nr_vcpus = (unsigned)vcpus;
     if (image_path) {
-        const char *conflict = memory_specs     ? "--memory"
-                               : baser0_s       ? "--baser0"
-                               : baser1_s       ? "--baser1"
-                               : iidr_s         ? "--iidr"
-                               : propbaser_s    ? "--propbaser"
+        const char *conflict = memory_specs      ? "--memory"
+                               : baser0_s        ? "--baser0"
+                               : baser1_s        ? "--baser1"
+                               : iidr_s          ? "--iidr"
+                               : propbaser_s     ? "--propbaser"
                                : pendbaser_specs ? "--pendbaser"
                                                  : NULL;
         const ItsmigQemuImageIts *its;

@@ -24,9 +24,11 @@ typedef struct {
 } NumericKey;
 
 #define FIELD_SIZE(field) sizeof(((ItsmigdConfig *)0)->field)
-#define NUM(g, k, field, lo, hi, reload)                                                        \
-    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), lo, hi,                  \
-      ITSMIGD_RELOAD_##reload }
+#define NUM(g, k, field, lo, hi, reload)                                                           \
+    {                                                                                              \
+        g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), lo, hi,                    \
+            ITSMIGD_RELOAD_##reload                                                                \
+    }
 
 static const NumericKey numeric_keys[] = {
     NUM("libvirt", "keepalive-interval", keepalive_interval, 0, 3600, LIVE),
@@ -65,8 +67,10 @@ typedef struct {
     ItsmigdReload reload;
 } StringKey;
 
-#define STR(g, k, field, reload)                                                                \
-    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), ITSMIGD_RELOAD_##reload }
+#define STR(g, k, field, reload)                                                                   \
+    {                                                                                              \
+        g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), ITSMIGD_RELOAD_##reload                       \
+    }
 
 static const StringKey string_keys[] = {
     STR("libvirt", "uri", uri, RESTART),
@@ -102,9 +106,11 @@ typedef struct {
     ItsmigdReload reload;
 } OtherKey;
 
-#define OTHER(g, k, field, kind, reload)                                                        \
-    { g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), kind,                     \
-      ITSMIGD_RELOAD_##reload }
+#define OTHER(g, k, field, kind, reload)                                                           \
+    {                                                                                              \
+        g, k, G_STRUCT_OFFSET(ItsmigdConfig, field), FIELD_SIZE(field), kind,                      \
+            ITSMIGD_RELOAD_##reload                                                                \
+    }
 
 /* Keys read by hand below, so unknown-key detection knows them, and the
  * values of whole groups, so that reload knows them too. */
@@ -215,9 +221,7 @@ static void reload_other(ItsmigdConfig *running, const ItsmigdConfig *fresh, con
     case FIELD_PLAIN:
         memmove(to, from, ok->size); /* @fresh may be @running */
         break;
-    case FIELD_STRING:
-        reload_string(running, fresh, ok->offset);
-        break;
+    case FIELD_STRING: reload_string(running, fresh, ok->offset); break;
     case FIELD_STRV: {
         char **value = g_strdupv(*(char **const *)from);
 
@@ -246,12 +250,9 @@ static gboolean other_changed(const ItsmigdConfig *a, const ItsmigdConfig *b, co
 
     /* Only what a restart-only key can be: the table says which. */
     switch (ok->kind) {
-    case FIELD_PLAIN:
-        return memcmp(pa, pb, ok->size) != 0;
-    case FIELD_STRING:
-        return g_strcmp0(*(char *const *)pa, *(char *const *)pb) != 0;
-    default:
-        g_return_val_if_reached(TRUE);
+    case FIELD_PLAIN: return memcmp(pa, pb, ok->size) != 0;
+    case FIELD_STRING: return g_strcmp0(*(char *const *)pa, *(char *const *)pb) != 0;
+    default: g_return_val_if_reached(TRUE);
     }
 }
 
@@ -361,15 +362,12 @@ static const struct {
     const char *name;
     GLogLevelFlags level;
 } log_levels[] = {
-    { "error", G_LOG_LEVEL_CRITICAL }, /* G_LOG_LEVEL_ERROR aborts; criticals are errors here */
-    { "warning", G_LOG_LEVEL_WARNING },
-    { "message", G_LOG_LEVEL_MESSAGE },
-    { "info", G_LOG_LEVEL_INFO },
-    { "debug", G_LOG_LEVEL_DEBUG },
+    {"error", G_LOG_LEVEL_CRITICAL}, /* G_LOG_LEVEL_ERROR aborts; criticals are errors here */
+    {"warning", G_LOG_LEVEL_WARNING}, {"message", G_LOG_LEVEL_MESSAGE},
+    {"info", G_LOG_LEVEL_INFO},       {"debug", G_LOG_LEVEL_DEBUG},
 };
 
-gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level,
-                                        GError **error)
+gboolean itsmigd_config_parse_log_level(const char *text, GLogLevelFlags *ret_level, GError **error)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(log_levels); i++) {
         if (g_strcmp0(text, log_levels[i].name) == 0) {
@@ -458,8 +456,8 @@ static gboolean key_known(const char *group, const char *key)
     return FALSE;
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group,
-                             const char *key, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
+                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 
 /* Adds a problem to *@error, one line each, so that the whole file is
  * checked and every problem reported at once (itsmigd --check-config). */
@@ -474,8 +472,8 @@ static void add_problem(GError **error, const char *text)
     }
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group,
-                             const char *key, const char *fmt, ...)
+static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
+                             const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *what = NULL;
@@ -720,8 +718,7 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_strstrip(value);
         if (!strcmp(keys[k], "check-emulated")) {
             if (!parse_bool(value, &c->policy.check_emulated))
-                config_error(error, c->path, "policy", keys[k], "'%s' is not true or false",
-                             value);
+                config_error(error, c->path, "policy", keys[k], "'%s' is not true or false", value);
         } else if (!strcmp(keys[k], "migratable-drivers")) {
             g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
             g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
@@ -847,8 +844,9 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
         g_autoptr(GUri) uri = g_uri_parse(peer->url, G_URI_FLAGS_NONE, NULL);
 
         if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
-            !g_uri_get_host(uri)[0] || (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) ||
-            g_uri_get_query(uri) || g_uri_get_userinfo(uri))
+            !g_uri_get_host(uri)[0] ||
+            (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) || g_uri_get_query(uri) ||
+            g_uri_get_userinfo(uri))
             fine = config_error(error, c->path, group, "url",
                                 "'%s' is not https://HOST[:PORT] (peers speak only HTTPS; no "
                                 "path, query or user)",
@@ -857,13 +855,13 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
     if (peer->ca && !g_path_is_absolute(peer->ca))
         fine = config_error(error, c->path, group, "ca", "must be an absolute path");
     /* libvirt URIs are checked by libvirt; here only what would surely fail. */
-    if (peer->migrate_uri && (!strstr(peer->migrate_uri, "://") ||
-                              strpbrk(peer->migrate_uri, " \t\n")))
+    if (peer->migrate_uri &&
+        (!strstr(peer->migrate_uri, "://") || strpbrk(peer->migrate_uri, " \t\n")))
         fine = config_error(error, c->path, group, "migrate-uri",
                             "'%s' is not a libvirt URI such as qemu+tls://HOST/system",
                             peer->migrate_uri);
-    if (peer->migrate_address && (!strstr(peer->migrate_address, "://") ||
-                                  strpbrk(peer->migrate_address, " \t\n")))
+    if (peer->migrate_address &&
+        (!strstr(peer->migrate_address, "://") || strpbrk(peer->migrate_address, " \t\n")))
         fine = config_error(error, c->path, group, "migrate-address",
                             "'%s' is not a migration URI such as tcp://10.0.0.2",
                             peer->migrate_address);
@@ -898,8 +896,8 @@ static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GEr
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
-        "libvirt", "api", "daemon", "hook", "host", "policy", "peers", "migration", "fleet",
-        "metrics", NULL,
+        "libvirt", "api",       "daemon", "hook",    "host", "policy",
+        "peers",   "migration", "fleet",  "metrics", NULL,
     };
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
@@ -1008,8 +1006,8 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             return FALSE;
         g_strstrip(value);
         if (!parse_bool(value, &c->qemu_log_mark))
-            config_error(error, c->path, "migration", "qemu-log-mark",
-                         "'%s' is not true or false", value);
+            config_error(error, c->path, "migration", "qemu-log-mark", "'%s' is not true or false",
+                         value);
     }
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
         g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
@@ -1061,8 +1059,8 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
     if (!c->uri)
         config_error(&problems, where, "libvirt", "uri", "must not be empty");
     if (c->reconnect_max < c->reconnect_min)
-        config_error(&problems, where, "libvirt", "reconnect-max",
-                     "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
+        config_error(&problems, where, "libvirt", "reconnect-max", "%u is below reconnect-min (%u)",
+                     c->reconnect_max, c->reconnect_min);
     if (!c->socket || !g_path_is_absolute(c->socket))
         config_error(&problems, where, "api", "socket", "must be an absolute path");
     else if (strlen(c->socket) >= 108)

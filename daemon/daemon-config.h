@@ -15,12 +15,12 @@
  * its requests to NAME).  A peer without url is one that only calls us. */
 typedef struct {
     char *name;
-    char *url;        /* https://HOST:PORT; NULL: not called */
-    char *ca;         /* CA bundle that signed the peer's certificate; NULL: the system's */
+    char *url; /* https://HOST:PORT; NULL: not called */
+    char *ca;  /* CA bundle that signed the peer's certificate; NULL: the system's */
     char *token_file;
-    char *token;      /* read from token_file */
+    char *token; /* read from token_file */
     char *accept_token_file;
-    char *accept_token; /* read from accept_token_file; NULL: the peer may not call us */
+    char *accept_token;    /* read from accept_token_file; NULL: the peer may not call us */
     char *migrate_uri;     /* libvirt URI of the peer's libvirtd, for peer-to-peer migration */
     char *migrate_address; /* where QEMU sends the guest (VIR_MIGRATE_PARAM_URI); NULL: libvirt's */
 } ItsmigdPeerConfig;
@@ -66,9 +66,9 @@ typedef struct {
     char *hostname; /* the name this host goes by among peers; NULL: the system's */
 
     /* [hook]: read by the libvirt hook (client/hooks/), checked here too. */
-    unsigned int hook_timeout;  /* seconds the hook waits for itsmigd */
-    gboolean hook_fail_open;    /* on-unreachable = allow */
-    char *hook_record_dir;      /* where the hook records starts and incoming migrations */
+    unsigned int hook_timeout; /* seconds the hook waits for itsmigd */
+    gboolean hook_fail_open;   /* on-unreachable = allow */
+    char *hook_record_dir;     /* where the hook records starts and incoming migrations */
 
     /* [host]: declared capability values as written (already checked), by
      * field; NULL when not declared. */
@@ -93,17 +93,17 @@ typedef struct {
     unsigned int metrics_max_domain_series; /* per-domain series in one scrape */
 
     /* [migration] */
-    unsigned int max_jobs;       /* migrations running at once from this host */
-    unsigned int phase_timeout;  /* seconds; default for a job's phase_timeout */
-    unsigned int total_timeout;  /* seconds; default for a job's total_timeout, 0: none */
-    unsigned int keep_finished;  /* finished jobs kept in the API and the journal */
-    char *qemu_log_dir;          /* libvirt's per-domain QEMU logs */
+    unsigned int max_jobs;      /* migrations running at once from this host */
+    unsigned int phase_timeout; /* seconds; default for a job's phase_timeout */
+    unsigned int total_timeout; /* seconds; default for a job's total_timeout, 0: none */
+    unsigned int keep_finished; /* finished jobs kept in the API and the journal */
+    char *qemu_log_dir;         /* libvirt's per-domain QEMU logs */
 
     /* [fleet]: files for the fleet's scheduler, written when the
      * capabilities change; NULL: not written. */
     char *nova_provider_config; /* a Nova provider config file (YAML) */
     char *nfd_features_file;    /* a Node Feature Discovery feature file */
-    gboolean qemu_log_mark;      /* verify only up to a mark QEMU wrote (qemu-marker.h) */
+    gboolean qemu_log_mark;     /* verify only up to a mark QEMU wrote (qemu-marker.h) */
 } ItsmigdConfig;
 
 /* How a key takes a new value on SIGHUP; each key of the schema in

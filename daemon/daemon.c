@@ -32,7 +32,7 @@ struct Itsmigd {
  * versions are those of the daemon at the other end. */
 static void update_host(Itsmigd *self)
 {
-    g_auto(ItsmigdVirtStatus) st = { 0 };
+    g_auto(ItsmigdVirtStatus) st = {0};
 
     itsmigd_virt_get_status(self->d.virt, &st);
     itsmigd_host_update(&self->d.host, self->d.config, st.hypervisor, st.hypervisor_version,
@@ -41,14 +41,13 @@ static void update_host(Itsmigd *self)
 
 static void update_status(Itsmigd *self)
 {
-    g_auto(ItsmigdVirtStatus) st = { 0 };
+    g_auto(ItsmigdVirtStatus) st = {0};
     guint n = itsmigd_registry_count(self->d.registry);
     guint64 events = itsmigd_event_bus_published(self->d.bus);
 
     itsmigd_virt_get_status(self->d.virt, &st);
     if (st.connected) {
-        sd_notifyf(0, "%sSTATUS=libvirt connected to %s; %u domains; %" G_GUINT64_FORMAT
-                      " events",
+        sd_notifyf(0, "%sSTATUS=libvirt connected to %s; %u domains; %" G_GUINT64_FORMAT " events",
                    self->ready_sent ? "" : "READY=1\n", st.uri, n, events);
         if (!self->ready_sent)
             g_message("ready: libvirt connected, API listening");
@@ -202,8 +201,8 @@ static gboolean start_http(Itsmigd *self, GError **error)
     };
 
     self->http = itsmigd_http_server_new(&parts, &limits, itsmigd_routes, itsmigd_n_routes);
-    if (!itsmigd_http_server_listen_unix(self->http, fd, c->socket, c->socket_mode,
-                                         c->socket_group, error))
+    if (!itsmigd_http_server_listen_unix(self->http, fd, c->socket, c->socket_mode, c->socket_group,
+                                         error))
         return FALSE;
     if (self->socket_activated)
         g_message("API on the unix socket passed by systemd (socket activation)");

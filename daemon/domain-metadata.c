@@ -58,8 +58,8 @@ ItsmigdMetadataCause itsmigd_metadata_cause_of_start(int detail)
 }
 
 gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,
-                               const ItsmigHostCaps *caps, const ItsmigHookRecord *hook,
-                               gint64 now, ItsmigItsMetadata *ret_metadata)
+                               const ItsmigHostCaps *caps, const ItsmigHookRecord *hook, gint64 now,
+                               ItsmigItsMetadata *ret_metadata)
 {
     const ItsmigItsMetadata *have = profile->has_metadata ? &profile->metadata : NULL;
 

@@ -43,5 +43,5 @@ ItsmigdMetadataCause itsmigd_metadata_cause_of_start(int detail);
  *    a revision (it cannot be known; verdicts then say they assume one).
  */
 gboolean itsmigd_metadata_plan(const ItsmigDomainProfile *profile, ItsmigdMetadataCause cause,
-                               const ItsmigHostCaps *caps, const ItsmigHookRecord *hook,
-                               gint64 now, ItsmigItsMetadata *ret_metadata);
+                               const ItsmigHostCaps *caps, const ItsmigHookRecord *hook, gint64 now,
+                               ItsmigItsMetadata *ret_metadata);

@@ -75,7 +75,8 @@ ItsmigdRegistry *itsmigd_registry_new(guint history_size)
 
     g_mutex_init(&reg->lock);
     g_mutex_init(&reg->cache_lock);
-    reg->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)domain_free);
+    reg->by_uuid =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)domain_free);
     reg->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     reg->history_size = MAX(history_size, 1);
     reg->generation = 1;
@@ -172,8 +173,7 @@ void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
 }
 
 void itsmigd_registry_set_record_write(ItsmigdRegistry *reg, const char *uuid,
-                                       ItsmigdRecordWrite state, const char *cause,
-                                       const char *why)
+                                       ItsmigdRecordWrite state, const char *cause, const char *why)
 {
     Domain *d;
 
@@ -421,9 +421,8 @@ static void add_summary(JsonBuilder *b, const Domain *d)
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, d->record_write == ITSMIGD_RECORD_WRITE_PENDING
-                                             ? "pending"
-                                             : "failed");
+        json_builder_add_string_value(
+            b, d->record_write == ITSMIGD_RECORD_WRITE_PENDING ? "pending" : "failed");
         json_builder_set_member_name(b, "cause");
         json_builder_add_string_value(b, d->record_cause);
         json_builder_set_member_name(b, "since");
@@ -457,8 +456,8 @@ GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset
 
     g_mutex_lock(&reg->lock);
     g_mutex_lock(&reg->cache_lock);
-    if (reg->cache_body && reg->cache_generation == reg->generation &&
-        reg->cache_state == state && reg->cache_offset == offset && reg->cache_limit == limit) {
+    if (reg->cache_body && reg->cache_generation == reg->generation && reg->cache_state == state &&
+        reg->cache_offset == offset && reg->cache_limit == limit) {
         body = g_bytes_ref(reg->cache_body);
         g_mutex_unlock(&reg->cache_lock);
         g_mutex_unlock(&reg->lock);

@@ -23,8 +23,8 @@
  * the domain's events. */
 #define RECORD_RETRY_S 2
 
-static const char *const record_causes[] = { "cold start", "arrival", "guest reset",
-                                             "found running" };
+static const char *const record_causes[] = {"cold start", "arrival", "guest reset",
+                                            "found running"};
 
 /* A record to write into a domain's metadata.  libvirt takes the domain's
  * job lock for it, and waits for it (30 s, then fails) while a migration
@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct {
     gboolean written;
-    gboolean busy; /* not tried: libvirt holds a job on the domain */
+    gboolean busy;  /* not tried: libvirt holds a job on the domain */
     gboolean retry; /* failed, but as a job lock that was taken does */
     char *why;
 } RecordOutcome;
@@ -151,17 +151,17 @@ static void on_record_written(GObject *source, GAsyncResult *result, gpointer da
          * plan again for a cause that came during the write). */
         itsmigd_domain_sync_refresh(virt, t->dom, &t->ids, again ? next : PROFILE_READ_ONLY);
     } else if (o->busy || o->retry) {
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, t->ids.name,
-                           "the itsmig record after %s waits: %s", cause, o->why);
-        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid,
-                                          ITSMIGD_RECORD_WRITE_PENDING, cause, o->why);
+        itsmigd_log_domain(G_LOG_LEVEL_INFO, t->ids.name, "the itsmig record after %s waits: %s",
+                           cause, o->why);
+        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid, ITSMIGD_RECORD_WRITE_PENDING,
+                                          cause, o->why);
         schedule_record_retry(virt);
     } else {
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, t->ids.name,
                            "cannot write the itsmig record after %s: %s", cause, o->why);
         g_hash_table_remove(virt->record_writes, t->ids.uuid);
-        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid,
-                                          ITSMIGD_RECORD_WRITE_FAILED, cause, o->why);
+        itsmigd_registry_set_record_write(virt->registry, t->ids.uuid, ITSMIGD_RECORD_WRITE_FAILED,
+                                          cause, o->why);
     }
     record_outcome_free(o);
 }
@@ -279,8 +279,8 @@ void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const Doma
         if (cause == ITSMIGD_METADATA_FOUND && !profile->has_metadata) {
             hook = itsmig_hook_record_load(virt->host->record_dir, ids->uuid, &hook_error);
             if (hook_error)
-                itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
-                                   "ignoring the hook's record: %s", hook_error->message);
+                itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "ignoring the hook's record: %s",
+                                   hook_error->message);
         }
         if (profile->metadata_error)
             itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name,
@@ -299,8 +299,8 @@ void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const Doma
             /* Written meanwhile (by the event of the arrival), or no longer
              * needed (the domain stopped). */
             g_hash_table_remove(virt->record_writes, ids->uuid);
-            itsmigd_registry_set_record_write(virt->registry, ids->uuid,
-                                              ITSMIGD_RECORD_WRITE_NONE, NULL, NULL);
+            itsmigd_registry_set_record_write(virt->registry, ids->uuid, ITSMIGD_RECORD_WRITE_NONE,
+                                              NULL, NULL);
         }
     }
     if (!profile)
@@ -339,20 +339,13 @@ static const char *reconstructed_event(int old, int now)
 {
     switch (now) {
     case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-        return old == VIR_DOMAIN_PAUSED ? "resumed" : "started";
-    case VIR_DOMAIN_PAUSED:
-        return old == VIR_DOMAIN_SHUTOFF ? "started" : "suspended";
-    case VIR_DOMAIN_SHUTOFF:
-        return "stopped";
-    case VIR_DOMAIN_SHUTDOWN:
-        return "shutdown";
-    case VIR_DOMAIN_CRASHED:
-        return "crashed";
-    case VIR_DOMAIN_PMSUSPENDED:
-        return "pmsuspended";
-    default:
-        return "state-changed";
+    case VIR_DOMAIN_BLOCKED: return old == VIR_DOMAIN_PAUSED ? "resumed" : "started";
+    case VIR_DOMAIN_PAUSED: return old == VIR_DOMAIN_SHUTOFF ? "started" : "suspended";
+    case VIR_DOMAIN_SHUTOFF: return "stopped";
+    case VIR_DOMAIN_SHUTDOWN: return "shutdown";
+    case VIR_DOMAIN_CRASHED: return "crashed";
+    case VIR_DOMAIN_PMSUSPENDED: return "pmsuspended";
+    default: return "state-changed";
     }
 }
 

@@ -73,8 +73,7 @@ static guint64 first_kept(const ItsmigdEventBus *bus)
 }
 
 ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after, GString *out,
-                                             gsize max_bytes, gint64 timeout_us,
-                                             guint64 *ret_last)
+                                             gsize max_bytes, gint64 timeout_us, guint64 *ret_last)
 {
     gint64 deadline = g_get_monotonic_time() + timeout_us;
     guint64 id, first;

@@ -34,8 +34,7 @@ guint64 itsmigd_event_bus_publish(ItsmigdEventBus *bus, const char *type, JsonNo
  * the first one still kept comes first.  *@ret_last is the id of the last
  * event appended. */
 ItsmigdEventBusStatus itsmigd_event_bus_read(ItsmigdEventBus *bus, guint64 after, GString *out,
-                                             gsize max_bytes, gint64 timeout_us,
-                                             guint64 *ret_last);
+                                             gsize max_bytes, gint64 timeout_us, guint64 *ret_last);
 
 guint64 itsmigd_event_bus_last_id(ItsmigdEventBus *bus);
 /* Events published since the bus was made. */

@@ -6,7 +6,7 @@
 #include "daemon/virt-names.h"
 
 #define DEFAULT_LIMIT 1000
-#define MAX_LIMIT 10000
+#define MAX_LIMIT     10000
 
 static gboolean parse_uint(ItsmigdHttpRequest *req, const char *key, guint min, guint max,
                            guint *value, GError **error)
@@ -29,7 +29,7 @@ static gboolean parse_uint(ItsmigdHttpRequest *req, const char *key, guint min, 
 /* GET /v1/domains[?state=S][&offset=N][&limit=N] */
 gboolean itsmigd_http_domains_list(ItsmigdHttpRequest *req, GError **error)
 {
-    static const char *const known[] = { "state", "offset", "limit", NULL };
+    static const char *const known[] = {"state", "offset", "limit", NULL};
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(GBytes) body = NULL;
     const char *state_name = itsmigd_http_request_query(req, "state");

@@ -34,15 +34,11 @@ static gssize event_stream_read(gpointer data, char *buf, gsize max)
     if (s->sent == s->pending->len) {
         g_string_truncate(s->pending, 0);
         s->sent = 0;
-        switch (itsmigd_event_bus_read(s->bus, s->after, s->pending, max, s->keepalive_us,
-                                       &s->after)) {
-        case ITSMIGD_EVENT_BUS_DATA:
-            break;
-        case ITSMIGD_EVENT_BUS_TIMEOUT:
-            g_string_append(s->pending, ": keepalive\n\n");
-            break;
-        case ITSMIGD_EVENT_BUS_CLOSED:
-            return ITSMIGD_HTTP_STREAM_END;
+        switch (
+            itsmigd_event_bus_read(s->bus, s->after, s->pending, max, s->keepalive_us, &s->after)) {
+        case ITSMIGD_EVENT_BUS_DATA: break;
+        case ITSMIGD_EVENT_BUS_TIMEOUT: g_string_append(s->pending, ": keepalive\n\n"); break;
+        case ITSMIGD_EVENT_BUS_CLOSED: return ITSMIGD_HTTP_STREAM_END;
         }
     }
     n = MIN(max, s->pending->len - s->sent);
@@ -56,7 +52,7 @@ static gssize event_stream_read(gpointer data, char *buf, gsize max)
  * resumes after that event. */
 gboolean itsmigd_http_events(ItsmigdHttpRequest *req, GError **error)
 {
-    static const char *const known[] = { "last_event_id", NULL };
+    static const char *const known[] = {"last_event_id", NULL};
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     const ItsmigdHttpLimits *limits = itsmigd_http_request_limits(req);
     const char *last = itsmigd_http_request_header(req, "Last-Event-ID");
@@ -77,8 +73,8 @@ gboolean itsmigd_http_events(ItsmigdHttpRequest *req, GError **error)
         after = itsmigd_event_bus_last_id(d->bus);
     }
     if (!itsmigd_event_bus_stream_open(d->bus, limits->max_event_streams)) {
-        g_autofree char *msg = g_strdup_printf("already %u event streams open",
-                                               limits->max_event_streams);
+        g_autofree char *msg =
+            g_strdup_printf("already %u event streams open", limits->max_event_streams);
         return itsmigd_http_fail(error, ITSMIG_ERROR_TOO_MANY_STREAMS, msg);
     }
     s = g_new0(EventStream, 1);
@@ -86,8 +82,8 @@ gboolean itsmigd_http_events(ItsmigdHttpRequest *req, GError **error)
     s->after = after;
     s->pending = g_string_new("retry: 2000\n: itsmigd events\n\n");
     /* Half the idle timeout, so that a quiet stream is never closed as idle. */
-    s->keepalive_us = MIN(KEEPALIVE_MAX_US,
-                          (gint64)limits->connection_timeout * G_USEC_PER_SEC / 2);
+    s->keepalive_us =
+        MIN(KEEPALIVE_MAX_US, (gint64)limits->connection_timeout * G_USEC_PER_SEC / 2);
     itsmigd_http_reply_stream(req, "text/event-stream", event_stream_read, s, event_stream_free);
     return TRUE;
 }

@@ -8,7 +8,7 @@ gboolean itsmigd_http_health(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    g_auto(ItsmigdVirtStatus) st = { 0 };
+    g_auto(ItsmigdVirtStatus) st = {0};
     gint64 now = g_get_monotonic_time();
 
     itsmigd_virt_get_status(d->virt, &st);

@@ -269,8 +269,7 @@ static gboolean refuse(GError **error, int code, const char *fmt, ...)
 
 /* Is @in a domain arriving from the caller, for @claim's job?  Fills
  * claim->record. */
-static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *claim,
-                              GError **error)
+static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *claim, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     g_autofree char *dir = itsmigd_orchestrator_hook_record_dir(d->orchestrator);
@@ -299,9 +298,8 @@ static gboolean check_arrival(ItsmigdHttpRequest *req, Incoming *in, Claim *clai
     if (!claim->record)
         return refuse(error, ITSMIG_ERROR_CONFLICT, "domain %s: %s", name, local->message);
     if (strcmp(claim->record->job, claim->job) != 0)
-        return refuse(error, ITSMIG_ERROR_CONFLICT,
-                      "domain %s arrived with job %s, not %s", name, claim->record->job,
-                      claim->job);
+        return refuse(error, ITSMIG_ERROR_CONFLICT, "domain %s arrived with job %s, not %s", name,
+                      claim->record->job, claim->job);
     /* The unix socket is the local administrator's: no peer to match. */
     mac = peer ? itsmigd_http_request_peer_mac(req, lower, claim->job) : NULL;
     if (peer && (!mac || strcmp(mac, claim->record->peer_mac) != 0))
@@ -426,8 +424,7 @@ static gboolean read_claim(ItsmigdHttpRequest *req, gboolean alias, Claim *ret_c
     const char *job = itsmig_json_lookup_string(body, "job");
     const char *al = itsmig_json_lookup_string(body, "alias");
 
-    if (!itsmigd_http_check_members(body, alias ? job_alias : job_only, "the request body",
-                                    error))
+    if (!itsmigd_http_check_members(body, alias ? job_alias : job_only, "the request body", error))
         return FALSE;
     if (!job || !*job || (alias && (!al || !*al))) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,

@@ -186,8 +186,7 @@ gboolean itsmigd_http_migrations_start(ItsmigdHttpRequest *req, GError **error)
         g_autofree char *msg = g_strdup_printf("no domain named '%s' is known", domain);
         return itsmigd_http_fail(error, ITSMIG_ERROR_NOT_FOUND, msg);
     }
-    job =
-        itsmigd_orchestrator_start(d->orchestrator, domain, uuid, destination, mode, &opt, error);
+    job = itsmigd_orchestrator_start(d->orchestrator, domain, uuid, destination, mode, &opt, error);
     if (!job)
         return FALSE;
     itsmigd_http_reply_json(req, 202, job);

@@ -61,13 +61,12 @@ char *itsmigd_http_unescape(const char *text, gssize len, gboolean plus_is_space
 static gboolean check_name(const char *name, GError **error)
 {
     if (!name[0]) {
-        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                            "empty name");
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT, "empty name");
         return FALSE;
     }
     if (strlen(name) > NAME_MAX_BYTES) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                    "name longer than %d bytes", NAME_MAX_BYTES);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT, "name longer than %d bytes",
+                    NAME_MAX_BYTES);
         return FALSE;
     }
     if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {

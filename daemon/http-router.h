@@ -52,8 +52,7 @@ gboolean itsmigd_router_match(const ItsmigdRoute *routes, gsize n_routes, const 
 
 /* Decodes %XX escapes (and '+' as space when @plus_is_space); NULL with an
  * error for a bad escape, an embedded NUL or invalid UTF-8. */
-char *itsmigd_http_unescape(const char *text, gssize len, gboolean plus_is_space,
-                            GError **error);
+char *itsmigd_http_unescape(const char *text, gssize len, gboolean plus_is_space, GError **error);
 
 /* Splits "a=1&b=2" into a table of decoded strings.  A repeated or empty key
  * is an error. */

@@ -128,9 +128,8 @@ static void unref_bytes(void *cls)
     g_bytes_unref(cls);
 }
 
-static void reply_bytes_with(ItsmigdHttpRequest *req, unsigned int status,
-                             const char *content_type, GBytes *body, const char *header,
-                             const char *header_value)
+static void reply_bytes_with(ItsmigdHttpRequest *req, unsigned int status, const char *content_type,
+                             GBytes *body, const char *header, const char *header_value)
 {
     gsize len;
     const void *data = g_bytes_get_data(body, &len);
@@ -239,8 +238,7 @@ static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *mess
     reply_bytes_with(req, status, JSON_TYPE, body, header, header_value);
 }
 
-static void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code,
-                                             const char *message)
+static void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)
 {
     reply_error_with(req, code, message, NULL, NULL);
 }
@@ -288,8 +286,8 @@ void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type
     s->read = read;
     s->data = data;
     s->free = free;
-    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
-                                                 stream_free);
+    response =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
     if (!response) {
         stream_free(s);
         return;
@@ -421,12 +419,11 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
             socklen_t len = sizeof(cred);
 
             if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
-                                                               GINT_TO_POINTER(cred.uid)));
+                guint n =
+                    GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid, GINT_TO_POINTER(cred.uid)));
 
                 c->uid = cred.uid;
-                g_hash_table_insert(l->per_uid, GINT_TO_POINTER(cred.uid),
-                                    GUINT_TO_POINTER(n + 1));
+                g_hash_table_insert(l->per_uid, GINT_TO_POINTER(cred.uid), GUINT_TO_POINTER(n + 1));
                 /* root (the hook, the administrator) only meets the total. */
                 if (cred.uid != 0 && n >= limits->max_connections_per_user) {
                     g_debug("http: uid %u holds %u connections on the unix socket; refusing "
@@ -441,8 +438,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c = g_hash_table_lookup(l->conns, mc);
         if (c) {
             if (c->uid >= 0) {
-                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid,
-                                                               GINT_TO_POINTER(c->uid)));
+                guint n =
+                    GPOINTER_TO_UINT(g_hash_table_lookup(l->per_uid, GINT_TO_POINTER(c->uid)));
 
                 if (n > 1)
                     g_hash_table_insert(l->per_uid, GINT_TO_POINTER(c->uid),
@@ -648,9 +645,8 @@ static void begin_request(ItsmigdHttpRequest *req)
         }
         if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
             n > body_limit(req)) {
-            g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT
-                                                   " bytes",
-                                                   body_limit(req));
+            g_autofree char *msg = g_strdup_printf(
+                "the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
             itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
             return;
         }
@@ -665,14 +661,14 @@ static void finish_request(ItsmigdHttpRequest *req)
     g_autoptr(GError) error = NULL;
 
     if (req->body_too_large) {
-        g_autofree char *msg = g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes",
-                                               body_limit(req));
+        g_autofree char *msg =
+            g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
         itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
         return;
     }
     if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
-        req->json = itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len,
-                                                 &error);
+        req->json =
+            itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len, &error);
         if (!req->json) {
             itsmigd_http_reply_error(req, error);
             return;
@@ -705,9 +701,8 @@ static void finish_request(ItsmigdHttpRequest *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     ItsmigdHttpRequest *req = *con_cls;
 
@@ -759,8 +754,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static const char *method_label(const char *method)
 {
-    static const char *const known[] = { "GET", "HEAD", "PUT", "POST", "DELETE", "PATCH",
-                                         "OPTIONS" };
+    static const char *const known[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"};
 
     for (gsize i = 0; i < G_N_ELEMENTS(known); i++)
         if (!g_strcmp0(method, known[i]))
@@ -822,7 +816,7 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     struct MHD_OptionItem ops[20];
     int n = 0;
 
-#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
+#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
     OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL);
     if (l->fd >= 0)
         OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
@@ -846,8 +840,7 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     if (l->cert_pem) {
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, l->cert_pem);
         OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, l->key_pem);
-        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
-            (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
     }
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
@@ -949,7 +942,7 @@ void itsmigd_http_server_free(ItsmigdHttpServer *server)
 
 static gboolean socket_in_use(const char *path)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     gboolean in_use;
 
@@ -965,7 +958,7 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
                                          unsigned int mode, const char *group, GError **error)
 {
     Listener *l = &server->unix_listener;
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     g_autofree char *dir = NULL;
     struct stat st;
     mode_t old_umask;
@@ -976,8 +969,8 @@ gboolean itsmigd_http_server_listen_unix(ItsmigdHttpServer *server, int fd, cons
         return start_mhd(server, l, 0, NULL, error);
     }
     if (strlen(path) >= sizeof(sun.sun_path)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "socket path %s is too long", path);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "socket path %s is too long",
+                    path);
         return FALSE;
     }
     dir = g_path_get_dirname(path);

@@ -20,13 +20,13 @@ typedef struct {
     gsize max_body;
     gsize max_domain_xml;
     gsize max_url;
-    unsigned int max_connections;      /* the unix socket's */
-    unsigned int max_connections_per_user; /* unix socket, each uid but root's */
-    unsigned int peer_max_connections; /* TCP's, a budget apart */
+    unsigned int max_connections;             /* the unix socket's */
+    unsigned int max_connections_per_user;    /* unix socket, each uid but root's */
+    unsigned int peer_max_connections;        /* TCP's, a budget apart */
     unsigned int max_connections_per_address; /* TCP, each client address */
-    unsigned int connection_timeout;   /* idle seconds */
-    unsigned int request_timeout;      /* seconds from accept (TLS handshake included) or
-                                        * the last reply to a complete request */
+    unsigned int connection_timeout;          /* idle seconds */
+    unsigned int request_timeout;             /* seconds from accept (TLS handshake included) or
+                                               * the last reply to a complete request */
     unsigned int max_event_streams;
 } ItsmigdHttpLimits;
 
@@ -83,7 +83,6 @@ const char *itsmigd_http_request_header(ItsmigdHttpRequest *req, const char *nam
 JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req);
 /* The body of a ITSMIGD_ROUTE_XML_BODY route: UTF-8 checked, not parsed. */
 const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len);
-
 
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body);

@@ -40,8 +40,8 @@ JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *wh
     reply = itsmigd_peers_call(r->o->d->peers, dest, method, path, body, NULL, error);
     if (reply && !itsmigd_peer_reply_incoming_valid(reply, &why)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
-                    "peer %s: the reply to %s %s is not an incoming domain: %s", dest, method,
-                    path, why);
+                    "peer %s: the reply to %s %s is not an incoming domain: %s", dest, method, path,
+                    why);
         g_clear_pointer(&reply, json_node_unref);
     }
     return reply;

@@ -25,7 +25,6 @@
 #include "itsmig/journal.h"
 #include "daemon/orchestrator.h"
 
-
 /* What a verification reads of a QEMU log at most. */
 #define LOG_READ_MAX (1024 * 1024)
 /* How often waits look again (device removal, a job ending). */

@@ -95,11 +95,13 @@ gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
         return TRUE;
     }
     if (stopping) {
-        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_DAEMON_STOPPING, "itsmigd is stopping");
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_DAEMON_STOPPING,
+                         "itsmigd is stopping");
         return TRUE;
     }
     if (deadline_mono && g_get_monotonic_time() > deadline_mono) {
-        itsmigd_job_fail(res, ITSMIG_OUTCOME_TIMEOUT, ITSMIG_ERROR_TIMEOUT, "the phase ran out of time");
+        itsmigd_job_fail(res, ITSMIG_OUTCOME_TIMEOUT, ITSMIG_ERROR_TIMEOUT,
+                         "the phase ran out of time");
         return TRUE;
     }
     return FALSE;
@@ -457,7 +459,8 @@ static ItsmigOutcome its_save_unverified(Run *r, const char *path, Result *res, 
     g_mutex_unlock(&r->o->lock);
     itsmigd_metrics_count(r->o->d->metrics, ITSMIGD_COUNTER_ITS_SAVE_FAILED,
                           (const char *[]){"its-save-unverified"});
-    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_SAVE_UNVERIFIED, "%s", why);
+    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_ITS_SAVE_UNVERIFIED, "%s",
+                            why);
 }
 
 /* Reads what QEMU logged since the vCPUs stopped; with a mark, waits (until
@@ -692,6 +695,7 @@ ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction
     case ITSMIG_ACTION_CONFIRM_SOURCE:
         return ITSMIG_OUTCOME_OK; /* the facts observed next are the confirmation */
     default:
-        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INTERNAL, "no such action");
+        return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INTERNAL,
+                                "no such action");
     }
 }

@@ -518,8 +518,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
     }
     g_mutex_unlock(&o->lock);
     if (rec) {
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested",
-                           id);
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested", id);
         itsmigd_job_journal_commit(o, rec);
     }
     return node;

@@ -109,8 +109,8 @@ static char *end_message_locked(Run *r, GLogLevelFlags *ret_level)
                                job->destination, job->error_code, job->error_message);
     default:
         *ret_level = G_LOG_LEVEL_CRITICAL;
-        return g_strdup_printf("migration %s to %s needs attention: %s", job->id,
-                               job->destination, job->attention);
+        return g_strdup_printf("migration %s to %s needs attention: %s", job->id, job->destination,
+                               job->attention);
     }
 }
 

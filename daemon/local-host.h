@@ -26,7 +26,7 @@ typedef struct {
 typedef struct {
     char *hostname;
     ItsmigKvmItsCaps kvm;
-    char *kvm_json; /* itsmig_kvm_its_caps_to_json() as text */
+    char *kvm_json;         /* itsmig_kvm_its_caps_to_json() as text */
     ItsmigKvmRegSet regs;   /* the register-set probe's, run once at start */
     char *regs_file_logged; /* the vcpu-registers-file last logged; main loop only */
 
@@ -35,9 +35,10 @@ typedef struct {
     ItsmigCompatPolicy policy;
     char **migratable_drivers;
     char **non_migratable; /* [policy] non-migratable-devices */
-    char *sysfs_pci;  /* /sys/bus/pci/devices */
-    char *record_dir; /* the hook's records ([hook] record-dir); main loop only */
-    char *self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
+    char *sysfs_pci;       /* /sys/bus/pci/devices */
+    char *record_dir;      /* the hook's records ([hook] record-dir); main loop only */
+    char *
+        self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
     /* [fleet]: the traits of the current capabilities and the files written
      * from them; under the lock. */
     char **traits;

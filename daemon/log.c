@@ -38,8 +38,8 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
         !(severity & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)))
         return G_LOG_WRITER_HANDLED;
 
-    if (to_journald && g_log_writer_journald(level, fields, n_fields, user_data) ==
-                           G_LOG_WRITER_HANDLED)
+    if (to_journald &&
+        g_log_writer_journald(level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;
 
     for (gsize i = 0; i < n_fields; i++) {
@@ -54,8 +54,8 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
     g_autoptr(GString) line = g_string_new(NULL);
     g_autofree char *stamp = itsmigd_time_string(g_get_real_time());
 
-    g_string_append_printf(line, "%s itsmigd[%d]: %s: %s", stamp, (int)getpid(),
-                           level_name(level), message ? message : "");
+    g_string_append_printf(line, "%s itsmigd[%d]: %s: %s", stamp, (int)getpid(), level_name(level),
+                           message ? message : "");
     if (domain)
         g_string_append_printf(line, " [domain=%s]", domain);
     if (job)

@@ -14,8 +14,7 @@
 static gboolean check_config = FALSE;
 static char *check_config_file = NULL;
 
-static gboolean on_check_config(const char *name, const char *value, gpointer data,
-                                GError **error)
+static gboolean on_check_config(const char *name, const char *value, gpointer data, GError **error)
 {
     check_config = TRUE;
     g_free(check_config_file);
@@ -55,21 +54,21 @@ int main(int argc, char **argv)
     char *config = NULL, *connect = NULL, *socket_path = NULL, *state_dir = NULL;
     char *listen = NULL, *log_level = NULL;
     GOptionEntry entries[] = {
-        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
-          "Configuration file (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE" },
-        { "connect", 0, 0, G_OPTION_ARG_STRING, &connect, "libvirt connection URI", "URI" },
-        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "API unix socket path", "PATH" },
-        { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR" },
-        { "listen", 0, 0, G_OPTION_ARG_STRING, &listen,
-          "Also serve HTTPS for peers on ADDR:PORT", "ADDR:PORT" },
-        { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
-          "error, warning, message, info or debug", "LEVEL" },
-        { "check-config", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_check_config,
-          "Check the configuration (FILE, else --config's or the default) and exit: 0 "
-          "valid, 2 every problem listed",
-          "[FILE]" },
-        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-        { NULL },
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+         "Configuration file (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE"},
+        {"connect", 0, 0, G_OPTION_ARG_STRING, &connect, "libvirt connection URI", "URI"},
+        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "API unix socket path", "PATH"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
+        {"listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Also serve HTTPS for peers on ADDR:PORT",
+         "ADDR:PORT"},
+        {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+         "error, warning, message, info or debug", "LEVEL"},
+        {"check-config", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_check_config,
+         "Check the configuration (FILE, else --config's or the default) and exit: 0 "
+         "valid, 2 every problem listed",
+         "[FILE]"},
+        {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL},
     };
     int status = 0;
 
@@ -93,8 +92,8 @@ int main(int argc, char **argv)
         printf("itsmigd %s\n", PACKAGE_VERSION);
         return 0;
     }
-    overrides = (ItsmigdConfigOverrides){ config, connect, socket_path, state_dir, listen,
-                                          log_level };
+    overrides =
+        (ItsmigdConfigOverrides){config, connect, socket_path, state_dir, listen, log_level};
     if (check_config) {
         int rc;
 

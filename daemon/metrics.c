@@ -7,8 +7,8 @@
 #include "daemon/metrics.h"
 
 /* Upper bounds in microseconds; a REST reply from memory takes tens of them. */
-static const gint64 latency_buckets_us[] = { 100, 250, 500, 1000, 2500, 5000,
-                                             10000, 25000, 100000, 1000000 };
+static const gint64 latency_buckets_us[] = {100,  250,   500,   1000,   2500,
+                                            5000, 10000, 25000, 100000, 1000000};
 #define N_BUCKETS G_N_ELEMENTS(latency_buckets_us)
 
 struct ItsmigdMetrics {
@@ -230,8 +230,9 @@ void itsmigd_metrics_render(ItsmigdMetrics *m, GString *out)
                          "received, and state changes reconstructed after a reconnect.\n"
                          "# TYPE itsmigd_libvirt_events_received_total counter\n");
     for (int k = 0; k < ITSMIGD_EVENT_KIND_LAST; k++)
-        g_string_append_printf(out, "itsmigd_libvirt_events_received_total{type=\"%s\"} %" G_GUINT64_FORMAT "\n",
-                               event_kinds[k], __atomic_load_n(&m->events[k], __ATOMIC_RELAXED));
+        g_string_append_printf(
+            out, "itsmigd_libvirt_events_received_total{type=\"%s\"} %" G_GUINT64_FORMAT "\n",
+            event_kinds[k], __atomic_load_n(&m->events[k], __ATOMIC_RELAXED));
     g_string_append_printf(out,
                            "# HELP itsmigd_libvirt_reconnects_total Successful reconnections to "
                            "libvirt after a lost connection.\n"
@@ -262,26 +263,27 @@ void itsmigd_metrics_render(ItsmigdMetrics *m, GString *out)
         const char *key = g_ptr_array_index(keys, i);
         g_auto(GStrv) parts = g_strsplit(key, "\t", 3);
 
-        g_string_append_printf(out,
-                               "itsmigd_http_requests_total{route=\"%s\",method=\"%s\",code=\"%s\"} "
-                               "%" G_GUINT64_FORMAT "\n",
-                               parts[0], parts[1], parts[2],
-                               *(guint64 *)g_hash_table_lookup(m->requests, key));
+        g_string_append_printf(
+            out,
+            "itsmigd_http_requests_total{route=\"%s\",method=\"%s\",code=\"%s\"} "
+            "%" G_GUINT64_FORMAT "\n",
+            parts[0], parts[1], parts[2], *(guint64 *)g_hash_table_lookup(m->requests, key));
     }
     g_string_append(out, "# HELP itsmigd_http_request_duration_seconds Time from a request's "
                          "first byte to its reply, event streams excepted.\n"
                          "# TYPE itsmigd_http_request_duration_seconds histogram\n");
     for (gsize i = 0; i < N_BUCKETS; i++) {
         cumulative += m->latency_counts[i];
-        g_string_append_printf(out,
-                               "itsmigd_http_request_duration_seconds_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n",
-                               latency_buckets_us[i] / 1e6, cumulative);
+        g_string_append_printf(
+            out, "itsmigd_http_request_duration_seconds_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n",
+            latency_buckets_us[i] / 1e6, cumulative);
     }
-    g_string_append_printf(out,
-                           "itsmigd_http_request_duration_seconds_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n"
-                           "itsmigd_http_request_duration_seconds_sum %.6f\n"
-                           "itsmigd_http_request_duration_seconds_count %" G_GUINT64_FORMAT "\n",
-                           m->latency_total, m->latency_sum_us / 1e6, m->latency_total);
+    g_string_append_printf(
+        out,
+        "itsmigd_http_request_duration_seconds_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n"
+        "itsmigd_http_request_duration_seconds_sum %.6f\n"
+        "itsmigd_http_request_duration_seconds_count %" G_GUINT64_FORMAT "\n",
+        m->latency_total, m->latency_sum_us / 1e6, m->latency_total);
     render_counters(m, out);
     g_mutex_unlock(&m->lock);
 }

@@ -155,8 +155,7 @@ ItsmigdMigrationRecord *itsmigd_migration_record_parse(const char *xml, GError *
     return ok ? g_steal_pointer(&r) : NULL;
 }
 
-const char *itsmigd_migration_record_device(const ItsmigdMigrationRecord *record,
-                                            const char *alias)
+const char *itsmigd_migration_record_device(const ItsmigdMigrationRecord *record, const char *alias)
 {
     for (guint i = 0; i < record->aliases->len; i++)
         if (!strcmp(g_ptr_array_index(record->aliases, i), alias))

@@ -33,7 +33,7 @@ typedef struct {
     unsigned int keep_finished;
     char *qemu_log_dir;
     gboolean qemu_log_mark; /* [migration] qemu-log-mark */
-    char *hook_record_dir; /* [hook] record-dir: what the incoming routes check */
+    char *hook_record_dir;  /* [hook] record-dir: what the incoming routes check */
 } ItsmigdOrchestratorLimits;
 
 /* Reads the journal in @state_dir/jobs; corrupt records are set aside and

@@ -27,8 +27,7 @@ JsonNode *itsmigd_peer_reply_parse(const char *body, gsize len, GError **error)
     }
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "the reply is %s",
-                    kind_of(root));
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR, "the reply is %s", kind_of(root));
         return NULL;
     }
     return json_node_ref(root);
@@ -53,15 +52,14 @@ char *itsmigd_peer_reply_error_text(const char *body, gsize len)
         return NULL;
     /* A member of another type is shown as "?", as a missing one: GLib's
      * typed getters would warn on it. */
-    return g_strdup_printf("%s: %s",
-                           code && JSON_NODE_HOLDS_VALUE(code) &&
-                                   json_node_get_value_type(code) == G_TYPE_STRING
-                               ? json_node_get_string(code)
-                               : "?",
-                           JSON_NODE_HOLDS_VALUE(message) &&
-                                   json_node_get_value_type(message) == G_TYPE_STRING
-                               ? json_node_get_string(message)
-                               : "?");
+    return g_strdup_printf(
+        "%s: %s",
+        code && JSON_NODE_HOLDS_VALUE(code) && json_node_get_value_type(code) == G_TYPE_STRING
+            ? json_node_get_string(code)
+            : "?",
+        JSON_NODE_HOLDS_VALUE(message) && json_node_get_value_type(message) == G_TYPE_STRING
+            ? json_node_get_string(message)
+            : "?");
 }
 
 static gboolean member_is(JsonObject *o, const char *name, GType type, gboolean nullable)

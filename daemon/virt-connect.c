@@ -97,12 +97,11 @@ static gboolean on_disconnected(gpointer data)
 static void on_close(virConnectPtr conn, int reason, void *opaque)
 {
     ItsmigdVirt *virt = opaque;
-    static const char *const reasons[] = { "an error", "end of file", "keepalive timeout",
-                                           "client request" };
-    g_autofree char *why = g_strdup_printf("connection to %s closed after %s", virt->uri,
-                                           reason >= 0 && reason < (int)G_N_ELEMENTS(reasons)
-                                               ? reasons[reason]
-                                               : "an unknown event");
+    static const char *const reasons[] = {"an error", "end of file", "keepalive timeout",
+                                          "client request"};
+    g_autofree char *why = g_strdup_printf(
+        "connection to %s closed after %s", virt->uri,
+        reason >= 0 && reason < (int)G_N_ELEMENTS(reasons) ? reasons[reason] : "an unknown event");
 
     g_warning("%s", why);
     set_error(virt, why);

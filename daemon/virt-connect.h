@@ -33,9 +33,9 @@ typedef struct {
     guint64 reconnects;
     gint64 next_retry_us; /* monotonic time of the next attempt, 0 when none is planned */
     unsigned int backoff_s;
-    char *last_error;        /* why the last attempt or the connection failed */
-    char *libvirt_version;   /* of the daemon at the other end, "9.0.0" */
-    char *hypervisor;        /* "QEMU", "Test" */
+    char *last_error;      /* why the last attempt or the connection failed */
+    char *libvirt_version; /* of the daemon at the other end, "9.0.0" */
+    char *hypervisor;      /* "QEMU", "Test" */
     char *hypervisor_version;
 } ItsmigdVirtStatus;
 

@@ -50,15 +50,14 @@ void itsmigd_virt_publish_lifecycle(ItsmigdVirt *virt, const DomainIds *ids, con
     json_builder_end_object(b);
     itsmigd_event_bus_publish(virt->bus, "lifecycle", json_builder_get_root(b));
     itsmigd_log_domain(reconstructed ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG, ids->name,
-                       "%s %s (%s, now %s)", reconstructed ? "while disconnected:" : "event:",
-                       type, detail, itsmigd_state_name(state));
+                       "%s %s (%s, now %s)", reconstructed ? "while disconnected:" : "event:", type,
+                       detail, itsmigd_state_name(state));
 }
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-                        void *opaque)
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     ItsmigdVirt *virt = opaque;
-    ItsmigdDomainInfo info = { 0 };
+    ItsmigdDomainInfo info = {0};
     DomainIds ids;
     int state = -1, reason = 0, old_state = -1;
     g_autofree char *known_name = NULL;
@@ -106,9 +105,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     } else {
         /* Gone: undefined while inactive, or a transient domain stopped. */
         gone = TRUE;
-        state = event == VIR_DOMAIN_EVENT_UNDEFINED && known && old_state >= 0
-                    ? old_state
-                    : VIR_DOMAIN_SHUTOFF;
+        state = event == VIR_DOMAIN_EVENT_UNDEFINED && known && old_state >= 0 ? old_state
+                                                                               : VIR_DOMAIN_SHUTOFF;
         /* STOPPED details follow the shut-off reasons, one place later. */
         reason = event == VIR_DOMAIN_EVENT_STOPPED ? detail + 1 : 0;
     }
@@ -123,8 +121,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     return 0;
 }
 
-static void publish_device(ItsmigdVirt *virt, virDomainPtr dom, const char *type,
-                           const char *alias, ItsmigdEventKind kind)
+static void publish_device(ItsmigdVirt *virt, virDomainPtr dom, const char *type, const char *alias,
+                           ItsmigdEventKind kind)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     gint64 now_us = g_get_real_time();
@@ -149,8 +147,7 @@ static int on_device_added(virConnectPtr conn, virDomainPtr dom, const char *ali
     return 0;
 }
 
-static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
-                             void *opaque)
+static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
 {
     ItsmigdVirt *virt = opaque;
     DomainIds ids;
@@ -182,31 +179,17 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
 
         json_builder_set_member_name(b, p->field);
         switch (p->type) {
-        case VIR_TYPED_PARAM_INT:
-            json_builder_add_int_value(b, p->value.i);
-            break;
-        case VIR_TYPED_PARAM_UINT:
-            json_builder_add_int_value(b, p->value.ui);
-            break;
-        case VIR_TYPED_PARAM_LLONG:
-            json_builder_add_int_value(b, p->value.l);
-            break;
+        case VIR_TYPED_PARAM_INT: json_builder_add_int_value(b, p->value.i); break;
+        case VIR_TYPED_PARAM_UINT: json_builder_add_int_value(b, p->value.ui); break;
+        case VIR_TYPED_PARAM_LLONG: json_builder_add_int_value(b, p->value.l); break;
         case VIR_TYPED_PARAM_ULLONG:
             /* JSON numbers above 2^63 do not occur in job statistics. */
             json_builder_add_int_value(b, (gint64)MIN(p->value.ul, (unsigned long long)G_MAXINT64));
             break;
-        case VIR_TYPED_PARAM_DOUBLE:
-            json_builder_add_double_value(b, p->value.d);
-            break;
-        case VIR_TYPED_PARAM_BOOLEAN:
-            json_builder_add_boolean_value(b, p->value.b != 0);
-            break;
-        case VIR_TYPED_PARAM_STRING:
-            json_builder_add_string_value(b, p->value.s);
-            break;
-        default:
-            json_builder_add_null_value(b);
-            break;
+        case VIR_TYPED_PARAM_DOUBLE: json_builder_add_double_value(b, p->value.d); break;
+        case VIR_TYPED_PARAM_BOOLEAN: json_builder_add_boolean_value(b, p->value.b != 0); break;
+        case VIR_TYPED_PARAM_STRING: json_builder_add_string_value(b, p->value.s); break;
+        default: json_builder_add_null_value(b); break;
         }
     }
     json_builder_end_object(b);
@@ -216,8 +199,7 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
     return 0;
 }
 
-static int on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iteration,
-                                  void *opaque)
+static int on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *opaque)
 {
     ItsmigdVirt *virt = opaque;
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -270,25 +252,23 @@ gboolean itsmigd_virt_events_register(ItsmigdVirt *virt, GError **error)
         virConnectDomainEventGenericCallback cb;
         const char *name;
     } events[CB_LAST] = {
-        [CB_LIFECYCLE] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-                           "lifecycle" },
-        [CB_DEVICE_ADDED] = { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-                              VIR_DOMAIN_EVENT_CALLBACK(on_device_added), "device-added" },
-        [CB_DEVICE_REMOVED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-                                VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), "device-removed" },
-        [CB_JOB_COMPLETED] = { VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
-                               VIR_DOMAIN_EVENT_CALLBACK(on_job_completed), "job-completed" },
-        [CB_MIGRATION_ITERATION] = { VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
-                                     VIR_DOMAIN_EVENT_CALLBACK(on_migration_iteration),
-                                     "migration-iteration" },
-        [CB_REBOOT] = { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot),
-                        "reboot" },
+        [CB_LIFECYCLE] = {VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+                          "lifecycle"},
+        [CB_DEVICE_ADDED] = {VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                             VIR_DOMAIN_EVENT_CALLBACK(on_device_added), "device-added"},
+        [CB_DEVICE_REMOVED] = {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                               VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), "device-removed"},
+        [CB_JOB_COMPLETED] = {VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                              VIR_DOMAIN_EVENT_CALLBACK(on_job_completed), "job-completed"},
+        [CB_MIGRATION_ITERATION] = {VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+                                    VIR_DOMAIN_EVENT_CALLBACK(on_migration_iteration),
+                                    "migration-iteration"},
+        [CB_REBOOT] = {VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot), "reboot"},
     };
 
     for (int i = 0; i < CB_LAST; i++) {
-        virt->callback_ids[i] =
-            virConnectDomainEventRegisterAny(virt->conn, NULL, events[i].id, events[i].cb, virt,
-                                             NULL);
+        virt->callback_ids[i] = virConnectDomainEventRegisterAny(virt->conn, NULL, events[i].id,
+                                                                 events[i].cb, virt, NULL);
         if (virt->callback_ids[i] < 0) {
             itsmigd_virt_error(error, "cannot register for %s events", events[i].name);
             itsmigd_virt_events_deregister(virt);

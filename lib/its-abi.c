@@ -15,9 +15,9 @@
 
 #include "itsmig/its-abi.h"
 
-#define BIT64(n) (UINT64_C(1) << (n))
-#define MASK64(hi, lo) ((~UINT64_C(0) >> (63 - (hi))) & ~(BIT64(lo) - 1))
-#define FIELD(v, hi, lo) (((v) & MASK64(hi, lo)) >> (lo))
+#define BIT64(n)         (UINT64_C(1) << (n))
+#define MASK64(hi, lo)   ((~UINT64_C(0) >> (63 - (hi))) & ~(BIT64(lo) - 1))
+#define FIELD(v, hi, lo) (((v)&MASK64(hi, lo)) >> (lo))
 
 /* ---- GITS_IIDR ------------------------------------------------------------ */
 
@@ -58,17 +58,17 @@ void itsmig_gits_typer_decode(uint64_t typer, ItsmigGitsTyper *ret)
 
 /* ---- GITS_BASER / GITS_CBASER --------------------------------------------- */
 
-#define BASER_VALID BIT64(63)
-#define BASER_INDIRECT BIT64(62)
+#define BASER_VALID       BIT64(63)
+#define BASER_INDIRECT    BIT64(62)
 #define BASER_INNER_SHIFT 59
-#define BASER_TYPE_SHIFT 56
+#define BASER_TYPE_SHIFT  56
 #define BASER_OUTER_SHIFT 53
-#define BASER_ESZ_SHIFT 48
+#define BASER_ESZ_SHIFT   48
 #define BASER_SHARE_SHIFT 10
-#define BASER_PSZ_SHIFT 8
-#define BASER_PSZ_64K 2u
-#define CACHE_RAWB 7u
-#define SHARE_INNER 1u
+#define BASER_PSZ_SHIFT   8
+#define BASER_PSZ_64K     2u
+#define CACHE_RAWB        7u
+#define SHARE_INNER       1u
 
 static uint64_t baser_addr_64k(uint64_t baser)
 {
@@ -99,8 +99,7 @@ void itsmig_gits_baser_decode(uint64_t baser, ItsmigGitsBaser *ret)
 uint64_t itsmig_gits_baser_make(ItsmigBaserType type, uint64_t addr, unsigned nr_pages,
                                 bool indirect)
 {
-    if ((addr & (ITSMIG_ITS_TABLE_PAGE - 1)) || addr >= BIT64(52) || nr_pages < 1 ||
-        nr_pages > 256)
+    if ((addr & (ITSMIG_ITS_TABLE_PAGE - 1)) || addr >= BIT64(52) || nr_pages < 1 || nr_pages > 256)
         return 0;
     return BASER_VALID | (indirect ? BASER_INDIRECT : 0) |
            (uint64_t)CACHE_RAWB << BASER_INNER_SHIFT | (uint64_t)type << BASER_TYPE_SHIFT |
@@ -189,14 +188,14 @@ uint64_t itsmig_gicr_pendbaser_make(uint64_t addr)
 
 /* ---- entries -------------------------------------------------------------- */
 
-#define DTE_VALID BIT64(63)
-#define DTE_NEXT_SHIFT 49
-#define DTE_ITT_SHIFT 5
-#define ITE_NEXT_SHIFT 48
+#define DTE_VALID        BIT64(63)
+#define DTE_NEXT_SHIFT   49
+#define DTE_ITT_SHIFT    5
+#define ITE_NEXT_SHIFT   48
 #define ITE_PINTID_SHIFT 16
-#define CTE_VALID BIT64(63)
+#define CTE_VALID        BIT64(63)
 #define CTE_RDBASE_SHIFT 16
-#define L1E_VALID BIT64(63)
+#define L1E_VALID        BIT64(63)
 
 int itsmig_its_dte_encode(const ItsmigItsDte *dte, uint64_t *ret_raw)
 {
@@ -502,8 +501,8 @@ static int device_entry_gpa(const ItsmigGuestMem *mem, uint64_t baser, uint32_t 
     uint64_t index, l1e, gpa;
 
     if (id >= (UINT32_C(1) << ITSMIG_ITS_DEVBITS))
-        return itsmig_diag_set(diag, EINVAL, "device %" PRIu32 " exceeds the %u DeviceID bits",
-                               id, ITSMIG_ITS_DEVBITS);
+        return itsmig_diag_set(diag, EINVAL, "device %" PRIu32 " exceeds the %u DeviceID bits", id,
+                               ITSMIG_ITS_DEVBITS);
     if (!(baser & BASER_INDIRECT)) {
         if (id >= l1_size / ITSMIG_ITS_ESZ)
             return itsmig_diag_set(diag, EINVAL,
@@ -514,15 +513,13 @@ static int device_entry_gpa(const ItsmigGuestMem *mem, uint64_t baser, uint32_t 
     } else {
         index = id / ITSMIG_ITS_L2_DTES;
         if (index >= l1_size / ITSMIG_ITS_ESZ)
-            return itsmig_diag_set(diag, EINVAL,
-                                   "device %" PRIu32 " needs level-1 entry %" PRIu64
-                                   " beyond the table",
-                                   id, index);
+            return itsmig_diag_set(
+                diag, EINVAL, "device %" PRIu32 " needs level-1 entry %" PRIu64 " beyond the table",
+                id, index);
         if (read_entry(mem, base + index * ITSMIG_ITS_ESZ, &l1e) < 0)
-            return itsmig_diag_set(diag, EINVAL,
-                                   "level-1 device table entry at 0x%" PRIx64
-                                   " is outside guest memory",
-                                   base + index * ITSMIG_ITS_ESZ);
+            return itsmig_diag_set(
+                diag, EINVAL, "level-1 device table entry at 0x%" PRIx64 " is outside guest memory",
+                base + index * ITSMIG_ITS_ESZ);
         if (!(l1e & L1E_VALID)) {
             uint8_t *page;
 
@@ -632,10 +629,9 @@ int itsmig_its_write_tables(const ItsmigItsMapping *m, const ItsmigItsLayout *la
             }
             itsmig_its_cte_encode(&cte, &raw);
             if (write_entry(mem, gpa, raw) < 0)
-                return itsmig_diag_set(diag, EFAULT,
-                                       "collection table entry at 0x%" PRIx64
-                                       " is outside guest memory",
-                                       gpa);
+                return itsmig_diag_set(
+                    diag, EFAULT, "collection table entry at 0x%" PRIx64 " is outside guest memory",
+                    gpa);
         }
     }
     return 0;
@@ -656,7 +652,7 @@ const char *itsmig_severity_to_string(ItsmigSeverity s)
 #define WALK_DEFAULT_MAX_FINDINGS 1024
 /* Table entries one walk reads at most: overlapping ITTs could otherwise
  * make a small image cost 2^32 reads.  2^28 entries are 2 GiB of tables. */
-#define WALK_MAX_ENTRIES ITSMIG_ITS_WALK_MAX_READS
+#define WALK_MAX_ENTRIES   ITSMIG_ITS_WALK_MAX_READS
 #define WALK_EVENT_RESERVE (UINT64_C(1) << 22)
 
 typedef struct {
@@ -666,8 +662,8 @@ typedef struct {
     const ItsmigGuestRegion *cached;
     size_t max_findings;
     size_t cap_devices, cap_events;
-    uint32_t *coll_index;   /* per ICID: 1 + index into mapping.collections, 0 = absent */
-    uint8_t *coll_flagged;  /* per ICID: "unmapped" already reported */
+    uint32_t *coll_index;  /* per ICID: 1 + index into mapping.collections, 0 = absent */
+    uint8_t *coll_flagged; /* per ICID: "unmapped" already reported */
     /* pINTIDs mapped so far: an open-addressing set (0 = empty; a pINTID is
      * >= 8192), as large as the events, not as the largest pINTID. */
     uint32_t *lpi_seen;
@@ -936,8 +932,8 @@ static int64_t restore_ite(Walk *w, ItsmigItsDevice *d, uint32_t event_id, uint6
                 d->device_id, event_id, ite.pintid);
     } else {
         if (in->propbaser) {
-            uint64_t prop = itsmig_gicr_propbaser_addr(in->propbaser) + ite.pintid -
-                            ITSMIG_ITS_MIN_LPI;
+            uint64_t prop =
+                itsmig_gicr_propbaser_addr(in->propbaser) + ite.pintid - ITSMIG_ITS_MIN_LPI;
 
             if (!byte_readable(w, prop)) {
                 finding(w, ITSMIG_SEVERITY_ERROR, EFAULT, "lpi-config-outside-memory", prop,
@@ -1016,8 +1012,7 @@ static int restore_itt(Walk *w, ItsmigItsDevice *d)
         if ((uint64_t)next >= n - id)
             return 0;
         if (next > 1)
-            report_skipped(w, true, d->device_id, gpa + ITSMIG_ITS_ESZ, (uint64_t)next - 1,
-                           false);
+            report_skipped(w, true, d->device_id, gpa + ITSMIG_ITS_ESZ, (uint64_t)next - 1, false);
         id += (uint64_t)next;
         gpa += (uint64_t)next * ITSMIG_ITS_ESZ;
     }
@@ -1226,8 +1221,7 @@ static int restore_collection_table(Walk *w, uint64_t baser)
         w->coll_index[cte.icid] = (uint32_t)m->n_collections;
     }
     finding(w, ITSMIG_SEVERITY_INFO, 0, "collection-table-full", base,
-            "the collection table is full (%" PRIu64 " entries) and has no terminating entry",
-            max);
+            "the collection table is full (%" PRIu64 " entries) and has no terminating entry", max);
     return 0;
 }
 

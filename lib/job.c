@@ -354,7 +354,7 @@ gboolean itsmig_job_may_run_unjournaled(ItsmigJob *job, const ItsmigAction *acti
     }
     add_note(job,
              UNJOURNALED_NOTE "%s (%s); the transfer had completed, so the job went on "
-             "rather than leave the guest paused on the destination.",
+                              "rather than leave the guest paused on the destination.",
              itsmig_action_to_string(action->kind),
              job->journal.last_error ? job->journal.last_error : "no reason given");
     return TRUE;

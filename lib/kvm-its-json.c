@@ -131,8 +131,8 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
             continue;
         snprintf(key, sizeof(key), "%u", rev);
         json_builder_set_member_name(b, key);
-        json_builder_add_string_value(b,
-                                      itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
+        json_builder_add_string_value(
+            b, itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
     }
     json_builder_end_object(b);
 
@@ -170,4 +170,3 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
-

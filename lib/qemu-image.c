@@ -1379,9 +1379,8 @@ void itsmig_qemu_image_guest_mem(ItsmigQemuImage *img, ItsmigGuestMem *ret)
      * zero: an upper bound is what the walk needs. */
     for (size_t i = 0; i < img->n_blocks; i++)
         data_pages += img->blocks[i].pub.pages_data;
-    *ret = (ItsmigGuestMem){.read = guest_read,
-                            .opaque = img,
-                            .read_size = data_pages << img->page_bits};
+    *ret = (ItsmigGuestMem){
+        .read = guest_read, .opaque = img, .read_size = data_pages << img->page_bits};
 }
 
 const char *itsmig_qemu_image_last_read_error(const ItsmigQemuImage *img)

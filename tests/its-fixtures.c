@@ -65,8 +65,8 @@ int its_fixture_mapping(const ItsFixtureParams *p, ItsmigItsMapping *ret, uint64
     uint32_t lpi = p->lpi_base < ITSMIG_ITS_MIN_LPI ? ITSMIG_ITS_MIN_LPI : p->lpi_base;
     size_t cap_events = 0;
 
-    if (p->n_devices && (!p->n_collections || p->min_event_bits < 1 ||
-                         p->max_event_bits > 16 || p->min_event_bits > p->max_event_bits))
+    if (p->n_devices && (!p->n_collections || p->min_event_bits < 1 || p->max_event_bits > 16 ||
+                         p->min_event_bits > p->max_event_bits))
         return -EINVAL;
 
     ids = calloc(p->n_devices + 1, sizeof(*ids));
@@ -96,9 +96,8 @@ int its_fixture_mapping(const ItsFixtureParams *p, ItsmigItsMapping *ret, uint64
     m.n_devices = distinct_sorted(&rng, ids, p->n_devices, p->device_id_span);
     for (size_t i = 0; i < m.n_devices; i++) {
         ItsmigItsDevice *d = &m.devices[i];
-        unsigned bits = p->min_event_bits +
-                        (unsigned)its_fixture_rand_below(&rng, p->max_event_bits -
-                                                                   p->min_event_bits + 1);
+        unsigned bits = p->min_event_bits + (unsigned)its_fixture_rand_below(
+                                                &rng, p->max_event_bits - p->min_event_bits + 1);
         size_t want = (size_t)its_fixture_rand_below(&rng, (uint64_t)p->max_events + 1);
 
         d->device_id = ids[i];

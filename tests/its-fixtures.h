@@ -16,12 +16,12 @@ uint64_t its_fixture_rand_below(uint64_t *state, uint64_t bound);
 
 typedef struct {
     uint64_t seed;
-    unsigned n_devices;        /* exactly this many devices */
-    uint32_t device_id_span;   /* device IDs drawn from [0, span) */
-    unsigned max_events;       /* each device gets 0..max_events events */
-    unsigned min_event_bits;   /* EventID bits drawn from [min, max] */
+    unsigned n_devices;      /* exactly this many devices */
+    uint32_t device_id_span; /* device IDs drawn from [0, span) */
+    unsigned max_events;     /* each device gets 0..max_events events */
+    unsigned min_event_bits; /* EventID bits drawn from [min, max] */
     unsigned max_event_bits;
-    unsigned n_collections;    /* distinct ICIDs drawn from [0, icid_span) */
+    unsigned n_collections; /* distinct ICIDs drawn from [0, icid_span) */
     uint32_t icid_span;
     unsigned nr_vcpus;         /* collection targets drawn from [0, nr_vcpus) */
     unsigned unmapped_percent; /* share of collections left unmapped */
@@ -34,8 +34,7 @@ typedef struct {
  * collections and gets its own pINTID.  *ret_itt_end is the first byte after
  * the last ITT.  0 or -errno.
  */
-int its_fixture_mapping(const ItsFixtureParams *p, ItsmigItsMapping *ret,
-                        uint64_t *ret_itt_end);
+int its_fixture_mapping(const ItsFixtureParams *p, ItsmigItsMapping *ret, uint64_t *ret_itt_end);
 
 /* A dense mapping for benchmarks: @n_devices consecutive device IDs from 0,
  * each with every one of its 2^event_bits events mapped. */

@@ -25,7 +25,7 @@
 
 /* sd_notify messages are small; anything longer is cut and flagged. */
 #define MAX_DATAGRAM 65536
-#define MAX_FDS 64
+#define MAX_FDS      64
 
 static volatile sig_atomic_t stop_requested;
 
@@ -128,7 +128,8 @@ int main(int argc, char **argv)
     static char buf[MAX_DATAGRAM];
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int) * MAX_FDS) + CMSG_SPACE(3 * sizeof(int)) /* struct ucred */];
+        char space[CMSG_SPACE(sizeof(int) * MAX_FDS) +
+                   CMSG_SPACE(3 * sizeof(int)) /* struct ucred */];
     } control;
     int status = 0;
 

@@ -23,8 +23,8 @@ typedef struct {
     ItsmigDomainProfile *d;
     ItsmigHostCaps *s;
     ItsmigHostCaps *t;
-    gboolean no_source;  /* hand the check no source: the metadata stands in */
-    GPtrArray *known;    /* ItsmigHostCaps *, owned */
+    gboolean no_source; /* hand the check no source: the metadata stands in */
+    GPtrArray *known;   /* ItsmigHostCaps *, owned */
     ItsmigCompatPolicy policy;
 } Fixture;
 
@@ -271,8 +271,8 @@ static ItsmigVerdict *run(const Fixture *f)
 /* What every verdict must satisfy, whatever the input. */
 static void assert_well_formed(const ItsmigVerdict *v)
 {
-    const GPtrArray *lists[] = { v->blockers, v->warnings };
-    const ItsmigVerdictSeverity sevs[] = { ITSMIG_VERDICT_BLOCKER, ITSMIG_VERDICT_WARNING };
+    const GPtrArray *lists[] = {v->blockers, v->warnings};
+    const ItsmigVerdictSeverity sevs[] = {ITSMIG_VERDICT_BLOCKER, ITSMIG_VERDICT_WARNING};
 
     g_assert_cmpint(v->allowed, ==, v->blockers->len == 0);
     g_assert_nonnull(v->its_abi_revision_origin);
@@ -301,7 +301,7 @@ static void assert_well_formed(const ItsmigVerdict *v)
 static char *rule_text(const ItsmigVerdict *v, ItsmigRule rule, gboolean hints,
                        ItsmigVerdictSeverity *ret_severity)
 {
-    const GPtrArray *lists[] = { v->blockers, v->warnings };
+    const GPtrArray *lists[] = {v->blockers, v->warnings};
     GString *s = NULL;
 
     for (guint l = 0; l < G_N_ELEMENTS(lists); l++) {
@@ -333,8 +333,8 @@ typedef struct {
     void (*setup)(Fixture *f);
     ItsmigRule rule;
     ItsmigVerdictSeverity severity; /* OFF: the rule must not be reported */
-    const char *has[6];      /* in the rule's messages */
-    const char *lacks;       /* not in them */
+    const char *has[6];             /* in the rule's messages */
+    const char *lacks;              /* not in them */
     const char *hint_has;
 } RuleCase;
 
@@ -727,6 +727,8 @@ static void setup_metadata_64k(Fixture *f)
     f->d->metadata.host_page_size = 65536;
 }
 
+/* One case a line group, as the rules table reads: kept as written. */
+/* clang-format off */
 static const RuleCase rule_cases[] = {
     /* host-caps-unknown */
     { "/compat/host-caps-unknown/destination", setup_dest_unknown, ITSMIG_RULE_HOST_CAPS_UNKNOWN,
@@ -926,6 +928,7 @@ static const RuleCase rule_cases[] = {
     { "/compat/page-size-mismatch/unknown", setup_dest_page_unknown,
       ITSMIG_RULE_PAGE_SIZE_MISMATCH, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
 };
+/* clang-format on */
 
 static void test_rule_case(gconstpointer data)
 {
@@ -1052,8 +1055,8 @@ static void test_several_blockers(void)
     g_autoptr(ItsmigVerdict) v = NULL;
     g_autofree const char **codes = NULL;
     g_autofree char *line = NULL;
-    const char *const expected[] = { "arch-mismatch", "gic-version-mismatch",
-                                     "its-save-unsupported", NULL };
+    const char *const expected[] = {"arch-mismatch", "gic-version-mismatch", "its-save-unsupported",
+                                    NULL};
 
     setup_source_no_save(f);
     setup_dest_x86(f);
@@ -1232,8 +1235,8 @@ static void test_policy_lower(void)
     setup_hostdevs_mixed(f);
     before = run(f);
     g_assert_false(before->allowed);
-    g_assert_true(itsmig_compat_policy_set(&f->policy, "hostdev-not-migratable", "warning",
-                                           &error));
+    g_assert_true(
+        itsmig_compat_policy_set(&f->policy, "hostdev-not-migratable", "warning", &error));
     g_assert_no_error(error);
     after = run(f);
     assert_well_formed(after);
@@ -1268,7 +1271,7 @@ static void test_policy_off(void)
 
 static void test_policy_refuses_fixed(void)
 {
-    static const char *const lower[] = { "warning", "off" };
+    static const char *const lower[] = {"warning", "off"};
     ItsmigCompatPolicy p;
 
     itsmig_compat_policy_init(&p);
@@ -1339,7 +1342,7 @@ static void test_policy_null_is_default(void)
 {
     g_autoptr(Fixture) f = fixture_new();
     g_autoptr(ItsmigVerdict) v = NULL;
-    ItsmigCompatInput in = { 0 };
+    ItsmigCompatInput in = {0};
 
     setup_hostdevs_mixed(f); /* blocks without quiesce; the default quiesces */
     in.domain = f->d;

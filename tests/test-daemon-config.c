@@ -25,8 +25,8 @@ static void write_file(const char *path, const char *contents)
     g_autoptr(GError) error = NULL;
 
     /* 0600: itsmigd refuses a token file others may read. */
-    g_assert_true(g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                           0600, &error));
+    g_assert_true(
+        g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error));
     g_assert_no_error(error);
 }
 
@@ -527,11 +527,16 @@ static void test_key_reloads(void)
         const char *group, *key;
         gboolean reloads;
     } keys[] = {
-        {"libvirt", "uri", FALSE},         {"libvirt", "history-size", TRUE},
-        {"api", "max-body", FALSE},        {"api", "socket-mode", FALSE},
-        {"daemon", "log-level", TRUE},     {"daemon", "state-dir", FALSE},
-        {"host", "arch", TRUE},            {"policy", "arch-mismatch", TRUE},
-        {"peer NAME", "url", TRUE},        {"metrics", "listen", FALSE},
+        {"libvirt", "uri", FALSE},
+        {"libvirt", "history-size", TRUE},
+        {"api", "max-body", FALSE},
+        {"api", "socket-mode", FALSE},
+        {"daemon", "log-level", TRUE},
+        {"daemon", "state-dir", FALSE},
+        {"host", "arch", TRUE},
+        {"policy", "arch-mismatch", TRUE},
+        {"peer NAME", "url", TRUE},
+        {"metrics", "listen", FALSE},
         {"fleet", "nfd-features-file", TRUE},
     };
     gboolean reloads;
@@ -700,8 +705,8 @@ static void test_token_read(Fixture *f, gconstpointer data)
 static void test_token_permissions(Fixture *f, gconstpointer data)
 {
     g_autofree char *text = g_strdup_printf("[peer a]\naccept-token-file = %s\n", f->token);
-    g_autofree char *sent = g_strdup_printf("[peer b]\nurl = https://10.0.0.2\ntoken-file = %s\n",
-                                            f->token);
+    g_autofree char *sent =
+        g_strdup_printf("[peer b]\nurl = https://10.0.0.2\ntoken-file = %s\n", f->token);
     g_autofree char *fifo = g_build_filename(f->dir, "fifo", NULL);
     g_autofree char *via_fifo = g_strdup_printf("[peer a]\naccept-token-file = %s\n", fifo);
 
@@ -746,9 +751,8 @@ static void test_secret_key_permissions(Fixture *f, gconstpointer data)
 /* Each peer its own token, so that a request names one peer. */
 static void test_accept_token_shared(Fixture *f, gconstpointer data)
 {
-    g_autofree char *text =
-        g_strdup_printf("[peer a]\naccept-token-file = %s\n[peer b]\naccept-token-file = %s\n",
-                        f->token, f->token);
+    g_autofree char *text = g_strdup_printf(
+        "[peer a]\naccept-token-file = %s\n[peer b]\naccept-token-file = %s\n", f->token, f->token);
 
     (void)data;
     assert_load_error(f, text, NAMES("[peer b]", "accept-token-file", "'a'"));
@@ -982,7 +986,8 @@ static void test_peer_twice(Fixture *f, gconstpointer data)
 {
     g_autofree char *text = g_strdup_printf(
         "[peer b]\nurl = https://10.0.0.2\ntoken-file = %s\n[peer b ]\nurl = https://10.0.0.3\n"
-        "token-file = %s\n", f->token, f->token);
+        "token-file = %s\n",
+        f->token, f->token);
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigdConfig) c = load_text(f, text, &error);
 
@@ -1055,9 +1060,10 @@ static void test_every_problem(Fixture *f, gconstpointer data)
 
 static void test_fleet(Fixture *f, gconstpointer data)
 {
-    g_autoptr(ItsmigdConfig) c = load_ok(f, "[fleet]\n"
-                                            "nova-provider-config = /etc/nova/provider_config/i.yaml\n"
-                                            "nfd-features-file = /etc/nfd/itsmig\n");
+    g_autoptr(ItsmigdConfig) c =
+        load_ok(f, "[fleet]\n"
+                   "nova-provider-config = /etc/nova/provider_config/i.yaml\n"
+                   "nfd-features-file = /etc/nfd/itsmig\n");
     g_autoptr(ItsmigdConfig) d = load_ok(f, "");
 
     g_assert_cmpstr(c->nova_provider_config, ==, "/etc/nova/provider_config/i.yaml");

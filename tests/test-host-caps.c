@@ -662,8 +662,7 @@ static void test_set_bad(void)
         /* What the operator wrote is quoted on one line, and not at any length. */
         {ITSMIG_CAP_GICV4, "4.1\n", "gicv4: '4.1\\u000a' is not a GICv4 level"},
         {ITSMIG_CAP_PAGE_SIZE, "4096\xff", "page-size: '4096\xef\xbf\xbd' is not a page size"},
-        {ITSMIG_CAP_VGIC_ITS, "@X100@",
-         "vgic-its: '" X61 "xxx...' is not"},
+        {ITSMIG_CAP_VGIC_ITS, "@X100@", "vgic-its: '" X61 "xxx...' is not"},
     };
     g_autoptr(ItsmigHostCaps) caps = example_full();
     g_autofree char *before = caps_to_text(caps);

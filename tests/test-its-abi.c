@@ -11,14 +11,14 @@
 #include "its-fixtures.h"
 
 /* A scratch guest: 8 MiB of RAM at the virt machine's RAM base. */
-#define RAM 0x40000000ull
+#define RAM      0x40000000ull
 #define RAM_SIZE (8ull << 20)
-#define DT (RAM + 0x000000)  /* device table, 1..9 pages */
-#define CT (RAM + 0x100000)  /* collection table, 1 page */
-#define L2 (RAM + 0x110000)  /* level-2 pages */
-#define ITT (RAM + 0x200000) /* ITTs */
-#define PROP (RAM + 0x700000)
-#define PEND (RAM + 0x720000)
+#define DT       (RAM + 0x000000) /* device table, 1..9 pages */
+#define CT       (RAM + 0x100000) /* collection table, 1 page */
+#define L2       (RAM + 0x110000) /* level-2 pages */
+#define ITT      (RAM + 0x200000) /* ITTs */
+#define PROP     (RAM + 0x700000)
+#define PEND     (RAM + 0x720000)
 
 typedef struct {
     ItsmigGuestMem mem;
@@ -261,8 +261,8 @@ static void test_dte_known_bits(void)
 
 static void test_dte_rejects(void)
 {
-    ItsmigItsDte ok = {.valid = true, .next = 0x3fff, .itt_addr = 0xfffffffffff00ull,
-                       .event_id_bits = 32};
+    ItsmigItsDte ok = {
+        .valid = true, .next = 0x3fff, .itt_addr = 0xfffffffffff00ull, .event_id_bits = 32};
     ItsmigItsDte d;
     uint64_t raw;
 
@@ -391,7 +391,10 @@ static void test_mapping_check(void)
 {
     ItsmigItsDevice devs[2] = {
         {.device_id = 5, .itt_addr = ITT, .event_id_bits = 2, .first_event = 0, .n_events = 2},
-        {.device_id = 9, .itt_addr = ITT + 256, .event_id_bits = 4, .first_event = 2,
+        {.device_id = 9,
+         .itt_addr = ITT + 256,
+         .event_id_bits = 4,
+         .first_event = 2,
          .n_events = 1},
     };
     ItsmigItsEvent evs[3] = {{0, 8192, 0}, {3, 8193, 0}, {15, 8194, 1}};
@@ -422,7 +425,10 @@ static void test_writer_canonical_bytes(void)
 {
     ItsmigItsDevice devs[2] = {
         {.device_id = 1, .itt_addr = ITT, .event_id_bits = 3, .first_event = 0, .n_events = 2},
-        {.device_id = 4, .itt_addr = ITT + 256, .event_id_bits = 1, .first_event = 2,
+        {.device_id = 4,
+         .itt_addr = ITT + 256,
+         .event_id_bits = 1,
+         .first_event = 2,
          .n_events = 1},
     };
     ItsmigItsEvent evs[3] = {{2, 8200, 7}, {6, 8201, 3}, {0, 9000, 7}};
@@ -463,7 +469,10 @@ static void test_writer_next_capped(void)
 {
     ItsmigItsDevice devs[2] = {
         {.device_id = 10, .itt_addr = ITT, .event_id_bits = 1, .first_event = 0, .n_events = 1},
-        {.device_id = 40000, .itt_addr = ITT + 256, .event_id_bits = 1, .first_event = 1,
+        {.device_id = 40000,
+         .itt_addr = ITT + 256,
+         .event_id_bits = 1,
+         .first_event = 1,
          .n_events = 1},
     };
     ItsmigItsEvent evs[2] = {{1, 8192, 0}, {0, 8193, 0}};
@@ -527,9 +536,15 @@ static void test_writer_two_level(void)
 {
     ItsmigItsDevice devs[3] = {
         {.device_id = 5, .itt_addr = ITT, .event_id_bits = 1, .first_event = 0, .n_events = 1},
-        {.device_id = 8191, .itt_addr = ITT + 256, .event_id_bits = 1, .first_event = 1,
+        {.device_id = 8191,
+         .itt_addr = ITT + 256,
+         .event_id_bits = 1,
+         .first_event = 1,
          .n_events = 1},
-        {.device_id = 60000, .itt_addr = ITT + 512, .event_id_bits = 1, .first_event = 2,
+        {.device_id = 60000,
+         .itt_addr = ITT + 512,
+         .event_id_bits = 1,
+         .first_event = 2,
          .n_events = 1},
     };
     ItsmigItsEvent evs[3] = {{0, 8192, 0}, {1, 8193, 0}, {0, 8194, 0}};
@@ -564,7 +579,10 @@ static void test_writer_two_level(void)
 static void test_writer_outside_memory(void)
 {
     ItsmigItsDevice devs[1] = {
-        {.device_id = 0, .itt_addr = RAM + RAM_SIZE, .event_id_bits = 1, .first_event = 0,
+        {.device_id = 0,
+         .itt_addr = RAM + RAM_SIZE,
+         .event_id_bits = 1,
+         .first_event = 0,
          .n_events = 1},
     };
     ItsmigItsEvent evs[1] = {{0, 8192, 0}};
@@ -836,8 +854,8 @@ static void test_walk_device_table_outside(void)
     img_init(&img);
     put_cte(&img, 0, 0, 0);
     /* All-invalid entries are stepped over one by one, up to the end. */
-    img.in.baser0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, RAM + RAM_SIZE - 65536, 2,
-                                           false);
+    img.in.baser0 =
+        itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, RAM + RAM_SIZE - 65536, 2, false);
     expect_failure(&img, "device-table-outside-memory", EFAULT);
     img_clear(&img);
 }
@@ -895,8 +913,8 @@ static void test_walk_dte_skipped_and_after_last(void)
 
     img_init(&img);
     img_minimal(&img);
-    put_dte(&img, DT, 3, ITT, 4);           /* device 0 -> next 3 */
-    put_dte(&img, DT + 8, 0, ITT + 256, 1); /* device 1: jumped over */
+    put_dte(&img, DT, 3, ITT, 4);            /* device 0 -> next 3 */
+    put_dte(&img, DT + 8, 0, ITT + 256, 1);  /* device 1: jumped over */
     put_dte(&img, DT + 24, 0, ITT + 512, 1); /* device 3: last */
     put_ite(&img, ITT + 512, 0, 8300, 0);
     put_dte(&img, DT + 40, 0, ITT + 768, 1); /* device 5: after the last */
@@ -1115,9 +1133,9 @@ static void test_pending_decode(void)
     size_t n = 0;
     ItsmigDiag diag;
 
-    table[0] = 0xff;          /* SGIs/PPIs/SPIs range: not LPIs */
-    table[8192 / 8] = 0x01;   /* 8192 */
-    table[8192 / 8 + 3] = 0x80; /* 8223 */
+    table[0] = 0xff;             /* SGIs/PPIs/SPIs range: not LPIs */
+    table[8192 / 8] = 0x01;      /* 8192 */
+    table[8192 / 8 + 3] = 0x80;  /* 8223 */
     table[8192 / 8 + 63] = 0x41; /* 8696, 8702 */
     g_assert_cmpint(itsmig_its_pending_decode(table, sizeof(table), &ids, &n, &diag), ==, 0);
     g_assert_cmpuint(n, ==, 4);
@@ -1361,10 +1379,8 @@ int main(int argc, char **argv)
     g_test_add_func("/its-abi/walk/baser-fields-forced", test_walk_baser_forced);
     g_test_add_func("/its-abi/walk/collection-target-out-of-range", test_walk_collection_target);
     g_test_add_func("/its-abi/walk/collection-duplicate-icid", test_walk_collection_duplicate);
-    g_test_add_func("/its-abi/walk/collection-icid-beyond-table",
-                    test_walk_collection_icid_beyond);
-    g_test_add_func("/its-abi/walk/collection-table-outside-memory",
-                    test_walk_collection_outside);
+    g_test_add_func("/its-abi/walk/collection-icid-beyond-table", test_walk_collection_icid_beyond);
+    g_test_add_func("/its-abi/walk/collection-table-outside-memory", test_walk_collection_outside);
     g_test_add_func("/its-abi/walk/device-table-outside-memory", test_walk_device_table_outside);
     g_test_add_func("/its-abi/walk/l2-table-outside-memory", test_walk_l2_outside);
     g_test_add_func("/its-abi/walk/dte-event-id-bits-too-large", test_walk_dte_bits);

@@ -11,15 +11,15 @@
 #include "its-fixtures.h"
 #include "qemu-image-builder.h"
 
-#define RAM 0x40000000ull
+#define RAM      0x40000000ull
 #define RAM_SIZE (4ull << 20)
-#define DT (RAM + 0x000000)
-#define CT (RAM + 0x080000)
-#define ITT (RAM + 0x100000)
+#define DT       (RAM + 0x000000)
+#define CT       (RAM + 0x080000)
+#define ITT      (RAM + 0x100000)
 
 typedef struct {
     char *dir;
-    char *ram;  /* path of the memory image */
+    char *ram; /* path of the memory image */
     ItsmigItsMapping mapping;
     uint64_t baser0, baser1;
 } Fixture;
@@ -121,8 +121,8 @@ static Run inspect(Fixture *f, const char *extra1, const char *extra2)
     g_autofree char *mem = g_strdup_printf("%s@0x%llx", f->ram, (unsigned long long)RAM);
     g_autofree char *b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
     g_autofree char *b1 = g_strdup_printf("%" G_GUINT64_FORMAT, f->baser1);
-    const char *args[] = {"its", "inspect", "--memory", mem, "--baser0", b0, "--baser1", b1,
-                          "--vcpus", "4", extra1, extra2, NULL};
+    const char *args[] = {"its", "inspect", "--memory", mem,    "--baser0", b0,  "--baser1",
+                          b1,    "--vcpus", "4",        extra1, extra2,     NULL};
 
     return run_ctl(args);
 }
@@ -210,8 +210,7 @@ static void test_restore_fails(Fixture *f, gconstpointer data)
     pred = json_object_get_object_member(o, "restore_prediction");
     g_assert_false(json_object_get_boolean_member(pred, "ok"));
     g_assert_cmpstr(json_object_get_string_member(pred, "errno"), ==, "EINVAL");
-    g_assert_cmpstr(json_object_get_string_member(pred, "cause"), ==,
-                    "ite-pintid-below-lpi-range");
+    g_assert_cmpstr(json_object_get_string_member(pred, "cause"), ==, "ite-pintid-below-lpi-range");
     run_clear(&r);
 
     r = inspect(f, NULL, NULL);
@@ -238,8 +237,8 @@ static void test_split_memory(Fixture *f, gconstpointer data)
     b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
     b1 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser1);
     {
-        const char *args[] = {"its", "inspect", "-m", m1, "-m", m2, "--baser0", b0,
-                              "--baser1", b1, NULL};
+        const char *args[] = {"its",      "inspect", "-m",       m1, "-m", m2,
+                              "--baser0", b0,        "--baser1", b1, NULL};
 
         r = run_ctl(args);
     }
@@ -248,8 +247,8 @@ static void test_split_memory(Fixture *f, gconstpointer data)
 
     /* Without the ITT file the ITT reads fail as KVM's would: EFAULT. */
     {
-        const char *args[] = {"its", "inspect", "-m", m2, "--baser0", b0, "--baser1", b1,
-                              "--json", NULL};
+        const char *args[] = {"its", "inspect",  "-m", m2,       "--baser0",
+                              b0,    "--baser1", b1,   "--json", NULL};
 
         r = run_ctl(args);
     }
@@ -288,8 +287,8 @@ static const BadArgs bad_args[] = {
      {"its", "inspect", "--memory", "/nonexistent/ram@0", "--baser0", "0", "--baser1", "0", NULL},
      "/nonexistent/ram"},
     {"memory-overlap",
-     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--memory", "@RAM@@0x40001000",
-      "--baser0", "0", "--baser1", "0", NULL},
+     {"its", "inspect", "--memory", "@RAM@@0x40000000", "--memory", "@RAM@@0x40001000", "--baser0",
+      "0", "--baser1", "0", NULL},
      "overlap"},
     {"memory-empty-file",
      {"its", "inspect", "--memory", "@EMPTY@@0", "--baser0", "0", "--baser1", "0", NULL},
@@ -334,9 +333,8 @@ static void test_bad_args(Fixture *f, gconstpointer data)
     }
 }
 
-
 /* LPI configuration and pending tables in free memory above the ITTs. */
-#define IMG_PROPBASER ((RAM + 0x3c0000) | 15)
+#define IMG_PROPBASER    ((RAM + 0x3c0000) | 15)
 #define IMG_PENDBASER(n) (RAM + 0x380000 + 0x10000 * (n))
 
 /* The fixture's memory as a migration stream: --image gives what --memory and
@@ -348,11 +346,12 @@ static char *write_image(Fixture *f)
     g_autoptr(GError) error = NULL;
     static const guint8 zero[QIB_PAGE_SIZE];
     char *path = g_build_filename(f->dir, "image.mig", NULL);
-    QibParams p = {.ram_size = RAM_SIZE, .n_cpus = 4,
-                   .its = {.ctlr = 1, .iidr = itsmig_gits_iidr_make_kvm(0)},
-                   .propbaser = IMG_PROPBASER,
-                   .pendbaser = {IMG_PENDBASER(0), IMG_PENDBASER(1), IMG_PENDBASER(2),
-                                 IMG_PENDBASER(3)}};
+    QibParams p = {
+        .ram_size = RAM_SIZE,
+        .n_cpus = 4,
+        .its = {.ctlr = 1, .iidr = itsmig_gits_iidr_make_kvm(0)},
+        .propbaser = IMG_PROPBASER,
+        .pendbaser = {IMG_PENDBASER(0), IMG_PENDBASER(1), IMG_PENDBASER(2), IMG_PENDBASER(3)}};
     gsize len;
 
     p.its.baser[0] = f->baser0;
@@ -390,17 +389,16 @@ static void test_image(Fixture *f, gconstpointer data)
                                               "tests/data/probe/bookworm.json", NULL);
     g_autoptr(JsonParser) p1 = json_parser_new();
     g_autoptr(JsonParser) p2 = json_parser_new();
-    const char *args[] = {"its", "inspect", "--image", image, "--semantics", probe, "--json",
-                          NULL};
+    const char *args[] = {"its", "inspect", "--image", image, "--semantics", probe, "--json", NULL};
     g_autofree char *m = g_strdup_printf("%s@0x%llx", f->ram, (unsigned long long)RAM);
     g_autofree char *b0 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser0);
     g_autofree char *b1 = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->baser1);
     g_autofree char *pb = g_strdup_printf("0x%llx", (unsigned long long)IMG_PROPBASER);
     char *pe[4];
-    const char *margs[] = {"its", "inspect", "--memory", m, "--baser0", b0, "--baser1", b1,
-                           "--vcpus", "4", "--propbaser", pb, "--pendbaser", NULL,
-                           "--pendbaser", NULL, "--pendbaser", NULL, "--pendbaser", NULL,
-                           "--json", NULL};
+    const char *margs[] = {"its",         "inspect", "--memory",    m,    "--baser0",    b0,
+                           "--baser1",    b1,        "--vcpus",     "4",  "--propbaser", pb,
+                           "--pendbaser", NULL,      "--pendbaser", NULL, "--pendbaser", NULL,
+                           "--pendbaser", NULL,      "--json",      NULL};
     Run mem, img;
 
     for (int i = 0; i < 4; i++) {
@@ -440,9 +438,9 @@ static void test_image(Fixture *f, gconstpointer data)
         lpis = json_object_get_array_member(json_array_get_object_element(pend, 0), "lpis");
         g_assert_cmpuint(json_array_get_length(lpis), ==, 0);
     }
-    g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(b, "image"),
-                                                  "format"),
-                    ==, "migration-stream");
+    g_assert_cmpstr(
+        json_object_get_string_member(json_object_get_object_member(b, "image"), "format"), ==,
+        "migration-stream");
     for (int i = 0; i < 4; i++)
         g_free(pe[i]);
     run_clear(&mem);
@@ -460,8 +458,8 @@ static void test_image_bad_args(Fixture *f, gconstpointer data)
     const char *typed[] = {"its", "inspect", "--image", image, "--semantics", mistyped, NULL};
     const char *block[] = {"its", "inspect", "--image", image, "--ram-block", "nope@0", NULL};
     const char *notimage[] = {"its", "inspect", "--image", f->ram, NULL};
-    const char *alone[] = {"its", "inspect", "--semantics", bad, "--memory", mem, "--baser0",
-                           "0", "--baser1", "0", NULL};
+    const char *alone[] = {"its",      "inspect", "--semantics", bad, "--memory", mem,
+                           "--baser0", "0",       "--baser1",    "0", NULL};
     const struct {
         const char *const *args;
         const char *needle;
@@ -567,8 +565,8 @@ int main(int argc, char **argv)
                test_restore_fails, fixture_teardown);
     g_test_add("/itsmigctl/its-inspect/split-memory", Fixture, NULL, fixture_setup,
                test_split_memory, fixture_teardown);
-    g_test_add("/itsmigctl/its-inspect/bad-arguments", Fixture, NULL, fixture_setup,
-               test_bad_args, fixture_teardown);
+    g_test_add("/itsmigctl/its-inspect/bad-arguments", Fixture, NULL, fixture_setup, test_bad_args,
+               fixture_teardown);
     g_test_add("/itsmigctl/its-inspect/image-same-as-memory", Fixture, NULL, fixture_setup,
                test_image, fixture_teardown);
     g_test_add("/itsmigctl/its-inspect/image-restore-fails-exit-3", Fixture, "bad", fixture_setup,

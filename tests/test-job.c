@@ -782,8 +782,8 @@ static void check_unjournaled(gconstpointer data)
         if (past_transfer) {
             g_assert_cmpuint(job->notes->len, ==, notes + 1);
             g_assert_nonnull(strstr(g_ptr_array_index(job->notes, notes), "No space left"));
-            g_assert_nonnull(strstr(g_ptr_array_index(job->notes, notes),
-                                    itsmig_action_to_string(order[i])));
+            g_assert_nonnull(
+                strstr(g_ptr_array_index(job->notes, notes), itsmig_action_to_string(order[i])));
             /* Once per job. */
             g_assert_true(itsmig_job_may_run_unjournaled(job, &job->pending));
             g_assert_cmpuint(job->notes->len, ==, notes + 1);

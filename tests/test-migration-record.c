@@ -105,8 +105,8 @@ static void test_mac(void)
     g_autofree char *d = itsmigd_migration_mac("token-a-0123456789", "u", "k");
     g_autofree char *known = itsmigd_migration_mac("key", "u", "j");
     /* What the tests compute with openssl dgst -sha256 -hmac KEY. */
-    g_autofree char *again = g_compute_hmac_for_string(G_CHECKSUM_SHA256, (const guchar *)"key",
-                                                       3, "itsmig-migration:u:j", -1);
+    g_autofree char *again = g_compute_hmac_for_string(G_CHECKSUM_SHA256, (const guchar *)"key", 3,
+                                                       "itsmig-migration:u:j", -1);
 
     g_assert_cmpuint(strlen(a), ==, 64);
     g_assert_cmpstr(a, !=, b);

@@ -30,7 +30,7 @@ static guint metrics_port;
 
 static GSubprocess *daemon_proc;
 
-static const char *const http_methods[] = { "get", "put", "post", "delete", "patch", NULL };
+static const char *const http_methods[] = {"get", "put", "post", "delete", "patch", NULL};
 
 typedef struct {
     long status;
@@ -156,8 +156,7 @@ static void start_daemon(void)
     g_autofree char *log = NULL;
     /* Not on the TAP pipe: a daemon outliving an aborted test would keep
      * the test harness waiting for the end of the output. */
-    g_autoptr(GSubprocessLauncher) l =
-        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
 
     tmpdir = g_dir_make_tmp("itsmig-openapi-XXXXXX", &error);
     g_assert_no_error(error);
@@ -174,9 +173,10 @@ static void start_daemon(void)
     cert_path = g_build_filename(tmpdir, "cert.pem", NULL);
     key = g_build_filename(tmpdir, "key.pem", NULL);
     token = g_build_filename(tmpdir, "token", NULL);
-    openssl = g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                              "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s",
-                              key, cert_path);
+    openssl =
+        g_strdup_printf("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+                        "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s",
+                        key, cert_path);
     g_assert_true(g_spawn_command_line_sync(openssl, NULL, NULL, &status, &error));
     g_assert_no_error(error);
     g_assert_cmpint(status, ==, 0);
@@ -193,9 +193,9 @@ static void start_daemon(void)
     g_assert_no_error(error);
     g_subprocess_launcher_set_stderr_file_path(l, log);
     g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
-    daemon_proc = g_subprocess_launcher_spawn(l, &error, ITSMIGD_BIN, "--config", conf,
-                                              "--connect", "test:///default", "--socket",
-                                              sock_path, "--state-dir", state, NULL);
+    daemon_proc = g_subprocess_launcher_spawn(l, &error, ITSMIGD_BIN, "--config", conf, "--connect",
+                                              "test:///default", "--socket", sock_path,
+                                              "--state-dir", state, NULL);
     g_assert_no_error(error);
     for (int i = 0; i < 200; i++) {
         Reply r;
@@ -265,8 +265,7 @@ static void test_routes_match_table(void)
     for (gsize r = 0; r < itsmigd_n_routes; r++) {
         g_autofree char *lower = g_ascii_strdown(itsmigd_routes[r].method, -1);
         JsonObject *item = json_object_has_member(doc_paths, itsmigd_routes[r].pattern)
-                               ? json_object_get_object_member(doc_paths,
-                                                               itsmigd_routes[r].pattern)
+                               ? json_object_get_object_member(doc_paths, itsmigd_routes[r].pattern)
                                : NULL;
 
         if (!item || !json_object_has_member(item, lower))
@@ -304,8 +303,7 @@ static void check_documented(JsonObject *op, const char *what, const Reply *r)
     g_assert_nonnull(types);
     if (!r->content_type || !g_str_has_prefix(r->content_type, types->data))
         g_test_fail_printf("%s answered %ld as %s; documented: %s", what, r->status,
-                           r->content_type ? r->content_type : "(none)",
-                           (const char *)types->data);
+                           r->content_type ? r->content_type : "(none)", (const char *)types->data);
 }
 
 /* What this daemon (test driver, no peers) answers each documented
@@ -318,15 +316,15 @@ static long expected_status(const char *method, const char *path)
         long status;
     } special[] = {
         /* The examples name a peer this daemon does not have. */
-        { "POST", "/v1/domains/{name}/preflight", 404 },
-        { "POST", "/v1/migrations", 404 },
+        {"POST", "/v1/domains/{name}/preflight", 404},
+        {"POST", "/v1/migrations", 404},
         /* No job has that id. */
-        { "GET", "/v1/migrations/{id}", 404 },
-        { "DELETE", "/v1/migrations/{id}", 404 },
+        {"GET", "/v1/migrations/{id}", 404},
+        {"DELETE", "/v1/migrations/{id}", 404},
         /* "test" runs and never arrived by migration: no action on it. */
-        { "POST", "/v1/incoming/{uuid}/resume", 409 },
-        { "POST", "/v1/incoming/{uuid}/destroy", 409 },
-        { "POST", "/v1/incoming/{uuid}/attach", 409 },
+        {"POST", "/v1/incoming/{uuid}/resume", 409},
+        {"POST", "/v1/incoming/{uuid}/destroy", 409},
+        {"POST", "/v1/incoming/{uuid}/attach", 409},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(special); i++)
@@ -362,8 +360,8 @@ static void test_operations_answer_as_documented(void)
                 JsonNode *example;
 
                 type = types->data;
-                example = json_object_get_member(json_object_get_object_member(content, type),
-                                                 "example");
+                example =
+                    json_object_get_member(json_object_get_object_member(content, type), "example");
                 /* A JSON example goes as JSON, an XML one as the text it is. */
                 body = JSON_NODE_HOLDS_VALUE(example) &&
                                json_node_get_value_type(example) == G_TYPE_STRING
@@ -385,28 +383,27 @@ static void test_errors_are_documented(void)
         const char *method, *doc_path, *url, *content_type, *body;
         long status;
     } cases[] = {
-        { "GET", "/v1/domains/{name}", "/v1/domains/no-such-domain", NULL, NULL, 404 },
-        { "GET", "/v1/domains/{name}", "/v1/domains/a%2Fb", NULL, NULL, 400 },
-        { "GET", "/v1/domains", "/v1/domains?limit=0", NULL, NULL, 400 },
-        { "GET", "/v1/domains", "/v1/domains?state=sleeping", NULL, NULL, 400 },
-        { "GET", "/v1/events", "/v1/events?last_event_id=x", NULL, NULL, 400 },
-        { "PUT", "/v1/log", "/v1/log", "text/plain", "level=debug", 415 },
-        { "PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":", 400 },
-        { "PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":\"loud\"}", 400 },
-        { "POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight",
-          "application/json", "{\"destination\":\"nowhere\"}", 404 },
-        { "POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight",
-          "application/json", "{}", 400 },
-        { "POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight", "text/plain",
-          "destination", 415 },
-        { "POST", "/v1/compat/matrix", "/v1/compat/matrix", "application/json",
-          "{\"peers\":[\"nowhere\"]}", 404 },
-        { "POST", "/v1/compat/matrix", "/v1/compat/matrix", "application/json",
-          "{\"peers\":3}", 400 },
-        { "POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/xml",
-          "<domain><name>x</name>", 400 },
-        { "POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/json",
-          "{}", 415 },
+        {"GET", "/v1/domains/{name}", "/v1/domains/no-such-domain", NULL, NULL, 404},
+        {"GET", "/v1/domains/{name}", "/v1/domains/a%2Fb", NULL, NULL, 400},
+        {"GET", "/v1/domains", "/v1/domains?limit=0", NULL, NULL, 400},
+        {"GET", "/v1/domains", "/v1/domains?state=sleeping", NULL, NULL, 400},
+        {"GET", "/v1/events", "/v1/events?last_event_id=x", NULL, NULL, 400},
+        {"PUT", "/v1/log", "/v1/log", "text/plain", "level=debug", 415},
+        {"PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":", 400},
+        {"PUT", "/v1/log", "/v1/log", "application/json", "{\"level\":\"loud\"}", 400},
+        {"POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight", "application/json",
+         "{\"destination\":\"nowhere\"}", 404},
+        {"POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight", "application/json",
+         "{}", 400},
+        {"POST", "/v1/domains/{name}/preflight", "/v1/domains/test/preflight", "text/plain",
+         "destination", 415},
+        {"POST", "/v1/compat/matrix", "/v1/compat/matrix", "application/json",
+         "{\"peers\":[\"nowhere\"]}", 404},
+        {"POST", "/v1/compat/matrix", "/v1/compat/matrix", "application/json", "{\"peers\":3}",
+         400},
+        {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/xml",
+         "<domain><name>x</name>", 400},
+        {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/json", "{}", 415},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -427,8 +424,8 @@ static void test_errors_are_documented(void)
 static void test_error_codes_match_library(void)
 {
     JsonObject *o = json_node_get_object(doc_root);
-    const char *const members[] = { "components", "schemas",    "Error", "properties",
-                                    "error",      "properties", "code" };
+    const char *const members[] = {"components", "schemas",    "Error", "properties",
+                                   "error",      "properties", "code"};
     JsonArray *values;
 
     for (gsize i = 0; i < G_N_ELEMENTS(members); i++)
@@ -484,8 +481,8 @@ static void test_transports_as_documented(void)
             security = json_object_get_array_member(op, "security");
             g_assert_nonnull(security);
             for (guint i = 0; i < json_array_get_length(security); i++)
-                doc_token |= json_object_has_member(json_array_get_object_element(security, i),
-                                                    "peerToken");
+                doc_token |=
+                    json_object_has_member(json_array_get_object_element(security, i), "peerToken");
             tcp = (route->flags & ITSMIGD_ROUTE_PEER) != 0;
             if (doc_tcp != tcp || doc_token != tcp)
                 g_test_fail_printf("%s %s: the document says %s, the server %s", upper,
@@ -515,8 +512,7 @@ static void test_transports_as_documented(void)
             reply_clear(&r);
             request_on(TRUE, PEER_TOKEN, upper, url, "application/json", "{}", &r);
             if (tcp ? r.status == 403 || r.status == 401 : r.status != 403)
-                g_test_fail_printf("%s %s over TCP with a peer's token: %ld", upper, url,
-                                   r.status);
+                g_test_fail_printf("%s %s over TCP with a peer's token: %ld", upper, url, r.status);
             if (!tcp) {
                 g_autofree char *what = g_strdup_printf("%s %s over TCP", upper, url);
 
@@ -571,8 +567,8 @@ static void test_other_methods_are_405(void)
             allow = g_strsplit(r.allow, ", ", -1);
             g_assert_cmpuint(g_strv_length(allow), ==, expected->len);
             for (guint i = 0; i < expected->len; i++)
-                g_assert_true(g_strv_contains((const char *const *)allow,
-                                              g_ptr_array_index(expected, i)));
+                g_assert_true(
+                    g_strv_contains((const char *const *)allow, g_ptr_array_index(expected, i)));
             reply_clear(&r);
         }
     }

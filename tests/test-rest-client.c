@@ -214,8 +214,8 @@ static void test_refused(void)
     g_autoptr(ItsmigRestClient) client = itsmig_rest_client_new_unix(path, 5);
     g_autoptr(ItsmigRestReply) reply = NULL;
     g_autoptr(GError) error = NULL;
-    g_autofree char *want = g_strdup_printf("cannot reach itsmigd at %s: %s", path,
-                                            g_strerror(ENOENT));
+    g_autofree char *want =
+        g_strdup_printf("cannot reach itsmigd at %s: %s", path, g_strerror(ENOENT));
 
     g_assert_false(
         itsmig_rest_client_request(client, "GET", "/v1/x", NULL, NULL, 0, &reply, &error));

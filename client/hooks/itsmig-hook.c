@@ -226,7 +226,8 @@ static int refuse(Incoming *ctx)
 {
     g_autoptr(GError) error = NULL;
 
-    if (ctx->recorded_uuid && !itsmig_hook_record_remove(ctx->record_dir, ctx->recorded_uuid, &error))
+    if (ctx->recorded_uuid &&
+        !itsmig_hook_record_remove(ctx->record_dir, ctx->recorded_uuid, &error))
         say("cannot drop the record of domain %s: %s", ctx->name, error->message);
     return 1;
 }

@@ -26,8 +26,8 @@ typedef struct {
     /* Filled by whoever knows the host (itsmigd, from sysfs and its config),
      * never by the parser: the driver bound to the device on this host and
      * whether that driver can migrate device state (VFIO migration v2). */
-    char *host_driver;  /* NULL when unknown */
-    int migratable;     /* -1 unknown, 0 no, 1 yes */
+    char *host_driver; /* NULL when unknown */
+    int migratable;    /* -1 unknown, 0 no, 1 yes */
 } ItsmigHostdev;
 
 typedef struct {
@@ -72,15 +72,15 @@ typedef struct {
     gint64 reset_at;      /* unix seconds of the last guest reset since; 0 when none */
 
     /* The host that wrote the record. */
-    char *host;                /* hostname; NULL when not recorded */
+    char *host; /* hostname; NULL when not recorded */
     ItsmigMetadataWritten written;
-    gint64 written_at;         /* unix seconds */
-    char *host_arch;           /* NULL when not recorded */
-    guint host_page_size;      /* 0 when not recorded */
-    ItsmigGicv4Level host_gicv4;   /* ITSMIG_GICV4_UNKNOWN when not recorded */
-    int host_save_tables;          /* -1 not recorded, 0, 1 */
-    int host_save_pending_tables;  /* -1 not recorded, 0, 1 */
-    int host_ctrl_reset;           /* -1 not recorded, 0, 1 */
+    gint64 written_at;              /* unix seconds */
+    char *host_arch;                /* NULL when not recorded */
+    guint host_page_size;           /* 0 when not recorded */
+    ItsmigGicv4Level host_gicv4;    /* ITSMIG_GICV4_UNKNOWN when not recorded */
+    int host_save_tables;           /* -1 not recorded, 0, 1 */
+    int host_save_pending_tables;   /* -1 not recorded, 0, 1 */
+    int host_ctrl_reset;            /* -1 not recorded, 0, 1 */
     guint16 host_its_abi_revisions; /* bit n: revision n; 0 when not recorded */
     /* The host's vCPU register set (ItsmigKvmRegSet): the set the guest's QEMU
      * took from it at start or arrival, and sends on.  The digest names it

@@ -21,36 +21,36 @@
 
 /* ---- constants of KVM's vITS and ABI revision 0 ------------------------ */
 
-#define ITSMIG_ITS_ABI_REV0 0u
-#define ITSMIG_ITS_ABI_REV_MAX 15u /* GITS_IIDR.Revision is 4 bits */
-#define ITSMIG_ITS_ESZ 8u          /* DTE, ITE, CTE and L1 entry size */
-#define ITSMIG_ITS_DEVBITS 16u     /* GITS_TYPER.Devbits + 1 */
-#define ITSMIG_ITS_IDBITS 16u      /* GITS_TYPER.IDbits + 1: max EventID bits */
-#define ITSMIG_ITS_MIN_LPI 8192u
-#define ITSMIG_ITS_DTE_MAX_NEXT 0x3fffu /* kernel caps the DeviceID delta */
-#define ITSMIG_ITS_ITE_MAX_NEXT 0xffffu /* kernel caps the EventID delta */
+#define ITSMIG_ITS_ABI_REV0            0u
+#define ITSMIG_ITS_ABI_REV_MAX         15u /* GITS_IIDR.Revision is 4 bits */
+#define ITSMIG_ITS_ESZ                 8u  /* DTE, ITE, CTE and L1 entry size */
+#define ITSMIG_ITS_DEVBITS             16u /* GITS_TYPER.Devbits + 1 */
+#define ITSMIG_ITS_IDBITS              16u /* GITS_TYPER.IDbits + 1: max EventID bits */
+#define ITSMIG_ITS_MIN_LPI             8192u
+#define ITSMIG_ITS_DTE_MAX_NEXT        0x3fffu /* kernel caps the DeviceID delta */
+#define ITSMIG_ITS_ITE_MAX_NEXT        0xffffu /* kernel caps the EventID delta */
 #define ITSMIG_ITS_COLLECTION_UNMAPPED 0xffffffffu
-#define ITSMIG_ITS_TABLE_PAGE 65536u /* KVM forces 64K ITS table pages */
-#define ITSMIG_ITS_L2_DTES (ITSMIG_ITS_TABLE_PAGE / ITSMIG_ITS_ESZ)
-#define ITSMIG_ITS_MAX_COLLECTIONS 65536u /* GITS_TYPER.CIL == 0: 16-bit ICIDs */
+#define ITSMIG_ITS_TABLE_PAGE          65536u /* KVM forces 64K ITS table pages */
+#define ITSMIG_ITS_L2_DTES             (ITSMIG_ITS_TABLE_PAGE / ITSMIG_ITS_ESZ)
+#define ITSMIG_ITS_MAX_COLLECTIONS     65536u /* GITS_TYPER.CIL == 0: 16-bit ICIDs */
 
 /* ---- ITS register offsets (from the ITS base) --------------------------- */
 
-#define ITSMIG_GITS_CTLR 0x0000u
-#define ITSMIG_GITS_IIDR 0x0004u
-#define ITSMIG_GITS_TYPER 0x0008u
-#define ITSMIG_GITS_CBASER 0x0080u
-#define ITSMIG_GITS_CWRITER 0x0088u
-#define ITSMIG_GITS_CREADR 0x0090u
-#define ITSMIG_GITS_BASER(n) (0x0100u + 8u * (n))
+#define ITSMIG_GITS_CTLR       0x0000u
+#define ITSMIG_GITS_IIDR       0x0004u
+#define ITSMIG_GITS_TYPER      0x0008u
+#define ITSMIG_GITS_CBASER     0x0080u
+#define ITSMIG_GITS_CWRITER    0x0088u
+#define ITSMIG_GITS_CREADR     0x0090u
+#define ITSMIG_GITS_BASER(n)   (0x0100u + 8u * (n))
 #define ITSMIG_GITS_TRANSLATER 0x10040u
 
-#define ITSMIG_GITS_CTLR_ENABLED (1u << 0)
+#define ITSMIG_GITS_CTLR_ENABLED   (1u << 0)
 #define ITSMIG_GITS_CTLR_QUIESCENT (1u << 31)
 
 /* ---- GITS_IIDR ---------------------------------------------------------- */
 
-#define ITSMIG_GITS_IIDR_PRODUCT_KVM 0x4bu
+#define ITSMIG_GITS_IIDR_PRODUCT_KVM     0x4bu
 #define ITSMIG_GITS_IIDR_IMPLEMENTER_ARM 0x43bu
 
 unsigned itsmig_gits_iidr_revision(uint32_t iidr);
@@ -104,8 +104,8 @@ uint64_t itsmig_gits_baser_table_size(uint64_t baser);
 
 typedef struct {
     bool valid;
-    uint64_t addr;    /* bits [51:12] */
-    unsigned size;    /* queue size in bytes: (Size + 1) * 4K */
+    uint64_t addr; /* bits [51:12] */
+    unsigned size; /* queue size in bytes: (Size + 1) * 4K */
     unsigned shareability, inner_cache, outer_cache;
 } ItsmigGitsCbaser;
 
@@ -114,12 +114,12 @@ uint64_t itsmig_gits_cbaser_make(uint64_t addr, unsigned nr_4k_pages);
 
 /* ---- redistributor LPI registers ---------------------------------------- */
 
-#define ITSMIG_GICR_CTLR 0x0000u
-#define ITSMIG_GICR_PROPBASER 0x0070u
-#define ITSMIG_GICR_PENDBASER 0x0078u
+#define ITSMIG_GICR_CTLR             0x0000u
+#define ITSMIG_GICR_PROPBASER        0x0070u
+#define ITSMIG_GICR_PENDBASER        0x0078u
 #define ITSMIG_GICR_CTLR_ENABLE_LPIS (1u << 0)
 
-uint64_t itsmig_gicr_propbaser_addr(uint64_t propbaser); /* bits [51:12] */
+uint64_t itsmig_gicr_propbaser_addr(uint64_t propbaser);   /* bits [51:12] */
 unsigned itsmig_gicr_propbaser_idbits(uint64_t propbaser); /* IDbits + 1 */
 uint64_t itsmig_gicr_propbaser_make(uint64_t addr, unsigned id_bits);
 uint64_t itsmig_gicr_pendbaser_addr(uint64_t pendbaser); /* bits [51:16] */
@@ -129,8 +129,8 @@ uint64_t itsmig_gicr_pendbaser_make(uint64_t addr);
 
 typedef struct {
     bool valid;
-    uint32_t next;         /* DeviceID delta to the next DTE, 0 = last */
-    uint64_t itt_addr;     /* 256-byte aligned, below 2^52 */
+    uint32_t next;          /* DeviceID delta to the next DTE, 0 = last */
+    uint64_t itt_addr;      /* 256-byte aligned, below 2^52 */
     unsigned event_id_bits; /* Size + 1: 1..32 (KVM accepts up to 16) */
 } ItsmigItsDte;
 
@@ -164,9 +164,9 @@ void itsmig_its_l1e_decode(uint64_t raw, ItsmigItsL1e *ret);
 static inline uint64_t itsmig_le64_load(const void *p)
 {
     const uint8_t *b = p;
-    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 |
-           (uint64_t)b[3] << 24 | (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 |
-           (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
+    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
+           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 |
+           (uint64_t)b[7] << 56;
 }
 
 static inline void itsmig_le64_store(void *p, uint64_t v)
@@ -287,7 +287,7 @@ const char *itsmig_severity_to_string(ItsmigSeverity s);
 typedef struct {
     const char *code; /* stable identifier, e.g. "ite-pintid-below-lpi-range" */
     ItsmigSeverity severity;
-    int errnum; /* for errors: the positive errno RESTORE_TABLES returns */
+    int errnum;   /* for errors: the positive errno RESTORE_TABLES returns */
     uint64_t gpa; /* where the offending entry lives, when relevant */
     char message[ITSMIG_ITS_FINDING_TEXT_MAX];
 } ItsmigItsFinding;
@@ -336,11 +336,11 @@ typedef struct {
  * events and allocates at most ITSMIG_ITS_WALK_BYTES_PER_BYTE * M +
  * ITSMIG_ITS_WALK_FIXED_BYTES bytes at once; tests/fuzz/fuzz-its-walk.c
  * asserts all three. */
-#define ITSMIG_ITS_WALK_MIN_READS (UINT64_C(1) << 20)
+#define ITSMIG_ITS_WALK_MIN_READS       (UINT64_C(1) << 20)
 #define ITSMIG_ITS_WALK_READS_PER_ENTRY UINT64_C(16)
-#define ITSMIG_ITS_WALK_MAX_READS (UINT64_C(1) << 28)
-#define ITSMIG_ITS_WALK_BYTES_PER_BYTE UINT64_C(16)
-#define ITSMIG_ITS_WALK_FIXED_BYTES (UINT64_C(2) << 20)
+#define ITSMIG_ITS_WALK_MAX_READS       (UINT64_C(1) << 28)
+#define ITSMIG_ITS_WALK_BYTES_PER_BYTE  UINT64_C(16)
+#define ITSMIG_ITS_WALK_FIXED_BYTES     (UINT64_C(2) << 20)
 
 int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
                     ItsmigItsReport *ret_report, ItsmigDiag *diag);

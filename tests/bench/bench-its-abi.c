@@ -15,7 +15,7 @@
 #include "itsmig/its-abi.h"
 #include "its-fixtures.h"
 
-#define RAM 0x40000000ull
+#define RAM    0x40000000ull
 #define ROUNDS 21
 
 static double now(void)

@@ -16,10 +16,10 @@
 #include "tests/fuzz/fuzz.h"
 
 /* The route table names the handlers; a match never runs them here. */
-#define HANDLER(name)                                                                            \
-    gboolean name(ItsmigdHttpRequest *req, GError **error)                                       \
-    {                                                                                            \
-        abort();                                                                                 \
+#define HANDLER(name)                                                                              \
+    gboolean name(ItsmigdHttpRequest *req, GError **error)                                         \
+    {                                                                                              \
+        abort();                                                                                   \
     }
 HANDLER(itsmigd_http_health)
 HANDLER(itsmigd_http_host)

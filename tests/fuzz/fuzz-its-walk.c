@@ -24,9 +24,9 @@
 #include "tests/fuzz/fuzz-alloc.h"
 #include "tests/fuzz/fuzz.h"
 
-#define HDR 64
-#define REGION_A UINT64_C(0x100000)
-#define REGION_B UINT64_C(0x200000)
+#define HDR        64
+#define REGION_A   UINT64_C(0x100000)
+#define REGION_B   UINT64_C(0x200000)
 #define REGION_MAX UINT64_C(0x100000)
 
 static uint64_t le64(const uint8_t *p)
@@ -102,8 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Valid memory: the walk itself does not fail (it reports). */
     FUZZ_ASSERT(r == 0);
-    FUZZ_ASSERT(rep.entries_scanned <= ITSMIG_ITS_WALK_MIN_READS +
-                                           ITSMIG_ITS_WALK_READS_PER_ENTRY * (mem_bytes / 8));
+    FUZZ_ASSERT(rep.entries_scanned <=
+                ITSMIG_ITS_WALK_MIN_READS + ITSMIG_ITS_WALK_READS_PER_ENTRY * (mem_bytes / 8));
     FUZZ_ASSERT(rep.entries_scanned <= ITSMIG_ITS_WALK_MAX_READS);
     FUZZ_ASSERT(rep.mapping.n_events <= mem_bytes / 8);
     FUZZ_ASSERT(peak <= ITSMIG_ITS_WALK_BYTES_PER_BYTE * mem_bytes + ITSMIG_ITS_WALK_FIXED_BYTES);

@@ -59,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(ItsmigJob) job = NULL;
     g_autoptr(GError) error = NULL;
     static const ItsmigPresence presences[] = {
-        ITSMIG_PRESENCE_UNKNOWN, ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_PAUSED,
+        ITSMIG_PRESENCE_UNKNOWN,
+        ITSMIG_PRESENCE_ABSENT,
+        ITSMIG_PRESENCE_PAUSED,
         ITSMIG_PRESENCE_RUNNING,
     };
 

@@ -62,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(strcmp(again->peer_mac, r->peer_mac) == 0);
     FUZZ_ASSERT(again->aliases->len == r->aliases->len);
     for (guint i = 0; i < r->aliases->len; i++) {
-        FUZZ_ASSERT(strcmp(g_ptr_array_index(again->aliases, i),
-                           g_ptr_array_index(r->aliases, i)) == 0);
+        FUZZ_ASSERT(
+            strcmp(g_ptr_array_index(again->aliases, i), g_ptr_array_index(r->aliases, i)) == 0);
         FUZZ_ASSERT(strcmp(g_ptr_array_index(again->xmls, i), g_ptr_array_index(r->xmls, i)) == 0);
     }
     return 0;

@@ -17,17 +17,17 @@
 #include "itsmig/its-abi.h"
 #include "itsmig/kvm-vm.h"
 
-#define RAM ITSMIG_KVM_VM_RAM_BASE
-#define RAM_SIZE (64ull << 20)
-#define NR_VCPUS 4u
-#define DT (RAM + 0x000000)  /* device table, up to 9 pages */
-#define DT2 (RAM + 0x100000) /* a second device table */
-#define CT (RAM + 0x200000)
-#define CMDQ (RAM + 0x220000)
-#define L2 (RAM + 0x300000)  /* level-2 pages of DT */
-#define PROP (RAM + 0x400000)
-#define PEND(c) (RAM + 0x410000 + 0x10000ull * (c))
-#define ITT (RAM + 0x500000)
+#define RAM         ITSMIG_KVM_VM_RAM_BASE
+#define RAM_SIZE    (64ull << 20)
+#define NR_VCPUS    4u
+#define DT          (RAM + 0x000000) /* device table, up to 9 pages */
+#define DT2         (RAM + 0x100000) /* a second device table */
+#define CT          (RAM + 0x200000)
+#define CMDQ        (RAM + 0x220000)
+#define L2          (RAM + 0x300000) /* level-2 pages of DT */
+#define PROP        (RAM + 0x400000)
+#define PEND(c)     (RAM + 0x410000 + 0x10000ull * (c))
+#define ITT         (RAM + 0x500000)
 #define LPI_ID_BITS 16
 
 /*
@@ -52,8 +52,8 @@ static void put(ItsmigKvmVm *vm, uint64_t gpa, uint64_t raw)
 
 static ItsmigKvmVm *new_vm(const char *tag)
 {
-    ItsmigKvmVmConfig cfg = {.nr_vcpus = NR_VCPUS, .ram_size = RAM_SIZE, .with_its = true,
-                             .init_vgic = true};
+    ItsmigKvmVmConfig cfg = {
+        .nr_vcpus = NR_VCPUS, .ram_size = RAM_SIZE, .with_its = true, .init_vgic = true};
     ItsmigKvmVm *vm = NULL;
     ItsmigDiag d = {0};
     int r = itsmig_kvm_vm_new(&cfg, &vm, &d);
@@ -140,9 +140,8 @@ static void dump_for_host(ItsmigKvmVm *vm, uint32_t iidr, uint64_t b0, uint64_t 
 
     printf("ITSMIG-DUMP %u begin ram=0x%llx ram_size=%llu iidr=0x%x baser0=0x%llx baser1=0x%llx "
            "vcpus=%u errno=%s propbaser=0x%llx",
-           id, (unsigned long long)RAM, (unsigned long long)RAM_SIZE, iidr,
-           (unsigned long long)b0, (unsigned long long)b1, NR_VCPUS,
-           itsmig_errno_name(kernel_errno),
+           id, (unsigned long long)RAM, (unsigned long long)RAM_SIZE, iidr, (unsigned long long)b0,
+           (unsigned long long)b1, NR_VCPUS, itsmig_errno_name(kernel_errno),
            (unsigned long long)itsmig_gicr_propbaser_make(PROP, LPI_ID_BITS));
     for (unsigned c = 0; c < NR_VCPUS; c++)
         printf(" pendbaser=0x%llx", (unsigned long long)pendbasers[c]);
@@ -157,8 +156,7 @@ static void dump_for_host(ItsmigKvmVm *vm, uint32_t iidr, uint64_t b0, uint64_t 
     /* The mapping as itsmigctl's human output prints it. */
     for (size_t i = 0; expect && i < expect->n_collections; i++) {
         if (expect->collections[i].target == ITSMIG_ITS_COLLECTION_UNMAPPED)
-            printf("ITSMIG-DUMP %u map   ICID %-5u -> unmapped\n", id,
-                   expect->collections[i].icid);
+            printf("ITSMIG-DUMP %u map   ICID %-5u -> unmapped\n", id, expect->collections[i].icid);
         else
             printf("ITSMIG-DUMP %u map   ICID %-5u -> vCPU %u\n", id, expect->collections[i].icid,
                    expect->collections[i].target);
@@ -216,8 +214,7 @@ static bool saved_as_codec(ItsmigKvmVm *vm, uint64_t gpa, const uint8_t *want, u
  * the mappings, see the "baser change" cases); what it wrote must decode to
  * the same mapping and be, entry for entry, what the codec wrote.
  */
-static void round_trip(const char *tag, const ItsmigItsMapping *m, unsigned dt_pages,
-                       bool indirect)
+static void round_trip(const char *tag, const ItsmigItsMapping *m, unsigned dt_pages, bool indirect)
 {
     uint64_t b0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, DT, dt_pages, indirect);
     uint64_t b1 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, CT, 1, false);
@@ -238,8 +235,8 @@ static void round_trip(const char *tag, const ItsmigItsMapping *m, unsigned dt_p
     if (!vm)
         return;
     r = itsmig_its_write_tables(m, &layout, itsmig_kvm_vm_memory(vm), &d);
-    if (!guest_tap_ok(r == 0, "%s: tables written (%zu devices, %zu events, %zu collections)",
-                      tag, m->n_devices, m->n_events, m->n_collections)) {
+    if (!guest_tap_ok(r == 0, "%s: tables written (%zu devices, %zu events, %zu collections)", tag,
+                      m->n_devices, m->n_events, m->n_collections)) {
         guest_tap_diag("  %s", d.text);
         goto out;
     }
@@ -341,26 +338,59 @@ static void round_trip_fixture(const char *tag, const ItsFixtureParams *p, unsig
 static void round_trips(void)
 {
     ItsFixtureParams sparse = {
-        .seed = 1, .n_devices = 48, .device_id_span = 65536, .max_events = 40,
-        .min_event_bits = 1, .max_event_bits = 8, .n_collections = 12, .icid_span = 8192,
-        .nr_vcpus = NR_VCPUS, .unmapped_percent = 25, .itt_base = ITT, .lpi_base = 8192,
+        .seed = 1,
+        .n_devices = 48,
+        .device_id_span = 65536,
+        .max_events = 40,
+        .min_event_bits = 1,
+        .max_event_bits = 8,
+        .n_collections = 12,
+        .icid_span = 8192,
+        .nr_vcpus = NR_VCPUS,
+        .unmapped_percent = 25,
+        .itt_base = ITT,
+        .lpi_base = 8192,
     };
     ItsFixtureParams many = {
-        .seed = 2, .n_devices = 4, .device_id_span = 64, .max_events = 12000,
-        .min_event_bits = 14, .max_event_bits = 16, .n_collections = 4, .icid_span = 4,
-        .nr_vcpus = NR_VCPUS, .unmapped_percent = 0, .itt_base = ITT, .lpi_base = 8192,
+        .seed = 2,
+        .n_devices = 4,
+        .device_id_span = 64,
+        .max_events = 12000,
+        .min_event_bits = 14,
+        .max_event_bits = 16,
+        .n_collections = 4,
+        .icid_span = 4,
+        .nr_vcpus = NR_VCPUS,
+        .unmapped_percent = 0,
+        .itt_base = ITT,
+        .lpi_base = 8192,
     };
     ItsFixtureParams unmapped = {
-        .seed = 3, .n_devices = 6, .device_id_span = 8192, .max_events = 20,
-        .min_event_bits = 2, .max_event_bits = 6, .n_collections = 5, .icid_span = 300,
-        .nr_vcpus = NR_VCPUS, .unmapped_percent = 100, .itt_base = ITT, .lpi_base = 20000,
+        .seed = 3,
+        .n_devices = 6,
+        .device_id_span = 8192,
+        .max_events = 20,
+        .min_event_bits = 2,
+        .max_event_bits = 6,
+        .n_collections = 5,
+        .icid_span = 300,
+        .nr_vcpus = NR_VCPUS,
+        .unmapped_percent = 100,
+        .itt_base = ITT,
+        .lpi_base = 20000,
     };
     /* Device IDs 16383+ apart: the kernel caps next at 2^14-1. */
     ItsmigItsDevice devs[3] = {
         {.device_id = 0, .itt_addr = ITT, .event_id_bits = 2, .first_event = 0, .n_events = 2},
-        {.device_id = 30000, .itt_addr = ITT + 256, .event_id_bits = 16, .first_event = 2,
+        {.device_id = 30000,
+         .itt_addr = ITT + 256,
+         .event_id_bits = 16,
+         .first_event = 2,
          .n_events = 2},
-        {.device_id = 65535, .itt_addr = ITT + 0x100000, .event_id_bits = 1, .first_event = 4,
+        {.device_id = 65535,
+         .itt_addr = ITT + 0x100000,
+         .event_id_bits = 1,
+         .first_event = 4,
          .n_events = 1},
     };
     ItsmigItsEvent evs[5] = {
@@ -380,7 +410,7 @@ static void round_trips(void)
 
 typedef struct {
     const char *name;
-    const char *cause;  /* the finding the walker must name; NULL = restore succeeds */
+    const char *cause; /* the finding the walker must name; NULL = restore succeeds */
     void (*corrupt)(ItsmigKvmVm *vm, uint32_t *iidr, uint64_t *b0, uint64_t *b1);
 } BadImage;
 
@@ -501,7 +531,7 @@ static const BadImage bad_images[] = {
 
 static void bad_image(const BadImage *b)
 {
-    ItsmigItsMapping m = {(ItsmigItsDevice *)base_devs, 1, (ItsmigItsEvent *)base_evs, 2,
+    ItsmigItsMapping m = {(ItsmigItsDevice *)base_devs,     1, (ItsmigItsEvent *)base_evs, 2,
                           (ItsmigItsCollection *)base_cols, 2};
     uint64_t b0 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_DEVICE, DT, 1, false);
     uint64_t b1 = itsmig_gits_baser_make(ITSMIG_BASER_TYPE_COLLECTION, CT, 1, false);
@@ -530,9 +560,8 @@ static void bad_image(const BadImage *b)
     }
     predicted = rep.restore_errno;
     kernel = -restore(vm, iidr, b0, b1, &step, &d);
-    guest_tap_ok(predicted == kernel,
-                 "bad image: %s: predicted %s, the kernel's %s returned %s", b->name,
-                 itsmig_errno_name(predicted), step, itsmig_errno_name(kernel));
+    guest_tap_ok(predicted == kernel, "bad image: %s: predicted %s, the kernel's %s returned %s",
+                 b->name, itsmig_errno_name(predicted), step, itsmig_errno_name(kernel));
     if (b->cause)
         guest_tap_ok(rep.restore_cause && strcmp(rep.restore_cause, b->cause) == 0,
                      "bad image: %s: the linter names %s", b->name, b->cause);
