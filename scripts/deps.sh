@@ -29,10 +29,12 @@ PKG_TEST="debhelper bash-completion lintian debootstrap"
 # The alert rules' checks and the scrape test: promtool and a Prometheus server
 # that the test starts itself (the package's own service must not start).
 METRICS_TESTS="prometheus"
+# make check holds the C sources to .clang-format (tests/format.sh).
+FORMAT_TEST="clang-format"
 
 want="$BUILD $RUN"
 case "${1:-}" in
---test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $FUZZ $PKG_TEST $METRICS_TESTS" ;;
+--test) want="$want $KVM_BED $E2E_BED $NESTED_BED $DAEMON_TESTS $FUZZ $PKG_TEST $METRICS_TESTS $FORMAT_TEST" ;;
 "") ;;
 *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
