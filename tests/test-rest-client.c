@@ -210,12 +210,16 @@ static void test_error_reply(void)
 static void test_refused(void)
 {
     g_autofree char *dir = g_dir_make_tmp("test-rest-client-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "nobody.sock", NULL);
-    g_autoptr(ItsmigRestClient) client = itsmig_rest_client_new_unix(path, 5);
+    g_autofree char *path = NULL;
+    g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(ItsmigRestReply) reply = NULL;
     g_autoptr(GError) error = NULL;
-    g_autofree char *want =
-        g_strdup_printf("cannot reach itsmigd at %s: %s", path, g_strerror(ENOENT));
+    g_autofree char *want = NULL;
+
+    g_assert_nonnull(dir);
+    path = g_build_filename(dir, "nobody.sock", NULL);
+    client = itsmig_rest_client_new_unix(path, 5);
+    want = g_strdup_printf("cannot reach itsmigd at %s: %s", path, g_strerror(ENOENT));
 
     g_assert_false(
         itsmig_rest_client_request(client, "GET", "/v1/x", NULL, NULL, 0, &reply, &error));
