@@ -385,6 +385,27 @@ static const char *const bmap_names[] = {
     "KVM_REG_ARM_VENDOR_HYP_BMAP_2",
 };
 
+/* The 64-bit firmware registers, named by coprocessor and index. */
+static const struct {
+    unsigned coproc;
+    const char *const *names;
+    size_t n;
+} fw_tables[] = {
+    {ITSMIG_KVM_REG_FW, fw_names, N_ELEMENTS(fw_names)},
+    {ITSMIG_KVM_REG_FW_FEAT_BMAP, bmap_names, N_ELEMENTS(bmap_names)},
+};
+
+static const char *fw_name(uint64_t id, unsigned coproc, uint64_t index)
+{
+    if ((id & ITSMIG_KVM_REG_SIZE_MASK) != ITSMIG_KVM_REG_SIZE_U64)
+        return NULL;
+    for (size_t t = 0; t < N_ELEMENTS(fw_tables); t++) {
+        if (fw_tables[t].coproc == coproc && index < fw_tables[t].n)
+            return fw_tables[t].names[index];
+    }
+    return NULL;
+}
+
 /* struct kvm_regs, in 32-bit words: user_pt_regs (x0..x30, sp, pc, pstate),
  * sp_el1, elr_el1, spsr[5], padding, then user_fpsimd_state (vregs[32] of
  * 128 bits from word 84, fpsr, fpcr). */
@@ -500,19 +521,15 @@ const char *itsmig_kvm_reg_name(uint64_t id, char *buf, size_t size)
         }
         break;
     case ITSMIG_KVM_REG_FW:
-        if ((id & ITSMIG_KVM_REG_SIZE_MASK) == ITSMIG_KVM_REG_SIZE_U64 &&
-            index < N_ELEMENTS(fw_names)) {
-            snprintf(buf, size, "%s", fw_names[index]);
+    case ITSMIG_KVM_REG_FW_FEAT_BMAP: {
+        const char *fw = fw_name(id, coproc_of(id), index);
+
+        if (fw) {
+            snprintf(buf, size, "%s", fw);
             return buf;
         }
         break;
-    case ITSMIG_KVM_REG_FW_FEAT_BMAP:
-        if ((id & ITSMIG_KVM_REG_SIZE_MASK) == ITSMIG_KVM_REG_SIZE_U64 &&
-            index < N_ELEMENTS(bmap_names)) {
-            snprintf(buf, size, "%s", bmap_names[index]);
-            return buf;
-        }
-        break;
+    }
     case ITSMIG_KVM_REG_SVE: {
         uint64_t sz = id & ITSMIG_KVM_REG_SIZE_MASK;
         unsigned slice = (unsigned)(index & 0x1f), n = (unsigned)((index >> 5) & 0x1f);
@@ -622,14 +639,11 @@ static bool table_id(const char *name, uint64_t *ret_id)
     if (sysreg_table_id(kvm_sysreg_names, N_ELEMENTS(kvm_sysreg_names), name, ret_id) ||
         sysreg_table_id(sysreg_names, N_ELEMENTS(sysreg_names), name, ret_id))
         return true;
-    for (size_t i = 0; i < N_ELEMENTS(fw_names); i++) {
-        if (strcmp(fw_names[i], name) == 0)
-            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW, i), true;
-    }
-    for (size_t i = 0; i < N_ELEMENTS(bmap_names); i++) {
-        if (strcmp(bmap_names[i], name) == 0)
-            return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, ITSMIG_KVM_REG_FW_FEAT_BMAP, i),
-                   true;
+    for (size_t t = 0; t < N_ELEMENTS(fw_tables); t++) {
+        for (size_t i = 0; i < fw_tables[t].n; i++) {
+            if (strcmp(fw_tables[t].names[i], name) == 0)
+                return *ret_id = coproc_id(ITSMIG_KVM_REG_SIZE_U64, fw_tables[t].coproc, i), true;
+        }
     }
     if (strcmp(name, "KVM_REG_ARM64_SVE_VLS") == 0)
         return *ret_id = coproc_id(SVE_SIZE_VLS, ITSMIG_KVM_REG_SVE, SVE_VLS_INDEX), true;
