@@ -194,6 +194,79 @@ static bool save_device_reachable(const ItsmigGuestMem *mem, uint64_t baser0, ui
     return device_entry_gpa(mem, baser0, id, &l2_next, &gpa, NULL) == 0;
 }
 
+/*
+ * Collections: written one after another from the table's base, then a
+ * terminating invalid entry unless the table is full.
+ */
+static void predict_collections(const ItsmigItsSaveInput *in, const ItsmigGuestMem *mem,
+                                ItsmigItsSavePrediction *p)
+{
+    const ItsmigItsMapping *m = in->mapping;
+    ItsmigItsMapping *out = &p->saved;
+    uint64_t base = itsmig_gits_baser_addr_64k(in->baser1);
+    uint64_t cap = itsmig_gits_baser_table_size(in->baser1) / ITSMIG_ITS_ESZ;
+    uint64_t end = base + (m->n_collections + (m->n_collections != cap)) * ITSMIG_ITS_ESZ;
+
+    for (uint64_t gpa = base; gpa < end; gpa += ITSMIG_ITS_ESZ) {
+        if (!itsmig_guest_mem_visible(mem, gpa)) {
+            p->save_errno = EFAULT;
+            p->save_cause = "save-collection-table-outside-memory";
+            return;
+        }
+    }
+    for (size_t i = 0; i < m->n_collections; i++) {
+        if (i < cap)
+            out->collections[out->n_collections++] = m->collections[i];
+        else
+            p->n_collections_overflow++;
+    }
+}
+
+/* The events of @d whose collection the ITS still holds, appended to @od. */
+static void predict_events(const ItsmigItsMapping *m, const ItsmigItsDevice *d,
+                           bool collections_dropped, ItsmigItsMapping *out, ItsmigItsDevice *od)
+{
+    for (size_t j = 0; j < d->n_events; j++) {
+        const ItsmigItsEvent *e = &m->events[d->first_event + j];
+        bool have = false;
+
+        for (size_t k = 0; !collections_dropped && k < m->n_collections && !have; k++)
+            have = m->collections[k].icid == e->icid;
+        if (have) {
+            out->events[out->n_events++] = *e;
+            od->n_events++;
+        }
+    }
+}
+
+/* Devices in DeviceID order, as the kernel sorts them, with their events. */
+static void predict_devices(const ItsmigItsSaveInput *in, const ItsmigGuestMem *mem,
+                            ItsmigItsSavePrediction *p)
+{
+    const ItsmigItsMapping *m = in->mapping;
+    ItsmigItsMapping *out = &p->saved;
+
+    for (size_t i = 0; i < m->n_devices; i++) {
+        const ItsmigItsDevice *d = &m->devices[i];
+        ItsmigItsDevice *od;
+
+        if (!save_device_reachable(mem, in->baser0, d->device_id)) {
+            if (in->semantics.unreachable_device_errno) {
+                p->save_errno = in->semantics.unreachable_device_errno;
+                p->save_cause = "save-device-unreachable";
+                return;
+            }
+            p->n_devices_skipped++;
+            continue;
+        }
+        od = &out->devices[out->n_devices++];
+        *od = *d;
+        od->first_event = out->n_events;
+        od->n_events = 0;
+        predict_events(m, d, p->n_collections_dropped != 0, out, od);
+    }
+}
+
 int itsmig_its_predict_save(const ItsmigItsSaveInput *in, const ItsmigGuestMem *mem,
                             ItsmigItsSavePrediction *ret_prediction, ItsmigDiag *diag)
 {
@@ -223,62 +296,10 @@ int itsmig_its_predict_save(const ItsmigItsSaveInput *in, const ItsmigGuestMem *
         return itsmig_diag_set(diag, ENOMEM, "out of memory");
     }
 
-    /* Collections: written one after another from the table's base, then a
-     * terminating invalid entry unless the table is full. */
-    if (save_collections && !p.n_collections_dropped) {
-        uint64_t base = itsmig_gits_baser_addr_64k(in->baser1);
-        uint64_t cap = itsmig_gits_baser_table_size(in->baser1) / ITSMIG_ITS_ESZ;
-        uint64_t end = base + (m->n_collections + (m->n_collections != cap)) * ITSMIG_ITS_ESZ;
-
-        for (uint64_t gpa = base; gpa < end; gpa += ITSMIG_ITS_ESZ) {
-            if (!itsmig_guest_mem_visible(mem, gpa)) {
-                p.save_errno = EFAULT;
-                p.save_cause = "save-collection-table-outside-memory";
-                goto done;
-            }
-        }
-        for (size_t i = 0; i < m->n_collections; i++) {
-            if (i < cap)
-                out->collections[out->n_collections++] = m->collections[i];
-            else
-                p.n_collections_overflow++;
-        }
-    }
-
-    /* Devices in DeviceID order, as the kernel sorts them; their events,
-     * where the ITS still holds their collection. */
-    if (save_devices && !p.n_devices_dropped) {
-        for (size_t i = 0; i < m->n_devices; i++) {
-            const ItsmigItsDevice *d = &m->devices[i];
-            ItsmigItsDevice *od;
-
-            if (!save_device_reachable(mem, in->baser0, d->device_id)) {
-                if (sem->unreachable_device_errno) {
-                    p.save_errno = sem->unreachable_device_errno;
-                    p.save_cause = "save-device-unreachable";
-                    goto done;
-                }
-                p.n_devices_skipped++;
-                continue;
-            }
-            od = &out->devices[out->n_devices++];
-            *od = *d;
-            od->first_event = out->n_events;
-            od->n_events = 0;
-            for (size_t j = 0; j < d->n_events; j++) {
-                const ItsmigItsEvent *e = &m->events[d->first_event + j];
-                bool have = false;
-
-                for (size_t k = 0; !p.n_collections_dropped && k < m->n_collections && !have; k++)
-                    have = m->collections[k].icid == e->icid;
-                if (have) {
-                    out->events[out->n_events++] = *e;
-                    od->n_events++;
-                }
-            }
-        }
-    }
-done:
+    if (save_collections && !p.n_collections_dropped)
+        predict_collections(in, mem, &p);
+    if (p.save_errno == 0 && save_devices && !p.n_devices_dropped)
+        predict_devices(in, mem, &p);
     if (p.save_errno)
         itsmig_its_mapping_clear(out);
     *ret_prediction = p;

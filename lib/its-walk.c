@@ -124,22 +124,35 @@ static bool byte_readable(Walk *w, uint64_t gpa)
     return itsmig_guest_mem_visible(w->mem, gpa);
 }
 
+/*
+ * @array holding @n of *@cap elements of @size bytes, with room for one
+ * more: doubled when full (64 to start).  NULL when out of memory.
+ */
+static void *walk_grow(Walk *w, void *array, size_t n, size_t *cap, size_t size)
+{
+    size_t c = *cap ? *cap * 2 : 64;
+    void *p;
+
+    if (n < *cap)
+        return array;
+    p = realloc(array, c * size);
+    if (!p) {
+        w->oom = true;
+        return NULL;
+    }
+    *cap = c;
+    return p;
+}
+
 static ItsmigItsDevice *add_device(Walk *w, uint32_t id, uint64_t itt, unsigned bits)
 {
     ItsmigItsMapping *m = &w->rep->mapping;
     ItsmigItsDevice *d;
 
-    if (m->n_devices == w->cap_devices) {
-        size_t cap = w->cap_devices ? w->cap_devices * 2 : 64;
-        ItsmigItsDevice *n = realloc(m->devices, cap * sizeof(*n));
-
-        if (!n) {
-            w->oom = true;
-            return NULL;
-        }
-        m->devices = n;
-        w->cap_devices = cap;
-    }
+    d = walk_grow(w, m->devices, m->n_devices, &w->cap_devices, sizeof(*d));
+    if (!d)
+        return NULL;
+    m->devices = d;
     d = &m->devices[m->n_devices++];
     d->device_id = id;
     d->itt_addr = itt;
@@ -162,17 +175,10 @@ static bool add_event(Walk *w, ItsmigItsDevice *d, uint32_t event_id, uint32_t p
         w->events_capped = true;
         return false;
     }
-    if (m->n_events == w->cap_events) {
-        size_t cap = w->cap_events * 2;
-        ItsmigItsEvent *n = realloc(m->events, cap * sizeof(*n));
-
-        if (!n) {
-            w->oom = true;
-            return false;
-        }
-        m->events = n;
-        w->cap_events = cap;
-    }
+    e = walk_grow(w, m->events, m->n_events, &w->cap_events, sizeof(*e));
+    if (!e)
+        return false;
+    m->events = e;
     e = &m->events[m->n_events++];
     e->event_id = event_id;
     e->pintid = pintid;
@@ -619,6 +625,74 @@ static void check_baser(Walk *w, unsigned index, uint64_t val)
             index == 1 && b.indirect ? " and Indirect" : "", eff);
 }
 
+/* The IIDR findings; false when the revision is one KVM cannot restore. */
+static bool check_iidr(Walk *w, unsigned rev)
+{
+    uint32_t iidr = w->in->iidr;
+
+    if (itsmig_gits_iidr_product(iidr) != ITSMIG_GITS_IIDR_PRODUCT_KVM ||
+        itsmig_gits_iidr_implementer(iidr) != ITSMIG_GITS_IIDR_IMPLEMENTER_ARM)
+        finding(w, ITSMIG_SEVERITY_WARNING, 0, "iidr-not-kvm", 0,
+                "GITS_IIDR 0x%08" PRIx32 " is not KVM's (0x%08" PRIx32 " for revision %u); "
+                "KVM only looks at its Revision field",
+                iidr, itsmig_gits_iidr_make_kvm(rev), rev);
+    if (rev != ITSMIG_ITS_ABI_REV0) {
+        finding(w, ITSMIG_SEVERITY_ERROR, EINVAL, "abi-revision-unsupported", 0,
+                "ITS table ABI revision %u is not one this walker or KVM (revision 0 only) "
+                "can restore; the GITS_IIDR write fails",
+                rev);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Sets the walk's limits by the size of guest memory and reserves room for
+ * as many events as it can hold ITEs (capped): a large allocation is only
+ * touched as it fills, while growing it step by step would copy millions of
+ * events.  False when out of memory.
+ */
+static bool reserve_events(Walk *w)
+{
+    const ItsmigGuestMem *mem = w->mem;
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < mem->n_regions; i++)
+        total += mem->regions[i].size / ITSMIG_ITS_ESZ;
+    if (mem->read)
+        total += mem->read_size / ITSMIG_ITS_ESZ;
+    w->max_events = (size_t)total;
+    /* Tables that do not overlap are read about twice (the walk, then
+     * the lint of skipped entries): more reads per byte of memory can
+     * only come from ITTs shared between devices. */
+    w->mem_bytes = total * ITSMIG_ITS_ESZ;
+    w->max_entries = total < WALK_MAX_ENTRIES / ITSMIG_ITS_WALK_READS_PER_ENTRY
+                         ? ITSMIG_ITS_WALK_MIN_READS + ITSMIG_ITS_WALK_READS_PER_ENTRY * total
+                         : WALK_MAX_ENTRIES;
+    if (w->max_entries > WALK_MAX_ENTRIES)
+        w->max_entries = WALK_MAX_ENTRIES;
+    w->cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
+    w->rep->mapping.events = malloc(w->cap_events * sizeof(ItsmigItsEvent));
+    return w->rep->mapping.events != NULL;
+}
+
+/* Why the walk stopped, said even when the findings are full. */
+static void report_limits(Walk *w)
+{
+    if (w->budget_exhausted || w->events_capped)
+        w->max_findings = w->rep->n_findings + 2;
+    if (w->budget_exhausted)
+        finding(w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-limit-reached", 0,
+                "the tables need more than %" PRIu64 " entry reads (for %" PRIu64
+                " bytes of guest memory); the walk stopped there",
+                w->max_entries, w->mem_bytes);
+    if (w->events_capped)
+        finding(w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-event-limit-reached", 0,
+                "the ITTs map more events than guest memory holds ITEs (%zu): devices share "
+                "ITTs; the walk stopped there",
+                w->max_events);
+}
+
 int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
                     ItsmigItsReport *ret_report, ItsmigDiag *diag)
 {
@@ -637,51 +711,16 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         return r;
     ret_report->abi_revision = rev;
 
-    if (itsmig_gits_iidr_product(in->iidr) != ITSMIG_GITS_IIDR_PRODUCT_KVM ||
-        itsmig_gits_iidr_implementer(in->iidr) != ITSMIG_GITS_IIDR_IMPLEMENTER_ARM)
-        finding(&w, ITSMIG_SEVERITY_WARNING, 0, "iidr-not-kvm", 0,
-                "GITS_IIDR 0x%08" PRIx32 " is not KVM's (0x%08" PRIx32 " for revision %u); "
-                "KVM only looks at its Revision field",
-                in->iidr, itsmig_gits_iidr_make_kvm(rev), rev);
-    if (rev != ITSMIG_ITS_ABI_REV0) {
-        finding(&w, ITSMIG_SEVERITY_ERROR, EINVAL, "abi-revision-unsupported", 0,
-                "ITS table ABI revision %u is not one this walker or KVM (revision 0 only) "
-                "can restore; the GITS_IIDR write fails",
-                rev);
+    if (!check_iidr(&w, rev))
         return w.oom ? itsmig_diag_set(diag, ENOMEM, "out of memory while walking") : 0;
-    }
     if (in->nr_vcpus == ITSMIG_ITS_WALK_NO_VCPU_CHECK)
         finding(&w, ITSMIG_SEVERITY_INFO, 0, "vcpu-check-skipped", 0,
                 "the vCPU count is not known: collection targets were not checked");
     if (!in->propbaser)
         finding(&w, ITSMIG_SEVERITY_INFO, 0, "lpi-config-check-skipped", 0,
                 "GICR_PROPBASER is not known: LPI configuration reads were not checked");
-
-    {
-        /* Reserve room for as many events as guest memory can hold ITEs
-         * (capped): a large allocation is only touched as it fills, while
-         * growing it step by step would copy millions of events. */
-        uint64_t total = 0;
-
-        for (size_t i = 0; i < mem->n_regions; i++)
-            total += mem->regions[i].size / ITSMIG_ITS_ESZ;
-        if (mem->read)
-            total += mem->read_size / ITSMIG_ITS_ESZ;
-        w.max_events = (size_t)total;
-        /* Tables that do not overlap are read about twice (the walk, then
-         * the lint of skipped entries): more reads per byte of memory can
-         * only come from ITTs shared between devices. */
-        w.mem_bytes = total * ITSMIG_ITS_ESZ;
-        w.max_entries = total < WALK_MAX_ENTRIES / ITSMIG_ITS_WALK_READS_PER_ENTRY
-                            ? ITSMIG_ITS_WALK_MIN_READS + ITSMIG_ITS_WALK_READS_PER_ENTRY * total
-                            : WALK_MAX_ENTRIES;
-        if (w.max_entries > WALK_MAX_ENTRIES)
-            w.max_entries = WALK_MAX_ENTRIES;
-        w.cap_events = (size_t)(total < WALK_EVENT_RESERVE ? total : WALK_EVENT_RESERVE) + 64;
-        ret_report->mapping.events = malloc(w.cap_events * sizeof(ItsmigItsEvent));
-        if (!ret_report->mapping.events)
-            return itsmig_diag_set(diag, ENOMEM, "out of memory");
-    }
+    if (!reserve_events(&w))
+        return itsmig_diag_set(diag, ENOMEM, "out of memory");
     w.coll_index = calloc(ITSMIG_ITS_MAX_COLLECTIONS, sizeof(*w.coll_index));
     w.coll_flagged = calloc(ITSMIG_ITS_MAX_COLLECTIONS, 1);
     if (!w.coll_index || !w.coll_flagged) {
@@ -706,21 +745,7 @@ int itsmig_its_walk(const ItsmigItsWalkInput *in, const ItsmigGuestMem *mem,
         itsmig_its_report_clear(ret_report);
         return itsmig_diag_set(diag, ENOMEM, "out of memory while walking the ITS tables");
     }
-    /* Why the walk stopped is said even when the findings are full. */
-    if (w.budget_exhausted || w.events_capped)
-        w.max_findings = ret_report->n_findings + 2;
-    if (w.budget_exhausted) {
-        finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-limit-reached", 0,
-                "the tables need more than %" PRIu64 " entry reads (for %" PRIu64
-                " bytes of guest memory); the walk stopped there",
-                w.max_entries, w.mem_bytes);
-    }
-    if (w.events_capped) {
-        finding(&w, ITSMIG_SEVERITY_ERROR, E2BIG, "walk-event-limit-reached", 0,
-                "the ITTs map more events than guest memory holds ITEs (%zu): devices share "
-                "ITTs; the walk stopped there",
-                w.max_events);
-    }
+    report_limits(&w);
     return 0;
 }
 
