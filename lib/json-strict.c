@@ -237,3 +237,21 @@ void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const ch
     else
         json_builder_add_null_value(b);
 }
+
+void itsmig_json_add_int_or_null(JsonBuilder *b, const char *member, gboolean present, gint64 value)
+{
+    json_builder_set_member_name(b, member);
+    if (present)
+        json_builder_add_int_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+void itsmig_json_add_tristate_or_null(JsonBuilder *b, const char *member, int value)
+{
+    json_builder_set_member_name(b, member);
+    if (value < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_boolean_value(b, value != 0);
+}

@@ -36,7 +36,7 @@ static void add_hex(JsonBuilder *b, const char *member, guint64 v)
     json_builder_add_string_value(b, buf);
 }
 
-static void add_features(JsonBuilder *b, const char *member, guint32 features)
+void itsmig_vcpu_features_to_json(JsonBuilder *b, const char *member, guint32 features)
 {
     json_builder_set_member_name(b, member);
     json_builder_begin_array(b);
@@ -67,7 +67,7 @@ JsonNode *itsmig_kvm_regs_to_json(const ItsmigKvmRegSet *set)
         json_builder_end_object(b);
         return json_builder_get_root(b);
     }
-    add_features(b, "features", set->features);
+    itsmig_vcpu_features_to_json(b, "features", set->features);
     json_builder_set_member_name(b, "writable_masks");
     json_builder_add_boolean_value(b, set->writable_masks);
     json_builder_set_member_name(b, "count");
@@ -87,7 +87,7 @@ JsonNode *itsmig_kvm_regs_to_json(const ItsmigKvmRegSet *set)
         if (r->has_writable)
             add_hex(b, "writable", r->writable);
         if (r->features)
-            add_features(b, "needs", r->features);
+            itsmig_vcpu_features_to_json(b, "needs", r->features);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

@@ -26,3 +26,8 @@ gboolean itsmig_json_check(const char *text, gsize len, guint max_depth, const c
  * of the object being built, or, with @member NULL, as the next value (an
  * array element, or a member whose name was just set). */
 void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const char *value);
+/* Member @member: @value, or null when it is not @present. */
+void itsmig_json_add_int_or_null(JsonBuilder *b, const char *member, gboolean present,
+                                 gint64 value);
+/* Member @member: a boolean, or null for a negative @value (not known). */
+void itsmig_json_add_tristate_or_null(JsonBuilder *b, const char *member, int value);

@@ -32,6 +32,8 @@
 char *itsmig_kvm_regs_digest(const ItsmigKvmRegSet *set);
 
 JsonNode *itsmig_kvm_regs_to_json(const ItsmigKvmRegSet *set);
+/* Member @member of the object being built: the names of @features, in bit order. */
+void itsmig_vcpu_features_to_json(JsonBuilder *b, const char *member, guint32 features);
 
 /*
  * Reads what itsmig_kvm_regs_to_json() writes, refusing (with
