@@ -84,15 +84,6 @@ ItsmigHookRecord *itsmig_hook_record_parse(const char *text, gsize len, const ch
     return g_steal_pointer(&r);
 }
 
-static void add_time(JsonBuilder *b, const char *name, gint64 t)
-{
-    json_builder_set_member_name(b, name);
-    if (t)
-        json_builder_add_int_value(b, t);
-    else
-        json_builder_add_null_value(b);
-}
-
 JsonNode *itsmig_hook_record_to_json(const ItsmigHookRecord *r)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -102,8 +93,9 @@ JsonNode *itsmig_hook_record_to_json(const ItsmigHookRecord *r)
     itsmig_json_add_string_or_null(b, "name", r->name);
     json_builder_set_member_name(b, "incoming");
     json_builder_add_boolean_value(b, r->incoming);
-    add_time(b, "migrate_begin_at", r->migrate_begin_at);
-    add_time(b, "started_at", r->started_at);
+    itsmig_json_add_int_or_null(b, "migrate_begin_at", r->migrate_begin_at != 0,
+                                r->migrate_begin_at);
+    itsmig_json_add_int_or_null(b, "started_at", r->started_at != 0, r->started_at);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
