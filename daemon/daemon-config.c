@@ -10,6 +10,7 @@
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-regs-json.h"
+#include "itsmig/secret-file.h"
 #include "daemon/daemon-config.h"
 
 /* Ranges of the numeric keys: what a client-controlled resource may be set to. */
@@ -502,75 +503,12 @@ static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
     return g_steal_pointer(&value);
 }
 
-/* A secret is a few KiB at most (a PEM key); more is not one. */
-#define SECRET_MAX (64 * 1024)
-
-/* Reads a whole regular file of at most @max bytes without following it
- * into a FIFO or a device (O_NONBLOCK, then a regular-file check), and,
- * when @secret, refuses one that group or others may access. */
-static gboolean read_bounded(const char *path, gsize max, gboolean secret, char **ret_contents,
-                             gsize *ret_len, GError **error)
-{
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-    if (fd < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot open %s: %s", path,
-                    g_strerror(errno));
-        return FALSE;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s is not a regular file",
-                    path);
-        close(fd);
-        return FALSE;
-    }
-    if (secret && (st.st_mode & 077)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s is accessible by group or others (mode %04o): a secret must be mode "
-                    "0600 or 0400",
-                    path, (unsigned int)(st.st_mode & 07777));
-        close(fd);
-        return FALSE;
-    }
-    for (;;) {
-        guint8 chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot read %s: %s",
-                        path, g_strerror(errno));
-            explicit_bzero(buf->data, buf->len);
-            close(fd);
-            return FALSE;
-        }
-        if (n == 0)
-            break;
-        if (buf->len + (gsize)n > max) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max);
-            explicit_bzero(buf->data, buf->len);
-            explicit_bzero(chunk, sizeof(chunk));
-            close(fd);
-            return FALSE;
-        }
-        g_byte_array_append(buf, chunk, n);
-        explicit_bzero(chunk, sizeof(chunk));
-    }
-    close(fd);
-    *ret_len = buf->len;
-    g_byte_array_append(buf, (const guint8 *)"", 1);
-    *ret_contents = (char *)g_byte_array_free(g_steal_pointer(&buf), FALSE);
-    return TRUE;
-}
-
 gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
                                     GError **error)
 {
-    return read_bounded(path, SECRET_MAX, TRUE, ret_contents, ret_len, error);
+    return itsmig_secret_file_read(path, ITSMIG_SECRET_FILE_MAX,
+                                   ITSMIG_SECRET_FILE_REGULAR | ITSMIG_SECRET_FILE_PRIVATE,
+                                   ret_contents, ret_len, error);
 }
 
 /* The first line of @file: a bearer token, at least 16 printable ASCII
@@ -579,10 +517,9 @@ static gboolean read_token_file(const char *file, const char *where, const char 
                                 const char *key, char **ret_token, GError **error)
 {
     g_autofree char *contents = NULL;
+    g_autofree char *token = NULL;
     g_autoptr(GError) local = NULL;
-    gboolean printable = TRUE;
     gsize len = 0;
-    char *nl;
 
     if (!itsmigd_config_read_secret(file, &contents, &len, &local))
         return config_error(error, where, group, key, "%s", local->message);
@@ -590,21 +527,16 @@ static gboolean read_token_file(const char *file, const char *where, const char 
         explicit_bzero(contents, len);
         return config_error(error, where, group, key, "%s: a token has no NUL byte", file);
     }
-    nl = strpbrk(contents, "\r\n");
-    if (nl)
-        *nl = '\0';
-    g_strstrip(contents);
-    for (const char *p = contents; *p; p++)
-        printable = printable && *p > ' ' && *p < 0x7f;
-    if (strlen(contents) < 16 || !printable) {
-        explicit_bzero(contents, len);
+    token = itsmig_secret_token_first_line(contents, len);
+    explicit_bzero(contents, len);
+    if (!itsmig_secret_token_valid(token, 16)) {
+        explicit_bzero(token, strlen(token));
         return config_error(error, where, group, key,
                             "%s: the token must be at least 16 printable ASCII characters, "
                             "without spaces",
                             file);
     }
-    *ret_token = g_strdup(contents);
-    explicit_bzero(contents, len);
+    *ret_token = g_steal_pointer(&token);
     return TRUE;
 }
 
@@ -633,7 +565,8 @@ gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GErr
     memset(ret_set, 0, sizeof(*ret_set));
     /* Not g_file_get_contents(): a FIFO would block the daemon's start, and
      * /dev/zero would be read until memory ran out. */
-    if (!read_bounded(path, ITSMIGD_REGS_FILE_MAX, FALSE, &text, &len, error))
+    if (!itsmig_secret_file_read(path, ITSMIGD_REGS_FILE_MAX, ITSMIG_SECRET_FILE_REGULAR, &text,
+                                 &len, error))
         return FALSE;
     if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
         !json_parser_load_from_data(parser, text, len, &local)) {
