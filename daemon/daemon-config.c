@@ -12,6 +12,7 @@
 #include "itsmig/kvm-regs-json.h"
 #include "itsmig/secret-file.h"
 #include "daemon/daemon-config.h"
+#include "daemon/config-private.h"
 
 /* Ranges of the numeric keys: what a client-controlled resource may be set to. */
 typedef struct {
@@ -135,9 +136,6 @@ static const OtherKey other_keys[] = {
 static const char *const default_migratable_drivers[] = {
     "mlx5_vfio_pci", "hisi_acc_vfio_pci", "pds_vfio_pci", "qat_vfio_pci", NULL,
 };
-
-#define PEER_GROUP_PREFIX "peer "
-#define PEER_NAME_MAX     64
 
 ItsmigdConfig *itsmigd_config_new_default(void)
 {
@@ -312,53 +310,6 @@ gboolean itsmigd_config_key_reloads(const char *group, const char *key, gboolean
     return FALSE;
 }
 
-void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
-{
-    if (!peer)
-        return;
-    g_free(peer->name);
-    g_free(peer->url);
-    g_free(peer->ca);
-    g_free(peer->token_file);
-    g_free(peer->accept_token_file);
-    if (peer->accept_token)
-        explicit_bzero(peer->accept_token, strlen(peer->accept_token));
-    g_free(peer->accept_token);
-    g_free(peer->migrate_uri);
-    g_free(peer->migrate_address);
-    if (peer->token)
-        explicit_bzero(peer->token, strlen(peer->token));
-    g_free(peer->token);
-    g_free(peer);
-}
-
-ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer)
-{
-    ItsmigdPeerConfig *copy = g_new0(ItsmigdPeerConfig, 1);
-
-    copy->name = g_strdup(peer->name);
-    copy->url = g_strdup(peer->url);
-    copy->ca = g_strdup(peer->ca);
-    copy->token_file = g_strdup(peer->token_file);
-    copy->token = g_strdup(peer->token);
-    copy->accept_token_file = g_strdup(peer->accept_token_file);
-    copy->accept_token = g_strdup(peer->accept_token);
-    copy->migrate_uri = g_strdup(peer->migrate_uri);
-    copy->migrate_address = g_strdup(peer->migrate_address);
-    return copy;
-}
-
-const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name)
-{
-    for (guint i = 0; i < config->peers->len; i++) {
-        const ItsmigdPeerConfig *peer = g_ptr_array_index(config->peers, i);
-
-        if (strcmp(peer->name, name) == 0)
-            return peer;
-    }
-    return NULL;
-}
-
 static const struct {
     const char *name;
     GLogLevelFlags level;
@@ -457,12 +408,9 @@ static gboolean key_known(const char *group, const char *key)
     return FALSE;
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
-                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
-
 /* Adds a problem to *@error, one line each, so that the whole file is
  * checked and every problem reported at once (itsmigd --check-config). */
-static void add_problem(GError **error, const char *text)
+void itsmigd_config_add_problem(GError **error, const char *text)
 {
     if (error && *error) {
         g_autofree char *old = (*error)->message;
@@ -473,8 +421,8 @@ static void add_problem(GError **error, const char *text)
     }
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
-                             const char *fmt, ...)
+gboolean itsmigd_config_error(GError **error, const char *path, const char *group, const char *key,
+                              const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *what = NULL;
@@ -484,20 +432,21 @@ static gboolean config_error(GError **error, const char *path, const char *group
     what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     text = g_strdup_printf("%s: [%s] %s: %s", path, group, key, what);
-    add_problem(error, text);
+    itsmigd_config_add_problem(error, text);
     return FALSE;
 }
 
-/* A key's value as GKeyFile unescapes it; NULL after config_error() when it
+/* A key's value as GKeyFile unescapes it; NULL after itsmigd_config_error() when it
  * cannot (not UTF-8, a bad escape), rather than a NULL the caller would use. */
-static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group, const char *key,
-                        GError **error)
+char *itsmigd_config_key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
+                                const char *key, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autofree char *value = g_key_file_get_string(kf, group, key, &local);
 
     if (!value || local) {
-        config_error(error, c->path, group, key, "%s", local ? local->message : "unreadable");
+        itsmigd_config_error(error, c->path, group, key, "%s",
+                             local ? local->message : "unreadable");
         return NULL;
     }
     return g_steal_pointer(&value);
@@ -509,35 +458,6 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
     return itsmig_secret_file_read(path, ITSMIG_SECRET_FILE_MAX,
                                    ITSMIG_SECRET_FILE_REGULAR | ITSMIG_SECRET_FILE_PRIVATE,
                                    ret_contents, ret_len, error);
-}
-
-/* The first line of @file: a bearer token, at least 16 printable ASCII
- * characters without spaces.  Wiped from memory wherever it is dropped. */
-static gboolean read_token_file(const char *file, const char *where, const char *group,
-                                const char *key, char **ret_token, GError **error)
-{
-    g_autofree char *contents = NULL;
-    g_autofree char *token = NULL;
-    g_autoptr(GError) local = NULL;
-    gsize len = 0;
-
-    if (!itsmigd_config_read_secret(file, &contents, &len, &local))
-        return config_error(error, where, group, key, "%s", local->message);
-    if (memchr(contents, '\0', len)) {
-        explicit_bzero(contents, len);
-        return config_error(error, where, group, key, "%s: a token has no NUL byte", file);
-    }
-    token = itsmig_secret_token_first_line(contents, len);
-    explicit_bzero(contents, len);
-    if (!itsmig_secret_token_valid(token, 16)) {
-        explicit_bzero(token, strlen(token));
-        return config_error(error, where, group, key,
-                            "%s: the token must be at least 16 printable ASCII characters, "
-                            "without spaces",
-                            file);
-    }
-    *ret_token = g_steal_pointer(&token);
-    return TRUE;
 }
 
 static gboolean parse_bool(const char *value, gboolean *ret)
@@ -599,7 +519,7 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, "host", keys[k], error);
+        g_autofree char *value = itsmigd_config_key_string(c, kf, "host", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigCapField field;
 
@@ -611,11 +531,11 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 
             g_strstrip(value);
             if (!g_path_is_absolute(value)) {
-                config_error(error, c->path, "host", keys[k], "must be an absolute path");
+                itsmigd_config_error(error, c->path, "host", keys[k], "must be an absolute path");
                 continue;
             }
             if (!itsmigd_read_regs_file(value, &set, &local)) {
-                config_error(error, c->path, "host", keys[k], "%s", local->message);
+                itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
                 continue;
             }
             itsmig_kvm_regs_clear(&set);
@@ -628,7 +548,7 @@ static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             continue;
         g_strstrip(value);
         if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local)) {
-            config_error(error, c->path, "host", keys[k], "%s", local->message);
+            itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
             continue;
         }
         g_free(c->declared[field]);
@@ -642,7 +562,7 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
 
     for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, "policy", keys[k], error);
+        g_autofree char *value = itsmigd_config_key_string(c, kf, "policy", keys[k], error);
         g_autoptr(GError) local = NULL;
         ItsmigRule rule;
 
@@ -651,7 +571,8 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_strstrip(value);
         if (!strcmp(keys[k], "check-emulated")) {
             if (!parse_bool(value, &c->policy.check_emulated))
-                config_error(error, c->path, "policy", keys[k], "'%s' is not true or false", value);
+                itsmigd_config_error(error, c->path, "policy", keys[k], "'%s' is not true or false",
+                                     value);
         } else if (!strcmp(keys[k], "migratable-drivers")) {
             g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
             g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
@@ -665,8 +586,8 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                 for (const char *p = list[i]; *p && fine; p++)
                     fine = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
                 if (!fine)
-                    config_error(error, c->path, "policy", keys[k], "'%s' is not a driver name",
-                                 list[i]);
+                    itsmigd_config_error(error, c->path, "policy", keys[k],
+                                         "'%s' is not a driver name", list[i]);
                 else
                     g_ptr_array_add(drivers, g_strdup(list[i]));
             }
@@ -688,8 +609,8 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                 for (const char *p = list[i]; *p && fine; p++)
                     fine = g_ascii_isalnum(*p) || strchr("-_.*?", *p);
                 if (!fine)
-                    config_error(error, c->path, "policy", keys[k],
-                                 "'%s' is not a device alias pattern", list[i]);
+                    itsmigd_config_error(error, c->path, "policy", keys[k],
+                                         "'%s' is not a device alias pattern", list[i]);
                 else
                     g_ptr_array_add(patterns, g_strdup(list[i]));
             }
@@ -698,132 +619,10 @@ static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             c->non_migratable = (char **)g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
         } else if (itsmig_rule_from_string(keys[k], &rule)) {
             if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
-                config_error(error, c->path, "policy", keys[k], "%s", local->message);
+                itsmigd_config_error(error, c->path, "policy", keys[k], "%s", local->message);
         }
     }
     return !error || !*error;
-}
-
-static gboolean peer_name_valid(const char *name)
-{
-    gsize len = strlen(name);
-
-    if (len == 0 || len > PEER_NAME_MAX)
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GError **error)
-{
-    g_autoptr(ItsmigdPeerConfig) peer = g_new0(ItsmigdPeerConfig, 1);
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
-    const char *name = group + strlen(PEER_GROUP_PREFIX);
-
-    gboolean fine = TRUE;
-
-    if (!peer_name_valid(name)) {
-        g_autofree char *text =
-            g_strdup_printf("%s: [%s]: a peer name is 1 to %d letters, digits, '-', '_' or '.'",
-                            c->path, group, PEER_NAME_MAX);
-
-        add_problem(error, text);
-        return FALSE;
-    }
-    if (itsmigd_config_find_peer(c, name)) {
-        g_autofree char *text =
-            g_strdup_printf("%s: [%s]: peer '%s' is configured twice", c->path, group, name);
-
-        add_problem(error, text);
-        return FALSE;
-    }
-    peer->name = g_strdup(name);
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, group, keys[k], error);
-        char **field;
-
-        if (!value)
-            return FALSE;
-        if (!strcmp(keys[k], "url"))
-            field = &peer->url;
-        else if (!strcmp(keys[k], "ca"))
-            field = &peer->ca;
-        else if (!strcmp(keys[k], "token-file"))
-            field = &peer->token_file;
-        else if (!strcmp(keys[k], "accept-token-file"))
-            field = &peer->accept_token_file;
-        else if (!strcmp(keys[k], "migrate-uri"))
-            field = &peer->migrate_uri;
-        else if (!strcmp(keys[k], "migrate-address"))
-            field = &peer->migrate_address;
-        else {
-            fine = config_error(error, c->path, group, keys[k],
-                                "unknown key (known: url, ca, token-file, accept-token-file, "
-                                "migrate-uri, migrate-address)");
-            continue;
-        }
-        g_strstrip(value);
-        g_free(*field);
-        *field = value[0] ? g_steal_pointer(&value) : NULL;
-    }
-    if (!peer->url && !peer->accept_token_file)
-        fine = config_error(error, c->path, group, "url",
-                            "an https:// URL is required (or accept-token-file alone, for a "
-                            "peer that only calls this host)");
-    if (peer->url) {
-        g_autoptr(GUri) uri = g_uri_parse(peer->url, G_URI_FLAGS_NONE, NULL);
-
-        if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
-            !g_uri_get_host(uri)[0] ||
-            (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) || g_uri_get_query(uri) ||
-            g_uri_get_userinfo(uri))
-            fine = config_error(error, c->path, group, "url",
-                                "'%s' is not https://HOST[:PORT] (peers speak only HTTPS; no "
-                                "path, query or user)",
-                                peer->url);
-    }
-    if (peer->ca && !g_path_is_absolute(peer->ca))
-        fine = config_error(error, c->path, group, "ca", "must be an absolute path");
-    /* libvirt URIs are checked by libvirt; here only what would surely fail. */
-    if (peer->migrate_uri &&
-        (!strstr(peer->migrate_uri, "://") || strpbrk(peer->migrate_uri, " \t\n")))
-        fine = config_error(error, c->path, group, "migrate-uri",
-                            "'%s' is not a libvirt URI such as qemu+tls://HOST/system",
-                            peer->migrate_uri);
-    if (peer->migrate_address &&
-        (!strstr(peer->migrate_address, "://") || strpbrk(peer->migrate_address, " \t\n")))
-        fine = config_error(error, c->path, group, "migrate-address",
-                            "'%s' is not a migration URI such as tcp://10.0.0.2",
-                            peer->migrate_address);
-    if (peer->url) {
-        if (!peer->token_file)
-            fine = config_error(error, c->path, group, "token-file",
-                                "a bearer token file is required to call the peer");
-        else if (!read_token_file(peer->token_file, c->path, group, "token-file", &peer->token,
-                                  error))
-            fine = FALSE;
-    }
-    if (peer->accept_token_file) {
-        if (!read_token_file(peer->accept_token_file, c->path, group, "accept-token-file",
-                             &peer->accept_token, error))
-            return FALSE;
-        /* A request must be tied to one peer. */
-        for (guint i = 0; i < c->peers->len; i++) {
-            const ItsmigdPeerConfig *other = g_ptr_array_index(c->peers, i);
-
-            if (other->accept_token && !strcmp(other->accept_token, peer->accept_token))
-                return config_error(error, c->path, group, "accept-token-file",
-                                    "peer '%s' presents the same token: each peer needs its own",
-                                    other->name);
-        }
-    }
-    if (!fine)
-        return FALSE;
-    g_ptr_array_add(c->peers, g_steal_pointer(&peer));
-    return TRUE;
 }
 
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
@@ -837,8 +636,8 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     for (gsize g = 0; groups[g]; g++) {
         g_auto(GStrv) keys = NULL;
 
-        if (g_str_has_prefix(groups[g], PEER_GROUP_PREFIX)) {
-            read_peer(c, kf, groups[g], error);
+        if (g_str_has_prefix(groups[g], ITSMIGD_PEER_GROUP_PREFIX)) {
+            itsmigd_config_read_peer(c, kf, groups[g], error);
             continue;
         }
         if (!g_strv_contains(known_groups, groups[g])) {
@@ -847,17 +646,17 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                                 "policy, peers, migration, fleet, metrics, peer NAME)",
                                 c->path, groups[g]);
 
-            add_problem(error, text);
+            itsmigd_config_add_problem(error, text);
             continue;
         }
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (gsize k = 0; keys && keys[k]; k++) {
             if (!strcmp(groups[g], "api") && !strcmp(keys[k], "token-file"))
-                config_error(error, c->path, groups[g], keys[k],
-                             "one token for every peer is no longer accepted: give each "
-                             "peer its own in [peer NAME] accept-token-file");
+                itsmigd_config_error(error, c->path, groups[g], keys[k],
+                                     "one token for every peer is no longer accepted: give each "
+                                     "peer its own in [peer NAME] accept-token-file");
             else if (!key_known(groups[g], keys[k]))
-                config_error(error, c->path, groups[g], keys[k], "unknown key");
+                itsmigd_config_error(error, c->path, groups[g], keys[k], "unknown key");
         }
     }
 
@@ -872,7 +671,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         /* GKeyFile returns the raw text along with the error for a bad escape. */
         value = g_key_file_get_string(kf, sk->group, sk->key, &local);
         if (!value || local) {
-            config_error(error, c->path, sk->group, sk->key, "%s", local->message);
+            itsmigd_config_error(error, c->path, sk->group, sk->key, "%s", local->message);
             continue;
         }
         g_strstrip(value);
@@ -888,15 +687,15 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 
         if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
             continue;
-        value = key_string(c, kf, nk->group, nk->key, error);
+        value = itsmigd_config_key_string(c, kf, nk->group, nk->key, error);
         if (!value)
             return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local)) {
-            config_error(error, c->path, nk->group, nk->key,
-                         "'%s' is not a whole number between %" G_GUINT64_FORMAT
-                         " and %" G_GUINT64_FORMAT,
-                         value, nk->min, nk->max);
+            itsmigd_config_error(error, c->path, nk->group, nk->key,
+                                 "'%s' is not a whole number between %" G_GUINT64_FORMAT
+                                 " and %" G_GUINT64_FORMAT,
+                                 value, nk->min, nk->max);
             continue;
         }
         if (nk->size == sizeof(gsize) && nk->size != sizeof(unsigned int))
@@ -906,20 +705,20 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     }
 
     if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
-        g_autofree char *value = key_string(c, kf, "api", "socket-mode", error);
+        g_autofree char *value = itsmigd_config_key_string(c, kf, "api", "socket-mode", error);
         guint64 mode;
 
         if (!value)
             return FALSE;
         g_strstrip(value);
         if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
-            config_error(error, c->path, "api", "socket-mode",
-                         "'%s' is not an octal mode between 0 and 0777", value);
+            itsmigd_config_error(error, c->path, "api", "socket-mode",
+                                 "'%s' is not an octal mode between 0 and 0777", value);
         else
             c->socket_mode = (unsigned int)mode;
     }
     if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
-        g_autofree char *value = key_string(c, kf, "hook", "on-unreachable", error);
+        g_autofree char *value = itsmigd_config_key_string(c, kf, "hook", "on-unreachable", error);
 
         if (!value)
             return FALSE;
@@ -927,30 +726,31 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!strcmp(value, "deny") || !strcmp(value, "allow"))
             c->hook_fail_open = !strcmp(value, "allow");
         else
-            config_error(error, c->path, "hook", "on-unreachable", "'%s' is not deny or allow",
-                         value);
+            itsmigd_config_error(error, c->path, "hook", "on-unreachable",
+                                 "'%s' is not deny or allow", value);
     }
     read_host(c, kf, error);
     read_policy(c, kf, error);
     if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
-        g_autofree char *value = key_string(c, kf, "migration", "qemu-log-mark", error);
+        g_autofree char *value =
+            itsmigd_config_key_string(c, kf, "migration", "qemu-log-mark", error);
 
         if (!value)
             return FALSE;
         g_strstrip(value);
         if (!parse_bool(value, &c->qemu_log_mark))
-            config_error(error, c->path, "migration", "qemu-log-mark", "'%s' is not true or false",
-                         value);
+            itsmigd_config_error(error, c->path, "migration", "qemu-log-mark",
+                                 "'%s' is not true or false", value);
     }
     if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
-        g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
+        g_autofree char *value = itsmigd_config_key_string(c, kf, "daemon", "log-level", error);
         g_autoptr(GError) local = NULL;
 
         if (!value)
             return FALSE;
         g_strstrip(value);
         if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
-            config_error(error, c->path, "daemon", "log-level", "%s", local->message);
+            itsmigd_config_error(error, c->path, "daemon", "log-level", "%s", local->message);
     }
     return !*error;
 }
@@ -983,56 +783,60 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
             c->listen = o->listen[0] ? g_strdup(o->listen) : NULL;
         }
         if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local)) {
-            add_problem(&problems, local->message);
+            itsmigd_config_add_problem(&problems, local->message);
             g_clear_error(&local);
         }
     }
 
     where = c->path ? c->path : "command line";
     if (!c->uri)
-        config_error(&problems, where, "libvirt", "uri", "must not be empty");
+        itsmigd_config_error(&problems, where, "libvirt", "uri", "must not be empty");
     if (c->reconnect_max < c->reconnect_min)
-        config_error(&problems, where, "libvirt", "reconnect-max", "%u is below reconnect-min (%u)",
-                     c->reconnect_max, c->reconnect_min);
+        itsmigd_config_error(&problems, where, "libvirt", "reconnect-max",
+                             "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
     if (!c->socket || !g_path_is_absolute(c->socket))
-        config_error(&problems, where, "api", "socket", "must be an absolute path");
+        itsmigd_config_error(&problems, where, "api", "socket", "must be an absolute path");
     else if (strlen(c->socket) >= 108)
-        config_error(&problems, where, "api", "socket",
-                     "'%s' is longer than a unix socket path may be", c->socket);
+        itsmigd_config_error(&problems, where, "api", "socket",
+                             "'%s' is longer than a unix socket path may be", c->socket);
     if (!c->state_dir || !g_path_is_absolute(c->state_dir))
-        config_error(&problems, where, "daemon", "state-dir", "must be an absolute path");
+        itsmigd_config_error(&problems, where, "daemon", "state-dir", "must be an absolute path");
     if (c->hostname) {
         gboolean fine = strlen(c->hostname) <= 255;
 
         for (const char *p = c->hostname; *p && fine; p++)
             fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
         if (!fine)
-            config_error(&problems, where, "daemon", "hostname",
-                         "'%s' is not a host name (letters, digits, '-', '.', '_'; at most 255)",
-                         c->hostname);
+            itsmigd_config_error(
+                &problems, where, "daemon", "hostname",
+                "'%s' is not a host name (letters, digits, '-', '.', '_'; at most 255)",
+                c->hostname);
     }
     if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
-        config_error(&problems, where, "hook", "record-dir", "must be an absolute path");
+        itsmigd_config_error(&problems, where, "hook", "record-dir", "must be an absolute path");
     if (!c->qemu_log_dir || !g_path_is_absolute(c->qemu_log_dir))
-        config_error(&problems, where, "migration", "qemu-log-dir", "must be an absolute path");
+        itsmigd_config_error(&problems, where, "migration", "qemu-log-dir",
+                             "must be an absolute path");
     if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
                                     !g_str_has_suffix(c->nova_provider_config, ".yaml")))
-        config_error(&problems, where, "fleet", "nova-provider-config",
-                     "'%s' is not an absolute path ending in .yaml (nova-compute reads only "
-                     "*.yaml files)",
-                     c->nova_provider_config);
+        itsmigd_config_error(
+            &problems, where, "fleet", "nova-provider-config",
+            "'%s' is not an absolute path ending in .yaml (nova-compute reads only "
+            "*.yaml files)",
+            c->nova_provider_config);
     if (c->nfd_features_file && !g_path_is_absolute(c->nfd_features_file))
-        config_error(&problems, where, "fleet", "nfd-features-file", "must be an absolute path");
+        itsmigd_config_error(&problems, where, "fleet", "nfd-features-file",
+                             "must be an absolute path");
     if (c->listen) {
         g_autofree char *addr = NULL;
         guint16 port;
 
         if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local)) {
-            config_error(&problems, where, "api", "listen", "%s", local->message);
+            itsmigd_config_error(&problems, where, "api", "listen", "%s", local->message);
             g_clear_error(&local);
         } else if (!c->tls_cert || !c->tls_key) {
-            config_error(&problems, where, "api", "listen",
-                         "TCP listening needs tls-cert and tls-key");
+            itsmigd_config_error(&problems, where, "api", "listen",
+                                 "TCP listening needs tls-cert and tls-key");
         }
     }
     if (c->metrics_listen) {
@@ -1040,11 +844,11 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
         guint16 port;
 
         if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local)) {
-            config_error(&problems, where, "metrics", "listen", "%s", local->message);
+            itsmigd_config_error(&problems, where, "metrics", "listen", "%s", local->message);
             g_clear_error(&local);
         } else if (c->listen && !strcmp(c->listen, c->metrics_listen)) {
-            config_error(&problems, where, "metrics", "listen",
-                         "is the same address as [api] listen");
+            itsmigd_config_error(&problems, where, "metrics", "listen",
+                                 "is the same address as [api] listen");
         }
     }
     if (problems) {
