@@ -4,7 +4,7 @@
 /*
  * What the readers of itsmigd.conf share: the problem list (every problem of
  * a file reported at once, one line each) and the key reading.  Private to
- * daemon-config.c and config-peer.c.
+ * daemon-config.c and the config-*.c group readers.
  */
 
 #include <glib.h>
@@ -27,3 +27,9 @@ char *itsmigd_config_key_string(const ItsmigdConfig *c, GKeyFile *kf, const char
  * its problems to *@error. */
 gboolean itsmigd_config_read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group,
                                   GError **error);
+
+/* "true"/"yes" or "false"/"no", in any case, into *@ret. */
+gboolean itsmigd_config_parse_bool(const char *value, gboolean *ret);
+/* [host] and [policy] into @c; FALSE after adding their problems to *@error. */
+gboolean itsmigd_config_read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error);
+gboolean itsmigd_config_read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error);

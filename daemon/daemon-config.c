@@ -1,15 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "itsmig/error.h"
-#include "itsmig/json-strict.h"
-#include "itsmig/kvm-regs-json.h"
 #include "itsmig/secret-file.h"
 #include "daemon/daemon-config.h"
 #include "daemon/config-private.h"
@@ -460,171 +454,6 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
                                    ret_contents, ret_len, error);
 }
 
-static gboolean parse_bool(const char *value, gboolean *ret)
-{
-    if (!g_ascii_strcasecmp(value, "true") || !g_ascii_strcasecmp(value, "yes")) {
-        *ret = TRUE;
-        return TRUE;
-    }
-    if (!g_ascii_strcasecmp(value, "false") || !g_ascii_strcasecmp(value, "no")) {
-        *ret = FALSE;
-        return TRUE;
-    }
-    return FALSE;
-}
-
-gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GError **error)
-{
-    g_autofree char *text = NULL;
-    g_autoptr(GError) local = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    JsonNode *root;
-    JsonNode *node;
-    gsize len;
-
-    memset(ret_set, 0, sizeof(*ret_set));
-    /* Not g_file_get_contents(): a FIFO would block the daemon's start, and
-     * /dev/zero would be read until memory ran out. */
-    if (!itsmig_secret_file_read(path, ITSMIGD_REGS_FILE_MAX, ITSMIG_SECRET_FILE_REGULAR, &text,
-                                 &len, error))
-        return FALSE;
-    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
-        !json_parser_load_from_data(parser, text, len, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
-        return FALSE;
-    }
-    root = json_parser_get_root(parser);
-    node = root && JSON_NODE_HOLDS_OBJECT(root) &&
-                   json_object_has_member(json_node_get_object(root), "vcpu_registers")
-               ? json_object_get_member(json_node_get_object(root), "vcpu_registers")
-               : root;
-    if (!itsmig_kvm_regs_from_json(node, path, ret_set, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
-        return FALSE;
-    }
-    if (!ret_set->available) {
-        itsmig_kvm_regs_clear(ret_set);
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s: the register set it holds is unavailable", path);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* [host]: each key a capability field; the value is checked the way it
- * will be applied, so that a bad one stops the daemon at start. */
-static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
-{
-    g_autoptr(ItsmigHostCaps) scratch = itsmig_host_caps_new("config");
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
-
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "host", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigCapField field;
-
-        if (!value)
-            return FALSE;
-
-        if (!strcmp(keys[k], "vcpu-registers-file")) {
-            ItsmigKvmRegSet set;
-
-            g_strstrip(value);
-            if (!g_path_is_absolute(value)) {
-                itsmigd_config_error(error, c->path, "host", keys[k], "must be an absolute path");
-                continue;
-            }
-            if (!itsmigd_read_regs_file(value, &set, &local)) {
-                itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
-                continue;
-            }
-            itsmig_kvm_regs_clear(&set);
-            g_free(c->host_regs_file);
-            c->host_regs_file = g_steal_pointer(&value);
-            continue;
-        }
-        /* Unknown keys were reported with the others. */
-        if (!itsmig_cap_field_from_string(keys[k], &field))
-            continue;
-        g_strstrip(value);
-        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local)) {
-            itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
-            continue;
-        }
-        g_free(c->declared[field]);
-        c->declared[field] = g_steal_pointer(&value);
-    }
-    return !error || !*error;
-}
-
-static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
-{
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
-
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "policy", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigRule rule;
-
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!strcmp(keys[k], "check-emulated")) {
-            if (!parse_bool(value, &c->policy.check_emulated))
-                itsmigd_config_error(error, c->path, "policy", keys[k], "'%s' is not true or false",
-                                     value);
-        } else if (!strcmp(keys[k], "migratable-drivers")) {
-            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
-            g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
-
-            for (gsize i = 0; list && list[i]; i++) {
-                gboolean fine = TRUE;
-
-                g_strstrip(list[i]);
-                if (!list[i][0])
-                    continue;
-                for (const char *p = list[i]; *p && fine; p++)
-                    fine = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
-                if (!fine)
-                    itsmigd_config_error(error, c->path, "policy", keys[k],
-                                         "'%s' is not a driver name", list[i]);
-                else
-                    g_ptr_array_add(drivers, g_strdup(list[i]));
-            }
-            g_ptr_array_add(drivers, NULL);
-            g_strfreev(c->migratable_drivers);
-            c->migratable_drivers = (char **)g_ptr_array_free(g_steal_pointer(&drivers), FALSE);
-        } else if (!strcmp(keys[k], "non-migratable-devices")) {
-            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
-            g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func(g_free);
-
-            for (gsize i = 0; list && list[i]; i++) {
-                gboolean fine = TRUE;
-
-                g_strstrip(list[i]);
-                if (!list[i][0])
-                    continue;
-                /* Device aliases are letters, digits, '-', '_' and '.'; a
-                 * pattern adds '*' and '?'. */
-                for (const char *p = list[i]; *p && fine; p++)
-                    fine = g_ascii_isalnum(*p) || strchr("-_.*?", *p);
-                if (!fine)
-                    itsmigd_config_error(error, c->path, "policy", keys[k],
-                                         "'%s' is not a device alias pattern", list[i]);
-                else
-                    g_ptr_array_add(patterns, g_strdup(list[i]));
-            }
-            g_ptr_array_add(patterns, NULL);
-            g_strfreev(c->non_migratable);
-            c->non_migratable = (char **)g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
-        } else if (itsmig_rule_from_string(keys[k], &rule)) {
-            if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
-                itsmigd_config_error(error, c->path, "policy", keys[k], "%s", local->message);
-        }
-    }
-    return !error || !*error;
-}
-
 static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
@@ -729,8 +558,8 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
             itsmigd_config_error(error, c->path, "hook", "on-unreachable",
                                  "'%s' is not deny or allow", value);
     }
-    read_host(c, kf, error);
-    read_policy(c, kf, error);
+    itsmigd_config_read_host(c, kf, error);
+    itsmigd_config_read_policy(c, kf, error);
     if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
         g_autofree char *value =
             itsmigd_config_key_string(c, kf, "migration", "qemu-log-mark", error);
@@ -738,7 +567,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!value)
             return FALSE;
         g_strstrip(value);
-        if (!parse_bool(value, &c->qemu_log_mark))
+        if (!itsmigd_config_parse_bool(value, &c->qemu_log_mark))
             itsmigd_config_error(error, c->path, "migration", "qemu-log-mark",
                                  "'%s' is not true or false", value);
     }
