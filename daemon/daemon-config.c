@@ -454,7 +454,9 @@ gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize
                                    ret_contents, ret_len, error);
 }
 
-static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+/* Every group and key of the file known, or reported; the [peer NAME]
+ * groups read on the way. */
+static void read_groups(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
         "libvirt", "api",       "daemon", "hook",    "host", "policy",
@@ -488,7 +490,10 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                 itsmigd_config_error(error, c->path, groups[g], keys[k], "unknown key");
         }
     }
+}
 
+static void read_strings(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
     for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++) {
         const StringKey *sk = &string_keys[i];
         char **field = &G_STRUCT_MEMBER(char *, c, sk->offset);
@@ -507,12 +512,15 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
     }
+}
 
+/* FALSE when a value cannot be read at all. */
+static gboolean read_numbers(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
     for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++) {
         const NumericKey *nk = &numeric_keys[i];
         g_autofree char *value = NULL;
         guint64 n;
-        g_autoptr(GError) local = NULL;
 
         if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
             continue;
@@ -520,7 +528,7 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         if (!value)
             return FALSE;
         g_strstrip(value);
-        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local)) {
+        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, NULL)) {
             itsmigd_config_error(error, c->path, nk->group, nk->key,
                                  "'%s' is not a whole number between %" G_GUINT64_FORMAT
                                  " and %" G_GUINT64_FORMAT,
@@ -532,56 +540,193 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         else
             G_STRUCT_MEMBER(unsigned int, c, nk->offset) = (unsigned int)n;
     }
+    return TRUE;
+}
 
-    if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "api", "socket-mode", error);
-        guint64 mode;
+/* The keys of other_keys[] that hold one value each: a parser per key, which
+ * says what is wrong in @error. */
+typedef gboolean (*ValueParser)(ItsmigdConfig *c, const char *value, GError **error);
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
-            itsmigd_config_error(error, c->path, "api", "socket-mode",
-                                 "'%s' is not an octal mode between 0 and 0777", value);
-        else
-            c->socket_mode = (unsigned int)mode;
+static gboolean parse_socket_mode(ItsmigdConfig *c, const char *value, GError **error)
+{
+    guint64 mode;
+
+    if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "'%s' is not an octal mode between 0 and 0777", value);
+        return FALSE;
     }
-    if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "hook", "on-unreachable", error);
+    c->socket_mode = (unsigned int)mode;
+    return TRUE;
+}
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!strcmp(value, "deny") || !strcmp(value, "allow"))
-            c->hook_fail_open = !strcmp(value, "allow");
-        else
-            itsmigd_config_error(error, c->path, "hook", "on-unreachable",
-                                 "'%s' is not deny or allow", value);
+static gboolean parse_on_unreachable(ItsmigdConfig *c, const char *value, GError **error)
+{
+    if (strcmp(value, "deny") && strcmp(value, "allow")) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not deny or allow",
+                    value);
+        return FALSE;
     }
-    itsmigd_config_read_host(c, kf, error);
-    itsmigd_config_read_policy(c, kf, error);
-    if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
-        g_autofree char *value =
-            itsmigd_config_key_string(c, kf, "migration", "qemu-log-mark", error);
+    c->hook_fail_open = !strcmp(value, "allow");
+    return TRUE;
+}
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!itsmigd_config_parse_bool(value, &c->qemu_log_mark))
-            itsmigd_config_error(error, c->path, "migration", "qemu-log-mark",
-                                 "'%s' is not true or false", value);
+static gboolean parse_qemu_log_mark(ItsmigdConfig *c, const char *value, GError **error)
+{
+    if (!itsmigd_config_parse_bool(value, &c->qemu_log_mark)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not true or false",
+                    value);
+        return FALSE;
     }
-    if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "daemon", "log-level", error);
+    return TRUE;
+}
+
+static gboolean parse_log_level(ItsmigdConfig *c, const char *value, GError **error)
+{
+    return itsmigd_config_parse_log_level(value, &c->log_level, error);
+}
+
+static const struct {
+    const char *group;
+    const char *key;
+    ValueParser parse;
+} single_keys[] = {
+    {"api", "socket-mode", parse_socket_mode},
+    {"hook", "on-unreachable", parse_on_unreachable},
+    {"migration", "qemu-log-mark", parse_qemu_log_mark},
+    {"daemon", "log-level", parse_log_level},
+};
+
+static void read_single_keys(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(single_keys); i++) {
+        const char *group = single_keys[i].group;
+        const char *key = single_keys[i].key;
+        g_autofree char *value = NULL;
         g_autoptr(GError) local = NULL;
 
+        if (!g_key_file_has_key(kf, group, key, NULL))
+            continue;
+        value = itsmigd_config_key_string(c, kf, group, key, error);
         if (!value)
-            return FALSE;
+            continue;
         g_strstrip(value);
-        if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
-            itsmigd_config_error(error, c->path, "daemon", "log-level", "%s", local->message);
+        if (!single_keys[i].parse(c, value, &local))
+            itsmigd_config_error(error, c->path, group, key, "%s", local->message);
     }
+}
+
+static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    read_groups(c, kf, error);
+    read_strings(c, kf, error);
+    if (!read_numbers(c, kf, error))
+        return FALSE;
+    read_single_keys(c, kf, error);
+    itsmigd_config_read_host(c, kf, error);
+    itsmigd_config_read_policy(c, kf, error);
     return !*error;
+}
+
+static void replace_string(char **field, const char *value)
+{
+    g_free(*field);
+    *field = g_strdup(value);
+}
+
+/* The command line over what the file said. */
+static void apply_overrides(ItsmigdConfig *c, const ItsmigdConfigOverrides *o, GError **problems)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (o->connect)
+        replace_string(&c->uri, o->connect);
+    if (o->socket)
+        replace_string(&c->socket, o->socket);
+    if (o->state_dir)
+        replace_string(&c->state_dir, o->state_dir);
+    if (o->listen)
+        replace_string(&c->listen, o->listen[0] ? o->listen : NULL);
+    if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local))
+        itsmigd_config_add_problem(problems, local->message);
+}
+
+/* Each path key that must be absolute when set (@required: and be set). */
+static const struct {
+    const char *group;
+    const char *key;
+    gsize offset;
+    gboolean required;
+} path_keys[] = {
+    {"daemon", "state-dir", G_STRUCT_OFFSET(ItsmigdConfig, state_dir), TRUE},
+    {"hook", "record-dir", G_STRUCT_OFFSET(ItsmigdConfig, hook_record_dir), TRUE},
+    {"migration", "qemu-log-dir", G_STRUCT_OFFSET(ItsmigdConfig, qemu_log_dir), TRUE},
+    {"fleet", "nfd-features-file", G_STRUCT_OFFSET(ItsmigdConfig, nfd_features_file), FALSE},
+};
+
+/* The values that the file's reading alone cannot judge: those the command
+ * line may set, and those that need another key. */
+static void check_values(const ItsmigdConfig *c, const char *where, GError **problems)
+{
+    if (!c->uri)
+        itsmigd_config_error(problems, where, "libvirt", "uri", "must not be empty");
+    if (c->reconnect_max < c->reconnect_min)
+        itsmigd_config_error(problems, where, "libvirt", "reconnect-max",
+                             "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
+    if (!c->socket || !g_path_is_absolute(c->socket))
+        itsmigd_config_error(problems, where, "api", "socket", "must be an absolute path");
+    else if (strlen(c->socket) >= 108)
+        itsmigd_config_error(problems, where, "api", "socket",
+                             "'%s' is longer than a unix socket path may be", c->socket);
+    if (c->hostname) {
+        gboolean fine = strlen(c->hostname) <= 255;
+
+        for (const char *p = c->hostname; *p && fine; p++)
+            fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
+        if (!fine)
+            itsmigd_config_error(problems, where, "daemon", "hostname",
+                                 "'%s' is not a host name (letters, digits, '-', '.', '_'; at "
+                                 "most 255)",
+                                 c->hostname);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(path_keys); i++) {
+        const char *path = G_STRUCT_MEMBER(const char *, c, path_keys[i].offset);
+
+        if (path ? !g_path_is_absolute(path) : path_keys[i].required)
+            itsmigd_config_error(problems, where, path_keys[i].group, path_keys[i].key,
+                                 "must be an absolute path");
+    }
+    if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
+                                    !g_str_has_suffix(c->nova_provider_config, ".yaml")))
+        itsmigd_config_error(problems, where, "fleet", "nova-provider-config",
+                             "'%s' is not an absolute path ending in .yaml (nova-compute reads "
+                             "only *.yaml files)",
+                             c->nova_provider_config);
+}
+
+/* [@group] listen, when set, is ADDR:PORT; FALSE after saying why not. */
+static gboolean check_listen(const char *listen, const char *where, const char *group,
+                             GError **problems)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *addr = NULL;
+    guint16 port;
+
+    if (!listen || itsmigd_config_parse_listen(listen, &addr, &port, &local))
+        return TRUE;
+    return itsmigd_config_error(problems, where, group, "listen", "%s", local->message);
+}
+
+static void check_listeners(const ItsmigdConfig *c, const char *where, GError **problems)
+{
+    if (check_listen(c->listen, where, "api", problems) && c->listen &&
+        (!c->tls_cert || !c->tls_key))
+        itsmigd_config_error(problems, where, "api", "listen",
+                             "TCP listening needs tls-cert and tls-key");
+    if (check_listen(c->metrics_listen, where, "metrics", problems) && c->metrics_listen &&
+        c->listen && !strcmp(c->listen, c->metrics_listen))
+        itsmigd_config_error(problems, where, "metrics", "listen",
+                             "is the same address as [api] listen");
 }
 
 /* The command line over what the file said (if anything), then the checks
@@ -590,96 +735,14 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
                                     GError *file_problems, GError **error)
 {
     g_autoptr(ItsmigdConfig) c = config;
-    g_autoptr(GError) local = NULL;
     g_autoptr(GError) problems = file_problems; /* every problem, one line each */
     const char *where;
 
-    if (o) {
-        if (o->connect) {
-            g_free(c->uri);
-            c->uri = g_strdup(o->connect);
-        }
-        if (o->socket) {
-            g_free(c->socket);
-            c->socket = g_strdup(o->socket);
-        }
-        if (o->state_dir) {
-            g_free(c->state_dir);
-            c->state_dir = g_strdup(o->state_dir);
-        }
-        if (o->listen) {
-            g_free(c->listen);
-            c->listen = o->listen[0] ? g_strdup(o->listen) : NULL;
-        }
-        if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local)) {
-            itsmigd_config_add_problem(&problems, local->message);
-            g_clear_error(&local);
-        }
-    }
-
+    if (o)
+        apply_overrides(c, o, &problems);
     where = c->path ? c->path : "command line";
-    if (!c->uri)
-        itsmigd_config_error(&problems, where, "libvirt", "uri", "must not be empty");
-    if (c->reconnect_max < c->reconnect_min)
-        itsmigd_config_error(&problems, where, "libvirt", "reconnect-max",
-                             "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
-    if (!c->socket || !g_path_is_absolute(c->socket))
-        itsmigd_config_error(&problems, where, "api", "socket", "must be an absolute path");
-    else if (strlen(c->socket) >= 108)
-        itsmigd_config_error(&problems, where, "api", "socket",
-                             "'%s' is longer than a unix socket path may be", c->socket);
-    if (!c->state_dir || !g_path_is_absolute(c->state_dir))
-        itsmigd_config_error(&problems, where, "daemon", "state-dir", "must be an absolute path");
-    if (c->hostname) {
-        gboolean fine = strlen(c->hostname) <= 255;
-
-        for (const char *p = c->hostname; *p && fine; p++)
-            fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
-        if (!fine)
-            itsmigd_config_error(
-                &problems, where, "daemon", "hostname",
-                "'%s' is not a host name (letters, digits, '-', '.', '_'; at most 255)",
-                c->hostname);
-    }
-    if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
-        itsmigd_config_error(&problems, where, "hook", "record-dir", "must be an absolute path");
-    if (!c->qemu_log_dir || !g_path_is_absolute(c->qemu_log_dir))
-        itsmigd_config_error(&problems, where, "migration", "qemu-log-dir",
-                             "must be an absolute path");
-    if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
-                                    !g_str_has_suffix(c->nova_provider_config, ".yaml")))
-        itsmigd_config_error(
-            &problems, where, "fleet", "nova-provider-config",
-            "'%s' is not an absolute path ending in .yaml (nova-compute reads only "
-            "*.yaml files)",
-            c->nova_provider_config);
-    if (c->nfd_features_file && !g_path_is_absolute(c->nfd_features_file))
-        itsmigd_config_error(&problems, where, "fleet", "nfd-features-file",
-                             "must be an absolute path");
-    if (c->listen) {
-        g_autofree char *addr = NULL;
-        guint16 port;
-
-        if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local)) {
-            itsmigd_config_error(&problems, where, "api", "listen", "%s", local->message);
-            g_clear_error(&local);
-        } else if (!c->tls_cert || !c->tls_key) {
-            itsmigd_config_error(&problems, where, "api", "listen",
-                                 "TCP listening needs tls-cert and tls-key");
-        }
-    }
-    if (c->metrics_listen) {
-        g_autofree char *addr = NULL;
-        guint16 port;
-
-        if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local)) {
-            itsmigd_config_error(&problems, where, "metrics", "listen", "%s", local->message);
-            g_clear_error(&local);
-        } else if (c->listen && !strcmp(c->listen, c->metrics_listen)) {
-            itsmigd_config_error(&problems, where, "metrics", "listen",
-                                 "is the same address as [api] listen");
-        }
-    }
+    check_values(c, where, &problems);
+    check_listeners(c, where, &problems);
     if (problems) {
         g_propagate_error(error, g_steal_pointer(&problems));
         return NULL;
