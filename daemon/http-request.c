@@ -96,6 +96,48 @@ static gsize body_limit(const ItsmigdHttpRequest *req)
                : limits->max_body;
 }
 
+static void reply_body_too_large(ItsmigdHttpRequest *req)
+{
+    g_autofree char *msg =
+        g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
+
+    itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
+}
+
+/* A body's type and announced length, before any of it is read: FALSE
+ * after replying why it is refused. */
+static gboolean body_head_acceptable(ItsmigdHttpRequest *req)
+{
+    const char *type = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *length = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    gboolean xml = (req->match.route->flags & ITSMIGD_ROUTE_XML_BODY) != 0;
+    guint64 n;
+
+    if (xml ? !is_type(type, "application/xml") && !is_type(type, "text/xml")
+            : !is_type(type, "application/json")) {
+        g_autofree char *msg =
+            g_strdup_printf("the body must be %s, not %s",
+                            xml ? "application/xml" : "application/json", type ? type : "untyped");
+        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
+        return FALSE;
+    }
+    /* libmicrohttpd cannot answer before a request has ended, and a
+     * chunked body announces no end: it would have to be read whole,
+     * however long, before its 413.  Our clients send Content-Length. */
+    if (!length) {
+        itsmigd_http_reply_error_with(req, ITSMIG_ERROR_LENGTH_REQUIRED,
+                                      "a body needs a Content-Length (chunked bodies are not "
+                                      "taken)",
+                                      MHD_HTTP_HEADER_CONNECTION, "close");
+        return FALSE;
+    }
+    if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) && n > body_limit(req)) {
+        reply_body_too_large(req);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* The first call for a request: everything that needs only the headers. */
 static void begin_request(ItsmigdHttpRequest *req)
 {
@@ -155,39 +197,9 @@ static void begin_request(ItsmigdHttpRequest *req)
                                          "peers get capabilities and incoming migrations");
         return;
     }
-    if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY)) {
-        const char *type = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-        const char *length = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        gboolean xml = (route->flags & ITSMIGD_ROUTE_XML_BODY) != 0;
-        guint64 n;
-
-        if (xml ? !is_type(type, "application/xml") && !is_type(type, "text/xml")
-                : !is_type(type, "application/json")) {
-            g_autofree char *msg = g_strdup_printf("the body must be %s, not %s",
-                                                   xml ? "application/xml" : "application/json",
-                                                   type ? type : "untyped");
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
-            return;
-        }
-        /* libmicrohttpd cannot answer before a request has ended, and a
-         * chunked body announces no end: it would have to be read whole,
-         * however long, before its 413.  Our clients send Content-Length. */
-        if (!length) {
-            itsmigd_http_reply_error_with(
-                req, ITSMIG_ERROR_LENGTH_REQUIRED,
-                "a body needs a Content-Length (chunked bodies are not taken)",
-                MHD_HTTP_HEADER_CONNECTION, "close");
-            return;
-        }
-        if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
-            n > body_limit(req)) {
-            g_autofree char *msg = g_strdup_printf(
-                "the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
-            return;
-        }
+    if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY) &&
+        body_head_acceptable(req))
         req->body = g_byte_array_new();
-    }
 }
 
 static void finish_request(ItsmigdHttpRequest *req)
@@ -197,9 +209,7 @@ static void finish_request(ItsmigdHttpRequest *req)
     g_autoptr(GError) error = NULL;
 
     if (req->body_too_large) {
-        g_autofree char *msg =
-            g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
+        reply_body_too_large(req);
         return;
     }
     if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
