@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "itsmig/error.h"
+#include "itsmig/json-strict.h"
 #include "daemon/http-private.h"
 
 /* ---- replies ------------------------------------------------------------------- */
@@ -50,17 +51,6 @@ static void reply_bytes_with(ItsmigdHttpRequest *req, unsigned int status, const
     queue(req, status, response);
 }
 
-static GBytes *json_to_bytes(JsonNode *node)
-{
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    gsize len;
-    char *text;
-
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, &len);
-    return g_bytes_new_take(text, len);
-}
-
 void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
                               const char *content_type, GBytes *body)
 {
@@ -69,7 +59,7 @@ void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
 
 void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node)
 {
-    g_autoptr(GBytes) body = json_to_bytes(node);
+    g_autoptr(GBytes) body = itsmig_json_to_bytes(node);
 
     reply_bytes_with(req, status, ITSMIGD_HTTP_JSON_TYPE, body, NULL, NULL);
 }
@@ -133,7 +123,7 @@ void itsmigd_http_reply_error_with(ItsmigdHttpRequest *req, int code, const char
     json_builder_end_object(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
-    body = json_to_bytes(root);
+    body = itsmig_json_to_bytes(root);
     if (status >= 500 && server_error_may_log())
         g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
     else

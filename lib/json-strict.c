@@ -237,3 +237,14 @@ void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const ch
     else
         json_builder_add_null_value(b);
 }
+
+GBytes *itsmig_json_to_bytes(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    gsize len;
+    char *text;
+
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, &len);
+    return g_bytes_new_take(text, len);
+}

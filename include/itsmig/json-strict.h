@@ -26,3 +26,7 @@ gboolean itsmig_json_check(const char *text, gsize len, guint max_depth, const c
  * of the object being built, or, with @member NULL, as the next value (an
  * array element, or a member whose name was just set). */
 void itsmig_json_add_string_or_null(JsonBuilder *b, const char *member, const char *value);
+
+/* @node as compact JSON text, without a trailing NUL in its length: a reply
+ * body or a record. */
+GBytes *itsmig_json_to_bytes(JsonNode *node);
