@@ -52,46 +52,50 @@ gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GErr
 
 /* [host]: each key a capability field; the value is checked the way it
  * will be applied, so that a bad one stops the daemon at start. */
+static void read_regs_file_key(ItsmigdConfig *c, const char *key, char **value, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    ItsmigKvmRegSet set;
+
+    if (!g_path_is_absolute(*value)) {
+        itsmigd_config_error(error, c->path, "host", key, "must be an absolute path");
+        return;
+    }
+    if (!itsmigd_read_regs_file(*value, &set, &local)) {
+        itsmigd_config_error(error, c->path, "host", key, "%s", local->message);
+        return;
+    }
+    itsmig_kvm_regs_clear(&set);
+    g_free(c->host_regs_file);
+    c->host_regs_file = g_steal_pointer(value);
+}
+
+/* @data: a scratch ItsmigHostCaps the value is tried on. */
+static void read_host_key(ItsmigdConfig *c, GKeyFile *kf, const char *key, char **value,
+                          gpointer data, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    ItsmigCapField field;
+
+    if (!strcmp(key, "vcpu-registers-file")) {
+        read_regs_file_key(c, key, value, error);
+        return;
+    }
+    /* Unknown keys were reported with the others. */
+    if (!itsmig_cap_field_from_string(key, &field))
+        return;
+    if (!itsmig_host_caps_set(data, field, ITSMIG_CAP_DECLARED, *value, &local)) {
+        itsmigd_config_error(error, c->path, "host", key, "%s", local->message);
+        return;
+    }
+    g_free(c->declared[field]);
+    c->declared[field] = g_steal_pointer(value);
+}
+
 gboolean itsmigd_config_read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     g_autoptr(ItsmigHostCaps) scratch = itsmig_host_caps_new("config");
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
 
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "host", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigCapField field;
-
-        if (!value)
-            return FALSE;
-
-        if (!strcmp(keys[k], "vcpu-registers-file")) {
-            ItsmigKvmRegSet set;
-
-            g_strstrip(value);
-            if (!g_path_is_absolute(value)) {
-                itsmigd_config_error(error, c->path, "host", keys[k], "must be an absolute path");
-                continue;
-            }
-            if (!itsmigd_read_regs_file(value, &set, &local)) {
-                itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
-                continue;
-            }
-            itsmig_kvm_regs_clear(&set);
-            g_free(c->host_regs_file);
-            c->host_regs_file = g_steal_pointer(&value);
-            continue;
-        }
-        /* Unknown keys were reported with the others. */
-        if (!itsmig_cap_field_from_string(keys[k], &field))
-            continue;
-        g_strstrip(value);
-        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local)) {
-            itsmigd_config_error(error, c->path, "host", keys[k], "%s", local->message);
-            continue;
-        }
-        g_free(c->declared[field]);
-        c->declared[field] = g_steal_pointer(&value);
-    }
-    return !error || !*error;
+    return itsmigd_config_read_group(c, kf, "host", read_host_key, scratch, error) &&
+           (!error || !*error);
 }

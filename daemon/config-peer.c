@@ -20,14 +20,10 @@ void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
     g_free(peer->ca);
     g_free(peer->token_file);
     g_free(peer->accept_token_file);
-    if (peer->accept_token)
-        explicit_bzero(peer->accept_token, strlen(peer->accept_token));
-    g_free(peer->accept_token);
+    itsmig_secret_free(peer->accept_token);
     g_free(peer->migrate_uri);
     g_free(peer->migrate_address);
-    if (peer->token)
-        explicit_bzero(peer->token, strlen(peer->token));
-    g_free(peer->token);
+    itsmig_secret_free(peer->token);
     g_free(peer);
 }
 
@@ -116,42 +112,39 @@ static gboolean peer_name_free_to_use(const ItsmigdConfig *c, const char *group,
     return text == NULL;
 }
 
-/* The group's keys into @peer; *@fine goes FALSE on an unknown key, and the
- * reading stops (FALSE) on a value that cannot be read. */
-static gboolean peer_read_keys(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
-                               ItsmigdPeerConfig *peer, gboolean *fine, GError **error)
+typedef struct {
+    ItsmigdPeerConfig *peer;
+    const char *group;
+    gboolean fine; /* FALSE after an unknown key */
+} PeerRead;
+
+static void read_peer_key(ItsmigdConfig *c, GKeyFile *kf, const char *key, char **value,
+                          gpointer data, GError **error)
 {
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    PeerRead *r = data;
+    char **field;
 
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, group, keys[k], error);
-        char **field;
-
-        if (!value)
-            return FALSE;
-        if (!strcmp(keys[k], "url"))
-            field = &peer->url;
-        else if (!strcmp(keys[k], "ca"))
-            field = &peer->ca;
-        else if (!strcmp(keys[k], "token-file"))
-            field = &peer->token_file;
-        else if (!strcmp(keys[k], "accept-token-file"))
-            field = &peer->accept_token_file;
-        else if (!strcmp(keys[k], "migrate-uri"))
-            field = &peer->migrate_uri;
-        else if (!strcmp(keys[k], "migrate-address"))
-            field = &peer->migrate_address;
-        else {
-            *fine = itsmigd_config_error(error, c->path, group, keys[k],
-                                         "unknown key (known: url, ca, token-file, "
-                                         "accept-token-file, migrate-uri, migrate-address)");
-            continue;
-        }
-        g_strstrip(value);
-        g_free(*field);
-        *field = value[0] ? g_steal_pointer(&value) : NULL;
+    (void)kf;
+    if (!strcmp(key, "url"))
+        field = &r->peer->url;
+    else if (!strcmp(key, "ca"))
+        field = &r->peer->ca;
+    else if (!strcmp(key, "token-file"))
+        field = &r->peer->token_file;
+    else if (!strcmp(key, "accept-token-file"))
+        field = &r->peer->accept_token_file;
+    else if (!strcmp(key, "migrate-uri"))
+        field = &r->peer->migrate_uri;
+    else if (!strcmp(key, "migrate-address"))
+        field = &r->peer->migrate_address;
+    else {
+        r->fine = itsmigd_config_error(error, c->path, r->group, key,
+                                       "unknown key (known: url, ca, token-file, "
+                                       "accept-token-file, migrate-uri, migrate-address)");
+        return;
     }
-    return TRUE;
+    g_free(*field);
+    *field = (*value)[0] ? g_steal_pointer(value) : NULL;
 }
 
 static gboolean peer_url_valid(const char *url)
@@ -234,15 +227,15 @@ gboolean itsmigd_config_read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *gr
 {
     g_autoptr(ItsmigdPeerConfig) peer = g_new0(ItsmigdPeerConfig, 1);
     const char *name = group + strlen(ITSMIGD_PEER_GROUP_PREFIX);
-    gboolean fine = TRUE;
+    PeerRead r = {peer, group, TRUE};
 
     if (!peer_name_free_to_use(c, group, name, error))
         return FALSE;
     peer->name = g_strdup(name);
-    if (!peer_read_keys(c, kf, group, peer, &fine, error))
+    if (!itsmigd_config_read_group(c, kf, group, read_peer_key, &r, error))
         return FALSE;
-    fine = peer_check_addresses(c, group, peer, error) && fine;
-    if (!peer_read_tokens(c, group, peer, &fine, error) || !fine)
+    r.fine = peer_check_addresses(c, group, peer, error) && r.fine;
+    if (!peer_read_tokens(c, group, peer, &r.fine, error) || !r.fine)
         return FALSE;
     g_ptr_array_add(c->peers, g_steal_pointer(&peer));
     return TRUE;

@@ -52,34 +52,32 @@ static void set_words(char ***field, char **words)
     *field = words;
 }
 
+static void read_policy_key(ItsmigdConfig *c, GKeyFile *kf, const char *key, char **value,
+                            gpointer data, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    ItsmigRule rule;
+
+    if (!strcmp(key, "check-emulated")) {
+        if (!itsmigd_config_parse_bool(*value, &c->policy.check_emulated))
+            itsmigd_config_error(error, c->path, "policy", key, "'%s' is not true or false",
+                                 *value);
+    } else if (!strcmp(key, "migratable-drivers")) {
+        set_words(&c->migratable_drivers, read_words(c, kf, key, "_-", "a driver name", error));
+    } else if (!strcmp(key, "non-migratable-devices")) {
+        /* Device aliases are letters, digits, '-', '_' and '.'; a
+         * pattern adds '*' and '?'. */
+        set_words(&c->non_migratable,
+                  read_words(c, kf, key, "-_.*?", "a device alias pattern", error));
+    } else if (itsmig_rule_from_string(key, &rule)) {
+        if (!itsmig_compat_policy_set(&c->policy, key, *value, &local))
+            itsmigd_config_error(error, c->path, "policy", key, "%s", local->message);
+    }
+    (void)data;
+}
+
 gboolean itsmigd_config_read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
-
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = itsmigd_config_key_string(c, kf, "policy", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigRule rule;
-
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!strcmp(keys[k], "check-emulated")) {
-            if (!itsmigd_config_parse_bool(value, &c->policy.check_emulated))
-                itsmigd_config_error(error, c->path, "policy", keys[k], "'%s' is not true or false",
-                                     value);
-        } else if (!strcmp(keys[k], "migratable-drivers")) {
-            set_words(&c->migratable_drivers,
-                      read_words(c, kf, keys[k], "_-", "a driver name", error));
-        } else if (!strcmp(keys[k], "non-migratable-devices")) {
-            /* Device aliases are letters, digits, '-', '_' and '.'; a
-             * pattern adds '*' and '?'. */
-            set_words(&c->non_migratable,
-                      read_words(c, kf, keys[k], "-_.*?", "a device alias pattern", error));
-        } else if (itsmig_rule_from_string(keys[k], &rule)) {
-            if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
-                itsmigd_config_error(error, c->path, "policy", keys[k], "%s", local->message);
-        }
-    }
-    return !error || !*error;
+    return itsmigd_config_read_group(c, kf, "policy", read_policy_key, NULL, error) &&
+           (!error || !*error);
 }

@@ -23,6 +23,14 @@ gboolean itsmigd_config_error(GError **error, const char *path, const char *grou
 char *itsmigd_config_key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
                                 const char *key, GError **error);
 
+/* Reads [group] @key's @value (stripped; the reader may take it). */
+typedef void (*ItsmigdConfigKeyRead)(ItsmigdConfig *c, GKeyFile *kf, const char *key, char **value,
+                                     gpointer data, GError **error);
+/* Calls @read for each key of [@group]; FALSE, after reporting it, when a
+ * value cannot be read at all. */
+gboolean itsmigd_config_read_group(ItsmigdConfig *c, GKeyFile *kf, const char *group,
+                                   ItsmigdConfigKeyRead read, gpointer data, GError **error);
+
 /* Reads the [peer NAME] group @group into @c's peers; FALSE after adding
  * its problems to *@error. */
 gboolean itsmigd_config_read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group,

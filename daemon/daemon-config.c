@@ -446,6 +446,22 @@ char *itsmigd_config_key_string(const ItsmigdConfig *c, GKeyFile *kf, const char
     return g_steal_pointer(&value);
 }
 
+gboolean itsmigd_config_read_group(ItsmigdConfig *c, GKeyFile *kf, const char *group,
+                                   ItsmigdConfigKeyRead read, gpointer data, GError **error)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+
+    for (gsize k = 0; keys && keys[k]; k++) {
+        g_autofree char *value = itsmigd_config_key_string(c, kf, group, keys[k], error);
+
+        if (!value)
+            return FALSE;
+        g_strstrip(value);
+        read(c, kf, keys[k], &value, data, error);
+    }
+    return TRUE;
+}
+
 gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
                                     GError **error)
 {

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "itsmig/error.h"
+#include "itsmig/secret-file.h"
 #include "daemon/http-private.h"
 #include "daemon/migration-record.h"
 
@@ -37,8 +38,7 @@ typedef struct {
 
 static void peer_token_free(PeerToken *p)
 {
-    explicit_bzero(p->token, strlen(p->token));
-    g_free(p->token);
+    itsmig_secret_free(p->token);
     g_free(p->name);
     g_free(p);
 }
@@ -350,9 +350,7 @@ static void listener_stop(Listener *l)
         unlink(l->path);
     g_clear_pointer(&l->path, g_free);
     g_clear_pointer(&l->cert_pem, g_free);
-    if (l->key_pem)
-        explicit_bzero(l->key_pem, strlen(l->key_pem));
-    g_clear_pointer(&l->key_pem, g_free);
+    g_clear_pointer(&l->key_pem, itsmig_secret_free);
 }
 
 void itsmigd_http_server_free(ItsmigdHttpServer *server)

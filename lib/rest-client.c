@@ -148,9 +148,7 @@ void itsmig_rest_client_free(ItsmigRestClient *c)
         return;
     g_free(c->socket_path);
     g_free(c->base_url);
-    if (c->token)
-        explicit_bzero(c->token, strlen(c->token));
-    g_free(c->token);
+    itsmig_secret_free(c->token);
     g_free(c->cacert);
     g_free(c->failure_reason);
     g_free(c->failure_detail);

@@ -105,3 +105,11 @@ char *itsmig_secret_token_first_line(const char *contents, gsize len)
         end = cr;
     return g_strstrip(g_strndup(contents, end ? (gsize)(end - contents) : len));
 }
+
+void itsmig_secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    explicit_bzero(secret, strlen(secret));
+    g_free(secret);
+}

@@ -28,6 +28,9 @@ typedef enum {
 gboolean itsmig_secret_file_read(const char *path, gsize max, ItsmigSecretFileFlags flags,
                                  char **ret_contents, gsize *ret_len, GError **error);
 
+/* Wipes the NUL-terminated @secret and frees it; NULL is fine. */
+void itsmig_secret_free(char *secret);
+
 /* TRUE when @token can be a bearer token: at least @min_len (and at least
  * one) printable ASCII characters, without spaces. */
 gboolean itsmig_secret_token_valid(const char *token, gsize min_len);
