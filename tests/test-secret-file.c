@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -117,6 +119,36 @@ static void test_fifo(Fixture *f, gconstpointer data)
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
 }
 
+static gpointer write_fifo(gpointer path)
+{
+    static const char text[] = "piped-token\n";
+    /* Opening blocks until the reader opens too. */
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, (gssize)strlen(text));
+    close(fd);
+    return NULL;
+}
+
+/* Without ITSMIG_SECRET_FILE_REGULAR a pipe is read to its end, as
+ * itsmigctl --token-file <(...) needs. */
+static void test_fifo_read_when_allowed(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *contents = NULL;
+    GThread *writer;
+    gsize len = 0;
+
+    (void)data;
+    g_assert_cmpint(mkfifo(f->path, 0600), ==, 0);
+    writer = g_thread_new("writer", write_fifo, f->path);
+    g_assert_true(itsmig_secret_file_read(f->path, 64, 0, &contents, &len, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(contents, ==, "piped-token\n");
+    g_thread_join(writer);
+}
+
 static void test_missing(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -166,6 +198,7 @@ int main(int argc, char **argv)
     ADD("/secret-file/read/too-large", test_too_large);
     ADD("/secret-file/read/private-mode", test_private);
     ADD("/secret-file/read/fifo-refused-at-once", test_fifo);
+    ADD("/secret-file/read/fifo-read-when-allowed", test_fifo_read_when_allowed);
     ADD("/secret-file/read/missing", test_missing);
     g_test_add_func("/secret-file/token/valid", test_token_valid);
     g_test_add_func("/secret-file/token/first-line", test_token_first_line);
