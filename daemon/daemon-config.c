@@ -1,16 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "itsmig/error.h"
-#include "itsmig/json-strict.h"
-#include "itsmig/kvm-regs-json.h"
+#include "itsmig/secret-file.h"
 #include "daemon/daemon-config.h"
+#include "daemon/config-private.h"
 
 /* Ranges of the numeric keys: what a client-controlled resource may be set to. */
 typedef struct {
@@ -134,9 +130,6 @@ static const OtherKey other_keys[] = {
 static const char *const default_migratable_drivers[] = {
     "mlx5_vfio_pci", "hisi_acc_vfio_pci", "pds_vfio_pci", "qat_vfio_pci", NULL,
 };
-
-#define PEER_GROUP_PREFIX "peer "
-#define PEER_NAME_MAX     64
 
 ItsmigdConfig *itsmigd_config_new_default(void)
 {
@@ -311,53 +304,6 @@ gboolean itsmigd_config_key_reloads(const char *group, const char *key, gboolean
     return FALSE;
 }
 
-void itsmigd_peer_config_free(ItsmigdPeerConfig *peer)
-{
-    if (!peer)
-        return;
-    g_free(peer->name);
-    g_free(peer->url);
-    g_free(peer->ca);
-    g_free(peer->token_file);
-    g_free(peer->accept_token_file);
-    if (peer->accept_token)
-        explicit_bzero(peer->accept_token, strlen(peer->accept_token));
-    g_free(peer->accept_token);
-    g_free(peer->migrate_uri);
-    g_free(peer->migrate_address);
-    if (peer->token)
-        explicit_bzero(peer->token, strlen(peer->token));
-    g_free(peer->token);
-    g_free(peer);
-}
-
-ItsmigdPeerConfig *itsmigd_peer_config_copy(const ItsmigdPeerConfig *peer)
-{
-    ItsmigdPeerConfig *copy = g_new0(ItsmigdPeerConfig, 1);
-
-    copy->name = g_strdup(peer->name);
-    copy->url = g_strdup(peer->url);
-    copy->ca = g_strdup(peer->ca);
-    copy->token_file = g_strdup(peer->token_file);
-    copy->token = g_strdup(peer->token);
-    copy->accept_token_file = g_strdup(peer->accept_token_file);
-    copy->accept_token = g_strdup(peer->accept_token);
-    copy->migrate_uri = g_strdup(peer->migrate_uri);
-    copy->migrate_address = g_strdup(peer->migrate_address);
-    return copy;
-}
-
-const ItsmigdPeerConfig *itsmigd_config_find_peer(const ItsmigdConfig *config, const char *name)
-{
-    for (guint i = 0; i < config->peers->len; i++) {
-        const ItsmigdPeerConfig *peer = g_ptr_array_index(config->peers, i);
-
-        if (strcmp(peer->name, name) == 0)
-            return peer;
-    }
-    return NULL;
-}
-
 static const struct {
     const char *name;
     GLogLevelFlags level;
@@ -456,12 +402,9 @@ static gboolean key_known(const char *group, const char *key)
     return FALSE;
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
-                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
-
 /* Adds a problem to *@error, one line each, so that the whole file is
  * checked and every problem reported at once (itsmigd --check-config). */
-static void add_problem(GError **error, const char *text)
+void itsmigd_config_add_problem(GError **error, const char *text)
 {
     if (error && *error) {
         g_autofree char *old = (*error)->message;
@@ -472,8 +415,8 @@ static void add_problem(GError **error, const char *text)
     }
 }
 
-static gboolean config_error(GError **error, const char *path, const char *group, const char *key,
-                             const char *fmt, ...)
+gboolean itsmigd_config_error(GError **error, const char *path, const char *group, const char *key,
+                              const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *what = NULL;
@@ -483,417 +426,53 @@ static gboolean config_error(GError **error, const char *path, const char *group
     what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     text = g_strdup_printf("%s: [%s] %s: %s", path, group, key, what);
-    add_problem(error, text);
+    itsmigd_config_add_problem(error, text);
     return FALSE;
 }
 
-/* A key's value as GKeyFile unescapes it; NULL after config_error() when it
+/* A key's value as GKeyFile unescapes it; NULL after itsmigd_config_error() when it
  * cannot (not UTF-8, a bad escape), rather than a NULL the caller would use. */
-static char *key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group, const char *key,
-                        GError **error)
+char *itsmigd_config_key_string(const ItsmigdConfig *c, GKeyFile *kf, const char *group,
+                                const char *key, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autofree char *value = g_key_file_get_string(kf, group, key, &local);
 
     if (!value || local) {
-        config_error(error, c->path, group, key, "%s", local ? local->message : "unreadable");
+        itsmigd_config_error(error, c->path, group, key, "%s",
+                             local ? local->message : "unreadable");
         return NULL;
     }
     return g_steal_pointer(&value);
 }
 
-/* A secret is a few KiB at most (a PEM key); more is not one. */
-#define SECRET_MAX (64 * 1024)
-
-/* Reads a whole regular file of at most @max bytes without following it
- * into a FIFO or a device (O_NONBLOCK, then a regular-file check), and,
- * when @secret, refuses one that group or others may access. */
-static gboolean read_bounded(const char *path, gsize max, gboolean secret, char **ret_contents,
-                             gsize *ret_len, GError **error)
+gboolean itsmigd_config_read_group(ItsmigdConfig *c, GKeyFile *kf, const char *group,
+                                   ItsmigdConfigKeyRead read, gpointer data, GError **error)
 {
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
 
-    if (fd < 0) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot open %s: %s", path,
-                    g_strerror(errno));
-        return FALSE;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s is not a regular file",
-                    path);
-        close(fd);
-        return FALSE;
-    }
-    if (secret && (st.st_mode & 077)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s is accessible by group or others (mode %04o): a secret must be mode "
-                    "0600 or 0400",
-                    path, (unsigned int)(st.st_mode & 07777));
-        close(fd);
-        return FALSE;
-    }
-    for (;;) {
-        guint8 chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
+    for (gsize k = 0; keys && keys[k]; k++) {
+        g_autofree char *value = itsmigd_config_key_string(c, kf, group, keys[k], error);
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "cannot read %s: %s",
-                        path, g_strerror(errno));
-            explicit_bzero(buf->data, buf->len);
-            close(fd);
+        if (!value)
             return FALSE;
-        }
-        if (n == 0)
-            break;
-        if (buf->len + (gsize)n > max) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                        "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max);
-            explicit_bzero(buf->data, buf->len);
-            explicit_bzero(chunk, sizeof(chunk));
-            close(fd);
-            return FALSE;
-        }
-        g_byte_array_append(buf, chunk, n);
-        explicit_bzero(chunk, sizeof(chunk));
+        g_strstrip(value);
+        read(c, kf, keys[k], &value, data, error);
     }
-    close(fd);
-    *ret_len = buf->len;
-    g_byte_array_append(buf, (const guint8 *)"", 1);
-    *ret_contents = (char *)g_byte_array_free(g_steal_pointer(&buf), FALSE);
     return TRUE;
 }
 
 gboolean itsmigd_config_read_secret(const char *path, char **ret_contents, gsize *ret_len,
                                     GError **error)
 {
-    return read_bounded(path, SECRET_MAX, TRUE, ret_contents, ret_len, error);
+    return itsmig_secret_file_read(path, ITSMIG_SECRET_FILE_MAX,
+                                   ITSMIG_SECRET_FILE_REGULAR | ITSMIG_SECRET_FILE_PRIVATE,
+                                   ret_contents, ret_len, error);
 }
 
-/* The first line of @file: a bearer token, at least 16 printable ASCII
- * characters without spaces.  Wiped from memory wherever it is dropped. */
-static gboolean read_token_file(const char *file, const char *where, const char *group,
-                                const char *key, char **ret_token, GError **error)
-{
-    g_autofree char *contents = NULL;
-    g_autoptr(GError) local = NULL;
-    gboolean printable = TRUE;
-    gsize len = 0;
-    char *nl;
-
-    if (!itsmigd_config_read_secret(file, &contents, &len, &local))
-        return config_error(error, where, group, key, "%s", local->message);
-    if (memchr(contents, '\0', len)) {
-        explicit_bzero(contents, len);
-        return config_error(error, where, group, key, "%s: a token has no NUL byte", file);
-    }
-    nl = strpbrk(contents, "\r\n");
-    if (nl)
-        *nl = '\0';
-    g_strstrip(contents);
-    for (const char *p = contents; *p; p++)
-        printable = printable && *p > ' ' && *p < 0x7f;
-    if (strlen(contents) < 16 || !printable) {
-        explicit_bzero(contents, len);
-        return config_error(error, where, group, key,
-                            "%s: the token must be at least 16 printable ASCII characters, "
-                            "without spaces",
-                            file);
-    }
-    *ret_token = g_strdup(contents);
-    explicit_bzero(contents, len);
-    return TRUE;
-}
-
-static gboolean parse_bool(const char *value, gboolean *ret)
-{
-    if (!g_ascii_strcasecmp(value, "true") || !g_ascii_strcasecmp(value, "yes")) {
-        *ret = TRUE;
-        return TRUE;
-    }
-    if (!g_ascii_strcasecmp(value, "false") || !g_ascii_strcasecmp(value, "no")) {
-        *ret = FALSE;
-        return TRUE;
-    }
-    return FALSE;
-}
-
-gboolean itsmigd_read_regs_file(const char *path, ItsmigKvmRegSet *ret_set, GError **error)
-{
-    g_autofree char *text = NULL;
-    g_autoptr(GError) local = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    JsonNode *root;
-    JsonNode *node;
-    gsize len;
-
-    memset(ret_set, 0, sizeof(*ret_set));
-    /* Not g_file_get_contents(): a FIFO would block the daemon's start, and
-     * /dev/zero would be read until memory ran out. */
-    if (!read_bounded(path, ITSMIGD_REGS_FILE_MAX, FALSE, &text, &len, error))
-        return FALSE;
-    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, &local) ||
-        !json_parser_load_from_data(parser, text, len, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
-        return FALSE;
-    }
-    root = json_parser_get_root(parser);
-    node = root && JSON_NODE_HOLDS_OBJECT(root) &&
-                   json_object_has_member(json_node_get_object(root), "vcpu_registers")
-               ? json_object_get_member(json_node_get_object(root), "vcpu_registers")
-               : root;
-    if (!itsmig_kvm_regs_from_json(node, path, ret_set, &local)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "%s", local->message);
-        return FALSE;
-    }
-    if (!ret_set->available) {
-        itsmig_kvm_regs_clear(ret_set);
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
-                    "%s: the register set it holds is unavailable", path);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* [host]: each key a capability field; the value is checked the way it
- * will be applied, so that a bad one stops the daemon at start. */
-static gboolean read_host(ItsmigdConfig *c, GKeyFile *kf, GError **error)
-{
-    g_autoptr(ItsmigHostCaps) scratch = itsmig_host_caps_new("config");
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "host", NULL, NULL);
-
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, "host", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigCapField field;
-
-        if (!value)
-            return FALSE;
-
-        if (!strcmp(keys[k], "vcpu-registers-file")) {
-            ItsmigKvmRegSet set;
-
-            g_strstrip(value);
-            if (!g_path_is_absolute(value)) {
-                config_error(error, c->path, "host", keys[k], "must be an absolute path");
-                continue;
-            }
-            if (!itsmigd_read_regs_file(value, &set, &local)) {
-                config_error(error, c->path, "host", keys[k], "%s", local->message);
-                continue;
-            }
-            itsmig_kvm_regs_clear(&set);
-            g_free(c->host_regs_file);
-            c->host_regs_file = g_steal_pointer(&value);
-            continue;
-        }
-        /* Unknown keys were reported with the others. */
-        if (!itsmig_cap_field_from_string(keys[k], &field))
-            continue;
-        g_strstrip(value);
-        if (!itsmig_host_caps_set(scratch, field, ITSMIG_CAP_DECLARED, value, &local)) {
-            config_error(error, c->path, "host", keys[k], "%s", local->message);
-            continue;
-        }
-        g_free(c->declared[field]);
-        c->declared[field] = g_steal_pointer(&value);
-    }
-    return !error || !*error;
-}
-
-static gboolean read_policy(ItsmigdConfig *c, GKeyFile *kf, GError **error)
-{
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, "policy", NULL, NULL);
-
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, "policy", keys[k], error);
-        g_autoptr(GError) local = NULL;
-        ItsmigRule rule;
-
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!strcmp(keys[k], "check-emulated")) {
-            if (!parse_bool(value, &c->policy.check_emulated))
-                config_error(error, c->path, "policy", keys[k], "'%s' is not true or false", value);
-        } else if (!strcmp(keys[k], "migratable-drivers")) {
-            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
-            g_autoptr(GPtrArray) drivers = g_ptr_array_new_with_free_func(g_free);
-
-            for (gsize i = 0; list && list[i]; i++) {
-                gboolean fine = TRUE;
-
-                g_strstrip(list[i]);
-                if (!list[i][0])
-                    continue;
-                for (const char *p = list[i]; *p && fine; p++)
-                    fine = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
-                if (!fine)
-                    config_error(error, c->path, "policy", keys[k], "'%s' is not a driver name",
-                                 list[i]);
-                else
-                    g_ptr_array_add(drivers, g_strdup(list[i]));
-            }
-            g_ptr_array_add(drivers, NULL);
-            g_strfreev(c->migratable_drivers);
-            c->migratable_drivers = (char **)g_ptr_array_free(g_steal_pointer(&drivers), FALSE);
-        } else if (!strcmp(keys[k], "non-migratable-devices")) {
-            g_auto(GStrv) list = g_key_file_get_string_list(kf, "policy", keys[k], NULL, NULL);
-            g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func(g_free);
-
-            for (gsize i = 0; list && list[i]; i++) {
-                gboolean fine = TRUE;
-
-                g_strstrip(list[i]);
-                if (!list[i][0])
-                    continue;
-                /* Device aliases are letters, digits, '-', '_' and '.'; a
-                 * pattern adds '*' and '?'. */
-                for (const char *p = list[i]; *p && fine; p++)
-                    fine = g_ascii_isalnum(*p) || strchr("-_.*?", *p);
-                if (!fine)
-                    config_error(error, c->path, "policy", keys[k],
-                                 "'%s' is not a device alias pattern", list[i]);
-                else
-                    g_ptr_array_add(patterns, g_strdup(list[i]));
-            }
-            g_ptr_array_add(patterns, NULL);
-            g_strfreev(c->non_migratable);
-            c->non_migratable = (char **)g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
-        } else if (itsmig_rule_from_string(keys[k], &rule)) {
-            if (!itsmig_compat_policy_set(&c->policy, keys[k], value, &local))
-                config_error(error, c->path, "policy", keys[k], "%s", local->message);
-        }
-    }
-    return !error || !*error;
-}
-
-static gboolean peer_name_valid(const char *name)
-{
-    gsize len = strlen(name);
-
-    if (len == 0 || len > PEER_NAME_MAX)
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
-            return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean read_peer(ItsmigdConfig *c, GKeyFile *kf, const char *group, GError **error)
-{
-    g_autoptr(ItsmigdPeerConfig) peer = g_new0(ItsmigdPeerConfig, 1);
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
-    const char *name = group + strlen(PEER_GROUP_PREFIX);
-
-    gboolean fine = TRUE;
-
-    if (!peer_name_valid(name)) {
-        g_autofree char *text =
-            g_strdup_printf("%s: [%s]: a peer name is 1 to %d letters, digits, '-', '_' or '.'",
-                            c->path, group, PEER_NAME_MAX);
-
-        add_problem(error, text);
-        return FALSE;
-    }
-    if (itsmigd_config_find_peer(c, name)) {
-        g_autofree char *text =
-            g_strdup_printf("%s: [%s]: peer '%s' is configured twice", c->path, group, name);
-
-        add_problem(error, text);
-        return FALSE;
-    }
-    peer->name = g_strdup(name);
-    for (gsize k = 0; keys && keys[k]; k++) {
-        g_autofree char *value = key_string(c, kf, group, keys[k], error);
-        char **field;
-
-        if (!value)
-            return FALSE;
-        if (!strcmp(keys[k], "url"))
-            field = &peer->url;
-        else if (!strcmp(keys[k], "ca"))
-            field = &peer->ca;
-        else if (!strcmp(keys[k], "token-file"))
-            field = &peer->token_file;
-        else if (!strcmp(keys[k], "accept-token-file"))
-            field = &peer->accept_token_file;
-        else if (!strcmp(keys[k], "migrate-uri"))
-            field = &peer->migrate_uri;
-        else if (!strcmp(keys[k], "migrate-address"))
-            field = &peer->migrate_address;
-        else {
-            fine = config_error(error, c->path, group, keys[k],
-                                "unknown key (known: url, ca, token-file, accept-token-file, "
-                                "migrate-uri, migrate-address)");
-            continue;
-        }
-        g_strstrip(value);
-        g_free(*field);
-        *field = value[0] ? g_steal_pointer(&value) : NULL;
-    }
-    if (!peer->url && !peer->accept_token_file)
-        fine = config_error(error, c->path, group, "url",
-                            "an https:// URL is required (or accept-token-file alone, for a "
-                            "peer that only calls this host)");
-    if (peer->url) {
-        g_autoptr(GUri) uri = g_uri_parse(peer->url, G_URI_FLAGS_NONE, NULL);
-
-        if (!uri || g_strcmp0(g_uri_get_scheme(uri), "https") || !g_uri_get_host(uri) ||
-            !g_uri_get_host(uri)[0] ||
-            (g_uri_get_path(uri)[0] && strcmp(g_uri_get_path(uri), "/")) || g_uri_get_query(uri) ||
-            g_uri_get_userinfo(uri))
-            fine = config_error(error, c->path, group, "url",
-                                "'%s' is not https://HOST[:PORT] (peers speak only HTTPS; no "
-                                "path, query or user)",
-                                peer->url);
-    }
-    if (peer->ca && !g_path_is_absolute(peer->ca))
-        fine = config_error(error, c->path, group, "ca", "must be an absolute path");
-    /* libvirt URIs are checked by libvirt; here only what would surely fail. */
-    if (peer->migrate_uri &&
-        (!strstr(peer->migrate_uri, "://") || strpbrk(peer->migrate_uri, " \t\n")))
-        fine = config_error(error, c->path, group, "migrate-uri",
-                            "'%s' is not a libvirt URI such as qemu+tls://HOST/system",
-                            peer->migrate_uri);
-    if (peer->migrate_address &&
-        (!strstr(peer->migrate_address, "://") || strpbrk(peer->migrate_address, " \t\n")))
-        fine = config_error(error, c->path, group, "migrate-address",
-                            "'%s' is not a migration URI such as tcp://10.0.0.2",
-                            peer->migrate_address);
-    if (peer->url) {
-        if (!peer->token_file)
-            fine = config_error(error, c->path, group, "token-file",
-                                "a bearer token file is required to call the peer");
-        else if (!read_token_file(peer->token_file, c->path, group, "token-file", &peer->token,
-                                  error))
-            fine = FALSE;
-    }
-    if (peer->accept_token_file) {
-        if (!read_token_file(peer->accept_token_file, c->path, group, "accept-token-file",
-                             &peer->accept_token, error))
-            return FALSE;
-        /* A request must be tied to one peer. */
-        for (guint i = 0; i < c->peers->len; i++) {
-            const ItsmigdPeerConfig *other = g_ptr_array_index(c->peers, i);
-
-            if (other->accept_token && !strcmp(other->accept_token, peer->accept_token))
-                return config_error(error, c->path, group, "accept-token-file",
-                                    "peer '%s' presents the same token: each peer needs its own",
-                                    other->name);
-        }
-    }
-    if (!fine)
-        return FALSE;
-    g_ptr_array_add(c->peers, g_steal_pointer(&peer));
-    return TRUE;
-}
-
-static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+/* Every group and key of the file known, or reported; the [peer NAME]
+ * groups read on the way. */
+static void read_groups(ItsmigdConfig *c, GKeyFile *kf, GError **error)
 {
     static const char *const known_groups[] = {
         "libvirt", "api",       "daemon", "hook",    "host", "policy",
@@ -904,8 +483,8 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
     for (gsize g = 0; groups[g]; g++) {
         g_auto(GStrv) keys = NULL;
 
-        if (g_str_has_prefix(groups[g], PEER_GROUP_PREFIX)) {
-            read_peer(c, kf, groups[g], error);
+        if (g_str_has_prefix(groups[g], ITSMIGD_PEER_GROUP_PREFIX)) {
+            itsmigd_config_read_peer(c, kf, groups[g], error);
             continue;
         }
         if (!g_strv_contains(known_groups, groups[g])) {
@@ -914,20 +493,23 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
                                 "policy, peers, migration, fleet, metrics, peer NAME)",
                                 c->path, groups[g]);
 
-            add_problem(error, text);
+            itsmigd_config_add_problem(error, text);
             continue;
         }
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (gsize k = 0; keys && keys[k]; k++) {
             if (!strcmp(groups[g], "api") && !strcmp(keys[k], "token-file"))
-                config_error(error, c->path, groups[g], keys[k],
-                             "one token for every peer is no longer accepted: give each "
-                             "peer its own in [peer NAME] accept-token-file");
+                itsmigd_config_error(error, c->path, groups[g], keys[k],
+                                     "one token for every peer is no longer accepted: give each "
+                                     "peer its own in [peer NAME] accept-token-file");
             else if (!key_known(groups[g], keys[k]))
-                config_error(error, c->path, groups[g], keys[k], "unknown key");
+                itsmigd_config_error(error, c->path, groups[g], keys[k], "unknown key");
         }
     }
+}
 
+static void read_strings(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
     for (gsize i = 0; i < G_N_ELEMENTS(string_keys); i++) {
         const StringKey *sk = &string_keys[i];
         char **field = &G_STRUCT_MEMBER(char *, c, sk->offset);
@@ -939,31 +521,34 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         /* GKeyFile returns the raw text along with the error for a bad escape. */
         value = g_key_file_get_string(kf, sk->group, sk->key, &local);
         if (!value || local) {
-            config_error(error, c->path, sk->group, sk->key, "%s", local->message);
+            itsmigd_config_error(error, c->path, sk->group, sk->key, "%s", local->message);
             continue;
         }
         g_strstrip(value);
         g_free(*field);
         *field = value[0] ? g_steal_pointer(&value) : NULL;
     }
+}
 
+/* FALSE when a value cannot be read at all. */
+static gboolean read_numbers(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
     for (gsize i = 0; i < G_N_ELEMENTS(numeric_keys); i++) {
         const NumericKey *nk = &numeric_keys[i];
         g_autofree char *value = NULL;
         guint64 n;
-        g_autoptr(GError) local = NULL;
 
         if (!g_key_file_has_key(kf, nk->group, nk->key, NULL))
             continue;
-        value = key_string(c, kf, nk->group, nk->key, error);
+        value = itsmigd_config_key_string(c, kf, nk->group, nk->key, error);
         if (!value)
             return FALSE;
         g_strstrip(value);
-        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, &local)) {
-            config_error(error, c->path, nk->group, nk->key,
-                         "'%s' is not a whole number between %" G_GUINT64_FORMAT
-                         " and %" G_GUINT64_FORMAT,
-                         value, nk->min, nk->max);
+        if (!g_ascii_string_to_unsigned(value, 10, nk->min, nk->max, &n, NULL)) {
+            itsmigd_config_error(error, c->path, nk->group, nk->key,
+                                 "'%s' is not a whole number between %" G_GUINT64_FORMAT
+                                 " and %" G_GUINT64_FORMAT,
+                                 value, nk->min, nk->max);
             continue;
         }
         if (nk->size == sizeof(gsize) && nk->size != sizeof(unsigned int))
@@ -971,55 +556,193 @@ static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
         else
             G_STRUCT_MEMBER(unsigned int, c, nk->offset) = (unsigned int)n;
     }
+    return TRUE;
+}
 
-    if (g_key_file_has_key(kf, "api", "socket-mode", NULL)) {
-        g_autofree char *value = key_string(c, kf, "api", "socket-mode", error);
-        guint64 mode;
+/* The keys of other_keys[] that hold one value each: a parser per key, which
+ * says what is wrong in @error. */
+typedef gboolean (*ValueParser)(ItsmigdConfig *c, const char *value, GError **error);
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL))
-            config_error(error, c->path, "api", "socket-mode",
-                         "'%s' is not an octal mode between 0 and 0777", value);
-        else
-            c->socket_mode = (unsigned int)mode;
+static gboolean parse_socket_mode(ItsmigdConfig *c, const char *value, GError **error)
+{
+    guint64 mode;
+
+    if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &mode, NULL)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG,
+                    "'%s' is not an octal mode between 0 and 0777", value);
+        return FALSE;
     }
-    if (g_key_file_has_key(kf, "hook", "on-unreachable", NULL)) {
-        g_autofree char *value = key_string(c, kf, "hook", "on-unreachable", error);
+    c->socket_mode = (unsigned int)mode;
+    return TRUE;
+}
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!strcmp(value, "deny") || !strcmp(value, "allow"))
-            c->hook_fail_open = !strcmp(value, "allow");
-        else
-            config_error(error, c->path, "hook", "on-unreachable", "'%s' is not deny or allow",
-                         value);
+static gboolean parse_on_unreachable(ItsmigdConfig *c, const char *value, GError **error)
+{
+    if (strcmp(value, "deny") && strcmp(value, "allow")) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not deny or allow",
+                    value);
+        return FALSE;
     }
-    read_host(c, kf, error);
-    read_policy(c, kf, error);
-    if (g_key_file_has_key(kf, "migration", "qemu-log-mark", NULL)) {
-        g_autofree char *value = key_string(c, kf, "migration", "qemu-log-mark", error);
+    c->hook_fail_open = !strcmp(value, "allow");
+    return TRUE;
+}
 
-        if (!value)
-            return FALSE;
-        g_strstrip(value);
-        if (!parse_bool(value, &c->qemu_log_mark))
-            config_error(error, c->path, "migration", "qemu-log-mark", "'%s' is not true or false",
-                         value);
+static gboolean parse_qemu_log_mark(ItsmigdConfig *c, const char *value, GError **error)
+{
+    if (!itsmigd_config_parse_bool(value, &c->qemu_log_mark)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not true or false",
+                    value);
+        return FALSE;
     }
-    if (g_key_file_has_key(kf, "daemon", "log-level", NULL)) {
-        g_autofree char *value = key_string(c, kf, "daemon", "log-level", error);
+    return TRUE;
+}
+
+static gboolean parse_log_level(ItsmigdConfig *c, const char *value, GError **error)
+{
+    return itsmigd_config_parse_log_level(value, &c->log_level, error);
+}
+
+static const struct {
+    const char *group;
+    const char *key;
+    ValueParser parse;
+} single_keys[] = {
+    {"api", "socket-mode", parse_socket_mode},
+    {"hook", "on-unreachable", parse_on_unreachable},
+    {"migration", "qemu-log-mark", parse_qemu_log_mark},
+    {"daemon", "log-level", parse_log_level},
+};
+
+static void read_single_keys(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(single_keys); i++) {
+        const char *group = single_keys[i].group;
+        const char *key = single_keys[i].key;
+        g_autofree char *value = NULL;
         g_autoptr(GError) local = NULL;
 
+        if (!g_key_file_has_key(kf, group, key, NULL))
+            continue;
+        value = itsmigd_config_key_string(c, kf, group, key, error);
         if (!value)
-            return FALSE;
+            continue;
         g_strstrip(value);
-        if (!itsmigd_config_parse_log_level(value, &c->log_level, &local))
-            config_error(error, c->path, "daemon", "log-level", "%s", local->message);
+        if (!single_keys[i].parse(c, value, &local))
+            itsmigd_config_error(error, c->path, group, key, "%s", local->message);
     }
+}
+
+static gboolean read_file(ItsmigdConfig *c, GKeyFile *kf, GError **error)
+{
+    read_groups(c, kf, error);
+    read_strings(c, kf, error);
+    if (!read_numbers(c, kf, error))
+        return FALSE;
+    read_single_keys(c, kf, error);
+    itsmigd_config_read_host(c, kf, error);
+    itsmigd_config_read_policy(c, kf, error);
     return !*error;
+}
+
+static void replace_string(char **field, const char *value)
+{
+    g_free(*field);
+    *field = g_strdup(value);
+}
+
+/* The command line over what the file said. */
+static void apply_overrides(ItsmigdConfig *c, const ItsmigdConfigOverrides *o, GError **problems)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (o->connect)
+        replace_string(&c->uri, o->connect);
+    if (o->socket)
+        replace_string(&c->socket, o->socket);
+    if (o->state_dir)
+        replace_string(&c->state_dir, o->state_dir);
+    if (o->listen)
+        replace_string(&c->listen, o->listen[0] ? o->listen : NULL);
+    if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local))
+        itsmigd_config_add_problem(problems, local->message);
+}
+
+/* Each path key that must be absolute when set (@required: and be set). */
+static const struct {
+    const char *group;
+    const char *key;
+    gsize offset;
+    gboolean required;
+} path_keys[] = {
+    {"daemon", "state-dir", G_STRUCT_OFFSET(ItsmigdConfig, state_dir), TRUE},
+    {"hook", "record-dir", G_STRUCT_OFFSET(ItsmigdConfig, hook_record_dir), TRUE},
+    {"migration", "qemu-log-dir", G_STRUCT_OFFSET(ItsmigdConfig, qemu_log_dir), TRUE},
+    {"fleet", "nfd-features-file", G_STRUCT_OFFSET(ItsmigdConfig, nfd_features_file), FALSE},
+};
+
+/* The values that the file's reading alone cannot judge: those the command
+ * line may set, and those that need another key. */
+static void check_values(const ItsmigdConfig *c, const char *where, GError **problems)
+{
+    if (!c->uri)
+        itsmigd_config_error(problems, where, "libvirt", "uri", "must not be empty");
+    if (c->reconnect_max < c->reconnect_min)
+        itsmigd_config_error(problems, where, "libvirt", "reconnect-max",
+                             "%u is below reconnect-min (%u)", c->reconnect_max, c->reconnect_min);
+    if (!c->socket || !g_path_is_absolute(c->socket))
+        itsmigd_config_error(problems, where, "api", "socket", "must be an absolute path");
+    else if (strlen(c->socket) >= 108)
+        itsmigd_config_error(problems, where, "api", "socket",
+                             "'%s' is longer than a unix socket path may be", c->socket);
+    if (c->hostname) {
+        gboolean fine = strlen(c->hostname) <= 255;
+
+        for (const char *p = c->hostname; *p && fine; p++)
+            fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
+        if (!fine)
+            itsmigd_config_error(problems, where, "daemon", "hostname",
+                                 "'%s' is not a host name (letters, digits, '-', '.', '_'; at "
+                                 "most 255)",
+                                 c->hostname);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(path_keys); i++) {
+        const char *path = G_STRUCT_MEMBER(const char *, c, path_keys[i].offset);
+
+        if (path ? !g_path_is_absolute(path) : path_keys[i].required)
+            itsmigd_config_error(problems, where, path_keys[i].group, path_keys[i].key,
+                                 "must be an absolute path");
+    }
+    if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
+                                    !g_str_has_suffix(c->nova_provider_config, ".yaml")))
+        itsmigd_config_error(problems, where, "fleet", "nova-provider-config",
+                             "'%s' is not an absolute path ending in .yaml (nova-compute reads "
+                             "only *.yaml files)",
+                             c->nova_provider_config);
+}
+
+/* [@group] listen, when set, is ADDR:PORT; FALSE after saying why not. */
+static gboolean check_listen(const char *listen, const char *where, const char *group,
+                             GError **problems)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *addr = NULL;
+    guint16 port;
+
+    if (!listen || itsmigd_config_parse_listen(listen, &addr, &port, &local))
+        return TRUE;
+    return itsmigd_config_error(problems, where, group, "listen", "%s", local->message);
+}
+
+static void check_listeners(const ItsmigdConfig *c, const char *where, GError **problems)
+{
+    if (check_listen(c->listen, where, "api", problems) && c->listen &&
+        (!c->tls_cert || !c->tls_key))
+        itsmigd_config_error(problems, where, "api", "listen",
+                             "TCP listening needs tls-cert and tls-key");
+    if (check_listen(c->metrics_listen, where, "metrics", problems) && c->metrics_listen &&
+        c->listen && !strcmp(c->listen, c->metrics_listen))
+        itsmigd_config_error(problems, where, "metrics", "listen",
+                             "is the same address as [api] listen");
 }
 
 /* The command line over what the file said (if anything), then the checks
@@ -1028,92 +751,14 @@ static ItsmigdConfig *config_finish(ItsmigdConfig *config, const ItsmigdConfigOv
                                     GError *file_problems, GError **error)
 {
     g_autoptr(ItsmigdConfig) c = config;
-    g_autoptr(GError) local = NULL;
     g_autoptr(GError) problems = file_problems; /* every problem, one line each */
     const char *where;
 
-    if (o) {
-        if (o->connect) {
-            g_free(c->uri);
-            c->uri = g_strdup(o->connect);
-        }
-        if (o->socket) {
-            g_free(c->socket);
-            c->socket = g_strdup(o->socket);
-        }
-        if (o->state_dir) {
-            g_free(c->state_dir);
-            c->state_dir = g_strdup(o->state_dir);
-        }
-        if (o->listen) {
-            g_free(c->listen);
-            c->listen = o->listen[0] ? g_strdup(o->listen) : NULL;
-        }
-        if (o->log_level && !itsmigd_config_parse_log_level(o->log_level, &c->log_level, &local)) {
-            add_problem(&problems, local->message);
-            g_clear_error(&local);
-        }
-    }
-
+    if (o)
+        apply_overrides(c, o, &problems);
     where = c->path ? c->path : "command line";
-    if (!c->uri)
-        config_error(&problems, where, "libvirt", "uri", "must not be empty");
-    if (c->reconnect_max < c->reconnect_min)
-        config_error(&problems, where, "libvirt", "reconnect-max", "%u is below reconnect-min (%u)",
-                     c->reconnect_max, c->reconnect_min);
-    if (!c->socket || !g_path_is_absolute(c->socket))
-        config_error(&problems, where, "api", "socket", "must be an absolute path");
-    else if (strlen(c->socket) >= 108)
-        config_error(&problems, where, "api", "socket",
-                     "'%s' is longer than a unix socket path may be", c->socket);
-    if (!c->state_dir || !g_path_is_absolute(c->state_dir))
-        config_error(&problems, where, "daemon", "state-dir", "must be an absolute path");
-    if (c->hostname) {
-        gboolean fine = strlen(c->hostname) <= 255;
-
-        for (const char *p = c->hostname; *p && fine; p++)
-            fine = g_ascii_isalnum(*p) || *p == '-' || *p == '.' || *p == '_';
-        if (!fine)
-            config_error(&problems, where, "daemon", "hostname",
-                         "'%s' is not a host name (letters, digits, '-', '.', '_'; at most 255)",
-                         c->hostname);
-    }
-    if (!c->hook_record_dir || !g_path_is_absolute(c->hook_record_dir))
-        config_error(&problems, where, "hook", "record-dir", "must be an absolute path");
-    if (!c->qemu_log_dir || !g_path_is_absolute(c->qemu_log_dir))
-        config_error(&problems, where, "migration", "qemu-log-dir", "must be an absolute path");
-    if (c->nova_provider_config && (!g_path_is_absolute(c->nova_provider_config) ||
-                                    !g_str_has_suffix(c->nova_provider_config, ".yaml")))
-        config_error(&problems, where, "fleet", "nova-provider-config",
-                     "'%s' is not an absolute path ending in .yaml (nova-compute reads only "
-                     "*.yaml files)",
-                     c->nova_provider_config);
-    if (c->nfd_features_file && !g_path_is_absolute(c->nfd_features_file))
-        config_error(&problems, where, "fleet", "nfd-features-file", "must be an absolute path");
-    if (c->listen) {
-        g_autofree char *addr = NULL;
-        guint16 port;
-
-        if (!itsmigd_config_parse_listen(c->listen, &addr, &port, &local)) {
-            config_error(&problems, where, "api", "listen", "%s", local->message);
-            g_clear_error(&local);
-        } else if (!c->tls_cert || !c->tls_key) {
-            config_error(&problems, where, "api", "listen",
-                         "TCP listening needs tls-cert and tls-key");
-        }
-    }
-    if (c->metrics_listen) {
-        g_autofree char *addr = NULL;
-        guint16 port;
-
-        if (!itsmigd_config_parse_listen(c->metrics_listen, &addr, &port, &local)) {
-            config_error(&problems, where, "metrics", "listen", "%s", local->message);
-            g_clear_error(&local);
-        } else if (c->listen && !strcmp(c->listen, c->metrics_listen)) {
-            config_error(&problems, where, "metrics", "listen",
-                         "is the same address as [api] listen");
-        }
-    }
+    check_values(c, where, &problems);
+    check_listeners(c, where, &problems);
     if (problems) {
         g_propagate_error(error, g_steal_pointer(&problems));
         return NULL;

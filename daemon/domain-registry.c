@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "itsmig/json-strict.h"
 #include "daemon/domain-registry.h"
 #include "daemon/log.h"
 #include "daemon/virt-names.h"
@@ -436,13 +437,8 @@ static void add_summary(JsonBuilder *b, const Domain *d)
 static GBytes *builder_to_bytes(JsonBuilder *b)
 {
     g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    gsize len;
-    char *text;
 
-    json_generator_set_root(gen, root);
-    text = json_generator_to_data(gen, &len);
-    return g_bytes_new_take(text, len);
+    return itsmig_json_to_bytes(root);
 }
 
 GBytes *itsmigd_registry_list_json(ItsmigdRegistry *reg, int state, guint offset, guint limit)

@@ -113,47 +113,46 @@ static char **matrix_peers(ItsmigDaemon *d, JsonObject *body, GError **error)
     return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
 }
 
-/* POST /v1/compat/matrix {"peers": [...]}: every domain here against every
- * peer named (default: all configured). */
-gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
-{
-    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
-    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
-    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    g_auto(GStrv) names = matrix_peers(d, body, error);
-    g_autoptr(ItsmigHostCaps) local = NULL;
-    g_autoptr(GPtrArray) known = NULL;
-    g_autoptr(GPtrArray) domains = NULL;
-    g_autofree ItsmigHostCaps **caps = NULL;
-    g_autofree GError **errors = NULL;
-    ItsmigCompatPolicy policy;
+/* What a matrix request judges with: the peers named, their capabilities
+ * (or why none), this host's, and the policy. */
+typedef struct {
+    ItsmigDaemon *d;
+    char **names;
     gsize n;
+    ItsmigHostCaps **caps; /* [n]: NULL where errors[i] says why */
+    GError **errors;       /* [n] */
+    ItsmigHostCaps *local;
+    GPtrArray *known;
+    ItsmigCompatPolicy policy;
+} Matrix;
 
-    if (!names)
-        return FALSE;
-    n = g_strv_length(names);
-    caps = g_new0(ItsmigHostCaps *, n + 1);
-    errors = g_new0(GError *, n + 1);
-    itsmigd_peers_get(d->peers, (const char *const *)names, n, caps, errors);
-    local = itsmigd_host_get_caps(&d->host);
-    known = itsmigd_known_hosts(d, local);
-    itsmigd_host_get_policy(&d->host, &policy);
-    domains = itsmigd_registry_all_xml(d->registry);
+static void matrix_clear(Matrix *m)
+{
+    for (gsize i = 0; i < m->n; i++) {
+        itsmig_host_caps_free(m->caps[i]);
+        g_clear_error(&m->errors[i]);
+    }
+    g_free(m->caps);
+    g_free(m->errors);
+    g_strfreev(m->names);
+    g_clear_pointer(&m->known, g_ptr_array_unref);
+    itsmig_host_caps_free(m->local);
+}
 
-    json_builder_begin_object(b);
-    itsmig_json_add_string_or_null(b, "source", local->hostname);
+static void add_hosts(JsonBuilder *b, const Matrix *m)
+{
     json_builder_set_member_name(b, "hosts");
     json_builder_begin_array(b);
-    for (gsize i = 0; i < n; i++) {
+    for (gsize i = 0; i < m->n; i++) {
         json_builder_begin_object(b);
-        itsmig_json_add_string_or_null(b, "name", names[i]);
-        itsmig_json_add_string_or_null(b, "hostname", caps[i] ? caps[i]->hostname : NULL);
+        itsmig_json_add_string_or_null(b, "name", m->names[i]);
+        itsmig_json_add_string_or_null(b, "hostname", m->caps[i] ? m->caps[i]->hostname : NULL);
         json_builder_set_member_name(b, "error");
-        if (errors[i]) {
+        if (m->errors[i]) {
             json_builder_begin_object(b);
             itsmig_json_add_string_or_null(
-                b, "code", itsmig_error_code_to_string(itsmig_error_get_code(errors[i])));
-            itsmig_json_add_string_or_null(b, "message", errors[i]->message);
+                b, "code", itsmig_error_code_to_string(itsmig_error_get_code(m->errors[i])));
+            itsmig_json_add_string_or_null(b, "message", m->errors[i]->message);
             json_builder_end_object(b);
         } else {
             json_builder_add_null_value(b);
@@ -161,77 +160,98 @@ gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
 
-    json_builder_set_member_name(b, "domains");
-    json_builder_begin_array(b);
-    for (guint k = 0; k < domains->len; k++) {
-        const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
-        g_autoptr(GError) local_error = NULL;
-        g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(d, x->xml, &local_error);
+/* The domain's move to peer @i, and back. */
+static void add_cell(JsonBuilder *b, const Matrix *m, const ItsmigDomainProfile *profile, gsize i)
+{
+    g_autoptr(ItsmigVerdict) v = NULL;
+    g_autoptr(ItsmigVerdict) back = NULL;
 
-        json_builder_begin_object(b);
-        itsmig_json_add_string_or_null(b, "name", x->name);
-        itsmig_json_add_string_or_null(b, "uuid", x->uuid);
-        if (!profile) {
-            itsmig_json_add_string_or_null(b, "error", local_error->message);
-            json_builder_end_object(b);
-            continue;
-        }
-        {
-            /* The revision comes from the domain and the source: the same
-             * for every destination. */
-            g_autoptr(ItsmigVerdict) here = itsmigd_judge(profile, local, local, known, &policy);
-
-            json_builder_set_member_name(b, "its_abi_revision");
-            if (here->its_abi_revision >= 0)
-                json_builder_add_int_value(b, here->its_abi_revision);
-            else
-                json_builder_add_null_value(b);
-            itsmig_json_add_string_or_null(b, "its_abi_revision_origin",
-                                           here->its_abi_revision_origin);
-        }
-        json_builder_set_member_name(b, "cells");
-        json_builder_begin_array(b);
-        for (gsize i = 0; i < n; i++) {
-            json_builder_begin_object(b);
-            itsmig_json_add_string_or_null(b, "host", names[i]);
-            if (caps[i]) {
-                g_autoptr(ItsmigVerdict) v = itsmigd_judge(profile, local, caps[i], known, &policy);
-                /* The way back, judged the same way: a move allowed one way
-                 * only is one-way (the vCPU register sets, ITS revisions). */
-                g_autoptr(ItsmigVerdict) back =
-                    itsmigd_judge(profile, caps[i], local, known, &policy);
-
-                json_builder_set_member_name(b, "allowed");
-                json_builder_add_boolean_value(b, v->allowed);
-                add_codes(b, "blockers", v->blockers);
-                add_codes(b, "warnings", v->warnings);
-                json_builder_set_member_name(b, "back_allowed");
-                json_builder_add_boolean_value(b, back->allowed);
-                add_codes(b, "back_blockers", back->blockers);
-            } else {
-                /* No capabilities, no verdict: never an allow. */
-                json_builder_set_member_name(b, "allowed");
-                json_builder_add_boolean_value(b, FALSE);
-                itsmig_json_add_string_or_null(b, "error",
-                                               itsmig_error_code_to_string(errors[i]->code));
-                add_codes(b, "blockers", NULL);
-                add_codes(b, "warnings", NULL);
-                json_builder_set_member_name(b, "back_allowed");
-                json_builder_add_boolean_value(b, FALSE);
-                add_codes(b, "back_blockers", NULL);
-            }
-            json_builder_end_object(b);
-        }
-        json_builder_end_array(b);
-        json_builder_end_object(b);
+    json_builder_begin_object(b);
+    itsmig_json_add_string_or_null(b, "host", m->names[i]);
+    if (m->caps[i]) {
+        v = itsmigd_judge(profile, m->local, m->caps[i], m->known, &m->policy);
+        /* The way back, judged the same way: a move allowed one way
+         * only is one-way (the vCPU register sets, ITS revisions). */
+        back = itsmigd_judge(profile, m->caps[i], m->local, m->known, &m->policy);
     }
+    /* No capabilities, no verdict: never an allow. */
+    json_builder_set_member_name(b, "allowed");
+    json_builder_add_boolean_value(b, v && v->allowed);
+    if (!v)
+        itsmig_json_add_string_or_null(b, "error", itsmig_error_code_to_string(m->errors[i]->code));
+    add_codes(b, "blockers", v ? v->blockers : NULL);
+    add_codes(b, "warnings", v ? v->warnings : NULL);
+    json_builder_set_member_name(b, "back_allowed");
+    json_builder_add_boolean_value(b, back && back->allowed);
+    add_codes(b, "back_blockers", back ? back->blockers : NULL);
+    json_builder_end_object(b);
+}
+
+static void add_domain(JsonBuilder *b, const Matrix *m, const ItsmigdDomainXml *x)
+{
+    g_autoptr(GError) local_error = NULL;
+    g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(m->d, x->xml, &local_error);
+    g_autoptr(ItsmigVerdict) here = NULL;
+
+    json_builder_begin_object(b);
+    itsmig_json_add_string_or_null(b, "name", x->name);
+    itsmig_json_add_string_or_null(b, "uuid", x->uuid);
+    if (!profile) {
+        itsmig_json_add_string_or_null(b, "error", local_error->message);
+        json_builder_end_object(b);
+        return;
+    }
+    /* The revision comes from the domain and the source: the same for
+     * every destination. */
+    here = itsmigd_judge(profile, m->local, m->local, m->known, &m->policy);
+    json_builder_set_member_name(b, "its_abi_revision");
+    if (here->its_abi_revision >= 0)
+        json_builder_add_int_value(b, here->its_abi_revision);
+    else
+        json_builder_add_null_value(b);
+    itsmig_json_add_string_or_null(b, "its_abi_revision_origin", here->its_abi_revision_origin);
+    json_builder_set_member_name(b, "cells");
+    json_builder_begin_array(b);
+    for (gsize i = 0; i < m->n; i++)
+        add_cell(b, m, profile, i);
     json_builder_end_array(b);
     json_builder_end_object(b);
-    for (gsize i = 0; i < n; i++) {
-        itsmig_host_caps_free(caps[i]);
-        g_clear_error(&errors[i]);
-    }
+}
+
+/* POST /v1/compat/matrix {"peers": [...]}: every domain here against every
+ * peer named (default: all configured). */
+gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
+{
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_autoptr(GPtrArray) domains = NULL;
+    Matrix m = {.d = d};
+
+    m.names = matrix_peers(d, body, error);
+    if (!m.names)
+        return FALSE;
+    m.n = g_strv_length(m.names);
+    m.caps = g_new0(ItsmigHostCaps *, m.n + 1);
+    m.errors = g_new0(GError *, m.n + 1);
+    itsmigd_peers_get(d->peers, (const char *const *)m.names, m.n, m.caps, m.errors);
+    m.local = itsmigd_host_get_caps(&d->host);
+    m.known = itsmigd_known_hosts(d, m.local);
+    itsmigd_host_get_policy(&d->host, &m.policy);
+    domains = itsmigd_registry_all_xml(d->registry);
+
+    json_builder_begin_object(b);
+    itsmig_json_add_string_or_null(b, "source", m.local->hostname);
+    add_hosts(b, &m);
+    json_builder_set_member_name(b, "domains");
+    json_builder_begin_array(b);
+    for (guint k = 0; k < domains->len; k++)
+        add_domain(b, &m, g_ptr_array_index(domains, k));
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    matrix_clear(&m);
     itsmigd_http_reply_builder(req, 200, b);
     return TRUE;
 }

@@ -266,43 +266,36 @@ static void entry_render(Entry *e, const char *name, GPtrArray *peers)
     }
 }
 
-static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
+/* What a scrape prints of the verdicts: the domains' samples by family, and
+ * the counts over every domain, whatever the cap. */
+typedef struct {
+    GString *text[4];     /* by TEXT_* family */
+    guint *blocked_count; /* [peer * ITSMIG_RULE_LAST + rule] */
+    guint *one_way_count; /* [peer] */
+    guint max, emitted, dropped_domains, dropped_series, unmigratable;
+} Tally;
+
+static void tally_clear(Tally *t)
 {
-    g_autoptr(ItsmigHostCaps) local = itsmigd_host_get_caps(&d->host);
-    g_autoptr(GPtrArray) domains = itsmigd_registry_all_xml(d->registry);
-    g_autoptr(GPtrArray) known = g_ptr_array_new();
-    g_autoptr(GPtrArray) entries = g_ptr_array_new();
-    g_autoptr(GString) migratable = g_string_new(NULL);
-    g_autoptr(GString) peers_ok = g_string_new(NULL);
-    g_autoptr(GString) blocked = g_string_new(NULL);
-    g_autoptr(GString) one_way = g_string_new(NULL);
-    g_autofree char *stamp = NULL;
-    g_autofree guint *blocked_count = g_new0(guint, (gsize)peers->len * ITSMIG_RULE_LAST);
-    g_autofree guint *one_way_count = g_new0(guint, peers->len + 1);
-    guint max = itsmigd_metrics_domain_series_max(d->metrics);
-    guint emitted = 0, dropped_domains = 0, dropped_series = 0, unmigratable = 0;
-    ItsmigCompatPolicy policy;
+    for (gsize i = 0; i < G_N_ELEMENTS(t->text); i++)
+        g_string_free(t->text[i], TRUE);
+    g_free(t->blocked_count);
+    g_free(t->one_way_count);
+}
+
+/* The cached entry of each of @domains, judged again where its inputs
+ * changed or its time ran out; entries of domains gone are dropped.  Under
+ * cache_lock. */
+static GPtrArray *refresh_entries(ItsmigDaemon *d, GPtrArray *domains, const ItsmigHostCaps *local,
+                                  GPtrArray *peers, GPtrArray *known,
+                                  const ItsmigCompatPolicy *policy)
+{
+    GPtrArray *entries = g_ptr_array_new();
+    g_autofree char *stamp = inputs_stamp(local, peers, policy);
     gint64 now = g_get_monotonic_time();
     GHashTableIter iter;
     gpointer value;
 
-    itsmigd_host_get_policy(&d->host, &policy);
-    /* The one-way rule's hosts: every peer at hand and this one. */
-    for (guint i = 0; i < peers->len; i++) {
-        const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
-
-        if (p->caps)
-            g_ptr_array_add(known, p->caps);
-    }
-    g_ptr_array_add(known, local);
-
-    g_mutex_lock(&cache_lock);
-    if (!cache) {
-        cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)entry_free);
-        peer_digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                             (GDestroyNotify)peer_digest_free);
-    }
-    stamp = inputs_stamp(local, peers, &policy);
     cache_generation++;
     for (guint k = 0; k < domains->len; k++) {
         const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
@@ -318,7 +311,7 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
             e->xml = g_bytes_ref(x->xml);
             g_free(e->stamp);
             e->stamp = g_strdup(stamp);
-            judge_entry(d, e, local, peers, known, &policy);
+            judge_entry(d, e, local, peers, known, policy);
             entry_render(e, x->name, peers);
             e->expires_us = now + (e->time_dependent
                                        ? TIME_DEPENDENT_AGE_US
@@ -332,57 +325,69 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
     while (g_hash_table_iter_next(&iter, NULL, &value))
         if (((Entry *)value)->seen != cache_generation)
             g_hash_table_iter_remove(&iter);
+    return entries;
+}
 
-    for (guint k = 0; k < domains->len; k++) {
-        const Entry *e = g_ptr_array_index(entries, k);
-        guint allowed = 0, judged = 0;
+/* @e's samples into @t while the cap allows, and its verdicts into the counts. */
+static void tally_entry(Tally *t, const Entry *e)
+{
+    guint allowed = 0, judged = 0;
 
-        if (e->n_series == 0)
-            continue;
-        if (emitted + e->n_series <= max) {
-            emitted += e->n_series;
-            g_string_append_len(migratable, e->text[TEXT_MIGRATABLE]->str,
-                                e->text[TEXT_MIGRATABLE]->len);
-            g_string_append_len(peers_ok, e->text[TEXT_PEERS]->str, e->text[TEXT_PEERS]->len);
-            g_string_append_len(blocked, e->text[TEXT_BLOCKED]->str, e->text[TEXT_BLOCKED]->len);
-            g_string_append_len(one_way, e->text[TEXT_ONE_WAY]->str, e->text[TEXT_ONE_WAY]->len);
-        } else {
-            dropped_domains++;
-            dropped_series += e->n_series;
-        }
-        for (guint i = 0; i < e->n_cells; i++) {
-            const Cell *c = &e->cells[i];
-
-            if (!c->known)
-                continue;
-            judged++;
-            allowed += c->allowed;
-            for (guint64 bits = c->blockers; bits; bits &= bits - 1)
-                blocked_count[i * ITSMIG_RULE_LAST + __builtin_ctzll(bits)]++;
-            if (c->allowed && !c->back_allowed)
-                one_way_count[i]++;
-        }
-        unmigratable += judged && allowed == 0;
+    if (e->n_series == 0)
+        return;
+    if (t->emitted + e->n_series <= t->max) {
+        t->emitted += e->n_series;
+        for (gsize f = 0; f < G_N_ELEMENTS(t->text); f++)
+            g_string_append_len(t->text[f], e->text[f]->str, e->text[f]->len);
+    } else {
+        t->dropped_domains++;
+        t->dropped_series += e->n_series;
     }
-    g_mutex_unlock(&cache_lock);
+    for (guint i = 0; i < e->n_cells; i++) {
+        const Cell *c = &e->cells[i];
 
+        if (!c->known)
+            continue;
+        judged++;
+        allowed += c->allowed;
+        for (guint64 bits = c->blockers; bits; bits &= bits - 1)
+            t->blocked_count[i * ITSMIG_RULE_LAST + __builtin_ctzll(bits)]++;
+        if (c->allowed && !c->back_allowed)
+            t->one_way_count[i]++;
+    }
+    t->unmigratable += judged && allowed == 0;
+}
+
+/* "METRIC{peer="NAME"": the caller adds any other label and the value. */
+static void append_peer_series(GString *out, const char *metric, const char *peer)
+{
+    g_string_append(out, metric);
+    g_string_append_c(out, '{');
+    append_peer_label(out, peer);
+}
+
+static void print_domain_samples(GString *out, const Tally *t)
+{
     g_string_append(out, "# HELP itsmigd_domain_migratable Whether the domain may move to the "
                          "peer now (1) or has blockers (0); only peers whose capabilities are "
                          "at hand.\n# TYPE itsmigd_domain_migratable gauge\n");
-    g_string_append_len(out, migratable->str, migratable->len);
+    g_string_append_len(out, t->text[TEXT_MIGRATABLE]->str, t->text[TEXT_MIGRATABLE]->len);
     g_string_append(out, "# HELP itsmigd_domain_migratable_peers Peers the domain may move to "
                          "now, among those whose capabilities are at hand (none at hand: no "
                          "sample).\n# TYPE itsmigd_domain_migratable_peers gauge\n");
-    g_string_append_len(out, peers_ok->str, peers_ok->len);
+    g_string_append_len(out, t->text[TEXT_PEERS]->str, t->text[TEXT_PEERS]->len);
     g_string_append(out, "# HELP itsmigd_domain_blocked A blocker of the domain's move to the "
                          "peer, by rule code (itsmig-compat(7)).\n"
                          "# TYPE itsmigd_domain_blocked gauge\n");
-    g_string_append_len(out, blocked->str, blocked->len);
+    g_string_append_len(out, t->text[TEXT_BLOCKED]->str, t->text[TEXT_BLOCKED]->len);
     g_string_append(out, "# HELP itsmigd_domain_one_way The domain may move to the peer but "
                          "not come back from it.\n# TYPE itsmigd_domain_one_way gauge\n");
-    g_string_append_len(out, one_way->str, one_way->len);
+    g_string_append_len(out, t->text[TEXT_ONE_WAY]->str, t->text[TEXT_ONE_WAY]->len);
+}
 
-    /* Counts over every domain, whatever the cap. */
+/* Counts over every domain, whatever the cap. */
+static void print_counts(GString *out, GPtrArray *peers, const Tally *t)
+{
     g_string_append_printf(out,
                            "# HELP itsmigd_domains_unmigratable Domains that may move to none "
                            "of the peers whose capabilities are at hand.\n"
@@ -390,17 +395,16 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
                            "itsmigd_domains_unmigratable %u\n"
                            "# HELP itsmigd_domains_blocked Domains whose move to the peer has "
                            "the rule as a blocker.\n# TYPE itsmigd_domains_blocked gauge\n",
-                           unmigratable);
+                           t->unmigratable);
     for (guint i = 0; i < peers->len; i++) {
         const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
 
         for (int r = 0; r < ITSMIG_RULE_LAST; r++) {
-            if (!blocked_count[i * ITSMIG_RULE_LAST + r])
+            if (!t->blocked_count[i * ITSMIG_RULE_LAST + r])
                 continue;
-            g_string_append(out, "itsmigd_domains_blocked{");
-            append_peer_label(out, p->name);
+            append_peer_series(out, "itsmigd_domains_blocked", p->name);
             g_string_append_printf(out, ",rule=\"%s\"} %u\n", itsmig_rule_to_string(r),
-                                   blocked_count[i * ITSMIG_RULE_LAST + r]);
+                                   t->blocked_count[i * ITSMIG_RULE_LAST + r]);
         }
     }
     g_string_append(out, "# HELP itsmigd_domains_one_way Domains that may move to the peer but "
@@ -408,11 +412,10 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
     for (guint i = 0; i < peers->len; i++) {
         const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
 
-        if (!p->caps)
-            continue;
-        g_string_append(out, "itsmigd_domains_one_way{");
-        append_peer_label(out, p->name);
-        g_string_append_printf(out, "} %u\n", one_way_count[i]);
+        if (p->caps) {
+            append_peer_series(out, "itsmigd_domains_one_way", p->name);
+            g_string_append_printf(out, "} %u\n", t->one_way_count[i]);
+        }
     }
     g_string_append_printf(out,
                            "# HELP itsmigd_metrics_domain_series_max [metrics] "
@@ -430,7 +433,48 @@ static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
                            "out of this scrape to stay within the cap.\n"
                            "# TYPE itsmigd_metrics_domain_series_dropped gauge\n"
                            "itsmigd_metrics_domain_series_dropped %u\n",
-                           max, emitted, dropped_domains, dropped_series);
+                           t->max, t->emitted, t->dropped_domains, t->dropped_series);
+}
+
+static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
+{
+    g_autoptr(ItsmigHostCaps) local = itsmigd_host_get_caps(&d->host);
+    g_autoptr(GPtrArray) domains = itsmigd_registry_all_xml(d->registry);
+    g_autoptr(GPtrArray) known = g_ptr_array_new();
+    g_autoptr(GPtrArray) entries = NULL;
+    Tally t = {
+        .blocked_count = g_new0(guint, (gsize)peers->len * ITSMIG_RULE_LAST),
+        .one_way_count = g_new0(guint, peers->len + 1),
+        .max = itsmigd_metrics_domain_series_max(d->metrics),
+    };
+    ItsmigCompatPolicy policy;
+
+    for (gsize f = 0; f < G_N_ELEMENTS(t.text); f++)
+        t.text[f] = g_string_new(NULL);
+    itsmigd_host_get_policy(&d->host, &policy);
+    /* The one-way rule's hosts: every peer at hand and this one. */
+    for (guint i = 0; i < peers->len; i++) {
+        const ItsmigdPeerStatus *p = g_ptr_array_index(peers, i);
+
+        if (p->caps)
+            g_ptr_array_add(known, p->caps);
+    }
+    g_ptr_array_add(known, local);
+
+    g_mutex_lock(&cache_lock);
+    if (!cache) {
+        cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)entry_free);
+        peer_digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify)peer_digest_free);
+    }
+    entries = refresh_entries(d, domains, local, peers, known, &policy);
+    for (guint k = 0; k < entries->len; k++)
+        tally_entry(&t, g_ptr_array_index(entries, k));
+    g_mutex_unlock(&cache_lock);
+
+    print_domain_samples(out, &t);
+    print_counts(out, peers, &t);
+    tally_clear(&t);
 }
 
 static void render_peers(GString *out, GPtrArray *peers)
@@ -445,8 +489,7 @@ static void render_peers(GString *out, GPtrArray *peers)
 
         if (p->up < 0)
             continue;
-        g_string_append(out, "itsmigd_peer_up{");
-        append_peer_label(out, p->name);
+        append_peer_series(out, "itsmigd_peer_up", p->name);
         g_string_append_printf(out, "} %d\n", p->up);
     }
     g_string_append(out, "# HELP itsmigd_peer_capabilities_age_seconds Age of the peer's "
@@ -457,8 +500,7 @@ static void render_peers(GString *out, GPtrArray *peers)
 
         if (!p->caps)
             continue;
-        g_string_append(out, "itsmigd_peer_capabilities_age_seconds{");
-        append_peer_label(out, p->name);
+        append_peer_series(out, "itsmigd_peer_capabilities_age_seconds", p->name);
         g_string_append_printf(out, "} %.3f\n", (now - p->fetched_us) / 1e6);
     }
     g_string_append(out, "# HELP itsmigd_peer_fetch_failures_total Failed fetches of the "
@@ -470,8 +512,7 @@ static void render_peers(GString *out, GPtrArray *peers)
         for (int code = 0; code < ITSMIG_ERROR_LAST; code++) {
             if (!p->failures[code])
                 continue;
-            g_string_append(out, "itsmigd_peer_fetch_failures_total{");
-            append_peer_label(out, p->name);
+            append_peer_series(out, "itsmigd_peer_fetch_failures_total", p->name);
             g_string_append_printf(out, ",code=\"%s\"} %" G_GUINT64_FORMAT "\n",
                                    itsmig_error_code_to_string(code), p->failures[code]);
         }

@@ -17,29 +17,9 @@
 #include <microhttpd.h>
 
 #include "itsmig/error.h"
-#include "itsmig/json-strict.h"
-#include "daemon/http-server.h"
+#include "itsmig/secret-file.h"
+#include "daemon/http-private.h"
 #include "daemon/migration-record.h"
-
-#define JSON_TYPE "application/json; charset=utf-8"
-
-typedef struct {
-    ItsmigdHttpServer *server;
-    struct MHD_Daemon *mhd;
-    gboolean tcp;
-    gboolean metrics_only; /* plain HTTP, GET /metrics and nothing else, no credential */
-    unsigned int max_connections;
-    int fd;
-    char *path; /* the unix socket we created, removed on stop */
-    char *cert_pem;
-    char *key_pem;
-
-    /* Open connections (MHD_Connection * -> Conn *) and, on the unix socket,
-     * how many each uid holds: the reaper's and the per-user budget's. */
-    GMutex conn_lock;
-    GHashTable *conns;
-    GHashTable *per_uid;
-} Listener;
 
 /* A connection from accept to close.  @fd is our own duplicate, so that the
  * reaper never shuts down a descriptor libmicrohttpd has closed and reused. */
@@ -50,25 +30,6 @@ typedef struct {
     gboolean cut;
 } Conn;
 
-struct ItsmigdHttpServer {
-    ItsmigdHttpParts parts;
-    ItsmigdHttpLimits limits;
-    const ItsmigdRoute *routes;
-    gsize n_routes;
-    Listener unix_listener;
-    Listener tcp_listener;
-    Listener metrics_listener;
-
-    GMutex token_lock;
-    GPtrArray *peer_tokens; /* PeerToken *: who may call over TCP */
-
-    /* Cuts connections whose request is not complete in time. */
-    GThread *reaper;
-    GMutex reaper_lock;
-    GCond reaper_cond;
-    gboolean stopping;
-};
-
 /* A peer's own credential: the token it presents ([peer NAME] accept-token-file). */
 typedef struct {
     char *name;
@@ -77,309 +38,15 @@ typedef struct {
 
 static void peer_token_free(PeerToken *p)
 {
-    explicit_bzero(p->token, strlen(p->token));
-    g_free(p->token);
+    itsmig_secret_free(p->token);
     g_free(p->name);
     g_free(p);
-}
-
-struct ItsmigdHttpRequest {
-    Listener *listener;
-    struct MHD_Connection *conn;
-    char *uri;
-    const char *method;
-    gboolean started;
-    gboolean responded;
-    gboolean failed; /* a reply could not be queued: drop the connection */
-    ItsmigdRouteMatch match;
-    char *peer; /* the peer a TCP request authenticated as; NULL on the unix socket */
-    GHashTable *query;
-    GByteArray *body;
-    gboolean body_too_large;
-    JsonNode *json;
-    gint64 start_us;
-    unsigned int status;
-};
-
-/* ---- replies ------------------------------------------------------------------- */
-
-static void queue(ItsmigdHttpRequest *req, unsigned int status, struct MHD_Response *response)
-{
-    if (req->responded || !response) {
-        if (response)
-            MHD_destroy_response(response);
-        else
-            req->failed = TRUE;
-        return;
-    }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-    if (MHD_queue_response(req->conn, status, response) == MHD_YES) {
-        req->status = status;
-        req->responded = TRUE;
-    } else {
-        req->failed = TRUE;
-    }
-    MHD_destroy_response(response);
-}
-
-static void unref_bytes(void *cls)
-{
-    g_bytes_unref(cls);
-}
-
-static void reply_bytes_with(ItsmigdHttpRequest *req, unsigned int status, const char *content_type,
-                             GBytes *body, const char *header, const char *header_value)
-{
-    gsize len;
-    const void *data = g_bytes_get_data(body, &len);
-    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, (void *)data, unref_bytes, g_bytes_ref(body));
-
-    if (!response) {
-        g_bytes_unref(body);
-        queue(req, status, NULL);
-        return;
-    }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (header)
-        MHD_add_response_header(response, header, header_value);
-    queue(req, status, response);
-}
-
-static GBytes *json_to_bytes(JsonNode *node)
-{
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    gsize len;
-    char *text;
-
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, &len);
-    return g_bytes_new_take(text, len);
-}
-
-void itsmigd_http_reply_bytes(ItsmigdHttpRequest *req, unsigned int status,
-                              const char *content_type, GBytes *body)
-{
-    reply_bytes_with(req, status, content_type, body, NULL, NULL);
-}
-
-void itsmigd_http_reply_json(ItsmigdHttpRequest *req, unsigned int status, JsonNode *node)
-{
-    g_autoptr(GBytes) body = json_to_bytes(node);
-
-    reply_bytes_with(req, status, JSON_TYPE, body, NULL, NULL);
-}
-
-void itsmigd_http_reply_builder(ItsmigdHttpRequest *req, unsigned int status, JsonBuilder *b)
-{
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-
-    itsmigd_http_reply_json(req, status, root);
-}
-
-/* Server errors (5xx) are warnings, but a client can cause them at will
- * (503 too-many-streams): at most SERVER_ERROR_BURST per window, then one
- * line saying how many were not logged. */
-#define SERVER_ERROR_WINDOW_US (10 * G_USEC_PER_SEC)
-#define SERVER_ERROR_BURST     5
-
-static GMutex server_error_lock;
-static gint64 server_error_window;
-static guint server_error_count;
-static guint server_error_dropped;
-
-static gboolean server_error_may_log(void)
-{
-    gint64 now = g_get_monotonic_time();
-    gboolean may;
-
-    g_mutex_lock(&server_error_lock);
-    if (now - server_error_window >= SERVER_ERROR_WINDOW_US) {
-        if (server_error_dropped)
-            g_warning("http: %u more server error replies in the last %d s were not logged",
-                      server_error_dropped, (int)(SERVER_ERROR_WINDOW_US / G_USEC_PER_SEC));
-        server_error_window = now;
-        server_error_count = 0;
-        server_error_dropped = 0;
-    }
-    may = server_error_count < SERVER_ERROR_BURST;
-    if (may)
-        server_error_count++;
-    else
-        server_error_dropped++;
-    g_mutex_unlock(&server_error_lock);
-    return may;
-}
-
-static void reply_error_with(ItsmigdHttpRequest *req, int code, const char *message,
-                             const char *header, const char *header_value)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonNode) root = NULL;
-    g_autoptr(GBytes) body = NULL;
-    unsigned int status = itsmig_error_code_http_status(code);
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "error");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "code");
-    json_builder_add_string_value(b, itsmig_error_code_to_string(code));
-    json_builder_set_member_name(b, "message");
-    json_builder_add_string_value(b, message);
-    json_builder_end_object(b);
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
-    body = json_to_bytes(root);
-    if (status >= 500 && server_error_may_log())
-        g_warning("http: %s %s: %u %s", req->method, req->uri, status, message);
-    else
-        g_debug("http: %s %s: %u %s", req->method, req->uri, status, message);
-    reply_bytes_with(req, status, JSON_TYPE, body, header, header_value);
-}
-
-static void itsmigd_http_reply_error_literal(ItsmigdHttpRequest *req, int code, const char *message)
-{
-    reply_error_with(req, code, message, NULL, NULL);
-}
-
-static void itsmigd_http_reply_error(ItsmigdHttpRequest *req, const GError *error)
-{
-    reply_error_with(req, itsmig_error_get_code(error), error->message, NULL, NULL);
-}
-
-gboolean itsmigd_http_fail(GError **error, int code, const char *message)
-{
-    g_set_error_literal(error, ITSMIG_ERROR, code, message);
-    return FALSE;
-}
-
-typedef struct {
-    ItsmigdHttpStreamRead read;
-    gpointer data;
-    GDestroyNotify free;
-} Stream;
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    Stream *s = cls;
-    gssize n = s->read(s->data, buf, max);
-
-    return n == ITSMIGD_HTTP_STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : n;
-}
-
-static void stream_free(void *cls)
-{
-    Stream *s = cls;
-
-    if (s->free)
-        s->free(s->data);
-    g_free(s);
-}
-
-void itsmigd_http_reply_stream(ItsmigdHttpRequest *req, const char *content_type,
-                               ItsmigdHttpStreamRead read, gpointer data, GDestroyNotify free)
-{
-    Stream *s = g_new0(Stream, 1);
-    struct MHD_Response *response;
-
-    s->read = read;
-    s->data = data;
-    s->free = free;
-    response =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
-    if (!response) {
-        stream_free(s);
-        return;
-    }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    queue(req, MHD_HTTP_OK, response);
-}
-
-/* ---- request accessors ------------------------------------------------------------ */
-
-gpointer itsmigd_http_request_context(ItsmigdHttpRequest *req)
-{
-    return req->listener->server->parts.context;
-}
-
-const ItsmigdHttpLimits *itsmigd_http_request_limits(ItsmigdHttpRequest *req)
-{
-    return &req->listener->server->limits;
-}
-
-const char *itsmigd_http_request_peer(ItsmigdHttpRequest *req)
-{
-    return req->peer;
-}
-
-char *itsmigd_http_request_peer_mac(ItsmigdHttpRequest *req, const char *uuid, const char *job)
-{
-    ItsmigdHttpServer *server = req->listener->server;
-    char *mac = NULL;
-
-    if (!req->peer)
-        return NULL;
-    g_mutex_lock(&server->token_lock);
-    for (guint i = 0; i < server->peer_tokens->len && !mac; i++) {
-        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
-
-        if (!strcmp(p->name, req->peer))
-            mac = itsmigd_migration_mac(p->token, uuid, job);
-    }
-    g_mutex_unlock(&server->token_lock);
-    return mac;
-}
-
-const char *itsmigd_http_request_param(ItsmigdHttpRequest *req, guint index)
-{
-    return index < req->match.n_params ? req->match.params[index] : NULL;
-}
-
-const char *itsmigd_http_request_query(ItsmigdHttpRequest *req, const char *key)
-{
-    return req->query ? g_hash_table_lookup(req->query, key) : NULL;
-}
-
-gboolean itsmigd_http_request_check_query(ItsmigdHttpRequest *req, const char *const *known,
-                                          GError **error)
-{
-    GHashTableIter iter;
-    gpointer key;
-
-    if (!req->query)
-        return TRUE;
-    g_hash_table_iter_init(&iter, req->query);
-    while (g_hash_table_iter_next(&iter, &key, NULL)) {
-        if (!known || !g_strv_contains(known, key)) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                        "unknown query parameter '%s'", (const char *)key);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-const char *itsmigd_http_request_header(ItsmigdHttpRequest *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-JsonNode *itsmigd_http_request_json(ItsmigdHttpRequest *req)
-{
-    return req->json;
-}
-
-const char *itsmigd_http_request_body(ItsmigdHttpRequest *req, gsize *ret_len)
-{
-    *ret_len = req->body ? req->body->len : 0;
-    return req->body ? (const char *)req->body->data : "";
 }
 
 /* ---- connection budgets and deadlines ------------------------------------------------ */
 
 /* Sets the deadline of @mc's connection: @timeout_s from now, or none (0). */
-static void conn_deadline(Listener *l, struct MHD_Connection *mc, unsigned int timeout_s)
+void itsmigd_http_conn_deadline(Listener *l, struct MHD_Connection *mc, unsigned int timeout_s)
 {
     Conn *c;
 
@@ -510,7 +177,7 @@ static gpointer reaper_thread(gpointer data)
     return NULL;
 }
 
-/* ---- dispatch ------------------------------------------------------------------- */
+/* ---- who may call over TCP ------------------------------------------------------- */
 
 /* Compares every byte of @expected whatever @given is, so that timing does
  * not tell how much of a guess was right. */
@@ -526,7 +193,7 @@ static gboolean secret_equal(const char *given, const char *expected)
 
 /* The peer whose token @header carries, or NULL.  Every peer's token is
  * compared, so that timing does not tell which peer a guess was near. */
-static char *peer_of_token(ItsmigdHttpServer *server, const char *header)
+char *itsmigd_http_server_peer_of_token(ItsmigdHttpServer *server, const char *header)
 {
     char *found = NULL;
 
@@ -544,250 +211,20 @@ static char *peer_of_token(ItsmigdHttpServer *server, const char *header)
     return found;
 }
 
-static gboolean is_type(const char *value, const char *type)
+char *itsmigd_http_server_peer_mac(ItsmigdHttpServer *server, const char *peer, const char *uuid,
+                                   const char *job)
 {
-    gsize len = strlen(type);
+    char *mac = NULL;
 
-    if (!value || g_ascii_strncasecmp(value, type, len) != 0)
-        return FALSE;
-    return value[len] == '\0' || value[len] == ';' || value[len] == ' ';
-}
+    g_mutex_lock(&server->token_lock);
+    for (guint i = 0; i < server->peer_tokens->len && !mac; i++) {
+        PeerToken *p = g_ptr_array_index(server->peer_tokens, i);
 
-/* What a route's body may weigh: domain XML can be larger than any JSON. */
-static gsize body_limit(const ItsmigdHttpRequest *req)
-{
-    const ItsmigdHttpLimits *limits = &req->listener->server->limits;
-
-    return req->match.route && (req->match.route->flags & ITSMIGD_ROUTE_XML_BODY)
-               ? limits->max_domain_xml
-               : limits->max_body;
-}
-
-/* The first call for a request: everything that needs only the headers. */
-static void begin_request(ItsmigdHttpRequest *req)
-{
-    ItsmigdHttpServer *server = req->listener->server;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *allow = NULL;
-    g_autofree char *path = NULL;
-    const char *q;
-    const ItsmigdRoute *route;
-
-    if (strlen(req->uri) > server->limits.max_url) {
-        g_autofree char *msg = g_strdup_printf("the URL is longer than %" G_GSIZE_FORMAT " bytes",
-                                               server->limits.max_url);
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_URL_TOO_LONG, msg);
-        return;
+        if (!strcmp(p->name, peer))
+            mac = itsmigd_migration_mac(p->token, uuid, job);
     }
-    if (req->listener->tcp && !req->listener->metrics_only) {
-        req->peer =
-            peer_of_token(server, itsmigd_http_request_header(req, MHD_HTTP_HEADER_AUTHORIZATION));
-        if (!req->peer) {
-            reply_error_with(req, ITSMIG_ERROR_UNAUTHORIZED, "a peer's bearer token is required",
-                             MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itsmigd\"");
-            return;
-        }
-    }
-
-    q = strchr(req->uri, '?');
-    path = q ? g_strndup(req->uri, q - req->uri) : g_strdup(req->uri);
-    if (!itsmigd_router_match(server->routes, server->n_routes, req->method, path, &req->match,
-                              &allow, &error)) {
-        if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_METHOD_NOT_ALLOWED))
-            reply_error_with(req, error->code, error->message, MHD_HTTP_HEADER_ALLOW, allow);
-        else
-            itsmigd_http_reply_error(req, error);
-        return;
-    }
-    route = req->match.route;
-    if (req->listener->metrics_only && !(route->flags & ITSMIGD_ROUTE_METRICS)) {
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
-                                         "the metrics listener serves GET /metrics only");
-        return;
-    }
-    if (q && q[1]) {
-        req->query = itsmigd_http_parse_query(q + 1, &error);
-        if (!req->query) {
-            g_prefix_error(&error, "bad query string: ");
-            itsmigd_http_reply_error(req, error);
-            return;
-        }
-    }
-    if (!(route->flags & ITSMIGD_ROUTE_PEER) && req->listener->tcp &&
-        !req->listener->metrics_only) {
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_FORBIDDEN,
-                                         "this resource is served on the unix socket only; "
-                                         "peers get capabilities and incoming migrations");
-        return;
-    }
-    if (route->flags & (ITSMIGD_ROUTE_JSON_BODY | ITSMIGD_ROUTE_XML_BODY)) {
-        const char *type = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-        const char *length = itsmigd_http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        gboolean xml = (route->flags & ITSMIGD_ROUTE_XML_BODY) != 0;
-        guint64 n;
-
-        if (xml ? !is_type(type, "application/xml") && !is_type(type, "text/xml")
-                : !is_type(type, "application/json")) {
-            g_autofree char *msg = g_strdup_printf("the body must be %s, not %s",
-                                                   xml ? "application/xml" : "application/json",
-                                                   type ? type : "untyped");
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_UNSUPPORTED_MEDIA_TYPE, msg);
-            return;
-        }
-        /* libmicrohttpd cannot answer before a request has ended, and a
-         * chunked body announces no end: it would have to be read whole,
-         * however long, before its 413.  Our clients send Content-Length. */
-        if (!length) {
-            reply_error_with(req, ITSMIG_ERROR_LENGTH_REQUIRED,
-                             "a body needs a Content-Length (chunked bodies are not taken)",
-                             MHD_HTTP_HEADER_CONNECTION, "close");
-            return;
-        }
-        if (g_ascii_string_to_unsigned(length, 10, 0, G_MAXUINT64, &n, NULL) &&
-            n > body_limit(req)) {
-            g_autofree char *msg = g_strdup_printf(
-                "the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
-            return;
-        }
-        req->body = g_byte_array_new();
-    }
-}
-
-static void finish_request(ItsmigdHttpRequest *req)
-{
-    ItsmigdHttpServer *server = req->listener->server;
-    const ItsmigdRoute *route = req->match.route;
-    g_autoptr(GError) error = NULL;
-
-    if (req->body_too_large) {
-        g_autofree char *msg =
-            g_strdup_printf("the body is larger than %" G_GSIZE_FORMAT " bytes", body_limit(req));
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_BODY_TOO_LARGE, msg);
-        return;
-    }
-    if (route->flags & ITSMIGD_ROUTE_JSON_BODY) {
-        req->json =
-            itsmigd_http_parse_json_body((const char *)req->body->data, req->body->len, &error);
-        if (!req->json) {
-            itsmigd_http_reply_error(req, error);
-            return;
-        }
-    }
-    if (route->flags & ITSMIGD_ROUTE_XML_BODY) {
-        if (req->body->len == 0 ||
-            !g_utf8_validate((const char *)req->body->data, req->body->len, NULL)) {
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INVALID_DOMAIN_XML,
-                                             "the body must be a domain XML document in UTF-8");
-            return;
-        }
-    }
-    if ((route->flags & ITSMIGD_ROUTE_NEEDS_LIBVIRT) &&
-        !itsmigd_virt_is_connected(server->parts.virt)) {
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
-                                         "not connected to libvirt; reconnecting");
-        return;
-    }
-    /* The one place a handler's failure becomes the reply. */
-    if (!route->handler(req, &error)) {
-        if (error)
-            itsmigd_http_reply_error(req, error);
-        else
-            itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL,
-                                             "the handler failed without saying why");
-    } else if (!req->responded) {
-        itsmigd_http_reply_error_literal(req, ITSMIG_ERROR_INTERNAL, "the handler gave no reply");
-    }
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-    ItsmigdHttpRequest *req = *con_cls;
-
-    if (!req)
-        return MHD_NO;
-    req->conn = conn;
-    if (req->failed)
-        return MHD_NO;
-    if (!req->started) {
-        req->started = TRUE;
-        req->method = method;
-        begin_request(req);
-        if (req->responded)
-            conn_deadline(req->listener, conn, 0);
-        /* Every path that does not match a route has replied. */
-        return req->failed || (!req->responded && !req->match.route) ? MHD_NO : MHD_YES;
-    }
-    if (*upload_data_size) {
-        gsize max = body_limit(req);
-
-        if (req->body && !req->body_too_large) {
-            if (req->body->len + *upload_data_size > max)
-                req->body_too_large = TRUE;
-            else
-                g_byte_array_append(req->body, (const guint8 *)upload_data, *upload_data_size);
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    /* The whole request is here: no deadline while it is handled and
-     * answered (an event stream lasts). */
-    conn_deadline(req->listener, conn, 0);
-    if (!req->responded)
-        finish_request(req);
-    return req->failed ? MHD_NO : MHD_YES;
-}
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    ItsmigdHttpRequest *req = g_new0(ItsmigdHttpRequest, 1);
-
-    req->listener = cls;
-    req->conn = conn;
-    req->uri = g_strdup(uri);
-    req->method = "?";
-    req->start_us = g_get_monotonic_time();
-    return req;
-}
-
-static const char *method_label(const char *method)
-{
-    static const char *const known[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"};
-
-    for (gsize i = 0; i < G_N_ELEMENTS(known); i++)
-        if (!g_strcmp0(method, known[i]))
-            return known[i];
-    return "other";
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    ItsmigdHttpRequest *req = *con_cls;
-    Listener *l = cls;
-
-    if (!req)
-        return;
-    /* A kept-alive connection has as long for its next request. */
-    conn_deadline(l, conn, l->server->limits.request_timeout);
-    if (req->started) {
-        const ItsmigdRoute *route = req->match.route;
-
-        itsmigd_metrics_request(l->server->parts.metrics, route ? route->pattern : "unmatched",
-                                method_label(req->method), req->responded ? req->status : 0,
-                                g_get_monotonic_time() - req->start_us,
-                                !route || !(route->flags & ITSMIGD_ROUTE_STREAM));
-    }
-    itsmigd_route_match_clear(&req->match);
-    g_clear_pointer(&req->query, g_hash_table_unref);
-    g_clear_pointer(&req->peer, g_free);
-    g_clear_pointer(&req->body, g_byte_array_unref);
-    g_clear_pointer(&req->json, json_node_unref);
-    g_free(req->uri);
-    g_free(req);
-    *con_cls = NULL;
+    g_mutex_unlock(&server->token_lock);
+    return mac;
 }
 
 static GMutex mhd_log_lock;
@@ -835,8 +272,8 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, server->limits.connection_timeout, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, NULL);
     OPT(MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL);
-    OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, l);
-    OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, l);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, itsmigd_http_on_uri, l);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, itsmigd_http_on_completed, l);
     if (l->cert_pem) {
         OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, l->cert_pem);
         OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, l->key_pem);
@@ -846,8 +283,8 @@ static gboolean start_mhd(ItsmigdHttpServer *server, Listener *l, unsigned int e
 #undef OPT
 
     l->server = server;
-    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, ops,
-                              MHD_OPTION_END);
+    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, itsmigd_http_on_request, l, MHD_OPTION_ARRAY,
+                              ops, MHD_OPTION_END);
     if (!l->mhd) {
         g_mutex_lock(&mhd_log_lock);
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
@@ -913,9 +350,7 @@ static void listener_stop(Listener *l)
         unlink(l->path);
     g_clear_pointer(&l->path, g_free);
     g_clear_pointer(&l->cert_pem, g_free);
-    if (l->key_pem)
-        explicit_bzero(l->key_pem, strlen(l->key_pem));
-    g_clear_pointer(&l->key_pem, g_free);
+    g_clear_pointer(&l->key_pem, itsmig_secret_free);
 }
 
 void itsmigd_http_server_free(ItsmigdHttpServer *server)

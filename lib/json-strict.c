@@ -255,3 +255,14 @@ void itsmig_json_add_tristate_or_null(JsonBuilder *b, const char *member, int va
     else
         json_builder_add_boolean_value(b, value != 0);
 }
+
+GBytes *itsmig_json_to_bytes(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    gsize len;
+    char *text;
+
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, &len);
+    return g_bytes_new_take(text, len);
+}

@@ -9,6 +9,7 @@
 #include "itsmig/rest-client.h"
 #include "itsmig/error.h"
 #include "itsmig/json-strict.h"
+#include "itsmig/secret-file.h"
 
 /* Connecting never needs more than this, even when a request may take longer. */
 #define CONNECT_TIMEOUT_MAX_S 10
@@ -54,17 +55,6 @@ ItsmigRestClient *itsmig_rest_client_new_unix(const char *socket_path, guint tim
     c->timeout_s = MAX(timeout_s, 1);
     c->reply_max = ITSMIG_REST_REPLY_MAX;
     return c;
-}
-
-static gboolean token_is_valid(const char *token)
-{
-    if (!*token)
-        return FALSE;
-    for (const char *p = token; *p; p++) {
-        if (*p <= ' ' || *p >= 0x7f)
-            return FALSE;
-    }
-    return TRUE;
 }
 
 /* The URL's part @what, or NULL when it has none. */
@@ -135,7 +125,7 @@ ItsmigRestClient *itsmig_rest_client_new_https(const char *url, const char *toke
 
     if (!itsmig_rest_check_url(url, error))
         return NULL;
-    if (!token || !token_is_valid(token)) {
+    if (!token || !itsmig_secret_token_valid(token, 1)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "the bearer token for %s must be printable ASCII without spaces", url);
         return NULL;
@@ -158,9 +148,7 @@ void itsmig_rest_client_free(ItsmigRestClient *c)
         return;
     g_free(c->socket_path);
     g_free(c->base_url);
-    if (c->token)
-        explicit_bzero(c->token, strlen(c->token));
-    g_free(c->token);
+    itsmig_secret_free(c->token);
     g_free(c->cacert);
     g_free(c->failure_reason);
     g_free(c->failure_detail);
@@ -734,24 +722,16 @@ char *itsmig_rest_read_token_file(const char *path, GError **error)
     g_autofree char *contents = NULL;
     g_autofree char *token = NULL;
     gsize len = 0;
-    char *nl;
 
-    if (!g_file_get_contents(path, &contents, &len, &local)) {
+    /* Any kind of file, a pipe from a password store included. */
+    if (!itsmig_secret_file_read(path, ITSMIG_REST_TOKEN_FILE_MAX, 0, &contents, &len, &local)) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "cannot read the token file: %s", local->message);
         return NULL;
     }
-    if (len > ITSMIG_REST_TOKEN_FILE_MAX) {
-        explicit_bzero(contents, len);
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
-                    "token file %s is larger than %d bytes; it should hold one token", path,
-                    ITSMIG_REST_TOKEN_FILE_MAX);
-        return NULL;
-    }
-    nl = strpbrk(contents, "\r\n");
-    token = g_strstrip(g_strndup(contents, nl ? (gsize)(nl - contents) : strlen(contents)));
+    token = itsmig_secret_token_first_line(contents, len);
     explicit_bzero(contents, len);
-    if (!token_is_valid(token)) {
+    if (!itsmig_secret_token_valid(token, 1)) {
         explicit_bzero(token, strlen(token));
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
                     "token file %s: the first line must be the token, printable ASCII "

@@ -31,3 +31,7 @@ void itsmig_json_add_int_or_null(JsonBuilder *b, const char *member, gboolean pr
                                  gint64 value);
 /* Member @member: a boolean, or null for a negative @value (not known). */
 void itsmig_json_add_tristate_or_null(JsonBuilder *b, const char *member, int value);
+
+/* @node as compact JSON text, without a trailing NUL in its length: a reply
+ * body or a record. */
+GBytes *itsmig_json_to_bytes(JsonNode *node);
