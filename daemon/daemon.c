@@ -317,6 +317,8 @@ void itsmigd_daemon_free(Itsmigd *self)
 {
     if (!self)
         return;
+    /* Its worker calls the orchestrator with libvirt's events. */
+    itsmigd_virt_stop(self->d.virt);
     g_clear_pointer(&self->d.orchestrator, itsmigd_orchestrator_free);
     g_clear_pointer(&self->d.virt, itsmigd_virt_free);
     g_clear_pointer(&self->d.registry, itsmigd_registry_free);
