@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <libvirt/virterror.h>
 
 #include "itsmig/error.h"
@@ -35,7 +37,10 @@ static void domain_event_free(gpointer data)
 
     virDomainFree(e->dom);
     g_free(e->alias);
-    virTypedParamsFree(e->params, e->nparams);
+    for (int i = 0; i < e->nparams; i++)
+        if (e->params[i].type == VIR_TYPED_PARAM_STRING)
+            g_free(e->params[i].value.s);
+    g_free(e->params);
     g_free(e);
 }
 
@@ -308,34 +313,12 @@ static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *a
 /* libvirt frees @params when the callback returns: the worker gets a copy. */
 static void copy_typed_params(DomainEvent *e, virTypedParameterPtr params, int nparams)
 {
-    int max = 0;
-
-    for (int i = 0; i < nparams; i++) {
-        const virTypedParameter *p = &params[i];
-        virTypedParameterPtr *to = &e->params;
-        int *n = &e->nparams;
-
-        switch (p->type) {
-        case VIR_TYPED_PARAM_INT: virTypedParamsAddInt(to, n, &max, p->field, p->value.i); break;
-        case VIR_TYPED_PARAM_UINT: virTypedParamsAddUInt(to, n, &max, p->field, p->value.ui); break;
-        case VIR_TYPED_PARAM_LLONG:
-            virTypedParamsAddLLong(to, n, &max, p->field, p->value.l);
-            break;
-        case VIR_TYPED_PARAM_ULLONG:
-            virTypedParamsAddULLong(to, n, &max, p->field, p->value.ul);
-            break;
-        case VIR_TYPED_PARAM_DOUBLE:
-            virTypedParamsAddDouble(to, n, &max, p->field, p->value.d);
-            break;
-        case VIR_TYPED_PARAM_BOOLEAN:
-            virTypedParamsAddBoolean(to, n, &max, p->field, p->value.b);
-            break;
-        case VIR_TYPED_PARAM_STRING:
-            virTypedParamsAddString(to, n, &max, p->field, p->value.s);
-            break;
-        default: break;
-        }
-    }
+    e->params = g_new(virTypedParameter, MAX(nparams, 0));
+    e->nparams = MAX(nparams, 0);
+    memcpy(e->params, params, sizeof(*params) * e->nparams);
+    for (int i = 0; i < e->nparams; i++)
+        if (e->params[i].type == VIR_TYPED_PARAM_STRING)
+            e->params[i].value.s = g_strdup(params[i].value.s);
 }
 
 static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
