@@ -91,7 +91,9 @@ static gboolean on_disconnected(gpointer data)
 {
     ItsmigdVirt *virt = data;
 
+    g_mutex_lock(&virt->lock);
     virt->disconnect_source = 0;
+    g_mutex_unlock(&virt->lock);
     if (!virt->conn)
         return G_SOURCE_REMOVE;
     close_connection(virt);
@@ -115,10 +117,13 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 
     g_warning("%s", why);
     set_error(virt, why);
-    /* Not from inside libvirt's callback: the connection is closed from a
-     * fresh main-loop iteration. */
+    /* Not from inside libvirt's callback, which runs in whichever thread
+     * saw the connection fail (the worker's, a job's): the connection is
+     * closed from a fresh main-loop iteration. */
+    g_mutex_lock(&virt->lock);
     if (!virt->disconnect_source)
         virt->disconnect_source = g_idle_add(on_disconnected, virt);
+    g_mutex_unlock(&virt->lock);
 }
 
 static gboolean on_retry(gpointer data)

@@ -45,7 +45,6 @@ struct ItsmigdVirt {
     virConnectPtr conn;
     int callback_ids[CB_LAST];
     guint retry_source;
-    guint disconnect_source;
     GCancellable *cancellable;
     gboolean connecting;
     unsigned int next_backoff;
@@ -70,7 +69,8 @@ struct ItsmigdVirt {
     /* Read from HTTP threads too. */
     GMutex lock;
     ItsmigdVirtStatus status;
-    virConnectPtr shared; /* virt->conn once set up, for other threads' calls */
+    virConnectPtr shared;    /* virt->conn once set up, for other threads' calls */
+    guint disconnect_source; /* planned by the close callback, in any thread */
     /* The worker waits, after a resynchronisation, until the main loop has
      * taken its outcome (under the lock). */
     GCond cond;
