@@ -365,7 +365,7 @@ void itsmigd_virt_free(ItsmigdVirt *virt)
     if (!virt)
         return;
     g_cancellable_cancel(virt->cancellable);
-    itsmigd_virt_worker_stop(virt);
+    itsmigd_virt_worker_stop(virt, TRUE);
     g_clear_handle_id(&virt->retry_source, g_source_remove);
     g_clear_handle_id(&virt->disconnect_source, g_source_remove);
     close_connection(virt);
@@ -394,10 +394,12 @@ void itsmigd_virt_start(ItsmigdVirt *virt)
     start_connect(virt);
 }
 
-void itsmigd_virt_stop(ItsmigdVirt *virt)
+gboolean itsmigd_virt_stop(ItsmigdVirt *virt)
 {
-    if (virt)
-        itsmigd_virt_worker_stop(virt);
+    if (itsmigd_virt_worker_stop(virt, FALSE))
+        return TRUE;
+    g_message("libvirt: an event is still being applied, inside a libvirt call; left to the exit");
+    return FALSE;
 }
 
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt)

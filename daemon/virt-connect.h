@@ -60,8 +60,10 @@ void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *optio
 /* Starts the first connection attempt. */
 void itsmigd_virt_start(ItsmigdVirt *virt);
 /* Stops applying libvirt's events (what is queued is dropped): before the
- * parts they reach, the observer's, are freed. */
-void itsmigd_virt_stop(ItsmigdVirt *virt);
+ * parts they reach, the observer's, are freed.  FALSE when the one being
+ * applied is still inside a libvirt call after 5 s: the caller must then exit
+ * without freeing @virt or what it reaches. */
+gboolean itsmigd_virt_stop(ItsmigdVirt *virt);
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt);
 void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);
 

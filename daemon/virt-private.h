@@ -76,6 +76,7 @@ struct ItsmigdVirt {
     GCond cond;
     gboolean held;
     gboolean stopping;
+    gboolean worker_done; /* the worker thread has left its loop */
     guint hand_back_source;
 };
 
@@ -104,8 +105,9 @@ typedef void (*ItsmigdVirtWorkFunc)(ItsmigdVirt *virt, gpointer item);
 
 void itsmigd_virt_worker_start(ItsmigdVirt *virt);
 /* Stops the worker: what is queued is dropped (each item freed), what runs
- * finishes first.  Main loop; idempotent. */
-void itsmigd_virt_worker_stop(ItsmigdVirt *virt);
+ * finishes first.  Without @wait, FALSE when it is still inside a libvirt
+ * call after 5 s (it is then left running).  Main loop; idempotent. */
+gboolean itsmigd_virt_worker_stop(ItsmigdVirt *virt, gboolean wait);
 /* From the main loop: @func(@item) runs after everything queued before,
  * unless the connection closes or the worker stops first; @free_item
  * releases @item in every case. */

@@ -14,6 +14,10 @@
 
 #include "daemon/virt-private.h"
 
+/* How long a stop waits for the worker to leave a libvirt call (a libvirtd
+ * that stopped answering holds it until keepalive gives up). */
+#define STOP_WAIT_US (5 * G_USEC_PER_SEC)
+
 typedef struct {
     ItsmigdVirt *virt;
     ItsmigdVirtWorkFunc func;
@@ -138,6 +142,10 @@ static gpointer work_thread(gpointer data)
     itsmigd_domain_sync_clear(virt);
     g_clear_pointer(&virt->work_conn, virConnectClose);
     g_main_context_pop_thread_default(virt->work_context);
+    g_mutex_lock(&virt->lock);
+    virt->worker_done = TRUE;
+    g_cond_broadcast(&virt->cond);
+    g_mutex_unlock(&virt->lock);
     return NULL;
 }
 
@@ -156,10 +164,13 @@ static gboolean quit_work(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void itsmigd_virt_worker_stop(ItsmigdVirt *virt)
+gboolean itsmigd_virt_worker_stop(ItsmigdVirt *virt, gboolean wait)
 {
+    gint64 until = g_get_monotonic_time() + STOP_WAIT_US;
+    gboolean done;
+
     if (!virt->worker)
-        return;
+        return TRUE;
     g_mutex_lock(&virt->lock);
     virt->stopping = TRUE;
     g_cond_broadcast(&virt->cond);
@@ -167,6 +178,17 @@ void itsmigd_virt_worker_stop(ItsmigdVirt *virt)
     /* Through the queue, not g_main_loop_quit(): a quit before the thread
      * reached g_main_loop_run() would be lost. */
     attach(virt->work_context, quit_work, virt->work_loop, NULL);
+    g_mutex_lock(&virt->lock);
+    while (!virt->worker_done) {
+        if (wait)
+            g_cond_wait(&virt->cond, &virt->lock);
+        else if (!g_cond_wait_until(&virt->cond, &virt->lock, until))
+            break;
+    }
+    done = virt->worker_done;
+    g_mutex_unlock(&virt->lock);
+    if (!done)
+        return FALSE;
     g_thread_join(g_steal_pointer(&virt->worker));
     /* The worker is gone: nothing attaches a hand-back any more. */
     g_clear_handle_id(&virt->hand_back_source, g_source_remove);
@@ -174,4 +196,5 @@ void itsmigd_virt_worker_stop(ItsmigdVirt *virt)
     /* Frees the items still queued, and their domain references. */
     g_clear_pointer(&virt->work_context, g_main_context_unref);
     g_cond_clear(&virt->cond);
+    return TRUE;
 }

@@ -14,6 +14,8 @@
 # queued on the dead connection are dropped, itsmigd reconnects to the new
 # libvirtd (whose test driver starts afresh) and its registry is what that
 # libvirtd has; none of the dropped events is published.
+# Last, itsmigd is stopped while an event waits for a stopped libvirtd: it
+# gives the worker 5 s, then exits without freeing what the worker uses.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 
@@ -28,33 +30,34 @@ start_notify_listener
 start_itsmigd --env "NOTIFY_SOCKET=$NOTIFY_SOCK" --watchdog-usec 1000000
 events_start burst
 
-# What libvirtd sent: a second client that hears every lifecycle event,
-# ready once it heard a first one (the test driver's own domain paused and
-# resumed).
-stdbuf -oL virsh -q -c "$LIBVIRT_URI" event --event lifecycle --loop >"$T/virsh-events" 2>&1 &
-WATCH_PID=$!
-track_pid "$WATCH_PID"
 sent() {
     grep -c "lifecycle" "$T/virsh-events"
 }
 counted() {
     metrics_fetch && metric_sum 'itsmigd_libvirt_events_received_total\{type="lifecycle"\}'
 }
-ready=no
-tries=0
-for _try in 1 2 3 4 5; do
-    tries=$((tries + 1))
-    vsh suspend test && vsh resume test
-    if wait_for '[ "$(sent)" -ge 2 ]' 2; then
-        ready=yes
-        break
-    fi
-done
-[ "$ready" = yes ] || bail "virsh event heard nothing"
-sent_before=$(sent)
-# itsmigd heard each try's two.
-before=$((tries * 2))
-wait_for '[ "$(counted)" = "$before" ]' 10 || bail "itsmigd counted $(counted) events, not $before"
+# watch_start: what libvirtd sends, heard by a second client (virsh event),
+# ready once it heard a first event (the test driver's own domain paused and
+# resumed); itsmigd has taken in those too.  Sets WATCH_PID, and before (its
+# event count) and sent_before (the listener's) from then on.
+watch_start() {
+    _base=$(counted)
+    : >"$T/virsh-events"
+    stdbuf -oL virsh -q -c "$LIBVIRT_URI" event --event lifecycle --loop >"$T/virsh-events" 2>&1 &
+    WATCH_PID=$!
+    track_pid "$WATCH_PID"
+    _probes=0
+    for _try in 1 2 3 4 5; do
+        _probes=$((_probes + 2))
+        vsh suspend test && vsh resume test
+        wait_for '[ "$(sent)" -ge 2 ]' 2 && break
+    done
+    [ "$(sent)" -ge 2 ] || bail "virsh event heard nothing"
+    sent_before=$(sent)
+    before=$((${_base:-0} + _probes))
+    wait_for '[ "$(counted)" = "$before" ]' 10 || bail "itsmigd counted $(counted) events, not $before"
+}
+watch_start
 
 : >"$T/burst.virsh"
 i=1
@@ -200,7 +203,33 @@ is "$(events_jq burst '[.[] | select(.event == "lifecycle") | .data
                         | .event] | unique | join(",")')" "stopped,undefined" \
     "the first burst's domains are published as stopped and undefined while disconnected"
 
-stop_itsmigd
-is "$STOP_STATUS" 0 "itsmigd stops cleanly after the stall"
+
+# ---- stopped while libvirtd is ---------------------------------------------------------
+
+watch_start
+kill -STOP "$ITSMIGD_PID"
+vsh suspend test && vsh resume test
+wait_for '[ "$(sent)" -ge $((sent_before + 2)) ]' 10 ||
+    diag "libvirtd sent $(($(sent) - sent_before)) of the 2 events"
+kill -STOP "$LIBVIRTD_PID"
+kill -CONT "$ITSMIGD_PID"
+wait_for '[ "$(counted)" -ge $((before + 2)) ]' 5 ||
+    diag "itsmigd counted $(($(counted) - before)) of the 2 events before its stop"
+t0=$(now_ms)
+ITSMIGD_STOP_TIMEOUT=20 stop_itsmigd TERM
+ms=$(($(now_ms) - t0))
+kill -CONT "$LIBVIRTD_PID"
+if [ "$STOP_STATUS" = 0 ] && [ "$STOP_KILLED" = no ] && [ "$ms" -lt 12000 ]; then
+    ok "SIGTERM while an event waits for libvirtd: exit status 0 after ${ms} ms"
+else
+    not_ok "SIGTERM while an event waits for libvirtd: exit status 0 (status $STOP_STATUS, killed $STOP_KILLED, ${ms} ms)"
+    diag_file "$ITSMIGD_LOG" 10
+fi
+if grep -q "left to the exit" "$ITSMIGD_LOG"; then
+    ok "the log says the event was left to the exit"
+else
+    not_ok "the log says the event was left to the exit"
+    diag_file "$ITSMIGD_LOG" 10
+fi
 
 done_testing
