@@ -310,7 +310,11 @@ gboolean itsmigd_daemon_stop(Itsmigd *self)
     if (self->d.bus)
         itsmigd_event_bus_close(self->d.bus);
     g_clear_pointer(&self->http, itsmigd_http_server_free);
-    return !self->d.orchestrator || itsmigd_orchestrator_stop(self->d.orchestrator);
+    if (self->d.orchestrator && !itsmigd_orchestrator_stop(self->d.orchestrator))
+        return FALSE;
+    /* After the jobs, which may wait for an event; before the orchestrator
+     * is freed, since its worker calls it with libvirt's events. */
+    return !self->d.virt || itsmigd_virt_stop(self->d.virt);
 }
 
 void itsmigd_daemon_free(Itsmigd *self)

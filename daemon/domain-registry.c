@@ -35,7 +35,7 @@ typedef struct {
 
 struct ItsmigdRegistry {
     /* A mutex, not a read-write lock: glibc's prefers readers, and a stream
-     * of HTTP readers must never keep the main loop waiting. */
+     * of HTTP readers must never keep the libvirt worker waiting. */
     GMutex lock;
     GHashTable *by_uuid; /* owns Domain */
     GHashTable *by_name; /* borrows */

@@ -8,9 +8,10 @@
 
 /*
  * Every domain libvirt reports, keyed by UUID: state and reason, a bounded
- * history of lifecycle events and the ITS profile from its XML.  Changed only
- * by the main loop; HTTP threads read it through the *_json functions.  One
- * mutex guards it; replies are cached, so readers hold it briefly.
+ * history of lifecycle events and the ITS profile from its XML.  Changed by
+ * the libvirt worker thread (virt-worker.c), resized by a reload; HTTP
+ * threads read it through the *_json functions.  One mutex guards it;
+ * replies are cached, so readers hold it briefly.
  */
 typedef struct ItsmigdRegistry ItsmigdRegistry;
 

@@ -3,7 +3,9 @@
  * The registry kept in step with libvirt: the domains listed on each
  * connection, and each domain's profile read from its XML, after writing
  * the itsmig record into its metadata when a start or an arrival calls for
- * one.
+ * one.  All of it runs on the worker (virt-worker.c), in order with the
+ * events; only the metadata writes go to threads of their own, since libvirt
+ * may hold them for 30 s.
  */
 #include "config.h"
 
@@ -204,6 +206,14 @@ static void write_metadata(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds 
     g_task_run_in_thread(task, write_record_in_thread);
 }
 
+static void clear_record_retry(ItsmigdVirt *virt)
+{
+    if (virt->record_retry) {
+        g_source_destroy(virt->record_retry);
+        g_clear_pointer(&virt->record_retry, g_source_unref);
+    }
+}
+
 /* The records still to write, tried again: each is planned afresh (the
  * record may have been written meanwhile, or need no longer). */
 static gboolean on_record_retry(gpointer data)
@@ -213,16 +223,16 @@ static gboolean on_record_retry(gpointer data)
     GHashTableIter iter;
     gpointer key, value;
 
-    virt->record_retry_source = 0;
+    g_clear_pointer(&virt->record_retry, g_source_unref);
     g_hash_table_iter_init(&iter, virt->record_writes);
     while (g_hash_table_iter_next(&iter, &key, &value))
         if (!((RecordWrite *)value)->writing)
             g_ptr_array_add(uuids, g_strdup(key));
-    for (guint i = 0; virt->conn && i < uuids->len; i++) {
+    for (guint i = 0; itsmigd_virt_worker_current(virt) && i < uuids->len; i++) {
         const char *uuid = g_ptr_array_index(uuids, i);
         RecordWrite *w = g_hash_table_lookup(virt->record_writes, uuid);
         g_autoptr(GError) error = NULL;
-        g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(virt->conn, uuid, &error);
+        g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(virt->work_conn, uuid, &error);
         DomainIds ids;
 
         if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
@@ -233,10 +243,19 @@ static gboolean on_record_retry(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* On the worker's context; @source replaces the retry planned before. */
+static void plan_record_retry(ItsmigdVirt *virt, GSource *source)
+{
+    clear_record_retry(virt);
+    g_source_set_callback(source, on_record_retry, virt, NULL);
+    g_source_attach(source, virt->work_context);
+    virt->record_retry = source;
+}
+
 static void schedule_record_retry(ItsmigdVirt *virt)
 {
-    if (!virt->record_retry_source)
-        virt->record_retry_source = g_timeout_add_seconds(RECORD_RETRY_S, on_record_retry, virt);
+    if (!virt->record_retry)
+        plan_record_retry(virt, g_timeout_source_new_seconds(RECORD_RETRY_S));
 }
 
 void itsmigd_domain_sync_retry_record(ItsmigdVirt *virt, const char *uuid)
@@ -244,8 +263,10 @@ void itsmigd_domain_sync_retry_record(ItsmigdVirt *virt, const char *uuid)
     RecordWrite *w = g_hash_table_lookup(virt->record_writes, uuid);
 
     if (w && !w->writing) {
-        g_clear_handle_id(&virt->record_retry_source, g_source_remove);
-        virt->record_retry_source = g_idle_add(on_record_retry, virt);
+        GSource *now = g_idle_source_new();
+
+        g_source_set_priority(now, G_PRIORITY_DEFAULT);
+        plan_record_retry(virt, now);
     }
 }
 
@@ -277,7 +298,9 @@ void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const Doma
         g_autoptr(GError) hook_error = NULL;
 
         if (cause == ITSMIGD_METADATA_FOUND && !profile->has_metadata) {
-            hook = itsmig_hook_record_load(virt->host->record_dir, ids->uuid, &hook_error);
+            g_autofree char *dir = itsmigd_host_dup_record_dir(virt->host);
+
+            hook = itsmig_hook_record_load(dir, ids->uuid, &hook_error);
             if (hook_error)
                 itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "ignoring the hook's record: %s",
                                    hook_error->message);
@@ -330,7 +353,7 @@ void itsmigd_domain_sync_init(ItsmigdVirt *virt)
 
 void itsmigd_domain_sync_clear(ItsmigdVirt *virt)
 {
-    g_clear_handle_id(&virt->record_retry_source, g_source_remove);
+    clear_record_retry(virt);
     g_clear_pointer(&virt->record_writes, g_hash_table_destroy);
 }
 
@@ -378,12 +401,19 @@ static void forget_unseen(ItsmigdVirt *virt, GHashTable *seen, gboolean reconstr
     }
 }
 
-gboolean itsmigd_domain_sync_all(ItsmigdVirt *virt, gboolean reconstruct, GError **error)
+gboolean itsmigd_domain_sync_all(ItsmigdVirt *virt, virConnectPtr conn, gboolean reconstruct,
+                                 GError **error)
 {
     virDomainPtr *doms = NULL;
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    int n = virConnectListAllDomains(virt->conn, &doms, 0);
+    int n;
 
+    /* The record retries look domains up on it from now on. */
+    g_clear_pointer(&virt->work_conn, virConnectClose);
+    virConnectRef(conn);
+    virt->work_conn = conn;
+    virt->work_generation = g_atomic_int_get(&virt->generation);
+    n = virConnectListAllDomains(conn, &doms, 0);
     if (n < 0) {
         itsmigd_virt_error(error, "cannot list domains");
         return FALSE;

@@ -6,8 +6,9 @@
 
 /*
  * The last N events, kept as ready Server-Sent Events frames for GET
- * /v1/events.  Published from the main loop; read from HTTP threads, which
- * wait on it.  Ids increase and never repeat within one daemon run.
+ * /v1/events.  Published from any thread (the main loop, the libvirt worker,
+ * the jobs' threads) under its lock; read from HTTP threads, which wait on
+ * it.  Ids increase and never repeat within one daemon run.
  */
 typedef struct ItsmigdEventBus ItsmigdEventBus;
 

@@ -91,7 +91,7 @@ static void on_job_completed(gpointer data, const char *uuid, virTypedParameterP
         Run *r = g_ptr_array_index(o->runs, i);
 
         /* libvirt sends it just before its reply to the migration call, so
-         * the main loop may dispatch it after the transfer phase ended. */
+         * the worker may apply it after the transfer phase ended. */
         if (strcmp(r->job->uuid, uuid) != 0 || itsmig_phase_is_terminal(r->job->phase) ||
             !r->job->timings[ITSMIG_PHASE_TRANSFER].started_us)
             continue;

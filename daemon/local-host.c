@@ -264,9 +264,9 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     host->migratable_drivers = g_strdupv(config->migratable_drivers);
     g_strfreev(host->non_migratable);
     host->non_migratable = g_strdupv(config->non_migratable);
-    g_mutex_unlock(&host->lock);
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
+    g_mutex_unlock(&host->lock);
     itsmig_host_caps_free(old);
     publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NOVA, config->nova_provider_config);
     publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NFD, config->nfd_features_file);
@@ -280,6 +280,16 @@ ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host)
     copy = itsmig_host_caps_copy(host->caps);
     g_mutex_unlock(&host->lock);
     return copy;
+}
+
+char *itsmigd_host_dup_record_dir(ItsmigdHost *host)
+{
+    char *dir;
+
+    g_mutex_lock(&host->lock);
+    dir = g_strdup(host->record_dir);
+    g_mutex_unlock(&host->lock);
+    return dir;
 }
 
 void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy)

@@ -36,7 +36,7 @@ typedef struct {
     char **migratable_drivers;
     char **non_migratable; /* [policy] non-migratable-devices */
     char *sysfs_pci;       /* /sys/bus/pci/devices */
-    char *record_dir;      /* the hook's records ([hook] record-dir); main loop only */
+    char *record_dir;      /* the hook's records ([hook] record-dir); under the lock */
     char *
         self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
     /* [fleet]: the traits of the current capabilities and the files written
@@ -60,6 +60,8 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
 /* Adds the "fleet" member of GET /v1/host: the traits and the [fleet] files. */
 void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b);
+/* [hook] record-dir, a copy. */
+char *itsmigd_host_dup_record_dir(ItsmigdHost *host);
 void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy);
 /* Whether @alias matches a pattern of [policy] non-migratable-devices. */
 gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias);

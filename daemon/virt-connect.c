@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The libvirt connection: opened in a thread, watched by a close callback and
+ * keepalive, reopened with a doubling back-off.  Once open, the event
+ * callbacks are registered and the resynchronisation is queued on the worker
+ * behind nothing (virt-worker.c); the connection counts as connected when
+ * the worker hands its outcome back.  Closing a connection drops what the
+ * worker still has queued for it.
+ */
 #include "config.h"
 
 #include <gio/gio.h>
@@ -67,6 +75,8 @@ static void close_connection(ItsmigdVirt *virt)
 {
     if (!virt->conn)
         return;
+    /* What the worker still has queued for this connection is dropped. */
+    g_atomic_int_inc(&virt->generation);
     g_mutex_lock(&virt->lock);
     virt->shared = NULL;
     g_mutex_unlock(&virt->lock);
@@ -81,7 +91,9 @@ static gboolean on_disconnected(gpointer data)
 {
     ItsmigdVirt *virt = data;
 
+    g_mutex_lock(&virt->lock);
     virt->disconnect_source = 0;
+    g_mutex_unlock(&virt->lock);
     if (!virt->conn)
         return G_SOURCE_REMOVE;
     close_connection(virt);
@@ -105,10 +117,13 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 
     g_warning("%s", why);
     set_error(virt, why);
-    /* Not from inside libvirt's callback: the connection is closed from a
-     * fresh main-loop iteration. */
+    /* Not from inside libvirt's callback, which runs in whichever thread
+     * saw the connection fail (the worker's, a job's): the connection is
+     * closed from a fresh main-loop iteration. */
+    g_mutex_lock(&virt->lock);
     if (!virt->disconnect_source)
         virt->disconnect_source = g_idle_add(on_disconnected, virt);
+    g_mutex_unlock(&virt->lock);
 }
 
 static gboolean on_retry(gpointer data)
@@ -155,11 +170,110 @@ static void open_in_thread(GTask *task, gpointer source, gpointer task_data,
     g_task_return_pointer(task, conn, close_unused);
 }
 
+/* What the worker found on a new connection. */
+typedef struct {
+    virConnectPtr conn; /* a reference */
+    gboolean reconnect;
+    GError *error; /* the resynchronisation failed */
+    char *libvirt_version;
+    char *hypervisor;
+    char *hypervisor_version;
+} Synced;
+
+static Synced *synced_new(virConnectPtr conn, gboolean reconnect)
+{
+    Synced *s = g_new0(Synced, 1);
+
+    virConnectRef(conn);
+    s->conn = conn;
+    s->reconnect = reconnect;
+    return s;
+}
+
+static void synced_free(gpointer data)
+{
+    Synced *s = data;
+
+    virConnectClose(s->conn);
+    g_clear_error(&s->error);
+    g_free(s->libvirt_version);
+    g_free(s->hypervisor);
+    g_free(s->hypervisor_version);
+    g_free(s);
+}
+
+static void connect_failed(ItsmigdVirt *virt, const GError *error)
+{
+    g_autofree char *message = NULL;
+
+    itsmigd_metrics_connect_failure(virt->metrics);
+    message = g_strdup_printf("cannot connect to %s: %s", virt->uri, error->message);
+    g_warning("libvirt: %s", message);
+    set_error(virt, message);
+    schedule_retry(virt);
+    notify_changed(virt);
+}
+
+/* On the main loop, the worker waiting: the connection counts from now. */
+static void on_synced(ItsmigdVirt *virt, gpointer item)
+{
+    Synced *s = item;
+    g_autofree char *message = NULL;
+
+    /* Closed while the worker was at it: on_disconnected took care of it. */
+    if (s->conn != virt->conn)
+        return;
+    if (s->error) {
+        close_connection(virt);
+        connect_failed(virt, s->error);
+        return;
+    }
+    g_mutex_lock(&virt->lock);
+    itsmigd_virt_status_clear(&virt->status);
+    virt->status.uri = g_strdup(virt->uri);
+    virt->status.libvirt_version = g_steal_pointer(&s->libvirt_version);
+    virt->status.hypervisor = g_steal_pointer(&s->hypervisor);
+    virt->status.hypervisor_version = g_steal_pointer(&s->hypervisor_version);
+    virt->status.connected = TRUE;
+    virt->status.ever_connected = TRUE;
+    virt->shared = virt->conn;
+    virt->status.next_retry_us = 0;
+    virt->status.backoff_s = 0;
+    if (s->reconnect)
+        virt->status.reconnects++;
+    g_mutex_unlock(&virt->lock);
+    if (s->reconnect)
+        itsmigd_metrics_reconnect(virt->metrics);
+    virt->next_backoff = 0;
+    message = g_strdup_printf("connected to %s (%u domains)", virt->uri,
+                              itsmigd_registry_count(virt->registry));
+    g_message("libvirt: %s", message);
+    publish_connection(virt, TRUE, message);
+    notify_changed(virt);
+}
+
+/* On the worker, before any event of the new connection. */
+static void sync_connection(ItsmigdVirt *virt, gpointer item)
+{
+    const Synced *queued = item;
+    Synced *s = synced_new(queued->conn, queued->reconnect);
+    unsigned long v;
+
+    if (itsmigd_domain_sync_all(virt, s->conn, s->reconnect, &s->error)) {
+        if (virConnectGetLibVersion(s->conn, &v) == 0)
+            s->libvirt_version = version_string(v);
+        s->hypervisor = g_strdup(virConnectGetType(s->conn));
+        if (virConnectGetVersion(s->conn, &v) == 0 && v > 0)
+            s->hypervisor_version = version_string(v);
+    }
+    /* The queued item stays the queue's to free; the main loop gets @s. */
+    itsmigd_virt_worker_hand_back(virt, on_synced, s, synced_free);
+}
+
 static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
 {
-    unsigned long v;
-    const char *type;
     gboolean reconnect;
+    Synced *s;
 
     if (virConnectRegisterCloseCallback(virt->conn, on_close, virt, NULL) < 0) {
         itsmigd_virt_error(error, "cannot watch the connection");
@@ -187,28 +301,8 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
     g_mutex_lock(&virt->lock);
     reconnect = virt->status.ever_connected;
     g_mutex_unlock(&virt->lock);
-    if (!itsmigd_domain_sync_all(virt, reconnect, error))
-        return FALSE;
-
-    g_mutex_lock(&virt->lock);
-    itsmigd_virt_status_clear(&virt->status);
-    virt->status.uri = g_strdup(virt->uri);
-    if (virConnectGetLibVersion(virt->conn, &v) == 0)
-        virt->status.libvirt_version = version_string(v);
-    type = virConnectGetType(virt->conn);
-    virt->status.hypervisor = g_strdup(type);
-    if (virConnectGetVersion(virt->conn, &v) == 0 && v > 0)
-        virt->status.hypervisor_version = version_string(v);
-    virt->status.connected = TRUE;
-    virt->status.ever_connected = TRUE;
-    virt->shared = virt->conn;
-    virt->status.next_retry_us = 0;
-    virt->status.backoff_s = 0;
-    if (reconnect)
-        virt->status.reconnects++;
-    g_mutex_unlock(&virt->lock);
-    if (reconnect)
-        itsmigd_metrics_reconnect(virt->metrics);
+    s = synced_new(virt->conn, reconnect);
+    itsmigd_virt_worker_queue(virt, sync_connection, s, synced_free);
     return TRUE;
 }
 
@@ -217,31 +311,17 @@ static void on_opened(GObject *source, GAsyncResult *result, gpointer data)
     ItsmigdVirt *virt = data;
     g_autoptr(GError) error = NULL;
     virConnectPtr conn = g_task_propagate_pointer(G_TASK(result), &error);
-    g_autofree char *message = NULL;
 
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
     virt->connecting = FALSE;
     if (conn) {
         virt->conn = conn;
-        if (setup_connection(virt, &error)) {
-            guint n = itsmigd_registry_count(virt->registry);
-
-            virt->next_backoff = 0;
-            message = g_strdup_printf("connected to %s (%u domains)", virt->uri, n);
-            g_message("libvirt: %s", message);
-            publish_connection(virt, TRUE, message);
-            notify_changed(virt);
+        if (setup_connection(virt, &error))
             return;
-        }
         close_connection(virt);
     }
-    itsmigd_metrics_connect_failure(virt->metrics);
-    message = g_strdup_printf("cannot connect to %s: %s", virt->uri, error->message);
-    g_warning("libvirt: %s", message);
-    set_error(virt, message);
-    schedule_retry(virt);
-    notify_changed(virt);
+    connect_failed(virt, error);
 }
 
 static void start_connect(ItsmigdVirt *virt)
@@ -274,9 +354,9 @@ ItsmigdVirt *itsmigd_virt_new(const char *uri, const ItsmigdVirtOptions *options
     virt->cancellable = g_cancellable_new();
     for (int i = 0; i < CB_LAST; i++)
         virt->callback_ids[i] = -1;
-    itsmigd_domain_sync_init(virt);
     g_mutex_init(&virt->lock);
     virt->status.uri = g_strdup(uri);
+    itsmigd_virt_worker_start(virt);
     return virt;
 }
 
@@ -285,10 +365,10 @@ void itsmigd_virt_free(ItsmigdVirt *virt)
     if (!virt)
         return;
     g_cancellable_cancel(virt->cancellable);
+    itsmigd_virt_worker_stop(virt, TRUE);
     g_clear_handle_id(&virt->retry_source, g_source_remove);
     g_clear_handle_id(&virt->disconnect_source, g_source_remove);
     close_connection(virt);
-    itsmigd_domain_sync_clear(virt);
     g_object_unref(virt->cancellable);
     itsmigd_virt_status_clear(&virt->status);
     g_mutex_clear(&virt->lock);
@@ -312,6 +392,14 @@ void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *optio
 void itsmigd_virt_start(ItsmigdVirt *virt)
 {
     start_connect(virt);
+}
+
+gboolean itsmigd_virt_stop(ItsmigdVirt *virt)
+{
+    if (itsmigd_virt_worker_stop(virt, FALSE))
+        return TRUE;
+    g_message("libvirt: an event is still being applied, inside a libvirt call; left to the exit");
+    return FALSE;
 }
 
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt)

@@ -14,7 +14,9 @@
  * callback and keepalive, reopened with a doubling back-off when lost.  Each
  * (re)connection registers the domain event callbacks and resynchronises the
  * registry with the domains that exist then; after a reconnection, what
- * changed meanwhile is published as events flagged "reconstructed".
+ * changed meanwhile is published as events flagged "reconstructed".  The
+ * events and the resynchronisation are applied, in order, by a worker thread
+ * that makes their libvirt calls: the main loop never waits for libvirt.
  */
 typedef struct ItsmigdVirt ItsmigdVirt;
 
@@ -57,10 +59,16 @@ void itsmigd_virt_set_changed_func(ItsmigdVirt *virt, ItsmigdVirtChangedFunc fun
 void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *options);
 /* Starts the first connection attempt. */
 void itsmigd_virt_start(ItsmigdVirt *virt);
+/* Stops applying libvirt's events (what is queued is dropped): before the
+ * parts they reach, the observer's, are freed.  FALSE when the one being
+ * applied is still inside a libvirt call after 5 s: the caller must then exit
+ * without freeing @virt or what it reaches. */
+gboolean itsmigd_virt_stop(ItsmigdVirt *virt);
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt);
 void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);
 
-/* What the orchestrator hears of libvirt's events, on the main loop. */
+/* What the orchestrator hears of libvirt's events, from the worker thread,
+ * in their order. */
 typedef struct {
     void (*device_removed)(gpointer data, const char *uuid, const char *alias);
     /* The completed job's statistics, as libvirt gives them. */

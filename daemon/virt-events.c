@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * libvirt's domain events, as the main loop hears them: each updates the
- * registry, is published on the event bus, and the orchestrator hears of
- * device removals and ended jobs.
+ * libvirt's domain events.  The callbacks run on the main loop and only count
+ * the event and queue a copy of it (the domain by reference); the worker
+ * (virt-worker.c) then does for each, in order, what it calls for: asks
+ * libvirt for the domain's state, updates the registry, refreshes the
+ * profile (domain-sync.c), publishes it on the event bus, and tells the
+ * orchestrator of device removals and ended jobs.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include <libvirt/virterror.h>
 
@@ -13,6 +18,40 @@
 #include "daemon/virt-domain.h"
 #include "daemon/virt-names.h"
 #include "daemon/virt-private.h"
+
+/* An event as the callback copied it. */
+typedef struct {
+    virDomainPtr dom; /* a reference */
+    int event;        /* lifecycle: the event and its detail */
+    int detail;
+    int iteration; /* migration iteration */
+    char *alias;   /* device added or removed */
+    /* A completed job's statistics, a copy. */
+    virTypedParameterPtr params;
+    int nparams;
+} DomainEvent;
+
+static void domain_event_free(gpointer data)
+{
+    DomainEvent *e = data;
+
+    virDomainFree(e->dom);
+    g_free(e->alias);
+    for (int i = 0; i < e->nparams; i++)
+        if (e->params[i].type == VIR_TYPED_PARAM_STRING)
+            g_free(e->params[i].value.s);
+    g_free(e->params);
+    g_free(e);
+}
+
+static DomainEvent *domain_event_new(virDomainPtr dom)
+{
+    DomainEvent *e = g_new0(DomainEvent, 1);
+
+    virDomainRef(dom);
+    e->dom = dom;
+    return e;
+}
 
 /* Opens a domain event's object with its time, domain name and UUID. */
 static void begin_domain_event(JsonBuilder *b, const DomainIds *ids, gint64 time_us)
@@ -54,9 +93,12 @@ void itsmigd_virt_publish_lifecycle(ItsmigdVirt *virt, const DomainIds *ids, con
                        detail, itsmigd_state_name(state));
 }
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+/* The worker's part of a lifecycle event. */
+static void apply_lifecycle(ItsmigdVirt *virt, gpointer item)
 {
-    ItsmigdVirt *virt = opaque;
+    DomainEvent *e = item;
+    virDomainPtr dom = e->dom;
+    int event = e->event, detail = e->detail;
     ItsmigdDomainInfo info = {0};
     DomainIds ids;
     int state = -1, reason = 0, old_state = -1;
@@ -64,9 +106,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     g_autoptr(GError) error = NULL;
     gboolean known, added = FALSE, gone = FALSE;
 
-    itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_LIFECYCLE);
     if (!itsmigd_virt_domain_ids(dom, &ids))
-        return 0;
+        return;
     known = itsmigd_registry_get(virt->registry, ids.uuid, &known_name, &old_state);
 
     /* The event says what happened; the domain's state now is asked for,
@@ -74,7 +115,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     if (event == VIR_DOMAIN_EVENT_UNDEFINED && detail == VIR_DOMAIN_EVENT_UNDEFINED_RENAMED) {
         /* The DEFINED/RENAMED event that follows carries the new name. */
         itsmigd_virt_publish_lifecycle(virt, &ids, "undefined", "renamed", old_state, 0, FALSE);
-        return 0;
+        return;
     }
     if (itsmigd_virt_domain_get_state(dom, &state, &reason, &error)) {
         info.name = ids.name;
@@ -101,7 +142,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     } else if (!g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND)) {
         /* The connection is going: events still queued describe states the
          * resynchronisation after the reconnection will establish. */
-        return 0;
+        return;
     } else {
         /* Gone: undefined while inactive, or a transient domain stopped. */
         gone = TRUE;
@@ -118,61 +159,47 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     } else {
         itsmigd_domain_sync_retry_record(virt, ids.uuid);
     }
-    return 0;
 }
 
-static void publish_device(ItsmigdVirt *virt, virDomainPtr dom, const char *type, const char *alias,
-                           ItsmigdEventKind kind)
+static void publish_device(ItsmigdVirt *virt, const DomainEvent *e, const DomainIds *ids,
+                           const char *type)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     gint64 now_us = g_get_real_time();
-    DomainIds ids;
 
-    itsmigd_metrics_event(virt->metrics, kind);
-    if (!itsmigd_virt_domain_ids(dom, &ids))
-        return;
-    itsmigd_registry_add_history(virt->registry, ids.uuid, now_us, type, alias, FALSE);
-    itsmigd_domain_sync_refresh(virt, dom, &ids, PROFILE_READ_ONLY);
-    begin_domain_event(b, &ids, now_us);
+    itsmigd_registry_add_history(virt->registry, ids->uuid, now_us, type, e->alias, FALSE);
+    itsmigd_domain_sync_refresh(virt, e->dom, ids, PROFILE_READ_ONLY);
+    begin_domain_event(b, ids, now_us);
     json_builder_set_member_name(b, "alias");
-    json_builder_add_string_value(b, alias);
+    json_builder_add_string_value(b, e->alias);
     json_builder_end_object(b);
     itsmigd_event_bus_publish(virt->bus, type, json_builder_get_root(b));
-    itsmigd_log_domain(G_LOG_LEVEL_INFO, ids.name, "%s: %s", type, alias);
+    itsmigd_log_domain(G_LOG_LEVEL_INFO, ids->name, "%s: %s", type, e->alias);
 }
 
-static int on_device_added(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+static void apply_device_added(ItsmigdVirt *virt, gpointer item)
 {
-    publish_device(opaque, dom, "device-added", alias, ITSMIGD_EVENT_DEVICE_ADDED);
-    return 0;
-}
-
-static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
-{
-    ItsmigdVirt *virt = opaque;
+    DomainEvent *e = item;
     DomainIds ids;
 
-    publish_device(virt, dom, "device-removed", alias, ITSMIGD_EVENT_DEVICE_REMOVED);
-    if (virt->observer.device_removed && itsmigd_virt_domain_ids(dom, &ids))
-        virt->observer.device_removed(virt->observer.data, ids.uuid, alias);
-    return 0;
+    if (itsmigd_virt_domain_ids(e->dom, &ids))
+        publish_device(virt, e, &ids, "device-added");
 }
 
-static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
-                            int nparams, void *opaque)
+static void apply_device_removed(ItsmigdVirt *virt, gpointer item)
 {
-    ItsmigdVirt *virt = opaque;
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    DomainEvent *e = item;
     DomainIds ids;
 
-    itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_JOB_COMPLETED);
-    if (!itsmigd_virt_domain_ids(dom, &ids))
-        return 0;
-    if (virt->observer.job_completed)
-        virt->observer.job_completed(virt->observer.data, ids.uuid, params, nparams);
-    itsmigd_domain_sync_retry_record(virt, ids.uuid);
-    begin_domain_event(b, &ids, g_get_real_time());
-    json_builder_set_member_name(b, "stats");
+    if (!itsmigd_virt_domain_ids(e->dom, &ids))
+        return;
+    publish_device(virt, e, &ids, "device-removed");
+    if (virt->observer.device_removed)
+        virt->observer.device_removed(virt->observer.data, ids.uuid, e->alias);
+}
+
+static void add_typed_params(JsonBuilder *b, virTypedParameterPtr params, int nparams)
+{
     json_builder_begin_object(b);
     for (int i = 0; i < nparams; i++) {
         const virTypedParameter *p = &params[i];
@@ -193,45 +220,129 @@ static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParame
         }
     }
     json_builder_end_object(b);
+}
+
+static void apply_job_completed(ItsmigdVirt *virt, gpointer item)
+{
+    DomainEvent *e = item;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    DomainIds ids;
+
+    if (!itsmigd_virt_domain_ids(e->dom, &ids))
+        return;
+    if (virt->observer.job_completed)
+        virt->observer.job_completed(virt->observer.data, ids.uuid, e->params, e->nparams);
+    itsmigd_domain_sync_retry_record(virt, ids.uuid);
+    begin_domain_event(b, &ids, g_get_real_time());
+    json_builder_set_member_name(b, "stats");
+    add_typed_params(b, e->params, e->nparams);
     json_builder_end_object(b);
     itsmigd_event_bus_publish(virt->bus, "job-completed", json_builder_get_root(b));
     itsmigd_log_domain(G_LOG_LEVEL_INFO, ids.name, "job completed");
+}
+
+static void apply_migration_iteration(ItsmigdVirt *virt, gpointer item)
+{
+    DomainEvent *e = item;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    DomainIds ids;
+
+    if (!itsmigd_virt_domain_ids(e->dom, &ids))
+        return;
+    begin_domain_event(b, &ids, g_get_real_time());
+    json_builder_set_member_name(b, "iteration");
+    json_builder_add_int_value(b, e->iteration);
+    json_builder_end_object(b);
+    itsmigd_event_bus_publish(virt->bus, "migration-iteration", json_builder_get_root(b));
+}
+
+/* The guest reset itself: its ITS starts over from the same revision. */
+static void apply_reboot(ItsmigdVirt *virt, gpointer item)
+{
+    DomainEvent *e = item;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    DomainIds ids;
+
+    if (!itsmigd_virt_domain_ids(e->dom, &ids))
+        return;
+    itsmigd_registry_add_history(virt->registry, ids.uuid, g_get_real_time(), "reboot", "guest",
+                                 FALSE);
+    itsmigd_domain_sync_refresh(virt, e->dom, &ids, ITSMIGD_METADATA_RESET);
+    begin_domain_event(b, &ids, g_get_real_time());
+    json_builder_end_object(b);
+    itsmigd_event_bus_publish(virt->bus, "reboot", json_builder_get_root(b));
+}
+
+/* ---- the callbacks, on the main loop: count, copy, queue ------------------------- */
+
+static void queue_event(ItsmigdVirt *virt, ItsmigdEventKind kind, ItsmigdVirtWorkFunc apply,
+                        DomainEvent *e)
+{
+    itsmigd_metrics_event(virt->metrics, kind);
+    itsmigd_virt_worker_queue(virt, apply, e, domain_event_free);
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    DomainEvent *e = domain_event_new(dom);
+
+    e->event = event;
+    e->detail = detail;
+    queue_event(opaque, ITSMIGD_EVENT_LIFECYCLE, apply_lifecycle, e);
+    return 0;
+}
+
+static int on_device_added(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+    DomainEvent *e = domain_event_new(dom);
+
+    e->alias = g_strdup(alias);
+    queue_event(opaque, ITSMIGD_EVENT_DEVICE_ADDED, apply_device_added, e);
+    return 0;
+}
+
+static int on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+    DomainEvent *e = domain_event_new(dom);
+
+    e->alias = g_strdup(alias);
+    queue_event(opaque, ITSMIGD_EVENT_DEVICE_REMOVED, apply_device_removed, e);
+    return 0;
+}
+
+/* libvirt frees @params when the callback returns: the worker gets a copy. */
+static void copy_typed_params(DomainEvent *e, virTypedParameterPtr params, int nparams)
+{
+    e->params = g_new(virTypedParameter, MAX(nparams, 0));
+    e->nparams = MAX(nparams, 0);
+    memcpy(e->params, params, sizeof(*params) * e->nparams);
+    for (int i = 0; i < e->nparams; i++)
+        if (e->params[i].type == VIR_TYPED_PARAM_STRING)
+            e->params[i].value.s = g_strdup(params[i].value.s);
+}
+
+static int on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
+                            int nparams, void *opaque)
+{
+    DomainEvent *e = domain_event_new(dom);
+
+    copy_typed_params(e, params, nparams);
+    queue_event(opaque, ITSMIGD_EVENT_JOB_COMPLETED, apply_job_completed, e);
     return 0;
 }
 
 static int on_migration_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *opaque)
 {
-    ItsmigdVirt *virt = opaque;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    DomainIds ids;
+    DomainEvent *e = domain_event_new(dom);
 
-    itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_MIGRATION_ITERATION);
-    if (!itsmigd_virt_domain_ids(dom, &ids))
-        return 0;
-    begin_domain_event(b, &ids, g_get_real_time());
-    json_builder_set_member_name(b, "iteration");
-    json_builder_add_int_value(b, iteration);
-    json_builder_end_object(b);
-    itsmigd_event_bus_publish(virt->bus, "migration-iteration", json_builder_get_root(b));
+    e->iteration = iteration;
+    queue_event(opaque, ITSMIGD_EVENT_MIGRATION_ITERATION, apply_migration_iteration, e);
     return 0;
 }
 
-/* The guest reset itself: its ITS starts over from the same revision. */
 static int on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque)
 {
-    ItsmigdVirt *virt = opaque;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    DomainIds ids;
-
-    itsmigd_metrics_event(virt->metrics, ITSMIGD_EVENT_REBOOT);
-    if (!itsmigd_virt_domain_ids(dom, &ids))
-        return 0;
-    itsmigd_registry_add_history(virt->registry, ids.uuid, g_get_real_time(), "reboot", "guest",
-                                 FALSE);
-    itsmigd_domain_sync_refresh(virt, dom, &ids, ITSMIGD_METADATA_RESET);
-    begin_domain_event(b, &ids, g_get_real_time());
-    json_builder_end_object(b);
-    itsmigd_event_bus_publish(virt->bus, "reboot", json_builder_get_root(b));
+    queue_event(opaque, ITSMIGD_EVENT_REBOOT, apply_reboot, domain_event_new(dom));
     return 0;
 }
 
