@@ -854,16 +854,12 @@ static int inspect_parse(int argc, char **argv, InspectArgs *a)
         {"json", 0, 0, G_OPTION_ARG_NONE, &a->json, "Print one JSON object", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- decode and lint saved ITS tables");
-    g_autoptr(GError) error = NULL;
+    const ItsmigctlOptions opts = {
+        "its inspect", "- decode and lint saved ITS tables", inspect_help, NULL, FALSE, 0};
+    int r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
 
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_description(ctx, inspect_help);
-    g_set_prgname("itsmigctl its inspect");
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("its inspect: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("its inspect: unexpected argument '%s'", argv[1]);
+    if (r)
+        return r;
     if (a->vcpus < 0 || a->vcpus > 4096)
         return itsmigctl_usage_error("its inspect: --vcpus %d is out of range (1..4096)", a->vcpus);
     return 0;
