@@ -43,21 +43,10 @@ static char *value_text(JsonNode *n)
 
 /* ---- itsmigctl host ------------------------------------------------------------- */
 
-typedef struct {
-    char *field;
-    char *value;
-    char *source;
-} CapRow;
+static const char *const host_heads[] = {"FIELD", "VALUE", "SOURCE"};
 
-static void cap_row_free(CapRow *r)
-{
-    g_free(r->field);
-    g_free(r->value);
-    g_free(r->source);
-    g_free(r);
-}
-
-static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
+/* Three cells a capability: its name, its value and where it comes from. */
+static gboolean host_rows(JsonObject *doc, GPtrArray *cells, GError **error)
 {
     JsonObject *caps;
     GList *names;
@@ -72,7 +61,6 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
         JsonObject *cap;
         const char *source;
         JsonNode *probed;
-        CapRow *row;
 
         if (!itsmig_json_get_object(ITSMIGCTL_AT("caps"), caps, field, FALSE, &cap, error) ||
             !itsmig_json_get_string(ITSMIGCTL_AT(ctx), cap, "source", FALSE, &source, error)) {
@@ -85,19 +73,17 @@ static gboolean host_rows(JsonObject *doc, GPtrArray *rows, GError **error)
             g_list_free(names);
             return FALSE;
         }
-        row = g_new0(CapRow, 1);
-        row->field = itsmigctl_printable(field);
-        row->value = value_text(json_object_get_member(cap, "value"));
+        g_ptr_array_add(cells, itsmigctl_printable(field));
+        g_ptr_array_add(cells, value_text(json_object_get_member(cap, "value")));
         probed = json_object_get_member(cap, "probed");
         if (probed) {
             g_autofree char *pv = value_text(probed);
             g_autofree char *src = itsmigctl_printable(source);
 
-            row->source = g_strdup_printf("%s (conflict: probe says %s)", src, pv);
+            g_ptr_array_add(cells, g_strdup_printf("%s (conflict: probe says %s)", src, pv));
         } else {
-            row->source = itsmigctl_printable(source);
+            g_ptr_array_add(cells, itsmigctl_printable(source));
         }
-        g_ptr_array_add(rows, row);
     }
     g_list_free(names);
     return TRUE;
@@ -192,12 +178,11 @@ static void host_print_regs(JsonObject *doc)
     }
 }
 
-static void host_print(JsonObject *doc, GPtrArray *rows)
+static void host_print(JsonObject *doc, GPtrArray *cells)
 {
     JsonObject *probe = json_object_get_object_member(doc, "probe");
     JsonNode *libvirt = json_object_get_member(doc, "libvirt");
     g_autofree char *hostname = itsmigctl_printable(json_object_get_string_member(doc, "hostname"));
-    glong wf = strlen("FIELD"), wv = strlen("VALUE");
 
     printf("Host %s\n", hostname);
     if (json_object_get_boolean_member(probe, "available")) {
@@ -224,23 +209,7 @@ static void host_print(JsonObject *doc, GPtrArray *rows)
     }
     host_print_regs(doc);
     putchar('\n');
-
-    for (guint i = 0; i < rows->len; i++) {
-        CapRow *r = rows->pdata[i];
-
-        wf = MAX(wf, itsmigctl_text_width(r->field));
-        wv = MAX(wv, itsmigctl_text_width(r->value));
-    }
-    itsmigctl_print_padded("FIELD", wf + 2);
-    itsmigctl_print_padded("VALUE", wv + 2);
-    printf("SOURCE\n");
-    for (guint i = 0; i < rows->len; i++) {
-        CapRow *r = rows->pdata[i];
-
-        itsmigctl_print_padded(r->field, wf + 2);
-        itsmigctl_print_padded(r->value, wv + 2);
-        printf("%s\n", r->source);
-    }
+    itsmigctl_print_table(host_heads, G_N_ELEMENTS(host_heads), cells, 0);
 }
 
 static const char host_description[] =
@@ -257,19 +226,17 @@ int itsmigctl_cmd_daemon_host(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON document", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- show this host's capabilities");
+    const ItsmigctlOptions opts = {
+        "host", "- show this host's capabilities", host_description, &conn, TRUE, -1};
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonObject) doc = NULL;
-    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)cap_row_free);
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GError) error = NULL;
     int r;
 
-    g_set_prgname("itsmigctl host");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, host_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("host: %s", error->message);
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
     if (argc > 1)
         return itsmigctl_usage_error("host: unexpected argument '%s' (subcommands: probe)",
                                      argv[1]);
@@ -280,15 +247,12 @@ int itsmigctl_cmd_daemon_host(int argc, char **argv)
     doc = itsmigctl_call(client, "GET", "/v1/host", NULL);
     if (!doc)
         return ITSMIGCTL_EXIT_FAILURE;
-    if (!host_check(doc, &error) || !host_rows(doc, rows, &error))
+    if (!host_check(doc, &error) || !host_rows(doc, cells, &error))
         return itsmigctl_bad_reply(client, "GET /v1/host", error);
-    if (json) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
-
-        itsmigctl_print_json(node);
-    } else {
-        host_print(doc, rows);
-    }
+    if (json)
+        itsmigctl_print_object(doc);
+    else
+        host_print(doc, cells);
     return ITSMIGCTL_EXIT_OK;
 }
 
@@ -314,7 +278,8 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON verdict", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN --to PEER - check a migration");
+    const ItsmigctlOptions opts = {
+        "preflight", "DOMAIN --to PEER - check a migration", preflight_description, &conn, TRUE, 1};
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) body = NULL;
@@ -324,17 +289,12 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
     g_autofree char *path = NULL;
     int r;
 
-    g_set_prgname("itsmigctl preflight");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, preflight_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("preflight: %s", error->message);
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
     if (argc < 2)
         return itsmigctl_usage_error("preflight: which domain? (itsmigctl preflight DOMAIN "
                                      "--to PEER)");
-    if (argc > 2)
-        return itsmigctl_usage_error("preflight: unexpected argument '%s'", argv[2]);
     if (!*argv[1])
         return itsmigctl_usage_error("preflight: the domain name is empty");
     if (!g_utf8_validate(argv[1], -1, NULL))
@@ -366,13 +326,10 @@ int itsmigctl_cmd_preflight(int argc, char **argv)
 
         return itsmigctl_bad_reply(client, req, error);
     }
-    if (json) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), verdict);
-
-        itsmigctl_print_json(node);
-    } else {
+    if (json)
+        itsmigctl_print_object(verdict);
+    else
         itsmigctl_verdict_print(verdict, NULL, NULL);
-    }
     return json_object_get_boolean_member(verdict, "allowed") ? ITSMIGCTL_EXIT_OK
                                                               : ITSMIGCTL_EXIT_BLOCKED;
 }
@@ -513,134 +470,156 @@ static char *codes_text(JsonArray *a)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-/* Prints the table and the notes below it; returns the exit status. */
-static int matrix_print(JsonObject *m, gboolean print)
+/* What the notes below the table gather while the cells are read. */
+typedef struct {
+    GString *blocked;
+    GString *warned;
+    GString *one_way;
+    GString *errors;
+    gboolean any_blocked, any_error, any_missing;
+} MatrixNotes;
+
+static void matrix_notes_clear(MatrixNotes *n)
 {
-    JsonArray *hosts = json_object_get_array_member(m, "hosts");
-    JsonArray *domains = json_object_get_array_member(m, "domains");
+    g_string_free(n->blocked, TRUE);
+    g_string_free(n->warned, TRUE);
+    g_string_free(n->one_way, TRUE);
+    g_string_free(n->errors, TRUE);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MatrixNotes, matrix_notes_clear)
+
+/* "  DOMAIN -> HOST: CODES" under @list; @codes NULL: the cell's error. */
+static void matrix_note(GString *list, const char *dom, const char *host, const char *codes)
+{
+    g_string_append_printf(list, "  %s %s %s: %s\n", dom, itsmigctl_arrow(), host, codes);
+}
+
+static void matrix_note_host(MatrixNotes *n, JsonObject *host)
+{
+    JsonObject *eo = json_object_get_object_member(host, "error");
+    g_autofree char *name = itsmigctl_printable(json_object_get_string_member(host, "name"));
+    g_autofree char *code = itsmigctl_printable(json_object_get_string_member(eo, "code"));
+    g_autofree char *msg = itsmigctl_printable(json_object_get_string_member(eo, "message"));
+
+    n->any_error = TRUE;
+    g_string_append_printf(n->errors, "  %s: %s: %s\n", name, code, msg);
+}
+
+static void matrix_note_cell(MatrixNotes *n, const char *dom, JsonObject *host, JsonObject *c,
+                             CellKind k)
+{
+    g_autofree char *hn = itsmigctl_printable(json_object_get_string_member(host, "name"));
+    g_autofree char *codes = NULL;
+
+    /* From an itsmigd that judges the way back too. */
+    if ((k == CELL_OK || k == CELL_WARN) && json_object_has_member(c, "back_allowed") &&
+        !json_object_get_boolean_member(c, "back_allowed")) {
+        g_autofree char *back = codes_text(json_object_get_array_member(c, "back_blockers"));
+        g_autofree char *text = g_strdup_printf("%s, not back", hn);
+
+        matrix_note(n->one_way, dom, text, *back ? back : "(no code given)");
+    }
+    switch (k) {
+    case CELL_BLOCKED:
+        codes = codes_text(json_object_get_array_member(c, "blockers"));
+        n->any_blocked = TRUE;
+        matrix_note(n->blocked, dom, hn, *codes ? codes : "(no code given)");
+        break;
+    case CELL_WARN:
+        codes = codes_text(json_object_get_array_member(c, "warnings"));
+        matrix_note(n->warned, dom, hn, codes);
+        break;
+    case CELL_ERROR:
+        n->any_error = TRUE;
+        /* A host's own error is listed once, above. */
+        if (!host_failed(host)) {
+            codes = itsmigctl_printable(cell_error(c));
+            matrix_note(n->errors, dom, hn, codes);
+        }
+        break;
+    case CELL_NONE: n->any_missing = TRUE; break;
+    default: break;
+    }
+}
+
+/* The table's cells, a row per domain: its name, then a label per host;
+ * the notes gathered on the way. */
+static void matrix_cells(JsonArray *hosts, JsonArray *domains, GPtrArray *cells, MatrixNotes *n)
+{
     guint nh = json_array_get_length(hosts), nd = json_array_get_length(domains);
-    g_autofree char *source = itsmigctl_printable(json_object_get_string_member(m, "source"));
-    g_autoptr(GString) blocked = g_string_new(NULL);
-    g_autoptr(GString) warned = g_string_new(NULL);
-    g_autoptr(GString) one_way = g_string_new(NULL);
-    g_autoptr(GString) errors = g_string_new(NULL);
-    g_autofree glong *width = g_new0(glong, nh + 1);
-    gboolean any_blocked = FALSE, any_error = FALSE, any_missing = FALSE;
 
     for (guint h = 0; h < nh; h++) {
         JsonObject *host = json_array_get_object_element(hosts, h);
-        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(host, "name"));
 
-        width[h + 1] = MAX(itsmigctl_text_width(name), 3);
-        if (host_failed(host)) {
-            JsonObject *eo = json_object_get_object_member(host, "error");
-            g_autofree char *code = itsmigctl_printable(json_object_get_string_member(eo, "code"));
-            g_autofree char *msg =
-                itsmigctl_printable(json_object_get_string_member(eo, "message"));
-
-            any_error = TRUE;
-            g_string_append_printf(errors, "  %s: %s: %s\n", name, code, msg);
-        }
+        if (host_failed(host))
+            matrix_note_host(n, host);
     }
-    width[0] = strlen("DOMAIN");
     for (guint d = 0; d < nd; d++) {
         JsonObject *dom = json_array_get_object_element(domains, d);
-        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(dom, "name"));
+        char *name = itsmigctl_printable(json_object_get_string_member(dom, "name"));
 
-        width[0] = MAX(width[0], itsmigctl_text_width(name));
+        g_ptr_array_add(cells, name);
         for (guint h = 0; h < nh; h++) {
             JsonObject *host = json_array_get_object_element(hosts, h);
-            g_autofree char *hn = itsmigctl_printable(json_object_get_string_member(host, "name"));
             JsonObject *c;
             CellKind k = matrix_cell(host, dom, &c);
 
-            /* From an itsmigd that judges the way back too. */
-            if ((k == CELL_OK || k == CELL_WARN) && json_object_has_member(c, "back_allowed") &&
-                !json_object_get_boolean_member(c, "back_allowed")) {
-                g_autofree char *codes =
-                    codes_text(json_object_get_array_member(c, "back_blockers"));
-
-                g_string_append_printf(one_way, "  %s %s %s, not back: %s\n", name,
-                                       itsmigctl_arrow(), hn, *codes ? codes : "(no code given)");
-            }
-            switch (k) {
-            case CELL_BLOCKED: {
-                g_autofree char *codes = codes_text(json_object_get_array_member(c, "blockers"));
-
-                any_blocked = TRUE;
-                g_string_append_printf(blocked, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
-                                       *codes ? codes : "(no code given)");
-                break;
-            }
-            case CELL_WARN: {
-                g_autofree char *codes = codes_text(json_object_get_array_member(c, "warnings"));
-
-                g_string_append_printf(warned, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
-                                       codes);
-                break;
-            }
-            case CELL_ERROR: {
-                any_error = TRUE;
-                /* A host's own error is listed once, above. */
-                if (!host_failed(host)) {
-                    g_autofree char *code = itsmigctl_printable(cell_error(c));
-
-                    g_string_append_printf(errors, "  %s %s %s: %s\n", name, itsmigctl_arrow(), hn,
-                                           code);
-                }
-                break;
-            }
-            case CELL_NONE: any_missing = TRUE; break;
-            default: break;
-            }
+            matrix_note_cell(n, name, host, c, k);
+            g_ptr_array_add(cells, g_strdup(cell_labels[k]));
         }
     }
+}
 
+static void matrix_print_table(JsonObject *m, GPtrArray *cells, const MatrixNotes *n)
+{
+    JsonArray *hosts = json_object_get_array_member(m, "hosts");
+    guint nh = json_array_get_length(hosts);
+    g_autofree char *source = itsmigctl_printable(json_object_get_string_member(m, "source"));
+    g_autoptr(GPtrArray) heads = g_ptr_array_new_with_free_func(g_free);
+
+    if (nh == 0) {
+        printf("No destinations to check: itsmigd on %s has no peers configured.\n", source);
+        return;
+    }
+    if (json_array_get_length(json_object_get_array_member(m, "domains")) == 0) {
+        printf("No domains on %s.\n", source);
+        return;
+    }
+    printf("Migrations from %s (rows: domains, columns: destinations)\n\n", source);
+    g_ptr_array_add(heads, g_strdup("DOMAIN"));
+    for (guint h = 0; h < nh; h++)
+        g_ptr_array_add(heads, itsmigctl_printable(json_object_get_string_member(
+                                   json_array_get_object_element(hosts, h), "name")));
+    /* A column at least as wide as its widest label, "ok*" or "ERR". */
+    itsmigctl_print_table((const char *const *)heads->pdata, nh + 1, cells, 3);
+    printf("\nok: allowed   ok*: allowed, with warnings   NO: blocked   ERR: not checked%s\n",
+           n->any_missing ? "   -: no verdict" : "");
+}
+
+/* Prints the table and the notes below it; returns the exit status. */
+static int matrix_print(JsonObject *m, gboolean print)
+{
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    g_auto(MatrixNotes)
+        n = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL)};
+
+    matrix_cells(json_object_get_array_member(m, "hosts"),
+                 json_object_get_array_member(m, "domains"), cells, &n);
     if (print) {
-        if (nh == 0) {
-            printf("No destinations to check: itsmigd on %s has no peers configured.\n", source);
-        } else if (nd == 0) {
-            printf("No domains on %s.\n", source);
-        } else {
-            printf("Migrations from %s (rows: domains, columns: destinations)\n\n", source);
-            itsmigctl_print_padded("DOMAIN", width[0] + 2);
-            for (guint h = 0; h < nh; h++) {
-                g_autofree char *name = itsmigctl_printable(
-                    json_object_get_string_member(json_array_get_object_element(hosts, h), "name"));
-
-                itsmigctl_print_padded(name, h + 1 < nh ? width[h + 1] + 2 : 0);
-            }
-            putchar('\n');
-            for (guint d = 0; d < nd; d++) {
-                JsonObject *dom = json_array_get_object_element(domains, d);
-                g_autofree char *name =
-                    itsmigctl_printable(json_object_get_string_member(dom, "name"));
-
-                itsmigctl_print_padded(name, width[0] + 2);
-                for (guint h = 0; h < nh; h++) {
-                    JsonObject *c;
-                    CellKind k = matrix_cell(json_array_get_object_element(hosts, h), dom, &c);
-
-                    itsmigctl_print_padded(cell_labels[k], h + 1 < nh ? width[h + 1] + 2 : 0);
-                }
-                putchar('\n');
-            }
-            printf(
-                "\nok: allowed   ok*: allowed, with warnings   NO: blocked   ERR: not checked%s\n",
-                any_missing ? "   -: no verdict" : "");
-        }
-        if (blocked->len)
-            printf("\nBlocked:\n%s", blocked->str);
-        if (warned->len)
-            printf("\nWarnings:\n%s", warned->str);
-        if (one_way->len)
-            printf("\nOne-way (allowed there, blocked on the way back):\n%s", one_way->str);
-        if (errors->len)
-            printf("\nNot checked:\n%s", errors->str);
+        matrix_print_table(m, cells, &n);
+        if (n.blocked->len)
+            printf("\nBlocked:\n%s", n.blocked->str);
+        if (n.warned->len)
+            printf("\nWarnings:\n%s", n.warned->str);
+        if (n.one_way->len)
+            printf("\nOne-way (allowed there, blocked on the way back):\n%s", n.one_way->str);
+        if (n.errors->len)
+            printf("\nNot checked:\n%s", n.errors->str);
     }
-    if (any_blocked)
+    if (n.any_blocked)
         return ITSMIGCTL_EXIT_BLOCKED;
-    return any_error ? ITSMIGCTL_EXIT_FAILURE : ITSMIGCTL_EXIT_OK;
+    return n.any_error ? ITSMIGCTL_EXIT_FAILURE : ITSMIGCTL_EXIT_OK;
 }
 
 static const char matrix_description[] =
@@ -665,7 +644,8 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON matrix", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- which domain can migrate where");
+    const ItsmigctlOptions opts = {
+        "matrix", "- which domain can migrate where", matrix_description, &conn, TRUE, 0};
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) body = NULL;
@@ -673,20 +653,12 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     int r;
 
-    g_set_prgname("itsmigctl matrix");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, matrix_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("matrix: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("matrix: unexpected argument '%s'", argv[1]);
-    for (char **p = peers; p && *p; p++) {
-        if (!**p)
-            return itsmigctl_usage_error("matrix: --peer needs a name");
-        if (!g_utf8_validate(*p, -1, NULL))
-            return itsmigctl_usage_error("matrix: --peer is not valid UTF-8");
-    }
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
+    r = itsmigctl_check_values("matrix", "--peer", "a name", peers);
+    if (r)
+        return r;
     r = itsmigctl_conn_open(&conn, "matrix", &client);
     if (r)
         return r;
@@ -707,10 +679,7 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
         return ITSMIGCTL_EXIT_FAILURE;
     if (!matrix_check(m, &error))
         return itsmigctl_bad_reply(client, "POST /v1/compat/matrix", error);
-    if (json) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), m);
-
-        itsmigctl_print_json(node);
-    }
+    if (json)
+        itsmigctl_print_object(m);
     return matrix_print(m, !json);
 }

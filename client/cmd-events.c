@@ -246,25 +246,20 @@ int itsmigctl_cmd_events(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print each event as one line of JSON", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- follow itsmigd's events");
+    const ItsmigctlOptions opts = {
+        "events", "- follow itsmigd's events", events_description, &conn, TRUE, 0};
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(ItsmigRestReply) reply = NULL;
     g_autoptr(GError) error = NULL;
     EventReader reader = {0};
     int r;
 
-    g_set_prgname("itsmigctl events");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, events_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("events: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("events: unexpected argument '%s'", argv[1]);
-    for (char **p = types; p && *p; p++) {
-        if (!**p)
-            return itsmigctl_usage_error("events: --type needs a type");
-    }
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
+    r = itsmigctl_check_values("events", "--type", "a type", types);
+    if (r)
+        return r;
     r = itsmigctl_conn_open(&conn, "events", &client);
     if (r)
         return r;
@@ -323,38 +318,12 @@ static const char domains_description[] =
     "\n"
     "Exit status: 0 listed; 1 itsmigd could not be asked; 2 bad arguments.\n";
 
-int itsmigctl_cmd_domains(int argc, char **argv)
+/* Every domain, page by page; an empty page ends it even if the total grew
+ * meanwhile.  Returns 0 or the exit status after printing why. */
+static int domains_fetch(ItsmigRestClient *client, JsonArray *all, gint64 *ret_total)
 {
-    g_auto(ItsmigctlConn) conn = {0};
-    gboolean json = FALSE, quiet = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON list", NULL},
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the domain names only", NULL},
-        {NULL},
-    };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- list the domains");
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(JsonArray) all = json_array_new();
     g_autoptr(GError) error = NULL;
-    glong wn = strlen("NAME"), ws = strlen("STATE");
-    gint64 total = 0;
-    int r;
 
-    g_set_prgname("itsmigctl domains");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, domains_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("domains: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("domains: unexpected argument '%s'", argv[1]);
-    if (json && quiet)
-        return itsmigctl_usage_error("domains: --json and --quiet exclude each other");
-    r = itsmigctl_conn_open(&conn, "domains", &client);
-    if (r)
-        return r;
-
-    /* Page by page; an empty page ends it even if the total grew meanwhile. */
     do {
         g_autofree char *path = g_strdup_printf("/v1/domains?offset=%u&limit=%d",
                                                 json_array_get_length(all), DOMAINS_PAGE);
@@ -369,60 +338,88 @@ int itsmigctl_cmd_domains(int argc, char **argv)
             return itsmigctl_bad_reply(client, req, error);
         }
         a = json_object_get_array_member(page, "domains");
-        total = json_object_get_int_member(page, "total");
+        *ret_total = json_object_get_int_member(page, "total");
         for (guint i = 0; i < json_array_get_length(a); i++)
             json_array_add_element(all, json_node_copy(json_array_get_element(a, i)));
         if (json_array_get_length(a) == 0)
             break;
-    } while (json_array_get_length(all) < total);
+    } while (json_array_get_length(all) < *ret_total);
+    return 0;
+}
 
-    if (json) {
-        /* One list, as if it had come in one reply. */
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        g_autoptr(JsonNode) node = NULL;
+/* One list, as if it had come in one reply. */
+static void domains_print_json(JsonArray *all, gint64 total)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) node = NULL;
 
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "domains");
-        json_builder_add_value(b, json_node_init_array(json_node_alloc(), all));
-        json_builder_set_member_name(b, "total");
-        json_builder_add_int_value(b, total);
-        json_builder_set_member_name(b, "offset");
-        json_builder_add_int_value(b, 0);
-        json_builder_set_member_name(b, "limit");
-        json_builder_add_int_value(b, MAX(json_array_get_length(all), 1));
-        json_builder_end_object(b);
-        node = json_builder_get_root(b);
-        itsmigctl_print_json(node);
-        return ITSMIGCTL_EXIT_OK;
-    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "domains");
+    json_builder_add_value(b, json_node_init_array(json_node_alloc(), all));
+    json_builder_set_member_name(b, "total");
+    json_builder_add_int_value(b, total);
+    json_builder_set_member_name(b, "offset");
+    json_builder_add_int_value(b, 0);
+    json_builder_set_member_name(b, "limit");
+    json_builder_add_int_value(b, MAX(json_array_get_length(all), 1));
+    json_builder_end_object(b);
+    node = json_builder_get_root(b);
+    itsmigctl_print_json(node);
+}
+
+static void domains_print(JsonArray *all, gboolean quiet)
+{
+    static const char *const heads[] = {"NAME", "STATE", "REASON"};
+    static const char *const fields[] = {"name", "state", "reason"};
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+
     for (guint i = 0; i < json_array_get_length(all); i++) {
         JsonObject *d = json_array_get_object_element(all, i);
-        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(d, "name"));
-        g_autofree char *state = itsmigctl_printable(json_object_get_string_member(d, "state"));
 
+        for (guint c = 0; c < G_N_ELEMENTS(fields); c++)
+            g_ptr_array_add(cells,
+                            itsmigctl_printable(json_object_get_string_member(d, fields[c])));
         if (quiet)
-            printf("%s\n", name);
-        wn = MAX(wn, itsmigctl_text_width(name));
-        ws = MAX(ws, itsmigctl_text_width(state));
+            printf("%s\n", (char *)cells->pdata[cells->len - G_N_ELEMENTS(fields)]);
     }
     if (quiet)
-        return ITSMIGCTL_EXIT_OK;
-    if (json_array_get_length(all) == 0) {
+        return;
+    if (cells->len == 0)
         printf("No domains.\n");
-        return ITSMIGCTL_EXIT_OK;
-    }
-    itsmigctl_print_padded("NAME", wn + 2);
-    itsmigctl_print_padded("STATE", ws + 2);
-    printf("REASON\n");
-    for (guint i = 0; i < json_array_get_length(all); i++) {
-        JsonObject *d = json_array_get_object_element(all, i);
-        g_autofree char *name = itsmigctl_printable(json_object_get_string_member(d, "name"));
-        g_autofree char *state = itsmigctl_printable(json_object_get_string_member(d, "state"));
-        g_autofree char *reason = itsmigctl_printable(json_object_get_string_member(d, "reason"));
+    else
+        itsmigctl_print_table(heads, G_N_ELEMENTS(heads), cells, 0);
+}
 
-        itsmigctl_print_padded(name, wn + 2);
-        itsmigctl_print_padded(state, ws + 2);
-        printf("%s\n", reason);
-    }
+int itsmigctl_cmd_domains(int argc, char **argv)
+{
+    g_auto(ItsmigctlConn) conn = {0};
+    gboolean json = FALSE, quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON list", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the domain names only", NULL},
+        {NULL},
+    };
+    const ItsmigctlOptions opts = {
+        "domains", "- list the domains", domains_description, &conn, TRUE, 0};
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonArray) all = json_array_new();
+    gint64 total = 0;
+    int r;
+
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
+    if (json && quiet)
+        return itsmigctl_usage_error("domains: --json and --quiet exclude each other");
+    r = itsmigctl_conn_open(&conn, "domains", &client);
+    if (r)
+        return r;
+    r = domains_fetch(client, all, &total);
+    if (r)
+        return r;
+    if (json)
+        domains_print_json(all, total);
+    else
+        domains_print(all, quiet);
     return ITSMIGCTL_EXIT_OK;
 }

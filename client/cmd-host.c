@@ -243,19 +243,16 @@ static int host_probe(int argc, char **argv)
          NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- probe KVM's ITS save/restore support");
-    g_autoptr(GError) error = NULL;
+    const ItsmigctlOptions opts = {
+        "host probe", "- probe KVM's ITS save/restore support", NULL, NULL, FALSE, 0};
     ItsmigKvmItsCaps caps;
     ItsmigKvmRegSet regs;
     ItsmigDiag diag = {0};
     int rc;
 
-    g_set_prgname("itsmigctl host probe");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("host probe: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("host probe: unexpected argument '%s'", argv[1]);
+    rc = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (rc)
+        return rc;
 
     if (itsmig_kvm_its_probe(&caps, &diag) < 0) {
         fprintf(stderr, "itsmigctl: host probe failed: %s\n", diag.text);
@@ -324,7 +321,8 @@ static int host_traits(int argc, char **argv)
          "A capabilities document (GET /v1/host) instead of itsmigd's", "FILE"},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- print this host's scheduler traits");
+    const ItsmigctlOptions opts = {
+        "host traits", "- print this host's scheduler traits", NULL, &conn, TRUE, 0};
     g_autoptr(ItsmigHostCaps) caps = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
@@ -332,13 +330,9 @@ static int host_traits(int argc, char **argv)
     gboolean changed = FALSE;
     int r;
 
-    g_set_prgname("itsmigctl host traits");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("host traits: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("host traits: unexpected argument '%s'", argv[1]);
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
     if (format_name && !itsmig_traits_format_from_string(format_name, &format))
         return itsmigctl_usage_error("host traits: format '%s' is not nova-provider-config or nfd",
                                      format_name);

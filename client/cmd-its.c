@@ -147,33 +147,14 @@ static gboolean semantics_bad(GError **error, const char *path, const char *what
     return FALSE;
 }
 
-static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
+/* its_abi_revisions and its_abi_revision_errors: which revisions the
+ * kernel takes, and the errno of each one it refuses. */
+static gboolean semantics_load_revisions(const char *path, JsonObject *root, Semantics *ret,
+                                         GError **error)
 {
-    g_autofree char *text = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    gsize len;
-    JsonObject *root, *sem, *unreach, *bw, *errs;
-    /* Only whether a member fits is asked: the message is semantics_bad()'s. */
-    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
+    JsonNode *n = json_object_get_member(root, "its_abi_revisions");
     JsonArray *revs;
-    JsonNode *n;
-    const char *outcome, *release;
-    gboolean b;
 
-    if (!g_file_get_contents(path, &text, &len, error))
-        return FALSE;
-    if (len > MAX_SEMANTICS_FILE)
-        return semantics_bad(error, path, "larger than 4 MiB");
-    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, error) ||
-        !json_parser_load_from_data(parser, text, (gssize)len, error))
-        return FALSE;
-    n = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(n))
-        return semantics_bad(error, path, "not an object");
-    root = json_node_get_object(n);
-    if (!itsmig_json_get_bool(&at, root, "available", &b, NULL) || !b)
-        return semantics_bad(error, path, "the probe was not available on that host");
-    n = json_object_get_member(root, "its_abi_revisions");
     if (!n || !JSON_NODE_HOLDS_ARRAY(n))
         return semantics_bad(error, path, "no its_abi_revisions list");
     revs = json_node_get_array(n);
@@ -187,7 +168,8 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
     }
     n = json_object_get_member(root, "its_abi_revision_errors");
     if (n && JSON_NODE_HOLDS_OBJECT(n)) {
-        errs = json_node_get_object(n);
+        JsonObject *errs = json_node_get_object(n);
+
         for (unsigned r = 0; r < 16; r++) {
             char key[8];
             JsonNode *e;
@@ -198,7 +180,21 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
                 ret->abi_revision_errno[r] = errno_from_name(json_node_get_string(e));
         }
     }
-    n = json_object_get_member(root, "semantics");
+    return TRUE;
+}
+
+/* semantics: what the kernel's table save does with an unreachable device
+ * and whether a GITS_BASER write keeps the mappings. */
+static gboolean semantics_load_save(const char *path, JsonObject *root, Semantics *ret,
+                                    GError **error)
+{
+    /* Only whether a member fits is asked: the message is semantics_bad()'s. */
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
+    JsonNode *n = json_object_get_member(root, "semantics");
+    JsonObject *sem, *unreach, *bw;
+    const char *outcome;
+    gboolean b;
+
     if (!n || !JSON_NODE_HOLDS_OBJECT(n))
         return semantics_bad(error, path, "no semantics object");
     sem = json_node_get_object(n);
@@ -228,6 +224,36 @@ static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
     if (!bw || !itsmig_json_get_bool(&at, bw, "keeps_mappings", &b, NULL))
         return semantics_bad(error, path, "no semantics.baser_write.keeps_mappings");
     ret->save.baser_write_keeps_mappings = b;
+    return TRUE;
+}
+
+static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    gsize len;
+    JsonObject *root;
+    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
+    JsonNode *n;
+    const char *release;
+    gboolean b;
+
+    if (!g_file_get_contents(path, &text, &len, error))
+        return FALSE;
+    if (len > MAX_SEMANTICS_FILE)
+        return semantics_bad(error, path, "larger than 4 MiB");
+    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, error) ||
+        !json_parser_load_from_data(parser, text, (gssize)len, error))
+        return FALSE;
+    n = json_parser_get_root(parser);
+    if (!JSON_NODE_HOLDS_OBJECT(n))
+        return semantics_bad(error, path, "not an object");
+    root = json_node_get_object(n);
+    if (!itsmig_json_get_bool(&at, root, "available", &b, NULL) || !b)
+        return semantics_bad(error, path, "the probe was not available on that host");
+    if (!semantics_load_revisions(path, root, ret, error) ||
+        !semantics_load_save(path, root, ret, error))
+        return FALSE;
     release = itsmig_json_lookup_string(root, "kernel_release");
     ret->kernel_release = g_strdup(release ? release : "unknown");
     ret->source = g_strdup(path);
@@ -500,19 +526,8 @@ static void print_human(const ItsmigItsReport *r)
 
 static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGuestMem *mem);
 
-static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path,
-                                ItsmigQemuImage *img, const ItsmigGuestMem *gmem,
-                                const Semantics *sem, const KernelPrediction *kp)
+static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
 {
-    const ItsmigItsMapping *m = &r->mapping;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-
-    json_builder_begin_object(b);
-    if (img)
-        image_to_json(b, image_path, img);
-    json_builder_set_member_name(b, "abi_revision");
-    json_builder_add_int_value(b, r->abi_revision);
-
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->n_devices; i++) {
@@ -543,7 +558,10 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
 
+static void collections_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
+{
     json_builder_set_member_name(b, "collections");
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->n_collections; i++) {
@@ -558,7 +576,10 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
 
+static void findings_to_json(JsonBuilder *b, const ItsmigItsReport *r)
+{
     json_builder_set_member_name(b, "findings");
     json_builder_begin_array(b);
     for (size_t i = 0; i < r->n_findings; i++) {
@@ -580,25 +601,38 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     json_builder_end_array(b);
     json_builder_set_member_name(b, "findings_dropped");
     json_builder_add_int_value(b, (gint64)r->n_findings_dropped);
+}
 
+static void restore_to_json(JsonBuilder *b, const ItsmigItsReport *r)
+{
     json_builder_set_member_name(b, "restore_prediction");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "ok");
     json_builder_add_boolean_value(b, r->restore_errno == 0);
-    json_builder_set_member_name(b, "errno");
-    if (r->restore_errno == 0)
-        json_builder_add_null_value(b);
-    else
-        json_builder_add_string_value(b, itsmig_errno_name(r->restore_errno)
-                                             ? itsmig_errno_name(r->restore_errno)
-                                             : "unknown");
-    json_builder_set_member_name(b, "cause");
-    if (r->restore_cause)
-        json_builder_add_string_value(b, r->restore_cause);
-    else
-        json_builder_add_null_value(b);
+    itsmig_json_add_string_or_null(b, "errno",
+                                   r->restore_errno == 0 ? NULL
+                                   : itsmig_errno_name(r->restore_errno)
+                                       ? itsmig_errno_name(r->restore_errno)
+                                       : "unknown");
+    itsmig_json_add_string_or_null(b, "cause", r->restore_cause);
     json_builder_end_object(b);
+}
 
+static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path,
+                                ItsmigQemuImage *img, const ItsmigGuestMem *gmem,
+                                const Semantics *sem, const KernelPrediction *kp)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    if (img)
+        image_to_json(b, image_path, img);
+    json_builder_set_member_name(b, "abi_revision");
+    json_builder_add_int_value(b, r->abi_revision);
+    devices_to_json(b, &r->mapping);
+    collections_to_json(b, &r->mapping);
+    findings_to_json(b, r);
+    restore_to_json(b, r);
     if (img) {
         kernel_to_json(b, sem, kp);
         pending_to_json(b, img, gmem);
@@ -763,45 +797,214 @@ static int image_map_blocks(ItsmigQemuImage *img, char **specs)
     return 0;
 }
 
-static int cmd_inspect(int argc, char **argv)
+/* The options of its inspect, as given. */
+typedef struct {
+    GStrv memory_specs;
+    GStrv pendbaser_specs;
+    GStrv ram_block_specs;
+    char *baser0_s, *baser1_s, *iidr_s, *propbaser_s;
+    char *image_path, *semantics_path;
+    gint vcpus;
+    gboolean json;
+} InspectArgs;
+
+static void inspect_args_clear(InspectArgs *a)
 {
-    g_auto(GStrv) memory_specs = NULL;
-    g_auto(GStrv) pendbaser_specs = NULL;
-    g_auto(GStrv) ram_block_specs = NULL;
-    g_autofree char *baser0_s = NULL, *baser1_s = NULL, *iidr_s = NULL, *propbaser_s = NULL;
-    g_autofree char *image_path = NULL, *semantics_path = NULL;
-    gint vcpus = 0;
-    gboolean json = FALSE;
+    g_strfreev(a->memory_specs);
+    g_strfreev(a->pendbaser_specs);
+    g_strfreev(a->ram_block_specs);
+    g_free(a->baser0_s);
+    g_free(a->baser1_s);
+    g_free(a->iidr_s);
+    g_free(a->propbaser_s);
+    g_free(a->image_path);
+    g_free(a->semantics_path);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(InspectArgs, inspect_args_clear)
+
+static int inspect_parse(int argc, char **argv, InspectArgs *a)
+{
     GOptionEntry entries[] = {
-        {"memory", 'm', 0, G_OPTION_ARG_FILENAME_ARRAY, &memory_specs,
+        {"memory", 'm', 0, G_OPTION_ARG_FILENAME_ARRAY, &a->memory_specs,
          "Raw guest memory starting at guest-physical address GPA (repeatable)", "FILE@GPA"},
-        {"image", 'i', 0, G_OPTION_ARG_FILENAME, &image_path,
+        {"image", 'i', 0, G_OPTION_ARG_FILENAME, &a->image_path,
          "A libvirt save image or a QEMU migration stream in a file", "FILE"},
-        {"ram-block", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ram_block_specs,
+        {"ram-block", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->ram_block_specs,
          "With --image: RAM block NAME lies at GPA (default for the virt machine: "
          "mach-virt.ram@0x40000000, virt.flash0@0, virt.flash1@0x4000000; repeatable)",
          "NAME@GPA"},
-        {"semantics", 0, 0, G_OPTION_ARG_FILENAME, &semantics_path,
+        {"semantics", 0, 0, G_OPTION_ARG_FILENAME, &a->semantics_path,
          "With --image: a kernel's probe (itsmigctl host probe --json) to predict for, "
          "instead of this host's",
          "FILE"},
-        {"baser0", 0, 0, G_OPTION_ARG_STRING, &baser0_s, "GITS_BASER0 (device table)", "VALUE"},
-        {"baser1", 0, 0, G_OPTION_ARG_STRING, &baser1_s, "GITS_BASER1 (collection table)", "VALUE"},
-        {"vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus,
+        {"baser0", 0, 0, G_OPTION_ARG_STRING, &a->baser0_s, "GITS_BASER0 (device table)", "VALUE"},
+        {"baser1", 0, 0, G_OPTION_ARG_STRING, &a->baser1_s, "GITS_BASER1 (collection table)",
+         "VALUE"},
+        {"vcpus", 0, 0, G_OPTION_ARG_INT, &a->vcpus,
          "vCPUs of the VM the tables are restored into (enables the target check; with "
          "--image, default: the image's redistributors)",
          "N"},
-        {"iidr", 0, 0, G_OPTION_ARG_STRING, &iidr_s, "GITS_IIDR (default: KVM's, revision 0)",
+        {"iidr", 0, 0, G_OPTION_ARG_STRING, &a->iidr_s, "GITS_IIDR (default: KVM's, revision 0)",
          "VALUE"},
-        {"propbaser", 0, 0, G_OPTION_ARG_STRING, &propbaser_s,
+        {"propbaser", 0, 0, G_OPTION_ARG_STRING, &a->propbaser_s,
          "GICR_PROPBASER (enables the LPI configuration check)", "VALUE"},
-        {"pendbaser", 0, 0, G_OPTION_ARG_STRING_ARRAY, &pendbaser_specs,
+        {"pendbaser", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->pendbaser_specs,
          "GICR_PENDBASER of vCPU 0, 1, ... in order (repeatable)", "VALUE"},
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &a->json, "Print one JSON object", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- decode and lint saved ITS tables");
+    const ItsmigctlOptions opts = {
+        "its inspect", "- decode and lint saved ITS tables", inspect_help, NULL, FALSE, 0};
+    int r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+
+    if (r)
+        return r;
+    if (a->vcpus < 0 || a->vcpus > 4096)
+        return itsmigctl_usage_error("its inspect: --vcpus %d is out of range (1..4096)", a->vcpus);
+    return 0;
+}
+
+/* --image: the registers and the guest memory come from the image. */
+static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img, Semantics *sem,
+                              ItsmigItsWalkInput *in, ItsmigGuestMem *gmem)
+{
+    const char *conflict = a->memory_specs      ? "--memory"
+                           : a->baser0_s        ? "--baser0"
+                           : a->baser1_s        ? "--baser1"
+                           : a->iidr_s          ? "--iidr"
+                           : a->propbaser_s     ? "--propbaser"
+                           : a->pendbaser_specs ? "--pendbaser"
+                                                : NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    const ItsmigQemuImageIts *its;
+    size_t n;
+    int r;
+
+    if (conflict)
+        return itsmigctl_usage_error(
+            "its inspect: %s and --image exclude each other: the image holds them", conflict);
+    if (a->semantics_path && !semantics_load(a->semantics_path, sem, &error))
+        return itsmigctl_usage_error("its inspect: --semantics %s", error->message);
+    img = itsmig_qemu_image_open(a->image_path, &error);
+    if (!img)
+        return itsmigctl_usage_error("its inspect: %s", error->message);
+    its = itsmig_qemu_image_get_its(img);
+    if (!its)
+        return itsmigctl_usage_error("its inspect: %s: the image has no arm_gicv3_its device",
+                                     a->image_path);
+    r = image_map_blocks(img, a->ram_block_specs);
+    if (r)
+        return r;
+    if (!a->semantics_path)
+        semantics_probe(sem);
+    in->iidr = its->iidr;
+    in->baser0 = its->baser[0];
+    in->baser1 = its->baser[1];
+    n = itsmig_qemu_image_get_n_redists(img);
+    if (n > 0) {
+        in->propbaser = itsmig_qemu_image_get_propbasers(img)[0];
+        in->pendbasers = itsmig_qemu_image_get_pendbasers(img);
+        in->nr_pendbasers = (unsigned)n;
+        if (!a->vcpus)
+            in->nr_vcpus = (unsigned)n;
+    }
+    itsmig_qemu_image_guest_mem(img, gmem);
+    *ret_img = g_steal_pointer(&img);
+    return 0;
+}
+
+/* --baser0, --baser1, --iidr, --propbaser and --pendbaser as numbers. */
+static int inspect_parse_registers(const InspectArgs *a, ItsmigItsWalkInput *in,
+                                   uint64_t **ret_pendbasers)
+{
+    g_autofree uint64_t *pendbasers = NULL;
+    uint64_t v;
+    guint n;
+
+    if (!parse_u64(a->baser0_s, &in->baser0))
+        return itsmigctl_usage_error("its inspect: --baser0 '%s' is not a number", a->baser0_s);
+    if (!parse_u64(a->baser1_s, &in->baser1))
+        return itsmigctl_usage_error("its inspect: --baser1 '%s' is not a number", a->baser1_s);
+    if (a->iidr_s) {
+        if (!parse_u64(a->iidr_s, &v) || v > UINT32_MAX)
+            return itsmigctl_usage_error("its inspect: --iidr '%s' is not a 32-bit number",
+                                         a->iidr_s);
+        in->iidr = (uint32_t)v;
+    }
+    if (a->propbaser_s && !parse_u64(a->propbaser_s, &in->propbaser))
+        return itsmigctl_usage_error("its inspect: --propbaser '%s' is not a number",
+                                     a->propbaser_s);
+    if (!a->pendbaser_specs)
+        return 0;
+    n = g_strv_length(a->pendbaser_specs);
+    if (n > MAX_PENDBASERS)
+        return itsmigctl_usage_error("its inspect: at most %d --pendbaser values", MAX_PENDBASERS);
+    pendbasers = g_new0(uint64_t, n);
+    for (guint i = 0; i < n; i++) {
+        if (!parse_u64(a->pendbaser_specs[i], &pendbasers[i]))
+            return itsmigctl_usage_error("its inspect: --pendbaser '%s' is not a number",
+                                         a->pendbaser_specs[i]);
+    }
+    in->pendbasers = pendbasers;
+    in->nr_pendbasers = n;
+    *ret_pendbasers = g_steal_pointer(&pendbasers);
+    return 0;
+}
+
+/* --memory: raw guest memory files and the registers given by hand. */
+static int inspect_open_memory(const InspectArgs *a, Memory *mem, uint64_t **ret_pendbasers,
+                               ItsmigItsWalkInput *in, ItsmigGuestMem *gmem)
+{
+    int r;
+
+    if (a->ram_block_specs || a->semantics_path)
+        return itsmigctl_usage_error("its inspect: --ram-block and --semantics need --image");
+    if (!a->memory_specs || !a->memory_specs[0])
+        return itsmigctl_usage_error(
+            "its inspect: at least one --memory FILE@GPA, or --image FILE, is required");
+    if (!a->baser0_s || !a->baser1_s)
+        return itsmigctl_usage_error("its inspect: --baser0 and --baser1 are required");
+    r = inspect_parse_registers(a, in, ret_pendbasers);
+    if (r)
+        return r;
+    for (char **s = a->memory_specs; *s; s++) {
+        r = memory_add(mem, *s);
+        if (r)
+            return r;
+    }
+    qsort(mem->regions, mem->n, sizeof(mem->regions[0]), region_cmp);
+    gmem->regions = mem->regions;
+    gmem->n_regions = mem->n;
+    return 0;
+}
+
+static void inspect_print(const InspectArgs *a, const ItsmigItsReport *report, ItsmigQemuImage *img,
+                          const ItsmigGuestMem *gmem, const ItsmigItsWalkInput *in,
+                          const Semantics *sem, const KernelPrediction *kp)
+{
+    if (a->json) {
+        g_autoptr(JsonNode) node = report_to_json(report, a->image_path, img, gmem, sem, kp);
+
+        itsmigctl_print_json(node);
+    } else {
+        if (img)
+            print_image_human(a->image_path, img, in);
+        print_human(report);
+        if (img) {
+            print_kernel_human(sem, kp);
+            print_pending_human(img, gmem);
+        }
+    }
+    if (img && itsmig_qemu_image_last_read_error(img))
+        fprintf(stderr, "itsmigctl: its inspect: note: %s\n",
+                itsmig_qemu_image_last_read_error(img));
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    g_auto(InspectArgs) a = {0};
     g_auto(Memory) mem = {0};
     g_auto(Semantics) sem = {0};
     g_autoptr(ItsmigQemuImage) img = NULL;
@@ -811,106 +1014,16 @@ static int cmd_inspect(int argc, char **argv)
     ItsmigItsReport report;
     ItsmigGuestMem gmem = {0};
     ItsmigDiag diag;
-    uint64_t v;
     int r;
 
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_description(ctx, inspect_help);
-    g_set_prgname("itsmigctl its inspect");
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("its inspect: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("its inspect: unexpected argument '%s'", argv[1]);
-    if (vcpus < 0 || vcpus > 4096)
-        return itsmigctl_usage_error("its inspect: --vcpus %d is out of range (1..4096)", vcpus);
-    in.nr_vcpus = (unsigned)vcpus;
-    if (image_path) {
-        const char *conflict = memory_specs      ? "--memory"
-                               : baser0_s        ? "--baser0"
-                               : baser1_s        ? "--baser1"
-                               : iidr_s          ? "--iidr"
-                               : propbaser_s     ? "--propbaser"
-                               : pendbaser_specs ? "--pendbaser"
-                                                 : NULL;
-        const ItsmigQemuImageIts *its;
-        size_t n;
-
-        if (conflict)
-            return itsmigctl_usage_error(
-                "its inspect: %s and --image exclude each other: the image holds them", conflict);
-        if (semantics_path) {
-            if (!semantics_load(semantics_path, &sem, &error))
-                return itsmigctl_usage_error("its inspect: --semantics %s", error->message);
-        }
-        img = itsmig_qemu_image_open(image_path, &error);
-        if (!img)
-            return itsmigctl_usage_error("its inspect: %s", error->message);
-        its = itsmig_qemu_image_get_its(img);
-        if (!its)
-            return itsmigctl_usage_error("its inspect: %s: the image has no arm_gicv3_its device",
-                                         image_path);
-        r = image_map_blocks(img, ram_block_specs);
-        if (r)
-            return r;
-        if (!semantics_path)
-            semantics_probe(&sem);
-        in.iidr = its->iidr;
-        in.baser0 = its->baser[0];
-        in.baser1 = its->baser[1];
-        n = itsmig_qemu_image_get_n_redists(img);
-        if (n > 0) {
-            in.propbaser = itsmig_qemu_image_get_propbasers(img)[0];
-            in.pendbasers = itsmig_qemu_image_get_pendbasers(img);
-            in.nr_pendbasers = (unsigned)n;
-            if (!vcpus)
-                in.nr_vcpus = (unsigned)n;
-        }
-        itsmig_qemu_image_guest_mem(img, &gmem);
-    } else {
-        if (ram_block_specs || semantics_path)
-            return itsmigctl_usage_error("its inspect: --ram-block and --semantics need --image");
-        if (!memory_specs || !memory_specs[0])
-            return itsmigctl_usage_error(
-                "its inspect: at least one --memory FILE@GPA, or --image FILE, is required");
-        if (!baser0_s || !baser1_s)
-            return itsmigctl_usage_error("its inspect: --baser0 and --baser1 are required");
-        if (!parse_u64(baser0_s, &in.baser0))
-            return itsmigctl_usage_error("its inspect: --baser0 '%s' is not a number", baser0_s);
-        if (!parse_u64(baser1_s, &in.baser1))
-            return itsmigctl_usage_error("its inspect: --baser1 '%s' is not a number", baser1_s);
-        if (iidr_s) {
-            if (!parse_u64(iidr_s, &v) || v > UINT32_MAX)
-                return itsmigctl_usage_error("its inspect: --iidr '%s' is not a 32-bit number",
-                                             iidr_s);
-            in.iidr = (uint32_t)v;
-        }
-        if (propbaser_s && !parse_u64(propbaser_s, &in.propbaser))
-            return itsmigctl_usage_error("its inspect: --propbaser '%s' is not a number",
-                                         propbaser_s);
-        if (pendbaser_specs) {
-            guint n = g_strv_length(pendbaser_specs);
-
-            if (n > MAX_PENDBASERS)
-                return itsmigctl_usage_error("its inspect: at most %d --pendbaser values",
-                                             MAX_PENDBASERS);
-            pendbasers = g_new0(uint64_t, n);
-            for (guint i = 0; i < n; i++) {
-                if (!parse_u64(pendbaser_specs[i], &pendbasers[i]))
-                    return itsmigctl_usage_error("its inspect: --pendbaser '%s' is not a number",
-                                                 pendbaser_specs[i]);
-            }
-            in.pendbasers = pendbasers;
-            in.nr_pendbasers = n;
-        }
-        for (char **s = memory_specs; *s; s++) {
-            r = memory_add(&mem, *s);
-            if (r)
-                return r;
-        }
-        qsort(mem.regions, mem.n, sizeof(mem.regions[0]), region_cmp);
-        gmem.regions = mem.regions;
-        gmem.n_regions = mem.n;
-    }
+    r = inspect_parse(argc, argv, &a);
+    if (r)
+        return r;
+    in.nr_vcpus = (unsigned)a.vcpus;
+    r = a.image_path ? inspect_open_image(&a, &img, &sem, &in, &gmem)
+                     : inspect_open_memory(&a, &mem, &pendbasers, &in, &gmem);
+    if (r)
+        return r;
     if (itsmig_guest_mem_check(&gmem, &diag) < 0)
         return itsmigctl_usage_error("its inspect: --memory: %s", diag.text);
 
@@ -925,22 +1038,7 @@ static int cmd_inspect(int argc, char **argv)
         itsmig_its_report_clear(&report);
         return ITSMIGCTL_EXIT_FAILURE;
     }
-    if (json) {
-        g_autoptr(JsonNode) node = report_to_json(&report, image_path, img, &gmem, &sem, &kp);
-
-        itsmigctl_print_json(node);
-    } else {
-        if (img)
-            print_image_human(image_path, img, &in);
-        print_human(&report);
-        if (img) {
-            print_kernel_human(&sem, &kp);
-            print_pending_human(img, &gmem);
-        }
-    }
-    if (img && itsmig_qemu_image_last_read_error(img))
-        fprintf(stderr, "itsmigctl: its inspect: note: %s\n",
-                itsmig_qemu_image_last_read_error(img));
+    inspect_print(&a, &report, img, &gmem, &in, &sem, &kp);
     r = report.restore_errno == 0 && !kp.iidr_errno ? ITSMIGCTL_EXIT_OK
                                                     : ITSMIGCTL_EXIT_RESTORE_FAILS;
     itsmig_its_report_clear(&report);

@@ -460,13 +460,6 @@ static void job_print(JsonObject *job, gboolean detail)
         job_detail_print(job);
 }
 
-static void print_object(JsonObject *o)
-{
-    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), o);
-
-    itsmigctl_print_json(node);
-}
-
 /* "/v1/migrations/ID", the id escaped. */
 static char *job_path(const char *id)
 {
@@ -570,7 +563,7 @@ static int migrate_wait(ItsmigRestClient *client, JsonObject *started, gboolean 
         }
     }
     if (json) {
-        print_object(job);
+        itsmigctl_print_object(job);
     } else {
         if (line_open)
             putchar('\n');
@@ -615,144 +608,171 @@ static const char migrate_description[] =
     "attention; 1 itsmigd could not be asked or refused (e.g. conflict: a job for\n"
     "the domain is under way); 2 bad arguments; 130 interrupted while waiting.\n";
 
-int itsmigctl_cmd_migrate(int argc, char **argv)
+/* The options of itsmigctl migrate, as given, and their numbers once checked. */
+typedef struct {
+    ItsmigctlConn conn;
+    char *to, *mode, *phase_timeout, *total_timeout, *max_downtime, *bandwidth;
+    GStrv detach;
+    gboolean wait, auto_converge, no_quiesce, json, resume;
+    gint64 n_phase, n_total, n_downtime, n_bandwidth;
+} MigrateArgs;
+
+static void migrate_args_clear(MigrateArgs *a)
 {
-    g_auto(ItsmigctlConn) conn = {0};
-    g_autofree char *to = NULL;
-    g_autofree char *mode = NULL;
-    g_autofree char *phase_timeout = NULL;
-    g_autofree char *total_timeout = NULL;
-    g_autofree char *max_downtime = NULL;
-    g_autofree char *bandwidth = NULL;
-    g_auto(GStrv) detach = NULL;
-    gboolean wait = FALSE, auto_converge = FALSE, no_quiesce = FALSE, json = FALSE;
-    gboolean resume = FALSE;
+    itsmigctl_conn_clear(&a->conn);
+    g_free(a->to);
+    g_free(a->mode);
+    g_free(a->phase_timeout);
+    g_free(a->total_timeout);
+    g_free(a->max_downtime);
+    g_free(a->bandwidth);
+    g_strfreev(a->detach);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MigrateArgs, migrate_args_clear)
+
+static int migrate_parse(int *argc, char ***argv, MigrateArgs *a)
+{
     GOptionEntry entries[] = {
-        {"to", 0, 0, G_OPTION_ARG_STRING, &to, "The destination: a peer itsmigd knows", "PEER"},
-        {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "safe (default) or live", "MODE"},
-        {"wait", 0, 0, G_OPTION_ARG_NONE, &wait, "Follow the job until it ends", NULL},
-        {"phase-timeout", 0, 0, G_OPTION_ARG_STRING, &phase_timeout,
+        {"to", 0, 0, G_OPTION_ARG_STRING, &a->to, "The destination: a peer itsmigd knows", "PEER"},
+        {"mode", 0, 0, G_OPTION_ARG_STRING, &a->mode, "safe (default) or live", "MODE"},
+        {"wait", 0, 0, G_OPTION_ARG_NONE, &a->wait, "Follow the job until it ends", NULL},
+        {"phase-timeout", 0, 0, G_OPTION_ARG_STRING, &a->phase_timeout,
          "Give each phase this long (0: no limit)", "SECONDS"},
-        {"timeout", 0, 0, G_OPTION_ARG_STRING, &total_timeout,
+        {"timeout", 0, 0, G_OPTION_ARG_STRING, &a->total_timeout,
          "Give the whole job this long (0: no limit)", "SECONDS"},
-        {"max-downtime", 0, 0, G_OPTION_ARG_STRING, &max_downtime,
+        {"max-downtime", 0, 0, G_OPTION_ARG_STRING, &a->max_downtime,
          "The longest pause QEMU may take at switchover (0: libvirt's default)", "MS"},
-        {"bandwidth", 0, 0, G_OPTION_ARG_STRING, &bandwidth,
+        {"bandwidth", 0, 0, G_OPTION_ARG_STRING, &a->bandwidth,
          "Limit the transfer to this rate (0: unlimited)", "MIBS"},
-        {"auto-converge", 0, 0, G_OPTION_ARG_NONE, &auto_converge,
+        {"auto-converge", 0, 0, G_OPTION_ARG_NONE, &a->auto_converge,
          "Let QEMU slow the vCPUs down when memory changes faster than it is copied", NULL},
-        {"no-quiesce", 0, 0, G_OPTION_ARG_NONE, &no_quiesce,
+        {"no-quiesce", 0, 0, G_OPTION_ARG_NONE, &a->no_quiesce,
          "Do not detach the devices that cannot migrate", NULL},
-        {"resume", 0, 0, G_OPTION_ARG_NONE, &resume,
+        {"resume", 0, 0, G_OPTION_ARG_NONE, &a->resume,
          "Resume on the destination a guest that was paused (by default it stays paused)", NULL},
-        {"detach", 0, 0, G_OPTION_ARG_STRING_ARRAY, &detach,
+        {"detach", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->detach,
          "Detach this device for the move (repeatable; default: what preflight finds)", "ALIAS"},
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &a->json, "Print itsmigd's JSON job", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("DOMAIN --to PEER - migrate a domain");
-    g_autoptr(ItsmigRestClient) client = NULL;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonNode) body = NULL;
-    g_autoptr(JsonObject) job = NULL;
-    g_autoptr(GError) error = NULL;
-    gint64 n_phase = 0, n_total = 0, n_downtime = 0, n_bandwidth = 0;
-    gboolean any_option;
-    int r;
+    /* The connection goes without --timeout: --timeout is the job's. */
+    const ItsmigctlOptions opts = {
+        "migrate", "DOMAIN --to PEER - migrate a domain", migrate_description, &a->conn, FALSE, 1};
 
-    g_set_prgname("itsmigctl migrate");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, FALSE);
-    g_option_context_set_description(ctx, migrate_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("migrate: %s", error->message);
+    return itsmigctl_parse_options(&opts, entries, argc, argv);
+}
+
+/* The arguments after the options are parsed; fills the numbers. */
+static int migrate_check(int argc, char **argv, MigrateArgs *a)
+{
     if (argc < 2)
         return itsmigctl_usage_error("migrate: which domain? (itsmigctl migrate DOMAIN --to PEER)");
-    if (argc > 2)
-        return itsmigctl_usage_error("migrate: unexpected argument '%s'", argv[2]);
     if (!*argv[1] || !g_utf8_validate(argv[1], -1, NULL))
         return itsmigctl_usage_error("migrate: the domain name is empty or not valid UTF-8");
-    if (!to || !*to)
+    if (!a->to || !*a->to)
         return itsmigctl_usage_error("migrate: --to PEER is required (a peer from itsmigd.conf)");
-    if (!g_utf8_validate(to, -1, NULL))
+    if (!g_utf8_validate(a->to, -1, NULL))
         return itsmigctl_usage_error("migrate: --to is not valid UTF-8");
-    if (mode && itsmig_job_mode_from_string(mode) < 0)
-        return itsmigctl_usage_error("migrate: --mode '%s' is neither safe nor live", mode);
-    if ((phase_timeout && !parse_count(phase_timeout, "--phase-timeout", "seconds", &n_phase)) ||
-        (total_timeout && !parse_count(total_timeout, "--timeout", "seconds", &n_total)) ||
-        (max_downtime &&
-         !parse_count(max_downtime, "--max-downtime", "milliseconds", &n_downtime)) ||
-        (bandwidth && !parse_count(bandwidth, "--bandwidth", "MiB/s", &n_bandwidth)))
+    if (a->mode && itsmig_job_mode_from_string(a->mode) < 0)
+        return itsmigctl_usage_error("migrate: --mode '%s' is neither safe nor live", a->mode);
+    if ((a->phase_timeout &&
+         !parse_count(a->phase_timeout, "--phase-timeout", "seconds", &a->n_phase)) ||
+        (a->total_timeout && !parse_count(a->total_timeout, "--timeout", "seconds", &a->n_total)) ||
+        (a->max_downtime &&
+         !parse_count(a->max_downtime, "--max-downtime", "milliseconds", &a->n_downtime)) ||
+        (a->bandwidth && !parse_count(a->bandwidth, "--bandwidth", "MiB/s", &a->n_bandwidth)))
         return ITSMIGCTL_EXIT_USAGE;
-    for (char **p = detach; p && *p; p++) {
-        if (!**p || !g_utf8_validate(*p, -1, NULL))
-            return itsmigctl_usage_error("migrate: --detach needs a device alias");
+    return itsmigctl_check_values("migrate", "--detach", "a device alias", a->detach);
+}
+
+static void add_int_member(JsonBuilder *b, const char *name, gint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, value);
+}
+
+static void add_bool_member(JsonBuilder *b, const char *name, gboolean value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, value);
+}
+
+/* Only what was asked for: itsmigd's defaults hold for the rest. */
+static void migrate_options_json(JsonBuilder *b, const MigrateArgs *a)
+{
+    json_builder_set_member_name(b, "options");
+    json_builder_begin_object(b);
+    if (a->phase_timeout)
+        add_int_member(b, "phase_timeout", a->n_phase);
+    if (a->total_timeout)
+        add_int_member(b, "total_timeout", a->n_total);
+    if (a->max_downtime)
+        add_int_member(b, "max_downtime", a->n_downtime);
+    if (a->bandwidth)
+        add_int_member(b, "bandwidth", a->n_bandwidth);
+    if (a->auto_converge)
+        add_bool_member(b, "auto_converge", TRUE);
+    if (a->no_quiesce)
+        add_bool_member(b, "quiesce", FALSE);
+    if (a->resume)
+        add_bool_member(b, "resume", TRUE);
+    if (a->detach) {
+        json_builder_set_member_name(b, "detach");
+        json_builder_begin_array(b);
+        for (char **p = a->detach; *p; p++)
+            json_builder_add_string_value(b, *p);
+        json_builder_end_array(b);
     }
-    r = itsmigctl_conn_open(&conn, "migrate", &client);
-    if (r)
-        return r;
+    json_builder_end_object(b);
+}
+
+static JsonNode *migrate_body(const MigrateArgs *a, const char *domain)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, argv[1]);
+    json_builder_add_string_value(b, domain);
     json_builder_set_member_name(b, "destination");
-    json_builder_add_string_value(b, to);
-    if (mode) {
+    json_builder_add_string_value(b, a->to);
+    if (a->mode) {
         json_builder_set_member_name(b, "mode");
-        json_builder_add_string_value(b, mode);
+        json_builder_add_string_value(b, a->mode);
     }
-    /* Only what was asked for: itsmigd's defaults hold for the rest. */
-    any_option = phase_timeout || total_timeout || max_downtime || bandwidth || auto_converge ||
-                 no_quiesce || detach || resume;
-    if (any_option) {
-        json_builder_set_member_name(b, "options");
-        json_builder_begin_object(b);
-        if (phase_timeout) {
-            json_builder_set_member_name(b, "phase_timeout");
-            json_builder_add_int_value(b, n_phase);
-        }
-        if (total_timeout) {
-            json_builder_set_member_name(b, "total_timeout");
-            json_builder_add_int_value(b, n_total);
-        }
-        if (max_downtime) {
-            json_builder_set_member_name(b, "max_downtime");
-            json_builder_add_int_value(b, n_downtime);
-        }
-        if (bandwidth) {
-            json_builder_set_member_name(b, "bandwidth");
-            json_builder_add_int_value(b, n_bandwidth);
-        }
-        if (auto_converge) {
-            json_builder_set_member_name(b, "auto_converge");
-            json_builder_add_boolean_value(b, TRUE);
-        }
-        if (no_quiesce) {
-            json_builder_set_member_name(b, "quiesce");
-            json_builder_add_boolean_value(b, FALSE);
-        }
-        if (resume) {
-            json_builder_set_member_name(b, "resume");
-            json_builder_add_boolean_value(b, TRUE);
-        }
-        if (detach) {
-            json_builder_set_member_name(b, "detach");
-            json_builder_begin_array(b);
-            for (char **p = detach; *p; p++)
-                json_builder_add_string_value(b, *p);
-            json_builder_end_array(b);
-        }
-        json_builder_end_object(b);
-    }
+    if (a->phase_timeout || a->total_timeout || a->max_downtime || a->bandwidth ||
+        a->auto_converge || a->no_quiesce || a->detach || a->resume)
+        migrate_options_json(b, a);
     json_builder_end_object(b);
-    body = json_builder_get_root(b);
+    return json_builder_get_root(b);
+}
 
+int itsmigctl_cmd_migrate(int argc, char **argv)
+{
+    g_auto(MigrateArgs) a = {0};
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(JsonNode) body = NULL;
+    g_autoptr(JsonObject) job = NULL;
+    g_autoptr(GError) error = NULL;
+    int r;
+
+    r = migrate_parse(&argc, &argv, &a);
+    if (r)
+        return r;
+    r = migrate_check(argc, argv, &a);
+    if (r)
+        return r;
+    r = itsmigctl_conn_open(&a.conn, "migrate", &client);
+    if (r)
+        return r;
+
+    body = migrate_body(&a, argv[1]);
     job = itsmigctl_call(client, "POST", "/v1/migrations", body);
     if (!job)
         return ITSMIGCTL_EXIT_FAILURE;
     if (!job_check(job, NULL, &error))
         return itsmigctl_bad_reply(client, "POST /v1/migrations", error);
-    if (!json) {
+    if (!a.json) {
         g_autofree char *id = itsmigctl_printable(json_object_get_string_member(job, "id"));
         g_autofree char *dom = itsmigctl_printable(json_object_get_string_member(job, "domain"));
         g_autofree char *dest =
@@ -762,10 +782,10 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
                json_object_get_string_member(job, "mode"));
         fflush(stdout);
     }
-    if (wait)
-        return migrate_wait(client, job, json);
-    if (json)
-        print_object(job);
+    if (a.wait)
+        return migrate_wait(client, job, a.json);
+    if (a.json)
+        itsmigctl_print_object(job);
     return ITSMIGCTL_EXIT_OK;
 }
 
@@ -778,6 +798,65 @@ static const char jobs_description[] =
     "\n"
     "Exit status: 0 listed; 1 itsmigd could not be asked; 2 bad arguments.\n";
 
+/* Checks every job of GET /v1/migrations' reply; NULL after printing why. */
+static JsonArray *jobs_check(ItsmigRestClient *client, JsonObject *reply)
+{
+    g_autoptr(GError) error = NULL;
+    JsonArray *jobs;
+
+    if (!itsmig_json_get_array(ITSMIGCTL_AT(NULL), reply, "migrations", FALSE, &jobs, &error)) {
+        itsmigctl_bad_reply(client, "GET /v1/migrations", error);
+        return NULL;
+    }
+    for (guint i = 0; i < json_array_get_length(jobs); i++) {
+        g_autofree char *jctx = g_strdup_printf("migrations[%u]", i);
+        JsonObject *job;
+
+        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "migrations", jobs, i, &job,
+                                            &error) ||
+            !job_check(job, jctx, &error)) {
+            itsmigctl_bad_reply(client, "GET /v1/migrations", error);
+            return NULL;
+        }
+    }
+    return jobs;
+}
+
+static void jobs_print(JsonArray *jobs, gboolean quiet)
+{
+    static const char *const heads[] = {"ID",    "DOMAIN",   "TO",     "MODE",
+                                        "PHASE", "PROGRESS", "STARTED"};
+    static const char *const fields[] = {"id", "domain", "destination", "mode", "phase"};
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    guint n = json_array_get_length(jobs);
+
+    if (quiet) {
+        for (guint i = 0; i < n; i++) {
+            g_autofree char *id = itsmigctl_printable(
+                json_object_get_string_member(json_array_get_object_element(jobs, i), "id"));
+
+            printf("%s\n", id);
+        }
+        return;
+    }
+    if (n == 0) {
+        printf("No migration jobs.\n");
+        return;
+    }
+    for (guint i = 0; i < n; i++) {
+        JsonObject *job = json_array_get_object_element(jobs, i);
+        double percent;
+
+        for (guint c = 0; c < G_N_ELEMENTS(fields); c++)
+            g_ptr_array_add(cells,
+                            itsmigctl_printable(json_object_get_string_member(job, fields[c])));
+        g_ptr_array_add(cells, job_percent(job, &percent) ? g_strdup_printf("%.0f%%", percent)
+                                                          : g_strdup("-"));
+        g_ptr_array_add(cells, age_text(json_object_get_string_member(job, "created_at")));
+    }
+    itsmigctl_print_table(heads, G_N_ELEMENTS(heads), cells, 0);
+}
+
 int itsmigctl_cmd_jobs(int argc, char **argv)
 {
     g_auto(ItsmigctlConn) conn = {0};
@@ -787,27 +866,16 @@ int itsmigctl_cmd_jobs(int argc, char **argv)
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the job ids only", NULL},
         {NULL},
     };
-    static const char *const heads[] = {"ID",    "DOMAIN",   "TO",     "MODE",
-                                        "PHASE", "PROGRESS", "STARTED"};
-    enum { NCOLS = G_N_ELEMENTS(heads) };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- list migration jobs");
+    const ItsmigctlOptions opts = {"jobs", "- list migration jobs", jobs_description, &conn, TRUE,
+                                   0};
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonObject) reply = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
-    glong width[NCOLS];
     JsonArray *jobs;
-    guint n;
     int r;
 
-    g_set_prgname("itsmigctl jobs");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, jobs_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("jobs: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("jobs: unexpected argument '%s'", argv[1]);
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
     if (json && quiet)
         return itsmigctl_usage_error("jobs: --json and --quiet exclude each other");
     r = itsmigctl_conn_open(&conn, "jobs", &client);
@@ -817,60 +885,13 @@ int itsmigctl_cmd_jobs(int argc, char **argv)
     reply = itsmigctl_call(client, "GET", "/v1/migrations", NULL);
     if (!reply)
         return ITSMIGCTL_EXIT_FAILURE;
-    if (!itsmig_json_get_array(ITSMIGCTL_AT(NULL), reply, "migrations", FALSE, &jobs, &error))
-        return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
-    n = json_array_get_length(jobs);
-    for (guint i = 0; i < n; i++) {
-        g_autofree char *jctx = g_strdup_printf("migrations[%u]", i);
-        JsonObject *job;
-
-        if (!itsmig_json_get_element_object(ITSMIGCTL_AT(NULL), "migrations", jobs, i, &job,
-                                            &error) ||
-            !job_check(job, jctx, &error))
-            return itsmigctl_bad_reply(client, "GET /v1/migrations", error);
-    }
-    if (json) {
-        print_object(reply);
-        return ITSMIGCTL_EXIT_OK;
-    }
-    if (quiet) {
-        for (guint i = 0; i < n; i++) {
-            g_autofree char *id = itsmigctl_printable(
-                json_object_get_string_member(json_array_get_object_element(jobs, i), "id"));
-
-            printf("%s\n", id);
-        }
-        return ITSMIGCTL_EXIT_OK;
-    }
-    if (n == 0) {
-        printf("No migration jobs.\n");
-        return ITSMIGCTL_EXIT_OK;
-    }
-
-    for (guint c = 0; c < NCOLS; c++)
-        width[c] = (glong)strlen(heads[c]);
-    for (guint i = 0; i < n; i++) {
-        JsonObject *job = json_array_get_object_element(jobs, i);
-        const char *fields[] = {"id", "domain", "destination", "mode", "phase"};
-        double percent;
-
-        for (guint c = 0; c < G_N_ELEMENTS(fields); c++)
-            g_ptr_array_add(cells,
-                            itsmigctl_printable(json_object_get_string_member(job, fields[c])));
-        g_ptr_array_add(cells, job_percent(job, &percent) ? g_strdup_printf("%.0f%%", percent)
-                                                          : g_strdup("-"));
-        g_ptr_array_add(cells, age_text(json_object_get_string_member(job, "created_at")));
-        for (guint c = 0; c < NCOLS; c++)
-            width[c] = MAX(width[c], itsmigctl_text_width(cells->pdata[i * NCOLS + c]));
-    }
-    for (guint c = 0; c < NCOLS; c++)
-        itsmigctl_print_padded(heads[c], c + 1 < NCOLS ? width[c] + 2 : 0);
-    putchar('\n');
-    for (guint i = 0; i < n; i++) {
-        for (guint c = 0; c < NCOLS; c++)
-            itsmigctl_print_padded(cells->pdata[i * NCOLS + c], c + 1 < NCOLS ? width[c] + 2 : 0);
-        putchar('\n');
-    }
+    jobs = jobs_check(client, reply);
+    if (!jobs)
+        return ITSMIGCTL_EXIT_FAILURE;
+    if (json)
+        itsmigctl_print_object(reply);
+    else
+        jobs_print(jobs, quiet);
     return ITSMIGCTL_EXIT_OK;
 }
 
@@ -886,30 +907,35 @@ static const char job_description[] =
     "Exit status: 0 shown; 1 no such job, or itsmigd could not be asked; 2 bad\n"
     "arguments.\n";
 
+/* itsmigctl job and abort: the options (ID, --json), then the connection. */
+static int job_command_open(const ItsmigctlOptions *opts, int *argc, char ***argv, gboolean *json,
+                            ItsmigRestClient **ret_client)
+{
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, json, "Print itsmigd's JSON job", NULL},
+        {NULL},
+    };
+    int r = itsmigctl_parse_options(opts, entries, argc, argv);
+
+    if (r)
+        return r;
+    r = check_job_id(opts->name, *argc, *argv);
+    if (r)
+        return r;
+    return itsmigctl_conn_open(opts->conn, opts->name, ret_client);
+}
+
 int itsmigctl_cmd_job(int argc, char **argv)
 {
     g_auto(ItsmigctlConn) conn = {0};
+    const ItsmigctlOptions opts = {"job", "ID - show a migration job", job_description, &conn, TRUE,
+                                   -1};
     gboolean json = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
-        {NULL},
-    };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("ID - show a migration job");
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonObject) job = NULL;
-    g_autoptr(GError) error = NULL;
     int r;
 
-    g_set_prgname("itsmigctl job");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, job_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("job: %s", error->message);
-    r = check_job_id("job", argc, argv);
-    if (r)
-        return r;
-    r = itsmigctl_conn_open(&conn, "job", &client);
+    r = job_command_open(&opts, &argc, &argv, &json, &client);
     if (r)
         return r;
 
@@ -917,7 +943,7 @@ int itsmigctl_cmd_job(int argc, char **argv)
     if (!job)
         return ITSMIGCTL_EXIT_FAILURE;
     if (json)
-        print_object(job);
+        itsmigctl_print_object(job);
     else
         job_print(job, TRUE);
     return ITSMIGCTL_EXIT_OK;
@@ -937,28 +963,16 @@ static const char abort_description[] =
 int itsmigctl_cmd_abort(int argc, char **argv)
 {
     g_auto(ItsmigctlConn) conn = {0};
+    const ItsmigctlOptions opts = {
+        "abort", "ID - stop a migration job", abort_description, &conn, TRUE, -1};
     gboolean json = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON job", NULL},
-        {NULL},
-    };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("ID - stop a migration job");
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonObject) job = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *path = NULL;
     int r;
 
-    g_set_prgname("itsmigctl abort");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    itsmigctl_conn_add_entries(ctx, &conn, TRUE);
-    g_option_context_set_description(ctx, abort_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("abort: %s", error->message);
-    r = check_job_id("abort", argc, argv);
-    if (r)
-        return r;
-    r = itsmigctl_conn_open(&conn, "abort", &client);
+    r = job_command_open(&opts, &argc, &argv, &json, &client);
     if (r)
         return r;
 
@@ -972,7 +986,7 @@ int itsmigctl_cmd_abort(int argc, char **argv)
         return itsmigctl_bad_reply(client, req, error);
     }
     if (json) {
-        print_object(job);
+        itsmigctl_print_object(job);
     } else {
         g_autofree char *id = itsmigctl_printable(json_object_get_string_member(job, "id"));
 

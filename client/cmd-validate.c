@@ -22,6 +22,7 @@
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-its.h"
 
 /*
@@ -74,6 +75,16 @@ static void add_check(GPtrArray *checks, const char *id, const char *title, Chec
     c->status = status;
     c->hint = g_strdup(hint);
     g_ptr_array_add(checks, c);
+}
+
+/* PASS naming @path, or FAIL with @path and errno's text and @hint. */
+static void add_path_check(GPtrArray *checks, const char *id, const char *title, const char *path,
+                           gboolean ok, const char *hint)
+{
+    if (ok)
+        add_check(checks, id, title, CHECK_PASS, "", "%s", path);
+    else
+        add_check(checks, id, title, CHECK_FAIL, hint, "%s: %s", path, g_strerror(errno));
 }
 
 static void check_arch(GPtrArray *checks)
@@ -189,16 +200,13 @@ static void check_libvirt(GPtrArray *checks, const char *uri)
 static void check_qemu_log_dir(GPtrArray *checks, const char *dir)
 {
     DIR *d = opendir(dir);
+    gboolean ok = d != NULL;
 
-    if (!d) {
-        add_check(checks, "qemu-log-dir", "QEMU log directory readable", CHECK_FAIL,
-                  "itsmigd reads each guest's QEMU log to verify the ITS save: install "
-                  "libvirt's QEMU driver or set [migration] qemu-log-dir",
-                  "%s: %s", dir, g_strerror(errno));
-        return;
-    }
-    closedir(d);
-    add_check(checks, "qemu-log-dir", "QEMU log directory readable", CHECK_PASS, "", "%s", dir);
+    if (d)
+        closedir(d);
+    add_path_check(checks, "qemu-log-dir", "QEMU log directory readable", dir, ok,
+                   "itsmigd reads each guest's QEMU log to verify the ITS save: install "
+                   "libvirt's QEMU driver or set [migration] qemu-log-dir");
 }
 
 /*
@@ -303,16 +311,13 @@ static void check_state_dir(GPtrArray *checks, const char *dir)
     g_autofree char *probe = g_build_filename(dir, ".validate-XXXXXX", NULL);
     int fd = g_mkstemp_full(probe, O_RDWR | O_CLOEXEC, 0600);
 
-    if (fd < 0) {
-        add_check(checks, "state-dir", "state directory writable", CHECK_FAIL,
-                  "itsmigd journals every migration there: create it (itsmigd's tmpfiles.d "
-                  "does) or set [daemon] state-dir",
-                  "%s: %s", dir, g_strerror(errno));
-        return;
+    if (fd >= 0) {
+        close(fd);
+        g_unlink(probe);
     }
-    close(fd);
-    g_unlink(probe);
-    add_check(checks, "state-dir", "state directory writable", CHECK_PASS, "", "%s", dir);
+    add_path_check(checks, "state-dir", "state directory writable", dir, fd >= 0,
+                   "itsmigd journals every migration there: create it (itsmigd's tmpfiles.d "
+                   "does) or set [daemon] state-dir");
 }
 
 static void check_tls(GPtrArray *checks, const ItsmigdConfig *c)
@@ -420,34 +425,13 @@ static const char validate_description[] =
     "Exit status: 0 every check passed, 1 warnings, 2 a check failed (or bad\n"
     "arguments).\n";
 
-int itsmigctl_cmd_host_validate(int argc, char **argv)
+/* Every check, in the order they print. */
+static void validate_run(GPtrArray *checks, const char *config_path, const char *hook,
+                         const char *qemu_conf)
 {
-    g_autofree char *config_path = NULL, *hook = NULL, *qemu_conf = NULL;
-    gboolean json = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL},
-        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-         "itsmigd's configuration (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE"},
-        {"hook", 0, 0, G_OPTION_ARG_FILENAME, &hook,
-         "Where the libvirt hook is (default " DEFAULT_HOOK ")", "PATH"},
-        {"qemu-conf", 0, 0, G_OPTION_ARG_FILENAME, &qemu_conf,
-         "libvirt's qemu.conf (default " DEFAULT_QEMU_CONF ")", "FILE"},
-        {NULL},
-    };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- check this host for itsmig");
-    g_autoptr(GPtrArray) checks = g_ptr_array_new_with_free_func((GDestroyNotify)check_free);
     g_autoptr(ItsmigdConfig) config = NULL;
     g_autoptr(GError) error = NULL;
     ItsmigdConfigOverrides overrides = {0};
-    guint counts[3] = {0};
-
-    g_set_prgname("itsmigctl host validate");
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_description(ctx, validate_description);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return itsmigctl_usage_error("host validate: %s", error->message);
-    if (argc > 1)
-        return itsmigctl_usage_error("host validate: unexpected argument '%s'", argv[1]);
 
     check_arch(checks);
     check_kvm_device(checks);
@@ -472,56 +456,86 @@ int itsmigctl_cmd_host_validate(int argc, char **argv)
     check_tls(checks, config);
     check_peers(checks, config);
     check_clock(checks);
+}
 
-    for (guint i = 0; i < checks->len; i++)
-        counts[((Check *)g_ptr_array_index(checks, i))->status]++;
-    if (json) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        g_autoptr(JsonNode) root = NULL;
+static void validate_print_json(GPtrArray *checks, const guint *counts)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "checks");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < checks->len; i++) {
+        const Check *c = g_ptr_array_index(checks, i);
+        g_autofree char *status = g_ascii_strdown(status_names[c->status], -1);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "checks");
-        json_builder_begin_array(b);
-        for (guint i = 0; i < checks->len; i++) {
-            const Check *c = g_ptr_array_index(checks, i);
-            g_autofree char *status = g_ascii_strdown(status_names[c->status], -1);
-
-            json_builder_begin_object(b);
-            json_builder_set_member_name(b, "id");
-            json_builder_add_string_value(b, c->id);
-            json_builder_set_member_name(b, "title");
-            json_builder_add_string_value(b, c->title);
-            json_builder_set_member_name(b, "status");
-            json_builder_add_string_value(b, status);
-            json_builder_set_member_name(b, "detail");
-            json_builder_add_string_value(b, c->detail);
-            json_builder_set_member_name(b, "hint");
-            if (c->hint[0])
-                json_builder_add_string_value(b, c->hint);
-            else
-                json_builder_add_null_value(b);
-            json_builder_end_object(b);
-        }
-        json_builder_end_array(b);
-        for (int s = CHECK_PASS; s <= CHECK_FAIL; s++) {
-            g_autofree char *name = g_ascii_strdown(status_names[s], -1);
-
-            json_builder_set_member_name(b, name);
-            json_builder_add_int_value(b, counts[s]);
-        }
+        json_builder_set_member_name(b, "id");
+        json_builder_add_string_value(b, c->id);
+        json_builder_set_member_name(b, "title");
+        json_builder_add_string_value(b, c->title);
+        json_builder_set_member_name(b, "status");
+        json_builder_add_string_value(b, status);
+        json_builder_set_member_name(b, "detail");
+        json_builder_add_string_value(b, c->detail);
+        itsmig_json_add_string_or_null(b, "hint", c->hint[0] ? c->hint : NULL);
         json_builder_end_object(b);
-        root = json_builder_get_root(b);
-        itsmigctl_print_json(root);
-    } else {
-        for (guint i = 0; i < checks->len; i++) {
-            const Check *c = g_ptr_array_index(checks, i);
-            g_autofree char *what = g_strdup_printf("Checking %s", c->title);
-            g_autofree char *detail = itsmigctl_printable(c->detail);
-
-            printf("ITSMIG: %-56s : %s (%s)\n", what, status_names[c->status], detail);
-            if (c->status != CHECK_PASS)
-                printf("        hint: %s\n", c->hint);
-        }
     }
+    json_builder_end_array(b);
+    for (int s = CHECK_PASS; s <= CHECK_FAIL; s++) {
+        g_autofree char *name = g_ascii_strdown(status_names[s], -1);
+
+        json_builder_set_member_name(b, name);
+        json_builder_add_int_value(b, counts[s]);
+    }
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    itsmigctl_print_json(root);
+}
+
+static void validate_print(GPtrArray *checks)
+{
+    for (guint i = 0; i < checks->len; i++) {
+        const Check *c = g_ptr_array_index(checks, i);
+        g_autofree char *what = g_strdup_printf("Checking %s", c->title);
+        g_autofree char *detail = itsmigctl_printable(c->detail);
+
+        printf("ITSMIG: %-56s : %s (%s)\n", what, status_names[c->status], detail);
+        if (c->status != CHECK_PASS)
+            printf("        hint: %s\n", c->hint);
+    }
+}
+
+int itsmigctl_cmd_host_validate(int argc, char **argv)
+{
+    g_autofree char *config_path = NULL, *hook = NULL, *qemu_conf = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL},
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+         "itsmigd's configuration (default " ITSMIGD_DEFAULT_CONFIG ")", "FILE"},
+        {"hook", 0, 0, G_OPTION_ARG_FILENAME, &hook,
+         "Where the libvirt hook is (default " DEFAULT_HOOK ")", "PATH"},
+        {"qemu-conf", 0, 0, G_OPTION_ARG_FILENAME, &qemu_conf,
+         "libvirt's qemu.conf (default " DEFAULT_QEMU_CONF ")", "FILE"},
+        {NULL},
+    };
+    const ItsmigctlOptions opts = {
+        "host validate", "- check this host for itsmig", validate_description, NULL, FALSE, 0};
+    g_autoptr(GPtrArray) checks = g_ptr_array_new_with_free_func((GDestroyNotify)check_free);
+    guint counts[3] = {0};
+    int r;
+
+    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
+    if (r)
+        return r;
+    validate_run(checks, config_path, hook, qemu_conf);
+    for (guint i = 0; i < checks->len; i++)
+        counts[((Check *)g_ptr_array_index(checks, i))->status]++;
+    if (json)
+        validate_print_json(checks, counts);
+    else
+        validate_print(checks);
     return counts[CHECK_FAIL] ? 2 : counts[CHECK_WARN] ? 1 : 0;
 }

@@ -179,6 +179,26 @@ void itsmigctl_print_padded(const char *text, glong width)
         putchar(' ');
 }
 
+void itsmigctl_print_table(const char *const *heads, guint n_cols, GPtrArray *cells,
+                           glong min_width)
+{
+    guint n_rows = cells->len / n_cols;
+    g_autofree glong *width = g_new0(glong, n_cols);
+
+    for (guint c = 0; c < n_cols; c++)
+        width[c] = MAX(itsmigctl_text_width(heads[c]), min_width);
+    for (guint i = 0; i < n_rows * n_cols; i++)
+        width[i % n_cols] = MAX(width[i % n_cols], itsmigctl_text_width(cells->pdata[i]));
+    for (guint c = 0; c < n_cols; c++)
+        itsmigctl_print_padded(heads[c], c + 1 < n_cols ? width[c] + 2 : 0);
+    putchar('\n');
+    for (guint i = 0; i < n_rows; i++) {
+        for (guint c = 0; c < n_cols; c++)
+            itsmigctl_print_padded(cells->pdata[i * n_cols + c], c + 1 < n_cols ? width[c] + 2 : 0);
+        putchar('\n');
+    }
+}
+
 const char *itsmigctl_arrow(void)
 {
     return g_get_charset(NULL) ? "\u2192" : "->";

@@ -47,6 +47,46 @@ void itsmigctl_print_json(JsonNode *node)
     printf("%s\n", text);
 }
 
+void itsmigctl_print_object(JsonObject *o)
+{
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), o);
+
+    itsmigctl_print_json(node);
+}
+
+int itsmigctl_parse_options(const ItsmigctlOptions *o, const GOptionEntry *entries, int *argc,
+                            char ***argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(o->parameter);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *prgname = g_strdup_printf("itsmigctl %s", o->name);
+
+    g_set_prgname(prgname);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (o->conn)
+        itsmigctl_conn_add_entries(ctx, o->conn, o->conn_timeout);
+    if (o->description)
+        g_option_context_set_description(ctx, o->description);
+    if (!g_option_context_parse(ctx, argc, argv, &error))
+        return itsmigctl_usage_error("%s: %s", o->name, error->message);
+    if (o->max_args >= 0 && *argc > 1 + o->max_args)
+        return itsmigctl_usage_error("%s: unexpected argument '%s'", o->name,
+                                     (*argv)[1 + o->max_args]);
+    return 0;
+}
+
+int itsmigctl_check_values(const char *cmd, const char *option, const char *what,
+                           char *const *values)
+{
+    for (char *const *p = values; p && *p; p++) {
+        if (!**p)
+            return itsmigctl_usage_error("%s: %s needs %s", cmd, option, what);
+        if (!g_utf8_validate(*p, -1, NULL))
+            return itsmigctl_usage_error("%s: %s is not valid UTF-8", cmd, option);
+    }
+    return 0;
+}
+
 int itsmigctl_usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -37,8 +37,33 @@ int itsmigctl_cmd_domains(int argc, char **argv);
 
 /* Prints @node as indented JSON followed by a newline on stdout. */
 void itsmigctl_print_json(JsonNode *node);
+/* The same for a reply's object. */
+void itsmigctl_print_object(JsonObject *o);
 /* "itsmigctl: <message>" on stderr; returns ITSMIGCTL_EXIT_USAGE. */
 int itsmigctl_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+typedef struct _ItsmigctlConn ItsmigctlConn;
+
+/* How a command reads its options. */
+typedef struct {
+    const char *name;        /* "host validate": in --help and in every message */
+    const char *parameter;   /* after "itsmigctl NAME [OPTION...]" in --help */
+    const char *description; /* below the options in --help; NULL: none */
+    ItsmigctlConn *conn;     /* NULL: the command does not talk to itsmigd */
+    gboolean conn_timeout;   /* --timeout is the connection's (else the command's own) */
+    int max_args;            /* arguments after the options; -1: the command checks them */
+} ItsmigctlOptions;
+
+/* Parses @argv with @entries and, for a command that talks to itsmigd, the
+ * connection options.  Returns 0, or ITSMIGCTL_EXIT_USAGE after printing why. */
+int itsmigctl_parse_options(const ItsmigctlOptions *o, const GOptionEntry *entries, int *argc,
+                            char ***argv);
+
+/* The values of a repeatable option (--peer NAME): none empty, each UTF-8.
+ * @what names a value in the message ("a name").  Returns 0, or
+ * ITSMIGCTL_EXIT_USAGE after printing why. */
+int itsmigctl_check_values(const char *cmd, const char *option, const char *what,
+                           char *const *values);
 
 /* ---- talking to itsmigd (client/ctl-rest.c) ---------------------------------- */
 
@@ -46,13 +71,13 @@ int itsmigctl_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 const char *itsmigctl_connection_help(void);
 
 /* The connection options as given (NULL: not given). */
-typedef struct {
+struct _ItsmigctlConn {
     char *socket;
     char *url;
     char *token_file;
     char *cacert;
     char *timeout;
-} ItsmigctlConn;
+};
 
 void itsmigctl_conn_clear(ItsmigctlConn *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ItsmigctlConn, itsmigctl_conn_clear)
@@ -83,6 +108,10 @@ char *itsmigctl_printable(const char *text);
 /* Terminal columns: wide characters take two. */
 glong itsmigctl_text_width(const char *text);
 void itsmigctl_print_padded(const char *text, glong width);
+/* A table: @heads over @cells (row after row of @n_cols printable strings),
+ * each column as wide as its widest text, and at least @min_width. */
+void itsmigctl_print_table(const char *const *heads, guint n_cols, GPtrArray *cells,
+                           glong min_width);
 /* "→" where the locale can show it, else "->". */
 const char *itsmigctl_arrow(void);
 

@@ -167,10 +167,10 @@ static JsonNode *ask_destination_patiently(Run *r, gint64 deadline, Result *res)
                 error->message, (now - first) / G_USEC_PER_SEC, itsmig_presence_to_string(there));
             return NULL;
         }
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, name,
-                           "the destination's itsmigd does not answer (%s); its libvirt shows "
-                           "the copy %s; asking again in %" G_GINT64_FORMAT " s",
-                           error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
+        itsmigd_log_job(G_LOG_LEVEL_INFO, name, r->job->id,
+                        "the destination's itsmigd does not answer (%s); its libvirt shows "
+                        "the copy %s; asking again in %" G_GINT64_FORMAT " s",
+                        error->message, itsmig_presence_to_string(there), wait / G_USEC_PER_SEC);
         if (!itsmigd_job_sleep_unless_stopped(r, wait, res))
             return NULL;
         wait = MIN(wait * 2, PEER_RETRY_MAX_US);
@@ -242,10 +242,10 @@ static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolea
             return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),
                                     "%s (asked to %s for %" G_GINT64_FORMAT " s)", error->message,
                                     what, (now - first) / G_USEC_PER_SEC);
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
-                           "migration %s: the destination's itsmigd does not answer (%s); "
-                           "asking it to %s again in %" G_GINT64_FORMAT " s",
-                           r->job->id, error->message, what, wait / G_USEC_PER_SEC);
+        itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                        "migration %s: the destination's itsmigd does not answer (%s); "
+                        "asking it to %s again in %" G_GINT64_FORMAT " s",
+                        r->job->id, error->message, what, wait / G_USEC_PER_SEC);
         if (!itsmigd_job_sleep_unless_stopped(r, wait, res))
             return res->outcome;
         wait = MIN(wait * 2, PEER_RETRY_MAX_US);

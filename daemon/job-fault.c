@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "daemon/job-run.h"
+#include "daemon/log.h"
 
 /* ---- fault injection ------------------------------------------------------- */
 
@@ -21,33 +22,41 @@ static gboolean fault_armed(ItsmigdOrchestrator *o, const char *point, int kind)
            strcmp(o->fault.action, itsmig_action_to_string(kind)) == 0;
 }
 
-void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+void itsmigd_job_fault_point(Run *r, const char *point, ItsmigActionKind kind)
 {
+    ItsmigdOrchestrator *o = r->o;
+
     if (!fault_armed(o, point, kind))
         return;
-    g_warning("fault injection (ITSMIGD_FAULT): %s at %s:%s", o->fault.stop ? "stopping" : "dying",
-              point, o->fault.action);
+    itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                    "fault injection (ITSMIGD_FAULT): %s at %s:%s",
+                    o->fault.stop ? "stopping" : "dying", point, o->fault.action);
     raise(o->fault.stop ? SIGSTOP : SIGKILL);
 }
 
 /* "journal:ACTION[:SECONDS]": writing the record of ACTION's start takes
  * SECONDS (10) longer, as a journal whose fsync hangs. */
-void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind)
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, const Record *rec)
 {
-    if (!fault_armed(o, "journal", kind))
+    if (!fault_armed(o, "journal", rec->begins))
         return;
-    g_warning("fault injection (ITSMIGD_FAULT): the journal write of %s stalls %u s",
-              o->fault.action, o->fault.seconds);
+    itsmigd_log_job(G_LOG_LEVEL_WARNING, rec->domain, rec->id,
+                    "fault injection (ITSMIGD_FAULT): the journal write of %s stalls %u s",
+                    o->fault.action, o->fault.seconds);
     g_usleep((gulong)o->fault.seconds * G_USEC_PER_SEC);
 }
 
 /* "hang:ACTION": ACTION starts only once a stop has given up waiting for
  * it, as a libvirt call (a transfer) that returns at the worst moment. */
-void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+void itsmigd_job_fault_hang(Run *r, ItsmigActionKind kind)
 {
+    ItsmigdOrchestrator *o = r->o;
+
     if (!fault_armed(o, "hang", kind))
         return;
-    g_warning("fault injection (ITSMIGD_FAULT): %s waits for a stop to give up", o->fault.action);
+    itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                    "fault injection (ITSMIGD_FAULT): %s waits for a stop to give up",
+                    o->fault.action);
     g_mutex_lock(&o->lock);
     while (!o->gave_up)
         g_cond_wait(&o->cond, &o->lock);
@@ -81,15 +90,15 @@ void itsmigd_job_fault_parse(ItsmigdOrchestrator *o)
     g_warning("fault injection armed: %s", spec);
 }
 #else
-void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind)
+void itsmigd_job_fault_point(Run *r, const char *point, ItsmigActionKind kind)
 {
 }
 
-void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind)
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, const Record *rec)
 {
 }
 
-void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind)
+void itsmigd_job_fault_hang(Run *r, ItsmigActionKind kind)
 {
 }
 

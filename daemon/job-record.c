@@ -56,7 +56,7 @@ gboolean itsmigd_job_journal_put(ItsmigdOrchestrator *o, const Record *rec, GErr
     g_mutex_lock(&o->io);
     on_disk = g_hash_table_lookup(o->written, rec->id);
     if (!on_disk || *on_disk < rec->version) {
-        itsmigd_job_fault_journal(o, rec->begins);
+        itsmigd_job_fault_journal(o, rec);
         ok = itsmig_journal_write(o->journal, rec->id, rec->text, strlen(rec->text), error);
         if (ok) {
             if (!on_disk) {
@@ -88,15 +88,15 @@ gboolean itsmigd_job_journal_commit(ItsmigdOrchestrator *o, Record *rec)
         failures = r->job->journal.failures;
     g_mutex_unlock(&o->lock);
     if (!ok)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, rec->domain,
-                           "migration %s: the journal could not record the job (%u failed "
-                           "writes): %s",
-                           rec->id, failures, error->message);
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, rec->domain, rec->id,
+                        "migration %s: the journal could not record the job (%u failed "
+                        "writes): %s",
+                        rec->id, failures, error->message);
     else if (rec->was_behind)
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain,
-                           "migration %s: the journal records the job again, after %u failed "
-                           "writes",
-                           rec->id, failures);
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, rec->domain, rec->id,
+                        "migration %s: the journal records the job again, after %u failed "
+                        "writes",
+                        rec->id, failures);
     itsmigd_job_record_free(rec);
     return ok;
 }

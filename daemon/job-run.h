@@ -164,7 +164,7 @@ ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, gboolean patient, 
 ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res);
 
 /* job-fault.c */
-void itsmigd_job_fault_point(ItsmigdOrchestrator *o, const char *point, ItsmigActionKind kind);
-void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, int kind);
-void itsmigd_job_fault_hang(ItsmigdOrchestrator *o, ItsmigActionKind kind);
+void itsmigd_job_fault_point(Run *r, const char *point, ItsmigActionKind kind);
+void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, const Record *rec);
+void itsmigd_job_fault_hang(Run *r, ItsmigActionKind kind);
 void itsmigd_job_fault_parse(ItsmigdOrchestrator *o);

@@ -77,8 +77,8 @@ void itsmigd_job_mark_log(Run *r, const char *domain)
 
     r->log_offset = itsmig_qemu_log_size(path, &error);
     if (r->log_offset < 0)
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, domain, "no QEMU log to verify from (%s)",
-                           error->message);
+        itsmigd_log_job(G_LOG_LEVEL_INFO, domain, r->job->id, "no QEMU log to verify from (%s)",
+                        error->message);
 }
 
 gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
@@ -395,9 +395,9 @@ void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event)
     if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
         return;
     r->mark_error = g_strdup(error->message);
-    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
-                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
-                       error->message);
+    itsmigd_log_job(G_LOG_LEVEL_WARNING, virDomainGetName(dom), r->job->id,
+                    "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
+                    error->message);
 }
 
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
@@ -591,7 +591,7 @@ static ItsmigOutcome do_abort_transfer(Run *r, virConnectPtr conn, Result *res)
     /* No job to abort (it ended meanwhile) is what is wanted. */
     if (virDomainAbortJob(dom) < 0 &&
         itsmigd_virt_error(&error, "aborting the transfer") != VIR_ERR_OPERATION_INVALID)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, name, "%s", error->message);
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, name, r->job->id, "%s", error->message);
     for (;;) {
         virDomainJobInfo info;
 
@@ -640,10 +640,10 @@ static gboolean await_late_unplug(Run *r, virDomainPtr dom, int index, const cha
             return FALSE;
     }
     if (!*ret_present)
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
-                           "migration %s: device %s went only after the rollback began; "
-                           "attaching it back",
-                           r->job->id, alias);
+        itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                        "migration %s: device %s went only after the rollback began; "
+                        "attaching it back",
+                        r->job->id, alias);
     return TRUE;
 }
 

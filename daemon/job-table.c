@@ -131,13 +131,13 @@ static void adopt_salvaged(ItsmigdOrchestrator *o, ItsmigJob *job)
     rec = itsmigd_job_snapshot_locked(r, -1);
     if (!itsmigd_job_journal_put(o, rec, &error)) {
         itsmig_job_journal_failed(job, error->message);
-        g_warning("journal: %s", error->message);
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, job->domain, job->id, "journal: %s", error->message);
     }
-    itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, job->domain,
-                       "journal: migration %s to %s could not be read whole (%s); it is "
-                       "reconciled from what could be read once libvirt is connected, and needs "
-                       "attention",
-                       job->id, job->destination, job->salvaged);
+    itsmigd_log_job(G_LOG_LEVEL_CRITICAL, job->domain, job->id,
+                    "journal: migration %s to %s could not be read whole (%s); it is "
+                    "reconciled from what could be read once libvirt is connected, and needs "
+                    "attention",
+                    job->id, job->destination, job->salvaged);
     g_ptr_array_add(o->runs, r);
 }
 
@@ -155,9 +155,10 @@ static void adopt_journaled(ItsmigdOrchestrator *o, ItsmigJob *job)
     r->unplug_asked = G_MAXUINT64;
     r->dest_last = job->facts.destination;
     if (r->recover)
-        g_message("journal: migration %s of %s to %s was in %s when itsmigd stopped; "
-                  "it is reconciled once libvirt is connected",
-                  job->id, job->domain, job->destination, itsmig_phase_to_string(job->phase));
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, job->domain, job->id,
+                        "journal: migration %s of %s to %s was in %s when itsmigd stopped; "
+                        "it is reconciled once libvirt is connected",
+                        job->id, job->domain, job->destination, itsmig_phase_to_string(job->phase));
     g_ptr_array_add(o->runs, r);
 }
 
@@ -184,7 +185,9 @@ static void load_record(ItsmigdOrchestrator *o, const ItsmigJournalRecord *rec)
     }
     root = json_parser_get_root(parser);
     itsmig_journal_set_aside(o->journal, rec->id, local->message, &message, NULL);
-    g_warning("journal: %s", message ? message : local->message);
+    /* Which domain the record is for is not known yet. */
+    itsmigd_log_job_id(G_LOG_LEVEL_WARNING, rec->id, "journal: %s",
+                       message ? message : local->message);
     /* An unfinished job is never dropped: what can be read of it is reconciled. */
     job = root ? itsmig_job_salvage(root, rec->id, message ? message : local->message,
                                     g_get_real_time())
@@ -454,8 +457,8 @@ JsonNode *itsmigd_orchestrator_start(ItsmigdOrchestrator *o, const char *domain,
     itsmigd_job_start_worker_locked(o, r);
     node = itsmig_job_to_json(r->job);
     g_mutex_unlock(&o->lock);
-    itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, domain, "migration %s to %s (%s) accepted", id,
-                       destination, itsmig_job_mode_to_string(mode));
+    itsmigd_log_job(G_LOG_LEVEL_MESSAGE, domain, id, "migration %s to %s (%s) accepted", id,
+                    destination, itsmig_job_mode_to_string(mode));
     return node;
 }
 
@@ -518,7 +521,7 @@ JsonNode *itsmigd_orchestrator_abort(ItsmigdOrchestrator *o, const char *id, GEr
     }
     g_mutex_unlock(&o->lock);
     if (rec) {
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, rec->domain, "migration %s: abort requested", id);
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, rec->domain, id, "migration %s: abort requested", id);
         itsmigd_job_journal_commit(o, rec);
     }
     return node;

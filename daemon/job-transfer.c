@@ -84,7 +84,7 @@ static gpointer transfer_watch(gpointer data)
                 g_autoptr(GError) error = NULL;
 
                 itsmigd_virt_error(&error, "cannot abort the transfer of %s", name);
-                g_warning("%s", error->message);
+                itsmigd_log_job(G_LOG_LEVEL_WARNING, name, r->job->id, "%s", error->message);
             }
             continue;
         }
@@ -136,7 +136,7 @@ static void transfer_params(Run *r, virDomainPtr dom, const ItsmigdPeerConfig *p
                                 opt->bandwidth_mibs);
     if (opt->max_downtime_ms && virDomainMigrateSetMaxDowntime(dom, opt->max_downtime_ms, 0) < 0) {
         itsmigd_virt_error(&error, "cannot set the maximum downtime");
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "%s", error->message);
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id, "%s", error->message);
     }
 }
 
@@ -155,8 +155,9 @@ static ItsmigOutcome transfer_run(Run *r, virDomainPtr dom, const char *uri,
     t.dom = dom;
     t.deadline = itsmigd_job_phase_deadline(r);
     watch = g_thread_new("itsmigd-transfer", transfer_watch, &t);
-    itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration: transfer to %s (%s) begins",
-                       uri, itsmig_job_mode_to_string(r->job->mode));
+    itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                    "migration: transfer to %s (%s) begins", uri,
+                    itsmig_job_mode_to_string(r->job->mode));
     rc = virDomainMigrateToURI3(dom, uri, params, nparams, flags);
     if (rc < 0) {
         itsmigd_job_fail_libvirt(res, "the transfer failed");

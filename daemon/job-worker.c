@@ -136,8 +136,8 @@ static virConnectPtr live_connection(Run *r, virConnectPtr *held, gint64 deadlin
         if (*held && virConnectIsAlive(*held) == 1)
             return *held;
         if (!told) {
-            itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain,
-                               "migration %s: waiting for the connection to libvirt", r->job->id);
+            itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                            "migration %s: waiting for the connection to libvirt", r->job->id);
             told = TRUE;
         }
         g_mutex_lock(&r->o->lock);
@@ -174,10 +174,10 @@ static void journal_catch_up(Run *r)
         itsmigd_job_journal_commit(o, rec);
     }
     if (why)
-        itsmigd_log_domain(G_LOG_LEVEL_CRITICAL, r->job->domain,
-                           "migration %s: itsmigd stops with the job's last state not in the "
-                           "journal (%s); the next start reconciles an older record",
-                           r->job->id, why);
+        itsmigd_log_job(G_LOG_LEVEL_CRITICAL, r->job->domain, r->job->id,
+                        "migration %s: itsmigd stops with the job's last state not in the "
+                        "journal (%s); the next start reconciles an older record",
+                        r->job->id, why);
 }
 
 /* A step the journal could not record could not be reconciled after a crash: forward steps
@@ -197,10 +197,10 @@ static gboolean may_run_unjournaled(Run *r, const ItsmigAction *a, Result *res)
         itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_JOURNAL,
                          "the journal could not record the step: %s", why);
     else if (a->kind < ITSMIG_ACTION_ABORT_TRANSFER)
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
-                           "migration %s: %s runs unjournaled: the transfer has completed, and "
-                           "stopping would leave the guest paused on the destination",
-                           r->job->id, itsmig_action_to_string(a->kind));
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                        "migration %s: %s runs unjournaled: the transfer has completed, and "
+                        "stopping would leave the guest paused on the destination",
+                        r->job->id, itsmig_action_to_string(a->kind));
     return run;
 }
 
@@ -229,17 +229,18 @@ static void walk(Run *r, virConnectPtr *conn)
         rec = itsmigd_job_record_locked(r, a.kind);
         g_mutex_unlock(&o->lock);
         journaled = itsmigd_job_journal_commit(o, rec);
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, r->job->domain, "migration %s: %s%s", r->job->id,
-                           itsmig_action_to_string(a.kind), journaled ? "" : " (not journaled)");
+        itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id, "migration %s: %s%s",
+                        r->job->id, itsmig_action_to_string(a.kind),
+                        journaled ? "" : " (not journaled)");
 
-        itsmigd_job_fault_point(o, "before", a.kind);
+        itsmigd_job_fault_point(r, "before", a.kind);
         /* Per step: the connection of the last step may have died with
          * libvirtd since. */
         step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
-        itsmigd_job_fault_hang(o, a.kind);
+        itsmigd_job_fault_hang(r, a.kind);
         if (journaled || may_run_unjournaled(r, &a, &res))
             itsmigd_job_execute(r, step_conn, &a, &res);
-        itsmigd_job_fault_point(o, "after", a.kind);
+        itsmigd_job_fault_point(r, "after", a.kind);
 
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
@@ -251,18 +252,18 @@ static void walk(Run *r, virConnectPtr *conn)
         g_mutex_unlock(&o->lock);
         itsmigd_job_journal_commit(o, rec);
         if (res.outcome != ITSMIG_OUTCOME_OK)
-            itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain, "migration %s: %s %s: %s",
-                               r->job->id, itsmig_action_to_string(a.kind),
-                               itsmig_outcome_to_string(res.outcome), res.message);
+            itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                            "migration %s: %s %s: %s", r->job->id, itsmig_action_to_string(a.kind),
+                            itsmig_outcome_to_string(res.outcome), res.message);
         itsmigd_job_result_clear(&res);
-        itsmigd_job_fault_point(o, "reported", a.kind);
+        itsmigd_job_fault_point(r, "reported", a.kind);
     }
     g_mutex_lock(&o->lock);
     if (itsmig_phase_is_terminal(r->job->phase))
         end = end_message_locked(r, &level);
     g_mutex_unlock(&o->lock);
     if (end)
-        itsmigd_log_domain(level, r->job->domain, "%s", end);
+        itsmigd_log_job(level, r->job->domain, r->job->id, "%s", end);
     journal_catch_up(r);
 }
 
@@ -328,25 +329,25 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
             }
             g_mutex_unlock(&o->lock);
             if (again) {
-                itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                                   "migration %s: the destination answers again (the domain is "
-                                   "%s there); the job goes on from %s",
-                                   r->job->id, itsmig_presence_to_string(facts.destination), phase);
+                itsmigd_log_job(G_LOG_LEVEL_MESSAGE, r->job->domain, r->job->id,
+                                "migration %s: the destination answers again (the domain is "
+                                "%s there); the job goes on from %s",
+                                r->job->id, itsmig_presence_to_string(facts.destination), phase);
                 itsmigd_job_journal_commit(o, rec);
             } else {
-                itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
-                                   "migration %s: the destination answers again, but the job "
-                                   "still needs attention (the source %s, the destination %s): "
-                                   "%s",
-                                   r->job->id, itsmig_presence_to_string(facts.source),
-                                   itsmig_presence_to_string(facts.destination), attention);
+                itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                                "migration %s: the destination answers again, but the job "
+                                "still needs attention (the source %s, the destination %s): "
+                                "%s",
+                                r->job->id, itsmig_presence_to_string(facts.source),
+                                itsmig_presence_to_string(facts.destination), attention);
             }
             return again;
         }
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, r->job->domain,
-                           "migration %s: the destination cannot be asked again (%s); the job "
-                           "still needs attention",
-                           r->job->id, error->message);
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                        "migration %s: the destination cannot be asked again (%s); the job "
+                        "still needs attention",
+                        r->job->id, error->message);
         return FALSE;
     }
 }
@@ -382,11 +383,11 @@ static gpointer worker(gpointer data)
         rec = itsmigd_job_record_locked(r, -1);
         r->recover = FALSE;
         g_mutex_unlock(&o->lock);
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, r->job->domain,
-                           "migration %s: reconciled after a restart (was in %s; the source %s, "
-                           "the destination %s): now %s",
-                           r->job->id, was, itsmig_presence_to_string(facts.source),
-                           itsmig_presence_to_string(facts.destination), now);
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, r->job->domain, r->job->id,
+                        "migration %s: reconciled after a restart (was in %s; the source %s, "
+                        "the destination %s): now %s",
+                        r->job->id, was, itsmig_presence_to_string(facts.source),
+                        itsmig_presence_to_string(facts.destination), now);
         itsmigd_job_journal_commit(o, rec);
     }
 

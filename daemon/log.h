@@ -20,5 +20,10 @@ GLogLevelFlags itsmigd_log_get_level(void);
     g_log_structured(G_LOG_DOMAIN, (level), "ITSMIG_DOMAIN", (name), "ITSMIG_JOB", (job),          \
                      "MESSAGE", __VA_ARGS__)
 
+/* The same for a job whose domain is not known (a journal record that
+ * cannot be read as a job): journald gets ITSMIG_JOB=@job only. */
+#define itsmigd_log_job_id(level, job, ...)                                                        \
+    g_log_structured(G_LOG_DOMAIN, (level), "ITSMIG_JOB", (job), "MESSAGE", __VA_ARGS__)
+
 /* "2026-11-21T20:26:52.844Z" for a g_get_real_time() value. */
 char *itsmigd_time_string(gint64 realtime_us);

@@ -28,6 +28,19 @@ fake_peer wrongtype "$port_wrong"
 wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
 wait_for "[ -s '$T/fake-wrongtype.pid' ]" 10 || bail "the wrongtype peer did not start"
 
+# tagged NAME PATTERN JOB: A's log has lines matching PATTERN, and each carries the
+# ITSMIG_JOB field of JOB, which the stderr writer shows as "[job=JOB]" (journald
+# gets it as a field), so that `journalctl ITSMIG_JOB=ID` finds every one.
+tagged() {
+    _n=$(grep -cE -- "$2" "$ITSMIGD_LOG")
+    _bad=$(grep -E -- "$2" "$ITSMIGD_LOG" | grep -vF "[job=$3]" | head -3)
+    if [ "$_n" -gt 0 ] && [ -z "$_bad" ]; then
+        ok "$1"
+    else
+        not_ok "$1" "$_n line(s) match '$2'; without [job=$3]:" "$_bad"
+    fi
+}
+
 host_sets() { # HOSTNAME REVISIONS DEFAULT
     its_host_sets "$1" "$2" "$3"
     echo "--set policy.check-emulated=true"
@@ -141,6 +154,9 @@ else
     not_ok "the log tells the job's story"
     diag_file "$ITSMIGD_LOG" 20
 fi
+tagged "every line of the log that names the job carries its ITSMIG_JOB field" "$ID" "$ID"
+tagged "... and so does the transfer's, which names only the destination" \
+    'migration: transfer to .* begins' "$ID"
 
 # ---- a verdict with blockers ----------------------------------------------------------
 
@@ -280,6 +296,7 @@ if grep -q "reconciled after a restart" "$ITSMIGD_LOG"; then
 else
     not_ok "the reconciliation is logged"
 fi
+tagged "... with the job's ITSMIG_JOB field, as each line about it since the restart" "$ID" "$ID"
 
 # ---- a corrupt record -----------------------------------------------------------------------
 
@@ -292,6 +309,8 @@ else
     not_ok "a truncated journal record is set aside, logged, and the daemon runs"
     diag_file "$ITSMIGD_LOG" 10
 fi
+# (The journal loader's own line names the file, not a job.)
+tagged "... the salvaged job's lines carry its ITSMIG_JOB field" "migration broken" "broken"
 # Nothing in it says the job had finished: it is listed, needing attention.
 wait_job broken
 check_json "... and what little it holds is a job needing attention" \

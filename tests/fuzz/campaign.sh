@@ -35,7 +35,7 @@ san='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 
 mkdir -p "$work/obj"
 
-# The daemon's defines (Makefile.am's ITSMIGD_DEFS), quoted as the compiler needs them.
+# The daemon's defines (daemon/local.mk's ITSMIGD_DEFS), quoted as the compiler needs them.
 set -- "-DSYSCONFDIR=\"$FUZZ_SYSCONFDIR\"" "-DRUNSTATEDIR=\"$FUZZ_RUNSTATEDIR\"" \
     "-DLOCALSTATEDIR=\"$FUZZ_LOCALSTATEDIR\"" '-DG_LOG_DOMAIN="itsmigd"' \
     -DG_LOG_USE_STRUCTURED=1 -DVIR_ENUM_SENTINELS
