@@ -166,7 +166,7 @@ static ItsmigOutcome record_migration(Run *r, virConnectPtr conn, const char *uu
 
 /* The verdict on the move (kept in the job, with the destination's host
  * name); FALSE, and why in @res, when there is none or it blocks. */
-static gboolean judge(Run *r, ItsmigCompatPolicy *ret_policy, ItsmigDomainProfile **ret_profile,
+static gboolean judge(Run *r, ItsmigCompatPolicy *ret_policy, ItsmigdDomainView **ret_view,
                       ItsmigVerdict **ret_verdict, Result *res)
 {
     ItsmigDaemon *d = r->o->d;
@@ -177,14 +177,14 @@ static gboolean judge(Run *r, ItsmigCompatPolicy *ret_policy, ItsmigDomainProfil
 
     itsmigd_host_get_policy(&d->host, ret_policy);
     ret_policy->quiesce = r->job->options.quiesce;
-    verdict = itsmigd_preflight(d, r->job->domain, r->job->destination, ret_policy, NULL,
-                                ret_profile, &local, &remote, &error);
+    verdict = itsmigd_preflight(d, r->job->domain, r->job->destination, ret_policy, NULL, ret_view,
+                                &local, &remote, &error);
     if (!verdict) {
         itsmigd_job_fail_gerror(res, error);
         return FALSE;
     }
     *ret_verdict = verdict;
-    r->its_in_kernel = itsmig_domain_profile_its_in_kernel(*ret_profile);
+    r->its_in_kernel = itsmig_domain_profile_its_in_kernel((*ret_view)->profile);
     r->check_emulated = ret_policy->check_emulated;
     json_builder_begin_object(b);
     itsmig_verdict_to_json_members(verdict, b);
@@ -206,7 +206,7 @@ static gboolean judge(Run *r, ItsmigCompatPolicy *ret_policy, ItsmigDomainProfil
 
 /* The domain's live XML and its state (@ret_state), NULL (why in @res) when they cannot be
  * read; whether the domain is transient is kept in the job. */
-static char *source_xml(Run *r, virConnectPtr conn, int *ret_state, Result *res)
+static GBytes *source_xml(Run *r, virConnectPtr conn, int *ret_state, Result *res)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
@@ -236,13 +236,13 @@ static char *source_xml(Run *r, virConnectPtr conn, int *ret_state, Result *res)
     g_mutex_lock(&r->o->lock);
     r->job->transient = transient;
     g_mutex_unlock(&r->o->lock);
-    return xml;
+    return g_bytes_new_take(xml, strlen(xml));
 }
 
 /* The aliases of the devices to unplug for the move: those the request
  * names, or else (when the policy quiesces) those chosen below. */
 static GPtrArray *devices_to_detach(Run *r, const ItsmigCompatPolicy *policy,
-                                    ItsmigDomainProfile *profile, ItsmigVerdict *verdict)
+                                    const ItsmigDomainProfile *profile, ItsmigVerdict *verdict)
 {
     GPtrArray *aliases = g_ptr_array_new_with_free_func(g_free);
 
@@ -274,12 +274,15 @@ static GPtrArray *devices_to_detach(Run *r, const ItsmigCompatPolicy *policy,
 
 /* Each device of @aliases goes into the job with its XML from @xml, for its
  * re-attachment; FALSE (why in @res) when one is not in the domain. */
-static gboolean keep_devices(Run *r, const char *xml, GPtrArray *aliases, Result *res)
+static gboolean keep_devices(Run *r, GBytes *xml, GPtrArray *aliases, Result *res)
 {
+    gsize len;
+    const char *text = g_bytes_get_data(xml, &len);
+
     for (guint i = 0; i < aliases->len; i++) {
         const char *alias = g_ptr_array_index(aliases, i);
         g_autoptr(GError) error = NULL;
-        g_autofree char *dev = itsmig_domain_device_xml(xml, -1, alias, &error);
+        g_autofree char *dev = itsmig_domain_device_xml(text, len, alias, &error);
 
         if (!dev) {
             itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_INVALID_ARGUMENT,
@@ -317,18 +320,29 @@ static gboolean may_unplug(Run *r, int state, GPtrArray *aliases, Result *res)
  * unplug, and the migration's record in the domain. */
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
 {
-    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    ItsmigDaemon *d = r->o->d;
+    g_autoptr(ItsmigdDomainView) view = NULL;
+    g_autoptr(ItsmigdDomainView) now = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
     g_autoptr(GPtrArray) aliases = NULL;
-    g_autofree char *xml = NULL;
+    g_autoptr(GBytes) xml = NULL;
     ItsmigCompatPolicy policy;
     int state = VIR_DOMAIN_NOSTATE;
 
-    if (!judge(r, &policy, &profile, &verdict, res) ||
+    if (!judge(r, &policy, &view, &verdict, res) ||
         !itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
         !(xml = source_xml(r, conn, &state, res)))
         return res->outcome;
-    aliases = devices_to_detach(r, &policy, profile, verdict);
+    /* The XML about to move, read again: a change since the view was read
+     * (parsed here once, and kept for everyone) is judged again. */
+    now = itsmigd_registry_update_view(d->registry, &d->host, r->job->uuid, xml, FALSE);
+    if (now != view) {
+        g_clear_pointer(&view, itsmigd_domain_view_unref);
+        g_clear_pointer(&verdict, itsmig_verdict_free);
+        if (!judge(r, &policy, &view, &verdict, res))
+            return res->outcome;
+    }
+    aliases = devices_to_detach(r, &policy, view->profile, verdict);
     if (!may_unplug(r, state, aliases, res) || !keep_devices(r, xml, aliases, res))
         return res->outcome;
     return record_migration(r, conn, r->job->uuid, r->job->destination, res);

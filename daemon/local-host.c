@@ -300,26 +300,38 @@ gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias)
     return match;
 }
 
+gboolean itsmigd_host_hostdev_facts(ItsmigdHost *host, const ItsmigHostdev *h, char **ret_driver,
+                                    int *ret_migratable)
+{
+    g_autofree char *link = NULL;
+    g_autofree char *target = NULL;
+
+    /* The address comes from the domain XML: a PCI address only, so that it
+     * cannot name anything outside the devices directory. */
+    if (!h->address || strchr(h->address, '/') || h->address[0] == '.')
+        return FALSE;
+    link = g_build_filename(host->sysfs_pci, h->address, "driver", NULL);
+    target = g_file_read_link(link, NULL);
+    if (!target)
+        return FALSE;
+    *ret_driver = g_path_get_basename(target);
+    g_mutex_lock(&host->lock);
+    *ret_migratable = g_strv_contains((const char *const *)host->migratable_drivers, *ret_driver);
+    g_mutex_unlock(&host->lock);
+    return TRUE;
+}
+
 void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile)
 {
     for (guint i = 0; profile->hostdevs && i < profile->hostdevs->len; i++) {
         ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
-        g_autofree char *link = NULL;
-        g_autofree char *target = NULL;
+        char *driver = NULL;
+        int migratable;
 
-        /* The address comes from the domain XML: a PCI address only, so
-         * that it cannot name anything outside the devices directory. */
-        if (!h->address || strchr(h->address, '/') || h->address[0] == '.')
-            continue;
-        link = g_build_filename(host->sysfs_pci, h->address, "driver", NULL);
-        target = g_file_read_link(link, NULL);
-        if (!target)
+        if (!itsmigd_host_hostdev_facts(host, h, &driver, &migratable))
             continue;
         g_free(h->host_driver);
-        h->host_driver = g_path_get_basename(target);
-        g_mutex_lock(&host->lock);
-        h->migratable =
-            g_strv_contains((const char *const *)host->migratable_drivers, h->host_driver);
-        g_mutex_unlock(&host->lock);
+        h->host_driver = driver;
+        h->migratable = migratable;
     }
 }
