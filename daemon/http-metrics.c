@@ -561,6 +561,12 @@ gboolean itsmigd_http_metrics(ItsmigdHttpRequest *req, GError **error)
     for (int s = 0; s < VIR_DOMAIN_LAST; s++)
         g_string_append_printf(out, "itsmigd_domains{state=\"%s\"} %u\n", itsmigd_state_name(s),
                                counts[s]);
+    g_string_append_printf(out,
+                           "# HELP itsmigd_domain_xml_parses_total Domain XML documents parsed "
+                           "into ITS profiles (once per change of a domain's XML or of its host "
+                           "devices' drivers).\n# TYPE itsmigd_domain_xml_parses_total counter\n"
+                           "itsmigd_domain_xml_parses_total %" G_GUINT64_FORMAT "\n",
+                           itsmigd_domain_view_reads());
     g_string_append_printf(
         out,
         "# HELP itsmigd_libvirt_connected Whether the libvirt connection is up.\n"
