@@ -157,6 +157,8 @@ static void open_in_thread(GTask *task, gpointer source, gpointer task_data,
 
 static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
 {
+    g_autofree char *libvirt_version = NULL;
+    g_autofree char *hypervisor_version = NULL;
     unsigned long v;
     const char *type;
     gboolean reconnect;
@@ -190,15 +192,18 @@ static gboolean setup_connection(ItsmigdVirt *virt, GError **error)
     if (!itsmigd_domain_sync_all(virt, reconnect, error))
         return FALSE;
 
+    /* Asked before the lock: HTTP threads wait on it, and libvirt may be slow. */
+    if (virConnectGetLibVersion(virt->conn, &v) == 0)
+        libvirt_version = version_string(v);
+    type = virConnectGetType(virt->conn);
+    if (virConnectGetVersion(virt->conn, &v) == 0 && v > 0)
+        hypervisor_version = version_string(v);
     g_mutex_lock(&virt->lock);
     itsmigd_virt_status_clear(&virt->status);
     virt->status.uri = g_strdup(virt->uri);
-    if (virConnectGetLibVersion(virt->conn, &v) == 0)
-        virt->status.libvirt_version = version_string(v);
-    type = virConnectGetType(virt->conn);
+    virt->status.libvirt_version = g_steal_pointer(&libvirt_version);
     virt->status.hypervisor = g_strdup(type);
-    if (virConnectGetVersion(virt->conn, &v) == 0 && v > 0)
-        virt->status.hypervisor_version = version_string(v);
+    virt->status.hypervisor_version = g_steal_pointer(&hypervisor_version);
     virt->status.connected = TRUE;
     virt->status.ever_connected = TRUE;
     virt->shared = virt->conn;
