@@ -247,15 +247,6 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     }
     g_mutex_lock(&host->lock);
     old = host->caps;
-    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
-        const char *probed = caps->meta[f].conflict_probed;
-
-        /* Once per conflict, not at every reconnection. */
-        if (probed && (!old || g_strcmp0(old->meta[f].conflict_probed, probed) != 0))
-            g_warning("[host] %s = %s is declared, but the probe found %s; the declared value "
-                      "is used and reported as a conflict",
-                      itsmig_cap_field_to_string(f), config->declared[f], probed);
-    }
     g_strfreev(host->traits);
     host->traits = itsmig_host_traits_list(caps);
     host->caps = g_steal_pointer(&caps);
@@ -265,6 +256,16 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     g_strfreev(host->non_migratable);
     host->non_migratable = g_strdupv(config->non_migratable);
     g_mutex_unlock(&host->lock);
+    /* Logged after the lock, which HTTP threads wait on.  Once per conflict,
+     * not at every reconnection. */
+    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
+        const char *probed = host->caps->meta[f].conflict_probed;
+
+        if (probed && (!old || g_strcmp0(old->meta[f].conflict_probed, probed) != 0))
+            g_warning("[host] %s = %s is declared, but the probe found %s; the declared value "
+                      "is used and reported as a conflict",
+                      itsmig_cap_field_to_string(f), config->declared[f], probed);
+    }
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
     itsmig_host_caps_free(old);
