@@ -85,6 +85,12 @@ typedef struct {
     gboolean was_behind; /* the versions before it did not reach the journal */
 } Record;
 
+/* One job's record in the journal, under o->io. */
+typedef struct {
+    guint64 on_disk; /* the version on disk (0: none yet); G_MAXUINT64: removed */
+    gboolean busy;   /* a thread writes or removes it, without o->io */
+} JournalSlot;
+
 struct ItsmigdOrchestrator {
     ItsmigDaemon *d;
     ItsmigJournal *journal;
@@ -95,10 +101,12 @@ struct ItsmigdOrchestrator {
     gboolean stopping;
     gboolean gave_up; /* the stop stopped waiting for the workers */
     guint workers;
-    /* Journal writes, in the order of the records' versions.  Never taken
-     * with o->lock held, nor by the main loop. */
+    /* Journal writes, in the order of the records' versions: a thread claims
+     * a record's slot under o->io, writes it without the lock, and hands the
+     * slot back.  Never taken with o->lock held, nor by the main loop. */
     GMutex io;
-    GHashTable *written; /* job id -> guint64 *: the version on disk; G_MAXUINT64: removed */
+    GCond io_cond;       /* a slot handed back */
+    GHashTable *written; /* job id -> JournalSlot * */
     struct {
         char *point;
         char *action;

@@ -231,6 +231,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->d = daemon;
     g_mutex_init(&o->lock);
     g_mutex_init(&o->io);
+    g_cond_init(&o->io_cond);
     g_cond_init(&o->cond);
     o->written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     o->runs = g_ptr_array_new_with_free_func((GDestroyNotify)run_free);
@@ -288,6 +289,7 @@ void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
     g_free(o->fault.point);
     g_free(o->fault.action);
     g_cond_clear(&o->cond);
+    g_cond_clear(&o->io_cond);
     g_mutex_clear(&o->io);
     g_mutex_clear(&o->lock);
     g_free(o);
