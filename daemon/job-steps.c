@@ -19,110 +19,6 @@
 
 /* ---- actions ------------------------------------------------------------------------ */
 
-void itsmigd_job_result_clear(Result *res)
-{
-    g_clear_pointer(&res->code, g_free);
-    g_clear_pointer(&res->message, g_free);
-}
-
-ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, ItsmigErrorCode code,
-                               const char *format, ...)
-{
-    va_list ap;
-
-    va_start(ap, format);
-    itsmigd_job_result_clear(res);
-    res->outcome = outcome;
-    res->code = g_strdup(itsmig_error_code_to_string(code));
-    res->message = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    return outcome;
-}
-
-ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error)
-{
-    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error), "%s",
-                            error->message);
-}
-
-/* A domain operation's failure (virt-domain.h). */
-ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error)
-{
-    return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_LIBVIRT, "%s", error->message);
-}
-
-/* A libvirt call's failure, from libvirt's last error. */
-ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what)
-{
-    g_autoptr(GError) error = NULL;
-
-    itsmigd_virt_error(&error, "%s", what);
-    return itsmigd_job_fail_domain_op(res, error);
-}
-
-static char *log_path(Run *r, const char *domain)
-{
-    g_autofree char *dir = NULL;
-
-    g_mutex_lock(&r->o->lock);
-    dir = g_strdup(r->o->limits.qemu_log_dir);
-    g_mutex_unlock(&r->o->lock);
-    return g_strdup_printf("%s/%s.log", dir, domain);
-}
-
-void itsmigd_job_mark_log(Run *r, const char *domain)
-{
-    g_autofree char *path = log_path(r, domain);
-    g_autoptr(GError) error = NULL;
-
-    r->log_offset = itsmig_qemu_log_size(path, &error);
-    if (r->log_offset < 0)
-        itsmigd_log_domain(G_LOG_LEVEL_INFO, domain, "no QEMU log to verify from (%s)",
-                           error->message);
-}
-
-gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
-{
-    gboolean abort_requested, stopping;
-
-    g_mutex_lock(&r->o->lock);
-    abort_requested = r->job->abort_requested;
-    stopping = r->o->stopping;
-    g_mutex_unlock(&r->o->lock);
-    if (abort_requested) {
-        itsmigd_job_fail(res, ITSMIG_OUTCOME_ABORTED, ITSMIG_ERROR_ABORTED,
-                         "the migration was aborted on request");
-        return TRUE;
-    }
-    if (stopping) {
-        itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_DAEMON_STOPPING,
-                         "itsmigd is stopping");
-        return TRUE;
-    }
-    if (deadline_mono && g_get_monotonic_time() > deadline_mono) {
-        itsmigd_job_fail(res, ITSMIG_OUTCOME_TIMEOUT, ITSMIG_ERROR_TIMEOUT,
-                         "the phase ran out of time");
-        return TRUE;
-    }
-    return FALSE;
-}
-
-/* The deadline of the phase beginning now (monotonic), 0 for none. */
-gint64 itsmigd_job_phase_deadline(Run *r)
-{
-    guint phase_s = r->job->options.phase_timeout_s, total_s = r->job->options.total_timeout_s;
-    gint64 d = 0;
-
-    if (phase_s)
-        d = g_get_monotonic_time() + (gint64)phase_s * G_USEC_PER_SEC;
-    if (total_s) {
-        gint64 t = r->started_mono + (gint64)total_s * G_USEC_PER_SEC;
-
-        d = d ? MIN(d, t) : t;
-    }
-    return d;
-}
-
 /* Writes the migration record (migration-record.h) into the domain's live
  * metadata, before anything is detached, so that it travels with the
  * domain: the destination then acts only for this job, only at the request
@@ -386,34 +282,6 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     return ITSMIG_OUTCOME_OK;
 }
 
-/* Whether verifications wait for a mark of QEMU's in its log. */
-static gboolean marking(Run *r)
-{
-    gboolean on;
-
-    g_mutex_lock(&r->o->lock);
-    on = r->o->limits.qemu_log_mark;
-    g_mutex_unlock(&r->o->lock);
-    return on && (r->its_in_kernel || r->check_emulated);
-}
-
-/* Makes QEMU ready to mark its log (@event, NULL: the mark of a pause),
- * before the vCPUs stop: libvirt logs the monitor's taint through virtlogd
- * the first time, which must not wait on a virtlogd that lags after the
- * stop.  A failure is kept for the verification to report. */
-void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event)
-{
-    g_autoptr(GError) error = NULL;
-
-    g_clear_pointer(&r->mark_error, g_free);
-    if (!marking(r) || itsmigd_qemu_marker_arm(dom, event, &error))
-        return;
-    r->mark_error = g_strdup(error->message);
-    itsmigd_log_domain(G_LOG_LEVEL_WARNING, virDomainGetName(dom),
-                       "QEMU cannot mark its log, so the ITS save cannot be verified: %s",
-                       error->message);
-}
-
 static ItsmigOutcome do_suspend(Run *r, virConnectPtr conn, Result *res)
 {
     g_autoptr(GError) error = NULL;
@@ -549,7 +417,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
     g_mutex_lock(&r->o->lock);
     recovered = r->job->recovered;
     g_mutex_unlock(&r->o->lock);
-    path = log_path(r, r->job->domain);
+    path = itsmigd_job_log_path(r, r->job->domain);
     if (!r->its_in_kernel && !r->check_emulated) {
         ev = itsmigd_its_evidence_not_kvm();
     } else if (r->log_offset < 0 && !recovered) {
@@ -557,7 +425,7 @@ static ItsmigOutcome do_verify_its_save(Run *r, virConnectPtr conn, Result *res)
                                    "there was no QEMU log when the vCPUs stopped (see "
                                    "[migration] qemu-log-dir)");
     } else {
-        if (marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
+        if (itsmigd_job_marking(r) && !(mark = its_save_mark(r, conn, live, &error)))
             return its_save_unverified(r, path, res, "QEMU could not mark its log: %s",
                                        error->message);
         if (read_save_log(r, path, mark, live, deadline ? deadline : G_MAXINT64, &text, &truncated,
