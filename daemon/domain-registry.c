@@ -23,9 +23,7 @@ typedef struct {
     int reason;
     gboolean persistent;
     gint64 updated_us;
-    ItsmigDomainProfile *profile;
-    char *profile_error;
-    GBytes *xml; /* the XML the profile was read from; immutable, so shared */
+    ItsmigdDomainView *view; /* NULL until read */
     ItsmigdRecordWrite record_write;
     char *record_cause;
     char *record_why;
@@ -60,12 +58,9 @@ static void domain_free(Domain *d)
 {
     g_free(d->name);
     g_free(d->uuid);
-    itsmig_domain_profile_free(d->profile);
-    g_free(d->profile_error);
+    itsmigd_domain_view_unref(d->view);
     g_free(d->record_cause);
     g_free(d->record_why);
-    if (d->xml)
-        g_bytes_unref(d->xml);
     g_queue_clear_full(&d->history, (GDestroyNotify)history_entry_free);
     g_free(d);
 }
@@ -154,23 +149,43 @@ gboolean itsmigd_registry_update(ItsmigdRegistry *reg, const ItsmigdDomainInfo *
     return added;
 }
 
-void itsmigd_registry_set_profile(ItsmigdRegistry *reg, const char *uuid,
-                                  ItsmigDomainProfile *profile, const char *profile_error)
+/* Puts @view in place of @old (any view when @any); FALSE when the domain is
+ * unknown or its view is no longer @old.  The view dropped is released by
+ * the caller, after the lock. */
+static gboolean swap_view(ItsmigdRegistry *reg, const char *uuid, ItsmigdDomainView *old,
+                          gboolean any, ItsmigdDomainView *view, ItsmigdDomainView **ret_dropped)
 {
     Domain *d;
+    gboolean swapped = FALSE;
 
     g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_uuid, uuid);
-    if (d) {
-        itsmig_domain_profile_free(d->profile);
-        d->profile = profile;
-        profile = NULL;
-        g_free(d->profile_error);
-        d->profile_error = g_strdup(profile_error);
+    if (d && (any || d->view == old)) {
+        *ret_dropped = d->view;
+        d->view = view ? itsmigd_domain_view_ref(view) : NULL;
         reg->generation++;
+        swapped = TRUE;
     }
     g_mutex_unlock(&reg->lock);
-    itsmig_domain_profile_free(profile);
+    return swapped;
+}
+
+void itsmigd_registry_set_view(ItsmigdRegistry *reg, const char *uuid, ItsmigdDomainView *view)
+{
+    ItsmigdDomainView *dropped = NULL;
+
+    swap_view(reg, uuid, NULL, TRUE, view, &dropped);
+    itsmigd_domain_view_unref(dropped);
+}
+
+gboolean itsmigd_registry_replace_view(ItsmigdRegistry *reg, const char *uuid,
+                                       ItsmigdDomainView *old, ItsmigdDomainView *view)
+{
+    ItsmigdDomainView *dropped = NULL;
+    gboolean swapped = swap_view(reg, uuid, old, FALSE, view, &dropped);
+
+    itsmigd_domain_view_unref(dropped);
+    return swapped;
 }
 
 void itsmigd_registry_set_record_write(ItsmigdRegistry *reg, const char *uuid,
@@ -193,79 +208,124 @@ void itsmigd_registry_set_record_write(ItsmigdRegistry *reg, const char *uuid,
     g_mutex_unlock(&reg->lock);
 }
 
-void itsmigd_registry_set_xml(ItsmigdRegistry *reg, const char *uuid, GBytes *xml)
+/* A reference to @d's view when it has a profile; NULL otherwise. */
+static ItsmigdDomainView *readable_view(const Domain *d)
 {
-    Domain *d;
-    GBytes *old = NULL;
-
-    g_mutex_lock(&reg->lock);
-    d = g_hash_table_lookup(reg->by_uuid, uuid);
-    if (d) {
-        old = d->xml;
-        d->xml = xml ? g_bytes_ref(xml) : NULL;
-    }
-    g_mutex_unlock(&reg->lock);
-    if (old)
-        g_bytes_unref(old);
+    return d && d->view && d->view->profile ? itsmigd_domain_view_ref(d->view) : NULL;
 }
 
-GBytes *itsmigd_registry_get_xml(ItsmigdRegistry *reg, const char *name, char **ret_uuid)
+/* @view itself when its hostdevs are described as they are now; else a view
+ * read again from its XML, put in the registry in its place (unless a newer
+ * one came meanwhile).  Takes @view; called without the lock. */
+static ItsmigdDomainView *view_here(ItsmigdRegistry *reg, ItsmigdHost *host, const char *uuid,
+                                    ItsmigdDomainView *view)
 {
-    Domain *d;
-    GBytes *xml = NULL;
+    ItsmigdDomainView *now;
+
+    if (!host || itsmigd_domain_view_current(view, host))
+        return view;
+    now = itsmigd_domain_view_read(view->xml, host);
+    itsmigd_registry_replace_view(reg, uuid, view, now);
+    itsmigd_domain_view_unref(view);
+    return now;
+}
+
+ItsmigdDomainView *itsmigd_registry_get_view(ItsmigdRegistry *reg, ItsmigdHost *host,
+                                             const char *name, char **ret_uuid)
+{
+    ItsmigdDomainView *view;
+    g_autofree char *uuid = NULL;
+    const Domain *d;
 
     g_mutex_lock(&reg->lock);
     d = g_hash_table_lookup(reg->by_name, name);
-    if (d && d->xml) {
-        xml = g_bytes_ref(d->xml);
-        if (ret_uuid)
-            *ret_uuid = g_strdup(d->uuid);
-    }
+    view = readable_view(d);
+    if (view)
+        uuid = g_strdup(d->uuid);
     g_mutex_unlock(&reg->lock);
-    return xml;
+    if (!view)
+        return NULL;
+    view = view_here(reg, host, uuid, view);
+    if (ret_uuid)
+        *ret_uuid = g_steal_pointer(&uuid);
+    return view;
 }
 
-void itsmigd_domain_xml_free(ItsmigdDomainXml *x)
+ItsmigdDomainView *itsmigd_registry_update_view(ItsmigdRegistry *reg, ItsmigdHost *host,
+                                                const char *uuid, GBytes *xml, gboolean replace_any)
+{
+    g_autoptr(ItsmigdDomainView) old = itsmigd_registry_peek_view(reg, uuid);
+    ItsmigdDomainView *view;
+
+    if (itsmigd_domain_view_has_xml(old, xml) && itsmigd_domain_view_current(old, host))
+        return g_steal_pointer(&old);
+    view = itsmigd_domain_view_read(xml, host);
+    if (replace_any)
+        itsmigd_registry_set_view(reg, uuid, view);
+    else
+        itsmigd_registry_replace_view(reg, uuid, old, view);
+    return view;
+}
+
+ItsmigdDomainView *itsmigd_registry_peek_view(ItsmigdRegistry *reg, const char *uuid)
+{
+    const Domain *d;
+    ItsmigdDomainView *view = NULL;
+
+    g_mutex_lock(&reg->lock);
+    d = g_hash_table_lookup(reg->by_uuid, uuid);
+    if (d && d->view)
+        view = itsmigd_domain_view_ref(d->view);
+    g_mutex_unlock(&reg->lock);
+    return view;
+}
+
+void itsmigd_named_view_free(ItsmigdNamedView *x)
 {
     if (!x)
         return;
     g_free(x->name);
     g_free(x->uuid);
-    if (x->xml)
-        g_bytes_unref(x->xml);
+    itsmigd_domain_view_unref(x->view);
     g_free(x);
 }
 
-static int compare_domain_xml(gconstpointer a, gconstpointer b)
+static int compare_named_view(gconstpointer a, gconstpointer b)
 {
-    const ItsmigdDomainXml *x = *(ItsmigdDomainXml *const *)a;
-    const ItsmigdDomainXml *y = *(ItsmigdDomainXml *const *)b;
+    const ItsmigdNamedView *x = *(ItsmigdNamedView *const *)a;
+    const ItsmigdNamedView *y = *(ItsmigdNamedView *const *)b;
 
     return strcmp(x->name, y->name);
 }
 
-GPtrArray *itsmigd_registry_all_xml(ItsmigdRegistry *reg)
+GPtrArray *itsmigd_registry_all_views(ItsmigdRegistry *reg, ItsmigdHost *host)
 {
-    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_domain_xml_free);
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)itsmigd_named_view_free);
     GHashTableIter it;
     gpointer value;
 
     g_mutex_lock(&reg->lock);
     g_hash_table_iter_init(&it, reg->by_uuid);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
-        Domain *d = value;
-        ItsmigdDomainXml *x;
+        const Domain *d = value;
+        ItsmigdDomainView *view = readable_view(d);
+        ItsmigdNamedView *x;
 
-        if (!d->xml)
+        if (!view)
             continue;
-        x = g_new0(ItsmigdDomainXml, 1);
+        x = g_new0(ItsmigdNamedView, 1);
         x->name = g_strdup(d->name);
         x->uuid = g_strdup(d->uuid);
-        x->xml = g_bytes_ref(d->xml);
+        x->view = view;
         g_ptr_array_add(all, x);
     }
     g_mutex_unlock(&reg->lock);
-    g_ptr_array_sort(all, compare_domain_xml);
+    for (guint i = 0; i < all->len; i++) {
+        ItsmigdNamedView *x = g_ptr_array_index(all, i);
+
+        x->view = view_here(reg, host, x->uuid, x->view);
+    }
+    g_ptr_array_sort(all, compare_named_view);
     return all;
 }
 
@@ -506,6 +566,7 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
 {
     g_autoptr(JsonBuilder) b = NULL;
     g_autofree char *updated = NULL;
+    g_autoptr(ItsmigdDomainView) view = NULL;
     const Domain *d;
 
     g_mutex_lock(&reg->lock);
@@ -538,17 +599,21 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    if (d->view)
+        view = itsmigd_domain_view_ref(d->view);
+    g_mutex_unlock(&reg->lock);
+
+    /* The view never changes: no need to hold the lock for it. */
     json_builder_set_member_name(b, "profile");
-    if (d->profile)
-        itsmig_domain_profile_to_json(d->profile, b);
+    if (view && view->profile)
+        itsmig_domain_profile_to_json(view->profile, b);
     else
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "profile_error");
-    if (d->profile_error)
-        json_builder_add_string_value(b, d->profile_error);
+    if (view && view->profile_error)
+        json_builder_add_string_value(b, view->profile_error);
     else
         json_builder_add_null_value(b);
     json_builder_end_object(b);
-    g_mutex_unlock(&reg->lock);
     return builder_to_bytes(b);
 }

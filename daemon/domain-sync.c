@@ -271,26 +271,30 @@ void itsmigd_domain_sync_retry_record(ItsmigdVirt *virt, const char *uuid)
 }
 
 /* Reads the domain's XML into the registry, after writing the itsmig record
- * first when @cause calls for one. */
+ * first when @cause calls for one.  The XML is parsed only when it changed. */
 void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const DomainIds *ids,
                                  ItsmigdMetadataCause cause)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    char *text = virDomainGetXMLDesc(dom, 0);
     g_autoptr(GError) error = NULL;
-    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(GBytes) xml = NULL;
+    g_autoptr(ItsmigdDomainView) view = NULL;
+    const ItsmigDomainProfile *profile;
     gboolean planned = FALSE;
 
-    if (!xml) {
+    if (!text) {
         itsmigd_virt_error(&error, "cannot read the domain XML");
         /* A failing connection: keep the profile read last time. */
         if (!g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
             return;
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "%s", error->message);
-        itsmigd_registry_set_profile(virt->registry, ids->uuid, NULL, error->message);
-        itsmigd_registry_set_xml(virt->registry, ids->uuid, NULL);
+        view = itsmigd_domain_view_new_error(error->message);
+        itsmigd_registry_set_view(virt->registry, ids->uuid, view);
         return;
     }
-    profile = itsmig_domain_profile_parse(xml, -1, &error);
+    xml = g_bytes_new_take(text, strlen(text));
+    view = itsmigd_registry_update_view(virt->registry, virt->host, ids->uuid, xml, TRUE);
+    profile = view->profile;
     if (profile && cause != PROFILE_READ_ONLY && virDomainIsActive(dom) == 1) {
         g_autoptr(ItsmigHostCaps) caps = itsmigd_host_get_caps(virt->host);
         g_auto(ItsmigItsMetadata) m;
@@ -328,17 +332,7 @@ void itsmigd_domain_sync_refresh(ItsmigdVirt *virt, virDomainPtr dom, const Doma
     }
     if (!profile)
         itsmigd_log_domain(G_LOG_LEVEL_WARNING, ids->name, "cannot read the ITS profile: %s",
-                           error->message);
-    else
-        itsmigd_host_describe_hostdevs(virt->host, profile);
-    {
-        gsize len = strlen(xml);
-        g_autoptr(GBytes) bytes = profile ? g_bytes_new_take(g_steal_pointer(&xml), len) : NULL;
-
-        itsmigd_registry_set_xml(virt->registry, ids->uuid, bytes);
-    }
-    itsmigd_registry_set_profile(virt->registry, ids->uuid, g_steal_pointer(&profile),
-                                 error ? error->message : NULL);
+                           view->profile_error);
 }
 
 void itsmigd_domain_sync_forget(ItsmigdVirt *virt, const char *uuid)

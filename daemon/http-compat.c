@@ -39,7 +39,7 @@ gboolean itsmigd_http_domains_preflight(ItsmigdHttpRequest *req, GError **error)
     const char *name = itsmigd_http_request_param(req, 0);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
     g_autofree char *uuid = NULL;
-    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigdDomainView) view = NULL;
     g_autoptr(ItsmigHostCaps) local = NULL;
     g_autoptr(ItsmigHostCaps) dest = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
@@ -58,11 +58,10 @@ gboolean itsmigd_http_domains_preflight(ItsmigdHttpRequest *req, GError **error)
         !itsmig_json_get_bool(&at, body, "quiesce", &policy.quiesce, error))
         return FALSE;
 
-    verdict =
-        itsmigd_preflight(d, name, destination, &policy, &uuid, &profile, &local, &dest, error);
+    verdict = itsmigd_preflight(d, name, destination, &policy, &uuid, &view, &local, &dest, error);
     if (!verdict)
         return FALSE;
-    reply_verdict(req, profile, uuid, local->hostname, destination, dest->hostname, verdict);
+    reply_verdict(req, view->profile, uuid, local->hostname, destination, dest->hostname, verdict);
     return TRUE;
 }
 
@@ -189,17 +188,16 @@ static void add_cell(JsonBuilder *b, const Matrix *m, const ItsmigDomainProfile 
     json_builder_end_object(b);
 }
 
-static void add_domain(JsonBuilder *b, const Matrix *m, const ItsmigdDomainXml *x)
+static void add_domain(JsonBuilder *b, const Matrix *m, const ItsmigdNamedView *x)
 {
-    g_autoptr(GError) local_error = NULL;
-    g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(m->d, x->xml, &local_error);
+    const ItsmigDomainProfile *profile = x->view->profile;
     g_autoptr(ItsmigVerdict) here = NULL;
 
     json_builder_begin_object(b);
     itsmig_json_add_string_or_null(b, "name", x->name);
     itsmig_json_add_string_or_null(b, "uuid", x->uuid);
     if (!profile) {
-        itsmig_json_add_string_or_null(b, "error", local_error->message);
+        itsmig_json_add_string_or_null(b, "error", x->view->profile_error);
         json_builder_end_object(b);
         return;
     }
@@ -240,7 +238,7 @@ gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
     m.local = itsmigd_host_get_caps(&d->host);
     m.known = itsmigd_known_hosts(d, m.local);
     itsmigd_host_get_policy(&d->host, &m.policy);
-    domains = itsmigd_registry_all_xml(d->registry);
+    domains = itsmigd_registry_all_views(d->registry, &d->host);
 
     json_builder_begin_object(b);
     itsmig_json_add_string_or_null(b, "source", m.local->hostname);

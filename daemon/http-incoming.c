@@ -97,12 +97,11 @@ static gboolean incoming_open(ItsmigdHttpRequest *req, Incoming *in, GError **er
 }
 
 /* What the domain's QEMU logged about the ITS since it last started. */
-static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name, const char *xml)
+static JsonNode *restore_evidence(ItsmigDaemon *d, const char *name,
+                                  const ItsmigDomainProfile *profile)
 {
     g_autofree char *dir = itsmigd_orchestrator_qemu_log_dir(d->orchestrator);
     g_autofree char *path = g_strdup_printf("%s/%s.log", dir, name);
-    g_autoptr(ItsmigDomainProfile) profile =
-        xml ? itsmig_domain_profile_parse(xml, -1, NULL) : NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) text = NULL;
     g_autofree char *first = NULL;
@@ -159,6 +158,21 @@ static gboolean caller_migrated(ItsmigdHttpRequest *req, Incoming *in)
     return mac && strcmp(mac, record->peer_mac) == 0;
 }
 
+/* The view of the domain as it is now, the registry's when libvirt's XML is
+ * the same (so not parsed again); NULL when the XML cannot be read. */
+static ItsmigdDomainView *domain_view(ItsmigDaemon *d, Incoming *in)
+{
+    char *text = virDomainGetXMLDesc(in->dom, 0);
+    g_autoptr(GBytes) xml = NULL;
+    g_autofree char *uuid = NULL;
+
+    if (!text)
+        return NULL;
+    xml = g_bytes_new_take(text, strlen(text));
+    uuid = g_ascii_strdown(in->uuid, -1);
+    return itsmigd_registry_update_view(d->registry, &d->host, uuid, xml, FALSE);
+}
+
 /* Whether another domain (another UUID) holds the name ?name= asks about, which libvirt would
  * refuse to migrate in; -1 when not asked or it cannot be told. */
 static int name_taken_here(ItsmigdHttpRequest *req, Incoming *in)
@@ -186,7 +200,7 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
     gboolean ours = caller_migrated(req, in);
     const char *name = in->dom && ours ? virDomainGetName(in->dom) : NULL;
     gboolean present = in->dom && itsmigd_virt_domain_get_state(in->dom, &state, &reason, NULL);
-    g_autofree char *xml = present && ours ? virDomainGetXMLDesc(in->dom, 0) : NULL;
+    g_autoptr(ItsmigdDomainView) view = present && ours ? domain_view(d, in) : NULL;
     int name_taken = name_taken_here(req, in);
 
     json_builder_begin_object(b);
@@ -209,7 +223,7 @@ static void reply_state(ItsmigdHttpRequest *req, Incoming *in, unsigned int stat
                                                        "migrated here",
                                                        NULL, NULL, NULL));
     else if (present && state != VIR_DOMAIN_SHUTOFF)
-        json_builder_add_value(b, restore_evidence(d, name, xml));
+        json_builder_add_value(b, restore_evidence(d, name, view ? view->profile : NULL));
     else
         json_builder_add_value(b, itsmigd_its_evidence(FALSE, "not-applicable",
                                                        "the domain is not here", NULL, NULL, NULL));

@@ -13,12 +13,13 @@
  * The fleet's view: every domain's verdict against every peer whose
  * capabilities are at hand.  A scrape never waits for a peer: it starts a
  * background fetch of stale peers and shows what is cached.  Verdicts are
- * cached per domain and recomputed when the domain's XML, this host's or a
- * peer's capabilities or the policy change, so that a scrape of thousands of
- * domains costs little more than printing them.  Time changes a verdict only
- * through the early-boot rule: a domain it named is judged again every
- * TIME_DEPENDENT_AGE.  What the inputs do not show (a host device bound to
- * another driver) is caught up within VERDICT_MAX_AGE, spread over domains.
+ * cached per domain and recomputed when the domain's view (its XML, or the
+ * drivers bound to its host devices), this host's or a peer's capabilities or
+ * the policy change, so that a scrape of thousands of domains costs little
+ * more than printing them.  Time changes a verdict only through the
+ * early-boot rule: a domain it named is judged again every
+ * TIME_DEPENDENT_AGE.  Anything else the inputs do not show is caught up
+ * within VERDICT_MAX_AGE, spread over domains.
  */
 
 /* A peer that failed is asked again by a scrape after this long at the
@@ -39,8 +40,8 @@ typedef struct {
 } Cell;
 
 typedef struct {
-    GBytes *xml;
-    char *stamp; /* the inputs besides the XML */
+    ItsmigdDomainView *view; /* a new view is a new XML, or new hostdev facts */
+    char *stamp;             /* the inputs besides the XML */
     gint64 expires_us;
     gboolean judged;         /* FALSE: the profile could not be read */
     gboolean time_dependent; /* a verdict names the early-boot rule */
@@ -57,7 +58,7 @@ enum { TEXT_MIGRATABLE, TEXT_PEERS, TEXT_BLOCKED, TEXT_ONE_WAY };
 
 static void entry_free(Entry *e)
 {
-    g_bytes_unref(e->xml);
+    itsmigd_domain_view_unref(e->view);
     g_free(e->stamp);
     g_free(e->cells);
     for (gsize i = 0; i < G_N_ELEMENTS(e->text); i++)
@@ -162,10 +163,10 @@ static guint64 rule_bits(GPtrArray *items)
 }
 
 /* Judges the domain against each peer, as the matrix does (both ways). */
-static void judge_entry(ItsmigDaemon *d, Entry *e, const ItsmigHostCaps *local, GPtrArray *peers,
-                        GPtrArray *known, const ItsmigCompatPolicy *policy)
+static void judge_entry(Entry *e, const ItsmigHostCaps *local, GPtrArray *peers, GPtrArray *known,
+                        const ItsmigCompatPolicy *policy)
 {
-    g_autoptr(ItsmigDomainProfile) profile = itsmigd_read_profile(d, e->xml, NULL);
+    const ItsmigDomainProfile *profile = e->view->profile;
 
     g_free(e->cells);
     e->n_cells = peers->len;
@@ -298,20 +299,19 @@ static GPtrArray *refresh_entries(ItsmigDaemon *d, GPtrArray *domains, const Its
 
     cache_generation++;
     for (guint k = 0; k < domains->len; k++) {
-        const ItsmigdDomainXml *x = g_ptr_array_index(domains, k);
+        const ItsmigdNamedView *x = g_ptr_array_index(domains, k);
         Entry *e = g_hash_table_lookup(cache, x->uuid);
 
         if (!e) {
             e = g_new0(Entry, 1);
             g_hash_table_insert(cache, g_strdup(x->uuid), e);
         }
-        if (!e->xml || !g_bytes_equal(e->xml, x->xml) || g_strcmp0(e->stamp, stamp) ||
-            now >= e->expires_us) {
-            g_clear_pointer(&e->xml, g_bytes_unref);
-            e->xml = g_bytes_ref(x->xml);
+        if (e->view != x->view || g_strcmp0(e->stamp, stamp) || now >= e->expires_us) {
+            g_clear_pointer(&e->view, itsmigd_domain_view_unref);
+            e->view = itsmigd_domain_view_ref(x->view);
             g_free(e->stamp);
             e->stamp = g_strdup(stamp);
-            judge_entry(d, e, local, peers, known, policy);
+            judge_entry(e, local, peers, known, policy);
             entry_render(e, x->name, peers);
             e->expires_us = now + (e->time_dependent
                                        ? TIME_DEPENDENT_AGE_US
@@ -439,7 +439,7 @@ static void print_counts(GString *out, GPtrArray *peers, const Tally *t)
 static void render_verdicts(ItsmigDaemon *d, GString *out, GPtrArray *peers)
 {
     g_autoptr(ItsmigHostCaps) local = itsmigd_host_get_caps(&d->host);
-    g_autoptr(GPtrArray) domains = itsmigd_registry_all_xml(d->registry);
+    g_autoptr(GPtrArray) domains = itsmigd_registry_all_views(d->registry, &d->host);
     g_autoptr(GPtrArray) known = g_ptr_array_new();
     g_autoptr(GPtrArray) entries = NULL;
     Tally t = {
@@ -602,6 +602,12 @@ gboolean itsmigd_http_metrics(ItsmigdHttpRequest *req, GError **error)
     for (int s = 0; s < VIR_DOMAIN_LAST; s++)
         g_string_append_printf(out, "itsmigd_domains{state=\"%s\"} %u\n", itsmigd_state_name(s),
                                counts[s]);
+    g_string_append_printf(out,
+                           "# HELP itsmigd_domain_xml_parses_total Domain XML documents parsed "
+                           "into ITS profiles (once per change of a domain's XML or of its host "
+                           "devices' drivers).\n# TYPE itsmigd_domain_xml_parses_total counter\n"
+                           "itsmigd_domain_xml_parses_total %" G_GUINT64_FORMAT "\n",
+                           itsmigd_domain_view_reads());
     g_string_append_printf(
         out,
         "# HELP itsmigd_libvirt_connected Whether the libvirt connection is up.\n"

@@ -140,7 +140,7 @@ gboolean itsmigd_http_migrations_start(ItsmigdHttpRequest *req, GError **error)
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
     JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
     g_autofree char *uuid = NULL;
-    g_autoptr(GBytes) xml = NULL;
+    g_autoptr(ItsmigdDomainView) view = NULL;
     g_autoptr(ItsmigdPeerConfig) peer = NULL;
     g_autoptr(JsonNode) job = NULL;
     g_auto(ItsmigJobOptions) opt = {0};
@@ -181,8 +181,9 @@ gboolean itsmigd_http_migrations_start(ItsmigdHttpRequest *req, GError **error)
             destination, destination);
         return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT, msg);
     }
-    xml = itsmigd_registry_get_xml(d->registry, domain, &uuid);
-    if (!xml || !uuid) {
+    /* Only whether it is known: the job judges the view it finds then. */
+    view = itsmigd_registry_get_view(d->registry, NULL, domain, &uuid);
+    if (!view || !uuid) {
         g_autofree char *msg = g_strdup_printf("no domain named '%s' is known", domain);
         return itsmigd_http_fail(error, ITSMIG_ERROR_NOT_FOUND, msg);
     }

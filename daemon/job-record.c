@@ -46,27 +46,50 @@ Record *itsmigd_job_snapshot_locked(Run *r, int begins)
     return rec;
 }
 
+/* The journal slot of record @id, claimed once no other thread has it; under o->io. */
+static JournalSlot *claim_locked(ItsmigdOrchestrator *o, const char *id)
+{
+    JournalSlot *slot;
+
+    while ((slot = g_hash_table_lookup(o->written, id)) && slot->busy)
+        g_cond_wait(&o->io_cond, &o->io);
+    if (!slot) {
+        slot = g_new0(JournalSlot, 1);
+        g_hash_table_insert(o->written, g_strdup(id), slot);
+    }
+    slot->busy = TRUE;
+    return slot;
+}
+
+static void release(ItsmigdOrchestrator *o, JournalSlot *slot, guint64 on_disk)
+{
+    g_mutex_lock(&o->io);
+    slot->on_disk = on_disk;
+    slot->busy = FALSE;
+    g_cond_broadcast(&o->io_cond);
+    g_mutex_unlock(&o->io);
+}
+
 /* Writes @rec unless a later version of the record (or its removal) is on
- * disk already; without o->lock, which the main loop and the API wait on. */
+ * disk already; without o->lock, which the main loop and the API wait on,
+ * and without o->io, which the other jobs' writes wait on. */
 gboolean itsmigd_job_journal_put(ItsmigdOrchestrator *o, const Record *rec, GError **error)
 {
-    guint64 *on_disk;
+    JournalSlot *slot;
+    guint64 on_disk;
     gboolean ok = TRUE;
 
     g_mutex_lock(&o->io);
-    on_disk = g_hash_table_lookup(o->written, rec->id);
-    if (!on_disk || *on_disk < rec->version) {
+    slot = claim_locked(o, rec->id);
+    on_disk = slot->on_disk;
+    g_mutex_unlock(&o->io);
+    if (on_disk < rec->version) {
         itsmigd_job_fault_journal(o, rec);
         ok = itsmig_journal_write(o->journal, rec->id, rec->text, strlen(rec->text), error);
-        if (ok) {
-            if (!on_disk) {
-                on_disk = g_new(guint64, 1);
-                g_hash_table_insert(o->written, g_strdup(rec->id), on_disk);
-            }
-            *on_disk = rec->version;
-        }
+        if (ok)
+            on_disk = rec->version;
     }
-    g_mutex_unlock(&o->io);
+    release(o, slot, on_disk);
     return ok;
 }
 
@@ -105,16 +128,16 @@ gboolean itsmigd_job_journal_commit(ItsmigdOrchestrator *o, Record *rec)
  * older version still on its way does not bring one back. */
 void itsmigd_job_journal_forget(ItsmigdOrchestrator *o, GPtrArray *ids)
 {
-    g_mutex_lock(&o->io);
     for (guint i = 0; ids && i < ids->len; i++) {
         const char *id = g_ptr_array_index(ids, i);
-        guint64 *gone = g_new(guint64, 1);
+        JournalSlot *slot;
 
-        *gone = G_MAXUINT64;
+        g_mutex_lock(&o->io);
+        slot = claim_locked(o, id);
+        g_mutex_unlock(&o->io);
         itsmig_journal_remove(o->journal, id, NULL);
-        g_hash_table_insert(o->written, g_strdup(id), gone);
+        release(o, slot, G_MAXUINT64);
     }
-    g_mutex_unlock(&o->io);
 }
 
 void itsmigd_job_publish_locked(Run *r, const char *kind, const char *outcome, const char *message)

@@ -8,12 +8,16 @@
  *
  *   job-table.c     the table of jobs and its API (orchestrator.h), the journal
  *                   read back at start, libvirt's events for running jobs
- *   job-record.c    a job's record: told to the API, written to the journal
  *   job-worker.c    the thread that walks a job: a step, the facts, the record
  *   job-steps.c     one executor per action on this host
  *   job-transfer.c  the transfer (libvirt's migration) and its progress
  *   job-dest.c      what the destination's itsmigd is asked and told
+ *   job-record.c    a job's record: told to the API, written to the journal
  *   job-fault.c     fault injection, armed only in the test build
+ *   job-run.c       what all of them use: the table's lookups, a step's
+ *                   failure and deadline, the domain's presence, QEMU's log
+ *
+ * In this order, each file calls only files below it (HACKING.md).
  */
 
 #include <glib.h>
@@ -85,6 +89,12 @@ typedef struct {
     gboolean was_behind; /* the versions before it did not reach the journal */
 } Record;
 
+/* One job's record in the journal, under o->io. */
+typedef struct {
+    guint64 on_disk; /* the version on disk (0: none yet); G_MAXUINT64: removed */
+    gboolean busy;   /* a thread writes or removes it, without o->io */
+} JournalSlot;
+
 struct ItsmigdOrchestrator {
     ItsmigDaemon *d;
     ItsmigJournal *journal;
@@ -95,10 +105,12 @@ struct ItsmigdOrchestrator {
     gboolean stopping;
     gboolean gave_up; /* the stop stopped waiting for the workers */
     guint workers;
-    /* Journal writes, in the order of the records' versions.  Never taken
-     * with o->lock held, nor by the main loop. */
+    /* Journal writes, in the order of the records' versions: a thread claims
+     * a record's slot under o->io, writes it without the lock, and hands the
+     * slot back.  Never taken with o->lock held, nor by the main loop. */
     GMutex io;
-    GHashTable *written; /* job id -> guint64 *: the version on disk; G_MAXUINT64: removed */
+    GCond io_cond;       /* a slot handed back */
+    GHashTable *written; /* job id -> JournalSlot * */
     struct {
         char *point;
         char *action;
@@ -113,14 +125,6 @@ typedef struct {
     char *message;
 } Result;
 
-ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, ItsmigErrorCode code,
-                               const char *format, ...) G_GNUC_PRINTF(4, 5);
-
-/* job-table.c */
-Run *itsmigd_job_find_locked(ItsmigdOrchestrator *o, const char *id);
-gint64 itsmigd_job_now(ItsmigJob *job);
-void itsmigd_job_prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids);
-
 /* job-record.c */
 void itsmigd_job_record_free(Record *rec);
 Record *itsmigd_job_snapshot_locked(Run *r, int begins);
@@ -132,19 +136,10 @@ Record *itsmigd_job_record_locked(Run *r, int begins);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Record, itsmigd_job_record_free)
 
 /* job-worker.c */
-ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom);
 gboolean itsmigd_job_awaits_peer_locked(Run *r);
 void itsmigd_job_start_worker_locked(ItsmigdOrchestrator *o, Run *r);
 
 /* job-steps.c */
-void itsmigd_job_result_clear(Result *res);
-ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error);
-ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error);
-ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what);
-void itsmigd_job_mark_log(Run *r, const char *domain);
-gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res);
-gint64 itsmigd_job_phase_deadline(Run *r);
-void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event);
 ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res);
 
 /* job-transfer.c */
@@ -162,6 +157,25 @@ gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res);
 ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res);
 ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, gboolean patient, Result *res);
 ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res);
+
+/* job-run.c */
+Run *itsmigd_job_find_locked(ItsmigdOrchestrator *o, const char *id);
+gint64 itsmigd_job_now(ItsmigJob *job);
+void itsmigd_job_prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids);
+void itsmigd_job_result_clear(Result *res);
+ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, ItsmigErrorCode code,
+                               const char *format, ...) G_GNUC_PRINTF(4, 5);
+ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error);
+ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error);
+ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what);
+gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res);
+gint64 itsmigd_job_phase_deadline(Run *r);
+ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom);
+/* Whether verifications wait for a mark of QEMU's in its log. */
+gboolean itsmigd_job_marking(Run *r);
+void itsmigd_job_arm_marker(Run *r, virDomainPtr dom, const char *event);
+char *itsmigd_job_log_path(Run *r, const char *domain);
+void itsmigd_job_mark_log(Run *r, const char *domain);
 
 /* job-fault.c */
 void itsmigd_job_fault_point(Run *r, const char *point, ItsmigActionKind kind);

@@ -21,46 +21,6 @@ static void run_free(Run *r)
     g_free(r);
 }
 
-Run *itsmigd_job_find_locked(ItsmigdOrchestrator *o, const char *id)
-{
-    for (guint i = 0; i < o->runs->len; i++) {
-        Run *r = g_ptr_array_index(o->runs, i);
-
-        if (strcmp(r->job->id, id) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-/* The wall clock for a transition of @job, which also gets the monotonic clock that its
- * durations come from. */
-gint64 itsmigd_job_now(ItsmigJob *job)
-{
-    itsmig_job_set_clock(job, g_get_monotonic_time());
-    return g_get_real_time();
-}
-/* Forgets the oldest finished jobs beyond [migration] keep-finished; their
- * ids go into @ret_ids, for itsmigd_job_journal_forget() once o->lock is released. */
-void itsmigd_job_prune_locked(ItsmigdOrchestrator *o, GPtrArray *ret_ids)
-{
-    guint finished = 0;
-
-    for (guint i = 0; i < o->runs->len; i++)
-        if (itsmig_phase_is_terminal(((Run *)g_ptr_array_index(o->runs, i))->job->phase))
-            finished++;
-    for (guint i = 0; i < o->runs->len && finished > o->limits.keep_finished;) {
-        Run *r = g_ptr_array_index(o->runs, i);
-
-        if (!itsmig_phase_is_terminal(r->job->phase) || r->thread) {
-            i++;
-            continue;
-        }
-        g_ptr_array_add(ret_ids, g_strdup(r->job->id));
-        g_ptr_array_remove_index(o->runs, i);
-        finished--;
-    }
-}
-
 /* ---- libvirt's events ------------------------------------------------------------------- */
 
 static void on_device_removed(gpointer data, const char *uuid, const char *alias)
@@ -234,6 +194,7 @@ ItsmigdOrchestrator *itsmigd_orchestrator_new(ItsmigDaemon *daemon, const char *
     o->d = daemon;
     g_mutex_init(&o->lock);
     g_mutex_init(&o->io);
+    g_cond_init(&o->io_cond);
     g_cond_init(&o->cond);
     o->written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     o->runs = g_ptr_array_new_with_free_func((GDestroyNotify)run_free);
@@ -291,6 +252,7 @@ void itsmigd_orchestrator_free(ItsmigdOrchestrator *o)
     g_free(o->fault.point);
     g_free(o->fault.action);
     g_cond_clear(&o->cond);
+    g_cond_clear(&o->io_cond);
     g_mutex_clear(&o->io);
     g_mutex_clear(&o->lock);
     g_free(o);

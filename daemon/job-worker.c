@@ -14,36 +14,6 @@
 
 /* ---- facts --------------------------------------------------------------------- */
 
-static ItsmigPresence presence_of_state(int state)
-{
-    switch (state) {
-    case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-    case VIR_DOMAIN_SHUTDOWN: return ITSMIG_PRESENCE_RUNNING;
-    case VIR_DOMAIN_PAUSED:
-    case VIR_DOMAIN_PMSUSPENDED: return ITSMIG_PRESENCE_PAUSED;
-    default: return ITSMIG_PRESENCE_ABSENT;
-    }
-}
-
-/* Whether the domain is on @conn's host and how: absent only when libvirt
- * says it does not exist, unknown when it cannot tell (or @conn is NULL).
- * The domain, when found, in @ret_dom. */
-ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(virDomain) dom = itsmigd_virt_domain_lookup(conn, uuid, &error);
-    ItsmigPresence p = ITSMIG_PRESENCE_UNKNOWN;
-    int state;
-
-    if (dom && itsmigd_virt_domain_get_state(dom, &state, NULL, &error))
-        p = presence_of_state(state);
-    else if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND))
-        p = ITSMIG_PRESENCE_ABSENT;
-    *ret_dom = g_steal_pointer(&dom);
-    return p;
-}
-
 static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f)
 {
     g_autoptr(virDomain) dom = NULL;

@@ -247,15 +247,6 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     }
     g_mutex_lock(&host->lock);
     old = host->caps;
-    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
-        const char *probed = caps->meta[f].conflict_probed;
-
-        /* Once per conflict, not at every reconnection. */
-        if (probed && (!old || g_strcmp0(old->meta[f].conflict_probed, probed) != 0))
-            g_warning("[host] %s = %s is declared, but the probe found %s; the declared value "
-                      "is used and reported as a conflict",
-                      itsmig_cap_field_to_string(f), config->declared[f], probed);
-    }
     g_strfreev(host->traits);
     host->traits = itsmig_host_traits_list(caps);
     host->caps = g_steal_pointer(&caps);
@@ -267,6 +258,16 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
     g_mutex_unlock(&host->lock);
+    /* Logged after the lock, which HTTP threads wait on.  Once per conflict,
+     * not at every reconnection. */
+    for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
+        const char *probed = host->caps->meta[f].conflict_probed;
+
+        if (probed && (!old || g_strcmp0(old->meta[f].conflict_probed, probed) != 0))
+            g_warning("[host] %s = %s is declared, but the probe found %s; the declared value "
+                      "is used and reported as a conflict",
+                      itsmig_cap_field_to_string(f), config->declared[f], probed);
+    }
     itsmig_host_caps_free(old);
     publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NOVA, config->nova_provider_config);
     publish(host, host->caps, ITSMIG_TRAITS_FORMAT_NFD, config->nfd_features_file);
@@ -310,26 +311,38 @@ gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias)
     return match;
 }
 
+gboolean itsmigd_host_hostdev_facts(ItsmigdHost *host, const ItsmigHostdev *h, char **ret_driver,
+                                    int *ret_migratable)
+{
+    g_autofree char *link = NULL;
+    g_autofree char *target = NULL;
+
+    /* The address comes from the domain XML: a PCI address only, so that it
+     * cannot name anything outside the devices directory. */
+    if (!h->address || strchr(h->address, '/') || h->address[0] == '.')
+        return FALSE;
+    link = g_build_filename(host->sysfs_pci, h->address, "driver", NULL);
+    target = g_file_read_link(link, NULL);
+    if (!target)
+        return FALSE;
+    *ret_driver = g_path_get_basename(target);
+    g_mutex_lock(&host->lock);
+    *ret_migratable = g_strv_contains((const char *const *)host->migratable_drivers, *ret_driver);
+    g_mutex_unlock(&host->lock);
+    return TRUE;
+}
+
 void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile)
 {
     for (guint i = 0; profile->hostdevs && i < profile->hostdevs->len; i++) {
         ItsmigHostdev *h = g_ptr_array_index(profile->hostdevs, i);
-        g_autofree char *link = NULL;
-        g_autofree char *target = NULL;
+        char *driver = NULL;
+        int migratable;
 
-        /* The address comes from the domain XML: a PCI address only, so
-         * that it cannot name anything outside the devices directory. */
-        if (!h->address || strchr(h->address, '/') || h->address[0] == '.')
-            continue;
-        link = g_build_filename(host->sysfs_pci, h->address, "driver", NULL);
-        target = g_file_read_link(link, NULL);
-        if (!target)
+        if (!itsmigd_host_hostdev_facts(host, h, &driver, &migratable))
             continue;
         g_free(h->host_driver);
-        h->host_driver = g_path_get_basename(target);
-        g_mutex_lock(&host->lock);
-        h->migratable =
-            g_strv_contains((const char *const *)host->migratable_drivers, h->host_driver);
-        g_mutex_unlock(&host->lock);
+        h->host_driver = driver;
+        h->migratable = migratable;
     }
 }

@@ -70,3 +70,7 @@ gboolean itsmigd_host_non_migratable(ItsmigdHost *host, const char *alias);
  * sysfs) and migratable (whether that driver is one of the configured
  * migration-capable ones); unknown devices stay unknown. */
 void itsmigd_host_describe_hostdevs(ItsmigdHost *host, ItsmigDomainProfile *profile);
+/* What itsmigd_host_describe_hostdevs() would fill in for @h: FALSE when the
+ * device is unknown here. */
+gboolean itsmigd_host_hostdev_facts(ItsmigdHost *host, const ItsmigHostdev *h, char **ret_driver,
+                                    int *ret_migratable);

@@ -17,6 +17,7 @@ daemon_libitsmigd_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/domain-registry.c daemon/domain-registry.h \
+	daemon/domain-view.c daemon/domain-view.h \
 	daemon/virt-connect.c daemon/virt-connect.h daemon/virt-private.h \
 	daemon/virt-events.c \
 	daemon/virt-worker.c \
@@ -44,6 +45,7 @@ daemon_libitsmigd_la_SOURCES = \
 	daemon/job-steps.c \
 	daemon/job-transfer.c \
 	daemon/job-dest.c \
+	daemon/job-run.c \
 	daemon/its-evidence.c daemon/its-evidence.h \
 	daemon/http-migrations.c \
 	daemon/http-incoming.c \

@@ -4,15 +4,15 @@
 #include "itsmig/error.h"
 #include "daemon/preflight.h"
 
-ItsmigDomainProfile *itsmigd_read_profile(ItsmigDaemon *d, GBytes *xml, GError **error)
+ItsmigdDomainView *itsmigd_preflight_view(ItsmigDaemon *d, const char *name, char **ret_uuid,
+                                          GError **error)
 {
-    gsize len;
-    const char *text = g_bytes_get_data(xml, &len);
-    ItsmigDomainProfile *profile = itsmig_domain_profile_parse(text, len, error);
+    ItsmigdDomainView *view = itsmigd_registry_get_view(d->registry, &d->host, name, ret_uuid);
 
-    if (profile)
-        itsmigd_host_describe_hostdevs(&d->host, profile);
-    return profile;
+    if (!view)
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no domain named '%s' is known",
+                    name);
+    return view;
 }
 
 GPtrArray *itsmigd_known_hosts(ItsmigDaemon *d, const ItsmigHostCaps *local)
@@ -41,39 +41,29 @@ ItsmigVerdict *itsmigd_judge(const ItsmigDomainProfile *profile, const ItsmigHos
 
 ItsmigVerdict *itsmigd_preflight(ItsmigDaemon *d, const char *name, const char *destination,
                                  const ItsmigCompatPolicy *policy, char **ret_uuid,
-                                 ItsmigDomainProfile **ret_profile, ItsmigHostCaps **ret_local,
+                                 ItsmigdDomainView **ret_view, ItsmigHostCaps **ret_local,
                                  ItsmigHostCaps **ret_destination, GError **error)
 {
     g_autofree char *uuid = NULL;
-    g_autoptr(GBytes) xml = itsmigd_registry_get_xml(d->registry, name, &uuid);
-    g_autoptr(ItsmigDomainProfile) profile = NULL;
+    g_autoptr(ItsmigdDomainView) view = itsmigd_preflight_view(d, name, &uuid, error);
     g_autoptr(ItsmigHostCaps) local = NULL;
     g_autoptr(ItsmigHostCaps) dest = NULL;
     g_autoptr(GPtrArray) known = NULL;
     ItsmigVerdict *verdict;
     const char *names[] = {destination};
 
-    if (!xml) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_NOT_FOUND, "no domain named '%s' is known",
-                    name);
+    if (!view)
         return NULL;
-    }
-    profile = itsmigd_read_profile(d, xml, error);
-    if (!profile) {
-        g_prefix_error(error, "the XML libvirt gave for '%s': ", name);
-        (*error)->code = ITSMIG_ERROR_INTERNAL;
-        return NULL;
-    }
     itsmigd_peers_get(d->peers, names, 1, &dest, error);
     if (!dest)
         return NULL;
     local = itsmigd_host_get_caps(&d->host);
     known = itsmigd_known_hosts(d, local);
-    verdict = itsmigd_judge(profile, local, dest, known, policy);
+    verdict = itsmigd_judge(view->profile, local, dest, known, policy);
     if (ret_uuid)
         *ret_uuid = g_steal_pointer(&uuid);
-    if (ret_profile)
-        *ret_profile = g_steal_pointer(&profile);
+    if (ret_view)
+        *ret_view = g_steal_pointer(&view);
     if (ret_local)
         *ret_local = g_steal_pointer(&local);
     if (ret_destination)

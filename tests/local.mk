@@ -106,13 +106,10 @@ tests_test_metrics_LDADD = $(ITSMIGD_LIBS)
 TESTS += tests/test-metrics
 
 check_PROGRAMS += tests/test-domain-registry
-tests_test_domain_registry_SOURCES = tests/test-domain-registry.c \
-	daemon/domain-registry.c daemon/domain-registry.h \
-	daemon/virt-names.c daemon/virt-names.h \
-	daemon/log.c daemon/log.h
+tests_test_domain_registry_SOURCES = tests/test-domain-registry.c
 tests_test_domain_registry_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_domain_registry_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_domain_registry_LDADD = $(ITSMIGD_LIBS)
+tests_test_domain_registry_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-domain-registry
 
 check_PROGRAMS += tests/test-domain-metadata
@@ -189,7 +186,8 @@ DAEMON_TESTS = \
 	tests/daemon/incoming.sh \
 	tests/daemon/job-state.sh \
 	tests/daemon/slowloris.sh \
-	tests/daemon/prometheus.sh
+	tests/daemon/prometheus.sh \
+	tests/daemon/profiles.sh
 TESTS += $(DAEMON_TESTS)
 EXTRA_DIST += $(DAEMON_TESTS) tests/daemon/lib.sh tests/daemon/fake-peer.py \
 	tests/daemon/nova-load.py \

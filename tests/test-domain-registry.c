@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -71,21 +74,35 @@ static char *list_names(ItsmigdRegistry *reg, int state, guint offset, guint lim
     return g_string_free(g_steal_pointer(&names), FALSE);
 }
 
-static ItsmigDomainProfile *small_profile(const char *name)
+static GBytes *small_xml(const char *name, const char *extra)
 {
-    g_autofree char *xml = g_strdup_printf("<domain type='kvm'><name>%s</name>"
-                                           "<uuid>" UUID_A "</uuid>"
-                                           "<vcpu>2</vcpu>"
-                                           "<os><type arch='aarch64' machine='virt'>hvm</type></os>"
-                                           "<features><gic version='3'/></features>"
-                                           "</domain>",
-                                           name);
-    g_autoptr(GError) error = NULL;
-    ItsmigDomainProfile *p = itsmig_domain_profile_parse(xml, -1, &error);
+    char *xml = g_strdup_printf("<domain type='kvm'><name>%s</name>"
+                                "<uuid>" UUID_A "</uuid>"
+                                "<vcpu>2</vcpu>"
+                                "<os><type arch='aarch64' machine='virt'>hvm</type></os>"
+                                "<features><gic version='3'/></features>"
+                                "<devices>%s</devices>"
+                                "</domain>",
+                                name, extra ? extra : "");
 
-    g_assert_no_error(error);
-    g_assert_nonnull(p);
-    return p;
+    return g_bytes_new_take(xml, strlen(xml));
+}
+
+static ItsmigdDomainView *small_view(const char *name)
+{
+    g_autoptr(GBytes) xml = small_xml(name, NULL);
+    ItsmigdDomainView *view = itsmigd_domain_view_read(xml, NULL);
+
+    g_assert_null(view->profile_error);
+    g_assert_nonnull(view->profile);
+    return view;
+}
+
+static void set_small_view(ItsmigdRegistry *reg, const char *uuid, const char *name)
+{
+    g_autoptr(ItsmigdDomainView) view = small_view(name);
+
+    itsmigd_registry_set_view(reg, uuid, view);
 }
 
 /* ---- registry ------------------------------------------------------------------ */
@@ -168,7 +185,7 @@ static void test_remove(void)
 
     /* Calls naming an unknown UUID change nothing. */
     itsmigd_registry_add_history(reg, UUID_A, 0, "started", "booted", FALSE);
-    itsmigd_registry_set_profile(reg, UUID_A, small_profile("alpha"), NULL);
+    set_small_view(reg, UUID_A, "alpha");
     g_assert_cmpuint(itsmigd_registry_count(reg), ==, 1);
 }
 
@@ -457,7 +474,7 @@ static void test_domain_json_profile(void)
     JsonObject *o, *profile;
 
     update(reg, UUID_A, "alpha", VIR_DOMAIN_RUNNING, 1, NULL);
-    itsmigd_registry_set_profile(reg, UUID_A, small_profile("alpha"), NULL);
+    set_small_view(reg, UUID_A, "alpha");
     with = itsmigd_registry_domain_json(reg, "alpha");
     o = parse_object(with, &p1);
     profile = json_object_get_object_member(o, "profile");
@@ -467,7 +484,11 @@ static void test_domain_json_profile(void)
     g_assert_true(json_object_get_null_member(o, "profile_error"));
 
     /* Replaced by an error: the old profile goes. */
-    itsmigd_registry_set_profile(reg, UUID_A, NULL, "XML not readable");
+    {
+        g_autoptr(ItsmigdDomainView) error_view = itsmigd_domain_view_new_error("XML not readable");
+
+        itsmigd_registry_set_view(reg, UUID_A, error_view);
+    }
     without = itsmigd_registry_domain_json(reg, "alpha");
     o = parse_object(without, &p2);
     g_assert_true(json_object_get_null_member(o, "profile"));
@@ -497,6 +518,238 @@ static void test_count_by_state(void)
 static void test_free_null(void)
 {
     itsmigd_registry_free(NULL);
+}
+
+/* ---- views ------------------------------------------------------------------------- */
+
+#define DOMAINS 5
+#define ROUNDS  20
+
+static const char *const view_uuids[DOMAINS] = {
+    "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
+    "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444",
+    "55555555-5555-5555-5555-555555555555",
+};
+
+/* The XML libvirt would give for domain @i: a new buffer each time, as each
+ * virDomainGetXMLDesc() gives. */
+static GBytes *domain_xml(int i, guint vcpus)
+{
+    g_autofree char *name = g_strdup_printf("vm%d", i);
+    g_autofree char *extra = g_strdup_printf("<!-- %u -->", vcpus);
+
+    return small_xml(name, extra);
+}
+
+static ItsmigdRegistry *registry_with_views(void)
+{
+    ItsmigdRegistry *reg = itsmigd_registry_new(8);
+
+    for (int i = 0; i < DOMAINS; i++) {
+        g_autofree char *name = g_strdup_printf("vm%d", i);
+        g_autoptr(GBytes) xml = domain_xml(i, 2);
+        g_autoptr(ItsmigdDomainView) view = NULL;
+
+        update(reg, view_uuids[i], name, VIR_DOMAIN_RUNNING, 1, NULL);
+        view = itsmigd_registry_update_view(reg, NULL, view_uuids[i], xml, TRUE);
+        g_assert_nonnull(view->profile);
+    }
+    return reg;
+}
+
+/* Reading every view again and again, and the same XML coming back from
+ * libvirt (events), parse nothing; one domain's XML changing parses it
+ * once, and readers see the new view while the old one stays whole for
+ * whoever holds it. */
+static void test_view_parsed_once_per_change(void)
+{
+    g_autoptr(ItsmigdRegistry) reg = NULL;
+    g_autoptr(ItsmigdDomainView) before = NULL;
+    g_autoptr(ItsmigdDomainView) after = NULL;
+    g_autoptr(GBytes) changed = domain_xml(2, 4);
+    guint64 start = itsmigd_domain_view_reads();
+
+    reg = registry_with_views();
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, DOMAINS);
+    start = itsmigd_domain_view_reads();
+    before = itsmigd_registry_get_view(reg, NULL, "vm2", NULL);
+    for (int round = 0; round < ROUNDS; round++) {
+        g_autoptr(GPtrArray) all = itsmigd_registry_all_views(reg, NULL);
+
+        g_assert_cmpuint(all->len, ==, DOMAINS);
+        for (int i = 0; i < DOMAINS; i++) {
+            g_autoptr(GBytes) same = domain_xml(i, 2);
+            g_autoptr(ItsmigdDomainView) view =
+                itsmigd_registry_update_view(reg, NULL, view_uuids[i], same, round % 2);
+            const ItsmigdNamedView *x = g_ptr_array_index(all, i);
+
+            g_assert_true(view == x->view);
+        }
+    }
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 0);
+
+    after = itsmigd_registry_update_view(reg, NULL, view_uuids[2], changed, TRUE);
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 1);
+    g_assert_true(after != before);
+    g_clear_pointer(&after, itsmigd_domain_view_unref);
+    after = itsmigd_registry_get_view(reg, NULL, "vm2", NULL);
+    g_assert_true(itsmigd_domain_view_has_xml(after, changed));
+    g_assert_false(itsmigd_domain_view_has_xml(before, changed));
+    g_assert_cmpstr(before->profile->name, ==, "vm2");
+    for (int round = 0; round < ROUNDS; round++) {
+        g_autoptr(GPtrArray) all = itsmigd_registry_all_views(reg, NULL);
+
+        g_assert_true(((ItsmigdNamedView *)g_ptr_array_index(all, 2))->view == after);
+    }
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 1);
+}
+
+/* A reader that read the XML again never puts back an older view over the
+ * one the main loop put meanwhile. */
+static void test_view_replace_keeps_newer(void)
+{
+    g_autoptr(ItsmigdRegistry) reg = registry_with_views();
+    g_autoptr(ItsmigdDomainView) seen = itsmigd_registry_get_view(reg, NULL, "vm0", NULL);
+    g_autoptr(GBytes) newer_xml = domain_xml(0, 8);
+    g_autoptr(GBytes) reader_xml = domain_xml(0, 6);
+    g_autoptr(ItsmigdDomainView) newer = itsmigd_domain_view_read(newer_xml, NULL);
+    g_autoptr(ItsmigdDomainView) mine = itsmigd_domain_view_read(reader_xml, NULL);
+    g_autoptr(ItsmigdDomainView) now = NULL;
+
+    itsmigd_registry_set_view(reg, view_uuids[0], newer);
+    g_assert_false(itsmigd_registry_replace_view(reg, view_uuids[0], seen, mine));
+    now = itsmigd_registry_get_view(reg, NULL, "vm0", NULL);
+    g_assert_true(now == newer);
+    g_assert_true(itsmigd_registry_replace_view(reg, view_uuids[0], newer, mine));
+    g_assert_false(itsmigd_registry_replace_view(reg, view_uuids[3], newer, mine));
+}
+
+/* XML that is not a profile's: kept with the reason, not handed to readers,
+ * and not parsed again while it stays the same. */
+static void test_view_unreadable(void)
+{
+    g_autoptr(ItsmigdRegistry) reg = registry_with_views();
+    g_autoptr(GBytes) bad = g_bytes_new_static("<domain><name>vm1", 17);
+    g_autoptr(GBytes) bad_again = g_bytes_new_static("<domain><name>vm1", 17);
+    g_autoptr(ItsmigdDomainView) view = NULL;
+    g_autoptr(ItsmigdDomainView) again = NULL;
+    g_autoptr(ItsmigdDomainView) readable = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(GBytes) body = NULL;
+    g_autoptr(JsonParser) parser = NULL;
+    guint64 start = itsmigd_domain_view_reads();
+    JsonObject *o;
+
+    view = itsmigd_registry_update_view(reg, NULL, view_uuids[1], bad, TRUE);
+    g_assert_null(view->profile);
+    g_assert_nonnull(view->profile_error);
+    again = itsmigd_registry_update_view(reg, NULL, view_uuids[1], bad_again, TRUE);
+    g_assert_true(again == view);
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 1);
+    readable = itsmigd_registry_get_view(reg, NULL, "vm1", NULL);
+    g_assert_null(readable);
+    all = itsmigd_registry_all_views(reg, NULL);
+    g_assert_cmpuint(all->len, ==, DOMAINS - 1);
+    body = itsmigd_registry_domain_json(reg, "vm1");
+    o = parse_object(body, &parser);
+    g_assert_true(json_object_get_null_member(o, "profile"));
+    g_assert_cmpstr(json_object_get_string_member(o, "profile_error"), ==, view->profile_error);
+}
+
+/* A host whose PCI devices live under @dir, with @migratable the drivers
+ * that can migrate device state. */
+static void fake_host(ItsmigdHost *host, const char *dir, const char *migratable)
+{
+    memset(host, 0, sizeof(*host));
+    g_mutex_init(&host->lock);
+    host->sysfs_pci = g_strdup(dir);
+    host->migratable_drivers = g_strsplit(migratable, ",", -1);
+}
+
+static void fake_host_clear(ItsmigdHost *host)
+{
+    g_free(host->sysfs_pci);
+    g_strfreev(host->migratable_drivers);
+    g_mutex_clear(&host->lock);
+}
+
+static void bind_driver(const char *dir, const char *address, const char *driver)
+{
+    g_autofree char *dev = g_build_filename(dir, address, NULL);
+    g_autofree char *link = g_build_filename(dev, "driver", NULL);
+    g_autofree char *target = g_strdup_printf("../../../bus/pci/drivers/%s", driver);
+
+    g_assert_cmpint(g_mkdir_with_parents(dev, 0700), ==, 0);
+    (void)unlink(link);
+    g_assert_cmpint(symlink(target, link), ==, 0);
+}
+
+/* The drivers bound to a domain's host devices are part of its view: the
+ * same XML is read again (once) when one is rebound, or when the drivers
+ * that can migrate are reconfigured, and not otherwise. */
+static void test_view_hostdev_rebound(void)
+{
+    g_autoptr(ItsmigdRegistry) reg = itsmigd_registry_new(8);
+    g_autofree char *dir = g_dir_make_tmp("itsmig-sysfs-XXXXXX", NULL);
+    g_autoptr(GBytes) xml =
+        small_xml("gpu", "<hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/>"
+                         "<source><address domain='0x0000' bus='0x03' slot='0x00' "
+                         "function='0x1'/></source><alias name='hostdev0'/></hostdev>");
+    g_autoptr(ItsmigdDomainView) first = NULL;
+    g_autoptr(ItsmigdDomainView) same = NULL;
+    g_autoptr(ItsmigdDomainView) rebound = NULL;
+    g_autoptr(ItsmigdDomainView) reconfigured = NULL;
+    const ItsmigHostdev *h;
+    ItsmigdHost host;
+    guint64 start;
+
+    g_assert_nonnull(dir);
+    fake_host(&host, dir, "mlx5_vfio_pci");
+    bind_driver(dir, "0000:03:00.1", "vfio-pci");
+    update(reg, UUID_A, "gpu", VIR_DOMAIN_RUNNING, 1, NULL);
+    start = itsmigd_domain_view_reads();
+    first = itsmigd_registry_update_view(reg, &host, UUID_A, xml, TRUE);
+    h = g_ptr_array_index(first->profile->hostdevs, 0);
+    g_assert_cmpstr(h->host_driver, ==, "vfio-pci");
+    g_assert_cmpint(h->migratable, ==, 0);
+    same = itsmigd_registry_get_view(reg, &host, "gpu", NULL);
+    g_assert_true(same == first);
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 1);
+
+    bind_driver(dir, "0000:03:00.1", "mlx5_vfio_pci");
+    rebound = itsmigd_registry_get_view(reg, &host, "gpu", NULL);
+    g_assert_true(rebound != first);
+    h = g_ptr_array_index(rebound->profile->hostdevs, 0);
+    g_assert_cmpstr(h->host_driver, ==, "mlx5_vfio_pci");
+    g_assert_cmpint(h->migratable, ==, 1);
+    /* The old view is as it was for whoever holds it. */
+    h = g_ptr_array_index(first->profile->hostdevs, 0);
+    g_assert_cmpstr(h->host_driver, ==, "vfio-pci");
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 2);
+    g_clear_pointer(&same, itsmigd_domain_view_unref);
+    same = itsmigd_registry_get_view(reg, &host, "gpu", NULL);
+    g_assert_true(same == rebound);
+
+    g_strfreev(host.migratable_drivers);
+    host.migratable_drivers = g_strsplit("vfio-pci", ",", -1);
+    {
+        g_autoptr(GPtrArray) all = itsmigd_registry_all_views(reg, &host);
+
+        reconfigured = itsmigd_domain_view_ref(((ItsmigdNamedView *)all->pdata[0])->view);
+    }
+    h = g_ptr_array_index(reconfigured->profile->hostdevs, 0);
+    g_assert_cmpint(h->migratable, ==, 0);
+    g_assert_cmpuint(itsmigd_domain_view_reads() - start, ==, 3);
+
+    fake_host_clear(&host);
+    {
+        g_autofree char *dev = g_build_filename(dir, "0000:03:00.1", NULL);
+        g_autofree char *link = g_build_filename(dev, "driver", NULL);
+
+        (void)unlink(link);
+        (void)rmdir(dev);
+        (void)rmdir(dir);
+    }
 }
 
 /* ---- concurrency ------------------------------------------------------------------ */
@@ -717,6 +970,11 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-registry/count-by-state", test_count_by_state);
     g_test_add_func("/domain-registry/free-null", test_free_null);
     g_test_add_func("/domain-registry/concurrent-readers", test_concurrent);
+    g_test_add_func("/domain-registry/view/parsed-once-per-change",
+                    test_view_parsed_once_per_change);
+    g_test_add_func("/domain-registry/view/replace-keeps-newer", test_view_replace_keeps_newer);
+    g_test_add_func("/domain-registry/view/unreadable", test_view_unreadable);
+    g_test_add_func("/domain-registry/view/hostdev-rebound", test_view_hostdev_rebound);
     g_test_add_func("/virt-names/states", test_names_states);
     g_test_add_func("/virt-names/reasons", test_names_reasons);
     g_test_add_func("/virt-names/events", test_names_events);

@@ -10,7 +10,9 @@
 #    connection, not on the dead one, to an ordinary rollback;
 #  - itsmigd is stopped while a step is still inside libvirt: it exits
 #    without touching freed memory (valgrind), leaving the job to the
-#    journal, and the next start finishes it.
+#    journal, and the next start finishes it;
+#  - one job's journal write hangs: another job is still accepted at once
+#    (its first record is written meanwhile), and both end.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 
@@ -211,5 +213,39 @@ is "$(domstate)" running "g1 runs on A"
 use_itsmigd b
 api GET "/v1/incoming/0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a02"
 check_json "B has no copy" '.present == false'
+
+# ---- one job's journal write that hangs, and another job -----------------------------
+
+use_itsmigd a
+stop_itsmigd TERM
+test_domain_xml g2 0b5c1f8e-2a8e-4b52-9d1c-2f6f1c3e9a03 >"$T/g2.xml"
+echo "define $T/g2.xml" >&9
+echo "start g2" >&9
+wait_for 'vsh domstate g2 && grep -q running "$T/virsh.out"' 10 || bail "cannot start g2"
+run_a --env "ITSMIGD_FAULT=journal:suspend-source:$STALL"
+wait_for 'api GET /v1/domains/g2; [ "$API_STATUS" = 200 ]' 10 || bail "A does not know g2"
+migrate
+check_status "g1's job is accepted" 202
+ID1=$(jbody .id)
+wait_for 'grep -q "journal write of suspend-source stalls" "$ITSMIGD_LOG"' 30 ||
+    diag_file "$ITSMIGD_LOG" 20
+t0=$(now_ms)
+api POST /v1/migrations -H 'Content-Type: application/json' -d '{"domain":"g2","destination":"b"}'
+ms=$(($(now_ms) - t0))
+if [ "$API_STATUS" = 202 ] && [ "$ms" -lt 5000 ]; then
+    ok "while g1's journal write hangs, g2's job is accepted (${ms} ms)"
+else
+    not_ok "while g1's journal write hangs, g2's job is accepted" "status $API_STATUS after $ms ms"
+    api_diag
+fi
+ID2=$(jbody .id)
+if wait_job "$ID1" 90 && wait_job "$ID2" 90; then
+    ok "both jobs end"
+else
+    not_ok "both jobs end"
+    api_diag
+fi
+wait_for '[ "$(domstate)" = running ] && vsh domstate g2 && grep -q running "$T/virsh.out"' 10 ||
+    not_ok "g1 and g2 run on A after the rollbacks"
 
 done_testing
