@@ -70,3 +70,13 @@ gboolean itsmig_json_get_string_array(const ItsmigJsonAt *at, JsonObject *o, con
  * "PATH.NAME[I]" is not an object otherwise. */
 gboolean itsmig_json_get_element_object(const ItsmigJsonAt *at, const char *name, JsonArray *a,
                                         guint i, JsonObject **ret, GError **error);
+
+/* Writing: member @name of the object being built, with its value; a NULL string or array is
+ * written as null. */
+void itsmig_json_add_string(JsonBuilder *b, const char *name, const char *value);
+void itsmig_json_add_int(JsonBuilder *b, const char *name, gint64 value);
+/* null when @value is below 0: "not known yet". */
+void itsmig_json_add_int_or_null(JsonBuilder *b, const char *name, gint64 value);
+void itsmig_json_add_bool(JsonBuilder *b, const char *name, gboolean value);
+/* An array of the strings of @strv. */
+void itsmig_json_add_strv(JsonBuilder *b, const char *name, const char *const *strv);
