@@ -255,6 +255,200 @@ ItsmigJob *itsmig_job_from_json(JsonNode *node, GError **error)
     return itsmig_job_read(node, &at, error);
 }
 
+/* Who and where: the job's names, hosts, mode and options. */
+static gboolean read_identity(Reader *r, JsonObject *o, ItsmigJob *job)
+{
+    JsonObject *sub;
+    int v;
+
+    if (!get_string(r, o, "id", FALSE, &job->id) ||
+        !get_string(r, o, "domain", FALSE, &job->domain) ||
+        !get_string(r, o, "uuid", FALSE, &job->uuid) ||
+        !get_string(r, o, "source", FALSE, &job->source) ||
+        !get_string(r, o, "destination", FALSE, &job->destination) ||
+        !get_string(r, o, "destination_hostname", TRUE, &job->destination_hostname) ||
+        !get_enum(r, o, "mode", itsmig_job_mode_from_string, FALSE, &v))
+        return FALSE;
+    job->mode = v;
+    return (sub = get_object(r, o, "options")) && read_options(r, sub, &job->options);
+}
+
+/* Where the job is: its phase, whether it has finished, where it failed, its times and the
+ * phases it went through. */
+static gboolean read_progression(Reader *r, JsonObject *o, ItsmigJob *job)
+{
+    JsonArray *a;
+    gboolean finished;
+    int v;
+
+    if (!get_enum(r, o, "phase", itsmig_phase_from_string, FALSE, &v))
+        return FALSE;
+    job->phase = v;
+    if (job_plan_index(job, job->phase) < 0 && job->phase != ITSMIG_PHASE_ROLLBACK &&
+        !itsmig_phase_is_terminal(job->phase))
+        return bad(r, "phase", "is not a phase of this mode");
+    if (!get_bool(r, o, "finished", &finished))
+        return FALSE;
+    if (finished != itsmig_phase_is_terminal(job->phase)) {
+        g_autofree char *why = g_strdup_printf("is %s in phase %s", finished ? "true" : "false",
+                                               itsmig_phase_to_string(job->phase));
+
+        return bad(r, "finished", why);
+    }
+    if (!get_enum(r, o, "failed_phase", itsmig_phase_from_string, TRUE, &v))
+        return FALSE;
+    job->failed_phase = v < 0 ? ITSMIG_PHASE_LAST : v;
+    if (!get_time(r, o, "created_at", FALSE, &job->created_us) ||
+        !get_time(r, o, "finished_at", TRUE, &job->finished_us))
+        return FALSE;
+    return (a = get_array(r, o, "phases")) && read_phases(r, job, a);
+}
+
+/* The action under way and the devices it may name. */
+static gboolean read_pending_and_devices(Reader *r, JsonObject *o, ItsmigJob *job)
+{
+    static const char *const pm[] = {"action", "device", NULL};
+    JsonObject *sub;
+    JsonArray *a;
+    gint64 i64;
+    int v;
+
+    if (!itsmig_json_get_object(&r->at, o, "pending", TRUE, &sub, r->error))
+        return FALSE;
+    if (sub) {
+        if (!exact_members(r, sub, pm) ||
+            !get_enum(r, sub, "action", itsmig_action_from_string, FALSE, &v) ||
+            !get_int(r, sub, "device", 0, G_MAXINT, TRUE, &i64))
+            return FALSE;
+        if (v == ITSMIG_ACTION_NONE)
+            return bad(r, "action", "must name an action");
+        job->has_pending = TRUE;
+        job->pending.kind = v;
+        job->pending.device = (int)i64;
+    }
+    if (!get_bool(r, o, "source_was_running", &job->source_was_running))
+        return FALSE;
+    if (!(a = get_array(r, o, "devices")) || !read_devices(r, job, a))
+        return FALSE;
+    if (job->has_pending && job->pending.device >= (int)job->devices->len)
+        return bad(r, "device", "names no device of the job");
+    return TRUE;
+}
+
+static gboolean read_facts(Reader *r, JsonObject *o, ItsmigJobFacts *f)
+{
+    static const char *const fm[] = {"source", "destination", "transfer_active", NULL};
+    JsonObject *sub;
+    int src, dst;
+
+    if (!(sub = get_object(r, o, "facts")) || !exact_members(r, sub, fm) ||
+        !get_enum(r, sub, "source", job_presence_from_string, FALSE, &src) ||
+        !get_enum(r, sub, "destination", job_presence_from_string, FALSE, &dst) ||
+        !get_bool(r, sub, "transfer_active", &f->transfer_active))
+        return FALSE;
+    f->source = src;
+    f->destination = dst;
+    return TRUE;
+}
+
+static gboolean read_progress(Reader *r, JsonObject *o, ItsmigJobProgress *p)
+{
+    static const char *const pm[] = {
+        "percent",          "data_total", "data_processed", "data_remaining",
+        "bytes_per_second", "iteration",  "downtime_ms",    NULL};
+    static const char *const pm_optional[] = {"paused_ms", NULL};
+    struct {
+        const char *name;
+        guint64 *slot;
+    } counters[] = {
+        {"data_total", &p->data_total},         {"data_processed", &p->data_processed},
+        {"data_remaining", &p->data_remaining}, {"bytes_per_second", &p->bytes_per_second},
+        {"iteration", &p->iteration},
+    };
+    JsonObject *sub;
+    gboolean has;
+    double percent;
+    gint64 u;
+
+    if (!(sub = get_object(r, o, "progress")) || !members_of(r, sub, pm, pm_optional))
+        return FALSE;
+    if (json_object_has_member(sub, "paused_ms") &&
+        !get_int(r, sub, "paused_ms", 0, G_MAXINT64, TRUE, &p->paused_ms))
+        return FALSE;
+    if (!itsmig_json_get_number_or_null(&r->at, sub, "percent", &has, &percent, r->error))
+        return FALSE;
+    p->percent = has ? CLAMP(percent, 0, 100) : -1;
+    for (gsize i = 0; i < G_N_ELEMENTS(counters); i++) {
+        if (!get_int(r, sub, counters[i].name, 0, G_MAXINT64, FALSE, &u))
+            return FALSE;
+        *counters[i].slot = (guint64)u;
+    }
+    return get_int(r, sub, "downtime_ms", 0, G_MAXINT64, TRUE, &p->downtime_ms);
+}
+
+/* The evidence, the first failure, what a person must do, and the notes. */
+static gboolean read_outcome(Reader *r, JsonObject *o, ItsmigJob *job)
+{
+    static const char *const em[] = {"code", "message", NULL};
+    JsonObject *sub;
+    JsonArray *a;
+
+    if (!get_node(r, o, "verdict", &job->verdict) || !get_node(r, o, "its_save", &job->its_save) ||
+        !get_node(r, o, "its_restore", &job->its_restore))
+        return FALSE;
+    if (!itsmig_json_get_object(&r->at, o, "error", TRUE, &sub, r->error))
+        return FALSE;
+    if (sub &&
+        (!exact_members(r, sub, em) || !get_string(r, sub, "code", FALSE, &job->error_code) ||
+         !get_string(r, sub, "message", FALSE, &job->error_message)))
+        return FALSE;
+    if (!get_string(r, o, "attention", TRUE, &job->attention))
+        return FALSE;
+    if (!(a = get_array(r, o, "notes")))
+        return FALSE;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+            return bad(r, "notes", "must hold strings");
+        g_ptr_array_add(job->notes, g_strdup(json_node_get_string(e)));
+    }
+    return TRUE;
+}
+
+/* The flags, the rollback's progress, and the members added after the first version. */
+static gboolean read_flags(Reader *r, JsonObject *o, ItsmigJob *job)
+{
+    static const char *const rm[] = {"aborted", "destroyed", "resumed", NULL};
+    static const char *const jm[] = {"behind", "failures", "last_error", "written_at", NULL};
+    JsonObject *sub;
+    gint64 i64;
+
+    if (!get_bool(r, o, "abort_requested", &job->abort_requested) ||
+        !get_bool(r, o, "recovered", &job->recovered))
+        return FALSE;
+    if (!(sub = get_object(r, o, "rollback")) || !exact_members(r, sub, rm) ||
+        !get_bool(r, sub, "aborted", &job->rb_aborted) ||
+        !get_bool(r, sub, "destroyed", &job->rb_destroyed) ||
+        !get_bool(r, sub, "resumed", &job->rb_resumed))
+        return FALSE;
+    if (json_object_has_member(o, "transient") && !get_bool(r, o, "transient", &job->transient))
+        return FALSE;
+    if (json_object_has_member(o, "salvaged") &&
+        !get_string(r, o, "salvaged", TRUE, &job->salvaged))
+        return FALSE;
+    if (!json_object_has_member(o, "journal"))
+        return TRUE;
+    if (!(sub = get_object(r, o, "journal")) || !exact_members(r, sub, jm) ||
+        !get_bool(r, sub, "behind", &job->journal.behind) ||
+        !get_int(r, sub, "failures", 0, G_MAXUINT, FALSE, &i64) ||
+        !get_string(r, sub, "last_error", TRUE, &job->journal.last_error) ||
+        !get_time(r, sub, "written_at", TRUE, &job->journal.written_us))
+        return FALSE;
+    job->journal.failures = (guint)i64;
+    return TRUE;
+}
+
 ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **error)
 {
     static const char *const members[] = {
@@ -277,12 +471,7 @@ ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **erro
     static const char *const optional[] = {"transient", "salvaged", "journal", NULL};
     g_autoptr(ItsmigJob) job = job_alloc();
     Reader r = {error, *at};
-    JsonObject *o, *sub;
-    JsonArray *a;
-    int v;
-    gint64 i64;
-    gboolean finished, has;
-    double percent;
+    JsonObject *o;
 
     if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
         g_set_error(error, ITSMIG_ERROR, at->code, "%s%s%s%snot a JSON object",
@@ -292,169 +481,11 @@ ItsmigJob *itsmig_job_read(JsonNode *node, const ItsmigJsonAt *at, GError **erro
     }
     o = json_node_get_object(node);
     /* What is missing is reported by the reads below, with the type it should have. */
-    if (!no_unknown_members(&r, o, members, optional) ||
-        !get_string(&r, o, "id", FALSE, &job->id) ||
-        !get_string(&r, o, "domain", FALSE, &job->domain) ||
-        !get_string(&r, o, "uuid", FALSE, &job->uuid) ||
-        !get_string(&r, o, "source", FALSE, &job->source) ||
-        !get_string(&r, o, "destination", FALSE, &job->destination) ||
-        !get_string(&r, o, "destination_hostname", TRUE, &job->destination_hostname) ||
-        !get_enum(&r, o, "mode", itsmig_job_mode_from_string, FALSE, &v))
+    if (!no_unknown_members(&r, o, members, optional) || !read_identity(&r, o, job) ||
+        !read_progression(&r, o, job) || !read_pending_and_devices(&r, o, job) ||
+        !read_facts(&r, o, &job->facts) || !read_progress(&r, o, &job->progress) ||
+        !read_outcome(&r, o, job) || !read_flags(&r, o, job))
         return NULL;
-    job->mode = v;
-    if (!(sub = get_object(&r, o, "options")) || !read_options(&r, sub, &job->options))
-        return NULL;
-    if (!get_enum(&r, o, "phase", itsmig_phase_from_string, FALSE, &v))
-        return NULL;
-    job->phase = v;
-    if (job_plan_index(job, job->phase) < 0 && job->phase != ITSMIG_PHASE_ROLLBACK &&
-        !itsmig_phase_is_terminal(job->phase)) {
-        bad(&r, "phase", "is not a phase of this mode");
-        return NULL;
-    }
-    if (!get_bool(&r, o, "finished", &finished))
-        return NULL;
-    if (finished != itsmig_phase_is_terminal(job->phase)) {
-        g_autofree char *why = g_strdup_printf("is %s in phase %s", finished ? "true" : "false",
-                                               itsmig_phase_to_string(job->phase));
-
-        bad(&r, "finished", why);
-        return NULL;
-    }
-    if (!get_enum(&r, o, "failed_phase", itsmig_phase_from_string, TRUE, &v))
-        return NULL;
-    job->failed_phase = v < 0 ? ITSMIG_PHASE_LAST : v;
-    if (!get_time(&r, o, "created_at", FALSE, &job->created_us) ||
-        !get_time(&r, o, "finished_at", TRUE, &job->finished_us))
-        return NULL;
-    if (!(a = get_array(&r, o, "phases")) || !read_phases(&r, job, a))
-        return NULL;
-
-    if (!itsmig_json_get_object(&r.at, o, "pending", TRUE, &sub, error))
-        return NULL;
-    if (sub) {
-        static const char *const pm[] = {"action", "device", NULL};
-
-        if (!exact_members(&r, sub, pm) ||
-            !get_enum(&r, sub, "action", itsmig_action_from_string, FALSE, &v) ||
-            !get_int(&r, sub, "device", 0, G_MAXINT, TRUE, &i64))
-            return NULL;
-        if (v == ITSMIG_ACTION_NONE) {
-            bad(&r, "action", "must name an action");
-            return NULL;
-        }
-        job->has_pending = TRUE;
-        job->pending.kind = v;
-        job->pending.device = (int)i64;
-    }
-    if (!get_bool(&r, o, "source_was_running", &job->source_was_running))
-        return NULL;
-    if (!(a = get_array(&r, o, "devices")) || !read_devices(&r, job, a))
-        return NULL;
-    if (job->has_pending && job->pending.device >= (int)job->devices->len) {
-        bad(&r, "device", "names no device of the job");
-        return NULL;
-    }
-
-    if (!(sub = get_object(&r, o, "facts")))
-        return NULL;
-    {
-        static const char *const fm[] = {"source", "destination", "transfer_active", NULL};
-        int src, dst;
-
-        if (!exact_members(&r, sub, fm) ||
-            !get_enum(&r, sub, "source", job_presence_from_string, FALSE, &src) ||
-            !get_enum(&r, sub, "destination", job_presence_from_string, FALSE, &dst) ||
-            !get_bool(&r, sub, "transfer_active", &job->facts.transfer_active))
-            return NULL;
-        job->facts.source = src;
-        job->facts.destination = dst;
-    }
-    if (!(sub = get_object(&r, o, "progress")))
-        return NULL;
-    {
-        static const char *const pm[] = {
-            "percent",          "data_total", "data_processed", "data_remaining",
-            "bytes_per_second", "iteration",  "downtime_ms",    NULL};
-        static const char *const pm_optional[] = {"paused_ms", NULL};
-        gint64 u;
-
-        if (!members_of(&r, sub, pm, pm_optional))
-            return NULL;
-        if (json_object_has_member(sub, "paused_ms") &&
-            !get_int(&r, sub, "paused_ms", 0, G_MAXINT64, TRUE, &job->progress.paused_ms))
-            return NULL;
-        if (!itsmig_json_get_number_or_null(&r.at, sub, "percent", &has, &percent, error))
-            return NULL;
-        job->progress.percent = has ? CLAMP(percent, 0, 100) : -1;
-#define PROGRESS_INT(name)                                                                         \
-    if (!get_int(&r, sub, #name, 0, G_MAXINT64, FALSE, &u))                                        \
-        return NULL;                                                                               \
-    job->progress.name = (guint64)u;
-        PROGRESS_INT(data_total)
-        PROGRESS_INT(data_processed)
-        PROGRESS_INT(data_remaining)
-        PROGRESS_INT(bytes_per_second)
-        PROGRESS_INT(iteration)
-#undef PROGRESS_INT
-        if (!get_int(&r, sub, "downtime_ms", 0, G_MAXINT64, TRUE, &job->progress.downtime_ms))
-            return NULL;
-    }
-    if (!get_node(&r, o, "verdict", &job->verdict) ||
-        !get_node(&r, o, "its_save", &job->its_save) ||
-        !get_node(&r, o, "its_restore", &job->its_restore))
-        return NULL;
-    if (!itsmig_json_get_object(&r.at, o, "error", TRUE, &sub, error))
-        return NULL;
-    if (sub) {
-        static const char *const em[] = {"code", "message", NULL};
-
-        if (!exact_members(&r, sub, em) || !get_string(&r, sub, "code", FALSE, &job->error_code) ||
-            !get_string(&r, sub, "message", FALSE, &job->error_message))
-            return NULL;
-    }
-    if (!get_string(&r, o, "attention", TRUE, &job->attention))
-        return NULL;
-    if (!(a = get_array(&r, o, "notes")))
-        return NULL;
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-
-        if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING) {
-            bad(&r, "notes", "must hold strings");
-            return NULL;
-        }
-        g_ptr_array_add(job->notes, g_strdup(json_node_get_string(e)));
-    }
-    if (!get_bool(&r, o, "abort_requested", &job->abort_requested) ||
-        !get_bool(&r, o, "recovered", &job->recovered))
-        return NULL;
-    if (!(sub = get_object(&r, o, "rollback")))
-        return NULL;
-    {
-        static const char *const rm[] = {"aborted", "destroyed", "resumed", NULL};
-
-        if (!exact_members(&r, sub, rm) || !get_bool(&r, sub, "aborted", &job->rb_aborted) ||
-            !get_bool(&r, sub, "destroyed", &job->rb_destroyed) ||
-            !get_bool(&r, sub, "resumed", &job->rb_resumed))
-            return NULL;
-    }
-    if (json_object_has_member(o, "transient") && !get_bool(&r, o, "transient", &job->transient))
-        return NULL;
-    if (json_object_has_member(o, "salvaged") &&
-        !get_string(&r, o, "salvaged", TRUE, &job->salvaged))
-        return NULL;
-    if (json_object_has_member(o, "journal")) {
-        static const char *const jm[] = {"behind", "failures", "last_error", "written_at", NULL};
-
-        if (!(sub = get_object(&r, o, "journal")) || !exact_members(&r, sub, jm) ||
-            !get_bool(&r, sub, "behind", &job->journal.behind) ||
-            !get_int(&r, sub, "failures", 0, G_MAXUINT, FALSE, &i64) ||
-            !get_string(&r, sub, "last_error", TRUE, &job->journal.last_error) ||
-            !get_time(&r, sub, "written_at", TRUE, &job->journal.written_us))
-            return NULL;
-        job->journal.failures = (guint)i64;
-    }
     if (job->phase == ITSMIG_PHASE_FAILED && !job->attention) {
         bad(&r, "attention", "is missing for a job that needs attention");
         return NULL;

@@ -160,6 +160,58 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
     return TRUE;
 }
 
+/* A restart during the destination's resume or after it: the destination's copy says how far the
+ * job got.  FALSE when it shows nothing to go on with. */
+static gboolean recover_on_destination(ItsmigJob *job, const ItsmigJobFacts *facts,
+                                       const char *during, gint64 now_us)
+{
+    if (facts->destination == ITSMIG_PRESENCE_RUNNING) {
+        job_add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was running, so "
+                     "the job went on to plug its devices back in.",
+                     during);
+        job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
+        job_settle(job, now_us);
+        return TRUE;
+    }
+    if (facts->destination == ITSMIG_PRESENCE_PAUSED && job_keep_paused(job)) {
+        job_add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was paused, as the "
+                     "guest was before the job, so the job went on to plug its devices back in.",
+                     during);
+        job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
+        job_settle(job, now_us);
+        return TRUE;
+    }
+    if (facts->destination == ITSMIG_PRESENCE_PAUSED) {
+        job_add_note(job,
+                     "itsmigd restarted during %s; the destination's copy was still paused "
+                     "and is resumed again.",
+                     during);
+        job_phase_reopen(job, ITSMIG_PHASE_RESUME_DEST);
+        job->phase = ITSMIG_PHASE_RESUME_DEST;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* The journal may be behind what happened (a write failed), so say what it showed, and when,
+ * rather than claim the daemon stopped there. */
+static char *restart_message(const ItsmigJob *job, const char *during)
+{
+    g_autofree char *when = NULL;
+
+    if (!job->journal.written_us)
+        return g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
+                               "recorded it; the job was reconciled from what the hosts showed",
+                               during);
+    when = job_time_text(job->journal.written_us);
+    return g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
+                           "recorded it (at %s); the job was reconciled from what the hosts "
+                           "showed",
+                           during, when);
+}
+
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
 {
     ItsmigAction a = job->pending;
@@ -193,36 +245,9 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         job_rollback_settle(job, now_us);
         return;
     }
-    if (job->phase == ITSMIG_PHASE_RESUME_DEST || job->phase == ITSMIG_PHASE_RESTORE_DEVICES) {
-        if (facts->destination == ITSMIG_PRESENCE_RUNNING) {
-            job_add_note(job,
-                         "itsmigd restarted during %s; the destination's copy was running, so "
-                         "the job went on to plug its devices back in.",
-                         during);
-            job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
-            job_settle(job, now_us);
-            return;
-        }
-        if (facts->destination == ITSMIG_PRESENCE_PAUSED && job_keep_paused(job)) {
-            job_add_note(
-                job,
-                "itsmigd restarted during %s; the destination's copy was paused, as the "
-                "guest was before the job, so the job went on to plug its devices back in.",
-                during);
-            job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
-            job_settle(job, now_us);
-            return;
-        }
-        if (facts->destination == ITSMIG_PRESENCE_PAUSED) {
-            job_add_note(job,
-                         "itsmigd restarted during %s; the destination's copy was still paused "
-                         "and is resumed again.",
-                         during);
-            job_phase_reopen(job, ITSMIG_PHASE_RESUME_DEST);
-            job->phase = ITSMIG_PHASE_RESUME_DEST;
-            return;
-        }
-    }
+    if ((job->phase == ITSMIG_PHASE_RESUME_DEST || job->phase == ITSMIG_PHASE_RESTORE_DEVICES) &&
+        recover_on_destination(job, facts, during, now_us))
+        return;
     if (!job_source_intact(facts) && facts->source != ITSMIG_PRESENCE_UNKNOWN &&
         job_dest_holds_copy(facts)) {
         job_add_note(job,
@@ -232,20 +257,7 @@ void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_
         job_settle(job, now_us);
         return;
     }
-    /* The journal may be behind what happened (a write failed), so say what it showed, and
-     * when, rather than claim the daemon stopped there. */
-    if (job->journal.written_us) {
-        g_autofree char *when = job_time_text(job->journal.written_us);
-
-        message = g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
-                                  "recorded it (at %s); the job was reconciled from what the hosts "
-                                  "showed",
-                                  during, when);
-    } else {
-        message = g_strdup_printf("itsmigd restarted with the job in %s as its journal last "
-                                  "recorded it; the job was reconciled from what the hosts showed",
-                                  during);
-    }
+    message = restart_message(job, during);
     job_set_error(job, itsmig_error_code_to_string(ITSMIG_ERROR_DAEMON_RESTARTED), message);
     job_phase_end(job, job->phase, "failed", now_us);
     job_forward_failed(job, now_us);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "itsmig/job.h"
+#include "itsmig/json-member.h"
 #include "job-private.h"
 
 /* ---- JSON ------------------------------------------------------------------- */
@@ -41,15 +42,6 @@ static void add_time(JsonBuilder *b, const char *key, gint64 us)
     }
 }
 
-static void add_string(JsonBuilder *b, const char *key, const char *value)
-{
-    json_builder_set_member_name(b, key);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 static void add_node(JsonBuilder *b, const char *key, JsonNode *node)
 {
     json_builder_set_member_name(b, key);
@@ -64,69 +56,35 @@ static void add_phase(JsonBuilder *b, const ItsmigJob *job, ItsmigPhase phase)
     const ItsmigPhaseTiming *t = &job->timings[phase];
 
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "phase");
-    json_builder_add_string_value(b, itsmig_phase_to_string(phase));
+    itsmig_json_add_string(b, "phase", itsmig_phase_to_string(phase));
     add_time(b, "started_at", t->started_us);
     add_time(b, "ended_at", t->ended_us);
-    json_builder_set_member_name(b, "duration_ms");
-    if (t->ended_us && t->duration_ms >= 0)
-        json_builder_add_int_value(b, t->duration_ms);
-    else
-        json_builder_add_null_value(b);
-    add_string(b, "outcome", t->outcome);
+    itsmig_json_add_int_or_null(b, "duration_ms", t->ended_us ? t->duration_ms : -1);
+    itsmig_json_add_string(b, "outcome", t->outcome);
     json_builder_end_object(b);
 }
 
-JsonNode *itsmig_job_to_json(const ItsmigJob *job)
+static void add_options(JsonBuilder *b, const ItsmigJobOptions *o)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    gsize n;
-    const ItsmigPhase *plan = job_plan_of(job->mode, &n);
-
-    json_builder_begin_object(b);
-    add_string(b, "id", job->id);
-    add_string(b, "domain", job->domain);
-    add_string(b, "uuid", job->uuid);
-    add_string(b, "source", job->source);
-    add_string(b, "destination", job->destination);
-    add_string(b, "destination_hostname", job->destination_hostname);
-    add_string(b, "mode", itsmig_job_mode_to_string(job->mode));
-
     json_builder_set_member_name(b, "options");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "phase_timeout");
-    json_builder_add_int_value(b, job->options.phase_timeout_s);
-    json_builder_set_member_name(b, "total_timeout");
-    json_builder_add_int_value(b, job->options.total_timeout_s);
-    json_builder_set_member_name(b, "max_downtime");
-    json_builder_add_int_value(b, (gint64)job->options.max_downtime_ms);
-    json_builder_set_member_name(b, "bandwidth");
-    json_builder_add_int_value(b, (gint64)job->options.bandwidth_mibs);
-    json_builder_set_member_name(b, "auto_converge");
-    json_builder_add_boolean_value(b, job->options.auto_converge);
-    json_builder_set_member_name(b, "resume");
-    json_builder_add_boolean_value(b, job->options.resume);
-    json_builder_set_member_name(b, "quiesce");
-    json_builder_add_boolean_value(b, job->options.quiesce);
-    json_builder_set_member_name(b, "detach");
-    if (job->options.detach) {
-        json_builder_begin_array(b);
-        for (char **a = job->options.detach; *a; a++)
-            json_builder_add_string_value(b, *a);
-        json_builder_end_array(b);
-    } else {
-        json_builder_add_null_value(b);
-    }
+    itsmig_json_add_int(b, "phase_timeout", o->phase_timeout_s);
+    itsmig_json_add_int(b, "total_timeout", o->total_timeout_s);
+    itsmig_json_add_int(b, "max_downtime", (gint64)o->max_downtime_ms);
+    itsmig_json_add_int(b, "bandwidth", (gint64)o->bandwidth_mibs);
+    itsmig_json_add_bool(b, "auto_converge", o->auto_converge);
+    itsmig_json_add_bool(b, "resume", o->resume);
+    itsmig_json_add_bool(b, "quiesce", o->quiesce);
+    itsmig_json_add_strv(b, "detach", (const char *const *)o->detach);
     json_builder_end_object(b);
+}
 
-    add_string(b, "phase", itsmig_phase_to_string(job->phase));
-    json_builder_set_member_name(b, "finished");
-    json_builder_add_boolean_value(b, itsmig_phase_is_terminal(job->phase));
-    add_string(b, "failed_phase",
-               job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase)
-                                                     : NULL);
-    add_time(b, "created_at", job->created_us);
-    add_time(b, "finished_at", job->finished_us);
+/* The plan's phases in order (live mode lists the pause it skips where safe mode has it), then
+ * the rollback once it has begun. */
+static void add_phases(JsonBuilder *b, const ItsmigJob *job)
+{
+    gsize n;
+    const ItsmigPhase *plan = job_plan_of(job->mode, &n);
 
     json_builder_set_member_name(b, "phases");
     json_builder_begin_array(b);
@@ -138,118 +96,144 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
     if (job->timings[ITSMIG_PHASE_ROLLBACK].started_us)
         add_phase(b, job, ITSMIG_PHASE_ROLLBACK);
     json_builder_end_array(b);
+}
 
+static void add_pending(JsonBuilder *b, const ItsmigJob *job)
+{
     json_builder_set_member_name(b, "pending");
-    if (job->has_pending) {
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "action");
-        json_builder_add_string_value(b, itsmig_action_to_string(job->pending.kind));
-        json_builder_set_member_name(b, "device");
-        if (job->pending.device >= 0)
-            json_builder_add_int_value(b, job->pending.device);
-        else
-            json_builder_add_null_value(b);
-        json_builder_end_object(b);
-    } else {
+    if (!job->has_pending) {
         json_builder_add_null_value(b);
+        return;
     }
-    json_builder_set_member_name(b, "source_was_running");
-    json_builder_add_boolean_value(b, job->source_was_running);
+    json_builder_begin_object(b);
+    itsmig_json_add_string(b, "action", itsmig_action_to_string(job->pending.kind));
+    itsmig_json_add_int_or_null(b, "device", job->pending.device);
+    json_builder_end_object(b);
+}
 
+static void add_devices(JsonBuilder *b, const ItsmigJob *job)
+{
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
     for (guint i = 0; i < job->devices->len; i++) {
         const ItsmigJobDevice *d = job_device_at(job, i);
 
         json_builder_begin_object(b);
-        add_string(b, "alias", d->alias);
-        add_string(b, "xml", d->xml);
-        add_string(b, "state", job_device_state_to_string(d->state));
+        itsmig_json_add_string(b, "alias", d->alias);
+        itsmig_json_add_string(b, "xml", d->xml);
+        itsmig_json_add_string(b, "state", job_device_state_to_string(d->state));
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
 
+static void add_facts(JsonBuilder *b, const ItsmigJobFacts *f)
+{
     json_builder_set_member_name(b, "facts");
     json_builder_begin_object(b);
-    add_string(b, "source", itsmig_presence_to_string(job->facts.source));
-    add_string(b, "destination", itsmig_presence_to_string(job->facts.destination));
-    json_builder_set_member_name(b, "transfer_active");
-    json_builder_add_boolean_value(b, job->facts.transfer_active);
+    itsmig_json_add_string(b, "source", itsmig_presence_to_string(f->source));
+    itsmig_json_add_string(b, "destination", itsmig_presence_to_string(f->destination));
+    itsmig_json_add_bool(b, "transfer_active", f->transfer_active);
     json_builder_end_object(b);
+}
 
+static void add_progress(JsonBuilder *b, const ItsmigJobProgress *p)
+{
     json_builder_set_member_name(b, "progress");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "percent");
-    if (job->progress.percent >= 0)
-        json_builder_add_double_value(b, job->progress.percent);
+    if (p->percent >= 0)
+        json_builder_add_double_value(b, p->percent);
     else
         json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "data_total");
-    json_builder_add_int_value(b, (gint64)job->progress.data_total);
-    json_builder_set_member_name(b, "data_processed");
-    json_builder_add_int_value(b, (gint64)job->progress.data_processed);
-    json_builder_set_member_name(b, "data_remaining");
-    json_builder_add_int_value(b, (gint64)job->progress.data_remaining);
-    json_builder_set_member_name(b, "bytes_per_second");
-    json_builder_add_int_value(b, (gint64)job->progress.bytes_per_second);
-    json_builder_set_member_name(b, "iteration");
-    json_builder_add_int_value(b, (gint64)job->progress.iteration);
-    json_builder_set_member_name(b, "downtime_ms");
-    if (job->progress.downtime_ms >= 0)
-        json_builder_add_int_value(b, job->progress.downtime_ms);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "paused_ms");
-    if (job->progress.paused_ms >= 0)
-        json_builder_add_int_value(b, job->progress.paused_ms);
-    else
-        json_builder_add_null_value(b);
+    itsmig_json_add_int(b, "data_total", (gint64)p->data_total);
+    itsmig_json_add_int(b, "data_processed", (gint64)p->data_processed);
+    itsmig_json_add_int(b, "data_remaining", (gint64)p->data_remaining);
+    itsmig_json_add_int(b, "bytes_per_second", (gint64)p->bytes_per_second);
+    itsmig_json_add_int(b, "iteration", (gint64)p->iteration);
+    itsmig_json_add_int_or_null(b, "downtime_ms", p->downtime_ms);
+    itsmig_json_add_int_or_null(b, "paused_ms", p->paused_ms);
     json_builder_end_object(b);
+}
 
-    add_node(b, "verdict", job->verdict);
-    add_node(b, "its_save", job->its_save);
-    add_node(b, "its_restore", job->its_restore);
-
+/* The first failure, what a person must do, and the notes. */
+static void add_outcome(JsonBuilder *b, const ItsmigJob *job)
+{
     json_builder_set_member_name(b, "error");
     if (job->error_code) {
         json_builder_begin_object(b);
-        add_string(b, "code", job->error_code);
-        add_string(b, "message", job->error_message ? job->error_message : job->error_code);
+        itsmig_json_add_string(b, "code", job->error_code);
+        itsmig_json_add_string(b, "message",
+                               job->error_message ? job->error_message : job->error_code);
         json_builder_end_object(b);
     } else {
         json_builder_add_null_value(b);
     }
-    add_string(b, "attention", job->attention);
+    itsmig_json_add_string(b, "attention", job->attention);
     json_builder_set_member_name(b, "notes");
     json_builder_begin_array(b);
     for (guint i = 0; i < job->notes->len; i++)
         json_builder_add_string_value(b, g_ptr_array_index(job->notes, i));
     json_builder_end_array(b);
-    json_builder_set_member_name(b, "abort_requested");
-    json_builder_add_boolean_value(b, job->abort_requested);
-    json_builder_set_member_name(b, "recovered");
-    json_builder_add_boolean_value(b, job->recovered);
-    json_builder_set_member_name(b, "transient");
-    json_builder_add_boolean_value(b, job->transient);
-    add_string(b, "salvaged", job->salvaged);
+}
+
+static void add_journal(JsonBuilder *b, const ItsmigJobJournalState *j)
+{
     json_builder_set_member_name(b, "journal");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "behind");
-    json_builder_add_boolean_value(b, job->journal.behind);
-    json_builder_set_member_name(b, "failures");
-    json_builder_add_int_value(b, job->journal.failures);
-    add_string(b, "last_error", job->journal.last_error);
-    add_time(b, "written_at", job->journal.written_us);
+    itsmig_json_add_bool(b, "behind", j->behind);
+    itsmig_json_add_int(b, "failures", j->failures);
+    itsmig_json_add_string(b, "last_error", j->last_error);
+    add_time(b, "written_at", j->written_us);
     json_builder_end_object(b);
+}
+
+static void add_rollback(JsonBuilder *b, const ItsmigJob *job)
+{
     json_builder_set_member_name(b, "rollback");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "aborted");
-    json_builder_add_boolean_value(b, job->rb_aborted);
-    json_builder_set_member_name(b, "destroyed");
-    json_builder_add_boolean_value(b, job->rb_destroyed);
-    json_builder_set_member_name(b, "resumed");
-    json_builder_add_boolean_value(b, job->rb_resumed);
+    itsmig_json_add_bool(b, "aborted", job->rb_aborted);
+    itsmig_json_add_bool(b, "destroyed", job->rb_destroyed);
+    itsmig_json_add_bool(b, "resumed", job->rb_resumed);
     json_builder_end_object(b);
+}
+
+JsonNode *itsmig_job_to_json(const ItsmigJob *job)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+
+    json_builder_begin_object(b);
+    itsmig_json_add_string(b, "id", job->id);
+    itsmig_json_add_string(b, "domain", job->domain);
+    itsmig_json_add_string(b, "uuid", job->uuid);
+    itsmig_json_add_string(b, "source", job->source);
+    itsmig_json_add_string(b, "destination", job->destination);
+    itsmig_json_add_string(b, "destination_hostname", job->destination_hostname);
+    itsmig_json_add_string(b, "mode", itsmig_job_mode_to_string(job->mode));
+    add_options(b, &job->options);
+    itsmig_json_add_string(b, "phase", itsmig_phase_to_string(job->phase));
+    itsmig_json_add_bool(b, "finished", itsmig_phase_is_terminal(job->phase));
+    itsmig_json_add_string(
+        b, "failed_phase",
+        job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase) : NULL);
+    add_time(b, "created_at", job->created_us);
+    add_time(b, "finished_at", job->finished_us);
+    add_phases(b, job);
+    add_pending(b, job);
+    itsmig_json_add_bool(b, "source_was_running", job->source_was_running);
+    add_devices(b, job);
+    add_facts(b, &job->facts);
+    add_progress(b, &job->progress);
+    add_node(b, "verdict", job->verdict);
+    add_node(b, "its_save", job->its_save);
+    add_node(b, "its_restore", job->its_restore);
+    add_outcome(b, job);
+    itsmig_json_add_bool(b, "abort_requested", job->abort_requested);
+    itsmig_json_add_bool(b, "recovered", job->recovered);
+    itsmig_json_add_bool(b, "transient", job->transient);
+    itsmig_json_add_string(b, "salvaged", job->salvaged);
+    add_journal(b, &job->journal);
+    add_rollback(b, job);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }

@@ -740,6 +740,51 @@ static void note_paused(ItsmigJob *job, gint64 now_us)
     job->progress.paused_ms = elapsed_ms(job, t->started_us, t->started_mono, now_us);
 }
 
+/* The report of a rollback step: what it did, and whether the rollback has ended. */
+static void end_rollback_step(ItsmigJob *job, const ItsmigAction *a, ItsmigOutcome outcome,
+                              const char *message, gint64 now_us)
+{
+    ItsmigJobDevice *d = job_device_at(job, a->device);
+
+    if (outcome != ITSMIG_OUTCOME_OK) {
+        rollback_step_failed(job, a, message);
+    } else {
+        switch (a->kind) {
+        case ITSMIG_ACTION_ABORT_TRANSFER: job->rb_aborted = TRUE; break;
+        case ITSMIG_ACTION_DESTROY_DEST: job->rb_destroyed = TRUE; break;
+        case ITSMIG_ACTION_RESUME_SOURCE:
+            job->rb_resumed = TRUE;
+            note_paused(job, now_us);
+            break;
+        case ITSMIG_ACTION_ATTACH_SOURCE:
+            if (d)
+                d->state = ITSMIG_DEVICE_ATTACHED;
+            break;
+        default: break;
+        }
+    }
+    if (a->kind == ITSMIG_ACTION_CONFIRM_SOURCE) {
+        gboolean as_before =
+            job->facts.source == ITSMIG_PRESENCE_RUNNING ||
+            (job->facts.source == ITSMIG_PRESENCE_PAUSED && !job->source_was_running);
+
+        if (outcome == ITSMIG_OUTCOME_OK && as_before && job->notes->len == 0 &&
+            (!transfer_started(job) || !job_dest_holds_copy(&job->facts))) {
+            job_phase_end(job, ITSMIG_PHASE_ROLLBACK, "ok", now_us);
+            finish(job, ITSMIG_PHASE_ROLLED_BACK, now_us);
+        } else {
+            if (!as_before && job->notes->len == 0)
+                job_add_note(job,
+                             "The guest does not run on %s after the rollback (%s): check "
+                             "it there.",
+                             job->source, message);
+            job_fail(job, NULL, now_us);
+        }
+        return;
+    }
+    job_rollback_settle(job, now_us);
+}
+
 void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, const char *message,
                     const ItsmigJobFacts *facts, gint64 now_us)
 {
@@ -759,43 +804,7 @@ void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, con
         message = code;
 
     if (job->phase == ITSMIG_PHASE_ROLLBACK) {
-        if (outcome != ITSMIG_OUTCOME_OK) {
-            rollback_step_failed(job, &a, message);
-        } else {
-            switch (a.kind) {
-            case ITSMIG_ACTION_ABORT_TRANSFER: job->rb_aborted = TRUE; break;
-            case ITSMIG_ACTION_DESTROY_DEST: job->rb_destroyed = TRUE; break;
-            case ITSMIG_ACTION_RESUME_SOURCE:
-                job->rb_resumed = TRUE;
-                note_paused(job, now_us);
-                break;
-            case ITSMIG_ACTION_ATTACH_SOURCE:
-                if (d)
-                    d->state = ITSMIG_DEVICE_ATTACHED;
-                break;
-            default: break;
-            }
-        }
-        if (a.kind == ITSMIG_ACTION_CONFIRM_SOURCE) {
-            gboolean as_before =
-                job->facts.source == ITSMIG_PRESENCE_RUNNING ||
-                (job->facts.source == ITSMIG_PRESENCE_PAUSED && !job->source_was_running);
-
-            if (outcome == ITSMIG_OUTCOME_OK && as_before && job->notes->len == 0 &&
-                (!transfer_started(job) || !job_dest_holds_copy(&job->facts))) {
-                job_phase_end(job, ITSMIG_PHASE_ROLLBACK, "ok", now_us);
-                finish(job, ITSMIG_PHASE_ROLLED_BACK, now_us);
-            } else {
-                if (!as_before && job->notes->len == 0)
-                    job_add_note(job,
-                                 "The guest does not run on %s after the rollback (%s): check "
-                                 "it there.",
-                                 job->source, message);
-                job_fail(job, NULL, now_us);
-            }
-            return;
-        }
-        job_rollback_settle(job, now_us);
+        end_rollback_step(job, &a, outcome, message, now_us);
         return;
     }
 
