@@ -6,6 +6,7 @@
 #include "compat-private.h"
 #include "itsmig/compat.h"
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 
 /* ---- rule table ------------------------------------------------------------ */
@@ -217,12 +218,9 @@ static void items_to_json(const GPtrArray *items, JsonBuilder *b)
         const ItsmigVerdictItem *item = g_ptr_array_index(items, i);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "code");
-        json_builder_add_string_value(b, itsmig_rule_to_string(item->rule));
-        json_builder_set_member_name(b, "message");
-        json_builder_add_string_value(b, item->message);
-        json_builder_set_member_name(b, "hint");
-        json_builder_add_string_value(b, item->hint);
+        itsmig_json_add_string(b, "code", itsmig_rule_to_string(item->rule));
+        itsmig_json_add_string(b, "message", item->message);
+        itsmig_json_add_string(b, "hint", item->hint);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -468,31 +466,52 @@ static ItsmigHostCaps *source_from_metadata(const ItsmigItsMetadata *m)
     return s;
 }
 
+/* Every rule, in the order of ItsmigRule. */
+static void (*const checks[ITSMIG_RULE_LAST])(CompatCheck *c) = {
+    [ITSMIG_RULE_HOST_CAPS_UNKNOWN] = compat_rule_host_caps_unknown,
+    [ITSMIG_RULE_ARCH_MISMATCH] = compat_rule_arch_mismatch,
+    [ITSMIG_RULE_GIC_VERSION_MISMATCH] = compat_rule_gic_version_mismatch,
+    [ITSMIG_RULE_ITS_ABI_UNSUPPORTED] = compat_rule_its_abi_unsupported,
+    [ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED] = compat_rule_its_restore_unsupported,
+    [ITSMIG_RULE_ITS_SAVE_UNSUPPORTED] = compat_rule_its_save_unsupported,
+    [ITSMIG_RULE_GICV4_DIRECT_INJECTION] = compat_rule_gicv4_direct_injection,
+    [ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE] = compat_rule_hostdev_not_migratable,
+    [ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET] = compat_rule_early_boot_no_its_reset,
+    [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = compat_rule_vcpu_registers_missing,
+    [ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED] = compat_rule_vcpu_register_value_unsupported,
+    [ITSMIG_RULE_NO_PENDING_TABLE_SAVE] = compat_rule_no_pending_table_save,
+    [ITSMIG_RULE_GICD_REVISION_CHANGE] = compat_rule_gicd_revision_change,
+    [ITSMIG_RULE_ONE_WAY_MOVE] = compat_rule_one_way_move,
+    [ITSMIG_RULE_PROFILE_FALLBACK] = compat_rule_profile_fallback,
+    [ITSMIG_RULE_SOURCE_UNKNOWN] = compat_rule_source_unknown,
+    [ITSMIG_RULE_HOST_CAPS_CONFLICT] = compat_rule_host_caps_conflict,
+    [ITSMIG_RULE_HOSTDEV_QUIESCED] = compat_rule_hostdev_quiesced,
+    [ITSMIG_RULE_PAGE_SIZE_MISMATCH] = compat_rule_page_size_mismatch,
+    [ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN] = compat_rule_vcpu_registers_unknown,
+    [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = compat_rule_its_save_semantics_differ,
+};
+
+/* The guest's ITS table ABI revision, and where it was learnt. */
+static void find_revision(CompatCheck *c)
+{
+    if (c->d->its == ITSMIG_ITS_ABSENT) {
+        /* No ITS, no table ABI: nothing to report rather than a guess. */
+        c->rev = -1;
+        c->rev_origin = "none";
+    } else if (c->d->has_metadata && c->d->metadata.its_abi_revision >= 0) {
+        c->rev = c->d->metadata.its_abi_revision;
+        c->rev_origin = "metadata";
+    } else if (compat_known(c->s, ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION)) {
+        c->rev = (int)c->s->default_its_abi_revision;
+        c->rev_origin = "host-default";
+    } else {
+        c->rev = -1;
+        c->rev_origin = "unknown";
+    }
+}
+
 ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigCompatPolicy *policy)
 {
-    static void (*const checks[ITSMIG_RULE_LAST])(CompatCheck * c) = {
-        [ITSMIG_RULE_HOST_CAPS_UNKNOWN] = compat_rule_host_caps_unknown,
-        [ITSMIG_RULE_ARCH_MISMATCH] = compat_rule_arch_mismatch,
-        [ITSMIG_RULE_GIC_VERSION_MISMATCH] = compat_rule_gic_version_mismatch,
-        [ITSMIG_RULE_ITS_ABI_UNSUPPORTED] = compat_rule_its_abi_unsupported,
-        [ITSMIG_RULE_ITS_RESTORE_UNSUPPORTED] = compat_rule_its_restore_unsupported,
-        [ITSMIG_RULE_ITS_SAVE_UNSUPPORTED] = compat_rule_its_save_unsupported,
-        [ITSMIG_RULE_GICV4_DIRECT_INJECTION] = compat_rule_gicv4_direct_injection,
-        [ITSMIG_RULE_HOSTDEV_NOT_MIGRATABLE] = compat_rule_hostdev_not_migratable,
-        [ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET] = compat_rule_early_boot_no_its_reset,
-        [ITSMIG_RULE_VCPU_REGISTERS_MISSING] = compat_rule_vcpu_registers_missing,
-        [ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED] = compat_rule_vcpu_register_value_unsupported,
-        [ITSMIG_RULE_NO_PENDING_TABLE_SAVE] = compat_rule_no_pending_table_save,
-        [ITSMIG_RULE_GICD_REVISION_CHANGE] = compat_rule_gicd_revision_change,
-        [ITSMIG_RULE_ONE_WAY_MOVE] = compat_rule_one_way_move,
-        [ITSMIG_RULE_PROFILE_FALLBACK] = compat_rule_profile_fallback,
-        [ITSMIG_RULE_SOURCE_UNKNOWN] = compat_rule_source_unknown,
-        [ITSMIG_RULE_HOST_CAPS_CONFLICT] = compat_rule_host_caps_conflict,
-        [ITSMIG_RULE_HOSTDEV_QUIESCED] = compat_rule_hostdev_quiesced,
-        [ITSMIG_RULE_PAGE_SIZE_MISMATCH] = compat_rule_page_size_mismatch,
-        [ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN] = compat_rule_vcpu_registers_unknown,
-        [ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER] = compat_rule_its_save_semantics_differ,
-    };
     g_autoptr(ItsmigHostCaps) from_metadata = NULL;
     ItsmigCompatPolicy defaults;
     const ItsmigDomainProfile *d;
@@ -526,20 +545,7 @@ ItsmigVerdict *itsmig_compat_check(const ItsmigCompatInput *input, const ItsmigC
     its = d->its == ITSMIG_ITS_PRESENT || d->its == ITSMIG_ITS_UNKNOWN;
     c.kernel = its && (itsmig_domain_profile_its_in_kernel(d) || policy->check_emulated);
 
-    if (d->its == ITSMIG_ITS_ABSENT) {
-        /* No ITS, no table ABI: nothing to report rather than a guess. */
-        c.rev = -1;
-        c.rev_origin = "none";
-    } else if (d->has_metadata && d->metadata.its_abi_revision >= 0) {
-        c.rev = d->metadata.its_abi_revision;
-        c.rev_origin = "metadata";
-    } else if (compat_known(c.s, ITSMIG_CAP_DEFAULT_ITS_ABI_REVISION)) {
-        c.rev = (int)c.s->default_its_abi_revision;
-        c.rev_origin = "host-default";
-    } else {
-        c.rev = -1;
-        c.rev_origin = "unknown";
-    }
+    find_revision(&c);
 
     /* Direct injection needs KVM's ITS: QEMU's emulated one never maps vLPIs. */
     direct = its && itsmig_domain_profile_its_in_kernel(d) && compat_known(c.s, ITSMIG_CAP_GICV4) &&
