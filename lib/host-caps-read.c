@@ -180,13 +180,43 @@ static gboolean value_from_node(ItsmigCapField f, JsonNode *node, const char *pa
     g_assert_not_reached();
 }
 
+/* caps.NAME.probed: the probe's value where a declared one (@declared) overrides it. */
+static gboolean parse_probed(ItsmigHostCaps *caps, ItsmigCapField f, JsonNode *probed,
+                             ItsmigCapSource source, const CapValue *declared, GError **error)
+{
+    g_autofree char *probed_path = g_strdup_printf("caps.%s.probed", host_caps_fields[f].name);
+    g_auto(CapValue) pv = {0};
+    g_autofree char *probed_text = NULL;
+    g_autofree char *declared_text = NULL;
+
+    if (source != ITSMIG_CAP_DECLARED) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "%s: present, but source is %s; only a declared value has a conflicting "
+                    "probe",
+                    probed_path, itsmig_cap_source_to_string(source));
+        return FALSE;
+    }
+    if (JSON_NODE_HOLDS_NULL(probed))
+        return bad_type(error, probed_path, "the probe's value", probed);
+    if (!value_from_node(f, probed, probed_path, &pv, error))
+        return FALSE;
+    probed_text = host_caps_value_to_text(f, &pv);
+    declared_text = host_caps_value_to_text(f, declared);
+    if (strcmp(probed_text, declared_text) == 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "%s: equals the declared value, so it is no conflict", probed_path);
+        return FALSE;
+    }
+    caps->meta[f].conflict_probed = g_steal_pointer(&probed_text);
+    return TRUE;
+}
+
 static gboolean parse_field(ItsmigHostCaps *caps, ItsmigCapField f, JsonNode *node, GError **error)
 {
     const char *name = host_caps_fields[f].name;
     g_autofree char *path = g_strdup_printf("caps.%s", name);
     g_autofree char *value_path = g_strdup_printf("caps.%s.value", name);
     g_autofree char *source_path = g_strdup_printf("caps.%s.source", name);
-    g_autofree char *probed_path = g_strdup_printf("caps.%s.probed", name);
     g_autoptr(GList) members = NULL;
     g_auto(CapValue) v = {0};
     JsonObject *o;
@@ -238,31 +268,8 @@ static gboolean parse_field(ItsmigHostCaps *caps, ItsmigCapField f, JsonNode *no
     }
 
     probed = json_object_get_member(o, "probed");
-    if (probed) {
-        g_auto(CapValue) pv = {0};
-        g_autofree char *probed_text = NULL;
-        g_autofree char *declared_text = NULL;
-
-        if (source != ITSMIG_CAP_DECLARED) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: present, but source is %s; only a declared value has a conflicting "
-                        "probe",
-                        probed_path, itsmig_cap_source_to_string(source));
-            return FALSE;
-        }
-        if (JSON_NODE_HOLDS_NULL(probed))
-            return bad_type(error, probed_path, "the probe's value", probed);
-        if (!value_from_node(f, probed, probed_path, &pv, error))
-            return FALSE;
-        probed_text = host_caps_value_to_text(f, &pv);
-        declared_text = host_caps_value_to_text(f, &v);
-        if (strcmp(probed_text, declared_text) == 0) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                        "%s: equals the declared value, so it is no conflict", probed_path);
-            return FALSE;
-        }
-        caps->meta[f].conflict_probed = g_steal_pointer(&probed_text);
-    }
+    if (probed && !parse_probed(caps, f, probed, source, &v, error))
+        return FALSE;
 
     caps->meta[f].source = source;
     if (source != ITSMIG_CAP_UNKNOWN)

@@ -387,6 +387,48 @@ static gboolean errno_is_transient(int e)
     return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
 }
 
+/* Reads what @fd holds, @size bytes by stat but perhaps more, up to the record's limit; the text
+ * is NUL-terminated. */
+static ReadResult read_all(int fd, gsize size, const char *what, char **ret_buf, gsize *ret_total,
+                           char **ret_why)
+{
+    /* One byte more than stat promised, to see the end; more only if the file grew. */
+    gsize cap = size + 1;
+    gsize total = 0;
+    g_autofree char *buf = g_malloc(cap + 1);
+
+    for (;;) {
+        ssize_t n;
+
+        if (total == cap) {
+            if (cap > ITSMIG_JOURNAL_RECORD_MAX)
+                break;
+            cap = MIN(cap * 2, (gsize)ITSMIG_JOURNAL_RECORD_MAX + 1);
+            buf = g_realloc(buf, cap + 1);
+        }
+        n = read(fd, buf + total, cap - total);
+        if (n < 0) {
+            int e = errno;
+
+            if (e == EINTR)
+                continue;
+            *ret_why = g_strdup_printf("%s cannot be read: %s", what, g_strerror(e));
+            return errno_is_transient(e) ? READ_LATER : READ_UNUSABLE;
+        }
+        if (n == 0)
+            break;
+        total += (gsize)n;
+    }
+    if (total > ITSMIG_JOURNAL_RECORD_MAX) {
+        *ret_why = g_strdup_printf("%s is larger than %d bytes", what, ITSMIG_JOURNAL_RECORD_MAX);
+        return READ_UNUSABLE;
+    }
+    buf[total] = '\0';
+    *ret_buf = g_steal_pointer(&buf);
+    *ret_total = total;
+    return READ_OK;
+}
+
 /* On READ_UNUSABLE, *@ret_text and *@ret_len are still set when the text could be read (it is
  * empty, or not a JSON object). */
 static ReadResult read_record(ItsmigJournal *journal, const char *name, const char *what,
@@ -395,8 +437,8 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
     g_autofree char *buf = NULL;
     g_autoptr(GError) local = NULL;
     struct stat st;
-    gsize cap;
     gsize total = 0;
+    ReadResult r;
     int fd;
     int e;
 
@@ -437,37 +479,10 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
         return READ_UNUSABLE;
     }
 
-    /* One byte more than stat promised, to see the end; more only if the file grew. */
-    cap = (gsize)st.st_size + 1;
-    buf = g_malloc(cap + 1);
-    for (;;) {
-        ssize_t n;
-
-        if (total == cap) {
-            if (cap > ITSMIG_JOURNAL_RECORD_MAX)
-                break;
-            cap = MIN(cap * 2, (gsize)ITSMIG_JOURNAL_RECORD_MAX + 1);
-            buf = g_realloc(buf, cap + 1);
-        }
-        n = read(fd, buf + total, cap - total);
-        if (n < 0) {
-            e = errno;
-            if (e == EINTR)
-                continue;
-            close(fd);
-            *ret_why = g_strdup_printf("%s cannot be read: %s", what, g_strerror(e));
-            return errno_is_transient(e) ? READ_LATER : READ_UNUSABLE;
-        }
-        if (n == 0)
-            break;
-        total += (gsize)n;
-    }
+    r = read_all(fd, (gsize)st.st_size, what, &buf, &total, ret_why);
     close(fd);
-    if (total > ITSMIG_JOURNAL_RECORD_MAX) {
-        *ret_why = g_strdup_printf("%s is larger than %d bytes", what, ITSMIG_JOURNAL_RECORD_MAX);
-        return READ_UNUSABLE;
-    }
-    buf[total] = '\0';
+    if (r != READ_OK)
+        return r;
     if (total == 0 || !itsmig_journal_check_text(what, buf, total, &local)) {
         *ret_why = total == 0 ? g_strdup_printf("%s is empty", what) : g_strdup(local->message);
         *ret_text = g_steal_pointer(&buf);
