@@ -510,8 +510,7 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     json_builder_begin_object(b);
     if (img)
         image_to_json(b, image_path, img);
-    json_builder_set_member_name(b, "abi_revision");
-    json_builder_add_int_value(b, r->abi_revision);
+    itsmig_json_add_int(b, "abi_revision", r->abi_revision);
 
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
@@ -519,24 +518,18 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         const ItsmigItsDevice *d = &m->devices[i];
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "device_id");
-        json_builder_add_int_value(b, d->device_id);
-        json_builder_set_member_name(b, "itt_addr");
-        json_builder_add_int_value(b, (gint64)d->itt_addr);
-        json_builder_set_member_name(b, "event_id_bits");
-        json_builder_add_int_value(b, d->event_id_bits);
+        itsmig_json_add_int(b, "device_id", d->device_id);
+        itsmig_json_add_int(b, "itt_addr", (gint64)d->itt_addr);
+        itsmig_json_add_int(b, "event_id_bits", d->event_id_bits);
         json_builder_set_member_name(b, "events");
         json_builder_begin_array(b);
         for (size_t j = 0; j < d->n_events; j++) {
             const ItsmigItsEvent *e = &m->events[d->first_event + j];
 
             json_builder_begin_object(b);
-            json_builder_set_member_name(b, "event_id");
-            json_builder_add_int_value(b, e->event_id);
-            json_builder_set_member_name(b, "pintid");
-            json_builder_add_int_value(b, e->pintid);
-            json_builder_set_member_name(b, "icid");
-            json_builder_add_int_value(b, e->icid);
+            itsmig_json_add_int(b, "event_id", e->event_id);
+            itsmig_json_add_int(b, "pintid", e->pintid);
+            itsmig_json_add_int(b, "icid", e->icid);
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -548,8 +541,7 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->n_collections; i++) {
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "icid");
-        json_builder_add_int_value(b, m->collections[i].icid);
+        itsmig_json_add_int(b, "icid", m->collections[i].icid);
         json_builder_set_member_name(b, "target_vcpu");
         if (m->collections[i].target == ITSMIG_ITS_COLLECTION_UNMAPPED)
             json_builder_add_null_value(b);
@@ -565,26 +557,20 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         const ItsmigItsFinding *f = &r->findings[i];
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "code");
-        json_builder_add_string_value(b, f->code);
-        json_builder_set_member_name(b, "severity");
-        json_builder_add_string_value(b, itsmig_severity_to_string(f->severity));
-        json_builder_set_member_name(b, "message");
-        json_builder_add_string_value(b, f->message);
+        itsmig_json_add_string(b, "code", f->code);
+        itsmig_json_add_string(b, "severity", itsmig_severity_to_string(f->severity));
+        itsmig_json_add_string(b, "message", f->message);
         if (f->gpa) {
-            json_builder_set_member_name(b, "gpa");
-            json_builder_add_int_value(b, (gint64)f->gpa);
+            itsmig_json_add_int(b, "gpa", (gint64)f->gpa);
         }
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
-    json_builder_set_member_name(b, "findings_dropped");
-    json_builder_add_int_value(b, (gint64)r->n_findings_dropped);
+    itsmig_json_add_int(b, "findings_dropped", (gint64)r->n_findings_dropped);
 
     json_builder_set_member_name(b, "restore_prediction");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ok");
-    json_builder_add_boolean_value(b, r->restore_errno == 0);
+    itsmig_json_add_bool(b, "ok", r->restore_errno == 0);
     json_builder_set_member_name(b, "errno");
     if (r->restore_errno == 0)
         json_builder_add_null_value(b);

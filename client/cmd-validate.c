@@ -22,6 +22,7 @@
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-member.h"
 #include "itsmig/kvm-its.h"
 
 /*
@@ -487,14 +488,10 @@ int itsmigctl_cmd_host_validate(int argc, char **argv)
             g_autofree char *status = g_ascii_strdown(status_names[c->status], -1);
 
             json_builder_begin_object(b);
-            json_builder_set_member_name(b, "id");
-            json_builder_add_string_value(b, c->id);
-            json_builder_set_member_name(b, "title");
-            json_builder_add_string_value(b, c->title);
-            json_builder_set_member_name(b, "status");
-            json_builder_add_string_value(b, status);
-            json_builder_set_member_name(b, "detail");
-            json_builder_add_string_value(b, c->detail);
+            itsmig_json_add_string(b, "id", c->id);
+            itsmig_json_add_string(b, "title", c->title);
+            itsmig_json_add_string(b, "status", status);
+            itsmig_json_add_string(b, "detail", c->detail);
             json_builder_set_member_name(b, "hint");
             if (c->hint[0])
                 json_builder_add_string_value(b, c->hint);
