@@ -165,19 +165,15 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
 static gboolean recover_on_destination(ItsmigJob *job, const ItsmigJobFacts *facts,
                                        const char *during, gint64 now_us)
 {
-    if (facts->destination == ITSMIG_PRESENCE_RUNNING) {
+    gboolean running = facts->destination == ITSMIG_PRESENCE_RUNNING;
+
+    if (running || (facts->destination == ITSMIG_PRESENCE_PAUSED && job_keep_paused(job))) {
         job_add_note(job,
-                     "itsmigd restarted during %s; the destination's copy was running, so "
-                     "the job went on to plug its devices back in.",
-                     during);
-        job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
-        job_settle(job, now_us);
-        return TRUE;
-    }
-    if (facts->destination == ITSMIG_PRESENCE_PAUSED && job_keep_paused(job)) {
-        job_add_note(job,
-                     "itsmigd restarted during %s; the destination's copy was paused, as the "
-                     "guest was before the job, so the job went on to plug its devices back in.",
+                     running ? "itsmigd restarted during %s; the destination's copy was running, "
+                               "so the job went on to plug its devices back in."
+                             : "itsmigd restarted during %s; the destination's copy was paused, "
+                               "as the guest was before the job, so the job went on to plug its "
+                               "devices back in.",
                      during);
         job_jump_to(job, ITSMIG_PHASE_RESTORE_DEVICES, now_us);
         job_settle(job, now_us);
