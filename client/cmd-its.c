@@ -557,9 +557,9 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
         const ItsmigItsFinding *f = &r->findings[i];
 
         json_builder_begin_object(b);
-        itsmig_json_add_string(b, "code", f->code);
-        itsmig_json_add_string(b, "severity", itsmig_severity_to_string(f->severity));
-        itsmig_json_add_string(b, "message", f->message);
+        itsmig_json_add_string_or_null(b, "code", f->code);
+        itsmig_json_add_string_or_null(b, "severity", itsmig_severity_to_string(f->severity));
+        itsmig_json_add_string_or_null(b, "message", f->message);
         if (f->gpa) {
             itsmig_json_add_int(b, "gpa", (gint64)f->gpa);
         }

@@ -22,7 +22,7 @@
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
-#include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-its.h"
 
 /*
@@ -488,10 +488,10 @@ int itsmigctl_cmd_host_validate(int argc, char **argv)
             g_autofree char *status = g_ascii_strdown(status_names[c->status], -1);
 
             json_builder_begin_object(b);
-            itsmig_json_add_string(b, "id", c->id);
-            itsmig_json_add_string(b, "title", c->title);
-            itsmig_json_add_string(b, "status", status);
-            itsmig_json_add_string(b, "detail", c->detail);
+            itsmig_json_add_string_or_null(b, "id", c->id);
+            itsmig_json_add_string_or_null(b, "title", c->title);
+            itsmig_json_add_string_or_null(b, "status", status);
+            itsmig_json_add_string_or_null(b, "detail", c->detail);
             json_builder_set_member_name(b, "hint");
             if (c->hint[0])
                 json_builder_add_string_value(b, c->hint);

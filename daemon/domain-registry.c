@@ -7,6 +7,7 @@
 #include "daemon/log.h"
 #include "daemon/virt-names.h"
 #include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 
 typedef struct {
     gint64 time_us;
@@ -424,9 +425,9 @@ static void add_summary(JsonBuilder *b, const Domain *d)
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(
             b, d->record_write == ITSMIGD_RECORD_WRITE_PENDING ? "pending" : "failed");
-        itsmig_json_add_string(b, "cause", d->record_cause);
-        itsmig_json_add_string(b, "since", since);
-        itsmig_json_add_string(b, "reason", d->record_why);
+        itsmig_json_add_string_or_null(b, "cause", d->record_cause);
+        itsmig_json_add_string_or_null(b, "since", since);
+        itsmig_json_add_string_or_null(b, "reason", d->record_why);
         json_builder_end_object(b);
     }
 }
@@ -520,7 +521,7 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
     json_builder_begin_object(b);
     add_summary(b, d);
     updated = itsmigd_time_string(d->updated_us);
-    itsmig_json_add_string(b, "updated", updated);
+    itsmig_json_add_string_or_null(b, "updated", updated);
     json_builder_set_member_name(b, "history");
     json_builder_begin_array(b);
     for (GList *l = d->history.head; l; l = l->next) {
@@ -528,9 +529,9 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
         g_autofree char *time = itsmigd_time_string(e->time_us);
 
         json_builder_begin_object(b);
-        itsmig_json_add_string(b, "time", time);
-        itsmig_json_add_string(b, "type", e->type);
-        itsmig_json_add_string(b, "detail", e->detail);
+        itsmig_json_add_string_or_null(b, "time", time);
+        itsmig_json_add_string_or_null(b, "type", e->type);
+        itsmig_json_add_string_or_null(b, "detail", e->detail);
         itsmig_json_add_bool(b, "reconstructed", e->reconstructed);
         json_builder_end_object(b);
     }

@@ -218,9 +218,9 @@ static void items_to_json(const GPtrArray *items, JsonBuilder *b)
         const ItsmigVerdictItem *item = g_ptr_array_index(items, i);
 
         json_builder_begin_object(b);
-        itsmig_json_add_string(b, "code", itsmig_rule_to_string(item->rule));
-        itsmig_json_add_string(b, "message", item->message);
-        itsmig_json_add_string(b, "hint", item->hint);
+        itsmig_json_add_string_or_null(b, "code", itsmig_rule_to_string(item->rule));
+        itsmig_json_add_string_or_null(b, "message", item->message);
+        itsmig_json_add_string_or_null(b, "hint", item->hint);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

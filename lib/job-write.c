@@ -4,6 +4,7 @@
 
 #include "itsmig/job.h"
 #include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 #include "job-private.h"
 
 /* ---- JSON ------------------------------------------------------------------- */
@@ -56,11 +57,11 @@ static void add_phase(JsonBuilder *b, const ItsmigJob *job, ItsmigPhase phase)
     const ItsmigPhaseTiming *t = &job->timings[phase];
 
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "phase", itsmig_phase_to_string(phase));
+    itsmig_json_add_string_or_null(b, "phase", itsmig_phase_to_string(phase));
     add_time(b, "started_at", t->started_us);
     add_time(b, "ended_at", t->ended_us);
     itsmig_json_add_int_or_null(b, "duration_ms", t->ended_us ? t->duration_ms : -1);
-    itsmig_json_add_string(b, "outcome", t->outcome);
+    itsmig_json_add_string_or_null(b, "outcome", t->outcome);
     json_builder_end_object(b);
 }
 
@@ -106,7 +107,7 @@ static void add_pending(JsonBuilder *b, const ItsmigJob *job)
         return;
     }
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "action", itsmig_action_to_string(job->pending.kind));
+    itsmig_json_add_string_or_null(b, "action", itsmig_action_to_string(job->pending.kind));
     itsmig_json_add_int_or_null(b, "device", job->pending.device);
     json_builder_end_object(b);
 }
@@ -119,9 +120,9 @@ static void add_devices(JsonBuilder *b, const ItsmigJob *job)
         const ItsmigJobDevice *d = job_device_at(job, i);
 
         json_builder_begin_object(b);
-        itsmig_json_add_string(b, "alias", d->alias);
-        itsmig_json_add_string(b, "xml", d->xml);
-        itsmig_json_add_string(b, "state", job_device_state_to_string(d->state));
+        itsmig_json_add_string_or_null(b, "alias", d->alias);
+        itsmig_json_add_string_or_null(b, "xml", d->xml);
+        itsmig_json_add_string_or_null(b, "state", job_device_state_to_string(d->state));
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -131,8 +132,8 @@ static void add_facts(JsonBuilder *b, const ItsmigJobFacts *f)
 {
     json_builder_set_member_name(b, "facts");
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "source", itsmig_presence_to_string(f->source));
-    itsmig_json_add_string(b, "destination", itsmig_presence_to_string(f->destination));
+    itsmig_json_add_string_or_null(b, "source", itsmig_presence_to_string(f->source));
+    itsmig_json_add_string_or_null(b, "destination", itsmig_presence_to_string(f->destination));
     itsmig_json_add_bool(b, "transfer_active", f->transfer_active);
     json_builder_end_object(b);
 }
@@ -162,14 +163,14 @@ static void add_outcome(JsonBuilder *b, const ItsmigJob *job)
     json_builder_set_member_name(b, "error");
     if (job->error_code) {
         json_builder_begin_object(b);
-        itsmig_json_add_string(b, "code", job->error_code);
-        itsmig_json_add_string(b, "message",
-                               job->error_message ? job->error_message : job->error_code);
+        itsmig_json_add_string_or_null(b, "code", job->error_code);
+        itsmig_json_add_string_or_null(b, "message",
+                                       job->error_message ? job->error_message : job->error_code);
         json_builder_end_object(b);
     } else {
         json_builder_add_null_value(b);
     }
-    itsmig_json_add_string(b, "attention", job->attention);
+    itsmig_json_add_string_or_null(b, "attention", job->attention);
     json_builder_set_member_name(b, "notes");
     json_builder_begin_array(b);
     for (guint i = 0; i < job->notes->len; i++)
@@ -183,7 +184,7 @@ static void add_journal(JsonBuilder *b, const ItsmigJobJournalState *j)
     json_builder_begin_object(b);
     itsmig_json_add_bool(b, "behind", j->behind);
     itsmig_json_add_int(b, "failures", j->failures);
-    itsmig_json_add_string(b, "last_error", j->last_error);
+    itsmig_json_add_string_or_null(b, "last_error", j->last_error);
     add_time(b, "written_at", j->written_us);
     json_builder_end_object(b);
 }
@@ -203,17 +204,17 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
     g_autoptr(JsonBuilder) b = json_builder_new_immutable();
 
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "id", job->id);
-    itsmig_json_add_string(b, "domain", job->domain);
-    itsmig_json_add_string(b, "uuid", job->uuid);
-    itsmig_json_add_string(b, "source", job->source);
-    itsmig_json_add_string(b, "destination", job->destination);
-    itsmig_json_add_string(b, "destination_hostname", job->destination_hostname);
-    itsmig_json_add_string(b, "mode", itsmig_job_mode_to_string(job->mode));
+    itsmig_json_add_string_or_null(b, "id", job->id);
+    itsmig_json_add_string_or_null(b, "domain", job->domain);
+    itsmig_json_add_string_or_null(b, "uuid", job->uuid);
+    itsmig_json_add_string_or_null(b, "source", job->source);
+    itsmig_json_add_string_or_null(b, "destination", job->destination);
+    itsmig_json_add_string_or_null(b, "destination_hostname", job->destination_hostname);
+    itsmig_json_add_string_or_null(b, "mode", itsmig_job_mode_to_string(job->mode));
     add_options(b, &job->options);
-    itsmig_json_add_string(b, "phase", itsmig_phase_to_string(job->phase));
+    itsmig_json_add_string_or_null(b, "phase", itsmig_phase_to_string(job->phase));
     itsmig_json_add_bool(b, "finished", itsmig_phase_is_terminal(job->phase));
-    itsmig_json_add_string(
+    itsmig_json_add_string_or_null(
         b, "failed_phase",
         job->failed_phase < ITSMIG_PHASE_LAST ? itsmig_phase_to_string(job->failed_phase) : NULL);
     add_time(b, "created_at", job->created_us);
@@ -231,7 +232,7 @@ JsonNode *itsmig_job_to_json(const ItsmigJob *job)
     itsmig_json_add_bool(b, "abort_requested", job->abort_requested);
     itsmig_json_add_bool(b, "recovered", job->recovered);
     itsmig_json_add_bool(b, "transient", job->transient);
-    itsmig_json_add_string(b, "salvaged", job->salvaged);
+    itsmig_json_add_string_or_null(b, "salvaged", job->salvaged);
     add_journal(b, &job->journal);
     add_rollback(b, job);
     json_builder_end_object(b);

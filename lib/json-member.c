@@ -240,15 +240,6 @@ gboolean itsmig_json_get_element_object(const ItsmigJsonAt *at, const char *name
     return TRUE;
 }
 
-void itsmig_json_add_string(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 void itsmig_json_add_int(JsonBuilder *b, const char *name, gint64 value)
 {
     json_builder_set_member_name(b, name);

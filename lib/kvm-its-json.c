@@ -7,6 +7,7 @@
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
 #include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
 
 static void add_string_take(JsonBuilder *b, const char *key, char *value)
@@ -35,7 +36,7 @@ static void add_errno_or_null(JsonBuilder *b, const char *key, int err)
 
 static void add_how(JsonBuilder *b, ItsmigKvmItsSemanticsFact fact)
 {
-    itsmig_json_add_string(b, "how", itsmig_kvm_its_semantics_method[fact]);
+    itsmig_json_add_string_or_null(b, "how", itsmig_kvm_its_semantics_method[fact]);
 }
 
 /* Each fact with how it was measured; null facts when it was not. */
@@ -54,7 +55,8 @@ static void add_semantics(JsonBuilder *b, const ItsmigKvmItsSemantics *sem)
 
     json_builder_set_member_name(b, "save_unreachable_device");
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "outcome", sem->save_unreachable_device_errno ? "fails" : "skips");
+    itsmig_json_add_string_or_null(b, "outcome",
+                                   sem->save_unreachable_device_errno ? "fails" : "skips");
     add_errno_or_null(b, "errno", sem->save_unreachable_device_errno);
     add_how(b, ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE);
     json_builder_end_object(b);
@@ -93,8 +95,8 @@ static void add_revisions(JsonBuilder *b, const ItsmigKvmItsCaps *caps)
         if (itsmig_kvm_its_caps_has_revision(caps, rev))
             continue;
         snprintf(key, sizeof(key), "%u", rev);
-        itsmig_json_add_string(b, key,
-                               itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
+        itsmig_json_add_string_or_null(
+            b, key, itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
     }
     json_builder_end_object(b);
     itsmig_json_add_int(b, "default_abi_revision", caps->default_abi_revision);
@@ -129,10 +131,10 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
 
     json_builder_begin_object(b);
     itsmig_json_add_bool(b, "available", caps->available);
-    itsmig_json_add_string(b, "unavailable_reason",
-                           caps->available ? NULL : caps->unavailable_reason);
-    itsmig_json_add_string(b, "kernel_release", caps->kernel_release);
-    itsmig_json_add_string(b, "arch", caps->arch);
+    itsmig_json_add_string_or_null(b, "unavailable_reason",
+                                   caps->available ? NULL : caps->unavailable_reason);
+    itsmig_json_add_string_or_null(b, "kernel_release", caps->kernel_release);
+    itsmig_json_add_string_or_null(b, "arch", caps->arch);
 
     if (!caps->available) {
         /* Same keys either way, so consumers need not test for them. */
@@ -151,8 +153,8 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
 
     json_builder_set_member_name(b, "gicv4");
     json_builder_begin_object(b);
-    itsmig_json_add_string(b, "level", itsmig_gicv4_level_to_string(caps->gicv4));
-    itsmig_json_add_string(b, "source", caps->gicv4_source);
+    itsmig_json_add_string_or_null(b, "level", itsmig_gicv4_level_to_string(caps->gicv4));
+    itsmig_json_add_string_or_null(b, "source", caps->gicv4_source);
     json_builder_end_object(b);
 
     add_semantics(b, &caps->semantics);

@@ -71,9 +71,8 @@ gboolean itsmig_json_get_string_array(const ItsmigJsonAt *at, JsonObject *o, con
 gboolean itsmig_json_get_element_object(const ItsmigJsonAt *at, const char *name, JsonArray *a,
                                         guint i, JsonObject **ret, GError **error);
 
-/* Writing: member @name of the object being built, with its value; a NULL string or array is
- * written as null. */
-void itsmig_json_add_string(JsonBuilder *b, const char *name, const char *value);
+/* Writing: member @name of the object being built, with its value; a NULL array is written as
+ * null.  Strings: itsmig_json_add_string_or_null() (json-strict.h). */
 void itsmig_json_add_int(JsonBuilder *b, const char *name, gint64 value);
 /* null when @value is below 0: "not known yet". */
 void itsmig_json_add_int_or_null(JsonBuilder *b, const char *name, gint64 value);
