@@ -735,13 +735,8 @@ int itsmigctl_cmd_migrate(int argc, char **argv)
             json_builder_set_member_name(b, "resume");
             json_builder_add_boolean_value(b, TRUE);
         }
-        if (detach) {
-            json_builder_set_member_name(b, "detach");
-            json_builder_begin_array(b);
-            for (char **p = detach; *p; p++)
-                json_builder_add_string_value(b, *p);
-            json_builder_end_array(b);
-        }
+        if (detach)
+            itsmig_json_add_strv(b, "detach", (const char *const *)detach);
         json_builder_end_object(b);
     }
     json_builder_end_object(b);
