@@ -8,6 +8,7 @@
 
 #include "itsmig/rest-client.h"
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmigctl.h"
 
 /* ---- text for people ---------------------------------------------------------- */
@@ -665,11 +666,7 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
 
     json_builder_begin_object(b);
     if (peers && peers[0]) {
-        json_builder_set_member_name(b, "peers");
-        json_builder_begin_array(b);
-        for (char **p = peers; *p; p++)
-            json_builder_add_string_value(b, *p);
-        json_builder_end_array(b);
+        itsmig_json_add_strv(b, "peers", (const char *const *)peers);
     }
     json_builder_end_object(b);
     body = json_builder_get_root(b);

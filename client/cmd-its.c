@@ -407,16 +407,13 @@ static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img
 
     json_builder_set_member_name(b, "image");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "path");
-    json_builder_add_string_value(b, path);
-    json_builder_set_member_name(b, "format");
-    json_builder_add_string_value(b, itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT
-                                         ? "libvirt-save"
-                                         : "migration-stream");
-    json_builder_set_member_name(b, "machine");
-    json_builder_add_string_value(b, itsmig_qemu_image_get_machine(img));
-    json_builder_set_member_name(b, "page_size");
-    json_builder_add_int_value(b, itsmig_qemu_image_get_page_size(img));
+    itsmig_json_add_string_or_null(b, "path", path);
+    itsmig_json_add_string_or_null(b, "format",
+                                   itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT
+                                       ? "libvirt-save"
+                                       : "migration-stream");
+    itsmig_json_add_string_or_null(b, "machine", itsmig_qemu_image_get_machine(img));
+    itsmig_json_add_int(b, "page_size", itsmig_qemu_image_get_page_size(img));
     json_builder_set_member_name(b, "its");
     json_builder_begin_object(b);
 #define HEX(name, v)                                                                               \
@@ -460,10 +457,8 @@ static void kernel_to_json(JsonBuilder *b, const Semantics *sem, const KernelPre
 {
     json_builder_set_member_name(b, "kernel_prediction");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "semantics_source");
-    json_builder_add_string_value(b, sem->source);
-    json_builder_set_member_name(b, "known");
-    json_builder_add_boolean_value(b, sem->known);
+    itsmig_json_add_string_or_null(b, "semantics_source", sem->source);
+    itsmig_json_add_bool(b, "known", sem->known);
     itsmig_json_add_string_or_null(b, "kernel_release", sem->kernel_release);
     itsmig_json_add_string_or_null(b, "unknown_reason", sem->unknown_reason);
     itsmig_json_add_string_or_null(b, "iidr_write_errno",
@@ -476,10 +471,8 @@ static void kernel_to_json(JsonBuilder *b, const Semantics *sem, const KernelPre
         itsmig_json_add_string_or_null(b, "errno",
                                        kp->save_errno ? errno_text(kp->save_errno) : NULL);
         itsmig_json_add_string_or_null(b, "cause", kp->save_cause);
-        json_builder_set_member_name(b, "same_mapping");
-        json_builder_add_boolean_value(b, kp->round_trip_equal);
-        json_builder_set_member_name(b, "devices_skipped");
-        json_builder_add_int_value(b, (gint64)kp->n_devices_skipped);
+        itsmig_json_add_bool(b, "same_mapping", kp->round_trip_equal);
+        itsmig_json_add_int(b, "devices_skipped", (gint64)kp->n_devices_skipped);
         json_builder_end_object(b);
     }
     json_builder_end_object(b);
@@ -534,24 +527,18 @@ static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
         const ItsmigItsDevice *d = &m->devices[i];
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "device_id");
-        json_builder_add_int_value(b, d->device_id);
-        json_builder_set_member_name(b, "itt_addr");
-        json_builder_add_int_value(b, (gint64)d->itt_addr);
-        json_builder_set_member_name(b, "event_id_bits");
-        json_builder_add_int_value(b, d->event_id_bits);
+        itsmig_json_add_int(b, "device_id", d->device_id);
+        itsmig_json_add_int(b, "itt_addr", (gint64)d->itt_addr);
+        itsmig_json_add_int(b, "event_id_bits", d->event_id_bits);
         json_builder_set_member_name(b, "events");
         json_builder_begin_array(b);
         for (size_t j = 0; j < d->n_events; j++) {
             const ItsmigItsEvent *e = &m->events[d->first_event + j];
 
             json_builder_begin_object(b);
-            json_builder_set_member_name(b, "event_id");
-            json_builder_add_int_value(b, e->event_id);
-            json_builder_set_member_name(b, "pintid");
-            json_builder_add_int_value(b, e->pintid);
-            json_builder_set_member_name(b, "icid");
-            json_builder_add_int_value(b, e->icid);
+            itsmig_json_add_int(b, "event_id", e->event_id);
+            itsmig_json_add_int(b, "pintid", e->pintid);
+            itsmig_json_add_int(b, "icid", e->icid);
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -566,8 +553,7 @@ static void collections_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->n_collections; i++) {
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "icid");
-        json_builder_add_int_value(b, m->collections[i].icid);
+        itsmig_json_add_int(b, "icid", m->collections[i].icid);
         json_builder_set_member_name(b, "target_vcpu");
         if (m->collections[i].target == ITSMIG_ITS_COLLECTION_UNMAPPED)
             json_builder_add_null_value(b);
@@ -586,29 +572,23 @@ static void findings_to_json(JsonBuilder *b, const ItsmigItsReport *r)
         const ItsmigItsFinding *f = &r->findings[i];
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "code");
-        json_builder_add_string_value(b, f->code);
-        json_builder_set_member_name(b, "severity");
-        json_builder_add_string_value(b, itsmig_severity_to_string(f->severity));
-        json_builder_set_member_name(b, "message");
-        json_builder_add_string_value(b, f->message);
+        itsmig_json_add_string_or_null(b, "code", f->code);
+        itsmig_json_add_string_or_null(b, "severity", itsmig_severity_to_string(f->severity));
+        itsmig_json_add_string_or_null(b, "message", f->message);
         if (f->gpa) {
-            json_builder_set_member_name(b, "gpa");
-            json_builder_add_int_value(b, (gint64)f->gpa);
+            itsmig_json_add_int(b, "gpa", (gint64)f->gpa);
         }
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
-    json_builder_set_member_name(b, "findings_dropped");
-    json_builder_add_int_value(b, (gint64)r->n_findings_dropped);
+    itsmig_json_add_int(b, "findings_dropped", (gint64)r->n_findings_dropped);
 }
 
 static void restore_to_json(JsonBuilder *b, const ItsmigItsReport *r)
 {
     json_builder_set_member_name(b, "restore_prediction");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ok");
-    json_builder_add_boolean_value(b, r->restore_errno == 0);
+    itsmig_json_add_bool(b, "ok", r->restore_errno == 0);
     itsmig_json_add_string_or_null(b, "errno",
                                    r->restore_errno == 0 ? NULL
                                    : itsmig_errno_name(r->restore_errno)
@@ -627,8 +607,7 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     json_builder_begin_object(b);
     if (img)
         image_to_json(b, image_path, img);
-    json_builder_set_member_name(b, "abi_revision");
-    json_builder_add_int_value(b, r->abi_revision);
+    itsmig_json_add_int(b, "abi_revision", r->abi_revision);
     devices_to_json(b, &r->mapping);
     collections_to_json(b, &r->mapping);
     findings_to_json(b, r);
@@ -754,8 +733,7 @@ static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGu
         if (pend[i] && prop[i])
             pending_read(mem, prop[i], pend[i], &p);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "vcpu");
-        json_builder_add_int_value(b, (gint64)i);
+        itsmig_json_add_int(b, "vcpu", (gint64)i);
         json_builder_set_member_name(b, "lpis");
         if (!p.read_ok) {
             json_builder_add_null_value(b);

@@ -8,6 +8,8 @@
 
 #include "itsmig/error.h"
 #include "itsmig/job.h"
+#include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 #include "itsmigctl.h"
 
 #define POLL_INTERVAL_US      (100 * 1000)
@@ -686,44 +688,27 @@ static int migrate_check(int argc, char **argv, MigrateArgs *a)
     return itsmigctl_check_values("migrate", "--detach", "a device alias", a->detach);
 }
 
-static void add_int_member(JsonBuilder *b, const char *name, gint64 value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, value);
-}
-
-static void add_bool_member(JsonBuilder *b, const char *name, gboolean value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_boolean_value(b, value);
-}
-
 /* Only what was asked for: itsmigd's defaults hold for the rest. */
 static void migrate_options_json(JsonBuilder *b, const MigrateArgs *a)
 {
     json_builder_set_member_name(b, "options");
     json_builder_begin_object(b);
     if (a->phase_timeout)
-        add_int_member(b, "phase_timeout", a->n_phase);
+        itsmig_json_add_int(b, "phase_timeout", a->n_phase);
     if (a->total_timeout)
-        add_int_member(b, "total_timeout", a->n_total);
+        itsmig_json_add_int(b, "total_timeout", a->n_total);
     if (a->max_downtime)
-        add_int_member(b, "max_downtime", a->n_downtime);
+        itsmig_json_add_int(b, "max_downtime", a->n_downtime);
     if (a->bandwidth)
-        add_int_member(b, "bandwidth", a->n_bandwidth);
+        itsmig_json_add_int(b, "bandwidth", a->n_bandwidth);
     if (a->auto_converge)
-        add_bool_member(b, "auto_converge", TRUE);
+        itsmig_json_add_bool(b, "auto_converge", TRUE);
     if (a->no_quiesce)
-        add_bool_member(b, "quiesce", FALSE);
+        itsmig_json_add_bool(b, "quiesce", FALSE);
     if (a->resume)
-        add_bool_member(b, "resume", TRUE);
-    if (a->detach) {
-        json_builder_set_member_name(b, "detach");
-        json_builder_begin_array(b);
-        for (char **p = a->detach; *p; p++)
-            json_builder_add_string_value(b, *p);
-        json_builder_end_array(b);
-    }
+        itsmig_json_add_bool(b, "resume", TRUE);
+    if (a->detach)
+        itsmig_json_add_strv(b, "detach", (const char *const *)a->detach);
     json_builder_end_object(b);
 }
 
@@ -732,13 +717,10 @@ static JsonNode *migrate_body(const MigrateArgs *a, const char *domain)
     g_autoptr(JsonBuilder) b = json_builder_new();
 
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, domain);
-    json_builder_set_member_name(b, "destination");
-    json_builder_add_string_value(b, a->to);
+    itsmig_json_add_string_or_null(b, "domain", domain);
+    itsmig_json_add_string_or_null(b, "destination", a->to);
     if (a->mode) {
-        json_builder_set_member_name(b, "mode");
-        json_builder_add_string_value(b, a->mode);
+        itsmig_json_add_string_or_null(b, "mode", a->mode);
     }
     if (a->phase_timeout || a->total_timeout || a->max_downtime || a->bandwidth ||
         a->auto_converge || a->no_quiesce || a->detach || a->resume)

@@ -22,6 +22,7 @@
 #include "daemon/daemon-config.h"
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-its.h"
 
@@ -471,14 +472,10 @@ static void validate_print_json(GPtrArray *checks, const guint *counts)
         g_autofree char *status = g_ascii_strdown(status_names[c->status], -1);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_string_value(b, c->id);
-        json_builder_set_member_name(b, "title");
-        json_builder_add_string_value(b, c->title);
-        json_builder_set_member_name(b, "status");
-        json_builder_add_string_value(b, status);
-        json_builder_set_member_name(b, "detail");
-        json_builder_add_string_value(b, c->detail);
+        itsmig_json_add_string_or_null(b, "id", c->id);
+        itsmig_json_add_string_or_null(b, "title", c->title);
+        itsmig_json_add_string_or_null(b, "status", status);
+        itsmig_json_add_string_or_null(b, "detail", c->detail);
         itsmig_json_add_string_or_null(b, "hint", c->hint[0] ? c->hint : NULL);
         json_builder_end_object(b);
     }

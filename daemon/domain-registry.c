@@ -7,6 +7,8 @@
 #include "daemon/domain-registry.h"
 #include "daemon/log.h"
 #include "daemon/virt-names.h"
+#include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 
 typedef struct {
     gint64 time_us;
@@ -484,12 +486,9 @@ static void add_summary(JsonBuilder *b, const Domain *d)
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(
             b, d->record_write == ITSMIGD_RECORD_WRITE_PENDING ? "pending" : "failed");
-        json_builder_set_member_name(b, "cause");
-        json_builder_add_string_value(b, d->record_cause);
-        json_builder_set_member_name(b, "since");
-        json_builder_add_string_value(b, since);
-        json_builder_set_member_name(b, "reason");
-        json_builder_add_string_value(b, d->record_why);
+        itsmig_json_add_string_or_null(b, "cause", d->record_cause);
+        itsmig_json_add_string_or_null(b, "since", since);
+        itsmig_json_add_string_or_null(b, "reason", d->record_why);
         json_builder_end_object(b);
     }
 }
@@ -579,8 +578,7 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
     json_builder_begin_object(b);
     add_summary(b, d);
     updated = itsmigd_time_string(d->updated_us);
-    json_builder_set_member_name(b, "updated");
-    json_builder_add_string_value(b, updated);
+    itsmig_json_add_string_or_null(b, "updated", updated);
     json_builder_set_member_name(b, "history");
     json_builder_begin_array(b);
     for (GList *l = d->history.head; l; l = l->next) {
@@ -588,14 +586,10 @@ GBytes *itsmigd_registry_domain_json(ItsmigdRegistry *reg, const char *name)
         g_autofree char *time = itsmigd_time_string(e->time_us);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "time");
-        json_builder_add_string_value(b, time);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, e->type);
-        json_builder_set_member_name(b, "detail");
-        json_builder_add_string_value(b, e->detail);
-        json_builder_set_member_name(b, "reconstructed");
-        json_builder_add_boolean_value(b, e->reconstructed);
+        itsmig_json_add_string_or_null(b, "time", time);
+        itsmig_json_add_string_or_null(b, "type", e->type);
+        itsmig_json_add_string_or_null(b, "detail", e->detail);
+        itsmig_json_add_bool(b, "reconstructed", e->reconstructed);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

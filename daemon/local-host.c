@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "itsmig/diag.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
 #include "itsmig/kvm-regs-json.h"
@@ -173,15 +174,13 @@ void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b)
         [ITSMIG_TRAITS_FORMAT_NOVA] = "nova_provider_config",
         [ITSMIG_TRAITS_FORMAT_NFD] = "nfd_features_file",
     };
+    static const char *const none[] = {NULL};
 
     g_mutex_lock(&host->lock);
     json_builder_set_member_name(b, "fleet");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "traits");
-    json_builder_begin_array(b);
-    for (char **t = host->traits; t && *t; t++)
-        json_builder_add_string_value(b, *t);
-    json_builder_end_array(b);
+    /* An empty list rather than null: a host without traits still has the member. */
+    itsmig_json_add_strv(b, "traits", host->traits ? (const char *const *)host->traits : none);
     for (int f = 0; f < ITSMIG_TRAITS_FORMAT_LAST; f++) {
         const ItsmigdFleetFile *file = &host->fleet[f];
 

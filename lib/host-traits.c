@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-replace.h"
 #include "itsmig/host-traits.h"
 
 static const char *const format_names[ITSMIG_TRAITS_FORMAT_LAST] = {
@@ -228,21 +229,6 @@ char *itsmig_host_traits_render(const ItsmigHostCaps *caps, ItsmigTraitsFormat f
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-static gboolean write_all(int fd, const char *text, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return FALSE;
-        text += n;
-        len -= n;
-    }
-    return TRUE;
-}
-
 static gboolean file_error(GError **error, int err, const char *what, const char *path)
 {
     g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s %s: %s", what, path,
@@ -256,9 +242,10 @@ gboolean itsmig_host_traits_write(const char *path, const char *text, gboolean *
     g_autofree char *old = NULL;
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
-    g_autofree char *tmp = NULL;
+    g_auto(ItsmigReplaceFailure) failure = {0};
     gsize old_len = 0, len = strlen(text);
-    int fd, err;
+    gboolean replaced;
+    int dirfd;
 
     if (g_file_get_contents(path, &old, &old_len, NULL) && old_len == len &&
         memcmp(old, text, len) == 0) {
@@ -266,34 +253,24 @@ gboolean itsmig_host_traits_write(const char *path, const char *text, gboolean *
             *ret_changed = FALSE;
         return TRUE;
     }
-    /* Beside @path, so that the rename stays within one file system; a dot
-     * name, so that neither nova-compute (*.yaml) nor NFD reads it half
-     * written. */
-    tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0)
+    /* The temporary file is beside @path, so that the rename stays within one file system,
+     * and a dot name, so that neither nova-compute (*.yaml) nor NFD reads it half written. */
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
         return file_error(error, errno, "Cannot create a temporary file for", path);
     /* Mode 0644 whatever the umask: nova-compute and NFD run as other users. */
-    if (!write_all(fd, text, len) || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-        err = errno;
-        close(fd);
-        unlink(tmp);
-        return file_error(error, err, "Cannot write", path);
+    replaced = itsmig_file_replace_at(dirfd, base, text, len, 0644, &failure);
+    close(dirfd);
+    if (!replaced) {
+        static const char *const what[] = {
+            [ITSMIG_REPLACE_CREATE] = "Cannot create a temporary file for",
+            [ITSMIG_REPLACE_WRITE] = "Cannot write",
+            [ITSMIG_REPLACE_RENAME] = "Cannot replace",
+            [ITSMIG_REPLACE_SYNC_DIR] = "Cannot sync the directory of",
+        };
+
+        return file_error(error, failure.err, what[failure.step], path);
     }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        err = errno;
-        unlink(tmp);
-        return file_error(error, err, "Cannot replace", path);
-    }
-    /* The rename itself survives a crash only once the directory is synced. */
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0) {
-        err = errno;
-        if (fd >= 0)
-            close(fd);
-        return file_error(error, err, "Cannot sync the directory of", path);
-    }
-    close(fd);
     if (ret_changed)
         *ret_changed = TRUE;
     return TRUE;

@@ -9,15 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-replace.h"
 #include "itsmig/error.h"
 #include "itsmig/journal.h"
 #include "itsmig/json-strict.h"
 
-#define ID_MAX          64
-#define RECORD_SUFFIX   ".json"
-#define TEMP_MARK       ".json.tmp-"
-#define TEMP_RANDOM_LEN 6
-#define CORRUPT_DIR     "corrupt"
+#define ID_MAX        64
+#define RECORD_SUFFIX ".json"
+#define TEMP_MARK     ".json.tmp-"
+#define CORRUPT_DIR   "corrupt"
 /* Set-asides of one record within one second; beyond that something is looping. */
 #define CORRUPT_COPIES_MAX 1000
 
@@ -66,7 +66,7 @@ static char *id_of_record_name(const char *name)
     return itsmig_journal_id_is_valid(id) ? g_steal_pointer(&id) : NULL;
 }
 
-/* Whether @name is exactly what write_temp() creates: ".ID.json.tmp-XXXXXX". */
+/* Whether @name is exactly what itsmig_file_replace_at() creates: ".ID.json.tmp-XXXXXX". */
 static gboolean is_temp_name(const char *name)
 {
     const char *mark;
@@ -79,7 +79,7 @@ static gboolean is_temp_name(const char *name)
     if (mark == NULL)
         return FALSE;
     random = mark + strlen(TEMP_MARK);
-    if (strlen(random) != TEMP_RANDOM_LEN)
+    if (strlen(random) != ITSMIG_REPLACE_RANDOM_LEN)
         return FALSE;
     for (const char *p = random; *p != '\0'; p++) {
         if (!g_ascii_isalnum(*p))
@@ -178,66 +178,15 @@ gboolean itsmig_journal_check_text(const char *what, const char *text, gsize len
 
 /* ---- writing ------------------------------------------------------------- */
 
-static int write_all(int fd, const char *buf, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, MIN(len, (gsize)G_MAXSSIZE));
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (n == 0) {
-            /* Not expected of a regular file; looping on it would never end. */
-            errno = EIO;
-            return -1;
-        }
-        buf += n;
-        len -= (gsize)n;
-    }
-    return 0;
-}
-
-/* Creates a temporary file for record @name; an exclusive create with a random name, so that
- * nothing already there (a leftover, a planted link) is ever written through. */
-static int open_temp(int dirfd, const char *name, char **ret_temp)
-{
-    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-    for (guint attempt = 0; attempt < 100; attempt++) {
-        char random[TEMP_RANDOM_LEN + 1];
-        g_autofree char *temp = NULL;
-        int fd;
-
-        for (guint i = 0; i < TEMP_RANDOM_LEN; i++)
-            random[i] = chars[g_random_int_range(0, sizeof(chars) - 1)];
-        random[TEMP_RANDOM_LEN] = '\0';
-        temp = g_strconcat(".", name, ".tmp-", random, NULL);
-        fd = openat(dirfd, temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0) {
-            *ret_temp = g_steal_pointer(&temp);
-            return fd;
-        }
-        if (errno != EEXIST)
-            return -1;
-    }
-    errno = EEXIST;
-    return -1;
-}
-
 gboolean itsmig_journal_write(ItsmigJournal *journal, const char *id, const char *text, gsize len,
                               GError **error)
 {
     g_autofree char *name = NULL;
     g_autofree char *path = NULL;
     g_autofree char *what = NULL;
-    g_autofree char *temp = NULL;
     g_autofree char *temp_path = NULL;
     g_autoptr(GError) local = NULL;
-    const char *call;
-    int fd;
-    int e;
+    g_auto(ItsmigReplaceFailure) failure = {0};
 
     g_return_val_if_fail(journal != NULL, FALSE);
     g_return_val_if_fail(text != NULL || len == 0, FALSE);
@@ -259,53 +208,27 @@ gboolean itsmig_journal_write(ItsmigJournal *journal, const char *id, const char
         return FALSE;
     }
 
-    fd = open_temp(journal->dirfd, name, &temp);
-    if (fd < 0) {
-        e = errno;
+    if (itsmig_file_replace_at(journal->dirfd, name, text ? text : "", len, 0600, &failure))
+        return TRUE;
+    switch (failure.step) {
+    case ITSMIG_REPLACE_CREATE:
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_JOURNAL,
                     "cannot write journal record %s: cannot create a temporary file in %s: %s",
-                    path, journal->dir, g_strerror(e));
-        return FALSE;
-    }
-    temp_path = g_build_filename(journal->dir, temp, NULL);
-
-    /* Synced before the rename: otherwise a crash could leave the new name on empty data. */
-    call = "write";
-    if (write_all(fd, text, len) < 0)
-        goto fail_open;
-    call = "fsync";
-    if (fsync(fd) < 0)
-        goto fail_open;
-    /* Some file systems report a failed write-back only here.  Linux closes the fd even when
-     * close() fails, so there is nothing to retry. */
-    call = "close";
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail_open;
-    }
-    fd = -1;
-    call = "rename";
-    if (renameat(journal->dirfd, temp, journal->dirfd, name) < 0)
-        goto fail_open;
-
-    if (fsync(journal->dirfd) < 0) {
-        e = errno;
+                    path, journal->dir, g_strerror(failure.err));
+        break;
+    case ITSMIG_REPLACE_SYNC_DIR:
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_JOURNAL,
                     "journal record %s was replaced, but fsync(%s) failed: %s; the new content "
                     "may not survive a crash",
-                    path, journal->dir, g_strerror(e));
-        return FALSE;
+                    path, journal->dir, g_strerror(failure.err));
+        break;
+    default:
+        temp_path = g_build_filename(journal->dir, failure.temp, NULL);
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_JOURNAL,
+                    "cannot write journal record %s: %s(%s) failed: %s", path, failure.call,
+                    temp_path, g_strerror(failure.err));
+        break;
     }
-    return TRUE;
-
-fail_open:
-    e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlinkat(journal->dirfd, temp, 0);
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_JOURNAL,
-                "cannot write journal record %s: %s(%s) failed: %s", path, call, temp_path,
-                g_strerror(e));
     return FALSE;
 }
 
@@ -464,6 +387,48 @@ static gboolean errno_is_transient(int e)
     return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
 }
 
+/* Reads what @fd holds, @size bytes by stat but perhaps more, up to the record's limit; the text
+ * is NUL-terminated. */
+static ReadResult read_all(int fd, gsize size, const char *what, char **ret_buf, gsize *ret_total,
+                           char **ret_why)
+{
+    /* One byte more than stat promised, to see the end; more only if the file grew. */
+    gsize cap = size + 1;
+    gsize total = 0;
+    g_autofree char *buf = g_malloc(cap + 1);
+
+    for (;;) {
+        ssize_t n;
+
+        if (total == cap) {
+            if (cap > ITSMIG_JOURNAL_RECORD_MAX)
+                break;
+            cap = MIN(cap * 2, (gsize)ITSMIG_JOURNAL_RECORD_MAX + 1);
+            buf = g_realloc(buf, cap + 1);
+        }
+        n = read(fd, buf + total, cap - total);
+        if (n < 0) {
+            int e = errno;
+
+            if (e == EINTR)
+                continue;
+            *ret_why = g_strdup_printf("%s cannot be read: %s", what, g_strerror(e));
+            return errno_is_transient(e) ? READ_LATER : READ_UNUSABLE;
+        }
+        if (n == 0)
+            break;
+        total += (gsize)n;
+    }
+    if (total > ITSMIG_JOURNAL_RECORD_MAX) {
+        *ret_why = g_strdup_printf("%s is larger than %d bytes", what, ITSMIG_JOURNAL_RECORD_MAX);
+        return READ_UNUSABLE;
+    }
+    buf[total] = '\0';
+    *ret_buf = g_steal_pointer(&buf);
+    *ret_total = total;
+    return READ_OK;
+}
+
 /* On READ_UNUSABLE, *@ret_text and *@ret_len are still set when the text could be read (it is
  * empty, or not a JSON object). */
 static ReadResult read_record(ItsmigJournal *journal, const char *name, const char *what,
@@ -472,8 +437,8 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
     g_autofree char *buf = NULL;
     g_autoptr(GError) local = NULL;
     struct stat st;
-    gsize cap;
     gsize total = 0;
+    ReadResult r;
     int fd;
     int e;
 
@@ -514,37 +479,10 @@ static ReadResult read_record(ItsmigJournal *journal, const char *name, const ch
         return READ_UNUSABLE;
     }
 
-    /* One byte more than stat promised, to see the end; more only if the file grew. */
-    cap = (gsize)st.st_size + 1;
-    buf = g_malloc(cap + 1);
-    for (;;) {
-        ssize_t n;
-
-        if (total == cap) {
-            if (cap > ITSMIG_JOURNAL_RECORD_MAX)
-                break;
-            cap = MIN(cap * 2, (gsize)ITSMIG_JOURNAL_RECORD_MAX + 1);
-            buf = g_realloc(buf, cap + 1);
-        }
-        n = read(fd, buf + total, cap - total);
-        if (n < 0) {
-            e = errno;
-            if (e == EINTR)
-                continue;
-            close(fd);
-            *ret_why = g_strdup_printf("%s cannot be read: %s", what, g_strerror(e));
-            return errno_is_transient(e) ? READ_LATER : READ_UNUSABLE;
-        }
-        if (n == 0)
-            break;
-        total += (gsize)n;
-    }
+    r = read_all(fd, (gsize)st.st_size, what, &buf, &total, ret_why);
     close(fd);
-    if (total > ITSMIG_JOURNAL_RECORD_MAX) {
-        *ret_why = g_strdup_printf("%s is larger than %d bytes", what, ITSMIG_JOURNAL_RECORD_MAX);
-        return READ_UNUSABLE;
-    }
-    buf[total] = '\0';
+    if (r != READ_OK)
+        return r;
     if (total == 0 || !itsmig_journal_check_text(what, buf, total, &local)) {
         *ret_why = total == 0 ? g_strdup_printf("%s is empty", what) : g_strdup(local->message);
         *ret_text = g_steal_pointer(&buf);

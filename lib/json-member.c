@@ -239,3 +239,28 @@ gboolean itsmig_json_get_element_object(const ItsmigJsonAt *at, const char *name
     *ret = json_node_get_object(n);
     return TRUE;
 }
+
+void itsmig_json_add_int(JsonBuilder *b, const char *name, gint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, value);
+}
+
+void itsmig_json_add_bool(JsonBuilder *b, const char *name, gboolean value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, value);
+}
+
+void itsmig_json_add_strv(JsonBuilder *b, const char *name, const char *const *strv)
+{
+    json_builder_set_member_name(b, name);
+    if (!strv) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_array(b);
+    for (const char *const *s = strv; *s; s++)
+        json_builder_add_string_value(b, *s);
+    json_builder_end_array(b);
+}

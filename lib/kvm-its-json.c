@@ -6,6 +6,8 @@
 
 #include "itsmig/diag.h"
 #include "itsmig/its-abi.h"
+#include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
 
 static void add_string_take(JsonBuilder *b, const char *key, char *value)
@@ -34,8 +36,7 @@ static void add_errno_or_null(JsonBuilder *b, const char *key, int err)
 
 static void add_how(JsonBuilder *b, ItsmigKvmItsSemanticsFact fact)
 {
-    json_builder_set_member_name(b, "how");
-    json_builder_add_string_value(b, itsmig_kvm_its_semantics_method[fact]);
+    itsmig_json_add_string_or_null(b, "how", itsmig_kvm_its_semantics_method[fact]);
 }
 
 /* Each fact with how it was measured; null facts when it was not. */
@@ -43,8 +44,7 @@ static void add_semantics(JsonBuilder *b, const ItsmigKvmItsSemantics *sem)
 {
     json_builder_set_member_name(b, "semantics");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "measured");
-    json_builder_add_boolean_value(b, sem->measured);
+    itsmig_json_add_bool(b, "measured", sem->measured);
     if (!sem->measured) {
         add_null(b, "save_unreachable_device");
         add_null(b, "baser_write");
@@ -55,16 +55,15 @@ static void add_semantics(JsonBuilder *b, const ItsmigKvmItsSemantics *sem)
 
     json_builder_set_member_name(b, "save_unreachable_device");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "outcome");
-    json_builder_add_string_value(b, sem->save_unreachable_device_errno ? "fails" : "skips");
+    itsmig_json_add_string_or_null(b, "outcome",
+                                   sem->save_unreachable_device_errno ? "fails" : "skips");
     add_errno_or_null(b, "errno", sem->save_unreachable_device_errno);
     add_how(b, ITSMIG_KVM_ITS_SEMANTICS_SAVE_UNREACHABLE_DEVICE);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "baser_write");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "keeps_mappings");
-    json_builder_add_boolean_value(b, sem->baser_write_keeps_mappings);
+    itsmig_json_add_bool(b, "keeps_mappings", sem->baser_write_keeps_mappings);
     add_how(b, ITSMIG_KVM_ITS_SEMANTICS_BASER_WRITE);
     json_builder_end_object(b);
 
@@ -74,6 +73,43 @@ static void add_semantics(JsonBuilder *b, const ItsmigKvmItsSemantics *sem)
     add_how(b, ITSMIG_KVM_ITS_SEMANTICS_GICD_BEFORE_INIT);
     json_builder_end_object(b);
 
+    json_builder_end_object(b);
+}
+
+static void add_revisions(JsonBuilder *b, const ItsmigKvmItsCaps *caps)
+{
+    json_builder_set_member_name(b, "its_abi_revisions");
+    json_builder_begin_array(b);
+    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
+        if (itsmig_kvm_its_caps_has_revision(caps, rev))
+            json_builder_add_int_value(b, rev);
+    }
+    json_builder_end_array(b);
+
+    /* Why each other revision was refused. */
+    json_builder_set_member_name(b, "its_abi_revision_errors");
+    json_builder_begin_object(b);
+    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
+        char key[8], buf[32];
+
+        if (itsmig_kvm_its_caps_has_revision(caps, rev))
+            continue;
+        snprintf(key, sizeof(key), "%u", rev);
+        itsmig_json_add_string_or_null(
+            b, key, itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
+    }
+    json_builder_end_object(b);
+    itsmig_json_add_int(b, "default_abi_revision", caps->default_abi_revision);
+}
+
+static void add_attributes(JsonBuilder *b, const ItsmigKvmItsCaps *caps)
+{
+    json_builder_set_member_name(b, "attributes");
+    json_builder_begin_object(b);
+    itsmig_json_add_bool(b, "ctrl_reset", caps->has_ctrl_reset);
+    itsmig_json_add_bool(b, "save_tables", caps->has_save_tables);
+    itsmig_json_add_bool(b, "restore_tables", caps->has_restore_tables);
+    itsmig_json_add_bool(b, "save_pending_tables", caps->has_save_pending_tables);
     json_builder_end_object(b);
 }
 
@@ -94,17 +130,11 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
     };
 
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "available");
-    json_builder_add_boolean_value(b, caps->available);
-    json_builder_set_member_name(b, "unavailable_reason");
-    if (caps->available)
-        json_builder_add_null_value(b);
-    else
-        json_builder_add_string_value(b, caps->unavailable_reason);
-    json_builder_set_member_name(b, "kernel_release");
-    json_builder_add_string_value(b, caps->kernel_release);
-    json_builder_set_member_name(b, "arch");
-    json_builder_add_string_value(b, caps->arch);
+    itsmig_json_add_bool(b, "available", caps->available);
+    itsmig_json_add_string_or_null(b, "unavailable_reason",
+                                   caps->available ? NULL : caps->unavailable_reason);
+    itsmig_json_add_string_or_null(b, "kernel_release", caps->kernel_release);
+    itsmig_json_add_string_or_null(b, "arch", caps->arch);
 
     if (!caps->available) {
         /* Same keys either way, so consumers need not test for them. */
@@ -114,55 +144,17 @@ JsonNode *itsmig_kvm_its_caps_to_json(const ItsmigKvmItsCaps *caps)
         return json_builder_get_root(b);
     }
 
-    json_builder_set_member_name(b, "its_abi_revisions");
-    json_builder_begin_array(b);
-    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
-        if (itsmig_kvm_its_caps_has_revision(caps, rev))
-            json_builder_add_int_value(b, rev);
-    }
-    json_builder_end_array(b);
-
-    json_builder_set_member_name(b, "its_abi_revision_errors");
-    json_builder_begin_object(b);
-    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
-        char key[8], buf[32];
-
-        if (itsmig_kvm_its_caps_has_revision(caps, rev))
-            continue;
-        snprintf(key, sizeof(key), "%u", rev);
-        json_builder_set_member_name(b, key);
-        json_builder_add_string_value(
-            b, itsmig_errno_label(caps->abi_revision_errno[rev], buf, sizeof(buf)));
-    }
-    json_builder_end_object(b);
-
-    json_builder_set_member_name(b, "default_abi_revision");
-    json_builder_add_int_value(b, caps->default_abi_revision);
+    add_revisions(b, caps);
     add_string_take(b, "gits_iidr", g_strdup_printf("0x%08" PRIx32, caps->gits_iidr));
     add_string_take(b, "gits_typer", g_strdup_printf("0x%016" PRIx64, caps->gits_typer));
-
-    json_builder_set_member_name(b, "attributes");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ctrl_reset");
-    json_builder_add_boolean_value(b, caps->has_ctrl_reset);
-    json_builder_set_member_name(b, "save_tables");
-    json_builder_add_boolean_value(b, caps->has_save_tables);
-    json_builder_set_member_name(b, "restore_tables");
-    json_builder_add_boolean_value(b, caps->has_restore_tables);
-    json_builder_set_member_name(b, "save_pending_tables");
-    json_builder_add_boolean_value(b, caps->has_save_pending_tables);
-    json_builder_end_object(b);
-
+    add_attributes(b, caps);
     add_string_take(b, "gicd_iidr", g_strdup_printf("0x%08" PRIx32, caps->gicd_iidr));
-    json_builder_set_member_name(b, "gicd_revision");
-    json_builder_add_int_value(b, caps->gicd_revision);
+    itsmig_json_add_int(b, "gicd_revision", caps->gicd_revision);
 
     json_builder_set_member_name(b, "gicv4");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "level");
-    json_builder_add_string_value(b, itsmig_gicv4_level_to_string(caps->gicv4));
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, caps->gicv4_source);
+    itsmig_json_add_string_or_null(b, "level", itsmig_gicv4_level_to_string(caps->gicv4));
+    itsmig_json_add_string_or_null(b, "source", caps->gicv4_source);
     json_builder_end_object(b);
 
     add_semantics(b, &caps->semantics);

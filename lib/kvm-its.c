@@ -514,15 +514,78 @@ const char *const itsmig_kvm_its_semantics_method[ITSMIG_KVM_ITS_SEMANTICS_LAST]
         "KVM_DEV_ARM_VGIC_CTRL_INIT",
 };
 
+/* What a new ITS (and vGICv3) reports, before anyone writes to it. */
+static int probe_fresh_its(ItsmigKvmItsCaps *caps, ItsmigDiag *diag)
+{
+    ItsmigKvmVmConfig base = {.nr_vcpus = 1, .ram_size = 0, .with_its = true, .init_vgic = true};
+    ItsmigDiag d = {0};
+    ItsmigKvmVm *vm = NULL;
+    uint64_t v;
+    uint32_t gicd_iidr;
+    int r;
+
+    r = itsmig_kvm_vm_new(&base, &vm, &d);
+    if (r < 0)
+        return itsmig_diag_set(diag, r, "KVM probe: scratch VM: %s", d.text);
+    r = itsmig_kvm_vm_its_get(vm, ITSMIG_GITS_IIDR, &v, &d);
+    if (r < 0)
+        goto fail;
+    caps->gits_iidr = (uint32_t)v;
+    caps->default_abi_revision = itsmig_gits_iidr_revision(caps->gits_iidr);
+    r = itsmig_kvm_vm_its_get(vm, ITSMIG_GITS_TYPER, &caps->gits_typer, &d);
+    if (r < 0)
+        goto fail;
+    caps->has_ctrl_reset =
+        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_CTRL_RESET);
+    caps->has_save_tables =
+        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_SAVE_TABLES);
+    caps->has_restore_tables =
+        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_RESTORE_TABLES);
+    caps->has_save_pending_tables = itsmig_kvm_vm_has_attr(vm, false, ITSMIG_KVM_VGIC_GRP_CTRL,
+                                                           ITSMIG_KVM_VGIC_SAVE_PENDING_TABLES);
+    r = itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &gicd_iidr, &d);
+    if (r < 0)
+        goto fail;
+    caps->gicd_iidr = gicd_iidr;
+    caps->gicd_revision = ITSMIG_GICD_IIDR_REVISION(gicd_iidr);
+    itsmig_kvm_vm_free(vm);
+    return 0;
+
+fail:
+    itsmig_kvm_vm_free(vm);
+    return itsmig_diag_set(diag, r, "KVM probe: %s", d.text);
+}
+
+/* Each revision on an ITS nobody has written to: an accepted write
+ * switches the ITS's ABI, which must not colour the next answer. */
+static int probe_revisions(ItsmigKvmItsCaps *caps, ItsmigDiag *diag)
+{
+    ItsmigKvmVmConfig base = {.nr_vcpus = 1, .ram_size = 0, .with_its = true, .init_vgic = false};
+    ItsmigDiag d = {0};
+
+    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
+        uint32_t iidr = (caps->gits_iidr & ~(0xfu << 12)) | rev << 12;
+        ItsmigKvmVm *vm = NULL;
+        int r;
+
+        r = itsmig_kvm_vm_new(&base, &vm, &d);
+        if (r < 0)
+            return itsmig_diag_set(diag, r, "KVM probe: scratch VM: %s", d.text);
+        r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_IIDR, iidr, &d);
+        if (r == 0)
+            caps->abi_revisions |= (uint16_t)(1u << rev);
+        else
+            caps->abi_revision_errno[rev] = -r;
+        itsmig_kvm_vm_free(vm);
+    }
+    return 0;
+}
+
 int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
 {
     ItsmigKvmItsCaps caps;
     struct utsname u;
     ItsmigDiag d = {0};
-    ItsmigKvmVm *vm = NULL;
-    ItsmigKvmVmConfig base = {.nr_vcpus = 1, .ram_size = 0, .with_its = true, .init_vgic = true};
-    uint64_t v;
-    uint32_t gicd_iidr;
     int r;
 
     memset(&caps, 0, sizeof(caps));
@@ -540,52 +603,12 @@ int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
         return 0;
     }
 
-    /* What a new ITS (and vGICv3) reports, before anyone writes to it. */
-    r = itsmig_kvm_vm_new(&base, &vm, &d);
+    r = probe_fresh_its(&caps, diag);
     if (r < 0)
-        return itsmig_diag_set(diag, r, "KVM probe: scratch VM: %s", d.text);
-    r = itsmig_kvm_vm_its_get(vm, ITSMIG_GITS_IIDR, &v, &d);
+        return r;
+    r = probe_revisions(&caps, diag);
     if (r < 0)
-        goto fail;
-    caps.gits_iidr = (uint32_t)v;
-    caps.default_abi_revision = itsmig_gits_iidr_revision(caps.gits_iidr);
-    r = itsmig_kvm_vm_its_get(vm, ITSMIG_GITS_TYPER, &caps.gits_typer, &d);
-    if (r < 0)
-        goto fail;
-    caps.has_ctrl_reset =
-        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_CTRL_RESET);
-    caps.has_save_tables =
-        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_SAVE_TABLES);
-    caps.has_restore_tables =
-        itsmig_kvm_vm_has_attr(vm, true, ITSMIG_KVM_VGIC_GRP_CTRL, ITSMIG_KVM_ITS_RESTORE_TABLES);
-    caps.has_save_pending_tables = itsmig_kvm_vm_has_attr(vm, false, ITSMIG_KVM_VGIC_GRP_CTRL,
-                                                          ITSMIG_KVM_VGIC_SAVE_PENDING_TABLES);
-    r = itsmig_kvm_vm_dist_get(vm, ITSMIG_GICD_IIDR, &gicd_iidr, &d);
-    if (r < 0)
-        goto fail;
-    caps.gicd_iidr = gicd_iidr;
-    caps.gicd_revision = ITSMIG_GICD_IIDR_REVISION(gicd_iidr);
-    itsmig_kvm_vm_free(vm);
-    vm = NULL;
-
-    /* Each revision on an ITS nobody has written to: an accepted write
-     * switches the ITS's ABI, which must not colour the next answer. */
-    base.init_vgic = false;
-    for (unsigned rev = 0; rev <= ITSMIG_ITS_ABI_REV_MAX; rev++) {
-        uint32_t iidr = (caps.gits_iidr & ~(0xfu << 12)) | rev << 12;
-
-        r = itsmig_kvm_vm_new(&base, &vm, &d);
-        if (r < 0)
-            return itsmig_diag_set(diag, r, "KVM probe: scratch VM: %s", d.text);
-        r = itsmig_kvm_vm_its_set(vm, ITSMIG_GITS_IIDR, iidr, &d);
-        if (r == 0)
-            caps.abi_revisions |= (uint16_t)(1u << rev);
-        else
-            caps.abi_revision_errno[rev] = -r;
-        itsmig_kvm_vm_free(vm);
-        vm = NULL;
-    }
-
+        return r;
     r = measure_semantics(&caps.semantics, &d);
     if (r < 0)
         return itsmig_diag_set(diag, r, "KVM probe: vITS behaviour: %s", d.text);
@@ -594,8 +617,4 @@ int itsmig_kvm_its_probe(ItsmigKvmItsCaps *ret_caps, ItsmigDiag *diag)
     caps.available = true;
     *ret_caps = caps;
     return 0;
-
-fail:
-    itsmig_kvm_vm_free(vm);
-    return itsmig_diag_set(diag, r, "KVM probe: %s", d.text);
 }

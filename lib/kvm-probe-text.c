@@ -151,6 +151,7 @@ static bool copy_text(const char *s, char *buf, size_t size)
     return true;
 }
 
+/* A decoder kept as one function: one case per key of the ITS block, each read the same way. */
 static bool its_line(Reader *rd, const char *key, const char *val)
 {
     ItsmigKvmItsCaps *c = rd->caps;

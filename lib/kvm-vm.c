@@ -377,11 +377,73 @@ out:
     return r;
 }
 
+/* The vCPUs, each initialised for KVM's preferred target with @cfg's features. */
+static int create_vcpus(ItsmigKvmVm *vm, const ItsmigKvmVmConfig *cfg, ItsmigDiag *diag)
+{
+    struct kvm_vcpu_init init;
+    int r, err;
+
+    memset(&init, 0, sizeof(init));
+    if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
+        err = errno_or(EIO);
+        return itsmig_diag_set(diag, err, "KVM_ARM_PREFERRED_TARGET failed: %s (%s)", strerror(err),
+                               ename(err));
+    }
+    init.features[0] |= kvm_features(cfg->vcpu_features);
+    for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+        r = create_vcpu(vm, i, &init, diag);
+        if (r < 0)
+            return r;
+    }
+
+    return 0;
+}
+
+/* The vGICv3 and, when asked for, its ITS; initialised when @cfg says so. */
+static int create_gic(ItsmigKvmVm *vm, const ItsmigKvmVmConfig *cfg, ItsmigDiag *diag)
+{
+    int r;
+
+    r = create_device(vm->vm_fd, KVM_DEV_TYPE_ARM_VGIC_V3, "ARM_VGIC_V3", &vm->vgic_fd, diag);
+    if (r < 0)
+        return r;
+    r = set_addr(vm->vgic_fd, KVM_VGIC_V3_ADDR_TYPE_DIST, ITSMIG_KVM_VM_GICD_BASE,
+                 "KVM_VGIC_V3_ADDR_TYPE_DIST", diag);
+    if (r < 0)
+        return r;
+    r = set_addr(vm->vgic_fd, KVM_VGIC_V3_ADDR_TYPE_REDIST, ITSMIG_KVM_VM_GICR_BASE,
+                 "KVM_VGIC_V3_ADDR_TYPE_REDIST", diag);
+    if (r < 0)
+        return r;
+
+    /* The ITS resets the shared GICR_PROPBASER when created, so it comes
+     * before anything that could program the redistributors. */
+    if (cfg->with_its) {
+        r = create_device(vm->vm_fd, KVM_DEV_TYPE_ARM_VGIC_ITS, "ARM_VGIC_ITS", &vm->its_fd, diag);
+        if (r < 0)
+            return r;
+        r = set_addr(vm->its_fd, KVM_VGIC_ITS_ADDR_TYPE, ITSMIG_KVM_VM_ITS_BASE,
+                     "KVM_VGIC_ITS_ADDR_TYPE", diag);
+        if (r < 0)
+            return r;
+        r = ctrl(vm->its_fd, "ITS", KVM_DEV_ARM_VGIC_CTRL_INIT, diag);
+        if (r < 0)
+            return r;
+    }
+    if (cfg->init_vgic) {
+        r = ctrl(vm->vgic_fd, "vGICv3", KVM_DEV_ARM_VGIC_CTRL_INIT, diag);
+        if (r < 0)
+            return r;
+        vm->vgic_ready = true;
+    }
+
+    return 0;
+}
+
 int itsmig_kvm_vm_new(const ItsmigKvmVmConfig *cfg, ItsmigKvmVm **ret_vm, ItsmigDiag *diag)
 {
     ItsmigKvmVm *vm;
-    struct kvm_vcpu_init init;
-    int r, err;
+    int r;
 
     if (!cfg || !ret_vm)
         return itsmig_diag_set(diag, EINVAL, "itsmig_kvm_vm_new: missing argument");
@@ -414,52 +476,12 @@ int itsmig_kvm_vm_new(const ItsmigKvmVmConfig *cfg, ItsmigKvmVm **ret_vm, Itsmig
 
     /* vCPUs first, as QEMU does: the vGIC freezes the vCPU count at
      * CTRL_INIT, and the redistributor attribute needs the MPIDRs. */
-    memset(&init, 0, sizeof(init));
-    if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
-        err = errno_or(EIO);
-        r = itsmig_diag_set(diag, err, "KVM_ARM_PREFERRED_TARGET failed: %s (%s)", strerror(err),
-                            ename(err));
-        goto fail;
-    }
-    init.features[0] |= kvm_features(cfg->vcpu_features);
-    for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
-        r = create_vcpu(vm, i, &init, diag);
-        if (r < 0)
-            goto fail;
-    }
-
-    r = create_device(vm->vm_fd, KVM_DEV_TYPE_ARM_VGIC_V3, "ARM_VGIC_V3", &vm->vgic_fd, diag);
+    r = create_vcpus(vm, cfg, diag);
     if (r < 0)
         goto fail;
-    r = set_addr(vm->vgic_fd, KVM_VGIC_V3_ADDR_TYPE_DIST, ITSMIG_KVM_VM_GICD_BASE,
-                 "KVM_VGIC_V3_ADDR_TYPE_DIST", diag);
+    r = create_gic(vm, cfg, diag);
     if (r < 0)
         goto fail;
-    r = set_addr(vm->vgic_fd, KVM_VGIC_V3_ADDR_TYPE_REDIST, ITSMIG_KVM_VM_GICR_BASE,
-                 "KVM_VGIC_V3_ADDR_TYPE_REDIST", diag);
-    if (r < 0)
-        goto fail;
-
-    /* The ITS resets the shared GICR_PROPBASER when created, so it comes
-     * before anything that could program the redistributors. */
-    if (cfg->with_its) {
-        r = create_device(vm->vm_fd, KVM_DEV_TYPE_ARM_VGIC_ITS, "ARM_VGIC_ITS", &vm->its_fd, diag);
-        if (r < 0)
-            goto fail;
-        r = set_addr(vm->its_fd, KVM_VGIC_ITS_ADDR_TYPE, ITSMIG_KVM_VM_ITS_BASE,
-                     "KVM_VGIC_ITS_ADDR_TYPE", diag);
-        if (r < 0)
-            goto fail;
-        r = ctrl(vm->its_fd, "ITS", KVM_DEV_ARM_VGIC_CTRL_INIT, diag);
-        if (r < 0)
-            goto fail;
-    }
-    if (cfg->init_vgic) {
-        r = ctrl(vm->vgic_fd, "vGICv3", KVM_DEV_ARM_VGIC_CTRL_INIT, diag);
-        if (r < 0)
-            goto fail;
-        vm->vgic_ready = true;
-    }
 
     *ret_vm = vm;
     return 0;

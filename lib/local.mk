@@ -33,9 +33,18 @@ lib_libitsmig_la_SOURCES = \
 	lib/its-metadata.c \
 	lib/secret-file.c \
 	lib/host-caps.c \
+	lib/host-caps-conf.c \
+	lib/host-caps-write.c \
+	lib/host-caps-read.c \
 	lib/host-traits.c \
+	lib/file-replace.c \
 	lib/compat.c \
+	lib/compat-regs.c \
+	lib/compat-rules.c \
 	lib/job.c \
+	lib/job-recover.c \
+	lib/job-write.c \
+	lib/job-read.c \
 	lib/rest-client.c \
 	lib/journal.c \
 	lib/qemu-log.c
@@ -67,4 +76,8 @@ noinst_HEADERS = \
 	include/itsmig/secret-file.h \
 	lib/its-abi-private.h \
 	lib/qemu-image-private.h \
-	lib/domain-xml.h
+	lib/domain-xml.h \
+	lib/host-caps-private.h \
+	lib/file-replace.h \
+	lib/compat-private.h \
+	lib/job-private.h

@@ -743,6 +743,27 @@ static void test_load_full_hands_back_set_aside(Fixture *f, gconstpointer data)
     g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
 }
 
+/* A record whose name is taken by a directory cannot be replaced: the error names the step and
+ * the temporary file, and the temporary file is gone. */
+static void test_write_rename_fails(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = in_dir(f, "m1.json");
+    g_autofree char *inside = g_build_filename(path, "x", NULL);
+    g_autofree char *listing = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpint(g_mkdir(path, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(inside, "x", 1, NULL));
+    g_assert_false(itsmig_journal_write(f->journal, "m1", RECORD_M1, strlen(RECORD_M1), &error));
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_JOURNAL);
+    g_assert_true(g_str_has_prefix(error->message, "cannot write journal record "));
+    g_assert_nonnull(strstr(error->message, ": rename("));
+    g_assert_nonnull(strstr(error->message, "/.m1.json.tmp-"));
+    listing = list_dir(f->dir);
+    g_assert_cmpstr(listing, ==, "m1.json");
+    g_assert_cmpint(g_unlink(inside), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -751,6 +772,7 @@ int main(int argc, char **argv)
     ADD("/journal/open/parent-is-a-file-fails", test_open_parent_is_file);
 
     ADD("/journal/write/round-trip-exact", test_write_round_trip);
+    ADD("/journal/write/rename-fails-cleanly", test_write_rename_fails);
     ADD("/journal/load/full-hands-back-set-aside", test_load_full_hands_back_set_aside);
     ADD("/journal/write/overwrite-replaces", test_write_overwrite);
     ADD("/journal/write/many-load-sorted-by-id", test_write_many_sorted);

@@ -3,6 +3,7 @@
 
 #include "itsmig/error.h"
 #include "itsmig/json-member.h"
+#include "itsmig/json-strict.h"
 
 static const char DOC[] = "{\"s\":\"x\",\"n\":null,\"b\":true,\"i\":7,\"neg\":-3,\"d\":2.5,"
                           "\"o\":{},\"a\":[\"p\",\"q\"],\"mixed\":[\"p\",1],\"objs\":[{},2],"
@@ -169,6 +170,31 @@ static void test_unknown_member(Fixture *f, gconstpointer data)
     g_assert_null(itsmig_json_unknown_member(json_node_get_object(empty), none, NULL));
 }
 
+/* The writers put null for what is absent or not known yet, and read back through the readers. */
+static void test_writers(void)
+{
+    static const char *const strv[] = {"a", "b", NULL};
+    static const char *const empty[] = {NULL};
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+
+    json_builder_begin_object(b);
+    itsmig_json_add_int(b, "i", -3);
+    itsmig_json_add_int_or_null(b, "known", TRUE, 0);
+    itsmig_json_add_int_or_null(b, "unknown", FALSE, -1);
+    itsmig_json_add_bool(b, "t", TRUE);
+    itsmig_json_add_strv(b, "v", strv);
+    itsmig_json_add_strv(b, "e", empty);
+    itsmig_json_add_strv(b, "nv", NULL);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    text = json_to_string(root, FALSE);
+    g_assert_cmpstr(text, ==,
+                    "{\"i\":-3,\"known\":0,\"unknown\":null,"
+                    "\"t\":true,\"v\":[\"a\",\"b\"],\"e\":[],\"nv\":null}");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -176,5 +202,6 @@ int main(int argc, char **argv)
     g_test_add("/json-member/paths-in-messages", Fixture, NULL, setup, test_paths, teardown);
     g_test_add("/json-member/lookup-string", Fixture, NULL, setup, test_lookup, teardown);
     g_test_add("/json-member/unknown-member", Fixture, NULL, setup, test_unknown_member, teardown);
+    g_test_add_func("/json-member/writers", test_writers);
     return g_test_run();
 }

@@ -70,3 +70,12 @@ gboolean itsmig_json_get_string_array(const ItsmigJsonAt *at, JsonObject *o, con
  * "PATH.NAME[I]" is not an object otherwise. */
 gboolean itsmig_json_get_element_object(const ItsmigJsonAt *at, const char *name, JsonArray *a,
                                         guint i, JsonObject **ret, GError **error);
+
+/* Writing: member @name of the object being built, with its value; a NULL array is written as
+ * null.  Strings, and integers or booleans that may be null:
+ * itsmig_json_add_string_or_null(), itsmig_json_add_int_or_null(),
+ * itsmig_json_add_tristate_or_null() (json-strict.h). */
+void itsmig_json_add_int(JsonBuilder *b, const char *name, gint64 value);
+void itsmig_json_add_bool(JsonBuilder *b, const char *name, gboolean value);
+/* An array of the strings of @strv. */
+void itsmig_json_add_strv(JsonBuilder *b, const char *name, const char *const *strv);

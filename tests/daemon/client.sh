@@ -699,7 +699,7 @@ check_ctl "job, a job in phase done but not finished: exit 1" 1 '' \
 ctl jobs --socket "$FS"
 check_ctl "jobs, a malformed job: exit 1, naming which" 1 '' \
     'reply to GET /v1/migrations: "migrations\[0\]\.phases" is missing or not an array$'
-# itsmigctl reads a job as itsmigd reads its own journal (lib/job.c): what
+# itsmigctl reads a job as itsmigd reads its own journal (lib/job-read.c): what
 # the daemon would refuse, the client refuses too.
 jq -n --argjson j "$(job '.mode = "live" | .phase = "pause-vcpus"')" \
     --argjson k "$(job '.devices[0].state = "misplaced"')" \
