@@ -8,10 +8,19 @@
 # installed as a package installs it.  Inside, two libvirt "hosts" each with
 # their itsmigd run KVM guests and the scenarios of tests/nested/scenarios.sh.
 #
+# Usage: nested-bed.sh [SUITE]
+#
+# SUITE (bookworm, trixie, trixie-backports, ...) picks the outer kernel, the
+# arm64 host's: that suite's current candidate with its modules (see
+# tests/kvm/fetch-kernel.sh); without one, this machine's own suite.  The
+# root file system (Debian 12's QEMU and libvirt) is the same for every
+# kernel; the nested guests boot the same kernel as the host.
+#
 # Prints TAP on stdout: the scenarios' results, then "Bail out!" when the
 # outer guest did not finish (download or build failure, crash, timeout), so
 # such a run fails instead of passing quietly.  The console goes to
-# tests/nested/nested-bed.console.log in the build tree.
+# tests/nested/nested-bed.console.log in the build tree
+# (nested-bed-SUITE.console.log with a SUITE).
 #
 # Environment (set by make check): top_srcdir, top_builddir, QEMU_AARCH64,
 # AARCH64_CC; ITSMIG_CACHE_DIR (downloads, see tests/kvm/fetch-kernel.sh and
@@ -31,10 +40,14 @@ rounds=${ITSMIG_NESTED_PAUSE_ROUNDS:-1}
 here=$srcdir/tests/nested
 probe=$builddir/tests/e2e/itsmig-guest-probe
 its_fault=$builddir/tests/nested/its-fault.elf
-console=$builddir/tests/nested/nested-bed.console.log
+suite=${1:-}
+console=$builddir/tests/nested/nested-bed${suite:+-$suite}.console.log
 
 . "$srcdir/tests/kvm/boot.sh"
 
+case "$suite" in
+*[!a-z0-9.-]*) bail "'$suite' is not a suite name" ;;
+esac
 for v in "$timeout_s" "$rounds"; do
     case "$v" in
     '' | *[!0-9]*) bail "ITSMIG_NESTED_BED_TIMEOUT and ITSMIG_NESTED_PAUSE_ROUNDS must be numbers, not '$v'" ;;
@@ -59,9 +72,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-nested.XXXXXX") || bail "cannot create a
 # ---- the kernel, busybox, the packages, itsmig for arm64 -------------------------------------
 
 t0=$(date +%s)
-fetched=$(sh "$srcdir/tests/kvm/fetch-kernel.sh" 2>"$tmp/fetch.err") || {
+fetched=$(sh "$srcdir/tests/kvm/fetch-kernel.sh" $suite 2>"$tmp/fetch.err") || {
     sed 's/^/# /' "$tmp/fetch.err"
-    bail "cannot fetch the arm64 kernel or busybox"
+    bail "cannot fetch the arm64 kernel${suite:+ of $suite} or busybox"
 }
 value() {
     printf '%s\n' "$fetched" | sed -n "s/^$1=//p"
@@ -72,6 +85,7 @@ guest_mods=$(value modules)
 root_mods=$(value root_modules)
 [ -f "$vmlinuz" ] && [ -f "$busybox" ] && [ -f "$root_mods/order" ] ||
     bail "fetch-kernel.sh gave no kernel, busybox or root modules"
+echo "# the outer kernel: $(value kernel_package) $(value kernel_version)${suite:+ ($suite)}"
 
 base=$(sh "$here/fetch-debs.sh" rootfs bash coreutils util-linux mount procps iproute2 sed grep \
     mawk hostname findutils jq qemu-system-arm libvirt-daemon libvirt-daemon-driver-qemu \
