@@ -75,34 +75,37 @@ tests_test_itsmigctl_LDADD = $(TEST_LIBS) $(JSON_LIBS)
 tests_test_itsmigctl_DEPENDENCIES = client/itsmigctl lib/libitsmig.la
 TESTS += tests/test-itsmigctl
 
+# The daemon's unit tests link daemon/libitsmigd.la rather than compiling its
+# sources again; only the fault points (daemon/job-fault.c, compiled per
+# program, armed or not) come with the program that needs them.
 check_PROGRAMS += tests/test-http-router
-tests_test_http_router_SOURCES = tests/test-http-router.c daemon/http-router.c daemon/http-router.h
+tests_test_http_router_SOURCES = tests/test-http-router.c
 tests_test_http_router_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_http_router_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_http_router_LDADD = $(ITSMIGD_LIBS)
+tests_test_http_router_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-http-router
 
 check_PROGRAMS += tests/test-daemon-config
-tests_test_daemon_config_SOURCES = tests/test-daemon-config.c daemon/daemon-config.c \
+tests_test_daemon_config_SOURCES = tests/test-daemon-config.c
 	daemon/daemon-config.h daemon/config-peer.c daemon/config-host.c daemon/config-policy.c \
 	daemon/config-private.h
 tests_test_daemon_config_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_daemon_config_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_daemon_config_LDADD = $(ITSMIGD_LIBS)
+tests_test_daemon_config_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-daemon-config
 
 check_PROGRAMS += tests/test-event-bus
-tests_test_event_bus_SOURCES = tests/test-event-bus.c daemon/event-bus.c daemon/event-bus.h
+tests_test_event_bus_SOURCES = tests/test-event-bus.c
 tests_test_event_bus_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_event_bus_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_event_bus_LDADD = $(ITSMIGD_LIBS)
+tests_test_event_bus_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-event-bus
 
 check_PROGRAMS += tests/test-metrics
-tests_test_metrics_SOURCES = tests/test-metrics.c daemon/metrics.c daemon/metrics.h
+tests_test_metrics_SOURCES = tests/test-metrics.c
 tests_test_metrics_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_metrics_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_metrics_LDADD = $(ITSMIGD_LIBS)
+tests_test_metrics_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-metrics
 
 check_PROGRAMS += tests/test-domain-registry
@@ -113,28 +116,28 @@ tests_test_domain_registry_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-domain-registry
 
 check_PROGRAMS += tests/test-domain-metadata
-tests_test_domain_metadata_SOURCES = tests/test-domain-metadata.c \
+tests_test_domain_metadata_SOURCES = tests/test-domain-metadata.c
 	daemon/domain-metadata.c daemon/domain-metadata.h
 tests_test_domain_metadata_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_domain_metadata_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_domain_metadata_LDADD = $(ITSMIGD_LIBS)
+tests_test_domain_metadata_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-domain-metadata
 
 check_PROGRAMS += tests/test-migration-record
-tests_test_migration_record_SOURCES = tests/test-migration-record.c \
+tests_test_migration_record_SOURCES = tests/test-migration-record.c
 	daemon/migration-record.c daemon/migration-record.h
 tests_test_migration_record_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_migration_record_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_migration_record_LDADD = $(ITSMIGD_LIBS)
+tests_test_migration_record_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-migration-record
 
 check_PROGRAMS += tests/test-qemu-marker
-tests_test_qemu_marker_SOURCES = tests/test-qemu-marker.c \
+tests_test_qemu_marker_SOURCES = tests/test-qemu-marker.c
 	daemon/qemu-marker.c daemon/qemu-marker.h \
 	daemon/virt-domain.c daemon/virt-domain.h
 tests_test_qemu_marker_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
 tests_test_qemu_marker_CFLAGS = $(ITSMIGD_CFLAGS)
-tests_test_qemu_marker_LDADD = $(ITSMIGD_LIBS)
+tests_test_qemu_marker_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-qemu-marker
 
 # Against libvirt's in-process test driver (test:///default).
