@@ -5,6 +5,7 @@ client_itsmigctl_SOURCES = \
 	client/itsmigctl.c \
 	client/itsmigctl.h \
 	client/cmd-its.c \
+	client/its-semantics.c client/its-semantics.h \
 	client/cmd-host.c \
 	client/cmd-validate.c \
 	client/cmd-daemon.c \
