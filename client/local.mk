@@ -10,6 +10,7 @@ client_itsmigctl_SOURCES = \
 	client/cmd-validate.c \
 	client/cmd-daemon.c \
 	client/cmd-migrate.c \
+	client/job-print.c client/job-print.h \
 	client/cmd-events.c \
 	client/ctl-rest.c \
 	daemon/daemon-config.c daemon/daemon-config.h \
