@@ -363,11 +363,6 @@ int itsmigctl_cmd_jobs(int argc, char **argv)
 {
     g_auto(ItsmigctlConn) conn = {0};
     gboolean json = FALSE, quiet = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON list", NULL},
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the job ids only", NULL},
-        {NULL},
-    };
     const ItsmigctlOptions opts = {"jobs", "- list migration jobs", jobs_description, &conn, TRUE,
                                    0};
     g_autoptr(ItsmigRestClient) client = NULL;
@@ -375,12 +370,7 @@ int itsmigctl_cmd_jobs(int argc, char **argv)
     JsonArray *jobs;
     int r;
 
-    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
-    if (r)
-        return r;
-    if (json && quiet)
-        return itsmigctl_usage_error("jobs: --json and --quiet exclude each other");
-    r = itsmigctl_conn_open(&conn, "jobs", &client);
+    r = itsmigctl_list_open(&opts, "Print the job ids only", &json, &quiet, &argc, &argv, &client);
     if (r)
         return r;
 
