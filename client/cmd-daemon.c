@@ -646,7 +646,16 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
         {NULL},
     };
     const ItsmigctlOptions opts = {
-        "matrix", "- which domain can migrate where", matrix_description, &conn, TRUE, 0};
+        .name = "matrix",
+        .parameter = "- which domain can migrate where",
+        .description = matrix_description,
+        .conn = &conn,
+        .conn_timeout = TRUE,
+        .max_args = 0,
+        .values = &peers,
+        .values_option = "--peer",
+        .values_what = "a name",
+    };
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) body = NULL;
@@ -654,13 +663,7 @@ int itsmigctl_cmd_matrix(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     int r;
 
-    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
-    if (r)
-        return r;
-    r = itsmigctl_check_values("matrix", "--peer", "a name", peers);
-    if (r)
-        return r;
-    r = itsmigctl_conn_open(&conn, "matrix", &client);
+    r = itsmigctl_open(&opts, entries, &argc, &argv, &client);
     if (r)
         return r;
 

@@ -247,20 +247,23 @@ int itsmigctl_cmd_events(int argc, char **argv)
         {NULL},
     };
     const ItsmigctlOptions opts = {
-        "events", "- follow itsmigd's events", events_description, &conn, TRUE, 0};
+        .name = "events",
+        .parameter = "- follow itsmigd's events",
+        .description = events_description,
+        .conn = &conn,
+        .conn_timeout = TRUE,
+        .max_args = 0,
+        .values = &types,
+        .values_option = "--type",
+        .values_what = "a type",
+    };
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(ItsmigRestReply) reply = NULL;
     g_autoptr(GError) error = NULL;
     EventReader reader = {0};
     int r;
 
-    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
-    if (r)
-        return r;
-    r = itsmigctl_check_values("events", "--type", "a type", types);
-    if (r)
-        return r;
-    r = itsmigctl_conn_open(&conn, "events", &client);
+    r = itsmigctl_open(&opts, entries, &argc, &argv, &client);
     if (r)
         return r;
 
@@ -394,11 +397,6 @@ int itsmigctl_cmd_domains(int argc, char **argv)
 {
     g_auto(ItsmigctlConn) conn = {0};
     gboolean json = FALSE, quiet = FALSE;
-    GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print itsmigd's JSON list", NULL},
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the domain names only", NULL},
-        {NULL},
-    };
     const ItsmigctlOptions opts = {
         "domains", "- list the domains", domains_description, &conn, TRUE, 0};
     g_autoptr(ItsmigRestClient) client = NULL;
@@ -406,12 +404,8 @@ int itsmigctl_cmd_domains(int argc, char **argv)
     gint64 total = 0;
     int r;
 
-    r = itsmigctl_parse_options(&opts, entries, &argc, &argv);
-    if (r)
-        return r;
-    if (json && quiet)
-        return itsmigctl_usage_error("domains: --json and --quiet exclude each other");
-    r = itsmigctl_conn_open(&conn, "domains", &client);
+    r = itsmigctl_list_open(&opts, "Print the domain names only", &json, &quiet, &argc, &argv,
+                            &client);
     if (r)
         return r;
     r = domains_fetch(client, all, &total);

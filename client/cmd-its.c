@@ -13,13 +13,12 @@
 #include "itsmig/its-abi.h"
 #include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
-#include "itsmig/kvm-its.h"
 #include "itsmig/qemu-image.h"
+#include "its-semantics.h"
 #include "itsmigctl.h"
 
-#define MAX_MEMORY_FILES   64
-#define MAX_PENDBASERS     512
-#define MAX_SEMANTICS_FILE (4 * 1024 * 1024)
+#define MAX_MEMORY_FILES 64
+#define MAX_PENDBASERS   512
 
 typedef struct {
     GMappedFile *file;
@@ -107,236 +106,6 @@ static const char *target_text(uint32_t target, char *buf, size_t len)
     return buf;
 }
 
-/* What one kernel does with saved tables, from its probe (`host probe --json`,
- * tests/data/probe/<kernel>.json) or from probing this host. */
-typedef struct {
-    gboolean known;
-    char *source; /* the file, or "this host" */
-    char *kernel_release;
-    char *unknown_reason; /* when !known */
-    uint16_t abi_revisions;
-    int abi_revision_errno[16];
-    ItsmigItsSaveSemantics save;
-} Semantics;
-
-static void semantics_clear(Semantics *s)
-{
-    g_free(s->source);
-    g_free(s->kernel_release);
-    g_free(s->unknown_reason);
-    memset(s, 0, sizeof(*s));
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Semantics, semantics_clear)
-
-static int errno_from_name(const char *name)
-{
-    for (int e = 1; e < 4096; e++) {
-        const char *n = itsmig_errno_name(e);
-
-        if (n && strcmp(n, name) == 0)
-            return e;
-    }
-    return 0;
-}
-
-static gboolean semantics_bad(GError **error, const char *path, const char *what)
-{
-    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
-                "%s: not a probe document of `itsmigctl host probe --json`: %s", path, what);
-    return FALSE;
-}
-
-/* its_abi_revisions and its_abi_revision_errors: which revisions the
- * kernel takes, and the errno of each one it refuses. */
-static gboolean semantics_load_revisions(const char *path, JsonObject *root, Semantics *ret,
-                                         GError **error)
-{
-    JsonNode *n = json_object_get_member(root, "its_abi_revisions");
-    JsonArray *revs;
-
-    if (!n || !JSON_NODE_HOLDS_ARRAY(n))
-        return semantics_bad(error, path, "no its_abi_revisions list");
-    revs = json_node_get_array(n);
-    for (guint i = 0; i < json_array_get_length(revs); i++) {
-        JsonNode *e = json_array_get_element(revs, i);
-
-        if (json_node_get_value_type(e) != G_TYPE_INT64 || json_node_get_int(e) < 0 ||
-            json_node_get_int(e) > 15)
-            return semantics_bad(error, path, "its_abi_revisions holds a bad revision");
-        ret->abi_revisions |= 1u << json_node_get_int(e);
-    }
-    n = json_object_get_member(root, "its_abi_revision_errors");
-    if (n && JSON_NODE_HOLDS_OBJECT(n)) {
-        JsonObject *errs = json_node_get_object(n);
-
-        for (unsigned r = 0; r < 16; r++) {
-            char key[8];
-            JsonNode *e;
-
-            g_snprintf(key, sizeof(key), "%u", r);
-            e = json_object_get_member(errs, key);
-            if (e && json_node_get_value_type(e) == G_TYPE_STRING)
-                ret->abi_revision_errno[r] = errno_from_name(json_node_get_string(e));
-        }
-    }
-    return TRUE;
-}
-
-/* semantics: what the kernel's table save does with an unreachable device
- * and whether a GITS_BASER write keeps the mappings. */
-static gboolean semantics_load_save(const char *path, JsonObject *root, Semantics *ret,
-                                    GError **error)
-{
-    /* Only whether a member fits is asked: the message is semantics_bad()'s. */
-    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
-    JsonNode *n = json_object_get_member(root, "semantics");
-    JsonObject *sem, *unreach, *bw;
-    const char *outcome;
-    gboolean b;
-
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n))
-        return semantics_bad(error, path, "no semantics object");
-    sem = json_node_get_object(n);
-    if (!itsmig_json_get_bool(&at, sem, "measured", &b, NULL) || !b)
-        return semantics_bad(error, path, "the semantics were not measured");
-    n = json_object_get_member(sem, "save_unreachable_device");
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n))
-        return semantics_bad(error, path, "no semantics.save_unreachable_device");
-    unreach = json_node_get_object(n);
-    outcome = itsmig_json_lookup_string(unreach, "outcome");
-    outcome = outcome ? outcome : "";
-    if (strcmp(outcome, "skips") == 0) {
-        ret->save.unreachable_device_errno = 0;
-    } else if (strcmp(outcome, "fails") == 0) {
-        const char *en = itsmig_json_lookup_string(unreach, "errno");
-
-        ret->save.unreachable_device_errno = errno_from_name(en ? en : "");
-        if (!ret->save.unreachable_device_errno)
-            return semantics_bad(error, path, "semantics.save_unreachable_device.errno is unknown");
-    } else {
-        return semantics_bad(error, path,
-                             "semantics.save_unreachable_device.outcome is neither "
-                             "\"fails\" nor \"skips\"");
-    }
-    n = json_object_get_member(sem, "baser_write");
-    bw = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-    if (!bw || !itsmig_json_get_bool(&at, bw, "keeps_mappings", &b, NULL))
-        return semantics_bad(error, path, "no semantics.baser_write.keeps_mappings");
-    ret->save.baser_write_keeps_mappings = b;
-    return TRUE;
-}
-
-static gboolean semantics_load(const char *path, Semantics *ret, GError **error)
-{
-    g_autofree char *text = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    gsize len;
-    JsonObject *root;
-    const ItsmigJsonAt at = {ITSMIG_ERROR_INVALID_JSON, path, NULL};
-    JsonNode *n;
-    const char *release;
-    gboolean b;
-
-    if (!g_file_get_contents(path, &text, &len, error))
-        return FALSE;
-    if (len > MAX_SEMANTICS_FILE)
-        return semantics_bad(error, path, "larger than 4 MiB");
-    if (!itsmig_json_check(text, len, ITSMIG_JSON_DEPTH_MAX, path, error) ||
-        !json_parser_load_from_data(parser, text, (gssize)len, error))
-        return FALSE;
-    n = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(n))
-        return semantics_bad(error, path, "not an object");
-    root = json_node_get_object(n);
-    if (!itsmig_json_get_bool(&at, root, "available", &b, NULL) || !b)
-        return semantics_bad(error, path, "the probe was not available on that host");
-    if (!semantics_load_revisions(path, root, ret, error) ||
-        !semantics_load_save(path, root, ret, error))
-        return FALSE;
-    release = itsmig_json_lookup_string(root, "kernel_release");
-    ret->kernel_release = g_strdup(release ? release : "unknown");
-    ret->source = g_strdup(path);
-    ret->known = TRUE;
-    return TRUE;
-}
-
-/* This host's kernel, where the probe can run. */
-static void semantics_probe(Semantics *ret)
-{
-    ItsmigKvmItsCaps caps;
-    ItsmigDiag diag;
-
-    ret->source = g_strdup("this host");
-    if (itsmig_kvm_its_probe(&caps, &diag) < 0) {
-        ret->unknown_reason = g_strdup(diag.text);
-        return;
-    }
-    if (!caps.available || !caps.semantics.measured) {
-        ret->unknown_reason = g_strdup(caps.available ? "the probe did not measure the semantics"
-                                                      : caps.unavailable_reason);
-        return;
-    }
-    ret->kernel_release = g_strdup(caps.kernel_release);
-    ret->abi_revisions = caps.abi_revisions;
-    memcpy(ret->abi_revision_errno, caps.abi_revision_errno, sizeof(ret->abi_revision_errno));
-    ret->save.unreachable_device_errno = caps.semantics.save_unreachable_device_errno;
-    ret->save.baser_write_keeps_mappings = caps.semantics.baser_write_keeps_mappings;
-    ret->known = TRUE;
-}
-
-/* What the named kernel does with the image's tables: the GITS_IIDR write
- * that precedes the restore, and the save that follows it at the next
- * migration (does the mapping survive the round trip). */
-typedef struct {
-    gboolean done;
-    gboolean saved; /* the save after the restore was predicted */
-    int iidr_errno;
-    int save_errno;
-    const char *save_cause;
-    gboolean round_trip_equal;
-    size_t n_devices_skipped;
-    size_t n_collections_overflow;
-} KernelPrediction;
-
-static int kernel_predict(const Semantics *sem, const ItsmigItsWalkInput *in,
-                          const ItsmigItsReport *rep, const ItsmigGuestMem *gmem,
-                          KernelPrediction *ret, ItsmigDiag *diag)
-{
-    unsigned rev = itsmig_gits_iidr_revision(in->iidr);
-    ItsmigItsSaveInput sin = {
-        .mapping = &rep->mapping,
-        .baser0 = in->baser0,
-        .baser1 = in->baser1,
-        .semantics = sem->save,
-    };
-    ItsmigItsSavePrediction p;
-
-    memset(ret, 0, sizeof(*ret));
-    if (!sem->known)
-        return 0;
-    ret->done = TRUE;
-    if (!(sem->abi_revisions & (1u << rev)))
-        ret->iidr_errno = sem->abi_revision_errno[rev] ? sem->abi_revision_errno[rev] : EINVAL;
-    if (rep->restore_errno != 0 || ret->iidr_errno)
-        return 0;
-    if (itsmig_its_predict_save(&sin, gmem, &p, diag) < 0)
-        return -1;
-    ret->saved = TRUE;
-    ret->save_errno = p.save_errno;
-    ret->save_cause = p.save_cause;
-    ret->round_trip_equal = p.save_errno == 0 && itsmig_its_mapping_equal(&p.saved, &rep->mapping);
-    ret->n_devices_skipped = p.n_devices_skipped;
-    ret->n_collections_overflow = p.n_collections_overflow;
-    itsmig_its_save_prediction_clear(&p);
-    return 0;
-}
-
-static const char *errno_text(int e)
-{
-    return itsmig_errno_name(e) ? itsmig_errno_name(e) : "an unknown error";
-}
-
 static void print_image_human(const char *path, ItsmigQemuImage *img, const ItsmigItsWalkInput *in)
 {
     const ItsmigQemuImageIts *its = itsmig_qemu_image_get_its(img);
@@ -372,31 +141,6 @@ static void print_image_human(const char *path, ItsmigQemuImage *img, const Itsm
                itsmig_qemu_image_get_propbasers(img)[i], itsmig_qemu_image_get_pendbasers(img)[i]);
     printf("\n\n");
     (void)in;
-}
-
-static void print_kernel_human(const Semantics *sem, const KernelPrediction *kp)
-{
-    if (!sem->known) {
-        printf("\nKernel semantics: none (%s: %s); give --semantics FILE\n", sem->source,
-               sem->unknown_reason ? sem->unknown_reason : "unknown");
-        return;
-    }
-    printf("\nOn kernel %s (%s):\n", sem->kernel_release, sem->source);
-    if (kp->iidr_errno)
-        printf("  the GITS_IIDR write fails with %s: the kernel lacks the image's ITS ABI "
-               "revision\n",
-               errno_text(kp->iidr_errno));
-    else if (!kp->saved)
-        printf("  no save prediction: the restore itself fails\n");
-    else if (kp->save_errno)
-        printf("  the next KVM_DEV_ARM_ITS_SAVE_TABLES fails with %s (%s)\n",
-               errno_text(kp->save_errno), kp->save_cause);
-    else
-        printf("  the next KVM_DEV_ARM_ITS_SAVE_TABLES %s (%zu device(s) skipped, %zu "
-               "collection(s) beyond the table)\n",
-               kp->round_trip_equal ? "writes the same mapping back"
-                                    : "writes a different mapping: interrupts would be lost",
-               kp->n_devices_skipped, kp->n_collections_overflow);
 }
 
 static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img)
@@ -450,31 +194,6 @@ static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img
         json_builder_add_string_value(b, itsmig_qemu_image_last_read_error(img));
     else
         json_builder_add_null_value(b);
-    json_builder_end_object(b);
-}
-
-static void kernel_to_json(JsonBuilder *b, const Semantics *sem, const KernelPrediction *kp)
-{
-    json_builder_set_member_name(b, "kernel_prediction");
-    json_builder_begin_object(b);
-    itsmig_json_add_string_or_null(b, "semantics_source", sem->source);
-    itsmig_json_add_bool(b, "known", sem->known);
-    itsmig_json_add_string_or_null(b, "kernel_release", sem->kernel_release);
-    itsmig_json_add_string_or_null(b, "unknown_reason", sem->unknown_reason);
-    itsmig_json_add_string_or_null(b, "iidr_write_errno",
-                                   kp->iidr_errno ? errno_text(kp->iidr_errno) : NULL);
-    json_builder_set_member_name(b, "save_after_restore");
-    if (!kp->saved) {
-        json_builder_add_null_value(b);
-    } else {
-        json_builder_begin_object(b);
-        itsmig_json_add_string_or_null(b, "errno",
-                                       kp->save_errno ? errno_text(kp->save_errno) : NULL);
-        itsmig_json_add_string_or_null(b, "cause", kp->save_cause);
-        itsmig_json_add_bool(b, "same_mapping", kp->round_trip_equal);
-        itsmig_json_add_int(b, "devices_skipped", (gint64)kp->n_devices_skipped);
-        json_builder_end_object(b);
-    }
     json_builder_end_object(b);
 }
 
@@ -600,7 +319,7 @@ static void restore_to_json(JsonBuilder *b, const ItsmigItsReport *r)
 
 static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path,
                                 ItsmigQemuImage *img, const ItsmigGuestMem *gmem,
-                                const Semantics *sem, const KernelPrediction *kp)
+                                const ItsmigctlSemantics *sem, const ItsmigctlKernelPrediction *kp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -613,7 +332,7 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     findings_to_json(b, r);
     restore_to_json(b, r);
     if (img) {
-        kernel_to_json(b, sem, kp);
+        itsmigctl_semantics_to_json(b, sem, kp);
         pending_to_json(b, img, gmem);
     }
     json_builder_end_object(b);
@@ -844,8 +563,8 @@ static int inspect_parse(int argc, char **argv, InspectArgs *a)
 }
 
 /* --image: the registers and the guest memory come from the image. */
-static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img, Semantics *sem,
-                              ItsmigItsWalkInput *in, ItsmigGuestMem *gmem)
+static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img,
+                              ItsmigctlSemantics *sem, ItsmigItsWalkInput *in, ItsmigGuestMem *gmem)
 {
     const char *conflict = a->memory_specs      ? "--memory"
                            : a->baser0_s        ? "--baser0"
@@ -863,7 +582,7 @@ static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img, S
     if (conflict)
         return itsmigctl_usage_error(
             "its inspect: %s and --image exclude each other: the image holds them", conflict);
-    if (a->semantics_path && !semantics_load(a->semantics_path, sem, &error))
+    if (a->semantics_path && !itsmigctl_semantics_load(a->semantics_path, sem, &error))
         return itsmigctl_usage_error("its inspect: --semantics %s", error->message);
     img = itsmig_qemu_image_open(a->image_path, &error);
     if (!img)
@@ -876,7 +595,7 @@ static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img, S
     if (r)
         return r;
     if (!a->semantics_path)
-        semantics_probe(sem);
+        itsmigctl_semantics_probe(sem);
     in->iidr = its->iidr;
     in->baser0 = its->baser[0];
     in->baser1 = its->baser[1];
@@ -960,7 +679,7 @@ static int inspect_open_memory(const InspectArgs *a, Memory *mem, uint64_t **ret
 
 static void inspect_print(const InspectArgs *a, const ItsmigItsReport *report, ItsmigQemuImage *img,
                           const ItsmigGuestMem *gmem, const ItsmigItsWalkInput *in,
-                          const Semantics *sem, const KernelPrediction *kp)
+                          const ItsmigctlSemantics *sem, const ItsmigctlKernelPrediction *kp)
 {
     if (a->json) {
         g_autoptr(JsonNode) node = report_to_json(report, a->image_path, img, gmem, sem, kp);
@@ -971,7 +690,7 @@ static void inspect_print(const InspectArgs *a, const ItsmigItsReport *report, I
             print_image_human(a->image_path, img, in);
         print_human(report);
         if (img) {
-            print_kernel_human(sem, kp);
+            itsmigctl_semantics_print(sem, kp);
             print_pending_human(img, gmem);
         }
     }
@@ -984,11 +703,11 @@ static int cmd_inspect(int argc, char **argv)
 {
     g_auto(InspectArgs) a = {0};
     g_auto(Memory) mem = {0};
-    g_auto(Semantics) sem = {0};
+    g_auto(ItsmigctlSemantics) sem = {0};
     g_autoptr(ItsmigQemuImage) img = NULL;
     g_autofree uint64_t *pendbasers = NULL;
     ItsmigItsWalkInput in = {.iidr = itsmig_gits_iidr_make_kvm(ITSMIG_ITS_ABI_REV0)};
-    KernelPrediction kp = {0};
+    ItsmigctlKernelPrediction kp = {0};
     ItsmigItsReport report;
     ItsmigGuestMem gmem = {0};
     ItsmigDiag diag;
@@ -1011,7 +730,7 @@ static int cmd_inspect(int argc, char **argv)
     }
     if (img)
         image_findings(itsmig_qemu_image_get_its(img), &report);
-    if (img && kernel_predict(&sem, &in, &report, &gmem, &kp, &diag) < 0) {
+    if (img && itsmigctl_semantics_predict(&sem, &in, &report, &gmem, &kp, &diag) < 0) {
         fprintf(stderr, "itsmigctl: its inspect: %s\n", diag.text);
         itsmig_its_report_clear(&report);
         return ITSMIGCTL_EXIT_FAILURE;

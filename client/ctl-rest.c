@@ -106,6 +106,33 @@ int itsmigctl_conn_open(const ItsmigctlConn *o, const char *cmd, ItsmigRestClien
     return ITSMIGCTL_EXIT_OK;
 }
 
+int itsmigctl_open(const ItsmigctlOptions *o, const GOptionEntry *entries, int *argc, char ***argv,
+                   ItsmigRestClient **ret_client)
+{
+    int r = itsmigctl_parse_options(o, entries, argc, argv);
+
+    if (r)
+        return r;
+    return itsmigctl_conn_open(o->conn, o->name, ret_client);
+}
+
+int itsmigctl_list_open(const ItsmigctlOptions *o, const char *quiet_help, gboolean *json,
+                        gboolean *quiet, int *argc, char ***argv, ItsmigRestClient **ret_client)
+{
+    GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, json, "Print itsmigd's JSON list", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, quiet, quiet_help, NULL},
+        {NULL},
+    };
+    int r = itsmigctl_parse_options(o, entries, argc, argv);
+
+    if (r)
+        return r;
+    if (*json && *quiet)
+        return itsmigctl_usage_error("%s: --json and --quiet exclude each other", o->name);
+    return itsmigctl_conn_open(o->conn, o->name, ret_client);
+}
+
 int itsmigctl_fail(const GError *error)
 {
     fprintf(stderr, "itsmigctl: %s\n", error->message);

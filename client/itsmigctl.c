@@ -72,6 +72,8 @@ int itsmigctl_parse_options(const ItsmigctlOptions *o, const GOptionEntry *entri
     if (o->max_args >= 0 && *argc > 1 + o->max_args)
         return itsmigctl_usage_error("%s: unexpected argument '%s'", o->name,
                                      (*argv)[1 + o->max_args]);
+    if (o->values)
+        return itsmigctl_check_values(o->name, o->values_option, o->values_what, *o->values);
     return 0;
 }
 

@@ -52,6 +52,11 @@ typedef struct {
     ItsmigctlConn *conn;     /* NULL: the command does not talk to itsmigd */
     gboolean conn_timeout;   /* --timeout is the connection's (else the command's own) */
     int max_args;            /* arguments after the options; -1: the command checks them */
+    /* A repeatable option whose values itsmigctl_check_values() checks after
+     * parsing; NULL: none. */
+    char **const *values;
+    const char *values_option; /* its name ("--peer") */
+    const char *values_what;   /* what one value is ("a name") */
 } ItsmigctlOptions;
 
 /* Parses @argv with @entries and, for a command that talks to itsmigd, the
@@ -88,6 +93,14 @@ void itsmigctl_conn_add_entries(GOptionContext *ctx, ItsmigctlConn *o, gboolean 
 /* Builds the client the options ask for; on bad options prints why and
  * returns ITSMIGCTL_EXIT_USAGE.  @cmd names the command in messages. */
 int itsmigctl_conn_open(const ItsmigctlConn *o, const char *cmd, ItsmigRestClient **ret_client);
+/* itsmigctl_parse_options(), then the client of @o's connection options:
+ * the start of a command with nothing to check between the two. */
+int itsmigctl_open(const ItsmigctlOptions *o, const GOptionEntry *entries, int *argc, char ***argv,
+                   ItsmigRestClient **ret_client);
+/* The same for a list command (domains, jobs), whose options are --json and
+ * --quiet (@quiet_help in --help), which exclude each other. */
+int itsmigctl_list_open(const ItsmigctlOptions *o, const char *quiet_help, gboolean *json,
+                        gboolean *quiet, int *argc, char ***argv, ItsmigRestClient **ret_client);
 
 /* Prints "itsmigctl: MESSAGE"; returns ITSMIGCTL_EXIT_FAILURE. */
 int itsmigctl_fail(const GError *error);

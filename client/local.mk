@@ -5,10 +5,12 @@ client_itsmigctl_SOURCES = \
 	client/itsmigctl.c \
 	client/itsmigctl.h \
 	client/cmd-its.c \
+	client/its-semantics.c client/its-semantics.h \
 	client/cmd-host.c \
 	client/cmd-validate.c \
 	client/cmd-daemon.c \
 	client/cmd-migrate.c \
+	client/job-print.c client/job-print.h \
 	client/cmd-events.c \
 	client/ctl-rest.c \
 	daemon/daemon-config.c daemon/daemon-config.h \

@@ -128,6 +128,9 @@ ctl job a b
 check_ctl "job with two ids: exit 2" 2 '' "^itsmigctl: job: unexpected argument 'b'"
 ctl jobs --json --quiet
 check_ctl "jobs --json --quiet: exit 2" 2 '' 'exclude each other'
+ctl domains --json --quiet
+check_ctl "domains --json --quiet: exit 2" 2 '' \
+    '^itsmigctl: domains: --json and --quiet exclude each other$'
 ctl events --type ''
 check_ctl "events --type '': exit 2" 2 '' '--type needs a type'
 
