@@ -85,13 +85,12 @@ static guint server_error_dropped;
 static gboolean server_error_may_log(void)
 {
     gint64 now = g_get_monotonic_time();
+    guint dropped = 0;
     gboolean may;
 
     g_mutex_lock(&server_error_lock);
     if (now - server_error_window >= SERVER_ERROR_WINDOW_US) {
-        if (server_error_dropped)
-            g_warning("http: %u more server error replies in the last %d s were not logged",
-                      server_error_dropped, (int)(SERVER_ERROR_WINDOW_US / G_USEC_PER_SEC));
+        dropped = server_error_dropped;
         server_error_window = now;
         server_error_count = 0;
         server_error_dropped = 0;
@@ -102,6 +101,10 @@ static gboolean server_error_may_log(void)
     else
         server_error_dropped++;
     g_mutex_unlock(&server_error_lock);
+    /* Logged after the lock, which every error reply takes. */
+    if (dropped)
+        g_warning("http: %u more server error replies in the last %d s were not logged", dropped,
+                  (int)(SERVER_ERROR_WINDOW_US / G_USEC_PER_SEC));
     return may;
 }
 
