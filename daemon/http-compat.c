@@ -254,9 +254,58 @@ gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error)
     return TRUE;
 }
 
-/* POST /v1/hook/migrate-begin, the domain XML libvirt hands the hook on the
- * destination: may it arrive here?  No libvirt call may happen on this path:
- * libvirt waits for the hook, and the hook for us. */
+/* The hook's operations: libvirt's "migrate begin" and "restore begin". */
+static const char *const hook_operations[] = {"migrate", "restore", NULL};
+
+/* ?operation=migrate|restore, migrate when absent; NULL after setting @error. */
+static const char *hook_operation(ItsmigdHttpRequest *req, GError **error)
+{
+    static const char *const known[] = {"operation", NULL};
+    const char *op;
+
+    if (!itsmigd_http_request_check_query(req, known, error))
+        return NULL;
+    op = itsmigd_http_request_query(req, "operation");
+    if (!op)
+        return hook_operations[0];
+    for (guint i = 0; hook_operations[i]; i++) {
+        if (strcmp(op, hook_operations[i]) == 0)
+            return hook_operations[i];
+    }
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                "operation '%s' is not migrate or restore", op);
+    return NULL;
+}
+
+/* The hook's verdict, counted and logged under its operation. */
+static void hook_record_verdict(ItsmigDaemon *d, const char *op, const char *name,
+                                const ItsmigVerdict *verdict)
+{
+    const char *what = strcmp(op, "restore") == 0 ? "restore" : "incoming migration";
+    g_autofree char *line = itsmig_verdict_blockers_line(verdict);
+
+    itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
+                          (const char *[]){op, verdict->allowed ? "allowed" : "refused"});
+    for (guint i = 0; i < verdict->blockers->len; i++) {
+        const ItsmigVerdictItem *item = g_ptr_array_index(verdict->blockers, i);
+
+        itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_REFUSALS,
+                              (const char *[]){op, itsmig_rule_to_string(item->rule)});
+    }
+    if (verdict->allowed)
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "ITSMIG_DOMAIN", name,
+                         "ITSMIG_OPERATION", op, "MESSAGE",
+                         "%s allowed by the hook gate (operation=%s)", what, op);
+    else
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "ITSMIG_DOMAIN", name,
+                         "ITSMIG_OPERATION", op, "MESSAGE",
+                         "%s refused by the hook gate (operation=%s): %s", what, op, line);
+}
+
+/* POST /v1/hook/migrate-begin[?operation=migrate|restore], the domain XML
+ * libvirt hands the hook on the destination, or with a saved image: may it
+ * arrive here?  No libvirt call may happen on this path: libvirt waits for
+ * the hook, and the hook for us. */
 gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error)
 {
     ItsmigDaemon *d = itsmigd_http_request_daemon(req);
@@ -265,11 +314,14 @@ gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error
     g_autoptr(ItsmigHostCaps) source = NULL;
     g_autoptr(GPtrArray) known = NULL;
     g_autoptr(ItsmigVerdict) verdict = NULL;
-    g_autofree char *line = NULL;
     ItsmigCompatPolicy policy;
+    const char *op;
     const char *xml;
     gsize len;
 
+    op = hook_operation(req, error);
+    if (!op)
+        return FALSE;
     xml = itsmigd_http_request_body(req, &len);
     profile = itsmig_domain_profile_parse(xml, len, error);
     if (!profile)
@@ -285,21 +337,7 @@ gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error
     /* Nobody detached devices for a migration started outside itsmigd. */
     policy.quiesce = FALSE;
     verdict = itsmigd_judge(profile, source, local, known, &policy);
-    line = itsmig_verdict_blockers_line(verdict);
-    itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
-                          (const char *[]){verdict->allowed ? "allowed" : "refused"});
-    for (guint i = 0; i < verdict->blockers->len; i++) {
-        const ItsmigVerdictItem *item = g_ptr_array_index(verdict->blockers, i);
-
-        itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_REFUSALS,
-                              (const char *[]){itsmig_rule_to_string(item->rule)});
-    }
-    if (verdict->allowed)
-        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, profile->name,
-                           "incoming migration allowed by the hook gate");
-    else
-        itsmigd_log_domain(G_LOG_LEVEL_WARNING, profile->name,
-                           "incoming migration refused by the hook gate: %s", line);
+    hook_record_verdict(d, op, profile->name, verdict);
     reply_verdict(req, profile, NULL, profile->has_metadata ? profile->metadata.host : NULL,
                   local->hostname, local->hostname, verdict);
     return TRUE;

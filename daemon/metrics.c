@@ -54,14 +54,16 @@ static const CounterFamily counter_families[ITSMIGD_COUNTER_LAST] = {
                                          "migration.",
                                          {"reason"}},
     [ITSMIGD_COUNTER_HOOK_DECISIONS] = {"itsmigd_hook_decisions_total",
-                                        "Incoming migrations the libvirt hook asked about, "
-                                        "by decision (allowed, refused).",
-                                        {"decision"}},
+                                        "Incoming migrations and restores the libvirt "
+                                        "hook asked about, by operation (migrate, restore) "
+                                        "and decision (allowed, refused).",
+                                        {"operation", "decision"}},
     [ITSMIGD_COUNTER_HOOK_REFUSALS] = {"itsmigd_hook_refusals_total",
-                                       "Blockers of the incoming migrations the hook "
-                                       "refused, by rule code (one refusal may count "
-                                       "under several rules).",
-                                       {"rule"}},
+                                       "Blockers of the incoming migrations and restores "
+                                       "the hook refused, by operation (migrate, restore) "
+                                       "and rule code (one refusal may count under "
+                                       "several rules).",
+                                       {"operation", "rule"}},
 };
 
 ItsmigdMetrics *itsmigd_metrics_new(void)

@@ -21,8 +21,8 @@ typedef enum {
 typedef enum {
     ITSMIGD_COUNTER_JOBS,            /* mode, result, failed_phase, reason */
     ITSMIGD_COUNTER_ITS_SAVE_FAILED, /* reason */
-    ITSMIGD_COUNTER_HOOK_DECISIONS,  /* decision */
-    ITSMIGD_COUNTER_HOOK_REFUSALS,   /* rule */
+    ITSMIGD_COUNTER_HOOK_DECISIONS,  /* operation, decision */
+    ITSMIGD_COUNTER_HOOK_REFUSALS,   /* operation, rule */
 
     ITSMIGD_COUNTER_LAST
 } ItsmigdCounter;

@@ -37,7 +37,7 @@ static void test_counters_rendered(void)
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_JOBS, job);
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_JOBS, done);
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_HOOK_REFUSALS,
-                          (const char *[]){"its-abi-unsupported"});
+                          (const char *[]){"restore", "its-abi-unsupported"});
     itsmigd_metrics_count(m, ITSMIGD_COUNTER_LAST, job); /* ignored */
     g_string_truncate(out, 0);
     itsmigd_metrics_render(m, out);
@@ -47,8 +47,8 @@ static void test_counters_rendered(void)
     g_assert_nonnull(strstr(out->str,
                             "\nitsmigd_migrations_finished_total{mode=\"live\","
                             "result=\"done\",failed_phase=\"none\",reason=\"none\"} 1\n"));
-    g_assert_nonnull(
-        strstr(out->str, "\nitsmigd_hook_refusals_total{rule=\"its-abi-unsupported\"} 1\n"));
+    g_assert_nonnull(strstr(out->str, "\nitsmigd_hook_refusals_total{operation=\"restore\","
+                                      "rule=\"its-abi-unsupported\"} 1\n"));
     /* A family's samples follow its own TYPE line, not another's. */
     g_assert_true(strstr(out->str, "# TYPE itsmigd_hook_refusals_total") <
                   strstr(out->str, "itsmigd_hook_refusals_total{"));

@@ -404,6 +404,8 @@ static void test_errors_are_documented(void)
         {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/xml",
          "<domain><name>x</name>", 400},
         {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/json", "{}", 415},
+        {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin?operation=fly",
+         "application/xml", "<domain type='kvm'><name>x</name></domain>", 400},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -416,6 +418,38 @@ static void test_errors_are_documented(void)
         g_assert_cmpint(r.status, ==, cases[i].status);
         check_documented(json_object_get_object_member(item, lower), what, &r);
         g_assert_nonnull(strstr(r.body->str, "\"error\":{\"code\":"));
+        reply_clear(&r);
+    }
+}
+
+/* Every value the document gives the hook's ?operation= is answered with a
+ * verdict; the daemon takes no other. */
+static void test_hook_operation_documented(void)
+{
+    JsonObject *op = json_object_get_object_member(
+        json_object_get_object_member(doc_paths, "/v1/hook/migrate-begin"), "post");
+    JsonArray *params = json_object_get_array_member(op, "parameters");
+    JsonArray *values = NULL;
+    const char *xml = "<domain type='kvm'><name>x</name></domain>";
+
+    for (guint i = 0; params && i < json_array_get_length(params); i++) {
+        JsonObject *param = json_array_get_object_element(params, i);
+
+        if (g_strcmp0(json_object_get_string_member(param, "name"), "operation") == 0)
+            values = json_object_get_array_member(json_object_get_object_member(param, "schema"),
+                                                  "enum");
+    }
+    g_assert_nonnull(values);
+    g_assert_cmpuint(json_array_get_length(values), ==, 2);
+    for (guint i = 0; i < json_array_get_length(values); i++) {
+        g_autofree char *url = g_strdup_printf("/v1/hook/migrate-begin?operation=%s",
+                                               json_array_get_string_element(values, i));
+        Reply r;
+
+        request("POST", url, "application/xml", xml, &r);
+        g_assert_cmpint(r.status, ==, 200);
+        check_documented(op, url, &r);
+        g_assert_nonnull(strstr(r.body->str, "\"allowed\":"));
         reply_clear(&r);
     }
 }
@@ -595,6 +629,7 @@ int main(int argc, char **argv)
     g_test_add_func("/openapi/operations-answer-as-documented",
                     test_operations_answer_as_documented);
     g_test_add_func("/openapi/errors-are-documented", test_errors_are_documented);
+    g_test_add_func("/openapi/hook-operation-documented", test_hook_operation_documented);
     g_test_add_func("/openapi/error-codes-match-library", test_error_codes_match_library);
     g_test_add_func("/openapi/other-methods-are-405", test_other_methods_are_405);
     g_test_add_func("/openapi/transports-as-documented", test_transports_as_documented);

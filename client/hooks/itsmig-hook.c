@@ -376,8 +376,10 @@ static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *c
         record_incoming(&ctx, p);
 
     client = itsmig_rest_client_new_unix(config->socket, config->hook_timeout);
-    if (!itsmig_rest_client_request(client, "POST", "/v1/hook/migrate-begin", "application/xml",
-                                    (const char *)in->data->data, in->data->len, &reply, &error)) {
+    if (!itsmig_rest_client_request(
+            client, "POST",
+            restore ? "/v1/hook/migrate-begin?operation=restore" : "/v1/hook/migrate-begin",
+            "application/xml", (const char *)in->data->data, in->data->len, &reply, &error)) {
         status = no_verdict(&ctx, p, TRUE, itsmig_rest_client_get_failure_reason(client));
     } else if (!(verdict = itsmig_rest_client_parse_reply(client, reply, &error))) {
         g_autofree char *what = g_strdup_printf("HTTP %ld, %s", reply->status, error->message);

@@ -241,6 +241,26 @@ check_hook "migrate begin, ITS ABI revision 1 not supported here: refused, namin
 is "$(wc -l <"$T/hook.err" | tr -d ' ')" 1 "... in one line on stderr"
 record_absent "... and the arrival record is dropped again" "$UUID_ABI1"
 
+# The operation reaches itsmigd: its log line and its counters name it.
+run_hook "$T/hook.conf" "$T/abi1.xml" vm-abi1 restore begin
+check_hook "restore begin, ITS ABI revision 1 not supported here: refused, naming its-abi-unsupported" \
+    1 '^itsmig: refusing restore of vm-abi1: (.*; )?its-abi-unsupported: [^;]+'
+check "... and itsmigd logged the refusal as a restore (operation=restore)" \
+    grep -q 'restore refused by the hook gate (operation=restore): .*its-abi-unsupported' \
+    "$ITSMIGD_LOG"
+check "... the migration before as a migration (operation=migrate)" \
+    grep -q 'incoming migration refused by the hook gate (operation=migrate): ' "$ITSMIGD_LOG"
+metrics_fetch
+is "$(metric_sum '^itsmigd_hook_decisions_total\{operation="restore",decision="refused"\}')" 1 \
+    "... itsmigd_hook_decisions_total counts the restore under operation=\"restore\""
+is "$(metric_sum '^itsmigd_hook_decisions_total\{operation="migrate",decision="refused"\}')" 1 \
+    "... and the migration under operation=\"migrate\""
+is "$(metric_sum '^itsmigd_hook_refusals_total\{operation="restore",rule="its-abi-unsupported"\}')" \
+    1 "... itsmigd_hook_refusals_total labels the restore's blocker with its operation"
+api POST '/v1/hook/migrate-begin?operation=fly' -H 'Content-Type: application/xml' \
+    --data-binary "@$T/ok.xml"
+check_error "an operation other than migrate or restore: 400 invalid-argument" 400 invalid-argument
+
 run_hook "$T/hook.conf" "$T/gicv4.xml" vm-gicv4 migrate begin
 check_hook "migrate begin, VFIO device from a GICv4.0 host: refused, naming gicv4-direct-injection" \
     1 '^itsmig: refusing incoming migration of vm-gicv4: (.*; )?gicv4-direct-injection: '
@@ -362,6 +382,10 @@ else
         jq_true -s '.[0] | .method == "POST" and .path == "/v1/hook/migrate-begin"
                   and .content_type == "application/xml" and (.body | test("<name>vm-ok</name>"))' \
         "$T/fake-requests.log"
+    run_hook "$T/hook-fake.conf" "$T/ok.xml" vm-ok restore begin
+    check "restore begin POSTs to /v1/hook/migrate-begin?operation=restore" \
+        jq_true -s '.[1] | .method == "POST" and .path == "/v1/hook/migrate-begin?operation=restore"
+                  and .content_type == "application/xml"' "$T/fake-requests.log"
     stop_pid "$FAKE_PID" TERM 5
 
     # A verdict whose warnings may explain the refusal: they are in the line too.

@@ -249,7 +249,7 @@ expect "ItsmigHookRefusing fires for its-abi-unsupported" \
     'alert_in ItsmigHookRefusing firing ".rule == \"its-abi-unsupported\""'
 expect "the job counters say the same: three rolled back, by phase" \
     'prom_has "sum(itsmigd_migrations_finished_total{result=\"rolled-back\"}) == 3" &&
-     prom_has "itsmigd_migrations{phase=\"rolled-back\"} == 3" && prom_has "itsmigd_hook_decisions_total{decision=\"refused\"} == 1"'
+     prom_has "itsmigd_migrations{phase=\"rolled-back\"} == 3" && prom_has "itsmigd_hook_decisions_total{operation=\"migrate\",decision=\"refused\"} == 1"'
 alert_absent ItsmigMigrationNeedsAttention && ok "no job needs attention, and no alert says so" ||
     not_ok "no job needs attention, and no alert says so"
 
