@@ -612,6 +612,71 @@ static gboolean read_metadata_record(xmlNodePtr root, ItsmigItsMetadata *m, GErr
     return TRUE;
 }
 
+/* What itsmig_kvm_regs_digest() gives for a set of no registers. */
+#define REGS_DIGEST_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+/* Clock skew between the host that wrote a record and the one reading it. */
+#define METADATA_CLOCK_SKEW_S (24 * 60 * 60)
+
+static gboolean contradiction(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean contradiction(GError **error, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_DOMAIN_XML, "itsmig metadata: %s", msg);
+    return FALSE;
+}
+
+static gboolean verify_time(const char *what, gint64 t, gint64 now, GError **error)
+{
+    g_autofree char *when = NULL;
+
+    if (!t || t <= now + METADATA_CLOCK_SKEW_S)
+        return TRUE;
+    when = format_time(t);
+    return contradiction(error, "%s %s is more than a day after now", what, when);
+}
+
+gboolean itsmig_its_metadata_verify(const ItsmigItsMetadata *m, gint64 now, GError **error)
+{
+    g_return_val_if_fail(m != NULL, FALSE);
+
+    if (m->its_abi_revision >= 0 && m->host_its_abi_revisions &&
+        !(m->host_its_abi_revisions & (1u << m->its_abi_revision))) {
+        g_autofree char *revs = format_revisions(m->host_its_abi_revisions);
+
+        return contradiction(error,
+                             "<abi-revision> %d is not among the ITS ABI revisions (%s) of "
+                             "the host that wrote the record",
+                             m->its_abi_revision, revs);
+    }
+    if (m->host_regs_digest &&
+        (m->host_regs_count == 0) != (strcmp(m->host_regs_digest, REGS_DIGEST_EMPTY) == 0))
+        return contradiction(error,
+                             "<host> vcpu-registers-digest %s is not the digest of a list "
+                             "of %u registers",
+                             m->host_regs_digest, m->host_regs_count);
+    return verify_time("<started>", m->started_at, now, error) &&
+           verify_time("<reset>", m->reset_at, now, error) &&
+           verify_time("<host> written-at", m->written_at, now, error);
+}
+
+/* The bytes @node takes when serialised. */
+static gsize node_size(xmlNodePtr node)
+{
+    xmlBufferPtr buf = xml_alloc_check(xmlBufferCreate());
+    gsize n = 0;
+
+    if (xmlNodeDump(buf, node->doc, node, 0, 0) >= 0)
+        n = xmlBufferLength(buf);
+    xmlBufferFree(buf);
+    return n;
+}
+
 gboolean itsmig_domain_profile_has_vfio(const ItsmigDomainProfile *p)
 {
     g_return_val_if_fail(p != NULL, FALSE);
@@ -639,6 +704,7 @@ void itsmig_its_metadata_read(ItsmigDomainProfile *p, xmlXPathContextPtr ctx)
     g_autoptr(GPtrArray) roots = itsmig_xml_nodes(ctx, NULL, METADATA_XPATH);
     g_autoptr(GError) error = NULL;
     ItsmigItsMetadata m;
+    gsize size;
 
     if (roots->len == 0)
         return;
@@ -646,6 +712,13 @@ void itsmig_its_metadata_read(ItsmigDomainProfile *p, xmlXPathContextPtr ctx)
         p->metadata_error = g_strdup_printf("itsmig metadata appears %u times under <metadata> "
                                             "(<%s> in %s); there must be one",
                                             roots->len, ITSMIG_METADATA_ROOT, ITSMIG_METADATA_NS);
+        return;
+    }
+    size = node_size(g_ptr_array_index(roots, 0));
+    if (size > ITSMIG_METADATA_MAX) {
+        p->metadata_error = g_strdup_printf("itsmig metadata is %" G_GSIZE_FORMAT " bytes, "
+                                            "more than the %d a record may take",
+                                            size, ITSMIG_METADATA_MAX);
         return;
     }
     itsmig_its_metadata_init(&m);

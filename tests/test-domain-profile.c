@@ -1039,6 +1039,85 @@ static void test_metadata_size_caps(void)
     g_assert_cmpuint(strlen(q->metadata_error), <, 200);
 }
 
+/* The whole record, unknown children included, is capped: 64 KiB passes,
+ * a byte more is unreadable, saying its size. */
+static void test_metadata_record_cap(void)
+{
+    gsize overhead = strlen(METADATA_OPEN "<itsmig:x></itsmig:x></itsmig:its>");
+    g_autofree char *fill = g_strnfill(ITSMIG_METADATA_MAX - overhead, 'x');
+    g_autofree char *at_cap =
+        g_strdup_printf(METADATA_OPEN "<itsmig:x>%s</itsmig:x></itsmig:its>", fill);
+    g_autofree char *over_cap =
+        g_strdup_printf(METADATA_OPEN "<itsmig:x>%sx</itsmig:x></itsmig:its>", fill);
+    g_autofree char *xml = metadata_domain(at_cap);
+    g_autoptr(ItsmigDomainProfile) p = parse_ok(xml);
+    g_autofree char *want = g_strdup_printf("itsmig metadata is %d bytes, more than the %d",
+                                            ITSMIG_METADATA_MAX + 1, ITSMIG_METADATA_MAX);
+
+    g_assert_null(p->metadata_error);
+    g_assert_true(p->has_metadata);
+    assert_metadata_error(over_cap, want);
+}
+
+static void assert_verify_fails(const char *children, const char *has)
+{
+    g_autofree char *metadata = g_strdup_printf(METADATA_OPEN "%s</itsmig:its>", children);
+    g_autofree char *xml = metadata_domain(metadata);
+    g_autoptr(ItsmigDomainProfile) p = parse_ok(xml);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(p->has_metadata);
+    g_assert_false(itsmig_its_metadata_verify(&p->metadata, 1795305600, &error));
+    g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_DOMAIN_XML);
+    if (!strstr(error->message, has))
+        g_error("verify error '%s' does not contain '%s'", error->message, has);
+}
+
+#define DIGEST_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define DIGEST_OTHER "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Facts each well formed that cannot all be true are refused; records as
+ * itsmig writes them pass. */
+static void test_metadata_verify(void)
+{
+    static const char *const good[] = {
+        "<itsmig:abi-revision>1</itsmig:abi-revision>"
+        "<itsmig:host its-abi-revisions='0,1' vcpu-registers='12' "
+        "vcpu-registers-digest='" DIGEST_OTHER "'/>",
+        "<itsmig:abi-revision>3</itsmig:abi-revision><itsmig:host name='h'/>",
+        "<itsmig:host vcpu-registers='0' vcpu-registers-digest='" DIGEST_EMPTY "'/>",
+        /* A reset before the start is an earlier run's. */
+        "<itsmig:started>2026-11-21T10:00:00Z</itsmig:started>"
+        "<itsmig:reset>2026-11-20T10:00:00Z</itsmig:reset>",
+        /* 1795305600 is 2026-11-22T00:00:00Z: within a day of skew. */
+        "<itsmig:started>2026-11-22T23:00:00Z</itsmig:started>",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *metadata = g_strdup_printf(METADATA_OPEN "%s</itsmig:its>", good[i]);
+        g_autofree char *xml = metadata_domain(metadata);
+        g_autoptr(ItsmigDomainProfile) p = parse_ok(xml);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(p->has_metadata);
+        if (!itsmig_its_metadata_verify(&p->metadata, 1795305600, &error))
+            g_error("%s: %s", good[i], error->message);
+    }
+    assert_verify_fails("<itsmig:abi-revision>1</itsmig:abi-revision>"
+                        "<itsmig:host its-abi-revisions='0'/>",
+                        "<abi-revision> 1 is not among the ITS ABI revisions (0) of the host");
+    assert_verify_fails(
+        "<itsmig:host vcpu-registers='0' vcpu-registers-digest='" DIGEST_OTHER "'/>",
+        "vcpu-registers-digest " DIGEST_OTHER " is not the digest of a list of 0 registers");
+    assert_verify_fails("<itsmig:host vcpu-registers='12' vcpu-registers-digest='" DIGEST_EMPTY
+                        "'/>",
+                        "is not the digest of a list of 12 registers");
+    assert_verify_fails("<itsmig:started>2026-11-23T00:00:01Z</itsmig:started>",
+                        "<started> 2026-11-23T00:00:01Z is more than a day after now");
+    assert_verify_fails("<itsmig:host written-at='2027-01-01T00:00:00Z'/>",
+                        "<host> written-at 2027-01-01T00:00:00Z");
+}
+
 static void test_metadata_duplicate_root(void)
 {
     assert_metadata_error(METADATA_OPEN "</itsmig:its>"
@@ -1623,6 +1702,8 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-profile/metadata/wrong-version", test_metadata_wrong_version);
     g_test_add_func("/domain-profile/metadata/bad-values", test_metadata_bad_values);
     g_test_add_func("/domain-profile/metadata/size-caps", test_metadata_size_caps);
+    g_test_add_func("/domain-profile/metadata/record-cap", test_metadata_record_cap);
+    g_test_add_func("/domain-profile/metadata/verify", test_metadata_verify);
     g_test_add_func("/domain-profile/metadata/duplicate-root", test_metadata_duplicate_root);
     g_test_add_func("/domain-profile/metadata/unknown-children-ignored",
                     test_metadata_unknown_children_ignored);

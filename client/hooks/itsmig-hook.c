@@ -327,44 +327,109 @@ static char *blockers_line(JsonObject *v, gboolean *ret_allowed)
     return line;
 }
 
-/* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
-static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *config,
-                       const char *config_error, gboolean restore)
+/* A saved image's record, which nothing has checked since it was written:
+ * one that is unreadable or contradicts itself is refused here, before
+ * itsmigd judges by it. */
+static gboolean record_usable(const Incoming *ctx, const ItsmigDomainProfile *p)
 {
-    g_autoptr(ItsmigDomainProfile) p = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (p->metadata_error) {
+        say("refusing %s of %s: its itsmig record is unusable: %s", ctx->what, ctx->name,
+            p->metadata_error);
+        return FALSE;
+    }
+    if (p->has_metadata &&
+        !itsmig_its_metadata_verify(&p->metadata, g_get_real_time() / G_USEC_PER_SEC, &error)) {
+        say("refusing %s of %s: its itsmig record contradicts itself: %s", ctx->what, ctx->name,
+            error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The domain XML on stdin as a profile, or NULL after saying why it is refused. */
+static ItsmigDomainProfile *incoming_profile(const Input *in, const Incoming *ctx,
+                                             const char *config_error)
+{
+    g_autoptr(GError) error = NULL;
+    ItsmigDomainProfile *p;
+
+    if (in->error) {
+        say("refusing %s of %s: %s", ctx->what, ctx->name, in->error);
+        return NULL;
+    }
+    if (in->truncated) {
+        say("refusing %s of %s: the domain XML on stdin is larger than %d MiB", ctx->what,
+            ctx->name, INPUT_MAX / (1024 * 1024));
+        return NULL;
+    }
+    /* itsmigd would answer 413: say so without asking, naming the setting. */
+    if (!config_error && in->data->len > ctx->config->max_domain_xml) {
+        say("refusing %s of %s: the domain XML on stdin (%u bytes) is larger than itsmigd "
+            "accepts ([api] max-domain-xml = %" G_GSIZE_FORMAT ")",
+            ctx->what, ctx->name, in->data->len, ctx->config->max_domain_xml);
+        return NULL;
+    }
+    p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
+    if (!p)
+        say("refusing %s of %s: the domain XML on stdin is not usable: %s", ctx->what, ctx->name,
+            error->message);
+    return p;
+}
+
+/* itsmigd's verdict on the XML: 0 to let the guest in, 1 to refuse it. */
+static int ask_itsmigd(Incoming *ctx, const Input *in, const ItsmigDomainProfile *p,
+                       gboolean restore)
+{
     g_autoptr(ItsmigRestClient) client = NULL;
     g_autoptr(ItsmigRestReply) reply = NULL;
     g_autoptr(JsonObject) verdict = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *blockers = NULL;
+    g_autofree char *warnings = NULL;
+    gboolean allowed = FALSE;
+
+    client = itsmig_rest_client_new_unix(ctx->config->socket, ctx->config->hook_timeout);
+    if (!itsmig_rest_client_request(
+            client, "POST",
+            restore ? "/v1/hook/migrate-begin?operation=restore" : "/v1/hook/migrate-begin",
+            "application/xml", (const char *)in->data->data, in->data->len, &reply, &error))
+        return no_verdict(ctx, p, TRUE, itsmig_rest_client_get_failure_reason(client));
+    if (!(verdict = itsmig_rest_client_parse_reply(client, reply, &error))) {
+        g_autofree char *what = g_strdup_printf("HTTP %ld, %s", reply->status, error->message);
+
+        return no_verdict(ctx, p, FALSE, what);
+    }
+    if (!(blockers = blockers_line(verdict, &allowed)))
+        return no_verdict(ctx, p, FALSE,
+                          "the reply is not a verdict: \"allowed\" or \"blockers\" is missing "
+                          "or malformed");
+    if (allowed)
+        return 0;
+    /* A warning may be why: say a declared capability the probe contradicts. */
+    warnings = items_line(json_object_get_member(verdict, "warnings"));
+    say("refusing %s of %s: %s%s%s", ctx->what, ctx->name,
+        *blockers ? blockers : "itsmigd refused it without naming a blocker",
+        warnings && *warnings ? "; warnings: " : "", warnings && *warnings ? warnings : "");
+    return refuse(ctx);
+}
+
+/* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
+static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *config,
+                       const char *config_error, gboolean restore)
+{
+    g_autoptr(ItsmigDomainProfile) p = NULL;
     g_autofree char *reason = NULL;
     Incoming ctx = {name, config, config->hook_record_dir, NULL,
                     restore ? "restore" : "incoming migration"};
-    gboolean allowed = FALSE;
     int status;
 
-    if (in->error) {
-        say("refusing %s of %s: %s", ctx.what, name, in->error);
+    p = incoming_profile(in, &ctx, config_error);
+    if (!p)
         return 1;
-    }
-    if (in->truncated) {
-        say("refusing %s of %s: the domain XML on stdin is larger than %d MiB", ctx.what, name,
-            INPUT_MAX / (1024 * 1024));
+    if (restore && !record_usable(&ctx, p))
         return 1;
-    }
-    /* itsmigd would answer 413: say so without asking, naming the setting. */
-    if (!config_error && in->data->len > config->max_domain_xml) {
-        say("refusing %s of %s: the domain XML on stdin (%u bytes) is larger than itsmigd "
-            "accepts ([api] max-domain-xml = %" G_GSIZE_FORMAT ")",
-            ctx.what, name, in->data->len, config->max_domain_xml);
-        return 1;
-    }
-    p = itsmig_domain_profile_parse((const char *)in->data->data, (gssize)in->data->len, &error);
-    if (!p) {
-        say("refusing %s of %s: the domain XML on stdin is not usable: %s", ctx.what, name,
-            error->message);
-        return 1;
-    }
     if (config_error) {
         /* Neither the socket nor the record directory is known. */
         reason = g_strdup_printf("cannot read the configuration: %s", config_error);
@@ -374,32 +439,7 @@ static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *c
      * as an arrival anyway. */
     if (!restore)
         record_incoming(&ctx, p);
-
-    client = itsmig_rest_client_new_unix(config->socket, config->hook_timeout);
-    if (!itsmig_rest_client_request(
-            client, "POST",
-            restore ? "/v1/hook/migrate-begin?operation=restore" : "/v1/hook/migrate-begin",
-            "application/xml", (const char *)in->data->data, in->data->len, &reply, &error)) {
-        status = no_verdict(&ctx, p, TRUE, itsmig_rest_client_get_failure_reason(client));
-    } else if (!(verdict = itsmig_rest_client_parse_reply(client, reply, &error))) {
-        g_autofree char *what = g_strdup_printf("HTTP %ld, %s", reply->status, error->message);
-
-        status = no_verdict(&ctx, p, FALSE, what);
-    } else if (!(blockers = blockers_line(verdict, &allowed))) {
-        status = no_verdict(&ctx, p, FALSE,
-                            "the reply is not a verdict: \"allowed\" or \"blockers\" is missing "
-                            "or malformed");
-    } else if (allowed) {
-        status = 0;
-    } else {
-        /* A warning may be why: say a declared capability the probe contradicts. */
-        g_autofree char *warnings = items_line(json_object_get_member(verdict, "warnings"));
-
-        say("refusing %s of %s: %s%s%s", ctx.what, name,
-            *blockers ? blockers : "itsmigd refused it without naming a blocker",
-            warnings && *warnings ? "; warnings: " : "", warnings && *warnings ? warnings : "");
-        status = refuse(&ctx);
-    }
+    status = ask_itsmigd(&ctx, in, p, restore);
     g_free(ctx.recorded_uuid);
     return status;
 }

@@ -98,6 +98,17 @@ void itsmig_its_metadata_copy(ItsmigItsMetadata *to, const ItsmigItsMetadata *fr
 /* "start", "incoming-migration", "adopted". */
 const char *itsmig_metadata_written_to_string(ItsmigMetadataWritten w);
 
+/* The most bytes the record (<itsmig:its> and all it holds, as serialised)
+ * may take: a larger one is unreadable (metadata_error says so). */
+#define ITSMIG_METADATA_MAX (64 * 1024)
+
+/* Whether the facts of a record read without error agree with each other
+ * and with @now (unix seconds): an ABI revision among its host's revisions,
+ * a register count and digest that can name the same list, no time after
+ * @now (beyond a day of clock skew between hosts).  Fails with ITSMIG_ERROR_INVALID_DOMAIN_XML
+ * naming the first disagreement: a record so made was written by hand, not by itsmig. */
+gboolean itsmig_its_metadata_verify(const ItsmigItsMetadata *m, gint64 now, GError **error);
+
 /* The element virDomainSetMetadata takes (root ITSMIG_METADATA_ROOT, no
  * namespace: libvirt adds it from the key and URI).  Fields not recorded
  * are left out. */

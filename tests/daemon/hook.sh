@@ -49,7 +49,7 @@ domain_xml() {
       <itsmig:abi-revision>${4:-0}</itsmig:abi-revision>
       <itsmig:gicd-revision>3</itsmig:gicd-revision>
       <itsmig:started>$DAY_AGO</itsmig:started>
-      <itsmig:host name="hostA" written="start" written-at="$DAY_AGO" arch="aarch64" page-size="$(getconf PAGESIZE)" gicv4="${5:-none}" save-tables="yes" save-pending-tables="yes" ctrl-reset="yes" its-abi-revisions="0"/>
+      <itsmig:host name="hostA" written="start" written-at="$DAY_AGO" arch="aarch64" page-size="$(getconf PAGESIZE)" gicv4="${5:-none}" save-tables="yes" save-pending-tables="yes" ctrl-reset="yes" its-abi-revisions="${4:-0}"/>
     </itsmig:its>
   </metadata>
   <memory unit='KiB'>1048576</memory>
@@ -269,6 +269,37 @@ is "$(wc -l <"$T/hook.err" | tr -d ' ')" 1 "... in one line on stderr"
 run_hook "$T/hook.conf" "$T/bad.xml" vm-bad migrate begin
 check_hook "migrate begin with broken XML on stdin: refused, saying so" \
     1 '^itsmig: refusing incoming migration of vm-bad: the domain XML on stdin is not usable: '
+
+# ---- a saved image's record is checked before itsmigd is asked -------------------------
+
+# bad_record NAME SED-EXPR: ok.xml as the XML of a saved image, its record changed.
+bad_record() {
+    sed -e "$2" "$T/ok.xml" >"$T/$1.xml"
+    cmp -s "$T/ok.xml" "$T/$1.xml" && bail "sed '$2' changed nothing in ok.xml"
+}
+DIGEST_OTHER=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+bad_record malformed 's|<itsmig:abi-revision>0<|<itsmig:abi-revision>zero<|'
+bad_record forged-revision 's|<itsmig:abi-revision>0<|<itsmig:abi-revision>1<|'
+bad_record forged-digest "s|its-abi-revisions=|vcpu-registers=\"0\" vcpu-registers-digest=\"$DIGEST_OTHER\" its-abi-revisions=|"
+bad_record oversized "s|</itsmig:its>|<itsmig:note>$(head -c 66000 /dev/zero | tr '\0' x)</itsmig:note></itsmig:its>|"
+lines_before=$(wc -l <"$ITSMIGD_LOG")
+
+run_hook "$T/hook.conf" "$T/malformed.xml" vm-ok restore begin
+check_hook "restore begin, a record with a value of the wrong type: refused, naming the field" \
+    1 "^itsmig: refusing restore of vm-ok: its itsmig record is unusable: itsmig metadata: <abi-revision> 'zero' is not a number"
+run_hook "$T/hook.conf" "$T/forged-revision.xml" vm-ok restore begin
+check_hook "restore begin, a record whose ABI revision its host does not have: refused as forged" \
+    1 "^itsmig: refusing restore of vm-ok: its itsmig record contradicts itself: itsmig metadata: <abi-revision> 1 is not among the ITS ABI revisions \\(0\\) of the host that wrote the record\$"
+run_hook "$T/hook.conf" "$T/forged-digest.xml" vm-ok restore begin
+check_hook "restore begin, a register digest that is not of the register count's list: refused as forged" \
+    1 "^itsmig: refusing restore of vm-ok: its itsmig record contradicts itself: .*vcpu-registers-digest $DIGEST_OTHER is not the digest of a list of 0 registers"
+run_hook "$T/hook.conf" "$T/oversized.xml" vm-ok restore begin
+check_hook "restore begin, a record over 64 KiB: refused, saying its size" \
+    1 "^itsmig: refusing restore of vm-ok: its itsmig record is unusable: itsmig metadata is [0-9]+ bytes, more than the 65536 a record may take"
+is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... and itsmigd was asked about none of them"
+run_hook "$T/hook.conf" "$T/forged-digest.xml" vm-ok migrate begin
+check_hook "migrate begin with the forged digest is left to itsmigd (which lets it in)" 0 ''
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok release end -
 
 # ---- stdin is always read to the end ----------------------------------------------------
 
