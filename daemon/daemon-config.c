@@ -114,6 +114,7 @@ static const OtherKey other_keys[] = {
     OTHER("api", "socket-mode", socket_mode, FIELD_PLAIN, RESTART),
     OTHER("daemon", "log-level", log_level, FIELD_PLAIN, LIVE),
     OTHER("hook", "on-unreachable", hook_fail_open, FIELD_PLAIN, LIVE),
+    OTHER("hook", "restore-unrecorded", hook_restore_unrecorded_deny, FIELD_PLAIN, LIVE),
     OTHER("migration", "qemu-log-mark", qemu_log_mark, FIELD_PLAIN, LIVE),
     OTHER("policy", "check-emulated", policy.check_emulated, FIELD_PLAIN, LIVE),
     OTHER("policy", "migratable-drivers", migratable_drivers, FIELD_STRV, LIVE),
@@ -587,6 +588,17 @@ static gboolean parse_on_unreachable(ItsmigdConfig *c, const char *value, GError
     return TRUE;
 }
 
+static gboolean parse_restore_unrecorded(ItsmigdConfig *c, const char *value, GError **error)
+{
+    if (strcmp(value, "deny") && strcmp(value, "allow")) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not allow or deny",
+                    value);
+        return FALSE;
+    }
+    c->hook_restore_unrecorded_deny = !strcmp(value, "deny");
+    return TRUE;
+}
+
 static gboolean parse_qemu_log_mark(ItsmigdConfig *c, const char *value, GError **error)
 {
     if (!itsmigd_config_parse_bool(value, &c->qemu_log_mark)) {
@@ -609,6 +621,7 @@ static const struct {
 } single_keys[] = {
     {"api", "socket-mode", parse_socket_mode},
     {"hook", "on-unreachable", parse_on_unreachable},
+    {"hook", "restore-unrecorded", parse_restore_unrecorded},
     {"migration", "qemu-log-mark", parse_qemu_log_mark},
     {"daemon", "log-level", parse_log_level},
 };

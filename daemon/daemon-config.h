@@ -68,7 +68,10 @@ typedef struct {
     /* [hook]: read by the libvirt hook (client/hooks/), checked here too. */
     unsigned int hook_timeout; /* seconds the hook waits for itsmigd */
     gboolean hook_fail_open;   /* on-unreachable = allow */
-    char *hook_record_dir;     /* where the hook records starts and incoming migrations */
+    /* restore-unrecorded = deny: a saved image of a guest with an ITS whose
+     * XML has no itsmig record is refused. */
+    gboolean hook_restore_unrecorded_deny;
+    char *hook_record_dir; /* where the hook records starts and incoming migrations */
 
     /* [host]: declared capability values as written (already checked), by
      * field; NULL when not declared. */

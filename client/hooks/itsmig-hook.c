@@ -415,6 +415,25 @@ static int ask_itsmigd(Incoming *ctx, const Input *in, const ItsmigDomainProfile
     return refuse(ctx);
 }
 
+/* A saved image of a guest with an ITS and without a record (saved before
+ * itsmigd knew it, or the record taken out): [hook] restore-unrecorded.
+ * FALSE after refusing it. */
+static gboolean unrecorded_allowed(const Incoming *ctx, const ItsmigDomainProfile *p)
+{
+    if (p->has_metadata || p->its == ITSMIG_ITS_ABSENT)
+        return TRUE;
+    if (ctx->config->hook_restore_unrecorded_deny) {
+        say("refusing restore of %s: its XML carries no itsmig record "
+            "([hook] restore-unrecorded = deny)",
+            ctx->name);
+        return FALSE;
+    }
+    say("restore of %s: its XML carries no itsmig record; itsmigd judges it by the XML alone "
+        "([hook] restore-unrecorded = allow)",
+        ctx->name);
+    return TRUE;
+}
+
 /* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
 static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *config,
                        const char *config_error, gboolean restore)
@@ -435,6 +454,8 @@ static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *c
         reason = g_strdup_printf("cannot read the configuration: %s", config_error);
         return no_verdict(&ctx, p, TRUE, reason);
     }
+    if (restore && !unrecorded_allowed(&ctx, p))
+        return 1;
     /* A restored guest starts with detail "restored", which itsmigd takes
      * as an arrival anyway. */
     if (!restore)

@@ -297,6 +297,35 @@ run_hook "$T/hook.conf" "$T/oversized.xml" vm-ok restore begin
 check_hook "restore begin, a record over 64 KiB: refused, saying its size" \
     1 "^itsmig: refusing restore of vm-ok: its itsmig record is unusable: itsmig metadata is [0-9]+ bytes, more than the 65536 a record may take"
 is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... and itsmigd was asked about none of them"
+# No record at all: [hook] restore-unrecorded.
+sed -e '/<metadata>/,/<\/metadata>/d' "$T/ok.xml" >"$T/unrecorded.xml"
+grep -q itsmig "$T/unrecorded.xml" && bail "unrecorded.xml still has a record"
+lines_before=$(wc -l <"$ITSMIGD_LOG")
+run_hook "$T/hook.conf" "$T/unrecorded.xml" vm-ok restore begin
+check_hook "restore begin without a record, default (allow): let in, saying so" 0 \
+    '^itsmig: restore of vm-ok: its XML carries no itsmig record; itsmigd judges it by the XML alone \(\[hook\] restore-unrecorded = allow\)$'
+check "... after itsmigd judged it" \
+    sh -c "tail -n +$((lines_before + 1)) '$ITSMIGD_LOG' | grep -q 'restore allowed by the hook gate'"
+hook_conf "$T/hook-deny.conf" "$ITSMIGD_SOCK" restore-unrecorded=deny
+lines_before=$(wc -l <"$ITSMIGD_LOG")
+run_hook "$T/hook-deny.conf" "$T/unrecorded.xml" vm-ok restore begin
+check_hook "restore begin without a record, restore-unrecorded = deny: refused, naming the key" 1 \
+    '^itsmig: refusing restore of vm-ok: its XML carries no itsmig record \(\[hook\] restore-unrecorded = deny\)$'
+is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... without asking itsmigd"
+run_hook "$T/hook-deny.conf" "$T/ok.xml" vm-ok restore begin
+check_hook "restore-unrecorded = deny: a guest with a record is judged as before" 0 ''
+run_hook "$T/hook-deny.conf" "$T/noits.xml" vm-noits restore begin
+# (itsmigd then refuses this x86_64 guest on this aarch64 host for its own reason.)
+check_hook "restore-unrecorded = deny: a guest without an ITS needs no record; itsmigd judges it" \
+    1 '^itsmig: refusing restore of vm-noits: arch-mismatch: '
+run_hook "$T/hook-deny.conf" "$T/unrecorded.xml" vm-ok migrate begin
+check_hook "restore-unrecorded = deny does not concern migrate begin" 0 ''
+printf '[hook]\nrestore-unrecorded = refuse\n' >"$T/hook-badpolicy.conf"
+run_hook "$T/hook-badpolicy.conf" "$T/ok.xml" vm-ok restore begin
+check_hook "restore-unrecorded = refuse: a configuration error naming the key and the value" 1 \
+    "cannot read the configuration: .*\\[hook\\] restore-unrecorded: 'refuse' is not allow or deny"
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok release end -
+
 run_hook "$T/hook.conf" "$T/forged-digest.xml" vm-ok migrate begin
 check_hook "migrate begin with the forged digest is left to itsmigd (which lets it in)" 0 ''
 run_hook "$T/hook.conf" "$T/ok.xml" vm-ok release end -
