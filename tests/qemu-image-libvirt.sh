@@ -5,7 +5,10 @@
 # writes (virsh save): a private libvirtd and virtlogd in a mount namespace
 # of their own (/etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt
 # and /var/cache/libvirt over directories of this test), an aarch64 TCG guest
-# running the bare-metal its-fault program, which programs the ITS.  Needs
+# running the bare-metal its-fault program, which programs the ITS.  Also
+# what a restore gate in the qemu hook can reach of the image: libvirtd holds
+# it open while "restore begin" runs (virsh restore, managedsave + start),
+# but not with --bypass-cache, where libvirt_iohelper reads it.  Needs
 # root, unshare, libvirtd, virtlogd, virsh, qemu-system-aarch64 and the
 # aarch64 cross compiler; skips otherwise.
 
@@ -25,6 +28,24 @@ done
 L=$T/lv
 mkdir -p "$L/etc" "$L/run" "$L/lib" "$L/log" "$L/cache"
 if [ -d /etc/libvirt ]; then cp -a /etc/libvirt/. "$L/etc/"; fi
+# A qemu hook that writes, for each "restore begin", which save image its
+# parent (libvirtd) or the parent's children hold open: files whose first
+# bytes are libvirt's save magic, else "none".
+mkdir -p "$L/etc/hooks"
+cat >"$L/etc/hooks/qemu" <<HOOK
+#!/bin/sh
+cat >/dev/null
+[ "\$2 \$3" = "restore begin" ] || exit 0
+n=\$(ls "$T"/held.* 2>/dev/null | wc -l)
+found=none
+for fd in /proc/\$PPID/fd/* \$(for c in \$(cat /proc/\$PPID/task/*/children); do
+    echo /proc/\$c/fd/*; done); do
+    [ -f "\$fd" ] && [ "\$(head -c 16 "\$fd" 2>/dev/null)" = LibvirtQemudSave ] &&
+        found=\$(readlink "\$fd")
+done
+echo "\$found" >"$T/held.\$n"
+HOOK
+chmod 755 "$L/etc/hooks/qemu"
 cat >"$T/dom.xml" <<DOMXML
 <domain type='qemu'>
   <name>itsimg</name>
@@ -63,6 +84,12 @@ if v define "$T/dom.xml" >/dev/null && v start itsimg >/dev/null; then
         sleep 0.1
     done
     v save itsimg "$T/itsimg.save" >/dev/null && rc=0
+    # QEMU truncates the console file when the guest is restored.
+    cp "$T/console.log" "$T/console-saved.log"
+    v restore "$T/itsimg.save" >/dev/null || rc=1
+    v managedsave itsimg >/dev/null && v start itsimg >/dev/null || rc=1
+    v save itsimg "$T/bypass.save" --bypass-cache >/dev/null || rc=1
+    v restore "$T/bypass.save" --bypass-cache >/dev/null || rc=1
     v destroy itsimg >/dev/null 2>&1
 fi
 kill \$(cat /run/libvirt/libvirtd.pid) 2>/dev/null
@@ -70,18 +97,25 @@ kill \$(cat /run/libvirt/virtlogd.pid) 2>/dev/null
 exit \$rc
 INNS
 if timeout 120 unshare -m --propagation private sh "$T/in-ns.sh" >"$T/in-ns.out" 2>&1; then
-    ok "virsh save wrote a save image"
+    ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache ran)"
 else
-    not_ok "virsh save wrote a save image" "$(tail -n 20 "$T/in-ns.out")" \
+    not_ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache ran)" "$(tail -n 20 "$T/in-ns.out")" \
         "$(tail -n 20 "$L/log/qemu/itsimg.log" 2>/dev/null)"
     done_testing
 fi
+
+is "$(cat "$T/held.0" 2>/dev/null)" "$T/itsimg.save" \
+    "virsh restore: libvirtd holds the image open while the hook runs restore begin"
+is "$(cat "$T/held.1" 2>/dev/null)" /var/lib/libvirt/qemu/save/itsimg.save \
+    "managedsave + start: libvirtd holds the managed save image open during restore begin"
+is "$(cat "$T/held.2" 2>/dev/null)" none \
+    "virsh restore --bypass-cache: neither libvirtd nor a child holds the image during restore begin"
 
 jget() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 readback() {
-    sed -n "s/^its-fault: $1 readback=\(0x[0-9a-f]*\).*/\1/p" "$T/console.log" | head -n 1
+    sed -n "s/^its-fault: $1 readback=\(0x[0-9a-f]*\).*/\1/p" "$T/console-saved.log" | head -n 1
 }
 is "$(head -c 16 "$T/itsimg.save")" "LibvirtQemudSave" "the image has libvirt's header"
 "$CTL" its inspect --image "$T/itsimg.save" --json >"$T/out.json" 2>"$T/out.err"
