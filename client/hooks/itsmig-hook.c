@@ -8,7 +8,9 @@
  * it is the veto: it asks itsmigd, over the local unix socket, whether the
  * guest's ITS state and vCPU registers can be restored here, and a non-zero
  * exit makes libvirt cancel the migration or the restore, with our stderr in
- * its error.  Its
+ * its error.  A restore says so (?operation=restore), and the saved image's
+ * itsmig record is checked here first: unusable or self-contradicting, it
+ * is refused; absent, [hook] restore-unrecorded decides.  Its
  * stdout is the filtered XML: we print nothing, which means "unchanged".  It
  * never calls libvirt (a hook that does deadlocks the daemon that runs it).
  *

@@ -4,7 +4,9 @@
 # The libvirt hook (client/hooks/itsmig-hook), run exactly as libvirt runs
 # it: a bare environment, four arguments, the domain XML on stdin.  On
 # "migrate begin" it lets a compatible guest in silently and refuses the
-# others with one line naming the blockers; without an answer from itsmigd
+# others with one line naming the blockers; on "restore begin" it says so to
+# itsmigd, refuses a saved image whose itsmig record is unusable or
+# contradicts itself, and follows [hook] restore-unrecorded without one; without an answer from itsmigd
 # (stopped, hung, a bad reply, no configuration) it refuses a guest with an
 # ITS unless told otherwise; it always reads stdin to the end and never
 # writes stdout; other operations keep the per-domain records and never fail.
