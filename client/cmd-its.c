@@ -575,8 +575,6 @@ static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img,
                                                 : NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(ItsmigQemuImage) img = NULL;
-    const ItsmigQemuImageIts *its;
-    size_t n;
     int r;
 
     if (conflict)
@@ -587,8 +585,7 @@ static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img,
     img = itsmig_qemu_image_open(a->image_path, &error);
     if (!img)
         return itsmigctl_usage_error("its inspect: %s", error->message);
-    its = itsmig_qemu_image_get_its(img);
-    if (!its)
+    if (!itsmig_qemu_image_get_its(img))
         return itsmigctl_usage_error("its inspect: %s: the image has no arm_gicv3_its device",
                                      a->image_path);
     r = image_map_blocks(img, a->ram_block_specs);
@@ -596,18 +593,7 @@ static int inspect_open_image(const InspectArgs *a, ItsmigQemuImage **ret_img,
         return r;
     if (!a->semantics_path)
         itsmigctl_semantics_probe(sem);
-    in->iidr = its->iidr;
-    in->baser0 = its->baser[0];
-    in->baser1 = its->baser[1];
-    n = itsmig_qemu_image_get_n_redists(img);
-    if (n > 0) {
-        in->propbaser = itsmig_qemu_image_get_propbasers(img)[0];
-        in->pendbasers = itsmig_qemu_image_get_pendbasers(img);
-        in->nr_pendbasers = (unsigned)n;
-        if (!a->vcpus)
-            in->nr_vcpus = (unsigned)n;
-    }
-    itsmig_qemu_image_guest_mem(img, gmem);
+    itsmig_qemu_image_walk_input(img, (unsigned)a->vcpus, in, gmem);
     *ret_img = g_steal_pointer(&img);
     return 0;
 }

@@ -395,3 +395,27 @@ const char *itsmig_qemu_image_last_read_error(const ItsmigQemuImage *img)
 {
     return img->read_error;
 }
+
+gboolean itsmig_qemu_image_walk_input(ItsmigQemuImage *img, unsigned nr_vcpus,
+                                      ItsmigItsWalkInput *ret_in, ItsmigGuestMem *ret_mem)
+{
+    const ItsmigQemuImageIts *its = itsmig_qemu_image_get_its(img);
+    size_t n = itsmig_qemu_image_get_n_redists(img);
+
+    if (!its)
+        return FALSE;
+    memset(ret_in, 0, sizeof(*ret_in));
+    ret_in->iidr = its->iidr;
+    ret_in->baser0 = its->baser[0];
+    ret_in->baser1 = its->baser[1];
+    ret_in->nr_vcpus = nr_vcpus;
+    if (n > 0) {
+        ret_in->propbaser = itsmig_qemu_image_get_propbasers(img)[0];
+        ret_in->pendbasers = itsmig_qemu_image_get_pendbasers(img);
+        ret_in->nr_pendbasers = (unsigned)n;
+        if (!nr_vcpus)
+            ret_in->nr_vcpus = (unsigned)n;
+    }
+    itsmig_qemu_image_guest_mem(img, ret_mem);
+    return TRUE;
+}

@@ -130,3 +130,11 @@ gboolean itsmig_qemu_image_map_default(ItsmigQemuImage *img, GError **error);
 void itsmig_qemu_image_guest_mem(ItsmigQemuImage *img, ItsmigGuestMem *ret);
 /* Why the last guest memory read failed, or NULL. */
 const char *itsmig_qemu_image_last_read_error(const ItsmigQemuImage *img);
+
+/* The ITS walk's input from the image: GITS_IIDR, the BASERs, the
+ * redistributors' PROPBASER (the first) and PENDBASERs, and as many vCPUs
+ * as redistributors when @nr_vcpus is 0 (else @nr_vcpus).  The walker's
+ * memory is the image's guest_mem(); pendbasers are valid while @img lives.
+ * FALSE when the image has no ITS. */
+gboolean itsmig_qemu_image_walk_input(ItsmigQemuImage *img, unsigned nr_vcpus,
+                                      ItsmigItsWalkInput *ret_in, ItsmigGuestMem *ret_mem);
