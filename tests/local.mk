@@ -174,6 +174,13 @@ EXTRA_DIST += tests/daemon/systemd-units.sh tests/daemon/tls.sh tests/daemon/run
 check_PROGRAMS += tests/notify-listener tests/daemon/http-raw
 tests_notify_listener_SOURCES = tests/notify-listener.c
 tests_daemon_http_raw_SOURCES = tests/daemon/http-raw.c
+# libvirt save images with ITS tables for the hook's restore gate (hook.sh).
+check_PROGRAMS += tests/write-save-image
+tests_write_save_image_SOURCES = tests/write-save-image.c tests/its-fixtures.c \
+	tests/its-fixtures.h tests/qemu-image-builder.c tests/qemu-image-builder.h
+tests_write_save_image_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_write_save_image_CFLAGS = $(TEST_CFLAGS)
+tests_write_save_image_LDADD = $(TEST_LIBS)
 DAEMON_TESTS = \
 	tests/daemon/events.sh \
 	tests/daemon/libvirtd-stall.sh \
@@ -257,7 +264,7 @@ TESTS += tests/test-rest-client
 
 HOOK_TESTS = tests/daemon/hook.sh tests/daemon/client.sh
 TESTS += $(HOOK_TESTS)
-EXTRA_DIST += $(HOOK_TESTS) tests/daemon/fake-itsmigd.py
+EXTRA_DIST += $(HOOK_TESTS) tests/daemon/fake-itsmigd.py tests/daemon/stall-fs.py
 
 # ---- migration journal (lib/journal.c), JSON members, hook record ----
 

@@ -171,8 +171,16 @@ void qib_end(GByteArray *o, const QibParams *p)
 void qib_libvirt_wrap(GByteArray *o, const GByteArray *stream, uint32_t compressed,
                       const char *magic)
 {
-    static const char xml[] = "<domain type='kvm'><name>g</name></domain>\n";
-    uint32_t data_len = 1024; /* libvirt pads the XML for later growth */
+    qib_libvirt_wrap_xml(o, stream, compressed, magic,
+                         "<domain type='kvm'><name>g</name></domain>\n");
+}
+
+void qib_libvirt_wrap_xml(GByteArray *o, const GByteArray *stream, uint32_t compressed,
+                          const char *magic, const char *xml)
+{
+    size_t xml_len = strlen(xml) + 1;
+    /* libvirt pads the XML for later growth */
+    uint32_t data_len = (uint32_t)MAX(1024, (xml_len + 1024) & ~(size_t)1023);
     uint8_t h[92] = {0};
     uint32_t v[3] = {GUINT32_TO_LE(2), GUINT32_TO_LE(data_len), GUINT32_TO_LE(1)};
     uint32_t c = GUINT32_TO_LE(compressed);
@@ -182,7 +190,7 @@ void qib_libvirt_wrap(GByteArray *o, const GByteArray *stream, uint32_t compress
     memcpy(h + 16, v, sizeof(v));
     memcpy(h + 28, &c, 4);
     g_byte_array_append(o, h, sizeof(h));
-    memcpy(area, xml, sizeof(xml));
+    memcpy(area, xml, xml_len);
     g_byte_array_append(o, area, data_len);
     g_byte_array_append(o, stream->data, stream->len);
 }

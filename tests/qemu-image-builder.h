@@ -42,3 +42,6 @@ void qib_end(GByteArray *out, const QibParams *p);
 /* libvirt's save image header and a padded domain XML, then @stream. */
 void qib_libvirt_wrap(GByteArray *out, const GByteArray *stream, uint32_t compressed,
                       const char *magic);
+/* The same with @xml as the domain XML. */
+void qib_libvirt_wrap_xml(GByteArray *out, const GByteArray *stream, uint32_t compressed,
+                          const char *magic, const char *xml);
