@@ -29,6 +29,7 @@ dist_bashcompletion_DATA = client/completion/itsmigctl
 noinst_PROGRAMS += client/hooks/itsmig-hook
 client_hooks_itsmig_hook_SOURCES = \
 	client/hooks/itsmig-hook.c \
+	client/hooks/hook-image.c client/hooks/hook-image.h \
 	daemon/daemon-config.c daemon/daemon-config.h \
 	daemon/config-peer.c daemon/config-host.c daemon/config-policy.c \
 	daemon/config-private.h

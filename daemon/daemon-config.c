@@ -115,6 +115,7 @@ static const OtherKey other_keys[] = {
     OTHER("daemon", "log-level", log_level, FIELD_PLAIN, LIVE),
     OTHER("hook", "on-unreachable", hook_fail_open, FIELD_PLAIN, LIVE),
     OTHER("hook", "restore-unrecorded", hook_restore_unrecorded_deny, FIELD_PLAIN, LIVE),
+    OTHER("hook", "restore-image-unread", hook_restore_image_unread_deny, FIELD_PLAIN, LIVE),
     OTHER("migration", "qemu-log-mark", qemu_log_mark, FIELD_PLAIN, LIVE),
     OTHER("policy", "check-emulated", policy.check_emulated, FIELD_PLAIN, LIVE),
     OTHER("policy", "migratable-drivers", migratable_drivers, FIELD_STRV, LIVE),
@@ -588,15 +589,26 @@ static gboolean parse_on_unreachable(ItsmigdConfig *c, const char *value, GError
     return TRUE;
 }
 
-static gboolean parse_restore_unrecorded(ItsmigdConfig *c, const char *value, GError **error)
+/* allow (the default) or deny: *ret_deny. */
+static gboolean parse_allow_deny(const char *value, gboolean *ret_deny, GError **error)
 {
     if (strcmp(value, "deny") && strcmp(value, "allow")) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_CONFIG, "'%s' is not allow or deny",
                     value);
         return FALSE;
     }
-    c->hook_restore_unrecorded_deny = !strcmp(value, "deny");
+    *ret_deny = !strcmp(value, "deny");
     return TRUE;
+}
+
+static gboolean parse_restore_unrecorded(ItsmigdConfig *c, const char *value, GError **error)
+{
+    return parse_allow_deny(value, &c->hook_restore_unrecorded_deny, error);
+}
+
+static gboolean parse_restore_image_unread(ItsmigdConfig *c, const char *value, GError **error)
+{
+    return parse_allow_deny(value, &c->hook_restore_image_unread_deny, error);
 }
 
 static gboolean parse_qemu_log_mark(ItsmigdConfig *c, const char *value, GError **error)
@@ -622,6 +634,7 @@ static const struct {
     {"api", "socket-mode", parse_socket_mode},
     {"hook", "on-unreachable", parse_on_unreachable},
     {"hook", "restore-unrecorded", parse_restore_unrecorded},
+    {"hook", "restore-image-unread", parse_restore_image_unread},
     {"migration", "qemu-log-mark", parse_qemu_log_mark},
     {"daemon", "log-level", parse_log_level},
 };

@@ -71,6 +71,9 @@ typedef struct {
     /* restore-unrecorded = deny: a saved image of a guest with an ITS whose
      * XML has no itsmig record is refused. */
     gboolean hook_restore_unrecorded_deny;
+    /* restore-image-unread = deny: a restore whose save image the hook could
+     * not find or read within its limits is refused. */
+    gboolean hook_restore_image_unread_deny;
     char *hook_record_dir; /* where the hook records starts and incoming migrations */
 
     /* [host]: declared capability values as written (already checked), by

@@ -19,6 +19,8 @@ NESTED_BED="e2fsprogs git"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"
+# The hook's stalled save image: a FUSE file system in Python.
+DAEMON_TESTS="$DAEMON_TESTS python3-fusepy fuse3"
 # make fuzz: clang with libFuzzer and the sanitizer runtimes (make check replays
 # the fuzz inputs with gcc's ASan and UBSan, which build-essential brings).
 FUZZ="clang libclang-rt-14-dev"

@@ -1002,7 +1002,7 @@ static void test_hook(Fixture *f, gconstpointer data)
 {
     g_autoptr(ItsmigdConfig) c =
         load_ok(f, "[hook]\ntimeout = 3\non-unreachable = allow\nrecord-dir = /tmp/r\n"
-                   "restore-unrecorded = deny\n"
+                   "restore-unrecorded = deny\nrestore-image-unread = deny\n"
                    "[daemon]\nhostname = host-a.example\n");
     g_autoptr(ItsmigdConfig) d = load_ok(f, "[hook]\n");
 
@@ -1012,10 +1012,14 @@ static void test_hook(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->hook_record_dir, ==, "/tmp/r");
     g_assert_true(c->hook_restore_unrecorded_deny);
     g_assert_false(d->hook_restore_unrecorded_deny);
+    g_assert_true(c->hook_restore_image_unread_deny);
+    g_assert_false(d->hook_restore_image_unread_deny);
     g_assert_cmpstr(c->hostname, ==, "host-a.example");
     assert_load_error(f, "[hook]\non-unreachable = maybe\n", NAMES("[hook]", "on-unreachable"));
     assert_load_error(f, "[hook]\nrestore-unrecorded = refuse\n",
                       NAMES("[hook]", "restore-unrecorded", "'refuse' is not allow or deny"));
+    assert_load_error(f, "[hook]\nrestore-image-unread = maybe\n",
+                      NAMES("[hook]", "restore-image-unread", "'maybe' is not allow or deny"));
     assert_load_error(f, "[hook]\nrecord-dir = relative\n", NAMES("[hook]", "record-dir"));
     assert_load_error(f, "[daemon]\nhostname = a b\n", NAMES("[daemon]", "hostname"));
 }

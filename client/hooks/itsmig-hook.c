@@ -10,7 +10,10 @@
  * exit makes libvirt cancel the migration or the restore, with our stderr in
  * its error.  A restore says so (?operation=restore), and the saved image's
  * itsmig record is checked here first: unusable or self-contradicting, it
- * is refused; absent, [hook] restore-unrecorded decides.  Its
+ * is refused; absent, [hook] restore-unrecorded decides.  Then the image
+ * itself, which libvirtd holds open, is read (hook-image.c): ITS tables
+ * this host's kernel would not restore are refused; an image not found or
+ * not read within the limits follows [hook] restore-image-unread.  Its
  * stdout is the filtered XML: we print nothing, which means "unchanged".  It
  * never calls libvirt (a hook that does deadlocks the daemon that runs it).
  *
@@ -45,6 +48,7 @@
 
 #include "itsmig/rest-client.h"
 #include "daemon/daemon-config.h"
+#include "hook-image.h"
 #include "itsmig/domain-profile.h"
 #include "itsmig/error.h"
 #include "itsmig/hook-record.h"
@@ -436,6 +440,38 @@ static gboolean unrecorded_allowed(const Incoming *ctx, const ItsmigDomainProfil
     return TRUE;
 }
 
+/* The saved image itself, read from the file libvirtd holds open: FALSE
+ * after refusing it (tables this host's kernel cannot restore, or unread
+ * with [hook] restore-image-unread = deny). */
+static gboolean image_allowed(const Incoming *ctx, const ItsmigDomainProfile *p)
+{
+    g_autofree char *uuid = uuid_canonical(p->uuid);
+    g_autofree char *msg = NULL;
+    gboolean deny = ctx->config->hook_restore_image_unread_deny;
+
+    if (p->its == ITSMIG_ITS_ABSENT)
+        return TRUE;
+    if (p->type && strcmp(p->type, "kvm") != 0) {
+        say("restore of %s: the saved image is not read: a domain of type %s has no in-kernel ITS",
+            ctx->name, p->type);
+        return TRUE;
+    }
+    if (!uuid)
+        msg = g_strdup("the domain XML has no valid UUID to find its save image by");
+    switch (uuid ? hook_image_judge(uuid, ctx->config->hook_timeout, &msg) : HOOK_IMAGE_UNREAD) {
+    case HOOK_IMAGE_PASSES: return TRUE;
+    case HOOK_IMAGE_SKIPPED:
+        say("restore of %s: the saved image is not judged: %s", ctx->name, msg);
+        return TRUE;
+    case HOOK_IMAGE_REFUSED: say("refusing restore of %s: %s", ctx->name, msg); return FALSE;
+    case HOOK_IMAGE_UNREAD:
+    case HOOK_IMAGE_LAST: break;
+    }
+    say("%s restore of %s: its save image was not read: %s ([hook] restore-image-unread = %s)",
+        deny ? "refusing" : "allowing", ctx->name, msg, deny ? "deny" : "allow");
+    return !deny;
+}
+
 /* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
 static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *config,
                        const char *config_error, gboolean restore)
@@ -456,7 +492,7 @@ static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *c
         reason = g_strdup_printf("cannot read the configuration: %s", config_error);
         return no_verdict(&ctx, p, TRUE, reason);
     }
-    if (restore && !unrecorded_allowed(&ctx, p))
+    if (restore && (!unrecorded_allowed(&ctx, p) || !image_allowed(&ctx, p)))
         return 1;
     /* A restored guest starts with detail "restored", which itsmigd takes
      * as an arrival anyway. */

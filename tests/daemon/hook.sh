@@ -6,7 +6,11 @@
 # "migrate begin" it lets a compatible guest in silently and refuses the
 # others with one line naming the blockers; on "restore begin" it says so to
 # itsmigd, refuses a saved image whose itsmig record is unusable or
-# contradicts itself, and follows [hook] restore-unrecorded without one; without an answer from itsmigd
+# contradicts itself, and follows [hook] restore-unrecorded without one; it
+# reads the save image its parent holds open (here: the test shell) and
+# refuses ITS tables the kernel would not restore, and follows [hook]
+# restore-image-unread when there is none, it is broken or its reads stall
+# (a FUSE file); without an answer from itsmigd
 # (stopped, hung, a bad reply, no configuration) it refuses a guest with an
 # ITS unless told otherwise; it always reads stdin to the end and never
 # writes stdout; other operations keep the per-domain records and never fail.
@@ -25,6 +29,8 @@ for _p in /usr/bin/python3 "$(command -v python3 2>/dev/null)"; do
     fi
 done
 FAKE=$srcdir/tests/daemon/fake-itsmigd.py
+WRITE_IMAGE=$builddir/tests/write-save-image
+require_helper "$WRITE_IMAGE"
 
 UUID_OK=3c0d9a6e-1b2f-4e7a-9c8d-0e1f2a3b4c5d
 UUID_ABI1=7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
@@ -87,6 +93,14 @@ EOF
 printf '<domain type="kvm"><name>vm-bad</name><uuid>%s</uuid>' "$UUID_OK" >"$T/bad.xml"
 
 RECORDS=$T/records
+
+# Save images (libvirt's format) of vm-ok: tables that restore, an ITE below
+# the LPI range, an ITS ABI revision no kernel has, cut short; and one of vm-abi1.
+"$WRITE_IMAGE" "$T/img-good.img" "$T/ok.xml" good &&
+    "$WRITE_IMAGE" "$T/img-table.img" "$T/ok.xml" bad-table &&
+    "$WRITE_IMAGE" "$T/img-abi.img" "$T/ok.xml" bad-abi &&
+    "$WRITE_IMAGE" "$T/img-other.img" "$T/abi1.xml" good || bail "cannot write the save images"
+head -c 60000 "$T/img-good.img" >"$T/img-short.img"
 
 # hook_conf FILE SOCKET [KEY=VALUE...]: an itsmigd.conf for the hook, with
 # [hook] timeout = 2 and record-dir = $RECORDS unless given.
@@ -231,7 +245,7 @@ check_hook "started begin over a broken record: exit 0, says so on stderr" 0 'un
 record_is "... and replaces it" "$UUID_OK" '.incoming == false'
 run_hook "$T/hook.conf" "$T/ok.xml" vm-ok release end -
 
-for op in "stopped end" "restore begin" "reconnect begin" "attach begin" "frobnicate now"; do
+for op in "stopped end" "reconnect begin" "attach begin" "frobnicate now"; do
     # shellcheck disable=SC2086
     run_hook "$T/hook.conf" "$T/ok.xml" vm-ok $op
     check_hook "$op: exit 0, silent" 0 ''
@@ -314,7 +328,9 @@ run_hook "$T/hook-deny.conf" "$T/unrecorded.xml" vm-ok restore begin
 check_hook "restore begin without a record, restore-unrecorded = deny: refused, naming the key" 1 \
     '^itsmig: refusing restore of vm-ok: its XML carries no itsmig record \(\[hook\] restore-unrecorded = deny\)$'
 is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... without asking itsmigd"
+exec 7<"$T/img-good.img"
 run_hook "$T/hook-deny.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
 check_hook "restore-unrecorded = deny: a guest with a record is judged as before" 0 ''
 run_hook "$T/hook-deny.conf" "$T/noits.xml" vm-noits restore begin
 # (itsmigd then refuses this x86_64 guest on this aarch64 host for its own reason.)
@@ -322,6 +338,101 @@ check_hook "restore-unrecorded = deny: a guest without an ITS needs no record; i
     1 '^itsmig: refusing restore of vm-noits: arch-mismatch: '
 run_hook "$T/hook-deny.conf" "$T/unrecorded.xml" vm-ok migrate begin
 check_hook "restore-unrecorded = deny does not concern migrate begin" 0 ''
+
+# ---- restore begin reads the save image ----------------------------------------------
+
+# libvirtd holds the image open while the hook runs: here the hook's parent
+# is this shell, which holds it as fd 7.
+lines_before=$(wc -l <"$ITSMIGD_LOG")
+exec 7<"$T/img-good.img"
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
+check_hook "restore begin, a save image whose ITS tables restore: let in, silent" 0 ''
+check "... after itsmigd judged it" \
+    sh -c "tail -n +$((lines_before + 1)) '$ITSMIGD_LOG' | grep -q 'restore allowed by the hook gate'"
+diag "restore begin with a save image read, walked and itsmigd asked: $HOOK_MS ms"
+lines_before=$(wc -l <"$ITSMIGD_LOG")
+exec 7<"$T/img-table.img"
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
+check_hook "restore begin, an ITE below the LPI range in the image: refused, naming the finding" 1 \
+    "^itsmig: refusing restore of vm-ok: the ITS tables of $T/img-table.img would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with EINVAL: ite-pintid-below-lpi-range: device [0-9]+ event [0-9]+: pINTID 100 is below the LPI range"
+is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... without asking itsmigd"
+exec 7<"$T/img-abi.img"
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
+check_hook "restore begin, an image of ITS ABI revision 7: refused, naming abi-revision-unsupported" 1 \
+    "^itsmig: refusing restore of vm-ok: the ITS tables of $T/img-abi.img would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with EINVAL: abi-revision-unsupported: ITS table ABI revision 7 "
+exec 7<"$T/img-table.img"
+run_hook "$T/hook.conf" "$T/unrecorded.xml" vm-ok restore begin
+exec 7<&-
+check_hook "... and so is an unrecorded guest's bad image under restore-unrecorded = allow" 1 \
+    "^itsmig: refusing restore of vm-ok: the ITS tables of $T/img-table.img would make "
+
+# [hook] restore-image-unread: no image, another domain's, a broken one.
+hook_conf "$T/hook-unread.conf" "$ITSMIGD_SOCK" restore-image-unread=deny
+run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
+check_hook "restore begin, no save image open, default (allow): let in, saying so" 0 \
+    "^itsmig: allowing restore of vm-ok: its save image was not read: no save image of UUID $UUID_OK is open in libvirtd \\(pid [0-9]+\\) \\(\\[hook\\] restore-image-unread = allow\\)\$"
+run_hook "$T/hook-unread.conf" "$T/ok.xml" vm-ok restore begin
+check_hook "... restore-image-unread = deny: refused, naming the key" 1 \
+    "^itsmig: refusing restore of vm-ok: its save image was not read: no save image of UUID $UUID_OK is open in libvirtd .*\\(\\[hook\\] restore-image-unread = deny\\)\$"
+exec 7<"$T/img-other.img"
+run_hook "$T/hook-unread.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
+check_hook "... another domain's save image is not taken for this one's" 1 \
+    "^itsmig: refusing restore of vm-ok: its save image was not read: no save image of UUID $UUID_OK "
+exec 7<"$T/img-short.img"
+run_hook "$T/hook-unread.conf" "$T/ok.xml" vm-ok restore begin
+exec 7<&-
+check_hook "... a truncated save image: refused under deny, saying why it was not read" 1 \
+    "^itsmig: refusing restore of vm-ok: its save image was not read: .*img-short.img.*\\(\\[hook\\] restore-image-unread = deny\\)\$"
+run_hook "$T/hook-unread.conf" "$T/noits.xml" vm-noits restore begin
+check "... a guest without an ITS has nothing to read: no word of the image" \
+    sh -c "! grep -q 'save image' '$T/hook.err'"
+sed -e "s/<domain type='kvm'>/<domain type='qemu'>/" "$T/ok.xml" >"$T/tcg.xml"
+run_hook "$T/hook-unread.conf" "$T/tcg.xml" vm-ok restore begin
+check "... a TCG guest (domain type qemu): not read, with a note, and not refused for it" \
+    grep -q "^itsmig: restore of vm-ok: the saved image is not read: a domain of type qemu has no in-kernel ITS\$" "$T/hook.err"
+printf '[hook]\nrestore-image-unread = maybe\n' >"$T/hook-badunread.conf"
+run_hook "$T/hook-badunread.conf" "$T/ok.xml" vm-ok restore begin
+check_hook "restore-image-unread = maybe: a configuration error naming the key and the value" 1 \
+    "cannot read the configuration: .*\\[hook\\] restore-image-unread: 'maybe' is not allow or deny"
+
+# A save image whose reads stall (storage that hangs): a FUSE file whose
+# header reads, and nothing after it ever does.
+if [ ! -c /dev/fuse ] || ! command -v fusermount >/dev/null 2>&1 || [ -z "$PYTHON" ] ||
+    ! "$PYTHON" -c 'import fusepy' 2>/dev/null; then
+    skip "a save image whose reads stall: the hook ends within [hook] timeout" \
+        "needs /dev/fuse, fusermount and python3-fusepy"
+else
+    mkdir "$T/mnt"
+    "$PYTHON" "$srcdir/tests/daemon/stall-fs.py" "$T/mnt" "$T/img-good.img" 4096 \
+        >"$T/stall-fs.log" 2>&1 &
+    STALL_PID=$!
+    track_pid "$STALL_PID"
+    wait_for '[ -e "$T/mnt/image" ]' 10 || bail "stall-fs.py did not mount $T/mnt"
+    hook_conf "$T/hook-stall.conf" "$ITSMIGD_SOCK" timeout=2 restore-image-unread=deny
+    exec 7<"$T/mnt/image"
+    run_hook "$T/hook-stall.conf" "$T/ok.xml" vm-ok restore begin
+    exec 7<&-
+    check_hook "a save image whose reads stall, restore-image-unread = deny: refused, saying so" 1 \
+        '^itsmig: refusing restore of vm-ok: its save image was not read: the save image was not read within 2 s \(\[hook\] timeout\) \(\[hook\] restore-image-unread = deny\)$'
+    if [ "$HOOK_MS" -lt 3500 ]; then
+        ok "... within [hook] timeout + 1.5 s ($HOOK_MS ms)"
+    else
+        not_ok "... within [hook] timeout + 1.5 s" "it took $HOOK_MS ms"
+    fi
+    hook_conf "$T/hook-stall.conf" "$ITSMIGD_SOCK" timeout=2
+    exec 7<"$T/mnt/image"
+    run_hook "$T/hook-stall.conf" "$T/ok.xml" vm-ok restore begin
+    exec 7<&-
+    check_hook "... restore-image-unread = allow: let in, saying so (itsmigd judges it)" 0 \
+        '^itsmig: allowing restore of vm-ok: its save image was not read: the save image was not read within 2 s'
+    # The readers still stuck in the kernel fail once the file system is gone.
+    fusermount -u -z "$T/mnt"
+    stop_pid "$STALL_PID" KILL 5
+fi
 printf '[hook]\nrestore-unrecorded = refuse\n' >"$T/hook-badpolicy.conf"
 run_hook "$T/hook-badpolicy.conf" "$T/ok.xml" vm-ok restore begin
 check_hook "restore-unrecorded = refuse: a configuration error naming the key and the value" 1 \
