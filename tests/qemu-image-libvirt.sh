@@ -8,7 +8,10 @@
 # running the bare-metal its-fault program, which programs the ITS.  Also
 # what a restore gate in the qemu hook can reach of the image: libvirtd holds
 # it open while "restore begin" runs (virsh restore, managedsave + start),
-# but not with --bypass-cache, where libvirt_iohelper reads it.  Needs
+# but not with --bypass-cache, where libvirt_iohelper reads it.  And the
+# itsmig hook itself in those restores: the TCG guest's image is not judged,
+# and crafted images of a KVM guest are judged before QEMU starts (refused
+# with a broken ITE; one whose tables restore is let through).  Needs
 # root, unshare, libvirtd, virtlogd, virsh, qemu-system-aarch64 and the
 # aarch64 cross compiler; skips otherwise.
 
@@ -46,6 +49,35 @@ done
 echo "\$found" >"$T/held.\$n"
 HOOK
 chmod 755 "$L/etc/hooks/qemu"
+# itsmig's hook as installed (qemu.d), its stderr kept for the test too; exec
+# keeps libvirtd its parent.  No itsmigd runs: on-unreachable = allow lets
+# through what the hook's own checks pass.
+HOOK=$builddir/client/hooks/itsmig-hook
+WRITE_IMAGE=$builddir/tests/write-save-image
+[ -x "$HOOK" ] && [ -x "$WRITE_IMAGE" ] || bail "build first: no $HOOK or $WRITE_IMAGE"
+mkdir -p "$L/etc/hooks/qemu.d"
+printf '[api]\nsocket = %s\n[hook]\non-unreachable = allow\nrecord-dir = %s\n' \
+    "$T/no-itsmigd.sock" "$T/records" >"$T/itsmigd.conf"
+cat >"$L/etc/hooks/qemu.d/50-itsmig" <<HOOK
+#!/bin/bash
+exec env ITSMIG_CONFIG="$T/itsmigd.conf" "$HOOK" "\$@" 2> >(tee -a "$T/itsmig-hook.err" >&2)
+HOOK
+chmod 755 "$L/etc/hooks/qemu.d/50-itsmig"
+# Save images of a KVM guest (the domain XML of one; the image written by
+# tests/write-save-image): tables that restore, and an ITE below the LPI range.
+cat >"$T/kvm.xml" <<DOMXML
+<domain type='kvm'>
+  <name>itskvm</name>
+  <uuid>8d2c6f0a-5b1e-4c3d-9a7f-1e2d3c4b5a69</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='aarch64' machine='virt'>hvm</type></os>
+  <features><gic version='3'/></features>
+  <devices><emulator>$(command -v qemu-system-aarch64)</emulator></devices>
+</domain>
+DOMXML
+"$WRITE_IMAGE" "$T/kvm-good.save" "$T/kvm.xml" good &&
+    "$WRITE_IMAGE" "$T/kvm-bad.save" "$T/kvm.xml" bad-table || bail "cannot write the KVM images"
 cat >"$T/dom.xml" <<DOMXML
 <domain type='qemu'>
   <name>itsimg</name>
@@ -92,6 +124,10 @@ if v define "$T/dom.xml" >/dev/null && v start itsimg >/dev/null; then
     v restore "$T/bypass.save" --bypass-cache >/dev/null || rc=1
     v destroy itsimg >/dev/null 2>&1
 fi
+for img in kvm-bad kvm-good; do
+    v restore "$T/\$img.save" >"$T/\$img.out" 2>&1
+    echo \$? >"$T/\$img.rc"
+done
 kill \$(cat /run/libvirt/libvirtd.pid) 2>/dev/null
 kill \$(cat /run/libvirt/virtlogd.pid) 2>/dev/null
 exit \$rc
@@ -110,6 +146,33 @@ is "$(cat "$T/held.1" 2>/dev/null)" /var/lib/libvirt/qemu/save/itsimg.save \
     "managedsave + start: libvirtd holds the managed save image open during restore begin"
 is "$(cat "$T/held.2" 2>/dev/null)" none \
     "virsh restore --bypass-cache: neither libvirtd nor a child holds the image during restore begin"
+
+# The itsmig hook in real restores: the TCG guest's image is not judged (it
+# has no in-kernel ITS) and the restores went on; the KVM guest's image with a
+# broken ITE is refused, naming the finding, before libvirt starts QEMU.
+if grep -q "^itsmig: restore of itsimg: the saved image is not read: a domain of type qemu has no in-kernel ITS\$" \
+    "$T/itsmig-hook.err"; then
+    ok "itsmig hook, real restore of the TCG guest: not judged, with a note, and restored"
+else
+    not_ok "itsmig hook, real restore of the TCG guest: not judged, with a note, and restored" \
+        "$(cat "$T/itsmig-hook.err" 2>/dev/null)"
+fi
+want="itsmig: refusing restore of itskvm: the ITS tables of $T/kvm-bad.save would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with EINVAL: ite-pintid-below-lpi-range: "
+if [ "$(cat "$T/kvm-bad.rc")" != 0 ] && grep -qF "$want" "$T/kvm-bad.out"; then
+    ok "itsmig hook, virsh restore of a KVM image with a broken ITE: refused, libvirt quoting the finding"
+else
+    not_ok "itsmig hook, virsh restore of a KVM image with a broken ITE: refused, libvirt quoting the finding" \
+        "exit $(cat "$T/kvm-bad.rc"): $(cat "$T/kvm-bad.out")"
+fi
+if ! grep -q "refusing restore of itskvm" "$T/kvm-good.out" &&
+    grep -q "^itsmig: allowing restore of itskvm without a check: itsmigd unreachable" \
+        "$T/itsmig-hook.err"; then
+    ok "itsmig hook, virsh restore of a KVM image whose tables restore: let through to itsmigd's check"
+else
+    not_ok "itsmig hook, virsh restore of a KVM image whose tables restore: let through to itsmigd's check" \
+        "exit $(cat "$T/kvm-good.rc"): $(cat "$T/kvm-good.out")" "$(cat "$T/itsmig-hook.err")"
+fi
+diag "virsh restore of the KVM image that passes the gate: $(cat "$T/kvm-good.out")"
 
 jget() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
