@@ -775,15 +775,22 @@ stop_libvirtd() {
 virtlogd_pid() {
     on "$1" cat /run/libvirt/virtlogd.pid 2>/dev/null
 }
-# migration_conf H SED: host H's itsmigd again, with SED applied to its itsmigd.conf.
-migration_conf() {
-    stop_itsmigd "$1"
-    if [ "$1" = a ]; then _conf=/etc/itsmig/itsmigd.conf; else _conf=/etc/itsmig-b/itsmigd.conf; fi
-    sed -i "$2" "$_conf"
-    start_itsmigd "$1"
+# conf_a SED: hostA's itsmigd.conf edited by SED, and reloaded (SIGHUP); or,
+# if itsmigd does not say it reloaded, started again.
+conf_a() {
+    _n=$(grep -c 'reloaded ' "$W/itsmigd-a.log")
+    sed -i "$1" /etc/itsmig/itsmigd.conf
+    kill -HUP "$ITSMIGD_a"
+    wait_for "[ \$(grep -c 'reloaded ' $W/itsmigd-a.log) -gt $_n ]" 30 || {
+        diag "hostA's itsmigd did not say it reloaded; starting it again"
+        diag_file "$W/itsmigd-a.log" 5
+        stop_itsmigd a
+        start_itsmigd a
+    }
 }
 stop_itsmigd a
 stop_itsmigd b
+t1=$SECONDS
 for h in a b; do
     stop_libvirtd "$h" || bail "$(hostname_of "$h")'s libvirtd does not stop"
     if [ "$h" = a ]; then _lv=/etc/libvirt; else _lv=/etc/libvirt-b; fi
@@ -795,15 +802,19 @@ for h in a b; do
     }
     start_libvirtd "$h"
 done
+t2=$SECONDS
 for h in a b; do
     wait_for "on $h virsh -q -c qemu:///system uri >/dev/null 2>&1" 300 || {
         diag_file "$W/libvirtd-$h.out"
         bail "$(hostname_of "$h")'s libvirtd does not answer after its restart"
     }
 done
+t3=$SECONDS
 start_itsmigd a
 start_itsmigd b
-diag "logd: virtlogd started and both libvirtd restarted with stdio_handler = \"logd\" in $((SECONDS - t_logd)) s"
+diag "logd: virtlogd started and both libvirtd restarted with stdio_handler = \"logd\" in $((SECONDS - t_logd)) s" \
+    "(itsmigd stopped $((t1 - t_logd)) s, libvirtd stopped and virtlogd started $((t2 - t1)) s," \
+    "libvirtd answering $((t3 - t2)) s, itsmigd started $((SECONDS - t3)) s)"
 ctl a host validate --json
 vcheck stdio-handler pass '^"logd": ' "logd: validate hostA: stdio_handler PASS (\"logd\", as qemu.conf now sets)"
 
@@ -895,7 +906,7 @@ diag "logd-stalled: $((SECONDS - t0)) s"
 
 # virtlogd stopped for longer than the phase: 40 s a phase for this job.
 t0=$SECONDS
-migration_conf a 's/^phase-timeout = .*/phase-timeout = 40/'
+conf_a 's/^phase-timeout = .*/phase-timeout = 40/'
 kill -STOP "$VL_A"
 job_start
 job_wait "$JOB" 240 || diag "logd-stopped: the job has not ended after 240 s"
@@ -917,7 +928,7 @@ if wait_for "[ \$(grep -a -c ' its-fault: alive ' $W/console-gf.log) -gt $((aliv
 else
     not_ok "logd-stopped: gf keeps running after the rollback"
 fi
-migration_conf a 's/^phase-timeout = .*/phase-timeout = 240/'
+conf_a 's/^phase-timeout = .*/phase-timeout = 240/'
 diag "logd-stopped: $((SECONDS - t0)) s"
 virsh_on a destroy gf
 diag "logd: the section took $((SECONDS - t_logd)) s"
