@@ -135,7 +135,8 @@ listen_addr = "127.0.0.1"
 tcp_port = "$(libvirt_port "$_h")"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
-    # QEMU writes its own log (stdio_handler): no virtlogd.
+    # QEMU writes its own log (stdio_handler "file"); the failing save is run
+    # again with "logd", virtlogd started then.
     cat >"$_lv/qemu.conf" <<EOF
 user = "root"
 group = "root"
@@ -750,7 +751,189 @@ else
 fi
 virsh_on a destroy gf
 
-# ---- 3. the hook veto, with a declaration the probe contradicts -------------------------------
+# ---- 3. the failing ITS save through virtlogd -------------------------------------------
+# The same hosts switched to libvirt's default stdio_handler = "logd": QEMU's
+# stderr is a pipe to virtlogd, which copies it into the log when it runs.
+# With virtlogd stopped (SIGSTOP) across the pause, QEMU's report of the
+# failed save and itsmigd's mark wait in that pipe: the check must wait for
+# the mark within the phase's time and then find the report, or end
+# its-save-unverified.  Never done.  No systemd here: the bed starts
+# virtlogd on each host, then libvirtd again with the new qemu.conf.
+
+t_logd=$SECONDS
+# alive PID: the process exists and is not a zombie.
+alive() {
+    _st=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -n "$_st" ] && [ "${_st#Z}" = "$_st" ]
+}
+stop_libvirtd() {
+    _pid=$(on "$1" cat /run/libvirt/libvirtd.pid 2>/dev/null)
+    [ -n "$_pid" ] || return 0
+    kill "$_pid" 2>/dev/null
+    wait_for "! alive $_pid" 60
+}
+virtlogd_pid() {
+    on "$1" cat /run/libvirt/virtlogd.pid 2>/dev/null
+}
+# conf_a SED: hostA's itsmigd.conf edited by SED, and reloaded (SIGHUP); or,
+# if itsmigd does not say it reloaded, started again.
+conf_a() {
+    _n=$(grep -c 'reloaded ' "$W/itsmigd-a.log")
+    sed -i "$1" /etc/itsmig/itsmigd.conf
+    kill -HUP "$ITSMIGD_a"
+    wait_for "[ \$(grep -c 'reloaded ' $W/itsmigd-a.log) -gt $_n ]" 30 || {
+        diag "hostA's itsmigd did not say it reloaded; starting it again"
+        diag_file "$W/itsmigd-a.log" 5
+        stop_itsmigd a
+        start_itsmigd a
+    }
+}
+stop_itsmigd a
+stop_itsmigd b
+t1=$SECONDS
+for h in a b; do
+    stop_libvirtd "$h" || bail "$(hostname_of "$h")'s libvirtd does not stop"
+    if [ "$h" = a ]; then _lv=/etc/libvirt; else _lv=/etc/libvirt-b; fi
+    sed -i 's/^stdio_handler = .*/stdio_handler = "logd"/' "$_lv/qemu.conf"
+    on "$h" virtlogd -d -p /run/libvirt/virtlogd.pid >"$W/virtlogd-$h.out" 2>&1
+    wait_for "on $h test -S /run/libvirt/virtlogd-sock" 30 || {
+        diag_file "$W/virtlogd-$h.out"
+        bail "virtlogd does not start on $(hostname_of "$h")"
+    }
+    start_libvirtd "$h"
+done
+t2=$SECONDS
+for h in a b; do
+    wait_for "on $h virsh -q -c qemu:///system uri >/dev/null 2>&1" 300 || {
+        diag_file "$W/libvirtd-$h.out"
+        bail "$(hostname_of "$h")'s libvirtd does not answer after its restart"
+    }
+done
+t3=$SECONDS
+start_itsmigd a
+start_itsmigd b
+diag "logd: virtlogd started and both libvirtd restarted with stdio_handler = \"logd\" in $((SECONDS - t_logd)) s" \
+    "(itsmigd stopped $((t1 - t_logd)) s, libvirtd stopped and virtlogd started $((t2 - t1)) s," \
+    "libvirtd answering $((t3 - t2)) s, itsmigd started $((SECONDS - t3)) s)"
+ctl a host validate --json
+vcheck stdio-handler pass '^"logd": ' "logd: validate hostA: stdio_handler PASS (\"logd\", as qemu.conf now sets)"
+
+virsh_on a start gf || {
+    diag_file "$W/virsh.out"
+    bail "cannot start gf on hostA under virtlogd"
+}
+alive_now=$(grep -a -c ' its-fault: alive ' "$W/console-gf.log")
+if wait_for "[ \$(grep -a -c ' its-fault: alive ' $W/console-gf.log) -gt $((alive_now + 1)) ]" 120; then
+    ok "logd: gf runs on hostA again, its console copied by virtlogd"
+else
+    not_ok "logd: gf runs on hostA again, its console copied by virtlogd"
+    diag_file "$W/console-gf.log" 5
+fi
+# libvirt logs the custom-monitor taint of the first QMP command through
+# virtlogd and waits for it: taint gf now, as itsmigd's own marks would
+# before any pause on a host where virtlogd runs.
+virsh_on a qemu-monitor-command gf '{"execute":"query-status"}' || diag_file "$W/virsh.out"
+gf_pid=$(qemu_pid a gf)
+VL_A=$(virtlogd_pid a)
+[ -n "$VL_A" ] || bail "no virtlogd PID on hostA"
+
+# job_wait ID SECONDS: waits until hostA's job ID ended; its record in $W/ctl.out.
+job_wait() {
+    wait_for "ctl a job $1 --json; [ \"\$(jq -r .finished $W/ctl.out 2>/dev/null)\" = true ]" "$2"
+}
+# job_start: a safe job for gf to hostB; its id in JOB.
+job_start() {
+    ctl a migrate gf --to b --mode safe --json
+    JOB=$(jq -r '.id // empty' "$W/ctl.out" 2>/dev/null)
+    [ -n "$JOB" ] || {
+        diag_file "$W/ctl.err" 10
+        bail "cannot start a job for gf"
+    }
+}
+
+# logd_stalled LABEL: virtlogd stopped across the pause, continued after 15 s
+# of the job waiting in verify-its-save.
+logd_stalled() {
+    _l=$1
+    _size=$(stat -c %s /var/log/libvirt/qemu/gf.log)
+    trace_clear
+    kill -STOP "$VL_A"
+    job_start
+    if wait_for "ctl a job $JOB --json; [ \"\$(jq -r .phase $W/ctl.out)\" = verify-its-save ] || [ \"\$(jq -r .finished $W/ctl.out)\" = true ]" 120 &&
+        sleep 15 && ctl a job "$JOB" --json &&
+        jq -e '.phase == "verify-its-save" and .finished == false' "$W/ctl.out" >/dev/null; then
+        ok "$_l: with virtlogd stopped, the job waits in verify-its-save (15 s later)"
+    else
+        not_ok "$_l: with virtlogd stopped, the job waits in verify-its-save (15 s later)"
+        diag_file "$W/ctl.out" 20
+    fi
+    if [ "$(domstate a gf)" = paused ] &&
+        ! tail -c +$((_size + 1)) /var/log/libvirt/qemu/gf.log | grep -q 'Group 4 attr'; then
+        ok "$_l: gf is paused and QEMU's save error has not reached the log"
+    else
+        not_ok "$_l: gf is paused and QEMU's save error has not reached the log" "gf: $(domstate a gf)"
+    fi
+    kill -CONT "$VL_A"
+    job_wait "$JOB" 180 || diag "$_l: the job has not ended 180 s after virtlogd continued"
+    cp "$W/ctl.out" "$W/job-gf-$_l.json"
+    jq_ok "$_l: once virtlogd runs, the check finds QEMU's save error and the job rolls back, not done" \
+        '.phase == "rolled-back" and .failed_phase == "verify-its-save" and .error.code == "its-save-failed"
+         and .rollback.resumed == true'
+    jq_ok "$_l: the evidence was read up to QEMU's mark and quotes the kernel's EFAULT" \
+        '.its_save.checked == true and (.its_save.reason | test("up to its mark"))
+         and ([.its_save.lines[] | select(test("KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0+1: Bad address"))] | length) == 1'
+    if tail -c +$((_size + 1)) /var/log/libvirt/qemu/gf.log | grep -q "itsmig-log-mark-$JOB-"; then
+        ok "$_l: QEMU's mark naming the job reached the log after its save error"
+    else
+        not_ok "$_l: QEMU's mark naming the job reached the log after its save error"
+        diag_file /var/log/libvirt/qemu/gf.log 10
+    fi
+    if traced vgic_its_save_tables_v0 "$gf_pid"; then
+        ok "$_l: the kernel ran the ITS table save for gf's QEMU (kernel trace)"
+    else
+        not_ok "$_l: the kernel ran the ITS table save for gf's QEMU ($gf_pid) (kernel trace)"
+        trace_diag
+    fi
+    if runs_only_on a gf; then
+        ok "$_l: gf runs on hostA again and hostB has nothing"
+    else
+        not_ok "$_l: gf runs on hostA again and hostB has nothing" "A: $(domstate a gf), B: $(domstate b gf)"
+    fi
+}
+t0=$SECONDS
+logd_stalled logd-stalled
+diag "logd-stalled: $((SECONDS - t0)) s"
+
+# virtlogd stopped for longer than the phase: 40 s a phase for this job.
+t0=$SECONDS
+conf_a 's/^phase-timeout = .*/phase-timeout = 40/'
+kill -STOP "$VL_A"
+job_start
+job_wait "$JOB" 240 || diag "logd-stopped: the job has not ended after 240 s"
+cp "$W/ctl.out" "$W/job-gf-logd-stopped.json"
+jq_ok "logd-stopped: the job ends its-save-unverified and rolls back, never done" \
+    '.phase == "rolled-back" and .failed_phase == "verify-its-save" and .error.code == "its-save-unverified"
+     and .its_save.checked == false and (.error.message | test("did not reach its log")) and .rollback.resumed == true'
+diag "logd-stopped: $(jq -r '.error.message // "no error"' "$W/job-gf-logd-stopped.json")"
+if runs_only_on a gf; then
+    ok "logd-stopped: gf runs on hostA (virtlogd still stopped) and hostB has nothing"
+else
+    not_ok "logd-stopped: gf runs on hostA (virtlogd still stopped) and hostB has nothing" \
+        "A: $(domstate a gf), B: $(domstate b gf)"
+fi
+kill -CONT "$VL_A"
+alive_now=$(grep -a -c ' its-fault: alive ' "$W/console-gf.log")
+if wait_for "[ \$(grep -a -c ' its-fault: alive ' $W/console-gf.log) -gt $((alive_now + 1)) ]" 60; then
+    ok "logd-stopped: gf keeps running after the rollback"
+else
+    not_ok "logd-stopped: gf keeps running after the rollback"
+fi
+conf_a 's/^phase-timeout = .*/phase-timeout = 240/'
+diag "logd-stopped: $((SECONDS - t0)) s"
+virsh_on a destroy gf
+diag "logd: the section took $((SECONDS - t_logd)) s"
+
+# ---- 4. the hook veto, with a declaration the probe contradicts -------------------------------
 
 # hostB now declares that its kernel takes ITS ABI revision 1 only; its probe
 # finds revision 0.  The declaration wins and is reported as a conflict.
