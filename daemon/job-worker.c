@@ -34,7 +34,7 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
     source_facts(conn, r->job->uuid, &f);
     if (ask_dest) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
+        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination_ready(r, 0, &error);
 
         if (reply)
             f.destination = itsmigd_job_dest_presence(reply);
