@@ -311,7 +311,7 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = NULL;
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
-        gboolean again;
+        gboolean again, unasked;
 
         if (!itsmigd_job_sleep_unless_stopped(r, wait, &res)) {
             itsmigd_job_result_clear(&res);
@@ -341,7 +341,12 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
             } else if (!rec) {
                 attention = g_strdup(r->job->attention);
             }
+            /* A rollback's question still open (this host's libvirt could not say where
+             * the guest is): asked again later. */
+            unasked = !rec && r->job->rb_dest_unasked;
             g_mutex_unlock(&o->lock);
+            if (unasked)
+                continue;
             if (rec && !again) {
                 itsmigd_log_job(attention ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
                                 r->job->domain, r->job->id,
