@@ -9,8 +9,8 @@
 #     failed on the dead handle, and the job needed attention with the guest left paused,
 #     although a new connection would have worked.  It now runs again on a new connection.
 #   - The destination's libvirtd, during the transfer: the destination's itsmigd answers 503
-#     until it is connected again (within 2.5 s of libvirtd answering on this loaded bed), and the job asks again
-#     rather than end at the first 503.
+#     until it is connected again (within 2.5 s of libvirtd answering, on a loaded bed), and
+#     the job asks again rather than end at the first 503.
 #
 # Each time the guest ends on exactly one host, running, with its interrupts rising, and the
 # job done or rolled back.
