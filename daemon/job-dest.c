@@ -56,11 +56,77 @@ ItsmigPresence itsmigd_job_dest_presence(JsonNode *reply)
     return presence_of_name(json_object_get_string_member_with_default(o, "state", NULL));
 }
 
-/* A destination's itsmigd that may answer again: down, restarting, slow. */
+/* A destination's itsmigd that may answer again: down, restarting, slow, or up but not
+ * ready (503: its libvirt connection is being made again). */
 gboolean itsmigd_job_peer_may_return(const GError *error)
 {
     return g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNREACHABLE) ||
-           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT);
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_TIMEOUT) ||
+           g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE);
+}
+
+/* The step failed (@res) because the peer answered 503: waits before it is asked again,
+ * *@wait (then doubled, up to PEER_RETRY_MAX_US) but not past @until; FALSE, with how long
+ * it was asked in @res, once @until has passed (or for any other failure). */
+gboolean itsmigd_job_retry_unavailable(Run *r, gint64 first, gint64 until, gint64 *wait,
+                                       Result *res)
+{
+    const char *code = itsmig_error_code_to_string(ITSMIG_ERROR_PEER_UNAVAILABLE);
+    gint64 now = g_get_monotonic_time();
+    g_autofree char *message = NULL;
+
+    if (g_strcmp0(res->code, code) != 0)
+        return FALSE;
+    if (now >= until) {
+        message = g_strdup(res->message);
+        itsmigd_job_fail(res, res->outcome, ITSMIG_ERROR_PEER_UNAVAILABLE,
+                         "%s (asked for %" G_GINT64_FORMAT " ms)", message, (now - first) / 1000);
+        return FALSE;
+    }
+    itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                    "migration %s: %s; asking again in %" G_GINT64_FORMAT " ms", r->job->id,
+                    res->message, *wait / 1000);
+    /* The last wait ends with the time given. */
+    if (!itsmigd_job_sleep_unless_stopped(r, MIN(*wait, until - now), res))
+        return FALSE;
+    *wait = MIN(*wait * 2, PEER_RETRY_MAX_US);
+    itsmigd_job_result_clear(res);
+    res->outcome = ITSMIG_OUTCOME_OK;
+    return TRUE;
+}
+
+/* GET /v1/incoming/UUID, asked again while the destination answers 503, until @deadline
+ * (0: the phase's). */
+JsonNode *itsmigd_job_ask_destination_ready(Run *r, gint64 deadline, GError **error)
+{
+    gint64 until = deadline ? deadline : itsmigd_job_phase_deadline(r);
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+
+    if (!until)
+        until = first + CONNECT_WAIT_US;
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        JsonNode *reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &local);
+        Result res = {ITSMIG_OUTCOME_FAILED, NULL, NULL};
+        gboolean again;
+
+        if (reply)
+            return reply;
+        if (!g_error_matches(local, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE)) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return NULL;
+        }
+        itsmigd_job_fail_gerror(&res, local);
+        again = itsmigd_job_retry_unavailable(r, first, until, &wait, &res);
+        if (!again) {
+            ItsmigErrorCode code = ITSMIG_ERROR_INTERNAL;
+
+            itsmig_error_code_from_string(res.code, &code);
+            g_set_error_literal(error, ITSMIG_ERROR, code, res.message);
+            itsmigd_job_result_clear(&res);
+            return NULL;
+        }
+    }
 }
 
 /* The destination's state of the domain as its libvirt reports it, through
@@ -89,10 +155,14 @@ gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *de
     JsonNode *taken;
 
     query = g_strconcat("?name=", name, NULL);
-    incoming = itsmigd_job_ask_destination(r, "GET", query, NULL, &error);
-    if (!incoming) {
+    for (gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;;) {
+        incoming = itsmigd_job_ask_destination(r, "GET", query, NULL, &error);
+        if (incoming)
+            break;
         itsmigd_job_fail_gerror(res, error);
-        return FALSE;
+        g_clear_error(&error);
+        if (!itsmigd_job_retry_unavailable(r, first, first + PREFLIGHT_PEER_WAIT_US, &wait, res))
+            return FALSE;
     }
     /* Absent from a peer too old to look: then libvirt's refusal is the check. */
     taken = json_object_get_member(json_node_get_object(incoming), "name_taken");
@@ -236,7 +306,9 @@ static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolea
             return ITSMIG_OUTCOME_OK;
         }
         now = g_get_monotonic_time();
-        if (!patient || !itsmigd_job_peer_may_return(error))
+        /* A 503 took nothing: asked again even when not @patient. */
+        if ((!patient && !g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE)) ||
+            !itsmigd_job_peer_may_return(error))
             return itsmigd_job_fail_gerror(res, error);
         if (deadline && now + wait > deadline)
             return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, itsmig_error_get_code(error),

@@ -47,11 +47,20 @@ void itsmigd_job_fault_journal(ItsmigdOrchestrator *o, const Record *rec)
 }
 
 /* "hang:ACTION": ACTION starts only once a stop has given up waiting for
- * it, as a libvirt call (a transfer) that returns at the worst moment. */
+ * it, as a libvirt call (a transfer) that returns at the worst moment.
+ * "stall:ACTION[:SECONDS]": ACTION starts SECONDS (10) after it took its
+ * libvirt connection, time for a test to restart libvirtd under it. */
 void itsmigd_job_fault_hang(Run *r, ItsmigActionKind kind)
 {
     ItsmigdOrchestrator *o = r->o;
 
+    if (fault_armed(o, "stall", kind)) {
+        itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                        "fault injection (ITSMIGD_FAULT): %s stalls %u s on its connection",
+                        o->fault.action, o->fault.seconds);
+        g_usleep((gulong)o->fault.seconds * G_USEC_PER_SEC);
+        return;
+    }
     if (!fault_armed(o, "hang", kind))
         return;
     itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
@@ -75,11 +84,11 @@ void itsmigd_job_fault_parse(ItsmigdOrchestrator *o)
     parts = g_strsplit(spec, ":", 3);
     if (g_strv_length(parts) < 2 || itsmig_action_from_string(parts[1]) < 0 ||
         (strcmp(parts[0], "before") && strcmp(parts[0], "after") && strcmp(parts[0], "reported") &&
-         strcmp(parts[0], "journal") && strcmp(parts[0], "hang")) ||
-        (strcmp(parts[0], "journal") == 0 && parts[2] &&
+         strcmp(parts[0], "journal") && strcmp(parts[0], "hang") && strcmp(parts[0], "stall")) ||
+        ((strcmp(parts[0], "journal") == 0 || strcmp(parts[0], "stall") == 0) && parts[2] &&
          !g_ascii_string_to_unsigned(parts[2], 10, 1, 3600, &seconds, NULL))) {
         g_warning("ITSMIGD_FAULT=%s ignored: want before|after|reported:ACTION[:stop], "
-                  "journal:ACTION[:SECONDS] or hang:ACTION",
+                  "journal|stall:ACTION[:SECONDS] or hang:ACTION",
                   spec);
         return;
     }

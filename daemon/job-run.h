@@ -41,6 +41,8 @@
 /* Back-off between questions to a destination that does not answer. */
 #define PEER_RETRY_FIRST_US (1 * G_USEC_PER_SEC)
 #define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
+/* How long the preflight asks again a destination that answers 503 (not ready). */
+#define PREFLIGHT_PEER_WAIT_US (10 * G_USEC_PER_SEC)
 /* ... and, once a job needs attention because of it, between re-examinations. */
 #define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
@@ -151,6 +153,9 @@ JsonNode *itsmigd_job_ask_destination(Run *r, const char *method, const char *wh
                                       GError **error);
 ItsmigPresence itsmigd_job_dest_presence(JsonNode *reply);
 gboolean itsmigd_job_peer_may_return(const GError *error);
+gboolean itsmigd_job_retry_unavailable(Run *r, gint64 first, gint64 until, gint64 *wait,
+                                       Result *res);
+JsonNode *itsmigd_job_ask_destination_ready(Run *r, gint64 deadline, GError **error);
 ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r);
 gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res);
 gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res);

@@ -224,9 +224,14 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(GBytes) xml = NULL;
     ItsmigCompatPolicy policy;
     int state = VIR_DOMAIN_NOSTATE;
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
 
-    if (!judge(r, &policy, &view, &verdict, res) ||
-        !itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
+    /* A destination that answers 503 is up but not ready (it reconnects to libvirt): asked
+     * again for a while before the job gives up. */
+    while (!judge(r, &policy, &view, &verdict, res))
+        if (!itsmigd_job_retry_unavailable(r, first, first + PREFLIGHT_PEER_WAIT_US, &wait, res))
+            return res->outcome;
+    if (!itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
         !(xml = source_xml(r, conn, &state, res)))
         return res->outcome;
     /* The XML about to move, read again: a change since the view was read

@@ -34,7 +34,7 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
     source_facts(conn, r->job->uuid, &f);
     if (ask_dest) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination(r, "GET", NULL, NULL, &error);
+        g_autoptr(JsonNode) reply = itsmigd_job_ask_destination_ready(r, 0, &error);
 
         if (reply)
             f.destination = itsmigd_job_dest_presence(reply);
@@ -174,6 +174,37 @@ static gboolean may_run_unjournaled(Run *r, const ItsmigAction *a, Result *res)
     return run;
 }
 
+/* Whether @a is a rollback step on this host's libvirt, each idempotent: run again, it does
+ * only what is left to do. */
+static gboolean reruns_on_new_connection(const ItsmigAction *a)
+{
+    return a->kind == ITSMIG_ACTION_ABORT_TRANSFER || a->kind == ITSMIG_ACTION_RESUME_SOURCE ||
+           a->kind == ITSMIG_ACTION_ATTACH_SOURCE;
+}
+
+/* Runs @a on a live connection.  A rollback step that failed because the connection died
+ * under it (libvirtd restarted) runs once more on a new one, within the phase's time: the
+ * old handle's failure says nothing of the guest. */
+static void run_step(Run *r, virConnectPtr *conn, const ItsmigAction *a, Result *res)
+{
+    virConnectPtr step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
+
+    itsmigd_job_fault_hang(r, a->kind);
+    itsmigd_job_execute(r, step_conn, a, res);
+    if (res->outcome == ITSMIG_OUTCOME_OK || !reruns_on_new_connection(a) || !step_conn ||
+        virConnectIsAlive(step_conn) == 1)
+        return;
+    itsmigd_log_job(G_LOG_LEVEL_WARNING, r->job->domain, r->job->id,
+                    "migration %s: %s failed on a connection to libvirt that has died since "
+                    "(%s); running it again on a new one",
+                    r->job->id, itsmig_action_to_string(a->kind), res->message);
+    step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
+    if (!step_conn || virConnectIsAlive(step_conn) != 1)
+        return;
+    itsmigd_job_result_clear(res);
+    itsmigd_job_execute(r, step_conn, a, res);
+}
+
 /* Runs the job's actions until it ends (or the daemon stops), each step on a
  * live libvirt connection (@conn, the worker's, renewed when it died). */
 static void walk(Run *r, virConnectPtr *conn)
@@ -188,7 +219,6 @@ static void walk(Run *r, virConnectPtr *conn)
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
         ItsmigJobFacts facts;
         gboolean journaled, ask;
-        virConnectPtr step_conn;
 
         g_mutex_lock(&o->lock);
         if (o->stopping || !itsmig_job_next(r->job, &a)) {
@@ -206,10 +236,8 @@ static void walk(Run *r, virConnectPtr *conn)
         itsmigd_job_fault_point(r, "before", a.kind);
         /* Per step: the connection of the last step may have died with
          * libvirtd since. */
-        step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
-        itsmigd_job_fault_hang(r, a.kind);
         if (journaled || may_run_unjournaled(r, &a, &res))
-            itsmigd_job_execute(r, step_conn, &a, &res);
+            run_step(r, conn, &a, &res);
         itsmigd_job_fault_point(r, "after", a.kind);
 
         g_mutex_lock(&o->lock);
@@ -238,13 +266,18 @@ static void walk(Run *r, virConnectPtr *conn)
 }
 
 /* Whether the job needs attention only because the destination's itsmigd
- * did not answer while its copy was verified (itsmig_job_reexamine()). */
+ * did not answer while its copy was verified (itsmig_job_reexamine()), or
+ * because its rollback could not ask it whether a copy was left there
+ * (itsmig_job_reexamine_rollback()). */
 gboolean itsmigd_job_awaits_peer_locked(Run *r)
 {
+    if (r->job->phase == ITSMIG_PHASE_FAILED && r->job->rb_dest_unasked)
+        return TRUE;
     return r->job->phase == ITSMIG_PHASE_FAILED &&
            r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&
            (g_strcmp0(r->job->error_code, "peer-unreachable") == 0 ||
-            g_strcmp0(r->job->error_code, "peer-timeout") == 0);
+            g_strcmp0(r->job->error_code, "peer-timeout") == 0 ||
+            g_strcmp0(r->job->error_code, "peer-unavailable") == 0);
 }
 
 static gboolean awaits_peer(Run *r)
@@ -255,6 +288,15 @@ static gboolean awaits_peer(Run *r)
     yes = itsmigd_job_awaits_peer_locked(r);
     g_mutex_unlock(&r->o->lock);
     return yes;
+}
+
+/* The record of a job whose rollback was looked at again; what it still needs of a person
+ * in @ret_attention (NULL: nothing). */
+static Record *rollback_reexamined_locked(Run *r, char **ret_attention)
+{
+    itsmigd_job_publish_locked(r, "reexamined", NULL, NULL);
+    *ret_attention = g_strdup(r->job->attention);
+    return itsmigd_job_record_locked(r, -1);
 }
 
 /* Asks the destination, less and less often, until it answers; then looks
@@ -269,7 +311,7 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = NULL;
         Result res = {ITSMIG_OUTCOME_OK, NULL, NULL};
-        gboolean again;
+        gboolean again, unasked;
 
         if (!itsmigd_job_sleep_unless_stopped(r, wait, &res)) {
             itsmigd_job_result_clear(&res);
@@ -288,17 +330,32 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
 
             g_mutex_lock(&o->lock);
             again = itsmig_job_reexamine(r->job, &facts, itsmigd_job_now(r->job));
+            if (!again && itsmig_job_reexamine_rollback(r->job, &facts, itsmigd_job_now(r->job)))
+                rec = rollback_reexamined_locked(r, &attention);
             phase = itsmig_phase_to_string(r->job->phase);
             if (again) {
                 /* The job's time limits count from here. */
                 r->started_mono = g_get_monotonic_time();
                 itsmigd_job_publish_locked(r, "reexamined", NULL, NULL);
                 rec = itsmigd_job_record_locked(r, -1);
-            } else {
+            } else if (!rec) {
                 attention = g_strdup(r->job->attention);
             }
+            /* A rollback's question still open (this host's libvirt could not say where
+             * the guest is): asked again later. */
+            unasked = !rec && r->job->rb_dest_unasked;
             g_mutex_unlock(&o->lock);
-            if (again) {
+            if (unasked)
+                continue;
+            if (rec && !again) {
+                itsmigd_log_job(attention ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+                                r->job->domain, r->job->id,
+                                "migration %s: the destination answers again (the domain is "
+                                "%s there); the job is %s%s%s",
+                                r->job->id, itsmig_presence_to_string(facts.destination), phase,
+                                attention ? ": " : "", attention ? attention : "");
+                itsmigd_job_journal_commit(o, rec);
+            } else if (again) {
                 itsmigd_log_job(G_LOG_LEVEL_MESSAGE, r->job->domain, r->job->id,
                                 "migration %s: the destination answers again (the domain is "
                                 "%s there); the job goes on from %s",

@@ -227,7 +227,10 @@ static void fetch_finish(Fetch *f, const ItsmigRestReply *reply)
     if (f->caps_mode ? status != 200 : (status < 200 || status > 299)) {
         g_autofree char *text = itsmigd_peer_reply_error_text(reply->body, reply->body_len);
 
-        g_set_error(&f->error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_ERROR,
+        /* 503: up, but not ready (its libvirt connection is being made again): worth
+         * asking again, unlike an error of the peer's. */
+        g_set_error(&f->error, ITSMIG_ERROR,
+                    status == 503 ? ITSMIG_ERROR_PEER_UNAVAILABLE : ITSMIG_ERROR_PEER_ERROR,
                     "peer %s (%s) answered %s %s with HTTP %ld%s%s%s", name, url, f->method,
                     f->path, status, status == 401 ? " (it does not accept our token)" : "",
                     text ? ": " : "", text ? text : "");

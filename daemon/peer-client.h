@@ -40,8 +40,8 @@ gboolean itsmigd_peers_exists(ItsmigdPeers *peers, const char *name);
 
 /* The capabilities of each of @names, from the cache when fresh, else
  * fetched, all at once.  ret_caps[i] is set, or ret_errors[i] says why not
- * (ITSMIG_ERROR_UNKNOWN_PEER, _PEER_UNREACHABLE, _PEER_TIMEOUT, _PEER_ERROR,
- * _INVALID_HOST_CAPS, _INVALID_JSON). */
+ * (ITSMIG_ERROR_UNKNOWN_PEER, _PEER_UNREACHABLE, _PEER_TIMEOUT, _PEER_UNAVAILABLE (it answered
+ * 503), _PEER_ERROR, _INVALID_HOST_CAPS, _INVALID_JSON). */
 void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
                        ItsmigHostCaps **ret_caps, GError **ret_errors);
 
@@ -75,7 +75,8 @@ ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char
  * with @body (a JSON object, or NULL).  Returns the reply's JSON object for a
  * 2xx status.  Otherwise NULL, with *@ret_status the HTTP status (0 when no
  * reply came) and an error as itsmigd_peers_get() gives them; an HTTP error
- * is ITSMIG_ERROR_PEER_ERROR with the peer's code and message in the text. */
+ * is ITSMIG_ERROR_PEER_ERROR (ITSMIG_ERROR_PEER_UNAVAILABLE for a 503) with the peer's code and
+ * message in the text. */
 JsonNode *itsmigd_peers_call(ItsmigdPeers *peers, const char *name, const char *method,
                              const char *path, JsonNode *body, long *ret_status, GError **error);
 /* A copy of the peer's configuration, NULL when none is called @name. */

@@ -32,6 +32,9 @@ static char *version_string(unsigned long v)
     return g_strdup_printf("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
 }
 
+/* How long after losing an established connection attempts stay reconnect-min apart. */
+#define RECONNECT_STEADY_US (30 * G_USEC_PER_SEC)
+
 static void schedule_retry(ItsmigdVirt *virt);
 static void start_connect(ItsmigdVirt *virt);
 
@@ -97,6 +100,7 @@ static gboolean on_disconnected(gpointer data)
     if (!virt->conn)
         return G_SOURCE_REMOVE;
     close_connection(virt);
+    virt->lost_us = g_get_monotonic_time();
     g_mutex_lock(&virt->lock);
     virt->status.connected = FALSE;
     g_mutex_unlock(&virt->lock);
@@ -140,7 +144,12 @@ static void schedule_retry(ItsmigdVirt *virt)
     unsigned int delay = virt->next_backoff ? virt->next_backoff : virt->options.reconnect_min;
 
     delay = CLAMP(delay, virt->options.reconnect_min, virt->options.reconnect_max);
-    virt->next_backoff = MIN(delay * 2, virt->options.reconnect_max);
+    /* A libvirtd that restarts is usually back within seconds, and jobs and peers wait on
+     * us meanwhile (503): right after a loss every reconnect-min, the back-off after. */
+    if (virt->lost_us && g_get_monotonic_time() - virt->lost_us < RECONNECT_STEADY_US)
+        delay = virt->options.reconnect_min;
+    else
+        virt->next_backoff = MIN(delay * 2, virt->options.reconnect_max);
     g_mutex_lock(&virt->lock);
     virt->status.next_retry_us = g_get_monotonic_time() + (gint64)delay * G_USEC_PER_SEC;
     virt->status.backoff_s = delay;
@@ -245,6 +254,7 @@ static void on_synced(ItsmigdVirt *virt, gpointer item)
     if (s->reconnect)
         itsmigd_metrics_reconnect(virt->metrics);
     virt->next_backoff = 0;
+    virt->lost_us = 0;
     message = g_strdup_printf("connected to %s (%u domains)", virt->uri,
                               itsmigd_registry_count(virt->registry));
     g_message("libvirt: %s", message);

@@ -48,6 +48,7 @@ struct ItsmigdVirt {
     GCancellable *cancellable;
     gboolean connecting;
     unsigned int next_backoff;
+    gint64 lost_us; /* monotonic, when an established connection was lost; 0: none since */
 
     /* Set before the first connection; called by the worker. */
     ItsmigdVirtObserver observer;

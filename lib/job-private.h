@@ -31,6 +31,12 @@ G_GNUC_INTERNAL void job_phase_end(ItsmigJob *job, ItsmigPhase phase, const char
                                    gint64 now_us);
 G_GNUC_INTERNAL void job_phase_reopen(ItsmigJob *job, ItsmigPhase phase);
 G_GNUC_INTERNAL void job_add_note(ItsmigJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
+/* The note of a rollback that could not ask the destination whether a copy was left. */
+#define JOB_NOTE_DEST_UNASKED                                                                      \
+    "The destination could not be asked whether a paused copy remains there: if 'virsh list "      \
+    "--all' shows one, destroy it (virsh destroy)."
+G_GNUC_INTERNAL gboolean job_source_as_before(const ItsmigJob *job, const ItsmigJobFacts *f);
+G_GNUC_INTERNAL void job_finish(ItsmigJob *job, ItsmigPhase terminal, gint64 now_us);
 G_GNUC_INTERNAL gboolean job_error_is(const ItsmigJob *job, ItsmigErrorCode code);
 G_GNUC_INTERNAL void job_set_error(ItsmigJob *job, const char *code, const char *message);
 /* Ends the job needing attention: where the guest is, @advice, then the notes. */

@@ -420,6 +420,7 @@ static gboolean read_outcome(Reader *r, JsonObject *o, ItsmigJob *job)
 static gboolean read_flags(Reader *r, JsonObject *o, ItsmigJob *job)
 {
     static const char *const rm[] = {"aborted", "destroyed", "resumed", NULL};
+    static const char *const rm_optional[] = {"dest_unasked", NULL};
     static const char *const jm[] = {"behind", "failures", "last_error", "written_at", NULL};
     JsonObject *sub;
     gint64 i64;
@@ -427,10 +428,13 @@ static gboolean read_flags(Reader *r, JsonObject *o, ItsmigJob *job)
     if (!get_bool(r, o, "abort_requested", &job->abort_requested) ||
         !get_bool(r, o, "recovered", &job->recovered))
         return FALSE;
-    if (!(sub = get_object(r, o, "rollback")) || !exact_members(r, sub, rm) ||
+    if (!(sub = get_object(r, o, "rollback")) || !members_of(r, sub, rm, rm_optional) ||
         !get_bool(r, sub, "aborted", &job->rb_aborted) ||
         !get_bool(r, sub, "destroyed", &job->rb_destroyed) ||
         !get_bool(r, sub, "resumed", &job->rb_resumed))
+        return FALSE;
+    if (json_object_has_member(sub, "dest_unasked") &&
+        !get_bool(r, sub, "dest_unasked", &job->rb_dest_unasked))
         return FALSE;
     if (json_object_has_member(o, "transient") && !get_bool(r, o, "transient", &job->transient))
         return FALSE;

@@ -140,7 +140,8 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
 
     if (job->phase != ITSMIG_PHASE_FAILED || job->failed_phase != ITSMIG_PHASE_VERIFY_DEST ||
         (!job_error_is(job, ITSMIG_ERROR_PEER_UNREACHABLE) &&
-         !job_error_is(job, ITSMIG_ERROR_PEER_TIMEOUT)) ||
+         !job_error_is(job, ITSMIG_ERROR_PEER_TIMEOUT) &&
+         !job_error_is(job, ITSMIG_ERROR_PEER_UNAVAILABLE)) ||
         job->timings[ITSMIG_PHASE_ROLLBACK].started_us || job_source_intact(facts) ||
         facts->source == ITSMIG_PRESENCE_UNKNOWN || !job_dest_holds_copy(facts))
         return FALSE;
@@ -157,6 +158,52 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
     job->facts = *facts;
     job_phase_reopen(job, ITSMIG_PHASE_VERIFY_DEST);
     job->phase = ITSMIG_PHASE_VERIFY_DEST;
+    return TRUE;
+}
+
+gboolean itsmig_job_reexamine_rollback(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
+{
+    const char *dest = job->destination_hostname ? job->destination_hostname : job->destination;
+    const ItsmigPhaseTiming *t = &job->timings[ITSMIG_PHASE_ROLLBACK];
+
+    if (job->phase != ITSMIG_PHASE_FAILED || !job->rb_dest_unasked ||
+        g_strcmp0(t->outcome, "failed") != 0 || facts->destination == ITSMIG_PRESENCE_UNKNOWN ||
+        facts->source == ITSMIG_PRESENCE_UNKNOWN)
+        return FALSE;
+    job->rb_dest_unasked = FALSE;
+    job->facts = *facts;
+    for (guint i = 0; i < job->notes->len; i++)
+        if (!g_strcmp0(g_ptr_array_index(job->notes, i), JOB_NOTE_DEST_UNASKED))
+            g_ptr_array_remove_index(job->notes, i--);
+    if (facts->destination == ITSMIG_PRESENCE_ABSENT && job->notes->len == 0 &&
+        job_source_as_before(job, facts)) {
+        job_add_note(job, "The destination could not be asked whether a copy was left there "
+                          "when the rollback ended; it answered later, and holds none.");
+        g_clear_pointer(&job->attention, g_free);
+        job_phase_reopen(job, ITSMIG_PHASE_ROLLBACK);
+        job_phase_end(job, ITSMIG_PHASE_ROLLBACK, "ok", now_us);
+        job_finish(job, ITSMIG_PHASE_ROLLED_BACK, now_us);
+        return TRUE;
+    }
+    switch (facts->destination) {
+    case ITSMIG_PRESENCE_PAUSED:
+        job_add_note(job,
+                     "The destination answered after the rollback: a paused copy remains on "
+                     "%s: destroy it there (virsh destroy %s) and never resume it.",
+                     dest, job->domain);
+        break;
+    case ITSMIG_PRESENCE_RUNNING:
+        job_add_note(job,
+                     "The destination answered after the rollback: a copy runs on %s: keep one "
+                     "copy and destroy the other (virsh destroy); itsmigd never destroys a "
+                     "running guest.",
+                     dest);
+        break;
+    default:
+        job_add_note(job, "The destination answered after the rollback: it holds no copy.");
+        break;
+    }
+    job_fail(job, NULL, now_us);
     return TRUE;
 }
 

@@ -197,6 +197,7 @@ static void add_rollback(JsonBuilder *b, const ItsmigJob *job)
     itsmig_json_add_bool(b, "aborted", job->rb_aborted);
     itsmig_json_add_bool(b, "destroyed", job->rb_destroyed);
     itsmig_json_add_bool(b, "resumed", job->rb_resumed);
+    itsmig_json_add_bool(b, "dest_unasked", job->rb_dest_unasked);
     json_builder_end_object(b);
 }
 

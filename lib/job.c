@@ -469,6 +469,18 @@ static void finish(ItsmigJob *job, ItsmigPhase terminal, gint64 now_us)
     job->has_pending = FALSE;
 }
 
+void job_finish(ItsmigJob *job, ItsmigPhase terminal, gint64 now_us)
+{
+    finish(job, terminal, now_us);
+}
+
+/* Whether the source's copy is as it was before the job: running, or paused by its owner. */
+gboolean job_source_as_before(const ItsmigJob *job, const ItsmigJobFacts *f)
+{
+    return f->source == ITSMIG_PRESENCE_RUNNING ||
+           (f->source == ITSMIG_PRESENCE_PAUSED && !job->source_was_running);
+}
+
 /* Where the guest is, in words, for a person. */
 static char *whereabouts(const ItsmigJob *job)
 {
@@ -598,9 +610,9 @@ void job_rollback_settle(ItsmigJob *job, gint64 now_us)
                      now_us);
             return;
         } else if (f->destination == ITSMIG_PRESENCE_UNKNOWN) {
-            job_add_note(job,
-                         "The destination could not be asked whether a paused copy remains "
-                         "there: if 'virsh list --all' shows one, destroy it (virsh destroy).");
+            job_add_note(job, "%s", JOB_NOTE_DEST_UNASKED);
+            /* Asked again once it answers (itsmig_job_reexamine_rollback()). */
+            job->rb_dest_unasked = TRUE;
             job->rb_destroyed = TRUE;
         }
     }
@@ -764,9 +776,7 @@ static void end_rollback_step(ItsmigJob *job, const ItsmigAction *a, ItsmigOutco
         }
     }
     if (a->kind == ITSMIG_ACTION_CONFIRM_SOURCE) {
-        gboolean as_before =
-            job->facts.source == ITSMIG_PRESENCE_RUNNING ||
-            (job->facts.source == ITSMIG_PRESENCE_PAUSED && !job->source_was_running);
+        gboolean as_before = job_source_as_before(job, &job->facts);
 
         if (outcome == ITSMIG_OUTCOME_OK && as_before && job->notes->len == 0 &&
             (!transfer_started(job) || !job_dest_holds_copy(&job->facts))) {

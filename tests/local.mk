@@ -185,6 +185,7 @@ DAEMON_TESTS = \
 	tests/daemon/events.sh \
 	tests/daemon/libvirtd-stall.sh \
 	tests/daemon/reconnect.sh \
+	tests/daemon/rollback-reconnect.sh \
 	tests/daemon/systemd.sh \
 	tests/daemon/bad-input.sh \
 	tests/daemon/peers.sh \

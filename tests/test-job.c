@@ -890,6 +890,57 @@ static void test_reexamine(gconstpointer data)
     g_assert_false(itsmig_job_reexamine(job, &there, tick()));
 }
 
+/* The rollback could not ask the destination whether a copy was left (its itsmigd down):
+ * the job needs attention, and is looked at again once the destination answers: rolled
+ * back when it holds nothing, else told what it holds. */
+static void test_reexamine_rollback(gconstpointer data)
+{
+    ItsmigPresence there = GPOINTER_TO_INT(data);
+    Scenario sc = {ITSMIG_MODE_SAFE, 0, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    ItsmigJobFacts paused = {ITSMIG_PRESENCE_PAUSED, ITSMIG_PRESENCE_UNKNOWN, FALSE};
+    ItsmigJobFacts back = {ITSMIG_PRESENCE_RUNNING, ITSMIG_PRESENCE_UNKNOWN, FALSE};
+    ItsmigJobFacts answered = {ITSMIG_PRESENCE_RUNNING, there, FALSE};
+    ItsmigAction a;
+
+    run_until(job, ITSMIG_ACTION_MIGRATE);
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "libvirt-error", "the transfer failed", &paused,
+                   tick());
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_ROLLBACK);
+    g_assert_true(job->rb_dest_unasked);
+    while (itsmig_job_next(job, &a)) {
+        g_assert_cmpint(a.kind, !=, ITSMIG_ACTION_DESTROY_DEST);
+        itsmig_job_begin(job, &a, tick());
+        itsmig_job_end(job, ITSMIG_OUTCOME_OK, NULL, NULL, &back, tick());
+    }
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_nonnull(strstr(job->attention, "could not be asked whether a paused copy"));
+    job = round_trip(g_steal_pointer(&job));
+    g_assert_true(job->rb_dest_unasked);
+    /* Still not answering: nothing changes. */
+    g_assert_false(itsmig_job_reexamine_rollback(job, &back, tick()));
+    g_assert_false(itsmig_job_reexamine(job, &answered, tick()));
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_true(itsmig_job_reexamine_rollback(job, &answered, tick()));
+    g_assert_false(job->rb_dest_unasked);
+    job = round_trip(g_steal_pointer(&job));
+    if (there == ITSMIG_PRESENCE_ABSENT) {
+        g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_ROLLED_BACK);
+        g_assert_null(job->attention);
+        g_assert_cmpstr(job->timings[ITSMIG_PHASE_ROLLBACK].outcome, ==, "ok");
+        g_assert_cmpstr(job->error_code, ==, "libvirt-error");
+    } else {
+        g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+        g_assert_null(strstr(job->attention, "could not be asked whether"));
+        g_assert_nonnull(strstr(job->attention, there == ITSMIG_PRESENCE_PAUSED
+                                                    ? "a paused copy remains on b"
+                                                    : "a copy runs on b"));
+    }
+    g_assert_false(itsmig_job_next(job, &a));
+    /* Once looked at again, never again. */
+    g_assert_false(itsmig_job_reexamine_rollback(job, &answered, tick()));
+}
+
 static void test_from_json_refuses(void)
 {
     static const struct {
@@ -1282,6 +1333,12 @@ int main(int argc, char **argv)
     g_test_add_func("/job/recover-live-unverifiable", test_recover_live_unverifiable);
     g_test_add_data_func("/job/reexamine/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), test_reexamine);
     g_test_add_data_func("/job/reexamine/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE), test_reexamine);
+    g_test_add_data_func("/job/reexamine-rollback/dest-absent",
+                         GINT_TO_POINTER(ITSMIG_PRESENCE_ABSENT), test_reexamine_rollback);
+    g_test_add_data_func("/job/reexamine-rollback/dest-paused",
+                         GINT_TO_POINTER(ITSMIG_PRESENCE_PAUSED), test_reexamine_rollback);
+    g_test_add_data_func("/job/reexamine-rollback/dest-running",
+                         GINT_TO_POINTER(ITSMIG_PRESENCE_RUNNING), test_reexamine_rollback);
     g_test_add_data_func("/job/table/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), check_table);
     g_test_add_data_func("/job/table/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE), check_table);
     g_test_add_data_func("/job/rollback-failures/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE),

@@ -212,9 +212,10 @@ typedef struct {
     gint64 mono_us;
 
     /* Rollback progress. */
-    gboolean rb_aborted;   /* ABORT_TRANSFER done */
-    gboolean rb_destroyed; /* DESTROY_DEST done or not needed */
-    gboolean rb_resumed;   /* RESUME_SOURCE done or not needed */
+    gboolean rb_aborted;      /* ABORT_TRANSFER done */
+    gboolean rb_destroyed;    /* DESTROY_DEST done or not needed */
+    gboolean rb_resumed;      /* RESUME_SOURCE done or not needed */
+    gboolean rb_dest_unasked; /* the destination could not be asked whether a copy was left */
 } ItsmigJob;
 
 ItsmigJob *itsmig_job_new(const char *id, const char *domain, const char *uuid, const char *source,
@@ -262,12 +263,19 @@ gboolean itsmig_job_can_abort(const ItsmigJob *job);
 void itsmig_job_recover(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
 
 /* A job that needs attention only because the destination could not be
- * asked while its copy was verified (peer-unreachable or peer-timeout in
- * VERIFY_DEST, the
+ * asked while its copy was verified (peer-unreachable, peer-timeout or
+ * peer-unavailable in VERIFY_DEST, the
  * source copy gone): once the destination answers again, with @facts, the job
  * goes back to VERIFY_DEST and on from there, the earlier failure kept as a
  * note.  FALSE, and nothing changed, for any other job. */
 gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
+/* A job whose rollback needed attention because, among other things or alone, the
+ * destination could not be asked whether a copy was left there (rb_dest_unasked): with
+ * @facts, once the destination answers again, it is rolled back when the destination holds
+ * no copy, the source's runs as before and nothing else was wrong; otherwise its attention
+ * says what the destination holds.  FALSE, and nothing changed, for any other job or while
+ * the destination's state is unknown. */
+gboolean itsmig_job_reexamine_rollback(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
 
 /* The record: the API's representation and the journal's.  Every member is
  * always present. */

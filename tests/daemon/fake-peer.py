@@ -18,6 +18,11 @@ MODE is one of:
            regs-oversized (5000 registers)
   wrongtype HTTPS; GET /v1/host answers a sound document (revisions 0 and 1),
            GET /v1/incoming/UUID an object whose members have the wrong types
+  unavailable HTTPS; answers every request 503 libvirt-unavailable, as an
+           itsmigd that has lost its libvirt connection
+  restarting HTTPS; the same for 2 s from the first request, then a sound
+           document for GET /v1/host and "no such domain here" for
+           /v1/incoming/UUID, as an itsmigd that has connected again
 """
 import copy
 import hashlib
@@ -98,10 +103,47 @@ SOUND = (LIE.replace(b'"hostname":"liar"', b'"hostname":"wrongtype"')
          .replace(b'"its_abi_revisions":{"value":[0]', b'"its_abi_revisions":{"value":[0,1]')
          .replace(b'"default_its_abi_revision":{"value":3', b'"default_its_abi_revision":{"value":1'))
 WRONG_TYPES = b'{"uuid":7,"domain":["g1"],"present":"yes","state":3,"its_restore":{"errors":[1]}}'
+UNAVAILABLE = (b'{"error":{"code":"libvirt-unavailable",'
+               b'"message":"not connected to libvirt; reconnecting"}}')
+ABSENT = b'{"present":false,"state":null,"name_taken":false,"its_restore":null}'
+first_request = []
+
+
+def not_ready():
+    """Whether this peer answers 503 now."""
+    if mode == "unavailable":
+        return True
+    if mode != "restarting":
+        return False
+    if not first_request:
+        first_request.append(time.monotonic())
+    return time.monotonic() - first_request[0] < 2.0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if not_ready():
+            self.answer(503, UNAVAILABLE)
+        else:
+            self.answer(200, ABSENT)
+
     def do_GET(self):
+        if not_ready():
+            self.answer(503, UNAVAILABLE)
+            return
+        if mode == "restarting":
+            body = ABSENT if self.path.startswith("/v1/incoming/") else SOUND
+            self.answer(200, body)
+            return
         if mode == "lie":
             body = LIE
         elif mode == "old" or mode.startswith("regs-"):

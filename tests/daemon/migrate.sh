@@ -21,12 +21,18 @@ port_b=$base
 port_c=$((base + 1))
 port_hang=$((base + 2))
 port_wrong=$((base + 3))
+port_unavail=$((base + 4))
+port_restart=$((base + 5))
 
 tls_peer_files
 fake_peer hang "$port_hang"
 fake_peer wrongtype "$port_wrong"
 wait_for "[ -s '$T/fake-hang.pid' ]" 10 || bail "the hanging peer did not start"
 wait_for "[ -s '$T/fake-wrongtype.pid' ]" 10 || bail "the wrongtype peer did not start"
+fake_peer unavailable "$port_unavail"
+fake_peer restarting "$port_restart"
+wait_for "[ -s '$T/fake-unavailable.pid' ] && [ -s '$T/fake-restarting.pid' ]" 10 ||
+    bail "the 503 peers did not start"
 
 # tagged NAME PATTERN JOB: A's log has lines matching PATTERN, and each carries the
 # ITSMIG_JOB field of JOB, which the stderr writer shows as "[job=JOB]" (journald
@@ -78,6 +84,10 @@ run_a() {
         --set "peer hang.token-file=$T/token-b" --set "peer hang.migrate-uri=test:///default" \
         --set "peer wrong.url=https://127.0.0.1:$port_wrong" --set "peer wrong.ca=$T/cert.pem" \
         --set "peer wrong.token-file=$T/token-b" --set "peer wrong.migrate-uri=test:///default" \
+        --set "peer unavail.url=https://127.0.0.1:$port_unavail" --set "peer unavail.ca=$T/cert.pem" \
+        --set "peer unavail.token-file=$T/token-b" --set "peer unavail.migrate-uri=test:///default" \
+        --set "peer restart.url=https://127.0.0.1:$port_restart" --set "peer restart.ca=$T/cert.pem" \
+        --set "peer restart.token-file=$T/token-b" --set "peer restart.migrate-uri=test:///default" \
         "$@"
 }
 run_a
@@ -193,6 +203,25 @@ if grep -Eq 'CRITICAL|critical|assertion' "$ITSMIGD_LOG"; then
 else
     ok "no GLib critical in A's log"
 fi
+is "$(domstate)" running "g1 still runs"
+
+# ---- a destination that answers 503 (its libvirt connection is being made again) ------------
+
+# Always 503: asked again for about 10 s, then the job ends with its own code.
+migrate '{"domain":"g1","destination":"unavail"}'
+UNAVAIL=$(jbody .id)
+wait_job "$UNAVAIL" 30
+check_json "a destination that always answers 503: peer-unavailable, rolled back" \
+    '.phase == "rolled-back" and .failed_phase == "preflight" and .error.code == "peer-unavailable" and (.error.message | test("HTTP 503"))'
+check_json "... after asking again for about 10 s, not at once" \
+    '(.phases[] | select(.phase == "preflight") | .duration_ms) >= 8000'
+# 503 for its first 2 s, then ready: the job gets past the preflight (the
+# transfer then fails, as this test driver cannot migrate).
+migrate '{"domain":"g1","destination":"restart"}'
+RESTART=$(jbody .id)
+wait_job "$RESTART" 30
+check_json "a destination that answers 503 for 2 s, then is ready: the preflight passes" \
+    '.phase == "rolled-back" and .failed_phase == "transfer" and .error.code == "libvirt-error" and (.phases[] | select(.phase == "preflight") | .outcome) == "ok"'
 is "$(domstate)" running "g1 still runs"
 
 # ---- bad requests ----------------------------------------------------------------------
@@ -316,6 +345,6 @@ wait_job broken
 check_json "... and what little it holds is a job needing attention" \
     '.phase == "failed-needs-attention" and .error.code == "journal-unreadable"'
 api GET /v1/migrations
-check_json "the earlier jobs are back from the journal" '(.migrations | length) >= 17'
+check_json "the earlier jobs are back from the journal" '(.migrations | length) >= 19'
 
 done_testing

@@ -116,6 +116,26 @@ api_on() {
     api "$@"
 }
 
+# connected H: host H's itsmigd has a live libvirt connection (GET /v1/health).
+connected() {
+    api_on "$1" GET /v1/health -m 5 && [ "$(jbody .libvirt.connected)" = true ]
+}
+# both_connected: waits (60 s at most) until both hosts' itsmigd are connected to libvirt
+# again, so that a round after a libvirtd kill does not fail for that reason; a timeout is
+# the bed's failure, not a guest's outcome.
+both_connected() {
+    _t0=$(now_ms)
+    if wait_for 'connected a && connected b' 60; then
+        _w=$(($(now_ms) - _t0))
+        [ "$_w" -lt 1000 ] || diag "before round $ROUND: waited $_w ms for both itsmigd to connect to libvirt"
+        return 0
+    fi
+    not_ok "before round $ROUND: both itsmigd are connected to libvirt within 60 s" \
+        "a: $(connected a && echo connected || echo not), b: $(connected b && echo connected || echo not)"
+    echo "before round $ROUND ($PARAMS): an itsmigd not connected to libvirt after 60 s" >>"$T/bed-failures"
+    return 1
+}
+
 # phase_index MODE PHASE: the phase's place in the mode's plan (1...), 99 when final.
 phase_index() {
     [ "$1" = safe ] && _pl=$SAFE_PHASES || _pl=$LIVE_PHASES
@@ -288,6 +308,7 @@ qemu_has_device() {
 
 : >"$T/outcomes" # FAULT OUTCOME per round
 : >"$T/violations"
+: >"$T/bed-failures" # rounds not run: the bed was not ready
 # Left paused or without the device by a job that ended done or rolled-back (violations), and
 # by one that needed attention (put right by hand, as its text said).
 LOST=0 TWICE=0 LEFT_PAUSED=0 NO_DEVICE=0 ATT_PAUSED=0 ATT_NO_DEVICE=0 REPAIRS=0
@@ -337,6 +358,8 @@ summary() {
     [ -s "$T/repairs" ] && sed 's/^/  /' "$T/repairs"
     echo "violations: $(wc -l <"$T/violations")"
     sed 's/^/  /' "$T/violations"
+    echo "bed failures (rounds not run, not counted above): $(wc -l <"$T/bed-failures")"
+    sed 's/^/  /' "$T/bed-failures"
 }
 # report: the summary into $CHAOS_REPORT, if one is asked for.
 report() {
@@ -394,6 +417,7 @@ while [ "$ROUND" -lt "$ROUNDS" ]; do
     [ -n "$MODE" ] && [ -n "$PAUSED" ] && [ -n "$FROM" ] || bail "round parameters: '$PARAMS' lacks one"
     RDESC="round $ROUND ($PARAMS)"
     diag "round $ROUND: CHAOS_ROUND='$PARAMS' (seed $SEED)"
+    both_connected || continue
 
     # What a round leaves must last: a late change (an unplug completing after a rollback)
     # is the previous round's violation.
