@@ -47,6 +47,7 @@ typedef enum {
     ITSMIG_ERROR_DAEMON_STOPPING,     /* itsmigd stopped while the job ran */
     ITSMIG_ERROR_DAEMON_RESTARTED,    /* the job was reconciled after a restart */
     ITSMIG_ERROR_JOURNAL_UNREADABLE,  /* the job's journal record could not be read whole */
+    ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT, /* QEMU kept a device libvirt does not list */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;
