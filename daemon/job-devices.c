@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -129,17 +131,39 @@ gboolean itsmigd_job_ask_detach(Run *r, virConnectPtr conn, int index, const cha
 }
 
 gboolean itsmigd_job_attach_back(Run *r, virDomainPtr dom, const char *alias, const char *xml,
-                                 GError **error)
+                                 Result *res)
 {
+    g_autoptr(GError) error = NULL;
     gboolean repaired = FALSE;
 
     if (!itsmigd_virt_domain_attach_repairing(dom, alias, xml, itsmigd_job_phase_deadline(r), NULL,
-                                              &repaired, error))
+                                              &repaired, &error)) {
+        /* That code makes the attention give the steps that work (lib/job.c). */
+        if (g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT))
+            itsmigd_job_fail_gerror(res, error);
+        else
+            itsmigd_job_fail_domain_op(res, error);
         return FALSE;
+    }
     if (repaired)
         itsmigd_log_job(G_LOG_LEVEL_MESSAGE, r->job->domain, r->job->id,
                         "migration %s: QEMU still had device %s, which libvirt did not list; "
                         "it was removed from QEMU (device_del) and attached through libvirt",
                         r->job->id, alias);
     return TRUE;
+}
+
+ItsmigOutcome itsmigd_job_attach_dest_device(Run *r, int index, Result *res)
+{
+    const char *code = itsmig_error_code_to_string(ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT);
+    g_autofree char *marker = g_strdup_printf(": %s: ", code);
+
+    /* The destination's itsmigd names that failure in its reply, which reaches here inside a
+     * peer error: the job keeps its code, for the attention's steps. */
+    if (itsmigd_job_attach_dest(r, index, res) != ITSMIG_OUTCOME_OK && res->message &&
+        strstr(res->message, marker)) {
+        g_free(res->code);
+        res->code = g_strdup(code);
+    }
+    return res->outcome;
 }

@@ -149,7 +149,8 @@ gboolean itsmigd_job_ask_detach(Run *r, virConnectPtr conn, int index, const cha
                                 const char *xml, gint64 deadline, virDomainPtr *ret_dom,
                                 gboolean *ret_present, Result *res);
 gboolean itsmigd_job_attach_back(Run *r, virDomainPtr dom, const char *alias, const char *xml,
-                                 GError **error);
+                                 Result *res);
+ItsmigOutcome itsmigd_job_attach_dest_device(Run *r, int index, Result *res);
 
 /* job-transfer.c */
 void itsmigd_job_take_stats_locked(Run *r, virTypedParameterPtr params, int nparams);

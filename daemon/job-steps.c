@@ -541,8 +541,8 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     if (!dom || !itsmigd_virt_domain_has_device(dom, alias, &present, &error) ||
         (present && !await_late_unplug(r, dom, index, alias, &present, &error)))
         return itsmigd_job_fail_domain_op(res, error);
-    if (!present && !itsmigd_job_attach_back(r, dom, alias, xml, &error))
-        return itsmigd_job_fail_gerror(res, error);
+    if (!present && !itsmigd_job_attach_back(r, dom, alias, xml, res))
+        return res->outcome;
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -566,7 +566,7 @@ ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
         return itsmigd_job_dest_call(r, "resume", TRUE, res);
-    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest(r, a->device, res);
+    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest_device(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
     case ITSMIG_ACTION_DESTROY_DEST: return itsmigd_job_dest_call(r, "destroy", FALSE, res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);
