@@ -30,6 +30,7 @@
 #include "daemon/log.h"
 #include "daemon/migration-record.h"
 #include "daemon/virt-domain.h"
+#include "daemon/virt-repair.h"
 #include "daemon/virt-names.h"
 
 /* What is read of a QEMU log, from its end. */
@@ -405,7 +406,7 @@ static gboolean destroy(Incoming *in, int state, const Claim *claim, GError **er
 
 static gboolean attach(Incoming *in, int state, const Claim *claim, GError **error)
 {
-    gboolean attached;
+    gboolean attached, repaired;
     const char *xml;
 
     if (!need_domain(in, state, error))
@@ -418,8 +419,14 @@ static gboolean attach(Incoming *in, int state, const Claim *claim, GError **err
         return FALSE;
     }
     /* Already there (a retry): nothing to do. */
-    if (!itsmigd_virt_domain_attach(in->dom, claim->alias, xml, &attached, error))
+    if (!itsmigd_virt_domain_attach_repairing(in->dom, claim->alias, xml, 0, &attached, &repaired,
+                                              error))
         return FALSE;
+    if (repaired)
+        itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
+                        "incoming migration %s: QEMU still had device %s, which libvirt did not "
+                        "list; it was removed from QEMU (device_del)",
+                        claim->job, claim->alias);
     if (attached)
         itsmigd_log_job(G_LOG_LEVEL_MESSAGE, virDomainGetName(in->dom), claim->job,
                         "incoming migration %s: device %s attached again at the source's "

@@ -10,6 +10,8 @@
  *                   read back at start, libvirt's events for running jobs
  *   job-worker.c    the thread that walks a job: a step, the facts, the record
  *   job-steps.c     one executor per action on this host
+ *   job-devices.c   a device's unplug and plug back: QEMU's "busy", a
+ *                   connection lost mid-request, a device only QEMU knows
  *   job-transfer.c  the transfer (libvirt's migration) and its progress
  *   job-dest.c      what the destination's itsmigd is asked and told
  *   job-record.c    a job's record: told to the API, written to the journal
@@ -143,6 +145,14 @@ void itsmigd_job_start_worker_locked(ItsmigdOrchestrator *o, Run *r);
 
 /* job-steps.c */
 ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction *a, Result *res);
+
+/* job-devices.c */
+gboolean itsmigd_job_ask_detach(Run *r, virConnectPtr conn, int index, const char *alias,
+                                const char *xml, gint64 deadline, virDomainPtr *ret_dom,
+                                gboolean *ret_present, Result *res);
+gboolean itsmigd_job_attach_back(Run *r, virDomainPtr dom, const char *alias, const char *xml,
+                                 Result *res);
+ItsmigOutcome itsmigd_job_attach_dest_device(Run *r, int index, Result *res);
 
 /* job-transfer.c */
 void itsmigd_job_take_stats_locked(Run *r, virTypedParameterPtr params, int nparams);

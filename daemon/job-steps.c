@@ -266,11 +266,8 @@ static ItsmigOutcome do_detach(Run *r, virConnectPtr conn, int index, Result *re
     }
     r->removed = FALSE;
     g_mutex_unlock(&r->o->lock);
-    dom = itsmigd_virt_domain_lookup(conn, r->job->uuid, &error);
-    if (!dom || !itsmigd_virt_domain_detach(dom, alias, xml, &present, &error))
-        return itsmigd_job_fail_domain_op(res, error);
-    if (present)
-        r->unplug_asked |= index < 64 ? G_GUINT64_CONSTANT(1) << index : G_MAXUINT64;
+    if (!itsmigd_job_ask_detach(r, conn, index, alias, xml, deadline, &dom, &present, res))
+        return res->outcome;
     /* The guest acknowledges the unplug in its own time; libvirt says so
      * with DEVICE_REMOVED, and the XML is the truth either way. */
     while (present) {
@@ -549,8 +546,8 @@ static ItsmigOutcome do_attach_source(Run *r, virConnectPtr conn, int index, Res
     if (!dom || !itsmigd_virt_domain_has_device(dom, alias, &present, &error) ||
         (present && !await_late_unplug(r, dom, index, alias, &present, &error)))
         return itsmigd_job_fail_domain_op(res, error);
-    if (!present && !itsmigd_virt_domain_attach(dom, alias, xml, NULL, &error))
-        return itsmigd_job_fail_domain_op(res, error);
+    if (!present && !itsmigd_job_attach_back(r, dom, alias, xml, res))
+        return res->outcome;
     return ITSMIG_OUTCOME_OK;
 }
 
@@ -574,7 +571,7 @@ ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
         return itsmigd_job_dest_call(r, "resume", TRUE, res);
-    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest(r, a->device, res);
+    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest_device(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
     case ITSMIG_ACTION_DESTROY_DEST: return itsmigd_job_dest_call(r, "destroy", FALSE, res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);

@@ -23,6 +23,7 @@ daemon_libitsmigd_la_SOURCES = \
 	daemon/virt-worker.c \
 	daemon/domain-sync.c \
 	daemon/virt-domain.c daemon/virt-domain.h \
+	daemon/virt-repair.c daemon/virt-repair.h \
 	daemon/http-server.c daemon/http-server.h daemon/http-private.h \
 	daemon/http-request.c daemon/http-reply.c \
 	daemon/http-routes.c daemon/http-routes.h \
@@ -43,6 +44,7 @@ daemon_libitsmigd_la_SOURCES = \
 	daemon/job-record.c \
 	daemon/job-worker.c \
 	daemon/job-steps.c \
+	daemon/job-devices.c \
 	daemon/job-transfer.c \
 	daemon/job-dest.c \
 	daemon/job-run.c \

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include <libvirt/virterror.h>
 
 #include "itsmig/domain-profile.h"
@@ -26,6 +28,20 @@ int itsmigd_virt_error(GError **error, const char *format, ...)
                 code == VIR_ERR_NO_DOMAIN ? ITSMIG_ERROR_NOT_FOUND : ITSMIG_ERROR_LIBVIRT, "%s%s%s",
                 what ? what : "", what ? ": " : "", message);
     return code;
+}
+
+gboolean itsmigd_virt_error_busy(const GError *error)
+{
+    return error && g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT) &&
+           (strstr(error->message, "guest is busy") ||
+            strstr(error->message, "power indicator blinking"));
+}
+
+gboolean itsmigd_virt_error_duplicate_id(const GError *error)
+{
+    return error && g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT) &&
+           (strstr(error->message, "Duplicate ID") ||
+            strstr(error->message, "Duplicate device ID"));
 }
 
 virDomainPtr itsmigd_virt_domain_lookup(virConnectPtr conn, const char *uuid, GError **error)

@@ -23,6 +23,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
  * virDomainGetName() too: the arguments must not call libvirt. */
 int itsmigd_virt_error(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
+/* Whether @error, from a device's attach or detach, is QEMU's "guest is busy (power
+ * indicator blinking)": the PCIe slot is still settling after a recent plug or unplug, and
+ * the same request succeeds once it has.  The one place that tells that refusal apart. */
+gboolean itsmigd_virt_error_busy(const GError *error);
+
+/* Whether @error, from an attach, is QEMU's refusal of a device ID it already has ("Duplicate
+ * ID", "Duplicate device ID"): a device QEMU kept that libvirt does not know of. */
+gboolean itsmigd_virt_error_duplicate_id(const GError *error);
+
 /* The domain whose UUID is @uuid; NULL with @error when it is not there, or
  * when @conn is NULL (ITSMIG_ERROR_LIBVIRT_UNAVAILABLE). */
 virDomainPtr itsmigd_virt_domain_lookup(virConnectPtr conn, const char *uuid, GError **error);

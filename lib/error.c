@@ -46,6 +46,7 @@ static const struct {
     [ITSMIG_ERROR_DAEMON_RESTARTED] = {"daemon-restarted", 503},
     [ITSMIG_ERROR_JOURNAL_UNREADABLE] = {"journal-unreadable", 500},
     [ITSMIG_ERROR_PEER_UNAVAILABLE] = {"peer-unavailable", 503},
+    [ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT] = {"device-unknown-to-libvirt", 502},
 };
 
 const char *itsmig_error_code_to_string(ItsmigErrorCode code)

@@ -30,6 +30,11 @@ G_GNUC_INTERNAL ItsmigJob *job_alloc(void);
 G_GNUC_INTERNAL void job_phase_end(ItsmigJob *job, ItsmigPhase phase, const char *outcome,
                                    gint64 now_us);
 G_GNUC_INTERNAL void job_phase_reopen(ItsmigJob *job, ItsmigPhase phase);
+/* job-recover.c: the steps for a device QEMU kept and libvirt does not list; FALSE when
+ * @code is not that failure's. */
+G_GNUC_INTERNAL gboolean job_note_unknown_device(ItsmigJob *job, const ItsmigJobDevice *d,
+                                                 const char *host, const char *code,
+                                                 const char *message, int index);
 G_GNUC_INTERNAL void job_add_note(ItsmigJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
 /* The note of a rollback that could not ask the destination whether a copy was left. */
 #define JOB_NOTE_DEST_UNASKED                                                                      \

@@ -8,6 +8,26 @@
 #include "itsmig/json-member.h"
 #include "job-private.h"
 
+/* When QEMU kept a device libvirt does not list (a libvirtd that died while it attached it),
+ * attaching it fails again: the steps that work.  FALSE for any other failure. */
+gboolean job_note_unknown_device(ItsmigJob *job, const ItsmigJobDevice *d, const char *host,
+                                 const char *code, const char *message, int index)
+{
+    if (!d || g_strcmp0(code, itsmig_error_code_to_string(ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT)))
+        return FALSE;
+    job_add_note(job,
+                 "Device %s could not be attached on %s (%s): QEMU still has it and libvirt "
+                 "does not list it. Remove it from QEMU there (virsh qemu-monitor-command %s "
+                 "'{\"execute\":\"device_del\",\"arguments\":{\"id\":\"%s\"}}'), wait "
+                 "until virsh qemu-monitor-command %s "
+                 "'{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/"
+                 "peripheral\"}}' no longer lists %s, then attach it (virsh attach-device %s "
+                 "FILE --live, FILE holding the XML in devices[%d]).",
+                 d->alias, host, message, job->domain, d->alias, job->domain, d->alias, job->domain,
+                 index);
+    return TRUE;
+}
+
 /* The transfer completed although something else failed (or an abort came
  * late, or itsmigd restarted): the source copy is gone, so the only way is
  * forward, and never past a check that has not passed: the ITS save (live

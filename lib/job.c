@@ -707,7 +707,8 @@ void itsmig_job_begin(ItsmigJob *job, const ItsmigAction *action, gint64 now_us)
 }
 
 /* A rollback step did not work: what remains for a person. */
-static void rollback_step_failed(ItsmigJob *job, const ItsmigAction *a, const char *message)
+static void rollback_step_failed(ItsmigJob *job, const ItsmigAction *a, const char *code,
+                                 const char *message)
 {
     ItsmigJobDevice *d = job_device_at(job, a->device);
     const char *dest = job->destination_hostname ? job->destination_hostname : job->destination;
@@ -731,10 +732,11 @@ static void rollback_step_failed(ItsmigJob *job, const ItsmigAction *a, const ch
         job->rb_resumed = TRUE;
         break;
     case ITSMIG_ACTION_ATTACH_SOURCE:
-        job_add_note(job,
-                     "Device %s could not be attached back on %s (%s): attach it there "
-                     "(virsh attach-device %s with the XML in devices[%d]).",
-                     d->alias, job->source, message, job->domain, a->device);
+        if (!job_note_unknown_device(job, d, job->source, code, message, a->device))
+            job_add_note(job,
+                         "Device %s could not be attached back on %s (%s): attach it there "
+                         "(virsh attach-device %s with the XML in devices[%d]).",
+                         d->alias, job->source, message, job->domain, a->device);
         d->state = ITSMIG_DEVICE_LOST;
         break;
     default: break;
@@ -754,12 +756,12 @@ static void note_paused(ItsmigJob *job, gint64 now_us)
 
 /* The report of a rollback step: what it did, and whether the rollback has ended. */
 static void end_rollback_step(ItsmigJob *job, const ItsmigAction *a, ItsmigOutcome outcome,
-                              const char *message, gint64 now_us)
+                              const char *code, const char *message, gint64 now_us)
 {
     ItsmigJobDevice *d = job_device_at(job, a->device);
 
     if (outcome != ITSMIG_OUTCOME_OK) {
-        rollback_step_failed(job, a, message);
+        rollback_step_failed(job, a, code, message);
     } else {
         switch (a->kind) {
         case ITSMIG_ACTION_ABORT_TRANSFER: job->rb_aborted = TRUE; break;
@@ -814,7 +816,7 @@ void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, con
         message = code;
 
     if (job->phase == ITSMIG_PHASE_ROLLBACK) {
-        end_rollback_step(job, &a, outcome, message, now_us);
+        end_rollback_step(job, &a, outcome, code, message, now_us);
         return;
     }
 
@@ -841,13 +843,16 @@ void itsmig_job_end(ItsmigJob *job, ItsmigOutcome outcome, const char *code, con
     if (a.kind == ITSMIG_ACTION_ATTACH_DEST) {
         /* The guest runs on the destination: a device that cannot follow
          * does not undo the migration; a person maps it. */
-        if (d) {
-            d->state = ITSMIG_DEVICE_LOST;
+        if (d && !job_note_unknown_device(job, d,
+                                          job->destination_hostname ? job->destination_hostname
+                                                                    : job->destination,
+                                          code, message, a.device))
             job_add_note(job,
                          "Device %s could not be attached on the destination (%s): attach it "
                          "or a replacement there (XML in devices[%d]).",
                          d->alias, message, a.device);
-        }
+        if (d)
+            d->state = ITSMIG_DEVICE_LOST;
         job_set_error(job, code, message);
         job_settle(job, now_us);
         return;

@@ -1301,6 +1301,50 @@ static void test_transient_attention(void)
     g_assert_null(strstr(persistent->attention, "transient"));
 }
 
+/* A device QEMU kept and libvirt does not list cannot be attached through libvirt: when
+ * itsmigd could not remove it from QEMU, the attention gives the steps that work (device_del
+ * through the monitor, then the attach), on the source after a rollback (@data FALSE) and on
+ * the destination after the move (TRUE). */
+static void check_unknown_device_attention(gconstpointer data)
+{
+    gboolean on_dest = GPOINTER_TO_INT(data);
+    Scenario sc = {ITSMIG_MODE_SAFE, 1, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    World w = {.src = ITSMIG_PRESENCE_RUNNING, .dst = ITSMIG_PRESENCE_ABSENT};
+    ItsmigActionKind fails = on_dest ? ITSMIG_ACTION_ATTACH_DEST : ITSMIG_ACTION_ATTACH_SOURCE;
+    ItsmigAction a;
+
+    while (itsmig_job_next(job, &a)) {
+        ItsmigJobFacts f;
+        gboolean ok;
+
+        itsmig_job_begin(job, &a, tick());
+        if (a.kind == ITSMIG_ACTION_PREFLIGHT)
+            itsmig_job_add_device(job, "ua-scratch0", "<input type='tablet' bus='virtio'/>");
+        /* Safe mode on the source: the pause fails, and the rollback plugs the device back. */
+        ok = (on_dest || a.kind != ITSMIG_ACTION_SUSPEND_SOURCE) && a.kind != fails &&
+             apply(&w, &a, job->source_was_running);
+        f = observe(&w);
+        if (a.kind == fails)
+            itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "device-unknown-to-libvirt",
+                           "QEMU has device 'ua-scratch0' but libvirt does not list it, and it "
+                           "could not be removed from QEMU: timeout",
+                           &f, tick());
+        else
+            itsmig_job_end(job, ok ? ITSMIG_OUTCOME_OK : ITSMIG_OUTCOME_FAILED,
+                           ok ? NULL : "libvirt-error", ok ? NULL : "cannot pause", &f, tick());
+    }
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_nonnull(strstr(job->attention, on_dest ? "on b (" : "on host-a ("));
+    g_assert_nonnull(strstr(job->attention, "virsh qemu-monitor-command guest "
+                                            "'{\"execute\":\"device_del\",\"arguments\":{"
+                                            "\"id\":\"ua-scratch0\"}}'"));
+    g_assert_nonnull(strstr(job->attention, "\"qom-list\""));
+    g_assert_nonnull(strstr(job->attention, "virsh attach-device guest FILE --live"));
+    g_assert_null(strstr(job->attention, "attach it there"));
+    g_assert_null(strstr(job->attention, "attach it or a replacement"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1325,6 +1369,10 @@ int main(int argc, char **argv)
     g_test_add_func("/job/record/salvage", test_salvage);
     g_test_add_func("/job/recover/says-what-journal-showed", test_recover_says_what_journal_showed);
     g_test_add_func("/job/transient-attention", test_transient_attention);
+    g_test_add_data_func("/job/unknown-device-attention/source", GINT_TO_POINTER(FALSE),
+                         check_unknown_device_attention);
+    g_test_add_data_func("/job/unknown-device-attention/destination", GINT_TO_POINTER(TRUE),
+                         check_unknown_device_attention);
     g_test_add_data_func("/job/journal/unjournaled-step/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE),
                          check_unjournaled);
     g_test_add_data_func("/job/journal/unjournaled-step/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE),

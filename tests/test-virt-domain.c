@@ -183,6 +183,41 @@ static void test_detach(Fixture *f, gconstpointer data)
     g_assert_cmpint(pending, ==, 42);
 }
 
+/* QEMU's refusals that itsmigd acts on, as libvirt passes them on: "busy" is asked again,
+ * a duplicate ID is repaired; libvirt's other errors are neither. */
+static void test_error_kinds(void)
+{
+    static const char *const busy[] = {
+        "cannot detach the device 'ua-scratch0': internal error: unable to execute QEMU command "
+        "'device_del': Hot-unplug failed: guest is busy (power indicator blinking)",
+        "cannot attach the device 'ua-scratch0': guest is busy (power indicator blinking)",
+    };
+    static const char *const duplicate[] = {
+        "cannot attach the device 'ua-scratch0': internal error: unable to execute QEMU "
+        "command 'device_add': Duplicate device ID 'ua-scratch0'",
+        "cannot attach the device 'ua-scratch0': Duplicate ID 'ua-scratch0' for device",
+    };
+    g_autoptr(GError) other =
+        g_error_new_literal(ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                            "cannot detach the device 'ua-scratch0': device not found");
+    g_autoptr(GError) not_libvirt = g_error_new_literal(ITSMIG_ERROR, ITSMIG_ERROR_TIMEOUT,
+                                                        "guest is busy (power indicator blinking)");
+
+    for (guint i = 0; i < G_N_ELEMENTS(busy); i++) {
+        g_autoptr(GError) b = g_error_new_literal(ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, busy[i]);
+        g_autoptr(GError) d = g_error_new_literal(ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, duplicate[i]);
+
+        g_assert_true(itsmigd_virt_error_busy(b));
+        g_assert_false(itsmigd_virt_error_duplicate_id(b));
+        g_assert_true(itsmigd_virt_error_duplicate_id(d));
+        g_assert_false(itsmigd_virt_error_busy(d));
+    }
+    g_assert_false(itsmigd_virt_error_busy(other));
+    g_assert_false(itsmigd_virt_error_duplicate_id(other));
+    g_assert_false(itsmigd_virt_error_busy(not_libvirt));
+    g_assert_false(itsmigd_virt_error_busy(NULL));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -190,6 +225,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
     ADD("/virt-domain/lookup/absent-is-not-found", test_lookup);
     ADD("/virt-domain/error/libvirt-message", test_error);
+    g_test_add_func("/virt-domain/error/busy-and-duplicate-id", test_error_kinds);
     ADD("/virt-domain/suspend-resume/idempotent", test_suspend_resume);
     ADD("/virt-domain/state/gone-is-not-found", test_gone);
     ADD("/virt-domain/device/by-alias", test_has_device);

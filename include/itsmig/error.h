@@ -48,6 +48,7 @@ typedef enum {
     ITSMIG_ERROR_DAEMON_RESTARTED,    /* the job was reconciled after a restart */
     ITSMIG_ERROR_JOURNAL_UNREADABLE,  /* the job's journal record could not be read whole */
     ITSMIG_ERROR_PEER_UNAVAILABLE,    /* a peer answered 503: up, but not ready (reconnecting) */
+    ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT, /* QEMU kept a device libvirt does not list */
 
     ITSMIG_ERROR_LAST
 } ItsmigErrorCode;

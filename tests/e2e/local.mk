@@ -4,7 +4,7 @@
 E2E_TESTS = tests/e2e/migrate.sh tests/e2e/veto.sh tests/e2e/faults.sh tests/e2e/run-state.sh \
 	tests/e2e/verify.sh tests/e2e/restart-incoming.sh tests/e2e/journal-full.sh \
 	tests/e2e/abort-detach.sh tests/e2e/peer-stall.sh tests/e2e/libvirtd-restart.sh \
-	tests/e2e/chaos.sh
+	tests/e2e/devices.sh tests/e2e/chaos.sh
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/bed.sh tests/e2e/guest-probe.c tests/e2e/guest-init.sh \
 	tests/e2e/console-reader.py tests/bench/bench-downtime.sh tests/bench/downtime.txt \
 	tests/bench/chaos.txt

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+#include "itsmig/error.h"
+#include "daemon/virt-domain.h"
+#include "daemon/virt-repair.h"
+
+/* How often a repair looks whether QEMU let the device go. */
+#define REPAIR_POLL_US (250 * 1000)
+
+/* The domains (UUID strings) a repair is under way for.  Only the set is
+ * guarded: the repair itself runs without the lock, and a second repair of
+ * the same domain waits on the condition for the first to end. */
+static GMutex repair_lock;
+static GCond repair_cond;
+static GHashTable *repairing;
+
+static gboolean claim(const char *uuid, gint64 deadline_mono)
+{
+    gboolean mine = FALSE;
+
+    g_mutex_lock(&repair_lock);
+    if (!repairing)
+        repairing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    while (g_hash_table_contains(repairing, uuid) &&
+           g_cond_wait_until(&repair_cond, &repair_lock, deadline_mono))
+        ;
+    if (!g_hash_table_contains(repairing, uuid)) {
+        g_hash_table_add(repairing, g_strdup(uuid));
+        mine = TRUE;
+    }
+    g_mutex_unlock(&repair_lock);
+    return mine;
+}
+
+static void release(const char *uuid)
+{
+    g_mutex_lock(&repair_lock);
+    g_hash_table_remove(repairing, uuid);
+    g_cond_broadcast(&repair_cond);
+    g_mutex_unlock(&repair_lock);
+}
+
+/* QMP @cmd's "return" member, or NULL with @error (a QMP error is a reply, not a libvirt
+ * error: it comes back with its class and description in @error's message). */
+static JsonNode *qmp(virDomainPtr dom, const char *cmd, GError **error)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autofree char *reply = NULL;
+    JsonObject *o;
+
+    if (virDomainQemuMonitorCommand(dom, cmd, &reply, 0) < 0) {
+        itsmigd_virt_error(error, "cannot talk to QEMU's monitor");
+        return NULL;
+    }
+    if (!json_parser_load_from_data(parser, reply, -1, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "QEMU's reply to %s is not JSON",
+                    cmd);
+        return NULL;
+    }
+    o = json_node_get_object(json_parser_get_root(parser));
+    if (!json_object_has_member(o, "return")) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT, "QEMU refused %s: %s", cmd, reply);
+        return NULL;
+    }
+    return json_node_copy(json_object_get_member(o, "return"));
+}
+
+gboolean itsmigd_virt_qemu_has_device(virDomainPtr dom, const char *alias, gboolean *ret_present,
+                                      GError **error)
+{
+    g_autoptr(JsonNode) list = qmp(
+        dom, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral\"}}", error);
+    JsonArray *a;
+
+    if (!list)
+        return FALSE;
+    if (!JSON_NODE_HOLDS_ARRAY(list)) {
+        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_LIBVIRT,
+                            "QEMU's qom-list of /machine/peripheral is not a list");
+        return FALSE;
+    }
+    a = json_node_get_array(list);
+    *ret_present = FALSE;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *p = json_array_get_object_element(a, i);
+
+        if (p && g_strcmp0(json_object_get_string_member_with_default(p, "name", NULL), alias) == 0)
+            *ret_present = TRUE;
+    }
+    return TRUE;
+}
+
+/* device_del of @alias, asked again while QEMU answers that the guest is busy. */
+static gboolean device_del(virDomainPtr dom, const char *alias, gint64 until, GError **error)
+{
+    g_autofree char *cmd =
+        g_strdup_printf("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"%s\"}}", alias);
+
+    for (gint64 wait = ITSMIGD_BUSY_RETRY_FIRST_US;;
+         wait = MIN(wait * 2, ITSMIGD_BUSY_RETRY_MAX_US)) {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(JsonNode) ok = qmp(dom, cmd, &local);
+
+        if (ok)
+            return TRUE;
+        if (!itsmigd_virt_error_busy(local) || g_get_monotonic_time() + wait > until) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+        g_usleep(wait);
+    }
+}
+
+/* Removes @alias from QEMU when libvirt does not list it; the claim is held. */
+static gboolean repair(virDomainPtr dom, const char *alias, gint64 until, gboolean *ret_removed,
+                       GError **error)
+{
+    gboolean in_libvirt, in_qemu;
+
+    *ret_removed = FALSE;
+    if (!itsmigd_virt_domain_has_device(dom, alias, &in_libvirt, error) ||
+        !itsmigd_virt_qemu_has_device(dom, alias, &in_qemu, error))
+        return FALSE;
+    if (in_libvirt || !in_qemu)
+        return TRUE;
+    if (!device_del(dom, alias, until, error))
+        return FALSE;
+    /* The guest releases the device in its own time (QEMU then drops it). */
+    while (in_qemu) {
+        if (g_get_monotonic_time() > until) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_TIMEOUT,
+                        "QEMU still has the device after device_del");
+            return FALSE;
+        }
+        g_usleep(REPAIR_POLL_US);
+        if (!itsmigd_virt_qemu_has_device(dom, alias, &in_qemu, error))
+            return FALSE;
+    }
+    *ret_removed = TRUE;
+    return TRUE;
+}
+
+gboolean itsmigd_virt_repair_device(virDomainPtr dom, const char *alias, gint64 deadline_mono,
+                                    gboolean *ret_removed, GError **error)
+{
+    gint64 until = g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autoptr(GError) local = NULL;
+    gboolean ok;
+
+    if (deadline_mono)
+        until = MIN(until, deadline_mono);
+    if (virDomainGetUUIDString(dom, uuid) < 0) {
+        itsmigd_virt_error(error, "cannot read the domain's UUID");
+        return FALSE;
+    }
+    if (!claim(uuid, until)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
+                    "QEMU has device '%s' but libvirt does not list it, and another repair of "
+                    "the domain did not end in time",
+                    alias);
+        return FALSE;
+    }
+    ok = repair(dom, alias, until, ret_removed, &local);
+    release(uuid);
+    if (!ok)
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
+                    "QEMU has device '%s' but libvirt does not list it, and it could not be "
+                    "removed from QEMU: %s",
+                    alias, local->message);
+    return ok;
+}
+
+/* An attach, asked again while QEMU answers that the guest is busy (a slot still settling
+ * after the unplug just made). */
+static gboolean attach(virDomainPtr dom, const char *alias, const char *xml, gint64 until,
+                       gboolean *ret_attached, GError **error)
+{
+    for (gint64 wait = ITSMIGD_BUSY_RETRY_FIRST_US;;
+         wait = MIN(wait * 2, ITSMIGD_BUSY_RETRY_MAX_US)) {
+        g_autoptr(GError) local = NULL;
+
+        if (itsmigd_virt_domain_attach(dom, alias, xml, ret_attached, &local))
+            return TRUE;
+        if (!itsmigd_virt_error_busy(local) || g_get_monotonic_time() + wait > until) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+        g_usleep(wait);
+    }
+}
+
+gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alias, const char *xml,
+                                              gint64 deadline_mono, gboolean *ret_attached,
+                                              gboolean *ret_repaired, GError **error)
+{
+    gint64 until = g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US;
+    g_autoptr(GError) local = NULL;
+    gboolean removed = FALSE;
+
+    if (deadline_mono)
+        until = MIN(until, deadline_mono);
+    if (ret_repaired)
+        *ret_repaired = FALSE;
+    if (attach(dom, alias, xml, until, ret_attached, &local))
+        return TRUE;
+    if (!itsmigd_virt_error_duplicate_id(local)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (!itsmigd_virt_repair_device(dom, alias, deadline_mono, &removed, error))
+        return FALSE;
+    if (!removed) {
+        /* Not the case repaired here: QEMU's refusal stands. */
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    if (ret_repaired)
+        *ret_repaired = TRUE;
+    return attach(dom, alias, xml, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US, ret_attached,
+                  error);
+}
