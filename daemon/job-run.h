@@ -45,6 +45,9 @@
 #define PEER_RETRY_MAX_US   (10 * G_USEC_PER_SEC)
 /* How long the preflight asks again a destination that answers 503 (not ready). */
 #define PREFLIGHT_PEER_WAIT_US (10 * G_USEC_PER_SEC)
+/* How long a step's look at the world waits for a destination that answers 503: each
+ * step of a rollback looks, and none may keep the guest paused for the phase's time. */
+#define OBSERVE_PEER_WAIT_US (10 * G_USEC_PER_SEC)
 /* ... and, once a job needs attention because of it, between re-examinations. */
 #define PEER_RECHECK_MAX_US (60 * G_USEC_PER_SEC)
 /* Bounds of waiting for an aborted transfer to end. */
@@ -72,6 +75,9 @@ typedef struct {
     gboolean its_in_kernel;
     gboolean check_emulated;
     ItsmigPresence dest_last;
+    /* The destination answered 503 until the last wait for it gave up: asked once, not
+     * waited for, until it answers again. */
+    gboolean dest_unready;
     gint64 started_mono;
     /* Bit i: libvirt took this worker's request to unplug job->devices[i] (G_MAXUINT64 after
      * a restart, when that is not known), so the guest may still be releasing it. */
