@@ -23,27 +23,6 @@ static void mark_unplug_asked(Run *r, int index)
     r->unplug_asked |= index < 64 ? G_GUINT64_CONSTANT(1) << index : G_MAXUINT64;
 }
 
-/* A live connection to libvirt after the last one died, waiting for the daemon's reconnect
- * until @until (or the stop); NULL when none came. */
-static virConnectPtr reconnect(Run *r, gint64 until)
-{
-    for (;;) {
-        virConnectPtr conn = itsmigd_virt_ref_connection(r->o->d->virt);
-        gboolean stopping;
-
-        if (conn && virConnectIsAlive(conn) == 1)
-            return conn;
-        if (conn)
-            virConnectClose(conn);
-        g_mutex_lock(&r->o->lock);
-        stopping = r->o->stopping;
-        g_mutex_unlock(&r->o->lock);
-        if (stopping || g_get_monotonic_time() > until)
-            return NULL;
-        g_usleep(POLL_US);
-    }
-}
-
 /* The connection died with the detach request in flight: libvirtd may or may not have
  * passed it to QEMU, and the guest may yet release the device.  Reconnects, finds out
  * where the device is (libvirt's live XML, QEMU's own list), and fails the step saying so:
@@ -52,7 +31,6 @@ static virConnectPtr reconnect(Run *r, gint64 until)
 static ItsmigOutcome settle_lost_detach(Run *r, int index, const char *alias, gint64 deadline,
                                         const GError *cause, Result *res)
 {
-    gint64 until = deadline ? deadline : g_get_monotonic_time() + CONNECT_WAIT_US;
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(GError) error = NULL;
@@ -64,8 +42,8 @@ static ItsmigOutcome settle_lost_detach(Run *r, int index, const char *alias, gi
                     "migration %s: the connection to libvirt was lost while device %s was being "
                     "detached (%s); reconnecting to find out whether it went",
                     r->job->id, alias, cause->message);
-    conn = reconnect(r, until);
-    if (!conn)
+    /* The daemon reopens its connection after libvirtd restarts. */
+    if (!itsmigd_job_live_connection(r, &conn, deadline) || virConnectIsAlive(conn) != 1)
         return itsmigd_job_fail(res, ITSMIG_OUTCOME_FAILED, ITSMIG_ERROR_LIBVIRT_UNAVAILABLE,
                                 "the connection to libvirt was lost while device '%s' was being "
                                 "detached, and did not come back: whether it went is not known "

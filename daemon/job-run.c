@@ -232,3 +232,39 @@ void itsmigd_job_mark_log(Run *r, const char *domain)
         itsmigd_log_job(G_LOG_LEVEL_INFO, domain, r->job->id, "no QEMU log to verify from (%s)",
                         error->message);
 }
+
+/* A live libvirt connection for the next step, in @held (a reference the
+ * caller owns).  The daemon's connection is reopened after libvirtd
+ * restarts; a step waits for that (until @deadline_mono, or the stop)
+ * rather than run on a dead handle.  NULL when none came. */
+virConnectPtr itsmigd_job_live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono)
+{
+    gint64 until = deadline_mono ? deadline_mono : g_get_monotonic_time() + CONNECT_WAIT_US;
+    gboolean told = FALSE;
+
+    for (;;) {
+        gboolean stopping;
+
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (*held) {
+            virConnectClose(*held);
+            *held = NULL;
+        }
+        *held = itsmigd_virt_ref_connection(r->o->d->virt);
+        if (*held && virConnectIsAlive(*held) == 1)
+            return *held;
+        if (!told) {
+            itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
+                            "migration %s: waiting for the connection to libvirt", r->job->id);
+            told = TRUE;
+        }
+        g_mutex_lock(&r->o->lock);
+        stopping = r->o->stopping;
+        if (!stopping)
+            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
+        g_mutex_unlock(&r->o->lock);
+        if (stopping || g_get_monotonic_time() > until)
+            return *held;
+    }
+}

@@ -191,6 +191,7 @@ ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error);
 ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what);
 gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res);
 gint64 itsmigd_job_phase_deadline(Run *r);
+virConnectPtr itsmigd_job_live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono);
 ItsmigPresence itsmigd_job_presence_on(virConnectPtr conn, const char *uuid, virDomainPtr *ret_dom);
 /* Whether verifications wait for a mark of QEMU's in its log. */
 gboolean itsmigd_job_marking(Run *r);

@@ -98,42 +98,6 @@ static char *end_message_locked(Run *r, GLogLevelFlags *ret_level)
     }
 }
 
-/* A live libvirt connection for the next step, in @held (a reference the
- * worker owns).  The daemon's connection is reopened after libvirtd
- * restarts; a step waits for that (until @deadline_mono, or the stop)
- * rather than run on a dead handle.  NULL when none came. */
-static virConnectPtr live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono)
-{
-    gint64 until = deadline_mono ? deadline_mono : g_get_monotonic_time() + CONNECT_WAIT_US;
-    gboolean told = FALSE;
-
-    for (;;) {
-        gboolean stopping;
-
-        if (*held && virConnectIsAlive(*held) == 1)
-            return *held;
-        if (*held) {
-            virConnectClose(*held);
-            *held = NULL;
-        }
-        *held = itsmigd_virt_ref_connection(r->o->d->virt);
-        if (*held && virConnectIsAlive(*held) == 1)
-            return *held;
-        if (!told) {
-            itsmigd_log_job(G_LOG_LEVEL_INFO, r->job->domain, r->job->id,
-                            "migration %s: waiting for the connection to libvirt", r->job->id);
-            told = TRUE;
-        }
-        g_mutex_lock(&r->o->lock);
-        stopping = r->o->stopping;
-        if (!stopping)
-            g_cond_wait_until(&r->o->cond, &r->o->lock, g_get_monotonic_time() + POLL_US);
-        g_mutex_unlock(&r->o->lock);
-        if (stopping || g_get_monotonic_time() > until)
-            return *held;
-    }
-}
-
 /* The journal must end up with the job's last state, or a restart would reconcile an older
  * one: try again (the disk may be full) until it takes it or itsmigd stops. */
 static void journal_catch_up(Run *r)
@@ -201,7 +165,7 @@ static gboolean reruns_on_new_connection(const ItsmigAction *a)
  * old handle's failure says nothing of the guest. */
 static void run_step(Run *r, virConnectPtr *conn, const ItsmigAction *a, Result *res)
 {
-    virConnectPtr step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
+    virConnectPtr step_conn = itsmigd_job_live_connection(r, conn, itsmigd_job_phase_deadline(r));
 
     itsmigd_job_fault_hang(r, a->kind);
     itsmigd_job_execute(r, step_conn, a, res);
@@ -212,7 +176,7 @@ static void run_step(Run *r, virConnectPtr *conn, const ItsmigAction *a, Result 
                     "migration %s: %s failed on a connection to libvirt that has died since "
                     "(%s); running it again on a new one",
                     r->job->id, itsmig_action_to_string(a->kind), res->message);
-    step_conn = live_connection(r, conn, itsmigd_job_phase_deadline(r));
+    step_conn = itsmigd_job_live_connection(r, conn, itsmigd_job_phase_deadline(r));
     if (!step_conn || virConnectIsAlive(step_conn) != 1)
         return;
     itsmigd_job_result_clear(res);
@@ -257,7 +221,8 @@ static void walk(Run *r, virConnectPtr *conn)
         g_mutex_lock(&o->lock);
         ask = dest_matters(r->job) || a.kind == ITSMIG_ACTION_MIGRATE;
         g_mutex_unlock(&o->lock);
-        facts = observe(r, live_connection(r, conn, itsmigd_job_phase_deadline(r)), ask);
+        facts =
+            observe(r, itsmigd_job_live_connection(r, conn, itsmigd_job_phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
         itsmig_job_end(r->job, res.outcome, res.code, res.message, &facts, itsmigd_job_now(r->job));
         rec = itsmigd_job_record_locked(r, -1);
@@ -336,8 +301,8 @@ static gboolean reexamine_when_peer_answers(Run *r, virConnectPtr *conn)
         if (!reply && itsmigd_job_peer_may_return(error))
             continue;
         if (reply) {
-            ItsmigJobFacts facts =
-                observe(r, live_connection(r, conn, itsmigd_job_phase_deadline(r)), TRUE);
+            ItsmigJobFacts facts = observe(
+                r, itsmigd_job_live_connection(r, conn, itsmigd_job_phase_deadline(r)), TRUE);
             g_autofree char *attention = NULL;
             const char *phase;
             Record *rec = NULL;
@@ -416,7 +381,8 @@ static gpointer worker(gpointer data)
         ask = dest_matters(r->job);
         was = g_strdup(itsmig_phase_to_string(r->job->phase));
         g_mutex_unlock(&o->lock);
-        facts = observe(r, live_connection(r, &conn, itsmigd_job_phase_deadline(r)), ask);
+        facts =
+            observe(r, itsmigd_job_live_connection(r, &conn, itsmigd_job_phase_deadline(r)), ask);
         g_mutex_lock(&o->lock);
         itsmig_job_recover(r->job, &facts, itsmigd_job_now(r->job));
         now = itsmig_phase_to_string(r->job->phase);
