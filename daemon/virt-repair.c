@@ -8,11 +8,17 @@
 #include <libvirt/virterror.h>
 
 #include "itsmig/error.h"
+#include "daemon/log.h"
 #include "daemon/virt-domain.h"
 #include "daemon/virt-repair.h"
 
 /* How often a repair looks whether QEMU let the device go. */
 #define REPAIR_POLL_US (250 * 1000)
+
+/* How long a repaired attach is watched for libvirt dropping it again (settled()), and how
+ * many repairs are made before giving up. */
+#define REPAIR_SETTLE_US (2 * G_USEC_PER_SEC)
+#define REPAIR_TRIES     3
 
 /* The domains (UUID strings) a repair is under way for.  Only the set is
  * guarded: the repair itself runs without the lock, and a second repair of
@@ -198,33 +204,70 @@ static gboolean attach(virDomainPtr dom, const char *alias, const char *xml, gin
     }
 }
 
+/* Whether libvirt still lists @alias once the DEVICE_DELETED of the device a repair removed
+ * was handled.  libvirt handles that event in a worker of its own, under a job of the domain;
+ * when the worker runs after the new attach, it finds the new device under the same ID and
+ * drops it from the live XML, while QEMU keeps it: the state the repair was for.  The wait is
+ * bounded (nothing says when the worker ran): REPAIR_SETTLE_US, the deadline at most. */
+static gboolean settled(virDomainPtr dom, const char *alias, gint64 until, gboolean *ret_kept,
+                        GError **error)
+{
+    gint64 end = MIN(g_get_monotonic_time() + REPAIR_SETTLE_US, until);
+
+    *ret_kept = TRUE;
+    while (*ret_kept && g_get_monotonic_time() < end) {
+        g_usleep(REPAIR_POLL_US);
+        if (!itsmigd_virt_domain_has_device(dom, alias, ret_kept, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alias, const char *xml,
                                               gint64 deadline_mono, gboolean *ret_attached,
                                               gboolean *ret_repaired, GError **error)
 {
     gint64 until = g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US;
-    g_autoptr(GError) local = NULL;
-    gboolean removed = FALSE;
 
     if (deadline_mono)
         until = MIN(until, deadline_mono);
     if (ret_repaired)
         *ret_repaired = FALSE;
-    if (attach(dom, alias, xml, until, ret_attached, &local))
-        return TRUE;
-    if (!itsmigd_virt_error_duplicate_id(local)) {
-        g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
+    for (int tries = 1;; tries++) {
+        g_autoptr(GError) local = NULL;
+        gboolean removed = FALSE, kept;
+
+        if (attach(dom, alias, xml, until, ret_attached, &local))
+            return TRUE;
+        if (!itsmigd_virt_error_duplicate_id(local)) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+        if (!itsmigd_virt_repair_device(dom, alias, deadline_mono, &removed, error))
+            return FALSE;
+        if (!removed) {
+            /* Not the case repaired here: QEMU's refusal stands. */
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+        if (ret_repaired)
+            *ret_repaired = TRUE;
+        if (!attach(dom, alias, xml, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US, ret_attached,
+                    error) ||
+            !settled(dom, alias, until, &kept, error))
+            return FALSE;
+        if (kept)
+            return TRUE;
+        if (tries == REPAIR_TRIES) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
+                        "libvirt dropped device '%s' from its live XML after each of %d "
+                        "repairs, while QEMU kept it",
+                        alias, REPAIR_TRIES);
+            return FALSE;
+        }
+        itsmigd_log_domain(G_LOG_LEVEL_MESSAGE, virDomainGetName(dom),
+                           "libvirt dropped device %s after it was attached again (it handled "
+                           "the removed device's DEVICE_DELETED late); repairing again",
+                           alias);
     }
-    if (!itsmigd_virt_repair_device(dom, alias, deadline_mono, &removed, error))
-        return FALSE;
-    if (!removed) {
-        /* Not the case repaired here: QEMU's refusal stands. */
-        g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
-    }
-    if (ret_repaired)
-        *ret_repaired = TRUE;
-    return attach(dom, alias, xml, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US, ret_attached,
-                  error);
 }
