@@ -104,18 +104,20 @@ gboolean itsmigd_virt_qemu_has_device(virDomainPtr dom, const char *alias, gbool
     return TRUE;
 }
 
-/* device_del of @alias, asked again while QEMU answers that the guest is busy. */
-static gboolean device_del(virDomainPtr dom, const char *alias, gint64 until, GError **error)
-{
-    g_autofree char *cmd =
-        g_strdup_printf("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"%s\"}}", alias);
+/* A request to QEMU that it may answer "guest is busy" (a slot still settling after a hotplug
+ * or an unplug): device_del_once() or attach_once(). */
+typedef gboolean (*BusyRequest)(virDomainPtr dom, gpointer data, GError **error);
 
+/* @request, asked again with back-off while QEMU answers that the guest is busy, until
+ * @until (monotonic µs). */
+static gboolean unless_busy(BusyRequest request, virDomainPtr dom, gpointer data, gint64 until,
+                            GError **error)
+{
     for (gint64 wait = ITSMIGD_BUSY_RETRY_FIRST_US;;
          wait = MIN(wait * 2, ITSMIGD_BUSY_RETRY_MAX_US)) {
         g_autoptr(GError) local = NULL;
-        g_autoptr(JsonNode) ok = qmp(dom, cmd, &local);
 
-        if (ok)
+        if (request(dom, data, &local))
             return TRUE;
         if (!itsmigd_virt_error_busy(local) || g_get_monotonic_time() + wait > until) {
             g_propagate_error(error, g_steal_pointer(&local));
@@ -123,6 +125,16 @@ static gboolean device_del(virDomainPtr dom, const char *alias, gint64 until, GE
         }
         g_usleep(wait);
     }
+}
+
+/* @data: the device's ID. */
+static gboolean device_del_once(virDomainPtr dom, gpointer data, GError **error)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"%s\"}}", (const char *)data);
+    g_autoptr(JsonNode) ok = qmp(dom, cmd, error);
+
+    return ok != NULL;
 }
 
 /* Removes @alias from QEMU when libvirt does not list it; the claim is held. */
@@ -137,7 +149,7 @@ static gboolean repair(virDomainPtr dom, const char *alias, gint64 until, gboole
         return FALSE;
     if (in_libvirt || !in_qemu)
         return TRUE;
-    if (!device_del(dom, alias, until, error))
+    if (!unless_busy(device_del_once, dom, (gpointer)alias, until, error))
         return FALSE;
     /* The guest releases the device in its own time (QEMU then drops it). */
     while (in_qemu) {
@@ -185,23 +197,17 @@ gboolean itsmigd_virt_repair_device(virDomainPtr dom, const char *alias, gint64 
     return ok;
 }
 
-/* An attach, asked again while QEMU answers that the guest is busy (a slot still settling
- * after the unplug just made). */
-static gboolean attach(virDomainPtr dom, const char *alias, const char *xml, gint64 until,
-                       gboolean *ret_attached, GError **error)
-{
-    for (gint64 wait = ITSMIGD_BUSY_RETRY_FIRST_US;;
-         wait = MIN(wait * 2, ITSMIGD_BUSY_RETRY_MAX_US)) {
-        g_autoptr(GError) local = NULL;
+typedef struct {
+    const char *alias, *xml;
+    gboolean *ret_attached;
+} Attach;
 
-        if (itsmigd_virt_domain_attach(dom, alias, xml, ret_attached, &local))
-            return TRUE;
-        if (!itsmigd_virt_error_busy(local) || g_get_monotonic_time() + wait > until) {
-            g_propagate_error(error, g_steal_pointer(&local));
-            return FALSE;
-        }
-        g_usleep(wait);
-    }
+/* @data: an Attach. */
+static gboolean attach_once(virDomainPtr dom, gpointer data, GError **error)
+{
+    const Attach *a = data;
+
+    return itsmigd_virt_domain_attach(dom, a->alias, a->xml, a->ret_attached, error);
 }
 
 /* Whether libvirt still lists @alias once the DEVICE_DELETED of the device a repair removed
@@ -233,11 +239,13 @@ gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alia
         until = MIN(until, deadline_mono);
     if (ret_repaired)
         *ret_repaired = FALSE;
+    Attach a = {alias, xml, ret_attached};
+
     for (int tries = 1;; tries++) {
         g_autoptr(GError) local = NULL;
         gboolean removed = FALSE, kept;
 
-        if (attach(dom, alias, xml, until, ret_attached, &local))
+        if (unless_busy(attach_once, dom, &a, until, &local))
             return TRUE;
         if (!itsmigd_virt_error_duplicate_id(local)) {
             g_propagate_error(error, g_steal_pointer(&local));
@@ -252,8 +260,8 @@ gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alia
         }
         if (ret_repaired)
             *ret_repaired = TRUE;
-        if (!attach(dom, alias, xml, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US, ret_attached,
-                    error) ||
+        if (!unless_busy(attach_once, dom, &a, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US,
+                         error) ||
             !settled(dom, alias, until, &kept, error))
             return FALSE;
         if (kept)
