@@ -250,7 +250,7 @@ static void walk(Run *r, virConnectPtr *conn)
  * (itsmig_job_reexamine_rollback()). */
 gboolean itsmigd_job_awaits_peer_locked(Run *r)
 {
-    if (r->job->phase == ITSMIG_PHASE_FAILED && r->job->rb_dest_unasked)
+    if (itsmig_job_rollback_awaits_dest(r->job))
         return TRUE;
     return r->job->phase == ITSMIG_PHASE_FAILED &&
            r->job->failed_phase == ITSMIG_PHASE_VERIFY_DEST &&

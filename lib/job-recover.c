@@ -28,6 +28,14 @@ gboolean job_note_unknown_device(ItsmigJob *job, const ItsmigJobDevice *d, const
     return TRUE;
 }
 
+/* Removes the note @text, if the job has it. */
+static void drop_note(ItsmigJob *job, const char *text)
+{
+    for (guint i = 0; i < job->notes->len; i++)
+        if (!g_strcmp0(g_ptr_array_index(job->notes, i), text))
+            g_ptr_array_remove_index(job->notes, i--);
+}
+
 /* The transfer completed although something else failed (or an abort came
  * late, or itsmigd restarted): the source copy is gone, so the only way is
  * forward, and never past a check that has not passed: the ITS save (live
@@ -40,6 +48,12 @@ static void roll_forward(ItsmigJob *job, gint64 now_us)
 
     if (job->phase == ITSMIG_PHASE_ROLLBACK)
         job_phase_end(job, ITSMIG_PHASE_ROLLBACK, "abandoned", now_us);
+    /* The rollback's open question about the destination went with it: the destination's
+     * copy is the job's now. */
+    if (job->rb_dest_unasked) {
+        job->rb_dest_unasked = FALSE;
+        drop_note(job, JOB_NOTE_DEST_UNASKED);
+    }
     for (gsize i = 0; i < G_N_ELEMENTS(checks); i++) {
         ItsmigPhaseTiming *t = &job->timings[checks[i]];
 
@@ -69,8 +83,10 @@ void job_source_gone(ItsmigJob *job, gint64 now_us)
                             job->failed_phase == ITSMIG_PHASE_VERIFY_DEST;
 
     if (job_dest_holds_copy(f) && !verification) {
-        job_add_note(job, "The transfer completed before the failure took effect; the job went on "
-                          "with the destination's copy.");
+        job_add_note(job,
+                     "The transfer completed before the failure took effect; the job went on "
+                     "with the destination's copy (the failure, in %s: %s).",
+                     itsmig_phase_to_string(job->failed_phase), job->error_message);
         roll_forward(job, now_us);
         return;
     }
@@ -181,20 +197,22 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
     return TRUE;
 }
 
+gboolean itsmig_job_rollback_awaits_dest(const ItsmigJob *job)
+{
+    return job->phase == ITSMIG_PHASE_FAILED && job->rb_dest_unasked &&
+           g_strcmp0(job->timings[ITSMIG_PHASE_ROLLBACK].outcome, "failed") == 0;
+}
+
 gboolean itsmig_job_reexamine_rollback(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us)
 {
     const char *dest = job->destination_hostname ? job->destination_hostname : job->destination;
-    const ItsmigPhaseTiming *t = &job->timings[ITSMIG_PHASE_ROLLBACK];
 
-    if (job->phase != ITSMIG_PHASE_FAILED || !job->rb_dest_unasked ||
-        g_strcmp0(t->outcome, "failed") != 0 || facts->destination == ITSMIG_PRESENCE_UNKNOWN ||
+    if (!itsmig_job_rollback_awaits_dest(job) || facts->destination == ITSMIG_PRESENCE_UNKNOWN ||
         facts->source == ITSMIG_PRESENCE_UNKNOWN)
         return FALSE;
     job->rb_dest_unasked = FALSE;
     job->facts = *facts;
-    for (guint i = 0; i < job->notes->len; i++)
-        if (!g_strcmp0(g_ptr_array_index(job->notes, i), JOB_NOTE_DEST_UNASKED))
-            g_ptr_array_remove_index(job->notes, i--);
+    drop_note(job, JOB_NOTE_DEST_UNASKED);
     if (facts->destination == ITSMIG_PRESENCE_ABSENT && job->notes->len == 0 &&
         job_source_as_before(job, facts)) {
         job_add_note(job, "The destination could not be asked whether a copy was left there "

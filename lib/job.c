@@ -452,11 +452,20 @@ gboolean job_error_is(const ItsmigJob *job, ItsmigErrorCode code)
     return g_strcmp0(job->error_code, itsmig_error_code_to_string(code)) == 0;
 }
 
+static gboolean is_verification(ItsmigPhase phase)
+{
+    return phase == ITSMIG_PHASE_VERIFY_ITS_SAVE || phase == ITSMIG_PHASE_VERIFY_DEST;
+}
+
 void job_set_error(ItsmigJob *job, const char *code, const char *message)
 {
-    /* The first failure is the one that explains the job's end. */
-    if (job->error_code)
+    /* The first failure is the one that explains the job's end, unless the job went on with
+     * the destination's copy after it (it came too late to stop the transfer) and a check of
+     * that copy failed: that one explains it now, the first is in the notes. */
+    if (job->error_code && (!is_verification(job->phase) || is_verification(job->failed_phase)))
         return;
+    g_free(job->error_code);
+    g_free(job->error_message);
     job->error_code = g_strdup(code);
     job->error_message = g_strdup(message);
     job->failed_phase = job->phase;

@@ -941,6 +941,50 @@ static void test_reexamine_rollback(gconstpointer data)
     g_assert_false(itsmig_job_reexamine_rollback(job, &answered, tick()));
 }
 
+/* A rollback that could not ask the destination, then found the source copy gone (the
+ * transfer had completed): the job goes forward with the destination's copy, and the
+ * rollback's question goes with the rollback.  When the check of that copy fails, the job
+ * ends needing attention (it went back to the check for ever), and is not one waiting for the
+ * destination to answer about a rollback (never looked at again, and waited on for ever). */
+static void test_reexamine_rollback_abandoned(void)
+{
+    Scenario sc = {ITSMIG_MODE_SAFE, 0, -1, F_NONE, -1, FALSE};
+    g_autoptr(ItsmigJob) job = new_job(&sc);
+    ItsmigJobFacts paused = {ITSMIG_PRESENCE_PAUSED, ITSMIG_PRESENCE_UNKNOWN, FALSE};
+    ItsmigJobFacts moved = {ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_PAUSED, FALSE};
+    ItsmigJobFacts answered = {ITSMIG_PRESENCE_ABSENT, ITSMIG_PRESENCE_PAUSED, FALSE};
+    ItsmigAction a;
+
+    run_until(job, ITSMIG_ACTION_MIGRATE);
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "libvirt-error", "the transfer failed", &paused,
+                   tick());
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_ROLLBACK);
+    g_assert_true(job->rb_dest_unasked);
+    g_assert_true(itsmig_job_next(job, &a));
+    itsmig_job_begin(job, &a, tick());
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "libvirt-error", "no such domain", &moved, tick());
+    g_assert_cmpstr(job->timings[ITSMIG_PHASE_ROLLBACK].outcome, ==, "abandoned");
+    g_assert_false(job->rb_dest_unasked);
+    g_assert_true(itsmig_job_next(job, &a));
+    g_assert_cmpint(a.kind, ==, ITSMIG_ACTION_VERIFY_DEST);
+    itsmig_job_begin(job, &a, tick());
+    itsmig_job_end(job, ITSMIG_OUTCOME_FAILED, "its-restore-failed", "the restore failed", &moved,
+                   tick());
+    g_assert_cmpint(job->phase, ==, ITSMIG_PHASE_FAILED);
+    g_assert_nonnull(job->attention);
+    g_assert_null(strstr(job->attention, "could not be asked whether"));
+    /* The check of the copy explains the end; the transfer's failure is a note. */
+    g_assert_cmpstr(job->error_code, ==, "its-restore-failed");
+    g_assert_cmpint(job->failed_phase, ==, ITSMIG_PHASE_VERIFY_DEST);
+    g_assert_nonnull(strstr(job->attention, "verifying the copy on b failed (the restore failed)"));
+    g_assert_nonnull(strstr(job->attention, "(the failure, in transfer: the transfer failed)"));
+    g_assert_false(itsmig_job_next(job, &a));
+    g_assert_false(itsmig_job_rollback_awaits_dest(job));
+    g_assert_false(itsmig_job_reexamine_rollback(job, &answered, tick()));
+    job = round_trip(g_steal_pointer(&job));
+    g_assert_false(itsmig_job_rollback_awaits_dest(job));
+}
+
 static void test_from_json_refuses(void)
 {
     static const struct {
@@ -1387,6 +1431,7 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(ITSMIG_PRESENCE_PAUSED), test_reexamine_rollback);
     g_test_add_data_func("/job/reexamine-rollback/dest-running",
                          GINT_TO_POINTER(ITSMIG_PRESENCE_RUNNING), test_reexamine_rollback);
+    g_test_add_func("/job/reexamine-rollback/abandoned", test_reexamine_rollback_abandoned);
     g_test_add_data_func("/job/table/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE), check_table);
     g_test_add_data_func("/job/table/live", GINT_TO_POINTER(ITSMIG_MODE_LIVE), check_table);
     g_test_add_data_func("/job/rollback-failures/safe", GINT_TO_POINTER(ITSMIG_MODE_SAFE),

@@ -276,6 +276,10 @@ gboolean itsmig_job_reexamine(ItsmigJob *job, const ItsmigJobFacts *facts, gint6
  * says what the destination holds.  FALSE, and nothing changed, for any other job or while
  * the destination's state is unknown. */
 gboolean itsmig_job_reexamine_rollback(ItsmigJob *job, const ItsmigJobFacts *facts, gint64 now_us);
+/* Whether the job is one itsmig_job_reexamine_rollback() waits for the destination to
+ * answer about: its rollback failed, and among the reasons, the destination could not be
+ * asked.  (A rollback abandoned for the destination's copy has no such question.) */
+gboolean itsmig_job_rollback_awaits_dest(const ItsmigJob *job);
 
 /* The record: the API's representation and the journal's.  Every member is
  * always present. */
