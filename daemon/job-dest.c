@@ -184,14 +184,14 @@ gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *de
     return TRUE;
 }
 
-/* Sleeps @us, or less when the job is aborted or the daemon stops; FALSE
- * (and why in @res) then. */
+/* Sleeps @us, or less when the job is aborted (while it goes forward) or the daemon stops;
+ * FALSE (and why in @res) then. */
 gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res)
 {
     gint64 until = g_get_monotonic_time() + us;
 
     g_mutex_lock(&r->o->lock);
-    while (!r->o->stopping && !r->job->abort_requested &&
+    while (!r->o->stopping && !itsmigd_job_abort_applies_locked(r) &&
            g_cond_wait_until(&r->o->cond, &r->o->lock, until))
         ;
     g_mutex_unlock(&r->o->lock);
@@ -290,11 +290,21 @@ ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res)
  * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
  * deadline: past the transfer there is no going back, and each call is idempotent there, so
  * a request that did arrive is not done twice. */
+gint64 itsmigd_job_dest_wait_until(Run *r)
+{
+    gint64 now = g_get_monotonic_time(), phase = itsmigd_job_phase_deadline(r);
+    gint64 until = r->dest_unready ? now : now + OBSERVE_PEER_WAIT_US;
+
+    return phase ? MAX(MIN(phase, until), now) : until;
+}
+
 static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolean patient,
                                Result *res)
 {
-    gint64 deadline = itsmigd_job_phase_deadline(r), first = g_get_monotonic_time();
-    gint64 wait = PEER_RETRY_FIRST_US;
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+    /* Not @patient (a rollback's step, the guest maybe paused meanwhile): a 503 is waited
+     * out only as a look at the destination is. */
+    gint64 deadline = patient ? itsmigd_job_phase_deadline(r) : itsmigd_job_dest_wait_until(r);
 
     for (;;) {
         g_autoptr(GError) error = NULL;
@@ -303,8 +313,10 @@ static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolea
 
         if (reply) {
             r->dest_last = itsmigd_job_dest_presence(reply);
+            r->dest_unready = FALSE;
             return ITSMIG_OUTCOME_OK;
         }
+        r->dest_unready = g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE);
         now = g_get_monotonic_time();
         /* A 503 took nothing: asked again even when not @patient. */
         if ((!patient && !g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE)) ||

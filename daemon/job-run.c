@@ -107,12 +107,18 @@ ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what)
     return itsmigd_job_fail_domain_op(res, error);
 }
 
+gboolean itsmigd_job_abort_applies_locked(Run *r)
+{
+    return r->job->abort_requested && r->job->phase != ITSMIG_PHASE_ROLLBACK &&
+           !itsmig_phase_is_terminal(r->job->phase);
+}
+
 gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res)
 {
     gboolean abort_requested, stopping;
 
     g_mutex_lock(&r->o->lock);
-    abort_requested = r->job->abort_requested;
+    abort_requested = itsmigd_job_abort_applies_locked(r);
     stopping = r->o->stopping;
     g_mutex_unlock(&r->o->lock);
     if (abort_requested) {

@@ -175,6 +175,10 @@ JsonNode *itsmigd_job_ask_destination_ready(Run *r, gint64 deadline, GError **er
 ItsmigPresence itsmigd_job_dest_presence_libvirt(Run *r);
 gboolean itsmigd_job_dest_holds_nothing(Run *r, const char *uuid, const char *dest, Result *res);
 gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res);
+/* Until when a look at the destination, or a rollback's call to it, asks again while it
+ * answers 503: a while (OBSERVE_PEER_WAIT_US, within the phase's time), or, once such a
+ * wait gave up (r->dest_unready), not at all until it answers. */
+gint64 itsmigd_job_dest_wait_until(Run *r);
 ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res);
 ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, gboolean patient, Result *res);
 ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res);
@@ -189,6 +193,9 @@ ItsmigOutcome itsmigd_job_fail(Result *res, ItsmigOutcome outcome, ItsmigErrorCo
 ItsmigOutcome itsmigd_job_fail_gerror(Result *res, const GError *error);
 ItsmigOutcome itsmigd_job_fail_domain_op(Result *res, const GError *error);
 ItsmigOutcome itsmigd_job_fail_libvirt(Result *res, const char *what);
+/* Whether an abort asked for stops what the job does now: only while it goes forward (a
+ * rollback, and a look at an ended job, run to their end).  o->lock held. */
+gboolean itsmigd_job_abort_applies_locked(Run *r);
 gboolean itsmigd_job_stop_requested(Run *r, gint64 deadline_mono, Result *res);
 gint64 itsmigd_job_phase_deadline(Run *r);
 virConnectPtr itsmigd_job_live_connection(Run *r, virConnectPtr *held, gint64 deadline_mono);

@@ -27,17 +27,6 @@ static void source_facts(virConnectPtr conn, const char *uuid, ItsmigJobFacts *f
             info.type == VIR_DOMAIN_JOB_BOUNDED || info.type == VIR_DOMAIN_JOB_UNBOUNDED;
 }
 
-/* Until when a look at the world asks a destination that answers 503 again: a while
- * (OBSERVE_PEER_WAIT_US, within the phase's time), or, once such a wait gave up, not at
- * all until it answers. */
-static gint64 dest_wait_until(Run *r)
-{
-    gint64 now = g_get_monotonic_time(), phase = itsmigd_job_phase_deadline(r);
-    gint64 until = r->dest_unready ? now : now + OBSERVE_PEER_WAIT_US;
-
-    return phase ? MAX(MIN(phase, until), now) : until;
-}
-
 static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
 {
     ItsmigJobFacts f = {ITSMIG_PRESENCE_UNKNOWN, r->dest_last, FALSE};
@@ -46,7 +35,7 @@ static ItsmigJobFacts observe(Run *r, virConnectPtr conn, gboolean ask_dest)
     if (ask_dest) {
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply =
-            itsmigd_job_ask_destination_ready(r, dest_wait_until(r), &error);
+            itsmigd_job_ask_destination_ready(r, itsmigd_job_dest_wait_until(r), &error);
 
         r->dest_unready =
             !reply && g_error_matches(error, ITSMIG_ERROR, ITSMIG_ERROR_PEER_UNAVAILABLE);

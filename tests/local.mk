@@ -186,6 +186,7 @@ DAEMON_TESTS = \
 	tests/daemon/libvirtd-stall.sh \
 	tests/daemon/reconnect.sh \
 	tests/daemon/rollback-reconnect.sh \
+	tests/daemon/rollback-reexamine.sh \
 	tests/daemon/systemd.sh \
 	tests/daemon/bad-input.sh \
 	tests/daemon/peers.sh \

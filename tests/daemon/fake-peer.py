@@ -23,6 +23,8 @@ MODE is one of:
   restarting HTTPS; the same for 2 s from the first request, then a sound
            document for GET /v1/host and "no such domain here" for
            /v1/incoming/UUID, as an itsmigd that has connected again
+  gated    HTTPS; as "restarting" once ready, and 503 while the file
+           PIDFILE.unready exists (the test makes and removes it)
 """
 import copy
 import hashlib
@@ -113,6 +115,8 @@ def not_ready():
     """Whether this peer answers 503 now."""
     if mode == "unavailable":
         return True
+    if mode == "gated":
+        return os.path.exists(pidfile + ".unready")
     if mode != "restarting":
         return False
     if not first_request:
@@ -140,7 +144,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not_ready():
             self.answer(503, UNAVAILABLE)
             return
-        if mode == "restarting":
+        if mode in ("restarting", "gated"):
             body = ABSENT if self.path.startswith("/v1/incoming/") else SOUND
             self.answer(200, body)
             return
