@@ -137,63 +137,78 @@ static gboolean device_del_once(virDomainPtr dom, gpointer data, GError **error)
     return ok != NULL;
 }
 
-/* Removes @alias from QEMU when libvirt does not list it; the claim is held. */
-static gboolean repair(virDomainPtr dom, const char *alias, gint64 until, gboolean *ret_removed,
-                       GError **error)
-{
-    gboolean in_libvirt, in_qemu;
+typedef enum {
+    REPAIR_NOT_NEEDED, /* QEMU does not have the device */
+    REPAIR_LISTED,     /* libvirt lists it: attached meanwhile, by another request */
+    REPAIR_REMOVED,    /* QEMU had it, libvirt did not list it: removed from QEMU */
+} RepairDone;
 
-    *ret_removed = FALSE;
-    if (!itsmigd_virt_domain_has_device(dom, alias, &in_libvirt, error) ||
-        !itsmigd_virt_qemu_has_device(dom, alias, &in_qemu, error))
-        return FALSE;
-    if (in_libvirt || !in_qemu)
-        return TRUE;
-    if (!unless_busy(device_del_once, dom, (gpointer)alias, until, error))
-        return FALSE;
-    /* The guest releases the device in its own time (QEMU then drops it). */
+/* Until @until, whether QEMU let @alias go after device_del: the guest releases the device in
+ * its own time, and QEMU drops it then. */
+static gboolean wait_gone(virDomainPtr dom, const char *alias, gint64 until, GError **error)
+{
+    gboolean in_qemu = TRUE;
+
     while (in_qemu) {
         if (g_get_monotonic_time() > until) {
-            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_TIMEOUT,
-                        "QEMU still has the device after device_del");
+            g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_TIMEOUT,
+                                "QEMU still has the device after device_del");
             return FALSE;
         }
         g_usleep(REPAIR_POLL_US);
         if (!itsmigd_virt_qemu_has_device(dom, alias, &in_qemu, error))
             return FALSE;
     }
-    *ret_removed = TRUE;
     return TRUE;
 }
 
-gboolean itsmigd_virt_repair_device(virDomainPtr dom, const char *alias, gint64 deadline_mono,
-                                    gboolean *ret_removed, GError **error)
+/* Removes @alias from QEMU when libvirt does not list it; the claim is held.  Only once both
+ * were seen so is a failure ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT (whose attention tells a
+ * person to remove the device from QEMU); before, it keeps libvirt's code. */
+static gboolean repair(virDomainPtr dom, const char *alias, gint64 until, RepairDone *ret_done,
+                       GError **error)
 {
-    gint64 until = g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US;
-    char uuid[VIR_UUID_STRING_BUFLEN];
     g_autoptr(GError) local = NULL;
+    gboolean in_libvirt, in_qemu;
+
+    if (!itsmigd_virt_domain_has_device(dom, alias, &in_libvirt, error) ||
+        !itsmigd_virt_qemu_has_device(dom, alias, &in_qemu, error))
+        return FALSE;
+    *ret_done = in_libvirt ? REPAIR_LISTED : !in_qemu ? REPAIR_NOT_NEEDED : REPAIR_REMOVED;
+    if (*ret_done != REPAIR_REMOVED)
+        return TRUE;
+    if (!unless_busy(device_del_once, dom, (gpointer)alias, until, &local) ||
+        !wait_gone(dom, alias, until, &local)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
+                    "QEMU has device '%s' but libvirt does not list it, and it could not be "
+                    "removed from QEMU: %s",
+                    alias, local->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* repair() under the domain's claim: repairs of one domain run one at a time, a second one
+ * waiting for the first (without holding a lock meanwhile). */
+static gboolean repair_device(virDomainPtr dom, const char *alias, gint64 until,
+                              RepairDone *ret_done, GError **error)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
     gboolean ok;
 
-    if (deadline_mono)
-        until = MIN(until, deadline_mono);
     if (virDomainGetUUIDString(dom, uuid) < 0) {
         itsmigd_virt_error(error, "cannot read the domain's UUID");
         return FALSE;
     }
     if (!claim(uuid, until)) {
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
-                    "QEMU has device '%s' but libvirt does not list it, and another repair of "
-                    "the domain did not end in time",
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_TIMEOUT,
+                    "QEMU refused device '%s' as a duplicate ID, and another repair of the "
+                    "domain did not end in time",
                     alias);
         return FALSE;
     }
-    ok = repair(dom, alias, until, ret_removed, &local);
+    ok = repair(dom, alias, until, ret_done, error);
     release(uuid);
-    if (!ok)
-        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT,
-                    "QEMU has device '%s' but libvirt does not list it, and it could not be "
-                    "removed from QEMU: %s",
-                    alias, local->message);
     return ok;
 }
 
@@ -234,16 +249,16 @@ gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alia
                                               gboolean *ret_repaired, GError **error)
 {
     gint64 until = g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US;
+    Attach a = {alias, xml, ret_attached};
 
     if (deadline_mono)
         until = MIN(until, deadline_mono);
     if (ret_repaired)
         *ret_repaired = FALSE;
-    Attach a = {alias, xml, ret_attached};
-
     for (int tries = 1;; tries++) {
         g_autoptr(GError) local = NULL;
-        gboolean removed = FALSE, kept;
+        RepairDone done;
+        gboolean kept;
 
         if (unless_busy(attach_once, dom, &a, until, &local))
             return TRUE;
@@ -251,17 +266,22 @@ gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alia
             g_propagate_error(error, g_steal_pointer(&local));
             return FALSE;
         }
-        if (!itsmigd_virt_repair_device(dom, alias, deadline_mono, &removed, error))
+        if (!repair_device(dom, alias, until, &done, error))
             return FALSE;
-        if (!removed) {
+        if (done == REPAIR_LISTED) {
+            /* Attached by another request while this one waited for its repair. */
+            if (ret_attached)
+                *ret_attached = FALSE;
+            return TRUE;
+        }
+        if (done == REPAIR_NOT_NEEDED) {
             /* Not the case repaired here: QEMU's refusal stands. */
             g_propagate_error(error, g_steal_pointer(&local));
             return FALSE;
         }
         if (ret_repaired)
             *ret_repaired = TRUE;
-        if (!unless_busy(attach_once, dom, &a, g_get_monotonic_time() + ITSMIGD_REPAIR_WAIT_US,
-                         error) ||
+        if (!unless_busy(attach_once, dom, &a, until, error) ||
             !settled(dom, alias, until, &kept, error))
             return FALSE;
         if (kept)

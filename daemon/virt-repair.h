@@ -17,27 +17,24 @@
 #define ITSMIGD_BUSY_RETRY_FIRST_US (250 * 1000)
 #define ITSMIGD_BUSY_RETRY_MAX_US   (4 * G_USEC_PER_SEC)
 
-/* How long a repair waits for QEMU to let a device go. */
+/* How long an attach that repairs takes at most. */
 #define ITSMIGD_REPAIR_WAIT_US (60 * G_USEC_PER_SEC)
 
 /* Whether QEMU has a device whose ID is @alias. */
 gboolean itsmigd_virt_qemu_has_device(virDomainPtr dom, const char *alias, gboolean *ret_present,
                                       GError **error);
 
-/* Asks QEMU to remove the device @alias (device_del) when libvirt's live XML
- * does not list it and QEMU has it, and waits until it is gone (until
- * @deadline_mono, ITSMIGD_REPAIR_WAIT_US at most).  "Guest is busy" answers are
- * asked again, with back-off, until then.  @ret_removed says whether a device
- * was removed; FALSE with @error when the device stays (ITSMIG_ERROR_
- * DEVICE_UNKNOWN_TO_LIBVIRT, with what was tried).  Repairs of one domain run
- * one at a time: a second one waits for the first (it does not hold a lock
- * meanwhile). */
-gboolean itsmigd_virt_repair_device(virDomainPtr dom, const char *alias, gint64 deadline_mono,
-                                    gboolean *ret_removed, GError **error);
-
-/* Attaches @xml (live) as itsmigd_virt_domain_attach() does; when QEMU refuses it as a
- * duplicate ID, repairs (itsmigd_virt_repair_device()) and attaches it again.
- * @ret_repaired (may be NULL) says whether a stale device was removed first. */
+/* Attaches @xml (live) as itsmigd_virt_domain_attach() does.  When QEMU refuses it as a
+ * duplicate ID while libvirt's live XML does not list the device (QEMU has it), asks QEMU to
+ * remove it (device_del), waits until it is gone, and attaches it again through libvirt; and
+ * again, up to three times, when libvirt drops the new device (its late handling of the
+ * removed one's DEVICE_DELETED).  Everything within @deadline_mono (0: none) and
+ * ITSMIGD_REPAIR_WAIT_US; "guest is busy" answers are asked again, with back-off, meanwhile.
+ * Repairs of one domain run one at a time: a second one waits for the first (it does not
+ * hold a lock meanwhile), and succeeds with *@ret_attached FALSE when the first attached the
+ * device.  @ret_repaired (may be NULL) says whether a stale device was removed first.  A
+ * failure once QEMU was seen to have the device and libvirt not to list it is
+ * ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT, with what was tried. */
 gboolean itsmigd_virt_domain_attach_repairing(virDomainPtr dom, const char *alias, const char *xml,
                                               gint64 deadline_mono, gboolean *ret_attached,
                                               gboolean *ret_repaired, GError **error);
