@@ -43,13 +43,17 @@ static int open_save_image(const char *fd_path)
     struct stat st;
     int fd;
 
-    /* stat first: opening a FIFO for reading would block. */
+    /* stat first, and without blocking: opening a FIFO for reading would block, and libvirtd
+     * may reuse the descriptor's number for one between the stat and the open, which the
+     * fstat of what was opened catches. */
     if (stat(fd_path, &st) < 0 || !S_ISREG(st.st_mode))
         return -1;
-    fd = open(fd_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open(fd_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -1;
-    if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+        pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
         memcmp(magic, SAVE_MAGIC, SAVE_MAGIC_LEN) != 0) {
         close(fd);
         return -1;
@@ -239,7 +243,9 @@ static int read_verdict(int in, gint64 deadline, GString *ret)
         r = poll(&pfd, 1, (int)MIN(left / 1000 + 1, G_MAXINT));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0)
+            return -1;
+        if (r == 0)
             continue;
         n = read(in, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
