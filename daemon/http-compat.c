@@ -5,6 +5,7 @@
 
 #include "itsmig/compat.h"
 #include "itsmig/error.h"
+#include "itsmig/hook-record.h"
 #include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "daemon/http-routes.h"
@@ -13,6 +14,9 @@
 
 /* Most peers a matrix request may name. */
 #define MATRIX_PEERS_MAX 256
+/* The longest domain name and message POST /v1/hook/refused takes. */
+#define HOOK_NAME_MAX    256
+#define HOOK_MESSAGE_MAX 4096
 
 static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
                           const char *uuid, const char *source, const char *destination,
@@ -340,5 +344,47 @@ gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error
     hook_record_verdict(d, op, profile->name, verdict);
     reply_verdict(req, profile, NULL, profile->has_metadata ? profile->metadata.host : NULL,
                   local->hostname, local->hostname, verdict);
+    return TRUE;
+}
+
+/* POST /v1/hook/refused {"operation", "domain", "reason", "message"}: the hook refused a
+ * restore (or a migration) by its own checks, before any verdict of ours; counted and logged
+ * as the refusals we make, so that the metrics and the journal show every one. */
+gboolean itsmigd_http_hook_refused(ItsmigdHttpRequest *req, GError **error)
+{
+    static const char *const members[] = {"operation", "domain", "reason", "message", NULL};
+    ItsmigDaemon *d = itsmigd_http_request_daemon(req);
+    JsonObject *body = json_node_get_object(itsmigd_http_request_json(req));
+    const char *op = itsmig_json_lookup_string(body, "operation");
+    const char *name = itsmig_json_lookup_string(body, "domain");
+    const char *reason = itsmig_json_lookup_string(body, "reason");
+    const char *message = itsmig_json_lookup_string(body, "message");
+    const char *what;
+
+    if (!itsmigd_http_check_members(body, members, "the request body", error))
+        return FALSE;
+    if (!op || !g_strv_contains(hook_operations, op))
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "\"operation\" must be \"migrate\" or \"restore\"");
+    if (!name || !*name || strlen(name) > HOOK_NAME_MAX || !g_utf8_validate(name, -1, NULL))
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "\"domain\" must be a domain name (UTF-8, 1 to 256 bytes)");
+    if (!itsmig_hook_refusal_reason_known(reason))
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "\"reason\" must be \"" ITSMIG_HOOK_REFUSAL_RECORD_INVALID
+                                 "\", \"" ITSMIG_HOOK_REFUSAL_RESTORE_UNRECORDED
+                                 "\", \"" ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED
+                                 "\" or \"" ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD "\"");
+    if (!message || strlen(message) > HOOK_MESSAGE_MAX || !g_utf8_validate(message, -1, NULL))
+        return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
+                                 "\"message\" must be a string (UTF-8, at most 4096 bytes)");
+    what = strcmp(op, "restore") == 0 ? "restore" : "incoming migration";
+    itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
+                          (const char *[]){op, "refused"});
+    itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_REFUSALS, (const char *[]){op, reason});
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "ITSMIG_DOMAIN", name, "ITSMIG_OPERATION",
+                     op, "MESSAGE", "%s refused by the hook's own check (operation=%s, %s): %s",
+                     what, op, reason, message);
+    itsmigd_http_reply_json(req, 200, json_node_init_object(json_node_alloc(), json_object_new()));
     return TRUE;
 }

@@ -16,6 +16,7 @@ const ItsmigdRoute itsmigd_routes[] = {
      ITSMIGD_ROUTE_NEEDS_LIBVIRT | ITSMIGD_ROUTE_JSON_BODY},
     /* Not NEEDS_LIBVIRT: the gate answers from the XML and what it knows. */
     {"POST", "/v1/hook/migrate-begin", itsmigd_http_hook_migrate_begin, ITSMIGD_ROUTE_XML_BODY},
+    {"POST", "/v1/hook/refused", itsmigd_http_hook_refused, ITSMIGD_ROUTE_JSON_BODY},
     {"POST", "/v1/migrations", itsmigd_http_migrations_start,
      ITSMIGD_ROUTE_NEEDS_LIBVIRT | ITSMIGD_ROUTE_JSON_BODY},
     {"GET", "/v1/migrations", itsmigd_http_migrations_list, 0},

@@ -22,6 +22,7 @@ gboolean itsmigd_http_domains_get(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_domains_preflight(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_compat_matrix(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error);
+gboolean itsmigd_http_hook_refused(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_migrations_start(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_migrations_list(ItsmigdHttpRequest *req, GError **error);
 gboolean itsmigd_http_migrations_get(ItsmigdHttpRequest *req, GError **error);

@@ -61,7 +61,8 @@ static const CounterFamily counter_families[ITSMIGD_COUNTER_LAST] = {
     [ITSMIGD_COUNTER_HOOK_REFUSALS] = {"itsmigd_hook_refusals_total",
                                        "Blockers of the incoming migrations and restores "
                                        "the hook refused, by operation (migrate, restore) "
-                                       "and rule code (one refusal may count under "
+                                       "and rule code, or the reason of a refusal by the "
+                                       "hook's own checks (one refusal may count under "
                                        "several rules).",
                                        {"operation", "rule"}},
 };

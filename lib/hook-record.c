@@ -209,3 +209,18 @@ gboolean itsmig_hook_record_remove(const char *dir, const char *uuid, GError **e
         return fail_errno(error, errno, "remove", path);
     return TRUE;
 }
+
+gboolean itsmig_hook_refusal_reason_known(const char *reason)
+{
+    static const char *const known[] = {
+        ITSMIG_HOOK_REFUSAL_RECORD_INVALID,
+        ITSMIG_HOOK_REFUSAL_RESTORE_UNRECORDED,
+        ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED,
+        ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD,
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(known); i++)
+        if (g_strcmp0(reason, known[i]) == 0)
+            return TRUE;
+    return FALSE;
+}

@@ -225,7 +225,73 @@ typedef struct {
     /* "incoming migration", or "restore" of a saved image: the same judgement
      * (the image's XML carries the itsmig record), no arrival record. */
     const char *what;
+    /* Whether itsmigd's socket is known (the configuration was read). */
+    gboolean config_read;
 } Incoming;
+
+/* The longest message POST /v1/hook/refused takes. */
+#define REFUSAL_MESSAGE_MAX 4096
+/* How long telling itsmigd of a refusal may take: the refusal stands either way. */
+#define REFUSAL_REPORT_TIMEOUT_S 2
+
+/* Tells itsmigd of a restore refused by the hook's own checks, so that its metrics and journal
+ * count it with the refusals it makes; best effort. */
+static void report_refusal(const Incoming *ctx, const char *reason, const char *message)
+{
+    g_autoptr(ItsmigRestClient) client = NULL;
+    g_autoptr(ItsmigRestReply) reply = NULL;
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *body = NULL;
+    g_autofree char *cut = NULL;
+    const char *end;
+
+    if (!ctx->config_read)
+        return;
+    /* At most REFUSAL_MESSAGE_MAX bytes, cut at a character. */
+    g_utf8_validate(message, MIN(strlen(message), REFUSAL_MESSAGE_MAX), &end);
+    cut = g_strndup(message, (gsize)(end - message));
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "operation");
+    json_builder_add_string_value(b, strcmp(ctx->what, "restore") == 0 ? "restore" : "migrate");
+    json_builder_set_member_name(b, "domain");
+    json_builder_add_string_value(b, ctx->name);
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, reason);
+    json_builder_set_member_name(b, "message");
+    json_builder_add_string_value(b, cut);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    body = json_to_string(root, FALSE);
+    client = itsmig_rest_client_new_unix(ctx->config->socket,
+                                         MIN(ctx->config->hook_timeout, REFUSAL_REPORT_TIMEOUT_S));
+    if (!itsmig_rest_client_request(client, "POST", "/v1/hook/refused", "application/json", body,
+                                    strlen(body), &reply, &error))
+        say("itsmigd was not told of the refusal: %s", error->message);
+    else if (reply->status != 200)
+        say("itsmigd was not told of the refusal: HTTP %ld", reply->status);
+}
+
+/* Refuses @ctx's arrival by the hook's own check, for @reason (ITSMIG_HOOK_REFUSAL_*): says
+ * "refusing WHAT of NAME: MESSAGE", and tells itsmigd.  FALSE, for the callers' returns. */
+static gboolean refuse_here(const Incoming *ctx, const char *reason, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static gboolean refuse_here(const Incoming *ctx, const char *reason, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    g_autofree char *line = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    line = one_line(message);
+    say("refusing %s of %s: %s", ctx->what, ctx->name, line);
+    report_refusal(ctx, reason, line);
+    return FALSE;
+}
 
 /* Refusing: the migration will not arrive, so neither does the record. */
 static int refuse(Incoming *ctx)
@@ -340,17 +406,13 @@ static gboolean record_usable(const Incoming *ctx, const ItsmigDomainProfile *p)
 {
     g_autoptr(GError) error = NULL;
 
-    if (p->metadata_error) {
-        say("refusing %s of %s: its itsmig record is unusable: %s", ctx->what, ctx->name,
-            p->metadata_error);
-        return FALSE;
-    }
+    if (p->metadata_error)
+        return refuse_here(ctx, ITSMIG_HOOK_REFUSAL_RECORD_INVALID,
+                           "its itsmig record is unusable: %s", p->metadata_error);
     if (p->has_metadata &&
-        !itsmig_its_metadata_verify(&p->metadata, g_get_real_time() / G_USEC_PER_SEC, &error)) {
-        say("refusing %s of %s: its itsmig record contradicts itself: %s", ctx->what, ctx->name,
-            error->message);
-        return FALSE;
-    }
+        !itsmig_its_metadata_verify(&p->metadata, g_get_real_time() / G_USEC_PER_SEC, &error))
+        return refuse_here(ctx, ITSMIG_HOOK_REFUSAL_RECORD_INVALID,
+                           "its itsmig record contradicts itself: %s", error->message);
     return TRUE;
 }
 
@@ -428,12 +490,9 @@ static gboolean unrecorded_allowed(const Incoming *ctx, const ItsmigDomainProfil
 {
     if (p->has_metadata || p->its == ITSMIG_ITS_ABSENT)
         return TRUE;
-    if (ctx->config->hook_restore_unrecorded_deny) {
-        say("refusing restore of %s: its XML carries no itsmig record "
-            "([hook] restore-unrecorded = deny)",
-            ctx->name);
-        return FALSE;
-    }
+    if (ctx->config->hook_restore_unrecorded_deny)
+        return refuse_here(ctx, ITSMIG_HOOK_REFUSAL_RESTORE_UNRECORDED,
+                           "its XML carries no itsmig record ([hook] restore-unrecorded = deny)");
     say("restore of %s: its XML carries no itsmig record; itsmigd judges it by the XML alone "
         "([hook] restore-unrecorded = allow)",
         ctx->name);
@@ -463,13 +522,18 @@ static gboolean image_allowed(const Incoming *ctx, const ItsmigDomainProfile *p)
     case HOOK_IMAGE_SKIPPED:
         say("restore of %s: the saved image is not judged: %s", ctx->name, msg);
         return TRUE;
-    case HOOK_IMAGE_REFUSED: say("refusing restore of %s: %s", ctx->name, msg); return FALSE;
+    case HOOK_IMAGE_REFUSED: return refuse_here(ctx, ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED, "%s", msg);
     case HOOK_IMAGE_UNREAD:
     case HOOK_IMAGE_LAST: break;
     }
-    say("%s restore of %s: its save image was not read: %s ([hook] restore-image-unread = %s)",
-        deny ? "refusing" : "allowing", ctx->name, msg, deny ? "deny" : "allow");
-    return !deny;
+    if (deny)
+        return refuse_here(ctx, ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD,
+                           "its save image was not read: %s ([hook] restore-image-unread = deny)",
+                           msg);
+    say("allowing restore of %s: its save image was not read: %s ([hook] restore-image-unread = "
+        "allow)",
+        ctx->name, msg);
+    return TRUE;
 }
 
 /* "migrate begin" (@restore FALSE) or "restore begin": may the guest arrive here? */
@@ -478,8 +542,12 @@ static int on_incoming(const Input *in, const char *name, const ItsmigdConfig *c
 {
     g_autoptr(ItsmigDomainProfile) p = NULL;
     g_autofree char *reason = NULL;
-    Incoming ctx = {name, config, config->hook_record_dir, NULL,
-                    restore ? "restore" : "incoming migration"};
+    Incoming ctx = {name,
+                    config,
+                    config->hook_record_dir,
+                    NULL,
+                    restore ? "restore" : "incoming migration",
+                    config_error == NULL};
     int status;
 
     p = incoming_profile(in, &ctx, config_error);

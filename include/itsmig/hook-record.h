@@ -52,3 +52,16 @@ ItsmigHookRecord *itsmig_hook_record_load(const char *dir, const char *uuid, GEr
 gboolean itsmig_hook_record_save(const char *dir, const ItsmigHookRecord *r, GError **error);
 /* Removes @dir/@uuid.json; TRUE when there was none. */
 gboolean itsmig_hook_record_remove(const char *dir, const char *uuid, GError **error);
+
+/* Why the hook refused a restore by itself, without a verdict of itsmigd's: the "reason" it
+ * tells itsmigd (POST /v1/hook/refused), which counts it as the rule of
+ * itsmigd_hook_refusals_total.  The record in the XML is unusable or contradicts itself; there
+ * is none ([hook] restore-unrecorded = deny); the image holds ITS tables this host's kernel
+ * would not restore; the image could not be read ([hook] restore-image-unread = deny). */
+#define ITSMIG_HOOK_REFUSAL_RECORD_INVALID     "record-invalid"
+#define ITSMIG_HOOK_REFUSAL_RESTORE_UNRECORDED "restore-unrecorded"
+#define ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED      "image-refused"
+#define ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD       "image-unread"
+
+/* Whether @reason is one of ITSMIG_HOOK_REFUSAL_*. */
+gboolean itsmig_hook_refusal_reason_known(const char *reason);

@@ -288,6 +288,21 @@ check_hook "migrate begin with broken XML on stdin: refused, saying so" \
 
 # ---- a saved image's record is checked before itsmigd is asked -------------------------
 
+# own_refusals DESC REASON N: since line $lines_before of itsmigd's log, itsmigd was asked for
+# no verdict, and it logged N refusals the hook made by its own check for REASON (the hook
+# tells it, POST /v1/hook/refused).
+own_refusals() {
+    tail -n +$((lines_before + 1)) "$ITSMIGD_LOG" >"$T/log.since"
+    _asked=$(grep -c 'by the hook gate' "$T/log.since")
+    _told=$(grep -c "restore refused by the hook's own check (operation=restore, $2): " "$T/log.since")
+    if [ "$_asked" = 0 ] && [ "$_told" = "$3" ]; then
+        ok "$1"
+    else
+        not_ok "$1" "verdicts asked: $_asked; refusals logged for $2: $_told, not $3"
+        diag_file "$T/log.since" 10
+    fi
+}
+
 # bad_record NAME SED-EXPR: ok.xml as the XML of a saved image, its record changed.
 bad_record() {
     sed -e "$2" "$T/ok.xml" >"$T/$1.xml"
@@ -312,7 +327,7 @@ check_hook "restore begin, a register digest that is not of the register count's
 run_hook "$T/hook.conf" "$T/oversized.xml" vm-ok restore begin
 check_hook "restore begin, a record over 64 KiB: refused, saying its size" \
     1 "^itsmig: refusing restore of vm-ok: its itsmig record is unusable: itsmig metadata is [0-9]+ bytes, more than the 65536 a record may take"
-is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... and itsmigd was asked about none of them"
+own_refusals "... and itsmigd was asked about none of them, and logged the four" record-invalid 4
 # No record at all: [hook] restore-unrecorded.
 sed -e '/<metadata>/,/<\/metadata>/d' "$T/ok.xml" >"$T/unrecorded.xml"
 grep -q itsmig "$T/unrecorded.xml" && bail "unrecorded.xml still has a record"
@@ -327,7 +342,7 @@ lines_before=$(wc -l <"$ITSMIGD_LOG")
 run_hook "$T/hook-deny.conf" "$T/unrecorded.xml" vm-ok restore begin
 check_hook "restore begin without a record, restore-unrecorded = deny: refused, naming the key" 1 \
     '^itsmig: refusing restore of vm-ok: its XML carries no itsmig record \(\[hook\] restore-unrecorded = deny\)$'
-is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... without asking itsmigd"
+own_refusals "... without asking itsmigd, which logged it" restore-unrecorded 1
 exec 7<"$T/img-good.img"
 run_hook "$T/hook-deny.conf" "$T/ok.xml" vm-ok restore begin
 exec 7<&-
@@ -357,7 +372,7 @@ run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
 exec 7<&-
 check_hook "restore begin, an ITE below the LPI range in the image: refused, naming the finding" 1 \
     "^itsmig: refusing restore of vm-ok: the ITS tables of $T/img-table.img would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with EINVAL: ite-pintid-below-lpi-range: device [0-9]+ event [0-9]+: pINTID 100 is below the LPI range"
-is "$(wc -l <"$ITSMIGD_LOG")" "$lines_before" "... without asking itsmigd"
+own_refusals "... without asking itsmigd, which logged it" image-refused 1
 exec 7<"$T/img-abi.img"
 run_hook "$T/hook.conf" "$T/ok.xml" vm-ok restore begin
 exec 7<&-
@@ -387,6 +402,28 @@ run_hook "$T/hook-unread.conf" "$T/ok.xml" vm-ok restore begin
 exec 7<&-
 check_hook "... a truncated save image: refused under deny, saying why it was not read" 1 \
     "^itsmig: refusing restore of vm-ok: its save image was not read: .*img-short.img.*\\(\\[hook\\] restore-image-unread = deny\\)\$"
+# Each of the hook's own refusals counts as itsmigd's do, under its reason.
+metrics_fetch
+is "$(metric_sum '^itsmigd_hook_refusals_total\{operation="restore",rule="record-invalid"\}')" 4 \
+    "itsmigd_hook_refusals_total counts the hook's own refusals: 4 record-invalid"
+is "$(metric_sum '^itsmigd_hook_refusals_total\{operation="restore",rule="restore-unrecorded"\}')" \
+    1 "... 1 restore-unrecorded"
+is "$(metric_sum '^itsmigd_hook_refusals_total\{operation="restore",rule="image-refused"\}')" 3 \
+    "... 3 image-refused"
+is "$(metric_sum '^itsmigd_hook_refusals_total\{operation="restore",rule="image-unread"\}')" 3 \
+    "... 3 image-unread"
+is "$(metric_sum '^itsmigd_hook_decisions_total\{operation="restore",decision="refused"\}')" 13 \
+    "... and itsmigd_hook_decisions_total each as a refused restore (with the 2 it made)"
+api POST /v1/hook/refused -H 'Content-Type: application/json' \
+    -d '{"operation":"restore","domain":"vm-ok","reason":"i-said-so","message":"x"}'
+check_error "POST /v1/hook/refused with a reason not of the hook's: 400 invalid-argument" 400 \
+    invalid-argument
+api POST /v1/hook/refused -H 'Content-Type: application/json' \
+    -d '{"operation":"restore","domain":"vm-ok","reason":"image-refused"}'
+check_error "... without a message: 400 invalid-argument" 400 invalid-argument
+api POST /v1/hook/refused -H 'Content-Type: application/json' \
+    -d '{"operation":"restore","domain":"vm-ok","reason":"image-refused","message":"x","rule":"y"}'
+check_error "... with a member it does not know: 400 invalid-argument" 400 invalid-argument
 run_hook "$T/hook-unread.conf" "$T/noits.xml" vm-noits restore begin
 check "... a guest without an ITS has nothing to read: no word of the image" \
     sh -c "! grep -q 'save image' '$T/hook.err'"
