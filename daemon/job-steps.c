@@ -212,6 +212,20 @@ static gboolean may_unplug(Run *r, int state, GPtrArray *aliases, Result *res)
     return FALSE;
 }
 
+/* judge(), asked again while the destination answers 503: it is up but not ready (it
+ * reconnects to libvirt), so asked for a while (PREFLIGHT_PEER_WAIT_US) before the job gives
+ * up. */
+static gboolean judge_patiently(Run *r, ItsmigCompatPolicy *policy, ItsmigdDomainView **ret_view,
+                                ItsmigVerdict **ret_verdict, Result *res)
+{
+    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
+
+    while (!judge(r, policy, ret_view, ret_verdict, res))
+        if (!itsmigd_job_retry_unavailable(r, first, first + PREFLIGHT_PEER_WAIT_US, &wait, res))
+            return FALSE;
+    return TRUE;
+}
+
 /* The verdict, a destination with room for the domain, the devices to
  * unplug, and the migration's record in the domain. */
 static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
@@ -224,14 +238,9 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     g_autoptr(GBytes) xml = NULL;
     ItsmigCompatPolicy policy;
     int state = VIR_DOMAIN_NOSTATE;
-    gint64 first = g_get_monotonic_time(), wait = PEER_RETRY_FIRST_US;
 
-    /* A destination that answers 503 is up but not ready (it reconnects to libvirt): asked
-     * again for a while before the job gives up. */
-    while (!judge(r, &policy, &view, &verdict, res))
-        if (!itsmigd_job_retry_unavailable(r, first, first + PREFLIGHT_PEER_WAIT_US, &wait, res))
-            return res->outcome;
-    if (!itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
+    if (!judge_patiently(r, &policy, &view, &verdict, res) ||
+        !itsmigd_job_dest_holds_nothing(r, r->job->uuid, r->job->destination, res) ||
         !(xml = source_xml(r, conn, &state, res)))
         return res->outcome;
     /* The XML about to move, read again: a change since the view was read
@@ -240,7 +249,7 @@ static ItsmigOutcome do_preflight(Run *r, virConnectPtr conn, Result *res)
     if (now != view) {
         g_clear_pointer(&view, itsmigd_domain_view_unref);
         g_clear_pointer(&verdict, itsmig_verdict_free);
-        if (!judge(r, &policy, &view, &verdict, res))
+        if (!judge_patiently(r, &policy, &view, &verdict, res))
             return res->outcome;
     }
     aliases = devices_to_detach(r, &policy, view->profile, verdict);
