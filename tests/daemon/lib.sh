@@ -661,6 +661,46 @@ its_host_sets() {
     echo "--set host.save-pending-tables=true --set host.gicv4=none --set host.gicd-revision=3"
 }
 
+# test_node_xml UUID RUNSTATE: a node file for libvirt's test driver (libvirt_file_uri) with one
+# arm64 GICv3 guest, g1, in RUNSTATE (1 running, 3 paused), on stdout.
+test_node_xml() {
+    cat <<EOF
+<node>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>g1</name>
+    <uuid>$1</uuid>
+    <memory>1048576</memory>
+    <vcpu>2</vcpu>
+    <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
+    <features><gic version='3'/></features>
+    <test:runstate>$2</test:runstate>
+  </domain>
+</node>
+EOF
+}
+
+# start_node_source PEER-PORT MIGRATE-URI FAULT [OPTION...]: the private libvirtd, and host A's
+# itsmigd of the test build (ITSMIGD_FAULT=FAULT) on the test driver's node file $T/node.xml
+# (test_node_xml), its QEMU log in $T/qemu-logs, with peer b at https://127.0.0.1:PEER-PORT
+# (token $T/token-b) whose libvirt is MIGRATE-URI; OPTION... are more itsmigd options.  Waits
+# until it knows g1.
+start_node_source() {
+    _port=$1 _muri=$2 _fault=$3
+    shift 3
+    start_libvirtd
+    mkdir -p "$T/qemu-logs"
+    : >"$T/qemu-logs/g1.log"
+    ITSMIGD=$builddir/tests/itsmigd-fault
+    # shellcheck disable=SC2046
+    start_itsmigd --name a --uri "$(libvirt_file_uri "$T/node.xml")" $(its_host_sets hostA 0,1 1) \
+        --set "migration.qemu-log-dir=$T/qemu-logs" --set migration.qemu-log-mark=false \
+        --set peers.timeout=3 --set peers.connect-timeout=2 \
+        --set "peer b.url=https://127.0.0.1:$_port" --set "peer b.ca=$T/cert.pem" \
+        --set "peer b.token-file=$T/token-b" --set "peer b.migrate-uri=$_muri" \
+        --env "ITSMIGD_FAULT=$_fault" "$@"
+    wait_for 'api GET /v1/domains/g1; [ "$API_STATUS" = 200 ]' 10 || bail "A does not know g1"
+}
+
 # test_domain_xml NAME UUID: the XML of an arm64 GICv3 guest for libvirt's
 # test driver, on stdout.
 test_domain_xml() {

@@ -22,19 +22,7 @@ UUID=5d0c2a4e-7b1f-4c39-8e62-0a9f3b7c1d24
 
 # write_node STATE: the node file with g1 in STATE (1 running, 3 paused).
 write_node() {
-    cat >"$T/node.xml" <<EOF
-<node>
-  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>g1</name>
-    <uuid>$UUID</uuid>
-    <memory>1048576</memory>
-    <vcpu>2</vcpu>
-    <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
-    <features><gic version='3'/></features>
-    <test:runstate>$1</test:runstate>
-  </domain>
-</node>
-EOF
+    test_node_xml "$UUID" "$1" >"$T/node.xml"
 }
 
 tls_peer_files
@@ -42,18 +30,8 @@ start_itsmigd --name b --uri test:///default $(its_host_sets hostB 0,1 1) $(tls_
     --set "peer a.accept-token-file=$T/token-b"
 
 write_node 1
-start_libvirtd
-mkdir -p "$T/qemu-logs"
-: >"$T/qemu-logs/g1.log"
-ITSMIGD=$builddir/tests/itsmigd-fault
-# shellcheck disable=SC2046
-start_itsmigd --name a --uri "$(libvirt_file_uri "$T/node.xml")" $(its_host_sets hostA 0,1 1) \
-    --set "migration.qemu-log-dir=$T/qemu-logs" --set migration.qemu-log-mark=false \
-    --set migration.phase-timeout=30 --set peers.timeout=3 --set peers.connect-timeout=2 \
-    --set "peer b.url=https://127.0.0.1:$port_b" --set "peer b.ca=$T/cert.pem" \
-    --set "peer b.token-file=$T/token-b" --set "peer b.migrate-uri=test:///default" \
-    --env ITSMIGD_FAULT=stall:resume-source:4
-wait_for 'api GET /v1/domains/g1; [ "$API_STATUS" = 200 ]' 10 || bail "A does not know g1"
+start_node_source "$port_b" test:///default stall:resume-source:4 \
+    --set migration.phase-timeout=30
 
 api POST /v1/migrations -H 'Content-Type: application/json' -d '{"domain":"g1","destination":"b"}'
 check_status "a job is accepted" 202

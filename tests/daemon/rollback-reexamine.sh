@@ -25,19 +25,7 @@ port_gated=$base
 port_dead=$((base + 1))
 UUID=6e1d3b5f-8c2a-4d4a-9f73-1b0a4c8d2e35
 
-cat >"$T/node.xml" <<EOF
-<node>
-  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>g1</name>
-    <uuid>$UUID</uuid>
-    <memory>1048576</memory>
-    <vcpu>2</vcpu>
-    <os><type arch='aarch64' machine='virt-7.2'>hvm</type></os>
-    <features><gic version='3'/></features>
-    <test:runstate>1</test:runstate>
-  </domain>
-</node>
-EOF
+test_node_xml "$UUID" 1 >"$T/node.xml"
 
 tls_peer_files
 /usr/bin/python3 "$srcdir/tests/daemon/fake-peer.py" gated "$port_gated" "$T/cert.pem" \
@@ -45,19 +33,8 @@ tls_peer_files
 track_pid $!
 wait_for "[ -s '$T/fake-gated.pid' ]" 10 || bail "the gated peer did not start"
 
-start_libvirtd
-mkdir -p "$T/qemu-logs"
-: >"$T/qemu-logs/g1.log"
-ITSMIGD=$builddir/tests/itsmigd-fault
-# shellcheck disable=SC2046
-start_itsmigd --name a --uri "$(libvirt_file_uri "$T/node.xml")" $(its_host_sets hostA 0,1 1) \
-    --set "migration.qemu-log-dir=$T/qemu-logs" --set migration.qemu-log-mark=false \
-    --set migration.phase-timeout=60 --set peers.timeout=3 --set peers.connect-timeout=2 \
-    --set "peer b.url=https://127.0.0.1:$port_gated" --set "peer b.ca=$T/cert.pem" \
-    --set "peer b.token-file=$T/token-b" \
-    --set "peer b.migrate-uri=qemu+tcp://127.0.0.1:$port_dead/system" \
-    --env ITSMIGD_FAULT=stall:migrate:4
-wait_for 'api GET /v1/domains/g1; [ "$API_STATUS" = 200 ]' 10 || bail "A does not know g1"
+start_node_source "$port_gated" "qemu+tcp://127.0.0.1:$port_dead/system" stall:migrate:4 \
+    --set migration.phase-timeout=60
 
 api POST /v1/migrations -H 'Content-Type: application/json' -d '{"domain":"g1","destination":"b"}'
 check_status "a job is accepted" 202
