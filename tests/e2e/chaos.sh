@@ -246,14 +246,16 @@ jobs_ok() {
 }
 
 # repair NAME: puts g1 right after an outcome that needed a person, as the attention text
-# says: one copy (the running one, else the destination's), resumed unless it was paused
-# before, with its device; REPAIRED lists what was done.
+# says: one copy (the running one, else the source's), resumed unless it was paused before,
+# with its device; REPAIRED lists what was done.
 repair() {
     REPAIRED=
     _w=$(where g1)
     if [ "$_w" = both ]; then
-        # Keep the copy that runs; when both are paused, the destination's (the job got that far).
-        if [ "$(bed_domstate "$DST" g1)" = running ] || [ "$(bed_domstate "$SRC" g1)" != running ]; then
+        # Keep the copy that runs; when neither does, the source's: a paused copy on the
+        # destination is what a transfer that did not complete leaves, and the attention says
+        # to destroy it there and never resume it.
+        if [ "$(bed_domstate "$DST" g1)" = running ]; then
             _drop=$SRC
         else
             _drop=$DST
