@@ -109,13 +109,7 @@ stop_itsmigd
 bed_run a
 bed_virsh a detach-device g1 "$T/tablet.xml" --live || diag_file "$T/virsh.out"
 wait_for "! bed_has_device a g1 ua-scratch0" 20 || diag "libvirt still lists ua-scratch0"
-CONSOLE_LINES=$(wc -l <"$T/console-g1.log")
 bed_virsh a attach-device g1 "$T/tablet.xml" --live || diag_file "$T/virsh.out"
-# The job's detach must come while the guest brings the slot up: its power indicator blinks
-# for the 5 s of the attention button, and QEMU answers a device_del "guest is busy" meanwhile.
-# A loaded machine can delay the guest past the job's first detach, so wait for the blink.
-wait_for "tail -n +$((CONSOLE_LINES + 1)) '$T/console-g1.log' | grep -q ' hostA blink '" 10 ||
-    diag "the guest did not report its slot blinking after the hotplug"
 start_job
 wait_end
 check "the detach right after the hotplug was answered busy, and asked again" \

@@ -9,11 +9,6 @@
  *   every second:  "irq NAME COUNT"    that device's ITS-MSI interrupt count,
  *                                      summed over CPUs, from /proc/interrupts
  *                  "pci ADDR..."       the PCI functions the guest has now
- *                  "blink ADDR"        a hotplug slot below port ADDR whose power
- *                                      indicator blinks: the guest is bringing
- *                                      the slot up or down (pciehp waits 5 s on
- *                                      an attention button), and QEMU answers a
- *                                      device_del there "guest is busy"
  *
  * The host side stamps each console line as it arrives, so the gap between
  * two ticks is what the outside world sees of a pause; the guest's own clock
@@ -113,49 +108,6 @@ static void print_pci(void)
     printf("%s\n", line);
 }
 
-/* "blink ADDR" for each PCIe port whose slot's power indicator blinks: its PCI
- * Express capability says a slot is implemented, and the Slot Control's power
- * indicator field is 10b. */
-static void print_blinking_slots(void)
-{
-    DIR *dir = opendir("/sys/bus/pci/devices");
-    struct dirent *e;
-
-    if (!dir)
-        return;
-    while ((e = readdir(dir))) {
-        unsigned char cfg[256];
-        char path[300];
-        unsigned int cap, hops = 0;
-        ssize_t n;
-        int fd;
-
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", e->d_name);
-        fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
-        n = read(fd, cfg, sizeof(cfg));
-        close(fd);
-        if (n < (ssize_t)sizeof(cfg) || !(cfg[0x06] & 0x10))
-            continue;
-        for (cap = cfg[0x34] & 0xfc; cap && cap + 0x1a <= sizeof(cfg) && hops < 48;
-             cap = cfg[cap + 1] & 0xfc, hops++) {
-            unsigned int flags, sltctl;
-
-            if (cfg[cap] != 0x10)
-                continue;
-            flags = cfg[cap + 2] | cfg[cap + 3] << 8;
-            sltctl = cfg[cap + 0x18] | cfg[cap + 0x19] << 8;
-            if ((flags & 0x100) && ((sltctl >> 8) & 3) == 2)
-                printf("blink %s\n", e->d_name);
-            break;
-        }
-    }
-    closedir(dir);
-}
-
 int main(void)
 {
     char dev[32] = "";
@@ -182,7 +134,6 @@ int main(void)
             if (dev[0])
                 printf("irq %s %ld\n", dev, irq_count(dev));
             print_pci();
-            print_blinking_slots();
         }
         seq++;
         next.tv_nsec += TICK_NS;
