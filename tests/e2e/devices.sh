@@ -15,7 +15,9 @@
 #    (device_del) and attaches it through libvirt.
 # 3. A detach right after a hotplug: QEMU answers "guest is busy (power indicator blinking)"
 #    while the guest still brings the slot up (its attention button waits 5 s), and the job
-#    rolled back.  The detach is now asked again with back-off within the phase's time.
+#    rolled back.  The detach is now asked again with back-off within the phase's time.  (On
+#    a loaded machine the guest may have brought the slot up before the job's detach: then
+#    QEMU does not answer busy, and that check is skipped, saying so.)
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 # The test build: only it has the fault points ITSMIGD_FAULT arms.
@@ -112,8 +114,17 @@ wait_for "! bed_has_device a g1 ua-scratch0" 20 || diag "libvirt still lists ua-
 bed_virsh a attach-device g1 "$T/tablet.xml" --live || diag_file "$T/virsh.out"
 start_job
 wait_end
-check "the detach right after the hotplug was answered busy, and asked again" \
-    grep -q "device ua-scratch0 cannot be detached yet (.*busy" "$ITSMIGD_LOG"
+# QEMU answers busy only while the guest still brings the slot up; on a loaded machine the
+# guest may be done before the job's detach comes, and then there is nothing to ask again.
+if grep -q "device ua-scratch0 cannot be detached yet (.*busy" "$ITSMIGD_LOG"; then
+    ok "the detach right after the hotplug was answered busy, and asked again"
+elif grep -q "migration $ID: detach \\[" "$ITSMIGD_LOG"; then
+    skip "the detach right after the hotplug was answered busy, and asked again" \
+        "the guest had brought the slot up before the job detached the device"
+else
+    not_ok "the detach right after the hotplug was answered busy, and asked again" \
+        "the job did not detach the device"
+fi
 check_json "... and the job completes" '.phase == "done"'
 bed_invariants "detach right after a hotplug" g1 b ua-scratch0
 
