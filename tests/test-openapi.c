@@ -406,6 +406,9 @@ static void test_errors_are_documented(void)
         {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin", "application/json", "{}", 415},
         {"POST", "/v1/hook/migrate-begin", "/v1/hook/migrate-begin?operation=fly",
          "application/xml", "<domain type='kvm'><name>x</name></domain>", 400},
+        {"POST", "/v1/hook/refused", "/v1/hook/refused", "application/json",
+         "{\"operation\":\"restore\",\"domain\":\"x\",\"reason\":\"none\",\"message\":\"m\"}", 400},
+        {"POST", "/v1/hook/refused", "/v1/hook/refused", "text/plain", "image-refused", 415},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
