@@ -57,6 +57,16 @@ wait_phase() {
         [ "$(jbody .phase)" = "$1" ]
 }
 
+# wait_incoming HOST: the incoming copy is on HOST, so libvirt ran the destination's hook (which
+# asks that host's itsmigd) and the transfer is under way; killing that itsmigd before would
+# make the hook refuse the migration (on-unreachable = deny).  The job's record is read again.
+wait_incoming() {
+    wait_for "[ \"\$(bed_domstate $1 g1)\" != absent ]" 30
+    _wi=$?
+    api GET "/v1/migrations/$ID"
+    return $_wi
+}
+
 # wait_end [TIMEOUT]: the job ended; its record is in $T/api.body.
 wait_end() {
     wait_for "api GET /v1/migrations/$ID; [ \"\$(jbody .finished)\" = true ]" "${1:-180}"
@@ -135,7 +145,7 @@ bed_run "$HERE"
 
 THERE=$(bed_peer "$HERE")
 start_job '"options":{"bandwidth":4}'
-if wait_phase transfer; then ok "dest-itsmigd: the job is transferring"; else not_ok "dest-itsmigd: the job is transferring"; api_diag; fi
+if wait_phase transfer && wait_incoming "$THERE"; then ok "dest-itsmigd: the job is transferring"; else not_ok "dest-itsmigd: the job is transferring"; api_diag; fi
 use_itsmigd "$THERE"
 stop_itsmigd KILL
 use_itsmigd "$HERE"
@@ -156,7 +166,7 @@ invariants "dest-itsmigd"
 
 THERE=$(bed_peer "$HERE")
 start_job '"mode":"live","options":{"bandwidth":8,"phase_timeout":40}'
-if wait_phase transfer; then ok "dest-gone-live: the job is transferring"; else not_ok "dest-gone-live: the job is transferring"; api_diag; fi
+if wait_phase transfer && wait_incoming "$THERE"; then ok "dest-gone-live: the job is transferring"; else not_ok "dest-gone-live: the job is transferring"; api_diag; fi
 use_itsmigd "$THERE"
 stop_itsmigd KILL
 use_itsmigd "$HERE"
