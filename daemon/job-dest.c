@@ -286,10 +286,6 @@ ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res)
     return ITSMIG_OUTCOME_OK;
 }
 
-/* POST /v1/incoming/UUID/WHAT.  When @patient, asked again with back-off while the
- * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
- * deadline: past the transfer there is no going back, and each call is idempotent there, so
- * a request that did arrive is not done twice. */
 gint64 itsmigd_job_dest_wait_until(Run *r)
 {
     gint64 now = g_get_monotonic_time(), phase = itsmigd_job_phase_deadline(r);
@@ -298,6 +294,10 @@ gint64 itsmigd_job_dest_wait_until(Run *r)
     return phase ? MAX(MIN(phase, until), now) : until;
 }
 
+/* POST /v1/incoming/UUID/WHAT.  When @patient, asked again with back-off while the
+ * destination's itsmigd does not answer (it may be restarting, or stalled), until the phase's
+ * deadline: past the transfer there is no going back, and each call is idempotent there, so
+ * a request that did arrive is not done twice. */
 static ItsmigOutcome dest_call(Run *r, const char *what, JsonNode *body, gboolean patient,
                                Result *res)
 {
