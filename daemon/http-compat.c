@@ -14,9 +14,8 @@
 
 /* Most peers a matrix request may name. */
 #define MATRIX_PEERS_MAX 256
-/* The longest domain name and message POST /v1/hook/refused takes. */
-#define HOOK_NAME_MAX    256
-#define HOOK_MESSAGE_MAX 4096
+/* The longest domain name POST /v1/hook/refused takes. */
+#define HOOK_NAME_MAX 256
 
 static void reply_verdict(ItsmigdHttpRequest *req, const ItsmigDomainProfile *profile,
                           const char *uuid, const char *source, const char *destination,
@@ -281,11 +280,17 @@ static const char *hook_operation(ItsmigdHttpRequest *req, GError **error)
     return NULL;
 }
 
+/* What an operation brings, for log lines: "restore" or "incoming migration". */
+static const char *hook_arrival(const char *op)
+{
+    return strcmp(op, "restore") == 0 ? "restore" : "incoming migration";
+}
+
 /* The hook's verdict, counted and logged under its operation. */
 static void hook_record_verdict(ItsmigDaemon *d, const char *op, const char *name,
                                 const ItsmigVerdict *verdict)
 {
-    const char *what = strcmp(op, "restore") == 0 ? "restore" : "incoming migration";
+    const char *what = hook_arrival(op);
     g_autofree char *line = itsmig_verdict_blockers_line(verdict);
 
     itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
@@ -359,7 +364,6 @@ gboolean itsmigd_http_hook_refused(ItsmigdHttpRequest *req, GError **error)
     const char *name = itsmig_json_lookup_string(body, "domain");
     const char *reason = itsmig_json_lookup_string(body, "reason");
     const char *message = itsmig_json_lookup_string(body, "message");
-    const char *what;
 
     if (!itsmigd_http_check_members(body, members, "the request body", error))
         return FALSE;
@@ -375,16 +379,16 @@ gboolean itsmigd_http_hook_refused(ItsmigdHttpRequest *req, GError **error)
                                  "\", \"" ITSMIG_HOOK_REFUSAL_RESTORE_UNRECORDED
                                  "\", \"" ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED
                                  "\" or \"" ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD "\"");
-    if (!message || strlen(message) > HOOK_MESSAGE_MAX || !g_utf8_validate(message, -1, NULL))
+    if (!message || strlen(message) > ITSMIG_HOOK_REFUSAL_MESSAGE_MAX ||
+        !g_utf8_validate(message, -1, NULL))
         return itsmigd_http_fail(error, ITSMIG_ERROR_INVALID_ARGUMENT,
                                  "\"message\" must be a string (UTF-8, at most 4096 bytes)");
-    what = strcmp(op, "restore") == 0 ? "restore" : "incoming migration";
     itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_DECISIONS,
                           (const char *[]){op, "refused"});
     itsmigd_metrics_count(d->metrics, ITSMIGD_COUNTER_HOOK_REFUSALS, (const char *[]){op, reason});
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "ITSMIG_DOMAIN", name, "ITSMIG_OPERATION",
                      op, "MESSAGE", "%s refused by the hook's own check (operation=%s, %s): %s",
-                     what, op, reason, message);
+                     hook_arrival(op), op, reason, message);
     itsmigd_http_reply_json(req, 200, json_node_init_object(json_node_alloc(), json_object_new()));
     return TRUE;
 }

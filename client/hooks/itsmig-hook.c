@@ -229,8 +229,6 @@ typedef struct {
     gboolean config_read;
 } Incoming;
 
-/* The longest message POST /v1/hook/refused takes. */
-#define REFUSAL_MESSAGE_MAX 4096
 /* How long telling itsmigd of a refusal may take: the refusal stands either way. */
 #define REFUSAL_REPORT_TIMEOUT_S 2
 
@@ -249,8 +247,8 @@ static void report_refusal(const Incoming *ctx, const char *reason, const char *
 
     if (!ctx->config_read)
         return;
-    /* At most REFUSAL_MESSAGE_MAX bytes, cut at a character. */
-    g_utf8_validate(message, MIN(strlen(message), REFUSAL_MESSAGE_MAX), &end);
+    /* At most ITSMIG_HOOK_REFUSAL_MESSAGE_MAX bytes, cut at a character. */
+    g_utf8_validate(message, MIN(strlen(message), ITSMIG_HOOK_REFUSAL_MESSAGE_MAX), &end);
     cut = g_strndup(message, (gsize)(end - message));
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "operation");

@@ -63,5 +63,8 @@ gboolean itsmig_hook_record_remove(const char *dir, const char *uuid, GError **e
 #define ITSMIG_HOOK_REFUSAL_IMAGE_REFUSED      "image-refused"
 #define ITSMIG_HOOK_REFUSAL_IMAGE_UNREAD       "image-unread"
 
+/* The longest message such a report carries. */
+#define ITSMIG_HOOK_REFUSAL_MESSAGE_MAX 4096
+
 /* Whether @reason is one of ITSMIG_HOOK_REFUSAL_*. */
 gboolean itsmig_hook_refusal_reason_known(const char *reason);
