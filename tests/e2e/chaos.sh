@@ -34,7 +34,11 @@
 #                  runs only that round, CHAOS_ROUNDS times
 #   CHAOS_TIME     seconds after which no new round starts (default 0: no limit)
 #   CHAOS_REPORT   a file for the run's summary, rewritten after every round (make chaos:
-#                  tests/bench/chaos.txt), so that it holds the rounds run if the run is cut
+#                  tests/bench/chaos.txt), so that it holds the rounds run if the run is cut;
+#                  its "## notes" section is kept
+#   CHAOS_KEEP     a directory where the logs of both hosts are copied for each round with a
+#                  violation or a libvirtd the repair had to restart (make chaos:
+#                  tests/e2e/chaos-kept in the build tree)
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/lib.sh"
 . "$srcdir/tests/e2e/bed.sh"
@@ -260,8 +264,7 @@ repair() {
         else
             _drop=$DST
         fi
-        bed_virsh "$_drop" destroy g1
-        REPAIRED="$REPAIRED destroyed-copy-on-$(bed_hostname "$_drop")"
+        destroy_copy "$_drop"
         _w=$(bed_peer "$_drop")
     fi
     if [ "$_w" = none ]; then
@@ -298,6 +301,40 @@ repair() {
             >"$T/virsh.out" 2>&1 && REPAIRED="$REPAIRED attached-device-on-$(bed_hostname "$HERE")"
         wait_for "bed_has_device $HERE g1 ua-scratch0" 30 || diag_file "$T/virsh.out" 3
     fi
+}
+
+# destroy_copy H: destroys g1 on H.  A libvirtd restarted during an incoming migration may
+# keep that copy under a migration job it never ends, so that every state change fails with
+# "cannot acquire state change lock": the libvirtd is then killed and started again (its
+# reconnect ends the job), as a person would, and REPAIRED says so.
+destroy_copy() {
+    bed_virsh "$1" destroy g1 && {
+        REPAIRED="$REPAIRED destroyed-copy-on-$(bed_hostname "$1")"
+        return 0
+    }
+    grep -q 'state change lock' "$T/virsh.out" || return 1
+    bed_in "$1" virsh -q -c qemu:///system domjobinfo g1 >"$T/jobinfo.out" 2>&1
+    diag "round $ROUND: libvirtd on $(bed_hostname "$1") holds g1's job:"
+    diag_file "$T/jobinfo.out" 10
+    keep_logs "libvirtd-holds-job"
+    bed_kill_libvirtd "$1" KILL
+    bed_restart_libvirtd "$1"
+    REPAIRED="$REPAIRED restarted-libvirtd-holding-a-job-on-$(bed_hostname "$1")"
+    [ "$(bed_domstate "$1" g1)" = absent ] && return 0
+    bed_virsh "$1" destroy g1 && REPAIRED="$REPAIRED destroyed-copy-on-$(bed_hostname "$1")"
+}
+
+# keep_logs WHY: copies both hosts' itsmigd, libvirtd and QEMU logs of this round to
+# CHAOS_KEEP/round-N-WHY (when CHAOS_KEEP is set), since the run's directory goes at its end.
+keep_logs() {
+    [ -n "${CHAOS_KEEP:-}" ] || return 0
+    _k=$CHAOS_KEEP/round-$ROUND-$1
+    for _h in a b; do
+        mkdir -p "$_k/$_h" &&
+            cp -r "$T/d-$_h/itsmigd.log" "$T/h$_h/log" "$_k/$_h/" 2>/dev/null
+    done
+    [ -f "$T/job.json" ] && cp "$T/job.json" "$_k/"
+    diag "round $ROUND: logs kept in $_k"
 }
 
 # qemu_has_device H: g1's QEMU on H has the device, whatever libvirt says.
@@ -363,14 +400,20 @@ summary() {
     echo "bed failures (rounds not run, not counted above): $(wc -l <"$T/bed-failures")"
     sed 's/^/  /' "$T/bed-failures"
 }
-# report: the summary into $CHAOS_REPORT, if one is asked for.
+# report: the summary into $CHAOS_REPORT, if one is asked for; the file's "## notes" section
+# (what people wrote about earlier runs) is kept after it.
 report() {
     [ -n "${CHAOS_REPORT:-}" ] || return 0
     {
         echo "# make chaos: tests/e2e/chaos.sh on the two-host bed"
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "commit: $(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)"
         echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
         summary
+        if [ -f "$CHAOS_REPORT" ]; then
+            echo
+            sed -n '/^## notes$/,$p' "$CHAOS_REPORT"
+        fi
     } >"$CHAOS_REPORT.tmp" && mv "$CHAOS_REPORT.tmp" "$CHAOS_REPORT"
 }
 
@@ -576,6 +619,7 @@ while [ "$ROUND" -lt "$ROUNDS" ]; do
         not_ok "$RDESC: no violation (seed $SEED)" "violated:$VIOL"
         echo "round $ROUND ($PARAMS), seed $SEED, job $ID ended $END:$VIOL" >>"$T/violations"
         for h in a b; do diag_file "$T/d-$h/itsmigd.log" 15; done
+        keep_logs violation
         # The next round starts clean.
         repair
         [ -z "$REPAIRED" ] || diag "round $ROUND: put right after the violation:$REPAIRED"

@@ -20,6 +20,7 @@ chaos: daemon/itsmigd $(check_SCRIPTS)
 	QEMU_AARCH64='$(QEMU_AARCH64)' CHAOS_ROUNDS='$(ROUNDS)' CHAOS_SEED='$(CHAOS_SEED)' \
 	CHAOS_TIME='$(CHAOS_TIME)' \
 	CHAOS_REPORT='$(abs_top_srcdir)/tests/bench/chaos.txt' \
+	CHAOS_KEEP='$(abs_top_builddir)/tests/e2e/chaos-kept' \
 		$(SHELL) $(top_srcdir)/tests/e2e/chaos.sh
 .PHONY: chaos
 
