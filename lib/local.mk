@@ -37,6 +37,7 @@ lib_libitsmig_la_SOURCES = \
 	lib/host-caps-write.c \
 	lib/host-caps-read.c \
 	lib/host-traits.c \
+	lib/host-history.c \
 	lib/file-replace.c \
 	lib/compat.c \
 	lib/compat-regs.c \
@@ -68,6 +69,7 @@ noinst_HEADERS = \
 	include/itsmig/qemu-image.h \
 	include/itsmig/host-caps.h \
 	include/itsmig/host-traits.h \
+	include/itsmig/host-history.h \
 	include/itsmig/compat.h \
 	include/itsmig/job.h \
 	include/itsmig/rest-client.h \

@@ -288,6 +288,12 @@ tests_test_hook_record_CFLAGS = $(TEST_CFLAGS) $(JSON_CFLAGS)
 tests_test_hook_record_LDADD = $(TEST_LIBS) $(JSON_LIBS)
 TESTS += tests/test-hook-record
 
+check_PROGRAMS += tests/test-host-history
+tests_test_host_history_SOURCES = tests/test-host-history.c
+tests_test_host_history_CFLAGS = $(TEST_CFLAGS) $(JSON_CFLAGS)
+tests_test_host_history_LDADD = $(TEST_LIBS) $(JSON_LIBS)
+TESTS += tests/test-host-history
+
 # ---- QEMU log scanner (lib/qemu-log.c) ----
 
 check_PROGRAMS += tests/test-qemu-log
