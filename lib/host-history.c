@@ -10,6 +10,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "file-read.h"
 #include "file-replace.h"
 #include "itsmig/host-history.h"
 
@@ -152,40 +153,26 @@ gboolean itsmig_host_history_record(const char *dir, const ItsmigHostCaps *caps,
 /* One entry's document, NULL with @error when it is no entry. */
 static ItsmigHostCaps *read_entry(int dirfd, const char *name, gint64 *ret_seen, GError **error)
 {
-    g_autofree char *text = g_malloc(ITSMIG_HOST_CAPS_MAX + 1);
-    gsize len = 0;
+    ItsmigReadFailure f = {0};
+    g_autofree char *text = NULL;
     struct stat st;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    gsize len = 0;
 
-    if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open it: %s",
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot stat it: %s",
                     g_strerror(errno));
         return NULL;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    while (len <= ITSMIG_HOST_CAPS_MAX) {
-        ssize_t n = read(fd, text + len, ITSMIG_HOST_CAPS_MAX + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot read it: %s",
-                        g_strerror(errno));
-            close(fd);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        len += (gsize)n;
-    }
-    close(fd);
-    if (len > ITSMIG_HOST_CAPS_MAX) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "larger than %d bytes",
-                    ITSMIG_HOST_CAPS_MAX);
+    text = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, &f);
+    if (!text) {
+        if (f.call)
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(f.err), "cannot %s it: %s",
+                        f.call, g_strerror(f.err));
+        else if (f.err == EFBIG)
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "larger than %d bytes",
+                        ITSMIG_HOST_CAPS_MAX);
+        else
+            g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
         return NULL;
     }
     *ret_seen = st.st_mtime;

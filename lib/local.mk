@@ -39,6 +39,7 @@ lib_libitsmig_la_SOURCES = \
 	lib/host-traits.c \
 	lib/host-history.c \
 	lib/file-replace.c \
+	lib/file-read.c \
 	lib/compat.c \
 	lib/compat-regs.c \
 	lib/compat-rules.c \
@@ -81,5 +82,6 @@ noinst_HEADERS = \
 	lib/domain-xml.h \
 	lib/host-caps-private.h \
 	lib/file-replace.h \
+	lib/file-read.h \
 	lib/compat-private.h \
 	lib/job-private.h
