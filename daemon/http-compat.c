@@ -327,7 +327,10 @@ static ItsmigHostCaps *hook_source(ItsmigDaemon *d, const char *op,
     if (strcmp(op, "restore") != 0)
         return itsmigd_peers_cached_by_hostname(d->peers, m->host);
     if (strcmp(m->host, local->hostname) == 0)
-        return itsmigd_host_past_caps(&d->host, m);
+        /* Its set now: nothing the record does not say already. */
+        return g_strcmp0(m->host_regs_digest, local->regs_digest) == 0
+                   ? NULL
+                   : itsmigd_host_past_caps(&d->host, m);
     source = itsmigd_peers_cached_by_hostname(d->peers, m->host);
     if (source && m->host_regs_digest && g_strcmp0(source->regs_digest, m->host_regs_digest) != 0)
         g_clear_pointer(&source, itsmig_host_caps_free);

@@ -234,9 +234,13 @@ ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadat
     g_autoptr(GPtrArray) skipped = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) entries = NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(GDateTime) seen = NULL;
+    g_autofree char *seen_text = NULL;
     const ItsmigHostHistoryEntry *e;
     ItsmigHostCaps *caps;
 
+    if (!m->host_regs_digest)
+        return NULL;
     g_mutex_lock(&host->lock);
     dir = g_strdup(host->history_dir);
     g_mutex_unlock(&host->lock);
@@ -253,12 +257,16 @@ ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadat
     if (!e)
         return NULL;
     caps = itsmig_host_caps_copy(e->caps);
+    seen = g_date_time_new_from_unix_utc(e->last_seen);
+    seen_text = seen ? g_date_time_format(seen, "%F") : g_strdup("?");
     g_free(caps->hostname);
-    caps->hostname =
-        g_strdup_printf("%s as it was under kernel %s", m->host,
-                        e->caps->meta[ITSMIG_CAP_KERNEL_RELEASE].source != ITSMIG_CAP_UNKNOWN
-                            ? e->caps->kernel_release
-                            : "unknown");
+    /* Not what the host is now: which version of it, and where that is kept. */
+    caps->hostname = g_strdup_printf(
+        "%s as it was (kernel %s, register set %.19s..., last seen %s; %s/%s)", m->host,
+        e->caps->meta[ITSMIG_CAP_KERNEL_RELEASE].source != ITSMIG_CAP_UNKNOWN
+            ? e->caps->kernel_release
+            : "unknown",
+        e->caps->regs_digest, seen_text, dir, e->file);
     return caps;
 }
 

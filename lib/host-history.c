@@ -78,32 +78,59 @@ static char *caps_document(const ItsmigHostCaps *caps)
     return g_strconcat(json, "\n", NULL);
 }
 
-/* Removes the entries seen longest ago beyond ITSMIG_HOST_HISTORY_MAX. */
-static gboolean prune(int dirfd, const char *dir, GError **error)
+/* The entry's name: a hash of what tells one version of the host from another for a restore,
+ * the kernel's and KVM's facts, without the libvirt and QEMU versions and the declared values
+ * a probe contradicts, so that a package update rewrites the kernel's entry instead of taking
+ * another slot. */
+static char *entry_name(const ItsmigHostCaps *caps)
+{
+    g_autoptr(ItsmigHostCaps) key = itsmig_host_caps_copy(caps);
+    g_autofree char *text = NULL;
+    g_autofree char *hash = NULL;
+
+    key->meta[ITSMIG_CAP_QEMU_VERSION].source = ITSMIG_CAP_UNKNOWN;
+    key->meta[ITSMIG_CAP_LIBVIRT_VERSION].source = ITSMIG_CAP_UNKNOWN;
+    for (int f = 0; f < ITSMIG_CAP_LAST; f++)
+        g_clear_pointer(&key->meta[f].conflict_probed, g_free);
+    text = caps_document(key);
+    hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+    hash[ENTRY_HASH_LEN] = '\0';
+    return g_strconcat(ENTRY_PREFIX, hash, ENTRY_SUFFIX, NULL);
+}
+
+/* Removes the entries seen longest ago beyond ITSMIG_HOST_HISTORY_MAX, never @keep (the one
+ * just recorded, whatever the clock said when it was). */
+static gboolean prune(int dirfd, const char *dir, const char *keep, GError **error)
 {
     g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(gint64));
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    guint n = 1; /* @keep */
     DIR *d;
     struct dirent *de;
     int fd = dup(dirfd);
 
     if (fd < 0 || !(d = fdopendir(fd))) {
+        int e = errno;
+
         if (fd >= 0)
             close(fd);
-        return fail_errno(error, errno, "read", dir, NULL);
+        return fail_errno(error, e, "read", dir, NULL);
     }
     rewinddir(d);
     while ((de = readdir(d))) {
         struct stat st;
 
-        if (!entry_name_valid(de->d_name) ||
-            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        /* Only what a record writes counts: a directory under such a name is not an entry. */
+        if (!entry_name_valid(de->d_name) || strcmp(de->d_name, keep) == 0 ||
+            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
             continue;
         g_ptr_array_add(names, g_strdup(de->d_name));
         g_array_append_val(seen, st.st_mtime);
+        n++;
     }
     closedir(d);
-    while (names->len > ITSMIG_HOST_HISTORY_MAX) {
+    while (n > ITSMIG_HOST_HISTORY_MAX) {
         guint oldest = 0;
 
         for (guint i = 1; i < names->len; i++)
@@ -113,39 +140,47 @@ static gboolean prune(int dirfd, const char *dir, GError **error)
             return fail_errno(error, errno, "remove", dir, g_ptr_array_index(names, oldest));
         g_ptr_array_remove_index_fast(names, oldest);
         g_array_remove_index_fast(seen, oldest);
+        n--;
     }
     return TRUE;
+}
+
+/* Whether @name in @dirfd holds @text already. */
+static gboolean holds(int dirfd, const char *name, const char *text)
+{
+    ItsmigReadFailure f = {0};
+    gsize len = 0;
+    g_autofree char *old = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, &f);
+
+    return old && strcmp(old, text) == 0;
 }
 
 gboolean itsmig_host_history_record(const char *dir, const ItsmigHostCaps *caps, gint64 now,
                                     GError **error)
 {
     g_autofree char *text = caps_document(caps);
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
-    g_autofree char *name = NULL;
+    g_autofree char *name = entry_name(caps);
     struct timespec times[2] = {{.tv_sec = now}, {.tv_sec = now}};
     struct stat st;
-    gboolean ok;
+    gboolean ok = TRUE;
+    gboolean written = FALSE;
     int dirfd = open_dir(dir, error);
 
     if (dirfd < 0)
         return FALSE;
-    hash[ENTRY_HASH_LEN] = '\0';
-    name = g_strconcat(ENTRY_PREFIX, hash, ENTRY_SUFFIX, NULL);
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
-        /* Already recorded: the same document, by its name. */
-        ok = utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) == 0 ||
-             fail_errno(error, errno, "touch", dir, name);
-    } else {
+    if (!holds(dirfd, name, text)) {
         g_auto(ItsmigReplaceFailure) failure = {0};
 
-        ok = itsmig_file_replace_at(dirfd, name, text, strlen(text), 0600, &failure);
-        if (!ok)
-            fail_errno(error, failure.err, failure.call, dir, name);
-        else if (utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-            ok = fail_errno(error, errno, "touch", dir, name);
+        written = TRUE;
+        ok = itsmig_file_replace_at(dirfd, name, text, strlen(text), 0600, &failure) ||
+             fail_errno(error, failure.err, failure.call, dir, name);
     }
-    ok = ok && prune(dirfd, dir, error);
+    /* Seen now; an entry seen before, never earlier than that (a clock that booted wrong). */
+    if (ok &&
+        (written || (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < now)) &&
+        utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+        ok = fail_errno(error, errno, "touch", dir, name);
+    ok = ok && prune(dirfd, dir, name, error);
     close(dirfd);
     return ok;
 }
@@ -159,8 +194,10 @@ static ItsmigHostCaps *read_entry(int dirfd, const char *name, gint64 *ret_seen,
     gsize len = 0;
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot stat it: %s",
-                    g_strerror(errno));
+        int e = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot stat it: %s",
+                    g_strerror(e));
         return NULL;
     }
     text = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, &f);
@@ -218,6 +255,9 @@ GPtrArray *itsmig_host_history_load(const char *dir, GPtrArray *ret_skipped, GEr
         e->file = g_strdup(de->d_name);
         e->caps = read_entry(dirfd, de->d_name, &e->last_seen, &local);
         if (!e->caps) {
+            /* Removed meanwhile (a record pruned it): not a problem to report. */
+            if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+                continue;
             if (ret_skipped)
                 g_ptr_array_add(ret_skipped,
                                 g_strdup_printf("%s/%s: %s", dir, de->d_name, local->message));
@@ -235,31 +275,31 @@ static gboolean known(const ItsmigHostCaps *caps, ItsmigCapField field)
     return caps->meta[field].source != ITSMIG_CAP_UNKNOWN;
 }
 
-/* How many of the facts @m records @caps has as recorded. */
-static guint agreement(const ItsmigHostCaps *caps, const ItsmigItsMetadata *m)
+/* @n and one more fact agreeing (@agrees), or -1 once one does not. */
+static int tally(int n, gboolean agrees)
 {
-    guint n = 0;
+    return n < 0 || !agrees ? -1 : n + 1;
+}
 
-    if (m->host_its_abi_revisions && known(caps, ITSMIG_CAP_ITS_ABI_REVISIONS) &&
-        caps->its_abi_revisions == m->host_its_abi_revisions)
-        n++;
-    if (m->host_gicv4 != ITSMIG_GICV4_UNKNOWN && known(caps, ITSMIG_CAP_GICV4) &&
-        caps->gicv4 == m->host_gicv4)
-        n++;
-    if (m->host_save_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_TABLES) &&
-        caps->save_tables == (m->host_save_tables != 0))
-        n++;
-    if (m->host_save_pending_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_PENDING_TABLES) &&
-        caps->save_pending_tables == (m->host_save_pending_tables != 0))
-        n++;
-    if (m->host_ctrl_reset >= 0 && known(caps, ITSMIG_CAP_CTRL_RESET) &&
-        caps->ctrl_reset == (m->host_ctrl_reset != 0))
-        n++;
-    if (m->host_page_size && known(caps, ITSMIG_CAP_PAGE_SIZE) &&
-        caps->page_size == m->host_page_size)
-        n++;
-    if (m->host_arch && known(caps, ITSMIG_CAP_ARCH) && g_strcmp0(caps->arch, m->host_arch) == 0)
-        n++;
+/* How many of the facts @m records @caps has as recorded; -1 when it has one otherwise. */
+static int agreement(const ItsmigHostCaps *caps, const ItsmigItsMetadata *m)
+{
+    int n = 0;
+
+    if (m->host_its_abi_revisions && known(caps, ITSMIG_CAP_ITS_ABI_REVISIONS))
+        n = tally(n, caps->its_abi_revisions == m->host_its_abi_revisions);
+    if (m->host_gicv4 != ITSMIG_GICV4_UNKNOWN && known(caps, ITSMIG_CAP_GICV4))
+        n = tally(n, caps->gicv4 == m->host_gicv4);
+    if (m->host_save_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_TABLES))
+        n = tally(n, caps->save_tables == (m->host_save_tables != 0));
+    if (m->host_save_pending_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_PENDING_TABLES))
+        n = tally(n, caps->save_pending_tables == (m->host_save_pending_tables != 0));
+    if (m->host_ctrl_reset >= 0 && known(caps, ITSMIG_CAP_CTRL_RESET))
+        n = tally(n, caps->ctrl_reset == (m->host_ctrl_reset != 0));
+    if (m->host_page_size && known(caps, ITSMIG_CAP_PAGE_SIZE))
+        n = tally(n, caps->page_size == m->host_page_size);
+    if (m->host_arch && known(caps, ITSMIG_CAP_ARCH))
+        n = tally(n, g_strcmp0(caps->arch, m->host_arch) == 0);
     return n;
 }
 
@@ -267,18 +307,21 @@ const ItsmigHostHistoryEntry *itsmig_host_history_match(GPtrArray *entries,
                                                         const ItsmigItsMetadata *m)
 {
     const ItsmigHostHistoryEntry *best = NULL;
-    guint best_agreement = 0;
+    int best_agreement = 0;
 
     if (!m->host_regs_digest)
         return NULL;
     /* Most recent first: a later entry wins only by agreeing with more. */
     for (guint i = 0; i < entries->len; i++) {
         const ItsmigHostHistoryEntry *e = g_ptr_array_index(entries, i);
-        guint n;
+        int n;
 
         if (!e->caps->regs.available || g_strcmp0(e->caps->regs_digest, m->host_regs_digest) != 0)
             continue;
         n = agreement(e->caps, m);
+        /* Not the host the record describes, whatever its registers. */
+        if (n < 0)
+            continue;
         if (!best || n > best_agreement) {
             best = e;
             best_agreement = n;

@@ -104,8 +104,23 @@ static void test_record_load(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_cmpint(g_stat(f->dir, &st), ==, 0);
     g_assert_cmpint(st.st_mode & 07777, ==, 0700);
-    /* The same capabilities again: the same entry, seen later. */
-    g_assert_true(itsmig_host_history_record(f->dir, v61, 2000, &error));
+    /* The same capabilities again: the same entry, not written again, seen later. */
+    {
+        g_autoptr(GDir) d = g_dir_open(f->dir, 0, NULL);
+        g_autofree char *path = g_build_filename(f->dir, g_dir_read_name(d), NULL);
+        struct stat before, after;
+
+        g_assert_cmpint(g_stat(path, &before), ==, 0);
+        g_assert_true(itsmig_host_history_record(f->dir, v61, 2000, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(g_stat(path, &after), ==, 0);
+        g_assert_cmpuint(before.st_ino, ==, after.st_ino);
+        g_assert_cmpint(after.st_mtime, ==, 2000);
+        /* A clock that went back does not make it older. */
+        g_assert_true(itsmig_host_history_record(f->dir, v61, 1500, &error));
+        g_assert_cmpint(g_stat(path, &after), ==, 0);
+        g_assert_cmpint(after.st_mtime, ==, 2000);
+    }
     g_assert_cmpuint(count_files(f->dir), ==, 1);
     g_assert_true(itsmig_host_history_record(f->dir, v612, 3000, &error));
     g_assert_no_error(error);
@@ -123,6 +138,27 @@ static void test_record_load(Fixture *f, gconstpointer data)
     g_assert_cmpint(e->last_seen, ==, 2000);
     g_assert_cmpstr(e->caps->regs_digest, ==, v61->regs_digest);
     g_assert_cmpuint(e->caps->regs.n_regs, ==, 2);
+}
+
+/* A package update (another QEMU or libvirt) rewrites the kernel's entry, not another one. */
+static void test_package_update(Fixture *f, gconstpointer data)
+{
+    g_autoptr(ItsmigHostCaps) v61 = host("6.1.0-40-arm64", old_regs, 2, "0");
+    g_autoptr(GPtrArray) entries = NULL;
+    g_autoptr(GError) error = NULL;
+    const ItsmigHostHistoryEntry *e;
+
+    g_assert_true(
+        itsmig_host_caps_set(v61, ITSMIG_CAP_QEMU_VERSION, ITSMIG_CAP_PROBED, "7.2.0", &error));
+    g_assert_true(itsmig_host_history_record(f->dir, v61, 1000, &error));
+    g_assert_true(
+        itsmig_host_caps_set(v61, ITSMIG_CAP_QEMU_VERSION, ITSMIG_CAP_PROBED, "7.2.15", &error));
+    g_assert_true(itsmig_host_history_record(f->dir, v61, 2000, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(count_files(f->dir), ==, 1);
+    entries = itsmig_host_history_load(f->dir, NULL, &error);
+    e = g_ptr_array_index(entries, 0);
+    g_assert_cmpstr(e->caps->qemu_version, ==, "7.2.15");
 }
 
 static void test_match(Fixture *f, gconstpointer data)
@@ -164,6 +200,15 @@ static void test_match(Fixture *f, gconstpointer data)
     e = itsmig_host_history_match(entries, &m);
     g_assert_cmpstr(e->caps->kernel_release, ==, "6.1.0-40-arm64");
 
+    /* An entry with the digest that contradicts the record is not the host it describes. */
+    m.host_its_abi_revisions = 0x4;
+    g_assert_null(itsmig_host_history_match(entries, &m));
+    /* A fact the entries do not know contradicts nothing. */
+    m.host_its_abi_revisions = 0;
+    m.host_save_tables = 0;
+    g_assert_nonnull(itsmig_host_history_match(entries, &m));
+    m.host_save_tables = -1;
+
     /* A digest none has. */
     g_free(m.host_regs_digest);
     m.host_regs_digest =
@@ -191,6 +236,28 @@ static void test_prune(Fixture *f, gconstpointer data)
     g_assert_cmpstr(((ItsmigHostHistoryEntry *)g_ptr_array_index(entries, entries->len - 1))
                         ->caps->kernel_release,
                     ==, "6.1.0-3-arm64");
+    g_clear_pointer(&entries, g_ptr_array_unref);
+
+    /* Recorded with a clock that booted wrong (the oldest time of all): it stays, and the
+     * one seen longest ago before it goes. */
+    {
+        g_autoptr(ItsmigHostCaps) c = host("6.12.57-arm64", new_regs, 3, "0");
+        g_autofree char *dir_entry = g_build_filename(f->dir, "caps-00000000000000ee.json", NULL);
+
+        /* A directory under an entry's name is no entry: it neither counts nor blocks. */
+        g_assert_cmpint(g_mkdir(dir_entry, 0700), ==, 0);
+        g_assert_true(itsmig_host_history_record(f->dir, c, 10, &error));
+        g_assert_no_error(error);
+        entries = itsmig_host_history_load(f->dir, NULL, &error);
+        g_assert_cmpuint(entries->len, ==, ITSMIG_HOST_HISTORY_MAX);
+        g_assert_cmpstr(((ItsmigHostHistoryEntry *)g_ptr_array_index(entries, entries->len - 1))
+                            ->caps->kernel_release,
+                        ==, "6.12.57-arm64");
+        g_assert_cmpstr(((ItsmigHostHistoryEntry *)g_ptr_array_index(entries, entries->len - 2))
+                            ->caps->kernel_release,
+                        ==, "6.1.0-4-arm64");
+        g_assert_true(g_file_test(dir_entry, G_FILE_TEST_IS_DIR));
+    }
 }
 
 static void test_bad_entries(Fixture *f, gconstpointer data)
@@ -249,6 +316,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add("/host-history/record-load", Fixture, NULL, setup, test_record_load, teardown);
+    g_test_add("/host-history/package-update", Fixture, NULL, setup, test_package_update, teardown);
     g_test_add("/host-history/match", Fixture, NULL, setup, test_match, teardown);
     g_test_add("/host-history/prune", Fixture, NULL, setup, test_prune, teardown);
     g_test_add("/host-history/bad-entries", Fixture, NULL, setup, test_bad_entries, teardown);

@@ -10,9 +10,12 @@
  * more.  The history lets the restore gate judge it as that move.
  *
  * Each entry is the file host-history/caps-HASH.json, HASH the first 16 hex
- * digits of the SHA-256 of the document: the same capabilities give the same
- * file, and its modification time says when they were last seen.  At most
- * ITSMIG_HOST_HISTORY_MAX entries are kept, the oldest seen going first.
+ * digits of the SHA-256 of the document without the libvirt and QEMU versions
+ * and the probe's contradicted values: one file per version of the kernel's
+ * and KVM's facts, holding the latest document with them (a package update
+ * rewrites it), and its modification time says when it was last seen.  At
+ * most ITSMIG_HOST_HISTORY_MAX entries are kept, the oldest seen going first,
+ * never the one just recorded.
  */
 
 #include <glib.h>
@@ -31,10 +34,11 @@ typedef struct {
 void itsmig_host_history_entry_free(ItsmigHostHistoryEntry *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigHostHistoryEntry, itsmig_host_history_entry_free)
 
-/* Records @caps in @dir (created, mode 0700, when missing): a new entry written
- * atomically and durably, or the existing one's time set to @now (unix
- * seconds).  Then removes the entries seen longest ago beyond
- * ITSMIG_HOST_HISTORY_MAX.  Fails with a G_FILE_ERROR naming the file. */
+/* Records @caps in @dir (created, mode 0700, when missing): its entry written
+ * atomically and durably when it does not hold this document already, and its
+ * time set to @now (unix seconds) unless it was seen later.  Then removes the
+ * entries seen longest ago beyond ITSMIG_HOST_HISTORY_MAX.  Fails with a
+ * G_FILE_ERROR naming the file. */
 gboolean itsmig_host_history_record(const char *dir, const ItsmigHostCaps *caps, gint64 now,
                                     GError **error);
 
@@ -48,9 +52,9 @@ gboolean itsmig_host_history_record(const char *dir, const ItsmigHostCaps *caps,
 GPtrArray *itsmig_host_history_load(const char *dir, GPtrArray *ret_skipped, GError **error);
 
 /* The entry of @entries whose vCPU register set is the one @m's host record
- * names by digest: of several, the one agreeing with more of the other facts
- * the record gives (ITS ABI revisions, GICv4, table save, pending tables,
- * CTLR reset, page size, arch), then the most recently seen.  NULL when the
- * record names no digest or no entry has it. */
+ * names by digest, and which contradicts none of the other facts the record
+ * gives (ITS ABI revisions, GICv4, table save, pending tables, CTLR reset,
+ * page size, arch): of several, the one agreeing with more of them, then the
+ * most recently seen.  NULL when the record names no digest or no entry fits. */
 const ItsmigHostHistoryEntry *itsmig_host_history_match(GPtrArray *entries,
                                                         const ItsmigItsMetadata *m);
