@@ -311,6 +311,32 @@ static void hook_record_verdict(ItsmigDaemon *d, const char *op, const char *nam
                          "%s refused by the hook gate (operation=%s): %s", what, op, line);
 }
 
+/* The source to judge an arrival from: a peer already asked, when the domain's record names
+ * one; else NULL, and the judge takes what the record says of its host.  A saved image may be
+ * older than its host's kernel: restored, it brings the register set the record names, not
+ * the one its host has now.  So for a restore, a peer whose set is not the recorded one is
+ * not the source, and this host is, as its history says it was with that set. */
+static ItsmigHostCaps *hook_source(ItsmigDaemon *d, const char *op,
+                                   const ItsmigDomainProfile *profile, const ItsmigHostCaps *local)
+{
+    const ItsmigItsMetadata *m = &profile->metadata;
+    ItsmigHostCaps *source;
+
+    if (!profile->has_metadata || !m->host)
+        return NULL;
+    if (strcmp(op, "restore") != 0)
+        return itsmigd_peers_cached_by_hostname(d->peers, m->host);
+    if (strcmp(m->host, local->hostname) == 0)
+        /* Its set now: nothing the record does not say already. */
+        return g_strcmp0(m->host_regs_digest, local->regs_digest) == 0
+                   ? NULL
+                   : itsmigd_host_past_caps(&d->host, m);
+    source = itsmigd_peers_cached_by_hostname(d->peers, m->host);
+    if (source && m->host_regs_digest && g_strcmp0(source->regs_digest, m->host_regs_digest) != 0)
+        g_clear_pointer(&source, itsmig_host_caps_free);
+    return source;
+}
+
 /* POST /v1/hook/migrate-begin[?operation=migrate|restore], the domain XML
  * libvirt hands the hook on the destination, or with a saved image: may it
  * arrive here?  No libvirt call may happen on this path: libvirt waits for
@@ -337,10 +363,7 @@ gboolean itsmigd_http_hook_migrate_begin(ItsmigdHttpRequest *req, GError **error
         return FALSE;
     itsmigd_host_describe_hostdevs(&d->host, profile);
     local = itsmigd_host_get_caps(&d->host);
-    /* The source, when it is a peer already asked; else what the domain's
-     * record says of it. */
-    if (profile->has_metadata && profile->metadata.host)
-        source = itsmigd_peers_cached_by_hostname(d->peers, profile->metadata.host);
+    source = hook_source(d, op, profile, local);
     known = itsmigd_known_hosts(d, local);
     itsmigd_host_get_policy(&d->host, &policy);
     /* Nobody detached devices for a migration started outside itsmigd. */

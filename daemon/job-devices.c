@@ -130,18 +130,3 @@ gboolean itsmigd_job_attach_back(Run *r, virDomainPtr dom, const char *alias, co
                         r->job->id, alias);
     return TRUE;
 }
-
-ItsmigOutcome itsmigd_job_attach_dest_device(Run *r, int index, Result *res)
-{
-    const char *code = itsmig_error_code_to_string(ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT);
-    g_autofree char *marker = g_strdup_printf(": %s: ", code);
-
-    /* The destination's itsmigd names that failure in its reply, which reaches here inside a
-     * peer error: the job keeps its code, for the attention's steps. */
-    if (itsmigd_job_attach_dest(r, index, res) != ITSMIG_OUTCOME_OK && res->message &&
-        strstr(res->message, marker)) {
-        g_free(res->code);
-        res->code = g_strdup(code);
-    }
-    return res->outcome;
-}

@@ -158,7 +158,6 @@ gboolean itsmigd_job_ask_detach(Run *r, virConnectPtr conn, int index, const cha
                                 gboolean *ret_present, Result *res);
 gboolean itsmigd_job_attach_back(Run *r, virDomainPtr dom, const char *alias, const char *xml,
                                  Result *res);
-ItsmigOutcome itsmigd_job_attach_dest_device(Run *r, int index, Result *res);
 
 /* job-transfer.c */
 void itsmigd_job_take_stats_locked(Run *r, virTypedParameterPtr params, int nparams);
@@ -181,6 +180,9 @@ gboolean itsmigd_job_sleep_unless_stopped(Run *r, gint64 us, Result *res);
 gint64 itsmigd_job_dest_wait_until(Run *r);
 ItsmigOutcome itsmigd_job_verify_dest(Run *r, Result *res);
 ItsmigOutcome itsmigd_job_dest_call(Run *r, const char *what, gboolean patient, Result *res);
+/* Asks the destination to attach device @index.  Its refusal with
+ * device-unknown-to-libvirt keeps that code (itsmigd_peer_reply_error_code()), so that the
+ * job's attention gives the steps that work there. */
 ItsmigOutcome itsmigd_job_attach_dest(Run *r, int index, Result *res);
 
 /* job-run.c */

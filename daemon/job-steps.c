@@ -580,7 +580,7 @@ ItsmigOutcome itsmigd_job_execute(Run *r, virConnectPtr conn, const ItsmigAction
         if (r->dest_last == ITSMIG_PRESENCE_RUNNING && r->job->mode == ITSMIG_MODE_LIVE)
             return ITSMIG_OUTCOME_OK;
         return itsmigd_job_dest_call(r, "resume", TRUE, res);
-    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest_device(r, a->device, res);
+    case ITSMIG_ACTION_ATTACH_DEST: return itsmigd_job_attach_dest(r, a->device, res);
     case ITSMIG_ACTION_ABORT_TRANSFER: return do_abort_transfer(r, conn, res);
     case ITSMIG_ACTION_DESTROY_DEST: return itsmigd_job_dest_call(r, "destroy", FALSE, res);
     case ITSMIG_ACTION_RESUME_SOURCE: return do_resume_source(r, conn, res);

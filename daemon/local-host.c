@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "itsmig/diag.h"
+#include "itsmig/host-history.h"
 #include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "itsmig/kvm-its-json.h"
@@ -53,6 +54,8 @@ void itsmigd_host_clear(ItsmigdHost *host)
     g_strfreev(host->non_migratable);
     g_free(host->sysfs_pci);
     g_free(host->record_dir);
+    g_free(host->history_dir);
+    g_free(host->history_error);
     g_free(host->self_check);
     g_strfreev(host->traits);
     for (int f = 0; f < ITSMIG_TRAITS_FORMAT_LAST; f++) {
@@ -204,6 +207,69 @@ void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b)
     g_mutex_unlock(&host->lock);
 }
 
+/* The capabilities into the history, once connected (so that they name QEMU's version); a
+ * failure is logged once, until a record works again.  Main loop only. */
+static void record_history(ItsmigdHost *host)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!host->history_dir)
+        return;
+    if (itsmig_host_history_record(host->history_dir, host->caps,
+                                   g_get_real_time() / G_USEC_PER_SEC, &error)) {
+        g_clear_pointer(&host->history_error, g_free);
+        return;
+    }
+    if (g_strcmp0(host->history_error, error->message) != 0)
+        g_warning("cannot record this host's capabilities in its history, so a save image made "
+                  "now cannot be judged after a change of kernel: %s",
+                  error->message);
+    g_free(host->history_error);
+    host->history_error = g_strdup(error->message);
+}
+
+ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadata *m)
+{
+    g_autofree char *dir = NULL;
+    g_autoptr(GPtrArray) skipped = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) entries = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDateTime) seen = NULL;
+    g_autofree char *seen_text = NULL;
+    const ItsmigHostHistoryEntry *e;
+    ItsmigHostCaps *caps;
+
+    if (!m->host_regs_digest)
+        return NULL;
+    g_mutex_lock(&host->lock);
+    dir = g_strdup(host->history_dir);
+    g_mutex_unlock(&host->lock);
+    if (!dir)
+        return NULL;
+    entries = itsmig_host_history_load(dir, skipped, &error);
+    if (!entries) {
+        g_warning("this host's history: %s", error->message);
+        return NULL;
+    }
+    for (guint i = 0; i < skipped->len; i++)
+        g_warning("this host's history: left out %s", (char *)g_ptr_array_index(skipped, i));
+    e = itsmig_host_history_match(entries, m);
+    if (!e)
+        return NULL;
+    caps = itsmig_host_caps_copy(e->caps);
+    seen = g_date_time_new_from_unix_utc(e->last_seen);
+    seen_text = seen ? g_date_time_format(seen, "%F") : g_strdup("?");
+    g_free(caps->hostname);
+    /* Not what the host is now: which version of it, and where that is kept. */
+    caps->hostname = g_strdup_printf(
+        "%s as it was (kernel %s, register set %.19s..., last seen %s; %s/%s)", m->host,
+        e->caps->meta[ITSMIG_CAP_KERNEL_RELEASE].source != ITSMIG_CAP_UNKNOWN
+            ? e->caps->kernel_release
+            : "unknown",
+        e->caps->regs_digest, seen_text, dir, e->file);
+    return caps;
+}
+
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
                          const char *hypervisor_version, const char *libvirt_version)
 {
@@ -256,7 +322,12 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     host->non_migratable = g_strdupv(config->non_migratable);
     g_free(host->record_dir);
     host->record_dir = g_strdup(config->hook_record_dir);
+    g_free(host->history_dir);
+    host->history_dir =
+        config->state_dir ? g_build_filename(config->state_dir, "host-history", NULL) : NULL;
     g_mutex_unlock(&host->lock);
+    if (hypervisor_version)
+        record_history(host);
     /* Logged after the lock, which HTTP threads wait on.  Once per conflict,
      * not at every reconnection. */
     for (int f = 0; f < ITSMIG_CAP_LAST; f++) {

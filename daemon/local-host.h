@@ -37,6 +37,8 @@ typedef struct {
     char **non_migratable; /* [policy] non-migratable-devices */
     char *sysfs_pci;       /* /sys/bus/pci/devices */
     char *record_dir;      /* the hook's records ([hook] record-dir); under the lock */
+    char *history_dir;     /* STATE-DIR/host-history (itsmig/host-history.h); under the lock */
+    char *history_error;   /* why the last record in it failed, as logged; main loop only */
     char *
         self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
     /* [fleet]: the traits of the current capabilities and the files written
@@ -53,13 +55,20 @@ void itsmigd_host_clear(ItsmigdHost *host);
  * ("QEMU" and "7.2.0"; NULLs when not connected yet), @config's declared
  * values and declared register set ([host] vcpu-registers-file, in place of
  * the probe's), and takes @config's policy.  Logs each conflict between a declared
- * value and the probe once. */
+ * value and the probe once.  Once connected (@hypervisor_version known), records the
+ * capabilities in the host's history. */
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
                          const char *hypervisor_version, const char *libvirt_version);
 
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
 /* Adds the "fleet" member of GET /v1/host: the traits and the [fleet] files. */
 void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b);
+/* What this host was when it ran with the register set @m's host record names (another
+ * kernel, before a reboot), from its history (itsmig_host_history_match()): a copy named
+ * "HOSTNAME as it was (kernel, register set, last seen, the entry's file)", or NULL when the
+ * record names no register set or the history has no entry that fits.  Reads the history's
+ * files: not on the main loop. */
+ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadata *m);
 /* [hook] record-dir, a copy. */
 char *itsmigd_host_dup_record_dir(ItsmigdHost *host);
 void itsmigd_host_get_policy(ItsmigdHost *host, ItsmigCompatPolicy *ret_policy);

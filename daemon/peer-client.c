@@ -230,7 +230,7 @@ static void fetch_finish(Fetch *f, const ItsmigRestReply *reply)
         /* 503: up, but not ready (its libvirt connection is being made again): worth
          * asking again, unlike an error of the peer's. */
         g_set_error(&f->error, ITSMIG_ERROR,
-                    status == 503 ? ITSMIG_ERROR_PEER_UNAVAILABLE : ITSMIG_ERROR_PEER_ERROR,
+                    itsmigd_peer_reply_error_code(reply->body, reply->body_len, status),
                     "peer %s (%s) answered %s %s with HTTP %ld%s%s%s", name, url, f->method,
                     f->path, status, status == 401 ? " (it does not accept our token)" : "",
                     text ? ": " : "", text ? text : "");

@@ -75,8 +75,9 @@ ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char
  * with @body (a JSON object, or NULL).  Returns the reply's JSON object for a
  * 2xx status.  Otherwise NULL, with *@ret_status the HTTP status (0 when no
  * reply came) and an error as itsmigd_peers_get() gives them; an HTTP error
- * is ITSMIG_ERROR_PEER_ERROR (ITSMIG_ERROR_PEER_UNAVAILABLE for a 503) with the peer's code and
- * message in the text. */
+ * has the code itsmigd_peer_reply_error_code() gives it (ITSMIG_ERROR_PEER_ERROR,
+ * ITSMIG_ERROR_PEER_UNAVAILABLE for a 503, or the peer's own code when a job keeps it) with
+ * the peer's code and message in the text. */
 JsonNode *itsmigd_peers_call(ItsmigdPeers *peers, const char *name, const char *method,
                              const char *path, JsonNode *body, long *ret_status, GError **error);
 /* A copy of the peer's configuration, NULL when none is called @name. */

@@ -33,33 +33,59 @@ JsonNode *itsmigd_peer_reply_parse(const char *body, gsize len, GError **error)
     return json_node_ref(root);
 }
 
-char *itsmigd_peer_reply_error_text(const char *body, gsize len)
+/* The string member @name of the reply's "error" object, NULL when there is no such
+ * string (a member of another type included: GLib's typed getters would warn on it). */
+static const char *error_member(JsonNode *root, const char *name)
 {
-    g_autoptr(JsonNode) root = itsmigd_peer_reply_parse(body, len, NULL);
-    JsonNode *err;
-    JsonObject *o;
-    JsonNode *code, *message;
+    JsonNode *err, *member;
 
     if (!root)
         return NULL;
     err = json_object_get_member(json_node_get_object(root), "error");
     if (!err || !JSON_NODE_HOLDS_OBJECT(err))
         return NULL;
-    o = json_node_get_object(err);
-    code = json_object_get_member(o, "code");
-    message = json_object_get_member(o, "message");
+    member = json_object_get_member(json_node_get_object(err), name);
+    if (!member || !JSON_NODE_HOLDS_VALUE(member) ||
+        json_node_get_value_type(member) != G_TYPE_STRING)
+        return NULL;
+    return json_node_get_string(member);
+}
+
+char *itsmigd_peer_reply_error_text(const char *body, gsize len)
+{
+    g_autoptr(JsonNode) root = itsmigd_peer_reply_parse(body, len, NULL);
+    JsonNode *err;
+    JsonNode *message;
+    const char *code;
+
+    if (!root)
+        return NULL;
+    err = json_object_get_member(json_node_get_object(root), "error");
+    if (!err || !JSON_NODE_HOLDS_OBJECT(err))
+        return NULL;
+    message = json_object_get_member(json_node_get_object(err), "message");
     if (!message)
         return NULL;
-    /* A member of another type is shown as "?", as a missing one: GLib's
-     * typed getters would warn on it. */
-    return g_strdup_printf(
-        "%s: %s",
-        code && JSON_NODE_HOLDS_VALUE(code) && json_node_get_value_type(code) == G_TYPE_STRING
-            ? json_node_get_string(code)
-            : "?",
-        JSON_NODE_HOLDS_VALUE(message) && json_node_get_value_type(message) == G_TYPE_STRING
-            ? json_node_get_string(message)
-            : "?");
+    /* A member of another type is shown as "?", as a missing one. */
+    code = error_member(root, "code");
+    return g_strdup_printf("%s: %s", code ? code : "?",
+                           error_member(root, "message") ? error_member(root, "message") : "?");
+}
+
+ItsmigErrorCode itsmigd_peer_reply_error_code(const char *body, gsize len, long status)
+{
+    g_autoptr(JsonNode) root = NULL;
+    ItsmigErrorCode code;
+    const char *text;
+
+    if (status == 503)
+        return ITSMIG_ERROR_PEER_UNAVAILABLE;
+    root = itsmigd_peer_reply_parse(body, len, NULL);
+    text = error_member(root, "code");
+    if (text && itsmig_error_code_from_string(text, &code) &&
+        code == ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT)
+        return code;
+    return ITSMIG_ERROR_PEER_ERROR;
 }
 
 static gboolean member_is(JsonObject *o, const char *name, GType type, gboolean nullable)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-read.h"
 #include "itsmig/error.h"
 #include "itsmig/hook-record.h"
 #include "itsmig/json-member.h"
@@ -111,46 +112,19 @@ static gboolean fail_errno(GError **error, int e, const char *what, const char *
  * unset when there is no file. */
 static char *read_record(const char *path, gsize *ret_len, GError **error)
 {
-    g_autofree char *text = g_malloc(ITSMIG_HOOK_RECORD_MAX + 1);
-    struct stat st;
-    gsize len = 0;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    ItsmigReadFailure f = {0};
+    char *text = itsmig_file_read_at(AT_FDCWD, path, ITSMIG_HOOK_RECORD_MAX, ret_len, &f);
 
-    if (fd < 0) {
-        if (errno != ENOENT)
-            fail_errno(error, errno, "open", path);
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    while (len <= ITSMIG_HOOK_RECORD_MAX) {
-        ssize_t n = read(fd, text + len, ITSMIG_HOOK_RECORD_MAX + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-
-            close(fd);
-            fail_errno(error, e, "read", path);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        len += (gsize)n;
-    }
-    close(fd);
-    if (len > ITSMIG_HOOK_RECORD_MAX) {
+    if (text || (f.call && strcmp(f.call, "open") == 0 && f.err == ENOENT))
+        return text;
+    if (f.call)
+        fail_errno(error, f.err, f.call, path);
+    else if (f.err == EFBIG)
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_JSON,
                     "%s is larger than %d bytes, not a record", path, ITSMIG_HOOK_RECORD_MAX);
-        return NULL;
-    }
-    text[len] = '\0';
-    *ret_len = len;
-    return g_steal_pointer(&text);
+    else
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is not a regular file", path);
+    return NULL;
 }
 
 ItsmigHookRecord *itsmig_hook_record_load(const char *dir, const char *uuid, GError **error)

@@ -37,7 +37,9 @@ lib_libitsmig_la_SOURCES = \
 	lib/host-caps-write.c \
 	lib/host-caps-read.c \
 	lib/host-traits.c \
+	lib/host-history.c \
 	lib/file-replace.c \
+	lib/file-read.c \
 	lib/compat.c \
 	lib/compat-regs.c \
 	lib/compat-rules.c \
@@ -68,6 +70,7 @@ noinst_HEADERS = \
 	include/itsmig/qemu-image.h \
 	include/itsmig/host-caps.h \
 	include/itsmig/host-traits.h \
+	include/itsmig/host-history.h \
 	include/itsmig/compat.h \
 	include/itsmig/job.h \
 	include/itsmig/rest-client.h \
@@ -79,5 +82,6 @@ noinst_HEADERS = \
 	lib/domain-xml.h \
 	lib/host-caps-private.h \
 	lib/file-replace.h \
+	lib/file-read.h \
 	lib/compat-private.h \
 	lib/job-private.h

@@ -14,8 +14,9 @@ RUN="libvirt-daemon libvirt-clients curl"
 KVM_BED="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio xz-utils zstd"
 # The two-host bed: libvirt with its QEMU driver, namespaces and a veth pair.
 E2E_BED="libvirt-daemon-driver-qemu iproute2 util-linux passwd"
-# The nested bed: an ext4 image of arm64 packages, itsmig cross-built from git.
-NESTED_BED="e2fsprogs git"
+# The nested bed: an ext4 image of arm64 packages, itsmig cross-built from git;
+# the userland check runs that build on a later suite's libraries under qemu-user.
+NESTED_BED="e2fsprogs git qemu-user"
 # The daemon's tests and benchmarks: valgrind, TLS certificates, load, fake peers
 # and the JSON Schema check (Debian's python3).
 DAEMON_TESTS="valgrind openssl wrk bc jq python3 python3-jsonschema"

@@ -131,6 +131,13 @@ tests_test_migration_record_CFLAGS = $(ITSMIGD_CFLAGS)
 tests_test_migration_record_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
 TESTS += tests/test-migration-record
 
+check_PROGRAMS += tests/test-peer-reply
+tests_test_peer_reply_SOURCES = tests/test-peer-reply.c
+tests_test_peer_reply_CPPFLAGS = $(AM_CPPFLAGS) $(ITSMIGD_DEFS)
+tests_test_peer_reply_CFLAGS = $(ITSMIGD_CFLAGS)
+tests_test_peer_reply_LDADD = daemon/libitsmigd.la $(ITSMIGD_LIBS)
+TESTS += tests/test-peer-reply
+
 check_PROGRAMS += tests/test-qemu-marker
 tests_test_qemu_marker_SOURCES = tests/test-qemu-marker.c
 	daemon/qemu-marker.c daemon/qemu-marker.h \
@@ -287,6 +294,12 @@ tests_test_hook_record_SOURCES = tests/test-hook-record.c
 tests_test_hook_record_CFLAGS = $(TEST_CFLAGS) $(JSON_CFLAGS)
 tests_test_hook_record_LDADD = $(TEST_LIBS) $(JSON_LIBS)
 TESTS += tests/test-hook-record
+
+check_PROGRAMS += tests/test-host-history
+tests_test_host_history_SOURCES = tests/test-host-history.c
+tests_test_host_history_CFLAGS = $(TEST_CFLAGS) $(JSON_CFLAGS)
+tests_test_host_history_LDADD = $(TEST_LIBS) $(JSON_LIBS)
+TESTS += tests/test-host-history
 
 # ---- QEMU log scanner (lib/qemu-log.c) ----
 

@@ -343,6 +343,8 @@ use_itsmigd main
 
 # start_itsmigd [OPTION...] [-- DAEMON-ARG...]
 #   --name NAME          the daemon's name (default: the current one)
+#   --state-dir DIR      [daemon] state-dir, kept across restarts (default: one in the
+#                        daemon's directory, made anew at each start)
 #   --set SECTION.KEY=V  a config key on top of the defaults below
 #   --uri URI            passed as --connect (default $LIBVIRT_URI)
 #   --env VAR=VALUE      in the daemon's environment
@@ -374,9 +376,11 @@ start_itsmigd() {
     _connected=yes
     _timeout=
     _in=
+    _state=
     while [ $# -gt 0 ]; do
         case $1 in
         --name) _name=$2; shift 2 ;;
+        --state-dir) _state=$2; shift 2 ;;
         --exec-in) _in=$2; shift 2 ;;
         --set) _sets="$_sets
 $2"; shift 2 ;;
@@ -411,7 +415,7 @@ $2"; shift 2 ;;
             case $_sec in
             libvirt) printf 'reconnect-min = 1\nreconnect-max = 4\n' ;;
             api) printf 'socket = %s\n' "$ITSMIGD_DIR/api.sock" ;;
-            daemon) printf 'state-dir = %s\nlog-level = info\n' "$ITSMIGD_DIR/state" ;;
+            daemon) printf 'state-dir = %s\nlog-level = info\n' "${_state:-$ITSMIGD_DIR/state}" ;;
             esac
             printf '%s\n' "$_sets" | while IFS= read -r _kv; do
                 case $_kv in

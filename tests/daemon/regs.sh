@@ -60,7 +60,8 @@ start_a() { # SUITE
         set -- "$@" --set "peer $m.url=https://127.0.0.1:$(eval echo "\$port_$(echo "$m" | tr - _)")" \
             --set "peer $m.ca=$T/cert.pem" --set "peer $m.token-file=$T/token-b"
     done
-    start_itsmigd --name a "$@"
+    # One state directory for every start: A's history of itself.
+    start_itsmigd --name a --state-dir "$T/a-state" "$@"
 }
 start_a bookworm
 
@@ -144,6 +145,22 @@ check_json "matrix from trixie: the way back from trixie-backports is blocked to
 
 # ---- the hook: the record's digest names the source's set -------------------------
 
+# hook_refuses_restore NAME XML REGEX DESCRIPTION: the hook, run as libvirt runs it on
+# "restore begin" with XML on stdin, exits 1 with "itsmig: refusing restore of NAME: " and
+# REGEX on its standard error.
+hook_refuses_restore() {
+    env -i LC_ALL=C PATH=/usr/bin:/bin ITSMIG_CONFIG="$ITSMIGD_CONF" \
+        "$builddir/client/hooks/itsmig-hook" "$1" restore begin - <"$2" \
+        >"$T/hook.out" 2>"$T/hook.err"
+    _rc=$?
+    if [ "$_rc" = 1 ] && grep -q "^itsmig: refusing restore of $1: $3" "$T/hook.err"; then
+        ok "$4"
+    else
+        not_ok "$4" "exit $_rc"
+        diag_file "$T/hook.err" 5
+    fi
+}
+
 # g1 as if it arrived from a host that is no peer, whose record names the set
 # C (trixie-backports) has: A (trixie) knows it from asking C above.
 backports_digest=$(jq -r .vcpu_registers.digest "$probe/trixie-backports.json")
@@ -156,21 +173,42 @@ api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary
 check_json "hook on trixie: a guest whose record names trixie-backports' set is refused, registers named" \
     '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("record names, as backports has it") and test("KVM_REG_ARM_VENDOR_HYP_BMAP_2")] == [true])'
 # A saved image carries the same record: the hook gates its restore the same way.
-env -i LC_ALL=C PATH=/usr/bin:/bin ITSMIG_CONFIG="$ITSMIGD_CONF" \
-    "$builddir/client/hooks/itsmig-hook" g2 restore begin - <"$T/g2-incoming.xml" \
-    >"$T/hook.out" 2>"$T/hook.err"
-hook_rc=$?
-if [ "$hook_rc" = 1 ] && grep -q '^itsmig: refusing restore of g2: .*vcpu-registers-missing: ' "$T/hook.err"; then
-    ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing"
-else
-    not_ok "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing" \
-        "exit $hook_rc"
-    diag_file "$T/hook.err" 5
-fi
+hook_refuses_restore g2 "$T/g2-incoming.xml" '.*vcpu-registers-missing: ' \
+    "the hook refuses restoring the image here (exit 1), naming vcpu-registers-missing"
 sed -e "s/$backports_digest/sha256:$(printf '%064d' 7)/" "$T/g2-incoming.xml" >"$T/g3-incoming.xml"
 api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g3-incoming.xml"
 check_json "hook: a digest no known host has is reported as unknown, not silence" \
     '.allowed == true and ([.warnings[] | select(.code == "vcpu-registers-unknown") | .message | test("which no known host has")] == [true])'
+
+# ---- restoring an image older than the host's kernel -----------------------------------
+
+# A ran bookworm's set first, now trixie's: its history holds both, and an image saved on
+# A under bookworm (its record names A and bookworm's set, which no peer has) is judged as
+# a move from bookworm to trixie, which the matrix above refuses.
+n_history=$(find "$T/a-state/host-history" -name 'caps-*.json' | wc -l)
+is "$n_history" 2 "A's history holds its capabilities under both register sets"
+bookworm_digest=$(jq -r .vcpu_registers.digest "$probe/bookworm.json")
+vsh dumpxml g1 || bail "cannot read g1's XML"
+sed -e "s/vcpu-registers-digest=\"$trixie_digest\"/vcpu-registers-digest=\"$bookworm_digest\"/" \
+    -e "s/vcpu-registers=\"362\"/vcpu-registers=\"$(jq -r .vcpu_registers.count "$probe/bookworm.json")\"/" \
+    -e 's/<name>g1</<name>g4</' -e '/<uuid>/d' "$T/virsh.out" >"$T/g4-saved.xml"
+grep -q "$bookworm_digest" "$T/g4-saved.xml" || bail "no record to rewrite in g1's XML"
+api POST '/v1/hook/migrate-begin?operation=restore' -H 'Content-Type: application/xml' \
+    --data-binary "@$T/g4-saved.xml"
+check_json "restore of A's own bookworm-era image on A under trixie: refused by bookworm's registers, naming A as it was" \
+    '.allowed == false and ([.blockers[] | select(.code | startswith("vcpu-register")) | .message | test("hostA as it was \\(kernel [^,]+, register set sha256:[0-9a-f]{12}..., last seen [0-9-]+; .*/host-history/caps-[0-9a-f]{16}.json\\)")] | length > 0 and all)'
+# The hook itself, as libvirt runs it on "restore begin".
+hook_refuses_restore g4 "$T/g4-saved.xml" 'vcpu-register' \
+    "the hook refuses restoring A's bookworm-era image on A under trixie (exit 1)"
+# An image saved on a peer before its kernel changed: the record's set, not the peer's current.
+preflight g1 '{"destination":"b"}'
+sed -e 's/name="hostA"/name="trixie"/' -e "s/$bookworm_digest/$backports_digest/" \
+    -e "s/vcpu-registers=\"345\"/vcpu-registers=\"361\"/" -e 's/<name>g4</<name>g5</' \
+    "$T/g4-saved.xml" >"$T/g5-saved.xml"
+api POST '/v1/hook/migrate-begin?operation=restore' -H 'Content-Type: application/xml' \
+    --data-binary "@$T/g5-saved.xml"
+check_json "restore of an image B saved under trixie-backports: judged by the set its record names, not B's current one" \
+    '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("KVM_REG_ARM_VENDOR_HYP_BMAP_2")] == [true])'
 
 # ---- bad register sets ---------------------------------------------------------------
 

@@ -24,6 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_glib_fatal();
     text = itsmigd_peer_reply_error_text(body, size);
     FUZZ_ASSERT(!text || strchr(text, ':'));
+    {
+        ItsmigErrorCode code = itsmigd_peer_reply_error_code(body, size, 500);
+
+        FUZZ_ASSERT(code == ITSMIG_ERROR_PEER_ERROR ||
+                    code == ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT);
+        FUZZ_ASSERT(itsmigd_peer_reply_error_code(body, size, 503) ==
+                    ITSMIG_ERROR_PEER_UNAVAILABLE);
+    }
     reply = itsmigd_peer_reply_parse(body, size, &error);
     if (!reply) {
         FUZZ_ASSERT(error && *error->message);

@@ -63,24 +63,10 @@ esac
 # This machine's own suite is what its apt already offers.
 own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
 [ "$suite" != "$own_suite" ] || suite=
-papt="$cache/apt/$suite"
+# Shared with tests/nested/fetch-debs.sh.
+papt="${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/apt/$suite"
 
-# kapt PROGRAM ARG...: apt-cache or apt-get as they look up the kernel, this
-# machine's or the suite's private configuration.
-kapt() {
-    _p=$1
-    shift
-    if [ -z "$suite" ]; then
-        LC_ALL=C "$_p" "$@"
-        return
-    fi
-    LC_ALL=C "$_p" -o "Dir::Etc::SourceList=$papt/sources.list" \
-        -o "Dir::Etc::SourceParts=$papt/sources.list.d" \
-        -o "Dir::Etc::Preferences=$papt/preferences" \
-        -o "Dir::Etc::PreferencesParts=$papt/preferences.d" \
-        -o "Dir::State=$papt/state" -o "Dir::State::status=$papt/status" \
-        -o "Dir::Cache=$papt/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64 "$@"
-}
+. "$(dirname "$0")/private-apt.sh"
 
 # The candidate version apt would install, or nothing when it has none.
 candidate() {
@@ -88,83 +74,6 @@ candidate() {
 }
 kcandidate() {
     kapt apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n 1
-}
-
-# The deb822 paragraph (Types, URIs, Signed-By) of the first source of this
-# machine's apt that offers its own suite, or nothing.  One-line sources are
-# turned into the same form.
-own_archive() {
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk -v want="$own_suite" '
-            $1 != "deb" { next }
-            {
-                i = 2; key = ""
-                if ($2 ~ /^\[/) {
-                    for (; i <= NF; i++) {
-                        o = $i; sub(/^\[/, "", o); sub(/\]$/, "", o)
-                        if (o ~ /^signed-by=/) { key = o; sub(/^signed-by=/, "", key) }
-                        if ($i ~ /\]$/) { i++; break }
-                    }
-                }
-                if ($(i + 1) == want) {
-                    print "URIs: " $i
-                    if (key != "") print "Signed-By: " key
-                    found = 1; exit
-                }
-            }
-            END { exit !found }' "$f" && return 0
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v want="$own_suite" '
-            function flush() {
-                if (deb && enabled && has && uris != "") {
-                    print "URIs: " uris
-                    if (key != "") print "Signed-By: " key
-                    found = 1; exit
-                }
-                deb = 0; enabled = 1; has = 0; uris = ""; key = ""; field = ""
-            }
-            BEGIN { enabled = 1 }
-            /^#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            /^[ \t]/ { if (field == "signed-by") key = key "\n" $0; next }
-            {
-                field = tolower($0); sub(/:.*/, "", field)
-                v = $0; sub(/^[^:]*:[ \t]*/, "", v)
-                if (field == "types") { n = split(v, a, /[ \t]+/); for (j = 1; j <= n; j++) if (a[j] == "deb") deb = 1 }
-                else if (field == "uris") { split(v, a, /[ \t]+/); uris = a[1] }
-                else if (field == "suites") { n = split(v, a, /[ \t]+/); for (j = 1; j <= n; j++) if (a[j] == want) has = 1 }
-                else if (field == "signed-by") key = v
-                else if (field == "enabled") enabled = (tolower(v) != "no")
-            }
-            END { if (!found) flush(); exit !found }' "$f" && return 0
-    done
-    return 1
-}
-
-# A private apt for $suite under $papt, with fresh package lists when the
-# archive answers (else the lists of the last update, if any).
-private_apt() {
-    [ -n "$own_suite" ] || die "/etc/os-release names no VERSION_CODENAME: cannot tell which of this machine's sources to follow"
-    archive=$(own_archive) ||
-        die "no source in /etc/apt/sources.list(.d) offers $own_suite: cannot tell where $suite comes from"
-    mkdir -p "$papt/sources.list.d" "$papt/preferences.d" "$papt/state/lists/partial" \
-        "$papt/cache/archives/partial" || die "cannot create $papt"
-    : >"$papt/sources.list" && : >>"$papt/status" &&
-        printf 'Types: deb\n%s\nSuites: %s\nComponents: main\nArchitectures: arm64\n' \
-            "$archive" "$suite" >"$papt/sources.list.d/itsmig.sources" ||
-        die "cannot write the private apt configuration in $papt"
-    if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
-        chown -R _apt "$papt/state/lists/partial" "$papt/cache/archives/partial" 2>/dev/null || :
-    fi
-    echo "$prog: apt-get update for $suite (arm64) in $papt" >&2
-    if ! kapt apt-get -q update >&2; then
-        ls "$papt/state/lists/"*Packages* >/dev/null 2>&1 ||
-            die "apt-get update for $suite failed and there are no earlier package lists"
-        echo "$prog: apt-get update for $suite failed; using the package lists of the last update" >&2
-    fi
 }
 
 [ -z "$suite" ] || private_apt

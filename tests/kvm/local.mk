@@ -16,7 +16,7 @@ KVM_GUEST_SRCS = \
 KVM_GUEST_HDRS = tests/its-fixtures.h tests/kvm/guest-tap.h $(noinst_HEADERS)
 # One TAP test per kernel: Debian 12's, Debian 13's, trixie-backports' newest.
 KVM_BEDS = tests/kvm/bed-bookworm.sh tests/kvm/bed-trixie.sh tests/kvm/bed-trixie-backports.sh
-EXTRA_DIST += tests/kvm/guest-tap.h tests/kvm/guest-tables.c tests/kvm/guest-regs.c tests/kvm/guest-tests.c tests/kvm/kvm-bed.sh tests/kvm/fetch-kernel.sh tests/kvm/init.sh \
+EXTRA_DIST += tests/kvm/guest-tap.h tests/kvm/guest-tables.c tests/kvm/guest-regs.c tests/kvm/guest-tests.c tests/kvm/kvm-bed.sh tests/kvm/fetch-kernel.sh tests/kvm/private-apt.sh tests/kvm/init.sh \
 	tests/kvm/boot.sh $(KVM_BEDS)
 
 if HAVE_KVM_BED

@@ -12,6 +12,10 @@
 # apt offers other versions.  Absolute symbolic links in it are made
 # relative, so that the tree can serve as a sysroot where it lies.
 #
+# With ITSMIG_DEBS_SUITE set to another Debian suite (trixie, ...), the
+# packages are that suite's, through a private apt configuration
+# (tests/kvm/private-apt.sh); the tree is then NAME-SUITE-<digest>.
+#
 # Needs the arm64 dpkg architecture and fresh package lists (scripts/deps.sh
 # --test).  Prints the tree's path on stdout; messages go to stderr; any
 # failure exits non-zero with the reason.
@@ -35,6 +39,16 @@ esac
 for tool in apt-get dpkg-deb sha256sum realpath; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
+
+suite=${ITSMIG_DEBS_SUITE:-}
+case "$suite" in
+*[!a-z0-9.-]*) die "'$suite' is not a suite name" ;;
+esac
+own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+[ "$suite" != "$own_suite" ] || suite=
+papt="${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/apt/$suite"
+. "$(dirname "$0")/../kvm/private-apt.sh"
+[ -z "$suite" ] || name=$name-$suite
 
 mkdir -p "$cache" || die "cannot create the cache directory $cache"
 exec 9>"$cache/.lock-$name"
@@ -61,8 +75,9 @@ fi
 
 # An empty dpkg status makes apt resolve the whole closure; the system's
 # package lists (which know arm64) stay as they are.
+[ -z "$suite" ] || private_apt
 aptget() {
-    LC_ALL=C apt-get -q -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
+    kapt apt-get -q -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
         -o Dir::State::status="$work/status" -o Dir::Cache::archives="$work/archives" \
         -o Debug::NoLocking=1 -o APT::Install-Recommends=false "$@"
 }

@@ -2,6 +2,7 @@
 # (included by Makefile.am).
 
 NESTED_FILES = tests/nested/nested-bed.sh tests/nested/scenarios.sh tests/nested/fetch-debs.sh \
+	tests/nested/rootfs-packages tests/nested/userland.sh \
 	tests/nested/cross-build.sh tests/nested/initramfs-init.sh tests/nested/outer-init.sh \
 	tests/nested/its-fault.c tests/nested/its-fault-start.S tests/nested/its-fault.ld
 EXTRA_DIST += $(NESTED_FILES) tests/bench/bench-nested.sh tests/bench/nested-pause.txt
@@ -16,6 +17,6 @@ tests/nested/its-fault.elf: tests/nested/its-fault.c tests/nested/its-fault-star
 		$(top_srcdir)/tests/nested/its-fault-start.S $(top_srcdir)/tests/nested/its-fault.c
 check_SCRIPTS += tests/nested/its-fault.elf
 CLEANFILES += tests/nested/its-fault.elf tests/nested/nested-bed.console.log
-TESTS += tests/nested/nested-bed.sh
+TESTS += tests/nested/nested-bed.sh tests/nested/userland.sh
 AM_TESTS_ENVIRONMENT += AARCH64_CC='$(AARCH64_CC)'; export AARCH64_CC;
 endif

@@ -87,10 +87,8 @@ root_mods=$(value root_modules)
     bail "fetch-kernel.sh gave no kernel, busybox or root modules"
 echo "# the outer kernel: $(value kernel_package) $(value kernel_version)${suite:+ ($suite)}"
 
-base=$(sh "$here/fetch-debs.sh" rootfs bash coreutils util-linux mount procps iproute2 sed grep \
-    mawk hostname findutils jq qemu-system-arm libvirt-daemon libvirt-daemon-driver-qemu \
-    libvirt-clients libglib2.0-0 libjson-glib-1.0-0 libxml2 libvirt0 libvirt-glib-1.0-0 \
-    libmicrohttpd12 libsystemd0 libcurl4 2>"$tmp/debs.err") || {
+# shellcheck disable=SC2046
+base=$(sh "$here/fetch-debs.sh" rootfs $(sed '/^#/d' "$here/rootfs-packages") 2>"$tmp/debs.err") || {
     sed 's/^/# /' "$tmp/debs.err"
     bail "cannot fetch the arm64 packages of the outer guest"
 }
