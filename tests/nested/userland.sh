@@ -97,8 +97,9 @@ log-level = info
 [hook]
 record-dir = $tmp/records
 EOF
-arm64 "$tmp/install/usr/sbin/itsmigd" --config "$tmp/itsmigd.conf" --connect test:///default \
-    >"$tmp/itsmigd.log" 2>&1 &
+# Not through arm64(): $! must be qemu-aarch64's own pid, which the cleanup stops.
+QEMU_LD_PREFIX=$root qemu-aarch64 -L "$root" "$tmp/install/usr/sbin/itsmigd" \
+    --config "$tmp/itsmigd.conf" --connect test:///default >"$tmp/itsmigd.log" 2>&1 &
 qpid=$!
 api() {
     curl -s -m 10 --unix-socket "$tmp/api.sock" "http://itsmigd$1"
@@ -140,7 +141,19 @@ else
     not_ok "the hook lets a guest without an ITS migrate in (exit 0)" "exit $rc: $(head -n 2 "$tmp/hook.out")"
 fi
 
+# itsmigd stops on SIGTERM, as systemd stops it.
 kill "$qpid" 2>/dev/null
+i=0
+while kill -0 "$qpid" 2>/dev/null && [ "$i" -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if kill -0 "$qpid" 2>/dev/null; then
+    not_ok "itsmigd stops on SIGTERM within 10 s"
+    kill -KILL "$qpid" 2>/dev/null
+else
+    ok "itsmigd stops on SIGTERM within 10 s"
+fi
 wait "$qpid" 2>/dev/null
 qpid=
 echo "1..$n"
