@@ -56,17 +56,8 @@ if command -v flock >/dev/null 2>&1; then
     flock -w 900 9 || die "timed out waiting for the lock on $cache"
 fi
 
-suite=${1:-}
-case "$suite" in
-*[!a-z0-9.-]*) die "'$suite' is not a suite name" ;;
-esac
-# This machine's own suite is what its apt already offers.
-own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
-[ "$suite" != "$own_suite" ] || suite=
-# Shared with tests/nested/fetch-debs.sh.
-papt="${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/apt/$suite"
-
 . "$(dirname "$0")/private-apt.sh"
+apt_suite "${1:-}"
 
 # The candidate version apt would install, or nothing when it has none.
 candidate() {

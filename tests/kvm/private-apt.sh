@@ -6,10 +6,9 @@
 # keyring of this machine's apt sources, its own state and cache directories,
 # arm64 only.  This machine's apt is left alone.
 #
-# The caller sets prog (for messages), die(), suite (empty: this machine's
-# own suite, through this machine's apt), own_suite (this machine's
-# VERSION_CODENAME) and papt (the private configuration's directory), then
-# calls private_apt once when suite is set, and kapt for every apt call.
+# The caller sets prog (for messages) and die(), calls apt_suite with the
+# suite asked for, then private_apt once when suite is set, and kapt for
+# every apt call.
 
 # kapt PROGRAM ARG...: apt-cache or apt-get with this machine's configuration
 # (no suite) or the suite's private one; later -o options override its own.
@@ -109,4 +108,17 @@ private_apt() {
         echo "$prog: apt-get update for $suite failed; using the package lists of the last update" >&2
     fi
     exec 7>&-
+}
+
+# apt_suite SUITE: sets suite (empty for this machine's own suite, which its
+# apt already offers), own_suite (this machine's VERSION_CODENAME) and papt
+# (the private configuration's directory, one per suite under the cache).
+apt_suite() {
+    suite=$1
+    case "$suite" in
+    *[!a-z0-9.-]*) die "'$suite' is not a suite name" ;;
+    esac
+    own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+    [ "$suite" != "$own_suite" ] || suite=
+    papt="${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/apt/$suite"
 }

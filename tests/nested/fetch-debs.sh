@@ -40,14 +40,8 @@ for tool in apt-get dpkg-deb sha256sum realpath; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done
 
-suite=${ITSMIG_DEBS_SUITE:-}
-case "$suite" in
-*[!a-z0-9.-]*) die "'$suite' is not a suite name" ;;
-esac
-own_suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
-[ "$suite" != "$own_suite" ] || suite=
-papt="${ITSMIG_CACHE_DIR:-/var/cache/itsmig}/apt/$suite"
 . "$(dirname "$0")/../kvm/private-apt.sh"
+apt_suite "${ITSMIG_DEBS_SUITE:-}"
 [ -z "$suite" ] || name=$name-$suite
 
 mkdir -p "$cache" || die "cannot create the cache directory $cache"

@@ -5,7 +5,8 @@ NESTED_FILES = tests/nested/nested-bed.sh tests/nested/scenarios.sh tests/nested
 	tests/nested/rootfs-packages tests/nested/userland.sh \
 	tests/nested/cross-build.sh tests/nested/initramfs-init.sh tests/nested/outer-init.sh \
 	tests/nested/its-fault.c tests/nested/its-fault-start.S tests/nested/its-fault.ld
-EXTRA_DIST += $(NESTED_FILES) tests/bench/bench-nested.sh tests/bench/nested-pause.txt
+EXTRA_DIST += $(NESTED_FILES) tests/bench/bench-nested.sh tests/bench/nested-pause.txt \
+	tests/bench/nested-userland.txt
 
 if HAVE_KVM_BED
 # A bare-metal guest: no libc, linked where QEMU's virt machine has RAM.

@@ -13,8 +13,11 @@
 # SUITE (bookworm, trixie, trixie-backports, ...) picks the outer kernel, the
 # arm64 host's: that suite's current candidate with its modules (see
 # tests/kvm/fetch-kernel.sh); without one, this machine's own suite.  The
-# root file system (Debian 12's QEMU and libvirt) is the same for every
-# kernel; the nested guests boot the same kernel as the host.
+# root file system is Debian 12's QEMU and libvirt, or, with
+# ITSMIG_NESTED_USERLAND set to a suite, that suite's (the same packages,
+# tests/nested/rootfs-packages); itsmig is the same arm64 build either way
+# (tests/nested/userland.sh).  The nested guests boot the same kernel as the
+# host.
 #
 # Prints TAP on stdout: the scenarios' results, then "Bail out!" when the
 # outer guest did not finish (download or build failure, crash, timeout), so
@@ -24,7 +27,8 @@
 #
 # Environment (set by make check): top_srcdir, top_builddir, QEMU_AARCH64,
 # AARCH64_CC; ITSMIG_CACHE_DIR (downloads, see tests/kvm/fetch-kernel.sh and
-# tests/nested/fetch-debs.sh); ITSMIG_NESTED_BED_TIMEOUT (seconds for the
+# tests/nested/fetch-debs.sh); ITSMIG_NESTED_USERLAND (above);
+# ITSMIG_NESTED_BED_TIMEOUT (seconds for the
 # outer guest, default 2400); ITSMIG_NESTED_PAUSE_ROUNDS (how often the
 # scenarios measure the pause without and with itsmigd, default 1);
 # ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
@@ -41,12 +45,13 @@ here=$srcdir/tests/nested
 probe=$builddir/tests/e2e/itsmig-guest-probe
 its_fault=$builddir/tests/nested/its-fault.elf
 suite=${1:-}
-console=$builddir/tests/nested/nested-bed${suite:+-$suite}.console.log
+userland=${ITSMIG_NESTED_USERLAND:-}
+console=$builddir/tests/nested/nested-bed${suite:+-$suite}${userland:+-root-$userland}.console.log
 
 . "$srcdir/tests/kvm/boot.sh"
 
-case "$suite" in
-*[!a-z0-9.-]*) bail "'$suite' is not a suite name" ;;
+case "$suite$userland" in
+*[!a-z0-9.-]*) bail "'$suite' or '$userland' is not a suite name" ;;
 esac
 for v in "$timeout_s" "$rounds"; do
     case "$v" in
@@ -88,10 +93,12 @@ root_mods=$(value root_modules)
 echo "# the outer kernel: $(value kernel_package) $(value kernel_version)${suite:+ ($suite)}"
 
 # shellcheck disable=SC2046
-base=$(sh "$here/fetch-debs.sh" rootfs $(sed '/^#/d' "$here/rootfs-packages") 2>"$tmp/debs.err") || {
+base=$(ITSMIG_DEBS_SUITE=$userland sh "$here/fetch-debs.sh" rootfs $(sed '/^#/d' "$here/rootfs-packages") \
+    2>"$tmp/debs.err") || {
     sed 's/^/# /' "$tmp/debs.err"
     bail "cannot fetch the arm64 packages of the outer guest"
 }
+echo "# the root file system: the packages of ${userland:-this machine} ($(sed -n 's/^\(libvirt0_[^_]*\)_.*/\1/p;s/^\(qemu-system-arm_[^_]*\)_.*/\1/p' "$base/.packages" | tr '\n' ' '))"
 AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
     2>"$tmp/cross.err" || {
     sed 's/^/# /' "$tmp/cross.err"
@@ -102,7 +109,9 @@ echo "# packages and the arm64 build of itsmig ready after $(($(date +%s) - t0))
 # ---- the outer guest's root file system -----------------------------------------------------
 
 root=$tmp/root
-cp -a "$base" "$root" && rm -f "$root/.complete" && cp -a "$tmp/install/." "$root/" ||
+# A merged-/usr root (Debian 13) has /lib as a link to usr/lib: kept as it is.
+cp -a "$base" "$root" && rm -f "$root/.complete" &&
+    tar -C "$tmp/install" -cf - . | tar -C "$root" -xf - --keep-directory-symlink ||
     bail "cannot assemble the root file system"
 n=$root/itsmig-nested
 mkdir -p "$n/tls" "$n/initrd/bin" "$n/initrd/modules" "$root/bin" || bail "mkdir in $root"
