@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "itsmig/error.h"
+#include "itsmig/json-member.h"
 #include "itsmig/json-strict.h"
 #include "daemon/peer-reply.h"
 
@@ -33,43 +34,26 @@ JsonNode *itsmigd_peer_reply_parse(const char *body, gsize len, GError **error)
     return json_node_ref(root);
 }
 
-/* The string member @name of the reply's "error" object, NULL when there is no such
- * string (a member of another type included: GLib's typed getters would warn on it). */
-static const char *error_member(JsonNode *root, const char *name)
+/* The reply's "error" object, NULL when there is none. */
+static JsonObject *error_object(JsonNode *root)
 {
-    JsonNode *err, *member;
+    JsonNode *err = root ? json_object_get_member(json_node_get_object(root), "error") : NULL;
 
-    if (!root)
-        return NULL;
-    err = json_object_get_member(json_node_get_object(root), "error");
-    if (!err || !JSON_NODE_HOLDS_OBJECT(err))
-        return NULL;
-    member = json_object_get_member(json_node_get_object(err), name);
-    if (!member || !JSON_NODE_HOLDS_VALUE(member) ||
-        json_node_get_value_type(member) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string(member);
+    return err && JSON_NODE_HOLDS_OBJECT(err) ? json_node_get_object(err) : NULL;
 }
 
 char *itsmigd_peer_reply_error_text(const char *body, gsize len)
 {
     g_autoptr(JsonNode) root = itsmigd_peer_reply_parse(body, len, NULL);
-    JsonNode *err;
-    JsonNode *message;
-    const char *code;
+    JsonObject *err = error_object(root);
+    const char *code, *message;
 
-    if (!root)
-        return NULL;
-    err = json_object_get_member(json_node_get_object(root), "error");
-    if (!err || !JSON_NODE_HOLDS_OBJECT(err))
-        return NULL;
-    message = json_object_get_member(json_node_get_object(err), "message");
-    if (!message)
+    if (!err || !json_object_has_member(err, "message"))
         return NULL;
     /* A member of another type is shown as "?", as a missing one. */
-    code = error_member(root, "code");
-    return g_strdup_printf("%s: %s", code ? code : "?",
-                           error_member(root, "message") ? error_member(root, "message") : "?");
+    code = itsmig_json_lookup_string(err, "code");
+    message = itsmig_json_lookup_string(err, "message");
+    return g_strdup_printf("%s: %s", code ? code : "?", message ? message : "?");
 }
 
 ItsmigErrorCode itsmigd_peer_reply_error_code(const char *body, gsize len, long status)
@@ -81,7 +65,7 @@ ItsmigErrorCode itsmigd_peer_reply_error_code(const char *body, gsize len, long 
     if (status == 503)
         return ITSMIG_ERROR_PEER_UNAVAILABLE;
     root = itsmigd_peer_reply_parse(body, len, NULL);
-    text = error_member(root, "code");
+    text = itsmig_json_lookup_string(error_object(root), "code");
     if (text && itsmig_error_code_from_string(text, &code) &&
         code == ITSMIG_ERROR_DEVICE_UNKNOWN_TO_LIBVIRT)
         return code;

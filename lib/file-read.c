@@ -17,7 +17,7 @@ static char *fail(ItsmigReadFailure *f, const char *call, int err, int fd)
     return NULL;
 }
 
-char *itsmig_file_read_at(int dirfd, const char *name, gsize max, gsize *ret_len,
+char *itsmig_file_read_at(int dirfd, const char *name, gsize max, gsize *ret_len, gint64 *ret_mtime,
                           ItsmigReadFailure *ret_failure)
 {
     g_autofree char *text = NULL;
@@ -48,5 +48,7 @@ char *itsmig_file_read_at(int dirfd, const char *name, gsize max, gsize *ret_len
         return fail(ret_failure, NULL, EFBIG, -1);
     text[len] = '\0';
     *ret_len = len;
+    if (ret_mtime)
+        *ret_mtime = st.st_mtime;
     return g_steal_pointer(&text);
 }

@@ -17,7 +17,8 @@ typedef struct {
 } ItsmigReadFailure;
 
 /* @name in the directory @dirfd (AT_FDCWD: relative to the working directory, or a path),
- * NUL-terminated, its length in *@ret_len; NULL with @ret_failure set when it is not a
- * regular file of at most @max bytes that could be read. */
+ * NUL-terminated, its length in *@ret_len and its modification time (unix seconds) in
+ * *@ret_mtime (may be NULL); NULL with @ret_failure set when it is not a regular file of at
+ * most @max bytes that could be read. */
 G_GNUC_INTERNAL char *itsmig_file_read_at(int dirfd, const char *name, gsize max, gsize *ret_len,
-                                          ItsmigReadFailure *ret_failure);
+                                          gint64 *ret_mtime, ItsmigReadFailure *ret_failure);

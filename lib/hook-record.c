@@ -113,7 +113,7 @@ static gboolean fail_errno(GError **error, int e, const char *what, const char *
 static char *read_record(const char *path, gsize *ret_len, GError **error)
 {
     ItsmigReadFailure f = {0};
-    char *text = itsmig_file_read_at(AT_FDCWD, path, ITSMIG_HOOK_RECORD_MAX, ret_len, &f);
+    char *text = itsmig_file_read_at(AT_FDCWD, path, ITSMIG_HOOK_RECORD_MAX, ret_len, NULL, &f);
 
     if (text || (f.call && strcmp(f.call, "open") == 0 && f.err == ENOENT))
         return text;

@@ -10,6 +10,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "compat-private.h"
 #include "file-read.h"
 #include "file-replace.h"
 #include "itsmig/host-history.h"
@@ -104,7 +105,6 @@ static gboolean prune(int dirfd, const char *dir, const char *keep, GError **err
 {
     g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(gint64));
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    guint n = 1; /* @keep */
     DIR *d;
     struct dirent *de;
     int fd = dup(dirfd);
@@ -127,10 +127,10 @@ static gboolean prune(int dirfd, const char *dir, const char *keep, GError **err
             continue;
         g_ptr_array_add(names, g_strdup(de->d_name));
         g_array_append_val(seen, st.st_mtime);
-        n++;
     }
     closedir(d);
-    while (n > ITSMIG_HOST_HISTORY_MAX) {
+    /* @keep counts too. */
+    while (names->len + 1 > ITSMIG_HOST_HISTORY_MAX) {
         guint oldest = 0;
 
         for (guint i = 1; i < names->len; i++)
@@ -140,7 +140,6 @@ static gboolean prune(int dirfd, const char *dir, const char *keep, GError **err
             return fail_errno(error, errno, "remove", dir, g_ptr_array_index(names, oldest));
         g_ptr_array_remove_index_fast(names, oldest);
         g_array_remove_index_fast(seen, oldest);
-        n--;
     }
     return TRUE;
 }
@@ -150,7 +149,7 @@ static gboolean holds(int dirfd, const char *name, const char *text)
 {
     ItsmigReadFailure f = {0};
     gsize len = 0;
-    g_autofree char *old = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, &f);
+    g_autofree char *old = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, NULL, &f);
 
     return old && strcmp(old, text) == 0;
 }
@@ -189,18 +188,10 @@ gboolean itsmig_host_history_record(const char *dir, const ItsmigHostCaps *caps,
 static ItsmigHostCaps *read_entry(int dirfd, const char *name, gint64 *ret_seen, GError **error)
 {
     ItsmigReadFailure f = {0};
-    g_autofree char *text = NULL;
-    struct stat st;
     gsize len = 0;
+    g_autofree char *text =
+        itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, ret_seen, &f);
 
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        int e = errno;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot stat it: %s",
-                    g_strerror(e));
-        return NULL;
-    }
-    text = itsmig_file_read_at(dirfd, name, ITSMIG_HOST_CAPS_MAX, &len, &f);
     if (!text) {
         if (f.call)
             g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(f.err), "cannot %s it: %s",
@@ -212,7 +203,6 @@ static ItsmigHostCaps *read_entry(int dirfd, const char *name, gint64 *ret_seen,
             g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
         return NULL;
     }
-    *ret_seen = st.st_mtime;
     return itsmig_host_caps_from_json(text, (gssize)len, error);
 }
 
@@ -270,11 +260,6 @@ GPtrArray *itsmig_host_history_load(const char *dir, GPtrArray *ret_skipped, GEr
     return g_steal_pointer(&entries);
 }
 
-static gboolean known(const ItsmigHostCaps *caps, ItsmigCapField field)
-{
-    return caps->meta[field].source != ITSMIG_CAP_UNKNOWN;
-}
-
 /* @n and one more fact agreeing (@agrees), or -1 once one does not. */
 static int tally(int n, gboolean agrees)
 {
@@ -286,19 +271,19 @@ static int agreement(const ItsmigHostCaps *caps, const ItsmigItsMetadata *m)
 {
     int n = 0;
 
-    if (m->host_its_abi_revisions && known(caps, ITSMIG_CAP_ITS_ABI_REVISIONS))
+    if (m->host_its_abi_revisions && compat_known(caps, ITSMIG_CAP_ITS_ABI_REVISIONS))
         n = tally(n, caps->its_abi_revisions == m->host_its_abi_revisions);
-    if (m->host_gicv4 != ITSMIG_GICV4_UNKNOWN && known(caps, ITSMIG_CAP_GICV4))
+    if (m->host_gicv4 != ITSMIG_GICV4_UNKNOWN && compat_known(caps, ITSMIG_CAP_GICV4))
         n = tally(n, caps->gicv4 == m->host_gicv4);
-    if (m->host_save_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_TABLES))
+    if (m->host_save_tables >= 0 && compat_known(caps, ITSMIG_CAP_SAVE_TABLES))
         n = tally(n, caps->save_tables == (m->host_save_tables != 0));
-    if (m->host_save_pending_tables >= 0 && known(caps, ITSMIG_CAP_SAVE_PENDING_TABLES))
+    if (m->host_save_pending_tables >= 0 && compat_known(caps, ITSMIG_CAP_SAVE_PENDING_TABLES))
         n = tally(n, caps->save_pending_tables == (m->host_save_pending_tables != 0));
-    if (m->host_ctrl_reset >= 0 && known(caps, ITSMIG_CAP_CTRL_RESET))
+    if (m->host_ctrl_reset >= 0 && compat_known(caps, ITSMIG_CAP_CTRL_RESET))
         n = tally(n, caps->ctrl_reset == (m->host_ctrl_reset != 0));
-    if (m->host_page_size && known(caps, ITSMIG_CAP_PAGE_SIZE))
+    if (m->host_page_size && compat_known(caps, ITSMIG_CAP_PAGE_SIZE))
         n = tally(n, caps->page_size == m->host_page_size);
-    if (m->host_arch && known(caps, ITSMIG_CAP_ARCH))
+    if (m->host_arch && compat_known(caps, ITSMIG_CAP_ARCH))
         n = tally(n, g_strcmp0(caps->arch, m->host_arch) == 0);
     return n;
 }
