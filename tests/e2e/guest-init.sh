@@ -23,6 +23,6 @@ while [ ! -c /dev/hwrng ] && [ "$i" -lt 50 ]; do
     i=$((i + 1))
 done
 echo "init: interrupts"
-grep -e ITS-MSI -e virtio /proc/interrupts
+grep -e ITS-MSI -e ITS-PCI-MSI -e virtio /proc/interrupts
 echo "init: probe starts"
 exec /probe

@@ -6,7 +6,7 @@
  *   every 10 ms:   "tick SEQ"          after reading a few bytes from
  *                                      /dev/hwrng (virtio-rng: one request,
  *                                      one interrupt)
- *   every second:  "irq NAME COUNT"    that device's ITS-MSI interrupt count,
+ *   every second:  "irq NAME COUNT"    that device's ITS interrupt count,
  *                                      summed over CPUs, from /proc/interrupts
  *                  "pci ADDR..."       the PCI functions the guest has now
  *
@@ -48,8 +48,16 @@ static int rng_virtio_name(char *name, size_t size)
     return found;
 }
 
-/* The sum over CPUs of the ITS-MSI lines of @dev other than its config
- * vector ("virtio1-input" or "virtio1-virtqueues"); -1 when none. */
+/* Whether a /proc/interrupts line is of an interrupt the ITS delivers: its
+ * chip is "ITS-MSI" (6.1), or "ITS-PCI-MSIX-0000:00:02.0" and the like since
+ * the ITS gives each PCI device its own MSI domain (6.12, 7.x). */
+static int its_line(const char *line)
+{
+    return strstr(line, " ITS-MSI ") || strstr(line, " ITS-PCI-MSI");
+}
+
+/* The sum over CPUs of the ITS lines of @dev other than its config vector
+ * ("virtio1-input" or "virtio1-virtqueues"); -1 when none. */
 static long irq_count(const char *dev)
 {
     FILE *f = fopen("/proc/interrupts", "r");
@@ -64,7 +72,7 @@ static long irq_count(const char *dev)
         char *p, *name;
         long sum = 0;
 
-        if (!strstr(line, "ITS-MSI") || !(name = strstr(line, prefix)) ||
+        if (!its_line(line) || !(name = strstr(line, prefix)) ||
             strncmp(name + strlen(prefix), "config", 6) == 0)
             continue;
         p = strchr(line, ':');
