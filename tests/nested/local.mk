@@ -1,12 +1,14 @@
 # The nested bed: arm64 libvirt + QEMU/KVM with the in-kernel vITS, emulated
 # (included by Makefile.am).
 
-NESTED_FILES = tests/nested/nested-bed.sh tests/nested/scenarios.sh tests/nested/fetch-debs.sh \
+NESTED_FILES = tests/nested/nested-bed.sh tests/nested/bed-lib.sh tests/nested/scenarios.sh \
+	tests/nested/xk-guest.sh tests/nested/xk-matrix.sh tests/nested/xk-ci.sh tests/nested/fetch-debs.sh \
 	tests/nested/rootfs-packages tests/nested/userland.sh \
 	tests/nested/cross-build.sh tests/nested/initramfs-init.sh tests/nested/outer-init.sh \
 	tests/nested/its-fault.c tests/nested/its-fault-start.S tests/nested/its-fault.ld
 EXTRA_DIST += $(NESTED_FILES) tests/bench/bench-nested.sh tests/bench/nested-pause.txt \
-	tests/bench/nested-userland.txt
+	tests/bench/nested-userland.txt tests/bench/xk-matrix.txt docs/cross-kernel.md
+
 
 if HAVE_KVM_BED
 # A bare-metal guest: no libc, linked where QEMU's virt machine has RAM.
@@ -17,7 +19,20 @@ tests/nested/its-fault.elf: tests/nested/its-fault.c tests/nested/its-fault-star
 		-T $(top_srcdir)/tests/nested/its-fault.ld -o $@ \
 		$(top_srcdir)/tests/nested/its-fault-start.S $(top_srcdir)/tests/nested/its-fault.c
 check_SCRIPTS += tests/nested/its-fault.elf
-CLEANFILES += tests/nested/its-fault.elf tests/nested/nested-bed.console.log
-TESTS += tests/nested/nested-bed.sh tests/nested/userland.sh
+CLEANFILES += tests/nested/its-fault.elf tests/nested/nested-bed.console.log tests/nested/xk-*.console.log \
+	tests/nested/xk-matrix.out tests/nested/xk-matrix.md
+TESTS += tests/nested/nested-bed.sh tests/nested/userland.sh tests/nested/xk-ci.sh
 AM_TESTS_ENVIRONMENT += AARCH64_CC='$(AARCH64_CC)'; export AARCH64_CC;
+
+# Every ordered pair of Debian's arm64 kernels, save/restore (as root, about
+# 21 min); the output is kept, its table in docs/cross-kernel.md.
+xk-matrix: tests/e2e/itsmig-guest-probe tests/nested/its-fault.elf
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	QEMU_AARCH64='$(QEMU_AARCH64)' AARCH64_CC='$(AARCH64_CC)' \
+	ITSMIG_XK_TABLE='$(abs_top_builddir)/tests/nested/xk-matrix.md' \
+		$(SHELL) $(top_srcdir)/tests/nested/xk-matrix.sh full | tee tests/nested/xk-matrix.out
+	! grep -q -E '^(not ok|Bail out)' tests/nested/xk-matrix.out
+	grep -q -E '^1\.\.[1-9][0-9]*$$' tests/nested/xk-matrix.out
+	cp tests/nested/xk-matrix.out '$(abs_top_srcdir)/tests/bench/xk-matrix.txt'
 endif
+.PHONY: xk-matrix

@@ -32,6 +32,14 @@
 # outer guest, default 2400); ITSMIG_NESTED_PAUSE_ROUNDS (how often the
 # scenarios measure the pause without and with itsmigd, default 1);
 # ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
+# For other runs on the same guest (tests/nested/xk-matrix.sh):
+# ITSMIG_NESTED_RUN (what the outer guest runs instead of scenarios.sh:
+# xk-guest), ITSMIG_NESTED_DATA (a disk image given to it as a second
+# virtio disk, kept), ITSMIG_XK_LABEL, ITSMIG_XK_RESTORE and ITSMIG_XK_SAVE,
+# passed on to it, and
+# ITSMIG_NESTED_CONSOLE (the console's file instead of the one above) and
+# ITSMIG_NESTED_INSTALL (an arm64 build of itsmig, installed by
+# cross-build.sh, to use instead of building one).
 
 set -u
 
@@ -46,13 +54,29 @@ probe=$builddir/tests/e2e/itsmig-guest-probe
 its_fault=$builddir/tests/nested/its-fault.elf
 suite=${1:-}
 userland=${ITSMIG_NESTED_USERLAND:-}
-console=$builddir/tests/nested/nested-bed${suite:+-$suite}${userland:+-root-$userland}.console.log
+run=${ITSMIG_NESTED_RUN:-scenarios}
+data=${ITSMIG_NESTED_DATA:-}
+console=${ITSMIG_NESTED_CONSOLE:-$builddir/tests/nested/nested-bed${suite:+-$suite}${userland:+-root-$userland}.console.log}
 
 . "$srcdir/tests/kvm/boot.sh"
 
 case "$suite$userland" in
 *[!a-z0-9.-]*) bail "'$suite' or '$userland' is not a suite name" ;;
 esac
+case "$run" in
+scenarios | xk-guest) ;;
+*) bail "ITSMIG_NESTED_RUN is scenarios or xk-guest, not '$run'" ;;
+esac
+[ -z "$data" ] || [ -f "$data" ] || bail "ITSMIG_NESTED_DATA: no file $data"
+# What xk-guest.sh takes, each a label, a list of them or a flag.
+xk_env=
+for v in ITSMIG_XK_LABEL ITSMIG_XK_RESTORE ITSMIG_XK_SAVE; do
+    eval "val=\${$v:-}"
+    case "$val" in
+    *[!a-z0-9.,-]*) bail "$v holds other than labels: '$val'" ;;
+    ?*) xk_env="$xk_env $v=$val" ;;
+    esac
+done
 for v in "$timeout_s" "$rounds"; do
     case "$v" in
     '' | *[!0-9]*) bail "ITSMIG_NESTED_BED_TIMEOUT and ITSMIG_NESTED_PAUSE_ROUNDS must be numbers, not '$v'" ;;
@@ -99,11 +123,16 @@ base=$(ITSMIG_DEBS_SUITE=$userland sh "$here/fetch-debs.sh" rootfs $(sed '/^#/d'
     bail "cannot fetch the arm64 packages of the outer guest"
 }
 echo "# the root file system: the packages of ${userland:-this machine} ($(sed -n 's/^\(libvirt0_[^_]*\)_.*/\1/p;s/^\(qemu-system-arm_[^_]*\)_.*/\1/p' "$base/.packages" | tr '\n' ' '))"
-AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
-    2>"$tmp/cross.err" || {
-    sed 's/^/# /' "$tmp/cross.err"
-    bail "cannot build itsmig for arm64"
-}
+if [ -n "${ITSMIG_NESTED_INSTALL:-}" ]; then
+    [ -x "$ITSMIG_NESTED_INSTALL/usr/sbin/itsmigd" ] || bail "ITSMIG_NESTED_INSTALL: no itsmig in $ITSMIG_NESTED_INSTALL"
+    cp -a "$ITSMIG_NESTED_INSTALL" "$tmp/install" || bail "cannot copy $ITSMIG_NESTED_INSTALL"
+else
+    AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
+        2>"$tmp/cross.err" || {
+        sed 's/^/# /' "$tmp/cross.err"
+        bail "cannot build itsmig for arm64"
+    }
+fi
 echo "# packages and the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
 
 # ---- the outer guest's root file system -----------------------------------------------------
@@ -132,11 +161,14 @@ ln -sf mawk "$root/usr/bin/awk"
 rm -rf "$root/var/run" && ln -s /run "$root/var/run"
 cp "$busybox" "$root/bin/busybox" &&
     cp "$here/outer-init.sh" "$n/init" &&
-    cp "$here/scenarios.sh" "$n/scenarios.sh" &&
+    cp "$here/bed-lib.sh" "$here/scenarios.sh" "$here/xk-guest.sh" "$n/" &&
     cp "$vmlinuz" "$n/vmlinuz" &&
     cp "$its_fault" "$n/its-fault.elf" &&
     chmod 0755 "$n/init" "$root/bin/busybox" || bail "cannot copy the bed's files into $n"
-echo "export ITSMIG_NESTED_PAUSE_ROUNDS=$rounds" >"$n/env"
+{
+    echo "export ITSMIG_NESTED_PAUSE_ROUNDS=$rounds ITSMIG_NESTED_RUN=$run"
+    [ -z "$xk_env" ] || echo "export$xk_env"
+} >"$n/env"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-nested \
     -addext "subjectAltName=IP:127.0.0.1" -keyout "$n/tls/key.pem" -out "$n/tls/cert.pem" \
     >/dev/null 2>&1 || bail "openssl cannot make a certificate"
@@ -186,6 +218,7 @@ boot_qemu "$timeout_s" "$console" \
     -kernel "$vmlinuz" -initrd "$tmp/initrd.gz" \
     -drive "file=$tmp/root.img,if=none,id=root,format=raw,cache=unsafe" \
     -device virtio-blk-pci,drive=root \
+    ${data:+-drive "file=$data,if=none,id=data,format=raw,cache=unsafe" -device virtio-blk-pci,drive=data} \
     -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token"
 
 # ---- the scenarios' TAP ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # /itsmig-nested/init: PID 1 of the nested bed's outer guest, on its ext4
-# root.  Mounts what libvirt and QEMU expect, runs the scenarios between two
+# root.  Mounts what libvirt and QEMU expect, runs the scenarios (or
+# ITSMIG_NESTED_RUN's script, from /itsmig-nested/env) between two
 # markers that carry the token nested-bed.sh put on the kernel command line,
 # and powers off.  nested-bed.sh treats a missing end marker as a failed run.
 
@@ -30,7 +31,7 @@ env_file=/itsmig-nested/env
 [ -f "$env_file" ] && . "$env_file"
 
 echo "ITSMIG-NESTED-START $token"
-bash /itsmig-nested/scenarios.sh
+bash "/itsmig-nested/${ITSMIG_NESTED_RUN:-scenarios}.sh"
 rc=$?
 echo "ITSMIG-NESTED-END $token rc=$rc"
 sync

@@ -1,0 +1,241 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# One boot of the cross-kernel save/restore bed (tests/nested/xk-matrix.sh),
+# run inside the outer arm64 guest by its init instead of scenarios.sh.  The
+# outer guest is hostA, one host that its operator reboots into another
+# kernel between boots: a second disk (ext4, label itsmig-xk) keeps what
+# such a host keeps across a reboot, itsmigd's state directory (its host
+# history among it), and the images saved on it.  Each boot
+#
+#   1. restores, for every label in ITSMIG_XK_RESTORE, the image saved by
+#      the boot of that label: first with itsmig's hook gate in place (its
+#      verdict is the prediction), then, when the gate refused, again with
+#      the hook taken out (not executable) to see what QEMU and KVM do.
+#      Prediction and observation must agree: the gate refuses exactly the
+#      images QEMU cannot restore (or restores into a guest that does not
+#      run, or whose ITS does not deliver its interrupts), naming the rule
+#      in virsh's error, and a restore it lets through runs, its ITS tables
+#      restored by the kernel and its interrupts rising;
+#   2. with ITSMIG_XK_SAVE=1, starts a KVM guest (in-kernel ITS, a virtio-rng
+#      on ITS MSIs), lets itsmigd record it, saves it with virsh save (the
+#      kernel saves its ITS tables) into /xk/LABEL, and restores that image
+#      here too (the same-kernel pair).
+#
+# Every pair gives a comment "# xk-result FROM TO PREDICTED OBSERVED DETAIL"
+# for the matrix's table; labels are the suites whose kernels the boots ran
+# (ITSMIG_XK_LABEL is this boot's).
+
+. /itsmig-nested/bed-lib.sh || exit 1
+
+LABEL=${ITSMIG_XK_LABEL:-}
+RESTORE=${ITSMIG_XK_RESTORE:-}
+SAVE=${ITSMIG_XK_SAVE:-0}
+X=/xk
+HOOK=/etc/libvirt/hooks/qemu.d/50-itsmig
+
+[ -n "$LABEL" ] || bail "ITSMIG_XK_LABEL is not set"
+diag "boot $LABEL: outer kernel $(uname -r); $(qemu-system-aarch64 --version | head -n 1); $(libvirtd --version)"
+[ -c /dev/kvm ] || bail "the outer guest has no /dev/kvm"
+[ -x "$HOOK" ] || bail "$HOOK is not installed"
+trace_setup || bail "cannot set up kprobe events on $TRACED in $TR"
+
+data=$(busybox findfs LABEL=itsmig-xk 2>/dev/null) || bail "no disk labelled itsmig-xk"
+mkdir -p "$X" && mount "$data" "$X" || bail "cannot mount $data on $X"
+mkdir -p "$X/state" /var/lib/itsmigd && mount --bind "$X/state" /var/lib/itsmigd ||
+    bail "cannot bind $X/state on /var/lib/itsmigd"
+
+host_config a
+hostname hostA
+mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt
+start_libvirtd a
+wait_for "virsh -q -c qemu:///system uri >/dev/null 2>&1" 300 || {
+    diag_file "$W/libvirtd-a.out"
+    diag_file /var/log/libvirt/libvirtd.log
+    bail "libvirtd does not answer"
+}
+start_itsmigd a
+ctl a host --json
+digest=$(jq -r '[.. | objects | .vcpu_registers? | objects | .digest | strings] | first // empty' "$W/ctl.out")
+diag "boot $LABEL: itsmigd's register set ${digest:-unknown}; host history: $(ls /var/lib/itsmigd/host-history 2>/dev/null | wc -l) entries"
+
+# kernel_of LABEL: the outer kernel the boot of LABEL ran (written by it).
+kernel_of() {
+    cat "$X/$1/kernel" 2>/dev/null || echo "?"
+}
+
+# first_error FILE: virsh's error, without its "error: " prefix, its lines (QEMU's, each
+# stamped) joined by "; ".
+first_error() {
+    grep -v -e '^error: Failed to restore domain from' -e '^$' "$1" | sed 's/^error: //' |
+        awk 'NR > 1 { printf "; " } { printf "%s", $0 }'
+}
+
+# restored_ok NAME DESC [observe]: NAME runs, the kernel restored its ITS tables for its
+# QEMU, and its interrupts rise; destroys it after.  Status 1 when any of that is not so.
+# Checks, or with "observe" (the gate off: QEMU's outcome, not itsmig's) comments.
+restored_ok() {
+    local name=$1 desc=$2 yes=ok no=not_ok pid rc=0
+    if [ "${3:-}" = observe ]; then
+        yes="diag yes:" no="diag no:"
+    fi
+    pid=$(qemu_pid a "$name")
+    if [ "$(domstate a "$name")" = running ]; then
+        $yes "$desc: $name runs"
+    else
+        $no "$desc: $name runs (state: $(domstate a "$name"))"
+        rc=1
+    fi
+    if [ -n "$pid" ] && traced vgic_its_restore_tables_v0 "$pid"; then
+        $yes "$desc: the kernel restored the ITS tables for its QEMU ($pid) (kernel trace)"
+    else
+        $no "$desc: the kernel restored the ITS tables for its QEMU (${pid:-?}) (kernel trace)"
+        trace_diag
+        rc=1
+    fi
+    if irq_rises "$name" hostA; then
+        $yes "$desc: its interrupts rise through the ITS"
+    else
+        $no "$desc: its interrupts rise through the ITS"
+        rc=1
+    fi
+    virsh_on a destroy "$name"
+    return $rc
+}
+
+# One console reader per guest name: a second would replay the log.
+READERS=" "
+reader_for() {
+    case "$READERS" in
+    *" $1 "*) ;;
+    *)
+        start_reader a "$1"
+        READERS="$READERS$1 "
+        ;;
+    esac
+}
+
+# restore_pair FROM: the image the boot of FROM saved, restored here.
+restore_pair() {
+    _from=$1 _img=$X/$1/g.save _name=xk-$1
+    _desc="$_from ($(kernel_of "$_from")) -> $LABEL ($(uname -r))"
+    [ -f "$_img" ] || {
+        not_ok "$_desc: the image saved by boot $_from is on the disk" "no $_img"
+        return
+    }
+    reader_for "$_name"
+    trace_clear
+    virsh_on a restore "$_img"
+    _gate_rc=$?
+    cp "$W/virsh.out" "$W/restore-$_from-gate.out"
+    if [ "$_gate_rc" = 0 ]; then
+        _predicted=allow _code=
+        diag "$_desc: the gate let the restore through"
+        _line="restored"
+        if restored_ok "$_name" "$_desc"; then _observed=ok; else _observed=broken; fi
+    else
+        _line=$(first_error "$W/restore-$_from-gate.out")
+        diag "$_desc: the gate: $_line"
+        _code=$(sed -n 's/.*itsmig: refusing restore of [^:]*: \(.*\)/\1/p' "$W/restore-$_from-gate.out" |
+            grep -oE '(^|; )[a-z0-9]+(-[a-z0-9]+)+:' | head -n 1 | tr -d ':; ')
+        if [ -n "$_code" ]; then
+            _predicted=refuse
+            ok "$_desc: the gate refuses, naming the rule $_code in virsh's error"
+        else
+            _predicted=error
+            not_ok "$_desc: the gate refuses, naming a rule in virsh's error"
+            diag_file "$W/restore-$_from-gate.out"
+            diag_file "$W/itsmigd-a.log"
+        fi
+        if [ "$(domstate a "$_name")" = absent ]; then
+            ok "$_desc: nothing of $_name is left after the refusal"
+        else
+            not_ok "$_desc: nothing of $_name is left after the refusal" "state: $(domstate a "$_name")"
+        fi
+        # The gate off: libvirt runs only executable hooks, and looks at each call.
+        chmod a-x "$HOOK"
+        trace_clear
+        virsh_on a restore "$_img"
+        _off_rc=$?
+        chmod 0755 "$HOOK"
+        cp "$W/virsh.out" "$W/restore-$_from-off.out"
+        if grep -q 'Hook script execution failed' "$W/restore-$_from-off.out"; then
+            _observed=error _line=$(first_error "$W/restore-$_from-off.out")
+            not_ok "$_desc: with the hook not executable, libvirt does not run it" "$_line"
+        elif [ "$_off_rc" = 0 ]; then
+            _line="restored"
+            diag "$_desc: without the gate, the restore succeeds"
+            if restored_ok "$_name" "$_desc, without the gate" observe; then _observed=ok; else _observed=broken; fi
+        else
+            _observed=fail _line=$(first_error "$W/restore-$_from-off.out")
+            diag "$_desc: without the gate: $_line"
+            if [ "$(domstate a "$_name")" = absent ]; then
+                ok "$_desc: nothing of $_name is left after QEMU's failure"
+            else
+                not_ok "$_desc: nothing of $_name is left after QEMU's failure" "state: $(domstate a "$_name")"
+            fi
+        fi
+    fi
+    case "$_predicted/$_observed" in
+    allow/ok | refuse/fail | refuse/broken) ok "$_desc: itsmig's prediction ($_predicted) is what QEMU does ($_observed)" ;;
+    *) not_ok "$_desc: itsmig's prediction ($_predicted) is what QEMU does ($_observed)" "$_line" ;;
+    esac
+    diag "xk-result $_from $LABEL $_predicted${_code:+:$_code} $_observed $_line"
+    [ -f "$_img" ] || not_ok "$_desc: the image is still on the disk"
+}
+
+# ---- 1. the images of earlier boots -------------------------------------------------------
+
+for from in $(echo "$RESTORE" | tr ',' ' '); do
+    restore_pair "$from"
+done
+
+# ---- 2. this boot's image -----------------------------------------------------------------
+
+if [ "$SAVE" = 1 ]; then
+    name=xk-$LABEL dir=$X/$LABEL
+    rm -rf "$dir" && mkdir -p "$dir" && uname -r >"$dir/kernel" &&
+        cp "$B/vmlinuz" "$B/initrd.img" "$dir/" || bail "cannot prepare $dir"
+    READERS="$READERS$name "
+    start_guest a "$name" "$dir/vmlinuz" "$dir/initrd.img" || {
+        diag_file "$W/virsh.out"
+        bail "cannot start $name"
+    }
+    check "save on $LABEL: $name's interrupts rise through the ITS" irq_rises "$name" hostA
+    # itsmigd writes its record into the domain's metadata when it sees the start.
+    if wait_for "virsh -q -c qemu:///system dumpxml $name 2>/dev/null | grep -q 'urn:itsmig:domain:1'" 60; then
+        ok "save on $LABEL: itsmigd recorded $name in its metadata"
+    else
+        not_ok "save on $LABEL: itsmigd recorded $name in its metadata"
+        diag_file "$W/itsmigd-a.log"
+    fi
+    pid=$(qemu_pid a "$name")
+    trace_clear
+    if virsh_on a save "$name" "$dir/g.save"; then
+        ok "save on $LABEL: virsh save $name"
+    else
+        not_ok "save on $LABEL: virsh save $name"
+        diag_file "$W/virsh.out"
+    fi
+    if [ -n "$pid" ] && traced vgic_its_save_tables_v0 "$pid"; then
+        ok "save on $LABEL: the kernel saved the ITS tables for its QEMU ($pid) (kernel trace)"
+    else
+        not_ok "save on $LABEL: the kernel saved the ITS tables for its QEMU (${pid:-?}) (kernel trace)"
+        trace_diag
+    fi
+    virsh_on a save-image-dumpxml "$dir/g.save"
+    if grep -q "urn:itsmig:domain:1" "$W/virsh.out" && grep -q "${digest:-no digest}" "$W/virsh.out"; then
+        ok "save on $LABEL: the image's XML carries itsmig's record, with this kernel's register set"
+    else
+        not_ok "save on $LABEL: the image's XML carries itsmig's record, with this kernel's register set"
+        diag_file "$W/virsh.out" 40
+    fi
+    virsh_on a undefine "$name"
+    diag "save on $LABEL: $(du -h "$dir/g.save" | cut -f1) image"
+    restore_pair "$LABEL"
+fi
+
+stop_itsmigd a
+sync
+umount /var/lib/itsmigd "$X"
+echo "1..$n"

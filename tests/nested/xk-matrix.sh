@@ -1,0 +1,151 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The cross-kernel save/restore bed: one arm64 host (the nested bed's outer
+# guest, tests/nested/nested-bed.sh) rebooted into Debian's kernels in turn,
+# a disk kept across its boots with itsmigd's state directory and the images
+# it saved.  A KVM guest with the in-kernel ITS is saved with virsh save on
+# one kernel and restored with virsh restore on another; itsmig's libvirt
+# hook gate predicts each restore, and QEMU's own outcome is observed with
+# the gate taken out where it refused (tests/nested/xk-guest.sh).  A
+# prediction other than the observation fails.
+#
+# Usage: xk-matrix.sh [PLAN]
+#
+# PLAN is the boots in order, each SUITE:FROM,...:save or SUITE:FROM,...:
+# (boot SUITE's kernel, restore the images of the boots labelled FROM, and,
+# with "save", save an image labelled SUITE and restore it there too), or
+#   full  every ordered pair of bookworm (6.1), trixie (6.12) and
+#         trixie-backports (7.x), in five boots (the default)
+#   ci    three boots, each kernel and both outcomes: bookworm's image on
+#         trixie-backports and on trixie, trixie-backports' image on
+#         trixie, and the same-kernel pairs of bookworm and trixie-backports
+#
+# Prints TAP: every boot's checks, numbered through, then a table of the
+# pairs (predicted, observed, QEMU's or the gate's line) as comments; with
+# ITSMIG_XK_TABLE set, that table as Markdown into that file.  The consoles
+# go to tests/nested/xk-N-SUITE.console.log in the build tree.
+#
+# Environment: as nested-bed.sh (top_srcdir, top_builddir, QEMU_AARCH64,
+# AARCH64_CC, ITSMIG_CACHE_DIR), and ITSMIG_XK_TABLE.
+
+set -u
+
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+srcdir=$(cd "$srcdir" && pwd)
+builddir=$(cd "${top_builddir:-.}" && pwd)
+here=$srcdir/tests/nested
+plan=${1:-full}
+
+case "$plan" in
+full)
+    plan="bookworm::save trixie:bookworm:save trixie-backports:bookworm,trixie:save
+          bookworm:trixie,trixie-backports: trixie:trixie-backports:"
+    ;;
+ci) plan="bookworm::save trixie-backports:bookworm:save trixie:trixie-backports,bookworm:" ;;
+esac
+
+bail() {
+    echo "Bail out! $*"
+    [ -z "${tmp:-}" ] || rm -rf "$tmp"
+    exit 1
+}
+
+for boot in $plan; do
+    echo "$boot" | grep -q -E '^[a-z0-9.-]+:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save)?$' ||
+        bail "'$boot' is not SUITE:FROM,...:save or SUITE:FROM,...:"
+done
+[ "$(id -u)" = 0 ] || {
+    echo "1..0 # SKIP the cross-kernel bed needs root (the nested bed unpacks packages owned by root)"
+    exit 0
+}
+git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
+    echo "1..0 # SKIP the cross-kernel bed builds itsmig for arm64 from a git work tree; $srcdir is none"
+    exit 0
+}
+for tool in mkfs.ext4 truncate; do
+    command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-xk.XXXXXX") || bail "cannot create a temporary directory"
+trap 'rm -rf "$tmp"' EXIT
+trap 'bail interrupted' INT TERM HUP
+
+t0=$(date +%s)
+AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
+    2>"$tmp/cross.err" || {
+    sed 's/^/# /' "$tmp/cross.err"
+    bail "cannot build itsmig for arm64"
+}
+echo "# the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
+truncate -s 2G "$tmp/xk.img" && mkfs.ext4 -q -F -L itsmig-xk "$tmp/xk.img" >"$tmp/mkfs.out" 2>&1 || {
+    sed 's/^/# /' "$tmp/mkfs.out"
+    bail "mkfs.ext4 cannot make the disk kept across boots"
+}
+
+n=0 i=0 failed=0 expect=0
+: >"$tmp/results"
+: >"$tmp/kernels"
+for boot in $plan; do
+    i=$((i + 1))
+    suite=${boot%%:*}
+    rest=${boot#*:}
+    from=${rest%%:*}
+    save=0
+    [ "${rest#*:}" = save ] && save=1
+    echo "# ---- boot $i: $suite's kernel${from:+, restoring the images of $from}$([ "$save" = 1 ] && echo ", saving one")"
+    tb=$(date +%s)
+    ITSMIG_NESTED_RUN=xk-guest ITSMIG_NESTED_DATA=$tmp/xk.img ITSMIG_NESTED_INSTALL=$tmp/install \
+        ITSMIG_NESTED_CONSOLE=$builddir/tests/nested/xk-$i-$suite.console.log \
+        ITSMIG_XK_LABEL=$suite ITSMIG_XK_RESTORE=$from ITSMIG_XK_SAVE=$save \
+        sh "$here/nested-bed.sh" "$suite" >"$tmp/boot.out" 2>&1
+    rc=$?
+    ran=0 planned=
+    while IFS= read -r line; do
+        case "$line" in
+        "ok "* | "not ok "*)
+            n=$((n + 1)) ran=$((ran + 1))
+            case "$line" in "not ok "*) failed=$((failed + 1)) ;; esac
+            printf '%s\n' "$line" | sed -E "s/^(ok|not ok) [0-9]+ - /\\1 $n - boot $i: /"
+            ;;
+        "# boot "*": outer kernel "*)
+            printf '%s\n' "$line"
+            line=${line#\# boot }
+            printf '%s %s\n' "${line%%:*}" "$(printf '%s\n' "${line#*: outer kernel }" | cut -d';' -f1)" >>"$tmp/kernels"
+            ;;
+        "# xk-result "*)
+            printf '%s\n' "$line"
+            printf '%s\n' "${line#\# xk-result }" >>"$tmp/results"
+            ;;
+        1..*) planned=${line#1..} ;;
+        "Bail out!"*) bail "boot $i ($suite): ${line#Bail out! }" ;;
+        *) printf '%s\n' "$line" ;;
+        esac
+    done <"$tmp/boot.out"
+    [ "$rc" = 0 ] || bail "boot $i ($suite): nested-bed.sh exited with status $rc"
+    # Every check the boot planned came through its console, and every pair gave its result.
+    [ "$planned" = "$ran" ] || bail "boot $i ($suite): planned ${planned:-no} checks, ${ran} came through"
+    pairs=$(($(printf '%s' "$from" | tr ',' '\n' | grep -c .) + save))
+    expect=$((expect + pairs))
+    [ "$(wc -l <"$tmp/results")" = "$expect" ] ||
+        bail "boot $i ($suite): $(wc -l <"$tmp/results") results of pairs so far, not $expect"
+    echo "# boot $i took $(($(date +%s) - tb)) s"
+done
+
+# ---- the table ------------------------------------------------------------------------------
+
+# Kernel versions by label, as each boot reported them.
+kernel() {
+    awk -v l="$1" '$1 == l { print $2; exit }' "$tmp/kernels"
+}
+{
+    echo "| saved on | restored on | itsmig predicts | QEMU does | the line |"
+    echo "|---|---|---|---|---|"
+    while read -r f t p o rest; do
+        printf '| %s (%s) | %s (%s) | %s | %s | %s |\n' "$f" "$(kernel "$f")" "$t" "$(kernel "$t")" \
+            "$p" "$o" "$(printf '%s' "${rest:-}" | sed 's/|/\\|/g')"
+    done <"$tmp/results"
+} >"$tmp/table"
+sed 's/^/# /' "$tmp/table"
+[ -z "${ITSMIG_XK_TABLE:-}" ] || cp "$tmp/table" "$ITSMIG_XK_TABLE"
+echo "# $(wc -l <"$tmp/results") pairs in $(($(date +%s) - t0)) s, $failed checks failed"
+echo "1..$n"
