@@ -237,6 +237,7 @@ ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadat
     g_autoptr(GDateTime) seen = NULL;
     g_autofree char *seen_text = NULL;
     const ItsmigHostHistoryEntry *e;
+    const char *kernel;
     ItsmigHostCaps *caps;
 
     if (!m->host_regs_digest)
@@ -258,15 +259,17 @@ ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadat
         return NULL;
     caps = itsmig_host_caps_copy(e->caps);
     seen = g_date_time_new_from_unix_utc(e->last_seen);
-    seen_text = seen ? g_date_time_format(seen, "%F") : g_strdup("?");
+    seen_text = seen ? g_date_time_format_iso8601(seen) : g_strdup("?");
+    kernel = e->caps->meta[ITSMIG_CAP_KERNEL_RELEASE].source != ITSMIG_CAP_UNKNOWN
+                 ? e->caps->kernel_release
+                 : "unknown";
     g_free(caps->hostname);
-    /* Not what the host is now: which version of it, and where that is kept. */
-    caps->hostname = g_strdup_printf(
-        "%s as it was (kernel %s, register set %.19s..., last seen %s; %s/%s)", m->host,
-        e->caps->meta[ITSMIG_CAP_KERNEL_RELEASE].source != ITSMIG_CAP_UNKNOWN
-            ? e->caps->kernel_release
-            : "unknown",
-        e->caps->regs_digest, seen_text, dir, e->file);
+    /* Not what the host is now: which version of it.  Every rule's message names its hosts,
+     * so the name stays short; where it comes from is logged once. */
+    caps->hostname = g_strdup_printf("%s as it was on kernel %s", m->host, kernel);
+    g_message("judging an image of %s under register set %s by this host's history: %s/%s "
+              "(kernel %s, last seen %s)",
+              m->host, e->caps->regs_digest, dir, e->file, kernel, seen_text);
     return caps;
 }
 

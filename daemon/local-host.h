@@ -65,9 +65,9 @@ ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
 void itsmigd_host_fleet_to_json(ItsmigdHost *host, JsonBuilder *b);
 /* What this host was when it ran with the register set @m's host record names (another
  * kernel, before a reboot), from its history (itsmig_host_history_match()): a copy named
- * "HOSTNAME as it was (kernel, register set, last seen, the entry's file)", or NULL when the
- * record names no register set or the history has no entry that fits.  Reads the history's
- * files: not on the main loop. */
+ * "HOSTNAME as it was on kernel RELEASE", the entry used logged, or NULL when the record
+ * names no register set or the history has no entry that fits.  Reads the history's files:
+ * not on the main loop. */
 ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadata *m);
 /* [hook] record-dir, a copy. */
 char *itsmigd_host_dup_record_dir(ItsmigdHost *host);
