@@ -59,10 +59,11 @@ ctl a host --json
 digest=$(jq -r '[.. | objects | .vcpu_registers? | objects | .digest | strings] | first // empty' "$W/ctl.out")
 diag "boot $LABEL: itsmigd's register set ${digest:-unknown}; host history: $(ls /var/lib/itsmigd/host-history 2>/dev/null | wc -l) entries"
 
-# kernel_of LABEL: the outer kernel the boot of LABEL ran (written by it).
+# kernel_of LABEL: the outer kernel and QEMU the boot of LABEL ran (written by it).
 kernel_of() {
-    cat "$X/$1/kernel" 2>/dev/null || echo "?"
+    echo "$(cat "$X/$1/kernel" 2>/dev/null || echo "?"), QEMU $(cat "$X/$1/qemu" 2>/dev/null || echo "?")"
 }
+QEMU_VERSION=$(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 
 # first_error FILE: virsh's error, without its "error: " prefix, its lines (QEMU's, each
 # stamped) joined by "; ".
@@ -118,7 +119,7 @@ reader_for() {
 # restore_pair FROM: the image the boot of FROM saved, restored here.
 restore_pair() {
     _from=$1 _img=$X/$1/g.save _name=xk-$1
-    _desc="$_from ($(kernel_of "$_from")) -> $LABEL ($(uname -r))"
+    _desc="$_from ($(kernel_of "$_from")) -> $LABEL ($(uname -r), QEMU $QEMU_VERSION)"
     [ -f "$_img" ] || {
         not_ok "$_desc: the image saved by boot $_from is on the disk" "no $_img"
         return
@@ -133,6 +134,17 @@ restore_pair() {
         diag "$_desc: the gate let the restore through"
         _line="restored"
         if restored_ok "$_name" "$_desc"; then _observed=ok; else _observed=broken; fi
+    elif ! grep -q 'itsmig: refusing restore of' "$W/restore-$_from-gate.out"; then
+        # Failed with the gate in place, but not by it: it let the image through (or libvirt
+        # refused before asking it), and this is QEMU's or libvirt's own outcome.
+        _predicted=allow _code= _observed=fail _line=$(first_error "$W/restore-$_from-gate.out")
+        diag "$_desc: the gate did not refuse, and the restore failed: $_line"
+        diag_file "$W/itsmigd-a.log" 10
+        if [ "$(domstate a "$_name")" = absent ]; then
+            ok "$_desc: nothing of $_name is left after the failure"
+        else
+            not_ok "$_desc: nothing of $_name is left after the failure" "state: $(domstate a "$_name")"
+        fi
     else
         _line=$(first_error "$W/restore-$_from-gate.out")
         diag "$_desc: the gate: $_line"
@@ -195,6 +207,7 @@ done
 if [ "$SAVE" = 1 ]; then
     name=xk-$LABEL dir=$X/$LABEL
     rm -rf "$dir" && mkdir -p "$dir" && uname -r >"$dir/kernel" &&
+        qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p' >"$dir/qemu" &&
         cp "$B/vmlinuz" "$B/initrd.img" "$dir/" || bail "cannot prepare $dir"
     READERS="$READERS$name "
     start_guest a "$name" "$dir/vmlinuz" "$dir/initrd.img" || {

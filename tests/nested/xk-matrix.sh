@@ -12,14 +12,20 @@
 #
 # Usage: xk-matrix.sh [PLAN]
 #
-# PLAN is the boots in order, each SUITE:FROM,...:save or SUITE:FROM,...:
-# (boot SUITE's kernel, restore the images of the boots labelled FROM, and,
-# with "save", save an image labelled SUITE and restore it there too), or
+# PLAN is the boots in order, each SUITE[/ROOT]:FROM,...:save or
+# SUITE[/ROOT]:FROM,...: (boot SUITE's kernel, on a root file system of
+# ROOT's packages instead of this machine's (its QEMU and libvirt, see
+# nested-bed.sh), restore the images of the boots labelled FROM, and, with
+# "save", save an image and restore it there too); a boot's label is SUITE,
+# or SUITE-root-ROOT.  Or
 #   full  every ordered pair of bookworm (6.1), trixie (6.12) and
 #         trixie-backports (7.x), in five boots (the default)
 #   ci    three boots, each kernel and both outcomes: bookworm's image on
 #         trixie-backports and on trixie, trixie-backports' image on
 #         trixie, and the same-kernel pairs of bookworm and trixie-backports
+#   qemu  Debian 12's QEMU 7.2 and Debian 13's QEMU 10.0: bookworm's image
+#         (6.1, QEMU 7.2) on trixie-backports' kernel with QEMU 10.0, and
+#         that boot's image on the same kernel with QEMU 7.2
 #
 # Prints TAP: every boot's checks, numbered through, then a table of the
 # pairs (predicted, observed, QEMU's or the gate's line) as comments; with
@@ -43,6 +49,10 @@ full)
           bookworm:trixie,trixie-backports: trixie:trixie-backports:"
     ;;
 ci) plan="bookworm::save trixie-backports:bookworm:save trixie:trixie-backports,bookworm:" ;;
+qemu)
+    plan="bookworm::save trixie-backports/trixie:bookworm:save
+          trixie-backports:trixie-backports-root-trixie:"
+    ;;
 esac
 
 bail() {
@@ -52,8 +62,8 @@ bail() {
 }
 
 for boot in $plan; do
-    echo "$boot" | grep -q -E '^[a-z0-9.-]+:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save)?$' ||
-        bail "'$boot' is not SUITE:FROM,...:save or SUITE:FROM,...:"
+    echo "$boot" | grep -q -E '^[a-z0-9.-]+(/[a-z0-9.-]+)?:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save)?$' ||
+        bail "'$boot' is not SUITE[/ROOT]:FROM,...:save or SUITE[/ROOT]:FROM,...:"
 done
 [ "$(id -u)" = 0 ] || {
     echo "1..0 # SKIP the cross-kernel bed needs root (the nested bed unpacks packages owned by root)"
@@ -88,15 +98,18 @@ n=0 i=0 failed=0 expect=0
 for boot in $plan; do
     i=$((i + 1))
     suite=${boot%%:*}
+    root=
+    case "$suite" in */*) root=${suite#*/} suite=${suite%%/*} ;; esac
+    label=$suite${root:+-root-$root}
     rest=${boot#*:}
     from=${rest%%:*}
     save=0
     [ "${rest#*:}" = save ] && save=1
-    echo "# ---- boot $i: $suite's kernel${from:+, restoring the images of $from}$([ "$save" = 1 ] && echo ", saving one")"
+    echo "# ---- boot $i: $suite's kernel${root:+ on the packages of $root}${from:+, restoring the images of $from}$([ "$save" = 1 ] && echo ", saving one")"
     tb=$(date +%s)
     ITSMIG_NESTED_RUN=xk-guest ITSMIG_NESTED_DATA=$tmp/xk.img ITSMIG_NESTED_INSTALL=$tmp/install \
-        ITSMIG_NESTED_CONSOLE=$builddir/tests/nested/xk-$i-$suite.console.log \
-        ITSMIG_XK_LABEL=$suite ITSMIG_XK_RESTORE=$from ITSMIG_XK_SAVE=$save \
+        ITSMIG_NESTED_CONSOLE=$builddir/tests/nested/xk-$i-$label.console.log ITSMIG_NESTED_USERLAND=$root \
+        ITSMIG_XK_LABEL=$label ITSMIG_XK_RESTORE=$from ITSMIG_XK_SAVE=$save \
         sh "$here/nested-bed.sh" "$suite" >"$tmp/boot.out" 2>&1
     rc=$?
     ran=0 planned=
@@ -110,32 +123,33 @@ for boot in $plan; do
         "# boot "*": outer kernel "*)
             printf '%s\n' "$line"
             line=${line#\# boot }
-            printf '%s %s\n' "${line%%:*}" "$(printf '%s\n' "${line#*: outer kernel }" | cut -d';' -f1)" >>"$tmp/kernels"
+            printf '%s %s %s\n' "${line%%:*}" "$(printf '%s\n' "${line#*: outer kernel }" | cut -d';' -f1)" \
+                "$(printf '%s\n' "$line" | sed -n 's/.*QEMU emulator version \([^ ]*\).*/\1/p')" >>"$tmp/kernels"
             ;;
         "# xk-result "*)
             printf '%s\n' "$line"
             printf '%s\n' "${line#\# xk-result }" >>"$tmp/results"
             ;;
         1..*) planned=${line#1..} ;;
-        "Bail out!"*) bail "boot $i ($suite): ${line#Bail out! }" ;;
+        "Bail out!"*) bail "boot $i ($label): ${line#Bail out! }" ;;
         *) printf '%s\n' "$line" ;;
         esac
     done <"$tmp/boot.out"
-    [ "$rc" = 0 ] || bail "boot $i ($suite): nested-bed.sh exited with status $rc"
+    [ "$rc" = 0 ] || bail "boot $i ($label): nested-bed.sh exited with status $rc"
     # Every check the boot planned came through its console, and every pair gave its result.
-    [ "$planned" = "$ran" ] || bail "boot $i ($suite): planned ${planned:-no} checks, ${ran} came through"
+    [ "$planned" = "$ran" ] || bail "boot $i ($label): planned ${planned:-no} checks, ${ran} came through"
     pairs=$(($(printf '%s' "$from" | tr ',' '\n' | grep -c .) + save))
     expect=$((expect + pairs))
     [ "$(wc -l <"$tmp/results")" = "$expect" ] ||
-        bail "boot $i ($suite): $(wc -l <"$tmp/results") results of pairs so far, not $expect"
+        bail "boot $i ($label): $(wc -l <"$tmp/results") results of pairs so far, not $expect"
     echo "# boot $i took $(($(date +%s) - tb)) s"
 done
 
 # ---- the table ------------------------------------------------------------------------------
 
-# Kernel versions by label, as each boot reported them.
+# The kernel and QEMU of a label, as its boot reported them.
 kernel() {
-    awk -v l="$1" '$1 == l { print $2; exit }' "$tmp/kernels"
+    awk -v l="$1" '$1 == l { print $2 ", QEMU " $3; exit }' "$tmp/kernels"
 }
 {
     echo "| saved on | restored on | itsmig predicts | QEMU does | the line |"
