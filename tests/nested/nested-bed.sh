@@ -34,12 +34,11 @@
 # ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
 # For other runs on the same guest (tests/nested/xk-matrix.sh):
 # ITSMIG_NESTED_RUN (what the outer guest runs instead of scenarios.sh:
-# xk-guest), ITSMIG_NESTED_DATA (a disk image given to it as a second
-# virtio disk, kept), ITSMIG_XK_LABEL, ITSMIG_XK_RESTORE and ITSMIG_XK_SAVE,
-# passed on to it, and
-# ITSMIG_NESTED_CONSOLE (the console's file instead of the one above) and
-# ITSMIG_NESTED_INSTALL (an arm64 build of itsmig, installed by
-# cross-build.sh, to use instead of building one).
+# xk-guest); ITSMIG_NESTED_DATA (a disk image given to it as a second
+# virtio disk, and kept); ITSMIG_XK_LABEL, ITSMIG_XK_RESTORE and
+# ITSMIG_XK_SAVE (passed on to it); ITSMIG_NESTED_CONSOLE (the console's
+# file instead of the one above); ITSMIG_NESTED_INSTALL (an arm64 build of
+# itsmig, installed by cross-build.sh, to use instead of building one).
 
 set -u
 
