@@ -33,6 +33,7 @@ RESTORE=${ITSMIG_XK_RESTORE:-}
 SAVE=${ITSMIG_XK_SAVE:-0}
 X=/xk
 HOOK=/etc/libvirt/hooks/qemu.d/50-itsmig
+QEMU_VERSION=$(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 
 [ -n "$LABEL" ] || bail "ITSMIG_XK_LABEL is not set"
 diag "boot $LABEL: outer kernel $(uname -r); $(qemu-system-aarch64 --version | head -n 1); $(libvirtd --version)"
@@ -63,11 +64,10 @@ diag "boot $LABEL: itsmigd's register set ${digest:-unknown}; host history: $(ls
 kernel_of() {
     echo "$(cat "$X/$1/kernel" 2>/dev/null || echo "?"), QEMU $(cat "$X/$1/qemu" 2>/dev/null || echo "?")"
 }
-QEMU_VERSION=$(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 
-# first_error FILE: virsh's error, without its "error: " prefix, its lines (QEMU's, each
+# virsh_error FILE: virsh's error, without its "error: " prefix, its lines (QEMU's, each
 # stamped) joined by "; ".
-first_error() {
+virsh_error() {
     grep -v -e '^error: Failed to restore domain from' -e '^$' "$1" | sed 's/^error: //' |
         awk 'NR > 1 { printf "; " } { printf "%s", $0 }'
 }
@@ -104,6 +104,15 @@ restored_ok() {
     return $rc
 }
 
+# gone DESC NAME: ok when nothing of NAME is left on hostA.
+gone() {
+    if [ "$(domstate a "$2")" = absent ]; then
+        ok "$1"
+    else
+        not_ok "$1" "state: $(domstate a "$2")"
+    fi
+}
+
 # One console reader per guest name: a second would replay the log.
 READERS=" "
 reader_for() {
@@ -137,16 +146,12 @@ restore_pair() {
     elif ! grep -q 'itsmig: refusing restore of' "$W/restore-$_from-gate.out"; then
         # Failed with the gate in place, but not by it: it let the image through (or libvirt
         # refused before asking it), and this is QEMU's or libvirt's own outcome.
-        _predicted=allow _code= _observed=fail _line=$(first_error "$W/restore-$_from-gate.out")
+        _predicted=allow _code= _observed=fail _line=$(virsh_error "$W/restore-$_from-gate.out")
         diag "$_desc: the gate did not refuse, and the restore failed: $_line"
         diag_file "$W/itsmigd-a.log" 10
-        if [ "$(domstate a "$_name")" = absent ]; then
-            ok "$_desc: nothing of $_name is left after the failure"
-        else
-            not_ok "$_desc: nothing of $_name is left after the failure" "state: $(domstate a "$_name")"
-        fi
+        gone "$_desc: nothing of $_name is left after the failure" "$_name"
     else
-        _line=$(first_error "$W/restore-$_from-gate.out")
+        _line=$(virsh_error "$W/restore-$_from-gate.out")
         diag "$_desc: the gate: $_line"
         _code=$(sed -n 's/.*itsmig: refusing restore of [^:]*: \(.*\)/\1/p' "$W/restore-$_from-gate.out" |
             grep -oE '(^|; )[a-z0-9]+(-[a-z0-9]+)+:' | head -n 1 | tr -d ':; ')
@@ -159,11 +164,7 @@ restore_pair() {
             diag_file "$W/restore-$_from-gate.out"
             diag_file "$W/itsmigd-a.log"
         fi
-        if [ "$(domstate a "$_name")" = absent ]; then
-            ok "$_desc: nothing of $_name is left after the refusal"
-        else
-            not_ok "$_desc: nothing of $_name is left after the refusal" "state: $(domstate a "$_name")"
-        fi
+        gone "$_desc: nothing of $_name is left after the refusal" "$_name"
         # The gate off: libvirt runs only executable hooks, and looks at each call.
         chmod a-x "$HOOK"
         trace_clear
@@ -172,20 +173,16 @@ restore_pair() {
         chmod 0755 "$HOOK"
         cp "$W/virsh.out" "$W/restore-$_from-off.out"
         if grep -q 'Hook script execution failed' "$W/restore-$_from-off.out"; then
-            _observed=error _line=$(first_error "$W/restore-$_from-off.out")
+            _observed=error _line=$(virsh_error "$W/restore-$_from-off.out")
             not_ok "$_desc: with the hook not executable, libvirt does not run it" "$_line"
         elif [ "$_off_rc" = 0 ]; then
             _line="restored"
             diag "$_desc: without the gate, the restore succeeds"
             if restored_ok "$_name" "$_desc, without the gate" observe; then _observed=ok; else _observed=broken; fi
         else
-            _observed=fail _line=$(first_error "$W/restore-$_from-off.out")
+            _observed=fail _line=$(virsh_error "$W/restore-$_from-off.out")
             diag "$_desc: without the gate: $_line"
-            if [ "$(domstate a "$_name")" = absent ]; then
-                ok "$_desc: nothing of $_name is left after QEMU's failure"
-            else
-                not_ok "$_desc: nothing of $_name is left after QEMU's failure" "state: $(domstate a "$_name")"
-            fi
+            gone "$_desc: nothing of $_name is left after QEMU's failure" "$_name"
         fi
     fi
     case "$_predicted/$_observed" in
@@ -207,7 +204,7 @@ done
 if [ "$SAVE" = 1 ]; then
     name=xk-$LABEL dir=$X/$LABEL
     rm -rf "$dir" && mkdir -p "$dir" && uname -r >"$dir/kernel" &&
-        qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p' >"$dir/qemu" &&
+        echo "$QEMU_VERSION" >"$dir/qemu" &&
         cp "$B/vmlinuz" "$B/initrd.img" "$dir/" || bail "cannot prepare $dir"
     READERS="$READERS$name "
     start_guest a "$name" "$dir/vmlinuz" "$dir/initrd.img" || {

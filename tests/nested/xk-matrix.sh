@@ -138,8 +138,7 @@ for boot in $plan; do
     [ "$rc" = 0 ] || bail "boot $i ($label): nested-bed.sh exited with status $rc"
     # Every check the boot planned came through its console, and every pair gave its result.
     [ "$planned" = "$ran" ] || bail "boot $i ($label): planned ${planned:-no} checks, ${ran} came through"
-    pairs=$(($(printf '%s' "$from" | tr ',' '\n' | grep -c .) + save))
-    expect=$((expect + pairs))
+    expect=$((expect + $(printf '%s' "$from" | tr ',' '\n' | grep -c .) + save))
     [ "$(wc -l <"$tmp/results")" = "$expect" ] ||
         bail "boot $i ($label): $(wc -l <"$tmp/results") results of pairs so far, not $expect"
     echo "# boot $i took $(($(date +%s) - tb)) s"
