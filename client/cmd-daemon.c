@@ -179,6 +179,56 @@ static void host_print_regs(JsonObject *doc)
     }
 }
 
+/* The machine types, from an itsmigd that sends them (minor version 2): how
+ * many, and the newest virt-X.Y, which is what a guest moving here needs. */
+static void host_print_machine_types(JsonObject *doc)
+{
+    JsonNode *mn = json_object_get_member(doc, "machine_types");
+    JsonObject *o;
+    JsonNode *value;
+    const char *newest = NULL;
+    guint newest_major = 0, newest_minor = 0;
+    guint n;
+
+    if (!mn || !JSON_NODE_HOLDS_OBJECT(mn))
+        return;
+    o = json_node_get_object(mn);
+    value = json_object_get_member(o, "value");
+    if (g_strcmp0(itsmig_json_lookup_string(o, "source"), "probed") != 0 || !value ||
+        !JSON_NODE_HOLDS_ARRAY(value)) {
+        g_autofree char *reason = itsmigctl_printable(itsmig_json_lookup_string(o, "reason")
+                                                          ? itsmig_json_lookup_string(o, "reason")
+                                                          : "no reason given");
+
+        printf("QEMU machine types: unknown: %s\n", reason);
+        return;
+    }
+    n = json_array_get_length(json_node_get_array(value));
+    for (guint i = 0; i < n; i++) {
+        JsonNode *e = json_array_get_element(json_node_get_array(value), i);
+        const char *name = JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING
+                               ? json_node_get_string(e)
+                               : NULL;
+        guint major, minor;
+        char end;
+
+        if (name && sscanf(name, "virt-%u.%u%c", &major, &minor, &end) == 2 &&
+            (!newest || major > newest_major || (major == newest_major && minor > newest_minor))) {
+            newest = name;
+            newest_major = major;
+            newest_minor = minor;
+        }
+    }
+    {
+        g_autofree char *arch = itsmigctl_printable(
+            itsmig_json_lookup_string(o, "arch") ? itsmig_json_lookup_string(o, "arch") : "?");
+        g_autofree char *virt = newest ? itsmigctl_printable(newest) : NULL;
+
+        printf("QEMU machine types for %s guests: %u%s%s%s\n", arch, n,
+               virt ? " (newest virt: " : "", virt ? virt : "", virt ? ")" : "");
+    }
+}
+
 static void host_print(JsonObject *doc, GPtrArray *cells)
 {
     JsonObject *probe = json_object_get_object_member(doc, "probe");
@@ -209,6 +259,7 @@ static void host_print(JsonObject *doc, GPtrArray *cells)
         }
     }
     host_print_regs(doc);
+    host_print_machine_types(doc);
     putchar('\n');
     itsmigctl_print_table(host_heads, G_N_ELEMENTS(host_heads), cells, 0);
 }

@@ -33,10 +33,12 @@ struct Itsmigd {
 static void update_host(Itsmigd *self)
 {
     g_auto(ItsmigdVirtStatus) st = {0};
+    g_autofree char *caps_error = NULL;
+    g_autofree char *caps = itsmigd_virt_dup_capabilities(self->d.virt, &caps_error);
 
     itsmigd_virt_get_status(self->d.virt, &st);
     itsmigd_host_update(&self->d.host, self->d.config, st.hypervisor, st.hypervisor_version,
-                        st.libvirt_version);
+                        st.libvirt_version, caps, caps_error);
 }
 
 static void update_status(Itsmigd *self)

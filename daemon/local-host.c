@@ -57,6 +57,7 @@ void itsmigd_host_clear(ItsmigdHost *host)
     g_free(host->history_dir);
     g_free(host->history_error);
     g_free(host->self_check);
+    g_free(host->machine_types_problem);
     g_strfreev(host->traits);
     for (int f = 0; f < ITSMIG_TRAITS_FORMAT_LAST; f++) {
         g_free(host->fleet[f].path);
@@ -273,8 +274,31 @@ ItsmigHostCaps *itsmigd_host_past_caps(ItsmigdHost *host, const ItsmigItsMetadat
     return caps;
 }
 
+static void set_machine_types(ItsmigdHost *host, ItsmigHostCaps *caps, const char *xml,
+                              const char *why_not)
+{
+    g_autoptr(GError) error = NULL;
+    const char *problem = NULL;
+
+    if (!xml) {
+        itsmig_host_caps_set_machine_types_unknown(
+            caps, why_not ? why_not : "libvirt's capabilities are not read yet (not connected)");
+        problem = why_not;
+    } else if (!itsmig_host_caps_set_machine_types_from_libvirt(caps, xml, strlen(xml), &error)) {
+        problem = error->message;
+    }
+    /* Once per problem, not at every reconnection. */
+    if (problem && g_strcmp0(host->machine_types_problem, problem) != 0)
+        g_warning("the machine types this host offers are unknown, so the machine type rule "
+                  "cannot judge guests coming here: %s",
+                  problem);
+    g_free(host->machine_types_problem);
+    host->machine_types_problem = g_strdup(problem);
+}
+
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
-                         const char *hypervisor_version, const char *libvirt_version)
+                         const char *hypervisor_version, const char *libvirt_version,
+                         const char *capabilities, const char *capabilities_error)
 {
     g_autoptr(ItsmigHostCaps) caps =
         itsmig_host_caps_new(config->hostname ? config->hostname : host->hostname);
@@ -288,6 +312,7 @@ void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const c
     /* The hypervisor version of libvirt's QEMU driver is QEMU's. */
     if (g_strcmp0(hypervisor, "QEMU") == 0)
         probe_text(caps, ITSMIG_CAP_QEMU_VERSION, hypervisor_version);
+    set_machine_types(host, caps, capabilities, capabilities_error);
     for (int f = 0; f < ITSMIG_CAP_LAST; f++) {
         g_autoptr(GError) error = NULL;
 

@@ -41,6 +41,8 @@ typedef struct {
     char *history_error;   /* why the last record in it failed, as logged; main loop only */
     char *
         self_check; /* why the capabilities contradict themselves, as last logged; main loop only */
+    /* Why the machine types are unknown, as last logged; main loop only. */
+    char *machine_types_problem;
     /* [fleet]: the traits of the current capabilities and the files written
      * from them; under the lock. */
     char **traits;
@@ -52,13 +54,16 @@ void itsmigd_host_init(ItsmigdHost *host);
 void itsmigd_host_clear(ItsmigdHost *host);
 
 /* Rebuilds the capabilities from the probe, @hypervisor/@libvirt versions
- * ("QEMU" and "7.2.0"; NULLs when not connected yet), @config's declared
+ * ("QEMU" and "7.2.0"; NULLs when not connected yet), the machine types in
+ * libvirt's @capabilities XML (or why they are unknown, @capabilities_error;
+ * both NULL before the first connection), @config's declared
  * values and declared register set ([host] vcpu-registers-file, in place of
  * the probe's), and takes @config's policy.  Logs each conflict between a declared
  * value and the probe once.  Once connected (@hypervisor_version known), records the
  * capabilities in the host's history. */
 void itsmigd_host_update(ItsmigdHost *host, const ItsmigdConfig *config, const char *hypervisor,
-                         const char *hypervisor_version, const char *libvirt_version);
+                         const char *hypervisor_version, const char *libvirt_version,
+                         const char *capabilities, const char *capabilities_error);
 
 ItsmigHostCaps *itsmigd_host_get_caps(ItsmigdHost *host);
 /* Adds the "fleet" member of GET /v1/host: the traits and the [fleet] files. */

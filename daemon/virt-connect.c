@@ -187,6 +187,8 @@ typedef struct {
     char *libvirt_version;
     char *hypervisor;
     char *hypervisor_version;
+    char *capabilities;
+    char *capabilities_error;
 } Synced;
 
 static Synced *synced_new(virConnectPtr conn, gboolean reconnect)
@@ -208,6 +210,8 @@ static void synced_free(gpointer data)
     g_free(s->libvirt_version);
     g_free(s->hypervisor);
     g_free(s->hypervisor_version);
+    g_free(s->capabilities);
+    g_free(s->capabilities_error);
     g_free(s);
 }
 
@@ -243,6 +247,10 @@ static void on_synced(ItsmigdVirt *virt, gpointer item)
     virt->status.libvirt_version = g_steal_pointer(&s->libvirt_version);
     virt->status.hypervisor = g_steal_pointer(&s->hypervisor);
     virt->status.hypervisor_version = g_steal_pointer(&s->hypervisor_version);
+    g_free(virt->capabilities);
+    virt->capabilities = g_steal_pointer(&s->capabilities);
+    g_free(virt->capabilities_error);
+    virt->capabilities_error = g_steal_pointer(&s->capabilities_error);
     virt->status.connected = TRUE;
     virt->status.ever_connected = TRUE;
     virt->shared = virt->conn;
@@ -262,6 +270,22 @@ static void on_synced(ItsmigdVirt *virt, gpointer item)
     notify_changed(virt);
 }
 
+/* The machine types this host's QEMU offers are in there: read once a
+ * connection, since the hook's questions must not wait on libvirt. */
+static void read_capabilities(Synced *s)
+{
+    g_autoptr(GError) error = NULL;
+    char *xml = virConnectGetCapabilities(s->conn);
+
+    if (xml) {
+        s->capabilities = g_strdup(xml);
+        free(xml);
+        return;
+    }
+    itsmigd_virt_error(&error, "cannot read libvirt's capabilities");
+    s->capabilities_error = g_strdup(error->message);
+}
+
 /* On the worker, before any event of the new connection. */
 static void sync_connection(ItsmigdVirt *virt, gpointer item)
 {
@@ -275,6 +299,7 @@ static void sync_connection(ItsmigdVirt *virt, gpointer item)
         s->hypervisor = g_strdup(virConnectGetType(s->conn));
         if (virConnectGetVersion(s->conn, &v) == 0 && v > 0)
             s->hypervisor_version = version_string(v);
+        read_capabilities(s);
     }
     /* The queued item stays the queue's to free; the main loop gets @s. */
     itsmigd_virt_worker_hand_back(virt, on_synced, s, synced_free);
@@ -381,6 +406,8 @@ void itsmigd_virt_free(ItsmigdVirt *virt)
     close_connection(virt);
     g_object_unref(virt->cancellable);
     itsmigd_virt_status_clear(&virt->status);
+    g_free(virt->capabilities);
+    g_free(virt->capabilities_error);
     g_mutex_clear(&virt->lock);
     g_free(virt->uri);
     g_free(virt);
@@ -432,6 +459,17 @@ void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret)
     ret->hypervisor = g_strdup(virt->status.hypervisor);
     ret->hypervisor_version = g_strdup(virt->status.hypervisor_version);
     g_mutex_unlock(&virt->lock);
+}
+
+char *itsmigd_virt_dup_capabilities(ItsmigdVirt *virt, char **ret_error)
+{
+    char *xml;
+
+    g_mutex_lock(&virt->lock);
+    xml = g_strdup(virt->capabilities);
+    *ret_error = g_strdup(virt->capabilities_error);
+    g_mutex_unlock(&virt->lock);
+    return xml;
 }
 
 void itsmigd_virt_set_observer(ItsmigdVirt *virt, const ItsmigdVirtObserver *observer)

@@ -66,6 +66,9 @@ void itsmigd_virt_start(ItsmigdVirt *virt);
 gboolean itsmigd_virt_stop(ItsmigdVirt *virt);
 gboolean itsmigd_virt_is_connected(ItsmigdVirt *virt);
 void itsmigd_virt_get_status(ItsmigdVirt *virt, ItsmigdVirtStatus *ret_status);
+/* libvirt's capabilities XML from the last connection, or NULL with why in
+ * *@ret_error (NULL too before the first connection). */
+char *itsmigd_virt_dup_capabilities(ItsmigdVirt *virt, char **ret_error);
 
 /* What the orchestrator hears of libvirt's events, from the worker thread,
  * in their order. */

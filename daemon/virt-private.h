@@ -70,6 +70,11 @@ struct ItsmigdVirt {
     /* Read from HTTP threads too. */
     GMutex lock;
     ItsmigdVirtStatus status;
+    /* libvirt's capabilities XML as the last connection gave it, or why it
+     * did not (one of the two set once connected; both kept when the
+     * connection is lost, as the status is). */
+    char *capabilities;
+    char *capabilities_error;
     virConnectPtr shared;    /* virt->conn once set up, for other threads' calls */
     guint disconnect_source; /* planned by the close callback, in any thread */
     /* The worker waits, after a resynchronisation, until the main loop has

@@ -84,6 +84,7 @@ G_GNUC_INTERNAL void compat_rule_hostdev_quiesced(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_its_abi_unsupported(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_its_restore_unsupported(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_its_save_unsupported(CompatCheck *c);
+G_GNUC_INTERNAL void compat_rule_machine_type_unsupported(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_no_pending_table_save(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_one_way_move(CompatCheck *c);
 G_GNUC_INTERNAL void compat_rule_page_size_mismatch(CompatCheck *c);

@@ -2,6 +2,7 @@
 /* The rules on the hosts, the ITS and the guest's devices, in the order of ItsmigRule. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "compat-private.h"
@@ -234,6 +235,65 @@ void compat_rule_early_boot_no_its_reset(CompatCheck *c)
         g_strdup_printf("wait %" G_GINT64_FORMAT " more seconds, until %s has booted, or upgrade "
                         "%s's kernel to one with KVM_DEV_ARM_ITS_CTRL_RESET",
                         (gint64)c->policy->early_boot_window - age, c->guest, c->s->hostname));
+}
+
+/* The newest of @t's machine types that share @machine's family (the name up
+ * to its "-X.Y" version): "virt-7.2" for a guest on "virt-10.0"; NULL when
+ * @machine is not versioned or @t offers none of its family. */
+static const char *newest_of_family(const ItsmigHostMachineTypes *t, const char *machine)
+{
+    const char *dash = strrchr(machine, '-');
+    const char *best = NULL;
+    guint best_major = 0, best_minor = 0;
+    gsize family;
+
+    if (!dash || !g_ascii_isdigit(dash[1]))
+        return NULL;
+    family = (gsize)(dash - machine) + 1;
+    for (guint i = 0; t->names[i]; i++) {
+        const char *name = t->names[i];
+        guint major, minor;
+        char end;
+
+        if (strncmp(name, machine, family) != 0 ||
+            sscanf(name + family, "%u.%u%c", &major, &minor, &end) != 2)
+            continue;
+        if (!best || major > best_major || (major == best_major && minor > best_minor)) {
+            best = name;
+            best_major = major;
+            best_minor = minor;
+        }
+    }
+    return best;
+}
+
+void compat_rule_machine_type_unsupported(CompatCheck *c)
+{
+    const ItsmigDomainProfile *d = c->d;
+    const ItsmigHostCaps *t = c->t;
+    g_autofree char *qemu = NULL;
+    g_autofree char *newest = NULL;
+    gboolean offered;
+    const char *best;
+
+    /* Machine types are QEMU's: the QEMU driver's domains only. */
+    if (!d->type || (strcmp(d->type, "kvm") != 0 && strcmp(d->type, "qemu") != 0) ||
+        !itsmig_host_caps_machine_type_known(t, d->arch, d->machine, &offered) || offered)
+        return;
+    qemu = compat_known(t, ITSMIG_CAP_QEMU_VERSION) ? g_strdup_printf(" %s", t->qemu_version)
+                                                    : g_strdup("");
+    best = newest_of_family(&t->machine_types, d->machine);
+    newest = best ? g_strdup_printf("; its newest of the family is %s", best) : g_strdup("");
+    compat_add(
+        c, ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED,
+        g_strdup_printf("%s's machine type %s is not among the %u that %s's QEMU%s offers for %s "
+                        "guests%s: libvirt refuses to start it there",
+                        c->guest, d->machine, g_strv_length(t->machine_types.names), t->hostname,
+                        qemu, d->arch, newest),
+        g_strdup_printf("move %s to a host whose QEMU offers %s (one as new as the QEMU that "
+                        "started it); a guest changes machine type only when it is shut down and "
+                        "started again",
+                        c->guest, d->machine));
 }
 
 void compat_rule_no_pending_table_save(CompatCheck *c)

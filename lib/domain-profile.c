@@ -569,7 +569,7 @@ ItsmigDomainProfile *itsmig_domain_profile_parse(const char *xml, gssize len, GE
         }
     }
 
-    doc = itsmig_xml_read_document(xml, size, error);
+    doc = itsmig_xml_read_document(xml, size, "domain XML", error);
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);

@@ -102,7 +102,7 @@ static void refuse_doctype(void *user_data, const xmlChar *name, const xmlChar *
     xmlStopParser(ctxt);
 }
 
-xmlDocPtr itsmig_xml_read_document(const char *xml, gsize len, GError **error)
+xmlDocPtr itsmig_xml_read_document(const char *xml, gsize len, const char *what, GError **error)
 {
     ParseGuard guard = {FALSE};
     xmlParserCtxtPtr ctxt;
@@ -123,14 +123,14 @@ xmlDocPtr itsmig_xml_read_document(const char *xml, gsize len, GError **error)
     doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", "UTF-8",
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (guard.saw_doctype) {
-        g_set_error_literal(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_DOMAIN_XML,
-                            "domain XML must not have a DOCTYPE (DTDs and entities are refused)");
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_DOMAIN_XML,
+                    "%s must not have a DOCTYPE (DTDs and entities are refused)", what);
     } else if (!doc || !ctxt->wellFormed) {
         xmlErrorPtr err = xmlCtxtGetLastError(ctxt);
         g_autofree char *msg = g_strdup(err && err->message ? err->message : "parse error");
 
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_DOMAIN_XML,
-                    "domain XML is not well-formed: line %d: %s", err ? err->line : 0,
+                    "%s is not well-formed: line %d: %s", what, err ? err->line : 0,
                     g_strstrip(g_strdelimit(msg, "\r\n", ' ')));
     } else {
         failed = FALSE;
@@ -150,7 +150,7 @@ char *itsmig_domain_device_xml(const char *xml, gssize len, const char *alias, G
     xmlNodePtr root, devices = NULL;
 
     g_return_val_if_fail(xml != NULL && alias != NULL, NULL);
-    doc = itsmig_xml_read_document(xml, len < 0 ? strlen(xml) : (gsize)len, error);
+    doc = itsmig_xml_read_document(xml, len < 0 ? strlen(xml) : (gsize)len, "domain XML", error);
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);

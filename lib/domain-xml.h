@@ -29,8 +29,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xpath_context_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, doc_free)
 
 void itsmig_xml_init(void);
-/* A parsed document, or an error; a DOCTYPE is refused. */
-xmlDocPtr itsmig_xml_read_document(const char *xml, gsize len, GError **error);
+/* A parsed document, or an error (ITSMIG_ERROR_INVALID_DOMAIN_XML) naming
+ * it as @what ("domain XML"); a DOCTYPE is refused. */
+xmlDocPtr itsmig_xml_read_document(const char *xml, gsize len, const char *what, GError **error);
 /* The attribute as a GLib string, NULL when absent (or @node is NULL). */
 char *itsmig_xml_prop(xmlNodePtr node, const char *name);
 gboolean itsmig_xml_prop_is(xmlNodePtr node, const char *name, const char *value);

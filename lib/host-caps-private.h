@@ -4,8 +4,8 @@
 /*
  * What the host capabilities' pieces share inside libitsmig: host-caps.c (the fields, their
  * values, construction, the probe and register setters, consistency), host-caps-conf.c
- * (itsmigd.conf's values), host-caps-write.c and host-caps-read.c (the document).  Not
- * installed.
+ * (itsmigd.conf's values), host-caps-machines.c (the machine types), host-caps-write.c and
+ * host-caps-read.c (the document).  Not installed.
  */
 
 #include <json-glib/json-glib.h>
@@ -74,3 +74,9 @@ G_GNUC_INTERNAL void host_caps_value_peek(const ItsmigHostCaps *caps, ItsmigCapF
 G_GNUC_INTERNAL void host_caps_value_store(ItsmigHostCaps *caps, ItsmigCapField f, CapValue *v);
 G_GNUC_INTERNAL JsonNode *host_caps_value_to_node(ItsmigCapField f, const CapValue *v);
 G_GNUC_INTERNAL char *host_caps_value_to_text(ItsmigCapField f, const CapValue *v);
+
+/* host-caps-machines.c */
+G_GNUC_INTERNAL gboolean host_caps_machine_name_ok(const char *name);
+/* @names (char *) sorted in place; a new NULL-terminated copy without duplicates. */
+G_GNUC_INTERNAL char **host_caps_machine_names_sorted(GPtrArray *names);
+G_GNUC_INTERNAL void host_caps_machine_types_clear(ItsmigHostMachineTypes *m);

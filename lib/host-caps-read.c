@@ -634,6 +634,118 @@ static gboolean parse_semantics(ItsmigHostCaps *caps, JsonObject *root, GError *
     return TRUE;
 }
 
+static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GError **error)
+{
+    static const char *const allowed[] = {"source", "reason", "arch", "value", NULL};
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    ItsmigHostMachineTypes *mt = &caps->machine_types;
+    JsonNode *node = json_object_get_member(root, "machine_types");
+    JsonNode *m;
+    JsonObject *o;
+    JsonArray *a;
+    const char *s;
+    guint n;
+
+    if (!node)
+        return missing(error, "machine_types");
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return bad_type(error, "machine_types", "an object", node);
+    o = json_node_get_object(node);
+    if (!only_members(o, "machine_types", allowed, "source, reason, arch and value", error))
+        return FALSE;
+    m = json_object_get_member(o, "source");
+    if (!m)
+        return missing(error, "machine_types.source");
+    if (!node_is(m, G_TYPE_STRING))
+        return bad_type(error, "machine_types.source", "a string", m);
+    if (strcmp(json_node_get_string(m), "unknown") == 0) {
+        for (guint i = 2; allowed[i]; i++) {
+            if (json_object_has_member(o, allowed[i])) {
+                g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                            "machine_types.%s: present, but machine_types.source is unknown",
+                            allowed[i]);
+                return FALSE;
+            }
+        }
+        m = json_object_get_member(o, "reason");
+        if (!m)
+            return missing(error, "machine_types.reason");
+        if (!get_string(m, "machine_types.reason", STRING_MAX, &s, error))
+            return FALSE;
+        mt->reason = g_strdup(s);
+        return TRUE;
+    }
+    if (strcmp(json_node_get_string(m), "probed") != 0) {
+        g_autofree char *shown = host_caps_for_message(json_node_get_string(m));
+
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "machine_types.source: '%s' is not probed or unknown", shown);
+        return FALSE;
+    }
+    m = json_object_get_member(o, "reason");
+    if (m && !JSON_NODE_HOLDS_NULL(m)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "machine_types.reason: must be null or absent when they are probed");
+        return FALSE;
+    }
+    m = json_object_get_member(o, "arch");
+    if (!m)
+        return missing(error, "machine_types.arch");
+    if (!get_string(m, "machine_types.arch", STRING_MAX, &s, error))
+        return FALSE;
+    if (!host_caps_machine_name_ok(s)) {
+        g_autofree char *shown = host_caps_for_message(s);
+
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "machine_types.arch: '%s' is not an architecture name", shown);
+        return FALSE;
+    }
+    m = json_object_get_member(o, "value");
+    if (!m)
+        return missing(error, "machine_types.value");
+    if (!JSON_NODE_HOLDS_ARRAY(m))
+        return bad_type(error, "machine_types.value", "an array of machine types", m);
+    a = json_node_get_array(m);
+    n = json_array_get_length(a);
+    if (n > ITSMIG_MACHINE_TYPES_MAX) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                    "machine_types.value: %u machine types, more than %u", n,
+                    ITSMIG_MACHINE_TYPES_MAX);
+        return FALSE;
+    }
+    for (guint i = 0; i < n; i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        g_autofree char *path = g_strdup_printf("machine_types.value[%u]", i);
+        const char *name;
+
+        if (!node_is(e, G_TYPE_STRING))
+            return bad_type(error, path, "a string", e);
+        name = json_node_get_string(e);
+        if (!host_caps_machine_name_ok(name)) {
+            g_autofree char *shown = host_caps_for_message(name);
+
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "%s: '%s' is not a machine type (at most %u letters, digits and "
+                        "\"._+-\")",
+                        path, shown, ITSMIG_MACHINE_TYPE_NAME_MAX);
+            return FALSE;
+        }
+        /* Sorted without duplicates, as written: a reader can trust the order. */
+        if (i > 0 && strcmp(g_ptr_array_index(names, i - 1), name) >= 0) {
+            g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
+                        "%s: '%s' is out of order or repeated (the list is sorted, without "
+                        "duplicates)",
+                        path, name);
+            return FALSE;
+        }
+        g_ptr_array_add(names, (gpointer)name);
+    }
+    mt->source = ITSMIG_CAP_PROBED;
+    mt->arch = g_strdup(s);
+    mt->names = host_caps_machine_names_sorted(names);
+    return TRUE;
+}
+
 /* schema, version and hostname: what must hold before the rest means anything. */
 static gboolean parse_header(JsonObject *o, guint *ret_minor, const char **ret_hostname,
                              GError **error)
@@ -749,6 +861,14 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
         caps->its_semantics.reason =
             g_strdup_printf("%s's itsmig predates the vITS facts in its document (minor version 0)",
                             caps->hostname);
+    }
+    if (minor >= 2) {
+        if (!parse_machine_types(caps, o, error))
+            return NULL;
+    } else {
+        caps->machine_types.reason = g_strdup_printf(
+            "%s's itsmig predates the machine types in its document (minor version %u)",
+            caps->hostname, minor);
     }
     if (!itsmig_host_caps_check(caps, error))
         return NULL;

@@ -66,6 +66,27 @@ static void semantics_to_json(const ItsmigHostItsSemantics *s, JsonBuilder *b)
     json_builder_end_object(b);
 }
 
+static void machine_types_to_json(const ItsmigHostMachineTypes *m, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "machine_types");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "source");
+    json_builder_add_string_value(b, itsmig_cap_source_to_string(m->source));
+    if (m->source == ITSMIG_CAP_UNKNOWN) {
+        itsmig_json_add_string_or_null(b, "reason",
+                                       m->reason ? m->reason : "the machine types were not read");
+        json_builder_end_object(b);
+        return;
+    }
+    itsmig_json_add_string_or_null(b, "arch", m->arch);
+    json_builder_set_member_name(b, "value");
+    json_builder_begin_array(b);
+    for (guint i = 0; m->names && m->names[i]; i++)
+        json_builder_add_string_value(b, m->names[i]);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}
+
 void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b)
 {
     g_return_if_fail(caps != NULL);
@@ -131,4 +152,5 @@ void itsmig_host_caps_to_json_members(const ItsmigHostCaps *caps, JsonBuilder *b
 
     regs_to_json(caps, b);
     semantics_to_json(&caps->its_semantics, b);
+    machine_types_to_json(&caps->machine_types, b);
 }

@@ -316,6 +316,7 @@ void itsmig_host_caps_free(ItsmigHostCaps *caps)
     itsmig_kvm_regs_clear(&caps->regs);
     g_free(caps->regs_digest);
     g_free(caps->its_semantics.reason);
+    host_caps_machine_types_clear(&caps->machine_types);
     g_free(caps);
 }
 
@@ -350,6 +351,9 @@ ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
     regs_copy(&copy->regs, &caps->regs);
     copy->regs_digest = g_strdup(caps->regs_digest);
     copy->its_semantics.reason = g_strdup(caps->its_semantics.reason);
+    copy->machine_types.reason = g_strdup(caps->machine_types.reason);
+    copy->machine_types.arch = g_strdup(caps->machine_types.arch);
+    copy->machine_types.names = g_strdupv(caps->machine_types.names);
     return copy;
 }
 

@@ -34,6 +34,7 @@ lib_libitsmig_la_SOURCES = \
 	lib/secret-file.c \
 	lib/host-caps.c \
 	lib/host-caps-conf.c \
+	lib/host-caps-machines.c \
 	lib/host-caps-write.c \
 	lib/host-caps-read.c \
 	lib/host-traits.c \

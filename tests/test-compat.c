@@ -727,6 +727,71 @@ static void setup_metadata_64k(Fixture *f)
     f->d->metadata.host_page_size = 65536;
 }
 
+/* hostB's QEMU 7.2 offers these for aarch64 guests; vm1 runs virt-9.2. */
+static const char *const qemu_7_2_machines[] = {"sbsa-ref", "virt",     "virt-2.12",
+                                                "virt-7.1", "virt-7.2", NULL};
+
+static void setup_dest_machines(Fixture *f, const char *qemu, const char *arch,
+                                const char *const *names)
+{
+    SET(f->t, QEMU_VERSION, qemu_version, g_strdup(qemu));
+    f->t->machine_types.source = ITSMIG_CAP_PROBED;
+    f->t->machine_types.arch = g_strdup(arch);
+    f->t->machine_types.names = g_strdupv((char **)names);
+}
+
+/* The newest is found by version, not by name: virt-10.0 after virt-9.2. */
+static void setup_machine_newer(Fixture *f)
+{
+    static const char *const names[] = {"virt", "virt-10.0", "virt-9.2", NULL};
+
+    setup_dest_machines(f, "10.0.0", "aarch64", names);
+    g_free(f->d->machine);
+    f->d->machine = g_strdup("virt-11.0");
+}
+
+static void setup_machine_missing(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+}
+
+static void setup_machine_offered(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    g_free(f->d->machine);
+    f->d->machine = g_strdup("virt-7.2");
+}
+
+static void setup_machine_unversioned(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    g_free(f->d->machine);
+    f->d->machine = g_strdup("raspi3b");
+}
+
+static void setup_machine_tcg(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    setup_tcg(f);
+}
+
+static void setup_machine_other_arch(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "x86_64", qemu_7_2_machines);
+}
+
+static void setup_machine_test_driver(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    g_free(f->d->type);
+    f->d->type = g_strdup("test");
+}
+
+static void setup_machine_types_unknown(Fixture *f)
+{
+    itsmig_host_caps_set_machine_types_unknown(f->t, "hostB's itsmig predates them");
+}
+
 /* One case a line group, as the rules table reads: kept as written. */
 /* clang-format off */
 static const RuleCase rule_cases[] = {
@@ -834,6 +899,29 @@ static const RuleCase rule_cases[] = {
       ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
     { "/compat/early-boot-no-its-reset/source-can-reset", setup_reset_started,
       ITSMIG_RULE_EARLY_BOOT_NO_ITS_RESET, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+
+    /* machine-type-unsupported */
+    { "/compat/machine-type-unsupported/fires", setup_machine_missing,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
+      { "vm1's machine type virt-9.2 is not among the 5 that hostB's QEMU 7.2.0 offers for aarch64",
+        "newest of the family is virt-7.2", "libvirt refuses to start it there" }, NULL,
+      "whose QEMU offers virt-9.2" },
+    { "/compat/machine-type-unsupported/newest-by-version", setup_machine_newer,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
+      { "virt-11.0", "newest of the family is virt-10.0" }, NULL, NULL },
+    { "/compat/machine-type-unsupported/unversioned", setup_machine_unversioned,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER, { "raspi3b" }, "newest",
+      NULL },
+    { "/compat/machine-type-unsupported/tcg", setup_machine_tcg,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER, { "virt-9.2" }, NULL, NULL },
+    { "/compat/machine-type-unsupported/offered", setup_machine_offered,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/machine-type-unsupported/other-arch", setup_machine_other_arch,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/machine-type-unsupported/not-qemu", setup_machine_test_driver,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/machine-type-unsupported/unknown", setup_machine_types_unknown,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
 
     /* no-pending-table-save */
     { "/compat/no-pending-table-save/fires", setup_source_no_pending,
@@ -1179,7 +1267,7 @@ static void test_policy_defaults(void)
     g_assert_cmpuint(p.early_boot_window, ==, 300);
     g_assert_false(p.check_emulated);
     for (guint i = 0; i < ITSMIG_RULE_LAST; i++) {
-        ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED
+        ItsmigVerdictSeverity expected = i <= ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED
                                              ? ITSMIG_VERDICT_BLOCKER
                                              : ITSMIG_VERDICT_WARNING;
 
@@ -1198,6 +1286,7 @@ static void test_policy_defaults(void)
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_PAGE_SIZE_MISMATCH));
     g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTERS_MISSING));
     g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED));
+    g_assert_true(itsmig_rule_is_fixed(ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_VCPU_REGISTERS_UNKNOWN));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_ITS_SAVE_SEMANTICS_DIFFER));
     g_assert_false(itsmig_rule_is_fixed(ITSMIG_RULE_LAST));

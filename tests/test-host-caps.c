@@ -115,6 +115,42 @@ static void set_ok(ItsmigHostCaps *caps, ItsmigCapField field, ItsmigCapSource s
 
 /* ---- the documents of the examples --------------------------------------- */
 
+/* What libvirt's capabilities look like on an arm64 host with KVM (trimmed):
+ * the host's architecture's guest lists the emulator's machines ("virt" an
+ * alias of the newest) and those of the kvm domain type; a 32-bit guest of
+ * the same emulator and another architecture's are not this host's. */
+#define LIBVIRT_CAPS(host_arch, machines, kvm_machines)                                            \
+    "<capabilities>\n"                                                                             \
+    "  <host><uuid>0f3b0e4a-1111-2222-3333-444455556666</uuid>\n"                                  \
+    "    <cpu><arch>" host_arch "</arch><model>host</model></cpu>\n"                               \
+    "  </host>\n"                                                                                  \
+    "  <guest><os_type>hvm</os_type>\n"                                                            \
+    "    <arch name='aarch64'><wordsize>64</wordsize>\n"                                           \
+    "      <emulator>/usr/bin/qemu-system-aarch64</emulator>\n" machines                           \
+    "      <domain type='qemu'/>\n"                                                                \
+    "      <domain type='kvm'>" kvm_machines "</domain>\n"                                         \
+    "    </arch>\n"                                                                                \
+    "  </guest>\n"                                                                                 \
+    "  <guest><os_type>hvm</os_type>\n"                                                            \
+    "    <arch name='armv7l'><machine>vexpress-a15</machine><domain type='qemu'/></arch>\n"        \
+    "  </guest>\n"                                                                                 \
+    "  <guest><os_type>xen</os_type>\n"                                                            \
+    "    <arch name='aarch64'><machine>xenpv</machine><domain type='xen'/></arch>\n"               \
+    "  </guest>\n"                                                                                 \
+    "</capabilities>\n"
+#define VIRT_7_2                                                                                   \
+    "<machine maxCpus='512'>virt-7.1</machine>"                                                    \
+    "<machine maxCpus='512'>virt-7.2</machine>"                                                    \
+    "<machine canonical='virt-7.2' maxCpus='512'>virt</machine>"
+
+static void set_machine_types_ok(ItsmigHostCaps *caps, const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(itsmig_host_caps_set_machine_types_from_libvirt(caps, xml, strlen(xml), &error));
+    g_assert_no_error(error);
+}
+
 /* A host whose probe ran, with what itsmigd learns elsewhere. */
 static ItsmigHostCaps *example_full(void)
 {
@@ -127,6 +163,7 @@ static ItsmigHostCaps *example_full(void)
     set_ok(caps, ITSMIG_CAP_PAGE_SIZE, ITSMIG_CAP_PROBED, "65536");
     set_ok(caps, ITSMIG_CAP_QEMU_VERSION, ITSMIG_CAP_PROBED, "8.2.2");
     set_ok(caps, ITSMIG_CAP_LIBVIRT_VERSION, ITSMIG_CAP_PROBED, "10.0.0");
+    set_machine_types_ok(caps, LIBVIRT_CAPS("aarch64", VIRT_7_2, "<machine>virt-8.2</machine>"));
     return caps;
 }
 
@@ -152,7 +189,133 @@ static ItsmigHostCaps *example_conflict(void)
     set_ok(caps, ITSMIG_CAP_QEMU_VERSION, ITSMIG_CAP_PROBED, "8.2.2");
     set_ok(caps, ITSMIG_CAP_PAGE_SIZE, ITSMIG_CAP_DECLARED, "4096");
     set_ok(caps, ITSMIG_CAP_PAGE_SIZE, ITSMIG_CAP_PROBED, "4096");
+    set_machine_types_ok(caps, LIBVIRT_CAPS("aarch64", VIRT_7_2, ""));
     return caps;
+}
+
+/* ---- machine types --------------------------------------------------------- */
+
+static void assert_names(char **names, const char *const *expected)
+{
+    g_assert_nonnull(names);
+    for (guint i = 0; expected[i]; i++)
+        g_assert_cmpstr(names[i], ==, expected[i]);
+    g_assert_cmpuint(g_strv_length(names), ==, g_strv_length((char **)expected));
+}
+
+static void test_machine_types_libvirt(void)
+{
+    static const char *const expected[] = {"sbsa-ref", "virt",     "virt-2.12",
+                                           "virt-7.1", "virt-7.2", NULL};
+    g_autoptr(ItsmigHostCaps) caps = itsmig_host_caps_new("h");
+    gboolean offered = TRUE;
+
+    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_UNKNOWN);
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt", &offered));
+    /* The kvm domain's machines count too, duplicates once; armv7l's and
+     * Xen's guests are not this host's QEMU guests. */
+    set_machine_types_ok(caps,
+                         LIBVIRT_CAPS("aarch64", VIRT_7_2 "<machine>sbsa-ref</machine>",
+                                      "<machine>virt-2.12</machine><machine>virt-7.2</machine>"));
+    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_PROBED);
+    g_assert_null(caps->machine_types.reason);
+    g_assert_cmpstr(caps->machine_types.arch, ==, "aarch64");
+    assert_names(caps->machine_types.names, expected);
+
+    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt-7.2", &offered));
+    g_assert_true(offered);
+    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt-10.0", &offered));
+    g_assert_false(offered);
+    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "vexpress-a15", &offered));
+    g_assert_false(offered);
+    /* Another architecture's guests, or a guest that does not say: not known. */
+    offered = TRUE;
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "armv7l", "vexpress-a15", &offered));
+    g_assert_true(offered);
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, NULL, "virt", &offered));
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, &offered));
+
+    /* An x86 host whose libvirt has no x86 emulator offers none. */
+    set_machine_types_ok(caps, LIBVIRT_CAPS("x86_64", VIRT_7_2, ""));
+    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_PROBED);
+    g_assert_cmpstr(caps->machine_types.arch, ==, "x86_64");
+    g_assert_cmpuint(g_strv_length(caps->machine_types.names), ==, 0);
+    g_assert_true(itsmig_host_caps_machine_type_known(caps, "x86_64", "pc", &offered));
+    g_assert_false(offered);
+
+    itsmig_host_caps_set_machine_types_unknown(caps, "gone");
+    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_UNKNOWN);
+    g_assert_cmpstr(caps->machine_types.reason, ==, "gone");
+    g_assert_null(caps->machine_types.names);
+    g_assert_null(caps->machine_types.arch);
+}
+
+static void test_machine_types_libvirt_bad(void)
+{
+    g_autoptr(GString) many = g_string_new(NULL);
+    g_autofree char *too_many = NULL;
+    g_autofree char *long_name = g_strnfill(65, 'v');
+    g_autofree char *too_long = NULL;
+    const struct {
+        const char *xml;
+        const char *error;
+    } cases[] = {
+        {"<capabilities><host>", "libvirt's capabilities XML is not well-formed: line 1"},
+        {"<!DOCTYPE capabilities [<!ENTITY a 'b'>]><capabilities/>",
+         "libvirt's capabilities XML must not have a DOCTYPE"},
+        {"<domain type='kvm'/>", "the root element is not <capabilities>"},
+        {"<capabilities><host/></capabilities>", "name no host architecture"},
+        {"<capabilities><host><cpu><arch>a b</arch></cpu></host></capabilities>",
+         "name no host architecture"},
+        {LIBVIRT_CAPS("aarch64", "<machine>virt 7.2</machine>", ""),
+         "a machine type 'virt 7.2', not a name of at most 64"},
+        {LIBVIRT_CAPS("aarch64", "<machine canonical='../virt'>virt</machine>", ""),
+         "a machine type '../virt'"},
+        {LIBVIRT_CAPS("aarch64", "<machine></machine>", ""), "a machine type ''"},
+        {NULL, "libvirt's capabilities list 513 machine types for aarch64, more than the 512"},
+        {NULL, "a machine type 'vvvvv"},
+    };
+
+    for (guint i = 0; i < ITSMIG_MACHINE_TYPES_MAX + 1; i++)
+        g_string_append_printf(many, "<machine>m-%u</machine>", i);
+    too_many = g_strdup_printf(LIBVIRT_CAPS("aarch64", "%s", ""), many->str);
+    too_long = g_strdup_printf(LIBVIRT_CAPS("aarch64", "<machine>%s</machine>", ""), long_name);
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(ItsmigHostCaps) caps = itsmig_host_caps_new("h");
+        g_autoptr(GError) error = NULL;
+        const char *xml = cases[i].xml ? cases[i].xml : i == 8 ? too_many : too_long;
+
+        set_machine_types_ok(caps, LIBVIRT_CAPS("aarch64", VIRT_7_2, ""));
+        g_assert_false(
+            itsmig_host_caps_set_machine_types_from_libvirt(caps, xml, strlen(xml), &error));
+        assert_error_has(error, ITSMIG_ERROR_INVALID_ARGUMENT, cases[i].error);
+        /* What was known before is not kept: the connection gave no list. */
+        g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_UNKNOWN);
+        g_assert_cmpstr(caps->machine_types.reason, ==, error->message);
+        g_assert_null(caps->machine_types.names);
+    }
+}
+
+/* A peer of minor version 1 published no machine types: unknown, with why. */
+static void test_minor1_peer_machine_types(void)
+{
+    g_autoptr(ItsmigHostCaps) full = example_full();
+    g_autofree char *text = caps_to_text(full);
+    g_autoptr(GString) minor1 = g_string_new(text);
+    g_autoptr(ItsmigHostCaps) caps = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean offered;
+
+    g_assert_cmpuint(g_string_replace(minor1, "\"minor_version\":2", "\"minor_version\":1", 1), ==,
+                     1);
+    caps = itsmig_host_caps_from_json(minor1->str, -1, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(caps->minor_version, ==, 1);
+    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_UNKNOWN);
+    g_assert_cmpstr(caps->machine_types.reason, ==,
+                    "host-a.example.org's itsmig predates the machine types in its document "
+                    "(minor version 1)");
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt", &offered));
 }
 
 /* ---- names --------------------------------------------------------------- */
@@ -236,6 +399,8 @@ static void test_copy_is_deep(void)
     g_assert_true(copy->hostname != caps->hostname);
     g_assert_true(copy->meta[ITSMIG_CAP_QEMU_VERSION].conflict_probed !=
                   caps->meta[ITSMIG_CAP_QEMU_VERSION].conflict_probed);
+    g_assert_true(copy->machine_types.names != caps->machine_types.names);
+    g_assert_true(copy->machine_types.names[0] != caps->machine_types.names[0]);
     g_clear_pointer(&caps, itsmig_host_caps_free);
     copied = caps_to_text(copy);
     g_assert_cmpstr(copied, ==, before);
@@ -817,6 +982,14 @@ static void assert_same_caps(const ItsmigHostCaps *a, const ItsmigHostCaps *b)
     g_assert_cmpint(a->restore_tables, ==, b->restore_tables);
     g_assert_cmpint(a->ctrl_reset, ==, b->ctrl_reset);
     g_assert_cmpint(a->save_pending_tables, ==, b->save_pending_tables);
+    g_assert_cmpint(a->machine_types.source, ==, b->machine_types.source);
+    /* Without a reason, the writer gives one. */
+    if (a->machine_types.reason)
+        g_assert_cmpstr(a->machine_types.reason, ==, b->machine_types.reason);
+    g_assert_cmpstr(a->machine_types.arch, ==, b->machine_types.arch);
+    g_assert_true((!a->machine_types.names && !b->machine_types.names) ||
+                  g_strv_equal((const char *const *)a->machine_types.names,
+                               (const char *const *)b->machine_types.names));
     g_assert_cmpstr(ta, ==, tb);
 }
 
@@ -910,7 +1083,7 @@ static void test_document_layout(void)
 
     g_assert_cmpstr(
         text, ==,
-        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"minor_version\":1,"
+        "{\"schema\":\"itsmig-host-caps\",\"version\":1,\"minor_version\":2,"
         "\"hostname\":\"host-c\","
         "\"probe\":{\"available\":true,\"reason\":null},"
         "\"caps\":{"
@@ -933,7 +1106,9 @@ static void test_document_layout(void)
         "\"unavailable_reason\":\"the register set was not probed\",\"features\":null,"
         "\"writable_masks\":null,\"count\":null,\"digest\":null,\"registers\":null},"
         "\"its_semantics\":{\"source\":\"unknown\","
-        "\"reason\":\"the KVM probe did not measure the vITS behaviour\"}}");
+        "\"reason\":\"the KVM probe did not measure the vITS behaviour\"},"
+        "\"machine_types\":{\"source\":\"probed\",\"arch\":\"aarch64\","
+        "\"value\":[\"virt\",\"virt-7.1\",\"virt-7.2\"]}}");
 }
 
 /* The daemon wraps the members in an object of its own. */
@@ -1099,6 +1274,9 @@ typedef struct {
     "'baser_write':{'keeps_mappings':false,'measured_by':'m'},"                                    \
     "'gicd_access_before_init':{'errno':6,'measured_by':'m'}},"
 #define MINOR1(regs, sem) CONFLICTS, CONFLICTS "'minor_version':1," regs sem
+#define MT_PROBED(list)   "'machine_types':{'source':'probed','arch':'aarch64','value':[" list "]},"
+#define MT                MT_PROBED("'virt','virt-7.1','virt-7.2'")
+#define MINOR2(mt)        CONFLICTS, CONFLICTS "'minor_version':2," REGS SEM_UNKNOWN mt
 
 static const DocCase doc_cases[] = {
     /* Accepted. */
@@ -1134,9 +1312,70 @@ static const DocCase doc_cases[] = {
              "'features':null,'writable_masks':null,'count':null,'digest':null,'registers':null},",
              SEM_UNKNOWN)},
      NULL},
-    {"minor2-ignores-more",
-     {CONFLICTS, CONFLICTS "'minor_version':2,'vcpu_cache':{}," REGS SEM_UNKNOWN},
+    {"minor3-ignores-more",
+     {CONFLICTS, CONFLICTS "'minor_version':3,'vcpu_cache':{}," REGS SEM_UNKNOWN MT},
      NULL},
+    {"minor2-machine-types", {MINOR2(MT)}, NULL},
+    {"minor2-machine-types-none", {MINOR2(MT_PROBED(""))}, NULL},
+    {"minor2-machine-types-unknown",
+     {MINOR2("'machine_types':{'source':'unknown','reason':'libvirt refused'},")},
+     NULL},
+
+    /* The machine types. */
+    {"machine-types/missing-in-minor2", {MINOR2("")}, "machine_types: missing"},
+    {"machine-types/not-object",
+     {MINOR2("'machine_types':['virt'],")},
+     "machine_types: expected an object, got an array"},
+    {"machine-types/unknown-with-value",
+     {MINOR2("'machine_types':{'source':'unknown','reason':'r','value':['virt']},")},
+     "machine_types.value: present, but machine_types.source is unknown"},
+    {"machine-types/unknown-without-reason",
+     {MINOR2("'machine_types':{'source':'unknown'},")},
+     "machine_types.reason: missing"},
+    {"machine-types/source",
+     {MINOR2("'machine_types':{'source':'declared','reason':'r'},")},
+     "machine_types.source: 'declared' is not probed or unknown"},
+    {"machine-types/probed-with-reason",
+     {MINOR2("'machine_types':{'source':'probed','reason':'r','arch':'aarch64','value':[]},")},
+     "machine_types.reason: must be null or absent when they are probed"},
+    {"machine-types/no-arch",
+     {MINOR2("'machine_types':{'source':'probed','value':[]},")},
+     "machine_types.arch: missing"},
+    {"machine-types/bad-arch",
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch 64','value':[]},")},
+     "machine_types.arch: 'aarch 64' is not an architecture name"},
+    {"machine-types/no-value",
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64'},")},
+     "machine_types.value: missing"},
+    {"machine-types/value-not-array",
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','value':'virt'},")},
+     "machine_types.value: expected an array of machine types, got a string"},
+    {"machine-types/name-not-string",
+     {MINOR2(MT_PROBED("'virt',7"))},
+     "machine_types.value[1]: expected a string, got an integer"},
+    {"machine-types/name-empty",
+     {MINOR2(MT_PROBED("''"))},
+     "machine_types.value[0]: '' is not a machine type"},
+    {"machine-types/name-space",
+     {MINOR2(MT_PROBED("'virt 7.2'"))},
+     "machine_types.value[0]: 'virt 7.2' is not a machine type"},
+    {"machine-types/name-long",
+     {MINOR2(MT_PROBED("'@X65@'"))},
+     "machine_types.value[0]: "
+     "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not"},
+    {"machine-types/unsorted",
+     {MINOR2(MT_PROBED("'virt-7.2','virt-7.1'"))},
+     "machine_types.value[1]: 'virt-7.1' is out of order or repeated",
+     FALSE,
+     TRUE},
+    {"machine-types/duplicate",
+     {MINOR2(MT_PROBED("'virt','virt'"))},
+     "machine_types.value[1]: 'virt' is out of order or repeated",
+     FALSE,
+     TRUE},
+    {"machine-types/unknown-member",
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','value':[],'x':1},")},
+     "machine_types.x: unknown member"},
 
     /* The register set and the vITS facts. */
     {"regs/missing-in-minor1",
@@ -1742,6 +1981,9 @@ int main(int argc, char **argv)
     g_test_add_func("/host-caps/json/round-trip/full", test_round_trip_full);
     g_test_add_func("/host-caps/json/round-trip/regs", test_round_trip_regs);
     g_test_add_func("/host-caps/json/minor-0-peer", test_minor0_peer);
+    g_test_add_func("/host-caps/json/minor-1-peer-machine-types", test_minor1_peer_machine_types);
+    g_test_add_func("/host-caps/machine-types/libvirt", test_machine_types_libvirt);
+    g_test_add_func("/host-caps/machine-types/libvirt-bad", test_machine_types_libvirt_bad);
     g_test_add_func("/host-caps/json/round-trip/unknown", test_round_trip_unknown);
     g_test_add_func("/host-caps/json/round-trip/conflict", test_round_trip_conflict);
     g_test_add_func("/host-caps/json/layout", test_document_layout);

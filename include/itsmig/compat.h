@@ -33,6 +33,8 @@ typedef enum {
                                             lacks registers the source's QEMU sends */
     ITSMIG_RULE_VCPU_REGISTER_VALUE_UNSUPPORTED, /* "vcpu-register-value-unsupported": an ID or
                                                     firmware value the destination refuses */
+    ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED,        /* "machine-type-unsupported": the destination's
+                                                    QEMU lacks the guest's machine type */
     /* Warnings by default. */
     ITSMIG_RULE_NO_PENDING_TABLE_SAVE, /* "no-pending-table-save" */
     ITSMIG_RULE_GICD_REVISION_CHANGE,  /* "gicd-revision-change" */

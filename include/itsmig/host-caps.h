@@ -25,10 +25,11 @@
  * register set and vITS behaviour are reported as unknown, never refused).
  * A document that claims a minor version must carry that version's members.
  *  - minor 0: schema, version, hostname, probe, caps, conflicts;
- *  - minor 1: vcpu_registers, its_semantics.
+ *  - minor 1: vcpu_registers, its_semantics;
+ *  - minor 2: machine_types.
  */
 #define ITSMIG_HOST_CAPS_VERSION 1
-#define ITSMIG_HOST_CAPS_MINOR   1
+#define ITSMIG_HOST_CAPS_MINOR   2
 #define ITSMIG_HOST_CAPS_SCHEMA  "itsmig-host-caps"
 /* Limit on a peer's document, in bytes. */
 #define ITSMIG_HOST_CAPS_MAX (256 * 1024)
@@ -76,10 +77,27 @@ typedef struct {
     ItsmigKvmItsSemantics facts;
 } ItsmigHostItsSemantics;
 
+/* The machine types the host's QEMU offers guests of one architecture, as
+ * libvirt's capabilities list them (names and aliases: "virt", "virt-7.2").
+ * A guest whose machine type is not among them cannot start there, so an
+ * incoming migration or a restore of it fails before QEMU runs. */
+typedef struct {
+    ItsmigCapSource source; /* UNKNOWN or PROBED */
+    char *reason;           /* why it is unknown; NULL when probed */
+    char *arch;             /* the architecture the names are for; NULL when unknown */
+    char **names;           /* sorted, without duplicates; NULL when unknown */
+} ItsmigHostMachineTypes;
+
+/* At most this many machine types, each a name of at most
+ * ITSMIG_MACHINE_TYPE_NAME_MAX bytes of letters, digits and "._+-". */
+#define ITSMIG_MACHINE_TYPES_MAX     512
+#define ITSMIG_MACHINE_TYPE_NAME_MAX 64
+
 typedef struct {
     char *hostname; /* never NULL once built or parsed */
     /* The minor version of the document it was read from (ITSMIG_HOST_CAPS_MINOR
-     * when built here): 0 means a peer that predates regs and its_semantics. */
+     * when built here): 0 means a peer that predates regs and its_semantics,
+     * 1 one that predates machine_types. */
     guint minor_version;
     /* Why the KVM probe could not run; NULL when it ran. */
     char *probe_unavailable_reason;
@@ -110,6 +128,7 @@ typedef struct {
     ItsmigKvmRegSet regs;
     char *regs_digest;
     ItsmigHostItsSemantics its_semantics;
+    ItsmigHostMachineTypes machine_types;
 } ItsmigHostCaps;
 
 /* All fields unknown. */
@@ -121,6 +140,23 @@ ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps);
 /* Sets the register set from the probe's (a copy): unknown with its reason
  * when the probe could not run. */
 void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set);
+
+/* Sets the machine types from libvirt's capabilities XML (virConnectGetCapabilities):
+ * those of the host's own architecture (<host><cpu><arch>), for hvm guests,
+ * under the emulator and under each domain type, aliases included: none when
+ * libvirt has no emulator for it.  The machine types become unknown with the
+ * reason when the XML cannot be read, names no host architecture, or lists a
+ * name or more names than the document carries; FALSE then, with the same
+ * reason in @error
+ * (ITSMIG_ERROR_INVALID_ARGUMENT). */
+gboolean itsmig_host_caps_set_machine_types_from_libvirt(ItsmigHostCaps *caps, const char *xml,
+                                                         gsize len, GError **error);
+/* Makes the machine types unknown, for @reason. */
+void itsmig_host_caps_set_machine_types_unknown(ItsmigHostCaps *caps, const char *reason);
+/* Whether @caps knows the machine types of guests of @arch, and if so,
+ * whether @machine is among them (in *@ret_offered). */
+gboolean itsmig_host_caps_machine_type_known(const ItsmigHostCaps *caps, const char *arch,
+                                             const char *machine, gboolean *ret_offered);
 
 /* "its_abi_revisions"; NULL out of range. */
 const char *itsmig_cap_field_to_string(ItsmigCapField field);

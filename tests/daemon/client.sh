@@ -160,6 +160,9 @@ check_ctl "host: revisions as a list, with their source" 0 '^its_abi_revisions +
 check_ctl "host: unknown fields show '-'" 0 '^qemu_version +- +unknown$' ''
 check_ctl "host: the probe's availability" 0 '^KVM probe: (available|not available: .+)$' ''
 api GET /v1/host
+check_ctl "host: the machine types libvirt lists, counted ($(jbody '.machine_types.value | length') for $(jbody .machine_types.arch))" \
+    0 "^QEMU machine types for $(jbody .machine_types.arch) guests: $(jbody '.machine_types.value | length')\$" ''
+api GET /v1/host
 rows=$(jbody '.caps | length')
 is "$(grep -Ec '^[a-z0-9_]+ +.+ +(probed|declared|unknown)' "$T/ctl.out")" "$rows" \
     "host: one row per field of the document ($rows)"

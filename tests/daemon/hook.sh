@@ -282,6 +282,41 @@ check_hook "migrate begin, VFIO device from a GICv4.0 host: refused, naming gicv
     1 '^itsmig: refusing incoming migration of vm-gicv4: (.*; )?gicv4-direct-injection: '
 is "$(wc -l <"$T/hook.err" | tr -d ' ')" 1 "... in one line on stderr"
 
+# The machine types: itsmigd publishes those libvirt's capabilities list for hvm guests of
+# the host's architecture (the test driver's: an architecture, and no machine at all), and
+# refuses a QEMU guest of that architecture whose machine type is not among them.
+virsh -q -c "$LIBVIRT_URI" capabilities >"$T/capabilities.xml" || bail "virsh capabilities failed"
+"$PYTHON" - "$T/capabilities.xml" >"$T/machines.json" <<'PY' || bail "cannot read $T/capabilities.xml"
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+arch = root.findtext("host/cpu/arch")
+names = set()
+for g in root.findall("guest"):
+    a = g.find("arch")
+    if g.findtext("os_type") != "hvm" or a is None or a.get("name") != arch:
+        continue
+    for m in a.findall("machine") + a.findall("domain/machine"):
+        names.add(m.text.strip())
+        if m.get("canonical"):
+            names.add(m.get("canonical"))
+print(json.dumps({"arch": arch, "value": sorted(names)}))
+PY
+MACHINE_ARCH=$(jq -r .arch "$T/machines.json")
+api GET /v1/host
+check_json "GET /v1/host: machine_types are those libvirt's capabilities list for $MACHINE_ARCH" \
+    ".machine_types.source == \"probed\" and ({arch: .machine_types.arch, value: .machine_types.value} == $(cat "$T/machines.json"))"
+cat >"$T/machine.xml" <<EOF
+<domain type='qemu'>
+  <name>vm-machine</name>
+  <uuid>2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e</uuid>
+  <memory unit='KiB'>1048576</memory>
+  <os><type arch='$MACHINE_ARCH' machine='pc-i440fx-99.1'>hvm</type></os>
+</domain>
+EOF
+run_hook "$T/hook.conf" "$T/machine.xml" vm-machine migrate begin
+check_hook "migrate begin, a machine type this host's QEMU does not offer: refused, naming machine-type-unsupported" \
+    1 "^itsmig: refusing incoming migration of vm-machine: (.*; )?machine-type-unsupported: vm-machine's machine type pc-i440fx-99.1 is not among the $(jq '.value | length' "$T/machines.json") that "
+
 run_hook "$T/hook.conf" "$T/bad.xml" vm-bad migrate begin
 check_hook "migrate begin with broken XML on stdin: refused, saying so" \
     1 '^itsmig: refusing incoming migration of vm-bad: the domain XML on stdin is not usable: '

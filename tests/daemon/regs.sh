@@ -69,8 +69,8 @@ start_a bookworm
 
 use_itsmigd b
 api GET /v1/host
-check_json "B publishes trixie's register set: minor version 1, 362 registers and their digest" \
-    ".minor_version == 1 and .vcpu_registers.available == true and .vcpu_registers.count == 362 and .vcpu_registers.digest == \"$(jq -r .vcpu_registers.digest "$probe/trixie.json")\""
+check_json "B publishes trixie's register set: minor version 2, 362 registers and their digest" \
+    ".minor_version == 2 and .vcpu_registers.available == true and .vcpu_registers.count == 362 and .vcpu_registers.digest == \"$(jq -r .vcpu_registers.digest "$probe/trixie.json")\""
 check_json "B's vITS facts are unknown, with the reason" \
     '.its_semantics.source == "unknown" and (.its_semantics.reason | length) > 0'
 if grep -q "vcpu-registers-file .*trixie.json: register set sha256:" "$ITSMIGD_LOG"; then
