@@ -803,6 +803,23 @@ static gboolean parse_header(JsonObject *o, guint *ret_minor, const char **ret_h
     return get_string(node, "hostname", HOSTNAME_MAX, ret_hostname, error);
 }
 
+/* Why a peer's document lacks @what: a reason that fits the document's strings (and the
+ * register set's buffer) whatever the hostname, so that it is written out and read back. */
+static char *predates(const ItsmigHostCaps *caps, const char *what, guint minor)
+{
+    g_autofree char *name = NULL;
+
+    if (g_utf8_strlen(caps->hostname, -1) > 32) {
+        g_autofree char *head = g_utf8_substring(caps->hostname, 0, 31);
+
+        name = g_strconcat(head, "...", NULL);
+    } else {
+        name = g_strdup(caps->hostname);
+    }
+    return g_strdup_printf("%s's itsmig predates %s in its document (minor version %u)", name, what,
+                           minor);
+}
+
 ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError **error)
 {
     g_autoptr(JsonParser) parser = NULL;
@@ -855,20 +872,16 @@ ItsmigHostCaps *itsmig_host_caps_from_json(const char *text, gssize len, GError 
             return NULL;
     } else {
         /* A peer from before the register set: it works on, knowing less. */
-        g_snprintf(caps->regs.unavailable_reason, sizeof(caps->regs.unavailable_reason),
-                   "%s's itsmig predates the register set in its document (minor version 0)",
-                   caps->hostname);
-        caps->its_semantics.reason =
-            g_strdup_printf("%s's itsmig predates the vITS facts in its document (minor version 0)",
-                            caps->hostname);
+        g_autofree char *why = predates(caps, "the register set", minor);
+
+        g_strlcpy(caps->regs.unavailable_reason, why, sizeof(caps->regs.unavailable_reason));
+        caps->its_semantics.reason = predates(caps, "the vITS facts", minor);
     }
     if (minor >= 2) {
         if (!parse_machine_types(caps, o, error))
             return NULL;
     } else {
-        caps->machine_types.reason = g_strdup_printf(
-            "%s's itsmig predates the machine types in its document (minor version %u)",
-            caps->hostname, minor);
+        caps->machine_types.reason = predates(caps, "the machine types", minor);
     }
     if (!itsmig_host_caps_check(caps, error))
         return NULL;

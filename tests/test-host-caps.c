@@ -318,6 +318,41 @@ static void test_minor1_peer_machine_types(void)
     g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt", &offered));
 }
 
+/* What a reader says of an older peer's missing members fits the document's strings, so an
+ * older peer with a 255-byte hostname is written out again and read back. */
+static void test_old_peer_long_hostname(void)
+{
+    g_autoptr(ItsmigHostCaps) full = example_full();
+    g_autofree char *text = NULL;
+    g_autofree char *long_name = g_strnfill(255, 'h');
+    g_autoptr(GString) old = NULL;
+
+    g_free(full->hostname);
+    full->hostname = g_strdup(long_name);
+    text = caps_to_text(full);
+    for (guint minor = 0; minor < 2; minor++) {
+        g_autoptr(ItsmigHostCaps) caps = NULL;
+        g_autoptr(ItsmigHostCaps) back = NULL;
+        g_autofree char *again = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *minor_text = g_strdup_printf("\"minor_version\":%u", minor);
+
+        old = g_string_new(text);
+        g_assert_cmpuint(g_string_replace(old, "\"minor_version\":2", minor_text, 1), ==, 1);
+        caps = itsmig_host_caps_from_json(old->str, -1, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_str_has_prefix(caps->machine_types.reason,
+                                       "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...'s itsmig predates the "
+                                       "machine types"));
+        again = caps_to_text(caps);
+        back = itsmig_host_caps_from_json(again, -1, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(back->machine_types.reason, ==, caps->machine_types.reason);
+        g_assert_cmpstr(back->its_semantics.reason, ==, caps->its_semantics.reason);
+        g_string_free(g_steal_pointer(&old), TRUE);
+    }
+}
+
 /* ---- names --------------------------------------------------------------- */
 
 static void test_field_names(void)
@@ -1982,6 +2017,7 @@ int main(int argc, char **argv)
     g_test_add_func("/host-caps/json/round-trip/regs", test_round_trip_regs);
     g_test_add_func("/host-caps/json/minor-0-peer", test_minor0_peer);
     g_test_add_func("/host-caps/json/minor-1-peer-machine-types", test_minor1_peer_machine_types);
+    g_test_add_func("/host-caps/json/old-peer-long-hostname", test_old_peer_long_hostname);
     g_test_add_func("/host-caps/machine-types/libvirt", test_machine_types_libvirt);
     g_test_add_func("/host-caps/machine-types/libvirt-bad", test_machine_types_libvirt_bad);
     g_test_add_func("/host-caps/json/round-trip/unknown", test_round_trip_unknown);
