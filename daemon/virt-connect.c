@@ -270,20 +270,83 @@ static void on_synced(ItsmigdVirt *virt, gpointer item)
     notify_changed(virt);
 }
 
-/* The machine types this host's QEMU offers are in there: read once a
- * connection, since the hook's questions must not wait on libvirt. */
-static void read_capabilities(Synced *s)
+/* The machine types this host's QEMU offers are in there: read at each
+ * connection and every CAPABILITIES_REFRESH_S (libvirt probes a QEMU binary
+ * again once it changed, as an upgrade does), ahead of the hook's questions,
+ * which must not wait on libvirt. */
+#define CAPABILITIES_REFRESH_S 300
+
+static void read_capabilities(virConnectPtr conn, char **ret_xml, char **ret_error)
 {
     g_autoptr(GError) error = NULL;
-    char *xml = virConnectGetCapabilities(s->conn);
+    char *xml = virConnectGetCapabilities(conn);
 
     if (xml) {
-        s->capabilities = g_strdup(xml);
+        *ret_xml = g_strdup(xml);
         free(xml);
         return;
     }
     itsmigd_virt_error(&error, "cannot read libvirt's capabilities");
-    s->capabilities_error = g_strdup(error->message);
+    *ret_error = g_strdup(error->message);
+}
+
+typedef struct {
+    char *xml;
+    char *error;
+} Capabilities;
+
+static void capabilities_free(gpointer data)
+{
+    Capabilities *c = data;
+
+    g_free(c->xml);
+    g_free(c->error);
+    g_free(c);
+}
+
+/* On the main loop: a re-read's outcome; the host is rebuilt only when it changed. */
+static void on_capabilities(ItsmigdVirt *virt, gpointer item)
+{
+    Capabilities *c = item;
+    gboolean changed;
+
+    g_mutex_lock(&virt->lock);
+    changed = g_strcmp0(virt->capabilities, c->xml) != 0 ||
+              g_strcmp0(virt->capabilities_error, c->error) != 0;
+    if (changed) {
+        g_free(virt->capabilities);
+        virt->capabilities = g_steal_pointer(&c->xml);
+        g_free(virt->capabilities_error);
+        virt->capabilities_error = g_steal_pointer(&c->error);
+    }
+    g_mutex_unlock(&virt->lock);
+    if (changed) {
+        g_message("libvirt: its capabilities changed; the machine types are read again");
+        notify_changed(virt);
+    }
+}
+
+/* On the worker. */
+static void refresh_capabilities(ItsmigdVirt *virt, gpointer item)
+{
+    Capabilities *c = g_new0(Capabilities, 1);
+
+    (void)item;
+    if (!itsmigd_virt_worker_current(virt)) {
+        capabilities_free(c);
+        return;
+    }
+    read_capabilities(virt->work_conn, &c->xml, &c->error);
+    itsmigd_virt_worker_hand_back(virt, on_capabilities, c, capabilities_free);
+}
+
+static gboolean on_capabilities_timer(gpointer data)
+{
+    ItsmigdVirt *virt = data;
+
+    if (itsmigd_virt_is_connected(virt))
+        itsmigd_virt_worker_queue(virt, refresh_capabilities, NULL, NULL);
+    return G_SOURCE_CONTINUE;
 }
 
 /* On the worker, before any event of the new connection. */
@@ -299,7 +362,7 @@ static void sync_connection(ItsmigdVirt *virt, gpointer item)
         s->hypervisor = g_strdup(virConnectGetType(s->conn));
         if (virConnectGetVersion(s->conn, &v) == 0 && v > 0)
             s->hypervisor_version = version_string(v);
-        read_capabilities(s);
+        read_capabilities(s->conn, &s->capabilities, &s->capabilities_error);
     }
     /* The queued item stays the queue's to free; the main loop gets @s. */
     itsmigd_virt_worker_hand_back(virt, on_synced, s, synced_free);
@@ -402,6 +465,7 @@ void itsmigd_virt_free(ItsmigdVirt *virt)
     g_cancellable_cancel(virt->cancellable);
     itsmigd_virt_worker_stop(virt, TRUE);
     g_clear_handle_id(&virt->retry_source, g_source_remove);
+    g_clear_handle_id(&virt->capabilities_source, g_source_remove);
     g_clear_handle_id(&virt->disconnect_source, g_source_remove);
     close_connection(virt);
     g_object_unref(virt->cancellable);
@@ -428,6 +492,8 @@ void itsmigd_virt_set_options(ItsmigdVirt *virt, const ItsmigdVirtOptions *optio
 
 void itsmigd_virt_start(ItsmigdVirt *virt)
 {
+    virt->capabilities_source =
+        g_timeout_add_seconds(CAPABILITIES_REFRESH_S, on_capabilities_timer, virt);
     start_connect(virt);
 }
 

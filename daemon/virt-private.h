@@ -45,6 +45,7 @@ struct ItsmigdVirt {
     virConnectPtr conn;
     int callback_ids[CB_LAST];
     guint retry_source;
+    guint capabilities_source; /* the periodic re-read of libvirt's capabilities */
     GCancellable *cancellable;
     gboolean connecting;
     unsigned int next_backoff;

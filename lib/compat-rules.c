@@ -278,22 +278,23 @@ void compat_rule_machine_type_unsupported(CompatCheck *c)
 
     /* Machine types are QEMU's: the QEMU driver's domains only. */
     if (!d->type || (strcmp(d->type, "kvm") != 0 && strcmp(d->type, "qemu") != 0) ||
-        !itsmig_host_caps_machine_type_known(t, d->arch, d->machine, &offered) || offered)
+        !itsmig_host_caps_machine_type_known(t, d->arch, d->emulator, d->machine, &offered) ||
+        offered)
         return;
     qemu = compat_known(t, ITSMIG_CAP_QEMU_VERSION) ? g_strdup_printf(" %s", t->qemu_version)
                                                     : g_strdup("");
     best = newest_of_family(&t->machine_types, d->machine);
-    newest = best ? g_strdup_printf("; its newest of the family is %s", best) : g_strdup("");
-    compat_add(
-        c, ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED,
-        g_strdup_printf("%s's machine type %s is not among the %u that %s's QEMU%s offers for %s "
-                        "guests%s: libvirt refuses to start it there",
-                        c->guest, d->machine, g_strv_length(t->machine_types.names), t->hostname,
-                        qemu, d->arch, newest),
-        g_strdup_printf("move %s to a host whose QEMU offers %s (one as new as the QEMU that "
-                        "started it); a guest changes machine type only when it is shut down and "
-                        "started again",
-                        c->guest, d->machine));
+    newest = best ? g_strdup_printf(" (the newest of its family there is %s)", best) : g_strdup("");
+    compat_add(c, ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED,
+               g_strdup_printf("%s's machine type %s is not offered by %s's QEMU%s%s, so libvirt "
+                               "on %s refuses to start %s",
+                               c->guest, d->machine, t->hostname, qemu, newest, t->hostname,
+                               c->guest),
+               g_strdup_printf("move %s to a host whose QEMU offers %s (a versioned machine type "
+                               "needs a QEMU of at least that version, and QEMU drops old ones in "
+                               "time); a guest changes machine type only when it is shut down and "
+                               "started again with another",
+                               c->guest, d->machine));
 }
 
 void compat_rule_no_pending_table_save(CompatCheck *c)

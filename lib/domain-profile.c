@@ -47,6 +47,7 @@ void itsmig_domain_profile_free(ItsmigDomainProfile *p)
     g_free(p->type);
     g_free(p->arch);
     g_free(p->machine);
+    g_free(p->emulator);
     g_free(p->gic_version);
     g_free(p->cpu_mode);
     g_free(p->its_reason);
@@ -605,6 +606,7 @@ ItsmigDomainProfile *itsmig_domain_profile_parse(const char *xml, gssize len, GE
         p->arch = itsmig_xml_prop(os_type, "arch");
         p->machine = itsmig_xml_prop(os_type, "machine");
     }
+    p->emulator = itsmig_xml_text(ctx, NULL, "/domain/devices/emulator");
     p->gic_version = itsmig_xml_prop(itsmig_xml_node(ctx, NULL, "/domain/features/gic"), "version");
 
     if (!read_vcpus(p, ctx, error) || !read_hostdevs(p, ctx, error) ||

@@ -47,6 +47,7 @@ void host_caps_machine_types_clear(ItsmigHostMachineTypes *m)
 {
     g_clear_pointer(&m->reason, g_free);
     g_clear_pointer(&m->arch, g_free);
+    g_clear_pointer(&m->emulator, g_free);
     g_clear_pointer(&m->names, g_strfreev);
     m->source = ITSMIG_CAP_UNKNOWN;
 }
@@ -57,7 +58,8 @@ void itsmig_host_caps_set_machine_types_unknown(ItsmigHostCaps *caps, const char
     g_return_if_fail(reason != NULL);
 
     host_caps_machine_types_clear(&caps->machine_types);
-    caps->machine_types.reason = g_strdup(reason);
+    caps->machine_types.reason =
+        host_caps_sanitize_reason(reason, strlen(reason), "the machine types are not known");
 }
 
 static gboolean add_name(GPtrArray *names, char *name, GError **error)
@@ -97,13 +99,14 @@ static gboolean collect(xmlXPathContextPtr ctx, xmlNodePtr arch_node, GPtrArray 
 }
 
 static gboolean machine_types_from_xml(const char *xml, gsize len, char **ret_arch,
-                                       GPtrArray *names, GError **error)
+                                       char **ret_emulator, GPtrArray *names, GError **error)
 {
     g_autoptr(xmlDoc) doc = NULL;
     g_autoptr(xmlXPathContext) ctx = NULL;
     g_autoptr(GPtrArray) guests = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *arch = NULL;
+    g_autofree char *emulator = NULL;
     xmlNodePtr root;
     xmlNodePtr node;
 
@@ -136,9 +139,27 @@ static gboolean machine_types_from_xml(const char *xml, gsize len, char **ret_ar
     for (guint i = 0; guests && i < guests->len; i++) {
         xmlNodePtr a = g_ptr_array_index(guests, i);
 
-        if (itsmig_xml_prop_is(a, "name", arch) && !collect(ctx, a, names, error))
+        if (!itsmig_xml_prop_is(a, "name", arch))
+            continue;
+        if (!collect(ctx, a, names, error))
             return FALSE;
+        if (!emulator)
+            emulator = itsmig_xml_text(ctx, a, "emulator");
     }
+    if (!names->len) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "libvirt's capabilities list no machine type for hvm guests of the host's "
+                    "architecture %s: libvirt has no QEMU for it, or could not probe it",
+                    arch);
+        return FALSE;
+    }
+    if (emulator && host_caps_string_problem(emulator, STRING_MAX)) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT,
+                    "libvirt's capabilities name an emulator for %s that is %s", arch,
+                    host_caps_string_problem(emulator, STRING_MAX));
+        return FALSE;
+    }
+    *ret_emulator = g_steal_pointer(&emulator);
     *ret_arch = g_steal_pointer(&arch);
     return TRUE;
 }
@@ -150,11 +171,12 @@ gboolean itsmig_host_caps_set_machine_types_from_libvirt(ItsmigHostCaps *caps, c
     g_autoptr(GError) local = NULL;
     g_auto(GStrv) sorted = NULL;
     g_autofree char *arch = NULL;
+    g_autofree char *emulator = NULL;
 
     g_return_val_if_fail(caps != NULL, FALSE);
     g_return_val_if_fail(xml != NULL, FALSE);
 
-    if (!machine_types_from_xml(xml, len, &arch, names, &local)) {
+    if (!machine_types_from_xml(xml, len, &arch, &emulator, names, &local)) {
         itsmig_host_caps_set_machine_types_unknown(caps, local->message);
         g_propagate_error(error, g_steal_pointer(&local));
         return FALSE;
@@ -172,12 +194,14 @@ gboolean itsmig_host_caps_set_machine_types_from_libvirt(ItsmigHostCaps *caps, c
     host_caps_machine_types_clear(&caps->machine_types);
     caps->machine_types.source = ITSMIG_CAP_PROBED;
     caps->machine_types.arch = g_steal_pointer(&arch);
+    caps->machine_types.emulator = g_steal_pointer(&emulator);
     caps->machine_types.names = g_steal_pointer(&sorted);
     return TRUE;
 }
 
 gboolean itsmig_host_caps_machine_type_known(const ItsmigHostCaps *caps, const char *arch,
-                                             const char *machine, gboolean *ret_offered)
+                                             const char *emulator, const char *machine,
+                                             gboolean *ret_offered)
 {
     const ItsmigHostMachineTypes *m;
 
@@ -185,6 +209,9 @@ gboolean itsmig_host_caps_machine_type_known(const ItsmigHostCaps *caps, const c
 
     m = &caps->machine_types;
     if (m->source != ITSMIG_CAP_PROBED || !arch || !machine || g_strcmp0(m->arch, arch) != 0)
+        return FALSE;
+    /* Another QEMU binary offers machine types of its own. */
+    if (emulator && m->emulator && strcmp(emulator, m->emulator) != 0)
         return FALSE;
     if (ret_offered)
         *ret_offered = g_strv_contains((const char *const *)m->names, machine);

@@ -75,6 +75,10 @@ G_GNUC_INTERNAL void host_caps_value_store(ItsmigHostCaps *caps, ItsmigCapField 
 G_GNUC_INTERNAL JsonNode *host_caps_value_to_node(ItsmigCapField f, const CapValue *v);
 G_GNUC_INTERNAL char *host_caps_value_to_text(ItsmigCapField f, const CapValue *v);
 
+/* @buf (at most @size bytes) as a reason the document carries: valid UTF-8, control
+ * characters blanked, at most STRING_MAX bytes; @fallback when nothing is left. */
+G_GNUC_INTERNAL char *host_caps_sanitize_reason(const char *buf, gsize size, const char *fallback);
+
 /* host-caps-machines.c */
 G_GNUC_INTERNAL gboolean host_caps_machine_name_ok(const char *name);
 /* @names (char *) sorted in place; a new NULL-terminated copy without duplicates. */

@@ -636,7 +636,7 @@ static gboolean parse_semantics(ItsmigHostCaps *caps, JsonObject *root, GError *
 
 static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GError **error)
 {
-    static const char *const allowed[] = {"source", "reason", "arch", "value", NULL};
+    static const char *const allowed[] = {"source", "reason", "arch", "emulator", "value", NULL};
     g_autoptr(GPtrArray) names = g_ptr_array_new();
     ItsmigHostMachineTypes *mt = &caps->machine_types;
     JsonNode *node = json_object_get_member(root, "machine_types");
@@ -644,6 +644,7 @@ static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GErr
     JsonObject *o;
     JsonArray *a;
     const char *s;
+    const char *emulator = NULL;
     guint n;
 
     if (!node)
@@ -651,7 +652,8 @@ static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GErr
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return bad_type(error, "machine_types", "an object", node);
     o = json_node_get_object(node);
-    if (!only_members(o, "machine_types", allowed, "source, reason, arch and value", error))
+    if (!only_members(o, "machine_types", allowed, "source, reason, arch, emulator and value",
+                      error))
         return FALSE;
     m = json_object_get_member(o, "source");
     if (!m)
@@ -700,6 +702,13 @@ static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GErr
                     "machine_types.arch: '%s' is not an architecture name", shown);
         return FALSE;
     }
+    m = json_object_get_member(o, "emulator");
+    if (!m)
+        return missing(error, "machine_types.emulator");
+    if (!JSON_NODE_HOLDS_NULL(m)) {
+        if (!get_string(m, "machine_types.emulator", STRING_MAX, &emulator, error))
+            return FALSE;
+    }
     m = json_object_get_member(o, "value");
     if (!m)
         return missing(error, "machine_types.value");
@@ -707,9 +716,9 @@ static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GErr
         return bad_type(error, "machine_types.value", "an array of machine types", m);
     a = json_node_get_array(m);
     n = json_array_get_length(a);
-    if (n > ITSMIG_MACHINE_TYPES_MAX) {
+    if (n == 0 || n > ITSMIG_MACHINE_TYPES_MAX) {
         g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_HOST_CAPS,
-                    "machine_types.value: %u machine types, more than %u", n,
+                    "machine_types.value: %u machine types, expected 1..%u", n,
                     ITSMIG_MACHINE_TYPES_MAX);
         return FALSE;
     }
@@ -742,6 +751,7 @@ static gboolean parse_machine_types(ItsmigHostCaps *caps, JsonObject *root, GErr
     }
     mt->source = ITSMIG_CAP_PROBED;
     mt->arch = g_strdup(s);
+    mt->emulator = g_strdup(emulator);
     mt->names = host_caps_machine_names_sorted(names);
     return TRUE;
 }
@@ -810,7 +820,7 @@ static char *predates(const ItsmigHostCaps *caps, const char *what, guint minor)
     g_autofree char *name = NULL;
 
     if (g_utf8_strlen(caps->hostname, -1) > 32) {
-        g_autofree char *head = g_utf8_substring(caps->hostname, 0, 31);
+        g_autofree char *head = g_utf8_substring(caps->hostname, 0, 29);
 
         name = g_strconcat(head, "...", NULL);
     } else {

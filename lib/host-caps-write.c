@@ -79,6 +79,7 @@ static void machine_types_to_json(const ItsmigHostMachineTypes *m, JsonBuilder *
         return;
     }
     itsmig_json_add_string_or_null(b, "arch", m->arch);
+    itsmig_json_add_string_or_null(b, "emulator", m->emulator);
     json_builder_set_member_name(b, "value");
     json_builder_begin_array(b);
     for (guint i = 0; m->names && m->names[i]; i++)

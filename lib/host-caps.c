@@ -353,6 +353,7 @@ ItsmigHostCaps *itsmig_host_caps_copy(const ItsmigHostCaps *caps)
     copy->its_semantics.reason = g_strdup(caps->its_semantics.reason);
     copy->machine_types.reason = g_strdup(caps->machine_types.reason);
     copy->machine_types.arch = g_strdup(caps->machine_types.arch);
+    copy->machine_types.emulator = g_strdup(caps->machine_types.emulator);
     copy->machine_types.names = g_strdupv(caps->machine_types.names);
     return copy;
 }
@@ -451,7 +452,7 @@ static void probe_revisions(ItsmigHostCaps *caps, guint16 revs)
 }
 
 /* The reason as the document may carry it: valid UTF-8, no control characters. */
-static char *sanitize_reason(const char *buf, gsize size)
+char *host_caps_sanitize_reason(const char *buf, gsize size, const char *fallback)
 {
     g_autofree char *raw = g_strndup(buf, size);
     g_autofree char *valid = g_utf8_make_valid(raw, -1);
@@ -468,7 +469,7 @@ static char *sanitize_reason(const char *buf, gsize size)
     }
     g_strstrip(s->str);
     if (s->str[0] == '\0')
-        g_string_assign(s, "the KVM probe could not run");
+        g_string_assign(s, fallback);
     return g_string_free(s, FALSE);
 }
 
@@ -493,13 +494,15 @@ void itsmig_host_caps_set_probe(ItsmigHostCaps *caps, const ItsmigKvmItsCaps *kv
         caps->its_semantics.reason = g_strdup("the KVM probe did not measure the vITS behaviour");
     } else {
         caps->its_semantics.reason =
-            sanitize_reason(kvm->unavailable_reason, sizeof(kvm->unavailable_reason));
+            host_caps_sanitize_reason(kvm->unavailable_reason, sizeof(kvm->unavailable_reason),
+                                      "the KVM probe could not run");
     }
 
     if (!kvm->available) {
         g_free(caps->probe_unavailable_reason);
         caps->probe_unavailable_reason =
-            sanitize_reason(kvm->unavailable_reason, sizeof(kvm->unavailable_reason));
+            host_caps_sanitize_reason(kvm->unavailable_reason, sizeof(kvm->unavailable_reason),
+                                      "the KVM probe could not run");
         /* Only a foreign architecture settles the question; no /dev/kvm or
          * no permission says nothing about what KVM could do. */
         if (arch[0] != '\0' && !arch_is_arm64(arch))
@@ -559,7 +562,8 @@ void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set)
     regs_copy(&caps->regs, set);
     if (!set->available) {
         g_autofree char *reason =
-            sanitize_reason(set->unavailable_reason, sizeof(set->unavailable_reason));
+            host_caps_sanitize_reason(set->unavailable_reason, sizeof(set->unavailable_reason),
+                                      "the KVM probe could not run");
 
         caps->regs.n_regs = 0;
         caps->regs.regs = NULL;

@@ -737,6 +737,7 @@ static void setup_dest_machines(Fixture *f, const char *qemu, const char *arch,
     SET(f->t, QEMU_VERSION, qemu_version, g_strdup(qemu));
     f->t->machine_types.source = ITSMIG_CAP_PROBED;
     f->t->machine_types.arch = g_strdup(arch);
+    f->t->machine_types.emulator = g_strdup("/usr/bin/qemu-system-aarch64");
     f->t->machine_types.names = g_strdupv((char **)names);
 }
 
@@ -785,6 +786,18 @@ static void setup_machine_test_driver(Fixture *f)
     setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
     g_free(f->d->type);
     f->d->type = g_strdup("test");
+}
+
+static void setup_machine_other_emulator(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    f->d->emulator = g_strdup("/opt/qemu-9.2/bin/qemu-system-aarch64");
+}
+
+static void setup_machine_same_emulator(Fixture *f)
+{
+    setup_dest_machines(f, "7.2.0", "aarch64", qemu_7_2_machines);
+    f->d->emulator = g_strdup("/usr/bin/qemu-system-aarch64");
 }
 
 static void setup_machine_types_unknown(Fixture *f)
@@ -903,12 +916,12 @@ static const RuleCase rule_cases[] = {
     /* machine-type-unsupported */
     { "/compat/machine-type-unsupported/fires", setup_machine_missing,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
-      { "vm1's machine type virt-9.2 is not among the 5 that hostB's QEMU 7.2.0 offers for aarch64",
-        "newest of the family is virt-7.2", "libvirt refuses to start it there" }, NULL,
+      { "vm1's machine type virt-9.2 is not offered by hostB's QEMU 7.2.0 (the newest of its family "
+        "there is virt-7.2), so libvirt on hostB refuses to start vm1" }, NULL,
       "whose QEMU offers virt-9.2" },
     { "/compat/machine-type-unsupported/newest-by-version", setup_machine_newer,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER,
-      { "virt-11.0", "newest of the family is virt-10.0" }, NULL, NULL },
+      { "virt-11.0", "newest of its family there is virt-10.0" }, NULL, NULL },
     { "/compat/machine-type-unsupported/unversioned", setup_machine_unversioned,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER, { "raspi3b" }, "newest",
       NULL },
@@ -919,6 +932,10 @@ static const RuleCase rule_cases[] = {
     { "/compat/machine-type-unsupported/other-arch", setup_machine_other_arch,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
     { "/compat/machine-type-unsupported/not-qemu", setup_machine_test_driver,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
+    { "/compat/machine-type-unsupported/same-emulator", setup_machine_same_emulator,
+      ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_BLOCKER, { "virt-9.2" }, NULL, NULL },
+    { "/compat/machine-type-unsupported/other-emulator", setup_machine_other_emulator,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },
     { "/compat/machine-type-unsupported/unknown", setup_machine_types_unknown,
       ITSMIG_RULE_MACHINE_TYPE_UNSUPPORTED, ITSMIG_VERDICT_OFF, { NULL }, NULL, NULL },

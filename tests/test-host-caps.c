@@ -211,7 +211,7 @@ static void test_machine_types_libvirt(void)
     gboolean offered = TRUE;
 
     g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_UNKNOWN);
-    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt", &offered));
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, "virt", &offered));
     /* The kvm domain's machines count too, duplicates once; armv7l's and
      * Xen's guests are not this host's QEMU guests. */
     set_machine_types_ok(caps,
@@ -220,27 +220,32 @@ static void test_machine_types_libvirt(void)
     g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_PROBED);
     g_assert_null(caps->machine_types.reason);
     g_assert_cmpstr(caps->machine_types.arch, ==, "aarch64");
+    g_assert_cmpstr(caps->machine_types.emulator, ==, "/usr/bin/qemu-system-aarch64");
     assert_names(caps->machine_types.names, expected);
 
-    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt-7.2", &offered));
+    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, "virt-7.2", &offered));
     g_assert_true(offered);
-    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt-10.0", &offered));
+    g_assert_true(
+        itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, "virt-10.0", &offered));
     g_assert_false(offered);
-    g_assert_true(itsmig_host_caps_machine_type_known(caps, "aarch64", "vexpress-a15", &offered));
+    g_assert_true(
+        itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, "vexpress-a15", &offered));
     g_assert_false(offered);
     /* Another architecture's guests, or a guest that does not say: not known. */
     offered = TRUE;
-    g_assert_false(itsmig_host_caps_machine_type_known(caps, "armv7l", "vexpress-a15", &offered));
+    g_assert_false(
+        itsmig_host_caps_machine_type_known(caps, "armv7l", NULL, "vexpress-a15", &offered));
     g_assert_true(offered);
-    g_assert_false(itsmig_host_caps_machine_type_known(caps, NULL, "virt", &offered));
-    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, &offered));
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, NULL, NULL, "virt", &offered));
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, NULL, &offered));
 
-    /* An x86 host whose libvirt has no x86 emulator offers none. */
-    set_machine_types_ok(caps, LIBVIRT_CAPS("x86_64", VIRT_7_2, ""));
-    g_assert_cmpint(caps->machine_types.source, ==, ITSMIG_CAP_PROBED);
-    g_assert_cmpstr(caps->machine_types.arch, ==, "x86_64");
-    g_assert_cmpuint(g_strv_length(caps->machine_types.names), ==, 0);
-    g_assert_true(itsmig_host_caps_machine_type_known(caps, "x86_64", "pc", &offered));
+    /* A guest of another QEMU binary: its machine types are not these. */
+    offered = TRUE;
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "/opt/qemu-10/bin/q",
+                                                       "virt-10.0", &offered));
+    g_assert_true(offered);
+    g_assert_true(itsmig_host_caps_machine_type_known(
+        caps, "aarch64", "/usr/bin/qemu-system-aarch64", "virt-10.0", &offered));
     g_assert_false(offered);
 
     itsmig_host_caps_set_machine_types_unknown(caps, "gone");
@@ -248,6 +253,7 @@ static void test_machine_types_libvirt(void)
     g_assert_cmpstr(caps->machine_types.reason, ==, "gone");
     g_assert_null(caps->machine_types.names);
     g_assert_null(caps->machine_types.arch);
+    g_assert_null(caps->machine_types.emulator);
 }
 
 static void test_machine_types_libvirt_bad(void)
@@ -272,6 +278,10 @@ static void test_machine_types_libvirt_bad(void)
         {LIBVIRT_CAPS("aarch64", "<machine canonical='../virt'>virt</machine>", ""),
          "a machine type '../virt'"},
         {LIBVIRT_CAPS("aarch64", "<machine></machine>", ""), "a machine type ''"},
+        {LIBVIRT_CAPS("x86_64", VIRT_7_2, ""),
+         "list no machine type for hvm guests of the host's architecture x86_64: libvirt has no "
+         "QEMU for it, or could not probe it"},
+        {LIBVIRT_CAPS("aarch64", "", ""), "list no machine type for hvm guests"},
         {NULL, "libvirt's capabilities list 513 machine types for aarch64, more than the 512"},
         {NULL, "a machine type 'vvvvv"},
     };
@@ -283,7 +293,7 @@ static void test_machine_types_libvirt_bad(void)
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(ItsmigHostCaps) caps = itsmig_host_caps_new("h");
         g_autoptr(GError) error = NULL;
-        const char *xml = cases[i].xml ? cases[i].xml : i == 8 ? too_many : too_long;
+        const char *xml = cases[i].xml ? cases[i].xml : i == 10 ? too_many : too_long;
 
         set_machine_types_ok(caps, LIBVIRT_CAPS("aarch64", VIRT_7_2, ""));
         g_assert_false(
@@ -294,6 +304,29 @@ static void test_machine_types_libvirt_bad(void)
         g_assert_cmpstr(caps->machine_types.reason, ==, error->message);
         g_assert_null(caps->machine_types.names);
     }
+}
+
+/* libvirt's error as the reason: its lines and length made fit, so the document stays one
+ * every peer reads. */
+static void test_machine_types_unknown_reason(void)
+{
+    g_autoptr(ItsmigHostCaps) caps = example_full();
+    g_autoptr(GString) why = g_string_new("cannot read libvirt's capabilities: internal error:\n");
+    g_autofree char *text = NULL;
+    g_autoptr(ItsmigHostCaps) back = NULL;
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 30; i++)
+        g_string_append(why, "Failed to probe QEMU binary\t");
+    itsmig_host_caps_set_machine_types_unknown(caps, why->str);
+    g_assert_cmpuint(strlen(caps->machine_types.reason), <=, 256);
+    g_assert_null(strpbrk(caps->machine_types.reason, "\n\t"));
+    g_assert_true(g_str_has_prefix(caps->machine_types.reason,
+                                   "cannot read libvirt's capabilities: internal error: Failed"));
+    text = caps_to_text(caps);
+    back = itsmig_host_caps_from_json(text, -1, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(back->machine_types.reason, ==, caps->machine_types.reason);
 }
 
 /* A peer of minor version 1 published no machine types: unknown, with why. */
@@ -315,7 +348,7 @@ static void test_minor1_peer_machine_types(void)
     g_assert_cmpstr(caps->machine_types.reason, ==,
                     "host-a.example.org's itsmig predates the machine types in its document "
                     "(minor version 1)");
-    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", "virt", &offered));
+    g_assert_false(itsmig_host_caps_machine_type_known(caps, "aarch64", NULL, "virt", &offered));
 }
 
 /* What a reader says of an older peer's missing members fits the document's strings, so an
@@ -342,7 +375,7 @@ static void test_old_peer_long_hostname(void)
         caps = itsmig_host_caps_from_json(old->str, -1, &error);
         g_assert_no_error(error);
         g_assert_true(g_str_has_prefix(caps->machine_types.reason,
-                                       "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...'s itsmig predates the "
+                                       "hhhhhhhhhhhhhhhhhhhhhhhhhhhhh...'s itsmig predates the "
                                        "machine types"));
         again = caps_to_text(caps);
         back = itsmig_host_caps_from_json(again, -1, &error);
@@ -1143,6 +1176,7 @@ static void test_document_layout(void)
         "\"its_semantics\":{\"source\":\"unknown\","
         "\"reason\":\"the KVM probe did not measure the vITS behaviour\"},"
         "\"machine_types\":{\"source\":\"probed\",\"arch\":\"aarch64\","
+        "\"emulator\":\"/usr/bin/qemu-system-aarch64\","
         "\"value\":[\"virt\",\"virt-7.1\",\"virt-7.2\"]}}");
 }
 
@@ -1309,9 +1343,12 @@ typedef struct {
     "'baser_write':{'keeps_mappings':false,'measured_by':'m'},"                                    \
     "'gicd_access_before_init':{'errno':6,'measured_by':'m'}},"
 #define MINOR1(regs, sem) CONFLICTS, CONFLICTS "'minor_version':1," regs sem
-#define MT_PROBED(list)   "'machine_types':{'source':'probed','arch':'aarch64','value':[" list "]},"
-#define MT                MT_PROBED("'virt','virt-7.1','virt-7.2'")
-#define MINOR2(mt)        CONFLICTS, CONFLICTS "'minor_version':2," REGS SEM_UNKNOWN mt
+#define MT_WITH(emulator, list)                                                                    \
+    "'machine_types':{'source':'probed','arch':'aarch64','emulator':" emulator ",'value':[" list   \
+    "]},"
+#define MT_PROBED(list) MT_WITH("'/usr/bin/qemu-system-aarch64'", list)
+#define MT              MT_PROBED("'virt','virt-7.1','virt-7.2'")
+#define MINOR2(mt)      CONFLICTS, CONFLICTS "'minor_version':2," REGS SEM_UNKNOWN mt
 
 static const DocCase doc_cases[] = {
     /* Accepted. */
@@ -1351,7 +1388,7 @@ static const DocCase doc_cases[] = {
      {CONFLICTS, CONFLICTS "'minor_version':3,'vcpu_cache':{}," REGS SEM_UNKNOWN MT},
      NULL},
     {"minor2-machine-types", {MINOR2(MT)}, NULL},
-    {"minor2-machine-types-none", {MINOR2(MT_PROBED(""))}, NULL},
+    {"minor2-machine-types-no-emulator", {MINOR2(MT_WITH("null", "'virt'"))}, NULL},
     {"minor2-machine-types-unknown",
      {MINOR2("'machine_types':{'source':'unknown','reason':'libvirt refused'},")},
      NULL},
@@ -1371,20 +1408,35 @@ static const DocCase doc_cases[] = {
      {MINOR2("'machine_types':{'source':'declared','reason':'r'},")},
      "machine_types.source: 'declared' is not probed or unknown"},
     {"machine-types/probed-with-reason",
-     {MINOR2("'machine_types':{'source':'probed','reason':'r','arch':'aarch64','value':[]},")},
+     {MINOR2("'machine_types':{'source':'probed','reason':'r','arch':'aarch64','emulator':null,"
+             "'value':['virt']},")},
      "machine_types.reason: must be null or absent when they are probed"},
     {"machine-types/no-arch",
-     {MINOR2("'machine_types':{'source':'probed','value':[]},")},
+     {MINOR2("'machine_types':{'source':'probed','emulator':null,'value':['virt']},")},
      "machine_types.arch: missing"},
     {"machine-types/bad-arch",
-     {MINOR2("'machine_types':{'source':'probed','arch':'aarch 64','value':[]},")},
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch 64','emulator':null,"
+             "'value':['virt']},")},
      "machine_types.arch: 'aarch 64' is not an architecture name"},
+    {"machine-types/no-emulator",
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','value':['virt']},")},
+     "machine_types.emulator: missing"},
+    {"machine-types/emulator-not-string",
+     {MINOR2(MT_WITH("1", "'virt'"))},
+     "machine_types.emulator: expected a string, got an integer"},
+    {"machine-types/emulator-control",
+     {MINOR2(MT_WITH("'/usr/bin/q\\nemu'", "'virt'"))},
+     "machine_types.emulator: "},
     {"machine-types/no-value",
-     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64'},")},
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','emulator':null},")},
      "machine_types.value: missing"},
     {"machine-types/value-not-array",
-     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','value':'virt'},")},
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','emulator':null,"
+             "'value':'virt'},")},
      "machine_types.value: expected an array of machine types, got a string"},
+    {"machine-types/empty",
+     {MINOR2(MT_PROBED(""))},
+     "machine_types.value: 0 machine types, expected 1..512"},
     {"machine-types/name-not-string",
      {MINOR2(MT_PROBED("'virt',7"))},
      "machine_types.value[1]: expected a string, got an integer"},
@@ -1409,7 +1461,8 @@ static const DocCase doc_cases[] = {
      FALSE,
      TRUE},
     {"machine-types/unknown-member",
-     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','value':[],'x':1},")},
+     {MINOR2("'machine_types':{'source':'probed','arch':'aarch64','emulator':null,"
+             "'value':['virt'],'x':1},")},
      "machine_types.x: unknown member"},
 
     /* The register set and the vITS facts. */
@@ -2020,6 +2073,7 @@ int main(int argc, char **argv)
     g_test_add_func("/host-caps/json/old-peer-long-hostname", test_old_peer_long_hostname);
     g_test_add_func("/host-caps/machine-types/libvirt", test_machine_types_libvirt);
     g_test_add_func("/host-caps/machine-types/libvirt-bad", test_machine_types_libvirt_bad);
+    g_test_add_func("/host-caps/machine-types/unknown-reason", test_machine_types_unknown_reason);
     g_test_add_func("/host-caps/json/round-trip/unknown", test_round_trip_unknown);
     g_test_add_func("/host-caps/json/round-trip/conflict", test_round_trip_conflict);
     g_test_add_func("/host-caps/json/layout", test_document_layout);

@@ -120,6 +120,7 @@ typedef struct {
     char *type;        /* domain type: kvm, qemu, test; NULL if not given */
     char *arch;        /* NULL if not given */
     char *machine;     /* NULL if not given */
+    char *emulator;    /* <devices><emulator>; NULL if not given */
     char *gic_version; /* "2", "3", "4", "host"; NULL when unspecified */
     ItsmigItsPresence its;
     char *its_reason; /* one line saying why, never NULL */

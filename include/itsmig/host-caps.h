@@ -80,11 +80,16 @@ typedef struct {
 /* The machine types the host's QEMU offers guests of one architecture, as
  * libvirt's capabilities list them (names and aliases: "virt", "virt-7.2").
  * A guest whose machine type is not among them cannot start there, so an
- * incoming migration or a restore of it fails before QEMU runs. */
+ * incoming migration or a restore of it fails before QEMU runs.  libvirt
+ * checks a guest against its own <emulator>'s machines for its domain type;
+ * the list is the union over the domain types of the architecture's default
+ * emulator, so it is exact for guests of that emulator (in practice the
+ * same for kvm and qemu), and says nothing of other emulators. */
 typedef struct {
     ItsmigCapSource source; /* UNKNOWN or PROBED */
     char *reason;           /* why it is unknown; NULL when probed */
     char *arch;             /* the architecture the names are for; NULL when unknown */
+    char *emulator;         /* the emulator they are of; NULL when unknown or not given */
     char **names;           /* sorted, without duplicates; NULL when unknown */
 } ItsmigHostMachineTypes;
 
@@ -143,20 +148,24 @@ void itsmig_host_caps_set_regs(ItsmigHostCaps *caps, const ItsmigKvmRegSet *set)
 
 /* Sets the machine types from libvirt's capabilities XML (virConnectGetCapabilities):
  * those of the host's own architecture (<host><cpu><arch>), for hvm guests,
- * under the emulator and under each domain type, aliases included: none when
- * libvirt has no emulator for it.  The machine types become unknown with the
- * reason when the XML cannot be read, names no host architecture, or lists a
- * name or more names than the document carries; FALSE then, with the same
- * reason in @error
+ * under the emulator and under each domain type, aliases included.  The
+ * machine types become unknown with the reason when the XML cannot be read,
+ * names no host architecture, has no hvm guest of it with a machine (libvirt
+ * leaves out an emulator it could not probe), or lists a name, an emulator or
+ * more names than the document carries; FALSE then, with the same reason in
+ * @error
  * (ITSMIG_ERROR_INVALID_ARGUMENT). */
 gboolean itsmig_host_caps_set_machine_types_from_libvirt(ItsmigHostCaps *caps, const char *xml,
                                                          gsize len, GError **error);
-/* Makes the machine types unknown, for @reason. */
+/* Makes the machine types unknown, for @reason (control characters blanked,
+ * cut to what the document carries). */
 void itsmig_host_caps_set_machine_types_unknown(ItsmigHostCaps *caps, const char *reason);
-/* Whether @caps knows the machine types of guests of @arch, and if so,
- * whether @machine is among them (in *@ret_offered). */
+/* Whether @caps knows the machine types of guests of @arch run by @emulator
+ * (NULL: the default one), and if so, whether @machine is among them (in
+ * *@ret_offered). */
 gboolean itsmig_host_caps_machine_type_known(const ItsmigHostCaps *caps, const char *arch,
-                                             const char *machine, gboolean *ret_offered);
+                                             const char *emulator, const char *machine,
+                                             gboolean *ret_offered);
 
 /* "its_abi_revisions"; NULL out of range. */
 const char *itsmig_cap_field_to_string(ItsmigCapField field);

@@ -159,9 +159,8 @@ check_ctl "host: a declared arch, with the probe's disagreement" 0 \
 check_ctl "host: revisions as a list, with their source" 0 '^its_abi_revisions +0 +declared$' ''
 check_ctl "host: unknown fields show '-'" 0 '^qemu_version +- +unknown$' ''
 check_ctl "host: the probe's availability" 0 '^KVM probe: (available|not available: .+)$' ''
-api GET /v1/host
-check_ctl "host: the machine types libvirt lists, counted ($(jbody '.machine_types.value | length') for $(jbody .machine_types.arch))" \
-    0 "^QEMU machine types for $(jbody .machine_types.arch) guests: $(jbody '.machine_types.value | length')\$" ''
+check_ctl "host: the machine types, unknown with why (the test driver lists none)" 0 \
+    "^QEMU machine types: unknown: libvirt's capabilities list no machine type for hvm guests of the host's architecture [a-z0-9_]+: " ''
 api GET /v1/host
 rows=$(jbody '.caps | length')
 is "$(grep -Ec '^[a-z0-9_]+ +.+ +(probed|declared|unknown)' "$T/ctl.out")" "$rows" \

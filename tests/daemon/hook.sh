@@ -283,28 +283,16 @@ check_hook "migrate begin, VFIO device from a GICv4.0 host: refused, naming gicv
 is "$(wc -l <"$T/hook.err" | tr -d ' ')" 1 "... in one line on stderr"
 
 # The machine types: itsmigd publishes those libvirt's capabilities list for hvm guests of
-# the host's architecture (the test driver's: an architecture, and no machine at all), and
-# refuses a QEMU guest of that architecture whose machine type is not among them.
+# the host's architecture.  The test driver lists an architecture and no machine at all,
+# which itsmigd takes as not knowing them (as when libvirt could not probe its QEMU): it
+# says why, and the rule is not applied, so a guest on any machine type is let in.
 virsh -q -c "$LIBVIRT_URI" capabilities >"$T/capabilities.xml" || bail "virsh capabilities failed"
-"$PYTHON" - "$T/capabilities.xml" >"$T/machines.json" <<'PY' || bail "cannot read $T/capabilities.xml"
-import json, sys, xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-arch = root.findtext("host/cpu/arch")
-names = set()
-for g in root.findall("guest"):
-    a = g.find("arch")
-    if g.findtext("os_type") != "hvm" or a is None or a.get("name") != arch:
-        continue
-    for m in a.findall("machine") + a.findall("domain/machine"):
-        names.add(m.text.strip())
-        if m.get("canonical"):
-            names.add(m.get("canonical"))
-print(json.dumps({"arch": arch, "value": sorted(names)}))
-PY
-MACHINE_ARCH=$(jq -r .arch "$T/machines.json")
+MACHINE_ARCH=$(sed -n 's|^ *<arch>\(.*\)</arch>$|\1|p' "$T/capabilities.xml" | head -n 1)
+[ -n "$MACHINE_ARCH" ] && ! grep -q '<machine' "$T/capabilities.xml" ||
+    bail "the test driver's capabilities now name machine types or no host architecture"
 api GET /v1/host
-check_json "GET /v1/host: machine_types are those libvirt's capabilities list for $MACHINE_ARCH" \
-    ".machine_types.source == \"probed\" and ({arch: .machine_types.arch, value: .machine_types.value} == $(cat "$T/machines.json"))"
+check_json "GET /v1/host: no machine type in libvirt's capabilities: machine_types unknown, saying why" \
+    ".machine_types.source == \"unknown\" and (.machine_types.reason | test(\"list no machine type for hvm guests of the host's architecture $MACHINE_ARCH\"))"
 cat >"$T/machine.xml" <<EOF
 <domain type='qemu'>
   <name>vm-machine</name>
@@ -314,8 +302,9 @@ cat >"$T/machine.xml" <<EOF
 </domain>
 EOF
 run_hook "$T/hook.conf" "$T/machine.xml" vm-machine migrate begin
-check_hook "migrate begin, a machine type this host's QEMU does not offer: refused, naming machine-type-unsupported" \
-    1 "^itsmig: refusing incoming migration of vm-machine: (.*; )?machine-type-unsupported: vm-machine's machine type pc-i440fx-99.1 is not among the $(jq '.value | length' "$T/machines.json") that "
+check_hook "migrate begin, machine types unknown here: the machine type is not judged, let in" 0 ''
+check "... and itsmigd logged once why the machine types are unknown" \
+    test "$(grep -c 'the machine types this host offers are unknown, so the machine type rule cannot judge guests coming here: .*no machine type for hvm guests' "$ITSMIGD_LOG")" = 1
 
 run_hook "$T/hook.conf" "$T/bad.xml" vm-bad migrate begin
 check_hook "migrate begin with broken XML on stdin: refused, saying so" \
