@@ -60,6 +60,19 @@ ctl a host --json
 digest=$(jq -r '[.. | objects | .vcpu_registers? | objects | .digest | strings] | first // empty' "$W/ctl.out")
 diag "boot $LABEL: itsmigd's register set ${digest:-unknown}; host history: $(ls /var/lib/itsmigd/host-history 2>/dev/null | wc -l) entries"
 
+# The machine types itsmigd publishes are those libvirt lists for this host's aarch64 hvm
+# guests (names and canonical names), the machine type the guests here get among them.
+virsh_on a capabilities && cp "$W/virsh.out" "$W/capabilities.xml"
+awk "/<arch name='aarch64'>/ { in_arch = 1 } in_arch && /<machine/ { print } /<\/arch>/ { in_arch = 0 }" \
+    "$W/capabilities.xml" >"$W/machine-lines.txt"
+{
+    sed -n "s|.*<machine[^>]* canonical='\([^']*\)'.*|\1|p" "$W/machine-lines.txt"
+    sed -n 's|.*<machine[^>]*>\([^<]*\)</machine>.*|\1|p' "$W/machine-lines.txt"
+} | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//' >"$W/machines.txt"
+jq_ok "boot $LABEL: itsmigd publishes the machine types libvirt lists for aarch64 ($(wc -w <"$W/machines.txt")), virt among them" \
+    "[.. | objects | .machine_types? | objects] | first | .source == \"probed\" and .arch == \"aarch64\"
+     and (.value | join(\" \")) == \"$(cat "$W/machines.txt")\" and (.value | index(\"virt\")) != null"
+
 # kernel_of LABEL: the outer kernel and QEMU the boot of LABEL ran (written by it).
 kernel_of() {
     echo "$(cat "$X/$1/kernel" 2>/dev/null || echo "?"), QEMU $(cat "$X/$1/qemu" 2>/dev/null || echo "?")"
