@@ -69,7 +69,7 @@ awk "/<arch name='aarch64'>/ { in_arch = 1 } in_arch && /<machine/ { print } /<\
     sed -n "s|.*<machine[^>]* canonical='\([^']*\)'.*|\1|p" "$W/machine-lines.txt"
     sed -n 's|.*<machine[^>]*>\([^<]*\)</machine>.*|\1|p' "$W/machine-lines.txt"
 } | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//' >"$W/machines.txt"
-jq_ok "boot $LABEL: itsmigd publishes the machine types libvirt lists for aarch64 ($(wc -w <"$W/machines.txt")), virt among them" \
+jq_ok "$LABEL: itsmigd publishes the machine types libvirt lists for aarch64 ($(wc -w <"$W/machines.txt")), virt among them" \
     "[.. | objects | .machine_types? | objects] | first | .source == \"probed\" and .arch == \"aarch64\"
      and (.value | join(\" \")) == \"$(cat "$W/machines.txt")\" and (.value | index(\"virt\")) != null"
 
