@@ -18,18 +18,21 @@
 #include "itsmig/qemu-image.h"
 
 /* migration/savevm.c */
-#define QEMU_VM_FILE_MAGIC     0x5145564du /* "QEVM" */
-#define QEMU_VM_FILE_VERSION   3u
-#define QEMU_VM_EOF            0x00
-#define QEMU_VM_SECTION_START  0x01
-#define QEMU_VM_SECTION_PART   0x02
-#define QEMU_VM_SECTION_END    0x03
-#define QEMU_VM_SECTION_FULL   0x04
-#define QEMU_VM_SUBSECTION     0x05
-#define QEMU_VM_VMDESCRIPTION  0x06
-#define QEMU_VM_CONFIGURATION  0x07
-#define QEMU_VM_COMMAND        0x08
-#define QEMU_VM_SECTION_FOOTER 0x7e
+#define QEMU_VM_FILE_MAGIC    0x5145564du /* "QEVM" */
+#define QEMU_VM_FILE_VERSION  3u
+#define QEMU_VM_EOF           0x00
+#define QEMU_VM_SECTION_START 0x01
+#define QEMU_VM_SECTION_PART  0x02
+#define QEMU_VM_SECTION_END   0x03
+#define QEMU_VM_SECTION_FULL  0x04
+#define QEMU_VM_SUBSECTION    0x05
+#define QEMU_VM_VMDESCRIPTION 0x06
+#define QEMU_VM_CONFIGURATION 0x07
+#define QEMU_VM_COMMAND       0x08 /* be16 command, be16 length, the arguments */
+/* enum qemu_vm_cmd: the one command a saved precopy stream may carry (QEMU 10.0 sends it
+ * before the devices' final state when the machine type's send-switchover-start is on). */
+#define MIG_CMD_SWITCHOVER_START 11
+#define QEMU_VM_SECTION_FOOTER   0x7e
 
 /* migration/ram.c */
 #define RAM_SAVE_FLAG_FULL          0x01 /* obsolete */

@@ -551,6 +551,31 @@ static gboolean read_section(ItsmigQemuImage *img, uint8_t type, uint64_t at, GE
     return TRUE;
 }
 
+/* A migration command: QEMU 10.0's switchover-start notice, which carries nothing, is
+ * passed over; any other (the return path, postcopy, COLO, a packaged stream) is not of a
+ * saved precopy stream. */
+static gboolean read_command(ItsmigQemuImage *img, uint64_t at, GError **error)
+{
+    static const char *const names[] = {
+        "INVALID",      "OPEN_RETURN_PATH",     "PING",     "POSTCOPY_ADVISE", "POSTCOPY_LISTEN",
+        "POSTCOPY_RUN", "POSTCOPY_RAM_DISCARD", "PACKAGED", "ENABLE_COLO",     "POSTCOPY_RESUME",
+        "RECV_BITMAP",  "SWITCHOVER_START",
+    };
+    uint8_t h[4];
+    unsigned cmd, len;
+
+    if (!itsmig_qemu_image_read_bytes(img, h, sizeof(h), "a migration command", error))
+        return FALSE;
+    cmd = (unsigned)h[0] << 8 | h[1];
+    len = (unsigned)h[2] << 8 | h[3];
+    if (cmd == MIG_CMD_SWITCHOVER_START && len == 0)
+        return TRUE;
+    return itsmig_qemu_image_fail(img, at, error,
+                                  "migration command %u (%s) with %u bytes: not a saved precopy "
+                                  "stream",
+                                  cmd, cmd < G_N_ELEMENTS(names) ? names[cmd] : "unknown", len);
+}
+
 gboolean itsmig_qemu_image_read_stream(ItsmigQemuImage *img, uint64_t start, GError **error)
 {
     uint32_t magic, version;
@@ -606,9 +631,9 @@ gboolean itsmig_qemu_image_read_stream(ItsmigQemuImage *img, uint64_t start, GEr
             img->stats.sections++;
             break;
         case QEMU_VM_COMMAND:
-            return itsmig_qemu_image_fail(
-                img, at, error,
-                "a migration command (postcopy or return path): not a precopy stream");
+            if (!read_command(img, at, error))
+                return FALSE;
+            break;
         default: return itsmig_qemu_image_fail(img, at, error, "unknown section type 0x%02x", type);
         }
     }

@@ -44,6 +44,17 @@ static void footer(GByteArray *o, uint32_t id)
     put32(o, id);
 }
 
+void qib_command(GByteArray *o, uint16_t cmd, uint16_t len, const uint8_t *data)
+{
+    put8(o, 0x08);
+    put8(o, cmd >> 8);
+    put8(o, cmd & 0xff);
+    put8(o, len >> 8);
+    put8(o, len & 0xff);
+    if (len)
+        g_byte_array_append(o, data, len);
+}
+
 void qib_begin(GByteArray *o, const QibParams *p)
 {
     put32(o, 0x5145564d);

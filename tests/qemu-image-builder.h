@@ -26,6 +26,9 @@ typedef struct {
     uint64_t pendbaser[8];
 } QibParams;
 
+/* A migration command (QEMU_VM_COMMAND) with @len bytes of @data. */
+void qib_command(GByteArray *out, uint16_t cmd, uint16_t len, const uint8_t *data);
+
 /* Header, configuration and the RAM setup section. */
 void qib_begin(GByteArray *out, const QibParams *p);
 /* A RAM_SAVE_FLAG_PAGE or _ZERO record; @first names the block, later ones

@@ -406,7 +406,43 @@ static void test_unknown_section(void)
     /* byte 0x09 then the description: an unknown section type */
     assert_refused(s, "unknown section type 0x09");
     s->data[eof] = 0x08;
-    assert_refused(s, "a migration command");
+    assert_refused(s, "a migration command needs 4 bytes");
+}
+
+/* QEMU 10.0 sends a switchover-start notice before the devices' final state: passed over.
+ * Other commands, or that one with arguments, are not of a saved stream. */
+static GByteArray *stream_with_command(const QibParams *p, uint16_t cmd, uint16_t len)
+{
+    GByteArray *s = g_byte_array_new();
+    static const uint8_t args[16] = {0};
+    uint8_t page[QIB_PAGE_SIZE];
+
+    qib_begin(s, p);
+    qib_part_begin(s);
+    memset(page, 0xa5, sizeof(page));
+    qib_page(s, 0, TRUE, page);
+    qib_part_end(s);
+    qib_command(s, cmd, len, args);
+    qib_end(s, p);
+    return s;
+}
+
+static void test_commands(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) ok = stream_with_command(&p, 11, 0);
+    g_autoptr(GByteArray) advise = stream_with_command(&p, 3, 16);
+    g_autoptr(GByteArray) with_args = stream_with_command(&p, 11, 4);
+    g_autoptr(GByteArray) unknown = stream_with_command(&p, 300, 0);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = open_bytes(ok->data, ok->len, &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(img);
+    assert_refused(advise, "migration command 3 (POSTCOPY_ADVISE) with 16 bytes: not a saved "
+                           "precopy stream");
+    assert_refused(with_args, "migration command 11 (SWITCHOVER_START) with 4 bytes");
+    assert_refused(unknown, "migration command 300 (unknown) with 0 bytes");
 }
 
 static void test_oversized_json(void)
@@ -529,6 +565,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qemu-image/refused/truncated", test_truncated);
     g_test_add_func("/qemu-image/refused/lying-lengths", test_lying_lengths);
     g_test_add_func("/qemu-image/refused/unknown-section", test_unknown_section);
+    g_test_add_func("/qemu-image/refused/commands", test_commands);
     g_test_add_func("/qemu-image/refused/index-bound", test_index_bound);
     g_test_add_func("/qemu-image/refused/oversized-json", test_oversized_json);
     g_test_add_func("/qemu-image/refused/bad-json", test_bad_json);
