@@ -238,7 +238,22 @@ static void print_human(const ItsmigItsReport *r)
 
 static void pending_to_json(JsonBuilder *b, ItsmigQemuImage *img, const ItsmigGuestMem *mem);
 
-static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
+/* With an image: "file_offset", where the table entry at @gpa lies in the file, null when
+ * the file carries no page with content there. */
+static void file_offset_to_json(JsonBuilder *b, const ItsmigQemuImage *img, uint64_t gpa)
+{
+    uint64_t off;
+
+    if (!img)
+        return;
+    json_builder_set_member_name(b, "file_offset");
+    if (itsmig_qemu_image_file_offset(img, gpa, &off))
+        json_builder_add_int_value(b, (gint64)off);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m, const ItsmigQemuImage *img)
 {
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
@@ -258,6 +273,7 @@ static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
             itsmig_json_add_int(b, "event_id", e->event_id);
             itsmig_json_add_int(b, "pintid", e->pintid);
             itsmig_json_add_int(b, "icid", e->icid);
+            file_offset_to_json(b, img, d->itt_addr + (uint64_t)e->event_id * ITSMIG_ITS_ESZ);
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -266,8 +282,15 @@ static void devices_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
     json_builder_end_array(b);
 }
 
-static void collections_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
+static void collections_to_json(JsonBuilder *b, const ItsmigItsMapping *m,
+                                const ItsmigQemuImage *img)
 {
+    const ItsmigQemuImageIts *its = img ? itsmig_qemu_image_get_its(img) : NULL;
+    ItsmigGitsBaser coll = {0};
+
+    /* KVM's collection table is flat and read in order: the i-th one is the i-th entry. */
+    if (its)
+        itsmig_gits_baser_decode(its->baser[1], &coll);
     json_builder_set_member_name(b, "collections");
     json_builder_begin_array(b);
     for (size_t i = 0; i < m->n_collections; i++) {
@@ -278,6 +301,7 @@ static void collections_to_json(JsonBuilder *b, const ItsmigItsMapping *m)
             json_builder_add_null_value(b);
         else
             json_builder_add_int_value(b, m->collections[i].target);
+        file_offset_to_json(b, its ? img : NULL, coll.addr + i * ITSMIG_ITS_ESZ);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -327,8 +351,8 @@ static JsonNode *report_to_json(const ItsmigItsReport *r, const char *image_path
     if (img)
         image_to_json(b, image_path, img);
     itsmig_json_add_int(b, "abi_revision", r->abi_revision);
-    devices_to_json(b, &r->mapping);
-    collections_to_json(b, &r->mapping);
+    devices_to_json(b, &r->mapping, img);
+    collections_to_json(b, &r->mapping, img);
     findings_to_json(b, r);
     restore_to_json(b, r);
     if (img) {

@@ -323,6 +323,30 @@ static int read_error(ItsmigQemuImage *img, int err, const char *fmt, ...)
     return -err;
 }
 
+/* Where the page of @gpa is: its block (NULL when none is mapped there), its offset in the
+ * block, and its content's offset in the file plus one (0 when the stream does not carry it
+ * with content; then *ret_zero says whether it was sent as zero). */
+static const Block *page_locate(const ItsmigQemuImage *img, uint64_t gpa, uint64_t *ret_off,
+                                uint64_t *ret_foff, gboolean *ret_zero)
+{
+    for (size_t i = 0; i < img->n_blocks; i++) {
+        const Block *b = &img->blocks[i];
+        uint64_t off, idx;
+        const Chunk *c;
+
+        if (!b->pub.mapped || gpa < b->pub.gpa || gpa - b->pub.gpa >= b->pub.length)
+            continue;
+        off = gpa - b->pub.gpa;
+        idx = off >> img->page_bits;
+        c = itsmig_qemu_image_chunk_find(b, idx);
+        *ret_off = off;
+        *ret_foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;
+        *ret_zero = c && (c->zero[(idx % CHUNK_PAGES) / 64] >> (idx % 64) & 1);
+        return b;
+    }
+    return NULL;
+}
+
 static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
     ItsmigQemuImage *img = opaque;
@@ -330,26 +354,15 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
     uint8_t *out = buf;
 
     while (len > 0) {
-        const Block *b = NULL;
-        uint64_t off, idx, in_page, n, foff;
-        const Chunk *c;
+        const Block *b;
+        uint64_t off, in_page, n, foff;
+        gboolean zero;
 
-        for (size_t i = 0; i < img->n_blocks; i++) {
-            const Block *x = &img->blocks[i];
-
-            if (x->pub.mapped && gpa >= x->pub.gpa && gpa - x->pub.gpa < x->pub.length) {
-                b = x;
-                break;
-            }
-        }
+        b = page_locate(img, gpa, &off, &foff, &zero);
         if (!b)
             return read_error(img, EFAULT, "0x%" PRIx64 " is not in any mapped RAM block", gpa);
-        off = gpa - b->pub.gpa;
-        idx = off >> img->page_bits;
         in_page = off & (page - 1);
         n = page - in_page < len ? page - in_page : len;
-        c = itsmig_qemu_image_chunk_find(b, idx);
-        foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;
         if (foff) {
             foff--;
             if (img->cache_page_off != foff + 1) {
@@ -364,7 +377,7 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
                 img->cache_page_off = foff + 1;
             }
             memcpy(out, img->cache + in_page, n);
-        } else if (c && (c->zero[(idx % CHUNK_PAGES) / 64] >> (idx % 64) & 1)) {
+        } else if (zero) {
             memset(out, 0, n);
         } else {
             return read_error(img, EFAULT,
@@ -377,6 +390,18 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         len -= n;
     }
     return 0;
+}
+
+gboolean itsmig_qemu_image_file_offset(const ItsmigQemuImage *img, uint64_t gpa,
+                                       uint64_t *ret_offset)
+{
+    uint64_t off, foff;
+    gboolean zero;
+
+    if (!page_locate(img, gpa, &off, &foff, &zero) || !foff)
+        return FALSE;
+    *ret_offset = foff - 1 + (off & ((UINT64_C(1) << img->page_bits) - 1));
+    return TRUE;
 }
 
 void itsmig_qemu_image_guest_mem(ItsmigQemuImage *img, ItsmigGuestMem *ret)

@@ -382,6 +382,49 @@ static char *member_text(JsonObject *o, const char *name)
     return json_generator_to_data(g, NULL);
 }
 
+/* Each event's and collection's file_offset in @o (--image's output) holds, in @image, the
+ * table entry @ram holds at its address; the members are taken out, for the comparison with
+ * --memory's output. */
+static void check_file_offsets(JsonObject *o, const char *image, const char *ram, uint64_t baser1)
+{
+    g_autofree char *file = NULL, *mem = NULL;
+    gsize file_len, mem_len;
+    JsonArray *devs = json_object_get_array_member(o, "devices");
+    JsonArray *cols = json_object_get_array_member(o, "collections");
+    ItsmigGitsBaser coll;
+    guint checked = 0;
+
+    g_assert_true(g_file_get_contents(image, &file, &file_len, NULL));
+    g_assert_true(g_file_get_contents(ram, &mem, &mem_len, NULL));
+    for (guint i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        JsonArray *evs = json_object_get_array_member(d, "events");
+        uint64_t itt = (uint64_t)json_object_get_int_member(d, "itt_addr");
+
+        for (guint j = 0; j < json_array_get_length(evs); j++) {
+            JsonObject *e = json_array_get_object_element(evs, j);
+            uint64_t off = (uint64_t)json_object_get_int_member(e, "file_offset");
+            uint64_t gpa = itt + 8 * (uint64_t)json_object_get_int_member(e, "event_id");
+
+            g_assert_cmpuint(off + 8, <=, file_len);
+            g_assert_cmpint(memcmp(file + off, mem + (gpa - RAM), 8), ==, 0);
+            json_object_remove_member(e, "file_offset");
+            checked++;
+        }
+    }
+    itsmig_gits_baser_decode(baser1, &coll);
+    for (guint i = 0; i < json_array_get_length(cols); i++) {
+        JsonObject *c = json_array_get_object_element(cols, i);
+        uint64_t off = (uint64_t)json_object_get_int_member(c, "file_offset");
+
+        g_assert_cmpuint(off + 8, <=, file_len);
+        g_assert_cmpint(memcmp(file + off, mem + (coll.addr + 8 * i - RAM), 8), ==, 0);
+        json_object_remove_member(c, "file_offset");
+        checked++;
+    }
+    g_assert_cmpuint(checked, >, 0);
+}
+
 static void test_image(Fixture *f, gconstpointer data)
 {
     g_autofree char *image = write_image(f);
@@ -414,6 +457,7 @@ static void test_image(Fixture *f, gconstpointer data)
     g_assert_cmpint(img.status, ==, data ? 3 : 0);
     a = parse_object(p1, mem.out);
     b = parse_object(p2, img.out);
+    check_file_offsets(b, image, f->ram, f->baser1);
     for (gsize i = 0; i < G_N_ELEMENTS(members); i++) {
         g_autofree char *x = member_text(a, members[i]);
         g_autofree char *y = member_text(b, members[i]);

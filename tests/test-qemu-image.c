@@ -183,6 +183,30 @@ static void test_guest_mem(void)
     g_assert_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INVALID_ARGUMENT);
 }
 
+/* A byte of a page sent with content is found in the file at the offset given; zero pages,
+ * pages never sent and memory outside the blocks have none. */
+static void test_file_offset(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = open_bytes(s->data, s->len, &error);
+    uint64_t off = 0;
+
+    g_assert_no_error(error);
+    g_assert_false(itsmig_qemu_image_file_offset(img, RAM + 8, &off));
+    g_assert_true(itsmig_qemu_image_map_default(img, &error));
+    g_assert_true(itsmig_qemu_image_file_offset(img, RAM + 3 * 4096 + 100, &off));
+    g_assert_cmpuint(off, <, s->len);
+    g_assert_cmpuint(s->data[off], ==, 0x3c);
+    g_assert_cmpuint(s->data[off - 100 - 1], !=, 0x3c); /* the page's content starts there */
+    g_assert_true(itsmig_qemu_image_file_offset(img, RAM + 4095, &off));
+    g_assert_cmpuint(s->data[off], ==, 0xa5);
+    g_assert_false(itsmig_qemu_image_file_offset(img, RAM + 4096, &off));     /* zero page */
+    g_assert_false(itsmig_qemu_image_file_offset(img, RAM + 5 * 4096, &off)); /* never sent */
+    g_assert_false(itsmig_qemu_image_file_offset(img, RAM + RAM_SIZE, &off));
+}
+
 /* KVM-layout tables in a stream's pages walk to the mapping they hold. */
 static void test_tables_walk(void)
 {
@@ -560,6 +584,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/qemu-image/stream/registers", test_registers);
     g_test_add_func("/qemu-image/guest-mem/zero-data-absent", test_guest_mem);
+    g_test_add_func("/qemu-image/guest-mem/file-offset", test_file_offset);
     g_test_add_func("/qemu-image/guest-mem/tables-walk", test_tables_walk);
     g_test_add_func("/qemu-image/libvirt/header", test_libvirt);
     g_test_add_func("/qemu-image/refused/truncated", test_truncated);

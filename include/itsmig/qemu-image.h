@@ -128,6 +128,11 @@ gboolean itsmig_qemu_image_map_default(ItsmigQemuImage *img, GError **error);
  * (and last_read_error says which), as does memory outside the blocks.
  * Valid while @img lives. */
 void itsmig_qemu_image_guest_mem(ItsmigQemuImage *img, ItsmigGuestMem *ret);
+/* The offset in the file of the byte at guest-physical @gpa, in the page the stream carries
+ * for it; FALSE when it carries none with content (a zero page, a page it lacks, memory
+ * outside the mapped blocks).  For tests and debugging: where to change a table entry. */
+gboolean itsmig_qemu_image_file_offset(const ItsmigQemuImage *img, uint64_t gpa,
+                                       uint64_t *ret_offset);
 /* Why the last guest memory read failed, or NULL. */
 const char *itsmig_qemu_image_last_read_error(const ItsmigQemuImage *img);
 

@@ -241,13 +241,13 @@ start_reader() {
         done >>"$W/console-$_name.log" &
 }
 
-# guest_xml NAME KERNEL [INITRD]
+# guest_xml NAME KERNEL [INITRD]: one vCPU, or GUEST_VCPUS.
 guest_xml() {
     cat <<EOF
 <domain type='kvm'>
   <name>$1</name>
   <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
+  <vcpu>${GUEST_VCPUS:-1}</vcpu>
   <os>
     <type arch='aarch64' machine='virt'>hvm</type>
     <kernel>$2</kernel>

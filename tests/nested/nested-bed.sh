@@ -51,6 +51,7 @@ rounds=${ITSMIG_NESTED_PAUSE_ROUNDS:-1}
 here=$srcdir/tests/nested
 probe=$builddir/tests/e2e/itsmig-guest-probe
 its_fault=$builddir/tests/nested/its-fault.elf
+its_map=$builddir/tests/nested/its-map.elf
 suite=${1:-}
 userland=${ITSMIG_NESTED_USERLAND:-}
 run=${ITSMIG_NESTED_RUN:-scenarios}
@@ -93,7 +94,9 @@ for tool in "$qemu" cpio gzip timeout mkfs.ext4 openssl git flock; do
     command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
 done
 [ -x "$probe" ] || bail "$probe has not been built"
-[ -f "$its_fault" ] || bail "$its_fault has not been built"
+for elf in "$its_fault" "$its_map"; do
+    [ -f "$elf" ] || bail "$elf has not been built"
+done
 mkdir -p "$(dirname "$console")" || bail "cannot create $(dirname "$console")"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-nested.XXXXXX") || bail "cannot create a temporary directory"
 
@@ -163,6 +166,7 @@ cp "$busybox" "$root/bin/busybox" &&
     cp "$here/bed-lib.sh" "$here/scenarios.sh" "$here/xk-guest.sh" "$n/" &&
     cp "$vmlinuz" "$n/vmlinuz" &&
     cp "$its_fault" "$n/its-fault.elf" &&
+    cp "$its_map" "$n/its-map.elf" &&
     chmod 0755 "$n/init" "$root/bin/busybox" || bail "cannot copy the bed's files into $n"
 {
     echo "export ITSMIG_NESTED_PAUSE_ROUNDS=$rounds ITSMIG_NESTED_RUN=$run"

@@ -20,7 +20,16 @@
 #   2. with ITSMIG_XK_SAVE=1, starts a KVM guest (in-kernel ITS, a virtio-rng
 #      on ITS MSIs), lets itsmigd record it, saves it with virsh save (the
 #      kernel saves its ITS tables) into /xk/LABEL, and restores that image
-#      here too (the same-kernel pair).
+#      here too (the same-kernel pair);
+#   3. with ITSMIG_XK_SAVE=1 too, reads the ITS tables out of save images
+#      with itsmigctl its inspect --image: the bare-metal its-map guest's
+#      (its mapping must come back exactly as the guest printed it), two
+#      copies of it with one table entry changed (a duplicate collection
+#      ID, an ITE below the LPI range: the errno its inspect predicts must
+#      be the one QEMU prints for the kernel's RESTORE_TABLES with the hook
+#      not executable, and the hook must refuse the restore, naming the
+#      finding), and the its-fault guest's, whose table save fails (the
+#      tool must report the tables empty: what a restore would lose).
 #
 # Every pair gives a comment "# xk-result FROM TO PREDICTED OBSERVED DETAIL"
 # for the matrix's table; labels are the suites whose kernels the boots ran
@@ -256,6 +265,178 @@ if [ "$SAVE" = 1 ]; then
     virsh_on a undefine "$name"
     diag "save on $LABEL: $(du -h "$dir/g.save" | cut -f1) image"
     restore_pair "$LABEL"
+fi
+
+# ---- 3. the ITS tables in this kernel's save images (its inspect --image) -----------------
+
+# errno_of TEXT: the errno name whose strerror() text QEMU printed.
+errno_of() {
+    case "$1" in
+    "Invalid argument") echo EINVAL ;;
+    "File exists") echo EEXIST ;;
+    "Bad address") echo EFAULT ;;
+    "Argument list too long") echo E2BIG ;;
+    "Cannot allocate memory") echo ENOMEM ;;
+    *) echo "unknown" ;;
+    esac
+}
+
+# inspect IMAGE OUT: itsmigctl its inspect --image IMAGE --json into OUT; its exit status.
+inspect() {
+    itsmigctl its inspect --image "$1" --json >"$2" 2>"$2.err"
+}
+
+# poke FILE OFFSET BYTE...: writes the bytes (decimal) at OFFSET of FILE.
+poke() {
+    local file=$1 off=$2 b esc=
+    shift 2
+    for b in "$@"; do esc="$esc$(printf '\\%03o' "$b")"; done
+    # shellcheck disable=SC2059 # the format is the escaped bytes
+    printf "$esc" | dd of="$file" bs=1 seek="$off" conv=notrunc 2>/dev/null
+}
+
+# corrupt WHAT ERRNO CAUSE OFFSET BYTE...: a copy of the its-map image with the bytes written
+# at OFFSET; its inspect must predict ERRNO for CAUSE, the gate must refuse it naming CAUSE,
+# and, the gate off, the kernel's RESTORE_TABLES must fail with that errno in QEMU's line.
+corrupt() {
+    local what=$1 errno=$2 cause=$3 off=$4 img=$W/map-$1.save desc got predicted line size
+    shift 4
+    desc="images on $LABEL: its-map's image with $what"
+    case "$off" in
+    '' | *[!0-9]*)
+        not_ok "$desc: the entry's offset in the image is known" "file_offset: '$off'"
+        return
+        ;;
+    esac
+    cp "$W/map.save" "$img" && poke "$img" "$off" "$@"
+    inspect "$img" "$W/map-$what.json"
+    got=$(jq -r '"\(.restore_prediction.errno) \(.restore_prediction.cause)"' "$W/map-$what.json" 2>/dev/null)
+    predicted=${got%% *}
+    if [ "$got" = "$errno $cause" ]; then
+        ok "$desc: its inspect predicts $errno ($cause)"
+    else
+        not_ok "$desc: its inspect predicts $errno ($cause)" "predicted: $got"
+        diag_file "$W/map-$what.json.err" 5
+    fi
+    virsh_on a restore "$img"
+    if grep -qF "would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with $errno: $cause: " "$W/virsh.out"; then
+        ok "$desc: the gate refuses the restore, naming $cause"
+    else
+        not_ok "$desc: the gate refuses the restore, naming $cause" "$(virsh_error "$W/virsh.out")"
+    fi
+    gone "$desc: nothing of $map is left after the refusal" "$map"
+    size=$(stat -c %s "/var/log/libvirt/qemu/$map.log" 2>/dev/null || echo 0)
+    chmod a-x "$HOOK"
+    trace_clear
+    virsh_on a restore "$img"
+    chmod 0755 "$HOOK"
+    # QEMU's line for KVM_DEV_ARM_ITS_RESTORE_TABLES (attribute 2 of group 4, the control group).
+    line=$({
+        cat "$W/virsh.out"
+        tail -c +$((size + 1)) "/var/log/libvirt/qemu/$map.log" 2>/dev/null
+    } | grep -a -m 1 -o 'KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0*2: .*')
+    got=$(errno_of "${line##*: }")
+    if [ -n "$line" ] && [ "$got" = "$predicted" ]; then
+        ok "$desc: without the gate, the kernel's RESTORE_TABLES fails with the predicted $predicted (QEMU: $line)"
+    else
+        not_ok "$desc: without the gate, the kernel's RESTORE_TABLES fails with the predicted ${predicted:-errno}" \
+            "QEMU: ${line:-no line}; virsh: $(virsh_error "$W/virsh.out")"
+        trace_diag
+        [ "$(domstate a "$map")" = absent ] || virsh_on a destroy "$map"
+    fi
+    gone "$desc: nothing of $map is left after QEMU's failure" "$map"
+}
+
+if [ "$SAVE" = 1 ]; then
+    t_img=$SECONDS
+    # its-map: a known mapping, read back from the image the kernel saved.
+    map=xkmap-$LABEL
+    # its-fault: KVM's save of its tables fails (EFAULT); saved last, started now so that
+    # it boots while its-map is checked.
+    fault=xkfault-$LABEL
+    READERS="$READERS$map $fault "
+    GUEST_VCPUS=2 start_guest a "$map" "$B/its-map.elf" && start_guest a "$fault" "$B/its-fault.elf" || {
+        diag_file "$W/virsh.out"
+        bail "cannot start $map and $fault"
+    }
+    if wait_for "grep -q ' its-map: ready\$' $W/console-$map.log" 120 &&
+        ! grep -a -q ' its-map: error' "$W/console-$map.log"; then
+        ok "images on $LABEL: its-map maps its devices, events and collections without an error"
+    else
+        not_ok "images on $LABEL: its-map maps its devices, events and collections without an error"
+        diag_file "$W/console-$map.log"
+    fi
+    pid=$(qemu_pid a "$map")
+    trace_clear
+    if virsh_on a save "$map" "$W/map.save" && [ -n "$pid" ] && traced vgic_its_save_tables_v0 "$pid"; then
+        ok "images on $LABEL: virsh save $map, the kernel saving its ITS tables (kernel trace)"
+    else
+        not_ok "images on $LABEL: virsh save $map, the kernel saving its ITS tables (kernel trace)" \
+            "$(virsh_error "$W/virsh.out")"
+        trace_diag
+    fi
+    # Restored from here on as a transient domain, as the images of section 2.
+    virsh_on a undefine "$map"
+    inspect "$W/map.save" "$W/map.json"
+    rc=$?
+    # The full set, both sides in one form: the guest's lines, and the tool's JSON.
+    grep -a -o ' its-map: \(collection\|device\|event\) .*' "$W/console-$map.log" | cut -d' ' -f3- |
+        sort >"$W/map.want"
+    jq -r '(.collections[] | "collection icid=\(.icid) target=\(.target_vcpu)"),
+           (.devices[] | "device id=\(.device_id) itt=\(.itt_addr) event_id_bits=\(.event_id_bits)"),
+           (.devices[] as $d | $d.events[] |
+               "event device=\($d.device_id) event=\(.event_id) pintid=\(.pintid) icid=\(.icid)")' \
+        "$W/map.json" 2>/dev/null | sort >"$W/map.got"
+    # (No cmp or diff in the outer guest.)
+    if [ "$rc" = 0 ] && [ -s "$W/map.want" ] && [ "$(cat "$W/map.want")" = "$(cat "$W/map.got")" ]; then
+        ok "images on $LABEL: its inspect --image gives exactly the mapping its-map made ($(wc -l <"$W/map.want") entries)"
+    else
+        not_ok "images on $LABEL: its inspect --image gives exactly the mapping its-map made" "exit $rc"
+        grep -vxF -f "$W/map.got" "$W/map.want" | sed 's/^/#   only the guest: /'
+        grep -vxF -f "$W/map.want" "$W/map.got" | sed 's/^/#   only the image: /'
+        diag_file "$W/map.json.err" 5
+    fi
+    jq_ok "images on $LABEL: its inspect predicts that the tables restore, with no finding" \
+        '.restore_prediction.ok == true and (.findings | length) == 0' "$W/map.json"
+    # Corrupted entries: a second collection with the first one's ICID (EEXIST), and an ITE
+    # of device 0x2345 (in the device table's second level-2 page) below the LPI range.
+    icid0=$(jq '.collections[0].icid' "$W/map.json" 2>/dev/null)
+    corrupt collection-duplicate EEXIST collection-duplicate-icid \
+        "$(jq '.collections[1].file_offset' "$W/map.json" 2>/dev/null)" \
+        $((${icid0:-0} & 255)) $((${icid0:-0} >> 8))
+    # pINTID 100: bits [47:16] of the ITE, little-endian.
+    corrupt ite-pintid EINVAL ite-pintid-below-lpi-range \
+        "$(jq '[.devices[] | select(.device_id == 9029) | .events[] | select(.event_id == 17)
+                | .file_offset | if . == null then "none" else . + 2 end][0]' "$W/map.json" 2>/dev/null)" \
+        100 0 0 0
+    diag "images on $LABEL: its-map's image $(du -k "$W/map.save" | cut -f1) KiB"
+    rm -f "$W"/map*.save
+
+    diag "images on $LABEL: its-map's checks took $((SECONDS - t_img)) s"
+    # its-fault: what the image keeps.
+    wait_for "grep -q ' its-fault: alive 1\$' $W/console-$fault.log" 120 ||
+        diag "images on $LABEL: $fault did not print alive in 120 s"
+    size=$(stat -c %s "/var/log/libvirt/qemu/$fault.log" 2>/dev/null || echo 0)
+    virsh_on a save "$fault" "$W/fault.save"
+    fault_rc=$?
+    line=$(tail -c +$((size + 1)) "/var/log/libvirt/qemu/$fault.log" 2>/dev/null |
+        grep -a -m 1 -o 'KVM_SET_DEVICE_ATTR failed: Group 4 attr 0x0*1: .*')
+    if [ "$fault_rc" = 0 ] && [ "${line##*: }" = "Bad address" ]; then
+        ok "images on $LABEL: virsh save $fault completes though the kernel's ITS save fails (QEMU: $line)"
+    else
+        not_ok "images on $LABEL: virsh save $fault completes though the kernel's ITS save fails" \
+            "exit $fault_rc: $(virsh_error "$W/virsh.out"); QEMU: ${line:-no line}"
+        diag_file "/var/log/libvirt/qemu/$fault.log" 10
+    fi
+    inspect "$W/fault.save" "$W/fault.json"
+    jq_ok "images on $LABEL: its inspect reports that $fault's saved tables lack what its ITS ran (image-tables-empty)" \
+        '([.findings[] | select(.code == "image-tables-empty")] | length) == 1 and (.devices | length) == 0' \
+        "$W/fault.json"
+    diag "images on $LABEL: $(jq -r '.findings[] | "\(.code): \(.message)"' "$W/fault.json" 2>/dev/null | head -n 1)"
+    virsh_on a destroy "$fault"
+    virsh_on a undefine "$fault"
+    rm -f "$W/fault.save"
+    diag "images on $LABEL: the image checks took $((SECONDS - t_img)) s"
 fi
 
 stop_itsmigd a
