@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # What the nested bed's runs inside the outer arm64 guest share (sourced by
-# scenarios.sh and xk-guest.sh, from /itsmig-nested): TAP, the two libvirt
+# scenarios.sh, xk-guest.sh and xk-live-host.sh, from /itsmig-nested): TAP, the two libvirt
 # "hosts" (hostA in the initial namespaces, hostB in its own once a runner
 # has made them and set HOLDER_B), their configuration, libvirtd and
 # itsmigd, guests with a stamped console, and the kernel's trace of KVM's
@@ -195,7 +195,7 @@ ITSMIGD_b=
 # over its first probe of QEMU).
 start_itsmigd() {
     if [ "$1" = "$HERE" ]; then
-        itsmigd >>"$W/itsmigd-a.log" 2>&1 &
+        itsmigd >>"$W/itsmigd-$1.log" 2>&1 &
     else
         nsenter -t "$HOLDER_B" -m -u itsmigd >>"$W/itsmigd-b.log" 2>&1 &
     fi

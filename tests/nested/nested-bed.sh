@@ -34,7 +34,7 @@
 # ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
 # For other runs on the same guest (tests/nested/xk-matrix.sh):
 # ITSMIG_NESTED_RUN (what the outer guest runs instead of scenarios.sh:
-# xk-guest); ITSMIG_NESTED_DATA (a disk image given to it as a second
+# xk-guest, or xk-live-host for tests/nested/xk-live.sh); ITSMIG_NESTED_DATA (a disk image given to it as a second
 # virtio disk, and kept); ITSMIG_XK_LABEL, ITSMIG_XK_RESTORE and
 # ITSMIG_XK_SAVE (passed on to it); ITSMIG_NESTED_CONSOLE (the console's
 # file instead of the one above); ITSMIG_NESTED_INSTALL (an arm64 build of
@@ -90,8 +90,10 @@ net=${ITSMIG_NESTED_NET:-}
 netdev=
 if [ -n "$net" ]; then
     net_local=${net%%:*} net_remote=${net#*:}
-    case "$net_local:$net_remote" in
+    case "$net" in
     *[!0-9:]* | :* | *: | *:*:*) bail "ITSMIG_NESTED_NET is LOCAL:REMOTE (two UDP ports), not '$net'" ;;
+    *:*) ;;
+    *) bail "ITSMIG_NESTED_NET is LOCAL:REMOTE (two UDP ports), not '$net'" ;;
     esac
     [ "$net_local" -ge 1024 ] && [ "$net_local" -le 65535 ] && [ "$net_remote" -ge 1024 ] &&
         [ "$net_remote" -le 65535 ] || bail "ITSMIG_NESTED_NET: ports are 1024 to 65535, not '$net'"

@@ -47,7 +47,6 @@ LABEL=${ITSMIG_XK_LABEL:-}
 PEER_LABEL=${ITSMIG_XK_PEER:-}
 PORT=7600
 HOOK=/etc/libvirt/hooks/qemu.d/50-itsmig
-QEMU_VERSION=$(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 
 # ---- operations, run here or at the other host's request ------------------------------------
 
@@ -56,13 +55,19 @@ op_start() {
     # A new console from here: the counts of an earlier run of NAME are not this one's.
     : >"$W/console-$1.log"
     guest_xml "$1" "$B/vmlinuz" "$B/initrd.img" >"$W/$1.xml" &&
-        virsh -q -c qemu:///system define "$W/$1.xml" && virsh -q -c qemu:///system start "$1"
+        virsh -q -c qemu:///system define "$W/$1.xml" && timeout 300 virsh -q -c qemu:///system start "$1"
 }
 op_rises() { irq_rises "$1" "$(hostname_of "$HERE")"; }
-op_state() { domstate "$HERE" "$1"; }
+op_state() {
+    if timeout 60 virsh -q -c qemu:///system domstate "$1" >"$W/domstate.out" 2>&1; then
+        head -n 1 "$W/domstate.out"
+    else
+        echo absent
+    fi
+}
 op_pid() { qemu_pid "$HERE" "$1"; }
 op_recorded() {
-    wait_for "virsh -q -c qemu:///system dumpxml $1 2>/dev/null | grep -q 'urn:itsmig:domain:1'" 120
+    wait_for "timeout 30 virsh -q -c qemu:///system dumpxml $1 2>/dev/null | grep -q 'urn:itsmig:domain:1'" 120
 }
 op_trace_clear() { trace_clear; }
 op_traced() { traced "$1" "$2" && trace_line "$1" "$2"; }
@@ -73,16 +78,24 @@ op_hook() {
     *) return 2 ;;
     esac
 }
-op_ctl() { itsmigctl "$@"; }
+# Each operation has a time limit, shorter than the requester's wait (at).
+op_ctl() { timeout 1000 itsmigctl "$@"; }
 # virsh_migrate NAME: plain virsh migrate --live to the other host, as an operator runs it.
 op_virsh_migrate() {
-    virsh -q -c qemu:///system migrate --live --p2p --persistent --undefinesource "$1" \
+    timeout -k 10 900 virsh -q -c qemu:///system migrate --live --p2p --persistent --undefinesource "$1" \
         "qemu+tcp://$(addr_of "$THERE"):$(libvirt_port "$THERE")/system" --migrateuri "tcp://$(addr_of "$THERE")"
 }
 op_destroy() {
-    virsh -q -c qemu:///system destroy "$1" >/dev/null 2>&1
-    virsh -q -c qemu:///system undefine "$1" >/dev/null 2>&1
-    [ "$(domstate "$HERE" "$1")" = absent ]
+    timeout 60 virsh -q -c qemu:///system destroy "$1" >/dev/null 2>&1
+    timeout 60 virsh -q -c qemu:///system undefine "$1" >/dev/null 2>&1
+    # The reader may still be writing the last lines: a new console once it is still.
+    _size=-1
+    while [ "$(wc -c <"$W/console-$1.log")" != "$_size" ]; do
+        _size=$(wc -c <"$W/console-$1.log")
+        sleep 2
+    done
+    : >"$W/console-$1.log"
+    [ "$(op_state "$1")" = absent ]
 }
 op_logs() {
     tail -n 30 "$W/itsmigd-$HERE.log"
@@ -137,16 +150,20 @@ if [ "${1:-}" = serve ]; then
         exit 0
         ;;
     esac
-    "op_$@" >"$W/serve.out" 2>"$W/serve.err" </dev/null
+    out=$(mktemp "$W/serve.XXXXXX") || exit 0
+    "op_$@" >"$out" 2>"$out.err" </dev/null
     rc=$?
     # Each part ends its last line (a pid file does not), so that "rc=" starts one.
-    sed -e '$a\' "$W/serve.out"
-    sed -e 's/^/#ERR /' -e '$a\' "$W/serve.err"
+    sed -e '$a\' "$out"
+    sed -e 's/^/#ERR /' -e '$a\' "$out.err"
     echo "rc=$rc"
+    rm -f "$out" "$out.err"
     exit 0
 fi
 
 # ---- set up this host -------------------------------------------------------------------------
+
+QEMU_VERSION=$(qemu-system-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 
 [ -n "$LABEL" ] && [ -n "$PEER_LABEL" ] || bail "ITSMIG_XK_LABEL and ITSMIG_XK_PEER must be set"
 me=$(hostname_of "$HERE")
@@ -264,11 +281,41 @@ start_on() {
     check_at "$3: itsmigd on $(hostname_of "$1") recorded $2 in its metadata" "$1" recorded "$2"
 }
 
+# arrived_ok H NAME DESC: NAME runs on H only, H's kernel restored its ITS tables for its
+# QEMU, and its interrupts rise there.  Checks, or with OBSERVE set (the hook taken out:
+# QEMU's outcome, not itsmig's) comments; status 1 when any of that is not so.
+arrived_ok() {
+    local yes=ok no=not_ok pid rc=0
+    [ -z "${OBSERVE:-}" ] || yes="diag yes:" no="diag no:"
+    pid=$(at "$1" pid "$2" && cat "$W/at.out")
+    if [ -n "$pid" ] && at "$1" traced vgic_its_restore_tables_v0 "$pid"; then
+        $yes "$3: the destination's kernel restored the ITS tables for its QEMU ($pid) (kernel trace)"
+    else
+        $no "$3: the destination's kernel restored the ITS tables for its QEMU (${pid:-?}) (kernel trace)"
+        rc=1
+    fi
+    if only_on "$1" "$2"; then
+        $yes "$3: $2 runs on $(hostname_of "$1") and nowhere else"
+    else
+        $no "$3: $2 runs on $(hostname_of "$1") and nowhere else ($ONLY_ON)"
+        rc=1
+    fi
+    if at "$1" rises "$2"; then
+        $yes "$3: $2's ITS interrupts rise on $(hostname_of "$1")"
+    else
+        $no "$3: $2's ITS interrupts rise on $(hostname_of "$1")"
+        rc=1
+    fi
+    return $rc
+}
+
 # direction SRC DST: one guest, live from SRC to DST.
 direction() {
-    local src=$1 dst=$2 name=live-$1 desc predicted observed code= line= src_pid dst_pid
+    local src=$1 dst=$2 name=live-$1 desc predicted observed code= line= src_pid ok_line
     desc="$(desc_of "$src") -> $(desc_of "$dst"), live"
+    ok_line="migrated; ITS tables saved and restored, interrupts rise"
     start_on "$src" "$name" "$desc" || {
+        at "$src" destroy "$name"
         not_ok "$desc: the guest ran on the source, so the direction could be tried"
         diag "xk-live-result $(label_of "$src") $(label_of "$dst") error error the guest did not start"
         return
@@ -289,7 +336,7 @@ direction() {
     fi
 
     if [ "$predicted" = allow ]; then
-        observed=ok line="migrated; ITS tables saved and restored, interrupts rise"
+        observed=ok
         src_pid=$(at "$src" pid "$name" && cat "$W/at.out")
         at "$src" trace_clear
         at "$dst" trace_clear
@@ -310,82 +357,93 @@ direction() {
         if [ -n "$src_pid" ] && at "$src" traced vgic_its_save_tables_v0 "$src_pid"; then
             ok "$desc: the source's kernel saved the ITS tables for its QEMU ($src_pid) (kernel trace)"
         else
-            observed=broken
+            observed=broken line=${line:-"no ITS table save in the source's trace"}
             not_ok "$desc: the source's kernel saved the ITS tables for its QEMU (${src_pid:-?}) (kernel trace)"
         fi
-        dst_pid=$(at "$dst" pid "$name" && cat "$W/at.out")
-        if [ -n "$dst_pid" ] && at "$dst" traced vgic_its_restore_tables_v0 "$dst_pid"; then
-            ok "$desc: the destination's kernel restored the ITS tables for its QEMU ($dst_pid) (kernel trace)"
-        else
-            observed=broken
-            not_ok "$desc: the destination's kernel restored the ITS tables for its QEMU (${dst_pid:-?}) (kernel trace)"
-        fi
-        if only_on "$dst" "$name"; then
-            ok "$desc: $name runs on $(hostname_of "$dst") and nowhere else"
-        else
-            observed=broken
-            not_ok "$desc: $name runs on $(hostname_of "$dst") and nowhere else" "$ONLY_ON"
-        fi
-        if at "$dst" rises "$name"; then
-            ok "$desc: $name's ITS interrupts rise on $(hostname_of "$dst")"
-        else
-            observed=broken
-            not_ok "$desc: $name's ITS interrupts rise on $(hostname_of "$dst")"
-        fi
+        arrived_ok "$dst" "$name" "$desc" || {
+            observed=broken line=${line:-"the guest did not arrive whole on the destination"}
+        }
         # The hook lets plain virsh in too.
         at "$dst" destroy "$name"
         if start_on "$src" "$name" "$desc, again"; then
+            at "$src" trace_clear
+            at "$dst" trace_clear
             at "$src" virsh_migrate "$name"
-            line=$(virsh_error)
-            if [ "$AT_RC" = 0 ] && only_on "$dst" "$name" && at "$dst" rises "$name"; then
+            if [ "$AT_RC" = 0 ]; then
                 ok "$desc: plain virsh migrate --live moves $name too, the destination's hook letting it in"
+                arrived_ok "$dst" "$name" "$desc, plain virsh" || {
+                    observed=broken line=${line:-"plain virsh migrate: the guest did not arrive whole"}
+                }
             else
-                observed=broken
+                observed=broken line=${line:-"plain virsh migrate: $(virsh_error)"}
                 not_ok "$desc: plain virsh migrate --live moves $name too, the destination's hook letting it in" \
-                    "$line; $ONLY_ON"
+                    "$(virsh_error)"
             fi
-            line="migrated; ITS tables saved and restored, interrupts rise"
+        else
+            observed=broken line=${line:-"the guest did not start again on the source"}
         fi
+        [ "$observed" != ok ] || line=$ok_line
     else
+        at "$src" trace_clear
+        at "$dst" trace_clear
         if at "$src" virsh_migrate "$name"; then
+            # The hook let it in: what QEMU did is the observation, and a misprediction.
             not_ok "$desc: plain virsh migrate --live is refused"
+            if arrived_ok "$dst" "$name" "$desc"; then observed=ok line=$ok_line; else
+                observed=broken line="migrated, but the guest did not arrive whole"
+            fi
         else
             ok "$desc: plain virsh migrate --live is refused"
-        fi
-        line=$(virsh_error)
-        diag "$desc: $line"
-        if [ -n "$code" ] && grep -Eq "itsmig: refusing incoming migration of $name: (.*; )?$code:" "$W/at.err"; then
-            ok "$desc: virsh's error is $(hostname_of "$dst")'s hook refusing, naming $code"
-        else
-            not_ok "$desc: virsh's error is $(hostname_of "$dst")'s hook refusing, naming ${code:-the preflight blocker}"
-        fi
-        if only_on "$src" "$name" && at "$src" rises "$name"; then
-            ok "$desc: $name keeps running on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing"
-        else
-            not_ok "$desc: $name keeps running on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing" "$ONLY_ON"
-        fi
-        # The hook taken out: what QEMU does.
-        check_at "$desc: $(hostname_of "$dst")'s hook taken out" "$dst" hook off
-        if at "$src" virsh_migrate "$name"; then
-            observed=ok line="migrated"
-            diag "$desc: without the hook, virsh migrate --live succeeds"
-        else
-            observed=fail line=$(virsh_error)
-            diag "$desc: without the hook: $line"
-        fi
-        at "$dst" hook on
-        if [ "$observed" = fail ]; then
-            if only_on "$src" "$name" && at "$src" rises "$name"; then
-                ok "$desc: after QEMU's failure $name still runs on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing"
+            diag "$desc: $(virsh_error)"
+            if [ -n "$code" ] && grep -Eq "itsmig: refusing incoming migration of $name: (.*; )?$code:" "$W/at.err"; then
+                ok "$desc: virsh's error is $(hostname_of "$dst")'s hook refusing, naming $code"
             else
-                observed=broken
-                not_ok "$desc: after QEMU's failure $name still runs on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing" "$ONLY_ON"
-                logs_of "$src"
+                not_ok "$desc: virsh's error is $(hostname_of "$dst")'s hook refusing, naming ${code:-the preflight blocker}"
+            fi
+            if only_on "$src" "$name" && at "$src" rises "$name"; then
+                ok "$desc: $name keeps running on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing"
+            else
+                not_ok "$desc: $name keeps running on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing" "$ONLY_ON"
+            fi
+            # The hook taken out (libvirt runs only executable hooks, and looks at each call):
+            # what QEMU does.
+            check_at "$desc: $(hostname_of "$dst")'s hook taken out" "$dst" hook off
+            at "$dst" trace_clear
+            if at "$src" virsh_migrate "$name"; then
+                diag "$desc: without the hook, virsh migrate --live succeeds"
+                if OBSERVE=1 arrived_ok "$dst" "$name" "$desc, without the hook"; then observed=ok line=$ok_line; else
+                    observed=broken line="migrated, but the guest did not arrive whole"
+                fi
+            else
+                # QEMU's failure, not the hook's, nor a request or virsh that did not finish.
+                line=$(virsh_error)
+                if grep -q -e 'Hook script execution failed' -e 'itsmig:' "$W/at.err"; then
+                    observed=error
+                    not_ok "$desc: with the hook taken out, the hook does not run" "$line"
+                elif [ "$AT_RC" = 1 ] && grep -q -e 'qemu-system-aarch64: ' -e 'unsupported configuration: ' "$W/at.err"; then
+                    observed=fail
+                    ok "$desc: without the hook, the migration fails in QEMU (or libvirt)"
+                    diag "$desc: without the hook: $line"
+                else
+                    observed=error
+                    not_ok "$desc: without the hook, the migration fails in QEMU (or libvirt)" "exit $AT_RC: $line"
+                fi
+            fi
+            check_at "$desc: $(hostname_of "$dst")'s hook put back" "$dst" hook on
+            if [ "$observed" = fail ]; then
+                if only_on "$src" "$name" && at "$src" rises "$name"; then
+                    ok "$desc: after QEMU's failure $name still runs on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing"
+                else
+                    observed=broken
+                    not_ok "$desc: after QEMU's failure $name still runs on $(hostname_of "$src"), its interrupts rising, and $(hostname_of "$dst") has nothing" "$ONLY_ON"
+                    logs_of "$src"
+                fi
             fi
         fi
     fi
+    # A refused move that QEMU fails, or that arrives broken, was rightly refused.
     case "$predicted/$observed" in
-    allow/ok | refuse/fail) ok "$desc: itsmig's prediction ($predicted) is what QEMU does ($observed)" ;;
+    allow/ok | refuse/fail | refuse/broken) ok "$desc: itsmig's prediction ($predicted) is what QEMU does ($observed)" ;;
     *) not_ok "$desc: itsmig's prediction ($predicted) is what QEMU does ($observed)" "$line" ;;
     esac
     diag "xk-live-result $(label_of "$src") $(label_of "$dst") $predicted${code:+:$code} $observed $line"
