@@ -46,6 +46,7 @@ srcdir=$(cd "$srcdir" && pwd)
 builddir=$(cd "${top_builddir:-.}" && pwd)
 here=$srcdir/tests/nested
 plan=${1:-full}
+. "$here/xk-table.sh"
 
 case "$plan" in
 full)
@@ -153,19 +154,6 @@ done
 
 # ---- the table ------------------------------------------------------------------------------
 
-# The kernel and QEMU of a label, as its boot reported them.
-kernel() {
-    awk -v l="$1" '$1 == l { print $2 ", QEMU " $3; exit }' "$tmp/kernels"
-}
-{
-    echo "| saved on | restored on | itsmig predicts | QEMU does | the line |"
-    echo "|---|---|---|---|---|"
-    while read -r f t p o rest; do
-        printf '| %s (%s) | %s (%s) | %s | %s | %s |\n' "$f" "$(kernel "$f")" "$t" "$(kernel "$t")" \
-            "$p" "$o" "$(printf '%s' "${rest:-}" | sed 's/|/\\|/g')"
-    done <"$tmp/results"
-} >"$tmp/table"
-sed 's/^/# /' "$tmp/table"
-[ -z "${ITSMIG_XK_TABLE:-}" ] || cp "$tmp/table" "$ITSMIG_XK_TABLE"
+xk_table "saved on" "restored on"
 echo "# $(wc -l <"$tmp/results") pairs in $(($(date +%s) - t0)) s, $failed checks failed"
 echo "1..$n"
