@@ -3,7 +3,7 @@
 
 NESTED_FILES = tests/nested/nested-bed.sh tests/nested/bed-lib.sh tests/nested/scenarios.sh \
 	tests/nested/xk-guest.sh tests/nested/xk-matrix.sh tests/nested/xk-ci.sh tests/nested/fetch-debs.sh \
-	tests/nested/xk-live.sh tests/nested/xk-live-host.sh tests/nested/xk-live-ci.sh tests/nested/xk-table.sh \
+	tests/nested/xk-live.sh tests/nested/xk-live-host.sh tests/nested/xk-live-ci.sh tests/nested/xk-lib.sh \
 	tests/nested/rootfs-packages tests/nested/userland.sh \
 	tests/nested/cross-build.sh tests/nested/initramfs-init.sh tests/nested/outer-init.sh \
 	tests/nested/bare-metal.h tests/nested/its-fault.c tests/nested/its-map.c \

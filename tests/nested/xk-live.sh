@@ -43,7 +43,7 @@ builddir=$(cd "${top_builddir:-.}" && pwd)
 here=$srcdir/tests/nested
 plan=${1:-full}
 plan_name=$plan
-. "$here/xk-table.sh"
+. "$here/xk-lib.sh"
 addr_a=10.77.0.1
 addr_b=10.77.0.2
 
@@ -66,17 +66,7 @@ for pair in $plan; do
     echo "$pair" | grep -q -E '^[a-z0-9.-]+(/[a-z0-9.-]+)?=[a-z0-9.-]+(/[a-z0-9.-]+)?$' ||
         bail "'$pair' is not SUITE[/ROOT]=SUITE[/ROOT]"
 done
-[ "$(id -u)" = 0 ] || {
-    echo "1..0 # SKIP the live cross-kernel bed needs root (the nested bed unpacks packages owned by root)"
-    exit 0
-}
-git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
-    echo "1..0 # SKIP the live cross-kernel bed builds itsmig for arm64 from a git work tree; $srcdir is none"
-    exit 0
-}
-for tool in openssl flock; do
-    command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
-done
+xk_preconditions "live cross-kernel bed" openssl flock
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-xk-live.XXXXXX") || bail "cannot create a temporary directory"
 pids=
 cleanup() {
@@ -89,12 +79,7 @@ trap cleanup EXIT
 trap 'bail interrupted' INT TERM HUP
 
 t0=$(date +%s)
-AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
-    2>"$tmp/cross.err" || {
-    sed 's/^/# /' "$tmp/cross.err"
-    bail "cannot build itsmig for arm64"
-}
-echo "# the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
+xk_cross_build "$tmp/install"
 # One certificate for both hosts' APIs, each the other's CA.
 mkdir -p "$tmp/tls" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-xk-live \
     -addext "subjectAltName=IP:127.0.0.1,IP:$addr_a,IP:$addr_b" \

@@ -46,7 +46,7 @@ srcdir=$(cd "$srcdir" && pwd)
 builddir=$(cd "${top_builddir:-.}" && pwd)
 here=$srcdir/tests/nested
 plan=${1:-full}
-. "$here/xk-table.sh"
+. "$here/xk-lib.sh"
 
 case "$plan" in
 full)
@@ -70,28 +70,13 @@ for boot in $plan; do
     echo "$boot" | grep -q -E '^[a-z0-9.-]+(/[a-z0-9.-]+)?:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save|save-only)?$' ||
         bail "'$boot' is not SUITE[/ROOT]:FROM,...:save, SUITE[/ROOT]:FROM,...:save-only or SUITE[/ROOT]:FROM,...:"
 done
-[ "$(id -u)" = 0 ] || {
-    echo "1..0 # SKIP the cross-kernel bed needs root (the nested bed unpacks packages owned by root)"
-    exit 0
-}
-git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
-    echo "1..0 # SKIP the cross-kernel bed builds itsmig for arm64 from a git work tree; $srcdir is none"
-    exit 0
-}
-for tool in mkfs.ext4 truncate; do
-    command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
-done
+xk_preconditions "cross-kernel bed" mkfs.ext4 truncate
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-xk.XXXXXX") || bail "cannot create a temporary directory"
 trap 'rm -rf "$tmp"' EXIT
 trap 'bail interrupted' INT TERM HUP
 
 t0=$(date +%s)
-AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
-    2>"$tmp/cross.err" || {
-    sed 's/^/# /' "$tmp/cross.err"
-    bail "cannot build itsmig for arm64"
-}
-echo "# the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
+xk_cross_build "$tmp/install"
 truncate -s 2G "$tmp/xk.img" && mkfs.ext4 -q -F -L itsmig-xk "$tmp/xk.img" >"$tmp/mkfs.out" 2>&1 || {
     sed 's/^/# /' "$tmp/mkfs.out"
     bail "mkfs.ext4 cannot make the disk kept across boots"
