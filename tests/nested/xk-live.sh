@@ -19,8 +19,9 @@
 #          (7.x), each way, and each kernel with itself: six pairs, all nine
 #          ordered pairs (the default)
 #   cross  the three pairs of different kernels, each way
-#   ci     bookworm and trixie-backports: one direction migrates, the other
-#          is refused (checked: both outcomes must occur)
+#   ci     trixie-backports (hostA) and bookworm (hostB): one direction
+#          migrates, the other is refused (checked: both outcomes must
+#          occur), by hostB's hook, which has not asked hostA before
 #   qemu   trixie-backports' kernel on both, hostA on Debian 13's packages
 #          (QEMU 10.0), hostB on this machine's (QEMU 7.2)
 #
@@ -53,7 +54,7 @@ full)
           bookworm=bookworm trixie=trixie trixie-backports=trixie-backports"
     ;;
 cross) plan="bookworm=trixie-backports bookworm=trixie trixie=trixie-backports" ;;
-ci) plan="bookworm=trixie-backports" ;;
+ci) plan="trixie-backports=bookworm" ;;
 qemu) plan="trixie-backports/trixie=trixie-backports" ;;
 esac
 
