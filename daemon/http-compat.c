@@ -311,11 +311,12 @@ static void hook_record_verdict(ItsmigDaemon *d, const char *op, const char *nam
                          "%s refused by the hook gate (operation=%s): %s", what, op, line);
 }
 
-/* The source to judge an arrival from: a peer already asked, when the domain's record names
- * one; else NULL, and the judge takes what the record says of its host.  A saved image may be
- * older than its host's kernel: restored, it brings the register set the record names, not
- * the one its host has now.  So for a restore, a peer whose set is not the recorded one is
- * not the source, and this host is, as its history says it was with that set. */
+/* The source to judge an arrival from: the peer the domain's record names, asked now when it
+ * was not before (the destination of a migration started outside itsmigd may never have
+ * asked its source); else NULL, and the judge takes what the record says of its host.  A saved
+ * image may be older than its host's kernel: restored, it brings the register set the record names,
+ * not the one its host has now.  So for a restore, a peer whose set is not the recorded one is not
+ * the source, and this host is, as its history says it was with that set. */
 static ItsmigHostCaps *hook_source(ItsmigDaemon *d, const char *op,
                                    const ItsmigDomainProfile *profile, const ItsmigHostCaps *local)
 {
@@ -325,7 +326,7 @@ static ItsmigHostCaps *hook_source(ItsmigDaemon *d, const char *op,
     if (!profile->has_metadata || !m->host)
         return NULL;
     if (strcmp(op, "restore") != 0)
-        return itsmigd_peers_cached_by_hostname(d->peers, m->host);
+        return itsmigd_peers_find_hostname(d->peers, m->host);
     if (strcmp(m->host, local->hostname) == 0)
         /* Its set now: nothing the record does not say already. */
         return g_strcmp0(m->host_regs_digest, local->regs_digest) == 0

@@ -121,6 +121,7 @@ void itsmigd_peers_configure(ItsmigdPeers *peers, const ItsmigdConfig *config)
     peers->limits.connect_timeout = config->peer_connect_timeout;
     peers->limits.timeout = config->peer_timeout;
     peers->limits.cache_ttl = config->peer_cache_ttl;
+    peers->limits.hook_timeout = config->hook_timeout;
     g_mutex_unlock(&peers->lock);
 }
 
@@ -305,8 +306,9 @@ static void fetch_all(GPtrArray *fetches, const ItsmigdPeerLimits *limits)
             g_thread_join(threads[i]);
 }
 
-void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
-                       ItsmigHostCaps **ret_caps, GError **ret_errors)
+/* itsmigd_peers_get(), each exchange within @within seconds when not 0. */
+static void peers_get(ItsmigdPeers *peers, const char *const *names, gsize n, unsigned int within,
+                      ItsmigHostCaps **ret_caps, GError **ret_errors)
 {
     g_autoptr(GPtrArray) fetches = g_ptr_array_new_with_free_func((GDestroyNotify)fetch_free);
     g_autofree gssize *fetch_of = g_new(gssize, n);
@@ -315,6 +317,10 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
 
     g_mutex_lock(&peers->lock);
     limits = peers->limits;
+    if (within) {
+        limits.timeout = MIN(limits.timeout, within);
+        limits.connect_timeout = MIN(limits.connect_timeout, within);
+    }
     for (gsize i = 0; i < n; i++) {
         Peer *p = find_locked(peers, names[i]);
 
@@ -386,6 +392,12 @@ void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
         else
             ret_errors[i] = g_error_copy(f->error);
     }
+}
+
+void itsmigd_peers_get(ItsmigdPeers *peers, const char *const *names, gsize n,
+                       ItsmigHostCaps **ret_caps, GError **ret_errors)
+{
+    peers_get(peers, names, n, 0, ret_caps, ret_errors);
 }
 
 static gpointer refresh_thread(gpointer data)
@@ -498,6 +510,46 @@ ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char
             found = itsmig_host_caps_copy(p->caps);
     }
     g_mutex_unlock(&peers->lock);
+    return found;
+}
+
+ItsmigHostCaps *itsmigd_peers_find_hostname(ItsmigdPeers *peers, const char *hostname)
+{
+    ItsmigHostCaps *found = itsmigd_peers_cached_by_hostname(peers, hostname);
+    g_autoptr(GPtrArray) names = NULL;
+    g_autofree ItsmigHostCaps **caps = NULL;
+    g_autofree GError **errors = NULL;
+    gint64 now = g_get_monotonic_time();
+    unsigned int within;
+
+    if (found)
+        return found;
+    names = g_ptr_array_new_with_free_func(g_free);
+    g_mutex_lock(&peers->lock);
+    within = MAX(peers->limits.hook_timeout / 2, 1);
+    for (guint i = 0; i < peers->peers->len; i++) {
+        Peer *p = g_ptr_array_index(peers->peers, i);
+        PeerStats *st = g_hash_table_lookup(peers->stats, p->config->name);
+
+        if (p->caps)
+            continue; /* another host */
+        if (st && st->up == 0 &&
+            now - st->attempt_us < (gint64)peers->limits.cache_ttl * G_USEC_PER_SEC)
+            continue;
+        g_ptr_array_add(names, g_strdup(p->config->name));
+    }
+    g_mutex_unlock(&peers->lock);
+    if (names->len == 0)
+        return NULL;
+    caps = g_new0(ItsmigHostCaps *, names->len);
+    errors = g_new0(GError *, names->len);
+    peers_get(peers, (const char *const *)names->pdata, names->len, within, caps, errors);
+    for (guint i = 0; i < names->len; i++) {
+        if (!found && caps[i] && g_strcmp0(caps[i]->hostname, hostname) == 0)
+            found = g_steal_pointer(&caps[i]);
+        g_clear_pointer(&caps[i], itsmig_host_caps_free);
+        g_clear_error(&errors[i]);
+    }
     return found;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     unsigned int connect_timeout; /* seconds */
     unsigned int timeout;         /* seconds, the whole exchange */
     unsigned int cache_ttl;       /* seconds */
+    unsigned int hook_timeout;    /* seconds the hook waits for itsmigd ([hook] timeout) */
 } ItsmigdPeerLimits;
 
 ItsmigdPeers *itsmigd_peers_new(void);
@@ -67,6 +68,12 @@ GPtrArray *itsmigd_peers_status(ItsmigdPeers *peers);
 GPtrArray *itsmigd_peers_cached(ItsmigdPeers *peers);
 /* A copy of the cached document whose hostname is @hostname, NULL if none. */
 ItsmigHostCaps *itsmigd_peers_cached_by_hostname(ItsmigdPeers *peers, const char *hostname);
+/* For the hook: the document of the peer whose hostname is @hostname, from the
+ * cache, else asked of every peer not asked yet (peers are configured by name,
+ * a domain's record names a hostname), except those that failed in the last
+ * cache-ttl seconds, within half the hook's timeout so that its answer comes
+ * in time.  NULL when no peer is that host, or none answered. */
+ItsmigHostCaps *itsmigd_peers_find_hostname(ItsmigdPeers *peers, const char *hostname);
 
 /* The largest reply a call takes. */
 #define ITSMIG_PEER_REPLY_MAX (4 * 1024 * 1024)

@@ -180,6 +180,25 @@ api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary
 check_json "hook: a digest no known host has is reported as unknown, not silence" \
     '.allowed == true and ([.warnings[] | select(.code == "vcpu-registers-unknown") | .message | test("which no known host has")] == [true])'
 
+# ---- the hook asks the source it has not asked --------------------------------------
+
+# D (trixie) has C as a peer and has never asked it, as the destination of a plain virsh
+# migrate has not: an incoming guest whose record names C's host and set is judged on the
+# set C publishes, fetched for the hook, not let in as unknown.
+sed -e 's/name="elsewhere"/name="backports"/' -e 's/<name>g2</<name>g6</' \
+    "$T/g2-incoming.xml" >"$T/g6-incoming.xml"
+grep -q 'name="backports"' "$T/g6-incoming.xml" || bail "no record host to rewrite in g2's XML"
+# shellcheck disable=SC2046
+start_itsmigd --name d --uri test:///default $(host_sets hostD trixie) --set policy.check-emulated=true \
+    --set peers.timeout=3 --set peers.connect-timeout=2 --set peers.cache-ttl=30 \
+    --set "peer c.url=https://127.0.0.1:$port_c" --set "peer c.ca=$T/cert.pem" \
+    --set "peer c.token-file=$T/token-c"
+api POST /v1/hook/migrate-begin -H 'Content-Type: application/xml' --data-binary "@$T/g6-incoming.xml"
+check_json "hook on a host that never asked the source: it asks C, and refuses naming vcpu-registers-missing" \
+    '.allowed == false and ([.blockers[] | select(.code == "vcpu-registers-missing") | .message | test("KVM_REG_ARM_VENDOR_HYP_BMAP_2")] == [true])'
+stop_itsmigd
+use_itsmigd a
+
 # ---- restoring an image older than the host's kernel -----------------------------------
 
 # A ran bookworm's set first, now trixie's: its history holds both, and an image saved on

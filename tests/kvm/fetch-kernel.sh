@@ -30,7 +30,9 @@
 #            virtio_pci.ko and virtio-rng.ko, in the order they load>
 #   root_modules=<directory holding those and what mounting an ext4 root on
 #            virtio-blk takes: crc16, mbcache, jbd2, crc32c_generic, ext4,
-#            virtio_blk; its file "order" lists them all in loading order>
+#            virtio_blk, and virtio_net (with failover and net_failover) for
+#            the beds whose arm64 hosts are networked; its file "order"
+#            lists them all in loading order>
 #   busybox_version=<version>  busybox=<path>
 # Messages go to stderr; any failure exits non-zero with the reason.
 
@@ -182,7 +184,8 @@ add_module() (
 # and keeps the image as $kernel_dir/vmlinuz and the modules the beds load,
 # decompressed, in $kernel_dir/itsmig and $kernel_dir/itsmig-root.
 fetch_suite_kernel() {
-    [ -f "$kernel_dir/vmlinuz" ] && [ -f "$kernel_dir/itsmig-root/order" ] && return 0
+    # itsmig-root/net: the root modules include virtio_net (older caches lack it).
+    [ -f "$kernel_dir/vmlinuz" ] && [ -f "$kernel_dir/itsmig-root/net" ] && return 0
     pkgs="$kernel_pkg $(kapt apt-cache depends "$kernel_pkg:arm64" 2>/dev/null |
         sed -n 's/^ *Depends: *\(linux-\(binary\|modules\|base\)-[^ :<>]*\)\(:arm64\)\{0,1\}$/\1/p')"
     tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || die "cannot create a temporary directory in $cache"
@@ -221,9 +224,10 @@ fetch_suite_kernel() {
     done
     # ext4 asks the crypto API for crc32c where it has no library call for it.
     for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk \
-        '?crc32c_generic' ext4; do
+        '?crc32c_generic' ext4 virtio_net; do
         add_module "$m" "$tmp/out/itsmig-root" || exit 1
     done
+    : >"$tmp/out/itsmig-root/net"
     echo "$release" >"$tmp/out/release"
     rm -rf "$kernel_dir"
     mv "$tmp/out" "$kernel_dir" || die "cannot move the unpacked $kernel_pkg into $kernel_dir"
@@ -249,7 +253,8 @@ else
         "$modules_dir/virtio/virtio_pci_legacy_dev.ko" "$modules_dir/virtio/virtio_pci_modern_dev.ko" \
         "$modules_dir/virtio/virtio_pci.ko" "$modules_dir/char/hw_random/virtio-rng.ko" \
         "$modules_dir/block/virtio_blk.ko" "$fs_dir/lib/crc16.ko" "$fs_dir/fs/mbcache.ko" \
-        "$fs_dir/fs/jbd2/jbd2.ko" "$fs_dir/crypto/crc32c_generic.ko" "$fs_dir/fs/ext4/ext4.ko"
+        "$fs_dir/fs/jbd2/jbd2.ko" "$fs_dir/crypto/crc32c_generic.ko" "$fs_dir/fs/ext4/ext4.ko" \
+        "$fs_dir/net/core/failover.ko" "$fs_dir/drivers/net/net_failover.ko" "$fs_dir/drivers/net/virtio_net.ko"
     mods="$kernel_dir/lib/modules/$kernel_release/itsmig"
     if [ ! -f "$mods/virtio-rng.ko" ]; then
         mkdir -p "$mods" || die "cannot create $mods"
@@ -260,13 +265,15 @@ else
     fi
 
     # The nested bed's outer guest mounts its root from an ext4 image on virtio-blk.
-    # ext4 asks the crypto API for crc32c, which nothing else loads.
+    # ext4 asks the crypto API for crc32c, which nothing else loads.  virtio_net
+    # networks two such hosts (tests/nested/xk-live.sh); older caches lack it.
     root_mods="$kernel_dir/lib/modules/$kernel_release/itsmig-root"
-    if [ ! -f "$root_mods/order" ]; then
+    if [ ! -f "$root_mods/virtio_net.ko" ]; then
         rm -rf "$root_mods.tmp" && mkdir -p "$root_mods.tmp" || die "cannot create $root_mods.tmp"
         for m in drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
             drivers/virtio/virtio_pci drivers/char/hw_random/virtio-rng drivers/block/virtio_blk \
-            lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4; do
+            lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4 net/core/failover \
+            drivers/net/net_failover drivers/net/virtio_net; do
             cp "$kernel_dir/$fs_dir/$m.ko" "$root_mods.tmp/" || die "cannot copy $m.ko into $root_mods"
             echo "${m##*/}" >>"$root_mods.tmp/order"
         done

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # What the nested bed's runs inside the outer arm64 guest share (sourced by
-# scenarios.sh and xk-guest.sh, from /itsmig-nested): TAP, the two libvirt
+# scenarios.sh, xk-guest.sh and xk-live-host.sh, from /itsmig-nested): TAP, the two libvirt
 # "hosts" (hostA in the initial namespaces, hostB in its own once a runner
 # has made them and set HOLDER_B), their configuration, libvirtd and
 # itsmigd, guests with a stamped console, and the kernel's trace of KVM's
@@ -64,13 +64,19 @@ bail() {
 }
 
 # ---- the two hosts -----------------------------------------------------------------
+# HERE is the host this outer guest is (a, or b when the two hosts are two
+# outer guests: tests/nested/xk-live-host.sh); the other host is reached
+# through HOLDER_B's namespaces when it is in this guest.  Each host's
+# libvirtd, API and migrations listen on its address, 127.0.0.1 unless
+# ITSMIG_XK_ADDR_A or ITSMIG_XK_ADDR_B say otherwise.
 
+HERE=${HERE:-a}
 HOLDER_B=
 # on H CMD...: runs CMD on host H (a or b).
 on() {
     _h=$1
     shift
-    if [ "$_h" = a ]; then
+    if [ "$_h" = "$HERE" ]; then
         "$@"
     else
         nsenter -t "$HOLDER_B" -m -u "$@"
@@ -80,6 +86,7 @@ hostname_of() { [ "$1" = a ] && echo hostA || echo hostB; }
 other() { [ "$1" = a ] && echo b || echo a; }
 libvirt_port() { [ "$1" = a ] && echo 16509 || echo 16510; }
 api_port() { [ "$1" = a ] && echo 7441 || echo 7442; }
+addr_of() { [ "$1" = a ] && echo "${ITSMIG_XK_ADDR_A:-127.0.0.1}" || echo "${ITSMIG_XK_ADDR_B:-127.0.0.1}"; }
 
 # virsh_on H ARGS...: virsh on host H's libvirtd; output in $W/virsh.out.
 virsh_on() {
@@ -120,7 +127,7 @@ host_uuid = "$_uuid"
 listen_tcp = 1
 listen_tls = 0
 auth_tcp = "none"
-listen_addr = "127.0.0.1"
+listen_addr = "$(addr_of "$_h")"
 tcp_port = "$(libvirt_port "$_h")"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
@@ -151,7 +158,7 @@ hostname = $(hostname_of "$_h")
 log-level = info
 
 [api]
-listen = 127.0.0.1:$(api_port "$_h")
+listen = $(addr_of "$_h"):$(api_port "$_h")
 
 [peers]
 timeout = 20
@@ -160,12 +167,12 @@ connect-timeout = 5
 cache-ttl = 0
 
 [peer $_p]
-url = https://127.0.0.1:$(api_port "$_p")
+url = https://$(addr_of "$_p"):$(api_port "$_p")
 ca = /etc/itsmig/tls/cert.pem
 token-file = /etc/itsmig/token-$_p
 accept-token-file = /etc/itsmig/peer-token
-migrate-uri = qemu+tcp://127.0.0.1:$(libvirt_port "$_p")/system
-migrate-address = tcp://127.0.0.1
+migrate-uri = qemu+tcp://$(addr_of "$_p"):$(libvirt_port "$_p")/system
+migrate-address = tcp://$(addr_of "$_p")
 
 [migration]
 phase-timeout = 240
@@ -187,8 +194,8 @@ ITSMIGD_b=
 # connected to libvirt (under TCG, a newer kernel's libvirtd may take minutes
 # over its first probe of QEMU).
 start_itsmigd() {
-    if [ "$1" = a ]; then
-        itsmigd >>"$W/itsmigd-a.log" 2>&1 &
+    if [ "$1" = "$HERE" ]; then
+        itsmigd >>"$W/itsmigd-$1.log" 2>&1 &
     else
         nsenter -t "$HOLDER_B" -m -u itsmigd >>"$W/itsmigd-b.log" 2>&1 &
     fi
@@ -278,7 +285,7 @@ EOF
 # start_guest H NAME KERNEL [INITRD]: defines and starts NAME on H.
 start_guest() {
     guest_xml "$2" "$3" "${4:-}" >"$W/$2.xml"
-    start_reader a "$2"
+    start_reader "$HERE" "$2"
     [ -z "$HOLDER_B" ] || start_reader b "$2"
     virsh_on "$1" define "$W/$2.xml" && virsh_on "$1" start "$2"
 }

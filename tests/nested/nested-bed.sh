@@ -34,11 +34,19 @@
 # ITSMIG_NESTED_PAUSE_OUT (a file for those measurements, one line each).
 # For other runs on the same guest (tests/nested/xk-matrix.sh):
 # ITSMIG_NESTED_RUN (what the outer guest runs instead of scenarios.sh:
-# xk-guest); ITSMIG_NESTED_DATA (a disk image given to it as a second
+# xk-guest, or xk-live-host for tests/nested/xk-live.sh); ITSMIG_NESTED_DATA (a disk image given to it as a second
 # virtio disk, and kept); ITSMIG_XK_LABEL, ITSMIG_XK_RESTORE and
 # ITSMIG_XK_SAVE (passed on to it); ITSMIG_NESTED_CONSOLE (the console's
 # file instead of the one above); ITSMIG_NESTED_INSTALL (an arm64 build of
 # itsmig, installed by cross-build.sh, to use instead of building one).
+# For two outer guests networked to each other (tests/nested/xk-live.sh):
+# ITSMIG_NESTED_NET=LOCAL:REMOTE (a virtio-net NIC on a QEMU UDP socket
+# netdev, receiving on 127.0.0.1:LOCAL and sending to 127.0.0.1:REMOTE, its
+# MAC address made of LOCAL); ITSMIG_NESTED_TLS (a directory whose cert.pem
+# and key.pem both hosts use, instead of a certificate made here);
+# ITSMIG_NESTED_LOCKED=1 (the caller holds the beds' lock: do not wait for
+# it); ITSMIG_XK_ROLE, ITSMIG_XK_PEER, ITSMIG_XK_ADDR_A, ITSMIG_XK_ADDR_B
+# (passed on to tests/nested/xk-live-host.sh).
 
 set -u
 
@@ -64,19 +72,37 @@ case "$suite$userland" in
 *[!a-z0-9.-]*) bail "'$suite' or '$userland' is not a suite name" ;;
 esac
 case "$run" in
-scenarios | xk-guest) ;;
-*) bail "ITSMIG_NESTED_RUN is scenarios or xk-guest, not '$run'" ;;
+scenarios | xk-guest | xk-live-host) ;;
+*) bail "ITSMIG_NESTED_RUN is scenarios, xk-guest or xk-live-host, not '$run'" ;;
 esac
 [ -z "$data" ] || [ -f "$data" ] || bail "ITSMIG_NESTED_DATA: no file $data"
-# What xk-guest.sh takes, each a label, a list of them or a flag.
+# What xk-guest.sh and xk-live-host.sh take: labels, lists of them, flags, addresses.
 xk_env=
-for v in ITSMIG_XK_LABEL ITSMIG_XK_RESTORE ITSMIG_XK_SAVE; do
+for v in ITSMIG_XK_LABEL ITSMIG_XK_RESTORE ITSMIG_XK_SAVE ITSMIG_XK_ROLE ITSMIG_XK_PEER \
+    ITSMIG_XK_ADDR_A ITSMIG_XK_ADDR_B; do
     eval "val=\${$v:-}"
     case "$val" in
     *[!a-z0-9.,-]*) bail "$v holds other than labels: '$val'" ;;
     ?*) xk_env="$xk_env $v=$val" ;;
     esac
 done
+net=${ITSMIG_NESTED_NET:-}
+netdev=
+if [ -n "$net" ]; then
+    net_local=${net%%:*} net_remote=${net#*:}
+    case "$net" in
+    *[!0-9:]* | :* | *: | *:*:*) bail "ITSMIG_NESTED_NET is LOCAL:REMOTE (two UDP ports), not '$net'" ;;
+    *:*) ;;
+    *) bail "ITSMIG_NESTED_NET is LOCAL:REMOTE (two UDP ports), not '$net'" ;;
+    esac
+    [ "$net_local" -ge 1024 ] && [ "$net_local" -le 65535 ] && [ "$net_remote" -ge 1024 ] &&
+        [ "$net_remote" -le 65535 ] || bail "ITSMIG_NESTED_NET: ports are 1024 to 65535, not '$net'"
+    netdev="socket,id=net0,udp=127.0.0.1:$net_remote,localaddr=127.0.0.1:$net_local"
+    mac=$(printf '52:54:00:49:%02x:%02x' $((net_local / 256)) $((net_local % 256)))
+fi
+tls=${ITSMIG_NESTED_TLS:-}
+[ -z "$tls" ] || { [ -f "$tls/cert.pem" ] && [ -f "$tls/key.pem" ]; } ||
+    bail "ITSMIG_NESTED_TLS: no cert.pem and key.pem in $tls"
 for v in "$timeout_s" "$rounds"; do
     case "$v" in
     '' | *[!0-9]*) bail "ITSMIG_NESTED_BED_TIMEOUT and ITSMIG_NESTED_PAUSE_ROUNDS must be numbers, not '$v'" ;;
@@ -163,7 +189,7 @@ ln -sf mawk "$root/usr/bin/awk"
 rm -rf "$root/var/run" && ln -s /run "$root/var/run"
 cp "$busybox" "$root/bin/busybox" &&
     cp "$here/outer-init.sh" "$n/init" &&
-    cp "$here/bed-lib.sh" "$here/scenarios.sh" "$here/xk-guest.sh" "$n/" &&
+    cp "$here/bed-lib.sh" "$here/scenarios.sh" "$here/xk-guest.sh" "$here/xk-live-host.sh" "$n/" &&
     cp "$vmlinuz" "$n/vmlinuz" &&
     cp "$its_fault" "$n/its-fault.elf" &&
     cp "$its_map" "$n/its-map.elf" &&
@@ -172,9 +198,13 @@ cp "$busybox" "$root/bin/busybox" &&
     echo "export ITSMIG_NESTED_PAUSE_ROUNDS=$rounds ITSMIG_NESTED_RUN=$run"
     [ -z "$xk_env" ] || echo "export$xk_env"
 } >"$n/env"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-nested \
-    -addext "subjectAltName=IP:127.0.0.1" -keyout "$n/tls/key.pem" -out "$n/tls/cert.pem" \
-    >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+if [ -n "$tls" ]; then
+    cp "$tls/cert.pem" "$tls/key.pem" "$n/tls/" || bail "cannot copy the certificate of $tls"
+else
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=itsmig-nested \
+        -addext "subjectAltName=IP:127.0.0.1" -keyout "$n/tls/key.pem" -out "$n/tls/cert.pem" \
+        >/dev/null 2>&1 || bail "openssl cannot make a certificate"
+fi
 
 # The nested guests' initramfs: the two-host bed's probe on a virtio-rng.
 cp "$busybox" "$n/initrd/bin/busybox" &&
@@ -206,8 +236,10 @@ mkdir -p "$ird/bin" "$ird/modules" &&
 
 # One bed at a time on this machine (the two-host bed takes the same lock):
 # guests under TCG share two cores.
-exec 8>"${TMPDIR:-/tmp}/itsmig-e2e.lock"
-flock -w 3600 8 || bail "another bed holds ${TMPDIR:-/tmp}/itsmig-e2e.lock"
+if [ "${ITSMIG_NESTED_LOCKED:-}" != 1 ]; then
+    exec 8>"${TMPDIR:-/tmp}/itsmig-e2e.lock"
+    flock -w 3600 8 || bail "another bed holds ${TMPDIR:-/tmp}/itsmig-e2e.lock"
+fi
 
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 [ -n "$token" ] || bail "cannot read /dev/urandom"
@@ -222,6 +254,7 @@ boot_qemu "$timeout_s" "$console" \
     -drive "file=$tmp/root.img,if=none,id=root,format=raw,cache=unsafe" \
     -device virtio-blk-pci,drive=root \
     ${data:+-drive "file=$data,if=none,id=data,format=raw,cache=unsafe" -device virtio-blk-pci,drive=data} \
+    ${netdev:+-netdev "$netdev" -device "virtio-net-pci,netdev=net0,mac=$mac,romfile="} \
     -append "console=ttyAMA0 quiet loglevel=1 panic=-1 itsmig.token=$token"
 
 # ---- the scenarios' TAP ---------------------------------------------------------------------

@@ -17,11 +17,11 @@
 #      run, or whose ITS does not deliver its interrupts), naming the rule
 #      in virsh's error, and a restore it lets through runs, its ITS tables
 #      restored by the kernel and its interrupts rising;
-#   2. with ITSMIG_XK_SAVE=1, starts a KVM guest (in-kernel ITS, a virtio-rng
+#   2. with ITSMIG_XK_SAVE=1 (or 2), starts a KVM guest (in-kernel ITS, a virtio-rng
 #      on ITS MSIs), lets itsmigd record it, saves it with virsh save (the
 #      kernel saves its ITS tables) into /xk/LABEL, and restores that image
 #      here too (the same-kernel pair);
-#   3. with ITSMIG_XK_SAVE=1 too, reads the ITS tables out of save images
+#   3. with ITSMIG_XK_SAVE=1 (not 2), reads the ITS tables out of save images
 #      with itsmigctl its inspect --image: the bare-metal its-map guest's
 #      (its mapping must come back exactly as the guest printed it), two
 #      copies of it with one table entry changed (a duplicate collection
@@ -223,7 +223,7 @@ done
 
 # ---- 2. this boot's image -----------------------------------------------------------------
 
-if [ "$SAVE" = 1 ]; then
+if [ "$SAVE" != 0 ]; then
     name=xk-$LABEL dir=$X/$LABEL
     rm -rf "$dir" && mkdir -p "$dir" && uname -r >"$dir/kernel" &&
         echo "$QEMU_VERSION" >"$dir/qemu" &&

@@ -12,17 +12,21 @@
 #
 # Usage: xk-matrix.sh [PLAN]
 #
-# PLAN is the boots in order, each SUITE[/ROOT]:FROM,...:save or
-# SUITE[/ROOT]:FROM,...: (boot SUITE's kernel, on a root file system of
-# ROOT's packages instead of this machine's (its QEMU and libvirt, see
-# nested-bed.sh), restore the images of the boots labelled FROM, and, with
-# "save", save an image and restore it there too); a boot's label is SUITE,
-# or SUITE-root-ROOT.  Or
+# PLAN is the boots in order, each SUITE[/ROOT]:FROM,...:save,
+# SUITE[/ROOT]:FROM,...:save-only or SUITE[/ROOT]:FROM,...: (boot SUITE's
+# kernel, on a root file system of ROOT's packages instead of this
+# machine's (its QEMU and libvirt, see nested-bed.sh), restore the images
+# of the boots labelled FROM, and, with "save", save an image and restore it
+# there too, then read the ITS tables out of images of this kernel
+# (xk-guest.sh's section 3); "save-only" saves and restores without
+# those); a boot's label is SUITE, or SUITE-root-ROOT.  Or
 #   full  every ordered pair of bookworm (6.1), trixie (6.12) and
 #         trixie-backports (7.x), in five boots (the default)
 #   ci    three boots, each kernel and both outcomes: bookworm's image on
 #         trixie-backports and on trixie, trixie-backports' image on
 #         trixie, and the same-kernel pairs of bookworm and trixie-backports
+#         (the ITS tables read out of bookworm's images; trixie-backports'
+#         boot, the slowest, saves only)
 #   qemu  Debian 12's QEMU 7.2 and Debian 13's QEMU 10.0: bookworm's image
 #         (6.1, QEMU 7.2) on trixie-backports' kernel with QEMU 10.0, and
 #         that boot's image on the same kernel with QEMU 7.2
@@ -42,13 +46,14 @@ srcdir=$(cd "$srcdir" && pwd)
 builddir=$(cd "${top_builddir:-.}" && pwd)
 here=$srcdir/tests/nested
 plan=${1:-full}
+. "$here/xk-lib.sh"
 
 case "$plan" in
 full)
     plan="bookworm::save trixie:bookworm:save trixie-backports:bookworm,trixie:save
           bookworm:trixie,trixie-backports: trixie:trixie-backports:"
     ;;
-ci) plan="bookworm::save trixie-backports:bookworm:save trixie:trixie-backports,bookworm:" ;;
+ci) plan="bookworm::save trixie-backports:bookworm:save-only trixie:trixie-backports,bookworm:" ;;
 qemu)
     plan="bookworm::save trixie-backports/trixie:bookworm:save
           trixie-backports:trixie-backports-root-trixie:"
@@ -62,31 +67,16 @@ bail() {
 }
 
 for boot in $plan; do
-    echo "$boot" | grep -q -E '^[a-z0-9.-]+(/[a-z0-9.-]+)?:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save)?$' ||
-        bail "'$boot' is not SUITE[/ROOT]:FROM,...:save or SUITE[/ROOT]:FROM,...:"
+    echo "$boot" | grep -q -E '^[a-z0-9.-]+(/[a-z0-9.-]+)?:([a-z0-9.-]+(,[a-z0-9.-]+)*)?:(save|save-only)?$' ||
+        bail "'$boot' is not SUITE[/ROOT]:FROM,...:save, SUITE[/ROOT]:FROM,...:save-only or SUITE[/ROOT]:FROM,...:"
 done
-[ "$(id -u)" = 0 ] || {
-    echo "1..0 # SKIP the cross-kernel bed needs root (the nested bed unpacks packages owned by root)"
-    exit 0
-}
-git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
-    echo "1..0 # SKIP the cross-kernel bed builds itsmig for arm64 from a git work tree; $srcdir is none"
-    exit 0
-}
-for tool in mkfs.ext4 truncate; do
-    command -v "$tool" >/dev/null 2>&1 || bail "$tool not found (scripts/deps.sh --test installs it)"
-done
+xk_preconditions "cross-kernel bed" mkfs.ext4 truncate
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/itsmig-xk.XXXXXX") || bail "cannot create a temporary directory"
 trap 'rm -rf "$tmp"' EXIT
 trap 'bail interrupted' INT TERM HUP
 
 t0=$(date +%s)
-AARCH64_CC=${AARCH64_CC:-aarch64-linux-gnu-gcc} sh "$here/cross-build.sh" "$srcdir" "$tmp/install" \
-    2>"$tmp/cross.err" || {
-    sed 's/^/# /' "$tmp/cross.err"
-    bail "cannot build itsmig for arm64"
-}
-echo "# the arm64 build of itsmig ready after $(($(date +%s) - t0)) s"
+xk_cross_build "$tmp/install"
 truncate -s 2G "$tmp/xk.img" && mkfs.ext4 -q -F -L itsmig-xk "$tmp/xk.img" >"$tmp/mkfs.out" 2>&1 || {
     sed 's/^/# /' "$tmp/mkfs.out"
     bail "mkfs.ext4 cannot make the disk kept across boots"
@@ -103,9 +93,12 @@ for boot in $plan; do
     label=$suite${root:+-root-$root}
     rest=${boot#*:}
     from=${rest%%:*}
-    save=0
-    [ "${rest#*:}" = save ] && save=1
-    echo "# ---- boot $i: $suite's kernel${root:+ on the packages of $root}${from:+, restoring the images of $from}$([ "$save" = 1 ] && echo ", saving one")"
+    case "${rest#*:}" in
+    save) save=1 ;;
+    save-only) save=2 ;;
+    *) save=0 ;;
+    esac
+    echo "# ---- boot $i: $suite's kernel${root:+ on the packages of $root}${from:+, restoring the images of $from}$([ "$save" != 0 ] && echo ", saving one")"
     tb=$(date +%s)
     ITSMIG_NESTED_RUN=xk-guest ITSMIG_NESTED_DATA=$tmp/xk.img ITSMIG_NESTED_INSTALL=$tmp/install \
         ITSMIG_NESTED_CONSOLE=$builddir/tests/nested/xk-$i-$label.console.log ITSMIG_NESTED_USERLAND=$root \
@@ -138,7 +131,7 @@ for boot in $plan; do
     [ "$rc" = 0 ] || bail "boot $i ($label): nested-bed.sh exited with status $rc"
     # Every check the boot planned came through its console, and every pair gave its result.
     [ "$planned" = "$ran" ] || bail "boot $i ($label): planned ${planned:-no} checks, ${ran} came through"
-    expect=$((expect + $(printf '%s' "$from" | tr ',' '\n' | grep -c .) + save))
+    expect=$((expect + $(printf '%s' "$from" | tr ',' '\n' | grep -c .) + (save != 0)))
     [ "$(wc -l <"$tmp/results")" = "$expect" ] ||
         bail "boot $i ($label): $(wc -l <"$tmp/results") results of pairs so far, not $expect"
     echo "# boot $i took $(($(date +%s) - tb)) s"
@@ -146,19 +139,6 @@ done
 
 # ---- the table ------------------------------------------------------------------------------
 
-# The kernel and QEMU of a label, as its boot reported them.
-kernel() {
-    awk -v l="$1" '$1 == l { print $2 ", QEMU " $3; exit }' "$tmp/kernels"
-}
-{
-    echo "| saved on | restored on | itsmig predicts | QEMU does | the line |"
-    echo "|---|---|---|---|---|"
-    while read -r f t p o rest; do
-        printf '| %s (%s) | %s (%s) | %s | %s | %s |\n' "$f" "$(kernel "$f")" "$t" "$(kernel "$t")" \
-            "$p" "$o" "$(printf '%s' "${rest:-}" | sed 's/|/\\|/g')"
-    done <"$tmp/results"
-} >"$tmp/table"
-sed 's/^/# /' "$tmp/table"
-[ -z "${ITSMIG_XK_TABLE:-}" ] || cp "$tmp/table" "$ITSMIG_XK_TABLE"
+xk_table "saved on" "restored on"
 echo "# $(wc -l <"$tmp/results") pairs in $(($(date +%s) - t0)) s, $failed checks failed"
 echo "1..$n"
