@@ -117,6 +117,9 @@ static void print_image_human(const char *path, ItsmigQemuImage *img, const Itsm
            itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT ? "libvirt save image"
                                                                           : "QEMU migration stream",
            itsmig_qemu_image_get_machine(img), itsmig_qemu_image_get_page_size(img), st.sections);
+    if (itsmig_qemu_image_get_compression(img))
+        printf("  compressed with %s: %" PRIu64 " bytes of stream (file offsets are in it)\n",
+               itsmig_qemu_image_get_compression(img), st.decompressed_size);
     for (size_t i = 0; i < itsmig_qemu_image_get_n_blocks(img); i++) {
         const ItsmigQemuImageBlock *b = itsmig_qemu_image_get_block(img, i);
 
@@ -156,6 +159,7 @@ static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img
                                    itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT
                                        ? "libvirt-save"
                                        : "migration-stream");
+    itsmig_json_add_string_or_null(b, "compression", itsmig_qemu_image_get_compression(img));
     itsmig_json_add_string_or_null(b, "machine", itsmig_qemu_image_get_machine(img));
     itsmig_json_add_int(b, "page_size", itsmig_qemu_image_get_page_size(img));
     json_builder_set_member_name(b, "its");

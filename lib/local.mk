@@ -51,8 +51,8 @@ lib_libitsmig_la_SOURCES = \
 	lib/rest-client.c \
 	lib/journal.c \
 	lib/qemu-log.c
-lib_libitsmig_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSON_CFLAGS) $(LIBXML_CFLAGS) $(CURL_CFLAGS)
-lib_libitsmig_la_LIBADD = $(GLIB_LIBS) $(JSON_LIBS) $(LIBXML_LIBS) $(CURL_LIBS)
+lib_libitsmig_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(GIO_CFLAGS) $(JSON_CFLAGS) $(LIBXML_CFLAGS) $(CURL_CFLAGS)
+lib_libitsmig_la_LIBADD = $(GLIB_LIBS) $(GIO_LIBS) $(JSON_LIBS) $(LIBXML_LIBS) $(CURL_LIBS)
 
 noinst_HEADERS = \
 	include/itsmig/diag.h \

@@ -74,7 +74,7 @@ typedef struct {
 } Block;
 
 typedef struct {
-    int fd;
+    int fd; /* the image's file, or its decompressed stream */
     char *name;
     uint64_t size;  /* file size */
     uint64_t limit; /* reads stop here: the start of the vmstate description */
@@ -116,7 +116,10 @@ struct ItsmigQemuImage {
     uint64_t cache_page_off; /* file offset of the cached page, 0 = none */
     uint8_t *cache;
     char *read_error;
-    gboolean owns_fd;
+    int src_fd;              /* the image's file */
+    gboolean owns_fd;        /* open() opened it: free() closes it */
+    int tmp_fd;              /* a compressed image's stream, decompressed; else -1 */
+    const char *compression; /* its format ("gzip"), else NULL */
 };
 
 /* The chunk of @idx, or NULL when no record named a page of it. */

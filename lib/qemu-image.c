@@ -10,18 +10,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <gio/gio.h>
 
 #include "itsmig/error.h"
 #include "qemu-image-private.h"
 
 /* libvirt src/qemu/qemu_saveimage.h */
-#define LIBVIRT_SAVE_MAGIC       "LibvirtQemudSave"
-#define LIBVIRT_SAVE_PARTIAL     "LibvirtQemudPart"
-#define LIBVIRT_SAVE_HEADER_SIZE 92u /* magic[16], 5 x u32, unused u32[14] */
-#define LIBVIRT_SAVE_VERSION_MAX 2u
+#define LIBVIRT_SAVE_MAGIC         "LibvirtQemudSave"
+#define LIBVIRT_SAVE_PARTIAL       "LibvirtQemudPart"
+#define LIBVIRT_SAVE_HEADER_SIZE   92u /* magic[16], 5 x u32, unused u32[14] */
+#define LIBVIRT_SAVE_VERSION_MAX   2u
+#define LIBVIRT_SAVE_FORMAT_SPARSE 6u /* mapped-ram, by offset in the file: not read */
 
 /* ---- libvirt's save image header --------------------------------------------------- */
 
@@ -41,7 +47,10 @@ static uint32_t header_u32(const uint8_t *h, size_t off, gboolean big_endian)
     return big_endian ? GUINT32_FROM_BE(v) : GUINT32_FROM_LE(v);
 }
 
-static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, GError **error)
+/* The header and the domain XML; *ret_start is where the QEMU stream (compressed with
+ * *ret_compression, NULL when raw) starts. */
+static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start,
+                                    const char **ret_compression, GError **error)
 {
     uint8_t h[LIBVIRT_SAVE_HEADER_SIZE];
     uint32_t version, data_len, compressed;
@@ -67,12 +76,16 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, G
                                       "libvirt save image version %" PRIu32 " (1..%u are read)",
                                       version, LIBVIRT_SAVE_VERSION_MAX);
     comp = libvirt_compression_name(compressed);
-    if (compressed != 0)
+    if (!comp || compressed == LIBVIRT_SAVE_FORMAT_SPARSE)
         return itsmig_qemu_image_fail(
             img, 28, error,
-            "the libvirt save image is compressed with %s (qemu.conf "
-            "save_image_format): decompress it first (only raw images are read)",
-            comp ? comp : "an unknown format");
+            "the libvirt save image's format is %s (qemu.conf save_image_format): only raw "
+            "and compressed images are read",
+            comp ? comp : "unknown");
+    if (compressed != 0 && version < 2)
+        return itsmig_qemu_image_fail(
+            img, 16, error, "a compressed libvirt save image of version 1 (libvirt writes 2)");
+    *ret_compression = compressed ? comp : NULL;
     if (data_len == 0 || data_len > ITSMIG_QEMU_IMAGE_XML_MAX)
         return itsmig_qemu_image_fail(img, 20, error,
                                       "domain XML area of %" PRIu32 " bytes (1..%u)", data_len,
@@ -102,17 +115,170 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, G
     return TRUE;
 }
 
+/* ---- compressed images ------------------------------------------------------------ */
+
+/* An unlinked file in @dir for the decompressed stream. */
+static int tmp_open(const char *dir, GError **error)
+{
+    g_autofree char *templ = NULL;
+    int fd;
+
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    templ = g_build_filename(dir, "itsmig-image-XXXXXX", NULL);
+    fd = g_mkstemp_full(templ, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, ITSMIG_ERROR, ITSMIG_ERROR_INTERNAL,
+                    "cannot make a file in %s for the decompressed stream: %s", dir,
+                    g_strerror(errno));
+        return -1;
+    }
+    unlink(templ);
+    return fd;
+}
+
+/* Not /tmp, which may be memory (tmpfs), unless the caller or TMPDIR says so. */
+static const char *tmp_dir(const ItsmigQemuImageOptions *o)
+{
+    const char *env = g_getenv("TMPDIR");
+
+    if (o->tmp_dir)
+        return o->tmp_dir;
+    return env && *env ? env : "/var/tmp";
+}
+
+typedef struct {
+    uint64_t fsize_max;
+} ChildSetup;
+
+/* In the decompressor, before exec: it dies with the reader (a hook's reader killed at its
+ * time limit must not leave it running), and may write only so much. */
+static void decompressor_setup(gpointer data)
+{
+    const ChildSetup *cs = data;
+    pid_t parent = getppid();
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    if (cs->fsize_max) {
+        struct rlimit fs = {cs->fsize_max, cs->fsize_max};
+
+        setrlimit(RLIMIT_FSIZE, &fs);
+    }
+    signal(SIGXFSZ, SIG_DFL);
+}
+
+/* The first line of a program's standard error that is not empty (gzip starts with a
+ * newline), printable, at most 200 bytes. */
+static char *first_line(GBytes *b)
+{
+    gsize len = 0, i = 0;
+    const char *d = b ? g_bytes_get_data(b, &len) : NULL;
+    GString *s = g_string_new(NULL);
+
+    while (i < len && g_ascii_isspace(d[i]))
+        i++;
+    for (; i < len && d[i] != '\n' && s->len < 200; i++)
+        g_string_append_c(s, g_ascii_isprint(d[i]) ? d[i] : '?');
+    return g_strstrip(g_string_free(s, FALSE));
+}
+
+/* Runs "@prog -dc" from @start of @fd into a new unlinked file, which becomes what the image
+ * reads from. */
+static gboolean decompress(ItsmigQemuImage *img, int fd, uint64_t start, const char *prog,
+                           const ItsmigQemuImageOptions *o, GError **error)
+{
+    g_autofree char *self = g_strdup_printf("/proc/self/fd/%d", fd);
+    g_autoptr(GSubprocessLauncher) l = NULL;
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GError) e = NULL;
+    g_autoptr(GBytes) err_bytes = NULL;
+    g_autofree char *err = NULL;
+    ChildSetup cs = {o->decompressed_max};
+    struct stat st;
+    int in, out;
+
+    /* A file description of its own: the caller's offset stays where it is. */
+    in = open(self, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return itsmig_qemu_image_fail(img, start, error,
+                                      "cannot open the image again to decompress it: %s",
+                                      g_strerror(errno));
+    if (lseek(in, (off_t)start, SEEK_SET) != (off_t)start) {
+        int saved = errno;
+
+        close(in);
+        return itsmig_qemu_image_fail(img, start, error, "cannot seek to the %s stream: %s", prog,
+                                      g_strerror(saved));
+    }
+    out = tmp_open(tmp_dir(o), error);
+    if (out < 0) {
+        close(in);
+        return FALSE;
+    }
+    img->tmp_fd = out;
+    l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_subprocess_launcher_take_stdin_fd(l, in);
+    out = fcntl(out, F_DUPFD_CLOEXEC, 3);
+    if (out < 0)
+        return itsmig_qemu_image_fail(img, start, error, "cannot duplicate a descriptor: %s",
+                                      g_strerror(errno));
+    g_subprocess_launcher_take_stdout_fd(l, out);
+    g_subprocess_launcher_set_child_setup(l, decompressor_setup, &cs, NULL);
+    p = g_subprocess_launcher_spawn(l, &e, prog, "-dc", NULL);
+    if (!p)
+        return itsmig_qemu_image_fail(img, 28, error,
+                                      "the image is compressed with %s, which cannot be run: %s",
+                                      prog, e->message);
+    if (!g_subprocess_communicate(p, NULL, NULL, NULL, &err_bytes, &e))
+        return itsmig_qemu_image_fail(img, start, error, "%s -dc: %s", prog, e->message);
+    err = first_line(err_bytes);
+    if (g_subprocess_get_if_signaled(p) && g_subprocess_get_term_sig(p) == SIGXFSZ)
+        return itsmig_qemu_image_fail(img, start, error,
+                                      "the %s stream decompresses to more than %" PRIu64
+                                      " bytes, the limit",
+                                      prog, o->decompressed_max);
+    if (!g_subprocess_get_successful(p)) {
+        return itsmig_qemu_image_fail(
+            img, start, error, "%s -dc %s %d%s%s", prog,
+            g_subprocess_get_if_signaled(p) ? "was killed by signal" : "failed with exit status",
+            g_subprocess_get_if_signaled(p) ? g_subprocess_get_term_sig(p)
+                                            : g_subprocess_get_exit_status(p),
+            *err ? ": " : "", err);
+    }
+    if (fstat(img->tmp_fd, &st) < 0)
+        return itsmig_qemu_image_fail(img, start, error, "cannot stat the decompressed stream: %s",
+                                      g_strerror(errno));
+    img->r.fd = img->tmp_fd;
+    img->r.size = img->r.limit = (uint64_t)st.st_size;
+    img->r.pos = img->r.buf_off = img->r.buf_len = 0;
+    img->r.buf_size = img->r.size < READ_BUF_SIZE ? MAX((size_t)img->r.size, 4096) : READ_BUF_SIZE;
+    img->r.buf = g_realloc(img->r.buf, img->r.buf_size);
+    img->stats.decompressed_size = img->r.size;
+    img->compression = prog;
+    return TRUE;
+}
+
 /* ---- open / free ----------------------------------------------------------------- */
 
-ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **error)
+ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
+                                             const ItsmigQemuImageOptions *opts, GError **error)
 {
+    static const ItsmigQemuImageOptions defaults = {0};
     g_autoptr(ItsmigQemuImage) img = g_new0(ItsmigQemuImage, 1);
+    const char *compression = NULL;
     uint8_t magic[16];
     uint64_t start = 0;
     struct stat st;
     ssize_t n;
 
-    img->r.fd = -1;
+    if (!opts)
+        opts = &defaults;
+    img->r.fd = img->src_fd = img->tmp_fd = -1;
     img->r.name = g_strdup(name);
     if (fstat(fd, &st) < 0) {
         itsmig_qemu_image_fail(img, 0, error, "cannot stat: %s", g_strerror(errno));
@@ -123,7 +289,7 @@ ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **er
                                "not a regular file (write a stream with \"exec:cat > FILE\")");
         return NULL;
     }
-    img->r.fd = fd;
+    img->r.fd = img->src_fd = fd;
     img->r.size = img->r.limit = (uint64_t)st.st_size;
     /* small files (the fuzzer's) get a small buffer */
     img->r.buf_size = img->r.size < READ_BUF_SIZE ? MAX((size_t)img->r.size, 4096) : READ_BUF_SIZE;
@@ -135,14 +301,28 @@ ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **er
     if (n == sizeof(magic) && (memcmp(magic, LIBVIRT_SAVE_MAGIC, 16) == 0 ||
                                memcmp(magic, LIBVIRT_SAVE_PARTIAL, 16) == 0)) {
         img->format = ITSMIG_QEMU_IMAGE_LIBVIRT;
-        if (!read_libvirt_header(img, &start, error))
+        if (!read_libvirt_header(img, &start, &compression, error))
             goto fail;
+        if (compression && opts->no_decompress) {
+            itsmig_qemu_image_fail(img, 28, error,
+                                   "the libvirt save image is compressed with %s (qemu.conf "
+                                   "save_image_format), which is not read here",
+                                   compression);
+            goto fail;
+        }
+        if (compression) {
+            img->stats.stream_offset = start;
+            if (!decompress(img, fd, start, compression, opts, error))
+                goto fail;
+            start = 0;
+        }
     } else if (n < 8) {
         itsmig_qemu_image_fail(img, 0, error,
                                "too short for a migration stream (%" PRIu64 " bytes)", img->r.size);
         goto fail;
     }
-    img->stats.stream_offset = start;
+    if (!compression)
+        img->stats.stream_offset = start;
     if (!itsmig_qemu_image_find_description(img, start, error) ||
         !itsmig_qemu_image_read_stream(img, start, error))
         goto fail;
@@ -153,8 +333,13 @@ ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **er
     img->cache = g_malloc(UINT64_C(1) << img->page_bits);
     return g_steal_pointer(&img);
 fail:
-    img->r.fd = -1;
+    img->src_fd = -1;
     return NULL;
+}
+
+ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **error)
+{
+    return itsmig_qemu_image_open_full(fd, name, NULL, error);
 }
 
 ItsmigQemuImage *itsmig_qemu_image_open(const char *path, GError **error)
@@ -180,8 +365,10 @@ void itsmig_qemu_image_free(ItsmigQemuImage *img)
 {
     if (!img)
         return;
-    if (img->owns_fd && img->r.fd >= 0)
-        close(img->r.fd);
+    if (img->owns_fd && img->src_fd >= 0)
+        close(img->src_fd);
+    if (img->tmp_fd >= 0)
+        close(img->tmp_fd);
     for (size_t i = 0; i < img->n_blocks; i++)
         itsmig_qemu_image_block_clear(&img->blocks[i]);
     g_free(img->blocks);
@@ -203,6 +390,11 @@ void itsmig_qemu_image_free(ItsmigQemuImage *img)
 ItsmigQemuImageFormat itsmig_qemu_image_get_format(const ItsmigQemuImage *img)
 {
     return img->format;
+}
+
+const char *itsmig_qemu_image_get_compression(const ItsmigQemuImage *img)
+{
+    return img->compression;
 }
 
 const char *itsmig_qemu_image_get_domain_xml(const ItsmigQemuImage *img)

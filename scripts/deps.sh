@@ -32,6 +32,9 @@ PKG_TEST="debhelper bash-completion lintian debootstrap"
 # The alert rules' checks and the scrape test: promtool and a Prometheus server
 # that the test starts itself (the package's own service must not start).
 METRICS_TESTS="prometheus"
+# Compressed save images: the programs libvirt runs for qemu.conf's
+# save_image_format, which its inspect --image and the restore gate run too.
+DAEMON_TESTS="$DAEMON_TESTS gzip bzip2 xz-utils lzop zstd"
 # make check holds the C sources to .clang-format (tests/format.sh).
 FORMAT_TEST="clang-format"
 

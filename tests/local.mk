@@ -39,8 +39,8 @@ check_PROGRAMS += tests/test-qemu-image
 tests_test_qemu_image_SOURCES = tests/test-qemu-image.c tests/its-fixtures.c tests/its-fixtures.h \
 	tests/qemu-image-builder.c tests/qemu-image-builder.h
 tests_test_qemu_image_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
-tests_test_qemu_image_CFLAGS = $(TEST_CFLAGS)
-tests_test_qemu_image_LDADD = $(TEST_LIBS)
+tests_test_qemu_image_CFLAGS = $(TEST_CFLAGS) $(GIO_CFLAGS)
+tests_test_qemu_image_LDADD = $(TEST_LIBS) $(GIO_LIBS)
 TESTS += tests/test-qemu-image
 # Streams QEMU writes itself (skips without qemu-system-aarch64).
 TESTS += tests/qemu-image.sh

@@ -11,15 +11,16 @@
 # but not with --bypass-cache, where libvirt_iohelper reads it.  And the
 # itsmig hook itself in those restores: the TCG guest's image is not judged,
 # and crafted images of a KVM guest are judged before QEMU starts (refused
-# with a broken ITE; one whose tables restore is let through).  Needs
+# with a broken ITE, also compressed; one whose tables restore is let
+# through).  And an image libvirt writes compressed (save_image_format).  Needs
 # root, unshare, libvirtd, virtlogd, virsh, qemu-system-aarch64 and the
-# aarch64 cross compiler; skips otherwise.
+# aarch64 cross compiler, xz and zstd; skips otherwise.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/daemon/lib.sh"
 
 CTL=$builddir/client/itsmigctl
 [ "$(id -u)" = 0 ] || skip_all "needs root for the private libvirtd's mount namespace"
-for t in unshare libvirtd virtlogd virsh qemu-system-aarch64 python3; do
+for t in unshare libvirtd virtlogd virsh qemu-system-aarch64 python3 xz zstd; do
     command -v "$t" >/dev/null 2>&1 || skip_all "$t is not installed"
 done
 [ -n "${AARCH64_CC:-}" ] || skip_all "no aarch64 cross compiler for the its-fault guest"
@@ -78,6 +79,17 @@ cat >"$T/kvm.xml" <<DOMXML
 DOMXML
 "$WRITE_IMAGE" "$T/kvm-good.save" "$T/kvm.xml" good &&
     "$WRITE_IMAGE" "$T/kvm-bad.save" "$T/kvm.xml" bad-table || bail "cannot write the KVM images"
+# compress IN OUT PROG CODE: the save image IN as libvirt writes it with
+# save_image_format PROG (the header's format CODE, the QEMU stream through
+# "PROG -c").
+compress() {
+    _skip=$((92 + $(od -An -tu4 -j20 -N4 "$1")))
+    {
+        head -c "$_skip" "$1"
+        tail -c "+$((_skip + 1))" "$1" | "$3" -c
+    } >"$2" && printf "\\$(printf %o "$4")" | dd of="$2" bs=1 seek=28 conv=notrunc 2>/dev/null
+}
+compress "$T/kvm-bad.save" "$T/kvm-bad-zst.save" zstd 5 || bail "cannot compress kvm-bad.save"
 cat >"$T/dom.xml" <<DOMXML
 <domain type='qemu'>
   <name>itsimg</name>
@@ -124,18 +136,36 @@ if v define "$T/dom.xml" >/dev/null && v start itsimg >/dev/null; then
     v restore "$T/bypass.save" --bypass-cache >/dev/null || rc=1
     v destroy itsimg >/dev/null 2>&1
 fi
-for img in kvm-bad kvm-good; do
+for img in kvm-bad kvm-good kvm-bad-zst; do
     v restore "$T/\$img.save" >"$T/\$img.out" 2>&1
     echo \$? >"$T/\$img.rc"
 done
+# libvirtd again, now saving compressed (qemu.conf save_image_format).
+pid=\$(cat /run/libvirt/libvirtd.pid)
+kill \$pid
+for _ in \$(seq 1 100); do kill -0 \$pid 2>/dev/null || break; sleep 0.1; done
+echo 'save_image_format = "xz"' >>/etc/libvirt/qemu.conf
+libvirtd -d -p /run/libvirt/libvirtd.pid
+for _ in \$(seq 1 100); do v uri >/dev/null 2>&1 && break; sleep 0.1; done
+if v start itsimg >/dev/null; then
+    for _ in \$(seq 1 300); do
+        grep -q 'its-fault: ready' "$T/console.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    v save itsimg "$T/itsimg-xz.save" >/dev/null || rc=1
+    v restore "$T/itsimg-xz.save" >/dev/null || rc=1
+    v destroy itsimg >/dev/null 2>&1
+else
+    rc=1
+fi
 kill \$(cat /run/libvirt/libvirtd.pid) 2>/dev/null
 kill \$(cat /run/libvirt/virtlogd.pid) 2>/dev/null
 exit \$rc
 INNS
-if timeout 120 unshare -m --propagation private sh "$T/in-ns.sh" >"$T/in-ns.out" 2>&1; then
-    ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache ran)"
+if timeout 240 unshare -m --propagation private sh "$T/in-ns.sh" >"$T/in-ns.out" 2>&1; then
+    ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache, xz ran)"
 else
-    not_ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache ran)" "$(tail -n 20 "$T/in-ns.out")" \
+    not_ok "virsh save wrote a save image (and restore, managedsave, --bypass-cache, xz ran)" "$(tail -n 20 "$T/in-ns.out")" \
         "$(tail -n 20 "$L/log/qemu/itsimg.log" 2>/dev/null)"
     done_testing
 fi
@@ -164,6 +194,13 @@ else
     not_ok "itsmig hook, virsh restore of a KVM image with a broken ITE: refused, libvirt quoting the finding" \
         "exit $(cat "$T/kvm-bad.rc"): $(cat "$T/kvm-bad.out")"
 fi
+want="itsmig: refusing restore of itskvm: the ITS tables of $T/kvm-bad-zst.save would make KVM_DEV_ARM_ITS_RESTORE_TABLES fail with EINVAL: ite-pintid-below-lpi-range: "
+if [ "$(cat "$T/kvm-bad-zst.rc")" != 0 ] && grep -qF "$want" "$T/kvm-bad-zst.out"; then
+    ok "itsmig hook, virsh restore of that image compressed with zstd: decompressed, refused, naming the finding"
+else
+    not_ok "itsmig hook, virsh restore of that image compressed with zstd: decompressed, refused, naming the finding" \
+        "exit $(cat "$T/kvm-bad-zst.rc"): $(cat "$T/kvm-bad-zst.out")"
+fi
 if ! grep -q "refusing restore of itskvm" "$T/kvm-good.out" &&
     grep -q "^itsmig: allowing restore of itskvm without a check: itsmigd unreachable" \
         "$T/itsmig-hook.err"; then
@@ -191,14 +228,36 @@ is "$(jget "$T/out.json" 'd["image"]["its"]["gits_cbaser"]')" "$(readback GITS_C
 is "$(jget "$T/out.json" '[f["code"] for f in d["findings"] if f["code"] == "image-tables-empty"]')" \
     "['image-tables-empty']" "the tables lack what the ITS ran"
 
-# The header's compression field names a format this reader refuses.
+# The image libvirt wrote with save_image_format = "xz": held open during
+# restore begin like a raw one, and read through xz to the same ITS state.
+if grep -qxF "$T/itsimg-xz.save" "$T"/held.* 2>/dev/null; then
+    ok "virsh restore of an xz image: libvirtd holds it open while the hook runs restore begin"
+else
+    not_ok "virsh restore of an xz image: libvirtd holds it open while the hook runs restore begin" \
+        "$(cat "$T"/held.* 2>/dev/null)"
+fi
+is "$(od -An -tu4 -j28 -N4 "$T/itsimg-xz.save" | tr -d ' ')" 3 "libvirt wrote the image with xz (format 3)"
+"$CTL" its inspect --image "$T/itsimg-xz.save" --json >"$T/xz.json" 2>"$T/xz.err"
+is "$?" 0 "inspect reads libvirt's xz save image"
+is "$(jget "$T/xz.json" 'd["image"]["compression"]')" xz "the compression named"
+is "$(jget "$T/xz.json" '(d["image"]["its"], [f["code"] for f in d["findings"]])')" \
+    "$(jget "$T/out.json" '(d["image"]["its"], [f["code"] for f in d["findings"]])')" \
+    "the same ITS registers and findings as the raw image of the same guest"
+"$CTL" its inspect --image "$T/itsimg-xz.save" >"$T/xz.txt" 2>&1
+if grep -q "^  compressed with xz: [0-9]* bytes of stream" "$T/xz.txt"; then
+    ok "inspect says the image is compressed with xz"
+else
+    not_ok "inspect says the image is compressed with xz" "$(head -n 3 "$T/xz.txt")"
+fi
+
+# The header names gzip, but the stream is not: gzip's own reason.
 cp "$T/itsimg.save" "$T/gz.save"
 printf '\001' | dd of="$T/gz.save" bs=1 seek=28 conv=notrunc 2>/dev/null
 "$CTL" its inspect --image "$T/gz.save" >/dev/null 2>"$T/gz.err"
-is "$?" 2 "a gzip save image: exit 2"
-if grep -q "compressed with gzip" "$T/gz.err"; then
-    ok "a gzip save image: the format named"
+is "$?" 2 "a gzip save image that is not gzip: exit 2"
+if grep -q "gzip -dc failed with exit status 1: gzip: stdin: not in gzip format" "$T/gz.err"; then
+    ok "a gzip save image that is not gzip: gzip's reason"
 else
-    not_ok "a gzip save image: the format named" "$(cat "$T/gz.err")"
+    not_ok "a gzip save image that is not gzip: gzip's reason" "$(cat "$T/gz.err")"
 fi
 done_testing

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,7 +61,8 @@ static GByteArray *small_stream(const QibParams *p)
     return s;
 }
 
-static ItsmigQemuImage *open_bytes(const guint8 *data, gsize len, GError **error)
+static ItsmigQemuImage *open_bytes_full(const guint8 *data, gsize len,
+                                        const ItsmigQemuImageOptions *opts, GError **error)
 {
     g_autofree char *path = NULL;
     g_autoptr(GError) local = NULL;
@@ -69,7 +71,9 @@ static ItsmigQemuImage *open_bytes(const guint8 *data, gsize len, GError **error
 
     g_assert_no_error(local);
     g_assert_true(write(fd, data, len) == (ssize_t)len);
-    img = itsmig_qemu_image_open_fd(fd, "test.img", error);
+    img = itsmig_qemu_image_open_full(fd, "test.img", opts, error);
+    /* the caller's file offset stays where it was, also when a decompressor read the file */
+    g_assert_cmpint(lseek(fd, 0, SEEK_CUR), ==, (off_t)len);
     g_unlink(path);
     if (img) {
         /* keep fd open for reads: the image does not own it; leak into the test */
@@ -77,6 +81,11 @@ static ItsmigQemuImage *open_bytes(const guint8 *data, gsize len, GError **error
     }
     close(fd);
     return NULL;
+}
+
+static ItsmigQemuImage *open_bytes(const guint8 *data, gsize len, GError **error)
+{
+    return open_bytes_full(data, len, NULL, error);
 }
 
 static void assert_refused(const GByteArray *s, const char *needle)
@@ -292,11 +301,11 @@ static void test_libvirt(void)
     g_assert_cmpuint(itsmig_qemu_image_get_its(img)->cwriter, ==, 0x40);
 
     g_byte_array_set_size(w, 0);
-    qib_libvirt_wrap(w, s, 1, "LibvirtQemudSave");
-    assert_refused(w, "compressed with gzip");
+    qib_libvirt_wrap(w, s, 6, "LibvirtQemudSave");
+    assert_refused(w, "format is sparse");
     g_byte_array_set_size(w, 0);
-    qib_libvirt_wrap(w, s, 5, "LibvirtQemudSave");
-    assert_refused(w, "compressed with zstd");
+    qib_libvirt_wrap(w, s, 7, "LibvirtQemudSave");
+    assert_refused(w, "format is unknown");
     g_byte_array_set_size(w, 0);
     qib_libvirt_wrap(w, s, 0, "LibvirtQemudPart");
     assert_refused(w, "incomplete libvirt save image");
@@ -304,6 +313,110 @@ static void test_libvirt(void)
     qib_libvirt_wrap(w, s, 0, "LibvirtQemudSave");
     w->data[20] = 0xff, w->data[21] = 0xff, w->data[22] = 0xff, w->data[23] = 0x7f;
     assert_refused(w, "domain XML area of");
+}
+
+/* @in through "@prog -c", as libvirt's save writes it. */
+static GByteArray *compress_with(const char *prog, const GByteArray *in)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) input = g_bytes_new(in->data, in->len);
+    g_autoptr(GBytes) output = NULL;
+    g_autoptr(GSubprocess) p = g_subprocess_new(
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, prog, "-c", NULL);
+    GByteArray *out = g_byte_array_new();
+    gsize len;
+    const guint8 *data;
+
+    g_assert_no_error(error);
+    g_assert_true(g_subprocess_communicate(p, input, NULL, &output, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(g_subprocess_get_successful(p));
+    data = g_bytes_get_data(output, &len);
+    g_byte_array_append(out, data, (guint)len);
+    return out;
+}
+
+/* A compressed image reads as the raw one, through each program libvirt may use; what
+ * cannot be decompressed is refused with the program's reason. */
+static void test_libvirt_compressed(void)
+{
+    static const char *const progs[] = {NULL, "gzip", "bzip2", "xz", "lzop", "zstd"};
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = small_stream(&p);
+    g_autoptr(GByteArray) w = g_byte_array_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) raw = NULL;
+    g_autofree char *path = g_strdup(g_getenv("PATH"));
+
+    qib_libvirt_wrap(w, s, 0, "LibvirtQemudSave");
+    raw = open_bytes(w->data, w->len, &error);
+    g_assert_no_error(error);
+    g_assert_true(itsmig_qemu_image_map_default(raw, &error));
+    for (uint32_t c = 1; c < G_N_ELEMENTS(progs); c++) {
+        g_autoptr(GByteArray) z = NULL;
+        g_autoptr(ItsmigQemuImage) img = NULL;
+        g_autofree char *found = g_find_program_in_path(progs[c]);
+        ItsmigQemuImageStats st;
+        uint8_t a[64], b[64];
+        ItsmigGuestMem ma, mb;
+
+        if (!found) {
+            g_test_message("%s is not installed: not tried", progs[c]);
+            continue;
+        }
+        z = compress_with(progs[c], s);
+        g_byte_array_set_size(w, 0);
+        qib_libvirt_wrap(w, z, c, "LibvirtQemudSave");
+        img = open_bytes(w->data, w->len, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(itsmig_qemu_image_get_compression(img), ==, progs[c]);
+        g_assert_true(g_str_has_prefix(itsmig_qemu_image_get_domain_xml(img), "<domain "));
+        g_assert_cmpmem(itsmig_qemu_image_get_its(img), sizeof(ItsmigQemuImageIts),
+                        itsmig_qemu_image_get_its(raw), sizeof(ItsmigQemuImageIts));
+        itsmig_qemu_image_get_stats(img, &st);
+        g_assert_cmpuint(st.decompressed_size, ==, s->len);
+        g_assert_cmpuint(st.stream_offset, ==, w->len - z->len);
+        /* the guest's memory too */
+        g_assert_true(itsmig_qemu_image_map_default(img, &error));
+        itsmig_qemu_image_guest_mem(img, &ma);
+        itsmig_qemu_image_guest_mem(raw, &mb);
+        g_assert_cmpint(ma.read(ma.opaque, ITSMIG_QEMU_VIRT_RAM_BASE, a, sizeof(a)), ==, 0);
+        g_assert_cmpint(mb.read(mb.opaque, ITSMIG_QEMU_VIRT_RAM_BASE, b, sizeof(b)), ==, 0);
+        g_assert_cmpmem(a, sizeof(a), b, sizeof(b));
+    }
+    {
+        const ItsmigQemuImageOptions no = {.no_decompress = TRUE};
+        const ItsmigQemuImageOptions small = {.decompressed_max = 1000};
+        g_autoptr(GByteArray) z = compress_with("gzip", s);
+        g_autoptr(ItsmigQemuImage) img = NULL;
+
+        g_byte_array_set_size(w, 0);
+        qib_libvirt_wrap(w, z, 1, "LibvirtQemudSave");
+        img = open_bytes_full(w->data, w->len, &no, &error);
+        g_assert_null(img);
+        g_assert_nonnull(strstr(error->message, "compressed with gzip"));
+        g_clear_error(&error);
+        /* more than the limit */
+        img = open_bytes_full(w->data, w->len, &small, &error);
+        g_assert_null(img);
+        g_assert_nonnull(strstr(error->message, "decompresses to more than 1000 bytes"));
+        g_clear_error(&error);
+        /* cut short */
+        g_byte_array_set_size(w, w->len - z->len / 2);
+        assert_refused(w,
+                       "gzip -dc failed with exit status 1: gzip: stdin: unexpected end of file");
+        /* not compressed at all */
+        g_byte_array_set_size(w, 0);
+        qib_libvirt_wrap(w, s, 1, "LibvirtQemudSave");
+        assert_refused(w, "gzip: stdin: not in gzip format");
+        /* no such program */
+        g_setenv("PATH", "/nonexistent", TRUE);
+        assert_refused(w, "compressed with gzip, which cannot be run");
+        g_setenv("PATH", path, TRUE);
+        /* libvirt writes compressed images as version 2 */
+        w->data[16] = 1;
+        assert_refused(w, "compressed libvirt save image of version 1");
+    }
 }
 
 static void test_truncated(void)
@@ -587,6 +700,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qemu-image/guest-mem/file-offset", test_file_offset);
     g_test_add_func("/qemu-image/guest-mem/tables-walk", test_tables_walk);
     g_test_add_func("/qemu-image/libvirt/header", test_libvirt);
+    g_test_add_func("/qemu-image/libvirt/compressed", test_libvirt_compressed);
     g_test_add_func("/qemu-image/refused/truncated", test_truncated);
     g_test_add_func("/qemu-image/refused/lying-lengths", test_lying_lengths);
     g_test_add_func("/qemu-image/refused/unknown-section", test_unknown_section);

@@ -65,12 +65,14 @@ static int open_save_image(const char *fd_path)
  * says why an image could not be read at all. */
 static ItsmigQemuImage *image_of(int fd, const char *name, const char *uuid, char **ret_error)
 {
+    const ItsmigQemuImageOptions opts = {.tmp_dir = HOOK_IMAGE_TMP_DIR,
+                                         .decompressed_max = HOOK_IMAGE_DECOMPRESSED_MAX};
     g_autoptr(ItsmigQemuImage) img = NULL;
     g_autoptr(ItsmigDomainProfile) p = NULL;
     g_autoptr(GError) error = NULL;
     const char *xml;
 
-    img = itsmig_qemu_image_open_fd(fd, name, &error);
+    img = itsmig_qemu_image_open_full(fd, name, &opts, &error);
     if (!img) {
         g_free(*ret_error);
         *ret_error = g_strdup(error->message);

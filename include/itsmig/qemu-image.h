@@ -80,12 +80,23 @@ typedef struct {
 
 typedef struct {
     uint64_t file_size;
-    uint64_t stream_offset; /* where the QEMU stream starts in the file */
-    uint64_t stream_length; /* up to and with the vmstate description */
-    uint64_t sections;      /* sections read */
-    uint64_t page_records;  /* RAM page records read */
-    uint64_t index_bytes;   /* memory the page index uses */
+    uint64_t stream_offset;     /* where the QEMU stream starts in the file */
+    uint64_t decompressed_size; /* a compressed image's stream (then the offsets' file) */
+    uint64_t stream_length;     /* up to and with the vmstate description */
+    uint64_t sections;          /* sections read */
+    uint64_t page_records;      /* RAM page records read */
+    uint64_t index_bytes;       /* memory the page index uses */
 } ItsmigQemuImageStats;
+
+/* How a libvirt save image that is compressed (qemu.conf save_image_format) is read: its
+ * QEMU stream is decompressed by the program libvirt runs for that format ("gzip -dc",
+ * "bzip2 -dc", "xz -dc", "lzop -dc" or "zstd -dc", from PATH) into an unlinked file in
+ * @tmp_dir, which the image then reads its pages from. */
+typedef struct {
+    const char *tmp_dir;       /* NULL: $TMPDIR, else /var/tmp */
+    uint64_t decompressed_max; /* bytes that file may reach (0: no limit) */
+    gboolean no_decompress;    /* refuse compressed images instead */
+} ItsmigQemuImageOptions;
 
 /* Reads and checks the whole image at @path: header, sections, the page
  * index and the device state.  NULL with @error set on any problem. */
@@ -93,10 +104,16 @@ ItsmigQemuImage *itsmig_qemu_image_open(const char *path, GError **error);
 /* The same from an open file descriptor (not closed, not moved); @name is
  * used in messages. */
 ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **error);
+/* open_fd() with @opts (NULL: the defaults, all zero). */
+ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
+                                             const ItsmigQemuImageOptions *opts, GError **error);
 void itsmig_qemu_image_free(ItsmigQemuImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigQemuImage, itsmig_qemu_image_free)
 
 ItsmigQemuImageFormat itsmig_qemu_image_get_format(const ItsmigQemuImage *img);
+/* The compression of a libvirt image ("gzip", ...), else NULL.  Offsets (stats,
+ * file_offset()) are then in the decompressed stream, which starts at 0. */
+const char *itsmig_qemu_image_get_compression(const ItsmigQemuImage *img);
 /* libvirt images: the domain XML, else NULL. */
 const char *itsmig_qemu_image_get_domain_xml(const ItsmigQemuImage *img);
 /* The machine type the configuration section names ("virt-7.2"). */
