@@ -117,6 +117,8 @@ static void print_image_human(const char *path, ItsmigQemuImage *img, const Itsm
            itsmig_qemu_image_get_format(img) == ITSMIG_QEMU_IMAGE_LIBVIRT ? "libvirt save image"
                                                                           : "QEMU migration stream",
            itsmig_qemu_image_get_machine(img), itsmig_qemu_image_get_page_size(img), st.sections);
+    if (itsmig_qemu_image_get_mapped_ram(img))
+        printf("  mapped-ram: each RAM block's pages at fixed offsets, zero pages absent\n");
     if (itsmig_qemu_image_get_compression(img))
         printf("  compressed with %s: %" PRIu64 " bytes of stream (file offsets are in it)\n",
                itsmig_qemu_image_get_compression(img), st.decompressed_size);
@@ -160,6 +162,8 @@ static void image_to_json(JsonBuilder *b, const char *path, ItsmigQemuImage *img
                                        ? "libvirt-save"
                                        : "migration-stream");
     itsmig_json_add_string_or_null(b, "compression", itsmig_qemu_image_get_compression(img));
+    json_builder_set_member_name(b, "mapped_ram");
+    json_builder_add_boolean_value(b, itsmig_qemu_image_get_mapped_ram(img));
     itsmig_json_add_string_or_null(b, "machine", itsmig_qemu_image_get_machine(img));
     itsmig_json_add_int(b, "page_size", itsmig_qemu_image_get_page_size(img));
     json_builder_set_member_name(b, "its");

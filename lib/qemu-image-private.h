@@ -35,6 +35,8 @@
 #define QEMU_VM_SECTION_FOOTER   0x7e
 
 /* migration/ram.c */
+#define MAPPED_RAM_HDR_VERSION      1u
+#define MAPPED_RAM_HDR_SIZE         28u /* be32 version, be64 page size, bitmap and pages offsets */
 #define RAM_SAVE_FLAG_FULL          0x01 /* obsolete */
 #define RAM_SAVE_FLAG_ZERO          0x02
 #define RAM_SAVE_FLAG_MEM_SIZE      0x04
@@ -71,6 +73,9 @@ typedef struct {
      * whole block up front: the memory follows what the stream holds. */
     Chunk **chunks;
     uint64_t chunks_len;
+    /* mapped-ram: page i is at pages_offset + i * page size when bit i of the bitmap at
+     * bitmap_offset is set (byte i / 8, bit i % 8), else zero; no chunks. */
+    uint64_t bitmap_offset, pages_offset;
 } Block;
 
 typedef struct {
@@ -93,6 +98,7 @@ struct ItsmigQemuImage {
     uint32_t page_bits;
     gboolean page_bits_seen;
     gboolean ignore_shared;
+    gboolean mapped_ram; /* the capability: RAM pages at fixed offsets */
     ItsmigQemuImageStats stats;
 
     Block *blocks; /* grown only while the RAM setup lists them */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "itsmig/error.h"
 #include "qemu-image-private.h"
@@ -201,6 +202,81 @@ Block *itsmig_qemu_image_block_find(ItsmigQemuImage *img, const char *name)
     return NULL;
 }
 
+/* Set bits in the bitmap of @n_pages at @offset: the pages with content. */
+static gboolean bitmap_count(ItsmigQemuImage *img, uint64_t offset, uint64_t n_pages, uint64_t *ret,
+                             GError **error)
+{
+    uint8_t buf[64 * 1024];
+    uint64_t bytes = (n_pages + 7) / 8, done = 0, set = 0;
+
+    while (done < bytes) {
+        size_t want = (size_t)MIN(bytes - done, (uint64_t)sizeof(buf));
+        ssize_t n;
+
+        do
+            n = pread(img->r.fd, buf, want, (off_t)(offset + done));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)want)
+            return itsmig_qemu_image_fail(img, offset + done, error,
+                                          "cannot read the mapped-ram bitmap: %s",
+                                          n < 0 ? g_strerror(errno) : "short read");
+        /* the last byte's bits beyond the block do not count */
+        if (done + want == bytes && n_pages % 8)
+            buf[want - 1] &= (uint8_t)((1u << (n_pages % 8)) - 1);
+        for (size_t i = 0; i < want; i++)
+            set += (uint64_t)__builtin_popcount(buf[i]);
+        done += want;
+    }
+    *ret = set;
+    return TRUE;
+}
+
+/* A block's mapped-ram header (ram.c, mapped_ram_setup_ramblock()): its bitmap follows it,
+ * its pages lie further on, and the stream goes on after them. */
+static gboolean ram_read_mapped(ItsmigQemuImage *img, Block *b, GError **error)
+{
+    uint64_t page = UINT64_C(1) << img->page_bits;
+    uint64_t at = img->r.pos, page_size, bitmap, pages, bitmap_bytes, set;
+    uint32_t version;
+
+    if (!itsmig_qemu_image_read_be32(img, &version, "a mapped-ram header", error) ||
+        !itsmig_qemu_image_read_be64(img, &page_size, "a mapped-ram header", error) ||
+        !itsmig_qemu_image_read_be64(img, &bitmap, "a mapped-ram header", error) ||
+        !itsmig_qemu_image_read_be64(img, &pages, "a mapped-ram header", error))
+        return FALSE;
+    if (version != MAPPED_RAM_HDR_VERSION)
+        return itsmig_qemu_image_fail(img, at, error,
+                                      "mapped-ram header version %" PRIu32 " (%u is read)", version,
+                                      MAPPED_RAM_HDR_VERSION);
+    if (page_size != page)
+        return itsmig_qemu_image_fail(img, at, error,
+                                      "mapped-ram pages of %" PRIu64
+                                      " bytes in a stream of %" PRIu64 "-byte pages",
+                                      page_size, page);
+    bitmap_bytes = (b->n_pages + 63) / 64 * 8;
+    if (bitmap != img->r.pos)
+        return itsmig_qemu_image_fail(img, at, error,
+                                      "block '%s': the mapped-ram bitmap is at byte %" PRIu64
+                                      ", not after its header",
+                                      b->name, bitmap);
+    if (pages < bitmap + bitmap_bytes || pages % page || pages > img->r.limit ||
+        b->pub.length > img->r.limit - pages)
+        return itsmig_qemu_image_fail(img, at, error,
+                                      "block '%s': %" PRIu64
+                                      " bytes of mapped-ram pages at byte %" PRIu64
+                                      " do not fit between its bitmap (%" PRIu64
+                                      " bytes) and the device state at byte %" PRIu64,
+                                      b->name, b->pub.length, pages, bitmap_bytes, img->r.limit);
+    if (!bitmap_count(img, bitmap, b->n_pages, &set, error))
+        return FALSE;
+    b->bitmap_offset = bitmap;
+    b->pages_offset = pages;
+    b->pub.pages_data = set;
+    b->pub.pages_zero = b->n_pages - set;
+    return itsmig_qemu_image_skip(img, pages + b->pub.length - img->r.pos, "the mapped-ram pages",
+                                  error);
+}
+
 /* ram_save_setup(): the total, then each block's name and used length. */
 static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **error)
 {
@@ -243,6 +319,22 @@ static gboolean ram_read_setup(ItsmigQemuImage *img, uint64_t first, GError **er
         if (img->ignore_shared &&
             !itsmig_qemu_image_read_be64(img, &addr, "a RAM block address", error))
             return FALSE;
+        if (img->mapped_ram) {
+            if (img->n_blocks == img->blocks_size) {
+                img->blocks_size = img->blocks_size ? img->blocks_size * 2 : 4;
+                img->blocks = g_renew(Block, img->blocks, img->blocks_size);
+            }
+            b = &img->blocks[img->n_blocks++];
+            memset(b, 0, sizeof(*b));
+            b->name = g_strdup(name);
+            b->pub.name = b->name;
+            b->pub.length = len;
+            b->n_pages = len / page;
+            if (!ram_read_mapped(img, b, error))
+                return FALSE;
+            left -= len;
+            continue;
+        }
         n_chunks = (len / page + CHUNK_PAGES - 1) / CHUNK_PAGES;
         /* The chunk tables too are index, and may grow to this. */
         tables += n_chunks * sizeof(Chunk *);
@@ -396,6 +488,10 @@ static gboolean ram_read_section(ItsmigQemuImage *img, gboolean is_start, GError
             continue;
         if (!img->ram_setup_done)
             return itsmig_qemu_image_fail(img, at, error, "RAM pages before the RAM setup");
+        if (img->mapped_ram)
+            return itsmig_qemu_image_fail(img, at, error,
+                                          "a RAM page record in a mapped-ram stream, whose "
+                                          "pages lie at fixed offsets");
         if (!ram_check_flags(img, at, flags, error) || !ram_record_block(img, at, v, &b, error))
             return FALSE;
         if (addr >= b->pub.length)
@@ -475,11 +571,7 @@ static gboolean read_configuration(ItsmigQemuImage *img, GError **error)
                 if (strcmp(cap, "x-ignore-shared") == 0)
                     img->ignore_shared = TRUE;
                 else if (strcmp(cap, "mapped-ram") == 0)
-                    return itsmig_qemu_image_fail(
-                        img, at, error,
-                        "the stream uses the mapped-ram format (libvirt's "
-                        "save_image_format \"sparse\" or parallel save), which this "
-                        "reader does not support");
+                    img->mapped_ram = TRUE;
             }
         } else if (strcmp(sub, "configuration/uuid") == 0) {
             if (!itsmig_qemu_image_skip(img, 16, "the VM UUID", error))

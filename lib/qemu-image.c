@@ -27,7 +27,7 @@
 #define LIBVIRT_SAVE_PARTIAL       "LibvirtQemudPart"
 #define LIBVIRT_SAVE_HEADER_SIZE   92u /* magic[16], 5 x u32, unused u32[14] */
 #define LIBVIRT_SAVE_VERSION_MAX   2u
-#define LIBVIRT_SAVE_FORMAT_SPARSE 6u /* mapped-ram, by offset in the file: not read */
+#define LIBVIRT_SAVE_FORMAT_SPARSE 6u /* QEMU's mapped-ram stream, uncompressed */
 
 /* ---- libvirt's save image header --------------------------------------------------- */
 
@@ -76,16 +76,18 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start,
                                       "libvirt save image version %" PRIu32 " (1..%u are read)",
                                       version, LIBVIRT_SAVE_VERSION_MAX);
     comp = libvirt_compression_name(compressed);
-    if (!comp || compressed == LIBVIRT_SAVE_FORMAT_SPARSE)
-        return itsmig_qemu_image_fail(
-            img, 28, error,
-            "the libvirt save image's format is %s (qemu.conf save_image_format): only raw "
-            "and compressed images are read",
-            comp ? comp : "unknown");
+    if (!comp)
+        return itsmig_qemu_image_fail(img, 28, error,
+                                      "the libvirt save image's format %" PRIu32
+                                      " (qemu.conf save_image_format) is unknown",
+                                      compressed);
     if (compressed != 0 && version < 2)
-        return itsmig_qemu_image_fail(
-            img, 16, error, "a compressed libvirt save image of version 1 (libvirt writes 2)");
-    *ret_compression = compressed ? comp : NULL;
+        return itsmig_qemu_image_fail(img, 16, error,
+                                      "a libvirt save image of version 1 in format %s (libvirt "
+                                      "writes 2)",
+                                      comp);
+    /* sparse: the stream as QEMU writes it with mapped-ram, read in place */
+    *ret_compression = compressed != 0 && compressed != LIBVIRT_SAVE_FORMAT_SPARSE ? comp : NULL;
     if (data_len == 0 || data_len > ITSMIG_QEMU_IMAGE_XML_MAX)
         return itsmig_qemu_image_fail(img, 20, error,
                                       "domain XML area of %" PRIu32 " bytes (1..%u)", data_len,
@@ -397,6 +399,11 @@ const char *itsmig_qemu_image_get_compression(const ItsmigQemuImage *img)
     return img->compression;
 }
 
+gboolean itsmig_qemu_image_get_mapped_ram(const ItsmigQemuImage *img)
+{
+    return img->mapped_ram;
+}
+
 const char *itsmig_qemu_image_get_domain_xml(const ItsmigQemuImage *img)
 {
     return img->domain_xml;
@@ -530,6 +537,19 @@ static const Block *page_locate(const ItsmigQemuImage *img, uint64_t gpa, uint64
             continue;
         off = gpa - b->pub.gpa;
         idx = off >> img->page_bits;
+        *ret_off = off;
+        if (img->mapped_ram) {
+            uint8_t bits = 0;
+            ssize_t n;
+
+            do
+                n = pread(img->r.fd, &bits, 1, (off_t)(b->bitmap_offset + idx / 8));
+            while (n < 0 && errno == EINTR);
+            /* unreadable: neither content nor zero, which reads as not in the image */
+            *ret_zero = n == 1 && !(bits >> (idx % 8) & 1);
+            *ret_foff = n == 1 && !*ret_zero ? b->pages_offset + (idx << img->page_bits) + 1 : 0;
+            return b;
+        }
         c = itsmig_qemu_image_chunk_find(b, idx);
         *ret_off = off;
         *ret_foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;

@@ -79,6 +79,58 @@ void qib_begin(GByteArray *o, const QibParams *p)
     footer(o, QIB_RAM_SECTION);
 }
 
+void qib_begin_mapped_ram(GByteArray *o, const QibParams *p, uint64_t base, uint64_t align,
+                          const uint8_t *const *data)
+{
+    uint64_t n_pages = p->ram_size / QIB_PAGE_SIZE;
+    uint64_t bitmap_bytes = (n_pages + 63) / 64 * 8;
+    uint64_t bitmap, pages;
+    g_autofree uint8_t *bits = g_malloc0(bitmap_bytes);
+    g_autofree uint8_t *junk = g_malloc(QIB_PAGE_SIZE);
+
+    put32(o, 0x5145564d);
+    put32(o, 3);
+    put8(o, 0x07);
+    put32(o, 9);
+    g_byte_array_append(o, (const uint8_t *)"virt-10.0", 9);
+    put8(o, 0x05);
+    putstr(o, "configuration/target-page-bits");
+    put32(o, 1);
+    put32(o, QIB_PAGE_BITS);
+    put8(o, 0x05);
+    putstr(o, "configuration/capabilities");
+    put32(o, 1);
+    put32(o, 1);
+    putstr(o, "mapped-ram");
+
+    put8(o, 0x01);
+    put32(o, QIB_RAM_SECTION);
+    putstr(o, "ram");
+    put32(o, 0);
+    put32(o, 4);
+    put64(o, p->ram_size | 0x04);
+    putstr(o, ITSMIG_QEMU_VIRT_RAM_BLOCK);
+    put64(o, p->ram_size);
+    bitmap = base + o->len + 28;
+    pages = (bitmap + bitmap_bytes + align - 1) / align * align;
+    put32(o, 1);
+    put64(o, QIB_PAGE_SIZE);
+    put64(o, bitmap);
+    put64(o, pages);
+    for (uint64_t i = 0; i < n_pages; i++)
+        if (data[i])
+            bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    g_byte_array_append(o, bits, (guint)bitmap_bytes);
+    g_byte_array_set_size(o, (guint)(pages - base));
+    memset(o->data + bitmap - base + bitmap_bytes, 0, pages - bitmap - bitmap_bytes);
+    /* The slot of a zero page is never written: whatever is there must not be read. */
+    memset(junk, 0xee, QIB_PAGE_SIZE);
+    for (uint64_t i = 0; i < n_pages; i++)
+        g_byte_array_append(o, data[i] ? data[i] : junk, QIB_PAGE_SIZE);
+    put64(o, 0x10);
+    footer(o, QIB_RAM_SECTION);
+}
+
 void qib_part_begin(GByteArray *o)
 {
     put8(o, 0x02);

@@ -31,6 +31,13 @@ void qib_command(GByteArray *out, uint16_t cmd, uint16_t len, const uint8_t *dat
 
 /* Header, configuration and the RAM setup section. */
 void qib_begin(GByteArray *out, const QibParams *p);
+/* The same for a mapped-ram stream (QEMU 9.0+, libvirt's "sparse" format): the
+ * capability, and the block's header, bitmap and pages at their fixed offsets (the pages
+ * @align-aligned: QEMU aligns them to 1 MiB), the stream starting at byte @base of the
+ * file; @data[i] is page i's content, or NULL for a zero page, whose slot is filled with
+ * 0xee. */
+void qib_begin_mapped_ram(GByteArray *out, const QibParams *p, uint64_t base, uint64_t align,
+                          const uint8_t *const *data);
 /* A RAM_SAVE_FLAG_PAGE or _ZERO record; @first names the block, later ones
  * carry RAM_SAVE_FLAG_CONTINUE.  @data is QIB_PAGE_SIZE bytes or NULL (the
  * caller writes the content itself). */

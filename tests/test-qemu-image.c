@@ -301,11 +301,8 @@ static void test_libvirt(void)
     g_assert_cmpuint(itsmig_qemu_image_get_its(img)->cwriter, ==, 0x40);
 
     g_byte_array_set_size(w, 0);
-    qib_libvirt_wrap(w, s, 6, "LibvirtQemudSave");
-    assert_refused(w, "format is sparse");
-    g_byte_array_set_size(w, 0);
     qib_libvirt_wrap(w, s, 7, "LibvirtQemudSave");
-    assert_refused(w, "format is unknown");
+    assert_refused(w, "format 7 (qemu.conf save_image_format) is unknown");
     g_byte_array_set_size(w, 0);
     qib_libvirt_wrap(w, s, 0, "LibvirtQemudPart");
     assert_refused(w, "incomplete libvirt save image");
@@ -415,7 +412,7 @@ static void test_libvirt_compressed(void)
         g_setenv("PATH", path, TRUE);
         /* libvirt writes compressed images as version 2 */
         w->data[16] = 1;
-        assert_refused(w, "compressed libvirt save image of version 1");
+        assert_refused(w, "libvirt save image of version 1 in format gzip");
     }
 }
 
@@ -654,22 +651,138 @@ static void test_page_flags(void)
     }
 }
 
+/* A mapped-ram stream of small_stream()'s content (pages 0 and 3 with data, the rest zero),
+ * starting at byte @base of its file. */
+static GByteArray *mapped_stream(const QibParams *p, uint64_t base)
+{
+    GByteArray *s = g_byte_array_new();
+    uint64_t n = p->ram_size / QIB_PAGE_SIZE;
+    g_autofree const uint8_t **data = g_new0(const uint8_t *, n);
+    static uint8_t p0[QIB_PAGE_SIZE], p3[QIB_PAGE_SIZE];
+
+    memset(p0, 0xa5, sizeof(p0));
+    memset(p3, 0x3c, sizeof(p3));
+    data[0] = p0;
+    data[3] = p3;
+    qib_begin_mapped_ram(s, p, base, 1u << 20, data);
+    qib_part_begin(s);
+    qib_part_end(s);
+    qib_end(s, p);
+    return s;
+}
+
+/* The mapped-ram layout (QEMU 9.0+, libvirt's "sparse" format) reads as the same guest
+ * memory, from the pages' fixed offsets, without an index. */
 static void test_mapped_ram(void)
 {
     QibParams p = default_params();
-    g_autoptr(GByteArray) s = small_stream(&p);
-    g_autoptr(GByteArray) c = g_byte_array_new();
-    static const guint8 caps[] = "\x05\x1a"
-                                 "configuration/capabilities"
-                                 "\0\0\0\x01"
-                                 "\0\0\0\x01"
-                                 "\x0amapped-ram";
-    gsize at = 8 + 1 + 4 + 8; /* after the machine name */
+    g_autoptr(GByteArray) s = mapped_stream(&p, 0);
+    g_autoptr(GByteArray) w = g_byte_array_new();
+    g_autoptr(GByteArray) empty = g_byte_array_new();
+    g_autoptr(GByteArray) ws = NULL;
+    g_autoptr(GError) error = NULL;
 
-    g_byte_array_append(c, s->data, (guint)at);
-    g_byte_array_append(c, caps, sizeof(caps) - 1);
-    g_byte_array_append(c, s->data + at, s->len - (guint)at);
-    assert_refused(c, "mapped-ram format");
+    for (int wrapped = 0; wrapped < 2; wrapped++) {
+        g_autoptr(ItsmigQemuImage) img = NULL;
+        const ItsmigQemuImageBlock *b;
+        ItsmigQemuImageStats st;
+        ItsmigGuestMem mem;
+        uint8_t buf[16];
+        uint64_t off;
+
+        if (wrapped) {
+            /* offsets count libvirt's header: the stream is built behind it */
+            qib_libvirt_wrap(w, empty, 6, "LibvirtQemudSave");
+            ws = mapped_stream(&p, w->len);
+            g_byte_array_append(w, ws->data, ws->len);
+            img = open_bytes(w->data, w->len, &error);
+        } else {
+            img = open_bytes(s->data, s->len, &error);
+        }
+        g_assert_no_error(error);
+        g_assert_true(itsmig_qemu_image_get_mapped_ram(img));
+        g_assert_null(itsmig_qemu_image_get_compression(img));
+        g_assert_cmpstr(itsmig_qemu_image_get_machine(img), ==, "virt-10.0");
+        g_assert_cmpuint(itsmig_qemu_image_get_its(img)->cwriter, ==, 0x40);
+        b = itsmig_qemu_image_get_block(img, 0);
+        g_assert_cmpuint(b->pages_data, ==, 2);
+        g_assert_cmpuint(b->pages_zero, ==, RAM_SIZE / QIB_PAGE_SIZE - 2);
+        itsmig_qemu_image_get_stats(img, &st);
+        g_assert_cmpuint(st.index_bytes, ==, 0);
+        g_assert_true(itsmig_qemu_image_map_default(img, &error));
+        itsmig_qemu_image_guest_mem(img, &mem);
+        g_assert_cmpint(mem.read(mem.opaque, RAM + 3 * QIB_PAGE_SIZE - 8, buf, 16), ==, 0);
+        for (int i = 0; i < 16; i++)
+            g_assert_cmpuint(buf[i], ==, i < 8 ? 0 : 0x3c); /* page 2 is zero, not its slot */
+        g_assert_cmpint(mem.read(mem.opaque, RAM + 5, buf, 1), ==, 0);
+        g_assert_cmpuint(buf[0], ==, 0xa5);
+        /* the content's offset in the file is the page's slot */
+        g_assert_true(itsmig_qemu_image_file_offset(img, RAM + 3 * QIB_PAGE_SIZE + 4, &off));
+        g_assert_cmpuint((wrapped ? w : s)->data[off], ==, 0x3c);
+        g_assert_cmpuint(off % QIB_PAGE_SIZE, ==, 4);
+        g_assert_false(itsmig_qemu_image_file_offset(img, RAM + 2 * QIB_PAGE_SIZE, &off));
+    }
+}
+
+/* Offset of the mapped-ram header in mapped_stream(p, 0). */
+static gsize mapped_header_at(void)
+{
+    return 4 + 4 + 1 + 4 + 9 + (1 + 1 + 30 + 4 + 4) + (1 + 1 + 26 + 4 + 4 + 1 + 10) +
+           (1 + 4 + 1 + 3 + 4 + 4) + 8 + (1 + 13) + 8;
+}
+
+static void put_be(guint8 *d, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        d[i] = (guint8)v;
+}
+
+/* A mapped-ram header that lies, and page records where none belong. */
+static void test_mapped_ram_refused(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = mapped_stream(&p, 0);
+    gsize h = mapped_header_at();
+    struct {
+        gsize at;
+        int width;
+        uint64_t value;
+        const char *needle;
+    } cases[] = {
+        {h, 4, 2, "mapped-ram header version 2"},
+        {h + 4, 8, 65536, "mapped-ram pages of 65536 bytes"},
+        {h + 12, 8, h + 28 + 8, "the mapped-ram bitmap is at byte"},
+        {h + 20, 8, h + 28, "do not fit between its bitmap"},
+        {h + 20, 8, (uint64_t)1 << 20 | 1, "do not fit between its bitmap"},
+        {h + 20, 8, (uint64_t)2 << 20, "do not fit between its bitmap"},
+        {h + 20, 8, UINT64_MAX & ~(uint64_t)4095, "do not fit between its bitmap"},
+    };
+
+    /* the layout as QEMU 10.0 writes it, to begin with */
+    g_assert_cmpuint(((uint64_t)s->data[h + 12] << 56 | (uint64_t)s->data[h + 13] << 48 |
+                      (uint64_t)s->data[h + 14] << 40 | (uint64_t)s->data[h + 15] << 32 |
+                      (uint64_t)s->data[h + 16] << 24 | (uint64_t)s->data[h + 17] << 16 |
+                      (uint64_t)s->data[h + 18] << 8 | s->data[h + 19]),
+                     ==, h + 28);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GByteArray) c = g_byte_array_new();
+
+        g_byte_array_append(c, s->data, s->len);
+        put_be(c->data + cases[i].at, cases[i].value, cases[i].width);
+        assert_refused(c, cases[i].needle);
+    }
+    /* a page record in an iterative part */
+    {
+        g_autoptr(GByteArray) t = g_byte_array_new();
+        g_autofree const uint8_t **data = g_new0(const uint8_t *, p.ram_size / QIB_PAGE_SIZE);
+
+        qib_begin_mapped_ram(t, &p, 0, 1u << 20, data);
+        qib_part_begin(t);
+        qib_zero_page(t, 0, TRUE);
+        qib_part_end(t);
+        qib_end(t, &p);
+        assert_refused(t, "a RAM page record in a mapped-ram stream");
+    }
 }
 
 static void test_not_a_stream(void)
@@ -709,7 +822,8 @@ int main(int argc, char **argv)
     g_test_add_func("/qemu-image/refused/oversized-json", test_oversized_json);
     g_test_add_func("/qemu-image/refused/bad-json", test_bad_json);
     g_test_add_func("/qemu-image/refused/page-flags", test_page_flags);
-    g_test_add_func("/qemu-image/refused/mapped-ram", test_mapped_ram);
+    g_test_add_func("/qemu-image/mapped-ram/read", test_mapped_ram);
+    g_test_add_func("/qemu-image/refused/mapped-ram", test_mapped_ram_refused);
     g_test_add_func("/qemu-image/refused/not-a-stream", test_not_a_stream);
     return g_test_run();
 }

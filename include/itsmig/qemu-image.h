@@ -114,6 +114,9 @@ ItsmigQemuImageFormat itsmig_qemu_image_get_format(const ItsmigQemuImage *img);
 /* The compression of a libvirt image ("gzip", ...), else NULL.  Offsets (stats,
  * file_offset()) are then in the decompressed stream, which starts at 0. */
 const char *itsmig_qemu_image_get_compression(const ItsmigQemuImage *img);
+/* Whether the stream has the mapped-ram capability (QEMU 9.0+; libvirt's "sparse" format):
+ * each RAM block's pages lie at fixed offsets, marked in a bitmap, and no page is indexed. */
+gboolean itsmig_qemu_image_get_mapped_ram(const ItsmigQemuImage *img);
 /* libvirt images: the domain XML, else NULL. */
 const char *itsmig_qemu_image_get_domain_xml(const ItsmigQemuImage *img);
 /* The machine type the configuration section names ("virt-7.2"). */

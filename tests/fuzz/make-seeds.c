@@ -48,5 +48,18 @@ int main(int argc, char **argv)
     save(argv[1], "stream", s);
     qib_libvirt_wrap(w, s, 0, "LibvirtQemudSave");
     save(argv[1], "libvirt", w);
+    /* mapped-ram, its pages aligned to a page rather than QEMU's 1 MiB (the fuzzer's inputs
+     * are at most 64 KiB), four pages of RAM, the first with content */
+    {
+        const uint8_t *data[4] = {page};
+
+        p.ram_size = 4 * QIB_PAGE_SIZE;
+        g_byte_array_set_size(s, 0);
+        qib_begin_mapped_ram(s, &p, 0, QIB_PAGE_SIZE, data);
+        qib_part_begin(s);
+        qib_part_end(s);
+        qib_end(s, &p);
+        save(argv[1], "mapped-ram", s);
+    }
     return 0;
 }
