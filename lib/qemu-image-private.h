@@ -74,7 +74,8 @@ typedef struct {
     Chunk **chunks;
     uint64_t chunks_len;
     /* mapped-ram: page i is at pages_offset + i * page size when bit i of the bitmap at
-     * bitmap_offset is set (byte i / 8, bit i % 8), else zero; no chunks. */
+     * bitmap_offset is set (byte i / 8, bit i % 8), else zero; no chunks.  Both 0: a shared
+     * block, whose pages are not in the image. */
     uint64_t bitmap_offset, pages_offset;
 } Block;
 

@@ -254,6 +254,10 @@ static gboolean ram_read_mapped(ItsmigQemuImage *img, Block *b, GError **error)
                                       " bytes in a stream of %" PRIu64 "-byte pages",
                                       page_size, page);
     bitmap_bytes = (b->n_pages + 63) / 64 * 8;
+    /* QEMU 11's mark of a shared block (x-ignore-shared), whose pages are not in the file:
+     * they read as not in the image, never as zero */
+    if (img->ignore_shared && bitmap == 0 && pages == 0)
+        return TRUE;
     if (bitmap != img->r.pos)
         return itsmig_qemu_image_fail(img, at, error,
                                       "block '%s': the mapped-ram bitmap is at byte %" PRIu64

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -27,7 +28,8 @@
 #define LIBVIRT_SAVE_PARTIAL       "LibvirtQemudPart"
 #define LIBVIRT_SAVE_HEADER_SIZE   92u /* magic[16], 5 x u32, unused u32[14] */
 #define LIBVIRT_SAVE_VERSION_MAX   2u
-#define LIBVIRT_SAVE_FORMAT_SPARSE 6u /* QEMU's mapped-ram stream, uncompressed */
+#define LIBVIRT_SAVE_FORMAT_RAW    0u
+#define LIBVIRT_SAVE_FORMAT_SPARSE 6u /* QEMU's mapped-ram stream, read in place */
 
 /* ---- libvirt's save image header --------------------------------------------------- */
 
@@ -47,10 +49,10 @@ static uint32_t header_u32(const uint8_t *h, size_t off, gboolean big_endian)
     return big_endian ? GUINT32_FROM_BE(v) : GUINT32_FROM_LE(v);
 }
 
-/* The header and the domain XML; *ret_start is where the QEMU stream (compressed with
- * *ret_compression, NULL when raw) starts. */
-static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start,
-                                    const char **ret_compression, GError **error)
+/* The header and the domain XML; *ret_start is where the QEMU stream starts, in the format
+ * *ret_format (LIBVIRT_SAVE_FORMAT_*). */
+static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start, uint32_t *ret_format,
+                                    GError **error)
 {
     uint8_t h[LIBVIRT_SAVE_HEADER_SIZE];
     uint32_t version, data_len, compressed;
@@ -86,8 +88,7 @@ static gboolean read_libvirt_header(ItsmigQemuImage *img, uint64_t *ret_start,
                                       "a libvirt save image of version 1 in format %s (libvirt "
                                       "writes 2)",
                                       comp);
-    /* sparse: the stream as QEMU writes it with mapped-ram, read in place */
-    *ret_compression = compressed != 0 && compressed != LIBVIRT_SAVE_FORMAT_SPARSE ? comp : NULL;
+    *ret_format = compressed;
     if (data_len == 0 || data_len > ITSMIG_QEMU_IMAGE_XML_MAX)
         return itsmig_qemu_image_fail(img, 20, error,
                                       "domain XML area of %" PRIu32 " bytes (1..%u)", data_len,
@@ -154,6 +155,7 @@ static const char *tmp_dir(const ItsmigQemuImageOptions *o)
 
 typedef struct {
     uint64_t fsize_max;
+    pid_t reader;
 } ChildSetup;
 
 /* In the decompressor, before exec: it dies with the reader (a hook's reader killed at its
@@ -161,17 +163,38 @@ typedef struct {
 static void decompressor_setup(gpointer data)
 {
     const ChildSetup *cs = data;
-    pid_t parent = getppid();
+    struct rlimit fs = {cs->fsize_max, cs->fsize_max};
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
+    /* the reader may have died before the prctl */
+    if (getppid() != cs->reader)
         _exit(127);
-    if (cs->fsize_max) {
-        struct rlimit fs = {cs->fsize_max, cs->fsize_max};
-
-        setrlimit(RLIMIT_FSIZE, &fs);
-    }
+    if (setrlimit(RLIMIT_FSIZE, &fs) < 0)
+        _exit(127);
     signal(SIGXFSZ, SIG_DFL);
+}
+
+/* The most the decompressed stream may take in @dir: @max (0: no fixed bound), and never
+ * the last 5 % of the file system (at least 1 GiB). */
+static gboolean space_limit(ItsmigQemuImage *img, const char *dir, uint64_t max,
+                            uint64_t *ret_limit, GError **error)
+{
+    struct statvfs v;
+    uint64_t avail, reserve;
+
+    if (statvfs(dir, &v) < 0)
+        return itsmig_qemu_image_fail(img, 0, error, "cannot read the free space of %s: %s", dir,
+                                      g_strerror(errno));
+    avail = (uint64_t)v.f_bavail * v.f_frsize;
+    reserve = MAX((uint64_t)v.f_blocks * v.f_frsize / 20, UINT64_C(1) << 30);
+    if (avail <= reserve)
+        return itsmig_qemu_image_fail(img, 0, error,
+                                      "%s has %" PRIu64
+                                      " MiB free, no more than it keeps in reserve "
+                                      "(%" PRIu64 " MiB): no room to decompress the image",
+                                      dir, avail >> 20, reserve >> 20);
+    *ret_limit = max ? MIN(max, avail - reserve) : avail - reserve;
+    return TRUE;
 }
 
 /* The first line of a program's standard error that is not empty (gzip starts with a
@@ -195,15 +218,18 @@ static gboolean decompress(ItsmigQemuImage *img, int fd, uint64_t start, const c
                            const ItsmigQemuImageOptions *o, GError **error)
 {
     g_autofree char *self = g_strdup_printf("/proc/self/fd/%d", fd);
+    const char *dir = tmp_dir(o);
     g_autoptr(GSubprocessLauncher) l = NULL;
     g_autoptr(GSubprocess) p = NULL;
-    g_autoptr(GError) e = NULL;
     g_autoptr(GBytes) err_bytes = NULL;
+    g_autoptr(GError) e = NULL;
     g_autofree char *err = NULL;
-    ChildSetup cs = {o->decompressed_max};
+    ChildSetup cs = {0, getpid()};
     struct stat st;
     int in, out;
 
+    if (!space_limit(img, dir, o->decompressed_max, &cs.fsize_max, error))
+        return FALSE;
     /* A file description of its own: the caller's offset stays where it is. */
     in = open(self, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -217,7 +243,7 @@ static gboolean decompress(ItsmigQemuImage *img, int fd, uint64_t start, const c
         return itsmig_qemu_image_fail(img, start, error, "cannot seek to the %s stream: %s", prog,
                                       g_strerror(saved));
     }
-    out = tmp_open(tmp_dir(o), error);
+    out = tmp_open(dir, error);
     if (out < 0) {
         close(in);
         return FALSE;
@@ -230,28 +256,32 @@ static gboolean decompress(ItsmigQemuImage *img, int fd, uint64_t start, const c
         return itsmig_qemu_image_fail(img, start, error, "cannot duplicate a descriptor: %s",
                                       g_strerror(errno));
     g_subprocess_launcher_take_stdout_fd(l, out);
+    /* its messages untranslated, as they are quoted */
+    g_subprocess_launcher_setenv(l, "LC_ALL", "C", TRUE);
     g_subprocess_launcher_set_child_setup(l, decompressor_setup, &cs, NULL);
     p = g_subprocess_launcher_spawn(l, &e, prog, "-dc", NULL);
     if (!p)
         return itsmig_qemu_image_fail(img, 28, error,
                                       "the image is compressed with %s, which cannot be run: %s",
                                       prog, e->message);
-    if (!g_subprocess_communicate(p, NULL, NULL, NULL, &err_bytes, &e))
+    if (!g_subprocess_communicate(p, NULL, NULL, NULL, &err_bytes, &e)) {
+        g_subprocess_force_exit(p);
+        g_subprocess_wait(p, NULL, NULL);
         return itsmig_qemu_image_fail(img, start, error, "%s -dc: %s", prog, e->message);
+    }
     err = first_line(err_bytes);
     if (g_subprocess_get_if_signaled(p) && g_subprocess_get_term_sig(p) == SIGXFSZ)
         return itsmig_qemu_image_fail(img, start, error,
                                       "the %s stream decompresses to more than %" PRIu64
-                                      " bytes, the limit",
-                                      prog, o->decompressed_max);
-    if (!g_subprocess_get_successful(p)) {
-        return itsmig_qemu_image_fail(
-            img, start, error, "%s -dc %s %d%s%s", prog,
-            g_subprocess_get_if_signaled(p) ? "was killed by signal" : "failed with exit status",
-            g_subprocess_get_if_signaled(p) ? g_subprocess_get_term_sig(p)
-                                            : g_subprocess_get_exit_status(p),
-            *err ? ": " : "", err);
-    }
+                                      " bytes, the limit in %s",
+                                      prog, cs.fsize_max, dir);
+    if (g_subprocess_get_if_signaled(p))
+        return itsmig_qemu_image_fail(img, start, error, "%s -dc was killed by signal %d", prog,
+                                      g_subprocess_get_term_sig(p));
+    if (!g_subprocess_get_successful(p))
+        return itsmig_qemu_image_fail(img, start, error, "%s -dc failed with exit status %d: %s",
+                                      prog, g_subprocess_get_exit_status(p),
+                                      *err ? err : "(no message)");
     if (fstat(img->tmp_fd, &st) < 0)
         return itsmig_qemu_image_fail(img, start, error, "cannot stat the decompressed stream: %s",
                                       g_strerror(errno));
@@ -267,19 +297,13 @@ static gboolean decompress(ItsmigQemuImage *img, int fd, uint64_t start, const c
 
 /* ---- open / free ----------------------------------------------------------------- */
 
-ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
-                                             const ItsmigQemuImageOptions *opts, GError **error)
+/* A new image over @fd, its magic read: *ret_n bytes of it. */
+static ItsmigQemuImage *image_new(int fd, const char *name, uint8_t magic[16], ssize_t *ret_n,
+                                  GError **error)
 {
-    static const ItsmigQemuImageOptions defaults = {0};
     g_autoptr(ItsmigQemuImage) img = g_new0(ItsmigQemuImage, 1);
-    const char *compression = NULL;
-    uint8_t magic[16];
-    uint64_t start = 0;
     struct stat st;
-    ssize_t n;
 
-    if (!opts)
-        opts = &defaults;
     img->r.fd = img->src_fd = img->tmp_fd = -1;
     img->r.name = g_strdup(name);
     if (fstat(fd, &st) < 0) {
@@ -291,20 +315,68 @@ ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
                                "not a regular file (write a stream with \"exec:cat > FILE\")");
         return NULL;
     }
-    img->r.fd = img->src_fd = fd;
+    img->r.fd = fd;
     img->r.size = img->r.limit = (uint64_t)st.st_size;
     /* small files (the fuzzer's) get a small buffer */
     img->r.buf_size = img->r.size < READ_BUF_SIZE ? MAX((size_t)img->r.size, 4096) : READ_BUF_SIZE;
     img->r.buf = g_malloc(img->r.buf_size);
     img->stats.file_size = img->r.size;
     do
-        n = pread(fd, magic, sizeof(magic), 0);
-    while (n < 0 && errno == EINTR);
-    if (n == sizeof(magic) && (memcmp(magic, LIBVIRT_SAVE_MAGIC, 16) == 0 ||
-                               memcmp(magic, LIBVIRT_SAVE_PARTIAL, 16) == 0)) {
+        *ret_n = pread(fd, magic, 16, 0);
+    while (*ret_n < 0 && errno == EINTR);
+    return g_steal_pointer(&img);
+}
+
+static gboolean is_libvirt_magic(const uint8_t magic[16], ssize_t n)
+{
+    return n == 16 && (memcmp(magic, LIBVIRT_SAVE_MAGIC, 16) == 0 ||
+                       memcmp(magic, LIBVIRT_SAVE_PARTIAL, 16) == 0);
+}
+
+char *itsmig_qemu_image_peek_domain_xml(int fd, const char *name, GError **error)
+{
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    uint8_t magic[16];
+    uint64_t start;
+    uint32_t format;
+    ssize_t n;
+
+    img = image_new(fd, name, magic, &n, error);
+    if (!img)
+        return NULL;
+    if (!is_libvirt_magic(magic, n)) {
+        itsmig_qemu_image_fail(img, 0, error, "not a libvirt save image");
+        return NULL;
+    }
+    img->format = ITSMIG_QEMU_IMAGE_LIBVIRT;
+    if (!read_libvirt_header(img, &start, &format, error))
+        return NULL;
+    return g_steal_pointer(&img->domain_xml);
+}
+
+ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
+                                             const ItsmigQemuImageOptions *opts, GError **error)
+{
+    static const ItsmigQemuImageOptions defaults = {0};
+    g_autoptr(ItsmigQemuImage) img = NULL;
+    uint32_t format = LIBVIRT_SAVE_FORMAT_RAW;
+    const char *compression = NULL;
+    uint8_t magic[16];
+    uint64_t start = 0;
+    ssize_t n;
+
+    if (!opts)
+        opts = &defaults;
+    img = image_new(fd, name, magic, &n, error);
+    if (!img)
+        return NULL;
+    img->src_fd = fd;
+    if (is_libvirt_magic(magic, n)) {
         img->format = ITSMIG_QEMU_IMAGE_LIBVIRT;
-        if (!read_libvirt_header(img, &start, &compression, error))
+        if (!read_libvirt_header(img, &start, &format, error))
             goto fail;
+        if (format != LIBVIRT_SAVE_FORMAT_RAW && format != LIBVIRT_SAVE_FORMAT_SPARSE)
+            compression = libvirt_compression_name(format);
         if (compression && opts->no_decompress) {
             itsmig_qemu_image_fail(img, 28, error,
                                    "the libvirt save image is compressed with %s (qemu.conf "
@@ -330,6 +402,15 @@ ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
         goto fail;
     if (!img->ram_setup_done) {
         itsmig_qemu_image_fail(img, img->r.pos, error, "the stream has no RAM");
+        goto fail;
+    }
+    /* libvirt saves in the sparse format exactly when QEMU writes mapped-ram */
+    if (img->format == ITSMIG_QEMU_IMAGE_LIBVIRT &&
+        (format == LIBVIRT_SAVE_FORMAT_SPARSE) != img->mapped_ram) {
+        itsmig_qemu_image_fail(img, 28, error,
+                               "libvirt's header says the format is %s, but the stream is %s "
+                               "mapped-ram",
+                               libvirt_compression_name(format), img->mapped_ram ? "in" : "not in");
         goto fail;
     }
     img->cache = g_malloc(UINT64_C(1) << img->page_bits);
@@ -524,10 +605,12 @@ static int read_error(ItsmigQemuImage *img, int err, const char *fmt, ...)
 
 /* Where the page of @gpa is: its block (NULL when none is mapped there), its offset in the
  * block, and its content's offset in the file plus one (0 when the stream does not carry it
- * with content; then *ret_zero says whether it was sent as zero). */
+ * with content; then *ret_zero says whether it was sent as zero).  *ret_errno is set when a
+ * mapped-ram bitmap cannot be read. */
 static const Block *page_locate(const ItsmigQemuImage *img, uint64_t gpa, uint64_t *ret_off,
-                                uint64_t *ret_foff, gboolean *ret_zero)
+                                uint64_t *ret_foff, gboolean *ret_zero, int *ret_errno)
 {
+    *ret_errno = 0;
     for (size_t i = 0; i < img->n_blocks; i++) {
         const Block *b = &img->blocks[i];
         uint64_t off, idx;
@@ -538,20 +621,26 @@ static const Block *page_locate(const ItsmigQemuImage *img, uint64_t gpa, uint64
         off = gpa - b->pub.gpa;
         idx = off >> img->page_bits;
         *ret_off = off;
-        if (img->mapped_ram) {
-            uint8_t bits = 0;
+        *ret_foff = 0;
+        *ret_zero = FALSE;
+        if (img->mapped_ram && b->pages_offset) {
+            uint8_t bits;
             ssize_t n;
 
             do
                 n = pread(img->r.fd, &bits, 1, (off_t)(b->bitmap_offset + idx / 8));
             while (n < 0 && errno == EINTR);
-            /* unreadable: neither content nor zero, which reads as not in the image */
-            *ret_zero = n == 1 && !(bits >> (idx % 8) & 1);
-            *ret_foff = n == 1 && !*ret_zero ? b->pages_offset + (idx << img->page_bits) + 1 : 0;
+            if (n != 1)
+                *ret_errno = n < 0 ? errno : EIO;
+            else if (bits >> (idx % 8) & 1)
+                *ret_foff = b->pages_offset + (idx << img->page_bits) + 1;
+            else
+                *ret_zero = TRUE;
             return b;
         }
+        if (img->mapped_ram) /* a shared block (x-ignore-shared): not in the image */
+            return b;
         c = itsmig_qemu_image_chunk_find(b, idx);
-        *ret_off = off;
         *ret_foff = c && c->offset ? c->offset[idx % CHUNK_PAGES] : 0;
         *ret_zero = c && (c->zero[(idx % CHUNK_PAGES) / 64] >> (idx % 64) & 1);
         return b;
@@ -569,10 +658,14 @@ static int guest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         const Block *b;
         uint64_t off, in_page, n, foff;
         gboolean zero;
+        int err;
 
-        b = page_locate(img, gpa, &off, &foff, &zero);
+        b = page_locate(img, gpa, &off, &foff, &zero, &err);
         if (!b)
             return read_error(img, EFAULT, "0x%" PRIx64 " is not in any mapped RAM block", gpa);
+        if (err)
+            return read_error(img, EIO, "cannot read the mapped-ram bitmap of 0x%" PRIx64 ": %s",
+                              gpa, g_strerror(err));
         in_page = off & (page - 1);
         n = page - in_page < len ? page - in_page : len;
         if (foff) {
@@ -609,8 +702,9 @@ gboolean itsmig_qemu_image_file_offset(const ItsmigQemuImage *img, uint64_t gpa,
 {
     uint64_t off, foff;
     gboolean zero;
+    int err;
 
-    if (!page_locate(img, gpa, &off, &foff, &zero) || !foff)
+    if (!page_locate(img, gpa, &off, &foff, &zero, &err) || !foff)
         return FALSE;
     *ret_offset = foff - 1 + (off & ((UINT64_C(1) << img->page_bits) - 1));
     return TRUE;

@@ -79,14 +79,12 @@ void qib_begin(GByteArray *o, const QibParams *p)
     footer(o, QIB_RAM_SECTION);
 }
 
-void qib_begin_mapped_ram(GByteArray *o, const QibParams *p, uint64_t base, uint64_t align,
-                          const uint8_t *const *data)
+uint64_t qib_begin_mapped_ram_bitmap(GByteArray *o, const QibParams *p, uint64_t base,
+                                     uint64_t align, const uint8_t *bits)
 {
     uint64_t n_pages = p->ram_size / QIB_PAGE_SIZE;
     uint64_t bitmap_bytes = (n_pages + 63) / 64 * 8;
     uint64_t bitmap, pages;
-    g_autofree uint8_t *bits = g_malloc0(bitmap_bytes);
-    g_autofree uint8_t *junk = g_malloc(QIB_PAGE_SIZE);
 
     put32(o, 0x5145564d);
     put32(o, 3);
@@ -117,16 +115,32 @@ void qib_begin_mapped_ram(GByteArray *o, const QibParams *p, uint64_t base, uint
     put64(o, QIB_PAGE_SIZE);
     put64(o, bitmap);
     put64(o, pages);
-    for (uint64_t i = 0; i < n_pages; i++)
-        if (data[i])
-            bits[i / 8] |= (uint8_t)(1u << (i % 8));
     g_byte_array_append(o, bits, (guint)bitmap_bytes);
     g_byte_array_set_size(o, (guint)(pages - base));
     memset(o->data + bitmap - base + bitmap_bytes, 0, pages - bitmap - bitmap_bytes);
+    return pages;
+}
+
+void qib_begin_mapped_ram(GByteArray *o, const QibParams *p, uint64_t base, uint64_t align,
+                          const uint8_t *const *data)
+{
+    uint64_t n_pages = p->ram_size / QIB_PAGE_SIZE;
+    g_autofree uint8_t *bits = g_malloc0((n_pages + 63) / 64 * 8);
+    g_autofree uint8_t *junk = g_malloc(QIB_PAGE_SIZE);
+
+    for (uint64_t i = 0; i < n_pages; i++)
+        if (data[i])
+            bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    qib_begin_mapped_ram_bitmap(o, p, base, align, bits);
     /* The slot of a zero page is never written: whatever is there must not be read. */
     memset(junk, 0xee, QIB_PAGE_SIZE);
     for (uint64_t i = 0; i < n_pages; i++)
         g_byte_array_append(o, data[i] ? data[i] : junk, QIB_PAGE_SIZE);
+    qib_mapped_ram_setup_end(o);
+}
+
+void qib_mapped_ram_setup_end(GByteArray *o)
+{
     put64(o, 0x10);
     footer(o, QIB_RAM_SECTION);
 }

@@ -38,6 +38,12 @@ void qib_begin(GByteArray *out, const QibParams *p);
  * 0xee. */
 void qib_begin_mapped_ram(GByteArray *out, const QibParams *p, uint64_t base, uint64_t align,
                           const uint8_t *const *data);
+/* Its parts, for a caller that writes the pages itself: everything up to the block's pages
+ * (the bitmap @bits, padding), returning the offset in the file of page 0; and, after the
+ * pages, the end of the RAM setup section. */
+uint64_t qib_begin_mapped_ram_bitmap(GByteArray *out, const QibParams *p, uint64_t base,
+                                     uint64_t align, const uint8_t *bits);
+void qib_mapped_ram_setup_end(GByteArray *out);
 /* A RAM_SAVE_FLAG_PAGE or _ZERO record; @first names the block, later ones
  * carry RAM_SAVE_FLAG_CONTINUE.  @data is QIB_PAGE_SIZE bytes or NULL (the
  * caller writes the content itself). */

@@ -62,7 +62,9 @@ static int open_save_image(const char *fd_path)
 }
 
 /* The image at @fd when its domain XML has @uuid, else NULL; *ret_error
- * says why an image could not be read at all. */
+ * says why an image could not be read at all.  The UUID is taken from the
+ * header first: another domain's image is never read further (nor
+ * decompressed). */
 static ItsmigQemuImage *image_of(int fd, const char *name, const char *uuid, char **ret_error)
 {
     const ItsmigQemuImageOptions opts = {.tmp_dir = HOOK_IMAGE_TMP_DIR,
@@ -70,18 +72,18 @@ static ItsmigQemuImage *image_of(int fd, const char *name, const char *uuid, cha
     g_autoptr(ItsmigQemuImage) img = NULL;
     g_autoptr(ItsmigDomainProfile) p = NULL;
     g_autoptr(GError) error = NULL;
-    const char *xml;
+    g_autofree char *xml = itsmig_qemu_image_peek_domain_xml(fd, name, &error);
 
-    img = itsmig_qemu_image_open_full(fd, name, &opts, &error);
+    if (xml) {
+        p = itsmig_domain_profile_parse(xml, -1, NULL);
+        if (!p || !p->uuid || g_ascii_strcasecmp(p->uuid, uuid) != 0)
+            return NULL;
+        img = itsmig_qemu_image_open_full(fd, name, &opts, &error);
+    }
     if (!img) {
         g_free(*ret_error);
         *ret_error = g_strdup(error->message);
-        return NULL;
     }
-    xml = itsmig_qemu_image_get_domain_xml(img);
-    p = xml ? itsmig_domain_profile_parse(xml, -1, NULL) : NULL;
-    if (!p || !p->uuid || g_ascii_strcasecmp(p->uuid, uuid) != 0)
-        return NULL;
     return g_steal_pointer(&img);
 }
 

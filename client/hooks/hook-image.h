@@ -16,8 +16,8 @@ typedef enum {
 /* Most address space the reader may use. */
 #define HOOK_IMAGE_AS_MAX (512ul * 1024 * 1024)
 /* A compressed image's stream is decompressed into an unlinked file in HOOK_IMAGE_TMP_DIR
- * (whatever TMPDIR libvirtd has; not /tmp, which may be memory) of at most this many
- * bytes. */
+ * (whatever TMPDIR libvirtd has: not /tmp, which may be memory) of at most this many bytes,
+ * and never into the last 5 % of that file system. */
 #define HOOK_IMAGE_DECOMPRESSED_MAX (4ull << 30)
 #define HOOK_IMAGE_TMP_DIR          "/var/tmp"
 

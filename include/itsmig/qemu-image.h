@@ -90,11 +90,12 @@ typedef struct {
 
 /* How a libvirt save image that is compressed (qemu.conf save_image_format) is read: its
  * QEMU stream is decompressed by the program libvirt runs for that format ("gzip -dc",
- * "bzip2 -dc", "xz -dc", "lzop -dc" or "zstd -dc", from PATH) into an unlinked file in
- * @tmp_dir, which the image then reads its pages from. */
+ * "bzip2 -dc", "xz -dc", "lzop -dc" or "zstd -dc", from PATH, with LC_ALL=C) into an
+ * unlinked file in @tmp_dir, which the image then reads its pages from.  That file never
+ * takes the last 5 % of its file system (at least 1 GiB), nor more than @decompressed_max. */
 typedef struct {
     const char *tmp_dir;       /* NULL: $TMPDIR, else /var/tmp */
-    uint64_t decompressed_max; /* bytes that file may reach (0: no limit) */
+    uint64_t decompressed_max; /* 0: only the free space bounds it */
     gboolean no_decompress;    /* refuse compressed images instead */
 } ItsmigQemuImageOptions;
 
@@ -107,6 +108,9 @@ ItsmigQemuImage *itsmig_qemu_image_open_fd(int fd, const char *name, GError **er
 /* open_fd() with @opts (NULL: the defaults, all zero). */
 ItsmigQemuImage *itsmig_qemu_image_open_full(int fd, const char *name,
                                              const ItsmigQemuImageOptions *opts, GError **error);
+/* The domain XML of the libvirt save image at @fd, from its header alone (nothing else is
+ * read, nothing run); NULL with @error set when it is not one or its header is bad. */
+char *itsmig_qemu_image_peek_domain_xml(int fd, const char *name, GError **error);
 void itsmig_qemu_image_free(ItsmigQemuImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ItsmigQemuImage, itsmig_qemu_image_free)
 
