@@ -112,6 +112,12 @@ static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap
 {
     gboolean bad;
     JsonArray *fields = json_get_array(desc, "fields", &bad);
+    /* The next element of the GIC's array of redistributor structs.  QEMU writes an array
+     * of structs that have subsections as one entry per element, each named after the
+     * field; 7.2 gives every one its "index", 10.0 none to the last (an entry then
+     * describes the elements left, and one is not an array), so the elements are counted
+     * here and an "index" only checked. */
+    int64_t next_cpu = 0;
 
     if (bad)
         return itsmig_qemu_image_fail(img, img->r.pos, error,
@@ -147,8 +153,14 @@ static gboolean walk_fields(ItsmigQemuImage *img, JsonObject *desc, Capture *cap
 
                 inner.cpu = -1;
                 if (cap->gic && depth == 0 && strcmp(name, "cpu") == 0) {
-                    int64_t cpu = index >= 0 ? index : k;
+                    int64_t cpu = next_cpu++;
 
+                    if (index >= 0 && k == 0 && index != cpu)
+                        return itsmig_qemu_image_fail(
+                            img, img->r.pos, error,
+                            "the vmstate description numbers redistributor %" PRId64
+                            " as element %" PRId64,
+                            cpu, index);
                     if (cpu >= (int64_t)ITSMIG_QEMU_IMAGE_MAX_REDISTS)
                         return itsmig_qemu_image_fail(img, img->r.pos, error,
                                                       "more than %u redistributors",

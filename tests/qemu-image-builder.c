@@ -219,10 +219,16 @@ void qib_end(GByteArray *o, const QibParams *p)
                         "{\"name\": \"arm_gicv3\", \"instance_id\": 0, \"vmsd_name\": "
                         "\"arm_gicv3\", \"version\": 1, \"fields\": ["
                         "{\"name\": \"gicd_ctlr\", \"type\": \"uint32\", \"size\": 4}");
-    for (unsigned i = 0; i < p->n_cpus; i++)
+    /* An array of structs with subsections, one entry per element: QEMU 7.2 gives each
+     * its "index" when there are more than one. */
+    for (unsigned i = 0; i < p->n_cpus; i++) {
+        char idx[32] = "";
+
+        if (p->n_cpus > 1)
+            g_snprintf(idx, sizeof(idx), "\"index\": %u, ", i);
         g_string_append_printf(
             js,
-            ", {\"name\": \"cpu\", \"index\": %u, \"type\": \"struct\", \"struct\": "
+            ", {\"name\": \"cpu\", %s\"type\": \"struct\", \"struct\": "
             "{\"vmsd_name\": \"arm_gicv3_cpu\", \"version\": 1, \"fields\": ["
             "{\"name\": \"gicr_ctlr\", \"type\": \"uint32\", \"size\": 4}, "
             "{\"name\": \"gicr_propbaser\", \"type\": \"uint64\", \"size\": 8}, "
@@ -230,7 +236,8 @@ void qib_end(GByteArray *o, const QibParams *p)
             "\"subsections\": [{\"vmsd_name\": \"arm_gicv3_cpu/sre_el1\", \"version\": 1, "
             "\"fields\": [{\"name\": \"icc_sre_el1\", \"type\": \"uint64\", \"size\": 8}]}]}, "
             "\"size\": 307}",
-            i);
+            idx);
+    }
     g_string_append(js, "]}, {\"name\": \"arm_gicv3_its\", \"instance_id\": 0, \"vmsd_name\": "
                         "\"arm_gicv3_its\", \"version\": 0, \"fields\": ["
                         "{\"name\": \"ctlr\", \"type\": \"uint32\", \"size\": 4}, "

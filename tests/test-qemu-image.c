@@ -162,6 +162,33 @@ static void test_registers(void)
     g_assert_cmpuint(st.file_size, ==, s->len);
 }
 
+/* QEMU 10.0 describes the last element of an array of structs without its "index" (the
+ * entry then stands for the one element left); the redistributors are counted, not taken
+ * from "index", and one that numbers another element is refused. */
+static void test_redistributors_described(void)
+{
+    QibParams p = default_params();
+    g_autoptr(GByteArray) s = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ItsmigQemuImage) img = NULL;
+
+    p.n_cpus = 3;
+    p.pendbaser[2] = 0x40740000ull;
+    s = small_stream(&p);
+    replace_json(s, "\"index\": 2, ", "");
+    img = open_bytes(s->data, s->len, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(itsmig_qemu_image_get_n_redists(img), ==, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        g_assert_cmpuint(itsmig_qemu_image_get_propbasers(img)[i], ==, p.propbaser);
+        g_assert_cmpuint(itsmig_qemu_image_get_pendbasers(img)[i], ==, p.pendbaser[i]);
+    }
+    g_byte_array_unref(g_steal_pointer(&s));
+    s = small_stream(&p);
+    replace_json(s, "\"index\": 2, ", "\"index\": 1, ");
+    assert_refused(s, "numbers redistributor 2 as element 1");
+}
+
 static void test_guest_mem(void)
 {
     QibParams p = default_params();
@@ -907,6 +934,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/qemu-image/stream/registers", test_registers);
+    g_test_add_func("/qemu-image/stream/redistributors-described", test_redistributors_described);
     g_test_add_func("/qemu-image/guest-mem/zero-data-absent", test_guest_mem);
     g_test_add_func("/qemu-image/guest-mem/file-offset", test_file_offset);
     g_test_add_func("/qemu-image/guest-mem/tables-walk", test_tables_walk);
