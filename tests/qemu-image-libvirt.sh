@@ -121,7 +121,8 @@ cat >"$T/in-ns.sh" <<INNS
 set -u
 for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt \
     cache:/var/cache/libvirt; do
-    mount --bind "$L/\${d%%:*}" "\${d#*:}" || exit 1
+    # (a mount point: on a machine where libvirt has not run yet, some are not there)
+    mkdir -p "\${d#*:}" && mount --bind "$L/\${d%%:*}" "\${d#*:}" || exit 1
 done
 virtlogd -d -p /run/libvirt/virtlogd.pid
 libvirtd -d -p /run/libvirt/libvirtd.pid
