@@ -11,7 +11,7 @@ NESTED_FILES = tests/nested/nested-bed.sh tests/nested/bed-lib.sh tests/nested/s
 EXTRA_DIST += $(NESTED_FILES) tests/bench/bench-nested.sh tests/bench/nested-pause.txt \
 	tests/bench/nested-userland.txt tests/bench/xk-matrix.txt tests/bench/xk-matrix-qemu.txt \
 	tests/bench/xk-live-cross.txt tests/bench/xk-live-bookworm-trixie.txt \
-	tests/bench/xk-live-trixie-trixie-backports.txt \
+	tests/bench/xk-live-trixie-trixie-backports.txt tests/bench/xk-live.txt \
 	docs/cross-kernel.md
 
 
